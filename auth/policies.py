@@ -1,0 +1,106 @@
+"""Permission policies: small named predicates ``(principal, object) -> bool``.
+
+Each policy states in words who it admits; the GraphQL layer attaches policies to fields and mutations
+(``graph/permissions.py``) and docs/permissions.md is generated from these descriptions. Objects are the
+rows the GraphQL types wrap; a policy may rely on the row having passed the caller's row scope already,
+but never assumes it: each checks the row it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from auth.principal import Principal, Role
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    who: str
+    check: Callable[[Principal, Any], bool]
+
+    def __call__(self, principal: Principal | None, obj: Any) -> bool:
+        return principal is not None and self.check(principal, obj)
+
+
+def _pupil_id(obj: Any) -> Any:
+    return obj.id
+
+
+# --- anyone signed in -----------------------------------------------------------------------------------
+SIGNED_IN = Policy("signed_in", "any signed-in account of this school", lambda p, _: True)
+SCHOOL_ADMIN = Policy("school_admin", "school admins", lambda p, _: p.role is Role.SCHOOL_ADMIN)
+STAFF = Policy("staff", "school admins and staff", lambda p, _: p.is_staff)
+PARENT = Policy("parent", "parents", lambda p, _: p.role is Role.PARENT)
+
+# --- pupils ---------------------------------------------------------------------------------------------
+PUPIL_RECORD = Policy(
+    "pupil_record",
+    "school admins, staff who teach the pupil or have school-wide pupil access, the pupil, the pupil's parents",
+    lambda p, pupil: p.may_see_pupil(pupil.id),
+)
+PUPIL_IDENTIFIER = Policy(
+    "pupil_identifier",
+    "school admins and staff with school-wide pupil access (UPN is an administrative identifier)",
+    lambda p, pupil: p.is_staff and p.school_wide_pupils,
+)
+PUPIL_LEARNER_NUMBER = Policy(
+    "pupil_learner_number",
+    "school admins, staff with school-wide pupil access, the pupil, the pupil's parents",
+    lambda p, pupil: (
+        (p.is_staff and p.school_wide_pupils)
+        or (p.role in (Role.PUPIL, Role.PARENT) and p.may_see_pupil(pupil.id))
+    ),
+)
+PUPIL_ADMINISTRATION = Policy(
+    "pupil_administration",
+    "school admins",
+    lambda p, _: p.role is Role.SCHOOL_ADMIN,
+)
+
+# --- staff ----------------------------------------------------------------------------------------------
+STAFF_NAME = Policy(
+    "staff_name",
+    "school admins and staff (the directory); pupils and parents for the teachers of their (children's) groups",
+    lambda p, staff: p.may_see_staff_name(staff.id),
+)
+STAFF_DIRECTORY = Policy(
+    "staff_directory",
+    "school admins and staff (role, work email)",
+    lambda p, _: p.is_staff,
+)
+STAFF_PRIVATE = Policy(
+    "staff_private",
+    "school admins, and the member of staff themself",
+    lambda p, staff: p.role is Role.SCHOOL_ADMIN or p.staff_id == staff.id,
+)
+
+# --- groups ---------------------------------------------------------------------------------------------
+GROUP = Policy(
+    "group",
+    "school admins, staff who teach the group (all groups with school-wide access), its pupils, their parents",
+    lambda p, group: p.may_see_group(group.id),
+)
+GROUP_ADMINISTRATION = Policy(
+    "group_administration",
+    "school admins and staff",
+    lambda p, group: p.is_staff and p.may_see_group(group.id),
+)
+
+# --- contacts -------------------------------------------------------------------------------------------
+CONTACT = Policy(
+    "contact",
+    "school admins, and the contact themself",
+    lambda p, contact: p.role is Role.SCHOOL_ADMIN or p.contact_id == contact.id,
+)
+
+# --- accounts -------------------------------------------------------------------------------------------
+OWN_ACCOUNT = Policy(
+    "own_account",
+    "the account holder and school admins",
+    lambda p, account: p.role is Role.SCHOOL_ADMIN or p.account_id == account.id,
+)
+
+ALL: tuple[Policy, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Policy))

@@ -1,0 +1,397 @@
+"""Signing in and out: login with throttling and lockout, refresh-token rotation, logout, password changes.
+
+Contracts shared by every operation here:
+
+* They run inside the request's transaction, bound to the school; they ``flush()`` and never commit.
+* A refused sign-in is an *outcome*, not an exception: the failure counters it bumps must be committed,
+  so these functions return an :class:`AuthOutcome` with the problem instead of raising.
+* Error messages never reveal whether a username exists, except that an account is locked (the user
+  must be told why they cannot sign in, LRS 5.11).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.passwords import PasswordHasher, check_password_policy
+from auth.principal import Principal
+from auth.tokens import SigningKeys, hash_token, issue_access_token, new_refresh_token
+from common.errors import DomainError, Problem
+from models import Account, AddressThrottle, AuthSession, RefreshToken
+from server.settings import Settings
+from tenants.context import Tenant
+from tenants.scoping import in_school, scoped, scoped_update
+
+
+@dataclass(frozen=True)
+class AuthRuntime:
+    """The long-lived pieces authentication needs: settings, signing keys and the password hasher."""
+
+    settings: Settings
+    keys: SigningKeys
+    hasher: PasswordHasher
+
+    @classmethod
+    def from_settings(cls, settings: Settings, keys: SigningKeys) -> AuthRuntime:
+        return cls(
+            settings=settings,
+            keys=keys,
+            hasher=PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost_kib=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
+        )
+
+    async def hash(self, password: str) -> str:
+        # argon2 is deliberately slow; keep it off the event loop.
+        return await anyio.to_thread.run_sync(self.hasher.hash, password)
+
+    async def verify(self, encoded: str | None, password: str) -> bool:
+        if encoded is None:
+            await anyio.to_thread.run_sync(self.hasher.verify_dummy, password)
+            return False
+        return await anyio.to_thread.run_sync(self.hasher.verify, encoded, password)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    access_token_expires_at: datetime
+    account_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AuthOutcome:
+    tokens: Tokens | None = None
+    problem: Problem | None = None
+
+
+INVALID_CREDENTIALS = Problem(None, "INVALID_CREDENTIALS", "The username or password is not correct.")
+INVALID_REFRESH = Problem(
+    "refreshToken",
+    "INVALID_REFRESH_TOKEN",
+    "The refresh token is unknown, used, expired or revoked: sign in again.",
+)
+
+
+def _refused(problem: Problem) -> AuthOutcome:
+    return AuthOutcome(problem=problem)
+
+
+def password_problems(
+    auth: AuthRuntime, password: str, *, field: str, context_words: list[str]
+) -> list[Problem]:
+    """The password rules (NIST SP 800-63B) as problems on ``field``; empty when the password is fine."""
+    return [
+        Problem(field, p.code, f"The password {p.message}.")
+        for p in check_password_policy(
+            password, context_words=context_words, min_length=auth.settings.password_min_length
+        )
+    ]
+
+
+async def start_session(
+    session: AsyncSession, auth: AuthRuntime, account: Account, *, now: datetime, address: str | None
+) -> Tokens:
+    """Open a session for ``account`` and return its first token pair."""
+    settings = auth.settings
+    auth_session = AuthSession(
+        school_id=account.school_id,
+        account_id=account.id,
+        expires_at=now + settings.session_absolute_timeout,
+        client_address=address,
+        created_at=now,
+    )
+    session.add(auth_session)
+    await session.flush()
+    return await _issue(session, auth, account, auth_session, now=now)
+
+
+async def _issue(
+    session: AsyncSession, auth: AuthRuntime, account: Account, auth_session: AuthSession, *, now: datetime
+) -> Tokens:
+    settings = auth.settings
+    refresh, digest = new_refresh_token()
+    session.add(
+        RefreshToken(
+            school_id=account.school_id,
+            session_id=auth_session.id,
+            token_hash=digest,
+            created_at=now,
+            expires_at=min(now + settings.session_idle_timeout, auth_session.expires_at),
+        )
+    )
+    await session.flush()
+    access_expires = min(now + settings.access_token_ttl, auth_session.expires_at)
+    access = issue_access_token(
+        auth.keys,
+        account_id=account.id,
+        school_id=account.school_id,
+        session_id=auth_session.id,
+        roles=[account.role],
+        ttl=access_expires - now,
+        now=now,
+    )
+    return Tokens(access, refresh, access_expires, account.id)
+
+
+async def address_blocked(session: AsyncSession, auth: AuthRuntime, address: str, now: datetime) -> bool:
+    row = await session.get(AddressThrottle, address)
+    settings = auth.settings
+    return (
+        row is not None
+        and row.window_started_at > now - settings.address_failure_window
+        and row.failures >= settings.address_failure_limit
+    )
+
+
+async def record_address_failure(
+    session: AsyncSession, auth: AuthRuntime, address: str, now: datetime
+) -> None:
+    """Count a failed attempt (sign-in or parent code) from ``address`` in the current window."""
+    in_window = AddressThrottle.window_started_at > now - auth.settings.address_failure_window
+    stmt = insert(AddressThrottle).values(address=address, window_started_at=now, failures=1)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[AddressThrottle.address],
+            set_={
+                "failures": case((in_window, AddressThrottle.failures + 1), else_=1),
+                "window_started_at": case((in_window, AddressThrottle.window_started_at), else_=now),
+            },
+        )
+    )
+
+
+def throttled_problem(auth: AuthRuntime) -> Problem:
+    minutes = int(auth.settings.address_failure_window.total_seconds() // 60)
+    return Problem(
+        None,
+        "TOO_MANY_ATTEMPTS",
+        f"Too many failed attempts from this network address; try again in {minutes} minutes.",
+    )
+
+
+async def login(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    tenant: Tenant,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+) -> AuthOutcome:
+    """Sign in with username and password (LRS 5.11: throttled per address, locked per account)."""
+    settings = auth.settings
+    if await address_blocked(session, auth, address, now):
+        return _refused(throttled_problem(auth))
+    account = (
+        await session.execute(
+            scoped(Account, tenant.id)
+            .where(func.lower(Account.username) == username.strip().lower())
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if account is None:
+        await auth.verify(None, password)
+        await record_address_failure(session, auth, address, now)
+        return _refused(INVALID_CREDENTIALS)
+    if account.locked_until is not None and account.locked_until > now:
+        await record_address_failure(session, auth, address, now)
+        return _refused(_locked(account.locked_until))
+    if not await auth.verify(account.password_hash, password):
+        await record_address_failure(session, auth, address, now)
+        account.failed_logins += 1
+        if account.failed_logins >= settings.lockout_threshold:
+            account.failed_logins = 0
+            account.locked_until = now + settings.lockout_duration
+            await session.flush()
+            return _refused(_locked(account.locked_until))
+        await session.flush()
+        return _refused(INVALID_CREDENTIALS)
+    if account.status != "ACTIVE":
+        code = "ACCOUNT_NOT_ACTIVATED" if account.status == "PENDING" else "ACCOUNT_DISABLED"
+        return _refused(Problem(None, code, "This account cannot sign in: ask the school to enable it."))
+    account.failed_logins = 0
+    account.locked_until = None
+    account.last_login_at = now
+    if account.password_hash and auth.hasher.needs_rehash(account.password_hash):
+        account.password_hash = await auth.hash(password)
+    return AuthOutcome(tokens=await start_session(session, auth, account, now=now, address=address))
+
+
+def _locked(until: datetime) -> Problem:
+    return Problem(
+        None,
+        "ACCOUNT_LOCKED",
+        f"Too many failed sign-ins: this account is locked until {until:%H:%M} UTC, or until a school admin "
+        "resets its password.",
+    )
+
+
+async def refresh(
+    session: AsyncSession, auth: AuthRuntime, tenant: Tenant, *, refresh_token: str, now: datetime
+) -> AuthOutcome:
+    """Rotate a refresh token. A used token presented again revokes its whole session (token family)."""
+    row = (
+        await session.execute(
+            select(RefreshToken, AuthSession, Account)
+            .join(
+                AuthSession, (AuthSession.id == RefreshToken.session_id) & in_school(AuthSession, tenant.id)
+            )
+            .join(Account, (Account.id == AuthSession.account_id) & in_school(Account, tenant.id))
+            .where(in_school(RefreshToken, tenant.id), RefreshToken.token_hash == hash_token(refresh_token))
+            .with_for_update(of=RefreshToken)
+        )
+    ).one_or_none()
+    if row is None:
+        return _refused(INVALID_REFRESH)
+    token, auth_session, account = row
+    if token.used_at is not None:
+        await revoke_sessions(
+            session, tenant.id, session_ids=[auth_session.id], reason="REFRESH_REUSE", now=now
+        )
+        return _refused(INVALID_REFRESH)
+    if (
+        token.expires_at <= now
+        or auth_session.revoked_at is not None
+        or auth_session.expires_at <= now
+        or account.status != "ACTIVE"
+    ):
+        return _refused(INVALID_REFRESH)
+    token.used_at = now
+    return AuthOutcome(tokens=await _issue(session, auth, account, auth_session, now=now))
+
+
+async def revoke_sessions(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    *,
+    reason: str,
+    now: datetime,
+    session_ids: list[uuid.UUID] | None = None,
+    account_ids: list[uuid.UUID] | None = None,
+) -> int:
+    """Revoke sessions by id or by account (logout, password change, disabling, leavers). Returns a count."""
+    stmt = scoped_update(AuthSession, school_id).where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
+    if session_ids is not None:
+        stmt = stmt.where(AuthSession.id.in_(session_ids))  # type: ignore[attr-defined]
+    if account_ids is not None:
+        stmt = stmt.where(AuthSession.account_id.in_(account_ids))  # type: ignore[attr-defined]
+    result = await session.execute(stmt.values(revoked_at=now, revoked_reason=reason))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def logout(session: AsyncSession, principal: Principal, *, now: datetime) -> None:
+    """End this session server-side (LRS 5.7): its access and refresh tokens stop working at once."""
+    await revoke_sessions(
+        session, principal.school_id, session_ids=[principal.session_id], reason="LOGOUT", now=now
+    )
+
+
+async def _account(session: AsyncSession, school_id: uuid.UUID, account_id: uuid.UUID) -> Account:
+    account = (
+        await session.execute(scoped(Account, school_id).where(Account.id == account_id).with_for_update())
+    ).scalar_one_or_none()
+    if account is None:
+        raise DomainError.one("accountId", "NOT_FOUND", "No such account at this school.")
+    return account
+
+
+async def change_password(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    principal: Principal,
+    *,
+    current_password: str,
+    new_password: str,
+    context_words: list[str],
+    address: str,
+    now: datetime,
+) -> Tokens:
+    """Change one's own password (LL 8.3, LRS 5.3): every session ends, and a new one starts for the caller."""
+    account = await _account(session, principal.school_id, principal.account_id)
+    if not await auth.verify(account.password_hash, current_password):
+        raise DomainError.one(
+            "currentPassword", "INVALID_CREDENTIALS", "The current password is not correct."
+        )
+    problems = password_problems(
+        auth, new_password, field="newPassword", context_words=[account.username, *context_words]
+    )
+    if new_password == current_password:
+        problems.append(
+            Problem("newPassword", "SAME_PASSWORD", "The new password must differ from the current one.")
+        )
+    if problems:
+        raise DomainError(problems)
+    await _set_password(session, auth, account, new_password, now=now, must_change=False)
+    return await start_session(session, auth, account, now=now, address=address)
+
+
+def temporary_password() -> str:
+    """A one-time password for a new or reset account: 20 characters, about 100 bits, no look-alikes."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    groups = ["".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4)]
+    return "-".join(groups)
+
+
+async def reset_password(
+    session: AsyncSession, auth: AuthRuntime, school_id: uuid.UUID, account_id: uuid.UUID, *, now: datetime
+) -> str:
+    """An admin's reset (LL 7.1.6, LL 8.2): a temporary password shown once, to be changed at next sign-in.
+
+    Ends every session of the account and lifts a lockout.
+    """
+    account = await _account(session, school_id, account_id)
+    password = temporary_password()
+    await _set_password(session, auth, account, password, now=now, must_change=True)
+    return password
+
+
+async def _set_password(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    account: Account,
+    password: str,
+    *,
+    now: datetime,
+    must_change: bool,
+) -> None:
+    account.password_hash = await auth.hash(password)
+    account.password_changed_at = now
+    account.must_change_password = must_change
+    account.failed_logins = 0
+    account.locked_until = None
+    await session.flush()
+    await revoke_sessions(
+        session, account.school_id, account_ids=[account.id], reason="PASSWORD_CHANGED", now=now
+    )
+
+
+async def set_account_status(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    account_ids: list[uuid.UUID],
+    *,
+    status: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Enable or disable accounts; disabling ends their sessions at once (LL 8.2, LL 11.1)."""
+    await session.execute(
+        scoped_update(Account, school_id)
+        .where(Account.id.in_(account_ids))  # type: ignore[attr-defined]
+        .values(status=status, status_reason=reason)
+    )
+    if status != "ACTIVE":
+        await revoke_sessions(session, school_id, account_ids=account_ids, reason="ACCOUNT_DISABLED", now=now)

@@ -1,0 +1,45 @@
+"""Errors a service raises for the caller to see: validation and domain rules, never internals.
+
+:class:`DomainError` carries one or more :class:`Problem` s, each naming the input field (a dotted path
+from the mutation input), a stable machine code and a sentence for people. The GraphQL edge turns it into
+the payload's ``errors`` list and rolls back everything the operation wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str | None
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{p.field or '-'}: {p.code}: {p.message}" for p in self.problems))
+
+    @classmethod
+    def one(cls, field: str | None, code: str, message: str) -> DomainError:
+        return cls([Problem(field, code, message)])
+
+
+class Problems:
+    """Collects problems while validating a whole input, so the caller hears of all of them at once."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, field: str | None, code: str, message: str) -> None:
+        self.items.append(Problem(field, code, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise DomainError(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)

@@ -1,0 +1,47 @@
+"""Running a mutation's service call so that a refused input writes nothing and says exactly why.
+
+Each call runs inside a SAVEPOINT of the request's transaction. A :class:`~common.errors.DomainError`
+(or a constraint the database enforces) rolls the savepoint back and becomes the payload's ``errors``;
+anything else propagates, is masked for the client, and rolls back the whole request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from strawberry.types import Info
+
+from common.errors import DomainError, Problem
+from graph.school.types import UserError
+
+T = TypeVar("T")
+
+
+def user_errors(problems: tuple[Problem, ...] | list[Problem]) -> list[UserError]:
+    return [UserError(field=p.field, code=p.code, message=p.message) for p in problems]
+
+
+async def attempt(info: Info, operation: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
+    session = info.context.session
+    savepoint = await session.begin_nested()
+    try:
+        result = await operation()
+        await session.flush()
+    except DomainError as error:
+        await savepoint.rollback()
+        return None, user_errors(error.problems)
+    except IntegrityError as error:
+        # A concurrent request got there first (the services check uniqueness before writing).
+        await savepoint.rollback()
+        constraint = getattr(error.orig, "constraint_name", None) or "a uniqueness or reference rule"
+        return None, [
+            UserError(
+                field=None,
+                code="CONFLICT",
+                message=f"The change conflicts with existing data ({constraint}).",
+            )
+        ]
+    await savepoint.commit()
+    return result, []

@@ -1,0 +1,26 @@
+"""Every table of schoolgraph. Importing this package registers them all on ``models.base.metadata``."""
+
+from models.accounts import Account, AddressThrottle, AuthSession, ParentCode, RefreshToken
+from models.base import metadata
+from models.groups import Group, GroupPupil, GroupTeacher
+from models.people import Contact, Pupil, PupilContact, Staff
+from models.schools import School, SchoolTrustMembership, Trust
+
+__all__ = [
+    "Account",
+    "AddressThrottle",
+    "AuthSession",
+    "Contact",
+    "Group",
+    "GroupPupil",
+    "GroupTeacher",
+    "ParentCode",
+    "Pupil",
+    "PupilContact",
+    "RefreshToken",
+    "School",
+    "SchoolTrustMembership",
+    "Staff",
+    "Trust",
+    "metadata",
+]

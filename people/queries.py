@@ -1,0 +1,211 @@
+"""Reading a school's people and groups, always within the caller's row scope.
+
+Every function takes the :class:`~auth.principal.Principal` and returns only rows inside its scope: the
+pupils it may see, the groups it may see, the staff whose names it may see. Batch functions (``*_of_*``)
+serve the request's DataLoaders and issue one statement however many keys they get.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, false, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from graph.relay import Page
+from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
+from tenants.scoping import in_school, scoped
+
+R = TypeVar("R")
+
+
+def _within(stmt: Select[Any], column: Any, scope: frozenset[uuid.UUID] | None) -> Select[Any]:
+    if scope is None:
+        return stmt
+    if not scope:
+        return stmt.where(false())
+    return stmt.where(column.in_(scope))
+
+
+def _after(stmt: Select[Any], columns: Sequence[Any], after: list[str] | None) -> Select[Any]:
+    if after is None:
+        return stmt
+    if len(after) != len(columns):
+        from common.errors import DomainError
+
+        raise DomainError.one("after", "INVALID_CURSOR", "The cursor does not belong to this list.")
+    return stmt.where(tuple_(*columns) > tuple_(*after))
+
+
+async def pupils_page(
+    session: AsyncSession, principal: Principal, page: Page, *, include_inactive: bool = False
+) -> Sequence[Pupil]:
+    """Pupils in name order (surname, forename, id), ``page.first + 1`` rows at most."""
+    order = (Pupil.surname, Pupil.forename, Pupil.id)
+    stmt = _within(scoped(Pupil, principal.school_id), Pupil.id, principal.pupil_scope)
+    if not (include_inactive and principal.is_admin):
+        stmt = stmt.where(Pupil.active)
+    stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def staff_page(
+    session: AsyncSession, principal: Principal, page: Page, *, include_inactive: bool = False
+) -> Sequence[Staff]:
+    order = (Staff.surname, Staff.forename, Staff.id)
+    stmt = _within(scoped(Staff, principal.school_id), Staff.id, principal.teacher_scope)
+    if not (include_inactive and principal.is_admin):
+        stmt = stmt.where(Staff.active)
+    stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def groups_page(
+    session: AsyncSession, principal: Principal, page: Page, *, include_inactive: bool = False
+) -> Sequence[Group]:
+    order = (Group.name, Group.id)
+    stmt = _within(scoped(Group, principal.school_id), Group.id, principal.group_scope)
+    if not (include_inactive and principal.is_admin):
+        stmt = stmt.where(Group.active)
+    stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def _by_ids(
+    session: AsyncSession,
+    model: Any,
+    principal: Principal,
+    ids: Sequence[uuid.UUID],
+    scope: frozenset[uuid.UUID] | None,
+) -> dict[uuid.UUID, Any]:
+    stmt = _within(scoped(model, principal.school_id).where(model.id.in_(ids)), model.id, scope)
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
+async def pupils_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Pupil]:
+    return await _by_ids(session, Pupil, principal, ids, principal.pupil_scope)
+
+
+async def staff_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Staff]:
+    return await _by_ids(session, Staff, principal, ids, principal.teacher_scope)
+
+
+async def groups_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Group]:
+    return await _by_ids(session, Group, principal, ids, principal.group_scope)
+
+
+async def contacts_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Contact]:
+    """Contacts: school admins see all; a parent sees only their own contact record."""
+    scope = None if principal.is_admin else frozenset({principal.contact_id} - {None})
+    return await _by_ids(session, Contact, principal, ids, scope)  # type: ignore[arg-type]
+
+
+def _grouped(pairs: Sequence[tuple[uuid.UUID, R]], keys: Sequence[uuid.UUID]) -> list[list[R]]:
+    found: dict[uuid.UUID, list[R]] = defaultdict(list)
+    for key, row in pairs:
+        found[key].append(row)
+    return [found.get(key, []) for key in keys]
+
+
+async def pupils_of_groups(
+    session: AsyncSession, principal: Principal, group_ids: Sequence[uuid.UUID]
+) -> list[list[Pupil]]:
+    """Each group's active pupils the caller may see, in name order; one statement for all groups."""
+    school = principal.school_id
+    stmt = (
+        select(GroupPupil.group_id, Pupil)
+        .join(Pupil, and_(in_school(Pupil, school), Pupil.id == GroupPupil.pupil_id))
+        .where(in_school(GroupPupil, school), GroupPupil.group_id.in_(group_ids), Pupil.active)  # type: ignore[attr-defined]
+        .order_by(Pupil.surname, Pupil.forename, Pupil.id)
+    )
+    stmt = _within(stmt, Pupil.id, principal.pupil_scope)
+    return _grouped((await session.execute(stmt)).tuples().all(), group_ids)
+
+
+async def groups_of_pupils(
+    session: AsyncSession, principal: Principal, pupil_ids: Sequence[uuid.UUID]
+) -> list[list[Group]]:
+    school = principal.school_id
+    stmt = (
+        select(GroupPupil.pupil_id, Group)
+        .join(Group, and_(in_school(Group, school), Group.id == GroupPupil.group_id))
+        .where(in_school(GroupPupil, school), GroupPupil.pupil_id.in_(pupil_ids), Group.active)  # type: ignore[attr-defined]
+        .order_by(Group.name, Group.id)
+    )
+    stmt = _within(stmt, Group.id, principal.group_scope)
+    return _grouped((await session.execute(stmt)).tuples().all(), pupil_ids)
+
+
+async def teachers_of_groups(
+    session: AsyncSession, principal: Principal, group_ids: Sequence[uuid.UUID]
+) -> list[list[Staff]]:
+    school = principal.school_id
+    stmt = (
+        select(GroupTeacher.group_id, Staff)
+        .join(Staff, and_(in_school(Staff, school), Staff.id == GroupTeacher.staff_id))
+        .where(in_school(GroupTeacher, school), GroupTeacher.group_id.in_(group_ids), Staff.active)  # type: ignore[attr-defined]
+        .order_by(Staff.surname, Staff.forename, Staff.id)
+    )
+    stmt = _within(stmt, Staff.id, principal.teacher_scope)
+    return _grouped((await session.execute(stmt)).tuples().all(), group_ids)
+
+
+async def groups_of_staff(
+    session: AsyncSession, principal: Principal, staff_ids: Sequence[uuid.UUID]
+) -> list[list[Group]]:
+    school = principal.school_id
+    stmt = (
+        select(GroupTeacher.staff_id, Group)
+        .join(Group, and_(in_school(Group, school), Group.id == GroupTeacher.group_id))
+        .where(in_school(GroupTeacher, school), GroupTeacher.staff_id.in_(staff_ids), Group.active)  # type: ignore[attr-defined]
+        .order_by(Group.name, Group.id)
+    )
+    stmt = _within(stmt, Group.id, principal.group_scope)
+    return _grouped((await session.execute(stmt)).tuples().all(), staff_ids)
+
+
+async def contacts_of_pupils(
+    session: AsyncSession, principal: Principal, pupil_ids: Sequence[uuid.UUID]
+) -> list[list[Contact]]:
+    """A pupil's contacts: school admins see all; a parent only themself."""
+    school = principal.school_id
+    stmt = (
+        select(PupilContact.pupil_id, Contact)
+        .join(Contact, and_(in_school(Contact, school), Contact.id == PupilContact.contact_id))
+        .where(in_school(PupilContact, school), PupilContact.pupil_id.in_(pupil_ids))  # type: ignore[attr-defined]
+        .order_by(Contact.surname, Contact.forename, Contact.id)
+    )
+    if not principal.is_admin:
+        stmt = stmt.where(or_(false(), Contact.id == principal.contact_id))
+    return _grouped((await session.execute(stmt)).tuples().all(), pupil_ids)
+
+
+async def accounts_of_people(
+    session: AsyncSession, principal: Principal, person_ids: Sequence[uuid.UUID]
+) -> list[Account | None]:
+    """The account of each staff, pupil or contact id (school admins only: callers check the policy)."""
+    stmt = scoped(Account, principal.school_id).where(
+        or_(
+            Account.staff_id.in_(person_ids),  # type: ignore[union-attr]
+            Account.pupil_id.in_(person_ids),  # type: ignore[union-attr]
+            Account.contact_id.in_(person_ids),  # type: ignore[union-attr]
+        )
+    )
+    by_person: dict[uuid.UUID, Account] = {}
+    for account in (await session.execute(stmt)).scalars():
+        for person in (account.staff_id, account.pupil_id, account.contact_id):
+            if person is not None:
+                by_person[person] = account
+    return [by_person.get(pid) for pid in person_ids]

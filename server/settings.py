@@ -1,0 +1,119 @@
+"""Settings, read once from the environment.
+
+Every knob the server has is here with its environment variable, its default and its reason; the README's
+configuration table is generated from nothing else. Values are validated when read so that a typo fails at
+start-up with the variable's name, never later inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the server cannot use."""
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value}: must be at least {minimum}")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's configuration. Build it with :func:`load_settings`; tests build it directly."""
+
+    environment: str = "development"
+    database_url: str | None = None
+    """Owner connection (migrations, provisioning). None: start the embedded PostgreSQL under data_dir."""
+    database_app_url: str | None = None
+    """Runtime connection as the non-owner NOBYPASSRLS role. None: derived from database_url."""
+    app_role: str = "schoolgraph_app"
+    app_role_password: str | None = None
+    data_dir: Path = REPO_ROOT / ".data"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    signing_key_file: Path | None = None
+    signing_keys_json: str | None = None
+    access_token_ttl: timedelta = timedelta(minutes=10)
+    session_idle_timeout: timedelta = timedelta(minutes=30)
+    session_absolute_timeout: timedelta = timedelta(hours=12)
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    password_min_length: int = 15
+    lockout_threshold: int = 5
+    lockout_duration: timedelta = timedelta(minutes=15)
+    address_failure_limit: int = 30
+    address_failure_window: timedelta = timedelta(minutes=15)
+    parent_code_ttl: timedelta = timedelta(days=14)
+    statement_timeout_ms: int = 5000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_page_size: int = 100
+    demo_password: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql(self) -> bool:
+        """GraphiQL and introspection are development aids; production serves neither."""
+        return not self.production
+
+    @property
+    def key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing-keys.json"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read :class:`Settings` from ``env`` (default ``os.environ``); raises :class:`SettingsError`."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("SCHOOLGRAPH_DATA_DIR") or REPO_ROOT / ".data")
+    key_file = env.get("SCHOOLGRAPH_SIGNING_KEY_FILE")
+    return Settings(
+        environment=_choice(env, "SCHOOLGRAPH_ENV", "development", ("development", "test", "production")),
+        database_url=env.get("DATABASE_URL") or None,
+        database_app_url=env.get("DATABASE_APP_URL") or None,
+        app_role=env.get("SCHOOLGRAPH_APP_ROLE") or "schoolgraph_app",
+        app_role_password=env.get("SCHOOLGRAPH_APP_ROLE_PASSWORD") or None,
+        data_dir=data_dir,
+        host=env.get("SCHOOLGRAPH_HOST") or "127.0.0.1",
+        port=_int(env, "SCHOOLGRAPH_PORT", 8000, minimum=1),
+        signing_key_file=Path(key_file) if key_file else None,
+        signing_keys_json=env.get("SCHOOLGRAPH_SIGNING_KEYS") or None,
+        access_token_ttl=timedelta(seconds=_int(env, "SCHOOLGRAPH_ACCESS_TOKEN_SECONDS", 600, minimum=30)),
+        session_idle_timeout=timedelta(minutes=_int(env, "SCHOOLGRAPH_SESSION_IDLE_MINUTES", 30, minimum=1)),
+        session_absolute_timeout=timedelta(
+            hours=_int(env, "SCHOOLGRAPH_SESSION_ABSOLUTE_HOURS", 12, minimum=1)
+        ),
+        argon2_time_cost=_int(env, "SCHOOLGRAPH_ARGON2_TIME_COST", 3, minimum=1),
+        argon2_memory_kib=_int(env, "SCHOOLGRAPH_ARGON2_MEMORY_KIB", 65536, minimum=8),
+        argon2_parallelism=_int(env, "SCHOOLGRAPH_ARGON2_PARALLELISM", 4, minimum=1),
+        password_min_length=_int(env, "SCHOOLGRAPH_PASSWORD_MIN_LENGTH", 15, minimum=8),
+        statement_timeout_ms=_int(env, "SCHOOLGRAPH_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
+        demo_password=env.get("SCHOOLGRAPH_DEMO_PASSWORD") or None,
+    )

@@ -1,0 +1,61 @@
+"""The tenant of a request: resolving a school from its URL slug, and binding a transaction to schools."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import School
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The school a request is about. ``status`` other than ACTIVE refuses every request (403 + reason)."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    status_reason: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "ACTIVE"
+
+
+_BIND = text(
+    "SELECT set_config('app.school_ids', :school_ids, true), set_config('app.trust_ids', :trust_ids, true)"
+)
+
+
+async def bind(
+    session: AsyncSession, school_ids: Iterable[uuid.UUID], trust_ids: Iterable[uuid.UUID] = ()
+) -> None:
+    """Bind the current transaction to these schools (and trusts) for row-level security.
+
+    ``set_config(..., true)`` is local to the transaction, so a pooled connection never carries a tenant
+    over to the next request; the values are bound parameters, never spliced into SQL.
+    """
+    await session.execute(
+        _BIND,
+        {
+            "school_ids": ",".join(str(i) for i in school_ids),
+            "trust_ids": ",".join(str(i) for i in trust_ids),
+        },
+    )
+
+
+async def resolve_school(session: AsyncSession, slug: str) -> Tenant | None:
+    """The school whose URL slug this is, or None. Schools are a global table: no binding needed."""
+    row = (
+        await session.execute(
+            select(School.id, School.slug, School.name, School.status, School.status_reason).where(
+                School.slug == slug
+            )
+        )
+    ).one_or_none()
+    return None if row is None else Tenant(*row)

@@ -1,0 +1,43 @@
+"""THE tenant-scoping helper: every query of a tenant table goes through :func:`scoped` or :func:`in_school`.
+
+Contract: the statement returned reads or changes rows of exactly one school, the one passed in. It is the
+application's half of tenant isolation; the database's half is row-level security (``migrations/rls.py``),
+bound per transaction by :func:`tenants.context.bind`. The two are independent on purpose: a query that
+forgot this helper still sees nothing of another school, and a test (tests/test_tenancy.py) fails on any
+hand-written ``school_id ==`` filter outside this package.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import Delete, Select, Update, delete, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+T = TypeVar("T")
+Stmt = TypeVar("Stmt", Select[Any], Update, Delete)
+
+
+def in_school(model: Any, school_id: uuid.UUID) -> ColumnElement[bool]:
+    """The predicate ``model.school_id = school_id`` for joins and subqueries."""
+    column: ColumnElement[Any] = model.school_id
+    return column == school_id
+
+
+def scoped(model: type[T], school_id: uuid.UUID) -> Select[tuple[T]]:
+    """``SELECT model`` restricted to one school."""
+    return select(model).where(in_school(model, school_id))
+
+
+def scoped_update(model: Any, school_id: uuid.UUID) -> Update:
+    return update(model).where(in_school(model, school_id))
+
+
+def scoped_delete(model: Any, school_id: uuid.UUID) -> Delete:
+    return delete(model).where(in_school(model, school_id))
+
+
+def restrict(stmt: Stmt, model: Any, school_id: uuid.UUID) -> Stmt:
+    """Add the school restriction for ``model`` to an existing statement (one with joins, say)."""
+    return stmt.where(in_school(model, school_id))
