@@ -14,14 +14,20 @@ TENANT_PREDICATE = (
 )
 
 
+def _attribute(name: str, default: str | None = None) -> str | None:
+    config = op.get_context().config
+    value = config.attributes.get(name, default) if config is not None else default
+    return None if value is None else str(value)
+
+
 def runtime_role() -> str:
-    return str(op.get_context().config.attributes.get("app_role", "schoolgraph_app"))
+    return _attribute("app_role", "schoolgraph_app") or "schoolgraph_app"
 
 
 def ensure_runtime_role() -> None:
     """Create the runtime role if missing, and make sure it can never bypass row-level security."""
     role = runtime_role()
-    password = op.get_context().config.attributes.get("app_role_password")
+    password = _attribute("app_role_password")
     op.execute(
         f"""
         DO $$

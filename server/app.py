@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -54,13 +54,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = None) -> Starlette:
     """The app over an already-built runtime (tests build one around their own engine)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await runtime.engine.dispose()
+        if on_shutdown is not None:
+            on_shutdown()
 
     app = Starlette(
         routes=[

