@@ -31,7 +31,7 @@ from common.errors import DomainError, Problem, Problems
 from models import Account, Contact, ParentCode, Pupil, PupilContact
 from people.identifiers import IdentifierError, validate_email
 from tenants.context import Tenant
-from tenants.scoping import scoped
+from tenants.scoping import in_school, scoped
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 INVALID_CODE = Problem(
@@ -112,9 +112,18 @@ async def _redeemable(session: AsyncSession, school_id: uuid.UUID, code: str, no
         or record.used_at is not None
         or record.revoked_at is not None
         or record.expires_at <= now
+        # issue() refuses leavers; a code issued before the pupil left must not link anyone to them either.
+        or not await _pupil_active(session, school_id, record.pupil_id)
     ):
         raise DomainError([INVALID_CODE])
     return record
+
+
+async def _pupil_active(session: AsyncSession, school_id: uuid.UUID, pupil_id: uuid.UUID) -> bool:
+    active = await session.execute(
+        select(Pupil.active).where(in_school(Pupil, school_id), Pupil.id == pupil_id)
+    )
+    return bool(active.scalar_one_or_none())
 
 
 async def _link(

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from joserfc.jws import JWSRegistry
@@ -159,6 +159,16 @@ class SigningKeys:
         kid = self._keys[0].kid
         assert kid is not None  # checked in __init__
         return kid
+
+    def sign_jws(self, payload: str, *, typ: str) -> str:
+        """A compact JWS (ES256, the current key) over ``payload``: for statements other than access tokens,
+        such as a signed audit chain head. Verifiable with :meth:`public_jwks`."""
+        return jws.serialize_compact(
+            {"alg": _ALGORITHM, "kid": self.current_kid, "typ": typ},
+            payload,
+            self._signing_key,
+            registry=_JWS_REGISTRY,
+        )
 
     @classmethod
     def _create_file(cls, path: Path) -> SigningKeys:

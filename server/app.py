@@ -44,8 +44,11 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
-                    (b"cache-control", b"no-store"),
                 ]
+                # no-store by default, but a route that chose its caching (the JWKS) keeps its one header:
+                # two Cache-Control headers contradict each other.
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
                 message["headers"] = headers

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -41,6 +42,7 @@ log = logging.getLogger("schoolgraph.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MAX_BODY = 1_000_000
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RequestError(Exception):
@@ -50,9 +52,9 @@ class RequestError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.extensions = status, code, message, extensions
 
-    def response(self, media_type: str = GRAPHQL_RESPONSE) -> Response:
+    def response(self, media_type: str = GRAPHQL_RESPONSE, headers: dict[str, str] | None = None) -> Response:
         body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}
-        return JSONResponse(body, status_code=self.status, media_type=media_type)
+        return JSONResponse(body, status_code=self.status, media_type=media_type, headers=headers)
 
 
 def _media_type(request: Request) -> str:
@@ -152,7 +154,10 @@ def _unexpected(result: ExecutionResult) -> list[GraphQLError]:
 async def school_graphql(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     slug = request.path_params["slug"]
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request.headers.get("x-request-id", "")
+    # The id is logged and echoed back: accept a client's only if it is short and plain.
+    if not _REQUEST_ID.fullmatch(request_id):
+        request_id = uuid.uuid4().hex
     media_type = _media_type(request)
     if (
         request.method == "GET"
@@ -204,9 +209,14 @@ async def school_graphql(request: Request) -> Response:
                 )
             except InvalidOperationTypeError:
                 await transaction.rollback()
+                # RFC 9110 15.5.6: a 405 response must list the allowed methods in an Allow header.
                 return RequestError(
                     405, "METHOD_NOT_ALLOWED", "Mutations must be sent with POST.", allow="POST"
-                ).response(media_type)
+                ).response(media_type, headers={"allow": "POST"})
+            except CannotGetOperationTypeError as error:
+                # An operationName the document does not define: the client's mistake, not a 500.
+                await transaction.rollback()
+                return RequestError(400, "BAD_REQUEST", error.as_http_error_reason()).response(media_type)
             failures = _unexpected(result)
             if failures:
                 await transaction.rollback()
@@ -223,8 +233,11 @@ async def school_graphql(request: Request) -> Response:
             await transaction.rollback()
             log.exception("request %s failed", request_id)
             return RequestError(
-                500, "INTERNAL_SERVER_ERROR", f"Internal error (request id {request_id})."
-            ).response(media_type)
+                500,
+                "INTERNAL_SERVER_ERROR",
+                f"Internal error (request id {request_id}).",
+                requestId=request_id,
+            ).response(media_type, headers={"x-request-id": request_id})
     return _result_response(result, media_type, request_id)
 
 
@@ -232,10 +245,13 @@ def _result_response(result: ExecutionResult, media_type: str, request_id: str) 
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [_format_error(e, request_id) for e in result.errors]
-    if result.data is not None or not result.errors:
+    # A field error that nulls a non-null root field (a refused mutation, say) leaves data None too, but
+    # execution started: the response must carry "data": null and is not a request error. Only errors
+    # raised before execution (syntax, validation) have no path.
+    executed = result.data is not None or not result.errors or any(e.path is not None for e in result.errors)
+    if executed:
         body["data"] = result.data
-    request_error = result.data is None and bool(result.errors) and "data" not in body
-    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    status = 400 if not executed and media_type == GRAPHQL_RESPONSE else 200
     return JSONResponse(body, status_code=status, media_type=media_type, headers={"x-request-id": request_id})
 
 

@@ -89,16 +89,29 @@ async def test_each_demo_role_signs_in_at_each_demo_school(demo_server: str) -> 
         for spec in demo.SCHOOLS:
             url = f"/schools/{spec.slug}/graphql"
             for username, role in expected_roles.items():
-                login = (await client.post(url, json={"query": LOGIN, "variables": {"u": username, "p": PASSWORD}})).json()
+                login = (
+                    await client.post(url, json={"query": LOGIN, "variables": {"u": username, "p": PASSWORD}})
+                ).json()
                 assert login["data"]["login"]["errors"] == [], (spec.slug, username, login)
                 token = login["data"]["login"]["accessToken"]
-                viewer = (await client.post(url, json={"query": VIEWER}, headers={"authorization": f"Bearer {token}"})).json()
-                assert viewer["data"] == {"viewer": {"username": username, "roles": [role]}, "school": {"name": spec.name}}
-            teacher = (await client.post(url, json={"query": LOGIN, "variables": {"u": "teacher1", "p": PASSWORD}})).json()
+                viewer = (
+                    await client.post(
+                        url, json={"query": VIEWER}, headers={"authorization": f"Bearer {token}"}
+                    )
+                ).json()
+                assert viewer["data"] == {
+                    "viewer": {"username": username, "roles": [role]},
+                    "school": {"name": spec.name},
+                }
+            teacher = (
+                await client.post(url, json={"query": LOGIN, "variables": {"u": "teacher1", "p": PASSWORD}})
+            ).json()
             token = teacher["data"]["login"]["accessToken"]
             pupils = (
                 await client.post(
-                    url, json={"query": "{ pupils { edges { node { id } } } }"}, headers={"authorization": f"Bearer {token}"}
+                    url,
+                    json={"query": "{ pupils { edges { node { id } } } }"},
+                    headers={"authorization": f"Bearer {token}"},
                 )
             ).json()
             assert len(pupils["data"]["pupils"]["edges"]) == demo.PUPILS_PER_SCHOOL // 2

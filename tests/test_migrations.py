@@ -10,6 +10,8 @@ from server.migrate import check
 from server.settings import Settings
 
 
-async def test_models_and_migrations_agree(owner_engine: AsyncEngine, database_urls: DatabaseUrls, settings: Settings) -> None:
+async def test_models_and_migrations_agree(
+    owner_engine: AsyncEngine, database_urls: DatabaseUrls, settings: Settings
+) -> None:
     """`alembic check`: autogenerate finds nothing to add, so every model change has its migration."""
     await anyio.to_thread.run_sync(check, database_urls.owner, settings)

@@ -110,6 +110,10 @@ async def logout(info: Info) -> LogoutPayload:
 
 async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload:
     ctx = info.context
+    # A wrong current password is a failed sign-in (LRS 5.11): otherwise a stolen access token would be an
+    # unthrottled oracle for guessing the password itself.
+    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
+        return AuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
     tokens, errors = await attempt(
         info,
         lambda: auth_service.change_password(
@@ -123,6 +127,8 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload
             now=ctx.now,
         ),
     )
+    if any(e.code == "INVALID_CREDENTIALS" for e in errors):
+        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     return AuthPayload.of(tokens, errors)
 
 

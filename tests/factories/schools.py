@@ -23,7 +23,7 @@ _serial = itertools.count(1)
 
 
 def make_upn(n: int) -> str:
-    body = f"801{2000 + n % 10000:04d}{n // 10000 % 100:02d}{n % 1000:03d}"
+    body = f"801{n % 10**9:09d}"
     return upn_check_letter(body) + body
 
 
