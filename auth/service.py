@@ -72,8 +72,13 @@ class Tokens:
 
 @dataclass(frozen=True)
 class AuthOutcome:
+    """What a sign-in or refresh came to; ``account`` is who it concerned, when known (for the audit)."""
+
     tokens: Tokens | None = None
     problem: Problem | None = None
+    account: Account | None = None
+    event: str | None = None
+    """A noteworthy security event besides the outcome: LOCKED_OUT, REFRESH_TOKEN_REUSED."""
 
 
 INVALID_CREDENTIALS = Problem(None, "INVALID_CREDENTIALS", "The username or password is not correct.")
@@ -84,8 +89,8 @@ INVALID_REFRESH = Problem(
 )
 
 
-def _refused(problem: Problem) -> AuthOutcome:
-    return AuthOutcome(problem=problem)
+def _refused(problem: Problem, account: Account | None = None, *, event: str | None = None) -> AuthOutcome:
+    return AuthOutcome(problem=problem, account=account, event=event)
 
 
 def password_problems(
@@ -208,7 +213,7 @@ async def login(
         return _refused(INVALID_CREDENTIALS)
     if account.locked_until is not None and account.locked_until > now:
         await record_address_failure(session, auth, address, now)
-        return _refused(_locked(account.locked_until))
+        return _refused(_locked(account.locked_until), account)
     if not await auth.verify(account.password_hash, password):
         await record_address_failure(session, auth, address, now)
         account.failed_logins += 1
@@ -216,18 +221,21 @@ async def login(
             account.failed_logins = 0
             account.locked_until = now + settings.lockout_duration
             await session.flush()
-            return _refused(_locked(account.locked_until))
+            return _refused(_locked(account.locked_until), account, event="LOCKED_OUT")
         await session.flush()
-        return _refused(INVALID_CREDENTIALS)
+        return _refused(INVALID_CREDENTIALS, account)
     if account.status != "ACTIVE":
         code = "ACCOUNT_NOT_ACTIVATED" if account.status == "PENDING" else "ACCOUNT_DISABLED"
-        return _refused(Problem(None, code, "This account cannot sign in: ask the school to enable it."))
+        return _refused(
+            Problem(None, code, "This account cannot sign in: ask the school to enable it."), account
+        )
     account.failed_logins = 0
     account.locked_until = None
     account.last_login_at = now
     if account.password_hash and auth.hasher.needs_rehash(account.password_hash):
         account.password_hash = await auth.hash(password)
-    return AuthOutcome(tokens=await start_session(session, auth, account, now=now, address=address))
+    tokens = await start_session(session, auth, account, now=now, address=address)
+    return AuthOutcome(tokens=tokens, account=account)
 
 
 def _locked(until: datetime) -> Problem:
@@ -261,16 +269,16 @@ async def refresh(
         await revoke_sessions(
             session, tenant.id, session_ids=[auth_session.id], reason="REFRESH_REUSE", now=now
         )
-        return _refused(INVALID_REFRESH)
+        return _refused(INVALID_REFRESH, account, event="REFRESH_TOKEN_REUSED")
     if (
         token.expires_at <= now
         or auth_session.revoked_at is not None
         or auth_session.expires_at <= now
         or account.status != "ACTIVE"
     ):
-        return _refused(INVALID_REFRESH)
+        return _refused(INVALID_REFRESH, account)
     token.used_at = now
-    return AuthOutcome(tokens=await _issue(session, auth, account, auth_session, now=now))
+    return AuthOutcome(tokens=await _issue(session, auth, account, auth_session, now=now), account=account)
 
 
 async def revoke_sessions(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.recorder import AuditTrail
 from auth.principal import Principal
 from auth.service import AuthRuntime
 from tenants.context import Tenant
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 class Context:
     """Frozen: a resolver can read the request's session, caller and tenant but never swap them."""
 
+    audit: AuditTrail
     session: AsyncSession
     principal: Principal | None
     tenant: Tenant

@@ -1,6 +1,7 @@
 """Every table of schoolgraph. Importing this package registers them all on ``models.base.metadata``."""
 
 from models.accounts import Account, AddressThrottle, AuthSession, ParentCode, RefreshToken
+from models.audit import AuditEntry, AuditHead
 from models.base import metadata
 from models.groups import Group, GroupPupil, GroupTeacher
 from models.people import Contact, Pupil, PupilContact, Staff
@@ -9,6 +10,8 @@ from models.schools import School, SchoolTrustMembership, Trust
 __all__ = [
     "Account",
     "AddressThrottle",
+    "AuditEntry",
+    "AuditHead",
     "AuthSession",
     "Contact",
     "Group",

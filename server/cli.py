@@ -15,9 +15,13 @@ from common.clock import utcnow
 from server.database import DatabaseUrls, create_engine, resolve_urls, stop_embedded
 from server.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(help="schoolgraph: the GraphQL backend of a learning-progress platform for schools.", no_args_is_help=True)
+app = typer.Typer(
+    help="schoolgraph: the GraphQL backend of a learning-progress platform for schools.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 
@@ -31,7 +35,9 @@ def _settings() -> Settings:
 
 def _urls(settings: Settings) -> DatabaseUrls:
     urls = resolve_urls(settings)
-    where = "embedded PostgreSQL under " + str(settings.data_dir) if not settings.database_url else "DATABASE_URL"
+    where = (
+        "embedded PostgreSQL under " + str(settings.data_dir) if not settings.database_url else "DATABASE_URL"
+    )
     console.print(f"Database: {where}")
     return urls
 
@@ -113,9 +119,15 @@ def _print_demo(settings: Settings, password: str | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.rule("schoolgraph demo")
     for spec in demo.SCHOOLS:
-        trust = "Hillshire County Council (local authority)" if spec is demo.HILLCREST else "Oakfield Learning Trust"
+        trust = (
+            "Hillshire County Council (local authority)"
+            if spec is demo.HILLCREST
+            else "Oakfield Learning Trust"
+        )
         console.print(f"{spec.name} ({trust})", soft_wrap=True)
-        console.print(f"  GraphQL and GraphiQL: {base}/schools/{spec.slug}/graphql", soft_wrap=True, highlight=False)
+        console.print(
+            f"  GraphQL and GraphiQL: {base}/schools/{spec.slug}/graphql", soft_wrap=True, highlight=False
+        )
     console.print("Users in every school: " + ", ".join(demo.USERNAMES))
     console.print(
         f"Password for every demo user: [bold]{password}[/bold]"
@@ -123,6 +135,76 @@ def _print_demo(settings: Settings, password: str | None) -> None:
         else "Password: the one set when the demo was seeded (SCHOOLGRAPH_DEMO_PASSWORD)."
     )
     console.print(f"JWKS: {base}/.well-known/jwks.json")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    school: str | None = typer.Option(None, "--school", help="Only this school (slug)."),
+) -> None:
+    """Check every school's hash chain; name the first bad sequence number of any broken chain."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from audit.verify import schools, verify_school
+
+    settings = _settings()
+    urls = _urls(settings)
+
+    async def run() -> list[str]:
+        engine = create_engine(urls.runtime, settings, pool_size=1)
+        problems: list[str] = []
+        try:
+            async with AsyncSession(engine) as session:
+                targets = await schools(session, school)
+                if school is not None and not targets:
+                    problems.append(f"no school with slug {school!r}")
+                for school_id, slug in targets:
+                    async with session.begin():
+                        verdict = await verify_school(session, school_id, slug)
+                    if verdict.fault is None:
+                        console.print(f"{slug}: {verdict.entries} entries, chain intact")
+                    else:
+                        problems.append(f"{slug}: entry {verdict.fault.seq} {verdict.fault.reason}")
+        finally:
+            await engine.dispose()
+        return problems
+
+    problems = asyncio.run(run())
+    for problem in problems:
+        console.print(f"[red]{problem}[/red]")
+    if problems:
+        raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print each school's chain head signed with the platform key (JWS), for anchoring elsewhere."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from audit.recorder import chain_head
+    from audit.verify import schools, sign_head
+    from server.runtime import load_keys
+    from tenants.context import bind
+
+    settings = _settings()
+    urls = _urls(settings)
+    keys = load_keys(settings)
+
+    async def run() -> None:
+        engine = create_engine(urls.runtime, settings, pool_size=1)
+        try:
+            async with AsyncSession(engine) as session:
+                for school_id, slug in await schools(session):
+                    async with session.begin():
+                        await bind(session, [school_id])
+                        seq, digest = await chain_head(session, school_id) or (0, bytes(32))
+                    signed = sign_head(
+                        keys, school_id=school_id, slug=slug, seq=seq, hash=digest, at=utcnow()
+                    )
+                    print(f"{slug}\t{seq}\t{digest.hex()}\t{signed}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 @app.command()

@@ -78,7 +78,9 @@ def _upn(la_code: str, serial: int) -> str:
 
 
 async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: str, now: datetime) -> None:
-    school = await create_school(session, slug=spec.slug, name=spec.name, phase="PRIMARY", urn=spec.urn, now=now)
+    school = await create_school(
+        session, slug=spec.slug, name=spec.name, phase="PRIMARY", urn=spec.urn, now=now
+    )
     await bind(session, [school.id])
     sid = school.id
     domain = f"{spec.slug}.example.org"
@@ -121,7 +123,10 @@ async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: s
         Account(school_id=sid, username="teacher1", role="STAFF", staff_id=teacher1.id),
         Account(school_id=sid, username="teacher2", role="STAFF", staff_id=teacher2.id),
         Account(school_id=sid, username="parent1", role="PARENT", contact_id=parent.id),
-        *(Account(school_id=sid, username=f"pupil{i}", role="PUPIL", pupil_id=p.id) for i, p in enumerate(pupils, 1)),
+        *(
+            Account(school_id=sid, username=f"pupil{i}", role="PUPIL", pupil_id=p.id)
+            for i, p in enumerate(pupils, 1)
+        ),
     ]
     for account in accounts:
         account.password_hash = password_hash
@@ -136,14 +141,24 @@ async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: 
     password_hash = hasher.hash(password)
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         trust = await create_trust(
-            session, slug="oakfield-learning-trust", name="Oakfield Learning Trust", kind="MULTI_ACADEMY_TRUST", now=now
+            session,
+            slug="oakfield-learning-trust",
+            name="Oakfield Learning Trust",
+            kind="MULTI_ACADEMY_TRUST",
+            now=now,
         )
         council = await create_trust(
-            session, slug="hillshire-county-council", name="Hillshire County Council", kind="LOCAL_AUTHORITY", now=now
+            session,
+            slug="hillshire-county-council",
+            name="Hillshire County Council",
+            kind="LOCAL_AUTHORITY",
+            now=now,
         )
         for spec, owner in ((OAKFIELD, trust), (RIVERSIDE, trust), (HILLCREST, council)):
             await _seed_school(session, spec, password_hash, now)
-            school_id = (await session.execute(select(School.id).where(School.slug == spec.slug))).scalar_one()
+            school_id = (
+                await session.execute(select(School.id).where(School.slug == spec.slug))
+            ).scalar_one()
             await join_trust(session, school_id, owner.id, effective_from=date(now.year - 1, 9, 1), now=now)
 
 

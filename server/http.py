@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLError
@@ -30,9 +31,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from audit.recorder import Actor, AuditTrail, Event, append
 from auth.principal import Principal, load_principal
 from auth.tokens import verify_access_token
 from common.clock import utcnow
+from graph.audit import denial_events
 from graph.context import Context
 from graph.school.loaders import Loaders
 from server.runtime import Runtime
@@ -174,6 +177,8 @@ async def school_graphql(request: Request) -> Response:
         return error.response(media_type)
 
     now = utcnow()
+    trail: AuditTrail | None = None
+    tenant: Tenant | None = None
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
         transaction = await session.begin()
         try:
@@ -185,7 +190,11 @@ async def school_graphql(request: Request) -> Response:
             assert tenant is not None
             await bind(session, [tenant.id])
             principal = await authenticate(session, runtime, request, tenant, now)
+            trail = AuditTrail(
+                actor=actor_of(principal), request_id=request_id, client_address=client_address(request)
+            )
             context = Context(
+                audit=trail,
                 session=session,
                 principal=principal,
                 tenant=tenant,
@@ -217,6 +226,7 @@ async def school_graphql(request: Request) -> Response:
                 # An operationName the document does not define: the client's mistake, not a 500.
                 await transaction.rollback()
                 return RequestError(400, "BAD_REQUEST", error.as_http_error_reason()).response(media_type)
+            trail.events += denial_events(query, operation, result.errors)
             failures = _unexpected(result)
             if failures:
                 await transaction.rollback()
@@ -227,11 +237,15 @@ async def school_graphql(request: Request) -> Response:
                         slug,
                         exc_info=failure.original_error,
                     )
+                await _record_after_rollback(runtime, tenant, trail, now)
             else:
+                await _record(session, tenant, trail, trail.events, now)
                 await transaction.commit()
         except Exception:
             await transaction.rollback()
             log.exception("request %s failed", request_id)
+            if trail is not None and tenant is not None:
+                await _record_after_rollback(runtime, tenant, trail, now)
             return RequestError(
                 500,
                 "INTERNAL_SERVER_ERROR",
@@ -239,6 +253,36 @@ async def school_graphql(request: Request) -> Response:
                 requestId=request_id,
             ).response(media_type, headers={"x-request-id": request_id})
     return _result_response(result, media_type, request_id)
+
+
+def actor_of(principal: Principal | None) -> Actor:
+    if principal is None:
+        return Actor.anonymous()
+    return Actor("ACCOUNT", principal.account_id, principal.username, principal.role.value)
+
+
+async def _record(
+    session: AsyncSession, tenant: Tenant, trail: AuditTrail, events: list[Event], now: datetime
+) -> None:
+    await append(
+        session,
+        tenant.id,
+        events,
+        actor=trail.actor,
+        request_id=trail.request_id,
+        client_address=trail.client_address,
+        now=now,
+    )
+
+
+async def _record_after_rollback(runtime: Runtime, tenant: Tenant, trail: AuditTrail, now: datetime) -> None:
+    """A failed request's writes are gone, but that it was attempted is still recorded (LRS 5.1)."""
+    try:
+        async with AsyncSession(runtime.engine) as session, session.begin():
+            await bind(session, [tenant.id])
+            await _record(session, tenant, trail, trail.failed(), now)
+    except Exception:
+        log.exception("could not record the audit trail of failed request %s", trail.request_id)
 
 
 def _result_response(result: ExecutionResult, media_type: str, request_id: str) -> Response:

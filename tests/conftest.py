@@ -9,8 +9,8 @@ another's rows, and the application role connects exactly as in production (non-
 from __future__ import annotations
 
 import os
-import uuid
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.audit import audit_every_mutation
 from graph.limits import schema_extensions
 from graph.school.admin_mutations import AdminMutation
 from graph.school.auth_mutations import AuthMutation
@@ -15,6 +16,9 @@ from server.settings import Settings
 @strawberry.type
 class Mutation(AuthMutation, AdminMutation):
     pass
+
+
+audit_every_mutation(Mutation)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

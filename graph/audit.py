@@ -1,0 +1,116 @@
+"""Auditing at the GraphQL layer: every mutation's outcome, and every permission denial.
+
+:func:`audit_every_mutation` gives each root mutation field an innermost extension that records the
+mutation with its outcome (SUCCESS, REJECTED with the error codes, or FAILED) and its target when the
+payload carries one. Denials never reach a resolver (the permission check runs first), so the HTTP edge
+records them from the result's errors with :func:`denial_events`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql.language import FieldNode
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
+
+from audit.recorder import Event
+
+DENIAL_CODES = ("FORBIDDEN", "UNAUTHENTICATED")
+
+
+def _target(payload: Any) -> tuple[str | None, uuid.UUID | None]:
+    """The first object in a payload that wraps a row: (its GraphQL type name, its database id)."""
+    for value in vars(payload).values() if hasattr(payload, "__dict__") else ():
+        row = getattr(value, "row", None)
+        row_id = getattr(row, "id", None)
+        if isinstance(row_id, uuid.UUID):
+            definition = getattr(type(value), "__strawberry_definition__", None)
+            return (definition.name if definition else type(row).__name__), row_id
+    return None, None
+
+
+class AuditMutation(FieldExtension):
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        raise NotImplementedError("mutations are async")
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        action = f"mutation.{info.field_name}"
+        audit = info.context.audit
+        try:
+            payload = await next_(source, info, **kwargs)
+        except Exception:
+            audit.record(action, "FAILED")
+            raise
+        errors = getattr(payload, "errors", None) or []
+        target_type, target_id = _target(payload)
+        audit.record(
+            action,
+            "REJECTED" if errors else "SUCCESS",
+            target_type=target_type,
+            target_id=target_id,
+            detail={"codes": sorted({e.code for e in errors})} if errors else {},
+        )
+        return payload
+
+
+def audit_every_mutation(mutation: type) -> None:
+    """Add the audit extension, innermost, to every field of the root Mutation type."""
+    definition = mutation.__strawberry_definition__  # type: ignore[attr-defined]
+    for field in definition.fields:
+        if not any(isinstance(e, AuditMutation) for e in field.extensions):
+            field.extensions.insert(0, AuditMutation())
+
+
+@lru_cache(maxsize=512)
+def _root_fields(query: str, operation_name: str | None) -> dict[str, tuple[str, str]]:
+    """Response key -> (operation type, field name) of the executed operation's root fields."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return {}
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    if not chosen:
+        return {}
+    operation = chosen[0]
+    kind = "mutation" if operation.operation is OperationType.MUTATION else "query"
+    return {
+        (s.alias or s.name).value: (kind, s.name.value)
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode)
+    }
+
+
+def denial_events(query: str, operation_name: str | None, errors: list[GraphQLError] | None) -> list[Event]:
+    """One event per denied mutation, and one per denied field path (list indexes folded, with a count)."""
+    roots = _root_fields(query, operation_name)
+    events: list[Event] = []
+    fields: Counter[tuple[str, str]] = Counter()
+    for error in errors or []:
+        code = (error.extensions or {}).get("code")
+        if code not in DENIAL_CODES or not error.path:
+            continue
+        kind, name = roots.get(str(error.path[0]), ("query", str(error.path[0])))
+        if kind == "mutation" and len(error.path) == 1:
+            events.append(Event(f"mutation.{name}", "DENIED", detail={"code": str(code)}))
+            continue
+        path = ".".join(re.sub(r"^\d+$", "*", str(p)) for p in error.path)
+        fields[(path, str(code))] += 1
+    events += [
+        Event("permission.denied", "DENIED", detail={"path": path, "code": code, "count": count})
+        for (path, code), count in sorted(fields.items())
+    ]
+    return events
+
+
+__all__ = ["AuditMutation", "audit_every_mutation", "denial_events", "strawberry"]
