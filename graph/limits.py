@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, ValidationRule
-from graphql.language import IntValueNode, VariableNode
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+)
+from graphql.language import IntValueNode
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -21,28 +36,59 @@ from server.settings import Settings
 MAX_COST = 50_000
 
 
-def _list_size(node: FieldNode, variables: dict[str, Any] | None, default: int) -> int:
+# Plain (un-paginated) list fields whose length the domain keeps far below a page: a pupil is in a
+# handful of groups, a group has a few teachers. Every other list field is priced at the page size.
+LIST_SIZES: dict[str, int] = {
+    "Pupil.groups": 20,
+    "Pupil.contacts": 10,
+    "Staff.groups": 30,
+    "Group.teachers": 10,
+    "Viewer.children": 10,
+}
+
+
+def _first(node: FieldNode, default: int) -> int:
     for argument in node.arguments or ():
-        if argument.name.value == "first":
-            if isinstance(argument.value, IntValueNode):
-                return int(argument.value.value)
-            if isinstance(argument.value, VariableNode) and variables:
-                value = variables.get(argument.value.name.value)
-                if isinstance(value, int):
-                    return value
+        if argument.name.value == "first" and isinstance(argument.value, IntValueNode):
+            return int(argument.value.value)
+    # A variable (validation has no values) or no ``first``: the page size, which ``first`` cannot exceed.
     return default
+
+
+def _field(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        field: GraphQLField | None = parent.fields.get(name)
+        return field
+    return None  # introspection fields (__typename, ...) and unknown fields (reported by other rules)
+
+
+def _size(
+    node: FieldNode, parent: GraphQLNamedType | None, field: GraphQLField | None, page_size: int
+) -> int:
+    """How many objects one occurrence of the field can return."""
+    if field is None or parent is None:
+        return 1
+    if "first" in field.args:
+        return _first(node, page_size)
+    if parent.name.endswith("Connection"):
+        return 1  # edges and nodes: already priced by the connection's ``first``
+    if is_list_type(get_nullable_type(field.type)):
+        return LIST_SIZES.get(f"{parent.name}.{node.name.value}", page_size)
+    return 1
 
 
 def cost_rule(max_cost: int, page_size: int) -> type[ValidationRule]:
     """A validation rule refusing documents whose worst-case result size exceeds ``max_cost`` objects.
 
-    Each field costs 1; a connection (a field with ``first``) or a plural field multiplies the cost of
-    what is below it by its page size, so nested lists are priced as the rows they could return.
+    Each field costs 1; a connection (a field with ``first``) or a list field multiplies the cost of what
+    is below it by its size (``first``, the page size, or the domain bound in ``LIST_SIZES``), so nested
+    lists are priced as the rows they could return. Fragments (named and inline) are priced where used.
     """
 
     class QueryCost(ValidationRule):
-        def enter_operation_definition(self, node: Any, *_: Any) -> None:
-            cost = self._cost(node.selection_set, 1)
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            root = self.context.schema.get_root_type(node.operation)
+            cost = self._cost(node.selection_set, root, 1, frozenset())
             if cost > max_cost:
                 self.report_error(
                     GraphQLError(
@@ -52,32 +98,38 @@ def cost_rule(max_cost: int, page_size: int) -> type[ValidationRule]:
                     )
                 )
 
-        def _cost(self, selection_set: Any, multiplier: int) -> int:
+        def _cost(
+            self,
+            selection_set: SelectionSetNode | None,
+            parent: GraphQLNamedType | None,
+            multiplier: int,
+            spreading: frozenset[str],
+        ) -> int:
             if selection_set is None:
                 return 0
             total = 0
             for selection in selection_set.selections:
-                inner = getattr(selection, "selection_set", None)
                 if isinstance(selection, FieldNode):
-                    size = _list_size(selection, None, page_size) if _is_list_like(selection) else 1
-                    total += multiplier + self._cost(inner, multiplier * size)
-                else:
-                    total += self._cost(inner, multiplier)
+                    field = _field(parent, selection.name.value)
+                    size = _size(selection, parent, field, page_size)
+                    inner = get_named_type(field.type) if field is not None else None
+                    total += multiplier + self._cost(
+                        selection.selection_set, inner, multiplier * size, spreading
+                    )
+                elif isinstance(selection, InlineFragmentNode):
+                    condition = selection.type_condition
+                    target = self.context.schema.get_type(condition.name.value) if condition else parent
+                    total += self._cost(selection.selection_set, target, multiplier, spreading)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.context.get_fragment(name)
+                    if fragment is None or name in spreading:  # unknown or cyclic: other rules report it
+                        continue
+                    target = self.context.schema.get_type(fragment.type_condition.name.value)
+                    total += self._cost(fragment.selection_set, target, multiplier, spreading | {name})
             return total
 
     return QueryCost
-
-
-def _is_list_like(node: FieldNode) -> bool:
-    name = node.name.value
-    return any(a.name.value == "first" for a in node.arguments or ()) or name in {
-        "pupils",
-        "groups",
-        "teachers",
-        "contacts",
-        "children",
-        "staff",
-    }
 
 
 def schema_extensions(settings: Settings) -> list[Any]:

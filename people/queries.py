@@ -112,6 +112,11 @@ async def contacts_by_ids(
     return await _by_ids(session, Contact, principal, ids, scope)  # type: ignore[arg-type]
 
 
+async def _pairs(session: AsyncSession, stmt: Select[Any]) -> list[tuple[uuid.UUID, Any]]:
+    """``(key, row)`` pairs of a two-column statement (``Result.tuples()`` is deprecated in SQLAlchemy 2.1)."""
+    return [(key, row) for key, row in (await session.execute(stmt)).all()]
+
+
 def _grouped(pairs: Sequence[tuple[uuid.UUID, R]], keys: Sequence[uuid.UUID]) -> list[list[R]]:
     found: dict[uuid.UUID, list[R]] = defaultdict(list)
     for key, row in pairs:
@@ -131,7 +136,7 @@ async def pupils_of_groups(
         .order_by(Pupil.surname, Pupil.forename, Pupil.id)
     )
     stmt = _within(stmt, Pupil.id, principal.pupil_scope)
-    return _grouped((await session.execute(stmt)).tuples().all(), group_ids)
+    return _grouped(await _pairs(session, stmt), group_ids)
 
 
 async def groups_of_pupils(
@@ -145,7 +150,7 @@ async def groups_of_pupils(
         .order_by(Group.name, Group.id)
     )
     stmt = _within(stmt, Group.id, principal.group_scope)
-    return _grouped((await session.execute(stmt)).tuples().all(), pupil_ids)
+    return _grouped(await _pairs(session, stmt), pupil_ids)
 
 
 async def teachers_of_groups(
@@ -159,7 +164,7 @@ async def teachers_of_groups(
         .order_by(Staff.surname, Staff.forename, Staff.id)
     )
     stmt = _within(stmt, Staff.id, principal.teacher_scope)
-    return _grouped((await session.execute(stmt)).tuples().all(), group_ids)
+    return _grouped(await _pairs(session, stmt), group_ids)
 
 
 async def groups_of_staff(
@@ -173,7 +178,7 @@ async def groups_of_staff(
         .order_by(Group.name, Group.id)
     )
     stmt = _within(stmt, Group.id, principal.group_scope)
-    return _grouped((await session.execute(stmt)).tuples().all(), staff_ids)
+    return _grouped(await _pairs(session, stmt), staff_ids)
 
 
 async def contacts_of_pupils(
@@ -189,7 +194,7 @@ async def contacts_of_pupils(
     )
     if not principal.is_admin:
         stmt = stmt.where(or_(false(), Contact.id == principal.contact_id))
-    return _grouped((await session.execute(stmt)).tuples().all(), pupil_ids)
+    return _grouped(await _pairs(session, stmt), pupil_ids)
 
 
 async def accounts_of_people(

@@ -75,8 +75,8 @@ def start_embedded(data_dir: Path) -> URL:
     if "host" not in uri.query:
         raise RuntimeError(f"embedded PostgreSQL returned an unexpected URI: {uri!r}")
     # psql's \gexec runs the CREATE only when the database is missing; the names are constants.
-    exists = f"SELECT FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}'"  # noqa: S608
-    server.psql(f"SELECT 'CREATE DATABASE {EMBEDDED_DATABASE}' WHERE NOT EXISTS ({exists})\\gexec\n")  # noqa: S608
+    exists = f"SELECT FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}'"
+    server.psql(f"SELECT 'CREATE DATABASE {EMBEDDED_DATABASE}' WHERE NOT EXISTS ({exists})\\gexec\n")
     return _asyncpg(uri.set(database=EMBEDDED_DATABASE))
 
 

@@ -1,0 +1,111 @@
+"""Statement counts of nested queries: fixed, whatever the number of rows (no N+1).
+
+Each test counts the SQL statements the runtime engine executes during exactly one HTTP request (the
+sign-in happens before counting). The count includes the request's own overhead: resolving the school,
+binding the transaction for row-level security and loading the caller's Principal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graph.relay import to_global_id
+from tests.factories.schools import SchoolData, SchoolFactory, gql, login
+
+# resolve school, bind, principal (the admin's: one statement), then one per level of the document.
+REQUEST_OVERHEAD_ADMIN = 3
+
+GROUP_QUERY = """
+query($id: ID!) {
+  group(id: $id) {
+    name
+    teachers { surname }
+    pupils { id forename surname dateOfBirth gender email upn uln active groups { name } }
+  }
+}
+"""
+# group(id) + teachers + pupils + the pupils' groups: one statement each, however many pupils.
+GROUP_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 4
+
+PUPILS_QUERY = "{ pupils(first: 100) { edges { node { groups { name teachers { surname } } } } } }"
+# the pupils page + their groups + those groups' teachers.
+PUPILS_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 3
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements executed on ``engine`` while the block runs."""
+    statements: list[str] = []
+
+    def before_cursor_execute(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+
+
+async def _count(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    school: SchoolData,
+    token: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    with counting(engine) as statements:
+        body = await gql(client, school.slug, query, variables, token=token)
+    assert "errors" not in body, body["errors"]
+    return len(statements), body["data"]
+
+
+async def test_group_with_pupils_costs_the_same_for_30_and_300_pupils(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """group(id) with teachers, pupils and each pupil's groups: one statement per level, not per pupil."""
+    school = await factory.school()
+    await factory.add_pupils(school, "A", 27)  # 3 + 27 = 30
+    await factory.add_pupils(school, "B", 297)  # 3 + 297 = 300
+    token = await login(client, school.slug, "admin")
+
+    small, small_data = await _count(
+        client, engine, school, token, GROUP_QUERY, {"id": to_global_id("Group", school.groups["A"].id)}
+    )
+    large, large_data = await _count(
+        client, engine, school, token, GROUP_QUERY, {"id": to_global_id("Group", school.groups["B"].id)}
+    )
+    assert len(small_data["group"]["pupils"]) == 30
+    assert len(large_data["group"]["pupils"]) == 300
+    assert all(p["groups"] == [{"name": "Class B"}] for p in large_data["group"]["pupils"])
+    assert large_data["group"]["teachers"] == [{"surname": school.staff["teacher2"].surname}]
+    assert small == large
+    assert large == GROUP_STATEMENTS
+
+
+async def test_pupils_with_groups_and_teachers_costs_the_same_for_30_and_100_pupils(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """pupils(first: 100) with each pupil's groups and their teachers: constant in the number of pupils."""
+    small_school = await factory.school(pupils_per_group=15)  # 30 pupils
+    large_school = await factory.school(pupils_per_group=15)
+    await factory.add_pupils(large_school, "A", 70)  # 100 pupils
+    counts = []
+    for school, size in ((small_school, 30), (large_school, 100)):
+        token = await login(client, school.slug, "admin")
+        count, data = await _count(client, engine, school, token, PUPILS_QUERY)
+        edges = data["pupils"]["edges"]
+        assert len(edges) == size
+        assert all(
+            len(e["node"]["groups"]) == 1 and len(e["node"]["groups"][0]["teachers"]) == 1 for e in edges
+        )
+        counts.append(count)
+    assert counts[0] == counts[1]
+    assert counts[1] == PUPILS_STATEMENTS
