@@ -22,7 +22,7 @@ from auth.policies import Policy
 
 POLICY_KEY = "schoolgraph.policy"
 PUBLIC_KEY = "schoolgraph.public"
-PASSWORD_CHANGE_EXEMPT_KEY = "schoolgraph.password_change_exempt"
+PASSWORD_CHANGE_EXEMPT_KEY = "schoolgraph.password_change_exempt"  # noqa: S105 - a metadata key
 
 PERSONAL_DATA_TYPES: set[type] = set()
 

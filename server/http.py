@@ -20,9 +20,10 @@ import logging
 import re
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -45,6 +46,7 @@ log = logging.getLogger("schoolgraph.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MAX_BODY = 1_000_000
+MAX_UPLOAD = 100 * 1024 * 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -82,11 +84,14 @@ async def _params(request: Request) -> tuple[dict[str, Any], bool]:
             "operationName": request.query_params.get("operationName"),
         }, False
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type == "multipart/form-data":
+        return await _multipart_params(request), True
     if content_type != "application/json":
         raise RequestError(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
-            "Send the GraphQL request as application/json (POST) or as a GET query.",
+            "Send the GraphQL request as application/json (POST), as multipart/form-data with files "
+            "(the GraphQL multipart request spec), or as a GET query.",
         )
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -100,6 +105,66 @@ async def _params(request: Request) -> tuple[dict[str, Any], bool]:
     return params, True
 
 
+async def _multipart_params(request: Request) -> dict[str, Any]:
+    """A GraphQL multipart request (files as variables): ``operations``, ``map`` and the file parts.
+
+    Files stay spooled by Starlette until the response is sent; their size is checked by the services
+    that store them, against their own limits, and the whole body against ``MAX_UPLOAD``.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD:
+        raise RequestError(413, "REQUEST_TOO_LARGE", f"The upload is over {MAX_UPLOAD} bytes.")
+    try:
+        form = await request.form(max_files=20, max_fields=50)
+    except Exception as error:  # Starlette raises several types for malformed multipart bodies
+        raise RequestError(400, "BAD_REQUEST", f"The multipart body could not be read: {error}.") from None
+    try:
+        operations = json.loads(str(form.get("operations") or ""))
+        file_map = json.loads(str(form.get("map") or "{}"))
+    except ValueError:
+        raise RequestError(400, "BAD_REQUEST", "The 'operations' and 'map' parts must be JSON.") from None
+    if not isinstance(operations, dict) or not isinstance(file_map, dict):
+        raise RequestError(400, "BAD_REQUEST", "'operations' must be a JSON object and 'map' a JSON object.")
+    for key, paths in file_map.items():
+        upload = form.get(key)
+        if upload is None or isinstance(upload, str):
+            raise RequestError(400, "BAD_REQUEST", f"The map names a file part {key!r} that was not sent.")
+        if not isinstance(paths, list):
+            raise RequestError(400, "BAD_REQUEST", f"The map entry {key!r} must be a list of paths.")
+        for path in paths:
+            _place(operations, str(path), upload)
+    return operations
+
+
+def _place(operations: dict[str, Any], path: str, value: Any) -> None:
+    """Put a file at a dotted path such as ``variables.input.file`` or ``variables.files.0``."""
+    parts = path.split(".")
+    target: Any = operations
+    try:
+        for part in parts[:-1]:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        last = parts[-1]
+        if isinstance(target, list):
+            target[int(last)] = value
+        elif isinstance(target, dict) and last in target:
+            target[last] = value
+        else:
+            raise KeyError(last)
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise RequestError(
+            400, "BAD_REQUEST", f"The map path {path!r} names no variable set to null."
+        ) from None
+
+
+@lru_cache(maxsize=512)
+def _operation_count(query: str) -> int:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return 1  # the schema reports the syntax error itself
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+
+
 def _validate(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
     query, variables, operation = params.get("query"), params.get("variables"), params.get("operationName")
     if not isinstance(query, str) or not query.strip():
@@ -108,6 +173,10 @@ def _validate(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str |
         raise RequestError(400, "BAD_REQUEST", "The 'variables' parameter must be a JSON object.")
     if operation is not None and not isinstance(operation, str):
         raise RequestError(400, "BAD_REQUEST", "The 'operationName' parameter must be a string.")
+    if operation is None and _operation_count(query) > 1:
+        raise RequestError(
+            400, "BAD_REQUEST", "The document has several operations: name the one to run in 'operationName'."
+        )
     return query, variables, operation
 
 

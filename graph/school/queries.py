@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from auth import policies
 from graph.permissions import guarded, personal_data, public
-from graph.relay import Node, Page, from_global_id, to_global_id
+from graph.relay import Node, Page, connection, from_global_id, to_global_id
 from graph.school.types import (
     ContactType,
     GroupConnection,
@@ -22,7 +22,6 @@ from graph.school.types import (
     StaffConnection,
     StaffType,
 )
-from graph.relay import connection
 from people import queries
 
 

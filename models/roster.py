@@ -1,0 +1,3 @@
+"""roster tables (placeholder: filled in by the roster capability)."""
+
+from __future__ import annotations
