@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Account, AuthSession, GroupPupil, GroupTeacher, PupilContact, Staff
+from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from tenants.scoping import in_school
 
 
@@ -87,12 +87,19 @@ async def load_principal(
     """
     row = (
         await session.execute(
-            select(Account, Staff.pupil_access, Staff.pupil_access_reason, Staff.active)
+            select(
+                Account,
+                Staff.pupil_access,
+                Staff.pupil_access_reason,
+                func.coalesce(Staff.active, Pupil.active, Contact.active, True),
+            )
             .join(
                 AuthSession,
                 and_(in_school(AuthSession, school_id), AuthSession.account_id == Account.id),
             )
             .outerjoin(Staff, and_(in_school(Staff, school_id), Staff.id == Account.staff_id))
+            .outerjoin(Pupil, and_(in_school(Pupil, school_id), Pupil.id == Account.pupil_id))
+            .outerjoin(Contact, and_(in_school(Contact, school_id), Contact.id == Account.contact_id))
             .where(
                 in_school(Account, school_id),
                 Account.id == account_id,
@@ -105,8 +112,9 @@ async def load_principal(
     ).one_or_none()
     if row is None:
         return None
-    account, pupil_access, reason, staff_active = row
-    if staff_active is False:
+    account, pupil_access, reason, person_active = row
+    if not person_active:
+        # A leaver reaches nothing, even before the account itself is disabled (LL 11.1, LL 11.2).
         return None
     role = Role(account.role)
     base = {
@@ -131,6 +139,9 @@ async def load_principal(
         taught = (
             await session.execute(
                 select(GroupTeacher.group_id, GroupPupil.pupil_id)
+                .join(
+                    Group, and_(in_school(Group, school_id), Group.id == GroupTeacher.group_id, Group.active)
+                )
                 .outerjoin(
                     GroupPupil,
                     and_(in_school(GroupPupil, school_id), GroupPupil.group_id == GroupTeacher.group_id),
@@ -158,6 +169,7 @@ async def load_principal(
     groups_teachers = (
         await session.execute(
             select(GroupPupil.group_id, GroupTeacher.staff_id)
+            .join(Group, and_(in_school(Group, school_id), Group.id == GroupPupil.group_id, Group.active))
             .outerjoin(
                 GroupTeacher,
                 and_(in_school(GroupTeacher, school_id), GroupTeacher.group_id == GroupPupil.group_id),

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from common.errors import DomainError
+from common.pagination import Page, encode_cursor
 
 T = TypeVar("T")
 
@@ -66,36 +65,6 @@ class Connection(Generic[T]):
     @strawberry.field
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
-
-
-def encode_cursor(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps([str(k) for k in key]).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> list[str] | None:
-    if cursor is None:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        value = None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DomainError.one("after", "INVALID_CURSOR", "The cursor is not one this server issued.")
-    return value
-
-
-@dataclass(frozen=True)
-class Page:
-    """What a connection query asks for: at most ``first`` rows after the ``after`` key."""
-
-    first: int
-    after: list[str] | None
-
-    @classmethod
-    def of(cls, first: int | None, after: str | None, *, maximum: int) -> Page:
-        if first is not None and not 0 < first <= maximum:
-            raise DomainError.one("first", "INVALID_PAGE_SIZE", f"first must be between 1 and {maximum}.")
-        return cls(first=first or maximum, after=decode_cursor(after))
 
 
 def connection(

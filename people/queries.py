@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, false, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
-from graph.relay import Page
+from common.pagination import Page
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from tenants.scoping import in_school, scoped
 
@@ -50,7 +50,8 @@ async def pupils_page(
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Pupil.active)
     stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
-    return (await session.execute(stmt)).scalars().all()
+    rows: Sequence[Pupil] = (await session.execute(stmt)).scalars().all()
+    return rows
 
 
 async def staff_page(
@@ -61,7 +62,8 @@ async def staff_page(
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Staff.active)
     stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
-    return (await session.execute(stmt)).scalars().all()
+    rows: Sequence[Staff] = (await session.execute(stmt)).scalars().all()
+    return rows
 
 
 async def groups_page(
@@ -72,7 +74,8 @@ async def groups_page(
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Group.active)
     stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
-    return (await session.execute(stmt)).scalars().all()
+    rows: Sequence[Group] = (await session.execute(stmt)).scalars().all()
+    return rows
 
 
 async def _by_ids(
@@ -83,6 +86,9 @@ async def _by_ids(
     scope: frozenset[uuid.UUID] | None,
 ) -> dict[uuid.UUID, Any]:
     stmt = _within(scoped(model, principal.school_id).where(model.id.in_(ids)), model.id, scope)
+    if not principal.is_admin:
+        # Leavers and closed groups are the admin's to see; everyone else reaches them no more (LL 11.2).
+        stmt = stmt.where(model.active)
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -109,7 +115,7 @@ async def contacts_by_ids(
 ) -> dict[uuid.UUID, Contact]:
     """Contacts: school admins see all; a parent sees only their own contact record."""
     scope = None if principal.is_admin else frozenset({principal.contact_id} - {None})
-    return await _by_ids(session, Contact, principal, ids, scope)  # type: ignore[arg-type]
+    return await _by_ids(session, Contact, principal, ids, scope)
 
 
 async def _pairs(session: AsyncSession, stmt: Select[Any]) -> list[tuple[uuid.UUID, Any]]:

@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from auth import policies
 from graph.permissions import guarded, personal_data, public
-from graph.relay import Node, Page, connection, from_global_id, to_global_id
+from common.pagination import Page
+from graph.relay import Node, connection, from_global_id, to_global_id
 from graph.school.types import (
     ContactType,
     GroupConnection,

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 from sqlalchemy.dialects import postgresql
 
 from migrations import rls
