@@ -10,8 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
-from graph.permissions import guarded, personal_data, public
 from common.pagination import Page
+from graph.permissions import guarded, personal_data, public
 from graph.relay import Node, connection, from_global_id, to_global_id
 from graph.school.types import (
     ContactType,
