@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint schema lock clean
+.PHONY: install run test lint schema lock clean bench bench-roster bench-audit bench-learning
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ lint: install
 ## make schema: re-export schema.graphql and docs/permissions.md from the code
 schema: install
 	$(BIN)/python -m graph.export
+
+## make bench: every benchmark, ratios against a reference measured in the same run
+bench: install
+	$(BIN)/python -m bench
+
+bench-roster: install
+	$(BIN)/python -m bench bench.roster
+
+bench-audit: install
+	$(BIN)/python -m bench bench.audit
+
+bench-learning: install
+	$(BIN)/python -m bench bench.learning
 
 ## make lock: re-pin requirements.lock from the current environment (after changing pyproject.toml)
 lock: install

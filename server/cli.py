@@ -12,6 +12,7 @@ import uvicorn
 from rich.console import Console
 
 from common.clock import utcnow
+from roster import cli as roster_cli
 from server.database import DatabaseUrls, create_engine, resolve_urls, stop_embedded
 from server.settings import Settings, SettingsError, load_settings
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(roster_cli.app, name="roster")
 console = Console()
 
 
