@@ -94,6 +94,9 @@ def _longest_blocklisted() -> int:
     return max((len(entry) for entry in _blocklist()), default=0)
 
 
+_PADDING = "0123456789!@#$%^&*()-_=+.,;:?~ "
+
+
 def _is_repetition_of_common(candidate: str) -> bool:
     """True when `candidate` is two or more copies of one blocklisted entry."""
     length = len(candidate)
@@ -108,12 +111,20 @@ def _is_repetition_of_common(candidate: str) -> bool:
     return False
 
 
+def _is_padded_common(candidate: str) -> bool:
+    """True when `candidate` is a blocklisted entry of at least 8 characters padded only with digits and
+    symbols ("Password1234567!", "!!qwertyuiop2024"): the padding adds little an attacker would not try."""
+    core = candidate.strip(_PADDING)
+    return len(core) >= 8 and core != candidate and core in _blocklist()
+
+
 def _is_common(password: str) -> bool:
     lowered = password.lower()
     compact = "".join(lowered.split())
     blocklist = _blocklist()
     return any(
-        candidate in blocklist or _is_repetition_of_common(candidate) for candidate in (lowered, compact)
+        candidate in blocklist or _is_repetition_of_common(candidate) or _is_padded_common(candidate)
+        for candidate in (lowered, compact)
     )
 
 
@@ -163,6 +174,10 @@ def _repetitive_message(password: str) -> str | None:
     character, count = Counter(lowered).most_common(1)[0]
     if count * 2 > len(lowered):
         return f"must not be mostly one repeated character ({character!r} is {count} of {len(lowered)})"
+    for size in range(2, 5):
+        unit = lowered[:size]
+        if len(lowered) % size == 0 and unit * (len(lowered) // size) == lowered:
+            return f"must not be one short pattern repeated ({unit!r})"
     if _sequence_coverage(lowered) * 2 > len(lowered):
         return 'must not be mostly a sequence of consecutive characters such as "abcdefgh" or "12345678"'
     return None

@@ -322,3 +322,16 @@ def test_verify_dummy_does_one_real_verify_and_builds_its_hash_once(
     hasher.verify_dummy("lone \ud800 surrogate")
     assert calls.count("hash") == 1
     assert calls.count("verify") == 3
+
+
+def test_common_password_padded_with_digits_and_symbols_is_common() -> None:
+    """LL 7.1.6: a common password with digits or symbols stuck on is still a common password."""
+    assert codes(check_password_policy("Password1234567!")) == ["COMMON_PASSWORD"]
+    assert codes(check_password_policy("!!qwertyuiop2024")) == ["COMMON_PASSWORD"]
+    assert codes(check_password_policy("tulip garden 2024!")) == []
+
+
+def test_short_pattern_repeated_is_repetitive() -> None:
+    """LL 7.1.6: a short pattern repeated to length is refused."""
+    assert codes(check_password_policy("abababababababab")) == ["REPETITIVE"]
+    assert codes(check_password_policy("xyz1xyz1xyz1xyz1")) == ["REPETITIVE"]
