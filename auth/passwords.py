@@ -200,14 +200,16 @@ def check_password_policy(
     - COMMON_PASSWORD: the lowercased password, or the lowercased password
       with all whitespace removed, is in the blocklist, or consists only of
       two or more copies of one blocklisted entry of at least 4 characters
-      ("passwordpassword").
+      ("passwordpassword"), or is a blocklisted entry of at least 8 characters
+      padded only with digits and symbols ("Password1234567!").
     - CONTAINS_CONTEXT: a context word (username, email, school name, ...) of
       at least 4 characters, or an alphanumeric part of one of at least 4
       characters, appears in it case-insensitively. "schoolgraph" is always a
       context word.
     - REPETITIVE: one character makes up more than half of it, or runs of at
       least 8 consecutive characters ("abcdefgh", "12345678", "87654321")
-      cover more than half of it.
+      cover more than half of it, or it is one pattern of 2 to 4 characters
+      repeated ("abababababababab").
 
     There are no composition rules. Policy problems never raise; only a
     `min_length` outside 1..MAX_LENGTH (a programming error) raises ValueError.
