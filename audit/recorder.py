@@ -3,8 +3,8 @@
 A request's :class:`AuditTrail` gathers events while it runs. The edge appends them in the request's own
 transaction just before commit (entries of a write commit or roll back with it); when the request fails
 and rolls back, it appends them in a fresh transaction with outcome FAILED, so a refused or failed action
-is still recorded. Appending locks the school's chain head row for the moment of the insert, so
-concurrent writers queue instead of forking the chain.
+is still recorded. Appending locks the school's chain head row until the transaction ends (the edge
+appends just before it commits), so concurrent writers queue instead of forking the chain.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, Update, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.chain import GENESIS, entry_hash
 from models import AuditEntry, AuditHead
-from tenants.scoping import scoped
+from tenants.scoping import in_school
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,36 @@ class AuditTrail:
         return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.events]
 
 
+def _append_statement() -> Update:
+    """Insert a request's entries and move the chain head, in one statement of one fixed shape.
+
+    The entries travel as one array per column (``unnest`` zips them back into rows), so the statement
+    is the same however many entries a request has and SQLAlchemy compiles it once, not per request.
+    """
+    entries: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+    heads: Table = AuditHead.__table__  # type: ignore[attr-defined]
+    unnested = select(
+        *(
+            func.unnest(bindparam(f"entry_{c.name}", type_=ARRAY(c.type))).label(c.name)
+            for c in entries.columns
+        )
+    )
+    appended = insert(entries).from_select([c.name for c in entries.columns], unnested).cte("appended")
+    return (
+        update(heads)
+        .where(in_school(AuditHead, bindparam("head_school_id", type_=heads.c.school_id.type)))
+        .values(
+            seq=bindparam("head_seq", type_=heads.c.seq.type),
+            hash=bindparam("head_hash", type_=heads.c.hash.type),
+        )
+        .add_cte(appended)
+    )
+
+
+_APPEND = _append_statement()
+_ENTRY_COLUMNS = tuple(AuditEntry.model_fields)
+
+
 async def append(
     session: AsyncSession,
     school_id: uuid.UUID,
@@ -81,44 +113,75 @@ async def append(
     client_address: str | None,
     now: datetime,
 ) -> None:
-    """Append ``events`` to the school's chain in the session's transaction (bound to the school)."""
+    """Append ``events`` to the school's chain in the session's transaction (bound to the school).
+
+    Two statements: lock the chain head (creating it at the school's first entry), then insert the entries
+    and move the head in one (a data-modifying CTE). The lock is held until the transaction ends, so concurrent writers of one
+    school queue here and each continues the chain from the head the previous one committed: a chain never
+    forks. Call it last before the commit: the fewer steps between the lock and the commit, the shorter
+    the queue (a step is an event-loop turn in which every other request may run first).
+    """
     if not events:
         return
-    # Make sure the head row exists, then lock it: the lock queues concurrent writers of this school.
-    await session.execute(
-        pg_insert(AuditHead).values(school_id=school_id, seq=0, hash=GENESIS).on_conflict_do_nothing()
-    )
-    head = (await session.execute(scoped(AuditHead, school_id).with_for_update())).scalar_one()
-    seq, prev = head.seq, head.hash
+    if now.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    # Hashed as written and as read back: PostgreSQL returns timestamptz in UTC, to the microsecond.
+    now = now.astimezone(UTC)
+    seq, prev = await _lock_head(session, school_id)
     rows = []
     for event in events:
         who = event.actor or actor
         seq += 1
-        entry = AuditEntry(
-            school_id=school_id,
-            seq=seq,
-            occurred_at=now,
-            actor_type=who.type,
-            actor_id=who.id,
-            role=who.role,
-            action=event.action,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            outcome=event.outcome,
-            detail=event.detail,
-            request_id=request_id,
-            prev_hash=prev,
-            hash=b"",
-            actor_username=who.username,
-            client_address=client_address,
+        row: dict[str, Any] = {
+            "school_id": school_id,
+            "seq": seq,
+            "occurred_at": now,
+            "actor_type": who.type,
+            "actor_id": who.id,
+            "role": who.role,
+            "action": event.action,
+            "target_type": event.target_type,
+            "target_id": event.target_id,
+            "outcome": event.outcome,
+            "detail": event.detail,
+            "request_id": request_id,
+            "prev_hash": prev,
+            # Outside the hash: the personal values an erasure may blank later.
+            "actor_username": who.username,
+            "client_address": client_address,
+        }
+        row["hash"] = prev = entry_hash(prev, SimpleNamespace(**row))
+        rows.append(row)
+    await session.execute(
+        _APPEND,
+        {
+            **{f"entry_{name}": [row[name] for row in rows] for name in _ENTRY_COLUMNS},
+            "head_school_id": school_id,
+            "head_seq": seq,
+            "head_hash": prev,
+        },
+    )
+
+
+async def _lock_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes]:
+    """Lock the school's chain head row and return it; create it (at seq 0) before the first entry.
+
+    ``FOR UPDATE`` waits for a concurrent writer to commit and then reads the head it left, in read
+    committed as in every other isolation level.
+    """
+    lock = select(AuditHead.seq, AuditHead.hash).where(in_school(AuditHead, school_id)).with_for_update()
+    row = (await session.execute(lock)).one_or_none()
+    if row is None:
+        await session.execute(
+            pg_insert(AuditHead).values(school_id=school_id, seq=0, hash=GENESIS).on_conflict_do_nothing()
         )
-        entry.hash = prev = entry_hash(prev, entry)
-        rows.append({c: getattr(entry, c) for c in AuditEntry.model_fields})
-    await session.execute(insert(AuditEntry), rows)
-    head.seq, head.hash = seq, prev
-    await session.flush()
+        row = (await session.execute(lock)).one()
+    return int(row[0]), bytes(row[1])
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:
-    head = (await session.execute(scoped(AuditHead, school_id))).scalar_one_or_none()
-    return None if head is None else (head.seq, head.hash)
+    """The school's chain head (seq, hash) as committed now; None before its first entry."""
+    row = (
+        await session.execute(select(AuditHead.seq, AuditHead.hash).where(in_school(AuditHead, school_id)))
+    ).one_or_none()
+    return None if row is None else (int(row[0]), bytes(row[1]))

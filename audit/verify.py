@@ -11,12 +11,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.chain import ChainFault, verify_chain
+from audit.chain import GENESIS, HASHED_FIELDS, Chained, ChainFault, ChainWalk
 from audit.recorder import chain_head
 from auth.tokens import SigningKeys
 from models import AuditEntry, School
 from tenants.context import bind
-from tenants.scoping import scoped
+from tenants.scoping import in_school
 
 BATCH = 5000
 
@@ -26,45 +26,62 @@ class SchoolVerdict:
     school_id: uuid.UUID
     slug: str
     entries: int
+    """Entries found intact (up to the fault, if any)."""
     fault: ChainFault | None
 
 
-async def _entries(session: AsyncSession, school_id: uuid.UUID) -> AsyncIterator[AuditEntry]:
-    """The school's entries in seq order, streamed in batches (memory does not grow with the log)."""
+_COLUMNS = [getattr(AuditEntry, name) for name in (*HASHED_FIELDS, "prev_hash", "hash")]
+
+
+async def _entries(session: AsyncSession, school_id: uuid.UUID) -> AsyncIterator[Chained]:
+    """The school's entries in seq order, as plain rows streamed in batches (memory does not grow)."""
     after = 0
     while True:
         batch = (
-            (
-                await session.execute(
-                    scoped(AuditEntry, school_id)
-                    .where(AuditEntry.seq > after)
-                    .order_by(AuditEntry.seq)
-                    .limit(BATCH)
-                )
+            await session.execute(
+                select(*_COLUMNS)
+                .where(in_school(AuditEntry, school_id), AuditEntry.seq > after)
+                .order_by(AuditEntry.seq)
+                .limit(BATCH)
             )
-            .scalars()
-            .all()
-        )
-        for entry in batch:
-            yield entry
+        ).all()
+        for row in batch:
+            yield row
         if len(batch) < BATCH:
             return
         after = batch[-1].seq
 
 
 async def verify_school(session: AsyncSession, school_id: uuid.UUID, slug: str) -> SchoolVerdict:
-    """Verify one school's chain; the session's transaction is bound to that school."""
+    """Verify one school's chain; binds the session's transaction to that school.
+
+    Safe while the school is in use: the head is read before the entries and again after them, so entries
+    committed meanwhile are accepted when they continue the chain, and nothing is locked.
+    """
     await bind(session, [school_id])
-    entries = [entry async for entry in _entries(session, school_id)]
-    fault = verify_chain(entries, await chain_head(session, school_id))
-    return SchoolVerdict(school_id, slug, len(entries), fault)
+    earlier = await chain_head(session, school_id) or (0, GENESIS)
+    walk = ChainWalk(remember=earlier[0])
+    async for entry in _entries(session, school_id):
+        if walk.step(entry) is not None:
+            break
+    later = await chain_head(session, school_id) or (0, GENESIS)
+    return SchoolVerdict(school_id, slug, walk.last_seq, walk.finish(later, earlier=earlier))
 
 
 async def schools(session: AsyncSession, slug: str | None = None) -> list[tuple[uuid.UUID, str]]:
+    """(id, slug) of every school, or of the one with ``slug``, by slug.
+
+    Leaves the session as it found it: a transaction this read began is ended here, so the caller can
+    begin one per school next (schools are a global table: no binding needed).
+    """
+    began = not session.in_transaction()
     stmt = select(School.id, School.slug).order_by(School.slug)
     if slug is not None:
         stmt = stmt.where(School.slug == slug)
-    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    found = [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    if began:
+        await session.commit()
+    return found
 
 
 def sign_head(

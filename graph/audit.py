@@ -2,8 +2,8 @@
 
 :func:`audit_every_mutation` gives each root mutation field an innermost extension that records the
 mutation with its outcome (SUCCESS, REJECTED with the error codes, or FAILED) and its target when the
-payload carries one. Denials never reach a resolver (the permission check runs first), so the HTTP edge
-records them from the result's errors with :func:`denial_events`.
+payload carries one. Denials never reach a resolver (the permission check runs first), nor does a document
+refused before it runs, so the HTTP edge records both from the result's errors with :func:`denial_events`.
 """
 
 from __future__ import annotations
@@ -92,8 +92,18 @@ def _root_fields(query: str, operation_name: str | None) -> dict[str, tuple[str,
 
 
 def denial_events(query: str, operation_name: str | None, errors: list[GraphQLError] | None) -> list[Event]:
-    """One event per denied mutation, and one per denied field path (list indexes folded, with a count)."""
+    """The refusals that no resolver saw, as events for the request's audit trail.
+
+    One event per denied mutation (``mutation.<name>`` DENIED), one per denied field path (list indexes
+    folded, with a count), and, when the document was refused before it ran (validation, a limit),
+    ``mutation.<name>`` REJECTED for each mutation it named: a refused action is still recorded.
+    """
     roots = _root_fields(query, operation_name)
+    if errors and all(not e.path for e in errors):
+        code = next((c for e in errors if (c := (e.extensions or {}).get("code"))), None)
+        names = sorted({name for kind, name in roots.values() if kind == "mutation"})
+        detail = {"code": str(code or "GRAPHQL_VALIDATION_FAILED")}
+        return [Event(f"mutation.{name}", "REJECTED", detail=detail) for name in names]
     events: list[Event] = []
     fields: Counter[tuple[str, str]] = Counter()
     for error in errors or []:

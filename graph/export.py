@@ -122,7 +122,9 @@ def permissions_markdown(schema: strawberry.Schema) -> str:
             if d.policy is not None:
                 used.setdefault(d.policy.name, []).append(d.path)
     lines += ["## Policies", "", "| policy | who | fields |", "|---|---|---|"]
-    for each in sorted(ALL, key=lambda p: p.name):
+    # Every policy of auth/policies.py, and any a domain declares beside it (audit/policies.py) and uses.
+    declared = {d.policy for t in declared_types(schema) for d in declarations(schema, t) if d.policy}
+    for each in sorted({*ALL, *declared}, key=lambda p: p.name):
         lines.append(f"| `{each.name}` | {_cell(each.who)} | {len(used.get(each.name, []))} |")
     lines.append("")
     for type_name in declared_types(schema):

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from audit import queries as audit_queries
 from auth import policies
 from common.pagination import Page
 from graph.permissions import guarded, personal_data, public
@@ -113,6 +114,11 @@ async def _pupils(
     rows = await queries.pupils_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )
+    if info.context.principal.is_staff and rows:
+        # A bulk read of personal data, recorded with the pupils it returned (the access report's source).
+        info.context.audit.record(
+            audit_queries.BULK_PUPIL_READ, detail={"pupil_ids": [str(p.id) for p in rows[: page.first]]}
+        )
     return connection(rows, page, key=lambda p: (p.surname, p.forename, p.id), node=PupilType.of)
 
 
@@ -155,13 +161,21 @@ async def fetch_node(info: Info, id: strawberry.ID, *, kind: str | None = None) 
     return None if row is None else wrap(row)
 
 
+def _record_pupil_read(info: Info, node: Any) -> None:
+    """A pupil's full record was read (LRS 5.1): who read it shows in the pupil access report."""
+    if isinstance(node, PupilType):
+        info.context.audit.record(audit_queries.PUPIL_READ, target_type="Pupil", target_id=node.row.id)
+
+
 async def _node(info: Info, id: strawberry.ID) -> Node | None:
     node: Node | None = await fetch_node(info, id)
+    _record_pupil_read(info, node)
     return node
 
 
 async def _pupil(info: Info, id: strawberry.ID) -> PupilType | None:
     pupil: PupilType | None = await fetch_node(info, id, kind="Pupil")
+    _record_pupil_read(info, pupil)
     return pupil
 
 

@@ -110,3 +110,41 @@ def test_personal_values_are_outside_the_hash() -> None:
 
     assert "actor_username" not in HASHED_FIELDS and "client_address" not in HASHED_FIELDS
     assert b"username" not in canonical(entry)
+
+
+def test_a_well_formed_forged_entry_is_named() -> None:
+    """LRS 5.1: an entry slipped in with a correct hash of its own is named by its seq, because the entry
+    after it still continues the one before it."""
+    entries = build([("a", "SUCCESS", n) for n in range(6)])
+    forged = copy.deepcopy(entries[2])
+    forged.seq, forged.action, forged.prev_hash = 4, "forged", entries[2].hash
+    forged.hash = entry_hash(forged.prev_hash, forged)
+    tampered = [*entries[:3], forged, *entries[3:]]
+    for i, entry in enumerate(tampered, 1):
+        entry.seq = i  # renumbered by the forger (which breaks the later entries' hashes as well)
+    fault = verify_chain(tampered)
+    assert fault is not None and (fault.seq, "inserted" in fault.reason) == (4, True)
+
+
+def test_a_live_chain_verifies_against_the_heads_before_and_after() -> None:
+    """LRS 5.1: entries appended while verifying (between the head read before and the one after) are no
+    fault; the walk must still pass through the earlier head and not go past the later one."""
+    from audit.chain import ChainWalk
+
+    entries = build([("a", "SUCCESS", n) for n in range(8)])
+
+    def walk(found: list[Entry], earlier: tuple[int, bytes], later: tuple[int, bytes]) -> Any:
+        checker = ChainWalk(remember=earlier[0])
+        for entry in found:
+            checker.step(entry)
+        return checker.finish(later, earlier=earlier)
+
+    at = {e.seq: (e.seq, e.hash) for e in entries}
+    assert walk(entries[:6], at[5], at[6]) is None
+    assert walk(entries, at[5], at[8]) is None
+    truncated = walk(entries[:4], at[5], at[8])
+    assert truncated is not None and truncated.seq == 5
+    beyond = walk(entries, at[5], at[6])
+    assert beyond is not None and (beyond.seq, "beyond" in beyond.reason) == (7, True)
+    replaced = walk(entries[:6], (5, bytes(32)), at[6])
+    assert replaced is not None and replaced.seq == 5

@@ -1,0 +1,316 @@
+"""The cost of the audit log: requests/s of a mutation over real HTTP, with and without the audit write.
+
+``make bench-audit`` (``python -m bench bench.audit``). In a scratch database on the server of
+``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it seeds schools
+and serves them with uvicorn on 127.0.0.1: as shipped, and with the edge's audit append replaced by a
+no-op (``server.http.append``, the name the edge calls). Each server is a process of its own, so client
+and server never share an interpreter. Concurrent clients rename groups (``updateGroup``, a group per
+client) in two scenarios: all clients at one school (every request appends to one chain and queues on its
+head: the worst case) and a school per client (chains never wait for each other: the cost of the write
+itself). The servers run in the order with, without, without, with, each segment bounded by a request
+count and a time limit; the totals of each mode give requests/s and the ratio. Knobs:
+``BENCH_AUDIT_REQUESTS`` (per segment, default 600), ``BENCH_AUDIT_CLIENTS`` (default 8),
+``BENCH_AUDIT_SECONDS`` (segment time limit, default 15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import URL, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.settings import REPO_ROOT
+
+SLUG = "bench-audit"  # and -0, -1, ... for each school
+PASSWORD = "bench audit lanterns at dusk"  # noqa: S105 - the throwaway bench school's admin
+MUTATION = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { group { id } errors { code } } }"
+LOGIN = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken } }"
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+@dataclass
+class Segment:
+    mode: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+
+# --- the server process ----------------------------------------------------------------------------------
+
+
+def serve(port: int, *, audit: bool) -> None:
+    """Serve the app on 127.0.0.1:``port`` (settings from the environment); without the audit write if asked."""
+    import uvicorn
+
+    from server import http
+    from server.app import create_app
+    from server.database import create_engine, resolve_urls
+    from server.runtime import build_runtime, load_keys
+    from server.settings import load_settings
+
+    if not audit:
+
+        async def no_append(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        vars(http)["append"] = no_append  # the name the edge calls to append a request's events
+    settings = load_settings()
+    urls = resolve_urls(settings)
+    runtime = build_runtime(settings, create_engine(urls.runtime, settings), load_keys(settings))
+    uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- the scratch database --------------------------------------------------------------------------------
+
+
+async def _create_database(owner: URL, name: str, *, drop_only: bool = False) -> None:
+    from server.database import create_engine
+    from server.settings import Settings
+
+    engine = create_engine(owner, Settings(), pool_size=1)
+    try:
+        async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+            # Creating and dropping a database waits for a checkpoint: longer than a request's timeout.
+            await connection.execute(text("SET statement_timeout = 0"))
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not drop_only:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, list[str]]]:
+    """``schools`` schools, each with its admin (password ``PASSWORD``) and ``groups`` groups:
+    (slug, the groups' global ids) of each."""
+    from auth.passwords import PasswordHasher
+    from common.clock import utcnow
+    from graph.relay import to_global_id
+    from models import Account, Group, Staff
+    from server.database import create_engine
+    from server.settings import Settings
+    from tenants.context import bind
+    from tenants.provisioning import create_school
+
+    hasher = PasswordHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
+    engine = create_engine(runtime_url, Settings(), pool_size=1)
+    seeded: list[tuple[str, list[str]]] = []
+    try:
+        for n in range(schools):
+            async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+                slug = f"{SLUG}-{n}"
+                school = await create_school(
+                    session, slug=slug, name=f"Bench Primary {n}", phase="PRIMARY", urn=None, now=utcnow()
+                )
+                await bind(session, [school.id])
+                admin = Staff(
+                    school_id=school.id, forename="Ben", surname="Bench", work_email="ben@bench.example"
+                )
+                rows = [
+                    Group(school_id=school.id, name=f"Group {i}", type="CLASS", year_group=4)
+                    for i in range(groups)
+                ]
+                session.add_all([admin, *rows])
+                await session.flush()
+                session.add(
+                    Account(
+                        school_id=school.id,
+                        username="admin",
+                        password_hash=hasher.hash(PASSWORD),
+                        role="SCHOOL_ADMIN",
+                        staff_id=admin.id,
+                    )
+                )
+                seeded.append((slug, [str(to_global_id("Group", g.id)) for g in rows]))
+    finally:
+        await engine.dispose()
+    return seeded
+
+
+async def _audit_rows(runtime_url: URL) -> int:
+    from models import AuditEntry, School
+    from server.database import create_engine
+    from server.settings import Settings
+    from tenants.context import bind
+
+    engine = create_engine(runtime_url, Settings(), pool_size=1)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await bind(session, (await session.execute(select(School.id))).scalars().all())
+            return int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+# --- the client ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _server(env: dict[str, str], *, audit: bool) -> Iterator[str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "bench.audit", "serve", str(port), "audit" if audit else "no-audit"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)  # noqa: S603 - our own interpreter
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"the bench server exited with {process.returncode}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the bench server did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    clients: list[tuple[str, str]]
+    """(school slug, group global id) of each concurrent client: each renames its own group."""
+
+
+async def _run_segment(base: str, mode: str, scenario: Scenario, requests: int, seconds: float) -> Segment:
+    limits = httpx.Limits(
+        max_connections=len(scenario.clients), max_keepalive_connections=len(scenario.clients)
+    )
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        tokens: dict[str, str] = {}
+        for slug in sorted({slug for slug, _ in scenario.clients}):
+            login = await client.post(
+                f"/schools/{slug}/graphql", json={"query": LOGIN, "variables": {"u": "admin", "p": PASSWORD}}
+            )
+            tokens[slug] = login.json()["data"]["login"]["accessToken"]
+        remaining = [requests]
+        latencies: list[float] = []
+
+        async def rename(slug: str, group: str, name: str) -> None:
+            sent = time.perf_counter()
+            response = await client.post(
+                f"/schools/{slug}/graphql",
+                json={"query": MUTATION, "variables": {"i": {"groupId": group, "name": name}}},
+                headers={"authorization": f"Bearer {tokens[slug]}"},
+            )
+            latencies.append(time.perf_counter() - sent)
+            body = response.json()
+            if response.status_code != 200 or body.get("errors") or body["data"]["updateGroup"]["errors"]:
+                raise RuntimeError(f"unexpected response: {response.status_code} {body}")
+
+        async def worker(slug: str, group: str) -> None:
+            n = 0
+            while remaining[0] > 0 and time.perf_counter() < deadline:
+                remaining[0] -= 1
+                n += 1
+                await rename(slug, group, f"{mode} {n}")
+
+        # Warm up (connections, caches, the first plan of every statement) before the clock starts.
+        for slug, group in scenario.clients:
+            await rename(slug, group, "warm-up")
+        latencies.clear()
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(worker(slug, group) for slug, group in scenario.clients))
+        return Segment(mode, len(latencies), time.perf_counter() - started, latencies)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def main() -> int:
+    from server.database import resolve_urls, runtime_url_for
+    from server.migrate import upgrade
+    from server.settings import load_settings
+
+    requests = _env_int("BENCH_AUDIT_REQUESTS", 600)
+    clients = _env_int("BENCH_AUDIT_CLIENTS", 8)
+    seconds = float(_env_int("BENCH_AUDIT_SECONDS", 15))
+    settings = load_settings()
+    server_owner = resolve_urls(settings).owner
+    database = f"schoolgraph_bench_audit_{os.getpid()}"
+    owner = server_owner.set(database=database)
+    asyncio.run(_create_database(server_owner, database))
+    results: dict[str, list[Segment]] = {}
+    try:
+        upgrade(owner, settings)
+        runtime = runtime_url_for(owner, settings)
+        seeded = asyncio.run(_seed(runtime, clients, clients))
+        scenarios = [
+            # Worst case: every request appends to the same chain and queues on its head.
+            Scenario(f"{clients} clients, one school", [(seeded[0][0], g) for g in seeded[0][1]]),
+            # The cost of the audit write itself: chains of different schools never wait for each other.
+            Scenario(f"{clients} clients, a school each", [(slug, groups[0]) for slug, groups in seeded]),
+        ]
+        with tempfile.TemporaryDirectory(prefix="schoolgraph-bench-") as data_dir:
+            env = {
+                **os.environ,
+                "DATABASE_URL": owner.render_as_string(hide_password=False),
+                "SCHOOLGRAPH_DATA_DIR": data_dir,
+                "SCHOOLGRAPH_ARGON2_TIME_COST": "1",
+                "SCHOOLGRAPH_ARGON2_MEMORY_KIB": "8",
+                "SCHOOLGRAPH_ARGON2_PARALLELISM": "1",
+                "PYTHONPATH": str(REPO_ROOT),
+            }
+            # With, without, without, with: a drift of the machine over the run weighs on both alike.
+            for audit in (True, False, False, True):
+                mode = "with audit" if audit else "without audit"
+                with _server(env, audit=audit) as base:
+                    for scenario in scenarios:
+                        segment = asyncio.run(_run_segment(base, mode, scenario, requests, seconds))
+                        results.setdefault(scenario.name, []).append(segment)
+            rows = asyncio.run(_audit_rows(runtime))
+    finally:
+        asyncio.run(_create_database(server_owner, database, drop_only=True))
+
+    print("\nbench.audit: updateGroup over HTTP (uvicorn on 127.0.0.1), with and without the audit write")
+    header = f"{'scenario':<28} {'mode':<14} {'requests':>8} {'seconds':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}"
+    print(header)
+    for name, segments in results.items():
+        rates: dict[str, float] = {}
+        for mode in ("with audit", "without audit"):
+            mine = [s for s in segments if s.mode == mode]
+            count, elapsed = sum(s.requests for s in mine), sum(s.seconds for s in mine)
+            latencies = [x for s in mine for x in s.latencies]
+            rates[mode] = count / elapsed
+            print(
+                f"{name:<28} {mode:<14} {count:>8} {elapsed:>8.2f} {rates[mode]:>7.1f} "
+                f"{_percentile(latencies, 0.5) * 1000:>7.2f} {_percentile(latencies, 0.95) * 1000:>7.2f}"
+            )
+        ratio = rates["with audit"] / rates["without audit"]
+        print(f"{name:<28} ratio with/without: {ratio:.3f} (the audit costs {(1 - ratio) * 100:.1f}%)")
+    print(f"audit entries written: {rows}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "serve":
+        serve(int(sys.argv[2]), audit=sys.argv[3:] != ["no-audit"])
+    else:
+        raise SystemExit(main())

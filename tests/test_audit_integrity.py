@@ -1,0 +1,354 @@
+"""The audit log is tamper-evident: append-only for the application, a hash chain per school that
+``schoolgraph audit verify`` checks, and a chain that concurrent writers never fork."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from audit.chain import entry_hash
+from audit.recorder import Actor, Event, append
+from common.clock import utcnow
+from graph.relay import to_global_id
+from server.database import DatabaseUrls
+from server.settings import REPO_ROOT
+from tenants.context import bind
+from tests.factories.audit import entries, tamper, verify
+from tests.factories.schools import SchoolData, SchoolFactory, gql, login
+
+ACTOR = Actor("ACCOUNT", uuid.UUID(int=7), "someone", "STAFF")
+
+
+async def _append(engine: AsyncEngine, school_id: uuid.UUID, *actions: str, request_id: str = "r") -> None:
+    """One request's events, appended in a transaction of their own, as the edge does."""
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        await append(
+            session,
+            school_id,
+            [
+                Event(action, "SUCCESS", "Pupil", uuid.UUID(int=i), {"n": i})
+                for i, action in enumerate(actions)
+            ],
+            actor=ACTOR,
+            request_id=request_id,
+            client_address="192.0.2.1",
+            now=utcnow(),
+        )
+
+
+async def _school_with_entries(factory: SchoolFactory, engine: AsyncEngine, count: int = 10) -> SchoolData:
+    school = await factory.school(pupils_per_group=1)
+    for i in range(count):
+        await _append(engine, school.id, f"test.action{i + 1}", request_id=f"req-{i + 1}")
+    return school
+
+
+# --- append-only ---------------------------------------------------------------------------------------
+
+
+async def _as_runtime(engine: AsyncEngine, school_id: uuid.UUID, sql: str) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        await session.execute(text(sql), {"s": school_id})
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET action = 'forged' WHERE school_id = :s AND seq = 1",
+        "UPDATE audit_log SET outcome = 'SUCCESS', hash = prev_hash WHERE school_id = :s",
+        "UPDATE audit_log SET actor_username = 'someone else' WHERE school_id = :s AND seq = 1",
+        "UPDATE audit_log SET client_address = '203.0.113.9' WHERE school_id = :s AND seq = 1",
+        "DELETE FROM audit_log WHERE school_id = :s AND seq = 1",
+        "TRUNCATE audit_log",
+    ],
+    ids=["update-action", "update-hash", "replace-username", "replace-address", "delete", "truncate"],
+)
+async def test_the_runtime_role_cannot_change_or_remove_entries(
+    factory: SchoolFactory, engine: AsyncEngine, sql: str
+) -> None:
+    """LRS 5.1: the application's role may only add to the log: no UPDATE (beyond blanking the two
+    personal values), no DELETE, no TRUNCATE; the entry is untouched afterwards."""
+    school = await _school_with_entries(factory, engine, 2)
+    before = [
+        (e.action, e.outcome, e.hash, e.actor_username, e.client_address)
+        for e in await entries(engine, school.id)
+    ]
+    with pytest.raises(DBAPIError) as refused:
+        await _as_runtime(engine, school.id, sql)
+    assert getattr(refused.value.orig, "sqlstate", None) == "42501"  # insufficient_privilege
+    after = [
+        (e.action, e.outcome, e.hash, e.actor_username, e.client_address)
+        for e in await entries(engine, school.id)
+    ]
+    assert after == before
+
+
+async def test_the_runtime_role_may_only_blank_the_personal_values(
+    factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: an erasure may blank the username at the time and the client address (outside the hash):
+    allowed for the runtime role, and the chain still verifies."""
+    school = await _school_with_entries(factory, engine, 3)
+    await _as_runtime(
+        engine,
+        school.id,
+        "UPDATE audit_log SET actor_username = NULL, client_address = NULL WHERE school_id = :s",
+    )
+    assert {(e.actor_username, e.client_address) for e in await entries(engine, school.id)} == {(None, None)}
+    assert (await verify(engine, school.id)).fault is None
+
+
+async def test_even_the_owner_meets_the_trigger(
+    factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
+) -> None:
+    """LRS 5.1: the trigger refuses UPDATE, DELETE and TRUNCATE to every role, the owner included; only
+    disabling it (which the verification below then exposes) gets past it."""
+    school = await _school_with_entries(factory, engine, 2)
+    for sql in (
+        "DELETE FROM audit_log WHERE school_id = :s",
+        "UPDATE audit_log SET action = 'x' WHERE school_id = :s",
+        "TRUNCATE audit_log",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with owner_engine.begin() as connection:
+                await connection.execute(text(sql), {"s": school.id} if ":s" in sql else {})
+    assert len(await entries(engine, school.id)) == 2
+
+
+# --- verification ----------------------------------------------------------------------------------------
+
+K = 5  # the entry tampered with, of 10
+
+
+async def _modify(c: AsyncConnection, s: uuid.UUID) -> None:
+    await c.execute(
+        text("UPDATE audit_log SET outcome = 'DENIED' WHERE school_id = :s AND seq = :k"), {"s": s, "k": K}
+    )
+
+
+async def _delete(c: AsyncConnection, s: uuid.UUID) -> None:
+    await c.execute(text("DELETE FROM audit_log WHERE school_id = :s AND seq = :k"), {"s": s, "k": K})
+
+
+async def _delete_last(c: AsyncConnection, s: uuid.UUID) -> None:
+    await c.execute(text("DELETE FROM audit_log WHERE school_id = :s AND seq = 10"), {"s": s})
+
+
+async def _delete_and_renumber(c: AsyncConnection, s: uuid.UUID) -> None:
+    """A careful attacker: removes entry K, closes the gap and moves the head back by one."""
+    await _delete(c, s)
+    await c.execute(
+        text("UPDATE audit_log SET seq = seq - 1 WHERE school_id = :s AND seq > :k"), {"s": s, "k": K}
+    )
+    last = (
+        await c.execute(text("SELECT hash FROM audit_log WHERE school_id = :s AND seq = 9"), {"s": s})
+    ).scalar_one()
+    await c.execute(
+        text("UPDATE audit_heads SET seq = 9, hash = :h WHERE school_id = :s"), {"s": s, "h": last}
+    )
+
+
+async def _shift_up_from(c: AsyncConnection, s: uuid.UUID, k: int) -> None:
+    # In two steps: a unique key is checked row by row, so seq + 1 in one step would collide.
+    await c.execute(
+        text("UPDATE audit_log SET seq = seq + 1000000 WHERE school_id = :s AND seq >= :k"), {"s": s, "k": k}
+    )
+    await c.execute(
+        text("UPDATE audit_log SET seq = seq - 999999 WHERE school_id = :s AND seq > 1000000"), {"s": s}
+    )
+
+
+async def _insert(c: AsyncConnection, s: uuid.UUID) -> None:
+    """A forged entry slipped in at K, well formed: it continues entry K-1 with a correct hash."""
+    await _shift_up_from(c, s, K)
+    row = (
+        (
+            await c.execute(
+                text("SELECT * FROM audit_log WHERE school_id = :s AND seq = :k"), {"s": s, "k": K - 1}
+            )
+        )
+        .mappings()
+        .one()
+    )
+    forged = dict(row) | {"seq": K, "action": "forged", "prev_hash": row["hash"], "request_id": "forged"}
+    forged["hash"] = entry_hash(row["hash"], _Row(forged))
+    columns = ", ".join(forged)
+    await c.execute(
+        text(f"INSERT INTO audit_log ({columns}) VALUES ({', '.join(':' + k for k in forged)})"),
+        {**forged, "detail": "{}"},
+    )
+
+
+async def _append_past_head(c: AsyncConnection, s: uuid.UUID) -> None:
+    row = (
+        (await c.execute(text("SELECT * FROM audit_log WHERE school_id = :s AND seq = 10"), {"s": s}))
+        .mappings()
+        .one()
+    )
+    forged = dict(row) | {"seq": 11, "action": "forged", "prev_hash": row["hash"]}
+    forged["hash"] = entry_hash(row["hash"], _Row(forged))
+    columns = ", ".join(forged)
+    await c.execute(
+        text(f"INSERT INTO audit_log ({columns}) VALUES ({', '.join(':' + k for k in forged)})"),
+        {**forged, "detail": "{}"},
+    )
+
+
+async def _reorder(c: AsyncConnection, s: uuid.UUID) -> None:
+    """Entries K and K+1 swap places."""
+    swap = "UPDATE audit_log SET seq = :to WHERE school_id = :s AND seq = :at"
+    await c.execute(text(swap), {"s": s, "at": K, "to": 1000})
+    await c.execute(text(swap), {"s": s, "at": K + 1, "to": K})
+    await c.execute(text(swap), {"s": s, "at": 1000, "to": K + 1})
+
+
+class _Row:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+        self.detail: dict[str, Any] = {}
+
+
+TAMPERS: dict[str, tuple[Callable[[AsyncConnection, uuid.UUID], Any], int, str]] = {
+    "modified": (_modify, K, "modified"),
+    "deleted": (_delete, K, "missing"),
+    "deleted-last": (_delete_last, 10, "missing"),
+    "deleted-renumbered": (_delete_and_renumber, K, "does not follow"),
+    "inserted": (_insert, K, "inserted"),
+    "inserted-past-head": (_append_past_head, 11, "beyond the chain head"),
+    "reordered": (_reorder, K, "does not follow"),
+}
+
+
+@pytest.mark.parametrize("kind", list(TAMPERS))
+async def test_verify_names_the_first_bad_entry(
+    factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine, kind: str
+) -> None:
+    """LRS 5.1: an owner who disables the trigger and modifies, deletes, inserts or reorders entries is
+    found out: verification names the first bad sequence number. An intact chain verifies."""
+    school = await _school_with_entries(factory, engine, 10)
+    intact = await verify(engine, school.id)
+    assert (intact.fault, intact.entries) == (None, 10)
+    change, seq, words = TAMPERS[kind]
+    await tamper(owner_engine, school.id, lambda c: change(c, school.id))
+    verdict = await verify(engine, school.id)
+    assert verdict.fault is not None, kind
+    assert (verdict.fault.seq, words in verdict.fault.reason) == (seq, True), verdict.fault
+
+
+async def test_verify_tolerates_appends_while_it_runs(
+    factory: SchoolFactory, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LRS 5.1: verifying a school in use is no false alarm: entries committed after the head was read
+    continue the chain and are accepted (nothing is locked while verifying)."""
+    import audit.verify as verify_module
+
+    school = await _school_with_entries(factory, engine, 3)
+    original = verify_module._entries
+
+    async def append_then_read(session: AsyncSession, school_id: uuid.UUID) -> AsyncIterator[Any]:
+        await _append(engine, school.id, "meanwhile.1", "meanwhile.2", request_id="meanwhile")
+        async for row in original(session, school_id):
+            yield row
+
+    monkeypatch.setattr(verify_module, "_entries", append_then_read)
+    async with AsyncSession(engine) as session, session.begin():
+        verdict = await verify_module.verify_school(session, school.id, school.slug)
+    assert (verdict.fault, verdict.entries) == (None, 5)
+
+
+async def test_cli_verify_reports_the_first_bad_entry(
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    database_urls: DatabaseUrls,
+    tmp_path: Path,
+) -> None:
+    """LRS 5.1, LRS 7.3: `schoolgraph audit verify --school SLUG` passes on an intact chain and, after the
+    owner modified an entry, exits 1 naming the school and the first bad sequence number."""
+    school = await _school_with_entries(factory, engine, 6)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
+        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "-m", "server.cli", "audit", "verify", "--school", school.slug]
+    ok = await anyio.run_process(command, cwd=REPO_ROOT, env=env, check=False, stderr=subprocess.STDOUT)
+    assert ok.returncode == 0, ok.stdout.decode()
+    assert f"{school.slug}: 6 entries, chain intact" in ok.stdout.decode()
+
+    await tamper(owner_engine, school.id, lambda c: _modify(c, school.id))
+    bad = await anyio.run_process(command, cwd=REPO_ROOT, env=env, check=False, stderr=subprocess.STDOUT)
+    output = bad.stdout.decode()
+    assert bad.returncode == 1, output
+    assert f"{school.slug}: entry {K} no longer matches its hash (modified)" in output
+
+
+# --- concurrency -----------------------------------------------------------------------------------------
+
+
+async def test_twenty_concurrent_requests_leave_one_valid_chain(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: 20 mutations of one school at once: every one is recorded, seq runs 1..N without gaps, and
+    the chain verifies (writers queue on the chain head instead of forking it)."""
+    school = await factory.school(pupils_per_group=1)
+    token = await login(client, school.slug, "admin")
+    group = to_global_id("Group", school.groups["A"].id)
+    mutation = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }"
+    results = await asyncio.gather(
+        *(
+            gql(client, school.slug, mutation, {"i": {"groupId": group, "name": f"Class {n}"}}, token=token)
+            for n in range(20)
+        )
+    )
+    assert all(r["data"]["updateGroup"]["errors"] == [] for r in results)
+    found = await entries(engine, school.id)
+    assert [e.seq for e in found] == list(range(1, len(found) + 1))
+    assert sum(e.action == "mutation.updateGroup" and e.outcome == "SUCCESS" for e in found) == 20
+    assert (await verify(engine, school.id)).fault is None
+
+
+async def test_twenty_concurrent_writers_on_a_new_chain(factory: SchoolFactory, engine: AsyncEngine) -> None:
+    """LRS 5.1: 20 writers appending to a school's first chain at once, each 3 events holding the head a
+    moment: seq 1..60 without gaps, each writer's events together, and the chain verifies."""
+    school = await factory.school(pupils_per_group=1)
+
+    async def writer(n: int) -> None:
+        async with AsyncSession(engine) as session, session.begin():
+            await bind(session, [school.id])
+            await append(
+                session,
+                school.id,
+                [Event(f"concurrent.{n}.{i}", "SUCCESS") for i in range(3)],
+                actor=ACTOR,
+                request_id=f"writer-{n}",
+                client_address=None,
+                now=utcnow() + timedelta(microseconds=n),
+            )
+            await asyncio.sleep(0.005)  # commit a moment later: the others must wait for the head
+
+    await asyncio.gather(*(writer(n) for n in range(20)))
+    found = await entries(engine, school.id)
+    assert [e.seq for e in found] == list(range(1, 61))
+    for start in range(0, 60, 3):
+        assert len({e.request_id for e in found[start : start + 3]}) == 1
+    assert len({e.request_id for e in found}) == 20
+    verdict = await verify(engine, school.id)
+    assert (verdict.fault, verdict.entries) == (None, 60)

@@ -1,0 +1,417 @@
+"""What the audit log records: every mutation, sign-in failures and lockouts, denials, failures, bulk reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+    get_named_type,
+    is_leaf_type,
+    is_required_argument,
+    is_required_input_field,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit.chain import HASHED_FIELDS, canonical
+from graph.audit import AuditMutation
+from graph.relay import to_global_id
+from server.runtime import Runtime
+from tests.factories.audit import entries, verify
+from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
+
+# --- every mutation ---------------------------------------------------------------------------------------
+
+# Values that survive GraphQL coercion; the inputs are meant to be refused by the domain, not the parser.
+_SCALARS: dict[str, Any] = {
+    "String": "x",
+    "ID": "x",
+    "Int": 1,
+    "Float": 1.5,
+    "Boolean": False,
+    "Date": "2020-01-01",
+    "DateTime": "2020-01-01T00:00:00+00:00",
+    "UUID": str(uuid.UUID(int=1)),
+}
+_CANDIDATES: list[Any] = ["x", 1, 1.5, False, "2020-01-01T00:00:00+00:00", str(uuid.UUID(int=1)), {}, []]
+
+
+def _scalar(scalar: GraphQLScalarType) -> Any:
+    """A value for any scalar, also one added after this test was written: the first the scalar accepts."""
+    for value in [_SCALARS[scalar.name]] if scalar.name in _SCALARS else _CANDIDATES:
+        try:
+            scalar.parse_value(value)
+        except Exception:  # noqa: S112 - a scalar refusing a candidate: try the next one
+            continue
+        return value
+    raise AssertionError(f"no dummy value for scalar {scalar.name}: add one to _SCALARS")
+
+
+def dummy(graphql_type: GraphQLInputType) -> Any:
+    """A minimal value of an input type: every required field filled with a dummy, nothing else."""
+    if isinstance(graphql_type, GraphQLNonNull):
+        return dummy(graphql_type.of_type)
+    if isinstance(graphql_type, GraphQLList):
+        return [dummy(graphql_type.of_type)]
+    if isinstance(graphql_type, GraphQLInputObjectType):
+        return {
+            name: dummy(field.type)
+            for name, field in graphql_type.fields.items()
+            if is_required_input_field(field)
+        }
+    if isinstance(graphql_type, GraphQLEnumType):
+        return next(iter(graphql_type.values))
+    assert isinstance(graphql_type, GraphQLScalarType), graphql_type
+    return _scalar(graphql_type)
+
+
+def mutation_documents(runtime: Runtime) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every root mutation field of the served school schema -> a document calling it, and its variables."""
+    mutation_type = runtime.school_schema._schema.mutation_type
+    assert mutation_type is not None
+    documents = {}
+    for name, field in mutation_type.fields.items():
+        required = {arg: spec for arg, spec in field.args.items() if is_required_argument(spec)}
+        declared = ", ".join(f"${arg}: {spec.type}" for arg, spec in required.items())
+        passed = ", ".join(f"{arg}: ${arg}" for arg in required)
+        selection = "" if is_leaf_type(get_named_type(field.type)) else " { __typename }"
+        query = (
+            f"mutation Walk{f'({declared})' if declared else ''} "
+            f"{{ {name}{f'({passed})' if passed else ''}{selection} }}"
+        )
+        documents[name] = (query, {arg: dummy(spec.type) for arg, spec in required.items()})
+    return documents
+
+
+async def test_every_mutation_of_the_schema_is_audited(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, runtime: Runtime
+) -> None:
+    """LRS 5.1: every mutation of the school schema, walked from the schema itself, leaves an entry
+    ``mutation.<name>``: called anonymously (a denial, or a refusal of a public mutation) and then by the
+    roles until one reaches the resolver (its own outcome: SUCCESS, REJECTED or FAILED). A mutation added
+    later is walked too; one that escapes the audit extension fails here."""
+    school = await factory.school()
+    documents = mutation_documents(runtime)
+    assert {"login", "logout", "createPupil", "issueParentCode"} <= set(documents)
+
+    # Statically: every root mutation field carries the audit extension (schema.py adds it to all).
+    definition = runtime.school_schema.get_type_by_name("Mutation")
+    assert definition is not None
+    unaudited = [
+        f.name
+        for f in definition.fields  # type: ignore[union-attr]
+        if not any(isinstance(e, AuditMutation) for e in f.extensions)
+    ]
+    assert unaudited == []
+
+    for name, (query, variables) in documents.items():
+        body = await gql(client, school.slug, query, variables)
+        assert body.get("data") is not None or body.get("errors"), (name, body)
+
+    reached: set[str] = set()
+    for username in ("admin", "teacher1", "parent1", "pupil1"):
+        for name, (query, variables) in documents.items():
+            if name in reached:
+                continue
+            token = await login(client, school.slug, username)  # fresh: logout and others end sessions
+            body = await gql(client, school.slug, query, variables, token=token)
+            codes = {(e.get("extensions") or {}).get("code") for e in body.get("errors") or []}
+            if not codes & {"FORBIDDEN", "UNAUTHENTICATED"}:
+                reached.add(name)
+
+    outcomes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for entry in await entries(engine, school.id):
+        outcomes[(entry.action, entry.actor_type)].add(entry.outcome)
+    # The anonymous pass: public mutations run and are refused for their input, the others are denied.
+    missing = [name for name in documents if not outcomes[(f"mutation.{name}", "ANONYMOUS")]]
+    assert missing == [], f"mutations with no audit entry: {missing}"
+    for name in documents:
+        assert outcomes[(f"mutation.{name}", "ANONYMOUS")] & {"DENIED", "REJECTED"}, name
+    # The signed-in passes: a mutation some role reaches has an entry from the resolver's side.
+    assert set(documents) - reached == set(), "no factory role reaches these mutations"
+    unrecorded = [
+        name
+        for name in sorted(reached)
+        if not outcomes[(f"mutation.{name}", "ACCOUNT")] & {"SUCCESS", "REJECTED", "FAILED"}
+    ]
+    assert unrecorded == [], f"mutations whose resolver ran without an audit entry: {unrecorded}"
+    assert (await verify(engine, school.id)).fault is None
+
+
+async def test_a_denied_mutation_is_recorded_once_as_denied(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.11, LRS 5.1: a teacher calling an admin mutation is denied, and that is one DENIED entry
+    naming the teacher; nothing ran, so there is no second entry from the resolver's side."""
+    school = await factory.school()
+    token = await login(client, school.slug, "teacher1")
+    body = await gql(
+        client,
+        school.slug,
+        "mutation($i: UpdatePupilInput!) { updatePupil(input: $i) { errors { code } } }",
+        {"i": {"pupilId": to_global_id("Pupil", school.pupils["pupil1"].id), "surname": "Changed"}},
+        token=token,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    found = await entries(engine, school.id, "mutation.updatePupil")
+    assert [(e.outcome, e.actor_username, e.role) for e in found] == [("DENIED", "teacher1", "STAFF")]
+    assert found[0].actor_id == school.accounts["teacher1"].id
+    assert found[0].detail == {"code": "FORBIDDEN"}
+
+
+async def test_field_denials_are_recorded_with_their_path(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.11: a denied field (here a pupil asking for the audit log, and a teacher for a pupil's UPN)
+    is a ``permission.denied`` entry with the path, folded across a list, and the count."""
+    school = await factory.school()
+    pupil = await login(client, school.slug, "pupil1")
+    body = await gql(client, school.slug, "{ auditLog { edges { node { action } } } }", token=pupil)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    teacher = await login(client, school.slug, "teacher1")
+    body = await gql(client, school.slug, "{ pupils { edges { node { upn } } } }", token=teacher)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    denied = await entries(engine, school.id, "permission.denied")
+    assert [(e.actor_username, e.outcome, e.detail) for e in denied] == [
+        ("pupil1", "DENIED", {"path": "auditLog", "code": "FORBIDDEN", "count": 1}),
+        ("teacher1", "DENIED", {"path": "pupils.edges.*.node.upn", "code": "FORBIDDEN", "count": 3}),
+    ]
+    anonymous = await gql(client, school.slug, "{ pupils { edges { node { id } } } }")
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    last = (await entries(engine, school.id, "permission.denied"))[-1]
+    assert (last.actor_type, last.actor_id, last.detail["code"]) == ("ANONYMOUS", None, "UNAUTHENTICATED")
+
+
+async def test_failed_login_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.11, LRS 5.1: a failed sign-in is an ``auth.login`` REJECTED entry naming the account tried,
+    and a ``mutation.login`` REJECTED entry, with the client address and the request id."""
+    school = await factory.school()
+    response = await client.post(
+        f"/schools/{school.slug}/graphql",
+        json={
+            "query": 'mutation { login(input: {username: "teacher1", password: "wrong"}) { errors { code } } }'
+        },
+        headers={"x-request-id": "req-failed-login-1"},
+    )
+    assert response.json()["data"]["login"]["errors"] == [{"code": "INVALID_CREDENTIALS"}]
+    found = await entries(engine, school.id)
+    assert [(e.action, e.outcome) for e in found] == [
+        ("auth.login", "REJECTED"),
+        ("mutation.login", "REJECTED"),
+    ]
+    auth_login, mutation = found
+    assert auth_login.actor_type == "ANONYMOUS"
+    assert (auth_login.target_type, auth_login.target_id) == ("Account", school.accounts["teacher1"].id)
+    assert auth_login.detail == {"code": "INVALID_CREDENTIALS"}
+    assert mutation.detail == {"codes": ["INVALID_CREDENTIALS"]}
+    assert {e.request_id for e in found} == {"req-failed-login-1"}
+    assert all(e.client_address and e.client_address.startswith("test-") for e in found)
+    # An unknown username is recorded too, with no target (nobody's account was tried).
+    await gql(
+        client, school.slug, 'mutation { login(input: {username: "nobody", password: "x"}) { accessToken } }'
+    )
+    unknown = (await entries(engine, school.id, "auth.login"))[-1]
+    assert (unknown.outcome, unknown.target_id, unknown.detail) == (
+        "REJECTED",
+        None,
+        {"code": "INVALID_CREDENTIALS"},
+    )
+    # A success names the account that signed in, as actor, with its username at the time.
+    await login(client, school.slug, "teacher1")
+    ok = (await entries(engine, school.id, "auth.login"))[-1]
+    assert (ok.outcome, ok.actor_type, ok.actor_id, ok.actor_username, ok.role) == (
+        "SUCCESS", "ACCOUNT", school.accounts["teacher1"].id, "teacher1", "STAFF",
+    )  # fmt: skip
+
+
+async def test_lockout_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, runtime: Runtime
+) -> None:
+    """LRS 5.11: repeated failed sign-ins lock the account, and the lockout is an ``auth.locked_out`` entry."""
+    school = await factory.school()
+    threshold = runtime.settings.lockout_threshold
+    for _ in range(threshold):
+        await gql(
+            client,
+            school.slug,
+            'mutation { login(input: {username: "pupil1", password: "wrong guess"}) { accessToken } }',
+        )
+    locked = await entries(engine, school.id, "auth.locked_out")
+    assert [(e.outcome, e.target_type, e.target_id) for e in locked] == [
+        ("SUCCESS", "Account", school.accounts["pupil1"].id)
+    ]
+    attempts = await entries(engine, school.id, "auth.login")
+    assert len(attempts) == threshold
+    assert attempts[-1].detail == {"code": "ACCOUNT_LOCKED"}
+    # Even the right password is refused now, and that is recorded as well.
+    body = await gql(
+        client,
+        school.slug,
+        'mutation($p: String!) { login(input: {username: "pupil1", password: $p}) { errors { code } } }',
+        {"p": PASSWORD},
+    )
+    assert body["data"]["login"]["errors"] == [{"code": "ACCOUNT_LOCKED"}]
+    assert (await entries(engine, school.id, "auth.login"))[-1].detail == {"code": "ACCOUNT_LOCKED"}
+
+
+async def test_a_document_refused_before_it_runs_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: a mutation whose document fails validation never runs, and is still a REJECTED entry."""
+    school = await factory.school()
+    token = await login(client, school.slug, "admin")
+    body = await gql(
+        client,
+        school.slug,
+        'mutation { updatePupil(input: {pupilId: "x", shoeSize: 4}) { errors { code } } }',
+        token=token,
+        expect_status=400,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    found = await entries(engine, school.id, "mutation.updatePupil")
+    assert [(e.outcome, e.actor_username, e.detail) for e in found] == [
+        ("REJECTED", "admin", {"code": "GRAPHQL_VALIDATION_FAILED"})
+    ]
+
+
+async def test_a_failed_mutation_is_recorded_and_its_writes_are_gone(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LRS 5.1: an unexpected error rolls the request back, and the attempt is still recorded (FAILED), in
+    a transaction of its own, with the events it had gathered marked FAILED."""
+    school = await factory.school()
+    token = await login(client, school.slug, "admin")
+    from people import service as people_service
+
+    original = people_service.update_group
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        await original(*args, **kwargs)  # the write happens ...
+        raise RuntimeError("disk on fire")  # ... and then the request fails
+
+    monkeypatch.setattr(people_service, "update_group", broken)
+    group = to_global_id("Group", school.groups["A"].id)
+    body = await gql(
+        client,
+        school.slug,
+        "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }",
+        {"i": {"groupId": group, "name": "Renamed"}},
+        token=token,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    found = await entries(engine, school.id, "mutation.updateGroup")
+    assert [(e.outcome, e.actor_username) for e in found] == [("FAILED", "admin")]
+    monkeypatch.undo()
+    body = await gql(
+        client, school.slug, "query($g: ID!) { group(id: $g) { name } }", {"g": group}, token=token
+    )
+    assert body["data"]["group"]["name"] == "Class A"
+
+
+# --- bulk reads of personal data --------------------------------------------------------------------------
+
+PUPILS = "query($f: Int) { pupils(first: $f) { edges { node { id surname } } } }"
+
+
+async def test_bulk_and_record_reads_are_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, LL 7.1.4: a member of staff listing pupils is a ``read.pupils`` entry naming the pupils of
+    the page; a pupil's full record (``pupil(id)`` or ``node(id)``) is a ``read.pupil`` entry targeting it.
+    A parent listing their own children is not a bulk read."""
+    school = await factory.school(pupils_per_group=4)
+    teacher = await login(client, school.slug, "teacher1")
+    body = await gql(client, school.slug, PUPILS, {"f": 3}, token=teacher)
+    listed = [edge["node"]["id"] for edge in body["data"]["pupils"]["edges"]]
+    assert len(listed) == 3
+    (bulk,) = await entries(engine, school.id, "read.pupils")
+    assert (bulk.actor_username, bulk.role, bulk.target_type, bulk.target_id) == (
+        "teacher1",
+        "STAFF",
+        None,
+        None,
+    )
+    by_id = {to_global_id("Pupil", p.id): str(p.id) for p in school.pupils.values()}
+    assert bulk.detail == {"pupil_ids": [by_id[g] for g in listed]}
+
+    admin = await login(client, school.slug, "admin")
+    pupil = school.pupils["pupil2"]
+    await gql(
+        client,
+        school.slug,
+        "query($i: ID!) { pupil(id: $i) { surname } }",
+        {"i": to_global_id("Pupil", pupil.id)},
+        token=admin,
+    )
+    await gql(
+        client,
+        school.slug,
+        "query($i: ID!) { node(id: $i) { id } }",
+        {"i": to_global_id("Pupil", pupil.id)},
+        token=admin,
+    )
+    await gql(client, school.slug, "query($i: ID!) { node(id: $i) { id } }", {"i": to_global_id("Group", school.groups["A"].id)}, token=admin)  # fmt: skip
+    reads = await entries(engine, school.id, "read.pupil")
+    assert [(e.actor_username, e.target_type, e.target_id) for e in reads] == [
+        ("admin", "Pupil", pupil.id)
+    ] * 2
+
+    parent = await login(client, school.slug, "parent1")
+    await gql(client, school.slug, PUPILS, {"f": 10}, token=parent)
+    assert len(await entries(engine, school.id, "read.pupils")) == 1
+    # A pupil the teacher may not see is not returned, and so not recorded as read.
+    other = to_global_id("Pupil", school.pupils["pupilB1"].id)
+    body = await gql(
+        client, school.slug, "query($i: ID!) { pupil(id: $i) { id } }", {"i": other}, token=teacher
+    )
+    assert body["data"]["pupil"] is None
+    assert len(await entries(engine, school.id, "read.pupil")) == 2
+
+
+# --- personal data outside the hash ------------------------------------------------------------------------
+
+
+async def test_the_hashed_part_holds_no_personal_data(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: the chain references people by id; the username at the time and the client address sit
+    outside the hash, so erasing them (the runtime role may blank exactly those two) keeps the chain intact."""
+    school: SchoolData = await factory.school()
+    await login(client, school.slug, "teacher1")
+    found = await entries(engine, school.id)
+    assert found and all(e.actor_username == "teacher1" for e in found if e.actor_type == "ACCOUNT")
+    for entry in found:
+        hashed = canonical(entry)
+        assert b"teacher1" not in hashed and entry.client_address is not None
+        assert entry.client_address.encode() not in hashed
+    assert "actor_username" not in HASHED_FIELDS and "client_address" not in HASHED_FIELDS
+
+    from sqlalchemy import update
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from models import AuditEntry
+    from tenants.context import bind
+    from tenants.scoping import in_school
+
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school.id])
+        await session.execute(
+            update(AuditEntry)
+            .where(in_school(AuditEntry, school.id), AuditEntry.actor_id == school.accounts["teacher1"].id)
+            .values(actor_username=None, client_address=None)
+        )
+    erased = await entries(engine, school.id)
+    assert all(e.actor_username is None for e in erased if e.actor_id == school.accounts["teacher1"].id)
+    verdict = await verify(engine, school.id)
+    assert verdict.fault is None and verdict.entries == len(found)
