@@ -35,13 +35,18 @@ from joserfc.jws import JWSRegistry
 
 __all__ = [
     "ISSUER",
+    "PLATFORM_AUDIENCE",
     "AccessClaims",
+    "AdminClaims",
     "SigningKeys",
     "audience_for_school",
+    "audience_for_trust",
     "hash_token",
     "issue_access_token",
+    "issue_admin_token",
     "new_refresh_token",
     "verify_access_token",
+    "verify_admin_token",
 ]
 
 ISSUER = "schoolgraph"
@@ -381,6 +386,134 @@ def _timestamp(value: object) -> datetime | None:
 def _require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
+
+
+# --- trust admins and platform operators -----------------------------------------------------------------
+#
+# Accounts that are not of any school sign tokens with the same keys, but for an audience no school token
+# ever has: ``trust:<trust_id>`` for a trust's admins, ``platform`` for operators. Each verifier demands its
+# own audience exactly, so a school token is anonymous at a trust or platform URL and the other way round.
+
+PLATFORM_AUDIENCE = "platform"
+
+
+def audience_for_trust(trust_id: uuid.UUID) -> str:
+    """The ``aud`` of a trust admin's access tokens: ``"trust:<uuid>"``."""
+    return f"trust:{trust_id}"
+
+
+@dataclass(frozen=True)
+class AdminClaims:
+    """What a verified trust-admin or operator access token asserts."""
+
+    subject: uuid.UUID
+    audience: str
+    session_id: uuid.UUID
+    roles: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+
+
+def _is_admin_audience(audience: str) -> bool:
+    if audience == PLATFORM_AUDIENCE:
+        return True
+    kind, _, rest = audience.partition(":")
+    return kind == "trust" and _canonical_uuid(rest) is not None
+
+
+def issue_admin_token(
+    keys: SigningKeys,
+    *,
+    subject: uuid.UUID,
+    audience: str,
+    session_id: uuid.UUID,
+    roles: Sequence[str],
+    ttl: timedelta,
+    now: datetime,
+) -> str:
+    """Sign an access token for a trust admin (``audience_for_trust``) or an operator (``PLATFORM_AUDIENCE``).
+
+    The same header and claims as :func:`issue_access_token`, with ``aud`` = ``audience``. Raises
+    ``ValueError`` for an audience that is neither, and for the same caller mistakes as that function.
+    """
+    _require_aware(now)
+    if not _is_admin_audience(audience):
+        raise ValueError(f"not a trust or platform audience: {audience!r}")
+    if ttl <= timedelta(0):
+        raise ValueError(f"ttl must be positive, got {ttl}")
+    if isinstance(roles, str) or not all(isinstance(role, str) and role for role in roles):
+        raise ValueError("roles must be a sequence of non-empty strings")
+    issued_at = int(now.timestamp())
+    header = {"alg": _ALGORITHM, "kid": keys.current_kid, "typ": _JWT_TYPE}
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": str(subject),
+        "aud": audience,
+        "sid": str(session_id),
+        "roles": list(roles),
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": int((now + ttl).timestamp()),
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(header, claims, keys._signing_key, registry=_JWS_REGISTRY, default_type=None)
+
+
+def verify_admin_token(
+    keys: SigningKeys,
+    token: str,
+    *,
+    audience: str,
+    now: datetime,
+    leeway: timedelta = timedelta(seconds=30),
+) -> AdminClaims | None:
+    """The claims of ``token`` if it is a valid access token for exactly ``audience`` at ``now``, else None.
+
+    The same refusals as :func:`verify_access_token`; in particular a school token (``aud`` school:...)
+    is None here, and a token of one trust is None for another.
+    """
+    _require_aware(now)
+    if leeway < timedelta(0):
+        raise ValueError(f"leeway must not be negative, got {leeway}")
+    if not _is_admin_audience(audience) or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    header = _unverified_header(token)
+    if header is None or set(header) != _HEADER_MEMBERS:
+        return None
+    if header["alg"] != _ALGORITHM or header["typ"] != _JWT_TYPE or not isinstance(header["kid"], str):
+        return None
+    key = keys._verifying_key(header["kid"])
+    if key is None:
+        return None
+    try:
+        claims = jwt.decode(token, key, registry=_JWS_REGISTRY).claims
+        jwt.JWTClaimsRegistry(
+            now=int(now.timestamp()),
+            leeway=int(leeway.total_seconds()),
+            iss={"essential": True, "value": ISSUER},
+            aud={"essential": True, "value": audience},
+            sub={"essential": True},
+            sid={"essential": True},
+            roles={"essential": True, "allow_blank": True},
+            iat={"essential": True},
+            nbf={"essential": True},
+            exp={"essential": True},
+            jti={"essential": True},
+        ).validate(claims)
+    except (JoseError, ValueError):
+        return None
+    if claims["aud"] != audience:
+        return None
+    subject = _canonical_uuid(claims["sub"])
+    session_id = _canonical_uuid(claims["sid"])
+    roles = claims["roles"]
+    issued_at = _timestamp(claims["iat"])
+    expires_at = _timestamp(claims["exp"])
+    if subject is None or session_id is None or issued_at is None or expires_at is None:
+        return None
+    if not isinstance(roles, list) or not all(isinstance(role, str) and role for role in roles):
+        return None
+    return AdminClaims(subject, audience, session_id, tuple(roles), issued_at, expires_at)
 
 
 def new_refresh_token() -> tuple[str, bytes]:

@@ -1,4 +1,5 @@
-"""The ASGI application: routes, security headers, and the runtime built at start-up."""
+"""The ASGI application: routes (the school, trust and platform endpoints), security headers, and the runtime
+built at start-up."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.http import school_graphql
+from server.http import platform_graphql, school_graphql, trust_graphql
 from server.runtime import Runtime
 
 
@@ -70,6 +71,8 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
     app = Starlette(
         routes=[
             Route("/schools/{slug}/graphql", school_graphql, methods=["GET", "POST"]),
+            Route("/trusts/{slug}/graphql", trust_graphql, methods=["GET", "POST"]),
+            Route("/platform/graphql", platform_graphql, methods=["GET", "POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ],
@@ -77,4 +80,11 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # The trust and platform schemas are built here rather than in the Runtime, which carries the school
+    # schema that everything else uses; building them takes milliseconds.
+    from graph.platform.schema import build_schema as build_platform_schema
+    from graph.trust.schema import build_schema as build_trust_schema
+
+    app.state.trust_schema = build_trust_schema(runtime.settings)
+    app.state.platform_schema = build_platform_schema(runtime.settings)
     return app

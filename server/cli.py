@@ -1,4 +1,4 @@
-"""The ``schoolgraph`` command: serve, migrate, seed the demo."""
+"""The ``schoolgraph`` command: serve, migrate, seed the demo, run the scheduled jobs, create operators."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ app.add_typer(db_app, name="db")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(roster_cli.app, name="roster")
+jobs_app = typer.Typer(
+    help="Scheduled work: novations, renewals, notices, suspensions, destruction.", no_args_is_help=True
+)
+app.add_typer(jobs_app, name="jobs")
+operator_app = typer.Typer(help="Platform operator accounts.", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
 console = Console()
 
 
@@ -207,6 +213,101 @@ def audit_head() -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+@jobs_app.command("run")
+def jobs_run(
+    step: list[str] = typer.Option([], "--step", help="Only these steps (repeatable); default every step."),
+) -> None:
+    """Apply everything that is due, once: novations on their date, ended suspensions, renewals and their
+    notices, non-payment, destruction of terminated schools' data, then the outbox. Safe to run twice or
+    from several machines at once; run it from cron (e.g. every 15 minutes)."""
+    from tenants.jobs import STEPS, run_jobs
+    from tenants.outbox import MailSettings
+
+    settings = _settings()
+    unknown = set(step) - set(STEPS)
+    if unknown:
+        console.print(f"[red]Unknown step(s): {', '.join(sorted(unknown))}[/red]; steps: {', '.join(STEPS)}")
+        raise typer.Exit(2)
+    try:
+        mail = MailSettings.from_env()
+    except ValueError as error:
+        console.print(f"[red]Configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    urls = _urls(settings)
+
+    async def run() -> int:
+        engine = create_engine(urls.runtime, settings, pool_size=1)
+        owner = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            report = await run_jobs(
+                engine, owner_engine=owner, data_dir=settings.data_dir, mail=mail, steps=step or STEPS
+            )
+        finally:
+            await engine.dispose()
+            await owner.dispose()
+        for done in report.steps:
+            note = f" (skipped: {done.skipped})" if done.skipped else ""
+            failed = f", [red]{len(done.failed)} failed[/red]" if done.failed else ""
+            console.print(f"{done.step}: {len(done.applied)} applied{failed}{note}")
+        return report.failed
+
+    if asyncio.run(run()):
+        raise typer.Exit(1)
+
+
+@operator_app.command("create")
+def operator_create(
+    username: str = typer.Option(..., help="Sign-in name."),
+    name: str = typer.Option(..., "--name", help="The operator's full name."),
+    email: str = typer.Option(..., help="Work e-mail."),
+    password: str | None = typer.Option(
+        None,
+        envvar="SCHOOLGRAPH_OPERATOR_PASSWORD",
+        help="The password (NIST rules); default: a temporary one, printed once, to change at first sign-in.",
+    ),
+) -> None:
+    """Create a platform operator account (the platform endpoint: /platform/graphql)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from auth.operators import create_operator
+    from auth.service import AuthRuntime
+    from common.errors import DomainError
+    from server.runtime import load_keys
+
+    settings = _settings()
+    urls = _urls(settings)
+    _upgrade(settings, urls)
+    auth = AuthRuntime.from_settings(settings, load_keys(settings))
+
+    async def run() -> str:
+        engine = create_engine(urls.runtime, settings, pool_size=1)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+                _, chosen = await create_operator(
+                    session,
+                    auth,
+                    username=username,
+                    display_name=name,
+                    email=email,
+                    password=password,
+                    now=utcnow(),
+                )
+                return chosen
+        finally:
+            await engine.dispose()
+
+    try:
+        chosen = asyncio.run(run())
+    except DomainError as error:
+        for problem in error.problems:
+            console.print(f"[red]{problem.field or 'input'}: {problem.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Operator {username!r} created. Sign in at /platform/graphql.")
+    if password is None:
+        console.print(f"Temporary password (shown once; change it at first sign-in): [bold]{chosen}[/bold]")
 
 
 @app.command()

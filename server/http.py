@@ -1,11 +1,17 @@
-"""GraphQL over HTTP for the school endpoint: one request, one transaction, one tenant.
+"""GraphQL over HTTP for the three endpoints: one request, one transaction, one tenant.
 
-The request flow (docs/adr/0003-own-graphql-http-endpoint.md says why this is not strawberry's view):
+``/schools/{slug}/graphql`` (the school schema), ``/trusts/{slug}/graphql`` (the trust schema) and
+``/platform/graphql`` (the operator schema) share one executor, :func:`serve_graphql`; each endpoint only
+says how its request is prepared. The request flow (docs/adr/0003-own-graphql-http-endpoint.md says why
+this is not strawberry's view):
 
-1. The school is resolved from the URL slug: unknown is 404, suspended or terminated 403 with a reason.
-2. The transaction starts and is bound to the school for row-level security.
-3. The bearer token, if any, is verified for *this* school and its session loaded into a Principal;
-   anything unrecognised is anonymous.
+1. The tenant is resolved from the URL slug: an unknown school or trust is 404, a suspended or terminated
+   school 403 with a reason. The platform has no tenant.
+2. The transaction starts and is bound for row-level security: to the school; to the trust and then its
+   schools today; to nothing at the platform.
+3. The bearer token, if any, is verified for *this* URL's audience (``school:<id>``, ``trust:<id>``,
+   ``platform``) and its session loaded into a principal; anything unrecognised is anonymous, so a token
+   of one school, trust or the platform is worth nothing at any other.
 4. The operation runs; the transaction commits when it raised nothing unexpected and rolls back otherwise.
    Unexpected errors are masked and logged with the request id, never returned with a stack trace.
 
@@ -19,10 +25,13 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -33,14 +42,19 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from audit.recorder import Actor, AuditTrail, Event, append
+from auth import operators, trust_admins
 from auth.principal import Principal, load_principal
-from auth.tokens import verify_access_token
+from auth.tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_access_token, verify_admin_token
 from common.clock import utcnow
 from graph.audit import denial_events
 from graph.context import Context
+from graph.platform.common import AdminContext
 from graph.school.loaders import Loaders
 from server.runtime import Runtime
 from tenants.context import Tenant, bind, resolve_school
+from tenants.platform_audit import PlatformTrail, operator_actor, trust_admin_actor
+from tenants.platform_audit import write as write_platform_audit
+from tenants.trusts import current_school_ids, resolve_trust
 
 log = logging.getLogger("schoolgraph.http")
 
@@ -223,9 +237,26 @@ def _unexpected(result: ExecutionResult) -> list[GraphQLError]:
     ]
 
 
-async def school_graphql(request: Request) -> Response:
+@dataclass(frozen=True)
+class Prepared:
+    """A request resolved to its tenant, bound and authenticated: what the generic executor needs."""
+
+    schema: strawberry.Schema
+    context: Any
+    trail: AuditTrail
+    record: Callable[[AsyncSession, list[Event]], Awaitable[None]]
+    """Write the trail's events in the request's own transaction, just before it commits."""
+    record_failed: Callable[[], Awaitable[None]]
+    """After a rollback: record that the request was attempted, in a fresh transaction."""
+    label: str
+
+
+Prepare = Callable[[AsyncSession, Request, datetime, str], Awaitable["Prepared | RequestError"]]
+
+
+async def serve_graphql(request: Request, prepare: Prepare) -> Response:
+    """GraphQL over HTTP for one endpoint: ``prepare`` resolves, refuses or binds the tenant and caller."""
     runtime: Runtime = request.app.state.runtime
-    slug = request.path_params["slug"]
     request_id = request.headers.get("x-request-id", "")
     # The id is logged and echoed back: accept a client's only if it is short and plain.
     if not _REQUEST_ID.fullmatch(request_id):
@@ -246,42 +277,24 @@ async def school_graphql(request: Request) -> Response:
         return error.response(media_type)
 
     now = utcnow()
-    trail: AuditTrail | None = None
-    tenant: Tenant | None = None
+    prepared: Prepared | None = None
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
         transaction = await session.begin()
         try:
-            tenant = await resolve_school(session, slug)
-            refusal = tenant_refusal(tenant, slug)
-            if refusal is not None:
+            outcome = await prepare(session, request, now, request_id)
+            if isinstance(outcome, RequestError):
                 await transaction.rollback()
-                return refusal.response(media_type)
-            assert tenant is not None
-            await bind(session, [tenant.id])
-            principal = await authenticate(session, runtime, request, tenant, now)
-            trail = AuditTrail(
-                actor=actor_of(principal), request_id=request_id, client_address=client_address(request)
-            )
-            context = Context(
-                audit=trail,
-                session=session,
-                principal=principal,
-                tenant=tenant,
-                loaders=Loaders.create(session, principal),
-                auth=runtime.auth,
-                now=now,
-                request_id=request_id,
-                client_address=client_address(request),
-                max_page_size=runtime.settings.max_page_size,
-            )
+                return outcome.response(media_type)
+            prepared = outcome
+            trail = prepared.trail
             allowed = (
                 (OperationType.QUERY, OperationType.MUTATION) if mutations_allowed else (OperationType.QUERY,)
             )
             try:
-                result = await runtime.school_schema.execute(
+                result = await prepared.schema.execute(
                     query,
                     variable_values=variables,
-                    context_value=context,
+                    context_value=prepared.context,
                     operation_name=operation,
                     allowed_operation_types=allowed,
                 )
@@ -303,18 +316,18 @@ async def school_graphql(request: Request) -> Response:
                     log.error(
                         "unexpected error in request %s at %s",
                         request_id,
-                        slug,
+                        prepared.label,
                         exc_info=failure.original_error,
                     )
-                await _record_after_rollback(runtime, tenant, trail, now)
+                await prepared.record_failed()
             else:
-                await _record(session, tenant, trail, trail.events, now)
+                await prepared.record(session, trail.events)
                 await transaction.commit()
         except Exception:
             await transaction.rollback()
             log.exception("request %s failed", request_id)
-            if trail is not None and tenant is not None:
-                await _record_after_rollback(runtime, tenant, trail, now)
+            if prepared is not None:
+                await prepared.record_failed()
             return RequestError(
                 500,
                 "INTERNAL_SERVER_ERROR",
@@ -322,6 +335,165 @@ async def school_graphql(request: Request) -> Response:
                 requestId=request_id,
             ).response(media_type, headers={"x-request-id": request_id})
     return _result_response(result, media_type, request_id)
+
+
+# --- the school endpoint ----------------------------------------------------------------------------------
+
+
+async def _prepare_school(
+    session: AsyncSession, request: Request, now: datetime, request_id: str
+) -> Prepared | RequestError:
+    runtime: Runtime = request.app.state.runtime
+    slug = request.path_params["slug"]
+    tenant = await resolve_school(session, slug)
+    refusal = tenant_refusal(tenant, slug)
+    if refusal is not None:
+        return refusal
+    assert tenant is not None
+    await bind(session, [tenant.id])
+    principal = await authenticate(session, runtime, request, tenant, now)
+    trail = AuditTrail(
+        actor=actor_of(principal), request_id=request_id, client_address=client_address(request)
+    )
+    context = Context(
+        audit=trail,
+        session=session,
+        principal=principal,
+        tenant=tenant,
+        loaders=Loaders.create(session, principal),
+        auth=runtime.auth,
+        now=now,
+        request_id=request_id,
+        client_address=client_address(request),
+        max_page_size=runtime.settings.max_page_size,
+    )
+
+    async def record(session: AsyncSession, events: list[Event]) -> None:
+        await _record(session, tenant, trail, events, now)
+
+    async def record_failed() -> None:
+        await _record_after_rollback(runtime, tenant, trail, now)
+
+    return Prepared(runtime.school_schema, context, trail, record, record_failed, slug)
+
+
+async def school_graphql(request: Request) -> Response:
+    return await serve_graphql(request, _prepare_school)
+
+
+# --- the trust and platform endpoints ---------------------------------------------------------------------
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _admin_prepared(
+    request: Request,
+    *,
+    schema: strawberry.Schema,
+    context: AdminContext,
+    trail: PlatformTrail,
+    label: str,
+) -> Prepared:
+    runtime: Runtime = request.app.state.runtime
+
+    async def record(session: AsyncSession, events: list[Event]) -> None:
+        await write_platform_audit(session, trail, now=context.now, events=events)
+
+    async def record_failed() -> None:
+        """A failed request's writes are gone, but that it was attempted is still recorded (LRS 5.1)."""
+        try:
+            async with AsyncSession(runtime.engine) as session, session.begin():
+                await write_platform_audit(session, trail, now=context.now, events=trail.failed())
+        except Exception:
+            log.exception("could not record the audit trail of failed request %s", trail.request_id)
+
+    return Prepared(schema, context, trail, record, record_failed, label)
+
+
+async def _prepare_trust(
+    session: AsyncSession, request: Request, now: datetime, request_id: str
+) -> Prepared | RequestError:
+    """The trust is resolved by slug; its schools today are read with the trust bound, then the transaction
+    is bound to exactly those schools (and the trust) for row-level security."""
+    runtime: Runtime = request.app.state.runtime
+    slug = request.path_params["slug"]
+    trust = await resolve_trust(session, slug)
+    if trust is None:
+        return RequestError(404, "NOT_FOUND", f"No trust at /trusts/{slug}.")
+    await bind(session, [], [trust.id])
+    school_ids = await current_school_ids(session, trust.id, now.date())
+    await bind(session, school_ids, [trust.id])
+    principal = None
+    token = _bearer(request)
+    if token is not None:
+        claims = verify_admin_token(runtime.auth.keys, token, audience=audience_for_trust(trust.id), now=now)
+        if claims is not None:
+            principal = await trust_admins.load_principal(session, claims, trust_id=trust.id, now=now)
+    actor = (
+        Actor.anonymous()
+        if principal is None
+        else trust_admin_actor(principal.account_id, principal.username)
+    )
+    trail = PlatformTrail(
+        actor=actor, request_id=request_id, client_address=client_address(request), trust_id=trust.id
+    )
+    context = AdminContext(
+        audit=trail,
+        session=session,
+        principal=principal,
+        tenant=trust,
+        auth=runtime.auth,
+        now=now,
+        request_id=request_id,
+        client_address=client_address(request),
+        max_page_size=runtime.settings.max_page_size,
+        school_ids=tuple(school_ids),
+    )
+    schema: strawberry.Schema = request.app.state.trust_schema
+    return _admin_prepared(request, schema=schema, context=context, trail=trail, label=f"trust {slug}")
+
+
+async def trust_graphql(request: Request) -> Response:
+    return await serve_graphql(request, _prepare_trust)
+
+
+async def _prepare_platform(
+    session: AsyncSession, request: Request, now: datetime, request_id: str
+) -> Prepared | RequestError:
+    """Operators only. The transaction starts bound to no school; a service that must reach a school's
+    rows binds to that school for the moment it needs them (``tenants.context.bound``)."""
+    runtime: Runtime = request.app.state.runtime
+    await bind(session, [])
+    principal = None
+    token = _bearer(request)
+    if token is not None:
+        claims = verify_admin_token(runtime.auth.keys, token, audience=PLATFORM_AUDIENCE, now=now)
+        if claims is not None:
+            principal = await operators.load_principal(session, claims, now=now)
+    actor = (
+        Actor.anonymous() if principal is None else operator_actor(principal.account_id, principal.username)
+    )
+    trail = PlatformTrail(actor=actor, request_id=request_id, client_address=client_address(request))
+    context = AdminContext(
+        audit=trail,
+        session=session,
+        principal=principal,
+        tenant=None,
+        auth=runtime.auth,
+        now=now,
+        request_id=request_id,
+        client_address=client_address(request),
+        max_page_size=runtime.settings.max_page_size,
+    )
+    schema: strawberry.Schema = request.app.state.platform_schema
+    return _admin_prepared(request, schema=schema, context=context, trail=trail, label="platform")
+
+
+async def platform_graphql(request: Request) -> Response:
+    return await serve_graphql(request, _prepare_platform)
 
 
 def actor_of(principal: Principal | None) -> Actor:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
@@ -59,3 +60,30 @@ async def resolve_school(session: AsyncSession, slug: str) -> Tenant | None:
         )
     ).one_or_none()
     return None if row is None else Tenant(*row)
+
+
+_CURRENT = text(
+    "SELECT coalesce(current_setting('app.school_ids', true), ''), "
+    "coalesce(current_setting('app.trust_ids', true), '')"
+)
+_RESTORE = text(
+    "SELECT set_config('app.school_ids', :school_ids, true), set_config('app.trust_ids', :trust_ids, true)"
+)
+
+
+@asynccontextmanager
+async def bound(
+    session: AsyncSession, school_ids: Iterable[uuid.UUID], trust_ids: Iterable[uuid.UUID] = ()
+) -> AsyncIterator[None]:
+    """Bind the transaction to these schools (and trusts) for a block, then restore the binding it had.
+
+    For an operation of the trust or platform endpoint that must reach one school's rows (switching its
+    membership, revoking its sessions, appending to its audit chain) without leaving the rest of the
+    request bound to that school. On an exception the binding is left as it is: the savepoint or
+    transaction being rolled back restores it (``set_config`` is transactional), and a failed transaction
+    could not run the restoring statement anyway.
+    """
+    before = (await session.execute(_CURRENT)).one()
+    await bind(session, school_ids, trust_ids)
+    yield
+    await session.execute(_RESTORE, {"school_ids": before[0], "trust_ids": before[1]})

@@ -1,0 +1,59 @@
+"""``activateAccount``: a school admin made by the platform or the trust redeems its one-time code (LL 4.2)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from audit.recorder import Actor
+from auth import service as auth_service
+from graph.mutations import attempt, user_errors
+from graph.permissions import public
+from graph.school.auth_mutations import AuthPayload
+from tenants import school_admins
+
+
+@strawberry.input
+class ActivateAccountInput:
+    code: str = strawberry.field(description="The one-time activation code given with the account.")
+    username: str | None = strawberry.field(default=None, description="Optionally, a different username.")
+    password: str
+
+
+async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPayload:
+    ctx = info.context
+    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
+        return AuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
+    done, errors = await attempt(
+        info,
+        lambda: school_admins.activate_account(
+            ctx.session,
+            ctx.auth,
+            ctx.tenant,
+            code=input.code,
+            username=input.username,
+            password=input.password,
+            address=ctx.client_address,
+            now=ctx.now,
+        ),
+    )
+    if any(e.code == "INVALID_ACTIVATION_CODE" for e in errors):
+        # Counted like a failed sign-in (LRS 5.11): codes must not be guessable by trying many.
+        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
+    if done is None:
+        return AuthPayload.of(None, errors)
+    account, tokens = done
+    ctx.audit.record(
+        "auth.activated",
+        target_type="Account",
+        target_id=account.id,
+        actor=Actor("ACCOUNT", account.id, account.username, account.role),
+    )
+    return AuthPayload.of(tokens, [])
+
+
+@strawberry.type
+class ActivationMutation:
+    activate_account: AuthPayload = public(
+        "the one-time activation code is the credential (LL 4.2)", resolver=activate_account, mutation=True
+    )

@@ -1,0 +1,407 @@
+"""The trust schema's mutations: sign-in and activation of trust admins, the trust's school admins
+(create, deactivate, Super-Users), and novations in and out (LL 20, LL 7.1.16).
+
+A trust admin reaches only the trust's current schools (``school_of_trust``); what it does to a school is
+recorded in that school's audit chain.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from auth import admin_sessions, trust_admins
+from auth import service as auth_service
+from auth.tokens import audience_for_trust
+from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
+from common.errors import DomainError
+from graph.mutations import attempt, user_errors
+from graph.permissions import guarded_mutation, public
+from graph.platform.common import (
+    AdminAuthPayload,
+    AdminContext,
+    ChangePasswordInput,
+    CloseNovationInput,
+    LoginInput,
+    LogoutPayload,
+    NovationPayload,
+    NovationType,
+    ProposeNovationInput,
+    RefreshTokenInput,
+    SchoolAdminType,
+    SetSuperUsersInput,
+    SetSuperUsersPayload,
+    audit_sign_in,
+    set_super_users,
+)
+from graph.relay import expect_global_id
+from graph.school.types import UserError
+from graph.trust.queries import school_of_trust
+from models import School
+from tenants import novation, school_admins, trusts
+from tenants.platform_audit import trust_admin_actor
+from tenants.school_admins import SchoolAdminView
+
+
+def _admin(info: Info) -> TrustAdminPrincipal:
+    principal = info.context.principal
+    assert isinstance(principal, TrustAdminPrincipal)  # the TRUST_ADMIN policy admitted the caller
+    return principal
+
+
+def _party(info: Info) -> novation.Party:
+    principal = _admin(info)
+    return novation.Party("TRUST_ADMIN", principal.account_id, principal.trust_id)
+
+
+# --- signing in ------------------------------------------------------------------------------------------
+
+
+async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
+    ctx: AdminContext = info.context
+    assert ctx.tenant is not None
+    outcome = await trust_admins.login(
+        ctx.session,
+        ctx.auth,
+        trust_id=ctx.tenant.id,
+        username=input.username,
+        password=input.password,
+        address=ctx.client_address,
+        now=ctx.now,
+    )
+    audit_sign_in(info, "auth.login", outcome)
+    return AdminAuthPayload.from_outcome(outcome)
+
+
+async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayload:
+    ctx: AdminContext = info.context
+    assert ctx.tenant is not None
+    outcome = await admin_sessions.refresh(
+        ctx.session,
+        ctx.auth,
+        refresh_token=input.refresh_token,
+        audience=audience_for_trust(ctx.tenant.id),
+        now=ctx.now,
+    )
+    audit_sign_in(info, "auth.refresh", outcome)
+    return AdminAuthPayload.from_outcome(outcome)
+
+
+@strawberry.input
+class ActivateTrustAdminInput:
+    code: str = strawberry.field(description="The one-time activation code the operator gave.")
+    password: str
+
+
+async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> AdminAuthPayload:
+    ctx: AdminContext = info.context
+    assert ctx.tenant is not None
+    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
+        return AdminAuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
+    trust_id = ctx.tenant.id
+    done, errors = await attempt(
+        info,
+        lambda: trust_admins.activate(
+            ctx.session,
+            ctx.auth,
+            trust_id=trust_id,
+            code=input.code,
+            password=input.password,
+            address=ctx.client_address,
+            now=ctx.now,
+        ),
+    )
+    if any(e.code == "INVALID_ACTIVATION_CODE" for e in errors):
+        # Codes are guessable in bulk only from many attempts: count each miss against the address.
+        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
+    if done is None:
+        return AdminAuthPayload.of(None, errors)
+    account, tokens = done
+    ctx.audit.record(
+        "auth.activated",
+        target_type="TrustAdmin",
+        target_id=account.id,
+        actor=trust_admin_actor(account.id, account.username),
+    )
+    return AdminAuthPayload.of(tokens, [])
+
+
+async def logout(info: Info) -> LogoutPayload:
+    ctx: AdminContext = info.context
+    await admin_sessions.revoke(
+        ctx.session, session_ids=[_admin(info).session_id], reason="LOGOUT", now=ctx.now
+    )
+    return LogoutPayload(ok=True)
+
+
+async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
+    ctx: AdminContext = info.context
+    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
+        return AdminAuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
+    tokens, errors = await attempt(
+        info,
+        lambda: trust_admins.change_password(
+            ctx.session,
+            ctx.auth,
+            _admin(info),
+            current_password=input.current_password,
+            new_password=input.new_password,
+            address=ctx.client_address,
+            now=ctx.now,
+        ),
+    )
+    if any(e.code == "INVALID_CREDENTIALS" for e in errors):
+        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
+    return AdminAuthPayload.of(tokens, errors)
+
+
+# --- school admins ---------------------------------------------------------------------------------------
+
+
+async def _active_school(info: Info, global_id: str) -> School:
+    ctx: AdminContext = info.context
+    school = await ctx.session.get(School, school_of_trust(info, global_id))
+    assert school is not None
+    if school.status != "ACTIVE":
+        raise DomainError.one(
+            "schoolId",
+            "SCHOOL_NOT_ACTIVE",
+            f"{school.name} is {school.status.lower()} ({school.status_reason}).",
+        )
+    return school
+
+
+@strawberry.input
+class CreateSchoolAdminInput:
+    school_id: strawberry.ID
+    forename: str
+    surname: str
+    email: str = strawberry.field(description="Work e-mail.")
+    username: str
+    super_user: bool = strawberry.field(
+        default=False, description="Also nominate as a Super-User (max three)."
+    )
+
+
+@strawberry.type
+class CreateSchoolAdminPayload:
+    school_admin: SchoolAdminType | None = None
+    activation_code: str | None = strawberry.field(
+        default=None, description="Shown once: the admin redeems it with activateAccount at the school's URL."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def create_school_admin(info: Info, input: CreateSchoolAdminInput) -> CreateSchoolAdminPayload:
+    ctx: AdminContext = info.context
+
+    async def run() -> school_admins.NewSchoolAdmin:
+        school = await _active_school(info, input.school_id)
+        return await school_admins.create_school_admin(
+            ctx.session,
+            school.id,
+            forename=input.forename,
+            surname=input.surname,
+            email=input.email,
+            username=input.username,
+            issuer_type="TRUST_ADMIN",
+            issuer_id=_admin(info).account_id,
+            super_user=input.super_user,
+            now=ctx.now,
+        )
+
+    created, errors = await attempt(info, run)
+    if created is None:
+        return CreateSchoolAdminPayload(errors=errors)
+    account = created.account
+    nominated = account.id in await school_admins.super_user_ids(ctx.session, account.school_id)
+    ctx.audit.for_school(
+        account.school_id, "school_admin.created", target_type="Account", target_id=account.id
+    )
+    return CreateSchoolAdminPayload(
+        school_admin=SchoolAdminType.of(SchoolAdminView(account, created.staff, nominated)),
+        activation_code=created.activation_code,
+    )
+
+
+@strawberry.input
+class DeactivateSchoolAdminInput:
+    school_id: strawberry.ID
+    account_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.type
+class SchoolAdminPayload:
+    school_admin: SchoolAdminType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def deactivate_school_admin(info: Info, input: DeactivateSchoolAdminInput) -> SchoolAdminPayload:
+    ctx: AdminContext = info.context
+
+    async def run() -> SchoolAdminType:
+        school_id = school_of_trust(info, input.school_id)
+        account_id = expect_global_id(input.account_id, "Account", field="accountId")
+        await school_admins.deactivate_school_admin(
+            ctx.session, school_id, account_id, reason=input.reason, now=ctx.now
+        )
+        views = await school_admins.school_admins(ctx.session, school_id)
+        return SchoolAdminType.of(next(v for v in views if v.account.id == account_id))
+
+    admin, errors = await attempt(info, run)
+    if admin is not None:
+        account = admin.row.account
+        ctx.audit.for_school(
+            account.school_id, "school_admin.deactivated", target_type="Account", target_id=account.id
+        )
+    return SchoolAdminPayload(school_admin=admin, errors=errors)
+
+
+async def set_school_super_users(info: Info, input: SetSuperUsersInput) -> SetSuperUsersPayload:
+    try:
+        school_id = school_of_trust(info, input.school_id)
+    except DomainError as error:
+        return SetSuperUsersPayload(errors=user_errors(error.problems))
+    return await set_super_users(info, input, school_id, nominated_by_type="TRUST_ADMIN")
+
+
+# --- novations -------------------------------------------------------------------------------------------
+
+
+async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationPayload:
+    """LL 7.1.16: the outgoing trust tells the platform a school is leaving, for which trust, from when."""
+    ctx: AdminContext = info.context
+
+    async def run() -> NovationType:
+        school_id = school_of_trust(info, input.school_id)
+        to_trust = await trusts.resolve_trust(ctx.session, input.to_trust)
+        if to_trust is None:
+            raise DomainError.one("toTrust", "NOT_FOUND", f"No trust with slug {input.to_trust!r}.")
+        row = await novation.propose(
+            ctx.session,
+            school_id=school_id,
+            to_trust_id=to_trust.id,
+            effective_date=input.effective_date,
+            reason=input.reason.value,
+            note=input.note,
+            by=_party(info),
+            today=ctx.today,
+            now=ctx.now,
+        )
+        return NovationType.of(row)
+
+    found, errors = await attempt(info, run)
+    if found is not None:
+        ctx.audit.for_school(
+            found.row.tenant_id, "novation.proposed", target_type="Novation", target_id=found.row.id
+        )
+    return NovationPayload(novation=found, errors=errors)
+
+
+@strawberry.input
+class AcceptNovationInput:
+    novation_id: strawberry.ID
+    accept_licence_terms: bool = strawberry.field(
+        description="The successor accepts the licence terms (LL 20)."
+    )
+    terms_version: str = strawberry.field(description="The version accepted: currentTermsVersion.")
+
+
+async def accept_novation(info: Info, input: AcceptNovationInput) -> NovationPayload:
+    ctx: AdminContext = info.context
+
+    async def run() -> NovationType:
+        novation_id = expect_global_id(input.novation_id, "Novation", field="novationId")
+        row = await novation.accept(
+            ctx.session,
+            novation_id,
+            by=_party(info),
+            accept_terms=input.accept_licence_terms,
+            terms_version=input.terms_version,
+            today=ctx.today,
+            now=ctx.now,
+        )
+        return NovationType.of(row)
+
+    found, errors = await attempt(info, run)
+    if found is not None:
+        row = found.row
+        ctx.audit.for_school(
+            row.tenant_id,
+            "novation.accepted",
+            target_type="Novation",
+            target_id=row.id,
+            detail={"termsVersion": row.accepted_terms_version},
+        )
+        if row.status == "APPLIED":
+            ctx.audit.for_school(row.tenant_id, "novation.applied", target_type="Novation", target_id=row.id)
+    return NovationPayload(novation=found, errors=errors)
+
+
+async def _close(info: Info, input: CloseNovationInput, *, reject: bool) -> NovationPayload:
+    ctx: AdminContext = info.context
+
+    async def run() -> NovationType:
+        novation_id = expect_global_id(input.novation_id, "Novation", field="novationId")
+        close = novation.reject if reject else novation.withdraw
+        row = await close(ctx.session, novation_id, by=_party(info), reason=input.reason, now=ctx.now)
+        return NovationType.of(row)
+
+    found, errors = await attempt(info, run)
+    if found is not None:
+        action = "novation.rejected" if reject else "novation.withdrawn"
+        ctx.audit.for_school(found.row.tenant_id, action, target_type="Novation", target_id=found.row.id)
+    return NovationPayload(novation=found, errors=errors)
+
+
+async def reject_novation(info: Info, input: CloseNovationInput) -> NovationPayload:
+    return await _close(info, input, reject=True)
+
+
+async def withdraw_novation(info: Info, input: CloseNovationInput) -> NovationPayload:
+    return await _close(info, input, reject=False)
+
+
+@strawberry.type
+class Mutation:
+    login: AdminAuthPayload = public(
+        "signing in is how a trust admin gets a session", resolver=login, mutation=True
+    )
+    refresh_token: AdminAuthPayload = public(
+        "the refresh token itself is the credential", resolver=refresh_token, mutation=True
+    )
+    activate_trust_admin: AdminAuthPayload = public(
+        "the one-time activation code from the operator is the credential",
+        resolver=activate_trust_admin,
+        mutation=True,
+    )
+    logout: LogoutPayload = guarded_mutation(TRUST_ADMIN, resolver=logout, password_change_exempt=True)
+    change_password: AdminAuthPayload = guarded_mutation(
+        TRUST_ADMIN, resolver=change_password, password_change_exempt=True
+    )
+    create_school_admin: CreateSchoolAdminPayload = guarded_mutation(
+        TRUST_ADMIN,
+        resolver=create_school_admin,
+        description="A PENDING school admin at one of the trust's schools, with a one-time activation code.",
+    )
+    deactivate_school_admin: SchoolAdminPayload = guarded_mutation(
+        TRUST_ADMIN,
+        resolver=deactivate_school_admin,
+        description="Disables it and ends its sessions at once.",
+    )
+    set_super_users: SetSuperUsersPayload = guarded_mutation(
+        TRUST_ADMIN, resolver=set_school_super_users, description="Up to three school admins per school."
+    )
+    propose_novation: NovationPayload = guarded_mutation(
+        TRUST_ADMIN,
+        resolver=propose_novation,
+        description="LL 7.1.16: one of this trust's schools leaves it, for which trust and from when.",
+    )
+    accept_novation: NovationPayload = guarded_mutation(
+        TRUST_ADMIN,
+        resolver=accept_novation,
+        description="The successor accepts a school and the licence terms; applied at once if due today.",
+    )
+    reject_novation: NovationPayload = guarded_mutation(TRUST_ADMIN, resolver=reject_novation)
+    withdraw_novation: NovationPayload = guarded_mutation(TRUST_ADMIN, resolver=withdraw_novation)

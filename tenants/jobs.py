@@ -1,0 +1,323 @@
+"""``schoolgraph jobs run``: apply everything that is due, once.
+
+Steps, in order: accepted novations on their effective date (LL 20), suspensions that have ended (LL-A 9.1),
+licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
+(LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
+(LL 5.1.3, LL-A 9.3; needs the owner connection) and the outbox (notices to Super-Users and trust admins).
+
+Exactly once, however many runners: each change is one transaction that first claims its row with
+``SELECT ... FOR UPDATE SKIP LOCKED`` and re-checks that it is still due. A concurrent runner skips a
+claimed row; once the claim commits the row is no longer due, so a later pick does not find it. Running
+again finds nothing to do. An item that fails is rolled back, logged, reported, and not retried in the same
+run (the next run tries again); it never stops the other items.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, not_, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from common.clock import utcnow
+from models import School
+from models.licensing import DestructionRecord, Licence, Novation, Suspension
+from models.platform import JobRun, OutboxMessage
+from tenants import licences, novation, outbox, suspension, termination
+from tenants.outbox import MailSettings
+from tenants.platform_audit import JOBS, PlatformTrail, write
+
+log = logging.getLogger("schoolgraph.jobs")
+
+STEPS = (
+    "novations",
+    "suspensions",
+    "renewals",
+    "renewal_notices",
+    "non_payment",
+    "destructions",
+    "outbox",
+)
+
+
+@dataclass
+class StepReport:
+    step: str
+    applied: list[str] = field(default_factory=list)
+    """What was done, one entry per change: ``<row id>`` or ``<row id>:<what>``."""
+    failed: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+
+@dataclass
+class JobReport:
+    runner: str
+    steps: list[StepReport] = field(default_factory=list)
+
+    def step(self, name: str) -> StepReport:
+        return next(s for s in self.steps if s.step == name)
+
+    @property
+    def applied(self) -> int:
+        return sum(len(s.applied) for s in self.steps)
+
+    @property
+    def failed(self) -> int:
+        return sum(len(s.failed) for s in self.steps)
+
+
+Pick = Callable[[list[Any]], Any]
+Apply = Callable[[AsyncSession, Any, PlatformTrail], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class _Run:
+    engine: AsyncEngine
+    owner_engine: AsyncEngine | None
+    data_dir: Path
+    mail: MailSettings
+    now: datetime
+    runner: str
+
+    async def each(
+        self, report: StepReport, pick: Pick, apply: Apply, *, engine: AsyncEngine | None = None
+    ) -> None:
+        """Claim, apply and commit due rows one at a time until none is left."""
+        tried: list[Any] = []
+        while True:
+            claimed: Any = None
+            async with AsyncSession(engine or self.engine, expire_on_commit=False) as session:
+                try:
+                    async with session.begin():
+                        row = (await session.execute(pick(tried))).scalar_one_or_none()
+                        if row is None:
+                            return
+                        claimed = row.id
+                        tried.append(claimed)
+                        trail = PlatformTrail(
+                            actor=JOBS, request_id=f"jobs:{self.runner}"[:64], client_address=None
+                        )
+                        what = await apply(session, row, trail)
+                        await write(session, trail, now=self.now)
+                except Exception:
+                    if claimed is None:
+                        raise  # the database itself is failing: stop the run
+                    log.exception("jobs: %s: %s failed", report.step, claimed)
+                    report.failed.append(str(claimed))
+                    continue
+            if what is not None:
+                report.applied.append(f"{claimed}:{what}" if what else str(claimed))
+
+    # --- the steps ------------------------------------------------------------------------------------
+
+    async def novations(self, report: StepReport) -> None:
+        today = self.now.date()
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(
+                select(Novation).where(novation.due(today)), Novation, tried, Novation.effective_date
+            )
+
+        async def apply(session: AsyncSession, row: Novation, trail: PlatformTrail) -> str:
+            await novation.apply(session, row, now=self.now)
+            trail.for_school(
+                row.tenant_id,
+                "novation.applied",
+                target_type="Novation",
+                target_id=row.id,
+                detail={"toTrustId": str(row.to_trust_id), "effectiveDate": str(row.effective_date)},
+            )
+            return ""
+
+        await self.each(report, pick, apply)
+
+    async def suspensions(self, report: StepReport) -> None:
+        def pick(tried: list[Any]) -> Any:
+            return _claim(
+                select(Suspension).where(suspension.due_lift(self.now)), Suspension, tried, Suspension.ends_at
+            )
+
+        async def apply(session: AsyncSession, row: Suspension, trail: PlatformTrail) -> str:
+            await suspension.lift(session, row, by=None, reason="EXPIRED", now=self.now)
+            trail.for_school(
+                row.tenant_id, "school.suspension_lifted", target_type="Suspension", target_id=row.id
+            )
+            return ""
+
+        await self.each(report, pick, apply)
+
+    async def renewals(self, report: StepReport) -> None:
+        today = self.now.date()
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(
+                select(Licence).where(licences.due_renewal(today)), Licence, tried, Licence.term_end
+            )
+
+        async def apply(session: AsyncSession, row: Licence, trail: PlatformTrail) -> str:
+            done = await licences.renew(session, row, today=today, now=self.now)
+            trail.record("licence.renewal", target_type="Licence", target_id=row.id, detail={"done": done})
+            return ",".join(done)
+
+        await self.each(report, pick, apply)
+
+    async def renewal_notices(self, report: StepReport) -> None:
+        today = self.now.date()
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(
+                select(Licence).where(licences.due_renewal_notice(today)), Licence, tried, Licence.term_end
+            )
+
+        async def apply(session: AsyncSession, row: Licence, trail: PlatformTrail) -> str:
+            await licences.send_renewal_notice(session, row, today=today, now=self.now)
+            trail.record("licence.renewal_notice", target_type="Licence", target_id=row.id)
+            return str(row.term_end)
+
+        await self.each(report, pick, apply)
+
+    async def non_payment(self, report: StepReport) -> None:
+        today = self.now.date()
+        unpaid = licences.unpaid_condition(today)
+
+        def pick_refuse(tried: list[Any]) -> Any:
+            return _claim(select(School).where(School.status == "ACTIVE", unpaid), School, tried, School.slug)
+
+        def pick_restore(tried: list[Any]) -> Any:
+            stmt = select(School).where(
+                School.status == "SUSPENDED", School.status_reason == licences.UNPAID, not_(unpaid)
+            )
+            return _claim(stmt, School, tried, School.slug)
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            change = await licences.refresh_school_status(session, row.id, now=self.now)
+            if change is None:
+                return None
+            status, reason = change
+            refused = status != "ACTIVE"
+            trail.for_school(
+                row.id,
+                "school.access_refused" if refused else "school.access_restored",
+                target_type="School",
+                target_id=row.id,
+                detail={"reason": reason} if reason else {},
+            )
+            if refused:
+                await outbox.enqueue(
+                    session,
+                    kind="LICENCE_UNPAID",
+                    subject=f"{row.name}: access ended for non-payment",
+                    body=(
+                        f"An invoice for the licence covering {row.name} was not paid by its due date, so access "
+                        "has ended for every user of the school (LL 15.4) until it is paid."
+                    ),
+                    now=self.now,
+                    tenant_id=row.id,
+                )
+            return status.lower()
+
+        await self.each(report, pick_refuse, apply)
+        await self.each(report, pick_restore, apply)
+
+    async def destructions(self, report: StepReport) -> None:
+        if self.owner_engine is None:
+            report.skipped = "needs the owner connection (DATABASE_URL)"
+            return
+        today = self.now.date()
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(
+                select(DestructionRecord).where(termination.due(today)),
+                DestructionRecord,
+                tried,
+                DestructionRecord.destroy_on,
+            )
+
+        async def apply(session: AsyncSession, row: DestructionRecord, trail: PlatformTrail) -> str:
+            await termination.destroy(session, row, data_dir=self.data_dir, now=self.now)
+            trail.for_school(
+                row.tenant_id,
+                "school.data_destroyed",
+                target_type="DestructionRecord",
+                target_id=row.id,
+                detail={"rows": row.total_rows, "exportSha256": row.export_sha256},
+                chain=False,
+            )
+            return str(row.total_rows)
+
+        await self.each(report, pick, apply, engine=self.owner_engine)
+
+    async def outbox(self, report: StepReport) -> None:
+        def pick(tried: list[Any]) -> Any:
+            return outbox.pick_unsent(tried)
+
+        async def apply(session: AsyncSession, row: OutboxMessage, trail: PlatformTrail) -> str | None:
+            if await outbox.send_one(session, self.mail, row, self.now):
+                return str(row.recipients)
+            report.failed.append(str(row.id))
+            return None
+
+        await self.each(report, pick, apply)
+
+
+def _claim(stmt: Any, model: Any, tried: list[Any], order: Any) -> Any:
+    """The next due row not tried in this run, locked; rows another runner holds are skipped."""
+    if tried:
+        stmt = stmt.where(model.id.not_in(tried))
+    return stmt.order_by(order, model.id).limit(1).with_for_update(skip_locked=True)
+
+
+def runner_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def run_jobs(
+    engine: AsyncEngine,
+    *,
+    owner_engine: AsyncEngine | None,
+    data_dir: Path,
+    mail: MailSettings | None = None,
+    now: datetime | None = None,
+    steps: Sequence[str] = STEPS,
+) -> JobReport:
+    """Run the steps (all by default) with the runtime engine, destruction with the owner engine."""
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise ValueError(f"unknown job steps: {sorted(unknown)}")
+    run = _Run(
+        engine, owner_engine, data_dir, mail or MailSettings.from_env(), now or utcnow(), runner_name()
+    )
+    report = JobReport(runner=run.runner)
+    for name in STEPS:
+        if name not in steps:
+            continue
+        step = StepReport(name)
+        report.steps.append(step)
+        started = utcnow()
+        await getattr(run, name)(step)
+        async with AsyncSession(engine) as session, session.begin():
+            await session.execute(
+                insert(JobRun).values(
+                    id=uuid.uuid4(),
+                    step=name,
+                    runner=run.runner,
+                    started_at=started,
+                    finished_at=utcnow(),
+                    applied=len(step.applied),
+                    failed=len(step.failed),
+                    detail={
+                        "now": run.now.isoformat(),
+                        "applied": step.applied[:500],
+                        "skipped": step.skipped,
+                    },
+                )
+            )
+    return report

@@ -1,0 +1,385 @@
+"""A school changing trust as a tenant novation (LL 20 rebrokerage; LL 7.1.16).
+
+``propose`` (an operator, or the outgoing trust: LL 7.1.16 has it tell the platform when a school leaves,
+for which trust and from when) -> ``accept`` (the successor trust's admin, recording its acceptance of the
+licence terms) -> applied on the effective date, by ``schoolgraph jobs run`` or at once when accepted on
+that date. ``reject`` (the successor) and ``withdraw`` (the proposer's side) close it unapplied.
+
+Applying switches the school's membership through the effective-dated rows (``join_trust``: the old row
+ends the day the new one begins) and novates the licence: the school's cover under the old licence ends,
+and a new licence for the successor, naming the old one, covers it from the effective date. The school's
+``school_id``, its data, users and URL stay exactly as they are; the history stays queryable. A local
+authority school converting to an academy is the same operation with another reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.errors import DomainError, Problems
+from models import School, SchoolTrustMembership, Trust
+from models.licensing import NOVATION_REASONS, OPEN_NOVATION, Licence, LicenceSchool, Novation
+from tenants import outbox
+from tenants.context import bound
+from tenants.licences import CURRENT_TERMS_VERSION, add_years, end_school_cover, lock_schools
+from tenants.provisioning import join_trust
+
+ACADEMY_KINDS = ("MULTI_ACADEMY_TRUST", "SINGLE_ACADEMY_TRUST")
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who acts on a novation: an operator, a trust's admin (with the trust), or the jobs runner."""
+
+    type: str  # OPERATOR | TRUST_ADMIN | SYSTEM
+    id: uuid.UUID | None
+    trust_id: uuid.UUID | None = None
+
+
+async def _current_membership(
+    session: AsyncSession, school_id: uuid.UUID, on: date
+) -> SchoolTrustMembership | None:
+    async with bound(session, [school_id]):
+        return (
+            await session.execute(
+                select(SchoolTrustMembership).where(
+                    SchoolTrustMembership.school_id == school_id,
+                    SchoolTrustMembership.effective_from <= on,
+                    or_(
+                        SchoolTrustMembership.effective_to.is_(None),  # type: ignore[union-attr]
+                        SchoolTrustMembership.effective_to > on,
+                    ),
+                )
+            )
+        ).scalar_one_or_none()
+
+
+async def _latest_membership(session: AsyncSession, school_id: uuid.UUID) -> SchoolTrustMembership | None:
+    async with bound(session, [school_id]):
+        return (
+            await session.execute(
+                select(SchoolTrustMembership)
+                .where(SchoolTrustMembership.school_id == school_id)
+                .order_by(SchoolTrustMembership.effective_from.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
+
+async def _notify(
+    session: AsyncSession,
+    novation: Novation,
+    school: School,
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> None:
+    """Super-Users of the school and the admins of both trusts hear of every step of a novation."""
+    await outbox.enqueue(session, kind=kind, subject=subject, body=body, now=now, tenant_id=school.id)
+    for trust_id in (novation.from_trust_id, novation.to_trust_id):
+        if trust_id is not None:
+            await outbox.enqueue(session, kind=kind, subject=subject, body=body, now=now, trust_id=trust_id)
+
+
+async def propose(
+    session: AsyncSession,
+    *,
+    school_id: uuid.UUID,
+    to_trust_id: uuid.UUID,
+    effective_date: date,
+    reason: str,
+    note: str | None,
+    by: Party,
+    today: date,
+    now: datetime,
+) -> Novation:
+    """Propose moving a school to ``to_trust_id`` on ``effective_date``. Writes nothing on any problem."""
+    schools = await lock_schools(session, [school_id])
+    school = schools.get(school_id)
+    current = await _current_membership(session, school_id, today) if school is not None else None
+    if school is None or (by.type == "TRUST_ADMIN" and (current is None or current.trust_id != by.trust_id)):
+        # A trust admin may propose only for a school of its own trust; any other is "no such school".
+        raise DomainError.one("schoolId", "NOT_FOUND", "No such school in this trust.")
+    problems = Problems()
+    to_trust = await session.get(Trust, to_trust_id)
+    from_trust = None if current is None else await session.get(Trust, current.trust_id)
+    if school.status == "TERMINATED":
+        problems.add("schoolId", "SCHOOL_TERMINATED", f"{school.name} is terminated.")
+    if to_trust is None:
+        problems.add("toTrust", "NOT_FOUND", "No such trust.")
+    elif current is not None and current.trust_id == to_trust_id:
+        problems.add("toTrust", "SAME_TRUST", f"{school.name} is in {to_trust.name} already.")
+    if reason not in NOVATION_REASONS:
+        problems.add("reason", "INVALID_REASON", f"reason must be one of {', '.join(NOVATION_REASONS)}.")
+    elif to_trust is not None:
+        if to_trust.kind not in ACADEMY_KINDS:
+            problems.add(
+                "toTrust", "NOT_AN_ACADEMY_TRUST", "A school can only be novated to an academy trust."
+            )
+        elif (
+            reason == "CONVERSION_TO_ACADEMY"
+            and from_trust is not None
+            and from_trust.kind != "LOCAL_AUTHORITY"
+        ):
+            problems.add(
+                "reason", "REASON_MISMATCH", "Conversion to an academy is from a local authority (LL 20.1.1)."
+            )
+        elif reason == "TRUST_TRANSFER" and (from_trust is None or from_trust.kind not in ACADEMY_KINDS):
+            problems.add(
+                "reason", "REASON_MISMATCH", "A trust transfer moves an academy between trusts (LL 20.1.2)."
+            )
+    if effective_date < today:
+        problems.add("effectiveDate", "EFFECTIVE_DATE_IN_PAST", "The effective date cannot be in the past.")
+    else:
+        latest = await _latest_membership(session, school_id)
+        if latest is not None and effective_date <= latest.effective_from:
+            problems.add(
+                "effectiveDate",
+                "BEFORE_CURRENT_MEMBERSHIP",
+                f"The school joined its trust on {latest.effective_from}: the change must come after that.",
+            )
+    pending = (
+        await session.execute(
+            select(Novation.id).where(Novation.tenant_id == school_id, Novation.status.in_(OPEN_NOVATION))  # type: ignore[attr-defined]
+        )
+    ).first()
+    if pending is not None:
+        problems.add("schoolId", "NOVATION_PENDING", f"A novation of {school.name} is pending already.")
+    problems.raise_if_any()
+    assert to_trust is not None
+    novation = Novation(
+        tenant_id=school_id,
+        from_trust_id=None if current is None else current.trust_id,
+        to_trust_id=to_trust_id,
+        reason=reason,
+        effective_date=effective_date,
+        note=note,
+        proposed_by_type=by.type,
+        proposed_by=by.id,
+        proposed_at=now,
+    )
+    session.add(novation)
+    await session.flush()
+    await _notify(
+        session,
+        novation,
+        school,
+        kind="NOVATION_PROPOSED",
+        subject=f"{school.name}: proposed move to {to_trust.name} on {effective_date}",
+        body=(
+            f"A novation of the licence of {school.name} to {to_trust.name} from {effective_date} was proposed "
+            f"({reason.replace('_', ' ').lower()}, LL 20). {to_trust.name} must accept it, and the licence terms, "
+            "before it takes effect. The school's data, users and address do not change."
+        ),
+        now=now,
+    )
+    return novation
+
+
+async def _novation(session: AsyncSession, novation_id: uuid.UUID) -> Novation | None:
+    return await session.get(Novation, novation_id, with_for_update=True)
+
+
+def _not_found() -> DomainError:
+    return DomainError.one("novationId", "NOT_FOUND", "No such novation for this trust.")
+
+
+async def accept(
+    session: AsyncSession,
+    novation_id: uuid.UUID,
+    *,
+    by: Party,
+    accept_terms: bool,
+    terms_version: str,
+    today: date,
+    now: datetime,
+) -> Novation:
+    """The successor trust accepts (and the licence terms, LL 20); applied at once if due today."""
+    novation = await _novation(session, novation_id)
+    if novation is None or novation.to_trust_id != by.trust_id:
+        # Someone else's novation is indistinguishable from none at all.
+        raise _not_found()
+    problems = Problems()
+    if novation.status != "PROPOSED":
+        problems.add("novationId", "NOT_PROPOSED", f"This novation is {novation.status.lower()}.")
+    if not accept_terms:
+        problems.add(
+            "acceptLicenceTerms", "TERMS_NOT_ACCEPTED", "The successor must accept the licence terms."
+        )
+    if terms_version != CURRENT_TERMS_VERSION:
+        problems.add(
+            "termsVersion",
+            "TERMS_VERSION_MISMATCH",
+            f"The current licence terms are {CURRENT_TERMS_VERSION}.",
+        )
+    if novation.effective_date < today:
+        problems.add(
+            "novationId",
+            "EFFECTIVE_DATE_PASSED",
+            f"The effective date {novation.effective_date} has passed: it must be withdrawn and proposed again.",
+        )
+    problems.raise_if_any()
+    novation.status = "ACCEPTED"
+    novation.accepted_by = by.id
+    novation.accepted_at = now
+    novation.accepted_terms_version = terms_version
+    await session.flush()
+    school = await session.get(School, novation.tenant_id)
+    assert school is not None
+    await _notify(
+        session,
+        novation,
+        school,
+        kind="NOVATION_ACCEPTED",
+        subject=f"{school.name}: move on {novation.effective_date} accepted",
+        body=f"The successor trust accepted the novation of the licence of {school.name} and its terms "
+        f"({terms_version}); it takes effect on {novation.effective_date}.",
+        now=now,
+    )
+    if novation.effective_date <= today:
+        await apply(session, novation, now=now)
+    return novation
+
+
+async def reject(
+    session: AsyncSession, novation_id: uuid.UUID, *, by: Party, reason: str | None, now: datetime
+) -> Novation:
+    novation = await _novation(session, novation_id)
+    if novation is None or novation.to_trust_id != by.trust_id:
+        raise _not_found()
+    if novation.status != "PROPOSED":
+        raise DomainError.one("novationId", "NOT_PROPOSED", f"This novation is {novation.status.lower()}.")
+    return await _close(session, novation, "REJECTED", by=by, reason=reason, now=now)
+
+
+async def withdraw(
+    session: AsyncSession, novation_id: uuid.UUID, *, by: Party, reason: str | None, now: datetime
+) -> Novation:
+    """Withdrawn by an operator or the outgoing trust, any time before it is applied."""
+    novation = await _novation(session, novation_id)
+    if novation is None or (by.type == "TRUST_ADMIN" and novation.from_trust_id != by.trust_id):
+        raise _not_found()
+    if novation.status not in OPEN_NOVATION:
+        raise DomainError.one("novationId", "NOT_OPEN", f"This novation is {novation.status.lower()}.")
+    return await _close(session, novation, "WITHDRAWN", by=by, reason=reason, now=now)
+
+
+async def _close(
+    session: AsyncSession, novation: Novation, status: str, *, by: Party, reason: str | None, now: datetime
+) -> Novation:
+    novation.status = status
+    novation.closed_by_type = by.type
+    novation.closed_by = by.id
+    novation.closed_at = now
+    novation.close_reason = reason
+    await session.flush()
+    school = await session.get(School, novation.tenant_id)
+    assert school is not None
+    await _notify(
+        session,
+        novation,
+        school,
+        kind=f"NOVATION_{status}",
+        subject=f"{school.name}: proposed move {status.lower()}",
+        body=f"The proposed novation of the licence of {school.name} from {novation.effective_date} was "
+        f"{status.lower()}" + (f": {reason}" if reason else "."),
+        now=now,
+    )
+    return novation
+
+
+def due(today: date) -> object:
+    return and_(Novation.status == "ACCEPTED", Novation.effective_date <= today)
+
+
+async def apply(session: AsyncSession, novation: Novation, *, now: datetime) -> None:
+    """Switch the membership and novate the licence (the novation row is locked by the caller)."""
+    if novation.status != "ACCEPTED" or novation.effective_date > now.date():
+        return
+    effective = novation.effective_date
+    await lock_schools(session, [novation.tenant_id])
+    async with bound(session, [novation.tenant_id]):
+        await join_trust(session, novation.tenant_id, novation.to_trust_id, effective_from=effective, now=now)
+    to_trust = await session.get(Trust, novation.to_trust_id)
+    assert to_trust is not None
+    old = (
+        await session.execute(
+            select(Licence)
+            .join(LicenceSchool, LicenceSchool.licence_id == Licence.id)
+            .where(
+                LicenceSchool.tenant_id == novation.tenant_id,
+                Licence.status == "ACTIVE",
+                or_(LicenceSchool.covered_to.is_(None), LicenceSchool.covered_to > effective),  # type: ignore[union-attr]
+            )
+            .order_by(LicenceSchool.covered_from.desc())  # type: ignore[attr-defined]
+            .limit(1)
+            .with_for_update(of=Licence)
+        )
+    ).scalar_one_or_none()
+    if old is not None:
+        shared = (
+            await session.execute(
+                select(LicenceSchool.tenant_id).where(
+                    LicenceSchool.licence_id == old.id,
+                    or_(LicenceSchool.covered_to.is_(None), LicenceSchool.covered_to > effective),  # type: ignore[union-attr]
+                )
+            )
+        ).all()
+        await end_school_cover(session, novation.tenant_id, on=effective, status="NOVATED")
+        term_end = old.term_end if old.term_end > effective else add_years(effective)
+        new = Licence(
+            reference=f"{old.reference.split('/')[0]}/N{old.renewals + 1}-{novation.id.hex[:4].upper()}",
+            licensee_trust_id=to_trust.id,
+            licensee_name=to_trust.name,
+            terms_version=novation.accepted_terms_version or CURRENT_TERMS_VERSION,
+            term_start=effective,
+            term_end=term_end,
+            auto_renew=old.auto_renew,
+            annual_fee_pence=old.annual_fee_pence // max(len(shared), 1),
+            cancellation_received_on=old.cancellation_received_on,
+            novated_from_id=old.id,
+            created_at=now,
+        )
+        session.add(new)
+        await session.flush()
+        session.add(LicenceSchool(licence_id=new.id, tenant_id=novation.tenant_id, covered_from=effective))
+        novation.old_licence_id, novation.new_licence_id = old.id, new.id
+    novation.status = "APPLIED"
+    novation.applied_at = now
+    await session.flush()
+    school = await session.get(School, novation.tenant_id)
+    assert school is not None
+    await _notify(
+        session,
+        novation,
+        school,
+        kind="NOVATION_APPLIED",
+        subject=f"{school.name} is now with {to_trust.name}",
+        body=(
+            f"From {effective}, {school.name} is part of {to_trust.name}, and its licence is novated to "
+            f"{to_trust.name} (LL 20). The school's address, data and users are unchanged."
+        ),
+        now=now,
+    )
+
+
+async def novations_of_trust(
+    session: AsyncSession, trust_id: uuid.UUID, *, direction: str, open_only: bool
+) -> list[Novation]:
+    """A trust's novations: IN (it is the successor), OUT (the outgoing trust) or ALL, newest first."""
+    sides = {
+        "IN": Novation.to_trust_id == trust_id,
+        "OUT": Novation.from_trust_id == trust_id,
+        "ALL": or_(Novation.to_trust_id == trust_id, Novation.from_trust_id == trust_id),
+    }
+    stmt = select(Novation).where(sides[direction]).order_by(Novation.proposed_at.desc(), Novation.id)  # type: ignore[attr-defined]
+    if open_only:
+        stmt = stmt.where(Novation.status.in_(OPEN_NOVATION))  # type: ignore[attr-defined]
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,126 @@
+"""Recording what operators, trust admins and the jobs runner do.
+
+Every event goes to the platform audit log (``platform_audit``, global). An event about one school is also
+appended to that school's own hash chain (``audit.recorder.append``), so the school's log shows what was
+done to it, and by whom, from outside (an operator provisioning or suspending it, a trust admin creating
+its admin, the jobs runner switching its trust).
+
+Actors: an operator is ``OPERATOR``; a trust admin is recorded in a school's chain as an ``ACCOUNT`` whose
+role is ``TRUST_ADMIN`` (the school chain's actor types are the audit capability's; the role and the id
+tell a trust admin from a school account), and as ``TRUST_ADMIN`` in the platform log; the jobs runner is
+``SYSTEM``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.recorder import Actor, AuditTrail, Event, append
+from models.platform import PlatformAuditEntry
+from tenants.context import bound
+
+JOBS = Actor("SYSTEM", None, "jobs", "JOBS")
+
+
+def operator_actor(account_id: uuid.UUID, username: str) -> Actor:
+    return Actor("OPERATOR", account_id, username, "OPERATOR")
+
+
+def trust_admin_actor(account_id: uuid.UUID, username: str) -> Actor:
+    return Actor("ACCOUNT", account_id, username, "TRUST_ADMIN")
+
+
+def _platform_actor_type(actor: Actor) -> str:
+    if actor.role == "TRUST_ADMIN":
+        return "TRUST_ADMIN"
+    return actor.type if actor.type in ("OPERATOR", "ANONYMOUS", "SYSTEM") else "SYSTEM"
+
+
+class PlatformTrail(AuditTrail):
+    """The events of one trust or platform request (or one job item), some of them about a school."""
+
+    def __init__(
+        self, *, actor: Actor, request_id: str, client_address: str | None, trust_id: uuid.UUID | None = None
+    ) -> None:
+        super().__init__(actor=actor, request_id=request_id, client_address=client_address)
+        self.trust_id = trust_id
+        self.school_events: list[tuple[uuid.UUID, Event]] = []
+        self.unchained: list[tuple[uuid.UUID, Event]] = []
+
+    def for_school(
+        self,
+        school_id: uuid.UUID,
+        action: str,
+        outcome: str = "SUCCESS",
+        *,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+        detail: dict[str, Any] | None = None,
+        chain: bool = True,
+    ) -> None:
+        """An event about ``school_id``: kept in the platform log and appended to that school's chain.
+
+        ``chain=False`` keeps it in the platform log only: for the destruction of the school's data, which
+        destroys its chain too.
+        """
+        event = Event(action, outcome, target_type, target_id, detail or {}, None)
+        (self.school_events if chain else self.unchained).append((school_id, event))
+
+    def failed(self) -> list[Event]:
+        self.school_events = [
+            (school, replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e)
+            for school, e in self.school_events
+        ]
+        return super().failed()
+
+
+async def write(
+    session: AsyncSession, trail: PlatformTrail, *, now: datetime, events: list[Event] | None = None
+) -> None:
+    """Write the trail in the session's transaction: the platform log, then each school's chain."""
+    general = trail.events if events is None else events
+    rows: list[dict[str, Any]] = []
+
+    def row(event: Event, tenant_id: uuid.UUID | None) -> dict[str, Any]:
+        who = event.actor or trail.actor
+        return {
+            "occurred_at": now,
+            "actor_type": _platform_actor_type(who),
+            "actor_id": who.id,
+            "actor_username": who.username,
+            "action": event.action,
+            "outcome": event.outcome,
+            "trust_id": trail.trust_id,
+            "tenant_id": tenant_id,
+            "target_type": event.target_type,
+            "target_id": event.target_id,
+            "detail": event.detail,
+            "request_id": trail.request_id,
+            "client_address": trail.client_address,
+        }
+
+    rows += [row(e, None) for e in general]
+    rows += [row(e, school) for school, e in [*trail.school_events, *trail.unchained]]
+    if rows:
+        await session.execute(insert(PlatformAuditEntry), rows)
+    by_school: dict[uuid.UUID, list[Event]] = defaultdict(list)
+    for school, event in trail.school_events:
+        by_school[school].append(event)
+    for school, school_events in by_school.items():
+        async with bound(session, [school]):
+            await append(
+                session,
+                school,
+                school_events,
+                actor=trail.actor,
+                request_id=trail.request_id,
+                client_address=trail.client_address,
+                now=now,
+            )

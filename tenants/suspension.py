@@ -1,0 +1,123 @@
+"""Suspending a school on a security or personal-data breach (LL-A 9.1).
+
+Either party may suspend for up to 30 days, or longer when agreed (the agreement is recorded). Suspending
+revokes every session of the school at once and refuses every request to it with 403 and the reason; it is
+lifted by an operator, or by ``schoolgraph jobs run`` when it ends. A school has at most one open
+suspension.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.service import revoke_sessions
+from common.errors import DomainError, Problems
+from models import School
+from models.licensing import SUSPENSION_REASONS, Suspension
+from tenants import outbox
+from tenants.context import bound
+from tenants.licences import refresh_school_status
+
+MAX_WITHOUT_AGREEMENT = timedelta(days=30)
+
+
+async def suspend(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    *,
+    reason: str,
+    ends_at: datetime,
+    agreed_longer: bool,
+    agreement: str | None,
+    note: str | None,
+    by: uuid.UUID | None,
+    now: datetime,
+) -> Suspension:
+    school = await session.get(School, school_id, with_for_update=True)
+    if school is None:
+        raise DomainError.one("schoolId", "NOT_FOUND", "No such school.")
+    problems = Problems()
+    if school.status == "TERMINATED":
+        problems.add("schoolId", "SCHOOL_TERMINATED", f"{school.name} is terminated.")
+    if reason not in SUSPENSION_REASONS:
+        problems.add("reason", "INVALID_REASON", f"reason must be one of {', '.join(SUSPENSION_REASONS)}.")
+    if ends_at <= now:
+        problems.add("endsAt", "IN_THE_PAST", "A suspension must end in the future.")
+    elif ends_at - now > MAX_WITHOUT_AGREEMENT and not agreed_longer:
+        problems.add(
+            "endsAt",
+            "SUSPENSION_TOO_LONG",
+            "A suspension lasts up to 30 days unless a longer period is agreed (LL-A 9.1): set agreedLonger "
+            "and record the agreement.",
+        )
+    if agreed_longer and not (agreement or "").strip():
+        problems.add("agreement", "REQUIRED", "Record what was agreed, with whom and when.")
+    open_one = (
+        await session.execute(
+            select(Suspension.id).where(Suspension.tenant_id == school_id, Suspension.lifted_at.is_(None))  # type: ignore[union-attr]
+        )
+    ).first()
+    if open_one is not None:
+        problems.add("schoolId", "ALREADY_SUSPENDED", f"{school.name} is suspended already.")
+    problems.raise_if_any()
+    async with bound(session, [school_id]):
+        revoked = await revoke_sessions(session, school_id, reason="SCHOOL_SUSPENDED", now=now)
+    suspension = Suspension(
+        tenant_id=school_id,
+        reason=reason,
+        note=note,
+        starts_at=now,
+        ends_at=ends_at,
+        agreed_longer=agreed_longer,
+        agreement=(agreement or "").strip() or None,
+        sessions_revoked=revoked,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(suspension)
+    await session.flush()
+    await refresh_school_status(session, school_id, now=now)
+    await outbox.enqueue(
+        session,
+        kind="SCHOOL_SUSPENDED",
+        subject=f"{school.name}: access suspended until {ends_at:%Y-%m-%d %H:%M} UTC",
+        body=(
+            f"Access to {school.name} is suspended following a {reason.replace('_', ' ').lower()} (LL-A 9.1), "
+            f"until {ends_at:%Y-%m-%d %H:%M} UTC unless lifted sooner. Every session was signed out."
+        ),
+        now=now,
+        tenant_id=school_id,
+    )
+    return suspension
+
+
+async def lift(
+    session: AsyncSession, suspension: Suspension, *, by: uuid.UUID | None, reason: str, now: datetime
+) -> tuple[str, str | None] | None:
+    """Lift an open suspension (MANUAL, EXPIRED or TERMINATED); returns the school's new status if it changed."""
+    suspension.lifted_at = now
+    suspension.lifted_by = by
+    suspension.lift_reason = reason
+    await session.flush()
+    return await refresh_school_status(session, suspension.tenant_id, now=now)
+
+
+async def open_suspension(session: AsyncSession, school_id: uuid.UUID) -> Suspension:
+    suspension = (
+        await session.execute(
+            select(Suspension)
+            .where(Suspension.tenant_id == school_id, Suspension.lifted_at.is_(None))  # type: ignore[union-attr]
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if suspension is None:
+        raise DomainError.one("schoolId", "NOT_SUSPENDED", "This school has no open suspension.")
+    return suspension
+
+
+def due_lift(now: datetime) -> object:
+    return (Suspension.lifted_at.is_(None)) & (Suspension.ends_at <= now)  # type: ignore[union-attr]

@@ -1,0 +1,289 @@
+"""Termination (LL 5.1.3, LL-A 9.3, LL-A 6.3.7): access ends at once; the jobs runner exports the school's
+data for return and then destroys every tenant row, keeping a destruction record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graph.relay import to_global_id
+from server.runtime import Runtime
+from server.settings import Settings
+from tenants.jobs import run_jobs
+from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
+from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
+
+TENANT_TABLES = text(
+    """
+    SELECT c.relname FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'school_id' AND NOT a.attisdropped
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY c.relname
+    """
+)
+
+
+@pytest.fixture
+def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
+    return TrustFactory(engine, runtime.auth)
+
+
+async def rows_per_table(owner_engine: AsyncEngine, school_id: uuid.UUID) -> dict[str, int]:
+    """Rows of the school in every table that has a school_id column, counted as the table owner (bound to
+    the school: row-level security is forced on the owner too)."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school_id)})
+        tables = (await connection.execute(TENANT_TABLES)).scalars().all()
+        counts = {}
+        for table in tables:
+            counts[table] = int(
+                (
+                    await connection.execute(
+                        text(f'SELECT count(*) FROM "{table}" WHERE school_id = :s'), {"s": school_id}
+                    )
+                ).scalar_one()
+            )
+    return counts
+
+
+TERMINATE = """
+mutation($i: TerminateSchoolInput!) { terminateSchool(input: $i) {
+  school { slug status statusReason } destruction { id status destroyOn } errors { field code } } }
+"""
+RECORD = """
+query($s: String!) { school(slug: $s) { status statusReason licence { status } licences { status }
+  destruction { status reason schoolSlug exportPath exportSha256 exportBytes destroyedAt totalRows
+                rowCounts { table rows } } } }
+"""
+
+
+async def _busy_school(
+    client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory, operator: str
+) -> SchoolData:
+    """A school with people, accounts, sessions, audit entries, a parent code, a trust, a licence, a pending
+    school admin with an activation code and a Super-User: rows in as many tenant tables as there are."""
+    school = await factory.school()
+    trust = await trusts.trust()
+    await trusts.join(school, trust)
+    admin = await login(client, school.slug, "admin")
+    await login(client, school.slug, "pupil1")
+    issued = await gql(
+        client,
+        school.slug,
+        "mutation($p: ID!) { issueParentCode(input: {pupilId: $p}) { code errors { code } } }",
+        {"p": to_global_id("Pupil", school.pupils["pupil2"].id)},
+        token=admin,
+    )
+    assert issued["data"]["issueParentCode"]["code"]
+    trust_token = await trust_login(client, trust.slug)
+    made = await trust_gql(
+        client,
+        trust.slug,
+        """mutation($s: ID!) { createSchoolAdmin(input: {schoolId: $s, forename: "Deb", surname: "Deputy",
+             email: "deb@x.example", username: "deb", superUser: true}) { errors { code } } }""",
+        {"s": to_global_id("School", school.id)},
+        token=trust_token,
+    )
+    assert made["data"]["createSchoolAdmin"]["errors"] == []
+    licence = await platform_gql(
+        client,
+        """mutation($t: ID!, $s: ID!) { createLicence(input: {licensee: {trustId: $t}, schoolIds: [$s],
+             termStart: "%s", annualFeePence: 100000}) { errors { code } } }"""
+        % (date.today() - timedelta(days=30)),
+        {"t": to_global_id("Trust", trust.id), "s": to_global_id("School", school.id)},
+        token=operator,
+    )
+    assert licence["data"]["createLicence"]["errors"] == []
+    return school
+
+
+async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    trusts: TrustFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """LL 5.1.3, LL-A 9.3, LL-A 6.3.7: on termination every user is refused at once; then the school's data
+    is exported for return and destroyed: zero rows of it in every table that has a school_id, a
+    destruction record (what, when, who, row counts), and no other school touched."""
+    operator_data = await trusts.operator()
+    operator = await platform_login(client, operator_data.username)
+    school = await _busy_school(client, factory, trusts, operator)
+    bystander = await factory.school()
+    await login(client, bystander.slug, "teacher1")
+    before = await rows_per_table(owner_engine, school.id)
+    for table in ("pupils", "staff", "accounts", "auth_sessions", "audit_log", "parent_codes",
+                  "school_trust_memberships", "account_activations", "super_users"):  # fmt: skip
+        assert before[table] > 0, table
+    bystander_before = await rows_per_table(owner_engine, bystander.id)
+    token = await login(client, school.slug, "teacher1")
+
+    wrong = await platform_gql(
+        client,
+        TERMINATE,
+        {
+            "i": {
+                "schoolId": to_global_id("School", school.id),
+                "reason": "END_OF_LICENCE",
+                "confirmSlug": "nope",
+            }
+        },
+        token=operator,
+    )
+    assert wrong["data"]["terminateSchool"]["errors"] == [
+        {"field": "confirmSlug", "code": "CONFIRMATION_MISMATCH"}
+    ]
+    await gql(client, school.slug, "{ viewer { username } }", token=token)  # nothing changed
+
+    done = await platform_gql(
+        client,
+        TERMINATE,
+        {
+            "i": {
+                "schoolId": to_global_id("School", school.id),
+                "reason": "END_OF_LICENCE",
+                "confirmSlug": school.slug,
+            }
+        },
+        token=operator,
+    )
+    payload = done["data"]["terminateSchool"]
+    assert payload["errors"] == []
+    assert payload["school"] == {
+        "slug": school.slug,
+        "status": "TERMINATED",
+        "statusReason": "END_OF_LICENCE",
+    }
+    assert payload["destruction"]["status"] == "PENDING" and payload["destruction"]["destroyOn"] == str(
+        date.today()
+    )
+    for attempt in (
+        await client.post(f"/schools/{school.slug}/graphql", json={"query": "{ viewer { username } }"},
+                          headers={"authorization": f"Bearer {token}"}),
+        await client.post(f"/schools/{school.slug}/graphql", json={"query": LOGIN, "variables": {"u": "admin", "p": PASSWORD}}),
+    ):  # fmt: skip
+        assert attempt.status_code == 403
+        assert attempt.json()["errors"][0]["extensions"] == {"code": "FORBIDDEN", "reason": "END_OF_LICENCE"}
+
+    # What is left to destroy, with the audit of all the above.
+    before = await rows_per_table(owner_engine, school.id)
+    report = await run_jobs(engine, owner_engine=owner_engine, data_dir=tmp_path, steps=["destructions"])
+    record_id = _raw(payload["destruction"]["id"])
+    assert [a for a in report.step("destructions").applied if a.startswith(record_id)] != []
+
+    after = await rows_per_table(owner_engine, school.id)
+    assert set(after) == set(before)
+    assert {table: n for table, n in after.items() if n} == {}
+    assert await rows_per_table(owner_engine, bystander.id) == bystander_before
+    await login(client, bystander.slug, "teacher1")
+
+    view = await platform_gql(client, RECORD, {"s": school.slug}, token=operator)
+    record = view["data"]["school"]["destruction"]
+    assert view["data"]["school"]["status"] == "TERMINATED"
+    assert view["data"]["school"]["licences"] == [{"status": "TERMINATED"}]
+    assert record["status"] == "DESTROYED" and record["reason"] == "END_OF_LICENCE" and record["destroyedAt"]
+    counts = {c["table"]: c["rows"] for c in record["rowCounts"]}
+    assert counts == before
+    assert record["totalRows"] == sum(before.values())
+
+    export = Path(record["exportPath"])
+    assert export.parent == tmp_path / "exports"
+    raw = export.read_bytes()  # noqa: ASYNC240 - a test reading a small file
+    assert hashlib.sha256(raw).hexdigest() == record["exportSha256"] and len(raw) == record["exportBytes"]
+    assert export.stat().st_mode & 0o077 == 0  # noqa: ASYNC240 - readable by the service account only
+    data = json.loads(raw)
+    assert data["school"]["slug"] == school.slug
+    assert {p["upn"] for p in data["tables"]["pupils"]} == {p.upn for p in school.pupils.values()}
+    assert len(data["tables"]["audit_log"]) == before["audit_log"]
+    assert "password_hash" not in raw.decode() and "token_hash" not in raw.decode()
+
+    # The audit log is append-only again: its guard was disabled only inside the destroying transaction.
+    async with owner_engine.begin() as connection:
+        enabled = (
+            await connection.execute(
+                text("SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'audit_log_append_only'")
+            )
+        ).scalar_one()
+    assert enabled == "O"
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with owner_engine.begin() as connection:
+            await connection.execute(
+                text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(bystander.id)}
+            )
+            await connection.execute(text("DELETE FROM audit_log WHERE school_id = :s"), {"s": bystander.id})
+
+    # Running the jobs again destroys nothing more and the slug keeps answering 403.
+    again = await run_jobs(engine, owner_engine=owner_engine, data_dir=tmp_path, steps=["destructions"])
+    assert [a for a in again.step("destructions").applied if a.startswith(record_id)] == []
+    gone = await client.post(f"/schools/{school.slug}/graphql", json={"query": "{ school { slug } }"})
+    assert gone.status_code == 403
+
+
+def _raw(global_id: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode().split(":", 1)[1]
+
+
+async def test_destruction_waits_for_its_day_and_needs_the_owner(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    trusts: TrustFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """LL-A 9.3 (return or destroy as the school directs): destruction can be set for a later day, leaving
+    time to return the export; the runtime role alone cannot destroy (the runner needs the owner)."""
+    operator = await platform_login(client, (await trusts.operator()).username)
+    school = await factory.school()
+    later = date.today() + timedelta(days=7)
+    done = await platform_gql(
+        client,
+        TERMINATE,
+        {
+            "i": {
+                "schoolId": to_global_id("School", school.id),
+                "reason": "AT_LICENSEE_REQUEST",
+                "confirmSlug": school.slug,
+                "destroyOn": str(later),
+            }
+        },
+        token=operator,
+    )
+    record_id = _raw(done["data"]["terminateSchool"]["destruction"]["id"])
+    no_owner = await run_jobs(
+        engine,
+        owner_engine=None,
+        data_dir=tmp_path,
+        now=datetime.combine(later, datetime.min.time(), tzinfo=UTC),
+        steps=["destructions"],
+    )
+    assert no_owner.step("destructions").skipped
+    early = await run_jobs(engine, owner_engine=owner_engine, data_dir=tmp_path, steps=["destructions"])
+    assert not [a for a in early.step("destructions").applied if a.startswith(record_id)]
+    assert (await rows_per_table(owner_engine, school.id))["pupils"] == len(school.pupils)
+    on_the_day = await run_jobs(
+        engine,
+        owner_engine=owner_engine,
+        data_dir=tmp_path,
+        now=datetime.combine(later, datetime.min.time(), tzinfo=UTC) + timedelta(hours=2),
+        steps=["destructions"],
+    )
+    assert [a for a in on_the_day.step("destructions").applied if a.startswith(record_id)]
+    assert sum((await rows_per_table(owner_engine, school.id)).values()) == 0
+    with pytest.raises(AssertionError):
+        await login(client, school.slug, "admin")
