@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.passwords import PasswordHasher, check_password_policy
+from learning.demo import DemoClass, seed_learning
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
 from people.identifiers import upn_check_letter
 from tenants.context import bind
@@ -134,6 +135,17 @@ async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: s
         account.created_at = now
     session.add_all([*links, *accounts])
     await session.flush()
+    # Learning: progress on the starter ladders, an assignment with feedback, a record of achievement.
+    half = PUPILS_PER_SCHOOL // 2
+    await seed_learning(
+        session,
+        sid,
+        [
+            DemoClass(year5, teacher1, accounts[1], pupils[:half], accounts[4 : 4 + half]),
+            DemoClass(year6, teacher2, accounts[2], pupils[half:], accounts[4 + half :]),
+        ],
+        now,
+    )
 
 
 async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: datetime) -> None:

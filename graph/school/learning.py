@@ -1,15 +1,9 @@
-"""The school schema's learning fields (placeholder until the learning capability lands)."""
+"""The school schema's learning fields: queries in ``learning_queries``, mutations in
+``learning_mutations``, types in ``learning_types``, DataLoaders in ``learning_loaders``."""
 
 from __future__ import annotations
 
-import strawberry
+from graph.school.learning_mutations import LearningMutation
+from graph.school.learning_queries import LearningQuery
 
-
-@strawberry.type
-class LearningQuery:
-    pass
-
-
-@strawberry.type
-class LearningMutation:
-    pass
+__all__ = ["LearningMutation", "LearningQuery"]

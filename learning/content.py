@@ -1,0 +1,374 @@
+# mypy: disable-error-code="attr-defined,union-attr"
+"""Content: the platform's pre-loaded items and a school's uploads; downloads, printed workbooks, reports
+and takedowns.
+
+Obligations carried out here:
+
+* LL 4.4: pre-loaded content is read by every school; LL 6.4.4: uploads pass the acceptable-use gate
+  (:func:`storage.files.check_upload`: type allowlist by content and extension, size limit).
+* LL 7.1.4 (7.1.4.2): every download is recorded (who, what, when) and listed for school admins.
+* LL 7.1.8: every download carries the copyright notice (in the file for text, always beside it).
+* LL 6.4.2: one printed workbook per pupil; another copy only after a school admin's grant.
+* LL 13.3 and LL 8.4: any user may report an item; a school admin (their school's uploads) or the
+  operator (anything) reviews it; a takedown hides the item everywhere (lists, assignments, downloads,
+  prints) and the decision, its reason and the reviewer are recorded; the uploader can be suspended.
+
+A taken-down item is, to everyone but its reviewers, exactly an unknown item.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Select, and_, func, literal, null, or_, select, tuple_, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from common.errors import DomainError, Problems
+from common.pagination import Page
+from learning import curriculum, ladders, paging
+from learning.paging import after_key
+from models import Account
+from models.learning import (
+    Download,
+    PlatformContent,
+    SchoolContent,
+    StoredFile,
+)
+from storage.files import FileStore, UploadRefused, check_upload, storage_key
+from tenants.scoping import in_school
+
+PLATFORM, SCHOOL = "PLATFORM", "SCHOOL"
+TEXT_TYPES: Final = ("text/plain", "text/markdown", "text/csv")
+
+
+@dataclass(frozen=True)
+class ContentItem:
+    id: uuid.UUID
+    source: str
+    title: str
+    description: str | None
+    subject: str | None
+    year_group: int | None
+    is_workbook: bool
+    file_name: str
+    media_type: str
+    byte_size: int | None
+    created_at: datetime
+    taken_down: bool
+    takedown_reason: str | None
+    ladder_id: uuid.UUID | None
+    storage_key: str | None
+    uploaded_by: uuid.UUID | None
+
+    @property
+    def refs(self) -> dict[str, uuid.UUID | None]:
+        """The two reference columns of a tenant row that points at this item."""
+        return {
+            "platform_content_id": self.id if self.source == PLATFORM else None,
+            "school_content_id": self.id if self.source == SCHOOL else None,
+        }
+
+
+def _content(school_id: uuid.UUID) -> Any:
+    platform_columns: list[Any] = [
+        PlatformContent.id,
+        literal(PLATFORM).label("source"),
+        PlatformContent.title,
+        PlatformContent.description,
+        PlatformContent.subject,
+        PlatformContent.year_group,
+        PlatformContent.is_workbook,
+        PlatformContent.file_name,
+        PlatformContent.media_type,
+        null().label("byte_size"),
+        PlatformContent.created_at,
+        PlatformContent.taken_down_at.is_not(None).label("taken_down"),
+        PlatformContent.takedown_reason,
+        PlatformContent.ladder_id,
+        PlatformContent.storage_key,
+        null().label("uploaded_by"),
+    ]
+    school_columns: list[Any] = [
+        SchoolContent.id,
+        literal(SCHOOL),
+        SchoolContent.title,
+        SchoolContent.description,
+        SchoolContent.subject,
+        SchoolContent.year_group,
+        SchoolContent.is_workbook,
+        StoredFile.file_name,
+        StoredFile.media_type,
+        StoredFile.byte_size,
+        SchoolContent.created_at,
+        SchoolContent.taken_down_at.is_not(None),
+        SchoolContent.takedown_reason,
+        null(),
+        StoredFile.storage_key,
+        SchoolContent.uploaded_by,
+    ]
+    school = (
+        select(*school_columns)
+        .join(StoredFile, and_(in_school(StoredFile, school_id), StoredFile.id == SchoolContent.file_id))
+        .where(in_school(SchoolContent, school_id))
+    )
+    return union_all(select(*platform_columns), school).subquery("content")
+
+
+async def content_page(
+    session: AsyncSession,
+    principal: Principal,
+    page: Page,
+    *,
+    subject: str | None = None,
+    year_group: int | None = None,
+    workbooks_only: bool = False,
+) -> list[ContentItem]:
+    """Visible content (never taken down) by title and id, ``page.first + 1`` at most."""
+    content = _content(principal.school_id)
+    order = (content.c.title, content.c.id)
+    stmt: Select[Any] = select(content).where(content.c.taken_down.is_(False))
+    if subject is not None:
+        stmt = stmt.where(func.lower(content.c.subject) == subject.strip().lower())
+    if year_group is not None:
+        stmt = stmt.where(content.c.year_group == year_group)
+    if workbooks_only:
+        stmt = stmt.where(content.c.is_workbook)
+    after = after_key(page, paging.TEXT, paging.UUID)
+    if after is not None:
+        stmt = stmt.where(tuple_(*order) > tuple_(*after))
+    stmt = stmt.order_by(*order).limit(page.first + 1)
+    return [ContentItem(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def content_by_ids(
+    session: AsyncSession,
+    principal: Principal,
+    ids: Sequence[uuid.UUID],
+    *,
+    include_taken_down: bool = False,
+) -> dict[uuid.UUID, ContentItem]:
+    """Items by id (either source), one statement; taken-down items only when asked (reviewers)."""
+    if not ids:
+        return {}
+    content = _content(principal.school_id)
+    stmt = select(content).where(content.c.id.in_(ids))
+    if not include_taken_down:
+        stmt = stmt.where(content.c.taken_down.is_(False))
+    return {row[0]: ContentItem(*row) for row in (await session.execute(stmt)).all()}
+
+
+async def visible_item(
+    session: AsyncSession, principal: Principal, content_id: uuid.UUID, *, field: str = "contentId"
+) -> ContentItem:
+    item = (await content_by_ids(session, principal, [content_id])).get(content_id)
+    if item is None:
+        raise DomainError.one(field, "CONTENT_NOT_FOUND", "No content with this id at this school.")
+    return item
+
+
+# --- uploads ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewContent:
+    title: str
+    file_name: str
+    data: bytes
+    description: str | None = None
+    subject: str | None = None
+    year_group: int | None = None
+    is_workbook: bool = False
+
+
+def accepted_file(problems: Problems, field: str, file_name: str, data: bytes, max_bytes: int) -> Any:
+    """The checked file, or None with the refusal added to ``problems`` (LL 6.4.4)."""
+    try:
+        return check_upload(file_name, data, max_bytes=max_bytes)
+    except UploadRefused as refused:
+        problems.add(field, refused.code, refused.message)
+        return None
+
+
+async def store_file(
+    session: AsyncSession, principal: Principal, store: FileStore, accepted: Any, *, now: datetime
+) -> StoredFile:
+    """Put the file in the store, then record it. The key is content-addressed (see storage.files)."""
+    key = storage_key(principal.school_id, accepted.sha256)
+    await store.put(key, accepted.data)
+    row = StoredFile(
+        school_id=principal.school_id,
+        storage_key=key,
+        file_name=accepted.file_name,
+        media_type=accepted.media_type,
+        byte_size=accepted.byte_size,
+        sha256=accepted.sha256,
+        uploaded_by=principal.account_id,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def upload_content(
+    session: AsyncSession,
+    principal: Principal,
+    store: FileStore,
+    data: NewContent,
+    *,
+    max_bytes: int,
+    now: datetime,
+) -> ContentItem:
+    problems = Problems()
+    title = (data.title or "").strip()
+    if not title:
+        problems.add("title", "REQUIRED", "title must not be empty.")
+    elif len(title) > 200:
+        problems.add("title", "TOO_LONG", "title has at most 200 characters.")
+    if data.year_group is not None and data.year_group not in ladders.YEAR_GROUPS:
+        problems.add("yearGroup", "INVALID_YEAR_GROUP", "yearGroup must be between -2 (nursery) and 14.")
+    if data.subject is not None and len(data.subject.strip()) > 60:
+        problems.add("subject", "TOO_LONG", "subject has at most 60 characters.")
+    accepted = accepted_file(problems, "file", data.file_name, data.data, max_bytes)
+    problems.raise_if_any()
+    stored = await store_file(session, principal, store, accepted, now=now)
+    row = SchoolContent(
+        school_id=principal.school_id,
+        title=title,
+        description=(data.description or "").strip() or None,
+        subject=(data.subject or "").strip() or None,
+        year_group=data.year_group,
+        is_workbook=data.is_workbook,
+        file_id=stored.id,
+        uploaded_by=principal.account_id,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return ContentItem(
+        row.id, SCHOOL, row.title, row.description, row.subject, row.year_group, row.is_workbook,
+        stored.file_name, stored.media_type, stored.byte_size, now, False, None, None, stored.storage_key,
+        principal.account_id,
+    )  # fmt: skip
+
+
+# --- downloads (LL 7.1.4, LL 7.1.8) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    download_id: uuid.UUID
+    content: ContentItem
+    file_name: str
+    media_type: str
+    data: bytes
+    copyright_notice: str
+
+
+def notice_for(school_name: str, item: ContentItem) -> str:
+    origin = "" if item.source == PLATFORM else f" Uploaded by {school_name}."
+    return curriculum.COPYRIGHT_NOTICE + origin
+
+
+async def _body(
+    session: AsyncSession,
+    principal: Principal,
+    store: FileStore,
+    item: ContentItem,
+    school_name: str,
+    notice: str,
+) -> bytes:
+    if item.ladder_id is not None:
+        ladder = await ladders.ladder(session, principal.school_id, item.ladder_id)
+        rungs = [(r.code, r.statement) for r in ladder.rungs] if ladder else []
+        title = ladder.row.title if ladder else item.title
+        return curriculum.render_workbook(title, rungs, school_name=school_name, notice=notice)
+    assert item.storage_key is not None
+    data = await store.get(item.storage_key)
+    if item.media_type.split(";")[0] in TEXT_TYPES:
+        # The notice travels inside text files themselves (LL 7.1.8), first and last.
+        text = notice.encode("utf-8")
+        return text + b"\n\n" + data + b"\n\n" + text + b"\n"
+    return data
+
+
+async def download(
+    session: AsyncSession,
+    principal: Principal,
+    store: FileStore,
+    content_id: uuid.UUID,
+    *,
+    school_name: str,
+    now: datetime,
+) -> DownloadedFile:
+    """The file of a visible item, with the notice, after recording who downloaded what and when."""
+    item = await visible_item(session, principal, content_id)
+    notice = notice_for(school_name, item)
+    data = await _body(session, principal, store, item, school_name, notice)
+    row = Download(
+        school_id=principal.school_id,
+        account_id=principal.account_id,
+        title=item.title,
+        downloaded_at=now,
+        **item.refs,
+    )
+    session.add(row)
+    await session.flush()
+    return DownloadedFile(row.id, item, item.file_name, item.media_type, data, notice)
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    id: uuid.UUID
+    downloaded_at: datetime
+    account_id: uuid.UUID
+    username: str | None
+    role: str | None
+    content_id: uuid.UUID
+    source: str
+    title: str
+
+
+async def downloads_page(
+    session: AsyncSession, principal: Principal, page: Page, *, content_id: uuid.UUID | None = None
+) -> list[DownloadRecord]:
+    """The download log, newest first (school admins: the GraphQL edge checks the policy)."""
+    school = principal.school_id
+    stmt: Select[Any] = (
+        select(
+            Download.id,
+            Download.downloaded_at,
+            Download.account_id,
+            Account.username,
+            Account.role,
+            func.coalesce(Download.platform_content_id, Download.school_content_id),
+            Download.platform_content_id.is_not(None),
+            Download.title,
+        )
+        .outerjoin(Account, and_(in_school(Account, school), Account.id == Download.account_id))
+        .where(in_school(Download, school))
+    )
+    if content_id is not None:
+        stmt = stmt.where(
+            or_(Download.platform_content_id == content_id, Download.school_content_id == content_id)
+        )
+    after = after_key(page, paging.TIMESTAMP, paging.UUID)
+    if after is not None:
+        stmt = stmt.where(tuple_(Download.downloaded_at, Download.id) < tuple_(*after))
+    stmt = stmt.order_by(Download.downloaded_at.desc(), Download.id.desc()).limit(page.first + 1)
+    return [
+        DownloadRecord(r[0], r[1], r[2], r[3], r[4], r[5], PLATFORM if r[6] else SCHOOL, r[7])
+        for r in (await session.execute(stmt)).all()
+    ]
+
+
+def same_item(model: Any, item: ContentItem) -> Any:
+    """``model`` (a tenant row with the two content columns) points at ``item``."""
+    if item.source == PLATFORM:
+        return model.platform_content_id == item.id
+    return model.school_content_id == item.id

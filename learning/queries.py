@@ -1,0 +1,240 @@
+# mypy: disable-error-code="attr-defined,union-attr"
+"""Batch reads of learning data for the request's DataLoaders, always within the caller's row scope.
+
+Like :mod:`people.queries`: every function takes the :class:`Principal` and returns only rows it may
+see, and issues one statement however many keys it gets. Keys of rows outside the scope come back empty.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Select, and_, bindparam, false, func, join, select, type_coerce
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from models import Account, Group, GroupPupil, Pupil
+from models.learning import Achievement, Judgement, LearningGoal, Submission
+from tenants.scoping import in_school, scoped
+
+
+@dataclass(frozen=True)
+class LatestJudgement:
+    """The judgement that counts for one pupil and rung: the latest by date, then by recording time."""
+
+    pupil_id: uuid.UUID
+    rung_id: uuid.UUID
+    level: str
+    assessed_on: date
+
+
+def _pupils_within(principal: Principal, pupil_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    return [p for p in pupil_ids if principal.may_see_pupil(p)]
+
+
+def latest_judgements_stmt(
+    school_id: uuid.UUID, pupil_ids: Sequence[uuid.UUID], ladder_ids: Sequence[uuid.UUID]
+) -> Select[Any]:
+    """``DISTINCT ON (pupil, rung)`` over the judgement index, newest first: one row per pupil and rung."""
+    stmt: Select[Any] = (
+        select(Judgement.pupil_id, Judgement.rung_id, Judgement.level, Judgement.assessed_on)
+        .where(
+            in_school(Judgement, school_id),
+            Judgement.pupil_id.in_(pupil_ids),
+            Judgement.ladder_id.in_(ladder_ids),
+        )
+        .ext(distinct_on(Judgement.pupil_id, Judgement.rung_id))
+        .order_by(
+            Judgement.pupil_id,
+            Judgement.rung_id,
+            Judgement.assessed_on.desc(),
+            Judgement.recorded_at.desc(),
+        )
+    )
+    return stmt
+
+
+Cells = dict[str, list[str]]
+"""A pupil's latest judgements: rung id (as text) -> [level, assessed_on (ISO date)]."""
+
+
+@cache
+def _cells_stmt() -> Select[Any]:
+    """Built once: the latest judgements, folded per pupil into one JSON object in PostgreSQL, so that a
+    class of 30 pupils x 15 rungs comes back as 30 rows, not 450."""
+    latest = latest_judgements_stmt(
+        bindparam("school_id"),
+        bindparam("pupil_ids", expanding=True),
+        bindparam("ladder_ids", expanding=True),
+    ).subquery("latest")
+    cells = func.json_object_agg(
+        latest.c.rung_id, func.json_build_array(latest.c.level, latest.c.assessed_on)
+    )
+    stmt: Select[Any] = select(latest.c.pupil_id, type_coerce(cells, JSON)).group_by(latest.c.pupil_id)
+    return stmt
+
+
+async def latest_cells(
+    session: AsyncSession,
+    principal: Principal,
+    pupil_ids: Sequence[uuid.UUID],
+    ladder_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, Cells]:
+    """pupil id -> their latest judgements on the ladders, for the pupils the caller may see; one statement."""
+    visible = _pupils_within(principal, pupil_ids)
+    if not visible or not ladder_ids:
+        return {}
+    result = await session.execute(
+        _cells_stmt(),
+        {"school_id": principal.school_id, "pupil_ids": visible, "ladder_ids": list(ladder_ids)},
+    )
+    return {pupil_id: cells for pupil_id, cells in result.all()}
+
+
+@cache
+def _class_stmt(*, scoped_pupils: bool, closed_groups: bool) -> Select[Any]:
+    """Built once per variant, with bound parameters: ``school_id``, ``group_id``, ``ladder_id`` and, for a
+    caller with a pupil scope, ``pupil_scope``."""
+    school: Any = bindparam("school_id")
+    # Per pupil, the latest judgement on each rung of the ladder (the judgement index, pupil by pupil),
+    # folded into one JSON object: the class comes back as one row per pupil.
+    latest = (
+        select(Judgement.rung_id, Judgement.level, Judgement.assessed_on)
+        .where(
+            in_school(Judgement, school),
+            Judgement.pupil_id == Pupil.id,
+            Judgement.ladder_id == bindparam("ladder_id"),
+        )
+        .ext(distinct_on(Judgement.rung_id))
+        .order_by(Judgement.rung_id, Judgement.assessed_on.desc(), Judgement.recorded_at.desc())
+        .correlate(Pupil)
+        .subquery("latest")
+    )
+    cells = (
+        select(
+            func.json_object_agg(
+                latest.c.rung_id, func.json_build_array(latest.c.level, latest.c.assessed_on)
+            )
+        )
+        .correlate(Pupil)
+        .scalar_subquery()
+    )
+    member = and_(in_school(Pupil, school), Pupil.id == GroupPupil.pupil_id, Pupil.active)
+    if scoped_pupils:
+        member = and_(member, Pupil.id.in_(bindparam("pupil_scope", expanding=True)))
+    members = join(GroupPupil, Pupil, member)
+    stmt = (
+        select(Group, Pupil, type_coerce(cells, JSON))
+        .select_from(Group)
+        .outerjoin(members, and_(in_school(GroupPupil, school), GroupPupil.group_id == Group.id))
+        .where(in_school(Group, school), Group.id == bindparam("group_id"))
+        .order_by(Pupil.surname, Pupil.forename, Pupil.id)
+    )
+    if not closed_groups:
+        stmt = stmt.where(Group.active)  # a closed group is the admin's to see (LL 11.2)
+    return stmt
+
+
+async def class_rows(
+    session: AsyncSession, principal: Principal, group_id: uuid.UUID, ladder_id: uuid.UUID
+) -> tuple[Group, list[tuple[Pupil, Cells]]] | None:
+    """The group, its active pupils the caller may see (name order) and each one's latest judgements on
+    the ladder: ONE statement, whatever the class size. None when the group is not visible."""
+    if not principal.may_see_group(group_id):
+        return None
+    scope = principal.pupil_scope
+    stmt = _class_stmt(scoped_pupils=scope is not None, closed_groups=principal.is_admin)
+    params: dict[str, Any] = {"school_id": principal.school_id, "group_id": group_id, "ladder_id": ladder_id}
+    if scope is not None:
+        params["pupil_scope"] = list(scope)
+    rows = (await session.execute(stmt, params)).all()
+    if not rows:
+        return None
+    return rows[0][0], [(pupil, cells or {}) for _, pupil, cells in rows if pupil is not None]
+
+
+def _grouped(rows: Sequence[Any], keys: Sequence[uuid.UUID], key: str) -> list[list[Any]]:
+    found: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in rows:
+        found[getattr(row, key)].append(row)
+    return [found.get(k, []) for k in keys]
+
+
+async def achievements_of_pupils(
+    session: AsyncSession, principal: Principal, pupil_ids: Sequence[uuid.UUID]
+) -> list[list[Achievement]]:
+    visible = _pupils_within(principal, pupil_ids)
+    if not visible:
+        return [[] for _ in pupil_ids]
+    stmt = (
+        scoped(Achievement, principal.school_id)
+        .where(Achievement.pupil_id.in_(visible))
+        .order_by(Achievement.achieved_on.desc(), Achievement.title, Achievement.id)
+    )
+    return _grouped((await session.execute(stmt)).scalars().all(), pupil_ids, "pupil_id")
+
+
+async def goals_of_pupils(
+    session: AsyncSession, principal: Principal, pupil_ids: Sequence[uuid.UUID]
+) -> list[list[LearningGoal]]:
+    visible = _pupils_within(principal, pupil_ids)
+    if not visible:
+        return [[] for _ in pupil_ids]
+    stmt = (
+        scoped(LearningGoal, principal.school_id)
+        .where(LearningGoal.pupil_id.in_(visible))
+        .order_by(LearningGoal.status != "OPEN", LearningGoal.created_at.desc(), LearningGoal.id)
+    )
+    return _grouped((await session.execute(stmt)).scalars().all(), pupil_ids, "pupil_id")
+
+
+async def submissions_of_assignments(
+    session: AsyncSession, principal: Principal, assignment_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], Submission]:
+    """(assignment id, pupil id) -> submission, for pupils the caller may see; one statement."""
+    if not assignment_ids:
+        return {}
+    stmt = scoped(Submission, principal.school_id).where(Submission.assignment_id.in_(assignment_ids))
+    if principal.pupil_scope is not None:
+        if not principal.pupil_scope:
+            stmt = stmt.where(false())
+        else:
+            stmt = stmt.where(Submission.pupil_id.in_(principal.pupil_scope))
+    return {(s.assignment_id, s.pupil_id): s for s in (await session.execute(stmt)).scalars()}
+
+
+async def usernames_of_accounts(
+    session: AsyncSession, principal: Principal, account_ids: Sequence[uuid.UUID]
+) -> list[str | None]:
+    """Usernames (school admins only: callers check the policy)."""
+    stmt = select(Account.id, Account.username).where(
+        in_school(Account, principal.school_id), Account.id.in_(account_ids)
+    )
+    found = {i: name for i, name in (await session.execute(stmt)).all()}
+    return [found.get(i) for i in account_ids]
+
+
+async def active_members(
+    session: AsyncSession, school_id: uuid.UUID, group_id: uuid.UUID, pupil_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``pupil_ids`` are active pupils in the group."""
+    if not pupil_ids:
+        return set()
+    stmt = (
+        select(GroupPupil.pupil_id)
+        .join(Pupil, and_(in_school(Pupil, school_id), Pupil.id == GroupPupil.pupil_id))
+        .where(
+            in_school(GroupPupil, school_id),
+            GroupPupil.group_id == group_id,
+            GroupPupil.pupil_id.in_(pupil_ids),
+            Pupil.active,
+        )
+    )
+    return set((await session.execute(stmt)).scalars())
