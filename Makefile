@@ -28,9 +28,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-## make schema: re-export schema.graphql and docs/permissions.md from the code
+## make schema: re-export the three schemas (*.graphql) and their permission matrices (docs/permissions*.md)
 schema: install
 	$(BIN)/python -m graph.export
+	$(BIN)/python -m graph.platform.export
 
 ## make bench: every benchmark, ratios against a reference measured in the same run
 bench: install

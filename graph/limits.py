@@ -134,12 +134,16 @@ def cost_rule(max_cost: int, page_size: int) -> type[ValidationRule]:
 
 def schema_extensions(settings: Settings) -> list[Any]:
     """Extension factories: strawberry builds fresh instances per request (the caches are module-level)."""
-    cost = cost_rule(MAX_COST, settings.max_page_size)
+    # The validation rules are built once: the validation cache is keyed by the rule classes, so rules
+    # rebuilt per request (as the limiters' constructors do) would make every request a cache miss.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        cost_rule(MAX_COST, settings.max_page_size),
+    ]
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules([cost]),
+        lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
     ]

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,7 +19,6 @@ from server import demo
 from server.database import DatabaseUrls
 from server.settings import REPO_ROOT
 
-DEMO_DB = "schoolgraph_demo_test"
 PASSWORD = "violet harbour lanterns 8"
 
 
@@ -32,14 +32,16 @@ def _free_port() -> int:
 async def demo_server(
     owner_engine: AsyncEngine, database_urls: DatabaseUrls, tmp_path: os.PathLike[str]
 ) -> AsyncIterator[str]:
+    # A database of this run's own, so that concurrent runs on one server never drop each other's.
+    demo_db = f"demo_{uuid.uuid4().hex[:12]}"
     autocommit = owner_engine.execution_options(isolation_level="AUTOCOMMIT")
     async with autocommit.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{DEMO_DB}"'))
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{demo_db}"'))
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": database_urls.owner.set(database=DEMO_DB).render_as_string(hide_password=False),
+        "DATABASE_URL": database_urls.owner.set(database=demo_db).render_as_string(hide_password=False),
         "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
         "SCHOOLGRAPH_PORT": str(port),
         "SCHOOLGRAPH_DEMO_PASSWORD": PASSWORD,
@@ -71,7 +73,7 @@ async def demo_server(
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
         async with autocommit.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)'))
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
     assert "Password for every demo user" in output
     for spec in demo.SCHOOLS:
         assert f"/schools/{spec.slug}/graphql" in output

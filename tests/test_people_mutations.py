@@ -476,7 +476,7 @@ async def test_update_pupil(client: httpx.AsyncClient, factory: SchoolFactory) -
     assert (data["forename"], data["surname"], data["dateOfBirth"]) == (
         pupil.forename,
         "Renamed",
-        pupil.date_of_birth.isoformat(),
+        str(pupil.date_of_birth),
     )
     assert (data["upn"], data["uln"], data["email"], data["gender"]) == (pupil.upn, uln, None, "NOT_KNOWN")
     taken = await mutate(
@@ -506,7 +506,7 @@ BAD_PUPIL_INPUTS: dict[str, BadInput] = {
     "email": (lambda s: {"email": "pupil at school.example"}, [("email", "INVALID_EMAIL")]),
     "duplicate upn": (lambda s: {"upn": s.pupils["pupil1"].upn}, [("upn", "DUPLICATE_UPN")]),
     "duplicate upn, lower case": (
-        lambda s: {"upn": s.pupils["pupil1"].upn.lower()},
+        lambda s: {"upn": str(s.pupils["pupil1"].upn).lower()},
         [("upn", "DUPLICATE_UPN")],
     ),
     "future date of birth": (

@@ -193,7 +193,7 @@ def _pupil_values(school: SchoolData, key: str) -> dict[str, Any]:
         "id": to_global_id("Pupil", row.id),
         "forename": row.forename,
         "surname": row.surname,
-        "dateOfBirth": row.date_of_birth.isoformat(),
+        "dateOfBirth": str(row.date_of_birth),
         "gender": row.gender,
         "email": row.email,
         "upn": row.upn,

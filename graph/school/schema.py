@@ -8,6 +8,7 @@ from strawberry.types import ExecutionContext
 
 from graph.audit import audit_every_mutation
 from graph.limits import schema_extensions
+from graph.school.activation import ActivationMutation
 from graph.school.admin_mutations import AdminMutation
 from graph.school.audit_queries import AuditQuery
 from graph.school.auth_mutations import AuthMutation
@@ -24,7 +25,7 @@ class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery):
 
 
 @strawberry.type
-class Mutation(AuthMutation, AdminMutation, RosterMutation, LearningMutation):
+class Mutation(AuthMutation, ActivationMutation, AdminMutation, RosterMutation, LearningMutation):
     """The root mutation: each domain contributes its fields from its own module."""
 
 
