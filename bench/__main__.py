@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("bench.audit", "bench.learning")
+BENCHES = ("bench.audit", "bench.learning", "bench.roster")
 
 
 def main() -> int:

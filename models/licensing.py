@@ -4,7 +4,7 @@ suspensions and destruction records. All global (reference) tables.
 A global table that names a school calls the column ``tenant_id``, never ``school_id``: ``school_id`` marks a
 tenant row (row-level security, destroyed with its school), while these records must outlive the school's
 data: the licence history and the destruction record are what is left to show after a termination
-(docs/adr/0021-licensing-records.md).
+(docs/adr/0008-licensing-records.md).
 """
 
 from __future__ import annotations

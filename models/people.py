@@ -35,7 +35,9 @@ class Staff(SQLModel, table=True):
     title: str | None = Field(default=None, max_length=20)
     forename: str = Field(max_length=100)
     surname: str = Field(max_length=100)
-    work_email: str = Field(max_length=254)
+    work_email: str | None = Field(default=None, max_length=254)
+    """Required when an admin creates staff (LL 6.3.1); an MIS import may lack it, and then the staff member
+    gets no account until one is recorded (roster/, docs/roster-csv.md)."""
     secondary_email: str | None = Field(default=None, max_length=254)
     teaching: bool = True
     role_text: str | None = Field(default=None, max_length=100)
@@ -69,10 +71,14 @@ class Pupil(SQLModel, table=True):
     id: uuid.UUID = id_field()
     forename: str = Field(max_length=100)
     surname: str = Field(max_length=100)
-    date_of_birth: date = day(nullable=False)
+    date_of_birth: date | None = day()
+    """Required when an admin creates a pupil (LL 6.3.2); an MIS import may lack it (OneRoster has no date of
+    birth without demographics.csv): such a pupil counts as under 13 until it is recorded."""
     gender: str = Field(max_length=16)
     email: str | None = Field(default=None, max_length=254)
-    upn: str = Field(max_length=13)
+    upn: str | None = Field(default=None, max_length=13)
+    """Required when an admin creates a pupil; an import from a system that has none (OneRoster without a
+    ``{UPN:...}`` user id) leaves it empty, with a warning."""
     uln: str | None = Field(default=None, max_length=10)
     active: bool = True
     date_of_leaving: date | None = day()

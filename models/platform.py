@@ -5,7 +5,7 @@ audit log, the notification outbox and the job-run log; plus two small tenant ta
 Operator and trust-admin accounts belong to no school: they are global tables, and their sessions and
 tokens are not school sessions (``auth/admin_sessions.py``). A global table that names a school calls the
 column ``tenant_id``, never ``school_id``: ``school_id`` marks a *tenant row* (row-level security, destroyed
-with its school), and these rows must outlive a school's destruction (docs/adr/0021-licensing-records.md).
+with its school), and these rows must outlive a school's destruction (docs/adr/0008-licensing-records.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,235 @@
-"""``schoolgraph roster ...`` (placeholder until the roster capability lands)."""
+"""``schoolgraph roster ...``: import and export a school's roster from the command line.
+
+``schoolgraph roster import --school SLUG PATH [--dry-run] [--mode auto|bulk|delta] [--org SOURCEDID]``
+imports a zip or a folder (OneRoster 1.1/1.2 CSV, or schoolgraph's own layout) with a progress bar and a
+summary table, in one transaction; ``schoolgraph roster export --school SLUG OUT.zip`` writes the school's
+roster as a OneRoster 1.1 bulk zip. Both connect as the runtime role (row-level security applies), record
+the action in the school's audit log (actor: the command line) and, for imports, in the import history.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from roster.export import ExportSummary
+    from roster.service import ImportReport
+    from server.database import DatabaseUrls
+    from server.settings import Settings
 
 app = typer.Typer(help="Import and export a school's roster (MIS CSV, OneRoster).", no_args_is_help=True)
+console = Console()
+CLI_ACTOR = "command line"
+
+
+def _engine_url() -> tuple[Settings, DatabaseUrls]:
+    from server.database import resolve_urls
+    from server.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        console.print(f"[red]Configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+    return settings, resolve_urls(settings)
+
+
+@app.command("import")
+def import_command(
+    path: Path = typer.Argument(..., help="A zip file or a folder of CSV files.", exists=True),
+    school: str = typer.Option(..., "--school", help="The school's address slug."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count only; write nothing."),
+    mode: str = typer.Option("auto", "--mode", help="auto (as the manifest says), bulk or delta."),
+    org: str | None = typer.Option(
+        None, "--org", help="Record this OneRoster org sourcedId as the school's before importing."
+    ),
+    show: int = typer.Option(50, "--show", help="How many problems to list (all are counted)."),
+) -> None:
+    """Import a roster package into one school: all of it or nothing."""
+    from roster.service import MODES
+
+    if mode not in MODES:
+        console.print(f"[red]--mode must be one of {', '.join(MODES)}[/red]")
+        raise typer.Exit(2)
+    settings, urls = _engine_url()
+    report = asyncio.run(_import(settings, urls, school, path, dry_run=dry_run, mode=mode, org=org))
+    _print_report(report, show)
+    if report.outcome == "REFUSED":
+        raise typer.Exit(1)
+
+
+async def _import(
+    settings: Settings,
+    urls: DatabaseUrls,
+    slug: str,
+    path: Path,
+    *,
+    dry_run: bool,
+    mode: str,
+    org: str | None,
+) -> ImportReport:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from audit.recorder import Actor, Event, append
+    from common.clock import utcnow
+    from roster.service import Importer, ImportOptions, audit_detail, import_path, school_ref, set_org
+    from server.database import create_engine
+    from tenants.context import bind, resolve_school
+
+    engine = create_engine(urls.runtime, settings, pool_size=1)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            tenant = await resolve_school(session, slug)
+            if tenant is None:
+                console.print(f"[red]No school at /schools/{slug}.[/red]")
+                raise typer.Exit(2)
+            if not tenant.active:
+                console.print(f"[red]The school is {tenant.status.lower()}: no import.[/red]")
+                raise typer.Exit(2)
+            await bind(session, [tenant.id])
+            now = utcnow()
+            if org:
+                await set_org(session, tenant.id, org, by=None, now=now)
+            ref = await school_ref(session, tenant.id)
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[rows]:>10,} rows"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as progress:
+                tasks: dict[str, TaskID] = {}
+
+                def advance(name: str, rows: int) -> None:
+                    for other, task in tasks.items():
+                        if other != name:
+                            progress.update(task, total=1, completed=1)
+                    if name not in tasks:
+                        tasks[name] = progress.add_task(name, total=None, rows=0)
+                    progress.update(tasks[name], rows=rows)
+
+                report = await import_path(
+                    session,
+                    ref,
+                    path,
+                    by=Importer(name=CLI_ACTOR),
+                    options=ImportOptions(mode=mode, dry_run=dry_run),
+                    now=now,
+                    progress=advance,
+                )
+                for task in tasks.values():
+                    progress.update(task, total=1, completed=1)
+            outcome = "REJECTED" if report.outcome == "REFUSED" else "SUCCESS"
+            await append(
+                session,
+                tenant.id,
+                [Event("roster.import", outcome, "RosterImport", report.import_id, audit_detail(report))],
+                actor=Actor("OPERATOR", username=CLI_ACTOR),
+                request_id=None,
+                client_address=None,
+                now=now,
+            )
+        return report
+    finally:
+        await engine.dispose()
+
+
+def _print_report(report: ImportReport, show: int) -> None:
+    counts = Table(title=f"{report.file_name} ({report.format}, {report.mode})")
+    for column in ("records", "create", "update", "deactivate", "unchanged"):
+        counts.add_column(column, justify="left" if column == "records" else "right")
+    for entity, c in report.counts.items():
+        if c.changes or c.unchanged:
+            counts.add_row(entity, *(f"{v:,}" for v in (c.create, c.update, c.deactivate, c.unchanged)))
+    console.print(counts)
+    if report.problems:
+        problems = Table(title=f"{report.error_count} errors, {report.warning_count} warnings")
+        for column in ("", "code", "file", "row", "column", "message"):
+            problems.add_column(column, overflow="fold")
+        for p in report.problems[:show]:
+            mark = "[red]ERROR[/red]" if p.severity == "ERROR" else "[yellow]WARN[/yellow]"
+            problems.add_row(mark, p.code, p.file or "", str(p.row or ""), p.column or "", p.message)
+        console.print(problems)
+        hidden = report.error_count + report.warning_count - min(show, len(report.problems))
+        if hidden > 0:
+            codes = ", ".join(f"{code} {n}" for code, n in report.problem_codes.items())
+            console.print(f"... and {hidden} more. By code: {codes}")
+    if report.skipped_other_schools:
+        console.print(f"{report.skipped_other_schools:,} rows of other schools' orgs were skipped.")
+    verdict = {
+        "COMMITTED": f"[green]Imported: {report.changes:,} changes.[/green]",
+        "DRY_RUN": f"[cyan]Dry run: {report.changes:,} changes would be made; nothing was written.[/cyan]",
+        "REFUSED": f"[red]Refused: {report.error_count:,} errors; nothing was written.[/red]",
+    }[report.outcome]
+    console.print(f"{verdict} SHA-256 {report.sha256}")
+
+
+@app.command("export")
+def export_command(
+    out: Path = typer.Argument(..., help="The zip file to write (must not exist)."),
+    school: str = typer.Option(..., "--school", help="The school's address slug."),
+) -> None:
+    """Write the school's roster as a OneRoster 1.1 bulk zip (marked PROTECT)."""
+    if out.exists():
+        console.print(f"[red]{out} exists: not overwriting it.[/red]")
+        raise typer.Exit(2)
+    settings, urls = _engine_url()
+    summary = asyncio.run(_export(settings, urls, school, out))
+    table = Table(title=f"{out} (SHA-256 {summary.sha256})")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.rows.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print(
+        "[yellow]PROTECT: this file holds personal data. Keep it secure and delete it when done.[/yellow]"
+    )
+
+
+async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) -> ExportSummary:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from audit.recorder import Actor, Event, append
+    from common.clock import utcnow
+    from roster.export import export_oneroster
+    from roster.service import school_ref
+    from server.database import create_engine
+    from tenants.context import bind, resolve_school
+
+    engine = create_engine(urls.runtime, settings, pool_size=1)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            tenant = await resolve_school(session, slug)
+            if tenant is None:
+                console.print(f"[red]No school at /schools/{slug}.[/red]")
+                raise typer.Exit(2)
+            await bind(session, [tenant.id])
+            ref = await school_ref(session, tenant.id)
+            partial = out.with_name(out.name + ".part")
+            try:
+                with partial.open("x+b") as handle:  # read back for the SHA-256
+                    summary = await export_oneroster(session, ref, handle)
+                partial.rename(out)
+            finally:
+                partial.unlink(missing_ok=True)
+            await append(
+                session,
+                tenant.id,
+                [Event("roster.export", "SUCCESS", detail={"rows": summary.rows, "sha256": summary.sha256})],
+                actor=Actor("OPERATOR", username=CLI_ACTOR),
+                request_id=None,
+                client_address=None,
+                now=utcnow(),
+            )
+        return summary
+    finally:
+        await engine.dispose()

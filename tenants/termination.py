@@ -11,7 +11,7 @@ Two steps, on purpose in two places:
    that has a ``school_id`` column (the catalog is the list, so tables added later are included), children
    before parents; the destruction record gets the row counts per table, the export's path and SHA-256,
    and the time. The audit log refuses DELETE by trigger (append-only): the owner disables that trigger
-   for its own transaction only, and enables it again before committing (docs/adr/0022-termination-and-destruction.md).
+   for its own transaction only, and enables it again before committing (docs/adr/0009-termination-and-destruction.md).
 
 The web server never holds the owner's credentials, so it cannot destroy anything; the runner that can is
 the one that has them. The ``schools`` row itself stays (TERMINATED), so the slug stays reserved and

@@ -1,15 +1,616 @@
-"""The school schema's roster fields (placeholder until the roster capability lands)."""
+"""The school schema's roster fields: import (MIS CSV / OneRoster upload), history, export, the school's
+OneRoster org, extended-data opt-in (LL-A 3.2), and activating imported accounts (LL 11.3).
+
+Every field is for school admins, except ``activateImportedAccount``, whose one-time code is the credential.
+Imports, exports, opt-ins and activation codes are audited with counts only: no personal data in the log.
+"""
 
 from __future__ import annotations
 
+import base64
+import datetime
+import tempfile
+import uuid
+from enum import Enum
+from typing import Any
+
 import strawberry
+from sqlalchemy import tuple_
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from audit.recorder import Actor
+from auth import policies
+from common.errors import DomainError
+from common.pagination import Page
+from graph.mutations import attempt, user_errors
+from graph.permissions import guarded, guarded_mutation, personal_data, public
+from graph.relay import Connection, connection, expect_global_id, to_global_id
+from graph.school.auth_mutations import AuthPayload
+from graph.school.types import AccountType, PupilType, UserError
+from models import Pupil
+from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport, RosterSource
+from privacy import extended_data
+from roster import activation
+from roster import service as roster_service
+from roster.export import export_oneroster
+from roster.problems import RosterProblem
+from tenants.scoping import restrict, scoped
+
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+
+
+@strawberry.enum
+class ImportMode(Enum):
+    AUTO = "auto"
+    BULK = "bulk"
+    DELTA = "delta"
+
+
+@strawberry.enum
+class ImportOutcome(Enum):
+    COMMITTED = "COMMITTED"
+    DRY_RUN = "DRY_RUN"
+    REFUSED = "REFUSED"
+
+
+@strawberry.enum
+class ProblemSeverity(Enum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+
+
+@strawberry.type(description="What an import did (or, dry run, would do) to one kind of record.")
+class RosterCounts:
+    entity: str = strawberry.field(
+        description="terms, groups, staff, pupils, contacts, memberships, teaching, contactLinks, groupTerms, "
+        "extendedData or accounts."
+    )
+    create: int
+    update: int
+    deactivate: int = strawberry.field(description="Deactivated records; for links, links removed.")
+    unchanged: int
+
+
+@strawberry.type
+class ProblemCount:
+    code: str
+    count: int
+
+
+@personal_data
+@strawberry.type(
+    name="RosterProblem",
+    description="One error or warning of an import, where it is: file, row (the header is row 1), column.",
+)
+class RosterProblemType:
+    row: strawberry.Private[RosterProblem]
+    severity: ProblemSeverity | None = guarded(policies.SCHOOL_ADMIN)
+    code: str | None = guarded(policies.SCHOOL_ADMIN)
+    message: str | None = guarded(policies.SCHOOL_ADMIN, description="May quote the row's values.")
+    file: str | None = guarded(policies.SCHOOL_ADMIN)
+    line: int | None = guarded(policies.SCHOOL_ADMIN, name="row")
+    column: str | None = guarded(policies.SCHOOL_ADMIN)
+    expected: str | None = guarded(
+        policies.SCHOOL_ADMIN, description="For a misspelled header or file name: the expected name."
+    )
+
+    @classmethod
+    def of(cls, problem: RosterProblem) -> RosterProblemType:
+        return cls(
+            row=problem,
+            severity=ProblemSeverity(problem.severity),
+            code=problem.code,
+            message=problem.message,
+            file=problem.file,
+            line=problem.row,
+            column=problem.column,
+            expected=problem.expected,
+        )
+
+
+def _counts(data: dict[str, Any]) -> list[RosterCounts]:
+    return [RosterCounts(entity=name, **values) for name, values in data.items()]
+
+
+@personal_data
+@strawberry.type(name="RosterImport", description="One import in the school's import history.")
+class RosterImportType:
+    row: strawberry.Private[RosterImport]
+    id: strawberry.ID = public("opaque identifier")
+    started_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
+    finished_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
+    imported_by: str | None = guarded(
+        policies.SCHOOL_ADMIN, description="The admin's username at the time, or 'command line'."
+    )
+    file_name: str | None = guarded(policies.SCHOOL_ADMIN)
+    sha256: str | None = guarded(policies.SCHOOL_ADMIN)
+    size_bytes: float | None = guarded(policies.SCHOOL_ADMIN)
+    format: str | None = guarded(
+        policies.SCHOOL_ADMIN, description="ONEROSTER_1_1, ONEROSTER_1_2, SCHOOLGRAPH_CSV or UNKNOWN."
+    )
+    mode: str | None = guarded(policies.SCHOOL_ADMIN, description="BULK, DELTA or MIXED (per file).")
+    dry_run: bool | None = guarded(policies.SCHOOL_ADMIN)
+    outcome: ImportOutcome | None = guarded(policies.SCHOOL_ADMIN)
+    counts: list[RosterCounts] | None = guarded(policies.SCHOOL_ADMIN)
+    changes: int | None = guarded(
+        policies.SCHOOL_ADMIN, description="Records created, updated or deactivated, links made or removed."
+    )
+    error_count: int | None = guarded(policies.SCHOOL_ADMIN)
+    warning_count: int | None = guarded(policies.SCHOOL_ADMIN)
+    problem_codes: list[ProblemCount] | None = guarded(policies.SCHOOL_ADMIN)
+
+    @classmethod
+    def of(cls, row: RosterImport) -> RosterImportType:
+        return cls(
+            row=row,
+            id=to_global_id("RosterImport", row.id),
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            imported_by=row.actor,
+            file_name=row.file_name,
+            sha256=row.sha256,
+            size_bytes=float(row.size_bytes),
+            format=row.format,
+            mode=row.mode,
+            dry_run=row.dry_run,
+            outcome=ImportOutcome(row.outcome),
+            counts=_counts(row.counts),
+            changes=sum(int(v) for c in row.counts.values() for k, v in c.items() if k != "unchanged"),
+            error_count=row.error_count,
+            warning_count=row.warning_count,
+            problem_codes=[ProblemCount(code=k, count=int(v)) for k, v in row.problem_codes.items()],
+        )
+
+
+RosterImportConnection = Connection[RosterImportType]
+
+
+@strawberry.input
+class ImportRosterInput:
+    file: Upload = strawberry.field(
+        description="A zip: OneRoster 1.1/1.2 CSV, or schoolgraph's own layout (docs/roster-csv.md)."
+    )
+    dry_run: bool = strawberry.field(default=False, description="Check and count only: nothing is written.")
+    mode: ImportMode = strawberry.field(
+        default=ImportMode.AUTO, description="AUTO: as the manifest says per file (own layout: BULK)."
+    )
+
+
+@strawberry.type
+class ImportRosterPayload:
+    roster_import: RosterImportType | None = strawberry.field(
+        default=None, description="The history entry of this import (refused and dry-run imports too)."
+    )
+    problems: list[RosterProblemType] = strawberry.field(
+        default_factory=list,
+        description="Every error and warning, in detail up to a limit (see problemCodes).",
+    )
+    problems_not_shown: int = 0
+    skipped_other_schools: int = strawberry.field(
+        default=0, description="Rows of a trust package belonging to other schools' orgs."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ExportedFile:
+    file: str
+    rows: int
+
+
+@strawberry.type
+class ExportRosterPayload:
+    file_name: str | None = None
+    content_base64: str | None = strawberry.field(
+        default=None, description="The OneRoster 1.1 bulk zip, marked PROTECT (LRS 6.6)."
+    )
+    sha256: str | None = None
+    size_bytes: float | None = None
+    files: list[ExportedFile] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="RosterSource", description="Which OneRoster org (by sourcedId) is this school.")
+class RosterSourceType:
+    org_sourced_id: str
+    set_at: datetime.datetime
+
+
+@strawberry.input
+class SetRosterOrgInput:
+    org_sourced_id: str = strawberry.field(description="The sourcedId of this school in the MIS's orgs.csv.")
+
+
+@strawberry.type
+class RosterSourcePayload:
+    roster_source: RosterSourceType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@personal_data
+@strawberry.type(name="ExtendedDataSetting", description="The extended-data opt-in (LL-A 3.2).")
+class ExtendedDataSettingType:
+    row: strawberry.Private[ExtendedDataOptIn]
+    enabled: bool | None = guarded(policies.SCHOOL_ADMIN)
+    approved_by: str | None = guarded(policies.SCHOOL_ADMIN, description="The name of who approved.")
+    approved_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
+    revoked_by: str | None = guarded(policies.SCHOOL_ADMIN, description="The name of who last revoked.")
+    revoked_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
+
+    @classmethod
+    def of(cls, row: ExtendedDataOptIn) -> ExtendedDataSettingType:
+        return cls(
+            row=row,
+            enabled=row.enabled,
+            approved_by=row.approved_by_name,
+            approved_at=row.approved_at,
+            revoked_by=row.revoked_by_name,
+            revoked_at=row.revoked_at,
+        )
+
+
+@strawberry.type
+class ExtendedDataSettingPayload:
+    setting: ExtendedDataSettingType | None = None
+    deleted_rows: int = strawberry.field(default=0, description="Revoking: extended data rows deleted.")
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _extended_pupil(root: ExtendedPupilDataType, info: Info) -> PupilType | None:
+    from people import queries
+
+    rows = await queries.pupils_by_ids(info.context.session, info.context.principal, [root.row.pupil_id])
+    row = rows.get(root.row.pupil_id)
+    return None if row is None else PupilType.of(row)
+
+
+@personal_data
+@strawberry.type(
+    name="ExtendedPupilData",
+    description="LL-S1 optional pupil data, kept only while the school has opted in (LL-A 3.2).",
+)
+class ExtendedPupilDataType:
+    row: strawberry.Private[PupilExtendedData]
+    pupil: PupilType | None = guarded(policies.SCHOOL_ADMIN, resolver=_extended_pupil)
+    lea_care: bool | None = guarded(policies.SCHOOL_ADMIN, description="Looked after by the local authority.")
+    sen_status: str | None = guarded(
+        policies.SCHOOL_ADMIN,
+        description="DfE SEN provision: N none, K SEN support, E EHC plan, S statement.",
+    )
+    pupil_premium: bool | None = guarded(policies.SCHOOL_ADMIN)
+    eal: bool | None = guarded(policies.SCHOOL_ADMIN, description="English as an additional language.")
+
+    @classmethod
+    def of(cls, row: PupilExtendedData) -> ExtendedPupilDataType:
+        return cls(
+            row=row,
+            lea_care=row.lea_care,
+            sen_status=row.sen_status,
+            pupil_premium=row.pupil_premium,
+            eal=row.eal,
+        )
+
+
+ExtendedPupilDataConnection = Connection[ExtendedPupilDataType]
+
+
+@strawberry.input
+class IssueActivationCodesInput:
+    account_ids: list[strawberry.ID] = strawberry.field(description="PENDING accounts (as imports create).")
+
+
+@personal_data
+@strawberry.type(name="ActivationCode", description="A one-time activation code, shown once.")
+class ActivationCodeType:
+    row: strawberry.Private[activation.IssuedActivation]
+    account: AccountType | None = guarded(policies.SCHOOL_ADMIN)
+    code: str | None = guarded(policies.SCHOOL_ADMIN, description="Give it to the person; never shown again.")
+    expires_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
+
+
+@strawberry.type
+class IssueActivationCodesPayload:
+    codes: list[ActivationCodeType] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ActivateImportedAccountInput:
+    username: str
+    activation_code: str
+    password: str = strawberry.field(
+        description="The new password (NIST SP 800-63B rules, as changePassword)."
+    )
+
+
+# --- resolvers ------------------------------------------------------------------------------------------
+
+
+def _importer(info: Info) -> roster_service.Importer:
+    principal = info.context.principal
+    return roster_service.Importer(
+        name=principal.username, account_id=principal.account_id, staff_id=principal.staff_id
+    )
+
+
+async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPayload:
+    ctx = info.context
+    upload: Any = input.file
+
+    async def run() -> roster_service.ImportReport:
+        stream = getattr(upload, "file", None)
+        if stream is None:
+            raise DomainError.one(
+                "file", "REQUIRED", "Send the package as a file (GraphQL multipart request)."
+            )
+        size = getattr(upload, "size", None)
+        if size is not None and size > MAX_UPLOAD_BYTES:
+            raise DomainError.one("file", "TOO_LARGE", f"The file is over {MAX_UPLOAD_BYTES // 1024**2} MiB.")
+        school = await roster_service.school_ref(ctx.session, ctx.tenant.id)
+        return await roster_service.import_stream(
+            ctx.session,
+            school,
+            stream,
+            getattr(upload, "filename", None) or "upload.zip",
+            by=_importer(info),
+            options=roster_service.ImportOptions(mode=input.mode.value, dry_run=input.dry_run),
+            now=ctx.now,
+        )
+
+    try:
+        report, errors = await attempt(info, run)
+    finally:
+        close = getattr(upload, "close", None)
+        if close is not None:
+            await close()  # Starlette spools uploads to a temporary file: release it now
+    if report is None:
+        return ImportRosterPayload(errors=errors)
+    ctx.audit.record(
+        "roster.import",
+        "SUCCESS" if report.outcome != "REFUSED" else "REJECTED",
+        target_type="RosterImport",
+        target_id=report.import_id,
+        detail=roster_service.audit_detail(report),
+    )
+    history = (
+        await ctx.session.execute(
+            scoped(RosterImport, ctx.tenant.id).where(RosterImport.id == report.import_id)
+        )
+    ).scalar_one()
+    if report.outcome == "REFUSED":
+        errors = [
+            UserError(
+                field="file",
+                code="ROSTER_REFUSED",
+                message=f"{report.error_count} error(s): nothing was imported. See problems.",
+            )
+        ]
+    return ImportRosterPayload(
+        roster_import=RosterImportType.of(history),
+        problems=[RosterProblemType.of(p) for p in report.problems],
+        problems_not_shown=report.truncated,
+        skipped_other_schools=report.skipped_other_schools,
+        errors=errors,
+    )
+
+
+async def _import_history(
+    info: Info, first: int | None = None, after: str | None = None
+) -> RosterImportConnection:
+    ctx = info.context
+    page = Page.of(first, after, maximum=ctx.max_page_size)
+    order = (RosterImport.started_at.desc(), RosterImport.id.desc())  # type: ignore[attr-defined]
+    stmt = scoped(RosterImport, ctx.tenant.id)
+    if page.after is not None:
+        try:
+            started, last = datetime.datetime.fromisoformat(page.after[0]), uuid.UUID(page.after[1])
+        except (ValueError, IndexError):
+            raise DomainError.one(
+                "after", "INVALID_CURSOR", "The cursor does not belong to this list."
+            ) from None
+        stmt = stmt.where(tuple_(RosterImport.started_at, RosterImport.id) < tuple_(started, last))
+    rows = (await ctx.session.execute(stmt.order_by(*order).limit(page.first + 1))).scalars().all()
+    return connection(rows, page, key=lambda r: (r.started_at.isoformat(), r.id), node=RosterImportType.of)
+
+
+async def _roster_source(info: Info) -> RosterSourceType | None:
+    row = (
+        await info.context.session.execute(scoped(RosterSource, info.context.tenant.id))
+    ).scalar_one_or_none()
+    return None if row is None else RosterSourceType(org_sourced_id=row.org_sourced_id, set_at=row.set_at)
+
+
+async def _extended_setting(info: Info) -> ExtendedDataSettingType | None:
+    row = await extended_data.setting(info.context.session, info.context.tenant.id)
+    return None if row is None else ExtendedDataSettingType.of(row)
+
+
+async def _extended_pupil_data(
+    info: Info, first: int | None = None, after: str | None = None
+) -> ExtendedPupilDataConnection:
+    ctx = info.context
+    page = Page.of(first, after, maximum=ctx.max_page_size)
+    stmt = restrict(
+        scoped(PupilExtendedData, ctx.tenant.id).join(Pupil, Pupil.id == PupilExtendedData.pupil_id),
+        Pupil,
+        ctx.tenant.id,
+    )
+    if page.after is not None:
+        stmt = stmt.where(PupilExtendedData.pupil_id > page.after[0])
+    rows = (
+        (await ctx.session.execute(stmt.order_by(PupilExtendedData.pupil_id).limit(page.first + 1)))
+        .scalars()
+        .all()
+    )
+    return connection(rows, page, key=lambda r: (r.pupil_id,), node=ExtendedPupilDataType.of)
+
+
+async def export_roster(info: Info) -> ExportRosterPayload:
+    ctx = info.context
+    school = await roster_service.school_ref(ctx.session, ctx.tenant.id)
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
+        summary = await export_oneroster(ctx.session, school, out)
+        out.seek(0)
+        content = base64.b64encode(out.read()).decode()
+    # LL 7.1.4 / LRS 6.6: the record of downloads: what was exported, never its content.
+    ctx.audit.record("roster.export", detail={"rows": summary.rows, "sha256": summary.sha256})
+    return ExportRosterPayload(
+        file_name=f"{ctx.tenant.slug}-oneroster-{ctx.now:%Y%m%d}.zip",
+        content_base64=content,
+        sha256=summary.sha256,
+        size_bytes=float(summary.size),
+        files=[ExportedFile(file=name, rows=count) for name, count in summary.rows.items()],
+    )
+
+
+async def set_roster_org(info: Info, input: SetRosterOrgInput) -> RosterSourcePayload:
+    ctx = info.context
+
+    async def run() -> RosterSourceType:
+        row = await roster_service.set_org(
+            ctx.session, ctx.tenant.id, input.org_sourced_id, by=ctx.principal.account_id, now=ctx.now
+        )
+        return RosterSourceType(org_sourced_id=row.org_sourced_id, set_at=row.set_at)
+
+    source, errors = await attempt(info, run)
+    return RosterSourcePayload(roster_source=source, errors=errors)
+
+
+async def opt_in_to_extended_data(info: Info) -> ExtendedDataSettingPayload:
+    ctx = info.context
+    row, errors = await attempt(info, lambda: extended_data.opt_in(ctx.session, ctx.principal, now=ctx.now))
+    if row is None:
+        return ExtendedDataSettingPayload(errors=errors)
+    ctx.audit.record("privacy.extended_data.opt_in")
+    return ExtendedDataSettingPayload(setting=ExtendedDataSettingType.of(row))
+
+
+async def revoke_extended_data(info: Info) -> ExtendedDataSettingPayload:
+    ctx = info.context
+    revoked, errors = await attempt(
+        info, lambda: extended_data.revoke(ctx.session, ctx.principal, now=ctx.now)
+    )
+    if revoked is None:
+        return ExtendedDataSettingPayload(errors=errors)
+    ctx.audit.record("privacy.extended_data.revoke", detail={"deletedRows": revoked.deleted})
+    return ExtendedDataSettingPayload(
+        setting=ExtendedDataSettingType.of(revoked.setting), deleted_rows=revoked.deleted
+    )
+
+
+async def issue_activation_codes(info: Info, input: IssueActivationCodesInput) -> IssueActivationCodesPayload:
+    ctx = info.context
+
+    async def run() -> list[activation.IssuedActivation]:
+        ids = [
+            expect_global_id(i, "Account", field=f"accountIds.{n}") for n, i in enumerate(input.account_ids)
+        ]
+        return await activation.issue(ctx.session, ctx.principal, ids, now=ctx.now)
+
+    issued, errors = await attempt(info, run)
+    if issued is None:
+        return IssueActivationCodesPayload(errors=errors)
+    for item in issued:  # LL 7.1.4: the record of codes granted, and to which account
+        ctx.audit.record("account.activation_code_issued", target_type="Account", target_id=item.account.id)
+    return IssueActivationCodesPayload(
+        codes=[
+            ActivationCodeType(row=i, account=AccountType.of(i.account), code=i.code, expires_at=i.expires_at)
+            for i in issued
+        ]
+    )
+
+
+async def activate_imported_account(info: Info, input: ActivateImportedAccountInput) -> AuthPayload:
+    from auth import service as auth_service
+    from auth.parent_codes import guard_attempt
+
+    ctx = info.context
+    try:
+        await guard_attempt(ctx.session, ctx.auth, ctx.client_address, now=ctx.now)
+    except DomainError as error:
+        return AuthPayload.of(None, user_errors(error.problems))
+    tokens, errors = await attempt(
+        info,
+        lambda: activation.activate(
+            ctx.session,
+            ctx.auth,
+            ctx.tenant,
+            username=input.username,
+            code=input.activation_code,
+            password=input.password,
+            address=ctx.client_address,
+            now=ctx.now,
+        ),
+    )
+    if any(e.code == "INVALID_ACTIVATION_CODE" for e in errors):
+        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
+    if tokens is not None:
+        ctx.audit.record(
+            "account.activated",
+            target_type="Account",
+            target_id=tokens.account_id,
+            actor=Actor("ACCOUNT", tokens.account_id, input.username.strip()),
+        )
+    return AuthPayload.of(tokens, errors)
 
 
 @strawberry.type
 class RosterQuery:
-    pass
+    import_history: RosterImportConnection | None = guarded(
+        policies.SCHOOL_ADMIN, resolver=_import_history, description="Roster imports, newest first."
+    )
+    roster_source: RosterSourceType | None = guarded(
+        policies.SCHOOL_ADMIN, resolver=_roster_source, description="Which OneRoster org is this school."
+    )
+    extended_data_setting: ExtendedDataSettingType | None = guarded(
+        policies.SCHOOL_ADMIN, resolver=_extended_setting, description="Null until first opted in."
+    )
+    extended_pupil_data: ExtendedPupilDataConnection | None = guarded(
+        policies.SCHOOL_ADMIN,
+        resolver=_extended_pupil_data,
+        description="Stored extended pupil data (only while opted in: revoking deletes it).",
+    )
 
 
 @strawberry.type
 class RosterMutation:
-    pass
+    import_roster: ImportRosterPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=import_roster,
+        description="Import the school's roster (LL 10.2, LL-A 4.1): all of it or nothing.",
+    )
+    export_roster: ExportRosterPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=export_roster,
+        description="The school's roster as a OneRoster 1.1 bulk zip (LL 5.1.4).",
+    )
+    set_roster_org: RosterSourcePayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=set_roster_org,
+        description="Which org of the MIS's OneRoster packages is this school.",
+    )
+    opt_in_to_extended_data: ExtendedDataSettingPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=opt_in_to_extended_data,
+        description="Opt in to extended pupil data; records who approved and when (LL-A 3.2).",
+    )
+    revoke_extended_data: ExtendedDataSettingPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=revoke_extended_data,
+        description="Opt out; records who and when, and deletes all stored extended data (LL-A 3.2).",
+    )
+    issue_activation_codes: IssueActivationCodesPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=issue_activation_codes,
+        description="One-time codes for imported (PENDING) accounts; each withdraws the account's last code.",
+    )
+    activate_imported_account: AuthPayload = public(
+        "the one-time activation code a school admin issued is the credential (LL 11.3)",
+        resolver=activate_imported_account,
+        mutation=True,
+        description="Activate an account an import created (PENDING), with the code from issueActivationCodes.",
+    )
+
+
+__all__ = ["RosterMutation", "RosterQuery"]

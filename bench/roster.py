@@ -1,0 +1,383 @@
+"""The speed of a roster import against a raw COPY of the same rows into the same tables, in one run.
+
+``make bench-roster`` (``python -m bench bench.roster``). In a scratch database on the server of
+``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it generates a
+synthetic OneRoster 1.1 bulk package of a trust (the trust as district org, its academy as school org with
+the school's URN as identifier): ``BENCH_ROSTER_PUPILS`` pupils (default 80,000), one staff member per
+``BENCH_ROSTER_PUPILS_PER_STAFF`` pupils (10) and one parent per ``BENCH_ROSTER_PUPILS_PER_PARENT`` pupils
+(5) -- 104,000 users by default -- in classes of 25 (each pupil in a registration group and 3 classes, each
+class with a teacher: 326,400 enrollments), with demographics for every pupil. Then:
+
+1. **import**: the package through ``roster.service.import_path`` (parse, stage with COPY, check, merge),
+   as the command line runs it, timed end to end;
+2. **raw COPY**: the rows the import wrote (read back from every table it wrote) copied with asyncpg's
+   ``copy_records_to_table`` into the same tables for a second school, timed around the COPYs only.
+
+Both count the same rows (people, groups, terms, links, accounts), so rows/s compare like with like; the
+ratio import/COPY is the figure to watch (goal: at least 0.5). It also reports the import's peak memory
+(the process's max RSS), which must not grow with the file. ``BENCH_ROSTER_KEEP=1`` keeps the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import random
+import resource
+import tempfile
+import time
+import uuid
+import zipfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import URL, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+console = Console()
+URN = "912345"
+ORG = "academy-1"
+# The tables an import writes, in an order that satisfies their foreign keys.
+TABLES = (
+    "terms",
+    "groups",
+    "staff",
+    "pupils",
+    "contacts",
+    "group_terms",
+    "group_pupils",
+    "group_teachers",
+    "pupil_contacts",
+    "accounts",
+)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+# --- the package -----------------------------------------------------------------------------------------
+
+
+def _upn(n: int) -> str:
+    from people.identifiers import upn_check_letter
+
+    body = f"912{n:09d}"
+    return upn_check_letter(body) + body
+
+
+def generate(path: Path, pupils: int, per_staff: int, per_parent: int) -> dict[str, int]:
+    """Write the package; return rows per file."""
+    from roster.oneroster import SPECS_11
+
+    rng = random.Random(20261123)
+    staff, parents = max(pupils // per_staff, 1), max(pupils // per_parent, 1)
+    per_class = 25
+    classes = max(pupils // per_class, 1)
+    today = date.today()
+    rows: dict[str, int] = {}
+
+    def table(archive: zipfile.ZipFile, name: str, records: Any) -> None:
+        count = 0
+        with archive.open(name, "w") as raw:
+            text_out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            writer = csv.writer(text_out, lineterminator="\r\n")
+            writer.writerow(SPECS_11[name] if name != "manifest.csv" else ("propertyName", "value"))
+            for record in records:
+                writer.writerow(record)
+                count += 1
+            text_out.flush()
+            text_out.detach()
+        rows[name] = count
+
+    def users() -> Any:
+        for s in range(staff):
+            yield [
+                f"st{s}",
+                "",
+                "",
+                "true",
+                ORG,
+                "teacher" if s % 8 else "aide",
+                f"staff{s}",
+                "",
+                f"Staff{s}",
+                f"Member{s}",
+                "",
+                "",
+                f"staff{s}@academy.example",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        for p in range(pupils):
+            parent = f"pa{p // per_parent}" if p // per_parent < parents else ""
+            yield [
+                f"pu{p}",
+                "",
+                "",
+                "true",
+                ORG,
+                "student",
+                f"pupil{p}",
+                f"{{UPN:{_upn(p)}}}",
+                f"Pupil{p}",
+                f"Surname{p % 5000}",
+                "",
+                "",
+                "",
+                "",
+                "",
+                parent,
+                "",
+                "",
+            ]
+        for a in range(parents):
+            children = ",".join(f"pu{c}" for c in range(a * per_parent, min((a + 1) * per_parent, pupils)))
+            yield [f"pa{a}", "", "", "true", ORG, "parent", f"parent{a}", "", f"Parent{a}", f"Carer{a}", "", "",
+                   f"parent{a}@home.example", "", "07700900123", children, "", ""]  # fmt: skip
+
+    def demographics() -> Any:
+        for p in range(pupils):
+            born = today - timedelta(days=365 * 5 + rng.randrange(365 * 12))
+            yield [f"pu{p}", "", "", born.isoformat(), "female" if p % 2 else "male", *([""] * 11)]
+
+    def klasses() -> Any:
+        for c in range(classes):
+            kind = "homeroom" if c % 4 == 0 else "scheduled"
+            yield [
+                f"cl{c}",
+                "",
+                "",
+                f"Class {c}",
+                "",
+                f"co{c % 40}",
+                "",
+                kind,
+                "",
+                ORG,
+                "y2026,t1",
+                "Maths",
+                "",
+                "",
+            ]
+
+    def enrollments() -> Any:
+        homerooms = [c for c in range(classes) if c % 4 == 0]
+        scheduled = [c for c in range(classes) if c % 4]
+        for p in range(pupils):
+            for c in (homerooms[p % len(homerooms)], *rng.sample(scheduled, 3)):
+                yield [f"e{p}-{c}", "", "", f"cl{c}", ORG, f"pu{p}", "student", "false", "", ""]
+        for c in range(classes):
+            yield [f"t{c}", "", "", f"cl{c}", ORG, f"st{c % staff}", "teacher", "true", "", ""]
+
+    sessions = [
+        ["y2026", "", "", "2026/27", "schoolYear", "2026-09-01", "2027-07-31", "", "2027"],
+        ["t1", "", "", "Autumn 2026", "term", "2026-09-01", "2026-12-18", "y2026", "2027"],
+    ]
+    courses = [[f"co{c}", "", "", "", f"Course {c}", "", "", ORG, "", ""] for c in range(40)]
+    manifest = [["manifest.version", "1.0"], ["oneroster.version", "1.1"]] + [
+        [f"file.{n}", "bulk"] for n in ("academicSessions", "classes", "courses", "demographics", "enrollments", "orgs", "users")
+    ]  # fmt: skip
+    orgs = [
+        ["trust", "", "", "Bench Learning Trust", "district", "", ""],
+        [ORG, "", "", "Bench Academy", "school", URN, "trust"],
+    ]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        table(archive, "manifest.csv", manifest)
+        table(archive, "orgs.csv", orgs)
+        table(archive, "academicSessions.csv", sessions)
+        table(archive, "courses.csv", courses)
+        table(archive, "classes.csv", klasses())
+        table(archive, "users.csv", users())
+        table(archive, "demographics.csv", demographics())
+        table(archive, "enrollments.csv", enrollments())
+    return rows
+
+
+# --- the database ----------------------------------------------------------------------------------------
+
+
+async def _create_database(owner: URL, name: str, *, drop_only: bool = False) -> None:
+    from server.database import create_engine
+    from server.settings import Settings
+
+    engine = create_engine(owner, Settings(), pool_size=1)
+    try:
+        async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not drop_only:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+async def _school(session: AsyncSession, slug: str, urn: str | None) -> uuid.UUID:
+    from common.clock import utcnow
+    from tenants.context import bind
+    from tenants.provisioning import create_school
+
+    school = await create_school(session, slug=slug, name=slug, phase="ALL_THROUGH", urn=urn, now=utcnow())
+    await bind(session, [school.id])
+    return school.id
+
+
+async def run(runtime_url: URL, owner_url: URL, package: Path) -> dict[str, Any]:
+    from common.clock import utcnow
+    from roster import service, staging
+    from server.database import create_engine
+    from server.settings import Settings
+    from tenants.context import bind
+
+    engine = create_engine(runtime_url, Settings(), pool_size=2)
+    result: dict[str, Any] = {}
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            school = await _school(session, "bench-roster-import", URN)
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            await bind(session, [school])
+            ref = await service.school_ref(session, school)
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            started = time.perf_counter()
+            report = await service.import_path(
+                session,
+                ref,
+                package,
+                by=service.Importer("bench"),
+                options=service.ImportOptions(),
+                now=utcnow(),
+            )
+            await session.commit()
+            result["import_seconds"] = time.perf_counter() - started
+            result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            result["rss_before_mb"] = rss_before / 1024
+        if report.outcome != "COMMITTED":
+            for p in report.problems[:20]:
+                console.print(p)
+            raise SystemExit(f"the import was {report.outcome}")
+        result["report"] = report
+        # The same rows, raw: read them back, then COPY them into the same tables for another school.
+        # COPY FROM is refused on tables with row-level security for any role it applies to, so the raw
+        # COPY runs as the owner (a superuser: RLS bypassed), the import as the runtime role (RLS applies).
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            other = await _school(session, "bench-roster-copy", None)
+        owner = create_engine(owner_url, Settings(), pool_size=1)
+        copied: dict[str, int] = {}
+        try:
+            async with AsyncSession(owner) as session, session.begin():
+                await session.execute(text("SET LOCAL statement_timeout = '30min'"))
+                driver = await staging.raw_connection(session)
+                data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+                for table in TABLES:
+                    records = await driver.fetch(f'SELECT * FROM "{table}" WHERE school_id = $1', school)  # noqa: S608
+                    columns = list(records[0].keys()) if records else []
+                    at = columns.index("school_id") if columns else 0
+                    data[table] = (columns, [(*r[:at], other, *r[at + 1 :]) for r in records])
+                started = time.perf_counter()
+                per_table: dict[str, float] = {}
+                for table in TABLES:
+                    columns, rows = data[table]
+                    began = time.perf_counter()
+                    if rows:
+                        await driver.copy_records_to_table(table, records=rows, columns=columns)
+                    per_table[table] = time.perf_counter() - began
+                    copied[table] = len(rows)
+                result["copy_seconds"] = time.perf_counter() - started
+                result["copy_per_table"] = per_table
+        finally:
+            await owner.dispose()
+        result["copied"] = copied
+    finally:
+        await engine.dispose()
+    return result
+
+
+def main() -> int:
+    from server.database import resolve_urls
+    from server.migrate import upgrade
+    from server.settings import load_settings
+
+    pupils = _env_int("BENCH_ROSTER_PUPILS", 80_000)
+    per_staff = _env_int("BENCH_ROSTER_PUPILS_PER_STAFF", 10)
+    per_parent = _env_int("BENCH_ROSTER_PUPILS_PER_PARENT", 5)
+    settings = load_settings()
+    urls = resolve_urls(settings)
+    name = f"schoolgraph_bench_roster_{os.getpid()}"
+    owner = urls.owner.set(database=name)
+    runtime = urls.runtime.set(database=name)
+    with tempfile.TemporaryDirectory(prefix="bench-roster-") as folder:
+        package = Path(folder) / "trust-oneroster.zip"
+        started = time.perf_counter()
+        files = generate(package, pupils, per_staff, per_parent)
+        console.print(
+            f"Generated {package.name}: {package.stat().st_size / 1024**2:.1f} MiB zipped, "
+            + ", ".join(f"{n} {c:,}" for n, c in files.items() if n != "manifest.csv")
+            + f" ({time.perf_counter() - started:.1f} s)"
+        )
+        asyncio.run(_create_database(urls.owner, name))
+        try:
+            upgrade(owner, settings)
+            result = asyncio.run(run(runtime, owner, package))
+        finally:
+            if not os.environ.get("BENCH_ROSTER_KEEP"):
+                asyncio.run(_create_database(urls.owner, name, drop_only=True))
+    report = result["report"]
+    written = sum(c.create for c in report.counts.values())
+    copied = sum(result["copied"].values())
+    input_rows = sum(c for n, c in files.items() if n != "manifest.csv")
+    import_rate = written / result["import_seconds"]
+    copy_rate = copied / result["copy_seconds"]
+    table = Table(
+        title="bench.roster: OneRoster bulk import vs raw COPY of the same rows (same tables, same run)"
+    )
+    for column in ("", "rows", "seconds", "rows/s"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row(
+        "import (parse + stage + check + merge)",
+        f"{written:,}",
+        f"{result['import_seconds']:.2f}",
+        f"{import_rate:,.0f}",
+    )
+    table.add_row(
+        "raw COPY (copy_records_to_table)",
+        f"{copied:,}",
+        f"{result['copy_seconds']:.2f}",
+        f"{copy_rate:,.0f}",
+    )
+    table.add_row("input CSV rows read by the import", f"{input_rows:,}", "", f"{input_rows / result['import_seconds']:,.0f}")  # fmt: skip
+    console.print(table)
+    console.print(
+        f"users {files['users.csv']:,}, enrollments {files['enrollments.csv']:,}; rows written per table: "
+        + ", ".join(f"{t} {n:,}" for t, n in result["copied"].items())
+    )
+    console.print(
+        f"peak RSS {result['rss_mb']:.0f} MiB (before the import {result['rss_before_mb']:.0f} MiB)"
+    )
+    steps = Table(title="where the time goes")
+    for column in ("import step", "seconds", "raw COPY table", "seconds "):
+        steps.add_column(column, justify="right" if "seconds" in column else "left")
+    copies = list(result["copy_per_table"].items())
+    for n, (step, seconds) in enumerate(report.timings.items()):
+        table_name, copy_seconds = copies[n] if n < len(copies) else ("", None)
+        steps.add_row(
+            step, f"{seconds:.2f}", table_name, "" if copy_seconds is None else f"{copy_seconds:.2f}"
+        )
+    console.print(steps)
+    ratio = import_rate / copy_rate
+    colour = "green" if ratio >= 0.5 else "yellow"
+    console.print(f"[bold {colour}]ratio import/COPY = {ratio:.2f}x[/bold {colour}] (goal >= 0.5x)")
+    if written != copied:
+        console.print(f"[red]the import wrote {written:,} rows but {copied:,} were copied[/red]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,340 @@
+"""Exporting a school's roster as a OneRoster 1.1 bulk package (LL 5.1.4: data portability).
+
+The package holds the school's active people, groups, terms and links, in the same mapping the importer
+reads, so that re-importing it changes nothing: records keep the ids they were imported with (their source
+id, or for a record made in schoolgraph its own id, which the importer matches too). It carries no
+passwords and no extended data (OneRoster has no place for it). Rows are streamed from the database into the
+zip, never held whole; the zip's comment carries the PROTECT marking (LRS 6.6).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
+from models.roster import GroupTerm, Term
+from roster.checks import key
+from roster.oneroster import SPECS_11
+from roster.reading import SchoolRef
+from tenants.scoping import in_school, restrict
+
+MARKING = b"PROTECT - personal data of pupils and staff (LRS 6.6). Keep it secure; delete when done."
+MANIFEST = [
+    ("manifest.version", "1.0"),
+    ("oneroster.version", "1.1"),
+    ("file.academicSessions", "bulk"),
+    ("file.categories", "absent"),
+    ("file.classes", "bulk"),
+    ("file.classResources", "absent"),
+    ("file.courses", "bulk"),
+    ("file.courseResources", "absent"),
+    ("file.demographics", "bulk"),
+    ("file.enrollments", "bulk"),
+    ("file.lineItems", "absent"),
+    ("file.orgs", "bulk"),
+    ("file.resources", "absent"),
+    ("file.results", "absent"),
+    ("file.users", "bulk"),
+    ("source.systemName", "schoolgraph"),
+    ("source.systemCode", "schoolgraph"),
+]
+TERM_TYPES = {
+    "SCHOOL_YEAR": "schoolYear",
+    "SEMESTER": "semester",
+    "TERM": "term",
+    "GRADING_PERIOD": "gradingPeriod",
+}
+SEXES = {"FEMALE": "female", "MALE": "male", "OTHER": "other", "NOT_KNOWN": "unspecified"}
+CONTACT_ROLES = {"PARENT": "parent", "GUARDIAN": "guardian", "RELATIVE": "relative"}
+
+
+@dataclass
+class ExportSummary:
+    rows: dict[str, int] = field(default_factory=dict)
+    sha256: str = ""
+    size: int = 0
+
+
+async def export_oneroster(session: AsyncSession, school: SchoolRef, out: BinaryIO) -> ExportSummary:
+    """Write the school's roster to ``out`` (a seekable binary file) as a OneRoster 1.1 bulk zip."""
+    name = (await session.execute(select(School.name).where(School.id == school.id))).scalar_one()
+    org = school.org_sourced_id or school.own_org_id
+    summary = ExportSummary()
+    start = out.tell()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.comment = MARKING
+
+        async def write(file: str, rows: AsyncIterator[Sequence[Any]] | list[Sequence[Any]]) -> None:
+            header = ("propertyName", "value") if file == "manifest.csv" else SPECS_11[file]
+            count = 0
+            with archive.open(file, "w") as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                writer = csv.writer(text, lineterminator="\r\n")
+                writer.writerow(header)
+                if isinstance(rows, list):
+                    for row in rows:
+                        writer.writerow(row)
+                        count += 1
+                else:
+                    async for row in rows:
+                        writer.writerow(row)
+                        count += 1
+                text.flush()
+                text.detach()
+            summary.rows[file] = count
+
+        await write("manifest.csv", [list(r) for r in MANIFEST])
+        await write("orgs.csv", [[org, "", "", name, "school", school.urn or "", ""]])
+        await write("academicSessions.csv", _terms(session, school))
+        await write("courses.csv", _courses(session, school, org))
+        await write("classes.csv", _classes(session, school, org))
+        await write("users.csv", _users(session, school, org))
+        await write("demographics.csv", _demographics(session, school))
+        await write("enrollments.csv", _enrollments(session, school, org))
+    end = out.tell()
+    out.seek(start)
+    digest = hashlib.sha256()
+    remaining = end - start
+    while remaining > 0:
+        chunk = out.read(min(remaining, 1024 * 1024))
+        if not chunk:
+            break
+        digest.update(chunk)
+        remaining -= len(chunk)
+    out.seek(end)
+    summary.sha256, summary.size = digest.hexdigest(), end - start
+    return summary
+
+
+async def _stream(session: AsyncSession, stmt: Any) -> AsyncIterator[Any]:
+    result = await session.stream(stmt.execution_options(yield_per=2000))
+    async for row in result:
+        yield row
+
+
+def _blank(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+async def _terms(session: AsyncSession, school: SchoolRef) -> AsyncIterator[list[str]]:
+    stmt = restrict(select(Term).where(Term.active).order_by(Term.source_id), Term, school.id)
+    async for (term,) in _stream(session, stmt):
+        yield [
+            term.source_id,
+            "",
+            "",
+            term.title,
+            TERM_TYPES[term.type],
+            term.start_date.isoformat(),
+            term.end_date.isoformat(),
+            _blank(term.parent_source_id),
+            _blank(term.school_year),
+        ]
+
+
+def _groups_stmt(school: SchoolRef) -> Any:
+    terms = (
+        select(func.array_agg(Term.source_id))
+        .where(GroupTerm.group_id == Group.id, Term.id == GroupTerm.term_id, in_school(GroupTerm, school.id))
+        .where(in_school(Term, school.id), Term.active)
+        .scalar_subquery()
+    )
+    return restrict(
+        select(
+            key(Group, "external_id").label("sid"),
+            Group.name,
+            Group.type,
+            Group.subject,
+            terms.label("terms"),
+        )
+        .where(Group.active)
+        .order_by("sid"),
+        Group,
+        school.id,
+    )
+
+
+async def _courses(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
+    async for row in _stream(session, _groups_stmt(school)):
+        yield [f"course-{row.sid}", "", "", "", row.name, "", "", org, _blank(row.subject), ""]
+
+
+async def _classes(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
+    async for row in _stream(session, _groups_stmt(school)):
+        kind = "homeroom" if row.type == "REGISTRATION" else "scheduled"
+        terms = ",".join(sorted(row.terms or []))
+        yield [
+            row.sid,
+            "",
+            "",
+            row.name,
+            "",
+            f"course-{row.sid}",
+            "",
+            kind,
+            "",
+            org,
+            terms,
+            _blank(row.subject),
+            "",
+            "",
+        ]
+
+
+def _agents(link_column: Any, other_column: Any, other: Any, owner: Any, school: SchoolRef) -> Any:
+    return func.coalesce(
+        select(func.array_agg(key(other)))
+        .where(
+            link_column == owner.id,
+            other.id == other_column,
+            other.active,
+            in_school(PupilContact, school.id),
+            in_school(other, school.id),
+        )
+        .scalar_subquery(),
+        cast(literal([]), ARRAY(String)),
+    )
+
+
+def _user_row(
+    row: Any, org: str, role: str, *, email: str | None, ids: str = "", identifier: str = "", phone: str = ""
+) -> list[str]:
+    return [
+        row.sid,
+        "",
+        "",
+        "true",
+        org,
+        role,
+        _blank(row.username),
+        ids,
+        row.forename,
+        row.surname,
+        "",
+        identifier,
+        _blank(email),
+        "",
+        phone,
+        ",".join(sorted(row.agents or [])),
+        "",
+        "",
+    ]
+
+
+async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
+    sid = school.id
+
+    staff = restrict(
+        select(
+            key(Staff).label("sid"),
+            Staff.forename,
+            Staff.surname,
+            Staff.work_email,
+            Staff.teaching,
+            Account.username,
+            literal(None).label("agents"),
+        )
+        .outerjoin(Account, and_(Account.staff_id == Staff.id, in_school(Account, sid)))
+        .where(Staff.active)
+        .order_by("sid"),
+        Staff,
+        sid,
+    )
+    async for row in _stream(session, staff):
+        yield _user_row(row, org, "teacher" if row.teaching else "administrator", email=row.work_email)
+    pupils = restrict(
+        select(
+            key(Pupil).label("sid"),
+            Pupil.forename,
+            Pupil.surname,
+            Pupil.email,
+            Pupil.upn,
+            Pupil.uln,
+            Account.username,
+            _agents(PupilContact.pupil_id, PupilContact.contact_id, Contact, Pupil, school).label("agents"),
+        )
+        .outerjoin(Account, and_(Account.pupil_id == Pupil.id, in_school(Account, sid)))
+        .where(Pupil.active)
+        .order_by("sid"),
+        Pupil,
+        sid,
+    )
+    async for row in _stream(session, pupils):
+        ids = ",".join(f"{{{k}:{v}}}" for k, v in (("UPN", row.upn), ("ULN", row.uln)) if v)
+        yield _user_row(row, org, "student", email=row.email, ids=ids)
+    relationship = (
+        select(PupilContact.relationship)
+        .where(PupilContact.contact_id == Contact.id, in_school(PupilContact, sid))
+        .order_by(PupilContact.relationship)
+        .limit(1)
+        .scalar_subquery()
+    )
+    contacts = restrict(
+        select(
+            key(Contact).label("sid"),
+            Contact.forename,
+            Contact.surname,
+            Contact.email,
+            Contact.phone,
+            Account.username,
+            relationship.label("relationship"),
+            _agents(PupilContact.contact_id, PupilContact.pupil_id, Pupil, Contact, school).label("agents"),
+        )
+        .outerjoin(Account, and_(Account.contact_id == Contact.id, in_school(Account, sid)))
+        .where(Contact.active)
+        .order_by("sid"),
+        Contact,
+        sid,
+    )
+    async for row in _stream(session, contacts):
+        role = CONTACT_ROLES.get(row.relationship or "PARENT", "guardian")
+        yield _user_row(row, org, role, email=row.email, phone=_blank(row.phone))
+
+
+async def _demographics(session: AsyncSession, school: SchoolRef) -> AsyncIterator[list[str]]:
+    stmt = restrict(
+        select(key(Pupil).label("sid"), Pupil.date_of_birth, Pupil.gender)
+        .where(Pupil.active, col(Pupil.date_of_birth).is_not(None) | (Pupil.gender != "NOT_KNOWN"))
+        .order_by("sid"),
+        Pupil,
+        school.id,
+    )
+    async for row in _stream(session, stmt):
+        born = row.date_of_birth.isoformat() if row.date_of_birth else ""
+        yield [row.sid, "", "", born, SEXES[row.gender], *([""] * 11)]
+
+
+async def _enrollments(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
+    sid = school.id
+    for link, column, model, role in (
+        (GroupPupil, GroupPupil.pupil_id, Pupil, "student"),
+        (GroupTeacher, GroupTeacher.staff_id, Staff, "teacher"),
+    ):
+        stmt = restrict(
+            restrict(
+                restrict(
+                    select(key(Group, "external_id").label("gsid"), key(model).label("psid"))
+                    .where(Group.id == link.group_id, model.id == column, Group.active, model.active)
+                    .order_by("gsid", "psid"),
+                    link,
+                    sid,
+                ),
+                Group,
+                sid,
+            ),
+            model,
+            sid,
+        )
+        async for row in _stream(session, stmt):
+            yield [f"{row.gsid}:{row.psid}:{role[0]}", "", "", row.gsid, org, row.psid, role, "", "", ""]

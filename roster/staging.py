@@ -1,0 +1,323 @@
+"""Staging tables: what an import read, loaded with COPY into temporary tables of its own transaction.
+
+They are ``TEMPORARY ... ON COMMIT DROP``: private to the importing connection, gone when its transaction
+ends (and with the SAVEPOINT a dry run or refused import rolls back), never visible to another school or
+session, so they need no ``school_id`` and no row-level security. Every set-based check and write of an
+import reads them (roster/checks.py, roster/merge.py).
+
+Rows arrive through :func:`copy_stream`, which takes a *synchronous* iterator of batches (the CSV parser),
+runs each ``next()`` in a worker thread and feeds the rows to asyncpg's binary COPY as they come: memory
+holds about one batch, and PostgreSQL loads one batch while Python parses the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import anyio
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+BATCH_ROWS = 5000
+"""Rows parsed per batch: the unit of memory and of hand-over between the parser thread and COPY."""
+
+metadata = MetaData()
+
+
+def _temp(name: str, *columns: Any) -> Table:
+    return Table(name, metadata, *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+PEOPLE = _temp(
+    "roster_stage_people",
+    Column("row_no", Integer),
+    Column("file", Text),
+    Column("sourced_id", Text),
+    Column("status", Text),
+    Column("kind", Text),
+    Column("role", Text),
+    Column("username", Text),
+    Column("title", Text),
+    Column("forename", Text),
+    Column("surname", Text),
+    Column("email", Text),
+    Column("secondary_email", Text),
+    Column("phone", Text),
+    Column("teaching", Boolean),
+    Column("role_text", Text),
+    Column("staff_code", Text),
+    Column("date_of_leaving", Date),
+    Column("upn", Text),
+    Column("upn_column", Text),
+    Column("uln", Text),
+    Column("dob", Date),
+    Column("gender", Text),
+    Column("dob_file", Text),
+    Column("dob_row", Integer),
+    Column("agent_ids", ARRAY(Text)),
+    Column("in_school", Boolean),
+)
+"""Users (OneRoster), or pupils and staff (schoolgraph CSV). ``kind``: PUPIL, STAFF or CONTACT."""
+
+PEOPLE_COPY = [
+    "row_no",
+    "file",
+    "sourced_id",
+    "status",
+    "kind",
+    "role",
+    "username",
+    "title",
+    "forename",
+    "surname",
+    "email",
+    "secondary_email",
+    "phone",
+    "teaching",
+    "role_text",
+    "staff_code",
+    "date_of_leaving",
+    "upn",
+    "upn_column",
+    "uln",
+    "dob",
+    "gender",
+    "dob_file",
+    "dob_row",
+    "agent_ids",
+    "in_school",
+]
+
+DEMOGRAPHICS = _temp(
+    "roster_stage_demographics",
+    Column("row_no", Integer),
+    Column("sourced_id", Text),
+    Column("status", Text),
+    Column("dob", Date),
+    Column("gender", Text),
+)
+
+ROLES = _temp(
+    "roster_stage_roles",
+    Column("row_no", Integer),
+    Column("sourced_id", Text),
+    Column("status", Text),
+    Column("user_id", Text),
+    Column("role_type", Text),
+    Column("role", Text),
+    Column("org_id", Text),
+)
+"""OneRoster 1.2 roles.csv: a user's role at an org."""
+
+GROUPS = _temp(
+    "roster_stage_groups",
+    Column("row_no", Integer),
+    Column("file", Text),
+    Column("sourced_id", Text),
+    Column("status", Text),
+    Column("name", Text),
+    Column("type", Text),
+    Column("year_group", Integer),
+    Column("subject", Text),
+    Column("term_ids", ARRAY(Text)),
+)
+
+TERMS = _temp(
+    "roster_stage_terms",
+    Column("row_no", Integer),
+    Column("sourced_id", Text),
+    Column("status", Text),
+    Column("title", Text),
+    Column("type", Text),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("parent_id", Text),
+    Column("school_year", Integer),
+)
+
+ENROLLMENTS = _temp(
+    "roster_stage_enrollments",
+    Column("row_no", Integer),
+    Column("file", Text),
+    Column("sourced_id", Text),
+    Column("status", Text),
+    Column("group_sid", Text),
+    Column("person_sid", Text),
+    Column("role", Text),
+)
+"""``role``: student or teacher (anything else is reported and skipped)."""
+
+EXTENDED = _temp(
+    "roster_stage_extended",
+    Column("row_no", Integer),
+    Column("pupil_sid", Text),
+    Column("lea_care", Boolean),
+    Column("sen_status", Text),
+    Column("pupil_premium", Boolean),
+    Column("eal", Boolean),
+)
+
+# Which database row each staged or referenced record is (filled by roster/merge.py once checks pass).
+# ``staged``: the package defines the record (else it only references an existing one); ``active_row``: the
+# staged row is not marked tobedeleted; ``created``: this import made the row.
+MATCH_PEOPLE = _temp(
+    "roster_match_people",
+    Column("kind", Text, nullable=False),
+    Column("sourced_id", Text, nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("adopt", Boolean, nullable=False),
+    Column("created", Boolean, nullable=False),
+    Column("staged", Boolean, nullable=False),
+    Column("active_row", Boolean, nullable=False),
+    PrimaryKeyConstraint("kind", "sourced_id"),
+)
+MATCH_GROUPS = _temp(
+    "roster_match_groups",
+    Column("sourced_id", Text, nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("created", Boolean, nullable=False),
+    Column("staged", Boolean, nullable=False),
+    Column("active_row", Boolean, nullable=False),
+    PrimaryKeyConstraint("sourced_id"),
+)
+MATCH_TERMS = _temp(
+    "roster_match_terms",
+    Column("sourced_id", Text, nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("created", Boolean, nullable=False),
+    Column("staged", Boolean, nullable=False),
+    Column("active_row", Boolean, nullable=False),
+    PrimaryKeyConstraint("sourced_id"),
+)
+KNOWN = _temp(
+    "roster_known_people",
+    Column("sourced_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Index("roster_known_people_sourced_id", "sourced_id"),
+)
+"""Every person the package defines or the school has, by the id a package knows them by (for references).
+A person both staged and stored appears twice: harmless, it is only ever probed with hashed EXISTS."""
+FLAGGED = _temp(
+    "roster_flagged_enrollments",
+    Column("file", Text),
+    Column("row_no", Integer),
+    Column("group_sid", Text),
+    Column("person_sid", Text),
+    Column("role", Text),
+    Column("kind", Text),
+    Column("unknown_class", Boolean),
+    Column("unknown_user", Boolean),
+    Column("mismatch", Boolean),
+    Column("ignored", Boolean),
+)
+"""The enrollments some check flags, found in one pass over the (large) enrollments file."""
+PAIRS = _temp(
+    "roster_pairs",
+    Column("a", UUID(as_uuid=True), nullable=False),
+    Column("b", UUID(as_uuid=True), nullable=False),
+    Column("ended", Boolean, nullable=False),
+    Column("relationship", Text),
+)
+"""The links one kind of link should have (a group and a pupil, ...), computed once per kind of link. No
+index: it is filled once (distinct) and only ever hash-joined, so an index would be pure cost."""
+LEFT = _temp(
+    "roster_left",
+    Column("kind", Text, nullable=False),
+    Column("id", UUID(as_uuid=True), nullable=False),
+)
+"""People this import deactivated: their accounts are disabled and sessions revoked."""
+
+ALL = (
+    PEOPLE,
+    DEMOGRAPHICS,
+    ROLES,
+    GROUPS,
+    TERMS,
+    ENROLLMENTS,
+    EXTENDED,
+    MATCH_PEOPLE,
+    MATCH_GROUPS,
+    MATCH_TERMS,
+    KNOWN,
+    FLAGGED,
+    PAIRS,
+    LEFT,
+)
+
+
+async def create_all(session: AsyncSession) -> None:
+    """Create every staging table afresh in the current transaction."""
+    for table in ALL:
+        await session.execute(text(f'DROP TABLE IF EXISTS pg_temp."{table.name}"'))
+        await session.execute(CreateTable(table))
+        for index in table.indexes:
+            await session.execute(CreateIndex(index))
+
+
+async def analyze(session: AsyncSession, tables: Sequence[Table]) -> None:
+    """Temporary tables get no autovacuum statistics; without them the planner guesses badly at scale."""
+    for table in tables:
+        await session.execute(text(f'ANALYZE "{table.name}"'))
+
+
+async def raw_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's open transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def copy_stream(
+    session: AsyncSession,
+    table: Table,
+    columns: Sequence[str],
+    batches: Iterator[list[tuple[Any, ...]]],
+    *,
+    label: str | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> int:
+    """COPY the rows of ``batches`` into ``table``; each batch is parsed in a worker thread. Returns a count."""
+    driver = await raw_connection(session)
+    count = 0
+    name = label or table.name
+
+    async def records() -> Any:
+        nonlocal count
+        while True:
+            batch = await anyio.to_thread.run_sync(next, batches, None)
+            if batch is None:
+                return
+            count += len(batch)
+            if progress is not None:
+                progress(name, count)
+            for record in batch:
+                yield record
+
+    await driver.copy_records_to_table(table.name, records=records(), columns=list(columns))
+    return count
+
+
+def batched(rows: Iterator[tuple[Any, ...]], size: int = BATCH_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

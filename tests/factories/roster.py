@@ -1,0 +1,246 @@
+"""Helpers for roster tests: packages built in memory, imports in their own transaction, table fingerprints."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from common.clock import utcnow
+from roster import service
+from roster.export import export_oneroster
+from roster.oneroster import SPECS_11, SPECS_12
+from roster.schoolgraph_csv import SPECS
+from server.settings import REPO_ROOT
+from tenants.context import bind
+
+PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()
+CLI = service.Importer(name="test")
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
+def zip_bytes(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def user(
+    sid: str,
+    role: str,
+    given: str,
+    family: str,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    org: str = "org-1",
+    agents: str = "",
+    user_ids: str = "",
+    identifier: str = "",
+    status: str = "",
+) -> dict[str, str]:
+    return {
+        "sourcedId": sid,
+        "status": status,
+        "enabledUser": "true",
+        "orgSourcedIds": org,
+        "role": role,
+        "username": username if username is not None else f"user.{sid}",
+        "userIds": user_ids,
+        "givenName": given,
+        "familyName": family,
+        "identifier": identifier,
+        "email": email or "",
+        "agentSourcedIds": agents,
+    }
+
+
+def oneroster(
+    *,
+    users: Sequence[dict[str, str]] = (),
+    classes: Sequence[dict[str, str]] = (),
+    enrollments: Sequence[dict[str, str]] = (),
+    sessions: Sequence[dict[str, str]] = (),
+    demographics: Sequence[dict[str, str]] = (),
+    orgs: Sequence[dict[str, str]] = ({"sourcedId": "org-1", "name": "Test School", "type": "school"},),
+    mode: str = "bulk",
+    absent: Sequence[str] = (),
+    version: str = "1.1",
+) -> bytes:
+    """A OneRoster package: each row a dict of the columns it fills; every file present unless ``absent``."""
+    specs = SPECS_12 if version == "1.2" else SPECS_11
+    content = {
+        "orgs.csv": orgs,
+        "users.csv": users,
+        "classes.csv": classes,
+        "enrollments.csv": enrollments,
+        "academicSessions.csv": sessions,
+        "demographics.csv": demographics,
+    }
+    files = {}
+    manifest = [("manifest.version", "1.0"), ("oneroster.version", version)]
+    for name, rows in content.items():
+        if name in absent or (name == "demographics.csv" and not rows):
+            manifest.append((f"file.{name[:-4]}", "absent"))
+            continue
+        manifest.append((f"file.{name[:-4]}", mode))
+        files[name] = csv_text(specs[name], ([row.get(c, "") for c in specs[name]] for row in rows))
+    files["manifest.csv"] = csv_text(("propertyName", "value"), manifest)
+    return zip_bytes(files)
+
+
+def klass(
+    sid: str, title: str, *, kind: str = "scheduled", org: str = "org-1", terms: str = ""
+) -> dict[str, str]:
+    return {
+        "sourcedId": sid,
+        "title": title,
+        "classType": kind,
+        "schoolSourcedId": org,
+        "termSourcedIds": terms,
+    }
+
+
+def enrol(
+    sid: str, klass_id: str, user_id: str, role: str = "student", *, org: str = "org-1", status: str = ""
+) -> dict[str, str]:
+    return {
+        "sourcedId": sid,
+        "status": status,
+        "classSourcedId": klass_id,
+        "schoolSourcedId": org,
+        "userSourcedId": user_id,
+        "role": role,
+    }
+
+
+def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slug: str = "") -> bytes:
+    """schoolgraph's own CSV layout: school.csv plus the given files, every column of each."""
+    out = {"school.csv": csv_text(("urn", "slug", "name"), [(urn, slug, "Test")])}
+    for name, rows in files.items():
+        columns = SPECS[name].columns
+        out[name] = csv_text(columns, ([row.get(c, "") for c in columns] for row in rows))
+    return zip_bytes(out)
+
+
+async def set_org(engine: AsyncEngine, school_id: uuid.UUID, org: str) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        await service.set_org(session, school_id, org, by=None, now=utcnow())
+
+
+async def set_urn(owner_engine: AsyncEngine, school_id: uuid.UUID, urn: str) -> None:
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE schools SET urn = :u WHERE id = :i"), {"u": urn, "i": school_id}
+        )
+
+
+async def run_import(
+    engine: AsyncEngine,
+    school_id: uuid.UUID,
+    package: bytes | Path,
+    *,
+    mode: str = "auto",
+    dry_run: bool = False,
+    by: service.Importer = CLI,
+    tmp: Path | None = None,
+) -> service.ImportReport:
+    """Import in a transaction of its own (committed), as the command line does."""
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        await bind(session, [school_id])
+        ref = await service.school_ref(session, school_id)
+        options = service.ImportOptions(mode=mode, dry_run=dry_run)
+        if isinstance(package, Path):
+            return await service.import_path(session, ref, package, by=by, options=options, now=utcnow())
+        return await service.import_stream(
+            session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=utcnow()
+        )
+
+
+async def export(engine: AsyncEngine, school_id: uuid.UUID) -> bytes:
+    out = io.BytesIO()
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        await export_oneroster(session, await service.school_ref(session, school_id), out)
+    return out.getvalue()
+
+
+async def fingerprint(owner_engine: AsyncEngine) -> dict[str, tuple[int, str]]:
+    """Every table of the public schema: (row count, md5 of its rows in order). As the owner (superuser in
+    tests), so row-level security does not hide anything."""
+    result: dict[str, tuple[int, str]] = {}
+    async with owner_engine.connect() as connection:
+        tables = (
+            await connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            )
+        ).scalars()
+        for table in list(tables):
+            row = (
+                await connection.execute(
+                    text(
+                        f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \"{table}\" t"
+                    )
+                )
+            ).one()
+            result[table] = (int(row[0]), str(row[1]))
+    return result
+
+
+def problems(
+    report: service.ImportReport, *codes: str
+) -> list[tuple[str | None, int | None, str | None, str]]:
+    """(file, row, column, code) of the report's problems, of the given codes (all when none given)."""
+    return [(p.file, p.row, p.column, p.code) for p in report.problems if not codes or p.code in codes]
+
+
+def counts(report: service.ImportReport) -> dict[str, dict[str, int]]:
+    return {k: v.as_dict() for k, v in report.counts.items() if v.changes or v.unchanged}
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    slug: str,
+    token: str | None,
+    package: bytes,
+    *,
+    dry_run: bool = False,
+    mode: str = "AUTO",
+    selection: str = "rosterImport { id outcome changes counts { entity create update deactivate unchanged } } "
+    "problems { severity code file row column message expected } errors { field code message }",
+) -> dict[str, Any]:
+    """importRoster through the GraphQL multipart request spec, as a browser would send it."""
+    query = (
+        "mutation($file: Upload!, $dry: Boolean!, $mode: ImportMode!) { importRoster(input: "
+        f"{{file: $file, dryRun: $dry, mode: $mode}}) {{ {selection} }} }}"
+    )
+    operations = {"query": query, "variables": {"file": None, "dry": dry_run, "mode": mode}}
+    response = await client.post(
+        f"/schools/{slug}/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": ("roster.zip", package, "application/zip")},
+        headers={"authorization": f"Bearer {token}"} if token else {},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
