@@ -21,10 +21,8 @@ from auth.principal import Principal
 from auth.service import (
     AuthRuntime,
     Tokens,
-    address_blocked,
     password_problems,
     start_session,
-    throttled_problem,
 )
 from auth.tokens import hash_token
 from common.errors import DomainError, Problem, Problems
@@ -91,12 +89,6 @@ async def issue(
     session.add(record)
     await session.flush()
     return IssuedCode(code=code, record=record)
-
-
-async def guard_attempt(session: AsyncSession, auth: AuthRuntime, address: str, *, now: datetime) -> None:
-    """Refuse a code redemption from an address that has failed too often (codes are guessable in bulk)."""
-    if await address_blocked(session, auth, address, now):
-        raise DomainError([throttled_problem(auth)])
 
 
 async def _redeemable(session: AsyncSession, school_id: uuid.UUID, code: str, now: datetime) -> ParentCode:

@@ -43,3 +43,16 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+def violated_constraint(error: BaseException) -> str:
+    """The name of the constraint an IntegrityError broke, for a message; a generic phrase if unknown.
+
+    asyncpg keeps the name on its own exception, which SQLAlchemy's DB-API wrapper holds as the cause.
+    """
+    orig = getattr(error, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if name:
+            return str(name)
+    return "a uniqueness or reference rule"

@@ -13,7 +13,8 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from strawberry.types import Info
 
-from common.errors import DomainError, Problem
+from auth import service as auth_service
+from common.errors import DomainError, Problem, violated_constraint
 from graph.school.types import UserError
 
 T = TypeVar("T")
@@ -35,7 +36,7 @@ async def attempt(info: Info, operation: Callable[[], Awaitable[T]]) -> tuple[T 
     except IntegrityError as error:
         # A concurrent request got there first (the services check uniqueness before writing).
         await savepoint.rollback()
-        constraint = getattr(error.orig, "constraint_name", None) or "a uniqueness or reference rule"
+        constraint = violated_constraint(error)
         return None, [
             UserError(
                 field=None,
@@ -45,3 +46,21 @@ async def attempt(info: Info, operation: Callable[[], Awaitable[T]]) -> tuple[T 
         ]
     await savepoint.commit()
     return result, []
+
+
+async def guessing_attempt(
+    info: Info, failure_code: str, operation: Callable[[], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """:func:`attempt` for an operation that checks a secret (a password, a parent or activation code).
+
+    Refused while the caller's address is throttled, and a failure with ``failure_code`` counts against
+    the address like a failed sign-in (LRS 5.11): otherwise the operation is an unthrottled oracle for
+    guessing the secret. The failure is counted outside the operation's savepoint, so it is kept.
+    """
+    ctx = info.context
+    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
+        return None, user_errors([auth_service.throttled_problem(ctx.auth)])
+    result, errors = await attempt(info, operation)
+    if any(e.code == failure_code for e in errors):
+        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
+    return result, errors

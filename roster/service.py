@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.errors import DomainError
+from common.errors import DomainError, violated_constraint
 from models import School
 from models.roster import RosterImport, RosterSource
 from people.service import school_today
@@ -305,10 +305,7 @@ async def import_package(
             except IntegrityError as error:
                 # The checks leave little to the database's constraints, but a concurrent change (another
                 # import, an admin) or two pupils swapping UPNs can still trip one: refused, not a crash.
-                driver_error = getattr(error.orig, "__cause__", None)  # asyncpg's, under the DB-API wrapper
-                constraint = (
-                    getattr(driver_error, "constraint_name", None) or "a uniqueness or reference rule"
-                )
+                constraint = violated_constraint(error)
                 log.error(
                     "CONFLICT",
                     f"The package conflicts with the school's data ({constraint}); nothing was imported. "

@@ -15,11 +15,10 @@ import strawberry
 from strawberry.types import Info
 
 from auth import admin_sessions, operators, trust_admins
-from auth import service as auth_service
 from auth.operators import OPERATOR, OperatorPrincipal
 from auth.tokens import PLATFORM_AUDIENCE
 from common.errors import DomainError
-from graph.mutations import attempt, user_errors
+from graph.mutations import attempt, guessing_attempt, user_errors
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAccountStatus,
@@ -104,10 +103,9 @@ async def logout(info: Info) -> LogoutPayload:
 
 async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context
-    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
-        return AdminAuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
-    tokens, errors = await attempt(
+    tokens, errors = await guessing_attempt(
         info,
+        "INVALID_CREDENTIALS",
         lambda: operators.change_password(
             ctx.session,
             ctx.auth,
@@ -118,8 +116,6 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPa
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_CREDENTIALS" for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     return AdminAuthPayload.of(tokens, errors)
 
 

@@ -6,8 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from audit.recorder import Actor
-from auth import service as auth_service
-from graph.mutations import attempt, user_errors
+from graph.mutations import guessing_attempt
 from graph.permissions import public
 from graph.school.auth_mutations import AuthPayload
 from tenants import school_admins
@@ -22,10 +21,9 @@ class ActivateAccountInput:
 
 async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPayload:
     ctx = info.context
-    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
-        return AuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
-    done, errors = await attempt(
+    done, errors = await guessing_attempt(
         info,
+        "INVALID_ACTIVATION_CODE",
         lambda: school_admins.activate_account(
             ctx.session,
             ctx.auth,
@@ -37,9 +35,6 @@ async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPaylo
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_ACTIVATION_CODE" for e in errors):
-        # Counted like a failed sign-in (LRS 5.11): codes must not be guessable by trying many.
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     if done is None:
         return AuthPayload.of(None, errors)
     account, tokens = done

@@ -10,8 +10,8 @@ from strawberry.types import Info
 from audit.recorder import Actor
 from auth import parent_codes, policies
 from auth import service as auth_service
-from common.errors import DomainError, Problem
-from graph.mutations import attempt, user_errors
+from common.errors import Problem
+from graph.mutations import guessing_attempt, user_errors
 from graph.permissions import guarded_mutation, public
 from graph.school.types import UserError
 
@@ -131,10 +131,9 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload
     ctx = info.context
     # A wrong current password is a failed sign-in (LRS 5.11): otherwise a stolen access token would be an
     # unthrottled oracle for guessing the password itself.
-    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
-        return AuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
-    tokens, errors = await attempt(
+    tokens, errors = await guessing_attempt(
         info,
+        "INVALID_CREDENTIALS",
         lambda: auth_service.change_password(
             ctx.session,
             ctx.auth,
@@ -146,19 +145,14 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_CREDENTIALS" for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     return AuthPayload.of(tokens, errors)
 
 
 async def register_parent(info: Info, input: RegisterParentInput) -> AuthPayload:
     ctx = info.context
-    try:
-        await parent_codes.guard_attempt(ctx.session, ctx.auth, ctx.client_address, now=ctx.now)
-    except DomainError as error:
-        return AuthPayload.of(None, user_errors(error.problems))
-    tokens, errors = await attempt(
+    tokens, errors = await guessing_attempt(
         info,
+        "INVALID_PARENT_CODE",
         lambda: parent_codes.register_parent(
             ctx.session,
             ctx.auth,
@@ -175,8 +169,6 @@ async def register_parent(info: Info, input: RegisterParentInput) -> AuthPayload
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_PARENT_CODE" for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     return AuthPayload.of(tokens, errors)
 
 
@@ -188,15 +180,11 @@ class LinkChildPayload:
 
 async def link_child(info: Info, input: LinkChildInput) -> LinkChildPayload:
     ctx = info.context
-    try:
-        await parent_codes.guard_attempt(ctx.session, ctx.auth, ctx.client_address, now=ctx.now)
-    except DomainError as error:
-        return LinkChildPayload(linked=False, errors=user_errors(error.problems))
-    result, errors = await attempt(
-        info, lambda: parent_codes.link_child(ctx.session, ctx.principal, code=input.code, now=ctx.now)
+    result, errors = await guessing_attempt(
+        info,
+        "INVALID_PARENT_CODE",
+        lambda: parent_codes.link_child(ctx.session, ctx.principal, code=input.code, now=ctx.now),
     )
-    if any(e.code == "INVALID_PARENT_CODE" for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     return LinkChildPayload(linked=bool(result), errors=errors)
 
 

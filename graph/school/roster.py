@@ -23,7 +23,7 @@ from audit.recorder import Actor
 from auth import policies
 from common.errors import DomainError
 from common.pagination import Page
-from graph.mutations import attempt, user_errors
+from graph.mutations import attempt, guessing_attempt
 from graph.permissions import guarded, guarded_mutation, personal_data, public
 from graph.relay import Connection, connection, expect_global_id, to_global_id
 from graph.school.auth_mutations import AuthPayload
@@ -522,16 +522,11 @@ async def issue_activation_codes(info: Info, input: IssueActivationCodesInput) -
 
 
 async def activate_imported_account(info: Info, input: ActivateImportedAccountInput) -> AuthPayload:
-    from auth import service as auth_service
-    from auth.parent_codes import guard_attempt
 
     ctx = info.context
-    try:
-        await guard_attempt(ctx.session, ctx.auth, ctx.client_address, now=ctx.now)
-    except DomainError as error:
-        return AuthPayload.of(None, user_errors(error.problems))
-    tokens, errors = await attempt(
+    tokens, errors = await guessing_attempt(
         info,
+        "INVALID_ACTIVATION_CODE",
         lambda: activation.activate(
             ctx.session,
             ctx.auth,
@@ -543,8 +538,6 @@ async def activate_imported_account(info: Info, input: ActivateImportedAccountIn
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_ACTIVATION_CODE" for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     if tokens is not None:
         ctx.audit.record(
             "account.activated",

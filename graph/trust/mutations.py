@@ -11,11 +11,10 @@ import strawberry
 from strawberry.types import Info
 
 from auth import admin_sessions, trust_admins
-from auth import service as auth_service
 from auth.tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
-from graph.mutations import attempt, user_errors
+from graph.mutations import attempt, guessing_attempt, user_errors
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAuthPayload,
@@ -96,11 +95,10 @@ class ActivateTrustAdminInput:
 async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context
     assert ctx.tenant is not None
-    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
-        return AdminAuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
     trust_id = ctx.tenant.id
-    done, errors = await attempt(
+    done, errors = await guessing_attempt(
         info,
+        "INVALID_ACTIVATION_CODE",
         lambda: trust_admins.activate(
             ctx.session,
             ctx.auth,
@@ -111,9 +109,6 @@ async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> Ad
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_ACTIVATION_CODE" for e in errors):
-        # Codes are guessable in bulk only from many attempts: count each miss against the address.
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     if done is None:
         return AdminAuthPayload.of(None, errors)
     account, tokens = done
@@ -136,10 +131,9 @@ async def logout(info: Info) -> LogoutPayload:
 
 async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context
-    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
-        return AdminAuthPayload.of(None, user_errors([auth_service.throttled_problem(ctx.auth)]))
-    tokens, errors = await attempt(
+    tokens, errors = await guessing_attempt(
         info,
+        "INVALID_CREDENTIALS",
         lambda: trust_admins.change_password(
             ctx.session,
             ctx.auth,
@@ -150,8 +144,6 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPa
             now=ctx.now,
         ),
     )
-    if any(e.code == "INVALID_CREDENTIALS" for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
     return AdminAuthPayload.of(tokens, errors)
 
 
