@@ -10,6 +10,7 @@ enforces the policy, these functions trust their caller.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from common.errors import DomainError
-from models import Staff
+from common.pagination import Page
+from models import Pupil, Staff
 from models.roster import ExtendedDataOptIn, PupilExtendedData
-from tenants.scoping import scoped, scoped_delete
+from tenants.scoping import restrict, scoped, scoped_delete
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,20 @@ async def stored_count(session: AsyncSession, school_id: uuid.UUID) -> int:
 
     stmt = select(func.count()).select_from(scoped(PupilExtendedData, school_id).subquery())
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def pupils_page(session: AsyncSession, school_id: uuid.UUID, page: Page) -> Sequence[PupilExtendedData]:
+    """Stored extended data of the school's pupils, by pupil id, ``page.first + 1`` rows at most."""
+    stmt = restrict(
+        scoped(PupilExtendedData, school_id).join(Pupil, Pupil.id == PupilExtendedData.pupil_id),
+        Pupil,
+        school_id,
+    )
+    if page.after is not None:
+        stmt = stmt.where(PupilExtendedData.pupil_id > page.after[0])
+    rows: Sequence[PupilExtendedData] = (
+        (await session.execute(stmt.order_by(PupilExtendedData.pupil_id).limit(page.first + 1)))
+        .scalars()
+        .all()
+    )
+    return rows

@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import datetime
 import tempfile
-import uuid
 from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import tuple_
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
@@ -28,14 +26,13 @@ from graph.permissions import guarded, guarded_mutation, personal_data, public
 from graph.relay import Connection, connection, expect_global_id, to_global_id
 from graph.school.auth_mutations import AuthPayload
 from graph.school.types import AccountType, PupilType, UserError
-from models import Pupil
-from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport, RosterSource
+from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport
 from privacy import extended_data
 from roster import activation
+from roster import queries as roster_queries
 from roster import service as roster_service
 from roster.export import export_oneroster
 from roster.problems import RosterProblem
-from tenants.scoping import restrict, scoped
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
@@ -373,11 +370,7 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
         target_id=report.import_id,
         detail=roster_service.audit_detail(report),
     )
-    history = (
-        await ctx.session.execute(
-            scoped(RosterImport, ctx.tenant.id).where(RosterImport.id == report.import_id)
-        )
-    ).scalar_one()
+    history = await roster_queries.import_by_id(ctx.session, ctx.tenant.id, report.import_id)
     if report.outcome == "REFUSED":
         errors = [
             UserError(
@@ -400,24 +393,12 @@ async def _import_history(
 ) -> RosterImportConnection:
     ctx = info.context
     page = Page.of(first, after, maximum=ctx.max_page_size)
-    order = (RosterImport.started_at.desc(), RosterImport.id.desc())  # type: ignore[attr-defined]
-    stmt = scoped(RosterImport, ctx.tenant.id)
-    if page.after is not None:
-        try:
-            started, last = datetime.datetime.fromisoformat(page.after[0]), uuid.UUID(page.after[1])
-        except (ValueError, IndexError):
-            raise DomainError.one(
-                "after", "INVALID_CURSOR", "The cursor does not belong to this list."
-            ) from None
-        stmt = stmt.where(tuple_(RosterImport.started_at, RosterImport.id) < tuple_(started, last))
-    rows = (await ctx.session.execute(stmt.order_by(*order).limit(page.first + 1))).scalars().all()
+    rows = await roster_queries.imports_page(ctx.session, ctx.tenant.id, page)
     return connection(rows, page, key=lambda r: (r.started_at.isoformat(), r.id), node=RosterImportType.of)
 
 
 async def _roster_source(info: Info) -> RosterSourceType | None:
-    row = (
-        await info.context.session.execute(scoped(RosterSource, info.context.tenant.id))
-    ).scalar_one_or_none()
+    row = await roster_queries.roster_source(info.context.session, info.context.tenant.id)
     return None if row is None else RosterSourceType(org_sourced_id=row.org_sourced_id, set_at=row.set_at)
 
 
@@ -431,18 +412,7 @@ async def _extended_pupil_data(
 ) -> ExtendedPupilDataConnection:
     ctx = info.context
     page = Page.of(first, after, maximum=ctx.max_page_size)
-    stmt = restrict(
-        scoped(PupilExtendedData, ctx.tenant.id).join(Pupil, Pupil.id == PupilExtendedData.pupil_id),
-        Pupil,
-        ctx.tenant.id,
-    )
-    if page.after is not None:
-        stmt = stmt.where(PupilExtendedData.pupil_id > page.after[0])
-    rows = (
-        (await ctx.session.execute(stmt.order_by(PupilExtendedData.pupil_id).limit(page.first + 1)))
-        .scalars()
-        .all()
-    )
+    rows = await extended_data.pupils_page(ctx.session, ctx.tenant.id, page)
     return connection(rows, page, key=lambda r: (r.pupil_id,), node=ExtendedPupilDataType.of)
 
 
