@@ -7,11 +7,12 @@ so every permission check is a cheap, synchronous set lookup. A scope of ``None`
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
@@ -73,6 +74,111 @@ class Principal:
         return (self.role.value,)
 
 
+def _principal_stmt() -> Select[Any]:
+    """The session's account with the row scopes of its role: ONE statement (built once, all bound).
+
+    The scopes are correlated subqueries under ``CASE``, so PostgreSQL runs only those of the account's
+    role: staff without school-wide access get the active groups they teach and those groups' pupils;
+    a pupil the active groups they are in and those groups' teachers; a parent their linked children,
+    and the children's active groups and teachers. Admins and school-wide staff need none.
+    """
+    school: Any = bindparam("school_id")
+
+    def active_group(group_id: Any) -> Any:
+        return and_(in_school(Group, school), Group.id == group_id, Group.active)
+
+    def array(column: Any, stmt: Select[Any]) -> Any:
+        return stmt.add_columns(func.array_agg(distinct(column))).correlate(Account).scalar_subquery()
+
+    taught = and_(in_school(GroupTeacher, school), GroupTeacher.staff_id == Account.staff_id)
+    taught_groups = array(
+        GroupTeacher.group_id,
+        select().select_from(GroupTeacher).join(Group, active_group(GroupTeacher.group_id)).where(taught),
+    )
+    taught_pupils = array(
+        GroupPupil.pupil_id,
+        select()
+        .select_from(GroupTeacher)
+        .join(Group, active_group(GroupTeacher.group_id))
+        .join(GroupPupil, and_(in_school(GroupPupil, school), GroupPupil.group_id == GroupTeacher.group_id))
+        .where(taught),
+    )
+    children_of_contact = (
+        select(PupilContact.pupil_id)
+        .where(in_school(PupilContact, school), PupilContact.contact_id == Account.contact_id)
+        .correlate(Account)
+    )
+    children = array(
+        PupilContact.pupil_id,
+        select()
+        .select_from(PupilContact)
+        .where(in_school(PupilContact, school), PupilContact.contact_id == Account.contact_id),
+    )
+    family = and_(
+        in_school(GroupPupil, school),
+        or_(
+            GroupPupil.pupil_id == Account.pupil_id,
+            GroupPupil.pupil_id.in_(children_of_contact),  # type: ignore[attr-defined]
+        ),
+    )
+    family_groups = array(
+        GroupPupil.group_id,
+        select().select_from(GroupPupil).join(Group, active_group(GroupPupil.group_id)).where(family),
+    )
+    family_teachers = array(
+        GroupTeacher.staff_id,
+        select()
+        .select_from(GroupPupil)
+        .join(Group, active_group(GroupPupil.group_id))
+        .join(
+            GroupTeacher, and_(in_school(GroupTeacher, school), GroupTeacher.group_id == GroupPupil.group_id)
+        )
+        .where(family),
+    )
+    taught_scope = and_(Account.role == Role.STAFF.value, Staff.pupil_access != "SCHOOL")
+    family_scope = or_(Account.role == Role.PUPIL.value, Account.role == Role.PARENT.value)
+    stmt: Select[Any] = (
+        select(
+            Account.id,
+            Account.username,
+            Account.role,
+            Account.staff_id,
+            Account.pupil_id,
+            Account.contact_id,
+            Account.must_change_password,
+            Staff.pupil_access,
+            Staff.pupil_access_reason,
+            func.coalesce(Staff.active, Pupil.active, Contact.active, True),
+            case((taught_scope, taught_groups), (family_scope, family_groups)),
+            case((taught_scope, taught_pupils), (Account.role == Role.PARENT.value, children)),
+            case((family_scope, family_teachers)),
+        )
+        .join(
+            AuthSession,
+            and_(in_school(AuthSession, school), AuthSession.account_id == Account.id),
+        )
+        .outerjoin(Staff, and_(in_school(Staff, school), Staff.id == Account.staff_id))
+        .outerjoin(Pupil, and_(in_school(Pupil, school), Pupil.id == Account.pupil_id))
+        .outerjoin(Contact, and_(in_school(Contact, school), Contact.id == Account.contact_id))
+        .where(
+            in_school(Account, school),
+            Account.id == bindparam("account_id"),
+            AuthSession.id == bindparam("session_id"),
+            AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
+            AuthSession.expires_at > bindparam("now"),
+            Account.status == "ACTIVE",
+        )
+    )
+    return stmt
+
+
+_PRINCIPAL = _principal_stmt()
+
+
+def _ids(values: list[uuid.UUID] | None) -> frozenset[uuid.UUID]:
+    return frozenset(v for v in values or () if v is not None)
+
+
 async def load_principal(
     session: AsyncSession,
     *,
@@ -81,105 +187,37 @@ async def load_principal(
     session_id: uuid.UUID,
     now: datetime,
 ) -> Principal | None:
-    """The principal of a live session, or None when the session or account is revoked, expired or disabled.
-
-    Issues two statements: the session with its account, then the row scopes of the account's role.
-    """
-    row = (
-        await session.execute(
-            select(
-                Account,
-                Staff.pupil_access,
-                Staff.pupil_access_reason,
-                func.coalesce(Staff.active, Pupil.active, Contact.active, True),
-            )
-            .join(
-                AuthSession,
-                and_(in_school(AuthSession, school_id), AuthSession.account_id == Account.id),
-            )
-            .outerjoin(Staff, and_(in_school(Staff, school_id), Staff.id == Account.staff_id))
-            .outerjoin(Pupil, and_(in_school(Pupil, school_id), Pupil.id == Account.pupil_id))
-            .outerjoin(Contact, and_(in_school(Contact, school_id), Contact.id == Account.contact_id))
-            .where(
-                in_school(Account, school_id),
-                Account.id == account_id,
-                AuthSession.id == session_id,
-                AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
-                AuthSession.expires_at > now,
-                Account.status == "ACTIVE",
-            )
-        )
-    ).one_or_none()
+    """The principal of a live session, or None when the session or account is revoked, expired or disabled,
+    or the person has left. One statement (:func:`_principal_stmt`), whatever the role."""
+    params = {"school_id": school_id, "account_id": account_id, "session_id": session_id, "now": now}
+    row = (await session.execute(_PRINCIPAL, params)).one_or_none()
     if row is None:
         return None
-    account, pupil_access, reason, person_active = row
+    (account, username, role_name, staff_id, pupil_id, contact_id, must_change, pupil_access, reason,
+     person_active, groups, pupils, teachers) = row  # fmt: skip
     if not person_active:
         # A leaver reaches nothing, even before the account itself is disabled (LL 11.1, LL 11.2).
         return None
-    role = Role(account.role)
-    base = {
-        "account_id": account.id,
-        "username": account.username,
-        "school_id": school_id,
-        "role": role,
-        "session_id": session_id,
-        "staff_id": account.staff_id,
-        "pupil_id": account.pupil_id,
-        "contact_id": account.contact_id,
-        "must_change_password": account.must_change_password,
-    }
-    if role is Role.SCHOOL_ADMIN:
-        return Principal(**base, pupil_scope=None, group_scope=None, teacher_scope=None)
-    if role is Role.STAFF:
-        assert account.staff_id is not None
-        if pupil_access == "SCHOOL":
-            return Principal(
-                **base, pupil_scope=None, group_scope=None, teacher_scope=None, school_wide_reason=reason
-            )
-        taught = (
-            await session.execute(
-                select(GroupTeacher.group_id, GroupPupil.pupil_id)
-                .join(
-                    Group, and_(in_school(Group, school_id), Group.id == GroupTeacher.group_id, Group.active)
-                )
-                .outerjoin(
-                    GroupPupil,
-                    and_(in_school(GroupPupil, school_id), GroupPupil.group_id == GroupTeacher.group_id),
-                )
-                .where(in_school(GroupTeacher, school_id), GroupTeacher.staff_id == account.staff_id)
-            )
-        ).all()
-        return Principal(
-            **base,
-            pupil_scope=frozenset(p for _, p in taught if p is not None),
-            group_scope=frozenset(g for g, _ in taught),
-            teacher_scope=None,
-        )
-    # Pupils see themselves; parents their linked children. Both see those pupils' groups and teachers.
-    if role is Role.PUPIL:
-        assert account.pupil_id is not None
-        pupils = frozenset({account.pupil_id})
-    else:
-        children = await session.execute(
-            select(PupilContact.pupil_id).where(
-                in_school(PupilContact, school_id), PupilContact.contact_id == account.contact_id
-            )
-        )
-        pupils = frozenset(children.scalars())
-    groups_teachers = (
-        await session.execute(
-            select(GroupPupil.group_id, GroupTeacher.staff_id)
-            .join(Group, and_(in_school(Group, school_id), Group.id == GroupPupil.group_id, Group.active))
-            .outerjoin(
-                GroupTeacher,
-                and_(in_school(GroupTeacher, school_id), GroupTeacher.group_id == GroupPupil.group_id),
-            )
-            .where(in_school(GroupPupil, school_id), GroupPupil.pupil_id.in_(pupils))  # type: ignore[attr-defined]
-        )
-    ).all()
-    return Principal(
-        **base,
-        pupil_scope=pupils,
-        group_scope=frozenset(g for g, _ in groups_teachers),
-        teacher_scope=frozenset(s for _, s in groups_teachers if s is not None),
+    role = Role(role_name)
+    base = Principal(
+        account_id=account,
+        username=username,
+        school_id=school_id,
+        role=role,
+        session_id=session_id,
+        staff_id=staff_id,
+        pupil_id=pupil_id,
+        contact_id=contact_id,
+        must_change_password=must_change,
     )
+    if role is Role.SCHOOL_ADMIN or (role is Role.STAFF and pupil_access == "SCHOOL"):
+        reason = reason if role is Role.STAFF else None
+        return replace(
+            base, pupil_scope=None, group_scope=None, teacher_scope=None, school_wide_reason=reason
+        )
+    if role is Role.STAFF:
+        assert staff_id is not None
+        return replace(base, pupil_scope=_ids(pupils), group_scope=_ids(groups), teacher_scope=None)
+    # Pupils see themselves; parents their linked children. Both see those pupils' groups and teachers.
+    own = frozenset({pupil_id}) if role is Role.PUPIL and pupil_id is not None else _ids(pupils)
+    return replace(base, pupil_scope=own, group_scope=_ids(groups), teacher_scope=_ids(teachers))

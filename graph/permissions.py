@@ -11,12 +11,16 @@ field, that has neither: default deny.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import strawberry
-from strawberry.permission import BasePermission
+from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from auth.policies import Policy
 
@@ -33,27 +37,38 @@ def personal_data(cls: type) -> type:
     return cls
 
 
+def refusal(
+    policy: Policy, principal: Any, source: Any, context: Any, *, exempt: bool = False
+) -> tuple[str, dict[str, Any]] | None:
+    """Why the caller may not use a field (message and error extensions), or None when the policy admits
+    them. The subject is the row the field's object wraps; for a root field, the tenant."""
+    if principal is None:
+        return "Sign in to see this.", {"code": "UNAUTHENTICATED"}
+    if principal.must_change_password and not exempt:
+        return "Change your password before you continue.", {
+            "code": "FORBIDDEN",
+            "reason": "PASSWORD_CHANGE_REQUIRED",
+        }
+    subject = getattr(source, "row", None)
+    if subject is None:
+        subject = context.tenant
+    if policy(principal, subject):
+        return None
+    return f"Not allowed: only {policy.who}.", {"code": "FORBIDDEN"}
+
+
 class _PolicyPermission(BasePermission):
     policy: Policy
     exempt_from_password_change = False
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        if principal is None:
-            self.message = "Sign in to see this."
-            self.error_extensions = {"code": "UNAUTHENTICATED"}
-            return False
-        if principal.must_change_password and not self.exempt_from_password_change:
-            self.message = "Change your password before you continue."
-            self.error_extensions = {"code": "FORBIDDEN", "reason": "PASSWORD_CHANGE_REQUIRED"}
-            return False
-        subject = getattr(source, "row", None)
-        if subject is None:
-            subject = info.context.tenant
-        if self.policy(principal, subject):
+        context = info.context
+        refused = refusal(
+            self.policy, context.principal, source, context, exempt=self.exempt_from_password_change
+        )
+        if refused is None:
             return True
-        self.message = f"Not allowed: only {self.policy.who}."
-        self.error_extensions = {"code": "FORBIDDEN"}
+        self.message, self.error_extensions = refused
         return False
 
 
@@ -107,3 +122,73 @@ def public(
     if resolver is not None:
         return make(resolver=resolver, **kwargs)
     return make(**kwargs)
+
+
+# --- guarded fields compiled to one resolver -------------------------------------------------------------
+
+
+def compile_guards(schema: strawberry.Schema) -> int:
+    """Give every guarded field without arguments one plain resolver: check the policy, then read the value.
+
+    Strawberry runs a field with a permission class through its extension chain (argument conversion,
+    an ``Info`` per field, the permission extension, the resolver): tens of microseconds, paid by each
+    field of each object of a list. A guarded field with no arguments needs none of that but the check,
+    so its graphql-core resolver is replaced by :func:`_compiled`, which asks :func:`refusal` exactly what
+    the permission class asks and raises the same error. Fields with arguments keep strawberry's chain
+    (their arguments need converting). The permission class stays declared on every field, so the
+    schema, the permission matrix and a field this function skips are unchanged. Returns how many
+    fields were compiled; tests/test_schema.py checks that every guarded field still refuses.
+    """
+    compiled = 0
+    for named in schema._schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
+            continue
+        for graphql_field in named.fields.values():
+            definition = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if not isinstance(definition, StrawberryField) or graphql_field.args:
+                continue
+            policy = definition.metadata.get(POLICY_KEY)
+            if policy is None or len(definition.extensions) != 1:
+                continue
+            if not isinstance(definition.extensions[0], PermissionExtension):
+                continue
+            graphql_field.resolve = _compiled(
+                definition, policy, exempt=bool(definition.metadata.get(PASSWORD_CHANGE_EXEMPT_KEY))
+            )
+            compiled += 1
+    return compiled
+
+
+def _compiled(field: StrawberryField, policy: Policy, *, exempt: bool) -> Callable[..., Any]:
+    resolver = field.base_resolver
+    if resolver is None:
+        name = field.python_name
+
+        def read(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+            return getattr(source, name)
+
+    else:
+        call = resolver.wrapped_func
+        source_as_self = resolver.self_parameter is not None
+        source_name = next(
+            (p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p is not None), None
+        )
+        info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+
+        def read(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+            kwargs: dict[str, Any] = {}
+            if source_name is not None:
+                kwargs[source_name] = source
+            if info_name is not None:
+                kwargs[info_name] = Info(_raw_info=info, _field=field)
+            return call(source, **kwargs) if source_as_self else call(**kwargs)
+
+    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        context = info.context
+        refused = refusal(policy, context.principal, source, context, exempt=exempt)
+        if refused is not None:
+            message, extensions = refused
+            raise GraphQLError(message, extensions=extensions)
+        return read(source, info)
+
+    return resolve

@@ -81,19 +81,18 @@ async def _import(
     from common.clock import utcnow
     from roster.service import Importer, ImportOptions, audit_detail, import_path, school_ref, set_org
     from server.database import create_engine
-    from tenants.context import bind, resolve_school
+    from tenants.context import enter_school
 
     engine = create_engine(urls.runtime, settings, pool_size=1)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            tenant = await resolve_school(session, slug)
+            tenant = await enter_school(session, slug)
             if tenant is None:
                 console.print(f"[red]No school at /schools/{slug}.[/red]")
                 raise typer.Exit(2)
             if not tenant.active:
                 console.print(f"[red]The school is {tenant.status.lower()}: no import.[/red]")
                 raise typer.Exit(2)
-            await bind(session, [tenant.id])
             now = utcnow()
             if org:
                 await set_org(session, tenant.id, org, by=None, now=now)
@@ -203,16 +202,15 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
     from roster.export import export_oneroster
     from roster.service import school_ref
     from server.database import create_engine
-    from tenants.context import bind, resolve_school
+    from tenants.context import enter_school
 
     engine = create_engine(urls.runtime, settings, pool_size=1)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            tenant = await resolve_school(session, slug)
+            tenant = await enter_school(session, slug)
             if tenant is None:
                 console.print(f"[red]No school at /schools/{slug}.[/red]")
                 raise typer.Exit(2)
-            await bind(session, [tenant.id])
             ref = await school_ref(session, tenant.id)
             partial = out.with_name(out.name + ".part")
             try:

@@ -51,7 +51,7 @@ from graph.context import Context
 from graph.platform.common import AdminContext
 from graph.school.loaders import Loaders
 from server.runtime import Runtime
-from tenants.context import Tenant, bind, resolve_school
+from tenants.context import Tenant, bind, enter_school
 from tenants.platform_audit import PlatformTrail, operator_actor, trust_admin_actor
 from tenants.platform_audit import write as write_platform_audit
 from tenants.trusts import current_school_ids, resolve_trust
@@ -345,12 +345,11 @@ async def _prepare_school(
 ) -> Prepared | RequestError:
     runtime: Runtime = request.app.state.runtime
     slug = request.path_params["slug"]
-    tenant = await resolve_school(session, slug)
+    tenant = await enter_school(session, slug)
     refusal = tenant_refusal(tenant, slug)
     if refusal is not None:
         return refusal
     assert tenant is not None
-    await bind(session, [tenant.id])
     principal = await authenticate(session, runtime, request, tenant, now)
     trail = AuditTrail(
         actor=actor_of(principal), request_id=request_id, client_address=client_address(request)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import String, bindparam, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import School
@@ -50,16 +50,24 @@ async def bind(
     )
 
 
-async def resolve_school(session: AsyncSession, slug: str) -> Tenant | None:
-    """The school whose URL slug this is, or None. Schools are a global table: no binding needed."""
-    row = (
-        await session.execute(
-            select(School.id, School.slug, School.name, School.status, School.status_reason).where(
-                School.slug == slug
-            )
-        )
-    ).one_or_none()
-    return None if row is None else Tenant(*row)
+_ENTER = (
+    select(School.id, School.slug, School.name, School.status, School.status_reason)
+    .add_columns(
+        func.set_config("app.school_ids", cast(School.id, String), True),
+        func.set_config("app.trust_ids", "", True),
+    )
+    .where(School.slug == bindparam("slug"))
+)
+
+
+async def enter_school(session: AsyncSession, slug: str) -> Tenant | None:
+    """Resolve the school of a URL slug and bind the transaction to it (:func:`bind`), in one statement.
+
+    The request path of every school endpoint call: one round trip instead of two. Nothing is bound when
+    no school has the slug; a school that is not active is bound too, and its request refused.
+    """
+    row = (await session.execute(_ENTER, {"slug": slug})).one_or_none()
+    return None if row is None else Tenant(*row[:5])
 
 
 _CURRENT = text(

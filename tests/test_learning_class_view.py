@@ -1,8 +1,8 @@
 """The teacher's class view costs a fixed number of SQL statements, whatever the class size (no N+1).
 
-The count covers the whole HTTP request, as in tests/test_query_counts.py: resolving the school, binding
-the transaction, the teacher's Principal (two statements: the session, then the groups and pupils they
-teach), then the class view itself: the group, its pupils, and ONE statement for every pupil's latest
+The count covers the whole HTTP request, as in tests/test_query_counts.py: resolving the school and
+binding the transaction (one statement), the teacher's Principal with the groups and pupils they teach
+(one statement), then the class view itself: the group, its pupils, and ONE statement for every pupil's latest
 judgement on every rung (``DISTINCT ON (pupil, rung)``). The platform's ladders are reference data that
 each process reads once (``learning.ladders.PLATFORM_CACHE_SECONDS``); a warm-up request reads them
 first, and a school's own ladder costs exactly one more statement.
@@ -22,7 +22,7 @@ from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories.learning import gid, mutate, seed_judgements, starter, today
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
-from tests.test_query_counts import counting
+from tests.test_query_counts import REQUEST_OVERHEAD, counting
 
 CLASS_VIEW = """
 query($group: ID!, $ladder: ID!) {
@@ -38,8 +38,7 @@ query($group: ID!, $ladder: ID!) {
   }
 }
 """
-REQUEST_OVERHEAD_TEACHER = 4  # school, bind, the session's account, the teacher's groups and pupils
-CLASS_VIEW_STATEMENTS = REQUEST_OVERHEAD_TEACHER + 1  # the group, its pupils and their latest judgements
+CLASS_VIEW_STATEMENTS = REQUEST_OVERHEAD + 1  # the group, its pupils and their latest judgements
 
 
 async def _judge_everyone(engine: AsyncEngine, school: SchoolData, ladder_code: str = "Y4-MATHS") -> None:

@@ -214,3 +214,53 @@ async def test_cost_limit_admits_a_class_list_with_teachers() -> None:
     schema = build_schema(Settings(environment="production"))
     result = await _execute(schema, CLASS_LIST)
     assert not any((e.extensions or {}).get("code") == "QUERY_TOO_EXPENSIVE" for e in result.errors or [])
+
+
+# --- guarded fields compiled to one resolver ------------------------------------------------------------
+
+
+def _schemas() -> list[tuple[str, strawberry.Schema]]:
+    from graph.platform.schema import build_schema as platform_schema
+    from graph.trust.schema import build_schema as trust_schema
+
+    settings = Settings()
+    return [
+        ("school", build_schema(settings)),
+        ("trust", trust_schema(settings)),
+        ("platform", platform_schema(settings)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "schema"), _schemas())
+def test_every_guarded_field_still_refuses_an_anonymous_caller(name: str, schema: strawberry.Schema) -> None:
+    """Default deny survives the compiled resolvers (graph.permissions.compile_guards): every guarded field
+    without arguments now runs one plain resolver, and that resolver refuses a caller with no principal
+    exactly as the permission class did; fields with arguments or other extensions (audited mutations) keep
+    strawberry's permission extension."""
+    from types import SimpleNamespace
+
+    from graphql import GraphQLError, GraphQLObjectType
+    from strawberry.permission import PermissionExtension
+
+    from graph.permissions import POLICY_KEY
+
+    compiled = kept = 0
+    for named in schema._schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
+            continue
+        for field_name, field in named.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if definition is None or POLICY_KEY not in definition.metadata:
+                continue
+            assert any(isinstance(e, PermissionExtension) for e in definition.extensions), field_name
+            if field.args or len(definition.extensions) > 1:  # arguments to convert, or audited mutations
+                kept += 1
+                continue
+            info = SimpleNamespace(context=SimpleNamespace(principal=None, tenant=None))
+            with pytest.raises(GraphQLError) as refused:
+                field.resolve(SimpleNamespace(row=object()), info)
+            assert refused.value.extensions == {"code": "UNAUTHENTICATED"}, f"{named.name}.{field_name}"
+            compiled += 1
+    assert compiled > 10
+    if name == "school":
+        assert compiled > 100 and kept > 20

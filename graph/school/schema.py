@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from graph.audit import audit_every_mutation
+from graph.execution import Executor
 from graph.limits import schema_extensions
+from graph.permissions import compile_guards
 from graph.school.activation import ActivationMutation
 from graph.school.admin_mutations import AdminMutation
 from graph.school.audit_queries import AuditQuery
@@ -33,6 +37,13 @@ audit_every_mutation(Mutation)
 
 
 class SchoolSchema(strawberry.Schema):
+    """Every schoolgraph schema (school, trust, platform): guarded fields compiled (:mod:`graph.permissions`),
+    lists of leaves completed in one pass (:mod:`graph.execution`), errors not logged here."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"execution_context_class": Executor, **kwargs})
+        compile_guards(self)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
