@@ -22,6 +22,7 @@ import os
 import secrets
 import tempfile
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,8 @@ _HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
 _KEY_MEMBERS = frozenset({"kty", "crv", "x", "y", "d", "kid", "alg", "use"})
 # Our tokens are well under 1 KiB; the cap keeps an attacker's megabyte header away from the JSON parser.
 _MAX_TOKEN_LENGTH = 8192
+_VERIFIED_TOKENS = 4096
+"""Signature-verified tokens a key set remembers (:meth:`SigningKeys._signed_claims`)."""
 _REFRESH_TOKEN_BYTES = 32
 
 # An allow-list of exactly one algorithm: joserfc then refuses any other "alg" before looking at a key,
@@ -72,7 +75,7 @@ class SigningKeys:
     on P-256, and has a ``kid`` unique within the set.
     """
 
-    __slots__ = ("_keys", "_verifying_keys")
+    __slots__ = ("_keys", "_verified", "_verifying_keys")
 
     def __init__(self, keys: Sequence[ECKey]) -> None:
         """Wrap ``keys``, newest first; raises ``ValueError`` if the set is empty or a key is unusable.
@@ -103,6 +106,7 @@ class SigningKeys:
             verifying[kid] = ECKey.import_key(public, {"alg": _ALGORITHM, "use": "sig"})
         self._keys: tuple[ECKey, ...] = tuple(keys)
         self._verifying_keys = verifying
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     @classmethod
     def generate(cls) -> SigningKeys:
@@ -189,6 +193,38 @@ class SigningKeys:
 
     def _verifying_key(self, kid: str) -> ECKey | None:
         return self._verifying_keys.get(kid)
+
+    def _signed_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a compact JWS whose header is exactly ours and whose signature one of these keys
+        made, else None. Nothing about time or audience is checked here (the callers do, every time).
+
+        A valid signature stays valid for this immutable key set, so verified claims are remembered per
+        token (the last :data:`_VERIFIED_TOKENS`): a client sends the same access token with every request
+        until it expires, and an ES256 verification costs far more than the rest of the checks.
+        """
+        verified = self._verified
+        claims = verified.get(token)
+        if claims is not None:
+            verified.move_to_end(token)
+            return claims
+        if len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        header = _unverified_header(token)
+        if header is None or set(header) != _HEADER_MEMBERS:
+            return None
+        if header["alg"] != _ALGORITHM or header["typ"] != _JWT_TYPE or not isinstance(header["kid"], str):
+            return None
+        key = self._verifying_key(header["kid"])
+        if key is None:
+            return None
+        try:
+            claims = dict(jwt.decode(token, key, registry=_JWS_REGISTRY).claims)
+        except (JoseError, ValueError):
+            return None
+        verified[token] = claims
+        if len(verified) > _VERIFIED_TOKENS:
+            verified.popitem(last=False)
+        return claims
 
 
 def _generate_key() -> ECKey:
@@ -293,18 +329,10 @@ def verify_access_token(
     _require_aware(now)
     if leeway < timedelta(0):
         raise ValueError(f"leeway must not be negative, got {leeway}")
-    if len(token) > _MAX_TOKEN_LENGTH:
-        return None
-    header = _unverified_header(token)
-    if header is None or set(header) != _HEADER_MEMBERS:
-        return None
-    if header["alg"] != _ALGORITHM or header["typ"] != _JWT_TYPE or not isinstance(header["kid"], str):
-        return None
-    key = keys._verifying_key(header["kid"])
-    if key is None:
+    claims = keys._signed_claims(token)
+    if claims is None:
         return None
     try:
-        claims = jwt.decode(token, key, registry=_JWS_REGISTRY).claims
         jwt.JWTClaimsRegistry(
             now=int(now.timestamp()),
             leeway=int(leeway.total_seconds()),
@@ -475,18 +503,12 @@ def verify_admin_token(
     _require_aware(now)
     if leeway < timedelta(0):
         raise ValueError(f"leeway must not be negative, got {leeway}")
-    if not _is_admin_audience(audience) or len(token) > _MAX_TOKEN_LENGTH:
+    if not _is_admin_audience(audience):
         return None
-    header = _unverified_header(token)
-    if header is None or set(header) != _HEADER_MEMBERS:
-        return None
-    if header["alg"] != _ALGORITHM or header["typ"] != _JWT_TYPE or not isinstance(header["kid"], str):
-        return None
-    key = keys._verifying_key(header["kid"])
-    if key is None:
+    claims = keys._signed_claims(token)
+    if claims is None:
         return None
     try:
-        claims = jwt.decode(token, key, registry=_JWS_REGISTRY).claims
         jwt.JWTClaimsRegistry(
             now=int(now.timestamp()),
             leeway=int(leeway.total_seconds()),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo
@@ -160,35 +160,68 @@ def compile_guards(schema: strawberry.Schema) -> int:
 
 
 def _compiled(field: StrawberryField, policy: Policy, *, exempt: bool) -> Callable[..., Any]:
-    resolver = field.base_resolver
-    if resolver is None:
-        name = field.python_name
+    """The field's resolver: the policy's check, then the value. A resolver that needs no ``Info`` and is
+    not async also gets a ``fetch(source, context)`` twin, which :mod:`graph.execution` calls directly."""
 
-        def read(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-            return getattr(source, name)
-
-    else:
-        call = resolver.wrapped_func
-        source_as_self = resolver.self_parameter is not None
-        source_name = next(
-            (p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p is not None), None
-        )
-        info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
-
-        def read(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-            kwargs: dict[str, Any] = {}
-            if source_name is not None:
-                kwargs[source_name] = source
-            if info_name is not None:
-                kwargs[info_name] = Info(_raw_info=info, _field=field)
-            return call(source, **kwargs) if source_as_self else call(**kwargs)
-
-    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-        context = info.context
+    def checked(source: Any, context: Any) -> None:
         refused = refusal(policy, context.principal, source, context, exempt=exempt)
         if refused is not None:
             message, extensions = refused
             raise GraphQLError(message, extensions=extensions)
-        return read(source, info)
 
-    return resolve
+    value = _value_of(field)
+    if value is None:  # the resolver wants Info (or is async): strawberry's Info is made for it
+        assert field.base_resolver is not None
+        call, info_name = field.base_resolver.wrapped_func, field.base_resolver.info_parameter
+        source_arg = _source_argument(field)
+
+        def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+            checked(source, info.context)
+            kwargs: dict[str, Any] = (
+                {} if info_name is None else {info_name.name: Info(_raw_info=info, _field=field)}
+            )
+            return source_arg(call, source, kwargs)
+
+        return resolve
+    found = value
+
+    def fetch(source: Any, context: Any) -> Any:
+        checked(source, context)
+        return found(source)
+
+    def resolve_value(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        return fetch(source, info.context)
+
+    resolve_value.fetch = fetch  # type: ignore[attr-defined]
+    return resolve_value
+
+
+def _source_argument(field: StrawberryField) -> Callable[[Callable[..., Any], Any, dict[str, Any]], Any]:
+    """How the resolver takes its object: as ``self``, as ``root``/``parent`` by name, or not at all."""
+    resolver = field.base_resolver
+    assert resolver is not None
+    if resolver.self_parameter is not None:
+        return lambda call, source, kwargs: call(source, **kwargs)
+    named = resolver.root_parameter or resolver.parent_parameter
+    if named is not None:
+        name = named.name
+        return lambda call, source, kwargs: call(**{name: source}, **kwargs)
+    return lambda call, source, kwargs: call(**kwargs)
+
+
+def _value_of(field: StrawberryField) -> Callable[[Any], Any] | None:
+    """``value(source)``: the attribute, or the resolver when it needs no Info and is not async; else None."""
+    resolver = field.base_resolver
+    if resolver is None:
+        name = field.python_name
+        return lambda source: getattr(source, name)
+    if resolver.info_parameter is not None or resolver.is_async:
+        return None
+    call = cast("Callable[..., Any]", resolver.wrapped_func)
+    if resolver.self_parameter is not None:
+        return call
+    named = resolver.root_parameter or resolver.parent_parameter
+    if named is None:
+        return lambda source: call()
+    name = named.name
+    return lambda source: call(**{name: source})

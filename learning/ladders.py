@@ -14,9 +14,8 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, select, tuple_, union_all
@@ -67,11 +66,11 @@ class RungRow:
     position: int
     code: str
     statement: str
+    key: str = field(init=False, repr=False, compare=False)
+    """The id as text: how judgements are keyed in :data:`learning.queries.Cells`."""
 
-    @cached_property
-    def key(self) -> str:
-        """The id as text: how judgements are keyed in :data:`learning.queries.Cells`."""
-        return str(self.id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", str(self.id))
 
 
 @dataclass(frozen=True)

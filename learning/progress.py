@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -36,17 +36,22 @@ SECURE = frozenset(SECURE_OR_BETTER)
 
 @dataclass(frozen=True)
 class PupilProgress:
-    """One pupil on one ladder, from ``cells``: their latest judgements (:data:`learning.queries.Cells`)."""
+    """One pupil on one ladder, from ``cells``: their latest judgements (:data:`learning.queries.Cells`).
+
+    ``levels`` and ``secure_count`` are computed once, when made: every view of progress reads them."""
 
     pupil_id: uuid.UUID
     ladder: ladders.Ladder
     cells: Cells
+    levels: list[str | None] = field(init=False, repr=False, compare=False)
+    """The latest level on each rung, in ladder order (None: not assessed)."""
+    secure_count: int = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def levels(self) -> list[str | None]:
-        """The latest level on each rung, in ladder order (None: not assessed)."""
+    def __post_init__(self) -> None:
         cells = self.cells
-        return [c[0] if (c := cells.get(r.key)) is not None else None for r in self.ladder.rungs]
+        levels = [c[0] if (c := cells.get(r.key)) is not None else None for r in self.ladder.rungs]
+        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "secure_count", sum(1 for level in levels if level in SECURE))
 
     @cached_property
     def latest(self) -> dict[uuid.UUID, LatestJudgement]:
@@ -57,10 +62,6 @@ class PupilProgress:
             for r in self.ladder.rungs
             if (c := cells.get(r.key)) is not None
         }
-
-    @cached_property
-    def secure_count(self) -> int:
-        return sum(1 for level in self.levels if level in SECURE)
 
     @property
     def secure_share(self) -> float:

@@ -31,11 +31,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -64,6 +65,15 @@ MAX_UPLOAD = 100 * 1024 * 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+class JSONBody(Response):
+    """A JSON response body, compact UTF-8 as Starlette's ``JSONResponse`` writes it, encoded by orjson
+    (the response of a class view is thousands of values; the standard encoder was a visible share of a
+    request's time)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 class RequestError(Exception):
     """A request that cannot be executed at all: the status and a GraphQL-shaped error body."""
 
@@ -73,7 +83,7 @@ class RequestError(Exception):
 
     def response(self, media_type: str = GRAPHQL_RESPONSE, headers: dict[str, str] | None = None) -> Response:
         body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}
-        return JSONResponse(body, status_code=self.status, media_type=media_type, headers=headers)
+        return JSONBody(body, status_code=self.status, media_type=media_type, headers=headers)
 
 
 def _media_type(request: Request) -> str:
@@ -536,7 +546,7 @@ def _result_response(result: ExecutionResult, media_type: str, request_id: str) 
     if executed:
         body["data"] = result.data
     status = 400 if not executed and media_type == GRAPHQL_RESPONSE else 200
-    return JSONResponse(body, status_code=status, media_type=media_type, headers={"x-request-id": request_id})
+    return JSONBody(body, status_code=status, media_type=media_type, headers={"x-request-id": request_id})
 
 
 def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from graph.audit import audit_every_mutation
-from graph.execution import Executor
+from graph.execution import Executor, plan
 from graph.limits import schema_extensions
 from graph.permissions import compile_guards
 from graph.school.activation import ActivationMutation
@@ -43,6 +43,7 @@ class SchoolSchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **{"execution_context_class": Executor, **kwargs})
         compile_guards(self)
+        plan(self._schema)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

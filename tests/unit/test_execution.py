@@ -1,5 +1,5 @@
-"""graph.execution.Executor completes lists of leaves in one pass: the same results, errors and paths as
-graphql-core's own executor, for every kind of list item."""
+"""graph.execution.Executor fetches planned leaf fields directly and completes lists of leaves in one pass:
+the same results, errors and paths as graphql-core's own executor, for every kind of value."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from graph.execution import Executor
+from graph.execution import Executor, plan
 
 
 @strawberry.enum
@@ -28,7 +28,26 @@ def _broken() -> list[Any]:
 
 
 @strawberry.type
+class Row:
+    name: str
+    count: int
+    level: Level | None
+    tags: list[str] | None
+    strict_tags: list[str] | None
+    odd: int | None
+
+
+def _rows() -> list[Row]:
+    return [
+        Row(name="a", count=1, level=Level.SECURE, tags=["x", None], strict_tags=["y"], odd=1),  # type: ignore[list-item]
+        Row(name="b", count=None, level=None, tags=None, strict_tags=["y", None], odd="x"),  # type: ignore[list-item]
+    ]
+
+
+@strawberry.type
 class Query:
+    rows_of_objects: list[Row] = strawberry.field(resolver=_rows)
+
     @strawberry.field
     def levels(self) -> list[Level | None]:
         return ["SECURE", None, Level.NOT_YET]  # type: ignore[list-item]
@@ -67,7 +86,19 @@ QUERIES = [
     "{ wrongNumbers }",
     "{ rows }",
     "{ levels dates rows numbers }",
+    "{ rowsOfObjects { name level tags } }",
+    "{ rowsOfObjects { count } }",
+    "{ rowsOfObjects { strictTags } }",
+    "{ rowsOfObjects { odd } }",
+    "{ rowsOfObjects { name count level tags strictTags odd } }",
+    "{ rowsOfObjects { n: name n2: name } }",
 ]
+
+
+def _fast() -> strawberry.Schema:
+    schema = strawberry.Schema(query=Query, execution_context_class=Executor)
+    assert plan(schema._schema) >= 6
+    return schema
 
 
 def _plain(result: Any) -> Any:
@@ -77,22 +108,17 @@ def _plain(result: Any) -> Any:
 
 @pytest.mark.parametrize("query", QUERIES)
 async def test_same_result_as_graphql_core(query: str) -> None:
-    fast = strawberry.Schema(query=Query, execution_context_class=Executor)
-    plain = strawberry.Schema(query=Query)
+    fast, plain = _fast(), strawberry.Schema(query=Query)
     assert _plain(await fast.execute(query)) == _plain(await plain.execute(query))
 
 
 async def test_fast_path_serialises_enums_and_nulls() -> None:
-    result = await strawberry.Schema(query=Query, execution_context_class=Executor).execute(
-        "{ levels dates }"
-    )
+    result = await _fast().execute("{ levels dates }")
     assert result.errors is None
     assert result.data == {"levels": ["SECURE", None, "NOT_YET"], "dates": ["2026-11-23", "2027-01-01"]}
 
 
 async def test_a_null_in_a_non_null_list_is_an_error_at_the_item() -> None:
-    result = await strawberry.Schema(query=Query, execution_context_class=Executor).execute(
-        "{ strictLevels }"
-    )
+    result = await _fast().execute("{ strictLevels }")
     assert result.errors is not None
     assert result.errors[0].path == ["strictLevels", 1]

@@ -504,3 +504,42 @@ def test_hash_token_is_sha256_of_the_text() -> None:
     assert hash_token("abc") == bytes.fromhex(
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+# --- remembered signatures ------------------------------------------------------------------------------
+
+
+def test_a_remembered_signature_still_checks_time_and_audience() -> None:
+    """A token whose signature was verified once is remembered, but every request still checks its
+    lifetime and audience: expired or another school's, it is refused though its signature is known."""
+    keys = SigningKeys.generate()
+    token = issue(keys)
+    assert verify(keys, token) is not None
+    assert token in keys._verified
+    assert verify(keys, token, now=NOW + TTL + timedelta(minutes=1)) is None
+    assert verify(keys, token, school_id=SCHOOL_B) is None
+    assert verify(keys, token) is not None
+
+
+def test_another_key_set_never_trusts_a_token_this_one_verified() -> None:
+    """The memory belongs to one key set: a set that does not hold the signing key refuses the token, and a
+    token whose signature failed is never remembered."""
+    keys, others = SigningKeys.generate(), SigningKeys.generate()
+    token = issue(keys)
+    assert verify(keys, token) is not None
+    assert verify(others, token) is None
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    assert verify(keys, forged) is None
+    assert forged not in keys._verified
+
+
+def test_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auth.tokens
+
+    monkeypatch.setattr(auth.tokens, "_VERIFIED_TOKENS", 3)
+    keys = SigningKeys.generate()
+    tokens = [issue(keys, now=NOW + timedelta(seconds=i)) for i in range(5)]
+    for token in tokens:
+        assert verify(keys, token, now=NOW + timedelta(seconds=5)) is not None
+    assert list(keys._verified) == tokens[2:]
