@@ -102,6 +102,16 @@ def guarded(
     return strawberry.field(**kwargs)
 
 
+def row_field(policy: Policy, attribute: str, *, description: str | None = None) -> Any:
+    """A guarded field whose value is the wrapped row's ``attribute``, read when the field is asked for:
+    the type's constructor copies nothing (enum fields get the stored name, which the enum serialises)."""
+
+    def read(root: Any) -> Any:
+        return getattr(root.row, attribute)
+
+    return guarded(policy, resolver=read, description=description)
+
+
 def guarded_mutation(
     policy: Policy, *, resolver: Any, description: str | None = None, password_change_exempt: bool = False
 ) -> Any:

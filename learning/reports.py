@@ -24,6 +24,7 @@ from common.pagination import Page
 from learning import paging
 from learning.content import content_by_ids, same_item
 from learning.paging import after_key
+from models import School
 from models.learning import (
     ContentReport,
     PlatformContent,
@@ -243,3 +244,34 @@ async def reports_page(
         stmt = stmt.where(tuple_(ContentReport.reported_at, ContentReport.id) < tuple_(*after))
     stmt = stmt.order_by(ContentReport.reported_at.desc(), ContentReport.id.desc()).limit(page.first + 1)
     return list((await session.execute(stmt)).scalars().all())
+
+
+@dataclass(frozen=True)
+class PlatformReport:
+    """A report about a pre-loaded item, as the operator reviews it: which school, which item, why.
+
+    Who reported it is not shown (the operator decides about the content, not the reporter)."""
+
+    report: ContentReport
+    school_slug: str
+    content_code: str
+    content_title: str
+
+
+async def platform_reports(
+    session: AsyncSession, *, status: str | None = None, limit: int, report_id: uuid.UUID | None = None
+) -> list[PlatformReport]:
+    """Reports about pre-loaded content at every school bound to the transaction, newest first: the
+    operator's to review (LL 13.3, LL 8.4). The platform endpoint binds every school for this call."""
+    stmt = (
+        select(ContentReport, School.slug, PlatformContent.code, PlatformContent.title)
+        .join(School, School.id == ContentReport.school_id)
+        .join(PlatformContent, PlatformContent.id == ContentReport.platform_content_id)
+        .order_by(ContentReport.reported_at.desc(), ContentReport.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(ContentReport.status == status)
+    if report_id is not None:
+        stmt = stmt.where(ContentReport.id == report_id)
+    return [PlatformReport(*row) for row in (await session.execute(stmt)).all()]

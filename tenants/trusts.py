@@ -167,3 +167,8 @@ async def schools_page(
     if status is not None:
         stmt = stmt.where(School.status == status)
     return list((await session.execute(stmt)).scalars())
+
+
+async def all_school_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every school (tenant) on the platform: what an operator's aggregate across schools binds to."""
+    return list((await session.execute(select(School.id).order_by(School.slug))).scalars())

@@ -45,6 +45,7 @@ from graph.platform.common import (
     school_url,
     set_super_users,
 )
+from graph.platform.learning import LearningMutation
 from graph.platform.types import (
     DestructionRecordType,
     PlatformSchool,
@@ -727,7 +728,7 @@ async def withdraw_novation(info: Info, input: CloseNovationInput) -> NovationPa
 
 
 @strawberry.type
-class Mutation:
+class Mutation(LearningMutation):
     login: AdminAuthPayload = public(
         "signing in is how an operator gets a session", resolver=login, mutation=True
     )

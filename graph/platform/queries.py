@@ -9,6 +9,7 @@ from auth.operators import OPERATOR, OperatorPrincipal
 from common.pagination import Page
 from graph.permissions import guarded, public
 from graph.platform.common import AdminContext, NovationStatus, NovationType, SchoolStatus
+from graph.platform.learning import LearningQuery
 from graph.platform.types import (
     DestructionRecordType,
     JobRunType,
@@ -98,7 +99,7 @@ def _terms(info: Info) -> str:
 
 
 @strawberry.type
-class Query:
+class Query(LearningQuery):
     viewer: OperatorViewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     trusts: TrustConnection | None = guarded(OPERATOR, resolver=_trusts, description="Every trust, by slug.")
     trust: TrustType | None = guarded(OPERATOR, resolver=_trust)

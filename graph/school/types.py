@@ -14,7 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
-from graph.permissions import guarded, personal_data, public
+from graph.permissions import guarded, personal_data, public, row_field
 from graph.relay import Connection, Node, to_global_id
 from models import Account, Contact, Group, Pupil, Staff
 
@@ -106,16 +106,20 @@ class AccountType:
 @personal_data
 @strawberry.type(name="Pupil")
 class PupilType(Node):
+    """Fields read from the wrapped row when asked (``row_field``): a list of pupils builds no copies."""
+
     row: strawberry.Private[Pupil]
-    forename: str | None = guarded(policies.PUPIL_RECORD)
-    surname: str | None = guarded(policies.PUPIL_RECORD)
-    date_of_birth: datetime.date | None = guarded(policies.PUPIL_RECORD)
-    gender: Gender | None = guarded(policies.PUPIL_RECORD)
-    email: str | None = guarded(policies.PUPIL_RECORD)
-    upn: str | None = guarded(policies.PUPIL_IDENTIFIER, description="Unique Pupil Number (DfE).")
-    uln: str | None = guarded(policies.PUPIL_LEARNER_NUMBER, description="Unique Learner Number, if known.")
-    active: bool | None = guarded(policies.PUPIL_RECORD)
-    date_of_leaving: datetime.date | None = guarded(policies.PUPIL_ADMINISTRATION)
+    forename: str | None = row_field(policies.PUPIL_RECORD, "forename")
+    surname: str | None = row_field(policies.PUPIL_RECORD, "surname")
+    date_of_birth: datetime.date | None = row_field(policies.PUPIL_RECORD, "date_of_birth")
+    gender: Gender | None = row_field(policies.PUPIL_RECORD, "gender")
+    email: str | None = row_field(policies.PUPIL_RECORD, "email")
+    upn: str | None = row_field(policies.PUPIL_IDENTIFIER, "upn", description="Unique Pupil Number (DfE).")
+    uln: str | None = row_field(
+        policies.PUPIL_LEARNER_NUMBER, "uln", description="Unique Learner Number, if known."
+    )
+    active: bool | None = row_field(policies.PUPIL_RECORD, "active")
+    date_of_leaving: datetime.date | None = row_field(policies.PUPIL_ADMINISTRATION, "date_of_leaving")
     groups: list[Annotated[GroupType, strawberry.lazy("graph.school.types")]] | None = guarded(
         policies.PUPIL_RECORD, resolver=_pupil_groups
     )
@@ -130,19 +134,7 @@ class PupilType(Node):
 
     @classmethod
     def of(cls, row: Pupil) -> PupilType:
-        return cls(
-            row=row,
-            id=to_global_id("Pupil", row.id),
-            forename=row.forename,
-            surname=row.surname,
-            date_of_birth=row.date_of_birth,
-            gender=Gender(row.gender),
-            email=row.email,
-            upn=row.upn,
-            uln=row.uln,
-            active=row.active,
-            date_of_leaving=row.date_of_leaving,
-        )
+        return cls(row=row, id=to_global_id("Pupil", row.id))
 
 
 async def _staff_groups(root: StaffType, info: Info) -> list[GroupType]:

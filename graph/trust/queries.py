@@ -27,6 +27,7 @@ from graph.platform.common import (
     school_url,
 )
 from graph.relay import Connection, connection, from_global_id, to_global_id
+from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount
 from tenants import licences, novation, records, school_admins, trusts
@@ -226,7 +227,7 @@ def _terms(info: Info) -> str:
 
 
 @strawberry.type
-class Query:
+class Query(LearningQuery):
     viewer: TrustAdminViewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     trust: TrustRef | None = guarded(TRUST_ADMIN, resolver=_trust, description="This trust.")
     schools: list[TrustSchool] | None = guarded(
