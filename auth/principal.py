@@ -190,7 +190,8 @@ async def load_principal(
     """The principal of a live session, or None when the session or account is revoked, expired or disabled,
     or the person has left. One statement (:func:`_principal_stmt`), whatever the role."""
     params = {"school_id": school_id, "account_id": account_id, "session_id": session_id, "now": now}
-    row = (await session.execute(_PRINCIPAL, params)).one_or_none()
+    connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
+    row = (await connection.execute(_PRINCIPAL, params)).one_or_none()
     if row is None:
         return None
     (account, username, role_name, staff_id, pupil_id, contact_id, must_change, pupil_access, reason,

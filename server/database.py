@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -102,6 +103,9 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> Async
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
+        # JSON read back (the class view folds each pupil's judgements into one JSON object) is decoded by
+        # orjson; what is written is still encoded by the standard library, byte for byte as before.
+        json_deserializer=orjson.loads,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),

@@ -15,6 +15,7 @@ import base64
 import datetime
 import uuid
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -114,9 +115,16 @@ class RungType:
 
     @classmethod
     def of(cls, row: ladders.RungRow) -> RungType:
-        return cls(
-            row=row, id=_gid("Rung", row.id), position=row.position, code=row.code, statement=row.statement
-        )
+        return _rung_type(row)
+
+
+@lru_cache(maxsize=8192)
+def _rung_type(row: ladders.RungRow) -> RungType:
+    """Rungs are reference data (a platform ladder is read once per process) and a RungType holds nothing
+    of a request: one object per rung serves every class view."""
+    return RungType(
+        row=row, id=_gid("Rung", row.id), position=row.position, code=row.code, statement=row.statement
+    )
 
 
 async def _ladder_rungs(root: LadderType, info: Info) -> list[RungType]:
