@@ -24,20 +24,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from math import isfinite
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
 )
-from graphql.pyutils import Path, Undefined
+from graphql.pyutils import Path, Undefined, is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -47,8 +52,8 @@ _LEAF = (GraphQLScalarType, GraphQLEnumType)
 _MISS: Any = object()
 
 Fetch = Callable[[Any, Any], Any]
-FieldPlan = tuple[str, Fetch, GraphQLOutputType, Any]
-"""(response name, fetch, field type, the field's details list) of one selected field."""
+Complete = Callable[[Any], Any]
+"""A completer: the value as the response carries it, or ``_MISS`` for graphql-core to complete instead."""
 
 
 def plan(schema: GraphQLSchema) -> int:
@@ -85,7 +90,7 @@ def _fetch_of(field: GraphQLField) -> Fetch | None:
 class Executor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._object_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, list[FieldPlan] | None]] = {}
+        self._completers: dict[tuple[Any, int], tuple[Any, Complete]] = {}
         middleware = self.middleware_manager
         self._direct = middleware is None or not middleware.middlewares
 
@@ -104,9 +109,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(parent_type, node.name.value)
             fetch = (field_def.extensions or {}).get(FETCH_KEY) if field_def is not None else None
             if fetch is not None and not node.arguments:
-                done = self._fetched(fetch, field_def.type, field_details_list, source)  # type: ignore[union-attr]
-                if done is not _MISS:
-                    return done
+                assert field_def is not None
+                try:
+                    value = fetch(source, self.context_value)
+                except Exception:
+                    value = _MISS
+                if value is not _MISS:
+                    done = self._completer(field_def.type, field_details_list)(value)
+                    if done is not _MISS:
+                        return done
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def complete_object_value(
@@ -119,7 +130,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._direct:
-            done = self._object(return_type, field_details_list, result)
+            done = self._completer(return_type, field_details_list)(result)
             if done is not _MISS:
                 return done
         return super().complete_object_value(
@@ -136,40 +147,120 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._direct and self.get_stream_usage(field_details_list, path) is None:
-            done = self._value(return_type, field_details_list, result)
+            done = self._completer(return_type, field_details_list)(result)
             if done is not _MISS:
                 return done
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
-    # --- the direct path -----------------------------------------------------------------------------------
+    # --- completers ------------------------------------------------------------------------------------------
 
-    def _fetched(self, fetch: Fetch, type_: GraphQLOutputType, details: Any, source: Any) -> Any:
-        try:
-            value = fetch(source, self.context_value)
-        except Exception:
-            return _MISS
-        return self._value(type_, details, value)
+    def _completer(self, type_: Any, details: Any) -> Complete:
+        """The completer of a type under one selection, built once per request (memoized, as graphql-core
+        memoizes the collection of subfields, on the identity of the field details)."""
+        key = (type_, id(details))
+        found = self._completers.get(key)
+        if found is not None:
+            return found[1]
+        complete = self._build(type_, details)
+        self._completers[key] = (details, complete)  # details kept alive: its id stays its own
+        return complete
 
-    def _value(self, type_: Any, details: Any, value: Any) -> Any:
-        """The completed value, or _MISS for graphql-core to complete (and report) instead."""
+    def _build(self, type_: Any, details: Any) -> Complete:
         if isinstance(type_, GraphQLNonNull):
-            if value is None:
-                return _MISS
-            type_ = type_.of_type
-        elif value is None:
-            return None
-        if isinstance(type_, _LEAF):
-            return self._leaf(serializer(type_), value)
-        if isinstance(type_, GraphQLList):
-            return self._list(type_.of_type, details, value)
-        if isinstance(type_, GraphQLObjectType):
-            return self._object(type_, details, value)
-        return _MISS  # interfaces and unions: graphql-core resolves the type
+            inner = self._build_value(type_.of_type, details)
+            return lambda value: _MISS if value is None else inner(value)
+        inner = self._build_value(type_, details)
+        return lambda value: None if value is None else inner(value)
 
-    def _leaf(self, serialize: Callable[[Any], Any], value: Any) -> Any:
-        if isinstance(value, Exception) or self.is_awaitable(value):
+    def _build_value(self, type_: Any, details: Any) -> Complete:
+        """For a value that is not None."""
+        if isinstance(type_, _LEAF):
+            return leaf_completer(type_)
+        if isinstance(type_, GraphQLList):
+            return self._list_completer(type_.of_type, details)
+        if isinstance(type_, GraphQLObjectType):
+            return self._object_completer(type_, details)
+        return _missed  # interfaces and unions: graphql-core resolves the type
+
+    def _list_completer(self, item_type: Any, details: Any) -> Complete:
+        non_null = isinstance(item_type, GraphQLNonNull)
+        leaf = item_type.of_type if non_null else item_type
+        item = leaf_completer(leaf) if isinstance(leaf, _LEAF) else self._build(item_type, details)
+        nullable_leaf = isinstance(leaf, _LEAF) and not non_null
+
+        def complete_list(items: Any) -> Any:
+            if type(items) is not list:
+                return _MISS
+            out: list[Any] = []
+            append = out.append
+            for value in items:
+                if value is None and nullable_leaf:
+                    append(None)
+                    continue
+                completed = item(
+                    value
+                )  # a None of a non-null leaf: the leaf refuses it (graphql-core reports)
+                if completed is _MISS:
+                    return _MISS
+                append(completed)
+            return out
+
+        return complete_list
+
+    def _object_completer(self, object_type: GraphQLObjectType, details: Any) -> Complete:
+        grouped, defer_usages, _ = self.collect_subfields(object_type, details)
+        fields: list[tuple[str, Fetch, Complete]] = []
+        for name, field_details in grouped.items():
+            node = field_details[0].node
+            field_def = self.schema.get_field(object_type, node.name.value)
+            fetch = (field_def.extensions or {}).get(FETCH_KEY) if field_def is not None else None
+            if fetch is None or node.arguments or defer_usages:
+                return _missed
+            assert field_def is not None
+            fields.append((name, fetch, self._completer(field_def.type, field_details)))
+        is_type_of, context, is_awaitable = object_type.is_type_of, self.context_value, self.is_awaitable
+
+        def complete_object(source: Any) -> Any:
+            if is_awaitable(source) or isinstance(source, Exception):
+                return _MISS
+            if is_type_of is not None:
+                try:
+                    if not is_type_of(source, None):
+                        return _MISS
+                except Exception:  # a check that wants the resolve info: graphql-core gives it one
+                    return _MISS
+            out: dict[str, Any] = {}
+            for name, fetch, complete in fields:
+                try:
+                    value = fetch(source, context)
+                except Exception:
+                    return _MISS
+                completed = complete(value)
+                if completed is _MISS:
+                    return _MISS
+                out[name] = completed
+            return out
+
+        return complete_object
+
+
+def _missed(value: Any) -> Any:
+    return _MISS
+
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+@cache
+def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    """A leaf's completer: the value serialised, or _MISS where graphql-core would raise. The built-in
+    scalars answer their own type's values at once, exactly as their ``serialize`` would."""
+    serialize = serializer(leaf)
+
+    def slow(value: Any) -> Any:
+        if value is None or isinstance(value, Exception) or is_awaitable(value):
             return _MISS
         try:
             serialized = serialize(value)
@@ -177,74 +268,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return _MISS
         return _MISS if serialized is None or serialized is Undefined else serialized
 
-    def _list(self, item_type: Any, details: Any, items: Any) -> Any:
-        if type(items) is not list:
-            return _MISS
-        non_null = isinstance(item_type, GraphQLNonNull)
-        leaf = item_type.of_type if non_null else item_type
-        out: list[Any] = []
-        append = out.append
-        if isinstance(leaf, _LEAF):
-            serialize, complete_leaf = serializer(leaf), self._leaf
-            for item in items:
-                if item is None:
-                    if non_null:
-                        return _MISS  # graphql-core raises the null error at the item's path
-                    append(None)
-                    continue
-                value = complete_leaf(serialize, item)
-                if value is _MISS:
-                    return _MISS
-                append(value)
-            return out
-        complete = self._value
-        for item in items:
-            value = complete(item_type, details, item)
-            if value is _MISS:
-                return _MISS
-            append(value)
-        return out
-
-    def _object(self, object_type: GraphQLObjectType, details: Any, source: Any) -> Any:
-        if self.is_awaitable(source) or isinstance(source, Exception):
-            return _MISS
-        if object_type.is_type_of is not None:
-            try:
-                if not object_type.is_type_of(source, None):
-                    return _MISS
-            except Exception:  # a check that wants the resolve info: graphql-core gives it one
-                return _MISS
-        fields = self._object_plan(object_type, details)
-        if fields is None:
-            return _MISS
-        out: dict[str, Any] = {}
-        fetched = self._fetched
-        for name, fetch, type_, field_details in fields:
-            value = fetched(fetch, type_, field_details, source)
-            if value is _MISS:
-                return _MISS
-            out[name] = value
-        return out
-
-    def _object_plan(self, object_type: GraphQLObjectType, details: Any) -> list[FieldPlan] | None:
-        """The selected fields of ``object_type`` under ``details``, if every one has a fetch (memoized per
-        selection, as graphql-core memoizes the collection itself)."""
-        key = (object_type, id(details))
-        found = self._object_plans.get(key)
-        if found is not None:
-            return found[1]
-        grouped, defer_usages, _ = self.collect_subfields(object_type, details)
-        fields: list[FieldPlan] | None = [] if not defer_usages else None
-        for name, field_details in grouped.items() if fields is not None else ():
-            node = field_details[0].node
-            field_def = self.schema.get_field(object_type, node.name.value)
-            fetch = (field_def.extensions or {}).get(FETCH_KEY) if field_def is not None else None
-            if fetch is None or node.arguments:
-                fields = None
-                break
-            fields.append((name, fetch, field_def.type, field_details))  # type: ignore[union-attr]
-        self._object_plans[key] = (details, fields)  # details kept alive: its id stays its own
-        return fields
+    if leaf is GraphQLString or leaf is GraphQLID:
+        return lambda value: value if type(value) is str else slow(value)
+    if leaf is GraphQLBoolean:
+        return lambda value: value if type(value) is bool else slow(value)
+    if leaf is GraphQLInt:
+        return lambda value: value if type(value) is int and _INT_MIN <= value <= _INT_MAX else slow(value)
+    if leaf is GraphQLFloat:
+        return lambda value: value if type(value) is float and isfinite(value) else slow(value)
+    return slow
 
 
 @cache
