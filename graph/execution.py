@@ -52,8 +52,9 @@ _LEAF = (GraphQLScalarType, GraphQLEnumType)
 _MISS: Any = object()
 
 Fetch = Callable[[Any, Any], Any]
-Complete = Callable[[Any], Any]
-"""A completer: the value as the response carries it, or ``_MISS`` for graphql-core to complete instead."""
+Complete = Callable[[Any, Any], Any]
+"""A completer, ``complete(value, context)``: the value as the response carries it, or ``_MISS`` for
+graphql-core to complete instead."""
 
 
 def plan(schema: GraphQLSchema) -> int:
@@ -93,6 +94,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._completers: dict[tuple[Any, int], tuple[Any, Complete]] = {}
         middleware = self.middleware_manager
         self._direct = middleware is None or not middleware.middlewares
+        self._static = _static(self.operation, self.fragments)
 
     # --- graphql-core's entry points ---------------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 except Exception:
                     value = _MISS
                 if value is not _MISS:
-                    done = self._completer(field_def.type, field_details_list)(value)
+                    done = self._completer(field_def.type, field_details_list)(value, self.context_value)
                     if done is not _MISS:
                         return done
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
@@ -130,7 +132,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._direct:
-            done = self._completer(return_type, field_details_list)(result)
+            done = self._completer(return_type, field_details_list)(result, self.context_value)
             if done is not _MISS:
                 return done
         return super().complete_object_value(
@@ -147,7 +149,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._direct and self.get_stream_usage(field_details_list, path) is None:
-            done = self._completer(return_type, field_details_list)(result)
+            done = self._completer(return_type, field_details_list)(result, self.context_value)
             if done is not _MISS:
                 return done
         return super().complete_list_value(
@@ -157,22 +159,35 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     # --- completers ------------------------------------------------------------------------------------------
 
     def _completer(self, type_: Any, details: Any) -> Complete:
-        """The completer of a type under one selection, built once per request (memoized, as graphql-core
-        memoizes the collection of subfields, on the identity of the field details)."""
+        """The completer of a type under one selection: built once per request (memoized, as graphql-core
+        memoizes the collection of subfields, on the identity of the field details), and shared between
+        requests of a document without directives, whose selections cannot depend on variables (keyed on
+        the identity of its field nodes: documents come from the parser cache)."""
         key = (type_, id(details))
         found = self._completers.get(key)
         if found is not None:
             return found[1]
+        shared_key = None
+        if self._static and all(d.fragment_variable_values is None for d in details):
+            shared_key = (type_, tuple(id(d.node) for d in details))
+            shared = _SHARED.get(shared_key)
+            if shared is not None:
+                self._completers[key] = (details, shared[1])
+                return shared[1]
         complete = self._build(type_, details)
         self._completers[key] = (details, complete)  # details kept alive: its id stays its own
+        if shared_key is not None:
+            if len(_SHARED) >= _SHARED_MAX:
+                _SHARED.clear()
+            _SHARED[shared_key] = (tuple(d.node for d in details), complete)  # nodes kept alive likewise
         return complete
 
     def _build(self, type_: Any, details: Any) -> Complete:
         if isinstance(type_, GraphQLNonNull):
             inner = self._build_value(type_.of_type, details)
-            return lambda value: _MISS if value is None else inner(value)
+            return lambda value, context: _MISS if value is None else inner(value, context)
         inner = self._build_value(type_, details)
-        return lambda value: None if value is None else inner(value)
+        return lambda value, context: None if value is None else inner(value, context)
 
     def _build_value(self, type_: Any, details: Any) -> Complete:
         """For a value that is not None."""
@@ -190,7 +205,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         item = leaf_completer(leaf) if isinstance(leaf, _LEAF) else self._build(item_type, details)
         nullable_leaf = isinstance(leaf, _LEAF) and not non_null
 
-        def complete_list(items: Any) -> Any:
+        def complete_list(items: Any, context: Any) -> Any:
             if type(items) is not list:
                 return _MISS
             out: list[Any] = []
@@ -199,9 +214,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 if value is None and nullable_leaf:
                     append(None)
                     continue
-                completed = item(
-                    value
-                )  # a None of a non-null leaf: the leaf refuses it (graphql-core reports)
+                # A None of a non-null leaf: the leaf refuses it, and graphql-core reports it.
+                completed = item(value, context)
                 if completed is _MISS:
                     return _MISS
                 append(completed)
@@ -220,9 +234,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 return _missed
             assert field_def is not None
             fields.append((name, fetch, self._completer(field_def.type, field_details)))
-        is_type_of, context, is_awaitable = object_type.is_type_of, self.context_value, self.is_awaitable
+        is_type_of, is_awaitable = object_type.is_type_of, self.is_awaitable
 
-        def complete_object(source: Any) -> Any:
+        def complete_object(source: Any, context: Any) -> Any:
             if is_awaitable(source) or isinstance(source, Exception):
                 return _MISS
             if is_type_of is not None:
@@ -237,7 +251,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     value = fetch(source, context)
                 except Exception:
                     return _MISS
-                completed = complete(value)
+                completed = complete(value, context)
                 if completed is _MISS:
                     return _MISS
                 out[name] = completed
@@ -246,8 +260,35 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return complete_object
 
 
-def _missed(value: Any) -> Any:
+def _missed(value: Any, context: Any) -> Any:
     return _MISS
+
+
+_SHARED: dict[tuple[Any, ...], tuple[Any, Complete]] = {}
+"""Completers of documents without directives, shared between requests (cleared when full)."""
+_SHARED_MAX = 4096
+_STATIC: dict[int, tuple[Any, bool]] = {}
+
+
+def _static(operation: Any, fragments: dict[str, Any]) -> bool:
+    """Whether an operation and its fragments carry no directive at all (then no selection depends on the
+    request's variables), remembered per operation node (kept alive with the answer)."""
+    found = _STATIC.get(id(operation))
+    if found is not None and found[0] is operation:
+        return found[1]
+    nodes = [operation, *fragments.values()]
+    static = True
+    while nodes and static:
+        node = nodes.pop()
+        if getattr(node, "directives", None):
+            static = False
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            nodes.extend(selection_set.selections)
+    if len(_STATIC) >= _SHARED_MAX:
+        _STATIC.clear()
+    _STATIC[id(operation)] = (operation, static)
+    return static
 
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -259,7 +300,7 @@ def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
     scalars answer their own type's values at once, exactly as their ``serialize`` would."""
     serialize = serializer(leaf)
 
-    def slow(value: Any) -> Any:
+    def slow(value: Any, context: Any = None) -> Any:
         if value is None or isinstance(value, Exception) or is_awaitable(value):
             return _MISS
         try:
@@ -269,13 +310,15 @@ def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
         return _MISS if serialized is None or serialized is Undefined else serialized
 
     if leaf is GraphQLString or leaf is GraphQLID:
-        return lambda value: value if type(value) is str else slow(value)
+        return lambda value, context: value if type(value) is str else slow(value)
     if leaf is GraphQLBoolean:
-        return lambda value: value if type(value) is bool else slow(value)
+        return lambda value, context: value if type(value) is bool else slow(value)
     if leaf is GraphQLInt:
-        return lambda value: value if type(value) is int and _INT_MIN <= value <= _INT_MAX else slow(value)
+        return lambda value, context: (
+            value if type(value) is int and _INT_MIN <= value <= _INT_MAX else slow(value)
+        )
     if leaf is GraphQLFloat:
-        return lambda value: value if type(value) is float and isfinite(value) else slow(value)
+        return lambda value, context: value if type(value) is float and isfinite(value) else slow(value)
     return slow
 
 

@@ -214,3 +214,17 @@ async def test_guarded_and_nested_the_same_as_strawberry(query: str) -> None:
     got = _plain(await fast.execute(query, context_value=context))
     assert got == _plain(await plain.execute(query, context_value=context))
     assert got[1], "each query meets at least one refusal or error"
+
+
+async def test_completers_shared_between_requests_only_without_directives() -> None:
+    """A document without directives reuses its completers on the next request; one whose selection
+    depends on a variable (@include) is completed afresh each time, so each request gets its own shape."""
+    fast, plain = _fast(), strawberry.Schema(query=Query)
+    static = "{ rowsOfObjects { name level tags } }"
+    first = _plain(await fast.execute(static))
+    assert first == _plain(await fast.execute(static)) == _plain(await plain.execute(static))
+    dynamic = "query($x: Boolean!) { rowsOfObjects { name tags @include(if: $x) } }"
+    for x in (True, False, True):
+        got = _plain(await fast.execute(dynamic, variable_values={"x": x}))
+        assert got == _plain(await plain.execute(dynamic, variable_values={"x": x}))
+        assert all(("tags" in row) is x for row in got[0]["rowsOfObjects"])
