@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import revoke_sessions
 from common.errors import DomainError, Problems
+from learning.achievements import export_rows
 from models import School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
 from tenants.context import bind, bound
@@ -203,7 +204,10 @@ async def destroy(
                 for j, row in enumerate(rows):
                     write(("," if j else "") + row)
                 write("]")
-            write("}}\n")
+            # Records of achievement as a reader wants them (with the pupil's UPN and ULN), besides the
+            # raw tables: the learner's record travels with the school's data (LL 5.1.4, LRS).
+            records = await export_rows(owner_session, school_id)
+            write('}, "learner_records": ' + json.dumps(records, default=str) + "}\n")
             handle.flush()
             os.fsync(handle.fileno())
 

@@ -21,6 +21,8 @@ from server.settings import Settings
 from tenants.jobs import run_jobs
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
+from tests.test_learning_records import ULN, _give_uln
+from tests.test_learning_records import _record as _record_achievements
 
 TENANT_TABLES = text(
     """
@@ -121,10 +123,12 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
     operator_data = await trusts.operator()
     operator = await platform_login(client, operator_data.username)
     school = await _busy_school(client, factory, trusts, operator)
+    await _give_uln(engine, school, "pupil1")
+    await _record_achievements(client, school, await login(client, school.slug, "teacher1"))
     bystander = await factory.school()
     await login(client, bystander.slug, "teacher1")
     before = await rows_per_table(owner_engine, school.id)
-    for table in ("pupils", "staff", "accounts", "auth_sessions", "audit_log", "parent_codes",
+    for table in ("achievements", "pupils", "staff", "accounts", "auth_sessions", "audit_log", "parent_codes",
                   "school_trust_memberships", "account_activations", "super_users"):  # fmt: skip
         assert before[table] > 0, table
     bystander_before = await rows_per_table(owner_engine, bystander.id)
@@ -207,6 +211,11 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
     assert data["school"]["slug"] == school.slug
     assert {p["upn"] for p in data["tables"]["pupils"]} == {p.upn for p in school.pupils.values()}
     assert len(data["tables"]["audit_log"]) == before["audit_log"]
+    # The records of achievement, readable with the pupil's UPN and ULN (issue: "included in the export").
+    assert [(r["title"], r["uln"], r["upn"]) for r in data["learner_records"]] == [
+        ("Grade 1 Piano", ULN, school.pupils["pupil1"].upn),
+        ("School choir", ULN, school.pupils["pupil1"].upn),
+    ]
     assert "password_hash" not in raw.decode() and "token_hash" not in raw.decode()
 
     # The audit log is append-only again: its guard was disabled only inside the destroying transaction.
