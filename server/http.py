@@ -265,7 +265,17 @@ Prepare = Callable[[AsyncSession, Request, datetime, str], Awaitable["Prepared |
 
 
 async def serve_graphql(request: Request, prepare: Prepare) -> Response:
-    """GraphQL over HTTP for one endpoint: ``prepare`` resolves, refuses or binds the tenant and caller."""
+    """GraphQL over HTTP for one endpoint: ``prepare`` resolves, refuses or binds the tenant and caller.
+
+    A multipart request's spooled files are closed when the response is ready, read or not (a refused
+    upload is never read)."""
+    try:
+        return await _serve(request, prepare)
+    finally:
+        await request.close()
+
+
+async def _serve(request: Request, prepare: Prepare) -> Response:
     runtime: Runtime = request.app.state.runtime
     request_id = request.headers.get("x-request-id", "")
     # The id is logged and echoed back: accept a client's only if it is short and plain.

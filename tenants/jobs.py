@@ -254,6 +254,15 @@ class _Run:
             return str(row.total_rows)
 
         await self.each(report, pick, apply, engine=self.owner_engine)
+        # After the commits: the stored files of every destroyed school (copied into its export) go too.
+        async with AsyncSession(self.owner_engine) as session:
+            destroyed = (
+                await session.execute(
+                    select(DestructionRecord.tenant_id).where(DestructionRecord.status == "DESTROYED")
+                )
+            ).scalars()
+            for school_id in termination.purge_files(self.data_dir, list(destroyed)):
+                report.applied.append(f"files:{school_id}")
 
     async def outbox(self, report: StepReport) -> None:
         def pick(tried: list[Any]) -> Any:

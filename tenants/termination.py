@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -174,6 +176,7 @@ async def destroy(
     exports = data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = exports / f"{record.school_slug}-{school_id}-{now:%Y%m%dT%H%M%SZ}.json"
+    files = exported_files_dir(path)
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     try:
@@ -211,6 +214,11 @@ async def destroy(
             handle.flush()
             os.fsync(handle.fileno())
 
+        # The school's uploaded files (content, submitted work) go with the export; the originals are
+        # removed only after this transaction commits (purge_files), so a failure here loses nothing.
+        originals = school_files_dir(data_dir, school_id)
+        if originals.is_dir():
+            shutil.copytree(originals, files)
         for table, trigger in triggers:
             await owner_session.execute(
                 text(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_ident(trigger)}")
@@ -228,6 +236,7 @@ async def destroy(
                 raise RuntimeError(f"{table}: {left} rows of the school survived its destruction")
     except BaseException:
         path.unlink(missing_ok=True)
+        shutil.rmtree(files, ignore_errors=True)
         raise
     record.status = "DESTROYED"
     record.destroyed_at = now
@@ -238,3 +247,25 @@ async def destroy(
     record.export_bytes = path.stat().st_size
     await owner_session.flush()
     return record
+
+
+def school_files_dir(data_dir: Path, school_id: uuid.UUID) -> Path:
+    """Where the local file store keeps a school's files (keys are ``<school id>/<sha256>``)."""
+    return data_dir / "files" / str(school_id)
+
+
+def exported_files_dir(export: Path) -> Path:
+    """The directory beside an export that holds the school's files."""
+    return export.with_suffix(".files")
+
+
+def purge_files(data_dir: Path, school_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Delete the stored files of destroyed schools (their copies are in the export); the schools whose
+    files were still there. Idempotent: the jobs run it after every destruction step."""
+    purged = []
+    for school_id in school_ids:
+        directory = school_files_dir(data_dir, school_id)
+        if directory.is_dir():
+            shutil.rmtree(directory)
+            purged.append(school_id)
+    return purged

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -100,10 +99,6 @@ async def test_the_starter_curriculum_is_shipped_and_read_by_every_school(
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-# The HTTP edge spools multipart files and does not close them when a request is refused before any
-# resolver reads them (reported: server/http.py should close the form after the response). The refused
-# uploads below leave such a file for the garbage collector; it is collected here, not in a later test.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_staff_upload_content_for_their_school_only(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:

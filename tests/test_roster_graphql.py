@@ -287,9 +287,6 @@ MUTATIONS = {
 }
 
 
-# server/http.py does not close a multipart request's spooled files when no resolver takes them (a denied
-# upload): the file is closed by the garbage collector with a ResourceWarning. Reported; ignored here only.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize(
     "who", ["other-admin", "other-teacher", "teacher1", "senco", "pupil1", "parent1", "anonymous"]
 )

@@ -18,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graph.relay import to_global_id
 from server.runtime import Runtime
 from server.settings import Settings
+from storage.files import local_store
+from storage.files import storage_key as file_key
 from tenants.jobs import run_jobs
+from tenants.termination import exported_files_dir, school_files_dir
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
 from tests.test_learning_records import ULN, _give_uln
@@ -132,6 +135,10 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
                   "school_trust_memberships", "account_activations", "super_users"):  # fmt: skip
         assert before[table] > 0, table
     bystander_before = await rows_per_table(owner_engine, bystander.id)
+    # Files in the store (uploads, submitted work) are the school's data too; a bystander's stay.
+    store = local_store(tmp_path)
+    await store.put(file_key(school.id, "a" * 64), b"the school's homework")
+    await store.put(file_key(bystander.id, "b" * 64), b"another school's homework")
     token = await login(client, school.slug, "teacher1")
 
     wrong = await platform_gql(
@@ -217,6 +224,11 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
         ("School choir", ULN, school.pupils["pupil1"].upn),
     ]
     assert "password_hash" not in raw.decode() and "token_hash" not in raw.decode()
+    # The files went with the export and left the store; the bystander's are where they were.
+    assert (exported_files_dir(export) / ("a" * 64)).read_bytes() == b"the school's homework"
+    assert not school_files_dir(tmp_path, school.id).exists()
+    assert await store.get(file_key(bystander.id, "b" * 64)) == b"another school's homework"
+    assert f"files:{school.id}" in report.step("destructions").applied
 
     # The audit log is append-only again: its guard was disabled only inside the destroying transaction.
     async with owner_engine.begin() as connection:
