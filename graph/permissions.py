@@ -160,8 +160,14 @@ def compile_guards(schema: strawberry.Schema) -> int:
             policy = definition.metadata.get(POLICY_KEY)
             if policy is None or len(definition.extensions) != 1:
                 continue
-            if not isinstance(definition.extensions[0], PermissionExtension):
-                continue
+            extension = definition.extensions[0]
+            if (
+                not isinstance(extension, PermissionExtension)
+                or [type(p).policy for p in extension.permissions if isinstance(p, _PolicyPermission)]
+                != [policy]
+                or len(extension.permissions) != 1
+            ):
+                continue  # only what guarded() declared: its one permission, asking this very policy
             graphql_field.resolve = _compiled(
                 definition, policy, exempt=bool(definition.metadata.get(PASSWORD_CHANGE_EXEMPT_KEY))
             )
