@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,7 +153,8 @@ async def append(
         }
         row["hash"] = prev = entry_hash(prev, SimpleNamespace(**row))
         rows.append(row)
-    await session.execute(
+    connection = await session.connection()
+    await connection.execute(
         _APPEND,
         {
             **{f"entry_{name}": [row[name] for row in rows] for name in _ENTRY_COLUMNS},
@@ -169,14 +171,21 @@ async def _lock_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, 
     ``FOR UPDATE`` waits for a concurrent writer to commit and then reads the head it left, in read
     committed as in every other isolation level.
     """
-    lock = select(AuditHead.seq, AuditHead.hash).where(in_school(AuditHead, school_id)).with_for_update()
-    row = (await session.execute(lock)).one_or_none()
+    connection = await session.connection()  # Core: prebuilt, columns only (as the request prelude)
+    row = (await connection.execute(_LOCK_HEAD, {"school_id": school_id})).one_or_none()
     if row is None:
         await session.execute(
             pg_insert(AuditHead).values(school_id=school_id, seq=0, hash=GENESIS).on_conflict_do_nothing()
         )
-        row = (await session.execute(lock)).one()
+        row = (await connection.execute(_LOCK_HEAD, {"school_id": school_id})).one()
     return int(row[0]), bytes(row[1])
+
+
+_LOCK_HEAD = (
+    select(AuditHead.seq, AuditHead.hash)
+    .where(in_school(AuditHead, bindparam("school_id", type_=PG_UUID(as_uuid=True))))
+    .with_for_update()
+)
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:
