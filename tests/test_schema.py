@@ -264,3 +264,14 @@ def test_every_guarded_field_still_refuses_an_anonymous_caller(name: str, schema
     assert compiled > 10
     if name == "school":
         assert compiled > 100 and kept > 20
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_no_schema_extension_wraps_every_resolver(environment: str) -> None:
+    """An extension with a resolve hook would be middleware around every field, and the executor's direct
+    path (graph.execution) steps aside for middleware: every value would pay graphql-core's full price
+    again (ADR 13). None of the extensions every schema runs with has one."""
+    from graph.limits import schema_extensions
+
+    extensions = [make() for make in schema_extensions(Settings(environment=environment))]
+    assert extensions and not [type(e).__name__ for e in extensions if e._implements_resolve()]
