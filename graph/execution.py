@@ -309,6 +309,12 @@ def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
             return _MISS
         return _MISS if serialized is None or serialized is Undefined else serialized
 
+    if isinstance(leaf, GraphQLEnumType):
+        # Stored names (a level is kept as its name): one dict lookup; members and the rest as before.
+        by_text = {v.value: name for name, v in reversed(leaf.values.items()) if type(v.value) is str}
+        return lambda value, context: (
+            found if type(value) is str and (found := by_text.get(value)) is not None else slow(value)
+        )
     if leaf is GraphQLString or leaf is GraphQLID:
         return lambda value, context: value if type(value) is str else slow(value)
     if leaf is GraphQLBoolean:

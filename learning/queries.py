@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import JSON, Select, and_, any_, bindparam, false, func, join, select, type_coerce
@@ -162,7 +163,7 @@ async def class_rows(
     the ladder: ONE statement, whatever the class size. None when the group is not visible.
 
     Each pupil is the statement's row: its columns read by attribute, as on the model (a ``Pupil`` to its
-    readers, which only read). The group is made from the first row, detached from the session."""
+    readers, which only read); the group likewise, from the first row's ``group_`` columns."""
     if not principal.may_see_group(group_id):
         return None
     scope = principal.pupil_scope
@@ -175,8 +176,9 @@ async def class_rows(
     if not rows:
         return None
     first = rows[0]._mapping
-    group = Group(**{column.key: first[_GROUP_PREFIX + column.key] for column in Group.__table__.c})
-    return group, [(cast(Pupil, row), row.cells or {}) for row in rows if row.id is not None]
+    # The group's columns as attributes, like the pupils' (a model instance would cost more to build).
+    group = SimpleNamespace(**{column.key: first[_GROUP_PREFIX + column.key] for column in Group.__table__.c})
+    return cast(Group, group), [(cast(Pupil, row), row.cells or {}) for row in rows if row.id is not None]
 
 
 def _grouped(rows: Sequence[Any], keys: Sequence[uuid.UUID], key: str) -> list[list[Any]]:
