@@ -72,6 +72,11 @@ def plan(schema: GraphQLSchema) -> int:
     return planned
 
 
+def _planned_fetch(field: GraphQLField | None) -> Fetch | None:
+    """The fetch :func:`plan` gave the field, if any."""
+    return None if field is None else (field.extensions or {}).get(FETCH_KEY)
+
+
 def _fetch_of(field: GraphQLField) -> Fetch | None:
     fetch: Fetch | None = getattr(field.resolve, "fetch", None)
     if fetch is not None:
@@ -109,7 +114,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if self._direct:
             node = field_details_list[0].node
             field_def = self.schema.get_field(parent_type, node.name.value)
-            fetch = (field_def.extensions or {}).get(FETCH_KEY) if field_def is not None else None
+            fetch = _planned_fetch(field_def)
             if fetch is not None and not node.arguments:
                 assert field_def is not None
                 try:
@@ -229,7 +234,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         for name, field_details in grouped.items():
             node = field_details[0].node
             field_def = self.schema.get_field(object_type, node.name.value)
-            fetch = (field_def.extensions or {}).get(FETCH_KEY) if field_def is not None else None
+            fetch = _planned_fetch(field_def)
             if fetch is None or node.arguments or defer_usages:
                 return _missed
             assert field_def is not None
@@ -297,8 +302,9 @@ _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 @cache
 def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
     """A leaf's completer: the value serialised, or _MISS where graphql-core would raise. The built-in
-    scalars answer their own type's values at once, exactly as their ``serialize`` would."""
-    serialize = serializer(leaf)
+    scalars answer their own type's values at once, and an enum the names it is stored as, exactly as
+    their ``serialize`` would; anything else goes to ``serialize``."""
+    serialize = leaf.serialize
 
     def slow(value: Any, context: Any = None) -> Any:
         if value is None or isinstance(value, Exception) or is_awaitable(value):
@@ -310,7 +316,7 @@ def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
         return _MISS if serialized is None or serialized is Undefined else serialized
 
     if isinstance(leaf, GraphQLEnumType):
-        # Stored names (a level is kept as its name): one dict lookup; members and the rest as before.
+        # Stored names (a level is kept as its name): one dict lookup; members and the rest: serialize.
         by_text = {v.value: name for name, v in reversed(leaf.values.items()) if type(v.value) is str}
         return lambda value, context: (
             found if type(value) is str and (found := by_text.get(value)) is not None else slow(value)
@@ -326,28 +332,3 @@ def leaf_completer(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
     if leaf is GraphQLFloat:
         return lambda value, context: value if type(value) is float and isfinite(value) else slow(value)
     return slow
-
-
-@cache
-def serializer(leaf: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
-    """The leaf type's ``serialize``; for an enum, names found in a dict first (a class view serialises
-    hundreds of levels). Only exact matches are looked up: a value of the enum's type, or a member of
-    its Python enum; anything else, and anything not found, goes to ``serialize`` as before."""
-    serialize = leaf.serialize
-    if not isinstance(leaf, GraphQLEnumType):
-        return serialize
-    names: dict[tuple[type, Any], str] = {}
-    for name, member in leaf.values.items():
-        names.setdefault((type(member.value), member.value), name)
-    wrapped = getattr(leaf, "wrapped_cls", None)
-
-    def enum_name(item: Any) -> Any:
-        kind = type(item)
-        key = (type(item.value), item.value) if kind is wrapped else (kind, item)
-        try:
-            found = names.get(key)
-        except TypeError:  # unhashable
-            found = None
-        return found if found is not None else serialize(item)
-
-    return enum_name

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from models import Account, Group, GroupPupil, Pupil
-from models.learning import Achievement, Judgement, LearningGoal, Submission
+from models.learning import Achievement, Judgement, LearningGoal, StoredFile, Submission
 from tenants.scoping import in_school, scoped
 
 
@@ -259,3 +259,11 @@ async def active_members(
         )
     )
     return set((await session.execute(stmt)).scalars())
+
+
+async def files_by_ids(
+    session: AsyncSession, school_id: uuid.UUID, file_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, StoredFile]:
+    """Stored files of the school by id (their readers' policies decide who sees them); one statement."""
+    stmt = scoped(StoredFile, school_id).where(StoredFile.id.in_(list(file_ids)))
+    return {f.id: f for f in (await session.execute(stmt)).scalars()}

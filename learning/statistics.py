@@ -7,8 +7,9 @@ from a suppressed count, because a small count across schools can point at a per
 
 Contract of both functions: the caller binds the transaction to the schools it reads (the trust's
 schools, or every school for the operator, ``tenants.context.bind``); rows of schools not bound are
-invisible to row-level security anyway. They are meant to be exposed by the trust and platform
-endpoints: ``trustLearningSummary`` -> :func:`school_summaries`, ``platformUsage`` -> :func:`platform_usage`.
+invisible to row-level security anyway. The trust endpoint's ``learningSummaries`` serves
+:func:`school_summaries` (graph/trust/learning.py), the platform endpoint's ``usage`` serves
+:func:`platform_usage` (graph/platform/learning.py).
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ async def platform_usage(
     """The most used pre-loaded content and assignment subjects across ``school_ids``.
 
     Ranked by assignments + downloads; an item whose every count is suppressed is left out (its rank
-    would tell what the suppressed counts hide). Four statements.
+    would tell what the suppressed counts hide). Seven statements at most, however many schools.
     """
     ids = list(school_ids)
     assignment_use = (
@@ -243,7 +244,6 @@ async def platform_usage(
         .group_by(Download.platform_content_id)
     )
     used: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    defaultdict(set)
     for content_id, _, count in (await session.execute(assignment_use)).all():
         used[content_id]["assignments"] = count
     for content_id, pupils in (await session.execute(submitted)).all():

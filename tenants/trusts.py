@@ -13,7 +13,8 @@ platform resolver inside ``AdminContext.tenant_rows``, which serialises such blo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.errors import DomainError, Problems
 from models import Account, Pupil, School, SchoolTrustMembership, Staff, Trust
 from models.schools import TRUST_KINDS
+from tenants.context import bound
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,12 @@ async def schools_page(
 async def all_school_ids(session: AsyncSession) -> list[uuid.UUID]:
     """Every school (tenant) on the platform: what an operator's aggregate across schools binds to."""
     return list((await session.execute(select(School.id).order_by(School.slug))).scalars())
+
+
+@asynccontextmanager
+async def every_school(session: AsyncSession) -> AsyncIterator[list[uuid.UUID]]:
+    """Bind the transaction to every school for a block (an operator's read across schools), then restore
+    the binding it had; yields the schools' ids."""
+    ids = await all_school_ids(session)
+    async with bound(session, ids):
+        yield ids

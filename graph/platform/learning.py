@@ -24,7 +24,7 @@ from graph.school.learning_types import ReportStatus
 from graph.school.types import UserError
 from learning import reports, statistics
 from tenants.context import bound
-from tenants.trusts import all_school_ids
+from tenants.trusts import every_school
 
 
 @strawberry.type(
@@ -115,15 +115,14 @@ class PlatformReportType:
 
 async def _usage(info: Info, limit: int = 20) -> PlatformUsageType:
     ctx: AdminContext = info.context
-    ids = await all_school_ids(ctx.session)
-    async with bound(ctx.session, ids):
+    async with every_school(ctx.session) as ids:
         usage = await statistics.platform_usage(ctx.session, ids, limit=min(max(limit, 1), 100))
     return PlatformUsageType.of(usage)
 
 
 async def _reports(info: Info, status: ReportStatus | None = ReportStatus.OPEN) -> list[PlatformReportType]:
     ctx: AdminContext = info.context
-    async with bound(ctx.session, await all_school_ids(ctx.session)):
+    async with every_school(ctx.session):
         rows = await reports.platform_reports(
             ctx.session, status=None if status is None else status.value, limit=ctx.max_page_size
         )
@@ -163,7 +162,7 @@ async def review_content_report(info: Info, input: OperatorReviewInput) -> Opera
 
     async def run() -> reports.PlatformReport:
         report_id = expect_global_id(input.report_id, "ContentReport", field="reportId")
-        async with bound(ctx.session, await all_school_ids(ctx.session)):
+        async with every_school(ctx.session):
             found = await reports.platform_reports(ctx.session, limit=1, report_id=report_id)
         if not found:
             raise DomainError.one("reportId", "NOT_FOUND", "No report about pre-loaded content with this id.")

@@ -22,7 +22,6 @@ from learning import assignments, content, ladders, progress, queries
 from models import Group, Pupil, Staff
 from models.learning import Achievement, Assignment, LearningGoal, StoredFile
 from people import queries as people
-from tenants.scoping import scoped
 
 
 class LearningLoaders:
@@ -87,8 +86,7 @@ class LearningLoaders:
 
     async def _files(self, keys: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
         assert self.principal is not None
-        stmt = scoped(StoredFile, self.principal.school_id).where(StoredFile.id.in_(keys))  # type: ignore[attr-defined]
-        return {f.id: f for f in (await self.session.execute(stmt)).scalars()}
+        return await queries.files_by_ids(self.session, self.principal.school_id, keys)
 
     async def _work(
         self, session: AsyncSession, principal: Principal, keys: Sequence[uuid.UUID]
