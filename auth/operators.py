@@ -22,8 +22,8 @@ from auth.policies import Policy
 from auth.service import AuthRuntime, password_problems, temporary_password
 from auth.tokens import PLATFORM_AUDIENCE, AdminClaims
 from common.errors import Problems
+from common.identifiers import IdentifierError, validate_email
 from models.platform import OperatorAccount
-from people.identifiers import IdentifierError, validate_email
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from auth.service import (
 )
 from auth.tokens import hash_token
 from common.errors import DomainError, Problem, Problems
+from common.identifiers import IdentifierError, validate_email
 from models import Account, Contact, ParentCode, Pupil, PupilContact
-from people.identifiers import IdentifierError, validate_email
 from tenants.context import Tenant
 from tenants.scoping import in_school, scoped
 

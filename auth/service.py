@@ -25,8 +25,8 @@ from auth.passwords import PasswordHasher, check_password_policy
 from auth.principal import Principal
 from auth.tokens import SigningKeys, hash_token, issue_access_token, new_refresh_token
 from common.errors import DomainError, Problem
+from common.settings import Settings
 from models import Account, AddressThrottle, AuthSession, RefreshToken
-from server.settings import Settings
 from tenants.context import Tenant
 from tenants.scoping import in_school, scoped, scoped_update
 

@@ -24,8 +24,8 @@ from auth.policies import Policy
 from auth.service import AuthRuntime
 from auth.tokens import AdminClaims, audience_for_trust, hash_token
 from common.errors import DomainError, Problem, Problems
+from common.identifiers import IdentifierError, validate_email
 from models.platform import TrustAdminAccount
-from people.identifiers import IdentifierError, validate_email
 
 ACTIVATION_TTL = timedelta(days=14)
 INVALID_ACTIVATION = Problem(

@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import URL, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.settings import REPO_ROOT
+from common.settings import REPO_ROOT
 
 SLUG = "bench-audit"  # and -0, -1, ... for each school
 PASSWORD = "bench audit lanterns at dusk"  # noqa: S105 - the throwaway bench school's admin
@@ -58,11 +58,11 @@ def serve(port: int, *, audit: bool) -> None:
     """Serve the app on 127.0.0.1:``port`` (settings from the environment); without the audit write if asked."""
     import uvicorn
 
+    from common.settings import load_settings
     from server import http
     from server.app import create_app
     from server.database import create_engine, resolve_urls
     from server.runtime import build_runtime, load_keys
-    from server.settings import load_settings
 
     if not audit:
 
@@ -80,8 +80,8 @@ def serve(port: int, *, audit: bool) -> None:
 
 
 async def _create_database(owner: URL, name: str, *, drop_only: bool = False) -> None:
+    from common.settings import Settings
     from server.database import create_engine
-    from server.settings import Settings
 
     engine = create_engine(owner, Settings(), pool_size=1)
     try:
@@ -100,12 +100,12 @@ async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, 
     (slug, the groups' global ids) of each."""
     from auth.passwords import PasswordHasher
     from common.clock import utcnow
+    from common.settings import Settings
     from graph.relay import to_global_id
     from models import Account, Group, Staff
     from server.database import create_engine
-    from server.settings import Settings
+    from subscriptions.provisioning import create_school
     from tenants.context import bind
-    from tenants.provisioning import create_school
 
     hasher = PasswordHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
     engine = create_engine(runtime_url, Settings(), pool_size=1)
@@ -143,9 +143,9 @@ async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, 
 
 
 async def _audit_rows(runtime_url: URL) -> int:
+    from common.settings import Settings
     from models import AuditEntry, School
     from server.database import create_engine
-    from server.settings import Settings
     from tenants.context import bind
 
     engine = create_engine(runtime_url, Settings(), pool_size=1)
@@ -245,9 +245,9 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def main() -> int:
+    from common.settings import load_settings
     from server.database import resolve_urls, runtime_url_for
     from server.migrate import upgrade
-    from server.settings import load_settings
 
     requests = _env_int("BENCH_AUDIT_REQUESTS", 600)
     clients = _env_int("BENCH_AUDIT_CLIENTS", 8)

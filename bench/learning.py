@@ -45,8 +45,8 @@ import httpx
 import psutil
 from sqlalchemy import URL
 
+from common.identifiers import upn_check_letter
 from learning import curriculum
-from people.identifiers import upn_check_letter
 
 BENCH_DATABASE = "schoolgraph_bench_learning"
 PASSWORD = "bench harbour lantern quietly"  # noqa: S105 - the bench's own throwaway accounts
@@ -152,8 +152,8 @@ class ClassView:
 
 
 def _owner_url() -> URL:
+    from common.settings import REPO_ROOT
     from server.database import _asyncpg, start_embedded
-    from server.settings import REPO_ROOT
 
     configured = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
     owner = _asyncpg(configured) if configured else start_embedded(REPO_ROOT / ".data" / "bench")
@@ -408,10 +408,10 @@ def _serve_app(port: int) -> None:
     import uvicorn
 
     from auth.tokens import SigningKeys
+    from common.settings import load_settings
     from server.app import create_app
     from server.database import DatabaseUrls, create_engine, runtime_url_for
     from server.runtime import build_runtime
-    from server.settings import load_settings
 
     settings = load_settings()
     owner = _owner_url().set(database=BENCH_DATABASE)
@@ -640,8 +640,8 @@ async def _measure(scale: Scale, views: list[ClassView], env: dict[str, str]) ->
 
 def main() -> int:
     from auth.passwords import PasswordHasher
+    from common.settings import load_settings
     from server.migrate import upgrade
-    from server.settings import load_settings
 
     scale = Scale.from_env()
     data_dir = Path(tempfile.mkdtemp(prefix="schoolgraph-bench-"))

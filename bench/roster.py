@@ -65,7 +65,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _upn(n: int) -> str:
-    from people.identifiers import upn_check_letter
+    from common.identifiers import upn_check_letter
 
     body = f"912{n:09d}"
     return upn_check_letter(body) + body
@@ -206,8 +206,8 @@ def generate(path: Path, pupils: int, per_staff: int, per_parent: int) -> dict[s
 
 
 async def _create_database(owner: URL, name: str, *, drop_only: bool = False) -> None:
+    from common.settings import Settings
     from server.database import create_engine
-    from server.settings import Settings
 
     engine = create_engine(owner, Settings(), pool_size=1)
     try:
@@ -221,8 +221,8 @@ async def _create_database(owner: URL, name: str, *, drop_only: bool = False) ->
 
 async def _school(session: AsyncSession, slug: str, urn: str | None) -> uuid.UUID:
     from common.clock import utcnow
+    from subscriptions.provisioning import create_school
     from tenants.context import bind
-    from tenants.provisioning import create_school
 
     school = await create_school(session, slug=slug, name=slug, phase="ALL_THROUGH", urn=urn, now=utcnow())
     await bind(session, [school.id])
@@ -231,9 +231,9 @@ async def _school(session: AsyncSession, slug: str, urn: str | None) -> uuid.UUI
 
 async def run(runtime_url: URL, owner_url: URL, package: Path) -> dict[str, Any]:
     from common.clock import utcnow
+    from common.settings import Settings
     from roster import service, staging
     from server.database import create_engine
-    from server.settings import Settings
     from tenants.context import bind
 
     engine = create_engine(runtime_url, Settings(), pool_size=2)
@@ -300,9 +300,9 @@ async def run(runtime_url: URL, owner_url: URL, package: Path) -> dict[str, Any]
 
 
 def main() -> int:
+    from common.settings import load_settings
     from server.database import resolve_urls
     from server.migrate import upgrade
-    from server.settings import load_settings
 
     pupils = _env_int("BENCH_ROSTER_PUPILS", 80_000)
     per_staff = _env_int("BENCH_ROSTER_PUPILS_PER_STAFF", 10)

@@ -143,8 +143,8 @@ def permissions_markdown(schema: strawberry.Schema) -> str:
 
 
 def school_schema() -> strawberry.Schema:
+    from common.settings import Settings
     from graph.school.schema import build_schema
-    from server.settings import Settings
 
     return build_schema(Settings())
 

@@ -31,7 +31,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from server.settings import Settings
+from common.settings import Settings
 
 MAX_COST = 50_000
 

@@ -17,12 +17,12 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common.clock import school_today
 from common.errors import DomainError, Problems
 from learning import ladders
 from learning.policies import may_assess
 from models import Pupil
 from models.learning import ACHIEVEMENT_KINDS, GOAL_STATUSES, Achievement, LearningGoal
-from people.service import school_today
 from tenants.scoping import in_school, scoped
 
 EARLIEST: Final = timedelta(days=366 * 20)

@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, false, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal, Role
+from common.clock import school_today
 from common.errors import DomainError, Problems
 from common.pagination import Page
 from learning import paging
@@ -30,7 +31,6 @@ from learning.queries import submissions_of_assignments
 from models import Group, GroupPupil, Pupil
 from models.learning import ASSIGNMENT_KINDS, Assignment, Submission
 from people import queries as people
-from people.service import school_today
 from storage.files import FileStore
 from tenants.scoping import in_school, scoped
 

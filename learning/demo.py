@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.clock import school_today
 from learning import curriculum
 from models import Account, Group, Pupil, Staff
 from models.learning import Achievement, Assignment, Judgement, LearningGoal, Submission
-from people.service import school_today
 
 LEVELS = ("NOT_YET", "WORKING_TOWARDS", "SECURE", "GREATER_DEPTH")
 

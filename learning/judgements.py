@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common.clock import school_today
 from common.errors import Problems
 from common.pagination import Page
 from learning import ladders, paging
@@ -28,7 +29,6 @@ from learning.policies import may_assess, may_teach_group
 from learning.queries import active_members
 from models import Group, Pupil
 from models.learning import LEVELS, Judgement
-from people.service import school_today
 from tenants.scoping import in_school, scoped
 
 MAX_NOTE: Final = 2000

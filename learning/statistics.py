@@ -18,9 +18,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import and_, false, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,7 @@ from models.learning import (
     SchoolLadder,
     Submission,
 )
-from tenants.scoping import in_school
+from tenants.scoping import in_schools
 
 SUPPRESS_BELOW: Final = 5
 
@@ -53,17 +53,6 @@ def _share(part: int, whole: int, *, basis: int) -> float | None:
     if suppress(basis) is None or basis == 0 or whole == 0 or (suppress(part) is None and part != 0):
         return None
     return round(part / whole, 4)
-
-
-def _schools(model: Any, school_ids: Sequence[uuid.UUID]) -> Any:
-    """``model.school_id IN (...)``: the several-school form of ``tenants.scoping.in_school`` (which
-    serves one school); row-level security confines it to the bound schools in any case."""
-    if not school_ids:
-        return false()
-    if len(school_ids) == 1:
-        return in_school(model, school_ids[0])
-    column: Any = model.school_id
-    return column.in_(list(school_ids))
 
 
 # --- trust: per-school learning summaries ----------------------------------------------------------------
@@ -94,7 +83,7 @@ async def school_summaries(session: AsyncSession, school_ids: Sequence[uuid.UUID
         (
             await session.execute(
                 select(Pupil.school_id, func.count())
-                .where(_schools(Pupil, ids), Pupil.active)
+                .where(in_schools(Pupil, ids), Pupil.active)
                 .group_by(Pupil.school_id)
             )
         ).all()
@@ -104,7 +93,7 @@ async def school_summaries(session: AsyncSession, school_ids: Sequence[uuid.UUID
         for row in (
             await session.execute(
                 select(Judgement.school_id, func.count(func.distinct(Judgement.pupil_id)), func.count())
-                .where(_schools(Judgement, ids))
+                .where(in_schools(Judgement, ids))
                 .group_by(Judgement.school_id)
             )
         ).all()
@@ -115,14 +104,14 @@ async def school_summaries(session: AsyncSession, school_ids: Sequence[uuid.UUID
             CurriculumLadder.id.label("ladder_id"), literal(None).label("school_id"), CurriculumLadder.subject
         ),
         select(SchoolLadder.id, SchoolLadder.school_id, SchoolLadder.subject).where(
-            _schools(SchoolLadder, ids)
+            in_schools(SchoolLadder, ids)
         ),
     ).subquery("subjects")
     latest = (
         select(
             Judgement.school_id, Judgement.pupil_id, Judgement.ladder_id, Judgement.rung_id, Judgement.level
         )
-        .where(_schools(Judgement, ids))
+        .where(in_schools(Judgement, ids))
         .ext(distinct_on(Judgement.school_id, Judgement.pupil_id, Judgement.rung_id))
         .order_by(
             Judgement.school_id,
@@ -220,7 +209,7 @@ async def platform_usage(
             func.count(func.distinct(Assignment.school_id)).label("schools"),
             func.count().label("assignments"),
         )
-        .where(_schools(Assignment, ids), Assignment.platform_content_id.is_not(None))
+        .where(in_schools(Assignment, ids), Assignment.platform_content_id.is_not(None))
         .group_by(Assignment.platform_content_id)
     )
     submitted = (
@@ -231,7 +220,7 @@ async def platform_usage(
             tuple_(Submission.school_id, Submission.assignment_id)
             == tuple_(Assignment.school_id, Assignment.id),
         )
-        .where(_schools(Assignment, ids), Assignment.platform_content_id.is_not(None))
+        .where(in_schools(Assignment, ids), Assignment.platform_content_id.is_not(None))
         .group_by(Assignment.platform_content_id)
     )
     download_use = (
@@ -240,7 +229,7 @@ async def platform_usage(
             func.count(func.distinct(Download.school_id)),
             func.count(),
         )
-        .where(_schools(Download, ids), Download.platform_content_id.is_not(None))
+        .where(in_schools(Download, ids), Download.platform_content_id.is_not(None))
         .group_by(Download.platform_content_id)
     )
     used: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -253,10 +242,10 @@ async def platform_usage(
     # Schools using an item in either way: counted exactly (a school may both assign and download).
     both = union_all(
         select(Assignment.platform_content_id.label("content_id"), Assignment.school_id).where(
-            _schools(Assignment, ids), Assignment.platform_content_id.is_not(None)
+            in_schools(Assignment, ids), Assignment.platform_content_id.is_not(None)
         ),
         select(Download.platform_content_id, Download.school_id).where(
-            _schools(Download, ids), Download.platform_content_id.is_not(None)
+            in_schools(Download, ids), Download.platform_content_id.is_not(None)
         ),
     ).subquery("use")
     school_counts: dict[uuid.UUID, int] = dict(
@@ -305,14 +294,14 @@ async def platform_usage(
                 tuple_(SchoolContent.school_id, SchoolContent.id)
                 == tuple_(Assignment.school_id, Assignment.school_content_id),
             )
-            .where(_schools(Assignment, ids))
+            .where(in_schools(Assignment, ids))
             .group_by(subject)
             .order_by(func.count().desc(), subject)
         )
     ).all()
     uploads = (
         await session.execute(
-            select(func.count()).select_from(SchoolContent).where(_schools(SchoolContent, ids))
+            select(func.count()).select_from(SchoolContent).where(in_schools(SchoolContent, ids))
         )
     ).scalar_one()
     return PlatformUsage(

@@ -3,18 +3,20 @@
 Two kinds of table exist. *Global* tables (trusts, schools, ...) are reference data. *Tenant* tables hold one
 school's data: ``school_id`` is their first column and leads the primary key and every unique constraint,
 foreign key and index, so that the schema can be distributed by ``school_id`` (Citus) without change, and
-row-level security (``tenants/rls.py``) applies to each of them.
+row-level security (``migrations/rls.py``) applies to each of them.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Date, DateTime, ForeignKeyConstraint, MetaData, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
+
+from common.clock import utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -26,10 +28,6 @@ NAMING_CONVENTION = {
 
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> uuid.UUID:

@@ -23,9 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from enum import Enum
-from typing import Any, Final, TypeAlias, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -33,36 +31,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from auth.service import set_account_status
+from common.clock import school_today
 from common.errors import Problems
+from common.identifiers import IdentifierError, validate_email, validate_uln, validate_upn
+from common.maybe import UNSET, Maybe
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.groups import GROUP_TYPES
 from models.people import CONTACT_RELATIONSHIPS, GENDERS, PUPIL_ACCESS_SCOPES
-from people.identifiers import IdentifierError, validate_email, validate_uln, validate_upn
 from tenants.scoping import restrict, scoped, scoped_delete
-
-SCHOOL_TIMEZONE: Final = ZoneInfo("Europe/London")
-"""Schools in England: "today" (a leaving date, an age) is the date in London."""
 
 MIN_PUPIL_AGE: Final = 2
 MAX_PUPIL_AGE: Final = 25
 EARLIEST_DATE_OF_BIRTH: Final = date(1990, 1, 1)
 MAX_GROUP_MEMBERS_PER_CALL: Final = 1000
 YEAR_GROUPS: Final = range(-2, 15)
-
-
-class Unset(Enum):
-    """The type of :data:`UNSET`: an update field that was not given (as opposed to given as null)."""
-
-    UNSET = "UNSET"
-
-
-UNSET: Final = Unset.UNSET
-T = TypeVar("T")
-Maybe: TypeAlias = T | Unset
-
-
-def school_today(now: datetime) -> date:
-    return now.astimezone(SCHOOL_TIMEZONE).date()
 
 
 # --- inputs ---------------------------------------------------------------------------------------------

@@ -25,10 +25,10 @@ from auth.parent_codes import new_code, normalise_code
 from auth.principal import Principal
 from auth.service import AuthRuntime, Tokens, password_problems, start_session
 from auth.tokens import hash_token
+from common.clock import school_today
 from common.errors import DomainError, Problem, Problems
 from models import Account, Contact, Pupil, Staff
 from models.roster import ActivationCode
-from people.service import school_today
 from roster.reading import years_before
 from tenants.context import Tenant
 from tenants.scoping import scoped, scoped_update

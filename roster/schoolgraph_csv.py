@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auth.parent_codes import username_problem
-from people.identifiers import IdentifierError, validate_email, validate_uln, validate_upn
+from common.identifiers import IdentifierError, validate_email, validate_uln, validate_upn
 from roster import staging
 from roster.csvio import Table, TableSpec, Values, read_header_only, read_rows
 from roster.package import Package

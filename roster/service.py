@@ -27,10 +27,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.clock import school_today
 from common.errors import DomainError, violated_constraint
 from models import School
 from models.roster import RosterImport, RosterSource
-from people.service import school_today
 from privacy import extended_data
 from roster import staging
 from roster.checks import Checks

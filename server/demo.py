@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.passwords import PasswordHasher, check_password_policy
+from common.identifiers import upn_check_letter
 from learning.demo import DemoClass, seed_learning
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
-from people.identifiers import upn_check_letter
+from subscriptions.provisioning import create_school, create_trust, join_trust
 from tenants.context import bind
-from tenants.provisioning import create_school, create_trust, join_trust
 
 PUPILS_PER_SCHOOL = 60
 FORENAMES = (

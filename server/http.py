@@ -42,20 +42,19 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
+from audit.platform import write as write_platform_audit
 from audit.recorder import Actor, AuditTrail, Event, append
 from auth import operators, trust_admins
 from auth.principal import Principal, load_principal
 from auth.tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_access_token, verify_admin_token
-from common.clock import utcnow
 from graph.audit import denial_events
 from graph.context import Context
 from graph.platform.common import AdminContext
 from graph.school.loaders import Loaders
 from server.runtime import Runtime
+from subscriptions.trusts import current_school_ids, resolve_trust
 from tenants.context import Tenant, bind, enter_school
-from tenants.platform_audit import PlatformTrail, operator_actor, trust_admin_actor
-from tenants.platform_audit import write as write_platform_audit
-from tenants.trusts import current_school_ids, resolve_trust
 
 log = logging.getLogger("schoolgraph.http")
 
@@ -296,7 +295,7 @@ async def _serve(request: Request, prepare: Prepare) -> Response:
     except RequestError as error:
         return error.response(media_type)
 
-    now = utcnow()
+    now = runtime.clock.now()
     prepared: Prepared | None = None
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
         transaction = await session.begin()

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL
 
-from server.settings import REPO_ROOT, Settings
+from common.settings import REPO_ROOT, Settings
 
 
 def alembic_config(owner_url: URL, settings: Settings) -> Config:

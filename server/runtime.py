@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.service import AuthRuntime
 from auth.tokens import SigningKeys
-from server.settings import Settings
+from common.clock import Clock, SystemClock
+from common.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class Runtime:
     engine: AsyncEngine
     auth: AuthRuntime
     school_schema: strawberry.Schema
+    clock: Clock = field(default_factory=SystemClock)
+    """Where each request's ``now`` comes from: the host's clock, or a test's :class:`FixedClock`."""
 
 
 def load_keys(settings: Settings) -> SigningKeys:
@@ -27,7 +30,9 @@ def load_keys(settings: Settings) -> SigningKeys:
     return SigningKeys.load_or_create(settings.key_file)
 
 
-def build_runtime(settings: Settings, engine: AsyncEngine, keys: SigningKeys) -> Runtime:
+def build_runtime(
+    settings: Settings, engine: AsyncEngine, keys: SigningKeys, clock: Clock | None = None
+) -> Runtime:
     from graph.school.schema import build_schema
 
     return Runtime(
@@ -35,4 +40,5 @@ def build_runtime(settings: Settings, engine: AsyncEngine, keys: SigningKeys) ->
         engine=engine,
         auth=AuthRuntime.from_settings(settings, keys),
         school_schema=build_schema(settings),
+        clock=clock or SystemClock(),
     )

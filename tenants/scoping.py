@@ -4,15 +4,16 @@ Contract: the statement returned reads or changes rows of exactly one school, th
 application's half of tenant isolation; the database's half is row-level security (``migrations/rls.py``),
 bound per transaction by :func:`tenants.context.bind`. The two are independent on purpose: a query that
 forgot this helper still sees nothing of another school, and a test (tests/test_tenancy.py) fails on any
-hand-written ``school_id ==`` filter outside this package.
+hand-written ``school_id ==`` (or ``school_id.in_``) filter outside this module.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Delete, Select, Update, delete, select, update
+from sqlalchemy import Delete, Select, Update, delete, false, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 T = TypeVar("T")
@@ -23,6 +24,25 @@ def in_school(model: Any, school_id: uuid.UUID) -> ColumnElement[bool]:
     """The predicate ``model.school_id = school_id`` for joins and subqueries."""
     column: ColumnElement[Any] = model.school_id
     return column == school_id
+
+
+def same_school(left: Any, right: Any) -> ColumnElement[bool]:
+    """The join predicate ``left.school_id = right.school_id``: two tenant tables joined within a school."""
+    column: ColumnElement[Any] = left.school_id
+    other: ColumnElement[Any] = right.school_id
+    return column == other
+
+
+def in_schools(model: Any, school_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """The predicate ``model.school_id IN (...)`` for a read across several schools (a trust's, or the
+    operator's aggregates); no school means no rows. Row-level security confines it to the transaction's
+    bound schools in any case."""
+    if not school_ids:
+        return false()
+    if len(school_ids) == 1:
+        return in_school(model, school_ids[0])
+    column: ColumnElement[Any] = model.school_id
+    return column.in_(list(school_ids))
 
 
 def scoped(model: type[T], school_id: uuid.UUID) -> Select[T]:

@@ -21,11 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.tokens import SigningKeys
+from common.settings import REPO_ROOT, Settings
 from server.app import create_app
 from server.database import DatabaseUrls, _asyncpg, create_engine, runtime_url_for, start_embedded
 from server.migrate import upgrade
 from server.runtime import Runtime, build_runtime
-from server.settings import REPO_ROOT, Settings
 from tests.factories.schools import SchoolFactory
 
 

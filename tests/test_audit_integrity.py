@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from audit.chain import entry_hash
 from audit.recorder import Actor, Event, append
 from common.clock import utcnow
+from common.settings import REPO_ROOT
 from graph.relay import to_global_id
 from server.database import DatabaseUrls
-from server.settings import REPO_ROOT
 from tenants.context import bind
 from tests.factories.audit import entries, tamper, verify
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.settings import REPO_ROOT
 from server import demo
 from server.database import DatabaseUrls
-from server.settings import REPO_ROOT
 
 PASSWORD = "violet harbour lanterns 8"
 

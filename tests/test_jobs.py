@@ -19,17 +19,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from common.settings import REPO_ROOT
 from graph.relay import to_global_id
 from models import AuditEntry, School, SchoolTrustMembership
 from models.licensing import Invoice, Licence, Novation, Suspension
 from models.platform import JobRun, OperatorAccount, OutboxMessage
 from server.database import DatabaseUrls
+from server.jobs import JobReport, run_jobs
 from server.runtime import Runtime
-from server.settings import REPO_ROOT
+from subscriptions.licences import CURRENT_TERMS_VERSION
+from subscriptions.outbox import MailSettings
 from tenants.context import bind
-from tenants.jobs import JobReport, run_jobs
-from tenants.licences import CURRENT_TERMS_VERSION
-from tenants.outbox import MailSettings
 from tests.factories.schools import SchoolData, SchoolFactory
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
 

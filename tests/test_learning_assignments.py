@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from common.settings import Settings
 from models.learning import Assignment, StoredFile, Submission
-from server.settings import Settings
 from storage.files import MAX_FILE_BYTES
 from tenants.context import bind
 from tests.factories.learning import (

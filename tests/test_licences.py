@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from common.settings import Settings
 from graph.relay import to_global_id
 from models.licensing import Invoice, Licence, LicenceSchool
 from models.platform import OutboxMessage
+from server.jobs import run_jobs
 from server.runtime import Runtime
-from server.settings import Settings
-from tenants.jobs import run_jobs
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,

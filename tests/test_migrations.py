@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.settings import Settings
 from server.database import DatabaseUrls
 from server.migrate import check
-from server.settings import Settings
 
 
 async def test_models_and_migrations_agree(

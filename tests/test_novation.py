@@ -7,6 +7,7 @@ successor (a new licence naming the old one); the full history stays queryable. 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import date, datetime, timedelta
@@ -18,16 +19,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-import server.http
-from common.clock import utcnow
+from common.clock import FixedClock, utcnow
+from common.settings import Settings
 from graph.relay import to_global_id
 from models.licensing import Novation
 from models.platform import OutboxMessage
+from server.app import create_app
+from server.jobs import run_jobs
 from server.runtime import Runtime
-from server.settings import Settings
-from tenants.jobs import run_jobs
-from tenants.licences import CURRENT_TERMS_VERSION
-from tenants.outbox import MailSettings
+from subscriptions.licences import CURRENT_TERMS_VERSION
+from subscriptions.outbox import MailSettings
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,
@@ -266,7 +267,7 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     trusts: TrustFactory,
     engine: AsyncEngine,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    runtime: Runtime,
 ) -> None:
     """LL 20: accepted ahead of time, the novation changes nothing until its effective date; then the jobs
     runner applies it (once), and from that date the successor's admin has the school and the old one not."""
@@ -312,17 +313,20 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     # Today (the request clock), the old trust still has it: the new membership starts tomorrow.
     assert await _sees(client, old, moving) and not await _sees(client, new, moving)
     # Tomorrow, the reverse.
-    monkeypatch.setattr(server.http, "utcnow", lambda: on_the_day)
-    assert await _sees(client, new, moving) and not await _sees(client, old, moving)
-    view = await platform_gql(
-        client,
-        PLATFORM_VIEW,
-        {"slug": moving.slug},
-        token=await platform_login(client, (await trusts.operator()).username),
-    )
-    assert view["data"]["school"]["trust"] == {"slug": new.slug}
-    assert view["data"]["school"]["novations"] == [{"status": "APPLIED"}]
-    await _school_unchanged(client, moving)
+    tomorrows = create_app(dataclasses.replace(runtime, clock=FixedClock(on_the_day)))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=tomorrows), base_url="http://testserver"
+    ) as later:
+        assert await _sees(later, new, moving) and not await _sees(later, old, moving)
+        view = await platform_gql(
+            later,
+            PLATFORM_VIEW,
+            {"slug": moving.slug},
+            token=await platform_login(later, (await trusts.operator()).username),
+        )
+        assert view["data"]["school"]["trust"] == {"slug": new.slug}
+        assert view["data"]["school"]["novations"] == [{"status": "APPLIED"}]
+        await _school_unchanged(later, moving)
 
 
 def novation_id(novation: dict[str, Any]) -> str:
@@ -568,7 +572,7 @@ async def test_super_users_are_notified_through_the_outbox(
         token=old_token,
     )
     _FakeSMTP.sent = []
-    monkeypatch.setattr("tenants.outbox.smtplib.SMTP", _FakeSMTP)
+    monkeypatch.setattr("subscriptions.outbox.smtplib.SMTP", _FakeSMTP)
     report = await run_jobs(
         engine,
         owner_engine=None,

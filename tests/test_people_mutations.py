@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from common.clock import utcnow
-from people.service import school_today
+from common.clock import school_today, utcnow
 from tests.factories.people import (
     all_groups,
     all_pupils,

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import utcnow
+from common.settings import Settings
 from graph.relay import to_global_id
 from models import AuditEntry, AuthSession, School
+from server.jobs import run_jobs
 from server.runtime import Runtime
-from server.settings import Settings
 from tenants.context import bind
-from tenants.jobs import run_jobs
 from tenants.scoping import scoped
 from tests.factories.schools import LOGIN, PASSWORD, SchoolFactory, gql, login
 from tests.factories.trusts import (

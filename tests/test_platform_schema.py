@@ -9,6 +9,7 @@ import pytest
 import strawberry
 from graphql import get_introspection_query
 
+from common.settings import Settings
 from graph import export
 from graph.permissions import PERSONAL_DATA_TYPES
 from graph.platform import export as admin_export
@@ -16,7 +17,6 @@ from graph.platform.common import ADMIN_DATA_TYPES
 from graph.platform.schema import build_schema as platform_schema
 from graph.school.schema import build_schema as school_schema
 from graph.trust.schema import build_schema as trust_schema
-from server.settings import Settings
 
 SCHEMAS = {"trust": trust_schema, "platform": platform_schema}
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
+from common.settings import REPO_ROOT
 from server.cli import app
 from server.database import DatabaseUrls
-from server.settings import REPO_ROOT
 from tests.factories.people import new_school
 from tests.factories.roster import PACKAGES, counts, problems, run_import
 from tests.factories.schools import SchoolFactory

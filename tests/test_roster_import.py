@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
-from people.service import school_today
+from common.clock import school_today, utcnow
 from roster import merge
 from tenants.context import bind
 from tests.factories.people import new_school, new_uln, new_upn

@@ -10,10 +10,10 @@ import strawberry
 from graphql import get_introspection_query
 
 from auth.policies import SIGNED_IN
+from common.settings import Settings
 from graph import export
 from graph.permissions import PERSONAL_DATA_TYPES, guarded, public
 from graph.school.schema import build_schema
-from server.settings import Settings
 
 # --- generated files ----------------------------------------------------------------------------------
 

@@ -15,13 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.settings import Settings
 from graph.relay import to_global_id
+from server.jobs import run_jobs
 from server.runtime import Runtime
-from server.settings import Settings
 from storage.files import local_store
 from storage.files import storage_key as file_key
-from tenants.jobs import run_jobs
-from tenants.termination import exported_files_dir, school_files_dir
+from subscriptions.termination import exported_files_dir, school_files_dir
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
 from tests.test_learning_records import ULN, _give_uln

@@ -23,6 +23,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
+from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
 from auth.admin_sessions import AdminOutcome, AdminTokens
 from auth.service import AuthRuntime
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
@@ -33,11 +34,10 @@ from graph.relay import expect_global_id, to_global_id
 from graph.school.types import UserError
 from models import School, Trust
 from models.licensing import Invoice, Licence, Novation
-from tenants import licences, records, school_admins
+from subscriptions import licences, records, school_admins
+from subscriptions.school_admins import SchoolAdminView
+from subscriptions.trusts import SchoolSummary, TrustTenant
 from tenants.context import bound
-from tenants.platform_audit import PlatformTrail, operator_actor, trust_admin_actor
-from tenants.school_admins import SchoolAdminView
-from tenants.trusts import SchoolSummary, TrustTenant
 
 if TYPE_CHECKING:
     from auth.operators import OperatorPrincipal

@@ -29,15 +29,15 @@ PLATFORM_PERMISSIONS_FILE = Path("docs/permissions-platform.md")
 
 
 def trust_schema() -> strawberry.Schema:
+    from common.settings import Settings
     from graph.trust.schema import build_schema
-    from server.settings import Settings
 
     return build_schema(Settings())
 
 
 def platform_schema() -> strawberry.Schema:
+    from common.settings import Settings
     from graph.platform.schema import build_schema
-    from server.settings import Settings
 
     return build_schema(Settings())
 

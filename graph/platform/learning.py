@@ -23,8 +23,8 @@ from graph.school.learning_mutations import ReviewDecision
 from graph.school.learning_types import ReportStatus
 from graph.school.types import UserError
 from learning import reports, statistics
+from subscriptions.trusts import every_school
 from tenants.context import bound
-from tenants.trusts import every_school
 
 
 @strawberry.type(

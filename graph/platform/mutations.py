@@ -58,8 +58,8 @@ from graph.relay import expect_global_id
 from graph.school.types import UserError
 from models import School, Trust
 from models.licensing import Invoice
-from tenants import licences, novation, onboarding, suspension, termination, trusts
-from tenants.school_admins import SchoolAdminView
+from subscriptions import licences, novation, onboarding, suspension, termination, trusts
+from subscriptions.school_admins import SchoolAdminView
 
 
 def _operator(info: Info) -> OperatorPrincipal:

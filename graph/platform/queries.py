@@ -21,7 +21,7 @@ from graph.platform.types import (
 )
 from graph.relay import connection, to_global_id
 from models.platform import OperatorAccount
-from tenants import licences, records, trusts
+from subscriptions import licences, records, trusts
 
 
 async def _viewer(info: Info) -> OperatorViewer | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from common.settings import Settings
 from graph.audit import audit_every_mutation
 from graph.limits import schema_extensions
 from graph.platform.mutations import Mutation
 from graph.platform.queries import Query
 from graph.school.schema import SchoolSchema
-from server.settings import Settings
 
 audit_every_mutation(Mutation)
 

@@ -32,7 +32,7 @@ from graph.relay import Connection, to_global_id
 from models import School, Trust
 from models.licensing import DestructionRecord, Suspension
 from models.platform import JobRun, TrustAdminAccount
-from tenants import licences, records, school_admins, trusts
+from subscriptions import licences, records, school_admins, trusts
 
 
 @admin_data

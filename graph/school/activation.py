@@ -9,7 +9,7 @@ from audit.recorder import Actor
 from graph.mutations import guessing_attempt
 from graph.permissions import public
 from graph.school.auth_mutations import AuthPayload
-from tenants import school_admins
+from subscriptions import school_admins
 
 
 @strawberry.input

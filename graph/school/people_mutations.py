@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from auth import policies
 from common.errors import DomainError, Problems
+from common.maybe import UNSET
 from graph.mutations import attempt
 from graph.permissions import guarded_mutation
 from graph.relay import expect_global_id
@@ -50,12 +51,12 @@ def _ids(*wanted: tuple[str, str, str]) -> list[uuid.UUID]:
 
 def _given(value: Any) -> Any:
     """A field left out of the input (strawberry.UNSET) is the service's UNSET: "do not change"."""
-    return service.UNSET if value is strawberry.UNSET else value
+    return UNSET if value is strawberry.UNSET else value
 
 
 def _given_enum(value: Any) -> Any:
     if value is strawberry.UNSET:
-        return service.UNSET
+        return UNSET
     return None if value is None else value.value
 
 

@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from common.settings import Settings
 from graph.audit import audit_every_mutation
 from graph.execution import Executor, plan
 from graph.limits import schema_extensions
@@ -20,7 +21,6 @@ from graph.school.learning import LearningMutation, LearningQuery
 from graph.school.queries import Query as PeopleQuery
 from graph.school.roster import RosterMutation, RosterQuery
 from graph.school.types import ContactType, GroupType, PupilType, StaffType
-from server.settings import Settings
 
 
 @strawberry.type

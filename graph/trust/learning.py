@@ -11,7 +11,7 @@ from graph.permissions import guarded
 from graph.platform.common import AdminContext
 from graph.relay import to_global_id
 from learning import statistics
-from tenants import trusts
+from subscriptions import trusts
 
 
 @strawberry.type(name="SubjectLearning", description="One subject at one school: latest judgements only.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from audit.platform import trust_admin_actor
 from auth import admin_sessions, trust_admins
 from auth.tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
@@ -37,9 +38,8 @@ from graph.relay import expect_global_id
 from graph.school.types import UserError
 from graph.trust.queries import school_of_trust
 from models import School
-from tenants import novation, school_admins, trusts
-from tenants.platform_audit import trust_admin_actor
-from tenants.school_admins import SchoolAdminView
+from subscriptions import novation, school_admins, trusts
+from subscriptions.school_admins import SchoolAdminView
 
 
 def _admin(info: Info) -> TrustAdminPrincipal:

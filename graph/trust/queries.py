@@ -30,8 +30,8 @@ from graph.relay import Connection, connection, from_global_id, to_global_id
 from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount
-from tenants import licences, novation, records, school_admins, trusts
-from tenants.trusts import SchoolSummary
+from subscriptions import licences, novation, records, school_admins, trusts
+from subscriptions.trusts import SchoolSummary
 
 
 def school_of_trust(info: Info, global_id: str, *, field: str = "schoolId") -> uuid.UUID:

@@ -15,12 +15,11 @@ import httpx
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
+from common.clock import school_today, utcnow
 from graph.relay import to_global_id
 from learning import curriculum
 from models import Account, Contact, PupilContact
 from models.learning import Judgement
-from people.service import school_today
 from tenants.context import bind
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 

@@ -16,11 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import utcnow
+from common.settings import REPO_ROOT
 from roster import service
 from roster.export import export_oneroster
 from roster.oneroster import SPECS_11, SPECS_12
 from roster.schoolgraph_csv import SPECS
-from server.settings import REPO_ROOT
 from tenants.context import bind
 
 PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.service import AuthRuntime
 from common.clock import utcnow
+from common.identifiers import upn_check_letter
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
-from people.identifiers import upn_check_letter
+from subscriptions.provisioning import create_school
 from tenants.context import bind
-from tenants.provisioning import create_school
 
 PASSWORD = "tulip garden songs at dusk"
 _serial = itertools.count(1)

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from auth.service import AuthRuntime
 from common.clock import utcnow
 from models.platform import OperatorAccount, TrustAdminAccount
+from subscriptions.provisioning import create_trust, join_trust
 from tenants.context import bound
-from tenants.provisioning import create_trust, join_trust
 from tests.factories.schools import PASSWORD, SchoolData
 
 _serial = itertools.count(1)

@@ -1,4 +1,4 @@
-"""Unit tests for people.identifiers: UPN, ULN and email validation."""
+"""Unit tests for common.identifiers: UPN, ULN and email validation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from people.identifiers import (
+from common.identifiers import (
     ULN_PLACEHOLDER,
     IdentifierError,
     normalise_upn,

@@ -19,10 +19,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from common.settings import Settings
     from roster.export import ExportSummary
     from roster.service import ImportReport
     from server.database import DatabaseUrls
-    from server.settings import Settings
 
 app = typer.Typer(help="Import and export a school's roster (MIS CSV, OneRoster).", no_args_is_help=True)
 console = Console()
@@ -30,8 +30,8 @@ CLI_ACTOR = "command line"
 
 
 def _engine_url() -> tuple[Settings, DatabaseUrls]:
+    from common.settings import SettingsError, load_settings
     from server.database import resolve_urls
-    from server.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import School, SchoolTrustMembership, Trust
 from models.licensing import DestructionRecord, Invoice, Licence, LicenceSchool, Novation, Suspension
 from models.platform import JobRun, TrustAdminAccount
+from tenants.scoping import in_schools
 
 
 async def trust_by_slug(session: AsyncSession, slug: str) -> Trust | None:
@@ -106,7 +107,7 @@ async def member_since(
     rows = await session.execute(
         select(SchoolTrustMembership.school_id, SchoolTrustMembership.effective_from).where(
             SchoolTrustMembership.trust_id == trust_id,
-            SchoolTrustMembership.school_id.in_(school_ids),  # type: ignore[attr-defined]
+            in_schools(SchoolTrustMembership, school_ids),
             SchoolTrustMembership.effective_from <= on,
             SchoolTrustMembership.effective_to.is_(None) | (SchoolTrustMembership.effective_to > on),  # type: ignore[union-attr]
         )

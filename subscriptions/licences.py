@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.errors import DomainError, Problems
 from models import School, Trust
 from models.licensing import Invoice, Licence, LicenceSchool, Suspension
-from tenants import outbox
+from subscriptions import outbox
+from subscriptions.trusts import current_trust_ids
 from tenants.context import bound
-from tenants.trusts import current_trust_ids
 
 CURRENT_TERMS_VERSION = "LL-2025.1"
 """The licence terms a successor accepts when a licence is novated to it (LL 20)."""

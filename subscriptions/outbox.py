@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Account, Staff
 from models.platform import OutboxMessage, SuperUser, TrustAdminAccount
 from tenants.context import bound
+from tenants.scoping import in_school, same_school
 
 log = logging.getLogger("schoolgraph.outbox")
 MAX_ATTEMPTS = 5
@@ -118,10 +119,10 @@ async def recipients(session: AsyncSession, message: OutboxMessage) -> list[Reci
         rows = await session.execute(
             select(Staff.forename, Staff.surname, Staff.work_email)
             .select_from(SuperUser)
-            .join(Account, and_(Account.school_id == SuperUser.school_id, Account.id == SuperUser.account_id))
-            .join(Staff, and_(Staff.school_id == Account.school_id, Staff.id == Account.staff_id))
+            .join(Account, and_(same_school(Account, SuperUser), Account.id == SuperUser.account_id))
+            .join(Staff, and_(same_school(Staff, Account), Staff.id == Account.staff_id))
             .where(
-                SuperUser.school_id == school,
+                in_school(SuperUser, school),
                 Account.status.in_(("ACTIVE", "PENDING")),  # type: ignore[attr-defined]
             )
             .order_by(Staff.surname, Staff.forename)

@@ -38,8 +38,8 @@ from common.errors import DomainError, Problems
 from learning.achievements import export_rows
 from models import School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
+from subscriptions.licences import end_school_cover
 from tenants.context import bind, bound
-from tenants.licences import end_school_cover
 
 TERMINATION_REASONS = ("END_OF_LICENCE", "NON_PAYMENT", "AT_LICENSEE_REQUEST", "BREACH")
 SECRET_COLUMNS = ("password_hash", "token_hash", "code_hash")

@@ -25,6 +25,7 @@ from common.errors import DomainError, Problems
 from models import Account, Pupil, School, SchoolTrustMembership, Staff, Trust
 from models.schools import TRUST_KINDS
 from tenants.context import bound
+from tenants.scoping import in_school, in_schools
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ async def current_trust_ids(
         return {}
     rows = await session.execute(
         select(SchoolTrustMembership.school_id, SchoolTrustMembership.trust_id).where(
-            SchoolTrustMembership.school_id.in_(school_ids),  # type: ignore[attr-defined]
+            in_schools(SchoolTrustMembership, school_ids),
             _current(on),
         )
     )
@@ -91,7 +92,7 @@ async def membership_history(session: AsyncSession, school_id: uuid.UUID) -> lis
     The school must be bound."""
     rows = await session.execute(
         select(SchoolTrustMembership)
-        .where(SchoolTrustMembership.school_id == school_id)
+        .where(in_school(SchoolTrustMembership, school_id))
         .order_by(SchoolTrustMembership.effective_from)
     )
     return list(rows.scalars())
@@ -110,7 +111,7 @@ async def summaries(session: AsyncSession, school_ids: Sequence[uuid.UUID]) -> d
     ):
         rows = await session.execute(
             select(model.school_id, func.count())
-            .where(model.school_id.in_(school_ids), condition)  # type: ignore[attr-defined]
+            .where(in_schools(model, school_ids), condition)
             .group_by(model.school_id)
         )
         for school, count in rows.all():

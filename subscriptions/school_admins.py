@@ -23,9 +23,9 @@ from auth.service import AuthRuntime, Tokens, password_problems, revoke_sessions
 from auth.tokens import hash_token
 from auth.trust_admins import new_activation_code
 from common.errors import DomainError, Problem, Problems
+from common.identifiers import IdentifierError, validate_email
 from models import Account, AuditEntry, Staff
 from models.platform import AccountActivation, SuperUser
-from people.identifiers import IdentifierError, validate_email
 from tenants.context import Tenant
 from tenants.scoping import in_school, scoped, scoped_update
 

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.errors import DomainError, Problem, Problems
 from models import School, Trust
 from models.schools import SCHOOL_PHASES, TRUST_KINDS
+from subscriptions.provisioning import create_school, create_trust, join_trust
+from subscriptions.school_admins import NewSchoolAdmin, create_school_admin
 from tenants.context import bound
-from tenants.provisioning import create_school, create_trust, join_trust
-from tenants.school_admins import NewSchoolAdmin, create_school_admin
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 URN = re.compile(r"^[0-9]{6,7}$")

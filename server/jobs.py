@@ -27,13 +27,13 @@ from typing import Any
 from sqlalchemy import insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from audit.platform import JOBS, PlatformTrail, write
 from common.clock import utcnow
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
-from tenants import licences, novation, outbox, suspension, termination
-from tenants.outbox import MailSettings
-from tenants.platform_audit import JOBS, PlatformTrail, write
+from subscriptions import licences, novation, outbox, suspension, termination
+from subscriptions.outbox import MailSettings
 
 log = logging.getLogger("schoolgraph.jobs")
 

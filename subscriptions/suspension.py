@@ -18,9 +18,9 @@ from auth.service import revoke_sessions
 from common.errors import DomainError, Problems
 from models import School
 from models.licensing import SUSPENSION_REASONS, Suspension
-from tenants import outbox
+from subscriptions import outbox
+from subscriptions.licences import refresh_school_status
 from tenants.context import bound
-from tenants.licences import refresh_school_status
 
 MAX_WITHOUT_AGREEMENT = timedelta(days=30)
 

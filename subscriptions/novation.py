@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.errors import DomainError, Problems
 from models import School, SchoolTrustMembership, Trust
 from models.licensing import NOVATION_REASONS, OPEN_NOVATION, Licence, LicenceSchool, Novation
-from tenants import outbox
+from subscriptions import outbox
+from subscriptions.licences import CURRENT_TERMS_VERSION, add_years, end_school_cover, lock_schools
+from subscriptions.provisioning import join_trust
 from tenants.context import bound
-from tenants.licences import CURRENT_TERMS_VERSION, add_years, end_school_cover, lock_schools
-from tenants.provisioning import join_trust
+from tenants.scoping import in_school
 
 ACADEMY_KINDS = ("MULTI_ACADEMY_TRUST", "SINGLE_ACADEMY_TRUST")
 
@@ -48,7 +49,7 @@ async def _current_membership(
         return (
             await session.execute(
                 select(SchoolTrustMembership).where(
-                    SchoolTrustMembership.school_id == school_id,
+                    in_school(SchoolTrustMembership, school_id),
                     SchoolTrustMembership.effective_from <= on,
                     or_(
                         SchoolTrustMembership.effective_to.is_(None),  # type: ignore[union-attr]
@@ -64,7 +65,7 @@ async def _latest_membership(session: AsyncSession, school_id: uuid.UUID) -> Sch
         return (
             await session.execute(
                 select(SchoolTrustMembership)
-                .where(SchoolTrustMembership.school_id == school_id)
+                .where(in_school(SchoolTrustMembership, school_id))
                 .order_by(SchoolTrustMembership.effective_from.desc())  # type: ignore[attr-defined]
                 .limit(1)
             )
