@@ -1,12 +1,21 @@
-"""Keyset pagination: what a list query asks for, and opaque cursors over its sort key."""
+"""Keyset pagination: what a list query asks for, and opaque cursors over its sort key.
+
+A cursor is the URL-safe base64 of a JSON list of strings: the sort key of the last row a page returned.
+:func:`after_key` parses it back into the key's own types (a UUID compared with a UUID column, a date
+with a date), so the database never compares a ``uuid`` with a ``varchar``. A list sorted by people's
+names keys its cursor on the row's id alone and finds the name in the database (see people/queries.py):
+cursors land in URLs and access logs, and must carry no one's name.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from common.errors import DomainError
@@ -40,3 +49,28 @@ class Page:
         if first is not None and not 0 < first <= maximum:
             raise DomainError.one("first", "INVALID_PAGE_SIZE", f"first must be between 1 and {maximum}.")
         return cls(first=first or maximum, after=decode_cursor(after))
+
+
+Parser = Callable[[str], Any]
+UUID: Parser = uuid.UUID
+DATE: Parser = date.fromisoformat
+TIMESTAMP: Parser = datetime.fromisoformat
+TEXT: Parser = str
+INT: Parser = int
+
+
+def after_key(page: Page, *parsers: Parser) -> tuple[Any, ...] | None:
+    """The typed sort key after which the page starts, or None for the first page.
+
+    A cursor of another list (wrong length) or one that does not parse is INVALID_CURSOR.
+    """
+    if page.after is None:
+        return None
+    if len(page.after) != len(parsers):
+        raise DomainError.one("after", "INVALID_CURSOR", "The cursor does not belong to this list.")
+    try:
+        return tuple(parse(value) for parse, value in zip(parsers, page.after))
+    except ValueError:
+        raise DomainError.one(
+            "after", "INVALID_CURSOR", "The cursor is not one this server issued."
+        ) from None

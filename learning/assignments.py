@@ -20,12 +20,11 @@ from sqlalchemy import Select, and_, false, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal, Role
+from common import pagination as paging
 from common.clock import school_today
 from common.errors import DomainError, Problems
-from common.pagination import Page
-from learning import paging
+from common.pagination import Page, after_key
 from learning.content import accepted_file, content_by_ids, store_file
-from learning.paging import after_key
 from learning.policies import may_assess, may_teach_group
 from learning.queries import submissions_of_assignments
 from models import Group, GroupPupil, Pupil

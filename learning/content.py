@@ -28,10 +28,10 @@ from sqlalchemy import Select, and_, func, literal, null, or_, select, tuple_, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common import pagination as paging
 from common.errors import DomainError, Problems
-from common.pagination import Page
-from learning import curriculum, ladders, paging
-from learning.paging import after_key
+from common.pagination import Page, after_key
+from learning import curriculum, ladders
 from models import Account
 from models.learning import (
     Download,

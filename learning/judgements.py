@@ -20,11 +20,11 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common import pagination as paging
 from common.clock import school_today
 from common.errors import Problems
-from common.pagination import Page
-from learning import ladders, paging
-from learning.paging import after_key
+from common.pagination import Page, after_key
+from learning import ladders
 from learning.policies import may_assess, may_teach_group
 from learning.queries import active_members
 from models import Group, Pupil

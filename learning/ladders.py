@@ -23,10 +23,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common import pagination as paging
 from common.errors import DomainError, Problems
-from common.pagination import Page
-from learning import paging
-from learning.paging import after_key
+from common.pagination import Page, after_key
 from models.learning import (
     LEVELS,
     CurriculumLadder,

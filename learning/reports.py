@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal, Role
 from auth.service import set_account_status
+from common import pagination as paging
 from common.errors import DomainError, Problems
-from common.pagination import Page
-from learning import paging
+from common.pagination import Page, after_key
 from learning.content import content_by_ids, same_item
-from learning.paging import after_key
 from models import School
 from models.learning import (
     ContentReport,

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, false, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from auth.principal import Principal
-from common.pagination import Page
+from common.pagination import TEXT, UUID, Page, after_key
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from tenants.scoping import in_school, scoped
 
@@ -31,25 +32,39 @@ def _within(stmt: Select[Any], column: Any, scope: frozenset[uuid.UUID] | None) 
     return stmt.where(column.in_(scope))
 
 
-def _after(stmt: Select[Any], columns: Sequence[Any], after: list[str] | None) -> Select[Any]:
-    if after is None:
-        return stmt
-    if len(after) != len(columns):
-        from common.errors import DomainError
+def _after_anchor(
+    stmt: Select[Any], model: Any, order: Sequence[Any], school_id: uuid.UUID, page: Page
+) -> Select[Any]:
+    """Rows after the anchor row the cursor names by its id, in ``order``.
 
-        raise DomainError.one("after", "INVALID_CURSOR", "The cursor does not belong to this list.")
-    return stmt.where(tuple_(*columns) > tuple_(*after))
+    The cursor of a list sorted by people's names carries only the last row's id: the anchor's sort key
+    is read in the same statement, so no name travels in a URL. An anchor that no longer exists yields
+    an empty page (the client starts again), never another school's row: the subquery is scoped too.
+    """
+    key = after_key(page, UUID)
+    if key is None:
+        return stmt
+    row = aliased(model)
+    anchor = select(*(getattr(row, column.key) for column in order)).where(
+        in_school(row, school_id), row.id == key[0]
+    )
+    return stmt.where(tuple_(*order) > anchor.scalar_subquery())
+
+
+def _after(stmt: Select[Any], columns: Sequence[Any], key: tuple[Any, ...] | None) -> Select[Any]:
+    return stmt if key is None else stmt.where(tuple_(*columns) > tuple_(*key))
 
 
 async def pupils_page(
     session: AsyncSession, principal: Principal, page: Page, *, include_inactive: bool = False
 ) -> Sequence[Pupil]:
-    """Pupils in name order (surname, forename, id), ``page.first + 1`` rows at most."""
+    """Pupils in name order (surname, forename, id), ``page.first + 1`` rows at most; the cursor is the
+    last pupil's id."""
     order = (Pupil.surname, Pupil.forename, Pupil.id)
     stmt = _within(scoped(Pupil, principal.school_id), Pupil.id, principal.pupil_scope)
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Pupil.active)
-    stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
+    stmt = _after_anchor(stmt, Pupil, order, principal.school_id, page).order_by(*order).limit(page.first + 1)
     rows: Sequence[Pupil] = (await session.execute(stmt)).scalars().all()
     return rows
 
@@ -57,11 +72,12 @@ async def pupils_page(
 async def staff_page(
     session: AsyncSession, principal: Principal, page: Page, *, include_inactive: bool = False
 ) -> Sequence[Staff]:
+    """Staff in name order (surname, forename, id); the cursor is the last one's id."""
     order = (Staff.surname, Staff.forename, Staff.id)
     stmt = _within(scoped(Staff, principal.school_id), Staff.id, principal.teacher_scope)
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Staff.active)
-    stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
+    stmt = _after_anchor(stmt, Staff, order, principal.school_id, page).order_by(*order).limit(page.first + 1)
     rows: Sequence[Staff] = (await session.execute(stmt)).scalars().all()
     return rows
 
@@ -69,11 +85,12 @@ async def staff_page(
 async def groups_page(
     session: AsyncSession, principal: Principal, page: Page, *, include_inactive: bool = False
 ) -> Sequence[Group]:
+    """Groups by name, then id; the cursor is that key (a class name is no one's personal data)."""
     order = (Group.name, Group.id)
     stmt = _within(scoped(Group, principal.school_id), Group.id, principal.group_scope)
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Group.active)
-    stmt = _after(stmt, order, page.after).order_by(*order).limit(page.first + 1)
+    stmt = _after(stmt, order, after_key(page, TEXT, UUID)).order_by(*order).limit(page.first + 1)
     rows: Sequence[Group] = (await session.execute(stmt)).scalars().all()
     return rows
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from common.errors import DomainError
-from common.pagination import Page
+from common.pagination import UUID, Page, after_key
 from models import Pupil, Staff
 from models.roster import ExtendedDataOptIn, PupilExtendedData
 from tenants.scoping import restrict, scoped, scoped_delete
@@ -104,8 +104,9 @@ async def pupils_page(session: AsyncSession, school_id: uuid.UUID, page: Page) -
         Pupil,
         school_id,
     )
-    if page.after is not None:
-        stmt = stmt.where(PupilExtendedData.pupil_id > page.after[0])
+    after = after_key(page, UUID)
+    if after is not None:
+        stmt = stmt.where(PupilExtendedData.pupil_id > after[0])
     rows: Sequence[PupilExtendedData] = (
         (await session.execute(stmt.order_by(PupilExtendedData.pupil_id).limit(page.first + 1)))
         .scalars()

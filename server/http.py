@@ -48,6 +48,7 @@ from audit.recorder import Actor, AuditTrail, Event, append
 from auth import operators, trust_admins
 from auth.principal import Principal, load_principal
 from auth.tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_access_token, verify_admin_token
+from common.errors import DomainError
 from graph.audit import denial_events
 from graph.context import Context
 from graph.platform.common import AdminContext
@@ -242,7 +243,7 @@ def _unexpected(result: ExecutionResult) -> list[GraphQLError]:
     return [
         e
         for e in result.errors or []
-        if e.original_error is not None and not isinstance(e.original_error, GraphQLError)
+        if e.original_error is not None and not isinstance(e.original_error, GraphQLError | DomainError)
     ]
 
 
@@ -561,6 +562,12 @@ def _result_response(result: ExecutionResult, media_type: str, request_id: str) 
 def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     """The error as the client sees it: unexpected errors masked to a message with the request id."""
     formatted = dict(error.formatted)
+    if isinstance(error.original_error, DomainError):
+        # A query's bad argument (a page size, a cursor): the client's to fix, so it hears which and why.
+        problem = error.original_error.problems[0]
+        formatted["message"] = problem.message
+        formatted["extensions"] = {"code": problem.code, "field": problem.field}
+        return formatted
     if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
         formatted["message"] = f"Internal error: quote request id {request_id} to support."
         formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}

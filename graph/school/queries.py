@@ -119,7 +119,7 @@ async def _pupils(
         info.context.audit.record(
             audit_queries.BULK_PUPIL_READ, detail={"pupil_ids": [str(p.id) for p in rows[: page.first]]}
         )
-    return connection(rows, page, key=lambda p: (p.surname, p.forename, p.id), node=PupilType.of)
+    return connection(rows, page, key=lambda p: (p.id,), node=PupilType.of)
 
 
 async def _staff(
@@ -129,7 +129,7 @@ async def _staff(
     rows = await queries.staff_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )
-    return connection(rows, page, key=lambda s: (s.surname, s.forename, s.id), node=StaffType.of)
+    return connection(rows, page, key=lambda s: (s.id,), node=StaffType.of)
 
 
 async def _groups(
