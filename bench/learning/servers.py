@@ -1,0 +1,114 @@
+"""The two servers the bench loads, each in a child process: the real app and the single-SQL floor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.learning.seed import (
+    BENCH_DATABASE,
+    FLOOR_SQL,
+    dsn,
+    owner_url,
+)
+
+# --- servers ----------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_app(port: int) -> None:
+    """The real app, as ``schoolgraph serve`` builds it, on the bench database (runs in a child process)."""
+    import uvicorn
+
+    from auth.tokens import SigningKeys
+    from common.settings import load_settings
+    from server.app import create_app
+    from server.database import DatabaseUrls, create_engine, runtime_url_for
+    from server.runtime import build_runtime
+
+    settings = load_settings()
+    owner = owner_url().set(database=BENCH_DATABASE)
+    urls = DatabaseUrls(owner=owner, runtime=runtime_url_for(owner, settings))
+    engine = create_engine(urls.runtime, settings, pool_size=20)
+    app = create_app(build_runtime(settings, engine, SigningKeys.generate()))
+    profile = os.environ.get("BENCH_PROFILE")
+    if not profile:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        return
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+
+    def stop(*_: Any) -> None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    profiler.enable()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_floor(port: int) -> None:
+    """The floor: one route, one statement, the JSON as PostgreSQL built it (runs in a child process)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    pool: list[asyncpg.Pool] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool.append(await asyncpg.create_pool(dsn(owner_url(), BENCH_DATABASE), min_size=4, max_size=20))
+        yield
+        await pool[0].close()
+
+    async def class_view(request: Request) -> Response:
+        q = request.query_params
+        body = await pool[0].fetchval(
+            FLOOR_SQL, uuid.UUID(q["school"]), uuid.UUID(q["group"]), uuid.UUID(q["ladder"])
+        )
+        return Response(body, media_type="application/json")
+
+    app = Starlette(routes=[Route("/floor", class_view)], lifespan=lifespan)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench.learning", kind, str(port)],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+async def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                await client.get(url)
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
