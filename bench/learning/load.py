@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import statistics
+import json
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import psutil
 
+from bench import loadgen
 from bench.learning.seed import (
     CLASS_VIEW,
     GROUP_SIZE,
@@ -22,8 +22,6 @@ from bench.learning.seed import (
     Scale,
 )
 from bench.learning.servers import free_port, start, wait_for
-
-# --- load ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -41,50 +39,48 @@ class Result:
         return self.requests / self.seconds
 
 
-async def load(
-    name: str,
-    make: Any,
-    views: list[ClassView],
-    scale: Scale,
-    server: psutil.Process,
-) -> Result:
-    """``scale.concurrency`` clients request random classes for ``scale.seconds`` (after a short warm-up)."""
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=scale.concurrency, max_keepalive_connections=scale.concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        rng = random.Random(7)
+@dataclass(frozen=True)
+class Endpoint:
+    """A server under load and the prebuilt request of each sampled class."""
 
-        async def worker(deadline: float, record: bool) -> None:
-            while time.perf_counter() < deadline:
-                method, url, kwargs = make(rng.choice(views))
-                started = time.perf_counter()
-                response = await client.request(method, url, **kwargs)
-                elapsed = time.perf_counter() - started
-                if response.status_code != 200:
-                    raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
-                if record:
-                    latencies.append(elapsed)
+    name: str
+    port: int
+    process: psutil.Process
+    requests: dict[ClassView, bytes]
 
-        warm = time.perf_counter() + min(2.0, scale.seconds / 3)
-        await asyncio.gather(*(worker(warm, False) for _ in range(scale.concurrency)))
-        cpu_before = sum(server.cpu_times()[:2])
-        client_before = sum(psutil.Process().cpu_times()[:2])
-        started = time.perf_counter()
-        deadline = started + scale.seconds
-        await asyncio.gather(*(worker(deadline, True) for _ in range(scale.concurrency)))
-        elapsed = time.perf_counter() - started
-        cpu = sum(server.cpu_times()[:2]) - cpu_before
-        client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_before
-    latencies.sort()
-    return Result(
-        name=name,
-        requests=len(latencies),
-        seconds=elapsed,
-        p50_ms=statistics.median(latencies) * 1000,
-        p95_ms=latencies[int(len(latencies) * 0.95) - 1] * 1000,
-        server_cpu_ms=cpu / max(1, len(latencies)) * 1000,
-        client_cpu_ms=client_cpu / max(1, len(latencies)) * 1000,
+
+async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Result:
+    """``scale.concurrency`` keep-alive connections request random classes for ``scale.seconds`` (after a
+    short warm-up), through the light generator (:mod:`bench.loadgen`)."""
+    measured = await loadgen.run(
+        endpoint.port,
+        lambda rng: endpoint.requests[rng.choice(views)],
+        concurrency=scale.concurrency,
+        seconds=scale.seconds,
+        warmup=min(2.0, scale.seconds / 3),
+        server=endpoint.process,
     )
+    return Result(
+        name=endpoint.name,
+        requests=measured.requests,
+        seconds=measured.seconds,
+        p50_ms=measured.p50_ms,
+        p95_ms=measured.p95_ms,
+        server_cpu_ms=measured.server_cpu_ms,
+        client_cpu_ms=measured.client_cpu_ms,
+    )
+
+
+async def fetch_json(port: int, request: bytes) -> Any:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        status, body = await loadgen.read_response(reader)
+    finally:
+        writer.close()
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}: {body[:300]!r}")
+    return json.loads(body)
 
 
 async def sign_in_teachers(app_url: str, views: list[ClassView]) -> dict[tuple[str, str], str]:
@@ -125,47 +121,48 @@ async def measure(scale: Scale, views: list[ClassView], env: dict[str, str]) -> 
         await wait_for(f"{floor_url}/floor-up", floor)
         tokens = await sign_in_teachers(app_url, views)
 
-        def graphql(view: ClassView) -> tuple[str, str, dict[str, Any]]:
+        def graphql(view: ClassView, query: str = CLASS_VIEW) -> bytes:
             variables = {"group": gid("Group", view.group_id), "ladder": gid("Ladder", view.ladder_id)}
-            return (
+            body = json.dumps({"query": query, "variables": variables}).encode()
+            return loadgen.request_bytes(
                 "POST",
-                f"{app_url}/schools/{view.slug}/graphql",
-                {
-                    "json": {"query": CLASS_VIEW, "variables": variables},
-                    "headers": {"authorization": f"Bearer {tokens[(view.slug, view.teacher)]}"},
+                f"/schools/{view.slug}/graphql",
+                host=f"127.0.0.1:{app_port}",
+                body=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {tokens[(view.slug, view.teacher)]}",
                 },
             )
 
-        def floor_request(view: ClassView) -> tuple[str, str, dict[str, Any]]:
-            params = {
-                "school": str(view.school_id),
-                "group": str(view.group_id),
-                "ladder": str(view.ladder_id),
-            }
-            return "GET", f"{floor_url}/floor", {"params": params}
-
-        async with httpx.AsyncClient(timeout=30) as client:
-            for view in views:  # the same JSON from both, class by class
-                method, url, kwargs = graphql(view)
-                a = (await client.request(method, url, **kwargs)).json()
-                method, url, kwargs = floor_request(view)
-                b = (await client.request(method, url, **kwargs)).json()
-                if a != b:
-                    raise RuntimeError(f"GraphQL and floor differ for {view}:\n{a}\n{b}")
-                if len(a["data"]["classProgress"]["pupils"]) != GROUP_SIZE:
-                    raise RuntimeError(f"expected {GROUP_SIZE} pupils in {view}")
-
-        def viewer(view: ClassView) -> tuple[str, str, dict[str, Any]]:
-            method, url, kwargs = graphql(view)
-            return method, url, {**kwargs, "json": {"query": "{ viewer { username } }"}}
+        def floor_request(view: ClassView) -> bytes:
+            query = urlencode({"school": view.school_id, "group": view.group_id, "ladder": view.ladder_id})
+            return loadgen.request_bytes("GET", f"/floor?{query}", host=f"127.0.0.1:{floor_port}")
 
         server, floor_server = psutil.Process(app.pid), psutil.Process(floor.pid)
+        endpoints = [
+            Endpoint(
+                "floor (1 SQL statement)", floor_port, floor_server, {v: floor_request(v) for v in views}
+            ),
+            Endpoint("GraphQL classProgress", app_port, server, {v: graphql(v) for v in views}),
+            Endpoint(
+                "GraphQL { viewer } (fixed)",
+                app_port,
+                server,
+                {v: graphql(v, "{ viewer { username } }") for v in views},
+            ),
+        ]
+        for view in views:  # the same JSON from both, class by class
+            a = await fetch_json(app_port, endpoints[1].requests[view])
+            b = await fetch_json(floor_port, endpoints[0].requests[view])
+            if a != b:
+                raise RuntimeError(f"GraphQL and floor differ for {view}:\n{a}\n{b}")
+            if len(a["data"]["classProgress"]["pupils"]) != GROUP_SIZE:
+                raise RuntimeError(f"expected {GROUP_SIZE} pupils in {view}")
+
         rounds: list[list[Result]] = []
-        for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits both
-            floor_result = await load("floor (1 SQL statement)", floor_request, views, scale, floor_server)
-            graphql_result = await load("GraphQL classProgress", graphql, views, scale, server)
-            fixed = await load("GraphQL { viewer } (fixed)", viewer, views, scale, server)
-            rounds.append([floor_result, graphql_result, fixed])
+        for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits all alike
+            rounds.append([await load(endpoint, views, scale) for endpoint in endpoints])
         return rounds
     finally:
         for process in (app, floor):

@@ -1,0 +1,150 @@
+"""A load generator that costs far less than the servers it measures: raw HTTP/1.1 over asyncio streams.
+
+A general HTTP client (httpx) spends several milliseconds of CPU per request on URL parsing, header
+models, connection-pool bookkeeping and decoding. On a 2-core machine that CPU is taken from the server
+under test and caps what a fast endpoint can show. Here every request is prebuilt as bytes once
+(:func:`request_bytes`); a worker writes one on its own keep-alive connection and reads the answer with a
+minimal parser (status line, ``Content-Length`` or chunked body). The generator reports its own CPU per
+request, so a reader sees when it, not the server, sets the pace.
+
+It speaks only to the servers a bench starts on 127.0.0.1; every run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psutil
+
+Choose = Callable[[random.Random], bytes]
+"""Picks the next request's bytes (for a random class, say)."""
+
+
+def request_bytes(
+    method: str, path: str, *, host: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
+    """One complete HTTP/1.1 request, keep-alive, ready to write as it is."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method in {"POST", "PUT", "PATCH"}:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class HTTPError(RuntimeError):
+    pass
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status and body of one response (``Content-Length`` or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, _, header_block = head.partition(b"\r\n")
+    status = int(status_line.split(b" ", 2)[1])
+    length = None
+    chunked = False
+    for line in header_block.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        parts: list[bytes] = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return status, b"".join(parts)
+            parts.append(await reader.readexactly(size + 2))
+            parts[-1] = parts[-1][:-2]
+    return status, (await reader.readexactly(length) if length else b"")
+
+
+@dataclass(frozen=True)
+class Measured:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    client_cpu_ms: float
+    """The generator's own CPU per request: when it nears 1000 / requests per second, it sets the pace."""
+    server_cpu_ms: float
+    """The server process's CPU per request over the same recorded time (0 when not watched)."""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+async def run(
+    port: int,
+    choose: Choose,
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    seed: int = 7,
+    host: str = "127.0.0.1",
+    server: psutil.Process | None = None,
+) -> Measured:
+    """``concurrency`` keep-alive connections send requests back to back: ``warmup`` seconds unrecorded,
+    then ``seconds`` recorded. Any answer but 200 stops the run with the body's start in the error."""
+    connections = [await asyncio.open_connection(host, port) for _ in range(concurrency)]
+    rng = random.Random(seed)
+    latencies: list[float] = []
+
+    async def worker(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, until: float, record: bool
+    ) -> None:
+        clock = time.perf_counter
+        while clock() < until:
+            request = choose(rng)
+            started = clock()
+            writer.write(request)
+            status, body = await read_response(reader)
+            elapsed = clock() - started
+            if status != 200:
+                raise HTTPError(f"HTTP {status}: {body[:300]!r}")
+            if record:
+                latencies.append(elapsed)
+
+    async def phase(length: float, record: bool) -> float:
+        began = time.perf_counter()
+        until = began + length
+        await asyncio.gather(*(worker(r, w, until, record) for r, w in connections))
+        return time.perf_counter() - began
+
+    def cpu(process: psutil.Process | None) -> float:
+        return 0.0 if process is None else sum(process.cpu_times()[:2])
+
+    me = psutil.Process()
+    try:
+        await phase(warmup, False)
+        mine, theirs = cpu(me), cpu(server)
+        elapsed = await phase(seconds, True)
+        mine, theirs = cpu(me) - mine, cpu(server) - theirs
+    finally:
+        for _, writer in connections:
+            writer.close()
+    return summarise(latencies, elapsed, mine, theirs)
+
+
+def summarise(
+    latencies: Sequence[float], elapsed: float, client_cpu: float, server_cpu: float = 0.0
+) -> Measured:
+    ordered = sorted(latencies)
+    count = len(ordered)
+    return Measured(
+        requests=count,
+        seconds=elapsed,
+        p50_ms=statistics.median(ordered) * 1000 if ordered else 0.0,
+        p95_ms=ordered[max(0, int(count * 0.95) - 1)] * 1000 if ordered else 0.0,
+        client_cpu_ms=client_cpu / max(1, count) * 1000,
+        server_cpu_ms=server_cpu / max(1, count) * 1000,
+    )

@@ -1,0 +1,80 @@
+"""The bench's light load generator reads real HTTP/1.1 answers on a keep-alive connection: fixed-length
+and chunked bodies, one after another, and stops on anything but 200."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench import loadgen
+
+
+async def _serve(answers: list[bytes]) -> tuple[asyncio.Server, int, list[bytes]]:
+    """A local server that answers each request it reads with the next of ``answers``."""
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for answer in answers:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:  # the client hung up: the run is over
+                break
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                0,
+            )
+            seen.append(head + await reader.readexactly(length))
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], seen
+
+
+async def test_fixed_length_and_chunked_bodies_on_one_connection() -> None:
+    server, port, seen = await _serve(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=1\r\nde\r\n0\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+        ]
+    )
+    async with server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = loadgen.request_bytes("POST", "/x?y=1", host="h", body=b'{"a":1}', headers={"X-T": "1"})
+        assert request == (
+            b"POST /x?y=1 HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nX-T: 1\r\nContent-Length: 7\r\n\r\n"
+            b'{"a":1}'
+        )
+        answers = []
+        for _ in range(3):
+            writer.write(request)
+            answers.append(await loadgen.read_response(reader))
+        writer.close()
+    assert answers == [(200, b"hello"), (200, b"abcde"), (404, b"")]
+    assert seen == [request] * 3
+
+
+async def test_a_run_stops_on_an_error_status() -> None:
+    server, port, _ = await _serve([b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops"])
+    async with server:
+        get = loadgen.request_bytes("GET", "/", host="h")
+        with pytest.raises(loadgen.HTTPError, match="HTTP 500: b'oops'"):
+            await loadgen.run(port, lambda rng: get, concurrency=1, seconds=0.2, warmup=0.0)
+
+
+async def test_a_run_counts_every_recorded_answer() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    server, port, seen = await _serve([ok] * 100_000)
+    async with server:
+        get = loadgen.request_bytes("GET", "/", host="h")
+        measured = await loadgen.run(port, lambda rng: get, concurrency=1, seconds=0.3, warmup=0.1)
+    assert measured.requests > 0
+    assert len(seen) >= measured.requests  # the warm-up's requests are sent but not counted
+    assert measured.p50_ms <= measured.p95_ms
