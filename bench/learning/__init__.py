@@ -10,12 +10,16 @@
    (superuser, as the default local and embedded servers are): COPY FROM refuses tables under RLS.
 2. Serves the app (uvicorn, one worker, 127.0.0.1) and, from this bench, the *floor*: one endpoint that
    answers the same class view with one hand-written SQL statement building the JSON in PostgreSQL.
-3. Checks both return the same JSON for every class sampled, then loads each for ``BENCH_SECONDS`` (10)
-   with ``BENCH_CONCURRENCY`` (16) concurrent httpx clients, and prints p50, p95, requests/s, the server's
-   CPU per request, and the ratio GraphQL / floor (goal: at least 0.5).
+   Beside them, where Node is installed, the *peer*: PostGraphile 4 over views and SQL functions of the same
+   database, as the runtime role under the same row-level security (:mod:`bench.learning.peer`).
+3. Checks all return the same class view for every class sampled, then loads each for ``BENCH_SECONDS``
+   (10) with ``BENCH_CONCURRENCY`` (16) keep-alive connections of the light generator (:mod:`bench.loadgen`),
+   and prints p50, p95, requests/s, the server's and the generator's CPU per request, and the ratios:
+   schoolgraph / floor (goal 0.5x), schoolgraph / PostGraphile for the class view (goal 1.2x) and for
+   ``{ viewer }`` (goal 1.0x).
 
-``BENCH_ROUNDS`` (3; 1 when quick) repeats the three loads in turn and prints the median ratio: the
-machine is shared, and alternating rounds let a change in its load hit both endpoints alike.
+``BENCH_ROUNDS`` (3; 1 when quick) repeats the loads in turn and prints the median ratios: the machine is
+shared, and alternating rounds let a change in its load hit every endpoint alike.
 ``BENCH_PROFILE=<file>`` writes a cProfile of the app server there (``python -m pstats <file>``).
 ``BENCH_QUICK=1`` runs a small version (2 schools x 300 pupils, 10 groups, 3 s) for a smoke test. Nothing
 here runs in ``make test``.
@@ -37,7 +41,9 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import URL
 
-from bench.learning.load import measure, print_results, ratio
+from auth.tokens import SigningKeys
+from bench.learning import peer as peers
+from bench.learning.load import Peer, measure, print_results, ratios, verdict
 from bench.learning.seed import (
     BENCH_DATABASE,
     GROUP_SIZE,
@@ -49,6 +55,8 @@ from bench.learning.seed import (
     recreate_database,
     seed,
 )
+from common.settings import REPO_ROOT, Settings
+from server.database import runtime_url_for
 
 
 def main() -> int:
@@ -59,8 +67,10 @@ def main() -> int:
     scale = Scale.from_env()
     data_dir = Path(tempfile.mkdtemp(prefix="schoolgraph-bench-"))
     owner = owner_url()
+    keys = SigningKeys.generate()  # the app's, and the peer verifies the same tokens with its public half
     env = {
         **os.environ,
+        "SCHOOLGRAPH_SIGNING_KEYS": keys.to_json(),
         "DATABASE_URL": owner.render_as_string(hide_password=False),
         "SCHOOLGRAPH_DATA_DIR": str(data_dir),
         "SCHOOLGRAPH_ARGON2_TIME_COST": "1",
@@ -81,21 +91,34 @@ def main() -> int:
     views = asyncio.run(seed(owner, scale, hasher.hash(PASSWORD)))
     seeded = time.perf_counter() - started
     asyncio.run(_count_and_print_seed(owner, seeded))
+    peer = _peer(owner, settings, keys)
     sample = random.Random(11).sample(views, min(scale.sample, len(views)))
-    rounds = asyncio.run(measure(scale, sample, env))
+    rounds = asyncio.run(measure(scale, sample, env, peer))
     for number, results in enumerate(rounds, start=1):
         if len(rounds) > 1:
-            print(f"\nround {number} of {len(rounds)}")
+            print(f"\nround {number} of {len(rounds)} (load average {os.getloadavg()[0]:.1f})")
         print_results(results)
     if len(rounds) > 1:
-        ratios = sorted(ratio(results) for results in rounds)
-        median = statistics.median(ratios)
-        verdict = "meets" if median >= 0.5 else "below"
-        print(
-            f"\nmedian ratio over {len(rounds)} rounds: {median:.2f}x ({verdict} the 0.5x goal); "
-            f"rounds: {', '.join(f'{r:.2f}x' for r in ratios)}"
-        )
+        print(f"\nmedians over {len(rounds)} rounds:")
+        for label in ratios(rounds[0]):
+            values = sorted(ratios(results)[label] for results in rounds)
+            median = statistics.median(values)
+            print(
+                f"  {label}: {median:.2f}x ({verdict(label, median)}); "
+                f"rounds: {', '.join(f'{v:.2f}x' for v in values)}"
+            )
     return 0
+
+
+def _peer(owner: URL, settings: Settings, keys: SigningKeys) -> Peer | None:
+    """The PostGraphile peer, installed and given its schema; None (and why) when Node is missing."""
+    script = peers.install(REPO_ROOT / ".data" / "bench-peer")
+    if script is None:
+        print("no PostGraphile peer: node and npm are not installed")
+        return None
+    asyncio.run(peers.create_schema(dsn(owner, BENCH_DATABASE), settings.app_role))
+    runtime = runtime_url_for(owner.set(database=BENCH_DATABASE), settings)
+    return Peer(script, dsn(runtime), peers.public_key_pem(keys.public_jwks()))
 
 
 async def _count_and_print_seed(owner: URL, seconds: float) -> None:

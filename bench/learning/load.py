@@ -7,6 +7,7 @@ import json
 import subprocess
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ import httpx
 import psutil
 
 from bench import loadgen
+from bench.learning import peer as peers
 from bench.learning.seed import (
     CLASS_VIEW,
     GROUP_SIZE,
@@ -21,7 +23,7 @@ from bench.learning.seed import (
     ClassView,
     Scale,
 )
-from bench.learning.servers import free_port, start, wait_for
+from bench.learning.servers import free_port, start, start_node, wait_for
 
 
 @dataclass(frozen=True)
@@ -111,61 +113,97 @@ def gid(kind: str, value: uuid.UUID) -> str:
     return str(to_global_id(kind, value))
 
 
-async def measure(scale: Scale, views: list[ClassView], env: dict[str, str]) -> list[list[Result]]:
-    app_port, floor_port = free_port(), free_port()
-    app = start("serve_app", app_port, env)
-    floor = start("serve_floor", floor_port, env)
-    try:
-        app_url, floor_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{floor_port}"
-        await wait_for(f"{app_url}/healthz", app)
-        await wait_for(f"{floor_url}/floor-up", floor)
-        tokens = await sign_in_teachers(app_url, views)
+@dataclass(frozen=True)
+class Peer:
+    """Where the PostGraphile peer runs: its server script and what it needs to reach the database."""
 
-        def graphql(view: ClassView, query: str = CLASS_VIEW) -> bytes:
-            variables = {"group": gid("Group", view.group_id), "ladder": gid("Ladder", view.ladder_id)}
-            body = json.dumps({"query": query, "variables": variables}).encode()
+    script: Path
+    database_url: str
+    public_key_pem: str
+
+
+Round = dict[str, Result]
+"""One round's results by endpoint key: floor, app, app_viewer, and peer, peer_viewer when it ran."""
+
+NAMES = {
+    "floor": "floor (1 SQL statement)",
+    "app": "schoolgraph classProgress",
+    "peer": "PostGraphile class view",
+    "app_viewer": "schoolgraph { viewer }",
+    "peer_viewer": "PostGraphile { viewer }",
+}
+
+
+async def measure(
+    scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None
+) -> list[Round]:
+    """Start the servers, check they answer alike class by class, then load them in alternating rounds."""
+    app_port, floor_port, peer_port = free_port(), free_port(), free_port()
+    processes = [start("serve_app", app_port, env), start("serve_floor", floor_port, env)]
+    if peer is not None:
+        peer_env = {**env, "PEER_DATABASE_URL": peer.database_url, "PEER_JWT_PUBLIC_KEY": peer.public_key_pem}
+        processes.append(start_node(peer.script, peer_port, peer_env))
+    try:
+        await wait_for(f"http://127.0.0.1:{app_port}/healthz", processes[0])
+        await wait_for(f"http://127.0.0.1:{floor_port}/floor-up", processes[1])
+        if peer is not None:
+            await wait_for(f"http://127.0.0.1:{peer_port}/graphql", processes[2])
+        tokens = await sign_in_teachers(f"http://127.0.0.1:{app_port}", views)
+
+        def post(port: int, path: str, view: ClassView, query: str, variables: dict[str, str]) -> bytes:
             return loadgen.request_bytes(
                 "POST",
-                f"/schools/{view.slug}/graphql",
-                host=f"127.0.0.1:{app_port}",
-                body=body,
+                path,
+                host=f"127.0.0.1:{port}",
+                body=json.dumps({"query": query, "variables": variables}).encode(),
                 headers={
                     "Content-Type": "application/json",
                     "Authorization": f"Bearer {tokens[(view.slug, view.teacher)]}",
+                    "X-School-Id": str(view.school_id),
                 },
             )
+
+        def app(view: ClassView, query: str = CLASS_VIEW) -> bytes:
+            variables = {"group": gid("Group", view.group_id), "ladder": gid("Ladder", view.ladder_id)}
+            return post(app_port, f"/schools/{view.slug}/graphql", view, query, variables)
+
+        def peer_request(view: ClassView, query: str = peers.CLASS_VIEW) -> bytes:
+            variables = {"group": str(view.group_id), "ladder": str(view.ladder_id)}
+            return post(peer_port, "/graphql", view, query, variables)
 
         def floor_request(view: ClassView) -> bytes:
             query = urlencode({"school": view.school_id, "group": view.group_id, "ladder": view.ladder_id})
             return loadgen.request_bytes("GET", f"/floor?{query}", host=f"127.0.0.1:{floor_port}")
 
-        server, floor_server = psutil.Process(app.pid), psutil.Process(floor.pid)
-        endpoints = [
-            Endpoint(
-                "floor (1 SQL statement)", floor_port, floor_server, {v: floor_request(v) for v in views}
+        app_process, floor_process = psutil.Process(processes[0].pid), psutil.Process(processes[1].pid)
+        endpoints = {
+            "floor": Endpoint(
+                NAMES["floor"], floor_port, floor_process, {v: floor_request(v) for v in views}
             ),
-            Endpoint("GraphQL classProgress", app_port, server, {v: graphql(v) for v in views}),
-            Endpoint(
-                "GraphQL { viewer } (fixed)",
-                app_port,
-                server,
-                {v: graphql(v, "{ viewer { username } }") for v in views},
+            "app": Endpoint(NAMES["app"], app_port, app_process, {v: app(v) for v in views}),
+            "app_viewer": Endpoint(
+                NAMES["app_viewer"], app_port, app_process, {v: app(v, peers.VIEWER) for v in views}
             ),
-        ]
-        for view in views:  # the same JSON from both, class by class
-            a = await fetch_json(app_port, endpoints[1].requests[view])
-            b = await fetch_json(floor_port, endpoints[0].requests[view])
-            if a != b:
-                raise RuntimeError(f"GraphQL and floor differ for {view}:\n{a}\n{b}")
-            if len(a["data"]["classProgress"]["pupils"]) != GROUP_SIZE:
-                raise RuntimeError(f"expected {GROUP_SIZE} pupils in {view}")
-
-        rounds: list[list[Result]] = []
+        }
+        if peer is not None:
+            peer_process = psutil.Process(processes[2].pid)
+            endpoints["peer"] = Endpoint(
+                NAMES["peer"], peer_port, peer_process, {v: peer_request(v) for v in views}
+            )
+            endpoints["peer_viewer"] = Endpoint(
+                NAMES["peer_viewer"],
+                peer_port,
+                peer_process,
+                {v: peer_request(v, peers.VIEWER) for v in views},
+            )
+        await check_alike(endpoints, views)
+        order = [k for k in ("app", "peer", "floor", "app_viewer", "peer_viewer") if k in endpoints]
+        rounds: list[Round] = []
         for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits all alike
-            rounds.append([await load(endpoint, views, scale) for endpoint in endpoints])
+            rounds.append({key: await load(endpoints[key], views, scale) for key in order})
         return rounds
     finally:
-        for process in (app, floor):
+        for process in processes:
             process.terminate()
             try:
                 process.wait(timeout=10)
@@ -173,27 +211,58 @@ async def measure(scale: Scale, views: list[ClassView], env: dict[str, str]) -> 
                 process.kill()
 
 
-def ratio(results: list[Result]) -> float:
-    floor, graphql = results[:2]
-    return graphql.rps / floor.rps if floor.rps else 0.0
+async def check_alike(endpoints: dict[str, Endpoint], views: list[ClassView]) -> None:
+    """The same class view from every server, class by class, before anything is timed."""
+    for view in views:
+        app = await fetch_json(endpoints["app"].port, endpoints["app"].requests[view])
+        floor = await fetch_json(endpoints["floor"].port, endpoints["floor"].requests[view])
+        if app != floor:
+            raise RuntimeError(f"schoolgraph and the floor differ for {view}:\n{app}\n{floor}")
+        if len(app["data"]["classProgress"]["pupils"]) != GROUP_SIZE:
+            raise RuntimeError(f"expected {GROUP_SIZE} pupils in {view}")
+        if "peer" in endpoints:
+            other = await fetch_json(endpoints["peer"].port, endpoints["peer"].requests[view])
+            if peers.normalise_app(app) != peers.normalise_peer(other):
+                raise RuntimeError(f"schoolgraph and PostGraphile differ for {view}:\n{app}\n{other}")
+        for viewer in ("app_viewer", "peer_viewer"):
+            if viewer in endpoints:
+                body = await fetch_json(endpoints[viewer].port, endpoints[viewer].requests[view])
+                if body.get("data", {}).get("viewer") != {"username": view.teacher}:
+                    raise RuntimeError(f"{viewer} answered {body} for {view.teacher}")
 
 
-def print_results(results: list[Result]) -> None:
+RATIOS = (
+    ("schoolgraph / floor, class view", "app", "floor", 0.5),
+    ("schoolgraph / PostGraphile, class view", "app", "peer", 1.2),
+    ("schoolgraph / PostGraphile, { viewer }", "app_viewer", "peer_viewer", 1.0),
+)
+
+
+def ratios(results: Round) -> dict[str, float]:
+    """Requests/s of one endpoint over another's, for each pair measured in this round."""
+    return {
+        label: results[a].rps / results[b].rps
+        for label, a, b, _ in RATIOS
+        if a in results and b in results and results[b].rps
+    }
+
+
+def print_results(results: Round) -> None:
     print()
     print(
         f"{'endpoint':<28} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} "
         f"{'server CPU ms/req':>18} {'client CPU ms/req':>18}"
     )
-    for r in results:
+    for r in results.values():
         print(
             f"{r.name:<28} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>9.2f} {r.p95_ms:>9.2f} "
             f"{r.server_cpu_ms:>18.2f} {r.client_cpu_ms:>18.2f}"
         )
-    measured = ratio(results)
-    verdict = "meets" if measured >= 0.5 else "below"
-    print(f"\nratio GraphQL / floor requests/s: {measured:.2f}x ({verdict} the 0.5x goal)")
-    print(
-        "(the last row is the endpoint's fixed cost per request: token check, session and principal, "
-        "transaction, validation; the class view pays it too. Client CPU is the load generator's: when it "
-        "nears 1000 / req/s, the client, not the server, sets the pace.)"
-    )
+    print()
+    for label, value in ratios(results).items():
+        print(f"{label}: {value:.2f}x ({verdict(label, value)})")
+
+
+def verdict(label: str, value: float) -> str:
+    goal = next(g for name, _, _, g in RATIOS if name == label)
+    return f"{'meets' if value >= goal else 'below'} the {goal:g}x goal"

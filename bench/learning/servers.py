@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,17 +37,16 @@ def serve_app(port: int) -> None:
     """The real app, as ``schoolgraph serve`` builds it, on the bench database (runs in a child process)."""
     import uvicorn
 
-    from auth.tokens import SigningKeys
     from common.settings import load_settings
     from server.app import create_app
     from server.database import DatabaseUrls, create_engine, runtime_url_for
-    from server.runtime import build_runtime
+    from server.runtime import build_runtime, load_keys
 
     settings = load_settings()
     owner = owner_url().set(database=BENCH_DATABASE)
     urls = DatabaseUrls(owner=owner, runtime=runtime_url_for(owner, settings))
     engine = create_engine(urls.runtime, settings, pool_size=20)
-    app = create_app(build_runtime(settings, engine, SigningKeys.generate()))
+    app = create_app(build_runtime(settings, engine, load_keys(settings)))
     profile = os.environ.get("BENCH_PROFILE")
     if not profile:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -99,6 +99,13 @@ def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
         env=env,
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+def start_node(script: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed")
+    return subprocess.Popen([node, str(script), str(port)], env=env, cwd=script.parent)  # noqa: S603
 
 
 async def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
