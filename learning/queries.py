@@ -122,7 +122,8 @@ def _class_stmt(*, scoped_pupils: bool, closed_groups: bool) -> Select[Any]:
             Judgement.ladder_id == bindparam("ladder_id"),
         )
         .ext(distinct_on(Judgement.rung_id))
-        .order_by(Judgement.rung_id, Judgement.assessed_on.desc(), Judgement.recorded_at.desc())
+        # All descending: one backward range scan of the (school, ladder, pupil, rung, date) index.
+        .order_by(Judgement.rung_id.desc(), Judgement.assessed_on.desc(), Judgement.recorded_at.desc())
         .correlate(Pupil)
         .subquery("latest")
     )

@@ -3,15 +3,33 @@
 The policy is the architecture's: a row is visible and writable only when its ``school_id`` is one of the
 schools the current transaction was bound to with ``set_config('app.school_ids', ..., true)``. No setting
 means no rows.
+
+Two spellings of that one predicate exist. Migrations 0001-0005 created the policies with
+:data:`TENANT_PREDICATE_V1`; migration 0006 moved every policy to :data:`TENANT_PREDICATE`, which means
+exactly the same but which the planner does not count as selective (see it), and new tables use it.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-TENANT_PREDICATE = (
-    "school_id = ANY (string_to_array(NULLIF(current_setting('app.school_ids', true), ''), ',')::uuid[])"
-)
+_BOUND_SCHOOLS = "string_to_array(NULLIF(current_setting('app.school_ids', true), ''), ',')::uuid[]"
+
+TENANT_PREDICATE_V1 = f"school_id = ANY ({_BOUND_SCHOOLS})"
+"""The first spelling (migrations 0001-0005)."""
+
+TENANT_PREDICATE = f"COALESCE(school_id = ANY ({_BOUND_SCHOOLS}), false)"
+"""The policy since migration 0006: true exactly when V1 is true (a NULL, no binding, is false in both).
+
+Why the COALESCE: every query also filters ``school_id = $1`` through the scoping helper. PostgreSQL
+estimates the two school predicates as independent and multiplies their selectivities, so at 1,000
+schools it believed each school held a thousandth of its real rows, and any index leading with
+``school_id`` looked as good as the right one (the class view read judgements through the
+school-and-ladder index and filtered a thousand rows per pupil). Wrapped in COALESCE the policy is an
+opaque boolean to the estimator (a default, not a thousandth): the plan is the one a single school would
+get, chosen by the explicit filter, and the policy is still checked on every row (a filter beside the
+index condition, not a change of meaning). tests/test_query_plans.py asserts the plans at 10 and 1,000
+schools."""
 
 
 def _attribute(name: str, default: str | None = None) -> str | None:
@@ -48,7 +66,9 @@ def grant(table: str, privileges: str = "SELECT, INSERT, UPDATE, DELETE") -> Non
     op.execute(f'GRANT {privileges} ON "{table}" TO "{runtime_role()}"')
 
 
-def enable_tenant_rls(table: str, *, extra_using: str | None = None) -> None:
+def enable_tenant_rls(
+    table: str, *, extra_using: str | None = None, predicate: str = TENANT_PREDICATE
+) -> None:
     """ENABLE and FORCE row-level security on a tenant table with the tenant policy.
 
     ``extra_using`` adds a second, read-only (SELECT) permissive policy, for reference rows another
@@ -56,8 +76,24 @@ def enable_tenant_rls(table: str, *, extra_using: str | None = None) -> None:
     """
     op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
     op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-    op.execute(
-        f'CREATE POLICY tenant_isolation ON "{table}" USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE})'
-    )
+    op.execute(f'CREATE POLICY tenant_isolation ON "{table}" USING ({predicate}) WITH CHECK ({predicate})')
     if extra_using:
         op.execute(f'CREATE POLICY tenant_read_extra ON "{table}" FOR SELECT USING ({extra_using})')
+
+
+def set_tenant_predicate(predicate: str) -> None:
+    """Rewrite the tenant policy of every table that has one (same name, all commands) to ``predicate``
+    (one of this module's constants, never input)."""
+    quoted = predicate.replace("'", "''")
+    op.execute(
+        f"""
+        DO $$
+        DECLARE target regclass;
+        BEGIN
+            FOR target IN SELECT polrelid::regclass FROM pg_policy WHERE polname = 'tenant_isolation' LOOP
+                EXECUTE format('ALTER POLICY tenant_isolation ON %s USING ({quoted}) WITH CHECK ({quoted})',
+                               target);
+            END LOOP;
+        END
+        $$"""  # noqa: S608 - the predicate is one of this module's constants
+    )

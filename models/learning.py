@@ -172,7 +172,17 @@ class Judgement(SQLModel, table=True):
             "assessed_on",
             "recorded_at",
         ),
-        Index("ix_judgements_school_id_ladder_id", "school_id", "ladder_id"),
+        # The class view: one pupil, one ladder, the newest judgement per rung (an index-only scan).
+        Index(
+            "ix_judgements_school_id_ladder_id_pupil_id_latest",
+            "school_id",
+            "ladder_id",
+            "pupil_id",
+            "rung_id",
+            "assessed_on",
+            "recorded_at",
+            postgresql_include=["level"],
+        ),
     )
 
     school_id: uuid.UUID = school_key()

@@ -431,11 +431,12 @@ def upgrade() -> None:
     rls.grant("address_throttles")
     for table in TENANT_TABLES:
         rls.grant(table)
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V1)
     # A trust's context reads the memberships of its own schools (set per transaction, like the schools).
     rls.grant("school_trust_memberships", "SELECT, INSERT, UPDATE")
     rls.enable_tenant_rls(
         "school_trust_memberships",
+        predicate=rls.TENANT_PREDICATE_V1,
         extra_using="trust_id = ANY (string_to_array(NULLIF(current_setting('app.trust_ids', true), ''), ',')::uuid[])",
     )
 

@@ -97,8 +97,8 @@ def upgrade() -> None:
     rls.grant("audit_log", "SELECT, INSERT")
     op.execute(f'GRANT UPDATE (actor_username, client_address) ON audit_log TO "{rls.runtime_role()}"')
     rls.grant("audit_heads", "SELECT, INSERT, UPDATE")
-    rls.enable_tenant_rls("audit_log")
-    rls.enable_tenant_rls("audit_heads")
+    rls.enable_tenant_rls("audit_log", predicate=rls.TENANT_PREDICATE_V1)
+    rls.enable_tenant_rls("audit_heads", predicate=rls.TENANT_PREDICATE_V1)
 
 
 def downgrade() -> None:

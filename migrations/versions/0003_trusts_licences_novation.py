@@ -540,7 +540,7 @@ def upgrade() -> None:
     rls.grant("platform_audit", "SELECT, INSERT")
     for table in TENANT_TABLES:
         rls.grant(table)
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V1)
 
 
 def downgrade() -> None:

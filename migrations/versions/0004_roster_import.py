@@ -192,7 +192,7 @@ def upgrade() -> None:
 
     for table, privileges in GRANTS.items():
         rls.grant(table, privileges)
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V1)
 
 
 def downgrade() -> None:

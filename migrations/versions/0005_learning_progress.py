@@ -552,10 +552,10 @@ def upgrade() -> None:
     op.execute(f'GRANT UPDATE (taken_down_at, takedown_reason) ON platform_content TO "{rls.runtime_role()}"')
     for table in TENANT_TABLES:
         rls.grant(table)
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V1)
     for table in APPEND_ONLY:
         rls.grant(table, "SELECT, INSERT")
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V1)
     # The starter curriculum (reading, writing, maths, Years 1-6) and its workbooks: global reference data.
     sync_starter(op.get_bind())
 
