@@ -20,6 +20,11 @@
 
 ``BENCH_ROUNDS`` (3; 1 when quick) repeats the loads in turn and prints the median ratios: the machine is
 shared, and alternating rounds let a change in its load hit every endpoint alike.
+``BENCH_TENANTS=10,1000`` runs the whole bench once per number of schools (``BENCH_PUPILS`` 100 each) for
+the class view and two request-shaped floors (the owner, who bypasses row-level security, and the runtime
+role under it), and prints how the class view's p95 and the database's CPU per request grew (goal: at
+most 1.1x) and the RLS floor over the owner floor (goal: at least 0.9x). The database's CPU is that of
+its backends serving the bench database, read from the operating system.
 ``BENCH_PROFILE=<file>`` writes a cProfile of the app server there (``python -m pstats <file>``).
 ``BENCH_QUICK=1`` runs a small version (2 schools x 300 pupils, 10 groups, 3 s) for a smoke test. Nothing
 here runs in ``make test``.
@@ -31,11 +36,13 @@ The modules: :mod:`bench.learning.seed` (scale, data, the floor's statement), :m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -43,7 +50,7 @@ from sqlalchemy import URL
 
 from auth.tokens import SigningKeys
 from bench.learning import peer as peers
-from bench.learning.load import Peer, measure, print_results, ratios, verdict
+from bench.learning.load import EVERY, TENANCY, Peer, Round, measure, print_results, ratios, verdict
 from bench.learning.seed import (
     BENCH_DATABASE,
     GROUP_SIZE,
@@ -60,17 +67,28 @@ from server.database import runtime_url_for
 
 
 def main() -> int:
+    scale = Scale.from_env()
+    tenants = os.environ.get("BENCH_TENANTS")
+    if tenants:
+        return _tenants([int(n) for n in tenants.split(",")], scale)
+    rounds = _run(scale, EVERY)
+    if len(rounds) > 1:
+        _print_medians(rounds)
+    return 0
+
+
+def _run(scale: Scale, keys: Sequence[str]) -> list[Round]:
+    """Seed a fresh bench database at ``scale``, serve it, and load the endpoints ``keys`` in rounds."""
     from auth.passwords import PasswordHasher
     from common.settings import load_settings
     from server.migrate import upgrade
 
-    scale = Scale.from_env()
     data_dir = Path(tempfile.mkdtemp(prefix="schoolgraph-bench-"))
     owner = owner_url()
-    keys = SigningKeys.generate()  # the app's, and the peer verifies the same tokens with its public half
+    keys_ = SigningKeys.generate()  # the app's, and the peer verifies the same tokens with its public half
     env = {
         **os.environ,
-        "SCHOOLGRAPH_SIGNING_KEYS": keys.to_json(),
+        "SCHOOLGRAPH_SIGNING_KEYS": keys_.to_json(),
         "DATABASE_URL": owner.render_as_string(hide_password=False),
         "SCHOOLGRAPH_DATA_DIR": str(data_dir),
         "SCHOOLGRAPH_ARGON2_TIME_COST": "1",
@@ -91,22 +109,58 @@ def main() -> int:
     views = asyncio.run(seed(owner, scale, hasher.hash(PASSWORD)))
     seeded = time.perf_counter() - started
     asyncio.run(_count_and_print_seed(owner, seeded))
-    peer = _peer(owner, settings, keys)
+    peer = _peer(owner, settings, keys_) if "peer" in keys else None
     sample = random.Random(11).sample(views, min(scale.sample, len(views)))
-    rounds = asyncio.run(measure(scale, sample, env, peer))
+    rounds = asyncio.run(measure(scale, sample, env, peer, keys))
     for number, results in enumerate(rounds, start=1):
-        if len(rounds) > 1:
-            print(f"\nround {number} of {len(rounds)} (load average {os.getloadavg()[0]:.1f})")
+        print(f"\nround {number} of {len(rounds)} (load average {os.getloadavg()[0]:.1f})")
         print_results(results)
-    if len(rounds) > 1:
-        print(f"\nmedians over {len(rounds)} rounds:")
-        for label in ratios(rounds[0]):
-            values = sorted(ratios(results)[label] for results in rounds)
-            median = statistics.median(values)
-            print(
-                f"  {label}: {median:.2f}x ({verdict(label, median)}); "
-                f"rounds: {', '.join(f'{v:.2f}x' for v in values)}"
-            )
+    return rounds
+
+
+def _print_medians(rounds: list[Round]) -> None:
+    print(f"\nmedians over {len(rounds)} rounds:")
+    for label in ratios(rounds[0]):
+        values = sorted(ratios(results)[label] for results in rounds)
+        median = statistics.median(values)
+        print(
+            f"  {label}: {median:.2f}x ({verdict(label, median)}); rounds: {', '.join(f'{v:.2f}x' for v in values)}"
+        )
+
+
+def _tenants(counts: list[int], scale: Scale) -> int:
+    """``BENCH_TENANTS=10,1000``: the class view and the floors at each number of schools (100 pupils
+    each), then how p95 and the database's CPU per class view grew, and what row-level security costs
+    the floor at the largest."""
+    measured: dict[int, list[Round]] = {}
+    for count in counts:
+        pupils = int(os.environ.get("BENCH_PUPILS") or 100)
+        groups = int(os.environ.get("BENCH_GROUPS") or max(1, pupils // (GROUP_SIZE - 5)))
+        measured[count] = _run(
+            dataclasses.replace(scale, schools=count, pupils=pupils, groups=groups), TENANCY
+        )
+    first, last = min(counts), max(counts)
+
+    def median(count: int, key: str, value: str) -> float:
+        return float(statistics.median(getattr(results[key], value) for results in measured[count]))
+
+    print(f"\nschools {first} -> {last} (medians over {scale.rounds} rounds):")
+    for label, value, goal in (
+        ("class view p95", "p95_ms", 1.1),
+        ("class view DB CPU", "database_cpu_ms", 1.1),
+    ):
+        a, b = median(first, "app", value), median(last, "app", value)
+        growth = b / a if a else 0.0
+        print(
+            f"  {label}: {a:.2f} -> {b:.2f} ms, {growth:.2f}x ({'meets' if growth <= goal else 'above'} the {goal:g}x goal)"
+        )
+    for count in counts:
+        rls = statistics.median(
+            ratios(results)["RLS floor / owner floor, same transaction shape"] for results in measured[count]
+        )
+        print(
+            f"  RLS floor / owner floor at {count} schools: {rls:.2f}x ({'meets' if rls >= 0.9 else 'below'} the 0.9x goal)"
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import psutil
 from bench import loadgen
 from bench.learning import peer as peers
 from bench.learning.seed import (
+    BENCH_DATABASE,
     CLASS_VIEW,
     GROUP_SIZE,
     PASSWORD,
@@ -35,6 +37,8 @@ class Result:
     p95_ms: float
     server_cpu_ms: float
     client_cpu_ms: float
+    database_cpu_ms: float
+    """The bench database's backends' CPU per request over the same time."""
 
     @property
     def rps(self) -> float:
@@ -51,9 +55,21 @@ class Endpoint:
     requests: dict[ClassView, bytes]
 
 
+def database_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the bench database (by process id)."""
+    found = {}
+    for process in psutil.process_iter(["cmdline", "cpu_times"]):
+        cmdline = " ".join(process.info.get("cmdline") or ())
+        times = process.info.get("cpu_times")
+        if BENCH_DATABASE in cmdline and cmdline.startswith("postgres") and times is not None:
+            found[process.pid] = times.user + times.system
+    return found
+
+
 async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Result:
     """``scale.concurrency`` keep-alive connections request random classes for ``scale.seconds`` (after a
     short warm-up), through the light generator (:mod:`bench.loadgen`)."""
+    before = database_cpu()
     measured = await loadgen.run(
         endpoint.port,
         lambda rng: endpoint.requests[rng.choice(views)],
@@ -62,6 +78,9 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         warmup=min(2.0, scale.seconds / 3),
         server=endpoint.process,
     )
+    after = database_cpu()  # the warm-up's share is included: per request it is the same work
+    database = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    warm = min(2.0, scale.seconds / 3)
     return Result(
         name=endpoint.name,
         requests=measured.requests,
@@ -70,6 +89,7 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         p95_ms=measured.p95_ms,
         server_cpu_ms=measured.server_cpu_ms,
         client_cpu_ms=measured.client_cpu_ms,
+        database_cpu_ms=database / max(1.0, measured.requests * (1 + warm / scale.seconds)) * 1000,
     )
 
 
@@ -127,6 +147,8 @@ Round = dict[str, Result]
 
 NAMES = {
     "floor": "floor (1 SQL statement)",
+    "floor_owner_tx": "floor, owner, request-shaped",
+    "floor_rls": "floor, runtime role (RLS)",
     "app": "schoolgraph classProgress",
     "peer": "PostGraphile class view",
     "app_viewer": "schoolgraph { viewer }",
@@ -134,10 +156,15 @@ NAMES = {
 }
 
 
+EVERY = ("app", "peer", "floor", "app_viewer", "peer_viewer")
+TENANCY = ("app", "floor_owner_tx", "floor_rls")
+
+
 async def measure(
-    scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None
+    scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None, keys: Sequence[str] = EVERY
 ) -> list[Round]:
-    """Start the servers, check they answer alike class by class, then load them in alternating rounds."""
+    """Start the servers, check they answer alike class by class, then load the endpoints named by
+    ``keys`` (those that exist) in alternating rounds."""
     app_port, floor_port, peer_port = free_port(), free_port(), free_port()
     processes = [start("serve_app", app_port, env), start("serve_floor", floor_port, env)]
     if peer is not None:
@@ -171,15 +198,22 @@ async def measure(
             variables = {"group": str(view.group_id), "ladder": str(view.ladder_id)}
             return post(peer_port, "/graphql", view, query, variables)
 
-        def floor_request(view: ClassView) -> bytes:
+        def floor_request(view: ClassView, route: str = "/floor") -> bytes:
             query = urlencode({"school": view.school_id, "group": view.group_id, "ladder": view.ladder_id})
-            return loadgen.request_bytes("GET", f"/floor?{query}", host=f"127.0.0.1:{floor_port}")
+            return loadgen.request_bytes("GET", f"{route}?{query}", host=f"127.0.0.1:{floor_port}")
 
         app_process, floor_process = psutil.Process(processes[0].pid), psutil.Process(processes[1].pid)
         endpoints = {
-            "floor": Endpoint(
-                NAMES["floor"], floor_port, floor_process, {v: floor_request(v) for v in views}
-            ),
+            **{
+                key: Endpoint(
+                    NAMES[key], floor_port, floor_process, {v: floor_request(v, route) for v in views}
+                )
+                for key, route in (
+                    ("floor", "/floor"),
+                    ("floor_owner_tx", "/floor-owner-tx"),
+                    ("floor_rls", "/floor-rls"),
+                )
+            },
             "app": Endpoint(NAMES["app"], app_port, app_process, {v: app(v) for v in views}),
             "app_viewer": Endpoint(
                 NAMES["app_viewer"], app_port, app_process, {v: app(v, peers.VIEWER) for v in views}
@@ -197,7 +231,7 @@ async def measure(
                 {v: peer_request(v, peers.VIEWER) for v in views},
             )
         await check_alike(endpoints, views)
-        order = [k for k in ("app", "peer", "floor", "app_viewer", "peer_viewer") if k in endpoints]
+        order = [k for k in keys if k in endpoints]
         rounds: list[Round] = []
         for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits all alike
             rounds.append({key: await load(endpoints[key], views, scale) for key in order})
@@ -215,9 +249,10 @@ async def check_alike(endpoints: dict[str, Endpoint], views: list[ClassView]) ->
     """The same class view from every server, class by class, before anything is timed."""
     for view in views:
         app = await fetch_json(endpoints["app"].port, endpoints["app"].requests[view])
-        floor = await fetch_json(endpoints["floor"].port, endpoints["floor"].requests[view])
-        if app != floor:
-            raise RuntimeError(f"schoolgraph and the floor differ for {view}:\n{app}\n{floor}")
+        for key in ("floor", "floor_owner_tx", "floor_rls"):
+            floor = await fetch_json(endpoints[key].port, endpoints[key].requests[view])
+            if app != floor:
+                raise RuntimeError(f"schoolgraph and {key} differ for {view}:\n{app}\n{floor}")
         if len(app["data"]["classProgress"]["pupils"]) != GROUP_SIZE:
             raise RuntimeError(f"expected {GROUP_SIZE} pupils in {view}")
         if "peer" in endpoints:
@@ -235,6 +270,7 @@ RATIOS = (
     ("schoolgraph / floor, class view", "app", "floor", 0.5),
     ("schoolgraph / PostGraphile, class view", "app", "peer", 1.2),
     ("schoolgraph / PostGraphile, { viewer }", "app_viewer", "peer_viewer", 1.0),
+    ("RLS floor / owner floor, same transaction shape", "floor_rls", "floor_owner_tx", 0.9),
 )
 
 
@@ -250,13 +286,13 @@ def ratios(results: Round) -> dict[str, float]:
 def print_results(results: Round) -> None:
     print()
     print(
-        f"{'endpoint':<28} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} "
-        f"{'server CPU ms/req':>18} {'client CPU ms/req':>18}"
+        f"{'endpoint':<32} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} "
+        f"{'server CPU ms/req':>18} {'DB CPU ms/req':>14} {'client CPU ms/req':>18}"
     )
     for r in results.values():
         print(
-            f"{r.name:<28} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>9.2f} {r.p95_ms:>9.2f} "
-            f"{r.server_cpu_ms:>18.2f} {r.client_cpu_ms:>18.2f}"
+            f"{r.name:<32} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>9.2f} {r.p95_ms:>9.2f} "
+            f"{r.server_cpu_ms:>18.2f} {r.database_cpu_ms:>14.2f} {r.client_cpu_ms:>18.2f}"
         )
     print()
     for label, value in ratios(results).items():

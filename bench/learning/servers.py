@@ -67,29 +67,59 @@ def serve_app(port: int) -> None:
 
 
 def serve_floor(port: int) -> None:
-    """The floor: one route, one statement, the JSON as PostgreSQL built it (runs in a child process)."""
+    """The floor: the class view as one hand-written statement, the JSON as PostgreSQL built it (runs in a
+    child process). Three routes, one statement each:
+
+    * ``/floor``: the statement alone, as the owner (the limit);
+    * ``/floor-owner-tx`` and ``/floor-rls``: a request's transaction shape (BEGIN, the school bound with
+      ``set_config``, the statement, COMMIT), as the owner (who bypasses row-level security) and as the
+      runtime role (under it): their ratio is what row-level security costs.
+    """
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
-    pool: list[asyncpg.Pool] = []
+    from common.settings import load_settings
+    from server.database import runtime_url_for
+
+    pools: dict[str, asyncpg.Pool] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool.append(await asyncpg.create_pool(dsn(owner_url(), BENCH_DATABASE), min_size=4, max_size=20))
+        owner = owner_url()
+        runtime = runtime_url_for(owner, load_settings())
+        pools["owner"] = await asyncpg.create_pool(dsn(owner, BENCH_DATABASE), min_size=4, max_size=20)
+        pools["runtime"] = await asyncpg.create_pool(dsn(runtime, BENCH_DATABASE), min_size=4, max_size=20)
         yield
-        await pool[0].close()
+        for pool in pools.values():
+            await pool.close()
 
-    async def class_view(request: Request) -> Response:
+    def arguments(request: Request) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
         q = request.query_params
-        body = await pool[0].fetchval(
-            FLOOR_SQL, uuid.UUID(q["school"]), uuid.UUID(q["group"]), uuid.UUID(q["ladder"])
-        )
+        return uuid.UUID(q["school"]), uuid.UUID(q["group"]), uuid.UUID(q["ladder"])
+
+    async def floor(request: Request) -> Response:
+        body = await pools["owner"].fetchval(FLOOR_SQL, *arguments(request))
         return Response(body, media_type="application/json")
 
-    app = Starlette(routes=[Route("/floor", class_view)], lifespan=lifespan)
+    def bound(role: str) -> Any:
+        async def transaction_shaped(request: Request) -> Response:
+            school, group, ladder = arguments(request)
+            async with pools[role].acquire() as connection, connection.transaction():
+                await connection.execute("SELECT set_config('app.school_ids', $1, true)", str(school))
+                body = await connection.fetchval(FLOOR_SQL, school, group, ladder)
+            return Response(body, media_type="application/json")
+
+        return transaction_shaped
+
+    routes = [
+        Route("/floor", floor),
+        Route("/floor-owner-tx", bound("owner")),
+        Route("/floor-rls", bound("runtime")),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
