@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from server.cli import common
+from server.cli.common import console
 
 if TYPE_CHECKING:
     from common.settings import Settings
@@ -25,20 +27,7 @@ if TYPE_CHECKING:
     from server.database import DatabaseUrls
 
 app = typer.Typer(help="Import and export a school's roster (MIS CSV, OneRoster).", no_args_is_help=True)
-console = Console()
 CLI_ACTOR = "command line"
-
-
-def _engine_url() -> tuple[Settings, DatabaseUrls]:
-    from common.settings import SettingsError, load_settings
-    from server.database import resolve_urls
-
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        console.print(f"[red]Configuration error:[/red] {error}")
-        raise typer.Exit(2) from None
-    return settings, resolve_urls(settings)
 
 
 @app.command("import")
@@ -58,7 +47,8 @@ def import_command(
     if mode not in MODES:
         console.print(f"[red]--mode must be one of {', '.join(MODES)}[/red]")
         raise typer.Exit(2)
-    settings, urls = _engine_url()
+    settings = common.settings()
+    urls = common.urls(settings, announce=False)
     report = asyncio.run(_import(settings, urls, school, path, dry_run=dry_run, mode=mode, org=org))
     _print_report(report, show)
     if report.outcome == "REFUSED":
@@ -80,11 +70,9 @@ async def _import(
     from audit.recorder import Actor, Event, append
     from common.clock import utcnow
     from roster.service import Importer, ImportOptions, audit_detail, import_path, school_ref, set_org
-    from server.database import create_engine
     from tenants.context import enter_school
 
-    engine = create_engine(urls.runtime, settings, pool_size=1)
-    try:
+    async with common.runtime_engine(settings, urls) as engine:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             tenant = await enter_school(session, slug)
             if tenant is None:
@@ -138,8 +126,6 @@ async def _import(
                 now=now,
             )
         return report
-    finally:
-        await engine.dispose()
 
 
 def _print_report(report: ImportReport, show: int) -> None:
@@ -181,7 +167,8 @@ def export_command(
     if out.exists():
         console.print(f"[red]{out} exists: not overwriting it.[/red]")
         raise typer.Exit(2)
-    settings, urls = _engine_url()
+    settings = common.settings()
+    urls = common.urls(settings, announce=False)
     summary = asyncio.run(_export(settings, urls, school, out))
     table = Table(title=f"{out} (SHA-256 {summary.sha256})")
     table.add_column("file")
@@ -201,11 +188,9 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
     from common.clock import utcnow
     from roster.export import export_oneroster
     from roster.service import school_ref
-    from server.database import create_engine
     from tenants.context import enter_school
 
-    engine = create_engine(urls.runtime, settings, pool_size=1)
-    try:
+    async with common.runtime_engine(settings, urls) as engine:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             tenant = await enter_school(session, slug)
             if tenant is None:
@@ -229,5 +214,3 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
                 now=utcnow(),
             )
         return summary
-    finally:
-        await engine.dispose()
