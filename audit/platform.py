@@ -80,6 +80,15 @@ class PlatformTrail(AuditTrail):
         ]
         return super().failed()
 
+    async def write(self, session: AsyncSession, *, now: datetime) -> None:
+        """The request's events, in its own transaction, last before it commits."""
+        await write(session, self, now=now)
+
+    async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
+        """After the request's transaction rolled back: its events with outcome FAILED, in ``session``'s
+        fresh transaction (each school's chain is written bound to that school)."""
+        await write(session, self, now=now, events=self.failed())
+
 
 async def write(
     session: AsyncSession, trail: PlatformTrail, *, now: datetime, events: list[Event] | None = None
