@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -24,38 +24,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.chain import GENESIS, entry_hash
+from common.events import Actor, Event
 from models import AuditEntry, AuditHead
 from tenants.context import bind
 from tenants.scoping import in_school
 
 log = logging.getLogger("schoolgraph.audit")
 
-
-@dataclass(frozen=True)
-class Actor:
-    type: str  # ACCOUNT | PARTNER | OPERATOR | ANONYMOUS | SYSTEM
-    id: uuid.UUID | None = None
-    username: str | None = None
-    role: str | None = None
-
-    @classmethod
-    def anonymous(cls) -> Actor:
-        return cls("ANONYMOUS")
-
-
-@dataclass(frozen=True)
-class Event:
-    action: str
-    outcome: str
-    target_type: str | None = None
-    target_id: uuid.UUID | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    actor: Actor | None = None
-    """Overrides the request's actor (a login names the account it signed in, say)."""
+__all__ = ["Actor", "AuditTrail", "Event", "append", "chain_head", "record_failed_request"]
 
 
 class AuditTrail:
-    """One request's events, for one school's chain. Not thread-safe; one per request.
+    """One request's events, for one school's chain (a :class:`common.events.Trail`). Not thread-safe;
+    one per request.
 
     ``school_id`` is the school whose chain the events go to; a subclass that writes elsewhere (the
     platform log) leaves it None and overrides :meth:`write` and :meth:`write_failed`.
@@ -65,7 +46,7 @@ class AuditTrail:
         self,
         *,
         actor: Actor,
-        request_id: str,
+        request_id: str | None,
         client_address: str | None,
         school_id: uuid.UUID | None = None,
     ) -> None:

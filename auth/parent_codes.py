@@ -26,6 +26,7 @@ from auth.service import (
 )
 from auth.tokens import hash_token
 from common.errors import DomainError, Problem, Problems
+from common.events import emit
 from common.identifiers import IdentifierError, validate_email
 from models import Account, Contact, ParentCode, Pupil, PupilContact
 from tenants.context import Tenant
@@ -88,6 +89,9 @@ async def issue(
     )
     session.add(record)
     await session.flush()
+    # LL 7.1.4: the record of parent codes granted, by whom and for which pupil.
+    detail = {"parentCodeId": str(record.id)}
+    await emit(session, "parent_code.issued", target_type="Pupil", target_id=record.pupil_id, detail=detail)
     return IssuedCode(code=code, record=record)
 
 

@@ -25,6 +25,7 @@ from auth.passwords import PasswordHasher, check_password_policy
 from auth.principal import Principal
 from auth.tokens import SigningKeys, hash_token, issue_access_token, new_refresh_token
 from common.errors import DomainError, Problem
+from common.events import Actor, emit
 from common.settings import Settings
 from models import Account, AddressThrottle, AuthSession, RefreshToken
 from tenants.context import Tenant
@@ -196,7 +197,26 @@ async def login(
     address: str,
     now: datetime,
 ) -> AuthOutcome:
-    """Sign in with username and password (LRS 5.11: throttled per address, locked per account)."""
+    """Sign in with username and password (LRS 5.11: throttled per address, locked per account).
+
+    The attempt is recorded (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
+    outcome = await _login(
+        session, auth, tenant, username=username, password=password, address=address, now=now
+    )
+    await _emit_outcome(session, "auth.login", outcome)
+    return outcome
+
+
+async def _login(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    tenant: Tenant,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+) -> AuthOutcome:
     settings = auth.settings
     if await address_blocked(session, auth, address, now):
         return _refused(throttled_problem(auth))
@@ -238,6 +258,28 @@ async def login(
     return AuthOutcome(tokens=tokens, account=account)
 
 
+async def _emit_outcome(session: AsyncSession, action: str, outcome: AuthOutcome) -> None:
+    """Record who a sign-in or refresh concerned (LRS 5.11: failures and lockouts are logged); a success
+    is recorded as the account it signed in, a refusal as the (anonymous) caller."""
+    account = outcome.account
+    actor = None
+    if account is not None and outcome.tokens is not None:
+        actor = Actor("ACCOUNT", account.id, account.username, account.role)
+    await emit(
+        session,
+        action,
+        "SUCCESS" if outcome.tokens is not None else "REJECTED",
+        target_type="Account" if account is not None else None,
+        target_id=account.id if account is not None else None,
+        detail={"code": outcome.problem.code} if outcome.problem is not None else {},
+        actor=actor,
+    )
+    if outcome.event is not None and account is not None:
+        await emit(
+            session, f"auth.{outcome.event.lower()}", "SUCCESS", target_type="Account", target_id=account.id
+        )
+
+
 def _locked(until: datetime) -> Problem:
     return Problem(
         None,
@@ -250,7 +292,17 @@ def _locked(until: datetime) -> Problem:
 async def refresh(
     session: AsyncSession, auth: AuthRuntime, tenant: Tenant, *, refresh_token: str, now: datetime
 ) -> AuthOutcome:
-    """Rotate a refresh token. A used token presented again revokes its whole session (token family)."""
+    """Rotate a refresh token. A used token presented again revokes its whole session (token family).
+
+    The attempt is recorded (``auth.refresh``), and so is a reuse (``auth.refresh_token_reused``)."""
+    outcome = await _refresh(session, auth, tenant, refresh_token=refresh_token, now=now)
+    await _emit_outcome(session, "auth.refresh", outcome)
+    return outcome
+
+
+async def _refresh(
+    session: AsyncSession, auth: AuthRuntime, tenant: Tenant, *, refresh_token: str, now: datetime
+) -> AuthOutcome:
     row = (
         await session.execute(
             select(RefreshToken, AuthSession, Account)
@@ -363,6 +415,7 @@ async def reset_password(
     account = await _account(session, school_id, account_id)
     password = temporary_password()
     await _set_password(session, auth, account, password, now=now, must_change=True)
+    await emit(session, "auth.password_reset", target_type="Account", target_id=account_id)
     return password
 
 

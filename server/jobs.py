@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.platform import JOBS, PlatformTrail
 from common.clock import utcnow
+from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
@@ -105,6 +106,7 @@ class _Run:
                         trail = PlatformTrail(
                             actor=JOBS, request_id=f"jobs:{self.runner}"[:64], client_address=None
                         )
+                        attach(session, trail)
                         what = await apply(session, row, trail)
                         await trail.write(session, now=self.now)
                 except Exception:

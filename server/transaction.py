@@ -32,6 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from audit.recorder import AuditTrail, record_failed_request
+from common.events import attach
 from graph.audit import denial_events
 from server.errors import RequestError
 from server.protocol import media_type, read_params, result_response, unexpected_errors
@@ -114,6 +115,7 @@ async def _in_transaction(
             if isinstance(outcome, RequestError):
                 raise outcome
             prepared = outcome
+            attach(session, prepared.trail)  # what the services emit goes to the request's trail
             result = await _execute(prepared, operation)
             prepared.trail.events += denial_events(operation.query, operation.name, result.errors)
             failures = unexpected_errors(result)

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import typer
 from rich.console import Console
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from audit.recorder import AuditTrail
+from common.events import Actor, attach
 from common.settings import Settings, SettingsError, load_settings
 from server.database import DatabaseUrls, create_engine, resolve_urls
 
 console = Console()
+CLI_NAME = "command line"
+CLI_ACTOR = Actor("OPERATOR", username=CLI_NAME)
+"""Who a command's actions are recorded as in a school's audit chain."""
 
 
 def settings() -> Settings:
@@ -65,3 +71,11 @@ async def runtime_engine(settings: Settings, urls: DatabaseUrls) -> AsyncIterato
         yield engine
     finally:
         await engine.dispose()
+
+
+def command_trail(session: AsyncSession, school_id: uuid.UUID) -> AuditTrail:
+    """The audit trail of a command's transaction at one school, attached to its session: what the
+    services emit is recorded as done by the command line. The command writes it before it commits."""
+    trail = AuditTrail(actor=CLI_ACTOR, request_id=None, client_address=None, school_id=school_id)
+    attach(session, trail)
+    return trail

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from server.database import DatabaseUrls
 
 app = typer.Typer(help="Import and export a school's roster (MIS CSV, OneRoster).", no_args_is_help=True)
-CLI_ACTOR = "command line"
 
 
 @app.command("import")
@@ -67,8 +66,8 @@ async def _import(
 ) -> ImportReport:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from audit.recorder import Actor, Event, append
     from common.clock import utcnow
+    from common.events import emit
     from roster.service import Importer, ImportOptions, audit_detail, import_path, school_ref, set_org
     from tenants.context import enter_school
 
@@ -82,6 +81,7 @@ async def _import(
                 console.print(f"[red]The school is {tenant.status.lower()}: no import.[/red]")
                 raise typer.Exit(2)
             now = utcnow()
+            trail = common.command_trail(session, tenant.id)
             if org:
                 await set_org(session, tenant.id, org, by=None, now=now)
             ref = await school_ref(session, tenant.id)
@@ -108,23 +108,22 @@ async def _import(
                     session,
                     ref,
                     path,
-                    by=Importer(name=CLI_ACTOR),
+                    by=Importer(name=common.CLI_NAME),
                     options=ImportOptions(mode=mode, dry_run=dry_run),
                     now=now,
                     progress=advance,
                 )
                 for task in tasks.values():
                     progress.update(task, total=1, completed=1)
-            outcome = "REJECTED" if report.outcome == "REFUSED" else "SUCCESS"
-            await append(
+            await emit(
                 session,
-                tenant.id,
-                [Event("roster.import", outcome, "RosterImport", report.import_id, audit_detail(report))],
-                actor=Actor("OPERATOR", username=CLI_ACTOR),
-                request_id=None,
-                client_address=None,
-                now=now,
+                "roster.import",
+                "REJECTED" if report.outcome == "REFUSED" else "SUCCESS",
+                target_type="RosterImport",
+                target_id=report.import_id,
+                detail=audit_detail(report),
             )
+            await trail.write(session, now=now)
         return report
 
 
@@ -184,8 +183,8 @@ def export_command(
 async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) -> ExportSummary:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from audit.recorder import Actor, Event, append
     from common.clock import utcnow
+    from common.events import emit
     from roster.export import export_oneroster
     from roster.service import school_ref
     from tenants.context import enter_school
@@ -196,6 +195,7 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
             if tenant is None:
                 console.print(f"[red]No school at /schools/{slug}.[/red]")
                 raise typer.Exit(2)
+            trail = common.command_trail(session, tenant.id)
             ref = await school_ref(session, tenant.id)
             partial = out.with_name(out.name + ".part")
             try:
@@ -204,13 +204,6 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
                 partial.rename(out)
             finally:
                 partial.unlink(missing_ok=True)
-            await append(
-                session,
-                tenant.id,
-                [Event("roster.export", "SUCCESS", detail={"rows": summary.rows, "sha256": summary.sha256})],
-                actor=Actor("OPERATOR", username=CLI_ACTOR),
-                request_id=None,
-                client_address=None,
-                now=utcnow(),
-            )
+            await emit(session, "roster.export", detail={"rows": summary.rows, "sha256": summary.sha256})
+            await trail.write(session, now=utcnow())
         return summary
