@@ -19,6 +19,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.admin_tokens import issue_admin_token
+from auth.opaque_tokens import hash_token, new_refresh_token
 from auth.service import (
     INVALID_CREDENTIALS,
     INVALID_REFRESH,
@@ -28,7 +30,6 @@ from auth.service import (
     record_address_failure,
     throttled_problem,
 )
-from auth.tokens import hash_token, issue_admin_token, new_refresh_token
 from common.errors import DomainError, Problem
 from models.platform import AdminRefreshToken, AdminSession, OperatorAccount, TrustAdminAccount
 

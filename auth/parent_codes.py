@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.opaque_tokens import hash_token
 from auth.principal import Principal
 from auth.service import (
     AuthRuntime,
@@ -24,7 +25,6 @@ from auth.service import (
     password_problems,
     start_session,
 )
-from auth.tokens import hash_token
 from common.errors import DomainError, Problem, Problems
 from common.events import emit
 from common.identifiers import IdentifierError, validate_email

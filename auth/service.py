@@ -21,9 +21,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.access_tokens import issue_access_token
+from auth.opaque_tokens import hash_token, new_refresh_token
 from auth.passwords import PasswordHasher, check_password_policy
 from auth.principal import Principal
-from auth.tokens import SigningKeys, hash_token, issue_access_token, new_refresh_token
+from auth.tokens import SigningKeys
 from common.errors import DomainError, Problem
 from common.events import Actor, emit
 from common.settings import Settings

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import admin_sessions
 from auth.admin_sessions import AdminOutcome, AdminTokens
+from auth.admin_tokens import AdminClaims, audience_for_trust
+from auth.opaque_tokens import hash_token
 from auth.operators import OperatorPrincipal
 from auth.parent_codes import ALPHABET, normalise_code, username_problem
 from auth.policies import Policy
 from auth.service import AuthRuntime
-from auth.tokens import AdminClaims, audience_for_trust, hash_token
 from common.errors import DomainError, Problem, Problems
 from common.identifiers import IdentifierError, validate_email
 from models.platform import TrustAdminAccount

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.opaque_tokens import hash_token
 from auth.parent_codes import new_code, normalise_code
 from auth.principal import Principal
 from auth.service import AuthRuntime, Tokens, password_problems, start_session
-from auth.tokens import hash_token
 from common.clock import school_today
 from common.errors import DomainError, Problem, Problems
 from common.events import Actor, emit

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
 from audit.recorder import Actor
 from auth import operators, trust_admins
-from auth.tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_admin_token
+from auth.admin_tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_admin_token
 from graph.platform.common import AdminContext
 from server.caller import bearer_token, client_address
 from server.errors import RequestError

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from audit.recorder import Actor, AuditTrail
+from auth.access_tokens import verify_access_token
 from auth.principal import Principal, load_principal
-from auth.tokens import verify_access_token
 from graph.context import Context
 from graph.school.loaders import Loaders
 from server.caller import bearer_token, client_address

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.opaque_tokens import hash_token
 from auth.parent_codes import normalise_code, username_problem, username_taken
 from auth.service import AuthRuntime, Tokens, password_problems, revoke_sessions, start_session
-from auth.tokens import hash_token
 from auth.trust_admins import new_activation_code
 from common.errors import DomainError, Problem, Problems
 from common.events import Actor, emit

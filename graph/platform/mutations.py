@@ -15,8 +15,8 @@ import strawberry
 from strawberry.types import Info
 
 from auth import admin_sessions, operators, trust_admins
+from auth.admin_tokens import PLATFORM_AUDIENCE
 from auth.operators import OPERATOR, OperatorPrincipal
-from auth.tokens import PLATFORM_AUDIENCE
 from common.errors import DomainError
 from graph.mutations import attempt, guessing_attempt, user_errors
 from graph.permissions import guarded_mutation, public

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from audit.platform import trust_admin_actor
 from auth import admin_sessions, trust_admins
-from auth.tokens import audience_for_trust
+from auth.admin_tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
 from graph.mutations import attempt, guessing_attempt, user_errors
