@@ -10,6 +10,8 @@ the action in the school's audit log (actor: the command line) and, for imports,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,25 +87,7 @@ async def _import(
             if org:
                 await set_org(session, tenant.id, org, by=None, now=now)
             ref = await school_ref(session, tenant.id)
-            with Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.fields[rows]:>10,} rows"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=False,
-            ) as progress:
-                tasks: dict[str, TaskID] = {}
-
-                def advance(name: str, rows: int) -> None:
-                    for other, task in tasks.items():
-                        if other != name:
-                            progress.update(task, total=1, completed=1)
-                    if name not in tasks:
-                        tasks[name] = progress.add_task(name, total=None, rows=0)
-                    progress.update(tasks[name], rows=rows)
-
+            with _stage_progress() as advance:
                 report = await import_path(
                     session,
                     ref,
@@ -113,8 +97,6 @@ async def _import(
                     now=now,
                     progress=advance,
                 )
-                for task in tasks.values():
-                    progress.update(task, total=1, completed=1)
             await emit(
                 session,
                 "roster.import",
@@ -125,6 +107,34 @@ async def _import(
             )
             await trail.write(session, now=now)
         return report
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Callable[[str, int], None]]:
+    """A progress bar per stage of an import; yields the ``progress(stage, rows)`` callback the importer
+    calls. A stage is shown complete when the next one starts, and every stage when the import is done."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:>10,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(name: str, rows: int) -> None:
+            for other, task in tasks.items():
+                if other != name:
+                    progress.update(task, total=1, completed=1)
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=None, rows=0)
+            progress.update(tasks[name], rows=rows)
+
+        yield advance
+        for task in tasks.values():
+            progress.update(task, total=1, completed=1)
 
 
 def _print_report(report: ImportReport, show: int) -> None:
