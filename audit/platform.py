@@ -23,18 +23,13 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.recorder import Actor, AuditTrail, Event, append
+from common.events import operator_actor, trust_admin_actor
 from models.platform import PlatformAuditEntry
 from tenants.context import bound
 
 JOBS = Actor("SYSTEM", None, "jobs", "JOBS")
 
-
-def operator_actor(account_id: uuid.UUID, username: str) -> Actor:
-    return Actor("OPERATOR", account_id, username, "OPERATOR")
-
-
-def trust_admin_actor(account_id: uuid.UUID, username: str) -> Actor:
-    return Actor("ACCOUNT", account_id, username, "TRUST_ADMIN")
+__all__ = ["JOBS", "PlatformTrail", "operator_actor", "trust_admin_actor", "write"]
 
 
 def _platform_actor_type(actor: Actor) -> str:

@@ -31,6 +31,7 @@ from auth.service import (
     throttled_problem,
 )
 from common.errors import DomainError, Problem
+from common.events import emit, operator_actor, trust_admin_actor
 from models.platform import AdminRefreshToken, AdminSession, OperatorAccount, TrustAdminAccount
 
 AdminAccount = OperatorAccount | TrustAdminAccount
@@ -130,7 +131,26 @@ async def sign_in(
     address: str,
     now: datetime,
 ) -> AdminOutcome:
-    """Check ``password`` for ``account`` (found by the caller, locked FOR UPDATE, or None if unknown)."""
+    """Check ``password`` for ``account`` (found by the caller, locked FOR UPDATE, or None if unknown).
+
+    The attempt is recorded (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
+    outcome = await _sign_in(
+        session, auth, account, password=password, audience=audience, address=address, now=now
+    )
+    await _emit_outcome(session, "auth.login", outcome)
+    return outcome
+
+
+async def _sign_in(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    account: AdminAccount | None,
+    *,
+    password: str,
+    audience: str,
+    address: str,
+    now: datetime,
+) -> AdminOutcome:
     settings = auth.settings
     if await address_blocked(session, auth, address, now):
         return AdminOutcome(problem=throttled_problem(auth))
@@ -169,7 +189,17 @@ async def sign_in(
 async def refresh(
     session: AsyncSession, auth: AuthRuntime, *, refresh_token: str, audience: str, now: datetime
 ) -> AdminOutcome:
-    """Rotate a refresh token of a session for ``audience``; a used token again revokes the session."""
+    """Rotate a refresh token of a session for ``audience``; a used token again revokes the session.
+
+    The attempt is recorded (``auth.refresh``), and so is a reuse (``auth.refresh_token_reused``)."""
+    outcome = await _refresh(session, auth, refresh_token=refresh_token, audience=audience, now=now)
+    await _emit_outcome(session, "auth.refresh", outcome)
+    return outcome
+
+
+async def _refresh(
+    session: AsyncSession, auth: AuthRuntime, *, refresh_token: str, audience: str, now: datetime
+) -> AdminOutcome:
     row = (
         await session.execute(
             select(AdminRefreshToken, AdminSession)
@@ -198,6 +228,29 @@ async def refresh(
         return AdminOutcome(problem=INVALID_REFRESH, account=account)
     token.used_at = now
     return AdminOutcome(tokens=await _issue(session, auth, account, admin_session, now=now), account=account)
+
+
+async def _emit_outcome(session: AsyncSession, action: str, outcome: AdminOutcome) -> None:
+    """LRS 5.11: sign-ins, refusals and lockouts of admin accounts are logged (the platform log); a success
+    is recorded as the account it signed in, a refusal as the (anonymous) caller."""
+    account = outcome.account
+    actor = None
+    if account is not None and outcome.tokens is not None:
+        named = operator_actor if isinstance(account, OperatorAccount) else trust_admin_actor
+        actor = named(account.id, account.username)
+    await emit(
+        session,
+        action,
+        "SUCCESS" if outcome.tokens is not None else "REJECTED",
+        target_type=None if account is None else type(account).__name__,
+        target_id=None if account is None else account.id,
+        detail={"code": outcome.problem.code} if outcome.problem is not None else {},
+        actor=actor,
+    )
+    if outcome.event is not None and account is not None:
+        await emit(
+            session, f"auth.{outcome.event.lower()}", target_type=type(account).__name__, target_id=account.id
+        )
 
 
 async def _holder(session: AsyncSession, row: AdminSession) -> AdminAccount | None:

@@ -36,6 +36,17 @@ class Actor:
         return cls("ANONYMOUS")
 
 
+def operator_actor(account_id: uuid.UUID, username: str) -> Actor:
+    """A platform operator, as every audit log names them."""
+    return Actor("OPERATOR", account_id, username, "OPERATOR")
+
+
+def trust_admin_actor(account_id: uuid.UUID, username: str) -> Actor:
+    """A trust admin: in a school's chain an ``ACCOUNT`` whose role is ``TRUST_ADMIN`` (the chain's actor
+    types are the school's), in the platform log ``TRUST_ADMIN`` (``audit.platform``)."""
+    return Actor("ACCOUNT", account_id, username, "TRUST_ADMIN")
+
+
 @dataclass(frozen=True)
 class Event:
     """One thing that happened: the action, how it ended, what it concerned."""

@@ -40,7 +40,6 @@ from graph.platform.common import (
     SetSuperUsersInput,
     SetSuperUsersPayload,
     TrustKind,
-    audit_sign_in,
     expect_school_id,
     school_url,
     set_super_users,
@@ -81,7 +80,6 @@ async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
         address=ctx.client_address,
         now=ctx.now,
     )
-    audit_sign_in(info, "auth.login", outcome)
     return AdminAuthPayload.from_outcome(outcome)
 
 
@@ -90,7 +88,6 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayloa
     outcome = await admin_sessions.refresh(
         ctx.session, ctx.auth, refresh_token=input.refresh_token, audience=PLATFORM_AUDIENCE, now=ctx.now
     )
-    audit_sign_in(info, "auth.refresh", outcome)
     return AdminAuthPayload.from_outcome(outcome)
 
 
