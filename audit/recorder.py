@@ -3,8 +3,12 @@
 A request's :class:`AuditTrail` gathers events while it runs. The edge has it append them in the request's
 own transaction just before commit (:meth:`AuditTrail.write`: entries of a write commit or roll back with
 it); when the request fails and rolls back, :func:`record_failed_request` appends them in a fresh
-transaction with outcome FAILED, so a refused or failed action is still recorded. Appending locks the school's chain head row until the transaction ends (the edge
-appends just before it commits), so concurrent writers queue instead of forking the chain.
+transaction with outcome FAILED, so a refused or failed action is still recorded. Appending locks the
+school's chain head row until the transaction ends (the edge appends just before it commits), so
+concurrent writers queue instead of forking the chain.
+
+What goes into a trail: the domain services emit their actions through ``common.events`` into the trail
+attached to their session, and the GraphQL layer records the operation itself (``graph/audit.py``).
 """
 
 from __future__ import annotations
