@@ -26,12 +26,13 @@ from auth.service import (
     INVALID_REFRESH,
     AuthRuntime,
     address_blocked,
+    emit_sign_in,
     password_problems,
     record_address_failure,
     throttled_problem,
 )
 from common.errors import DomainError, Problem
-from common.events import emit, operator_actor, trust_admin_actor
+from common.events import operator_actor, trust_admin_actor
 from models.platform import AdminRefreshToken, AdminSession, OperatorAccount, TrustAdminAccount
 
 AdminAccount = OperatorAccount | TrustAdminAccount
@@ -231,26 +232,17 @@ async def _refresh(
 
 
 async def _emit_outcome(session: AsyncSession, action: str, outcome: AdminOutcome) -> None:
-    """LRS 5.11: sign-ins, refusals and lockouts of admin accounts are logged (the platform log); a success
-    is recorded as the account it signed in, a refusal as the (anonymous) caller."""
     account = outcome.account
-    actor = None
-    if account is not None and outcome.tokens is not None:
-        named = operator_actor if isinstance(account, OperatorAccount) else trust_admin_actor
-        actor = named(account.id, account.username)
-    await emit(
+    named = operator_actor if isinstance(account, OperatorAccount) else trust_admin_actor
+    await emit_sign_in(
         session,
         action,
-        "SUCCESS" if outcome.tokens is not None else "REJECTED",
-        target_type=None if account is None else type(account).__name__,
-        target_id=None if account is None else account.id,
-        detail={"code": outcome.problem.code} if outcome.problem is not None else {},
-        actor=actor,
+        signed_in=outcome.tokens is not None,
+        problem=outcome.problem,
+        event=outcome.event,
+        target=None if account is None else (type(account).__name__, account.id),
+        actor=None if account is None else named(account.id, account.username),
     )
-    if outcome.event is not None and account is not None:
-        await emit(
-            session, f"auth.{outcome.event.lower()}", target_type=type(account).__name__, target_id=account.id
-        )
 
 
 async def _holder(session: AsyncSession, row: AdminSession) -> AdminAccount | None:

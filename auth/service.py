@@ -40,6 +40,7 @@ __all__ = [
     "Tokens",
     "address_blocked",
     "change_password",
+    "emit_sign_in",
     "login",
     "logout",
     "password_problems",
@@ -161,25 +162,44 @@ async def _login(
 
 
 async def _emit_outcome(session: AsyncSession, action: str, outcome: AuthOutcome) -> None:
-    """Record who a sign-in or refresh concerned (LRS 5.11: failures and lockouts are logged); a success
-    is recorded as the account it signed in, a refusal as the (anonymous) caller."""
     account = outcome.account
-    actor = None
-    if account is not None and outcome.tokens is not None:
-        actor = Actor("ACCOUNT", account.id, account.username, account.role)
+    await emit_sign_in(
+        session,
+        action,
+        signed_in=outcome.tokens is not None,
+        problem=outcome.problem,
+        event=outcome.event,
+        target=None if account is None else ("Account", account.id),
+        actor=None if account is None else Actor("ACCOUNT", account.id, account.username, account.role),
+    )
+
+
+async def emit_sign_in(
+    session: AsyncSession,
+    action: str,
+    *,
+    signed_in: bool,
+    problem: Problem | None,
+    event: str | None,
+    target: tuple[str, uuid.UUID] | None,
+    actor: Actor | None,
+) -> None:
+    """Record a sign-in or refresh attempt (LRS 5.11: failures and lockouts are logged): SUCCESS as
+    ``actor``, the account it signed in; REJECTED as the (anonymous) caller, with the problem's code.
+    ``target`` is the account tried, when known (type, id); ``event`` a security event besides the
+    outcome (``LOCKED_OUT``, ``REFRESH_TOKEN_REUSED``), recorded as ``auth.<event>`` about it."""
+    target_type, target_id = target if target is not None else (None, None)
     await emit(
         session,
         action,
-        "SUCCESS" if outcome.tokens is not None else "REJECTED",
-        target_type="Account" if account is not None else None,
-        target_id=account.id if account is not None else None,
-        detail={"code": outcome.problem.code} if outcome.problem is not None else {},
-        actor=actor,
+        "SUCCESS" if signed_in else "REJECTED",
+        target_type=target_type,
+        target_id=target_id,
+        detail={"code": problem.code} if problem is not None else {},
+        actor=actor if signed_in else None,
     )
-    if outcome.event is not None and account is not None:
-        await emit(
-            session, f"auth.{outcome.event.lower()}", "SUCCESS", target_type="Account", target_id=account.id
-        )
+    if event is not None and target is not None:
+        await emit(session, f"auth.{event.lower()}", "SUCCESS", target_type=target_type, target_id=target_id)
 
 
 def _locked(until: datetime) -> Problem:
