@@ -23,18 +23,13 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.recorder import Actor, AuditTrail, Event, append
+from common.events import operator_actor, trust_admin_actor
 from models.platform import PlatformAuditEntry
 from tenants.context import bound
 
 JOBS = Actor("SYSTEM", None, "jobs", "JOBS")
 
-
-def operator_actor(account_id: uuid.UUID, username: str) -> Actor:
-    return Actor("OPERATOR", account_id, username, "OPERATOR")
-
-
-def trust_admin_actor(account_id: uuid.UUID, username: str) -> Actor:
-    return Actor("ACCOUNT", account_id, username, "TRUST_ADMIN")
+__all__ = ["JOBS", "PlatformTrail", "operator_actor", "trust_admin_actor", "write"]
 
 
 def _platform_actor_type(actor: Actor) -> str:
@@ -79,6 +74,15 @@ class PlatformTrail(AuditTrail):
             for school, e in self.school_events
         ]
         return super().failed()
+
+    async def write(self, session: AsyncSession, *, now: datetime) -> None:
+        """The request's events, in its own transaction, last before it commits."""
+        await write(session, self, now=now)
+
+    async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
+        """After the request's transaction rolled back: its events with outcome FAILED, in ``session``'s
+        fresh transaction (each school's chain is written bound to that school)."""
+        await write(session, self, now=now, events=self.failed())
 
 
 async def write(

@@ -1,17 +1,22 @@
 """Recording activity: a request collects its events, and they are appended to the school's chain at once.
 
-A request's :class:`AuditTrail` gathers events while it runs. The edge appends them in the request's own
-transaction just before commit (entries of a write commit or roll back with it); when the request fails
-and rolls back, it appends them in a fresh transaction with outcome FAILED, so a refused or failed action
-is still recorded. Appending locks the school's chain head row until the transaction ends (the edge
-appends just before it commits), so concurrent writers queue instead of forking the chain.
+A request's :class:`AuditTrail` gathers events while it runs. The edge has it append them in the request's
+own transaction just before commit (:meth:`AuditTrail.write`: entries of a write commit or roll back with
+it); when the request fails and rolls back, :func:`record_failed_request` appends them in a fresh
+transaction with outcome FAILED, so a refused or failed action is still recorded. Appending locks the
+school's chain head row until the transaction ends (the edge appends just before it commits), so
+concurrent writers queue instead of forking the chain.
+
+What goes into a trail: the domain services emit their actions through ``common.events`` into the trail
+attached to their session, and the GraphQL layer records the operation itself (``graph/audit.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -20,41 +25,37 @@ from sqlalchemy import Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.chain import GENESIS, entry_hash
+from common.events import Actor, Event
 from models import AuditEntry, AuditHead
+from tenants.context import bind
 from tenants.scoping import in_school
 
+log = logging.getLogger("schoolgraph.audit")
 
-@dataclass(frozen=True)
-class Actor:
-    type: str  # ACCOUNT | PARTNER | OPERATOR | ANONYMOUS | SYSTEM
-    id: uuid.UUID | None = None
-    username: str | None = None
-    role: str | None = None
-
-    @classmethod
-    def anonymous(cls) -> Actor:
-        return cls("ANONYMOUS")
-
-
-@dataclass(frozen=True)
-class Event:
-    action: str
-    outcome: str
-    target_type: str | None = None
-    target_id: uuid.UUID | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    actor: Actor | None = None
-    """Overrides the request's actor (a login names the account it signed in, say)."""
+__all__ = ["Actor", "AuditTrail", "Event", "append", "chain_head", "record_failed_request"]
 
 
 class AuditTrail:
-    """One request's events. Not thread-safe; one per request."""
+    """One request's events, for one school's chain (a :class:`common.events.Trail`). Not thread-safe;
+    one per request.
 
-    def __init__(self, *, actor: Actor, request_id: str, client_address: str | None) -> None:
+    ``school_id`` is the school whose chain the events go to; a subclass that writes elsewhere (the
+    platform log) leaves it None and overrides :meth:`write` and :meth:`write_failed`.
+    """
+
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        request_id: str | None,
+        client_address: str | None,
+        school_id: uuid.UUID | None = None,
+    ) -> None:
         self.actor, self.request_id, self.client_address = actor, request_id, client_address
+        self.school_id = school_id
         self.events: list[Event] = []
 
     def record(
@@ -72,6 +73,42 @@ class AuditTrail:
     def failed(self) -> list[Event]:
         """The events as they stand after the request's transaction was rolled back."""
         return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.events]
+
+    async def write(self, session: AsyncSession, *, now: datetime) -> None:
+        """Append the events in the request's own transaction (already bound to the school), last
+        before it commits: the entries commit or roll back with the request's writes."""
+        await self._append(session, self.events, now)
+
+    async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
+        """After the request's transaction rolled back: append the events with outcome FAILED, in
+        ``session``'s fresh transaction (bound here, as nothing else in it is)."""
+        assert self.school_id is not None, "a school trail names its school"
+        await bind(session, [self.school_id])
+        await self._append(session, self.failed(), now)
+
+    async def _append(self, session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
+        assert self.school_id is not None, "a school trail names its school"
+        # ``append`` is looked up in this module at call time: bench.audit replaces it with a no-op.
+        await append(
+            session,
+            self.school_id,
+            events,
+            actor=self.actor,
+            request_id=self.request_id,
+            client_address=self.client_address,
+            now=now,
+        )
+
+
+async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: datetime) -> None:
+    """A failed request's writes are gone, but that it was attempted is still recorded (LRS 5.1): its
+    trail, with outcome FAILED, in a transaction of its own. Never raises: the request has already failed,
+    and its response must not turn into a second failure; a write that fails is logged."""
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await trail.write_failed(session, now=now)
+    except Exception:
+        log.exception("could not record the audit trail of failed request %s", trail.request_id)
 
 
 def _append_statement() -> Update:

@@ -19,17 +19,20 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.admin_tokens import issue_admin_token
+from auth.opaque_tokens import hash_token, new_refresh_token
 from auth.service import (
     INVALID_CREDENTIALS,
     INVALID_REFRESH,
     AuthRuntime,
     address_blocked,
+    emit_sign_in,
     password_problems,
     record_address_failure,
     throttled_problem,
 )
-from auth.tokens import hash_token, issue_admin_token, new_refresh_token
 from common.errors import DomainError, Problem
+from common.events import operator_actor, trust_admin_actor
 from models.platform import AdminRefreshToken, AdminSession, OperatorAccount, TrustAdminAccount
 
 AdminAccount = OperatorAccount | TrustAdminAccount
@@ -129,7 +132,26 @@ async def sign_in(
     address: str,
     now: datetime,
 ) -> AdminOutcome:
-    """Check ``password`` for ``account`` (found by the caller, locked FOR UPDATE, or None if unknown)."""
+    """Check ``password`` for ``account`` (found by the caller, locked FOR UPDATE, or None if unknown).
+
+    The attempt is recorded (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
+    outcome = await _sign_in(
+        session, auth, account, password=password, audience=audience, address=address, now=now
+    )
+    await _emit_outcome(session, "auth.login", outcome)
+    return outcome
+
+
+async def _sign_in(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    account: AdminAccount | None,
+    *,
+    password: str,
+    audience: str,
+    address: str,
+    now: datetime,
+) -> AdminOutcome:
     settings = auth.settings
     if await address_blocked(session, auth, address, now):
         return AdminOutcome(problem=throttled_problem(auth))
@@ -168,7 +190,17 @@ async def sign_in(
 async def refresh(
     session: AsyncSession, auth: AuthRuntime, *, refresh_token: str, audience: str, now: datetime
 ) -> AdminOutcome:
-    """Rotate a refresh token of a session for ``audience``; a used token again revokes the session."""
+    """Rotate a refresh token of a session for ``audience``; a used token again revokes the session.
+
+    The attempt is recorded (``auth.refresh``), and so is a reuse (``auth.refresh_token_reused``)."""
+    outcome = await _refresh(session, auth, refresh_token=refresh_token, audience=audience, now=now)
+    await _emit_outcome(session, "auth.refresh", outcome)
+    return outcome
+
+
+async def _refresh(
+    session: AsyncSession, auth: AuthRuntime, *, refresh_token: str, audience: str, now: datetime
+) -> AdminOutcome:
     row = (
         await session.execute(
             select(AdminRefreshToken, AdminSession)
@@ -197,6 +229,20 @@ async def refresh(
         return AdminOutcome(problem=INVALID_REFRESH, account=account)
     token.used_at = now
     return AdminOutcome(tokens=await _issue(session, auth, account, admin_session, now=now), account=account)
+
+
+async def _emit_outcome(session: AsyncSession, action: str, outcome: AdminOutcome) -> None:
+    account = outcome.account
+    named = operator_actor if isinstance(account, OperatorAccount) else trust_admin_actor
+    await emit_sign_in(
+        session,
+        action,
+        signed_in=outcome.tokens is not None,
+        problem=outcome.problem,
+        event=outcome.event,
+        target=None if account is None else (type(account).__name__, account.id),
+        actor=None if account is None else named(account.id, account.username),
+    )
 
 
 async def _holder(session: AsyncSession, row: AdminSession) -> AdminAccount | None:

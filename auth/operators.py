@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import admin_sessions
 from auth.admin_sessions import AdminOutcome
+from auth.admin_tokens import PLATFORM_AUDIENCE, AdminClaims
 from auth.parent_codes import username_problem
 from auth.policies import Policy
 from auth.service import AuthRuntime, password_problems, temporary_password
-from auth.tokens import PLATFORM_AUDIENCE, AdminClaims
 from common.errors import Problems
 from common.identifiers import IdentifierError, validate_email
 from models.platform import OperatorAccount

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.opaque_tokens import hash_token
 from auth.principal import Principal
 from auth.service import (
     AuthRuntime,
@@ -24,8 +25,8 @@ from auth.service import (
     password_problems,
     start_session,
 )
-from auth.tokens import hash_token
 from common.errors import DomainError, Problem, Problems
+from common.events import emit
 from common.identifiers import IdentifierError, validate_email
 from models import Account, Contact, ParentCode, Pupil, PupilContact
 from tenants.context import Tenant
@@ -88,6 +89,9 @@ async def issue(
     )
     session.add(record)
     await session.flush()
+    # LL 7.1.4: the record of parent codes granted, by whom and for which pupil.
+    detail = {"parentCodeId": str(record.id)}
+    await emit(session, "parent_code.issued", target_type="Pupil", target_id=record.pupil_id, detail=detail)
     return IssuedCode(code=code, record=record)
 
 

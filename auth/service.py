@@ -16,58 +16,43 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import anyio
-from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.passwords import PasswordHasher, check_password_policy
+from auth.opaque_tokens import hash_token
+from auth.passwords import check_password_policy
 from auth.principal import Principal
-from auth.tokens import SigningKeys, hash_token, issue_access_token, new_refresh_token
+from auth.runtime import AuthRuntime
+from auth.sessions import Tokens, issue_tokens, revoke_sessions, start_session
+from auth.throttling import address_blocked, record_address_failure, throttled_problem
 from common.errors import DomainError, Problem
-from common.settings import Settings
-from models import Account, AddressThrottle, AuthSession, RefreshToken
+from common.events import Actor, emit
+from models import Account, AuthSession, RefreshToken
 from tenants.context import Tenant
 from tenants.scoping import in_school, scoped, scoped_update
 
-
-@dataclass(frozen=True)
-class AuthRuntime:
-    """The long-lived pieces authentication needs: settings, signing keys and the password hasher."""
-
-    settings: Settings
-    keys: SigningKeys
-    hasher: PasswordHasher
-
-    @classmethod
-    def from_settings(cls, settings: Settings, keys: SigningKeys) -> AuthRuntime:
-        return cls(
-            settings=settings,
-            keys=keys,
-            hasher=PasswordHasher(
-                time_cost=settings.argon2_time_cost,
-                memory_cost_kib=settings.argon2_memory_kib,
-                parallelism=settings.argon2_parallelism,
-            ),
-        )
-
-    async def hash(self, password: str) -> str:
-        # argon2 is deliberately slow; keep it off the event loop.
-        return await anyio.to_thread.run_sync(self.hasher.hash, password)
-
-    async def verify(self, encoded: str | None, password: str) -> bool:
-        if encoded is None:
-            await anyio.to_thread.run_sync(self.hasher.verify_dummy, password)
-            return False
-        return await anyio.to_thread.run_sync(self.hasher.verify, encoded, password)
-
-
-@dataclass(frozen=True)
-class Tokens:
-    access_token: str
-    refresh_token: str
-    access_token_expires_at: datetime
-    account_id: uuid.UUID
+# The runtime, sessions and throttling have modules of their own; callers have long imported them from here.
+__all__ = [
+    "INVALID_CREDENTIALS",
+    "INVALID_REFRESH",
+    "AuthOutcome",
+    "AuthRuntime",
+    "Tokens",
+    "address_blocked",
+    "change_password",
+    "emit_sign_in",
+    "login",
+    "logout",
+    "password_problems",
+    "record_address_failure",
+    "refresh",
+    "reset_password",
+    "revoke_sessions",
+    "set_account_status",
+    "start_session",
+    "temporary_password",
+    "throttled_problem",
+]
 
 
 @dataclass(frozen=True)
@@ -105,87 +90,6 @@ def password_problems(
     ]
 
 
-async def start_session(
-    session: AsyncSession, auth: AuthRuntime, account: Account, *, now: datetime, address: str | None
-) -> Tokens:
-    """Open a session for ``account`` and return its first token pair."""
-    settings = auth.settings
-    auth_session = AuthSession(
-        school_id=account.school_id,
-        account_id=account.id,
-        expires_at=now + settings.session_absolute_timeout,
-        client_address=address,
-        created_at=now,
-    )
-    session.add(auth_session)
-    await session.flush()
-    return await _issue(session, auth, account, auth_session, now=now)
-
-
-async def _issue(
-    session: AsyncSession, auth: AuthRuntime, account: Account, auth_session: AuthSession, *, now: datetime
-) -> Tokens:
-    settings = auth.settings
-    refresh, digest = new_refresh_token()
-    session.add(
-        RefreshToken(
-            school_id=account.school_id,
-            session_id=auth_session.id,
-            token_hash=digest,
-            created_at=now,
-            expires_at=min(now + settings.session_idle_timeout, auth_session.expires_at),
-        )
-    )
-    await session.flush()
-    access_expires = min(now + settings.access_token_ttl, auth_session.expires_at)
-    access = issue_access_token(
-        auth.keys,
-        account_id=account.id,
-        school_id=account.school_id,
-        session_id=auth_session.id,
-        roles=[account.role],
-        ttl=access_expires - now,
-        now=now,
-    )
-    return Tokens(access, refresh, access_expires, account.id)
-
-
-async def address_blocked(session: AsyncSession, auth: AuthRuntime, address: str, now: datetime) -> bool:
-    row = await session.get(AddressThrottle, address)
-    settings = auth.settings
-    return (
-        row is not None
-        and row.window_started_at > now - settings.address_failure_window
-        and row.failures >= settings.address_failure_limit
-    )
-
-
-async def record_address_failure(
-    session: AsyncSession, auth: AuthRuntime, address: str, now: datetime
-) -> None:
-    """Count a failed attempt (sign-in or parent code) from ``address`` in the current window."""
-    in_window = AddressThrottle.window_started_at > now - auth.settings.address_failure_window
-    stmt = insert(AddressThrottle).values(address=address, window_started_at=now, failures=1)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[AddressThrottle.address],
-            set_={
-                "failures": case((in_window, AddressThrottle.failures + 1), else_=1),
-                "window_started_at": case((in_window, AddressThrottle.window_started_at), else_=now),
-            },
-        )
-    )
-
-
-def throttled_problem(auth: AuthRuntime) -> Problem:
-    minutes = int(auth.settings.address_failure_window.total_seconds() // 60)
-    return Problem(
-        None,
-        "TOO_MANY_ATTEMPTS",
-        f"Too many failed attempts from this network address; try again in {minutes} minutes.",
-    )
-
-
 async def login(
     session: AsyncSession,
     auth: AuthRuntime,
@@ -196,7 +100,26 @@ async def login(
     address: str,
     now: datetime,
 ) -> AuthOutcome:
-    """Sign in with username and password (LRS 5.11: throttled per address, locked per account)."""
+    """Sign in with username and password (LRS 5.11: throttled per address, locked per account).
+
+    The attempt is recorded (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
+    outcome = await _login(
+        session, auth, tenant, username=username, password=password, address=address, now=now
+    )
+    await _emit_outcome(session, "auth.login", outcome)
+    return outcome
+
+
+async def _login(
+    session: AsyncSession,
+    auth: AuthRuntime,
+    tenant: Tenant,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+) -> AuthOutcome:
     settings = auth.settings
     if await address_blocked(session, auth, address, now):
         return _refused(throttled_problem(auth))
@@ -238,6 +161,47 @@ async def login(
     return AuthOutcome(tokens=tokens, account=account)
 
 
+async def _emit_outcome(session: AsyncSession, action: str, outcome: AuthOutcome) -> None:
+    account = outcome.account
+    await emit_sign_in(
+        session,
+        action,
+        signed_in=outcome.tokens is not None,
+        problem=outcome.problem,
+        event=outcome.event,
+        target=None if account is None else ("Account", account.id),
+        actor=None if account is None else Actor("ACCOUNT", account.id, account.username, account.role),
+    )
+
+
+async def emit_sign_in(
+    session: AsyncSession,
+    action: str,
+    *,
+    signed_in: bool,
+    problem: Problem | None,
+    event: str | None,
+    target: tuple[str, uuid.UUID] | None,
+    actor: Actor | None,
+) -> None:
+    """Record a sign-in or refresh attempt (LRS 5.11: failures and lockouts are logged): SUCCESS as
+    ``actor``, the account it signed in; REJECTED as the (anonymous) caller, with the problem's code.
+    ``target`` is the account tried, when known (type, id); ``event`` a security event besides the
+    outcome (``LOCKED_OUT``, ``REFRESH_TOKEN_REUSED``), recorded as ``auth.<event>`` about it."""
+    target_type, target_id = target if target is not None else (None, None)
+    await emit(
+        session,
+        action,
+        "SUCCESS" if signed_in else "REJECTED",
+        target_type=target_type,
+        target_id=target_id,
+        detail={"code": problem.code} if problem is not None else {},
+        actor=actor if signed_in else None,
+    )
+    if event is not None and target is not None:
+        await emit(session, f"auth.{event.lower()}", "SUCCESS", target_type=target_type, target_id=target_id)
+
+
 def _locked(until: datetime) -> Problem:
     return Problem(
         None,
@@ -250,7 +214,17 @@ def _locked(until: datetime) -> Problem:
 async def refresh(
     session: AsyncSession, auth: AuthRuntime, tenant: Tenant, *, refresh_token: str, now: datetime
 ) -> AuthOutcome:
-    """Rotate a refresh token. A used token presented again revokes its whole session (token family)."""
+    """Rotate a refresh token. A used token presented again revokes its whole session (token family).
+
+    The attempt is recorded (``auth.refresh``), and so is a reuse (``auth.refresh_token_reused``)."""
+    outcome = await _refresh(session, auth, tenant, refresh_token=refresh_token, now=now)
+    await _emit_outcome(session, "auth.refresh", outcome)
+    return outcome
+
+
+async def _refresh(
+    session: AsyncSession, auth: AuthRuntime, tenant: Tenant, *, refresh_token: str, now: datetime
+) -> AuthOutcome:
     row = (
         await session.execute(
             select(RefreshToken, AuthSession, Account)
@@ -278,26 +252,9 @@ async def refresh(
     ):
         return _refused(INVALID_REFRESH, account)
     token.used_at = now
-    return AuthOutcome(tokens=await _issue(session, auth, account, auth_session, now=now), account=account)
-
-
-async def revoke_sessions(
-    session: AsyncSession,
-    school_id: uuid.UUID,
-    *,
-    reason: str,
-    now: datetime,
-    session_ids: list[uuid.UUID] | None = None,
-    account_ids: list[uuid.UUID] | None = None,
-) -> int:
-    """Revoke sessions by id or by account (logout, password change, disabling, leavers). Returns a count."""
-    stmt = scoped_update(AuthSession, school_id).where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
-    if session_ids is not None:
-        stmt = stmt.where(AuthSession.id.in_(session_ids))  # type: ignore[attr-defined]
-    if account_ids is not None:
-        stmt = stmt.where(AuthSession.account_id.in_(account_ids))  # type: ignore[attr-defined]
-    result = await session.execute(stmt.values(revoked_at=now, revoked_reason=reason))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return AuthOutcome(
+        tokens=await issue_tokens(session, auth, account, auth_session, now=now), account=account
+    )
 
 
 async def logout(session: AsyncSession, principal: Principal, *, now: datetime) -> None:
@@ -363,6 +320,7 @@ async def reset_password(
     account = await _account(session, school_id, account_id)
     password = temporary_password()
     await _set_password(session, auth, account, password, now=now, must_change=True)
+    await emit(session, "auth.password_reset", target_type="Account", target_id=account_id)
     return password
 
 

@@ -1,12 +1,12 @@
-"""Access tokens (signed JWTs) and refresh tokens.
+"""Signing keys, signed access tokens for any audience, and refresh tokens.
 
-An access token is a short-lived ES256 JWT (RFC 9068 ``typ`` "at+jwt") bound to one school: its ``aud`` is
-``school:<school_id>``, so a token minted for one school is refused at every other. Verification trusts
-nothing in the token's header beyond picking a key by ``kid``: the algorithm must be ES256, whatever the
-header claims, which closes the ``alg: none`` and HMAC-with-the-public-key confusions.
+An access token is a short-lived ES256 JWT (RFC 9068 ``typ`` "at+jwt") bound to one audience: a school's
+(``auth.access_tokens``), a trust's or the platform's (``auth.admin_tokens``); this module signs and
+verifies them (:func:`sign_token`, :func:`verified_claims`), those check what their audience asserts.
+Verification trusts nothing in the token's header beyond picking a key by ``kid``: the algorithm must be
+ES256, whatever the header claims, which closes the ``alg: none`` and HMAC-with-the-public-key confusions.
 
-A refresh token is an opaque random string. Only its SHA-256 digest is stored, so a read of the database
-does not yield usable tokens.
+Refresh tokens are opaque random strings, not signed: ``auth.opaque_tokens``.
 
 Signing keys form a set: the newest key signs, every key in the set verifies, so a rotation does not log
 anyone out while tokens signed by the previous key are still alive.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import secrets
@@ -24,7 +23,6 @@ import tempfile
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,18 +34,14 @@ from joserfc.jws import JWSRegistry
 
 __all__ = [
     "ISSUER",
-    "PLATFORM_AUDIENCE",
-    "AccessClaims",
-    "AdminClaims",
     "SigningKeys",
-    "audience_for_school",
-    "audience_for_trust",
-    "hash_token",
-    "issue_access_token",
-    "issue_admin_token",
-    "new_refresh_token",
-    "verify_access_token",
-    "verify_admin_token",
+    "canonical_uuid",
+    "require_aware",
+    "require_verifiable",
+    "roles_of",
+    "sign_token",
+    "timestamp",
+    "verified_claims",
 ]
 
 ISSUER = "schoolgraph"
@@ -61,7 +55,6 @@ _KEY_MEMBERS = frozenset({"kty", "crv", "x", "y", "d", "kid", "alg", "use"})
 _MAX_TOKEN_LENGTH = 8192
 _VERIFIED_TOKENS = 4096
 """Signature-verified tokens a key set remembers (:meth:`SigningKeys._signed_claims`)."""
-_REFRESH_TOKEN_BYTES = 32
 
 # An allow-list of exactly one algorithm: joserfc then refuses any other "alg" before looking at a key,
 # and without emitting the SecurityWarning it raises for "none".
@@ -227,6 +220,20 @@ class SigningKeys:
         return claims
 
 
+def _unverified_header(token: str) -> dict[str, Any] | None:
+    """The decoded JOSE header of a compact JWS, or None if it is not a JSON object."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        return None
+    encoded = segments[0]
+    try:
+        raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
+        header = json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
 def _generate_key() -> ECKey:
     return ECKey.generate_key(_CURVE, parameters={"alg": _ALGORITHM, "use": "sig"}, auto_kid=True)
 
@@ -251,42 +258,25 @@ def _import_private_key(index: int, member: object) -> ECKey:
     return key
 
 
-@dataclass(frozen=True)
-class AccessClaims:
-    """What a verified access token asserts. Times are aware UTC datetimes, in whole seconds."""
-
-    account_id: uuid.UUID
-    school_id: uuid.UUID
-    session_id: uuid.UUID
-    roles: tuple[str, ...]
-    issued_at: datetime
-    expires_at: datetime
-
-
-def audience_for_school(school_id: uuid.UUID) -> str:
-    """The ``aud`` of access tokens for ``school_id``: ``"school:<uuid>"``."""
-    return f"school:{school_id}"
-
-
-def issue_access_token(
+def sign_token(
     keys: SigningKeys,
     *,
-    account_id: uuid.UUID,
-    school_id: uuid.UUID,
+    subject: uuid.UUID,
+    audience: str,
     session_id: uuid.UUID,
     roles: Sequence[str],
     ttl: timedelta,
     now: datetime,
 ) -> str:
-    """Sign an access token with the current key of ``keys``, valid from ``now`` for ``ttl``.
+    """Sign an access token for ``audience`` with the current key of ``keys``, valid from ``now`` for ``ttl``.
 
-    Header ``{"alg": "ES256", "kid": <current kid>, "typ": "at+jwt"}``; claims ``iss``, ``sub`` (the
-    account id), ``aud`` (:func:`audience_for_school`), ``sid``, ``roles`` (a list), ``iat`` = ``nbf``
-    (``now``, truncated to the second), ``exp`` (``now + ttl``, truncated) and a random ``jti``.
-    Raises ``ValueError`` for a naive ``now``, a ``ttl`` that is not positive, or a role that is not a
-    non-empty string (including ``roles`` given as one string).
+    Header ``{"alg": "ES256", "kid": <current kid>, "typ": "at+jwt"}``; claims ``iss``, ``sub``, ``aud``,
+    ``sid``, ``roles`` (a list), ``iat`` = ``nbf`` (``now``, truncated to the second), ``exp`` (``now +
+    ttl``, truncated) and a random ``jti``. Raises ``ValueError`` for a naive ``now``, a ``ttl`` that is
+    not positive, or a role that is not a non-empty string (including ``roles`` given as one string).
+    The audience-specific issuers (``auth.access_tokens``, ``auth.admin_tokens``) check the audience.
     """
-    _require_aware(now)
+    require_aware(now)
     if ttl <= timedelta(0):
         raise ValueError(f"ttl must be positive, got {ttl}")
     # A str is a Sequence[str]: "admin" would otherwise become ["a", "d", "m", "i", "n"].
@@ -298,8 +288,8 @@ def issue_access_token(
     header = {"alg": _ALGORITHM, "kid": keys.current_kid, "typ": _JWT_TYPE}
     claims: dict[str, Any] = {
         "iss": ISSUER,
-        "sub": str(account_id),
-        "aud": audience_for_school(school_id),
+        "sub": str(subject),
+        "aud": audience,
         "sid": str(session_id),
         "roles": list(roles),
         "iat": issued_at,
@@ -310,201 +300,17 @@ def issue_access_token(
     return jwt.encode(header, claims, keys._signing_key, registry=_JWS_REGISTRY, default_type=None)
 
 
-def verify_access_token(
-    keys: SigningKeys,
-    token: str,
-    *,
-    school_id: uuid.UUID,
-    now: datetime,
-    leeway: timedelta = timedelta(seconds=30),
-) -> AccessClaims | None:
-    """The claims of ``token`` if it is a valid access token for ``school_id`` at ``now``, else None.
-
-    None, never an exception, for anything wrong with the token: malformed, over 8 KiB, header other than
-    exactly ``alg`` ES256 / ``kid`` in ``keys`` / ``typ`` "at+jwt", bad signature, wrong ``iss``, ``aud``
-    not this school, expired (``exp <= now - leeway``), not yet valid (``nbf`` or ``iat`` after
-    ``now + leeway``), or a claim missing or of the wrong form. Raises ``ValueError`` only for caller
+def verified_claims(
+    keys: SigningKeys, token: str, *, audience: str, now: datetime, leeway: timedelta
+) -> dict[str, Any] | None:
+    """The claims of ``token`` if its signature is valid under ``keys`` and it is valid for exactly
+    ``audience`` at ``now``, else None: malformed, over 8 KiB, a header other than exactly ``alg`` ES256 /
+    ``kid`` in ``keys`` / ``typ`` "at+jwt", bad signature, wrong ``iss`` or ``aud``, expired (``exp <= now
+    - leeway``), not yet valid (``nbf`` or ``iat`` after ``now + leeway``), or a claim missing. The
+    claims' forms (uuids, times, roles) are the caller's to check. Raises ``ValueError`` only for caller
     mistakes: a naive ``now`` or a negative ``leeway``.
     """
-    _require_aware(now)
-    if leeway < timedelta(0):
-        raise ValueError(f"leeway must not be negative, got {leeway}")
-    claims = keys._signed_claims(token)
-    if claims is None:
-        return None
-    try:
-        jwt.JWTClaimsRegistry(
-            now=int(now.timestamp()),
-            leeway=int(leeway.total_seconds()),
-            iss={"essential": True, "value": ISSUER},
-            aud={"essential": True, "value": audience_for_school(school_id)},
-            sub={"essential": True},
-            sid={"essential": True},
-            roles={"essential": True, "allow_blank": True},
-            iat={"essential": True},
-            nbf={"essential": True},
-            exp={"essential": True},
-            jti={"essential": True},
-        ).validate(claims)
-    except (JoseError, ValueError):
-        return None
-    return _access_claims(claims, school_id)
-
-
-def _unverified_header(token: str) -> dict[str, Any] | None:
-    """The decoded JOSE header of a compact JWS, or None if it is not a JSON object."""
-    segments = token.split(".")
-    if len(segments) != 3:
-        return None
-    encoded = segments[0]
-    try:
-        raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
-        header = json.loads(raw)
-    except (binascii.Error, ValueError, RecursionError):
-        return None
-    return header if isinstance(header, dict) else None
-
-
-def _access_claims(claims: dict[str, Any], school_id: uuid.UUID) -> AccessClaims | None:
-    """Type-check signed, time-valid claims that JWTClaimsRegistry only checked for presence."""
-    # JWTClaimsRegistry accepts an "aud" list containing ours; we only ever issue the single string.
-    if claims["aud"] != audience_for_school(school_id):
-        return None
-    account_id = _canonical_uuid(claims["sub"])
-    session_id = _canonical_uuid(claims["sid"])
-    roles = claims["roles"]
-    if account_id is None or session_id is None:
-        return None
-    if not isinstance(roles, list) or not all(isinstance(role, str) and role for role in roles):
-        return None
-    issued_at = _timestamp(claims["iat"])
-    expires_at = _timestamp(claims["exp"])
-    if issued_at is None or expires_at is None:
-        return None
-    return AccessClaims(
-        account_id=account_id,
-        school_id=school_id,
-        session_id=session_id,
-        roles=tuple(roles),
-        issued_at=issued_at,
-        expires_at=expires_at,
-    )
-
-
-def _canonical_uuid(value: object) -> uuid.UUID | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return None
-    # uuid.UUID also accepts braces, "urn:uuid:" and missing hyphens; we only issue the canonical form.
-    return parsed if str(parsed) == value else None
-
-
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _require_aware(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be a timezone-aware datetime")
-
-
-# --- trust admins and platform operators -----------------------------------------------------------------
-#
-# Accounts that are not of any school sign tokens with the same keys, but for an audience no school token
-# ever has: ``trust:<trust_id>`` for a trust's admins, ``platform`` for operators. Each verifier demands its
-# own audience exactly, so a school token is anonymous at a trust or platform URL and the other way round.
-
-PLATFORM_AUDIENCE = "platform"
-
-
-def audience_for_trust(trust_id: uuid.UUID) -> str:
-    """The ``aud`` of a trust admin's access tokens: ``"trust:<uuid>"``."""
-    return f"trust:{trust_id}"
-
-
-@dataclass(frozen=True)
-class AdminClaims:
-    """What a verified trust-admin or operator access token asserts."""
-
-    subject: uuid.UUID
-    audience: str
-    session_id: uuid.UUID
-    roles: tuple[str, ...]
-    issued_at: datetime
-    expires_at: datetime
-
-
-def _is_admin_audience(audience: str) -> bool:
-    if audience == PLATFORM_AUDIENCE:
-        return True
-    kind, _, rest = audience.partition(":")
-    return kind == "trust" and _canonical_uuid(rest) is not None
-
-
-def issue_admin_token(
-    keys: SigningKeys,
-    *,
-    subject: uuid.UUID,
-    audience: str,
-    session_id: uuid.UUID,
-    roles: Sequence[str],
-    ttl: timedelta,
-    now: datetime,
-) -> str:
-    """Sign an access token for a trust admin (``audience_for_trust``) or an operator (``PLATFORM_AUDIENCE``).
-
-    The same header and claims as :func:`issue_access_token`, with ``aud`` = ``audience``. Raises
-    ``ValueError`` for an audience that is neither, and for the same caller mistakes as that function.
-    """
-    _require_aware(now)
-    if not _is_admin_audience(audience):
-        raise ValueError(f"not a trust or platform audience: {audience!r}")
-    if ttl <= timedelta(0):
-        raise ValueError(f"ttl must be positive, got {ttl}")
-    if isinstance(roles, str) or not all(isinstance(role, str) and role for role in roles):
-        raise ValueError("roles must be a sequence of non-empty strings")
-    issued_at = int(now.timestamp())
-    header = {"alg": _ALGORITHM, "kid": keys.current_kid, "typ": _JWT_TYPE}
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": str(subject),
-        "aud": audience,
-        "sid": str(session_id),
-        "roles": list(roles),
-        "iat": issued_at,
-        "nbf": issued_at,
-        "exp": int((now + ttl).timestamp()),
-        "jti": secrets.token_urlsafe(16),
-    }
-    return jwt.encode(header, claims, keys._signing_key, registry=_JWS_REGISTRY, default_type=None)
-
-
-def verify_admin_token(
-    keys: SigningKeys,
-    token: str,
-    *,
-    audience: str,
-    now: datetime,
-    leeway: timedelta = timedelta(seconds=30),
-) -> AdminClaims | None:
-    """The claims of ``token`` if it is a valid access token for exactly ``audience`` at ``now``, else None.
-
-    The same refusals as :func:`verify_access_token`; in particular a school token (``aud`` school:...)
-    is None here, and a token of one trust is None for another.
-    """
-    _require_aware(now)
-    if leeway < timedelta(0):
-        raise ValueError(f"leeway must not be negative, got {leeway}")
-    if not _is_admin_audience(audience):
-        return None
+    require_verifiable(now, leeway)
     claims = keys._signed_claims(token)
     if claims is None:
         return None
@@ -524,36 +330,51 @@ def verify_admin_token(
         ).validate(claims)
     except (JoseError, ValueError):
         return None
-    if claims["aud"] != audience:
-        return None
-    subject = _canonical_uuid(claims["sub"])
-    session_id = _canonical_uuid(claims["sid"])
+    # JWTClaimsRegistry accepts an "aud" list containing ours; we only ever issue the single string.
+    return claims if claims["aud"] == audience else None
+
+
+def roles_of(claims: dict[str, Any]) -> tuple[str, ...] | None:
+    """The ``roles`` claim as a tuple of non-empty strings, or None if it is anything else."""
     roles = claims["roles"]
-    issued_at = _timestamp(claims["iat"])
-    expires_at = _timestamp(claims["exp"])
-    if subject is None or session_id is None or issued_at is None or expires_at is None:
-        return None
     if not isinstance(roles, list) or not all(isinstance(role, str) and role for role in roles):
         return None
-    return AdminClaims(subject, audience, session_id, tuple(roles), issued_at, expires_at)
+    return tuple(roles)
 
 
-def new_refresh_token() -> tuple[str, bytes]:
-    """A fresh refresh token: (the opaque text for the client, its :func:`hash_token` digest to store).
+def canonical_uuid(value: object) -> uuid.UUID | None:
+    """``value`` as a uuid if it is one in the canonical text form, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    # uuid.UUID also accepts braces, "urn:uuid:" and missing hyphens; we only issue the canonical form.
+    return parsed if str(parsed) == value else None
 
-    The text is 32 random bytes as URL-safe base64 without padding (43 characters).
-    """
-    token = secrets.token_urlsafe(_REFRESH_TOKEN_BYTES)
-    return token, hash_token(token)
+
+def timestamp(value: object) -> datetime | None:
+    """A NumericDate claim as an aware UTC datetime, or None if it is not an integer in range."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
-def hash_token(token: str) -> bytes:
-    """The SHA-256 digest (32 bytes) of ``token``'s UTF-8 text.
+def require_verifiable(now: datetime, leeway: timedelta) -> None:
+    """Raise ``ValueError`` for the caller mistakes of a verification: a naive ``now``, a negative ``leeway``."""
+    require_aware(now)
+    if leeway < timedelta(0):
+        raise ValueError(f"leeway must not be negative, got {leeway}")
 
-    Unsalted and fast, so fit only for secrets with enough entropy that guessing is hopeless (refresh
-    tokens, and parent or activation codes drawn at random); never for passwords.
-    """
-    return hashlib.sha256(token.encode("utf-8")).digest()
+
+def require_aware(now: datetime) -> None:
+    """Raise ``ValueError`` for a naive ``now``: token times are compared in UTC."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
 
 
 def _write_new_file(path: Path, text: str) -> bool:

@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import admin_sessions
 from auth.admin_sessions import AdminOutcome, AdminTokens
+from auth.admin_tokens import AdminClaims, audience_for_trust
+from auth.opaque_tokens import hash_token
 from auth.operators import OperatorPrincipal
 from auth.parent_codes import ALPHABET, normalise_code, username_problem
 from auth.policies import Policy
 from auth.service import AuthRuntime
-from auth.tokens import AdminClaims, audience_for_trust, hash_token
 from common.errors import DomainError, Problem, Problems
+from common.events import emit, trust_admin_actor
 from common.identifiers import IdentifierError, validate_email
 from models.platform import TrustAdminAccount
 
@@ -171,6 +173,8 @@ async def activate(
     tokens = await admin_sessions.start_session(
         session, auth, account, audience=audience_for_trust(trust_id), now=now, address=address
     )
+    actor = trust_admin_actor(account.id, account.username)  # the caller was anonymous until now
+    await emit(session, "auth.activated", target_type="TrustAdmin", target_id=account.id, actor=actor)
     return account, tokens
 
 

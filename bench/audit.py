@@ -58,8 +58,8 @@ def serve(port: int, *, audit: bool) -> None:
     """Serve the app on 127.0.0.1:``port`` (settings from the environment); without the audit write if asked."""
     import uvicorn
 
+    from audit import recorder as http  # the module whose append the edge calls
     from common.settings import load_settings
-    from server import http
     from server.app import create_app
     from server.database import create_engine, resolve_urls
     from server.runtime import build_runtime, load_keys

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.principal import Principal
 from common import pagination as paging
 from common.errors import DomainError, Problems
+from common.events import emit
 from common.pagination import Page, after_key
 from learning import curriculum, ladders
 from models import Account
@@ -319,6 +320,13 @@ async def download(
     )
     session.add(row)
     await session.flush()
+    await emit(
+        session,
+        "content.downloaded",
+        target_type="Content",
+        target_id=content_id,
+        detail={"source": item.source, "title": item.title},
+    )
     return DownloadedFile(row.id, item, item.file_name, item.media_type, data, notice)
 
 

@@ -3,7 +3,8 @@
 While a school has opted in, imports keep its pupils' extended data (LEA care, SEN status code, pupil
 premium, EAL); otherwise they drop it with a warning. Opting in records who approved (their name, as the
 clause asks, and account) and when; revoking records who revoked and when, and deletes every stored row of
-extended data of the school in the same transaction. Both are school-admin operations: the GraphQL layer
+extended data of the school in the same transaction. Both are recorded in the audit trail attached to the
+session (``common.events``). Both are school-admin operations: the GraphQL layer
 enforces the policy, these functions trust their caller.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from common.errors import DomainError
+from common.events import emit
 from common.pagination import UUID, Page, after_key
 from models import Pupil, Staff
 from models.roster import ExtendedDataOptIn, PupilExtendedData
@@ -72,6 +74,7 @@ async def opt_in(session: AsyncSession, principal: Principal, *, now: datetime) 
     row = await setting(session, school_id)
     assert row is not None
     await session.refresh(row)
+    await emit(session, "privacy.extended_data.opt_in")
     return row
 
 
@@ -86,8 +89,9 @@ async def revoke(session: AsyncSession, principal: Principal, *, now: datetime) 
     row.revoked_by_name = await person_name(session, principal)
     row.revoked_at = now
     result = await session.execute(scoped_delete(PupilExtendedData, school_id))
-    await session.flush()
-    return Revoked(setting=row, deleted=int(result.rowcount))  # type: ignore[attr-defined]
+    deleted = int(result.rowcount)  # type: ignore[attr-defined]
+    await emit(session, "privacy.extended_data.revoke", detail={"deletedRows": deleted})
+    return Revoked(setting=row, deleted=deleted)
 
 
 async def stored_count(session: AsyncSession, school_id: uuid.UUID) -> int:

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.opaque_tokens import hash_token
 from auth.parent_codes import new_code, normalise_code
 from auth.principal import Principal
 from auth.service import AuthRuntime, Tokens, password_problems, start_session
-from auth.tokens import hash_token
 from common.clock import school_today
 from common.errors import DomainError, Problem, Problems
+from common.events import Actor, emit
 from models import Account, Contact, Pupil, Staff
 from models.roster import ActivationCode
 from roster.reading import years_before
@@ -103,6 +104,10 @@ async def issue(
         )
         issued.append(IssuedActivation(rows[account_id], code, now + CODE_TTL))
     await session.flush()
+    for item in issued:  # LL 7.1.4: the record of codes granted, and to which account
+        await emit(
+            session, "account.activation_code_issued", target_type="Account", target_id=item.account.id
+        )
     return issued
 
 
@@ -159,7 +164,11 @@ async def activate(
     account.status = "ACTIVE"
     record.used_at = now
     await session.flush()
-    return await start_session(session, auth, account, now=now, address=address)
+    tokens = await start_session(session, auth, account, now=now, address=address)
+    # Named as typed at sign-in: the caller was anonymous until now.
+    actor = Actor("ACCOUNT", tokens.account_id, username.strip())
+    await emit(session, "account.activated", target_type="Account", target_id=tokens.account_id, actor=actor)
+    return tokens
 
 
 async def _person_checks(

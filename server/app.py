@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.http import platform_graphql, school_graphql, trust_graphql
+from server.admin_http import platform_graphql, trust_graphql
+from server.http import school_graphql
 from server.runtime import Runtime
 
 

@@ -9,6 +9,7 @@ linked to ``pupil1``. Every demo account shares one password, so one argon2 hash
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -78,6 +79,25 @@ def _upn(la_code: str, serial: int) -> str:
     return upn_check_letter(body) + body
 
 
+def _pupils(spec: DemoSchool, school_id: uuid.UUID, now: datetime) -> list[Pupil]:
+    """The school's pupils: the first half in year 5, the rest in year 6, of the right age on ``now``."""
+    pupils = []
+    for i in range(1, PUPILS_PER_SCHOOL + 1):
+        year = 5 if i <= PUPILS_PER_SCHOOL // 2 else 6
+        born = date(now.year - year - 5 - (1 if now.month < 9 else 0), 1 + (i * 7) % 12, 1 + (i * 11) % 28)
+        pupils.append(
+            Pupil(
+                school_id=school_id,
+                forename=FORENAMES[i % len(FORENAMES)],
+                surname=SURNAMES[(i * 7) % len(SURNAMES)],
+                date_of_birth=born,
+                gender=("FEMALE", "MALE")[i % 2],
+                upn=_upn(spec.la_code, int(spec.urn[-3:]) * 100 + i),
+            )
+        )
+    return pupils
+
+
 async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: str, now: datetime) -> None:
     school = await create_school(
         session, slug=spec.slug, name=spec.name, phase="PRIMARY", urn=spec.urn, now=now
@@ -93,20 +113,7 @@ async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: s
                      role_text="Class teacher, Year 6", staff_code="JEV")  # fmt: skip
     year5 = Group(school_id=sid, name="5K", type="CLASS", year_group=5, subject=None, external_id="5K")
     year6 = Group(school_id=sid, name="6E", type="CLASS", year_group=6, subject=None, external_id="6E")
-    pupils = []
-    for i in range(1, PUPILS_PER_SCHOOL + 1):
-        year = 5 if i <= PUPILS_PER_SCHOOL // 2 else 6
-        born = date(now.year - year - 5 - (1 if now.month < 9 else 0), 1 + (i * 7) % 12, 1 + (i * 11) % 28)
-        pupils.append(
-            Pupil(
-                school_id=sid,
-                forename=FORENAMES[i % len(FORENAMES)],
-                surname=SURNAMES[(i * 7) % len(SURNAMES)],
-                date_of_birth=born,
-                gender=("FEMALE", "MALE")[i % 2],
-                upn=_upn(spec.la_code, int(spec.urn[-3:]) * 100 + i),
-            )
-        )
+    pupils = _pupils(spec, sid, now)
     parent = Contact(school_id=sid, forename="Robin", surname=pupils[0].surname, email=f"parent1@{domain}")
     session.add_all([admin, teacher1, teacher2, year5, year6, *pupils, parent])
     await session.flush()

@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy import insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from audit.platform import JOBS, PlatformTrail, write
+from audit.platform import JOBS, PlatformTrail
 from common.clock import utcnow
+from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
@@ -105,8 +106,9 @@ class _Run:
                         trail = PlatformTrail(
                             actor=JOBS, request_id=f"jobs:{self.runner}"[:64], client_address=None
                         )
+                        attach(session, trail)
                         what = await apply(session, row, trail)
-                        await write(session, trail, now=self.now)
+                        await trail.write(session, now=self.now)
                 except Exception:
                     if claimed is None:
                         raise  # the database itself is failing: stop the run

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.opaque_tokens import hash_token
 from auth.parent_codes import normalise_code, username_problem, username_taken
 from auth.service import AuthRuntime, Tokens, password_problems, revoke_sessions, start_session
-from auth.tokens import hash_token
 from auth.trust_admins import new_activation_code
 from common.errors import DomainError, Problem, Problems
+from common.events import Actor, emit
 from common.identifiers import IdentifierError, validate_email
 from models import Account, AuditEntry, Staff
 from models.platform import AccountActivation, SuperUser
@@ -195,7 +196,10 @@ async def activate_account(
     account.last_login_at = now
     activation.used_at = now
     await session.flush()
-    return account, await start_session(session, auth, account, now=now, address=address)
+    tokens = await start_session(session, auth, account, now=now, address=address)
+    actor = Actor("ACCOUNT", account.id, account.username, account.role)  # the caller was anonymous until now
+    await emit(session, "auth.activated", target_type="Account", target_id=account.id, actor=actor)
+    return account, tokens
 
 
 async def school_admins(session: AsyncSession, school_id: uuid.UUID) -> list[SchoolAdminView]:

@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from auth.tokens import SigningKeys, issue_access_token, verify_access_token
+from auth.access_tokens import issue_access_token, verify_access_token
+from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.settings import Settings
 from graph.relay import to_global_id

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from auth.tokens import hash_token
+from auth.opaque_tokens import hash_token
 from common.clock import utcnow
 from graph.relay import to_global_id
 from models import Account, Contact, ParentCode, PupilContact

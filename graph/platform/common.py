@@ -23,7 +23,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
+from audit.platform import PlatformTrail
 from auth.admin_sessions import AdminOutcome, AdminTokens
 from auth.service import AuthRuntime
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
@@ -168,28 +168,6 @@ class RefreshTokenInput:
 class ChangePasswordInput:
     current_password: str
     new_password: str
-
-
-def audit_sign_in(info: Info, action: str, outcome: AdminOutcome) -> None:
-    """LRS 5.11: sign-ins, refusals and lockouts of admin accounts are logged (the platform log)."""
-    audit: PlatformTrail = info.context.audit
-    account = outcome.account
-    actor = None
-    if account is not None and outcome.tokens is not None:
-        is_trust = hasattr(account, "trust_id")
-        actor = (trust_admin_actor if is_trust else operator_actor)(account.id, account.username)
-    audit.record(
-        action,
-        "SUCCESS" if outcome.tokens is not None else "REJECTED",
-        target_type=None if account is None else type(account).__name__,
-        target_id=None if account is None else account.id,
-        detail={"code": outcome.problem.code} if outcome.problem is not None else {},
-        actor=actor,
-    )
-    if outcome.event is not None and account is not None:
-        audit.record(
-            f"auth.{outcome.event.lower()}", target_type=type(account).__name__, target_id=account.id
-        )
 
 
 # --- enums ----------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import strawberry
 from strawberry.types import Info
 
 from auth import admin_sessions, operators, trust_admins
+from auth.admin_tokens import PLATFORM_AUDIENCE
 from auth.operators import OPERATOR, OperatorPrincipal
-from auth.tokens import PLATFORM_AUDIENCE
 from common.errors import DomainError
 from graph.mutations import attempt, guessing_attempt, user_errors
 from graph.permissions import guarded_mutation, public
@@ -40,7 +40,6 @@ from graph.platform.common import (
     SetSuperUsersInput,
     SetSuperUsersPayload,
     TrustKind,
-    audit_sign_in,
     expect_school_id,
     school_url,
     set_super_users,
@@ -81,7 +80,6 @@ async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
         address=ctx.client_address,
         now=ctx.now,
     )
-    audit_sign_in(info, "auth.login", outcome)
     return AdminAuthPayload.from_outcome(outcome)
 
 
@@ -90,7 +88,6 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayloa
     outcome = await admin_sessions.refresh(
         ctx.session, ctx.auth, refresh_token=input.refresh_token, audience=PLATFORM_AUDIENCE, now=ctx.now
     )
-    audit_sign_in(info, "auth.refresh", outcome)
     return AdminAuthPayload.from_outcome(outcome)
 
 

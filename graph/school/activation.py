@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from audit.recorder import Actor
 from graph.mutations import guessing_attempt
 from graph.permissions import public
 from graph.school.auth_mutations import AuthPayload
@@ -37,13 +36,7 @@ async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPaylo
     )
     if done is None:
         return AuthPayload.of(None, errors)
-    account, tokens = done
-    ctx.audit.record(
-        "auth.activated",
-        target_type="Account",
-        target_id=account.id,
-        actor=Actor("ACCOUNT", account.id, account.username, account.role),
-    )
+    _, tokens = done
     return AuthPayload.of(tokens, [])
 
 

@@ -110,12 +110,6 @@ async def reset_password(info: Info, input: ResetPasswordInput) -> ResetPassword
         )
 
     password, errors = await attempt(info, run)
-    if password is not None:
-        ctx.audit.record(
-            "auth.password_reset",
-            target_type="Account",
-            target_id=expect_global_id(input.account_id, "Account", field="accountId"),
-        )
     return ResetPasswordPayload(temporary_password=password, errors=errors)
 
 
@@ -159,13 +153,6 @@ async def issue_parent_code(info: Info, input: IssueParentCodeInput) -> IssuePar
     issued, errors = await attempt(info, run)
     if issued is None:
         return IssueParentCodePayload(errors=errors)
-    # LL 7.1.4: the record of parent codes granted, by whom and for which pupil.
-    ctx.audit.record(
-        "parent_code.issued",
-        target_type="Pupil",
-        target_id=issued.record.pupil_id,
-        detail={"parentCodeId": str(issued.record.id)},
-    )
     return IssueParentCodePayload(code=issued.code, expires_at=issued.record.expires_at)
 
 

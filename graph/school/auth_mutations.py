@@ -7,7 +7,6 @@ import datetime
 import strawberry
 from strawberry.types import Info
 
-from audit.recorder import Actor
 from auth import parent_codes, policies
 from auth import service as auth_service
 from common.errors import Problem
@@ -73,24 +72,6 @@ class LogoutPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _audit(info: Info, action: str, outcome: auth_service.AuthOutcome) -> None:
-    """Record who a sign-in or refresh concerned (LRS 5.11: failures and lockouts are logged)."""
-    audit, account = info.context.audit, outcome.account
-    actor = None
-    if account is not None and outcome.tokens is not None:
-        actor = Actor("ACCOUNT", account.id, account.username, account.role)
-    audit.record(
-        action,
-        "SUCCESS" if outcome.tokens is not None else "REJECTED",
-        target_type="Account" if account is not None else None,
-        target_id=account.id if account is not None else None,
-        detail={"code": outcome.problem.code} if outcome.problem is not None else {},
-        actor=actor,
-    )
-    if outcome.event is not None and account is not None:
-        audit.record(f"auth.{outcome.event.lower()}", "SUCCESS", target_type="Account", target_id=account.id)
-
-
 async def _outcome(outcome: auth_service.AuthOutcome) -> AuthPayload:
     if outcome.problem is not None:
         return AuthPayload.of(None, user_errors([outcome.problem]))
@@ -108,7 +89,6 @@ async def login(info: Info, input: LoginInput) -> AuthPayload:
         address=ctx.client_address,
         now=ctx.now,
     )
-    _audit(info, "auth.login", outcome)
     return await _outcome(outcome)
 
 
@@ -117,7 +97,6 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AuthPayload:
     outcome = await auth_service.refresh(
         ctx.session, ctx.auth, ctx.tenant, refresh_token=input.refresh_token, now=ctx.now
     )
-    _audit(info, "auth.refresh", outcome)
     return await _outcome(outcome)
 
 

@@ -463,12 +463,6 @@ async def download_content(info: Info, input: DownloadContentInput) -> DownloadP
         found = await content.download(
             ctx.session, ctx.principal, _store(info), content_id, school_name=ctx.tenant.name, now=ctx.now
         )
-        ctx.audit.record(
-            "content.downloaded",
-            target_type="Content",
-            target_id=content_id,
-            detail={"source": found.content.source, "title": found.content.title},
-        )
         return DownloadedFileType.of(found)
 
     file, errors = await attempt(info, run)

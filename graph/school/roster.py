@@ -17,7 +17,6 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from audit.recorder import Actor
 from auth import policies
 from common.errors import DomainError
 from common.pagination import Page
@@ -452,7 +451,6 @@ async def opt_in_to_extended_data(info: Info) -> ExtendedDataSettingPayload:
     row, errors = await attempt(info, lambda: extended_data.opt_in(ctx.session, ctx.principal, now=ctx.now))
     if row is None:
         return ExtendedDataSettingPayload(errors=errors)
-    ctx.audit.record("privacy.extended_data.opt_in")
     return ExtendedDataSettingPayload(setting=ExtendedDataSettingType.of(row))
 
 
@@ -463,7 +461,6 @@ async def revoke_extended_data(info: Info) -> ExtendedDataSettingPayload:
     )
     if revoked is None:
         return ExtendedDataSettingPayload(errors=errors)
-    ctx.audit.record("privacy.extended_data.revoke", detail={"deletedRows": revoked.deleted})
     return ExtendedDataSettingPayload(
         setting=ExtendedDataSettingType.of(revoked.setting), deleted_rows=revoked.deleted
     )
@@ -481,8 +478,6 @@ async def issue_activation_codes(info: Info, input: IssueActivationCodesInput) -
     issued, errors = await attempt(info, run)
     if issued is None:
         return IssueActivationCodesPayload(errors=errors)
-    for item in issued:  # LL 7.1.4: the record of codes granted, and to which account
-        ctx.audit.record("account.activation_code_issued", target_type="Account", target_id=item.account.id)
     return IssueActivationCodesPayload(
         codes=[
             ActivationCodeType(row=i, account=AccountType.of(i.account), code=i.code, expires_at=i.expires_at)
@@ -508,13 +503,6 @@ async def activate_imported_account(info: Info, input: ActivateImportedAccountIn
             now=ctx.now,
         ),
     )
-    if tokens is not None:
-        ctx.audit.record(
-            "account.activated",
-            target_type="Account",
-            target_id=tokens.account_id,
-            actor=Actor("ACCOUNT", tokens.account_id, input.username.strip()),
-        )
     return AuthPayload.of(tokens, errors)
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from audit.platform import trust_admin_actor
 from auth import admin_sessions, trust_admins
-from auth.tokens import audience_for_trust
+from auth.admin_tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
 from graph.mutations import attempt, guessing_attempt, user_errors
@@ -31,7 +30,6 @@ from graph.platform.common import (
     SchoolAdminType,
     SetSuperUsersInput,
     SetSuperUsersPayload,
-    audit_sign_in,
     set_super_users,
 )
 from graph.relay import expect_global_id
@@ -68,7 +66,6 @@ async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
         address=ctx.client_address,
         now=ctx.now,
     )
-    audit_sign_in(info, "auth.login", outcome)
     return AdminAuthPayload.from_outcome(outcome)
 
 
@@ -82,7 +79,6 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayloa
         audience=audience_for_trust(ctx.tenant.id),
         now=ctx.now,
     )
-    audit_sign_in(info, "auth.refresh", outcome)
     return AdminAuthPayload.from_outcome(outcome)
 
 
@@ -111,13 +107,7 @@ async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> Ad
     )
     if done is None:
         return AdminAuthPayload.of(None, errors)
-    account, tokens = done
-    ctx.audit.record(
-        "auth.activated",
-        target_type="TrustAdmin",
-        target_id=account.id,
-        actor=trust_admin_actor(account.id, account.username),
-    )
+    _, tokens = done
     return AdminAuthPayload.of(tokens, [])
 
 

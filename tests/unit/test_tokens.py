@@ -17,16 +17,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from auth.tokens import (
-    ISSUER,
-    AccessClaims,
-    SigningKeys,
-    audience_for_school,
-    hash_token,
-    issue_access_token,
-    new_refresh_token,
-    verify_access_token,
-)
+from auth.access_tokens import AccessClaims, audience_for_school, issue_access_token, verify_access_token
+from auth.opaque_tokens import hash_token, new_refresh_token
+from auth.tokens import ISSUER, SigningKeys
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 TTL = timedelta(minutes=10)

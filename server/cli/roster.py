@@ -10,13 +10,17 @@ the action in the school's audit log (actor: the command line) and, for imports,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from server.cli import common
+from server.cli.common import console
 
 if TYPE_CHECKING:
     from common.settings import Settings
@@ -25,20 +29,6 @@ if TYPE_CHECKING:
     from server.database import DatabaseUrls
 
 app = typer.Typer(help="Import and export a school's roster (MIS CSV, OneRoster).", no_args_is_help=True)
-console = Console()
-CLI_ACTOR = "command line"
-
-
-def _engine_url() -> tuple[Settings, DatabaseUrls]:
-    from common.settings import SettingsError, load_settings
-    from server.database import resolve_urls
-
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        console.print(f"[red]Configuration error:[/red] {error}")
-        raise typer.Exit(2) from None
-    return settings, resolve_urls(settings)
 
 
 @app.command("import")
@@ -58,7 +48,8 @@ def import_command(
     if mode not in MODES:
         console.print(f"[red]--mode must be one of {', '.join(MODES)}[/red]")
         raise typer.Exit(2)
-    settings, urls = _engine_url()
+    settings = common.settings()
+    urls = common.urls(settings, announce=False)
     report = asyncio.run(_import(settings, urls, school, path, dry_run=dry_run, mode=mode, org=org))
     _print_report(report, show)
     if report.outcome == "REFUSED":
@@ -77,14 +68,12 @@ async def _import(
 ) -> ImportReport:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from audit.recorder import Actor, Event, append
     from common.clock import utcnow
+    from common.events import emit
     from roster.service import Importer, ImportOptions, audit_detail, import_path, school_ref, set_org
-    from server.database import create_engine
     from tenants.context import enter_school
 
-    engine = create_engine(urls.runtime, settings, pool_size=1)
-    try:
+    async with common.runtime_engine(settings, urls) as engine:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             tenant = await enter_school(session, slug)
             if tenant is None:
@@ -94,52 +83,58 @@ async def _import(
                 console.print(f"[red]The school is {tenant.status.lower()}: no import.[/red]")
                 raise typer.Exit(2)
             now = utcnow()
+            trail = common.command_trail(session, tenant.id)
             if org:
                 await set_org(session, tenant.id, org, by=None, now=now)
             ref = await school_ref(session, tenant.id)
-            with Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.fields[rows]:>10,} rows"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=False,
-            ) as progress:
-                tasks: dict[str, TaskID] = {}
-
-                def advance(name: str, rows: int) -> None:
-                    for other, task in tasks.items():
-                        if other != name:
-                            progress.update(task, total=1, completed=1)
-                    if name not in tasks:
-                        tasks[name] = progress.add_task(name, total=None, rows=0)
-                    progress.update(tasks[name], rows=rows)
-
+            with _stage_progress() as advance:
                 report = await import_path(
                     session,
                     ref,
                     path,
-                    by=Importer(name=CLI_ACTOR),
+                    by=Importer(name=common.CLI_NAME),
                     options=ImportOptions(mode=mode, dry_run=dry_run),
                     now=now,
                     progress=advance,
                 )
-                for task in tasks.values():
-                    progress.update(task, total=1, completed=1)
-            outcome = "REJECTED" if report.outcome == "REFUSED" else "SUCCESS"
-            await append(
+            await emit(
                 session,
-                tenant.id,
-                [Event("roster.import", outcome, "RosterImport", report.import_id, audit_detail(report))],
-                actor=Actor("OPERATOR", username=CLI_ACTOR),
-                request_id=None,
-                client_address=None,
-                now=now,
+                "roster.import",
+                "REJECTED" if report.outcome == "REFUSED" else "SUCCESS",
+                target_type="RosterImport",
+                target_id=report.import_id,
+                detail=audit_detail(report),
             )
+            await trail.write(session, now=now)
         return report
-    finally:
-        await engine.dispose()
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Callable[[str, int], None]]:
+    """A progress bar per stage of an import; yields the ``progress(stage, rows)`` callback the importer
+    calls. A stage is shown complete when the next one starts, and every stage when the import is done."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:>10,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(name: str, rows: int) -> None:
+            for other, task in tasks.items():
+                if other != name:
+                    progress.update(task, total=1, completed=1)
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=None, rows=0)
+            progress.update(tasks[name], rows=rows)
+
+        yield advance
+        for task in tasks.values():
+            progress.update(task, total=1, completed=1)
 
 
 def _print_report(report: ImportReport, show: int) -> None:
@@ -181,7 +176,8 @@ def export_command(
     if out.exists():
         console.print(f"[red]{out} exists: not overwriting it.[/red]")
         raise typer.Exit(2)
-    settings, urls = _engine_url()
+    settings = common.settings()
+    urls = common.urls(settings, announce=False)
     summary = asyncio.run(_export(settings, urls, school, out))
     table = Table(title=f"{out} (SHA-256 {summary.sha256})")
     table.add_column("file")
@@ -197,20 +193,19 @@ def export_command(
 async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) -> ExportSummary:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from audit.recorder import Actor, Event, append
     from common.clock import utcnow
+    from common.events import emit
     from roster.export import export_oneroster
     from roster.service import school_ref
-    from server.database import create_engine
     from tenants.context import enter_school
 
-    engine = create_engine(urls.runtime, settings, pool_size=1)
-    try:
+    async with common.runtime_engine(settings, urls) as engine:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             tenant = await enter_school(session, slug)
             if tenant is None:
                 console.print(f"[red]No school at /schools/{slug}.[/red]")
                 raise typer.Exit(2)
+            trail = common.command_trail(session, tenant.id)
             ref = await school_ref(session, tenant.id)
             partial = out.with_name(out.name + ".part")
             try:
@@ -219,15 +214,6 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
                 partial.rename(out)
             finally:
                 partial.unlink(missing_ok=True)
-            await append(
-                session,
-                tenant.id,
-                [Event("roster.export", "SUCCESS", detail={"rows": summary.rows, "sha256": summary.sha256})],
-                actor=Actor("OPERATOR", username=CLI_ACTOR),
-                request_id=None,
-                client_address=None,
-                now=utcnow(),
-            )
+            await emit(session, "roster.export", detail={"rows": summary.rows, "sha256": summary.sha256})
+            await trail.write(session, now=utcnow())
         return summary
-    finally:
-        await engine.dispose()

@@ -1,0 +1,178 @@
+"""One GraphQL request, one transaction: the lifecycle every endpoint shares.
+
+:func:`serve_graphql` reads the request (:mod:`server.protocol`), opens the transaction, lets the
+endpoint's ``prepare`` resolve the tenant, bind the transaction for row-level security and authenticate
+the caller (or refuse the request), and runs the operation. Then:
+
+- success: the request's audit trail is written in the same transaction, last, and it commits;
+- an unexpected error (a bug, a fault: never a GraphQL or domain error) rolls everything back, is logged
+  with the request id, masked in the response, and the trail is written with outcome FAILED in a fresh
+  transaction (LRS 5.1: an attempt is recorded even when its writes are gone);
+- a request error found on the way (an unknown tenant, a mutation over GET, an unknown operation name)
+  rolls back and answers the error, with nothing recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from audit.recorder import AuditTrail, record_failed_request
+from common.events import attach
+from graph.audit import denial_events
+from server.errors import RequestError
+from server.protocol import media_type, read_params, result_response, unexpected_errors
+from server.runtime import Runtime
+
+log = logging.getLogger("schoolgraph.http")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request resolved to its tenant, bound and authenticated: what the lifecycle needs to run it."""
+
+    schema: strawberry.Schema
+    context: Any
+    trail: AuditTrail
+    """The request's audit trail; written just before the commit, or with outcome FAILED after a rollback."""
+    label: str
+    """Where the request ran (a school's slug, ``trust <slug>``, ``platform``), for the error log."""
+
+
+Prepare = Callable[[AsyncSession, Request, datetime, str], Awaitable["Prepared | RequestError"]]
+"""An endpoint's preparation: ``(session, request, now, request_id)`` -> prepared, or refused."""
+
+
+@dataclass(frozen=True)
+class _Operation:
+    query: str
+    variables: dict[str, Any] | None
+    name: str | None
+    mutations_allowed: bool
+
+
+async def serve_graphql(request: Request, prepare: Prepare) -> Response:
+    """GraphQL over HTTP for one endpoint: ``prepare`` resolves, refuses or binds the tenant and caller.
+
+    A multipart request's spooled files are closed when the response is ready, read or not (a refused
+    upload is never read)."""
+    try:
+        return await _serve(request, prepare)
+    finally:
+        await request.close()
+
+
+async def _serve(request: Request, prepare: Prepare) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    request_id = _request_id(request)
+    media = media_type(request)
+    if (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    ):
+        if not runtime.settings.graphiql:
+            return RequestError(404, "NOT_FOUND", "GraphiQL is not served in production.").response()
+        return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+    try:
+        operation = _Operation(*await read_params(request))
+    except RequestError as error:
+        return error.response(media)
+    return await _in_transaction(runtime, request, prepare, operation, media, request_id)
+
+
+def _request_id(request: Request) -> str:
+    """The client's ``x-request-id`` if it is short and plain (it is logged and echoed back), else a new one."""
+    request_id = request.headers.get("x-request-id", "")
+    return request_id if _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex
+
+
+async def _in_transaction(
+    runtime: Runtime, request: Request, prepare: Prepare, operation: _Operation, media: str, request_id: str
+) -> Response:
+    now = runtime.clock.now()
+    prepared: Prepared | None = None
+    async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
+        transaction = await session.begin()
+        try:
+            outcome = await prepare(session, request, now, request_id)
+            if isinstance(outcome, RequestError):
+                raise outcome
+            prepared = outcome
+            attach(session, prepared.trail)  # what the services emit goes to the request's trail
+            result = await _execute(prepared, operation)
+            prepared.trail.events += denial_events(operation.query, operation.name, result.errors)
+            failures = unexpected_errors(result)
+            if failures:
+                await transaction.rollback()
+                for failure in failures:
+                    log.error(
+                        "unexpected error in request %s at %s",
+                        request_id,
+                        prepared.label,
+                        exc_info=failure.original_error,
+                    )
+                await record_failed_request(runtime.engine, prepared.trail, now=now)
+            else:
+                await prepared.trail.write(session, now=now)
+                await transaction.commit()
+        except RequestError as refused:
+            await transaction.rollback()
+            return refused.response(media)
+        except Exception:
+            await transaction.rollback()
+            log.exception("request %s failed", request_id)
+            if prepared is not None:
+                await record_failed_request(runtime.engine, prepared.trail, now=now)
+            return RequestError(
+                500,
+                "INTERNAL_SERVER_ERROR",
+                f"Internal error (request id {request_id}).",
+                requestId=request_id,
+            ).response(media, headers={"x-request-id": request_id})
+    return result_response(result, media, request_id)
+
+
+async def _execute(prepared: Prepared, operation: _Operation) -> ExecutionResult:
+    """Run the operation; what the client asked wrongly of the document is a :class:`RequestError`."""
+    allowed = (
+        (OperationType.QUERY, OperationType.MUTATION)
+        if operation.mutations_allowed
+        else (OperationType.QUERY,)
+    )
+    try:
+        return await prepared.schema.execute(
+            operation.query,
+            variable_values=operation.variables,
+            context_value=prepared.context,
+            operation_name=operation.name,
+            allowed_operation_types=allowed,
+        )
+    except InvalidOperationTypeError:
+        # RFC 9110 15.5.6: a 405 response must list the allowed methods in an Allow header.
+        raise RequestError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Mutations must be sent with POST.",
+            allow="POST",
+            headers={"allow": "POST"},
+        ) from None
+    except CannotGetOperationTypeError as error:
+        # An operationName the document does not define: the client's mistake, not a 500.
+        raise RequestError(400, "BAD_REQUEST", error.as_http_error_reason()) from None
