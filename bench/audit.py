@@ -3,7 +3,7 @@
 ``make bench-audit`` (``python -m bench bench.audit``). In a scratch database on the server of
 ``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it seeds schools
 and serves them with uvicorn on 127.0.0.1: as shipped, and with the edge's audit append replaced by a
-no-op (``server.http.append``, the name the edge calls). Each server is a process of its own, so client
+no-op (``audit.recorder.append``, which a request's trail calls to write itself). Each server is a process of its own, so client
 and server never share an interpreter. Concurrent clients rename groups (``updateGroup``, a group per
 client) in two scenarios: all clients at one school (every request appends to one chain and queues on its
 head: the worst case) and a school per client (chains never wait for each other: the cost of the write
@@ -58,7 +58,7 @@ def serve(port: int, *, audit: bool) -> None:
     """Serve the app on 127.0.0.1:``port`` (settings from the environment); without the audit write if asked."""
     import uvicorn
 
-    from audit import recorder as http  # the module whose append the edge calls
+    from audit import recorder  # the module whose append a request's trail calls
     from common.settings import load_settings
     from server.app import create_app
     from server.database import create_engine, resolve_urls
@@ -69,7 +69,7 @@ def serve(port: int, *, audit: bool) -> None:
         async def no_append(*args: Any, **kwargs: Any) -> None:
             return None
 
-        vars(http)["append"] = no_append  # the name the edge calls to append a request's events
+        vars(recorder)["append"] = no_append  # the name the trail calls to append a request's events
     settings = load_settings()
     urls = resolve_urls(settings)
     runtime = build_runtime(settings, create_engine(urls.runtime, settings), load_keys(settings))
