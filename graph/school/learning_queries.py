@@ -15,7 +15,6 @@ from auth import policies
 from common.pagination import Page
 from graph.permissions import guarded
 from graph.relay import connection, from_global_id
-from graph.school.learning_loaders import learning_loaders
 from graph.school.learning_types import (
     LEVEL_BY_NAME,
     AssignmentConnection,
@@ -78,7 +77,7 @@ async def _ladder(info: Info, id: strawberry.ID) -> LadderType | None:
     ladder_id = _id(id, "Ladder")
     if ladder_id is None:
         return None
-    found = await learning_loaders(info).ladder.load(ladder_id)
+    found = await info.context.loaders.learning.ladder.load(ladder_id)
     return None if found is None else LadderType.full(found)
 
 
@@ -93,7 +92,7 @@ async def _pupil_progress(
     pupil, ladder = _id(pupil_id, "Pupil"), _id(ladder_id, "Ladder")
     if pupil is None or ladder is None:
         return None
-    loaders = learning_loaders(info)
+    loaders = info.context.loaders.learning
     row = await loaders.pupil.load(pupil)
     if row is None:
         return None

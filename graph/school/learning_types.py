@@ -24,7 +24,6 @@ from strawberry.types import Info
 from auth import policies
 from graph.permissions import guarded, personal_data, public
 from graph.relay import Connection, to_global_id
-from graph.school.learning_loaders import learning_loaders
 from graph.school.types import GroupType, PupilType, StaffType
 from learning import assignments, content, ladders, progress
 from learning import policies as rules
@@ -130,7 +129,7 @@ def _rung_type(row: ladders.RungRow) -> RungType:
 async def _ladder_rungs(root: LadderType, info: Info) -> list[RungType]:
     rows = root.rung_rows
     if rows is None:
-        found = await learning_loaders(info).ladder.load(root.row.id)
+        found = await info.context.loaders.learning.ladder.load(root.row.id)
         rows = found.rungs if found is not None else ()
     return [RungType.of(r) for r in rows]
 
@@ -180,19 +179,19 @@ class LevelLabelType:
 
 
 async def _judgement_pupil(root: Any, info: Info) -> PupilType | None:
-    row = await learning_loaders(info).pupil.load(root.row.pupil_id)
+    row = await info.context.loaders.learning.pupil.load(root.row.pupil_id)
     return None if row is None else PupilType.of(row)
 
 
 async def _judgement_rung(root: JudgementType, info: Info) -> RungType | None:
-    found = await learning_loaders(info).rung.load(root.row.rung_id)
+    found = await info.context.loaders.learning.rung.load(root.row.rung_id)
     return None if found is None else RungType.of(found[0])
 
 
 async def _judgement_assessor(root: JudgementType, info: Info) -> StaffType | None:
     if root.row.assessed_by_staff is None:
         return None
-    row = await learning_loaders(info).staff.load(root.row.assessed_by_staff)
+    row = await info.context.loaders.learning.staff.load(root.row.assessed_by_staff)
     return None if row is None else StaffType.of(row)
 
 
@@ -546,7 +545,7 @@ ContentReportConnection = Connection[ContentReportType]
 
 async def _print_content(root: Any, info: Info) -> ContentType | None:
     content_id = root.row.platform_content_id or root.row.school_content_id
-    item = await learning_loaders(info).content.load(content_id)
+    item = await info.context.loaders.learning.content.load(content_id)
     return None if item is None else ContentType.of(item)
 
 
@@ -607,7 +606,7 @@ class FileInfoType:
 async def _submission_file(root: SubmissionType, info: Info) -> FileInfoType | None:
     if root.row.file_id is None:
         return None
-    row = await learning_loaders(info).file.load(root.row.file_id)
+    row = await info.context.loaders.learning.file.load(root.row.file_id)
     return (
         None
         if row is None
@@ -620,7 +619,7 @@ async def _submission_file(root: SubmissionType, info: Info) -> FileInfoType | N
 async def _feedback_by(root: SubmissionType, info: Info) -> StaffType | None:
     if root.row.feedback_by_staff is None:
         return None
-    row = await learning_loaders(info).staff.load(root.row.feedback_by_staff)
+    row = await info.context.loaders.learning.staff.load(root.row.feedback_by_staff)
     return None if row is None else StaffType.of(row)
 
 
@@ -672,7 +671,7 @@ class PupilWorkType:
 
 
 async def _assignment_group(root: AssignmentType, info: Info) -> GroupType | None:
-    row = await learning_loaders(info).group.load(root.row.group_id)
+    row = await info.context.loaders.learning.group.load(root.row.group_id)
     return None if row is None else GroupType.of(row)
 
 
@@ -680,19 +679,19 @@ async def _assignment_content(root: AssignmentType, info: Info) -> ContentType |
     content_id = root.row.platform_content_id or root.row.school_content_id
     if content_id is None:
         return None
-    item = await learning_loaders(info).content.load(content_id)
+    item = await info.context.loaders.learning.content.load(content_id)
     return None if item is None else ContentType.of(item)
 
 
 async def _assignment_setter(root: AssignmentType, info: Info) -> StaffType | None:
     if root.row.set_by_staff is None:
         return None
-    row = await learning_loaders(info).staff.load(root.row.set_by_staff)
+    row = await info.context.loaders.learning.staff.load(root.row.set_by_staff)
     return None if row is None else StaffType.of(row)
 
 
 async def _assignment_work(root: AssignmentType, info: Info) -> list[PupilWorkType]:
-    loaders = learning_loaders(info)
+    loaders = info.context.loaders.learning
     loaders.assignments[root.row.id] = root.row
     return [PupilWorkType(row=w) for w in await loaders.work.load(root.row.id)]
 
@@ -767,7 +766,7 @@ class AchievementType:
 async def _goal_rung(root: LearningGoalType, info: Info) -> RungType | None:
     if root.row.rung_id is None:
         return None
-    found = await learning_loaders(info).rung.load(root.row.rung_id)
+    found = await info.context.loaders.learning.rung.load(root.row.rung_id)
     return None if found is None else RungType.of(found[0])
 
 
@@ -801,11 +800,11 @@ def _record_pupil(root: LearnerRecordType) -> PupilType:
 
 
 async def _record_achievements(root: LearnerRecordType, info: Info) -> list[AchievementType]:
-    return [AchievementType.of(a) for a in await learning_loaders(info).achievements.load(root.row.id)]
+    return [AchievementType.of(a) for a in await info.context.loaders.learning.achievements.load(root.row.id)]
 
 
 async def _record_goals(root: LearnerRecordType, info: Info) -> list[LearningGoalType]:
-    return [LearningGoalType.of(g) for g in await learning_loaders(info).goals.load(root.row.id)]
+    return [LearningGoalType.of(g) for g in await info.context.loaders.learning.goals.load(root.row.id)]
 
 
 @personal_data

@@ -67,15 +67,15 @@ class Relationship(Enum):
 
 
 async def _pupil_groups(root: PupilType, info: Info) -> list[GroupType]:
-    return [GroupType.of(g) for g in await info.context.loaders.groups_of_pupil.load(root.row.id)]
+    return [GroupType.of(g) for g in await info.context.loaders.people.groups_of_pupil.load(root.row.id)]
 
 
 async def _pupil_contacts(root: PupilType, info: Info) -> list[ContactType]:
-    return [ContactType.of(c) for c in await info.context.loaders.contacts_of_pupil.load(root.row.id)]
+    return [ContactType.of(c) for c in await info.context.loaders.people.contacts_of_pupil.load(root.row.id)]
 
 
 async def _person_account(root: Any, info: Info) -> AccountType | None:
-    account = await info.context.loaders.account_of_person.load(root.row.id)
+    account = await info.context.loaders.people.account_of_person.load(root.row.id)
     return None if account is None else AccountType.of(account)
 
 
@@ -138,7 +138,7 @@ class PupilType(Node):
 
 
 async def _staff_groups(root: StaffType, info: Info) -> list[GroupType]:
-    return [GroupType.of(g) for g in await info.context.loaders.groups_of_staff.load(root.row.id)]
+    return [GroupType.of(g) for g in await info.context.loaders.people.groups_of_staff.load(root.row.id)]
 
 
 @personal_data
@@ -213,11 +213,11 @@ class ContactType(Node):
 
 
 async def _group_pupils(root: GroupType, info: Info) -> list[PupilType]:
-    return [PupilType.of(p) for p in await info.context.loaders.pupils_of_group.load(root.row.id)]
+    return [PupilType.of(p) for p in await info.context.loaders.people.pupils_of_group.load(root.row.id)]
 
 
 async def _group_teachers(root: GroupType, info: Info) -> list[StaffType]:
-    return [StaffType.of(s) for s in await info.context.loaders.teachers_of_group.load(root.row.id)]
+    return [StaffType.of(s) for s in await info.context.loaders.people.teachers_of_group.load(root.row.id)]
 
 
 @personal_data
