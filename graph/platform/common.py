@@ -27,7 +27,7 @@ from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
 from auth.admin_sessions import AdminOutcome, AdminTokens
 from auth.service import AuthRuntime
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
-from graph.limits import LIST_SIZES
+from graph.limits import list_size
 from graph.mutations import attempt, user_errors
 from graph.permissions import guarded, public
 from graph.relay import expect_global_id, to_global_id
@@ -44,24 +44,6 @@ if TYPE_CHECKING:
     from auth.trust_admins import TrustAdminPrincipal
 
 ADMIN_DATA_TYPES: set[type] = set()
-
-# The query-cost rule (graph/limits.py) prices a plain list at a full page unless its domain bound is known.
-# These lists of the trust and platform schemas are short by nature: a school has a few admins, a handful of
-# licences, suspensions, novations and memberships over its life; a licence a few invoices. (The school
-# schema's own "School" type has none of these fields, so the keys cannot collide with it.)
-LIST_SIZES.update(
-    {
-        "School.schoolAdmins": 10,
-        "School.memberships": 10,
-        "School.licences": 10,
-        "School.suspensions": 10,
-        "School.novations": 10,
-        "Trust.admins": 10,
-        "Trust.licences": 10,
-        "Licence.invoices": 20,
-        "DestructionRecord.rowCounts": 100,
-    }
-)
 
 
 def admin_data(cls: type) -> type:
@@ -421,7 +403,7 @@ class LicenceType:
         resolver=_licence_novated_from, description="The licence this one was novated from (LL 20)."
     )
     schools: list[LicenceCover] = strawberry.field(resolver=_licence_schools)
-    invoices: list[InvoiceType] = strawberry.field(resolver=_licence_invoices)
+    invoices: list[InvoiceType] = strawberry.field(resolver=_licence_invoices, metadata=list_size(20))
 
     @classmethod
     def of(cls, row: Licence) -> LicenceType:

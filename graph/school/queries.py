@@ -12,6 +12,7 @@ from strawberry.types import Info
 from audit import queries as audit_queries
 from auth import policies
 from common.pagination import Page
+from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public
 from graph.relay import Node, connection, from_global_id, to_global_id
 from graph.school.types import (
@@ -81,7 +82,10 @@ class Viewer:
         policies.OWN_ACCOUNT, resolver=_viewer_staff, description="The caller's own staff record (staff)."
     )
     children: list[PupilType] | None = guarded(
-        policies.OWN_ACCOUNT, resolver=_viewer_children, description="A parent's linked children."
+        policies.OWN_ACCOUNT,
+        resolver=_viewer_children,
+        description="A parent's linked children.",
+        metadata=list_size(10),
     )
 
 

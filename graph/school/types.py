@@ -14,6 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
+from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public, row_field
 from graph.relay import Connection, Node, to_global_id
 from models import Account, Contact, Group, Pupil, Staff
@@ -121,12 +122,13 @@ class PupilType(Node):
     active: bool | None = row_field(policies.PUPIL_RECORD, "active")
     date_of_leaving: datetime.date | None = row_field(policies.PUPIL_ADMINISTRATION, "date_of_leaving")
     groups: list[Annotated[GroupType, strawberry.lazy("graph.school.types")]] | None = guarded(
-        policies.PUPIL_RECORD, resolver=_pupil_groups
+        policies.PUPIL_RECORD, resolver=_pupil_groups, metadata=list_size(20)
     )
     contacts: list[Annotated[ContactType, strawberry.lazy("graph.school.types")]] | None = guarded(
         policies.PUPIL_RECORD,
         resolver=_pupil_contacts,
         description="Parents and other contacts: all of them for school admins, only themself for a parent.",
+        metadata=list_size(10),
     )
     account: Annotated[AccountType, strawberry.lazy("graph.school.types")] | None = guarded(
         policies.PUPIL_ADMINISTRATION, resolver=_person_account
@@ -161,6 +163,7 @@ class StaffType(Node):
         policies.STAFF_DIRECTORY,
         resolver=_staff_groups,
         description="Groups they teach that the caller may see.",
+        metadata=list_size(30),
     )
     account: Annotated[AccountType, strawberry.lazy("graph.school.types")] | None = guarded(
         policies.PUPIL_ADMINISTRATION, resolver=_person_account
@@ -235,7 +238,9 @@ class GroupType(Node):
         resolver=_group_pupils,
         description="Pupils of the group the caller may see: a pupil sees only themself, a parent their children.",
     )
-    teachers: list[StaffType] | None = guarded(policies.GROUP, resolver=_group_teachers)
+    teachers: list[StaffType] | None = guarded(
+        policies.GROUP, resolver=_group_teachers, metadata=list_size(10)
+    )
 
     @classmethod
     def of(cls, row: Group) -> GroupType:

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
 from common.pagination import Page
+from graph.limits import list_size
 from graph.permissions import guarded, public
 from graph.platform.common import (
     AdminContext,
@@ -80,7 +81,7 @@ class TrustSchool:
     url: str
     member_since: datetime.date | None = strawberry.field(description="When it joined this trust.")
     counts: SchoolCounts
-    school_admins: list[SchoolAdminType] = strawberry.field(resolver=_admins)
+    school_admins: list[SchoolAdminType] = strawberry.field(resolver=_admins, metadata=list_size(10))
     licence: LicenceType | None = strawberry.field(
         resolver=_licence, description="The licence covering it today."
     )
