@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graph import permissions
 from graph.relay import to_global_id
+from tests.factories.learning import starter
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 # resolve the school and bind the transaction to it (one statement), the principal with its row scopes
@@ -116,3 +119,36 @@ async def test_pupils_with_groups_and_teachers_costs_the_same_for_30_and_100_pup
         counts.append(count)
     assert counts[0] == counts[1]
     assert counts[1] == PUPILS_STATEMENTS
+
+
+CLASS_LADDER_QUERY = """
+query($group: ID!, $ladder: ID!) {
+  classProgress(groupId: $group, ladderId: $ladder) { group { name } ladder { title rungs { code } } }
+}
+"""
+
+
+async def test_class_view_checks_each_guarded_field_once(
+    client: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The class view's ladder with its rungs stays on the executor's direct path (graph/execution.py):
+    ``Ladder.rungs`` is planned as a fetch, so each guarded field's policy is asked exactly once (the root
+    field, ``ClassProgress.group``, ``ClassProgress.ladder`` and ``Group.name``), not again for a fall-back
+    to graphql-core."""
+    school = await factory.school()
+    token = await login(client, school.slug, "teacher1")
+    ladder = starter("Y4-MATHS")
+    variables = {"group": to_global_id("Group", school.groups["A"].id), "ladder": ladder.gid}
+    await gql(client, school.slug, CLASS_LADDER_QUERY, variables, token=token)  # warm-up: reference data
+    asked: list[str] = []
+    ask = permissions.refusal
+
+    def counted(policy: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(policy.name)
+        return ask(policy, *args, **kwargs)
+
+    monkeypatch.setattr(permissions, "refusal", counted)
+    body = await gql(client, school.slug, CLASS_LADDER_QUERY, variables, token=token)
+    assert "errors" not in body, body["errors"]
+    assert [r["code"] for r in body["data"]["classProgress"]["ladder"]["rungs"]] == ladder.rung_codes
+    assert len(asked) == 4, asked

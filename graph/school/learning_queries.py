@@ -70,7 +70,13 @@ async def _ladders(
         year_group=year_group,
         include_archived=include_archived,
     )
-    return connection(rows, page, key=ladders.ladder_cursor, node=LadderType.of)
+    # The page's rungs in one batch (none for platform ladders, which the process keeps): a LadderType
+    # holds its rungs, so that Ladder.rungs is a plain attribute.
+    found = await info.context.loaders.learning.ladder.load_many([row.id for row in rows[: page.first]])
+    rungs = {ladder.id: ladder.rungs for ladder in found if ladder is not None}
+    return connection(
+        rows, page, key=ladders.ladder_cursor, node=lambda row: LadderType.of(row, rungs.get(row.id, ()))
+    )
 
 
 async def _ladder(info: Info, id: strawberry.ID) -> LadderType | None:

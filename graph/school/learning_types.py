@@ -126,18 +126,9 @@ def _rung_type(row: ladders.RungRow) -> RungType:
     )
 
 
-async def _ladder_rungs(root: LadderType, info: Info) -> list[RungType]:
-    rows = root.rung_rows
-    if rows is None:
-        found = await info.context.loaders.learning.ladder.load(root.row.id)
-        rows = found.rungs if found is not None else ()
-    return [RungType.of(r) for r in rows]
-
-
 @strawberry.type(name="Ladder", description="A subject and year group with ordered rungs (objectives).")
 class LadderType:
     row: strawberry.Private[ladders.LadderRow]
-    rung_rows: strawberry.Private[tuple[ladders.RungRow, ...] | None]
     id: strawberry.ID
     source: Source
     code: str
@@ -145,13 +136,15 @@ class LadderType:
     year_group: int | None
     title: str
     archived: bool
-    rungs: list[RungType] = strawberry.field(resolver=_ladder_rungs, description="In ladder order.")
+    rungs: list[RungType] = strawberry.field(description="In ladder order.")
+    """A plain attribute, so the executor reads it directly (a class view stays on its direct path): every
+    LadderType is made with its rungs, which the ladder reads load with the ladder."""
 
     @classmethod
-    def of(cls, row: ladders.LadderRow, rungs: tuple[ladders.RungRow, ...] | None = None) -> LadderType:
+    def of(cls, row: ladders.LadderRow, rungs: tuple[ladders.RungRow, ...]) -> LadderType:
         return cls(
             row=row,
-            rung_rows=rungs,
+            rungs=[RungType.of(r) for r in rungs],
             id=_gid("Ladder", row.id),
             source=Source(row.source),
             code=row.code,
