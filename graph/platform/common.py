@@ -27,11 +27,11 @@ from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
 from auth.admin_sessions import AdminOutcome, AdminTokens
 from auth.service import AuthRuntime
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
+from graph.core.errors import UserError, user_errors
+from graph.core.mutations import attempt
 from graph.limits import list_size
-from graph.mutations import attempt, user_errors
 from graph.permissions import guarded, public
 from graph.relay import expect_global_id, to_global_id
-from graph.school.types import UserError
 from models import School, Trust
 from models.licensing import Invoice, Licence, Novation
 from subscriptions import licences, records, school_admins

@@ -15,13 +15,13 @@ from strawberry.types import Info
 
 from auth.operators import OPERATOR, OperatorPrincipal
 from common.errors import DomainError
-from graph.mutations import attempt
+from graph.core.errors import UserError
+from graph.core.mutations import attempt
 from graph.permissions import guarded, guarded_mutation
 from graph.platform.common import AdminContext
 from graph.relay import expect_global_id, to_global_id
 from graph.school.learning_mutations import ReviewDecision
 from graph.school.learning_types import ReportStatus
-from graph.school.types import UserError
 from learning import reports, statistics
 from subscriptions.trusts import every_school
 from tenants.context import bound

@@ -18,7 +18,8 @@ from auth import admin_sessions, operators, trust_admins
 from auth.operators import OPERATOR, OperatorPrincipal
 from auth.tokens import PLATFORM_AUDIENCE
 from common.errors import DomainError
-from graph.mutations import attempt, guessing_attempt, user_errors
+from graph.core.errors import UserError, user_errors
+from graph.core.mutations import attempt, guessing_attempt
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAccountStatus,
@@ -55,7 +56,6 @@ from graph.platform.types import (
     TrustType,
 )
 from graph.relay import expect_global_id
-from graph.school.types import UserError
 from models import School, Trust
 from models.licensing import Invoice
 from subscriptions import licences, novation, onboarding, suspension, termination, trusts

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from audit.recorder import Actor
-from graph.mutations import guessing_attempt
+from graph.core.mutations import guessing_attempt
 from graph.permissions import public
 from graph.school.auth_mutations import AuthPayload
 from subscriptions import school_admins

@@ -10,11 +10,12 @@ from strawberry.types import Info
 from auth import accounts, parent_codes, policies
 from auth import service as auth_service
 from common.errors import DomainError
-from graph.mutations import attempt
+from graph.core.errors import UserError
+from graph.core.mutations import attempt
 from graph.permissions import guarded_mutation
 from graph.relay import expect_global_id, from_global_id
 from graph.school.people_mutations import PeopleMutation
-from graph.school.types import AccountStatus, AccountType, Relationship, UserError
+from graph.school.types import AccountStatus, AccountType, Relationship
 
 
 @strawberry.input

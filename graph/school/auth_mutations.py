@@ -11,9 +11,9 @@ from audit.recorder import Actor
 from auth import parent_codes, policies
 from auth import service as auth_service
 from common.errors import Problem
-from graph.mutations import guessing_attempt, user_errors
+from graph.core.errors import UserError, user_errors
+from graph.core.mutations import guessing_attempt
 from graph.permissions import guarded_mutation, public
-from graph.school.types import UserError
 
 
 @strawberry.type

@@ -20,7 +20,8 @@ from strawberry.types import Info
 
 from auth import policies
 from common.errors import DomainError, Problems
-from graph.mutations import attempt
+from graph.core.errors import UserError
+from graph.core.mutations import attempt
 from graph.permissions import guarded_mutation
 from graph.relay import expect_global_id
 from graph.school.learning_types import (
@@ -42,7 +43,6 @@ from graph.school.learning_types import (
     PrintRequestType,
     SubmissionType,
 )
-from graph.school.types import UserError
 from learning import achievements, assignments, content, judgements, ladders, prints, reports
 from learning import policies as rules
 from storage.files import MAX_FILE_BYTES, FileStore, local_store

@@ -1,8 +1,8 @@
 """School-admin mutations on staff, pupils, groups, memberships and contacts (LL 4.3, LL 11.1, LL-S1).
 
-Thin: each resolver decodes the input's global ids, calls :mod:`people.service` through ``attempt`` (a
-savepoint: a refused input writes nothing) and wraps the row it returns. In update inputs a field left
-out is not changed; a nullable field given as null is cleared.
+Thin: each resolver hands :func:`graph.core.mutations.mutate` the input's global ids and a call of
+:mod:`people.service` (run in a savepoint: a refused input writes nothing), and wraps the row it returns.
+In update inputs a field left out is not changed; a nullable field given as null is cleared.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
-from common.errors import DomainError, Problems
 from common.maybe import UNSET
-from graph.mutations import attempt
+from graph.core.arguments import WantedId
+from graph.core.errors import UserError
+from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.relay import expect_global_id
 from graph.school.types import (
     ContactType,
     Gender,
@@ -29,24 +29,11 @@ from graph.school.types import (
     PupilType,
     Relationship,
     StaffType,
-    UserError,
 )
+from models import Contact, Group, Pupil, Staff
 from people import service
 
 # --- decoding -------------------------------------------------------------------------------------------
-
-
-def _ids(*wanted: tuple[str, str, str]) -> list[uuid.UUID]:
-    """Decode ``(field, type name, global id)`` triples, reporting every id that is not one at once."""
-    problems = Problems()
-    decoded: list[uuid.UUID] = []
-    for field, type_name, global_id in wanted:
-        try:
-            decoded.append(expect_global_id(global_id, type_name, field=field))
-        except DomainError as error:
-            problems.items.extend(error.problems)
-    problems.raise_if_any()
-    return decoded
 
 
 def _given(value: Any) -> Any:
@@ -92,6 +79,18 @@ class ContactLinkPayload:
     pupil: PupilType | None = None
     contact: ContactType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _staff_payload(row: Staff) -> StaffPayload:
+    return StaffPayload(staff=StaffType.of(row))
+
+
+def _pupil_payload(row: Pupil) -> PupilPayload:
+    return PupilPayload(pupil=PupilType.of(row))
+
+
+def _group_payload(row: Group) -> GroupPayload:
+    return GroupPayload(group=GroupType.of(row))
 
 
 # --- staff ----------------------------------------------------------------------------------------------
@@ -148,31 +147,30 @@ class SetStaffPupilAccessInput:
 
 async def create_staff(info: Info, input: CreateStaffInput) -> StaffPayload:
     ctx = info.context
-
-    async def run() -> StaffType:
-        data = service.NewStaff(
-            forename=input.forename,
-            surname=input.surname,
-            work_email=input.work_email,
-            title=input.title,
-            secondary_email=input.secondary_email,
-            teaching=input.teaching,
-            role_text=input.role_text,
-            staff_code=input.staff_code,
-            date_of_leaving=input.date_of_leaving,
-        )
-        return StaffType.of(await service.create_staff(ctx.session, ctx.principal, data, now=ctx.now))
-
-    staff, errors = await attempt(info, run)
-    return StaffPayload(staff=staff, errors=errors)
+    data = service.NewStaff(
+        forename=input.forename,
+        surname=input.surname,
+        work_email=input.work_email,
+        title=input.title,
+        secondary_email=input.secondary_email,
+        teaching=input.teaching,
+        role_text=input.role_text,
+        staff_code=input.staff_code,
+        date_of_leaving=input.date_of_leaving,
+    )
+    return await mutate(
+        info,
+        StaffPayload,
+        lambda: service.create_staff(ctx.session, ctx.principal, data, now=ctx.now),
+        done=_staff_payload,
+    )
 
 
 async def update_staff(info: Info, input: UpdateStaffInput) -> StaffPayload:
     ctx = info.context
 
-    async def run() -> StaffType:
-        (staff_id,) = _ids(("staffId", "Staff", input.staff_id))
-        data = service.StaffChanges(
+    def changes(staff_id: uuid.UUID) -> service.StaffChanges:
+        return service.StaffChanges(
             staff_id=staff_id,
             title=_given(input.title),
             forename=_given(input.forename),
@@ -184,36 +182,46 @@ async def update_staff(info: Info, input: UpdateStaffInput) -> StaffPayload:
             staff_code=_given(input.staff_code),
             date_of_leaving=_given(input.date_of_leaving),
         )
-        return StaffType.of(await service.update_staff(ctx.session, ctx.principal, data, now=ctx.now))
 
-    staff, errors = await attempt(info, run)
-    return StaffPayload(staff=staff, errors=errors)
+    return await mutate(
+        info,
+        StaffPayload,
+        lambda staff_id: service.update_staff(ctx.session, ctx.principal, changes(staff_id), now=ctx.now),
+        [("staffId", "Staff", input.staff_id)],
+        done=_staff_payload,
+    )
 
 
 async def deactivate_staff(info: Info, input: DeactivateStaffInput) -> StaffPayload:
     ctx = info.context
-
-    async def run() -> StaffType:
-        (staff_id,) = _ids(("staffId", "Staff", input.staff_id))
-        data = service.StaffLeaving(staff_id=staff_id, date_of_leaving=input.date_of_leaving)
-        return StaffType.of(await service.deactivate_staff(ctx.session, ctx.principal, data, now=ctx.now))
-
-    staff, errors = await attempt(info, run)
-    return StaffPayload(staff=staff, errors=errors)
+    return await mutate(
+        info,
+        StaffPayload,
+        lambda staff_id: service.deactivate_staff(
+            ctx.session,
+            ctx.principal,
+            service.StaffLeaving(staff_id=staff_id, date_of_leaving=input.date_of_leaving),
+            now=ctx.now,
+        ),
+        [("staffId", "Staff", input.staff_id)],
+        done=_staff_payload,
+    )
 
 
 async def set_staff_pupil_access(info: Info, input: SetStaffPupilAccessInput) -> StaffPayload:
     ctx = info.context
-
-    async def run() -> StaffType:
-        (staff_id,) = _ids(("staffId", "Staff", input.staff_id))
-        data = service.PupilAccessGrant(staff_id=staff_id, access=input.access.value, reason=input.reason)
-        return StaffType.of(
-            await service.set_staff_pupil_access(ctx.session, ctx.principal, data, now=ctx.now)
-        )
-
-    staff, errors = await attempt(info, run)
-    return StaffPayload(staff=staff, errors=errors)
+    return await mutate(
+        info,
+        StaffPayload,
+        lambda staff_id: service.set_staff_pupil_access(
+            ctx.session,
+            ctx.principal,
+            service.PupilAccessGrant(staff_id=staff_id, access=input.access.value, reason=input.reason),
+            now=ctx.now,
+        ),
+        [("staffId", "Staff", input.staff_id)],
+        done=_staff_payload,
+    )
 
 
 # --- pupils ---------------------------------------------------------------------------------------------
@@ -256,29 +264,28 @@ class DeactivatePupilInput:
 
 async def create_pupil(info: Info, input: CreatePupilInput) -> PupilPayload:
     ctx = info.context
-
-    async def run() -> PupilType:
-        data = service.NewPupil(
-            forename=input.forename,
-            surname=input.surname,
-            date_of_birth=input.date_of_birth,
-            gender=input.gender.value,
-            upn=input.upn,
-            email=input.email,
-            uln=input.uln,
-        )
-        return PupilType.of(await service.create_pupil(ctx.session, ctx.principal, data, now=ctx.now))
-
-    pupil, errors = await attempt(info, run)
-    return PupilPayload(pupil=pupil, errors=errors)
+    data = service.NewPupil(
+        forename=input.forename,
+        surname=input.surname,
+        date_of_birth=input.date_of_birth,
+        gender=input.gender.value,
+        upn=input.upn,
+        email=input.email,
+        uln=input.uln,
+    )
+    return await mutate(
+        info,
+        PupilPayload,
+        lambda: service.create_pupil(ctx.session, ctx.principal, data, now=ctx.now),
+        done=_pupil_payload,
+    )
 
 
 async def update_pupil(info: Info, input: UpdatePupilInput) -> PupilPayload:
     ctx = info.context
 
-    async def run() -> PupilType:
-        (pupil_id,) = _ids(("pupilId", "Pupil", input.pupil_id))
-        data = service.PupilChanges(
+    def changes(pupil_id: uuid.UUID) -> service.PupilChanges:
+        return service.PupilChanges(
             pupil_id=pupil_id,
             forename=_given(input.forename),
             surname=_given(input.surname),
@@ -288,22 +295,30 @@ async def update_pupil(info: Info, input: UpdatePupilInput) -> PupilPayload:
             upn=_given(input.upn),
             uln=_given(input.uln),
         )
-        return PupilType.of(await service.update_pupil(ctx.session, ctx.principal, data, now=ctx.now))
 
-    pupil, errors = await attempt(info, run)
-    return PupilPayload(pupil=pupil, errors=errors)
+    return await mutate(
+        info,
+        PupilPayload,
+        lambda pupil_id: service.update_pupil(ctx.session, ctx.principal, changes(pupil_id), now=ctx.now),
+        [("pupilId", "Pupil", input.pupil_id)],
+        done=_pupil_payload,
+    )
 
 
 async def deactivate_pupil(info: Info, input: DeactivatePupilInput) -> PupilPayload:
     ctx = info.context
-
-    async def run() -> PupilType:
-        (pupil_id,) = _ids(("pupilId", "Pupil", input.pupil_id))
-        data = service.PupilLeaving(pupil_id=pupil_id, date_of_leaving=input.date_of_leaving)
-        return PupilType.of(await service.deactivate_pupil(ctx.session, ctx.principal, data, now=ctx.now))
-
-    pupil, errors = await attempt(info, run)
-    return PupilPayload(pupil=pupil, errors=errors)
+    return await mutate(
+        info,
+        PupilPayload,
+        lambda pupil_id: service.deactivate_pupil(
+            ctx.session,
+            ctx.principal,
+            service.PupilLeaving(pupil_id=pupil_id, date_of_leaving=input.date_of_leaving),
+            now=ctx.now,
+        ),
+        [("pupilId", "Pupil", input.pupil_id)],
+        done=_pupil_payload,
+    )
 
 
 # --- groups and memberships -----------------------------------------------------------------------------
@@ -349,27 +364,26 @@ class GroupTeacherInput:
 
 async def create_group(info: Info, input: CreateGroupInput) -> GroupPayload:
     ctx = info.context
-
-    async def run() -> GroupType:
-        data = service.NewGroup(
-            name=input.name,
-            kind=input.kind.value,
-            year_group=input.year_group,
-            subject=input.subject,
-            external_id=input.external_id,
-        )
-        return GroupType.of(await service.create_group(ctx.session, ctx.principal, data, now=ctx.now))
-
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
+    data = service.NewGroup(
+        name=input.name,
+        kind=input.kind.value,
+        year_group=input.year_group,
+        subject=input.subject,
+        external_id=input.external_id,
+    )
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda: service.create_group(ctx.session, ctx.principal, data, now=ctx.now),
+        done=_group_payload,
+    )
 
 
 async def update_group(info: Info, input: UpdateGroupInput) -> GroupPayload:
     ctx = info.context
 
-    async def run() -> GroupType:
-        (group_id,) = _ids(("groupId", "Group", input.group_id))
-        data = service.GroupChanges(
+    def changes(group_id: uuid.UUID) -> service.GroupChanges:
+        return service.GroupChanges(
             group_id=group_id,
             name=_given(input.name),
             kind=_given_enum(input.kind),
@@ -377,79 +391,94 @@ async def update_group(info: Info, input: UpdateGroupInput) -> GroupPayload:
             subject=_given(input.subject),
             external_id=_given(input.external_id),
         )
-        return GroupType.of(await service.update_group(ctx.session, ctx.principal, data, now=ctx.now))
 
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda group_id: service.update_group(ctx.session, ctx.principal, changes(group_id), now=ctx.now),
+        [("groupId", "Group", input.group_id)],
+        done=_group_payload,
+    )
 
 
 async def deactivate_group(info: Info, input: DeactivateGroupInput) -> GroupPayload:
     ctx = info.context
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda group_id: service.deactivate_group(
+            ctx.session, ctx.principal, service.GroupRef(group_id=group_id), now=ctx.now
+        ),
+        [("groupId", "Group", input.group_id)],
+        done=_group_payload,
+    )
 
-    async def run() -> GroupType:
-        (group_id,) = _ids(("groupId", "Group", input.group_id))
-        data = service.GroupRef(group_id=group_id)
-        return GroupType.of(await service.deactivate_group(ctx.session, ctx.principal, data, now=ctx.now))
 
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
-
-
-def _group_pupils(input: GroupPupilsInput) -> service.GroupPupils:
-    group_id, *pupil_ids = _ids(
+def _group_pupils_ids(input: GroupPupilsInput) -> list[WantedId]:
+    return [
         ("groupId", "Group", input.group_id),
         *((f"pupilIds.{i}", "Pupil", pupil_id) for i, pupil_id in enumerate(input.pupil_ids)),
-    )
-    return service.GroupPupils(group_id=group_id, pupil_ids=pupil_ids)
+    ]
+
+
+def _group_pupils(group_id: uuid.UUID, *pupil_ids: uuid.UUID) -> service.GroupPupils:
+    return service.GroupPupils(group_id=group_id, pupil_ids=list(pupil_ids))
 
 
 async def add_group_pupils(info: Info, input: GroupPupilsInput) -> GroupPayload:
     ctx = info.context
-
-    async def run() -> GroupType:
-        data = _group_pupils(input)
-        return GroupType.of(await service.add_group_pupils(ctx.session, ctx.principal, data, now=ctx.now))
-
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda *ids: service.add_group_pupils(ctx.session, ctx.principal, _group_pupils(*ids), now=ctx.now),
+        _group_pupils_ids(input),
+        done=_group_payload,
+    )
 
 
 async def remove_group_pupils(info: Info, input: GroupPupilsInput) -> GroupPayload:
     ctx = info.context
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda *ids: service.remove_group_pupils(
+            ctx.session, ctx.principal, _group_pupils(*ids), now=ctx.now
+        ),
+        _group_pupils_ids(input),
+        done=_group_payload,
+    )
 
-    async def run() -> GroupType:
-        data = _group_pupils(input)
-        return GroupType.of(await service.remove_group_pupils(ctx.session, ctx.principal, data, now=ctx.now))
 
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
+def _group_teacher_ids(input: GroupTeacherInput) -> list[WantedId]:
+    return [("groupId", "Group", input.group_id), ("staffId", "Staff", input.staff_id)]
 
 
-def _group_teacher(input: GroupTeacherInput) -> service.GroupTeacherRef:
-    group_id, staff_id = _ids(("groupId", "Group", input.group_id), ("staffId", "Staff", input.staff_id))
+def _group_teacher(group_id: uuid.UUID, staff_id: uuid.UUID) -> service.GroupTeacherRef:
     return service.GroupTeacherRef(group_id=group_id, staff_id=staff_id)
 
 
 async def add_group_teacher(info: Info, input: GroupTeacherInput) -> GroupPayload:
     ctx = info.context
-
-    async def run() -> GroupType:
-        data = _group_teacher(input)
-        return GroupType.of(await service.add_group_teacher(ctx.session, ctx.principal, data, now=ctx.now))
-
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda *ids: service.add_group_teacher(ctx.session, ctx.principal, _group_teacher(*ids), now=ctx.now),
+        _group_teacher_ids(input),
+        done=_group_payload,
+    )
 
 
 async def remove_group_teacher(info: Info, input: GroupTeacherInput) -> GroupPayload:
     ctx = info.context
-
-    async def run() -> GroupType:
-        data = _group_teacher(input)
-        return GroupType.of(await service.remove_group_teacher(ctx.session, ctx.principal, data, now=ctx.now))
-
-    group, errors = await attempt(info, run)
-    return GroupPayload(group=group, errors=errors)
+    return await mutate(
+        info,
+        GroupPayload,
+        lambda *ids: service.remove_group_teacher(
+            ctx.session, ctx.principal, _group_teacher(*ids), now=ctx.now
+        ),
+        _group_teacher_ids(input),
+        done=_group_payload,
+    )
 
 
 # --- contacts -------------------------------------------------------------------------------------------
@@ -479,55 +508,61 @@ class UnlinkContactInput:
 
 async def create_contact(info: Info, input: CreateContactInput) -> ContactPayload:
     ctx = info.context
+    data = service.NewContact(
+        forename=input.forename,
+        surname=input.surname,
+        title=input.title,
+        email=input.email,
+        phone=input.phone,
+    )
+    return await mutate(
+        info,
+        ContactPayload,
+        lambda: service.create_contact(ctx.session, ctx.principal, data, now=ctx.now),
+        done=lambda contact: ContactPayload(contact=ContactType.of(contact)),
+    )
 
-    async def run() -> ContactType:
-        data = service.NewContact(
-            forename=input.forename,
-            surname=input.surname,
-            title=input.title,
-            email=input.email,
-            phone=input.phone,
-        )
-        return ContactType.of(await service.create_contact(ctx.session, ctx.principal, data, now=ctx.now))
 
-    contact, errors = await attempt(info, run)
-    return ContactPayload(contact=contact, errors=errors)
+def _contact_link_ids(input: LinkContactInput | UnlinkContactInput) -> list[WantedId]:
+    return [("contactId", "Contact", input.contact_id), ("pupilId", "Pupil", input.pupil_id)]
+
+
+def _contact_link_payload(linked: tuple[Pupil, Contact]) -> ContactLinkPayload:
+    return ContactLinkPayload(pupil=PupilType.of(linked[0]), contact=ContactType.of(linked[1]))
 
 
 async def link_contact(info: Info, input: LinkContactInput) -> ContactLinkPayload:
     ctx = info.context
-
-    async def run() -> tuple[PupilType, ContactType]:
-        contact_id, pupil_id = _ids(
-            ("contactId", "Contact", input.contact_id), ("pupilId", "Pupil", input.pupil_id)
-        )
-        data = service.ContactLink(
-            contact_id=contact_id, pupil_id=pupil_id, relationship=input.relationship.value
-        )
-        pupil, contact = await service.link_contact(ctx.session, ctx.principal, data, now=ctx.now)
-        return PupilType.of(pupil), ContactType.of(contact)
-
-    linked, errors = await attempt(info, run)
-    if linked is None:
-        return ContactLinkPayload(errors=errors)
-    return ContactLinkPayload(pupil=linked[0], contact=linked[1])
+    return await mutate(
+        info,
+        ContactLinkPayload,
+        lambda contact_id, pupil_id: service.link_contact(
+            ctx.session,
+            ctx.principal,
+            service.ContactLink(
+                contact_id=contact_id, pupil_id=pupil_id, relationship=input.relationship.value
+            ),
+            now=ctx.now,
+        ),
+        _contact_link_ids(input),
+        done=_contact_link_payload,
+    )
 
 
 async def unlink_contact(info: Info, input: UnlinkContactInput) -> ContactLinkPayload:
     ctx = info.context
-
-    async def run() -> tuple[PupilType, ContactType]:
-        contact_id, pupil_id = _ids(
-            ("contactId", "Contact", input.contact_id), ("pupilId", "Pupil", input.pupil_id)
-        )
-        data = service.ContactUnlink(contact_id=contact_id, pupil_id=pupil_id)
-        pupil, contact = await service.unlink_contact(ctx.session, ctx.principal, data, now=ctx.now)
-        return PupilType.of(pupil), ContactType.of(contact)
-
-    unlinked, errors = await attempt(info, run)
-    if unlinked is None:
-        return ContactLinkPayload(errors=errors)
-    return ContactLinkPayload(pupil=unlinked[0], contact=unlinked[1])
+    return await mutate(
+        info,
+        ContactLinkPayload,
+        lambda contact_id, pupil_id: service.unlink_contact(
+            ctx.session,
+            ctx.principal,
+            service.ContactUnlink(contact_id=contact_id, pupil_id=pupil_id),
+            now=ctx.now,
+        ),
+        _contact_link_ids(input),
+        done=_contact_link_payload,
+    )
 
 
 @strawberry.type

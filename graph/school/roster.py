@@ -21,11 +21,12 @@ from audit.recorder import Actor
 from auth import policies
 from common.errors import DomainError
 from common.pagination import Page
-from graph.mutations import attempt, guessing_attempt
+from graph.core.errors import UserError
+from graph.core.mutations import attempt, guessing_attempt
 from graph.permissions import guarded, guarded_mutation, personal_data, public
 from graph.relay import Connection, connection, expect_global_id, to_global_id
 from graph.school.auth_mutations import AuthPayload
-from graph.school.types import AccountType, PupilType, UserError
+from graph.school.types import AccountType, PupilType
 from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport
 from privacy import extended_data
 from roster import activation

@@ -259,14 +259,3 @@ class GroupType(Node):
 PupilConnection = Connection[PupilType]
 StaffConnection = Connection[StaffType]
 GroupConnection = Connection[GroupType]
-
-
-@strawberry.type(
-    name="UserError", description="A problem with the input or a domain rule; nothing was written."
-)
-class UserError:
-    field: str | None = strawberry.field(
-        description="Dotted path of the input field, or null for the whole input."
-    )
-    code: str
-    message: str

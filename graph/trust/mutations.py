@@ -15,7 +15,8 @@ from auth import admin_sessions, trust_admins
 from auth.tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
-from graph.mutations import attempt, guessing_attempt, user_errors
+from graph.core.errors import UserError, user_errors
+from graph.core.mutations import attempt, guessing_attempt
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAuthPayload,
@@ -35,7 +36,6 @@ from graph.platform.common import (
     set_super_users,
 )
 from graph.relay import expect_global_id
-from graph.school.types import UserError
 from graph.trust.queries import school_of_trust
 from models import School
 from subscriptions import novation, school_admins, trusts
