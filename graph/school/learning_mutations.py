@@ -1,5 +1,6 @@
-"""The school schema's learning mutations: decode the input, call a :mod:`learning` service through
-``attempt`` (a savepoint: a refused input writes nothing) and wrap what it returns.
+"""The school schema's learning mutations: each hands
+:func:`graph.core.mutations.mutate` the input's global ids and a call of a :mod:`learning` service (run in
+a savepoint: a refused input writes nothing), and wraps what it returns.
 
 Each mutation declares its policy (who may call it at all); the services check the rows (the pupil is
 taught by the caller, the group is theirs, the content is visible) and report every problem as a
@@ -19,11 +20,9 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from auth import policies
-from common.errors import DomainError, Problems
 from graph.core.errors import UserError
-from graph.core.mutations import attempt
+from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.relay import expect_global_id
 from graph.school.learning_types import (
     LEVEL_BY_NAME,
     AchievementKind,
@@ -45,20 +44,8 @@ from graph.school.learning_types import (
 )
 from learning import achievements, assignments, content, judgements, ladders, prints, reports
 from learning import policies as rules
+from models.learning import ContentReport, LearningGoal, Submission
 from storage.files import MAX_FILE_BYTES, FileStore, local_store
-
-
-def _ids(*wanted: tuple[str, str, str]) -> list[uuid.UUID]:
-    """Decode ``(field, type name, global id)`` triples, reporting every bad one at once."""
-    problems = Problems()
-    decoded: list[uuid.UUID] = []
-    for field, type_name, global_id in wanted:
-        try:
-            decoded.append(expect_global_id(global_id, type_name, field=field))
-        except DomainError as error:
-            problems.items.extend(error.problems)
-    problems.raise_if_any()
-    return decoded
 
 
 def _store(info: Info) -> FileStore:
@@ -127,46 +114,49 @@ class LevelLabelsPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _ladder_payload(ladder: ladders.Ladder) -> LadderPayload:
+    return LadderPayload(ladder=LadderType.full(ladder))
+
+
 async def create_ladder(info: Info, input: CreateLadderInput) -> LadderPayload:
     ctx = info.context
-
-    async def run() -> LadderType:
-        data = ladders.NewLadder(
-            code=input.code,
-            subject=input.subject,
-            title=input.title,
-            year_group=input.year_group,
-            rungs=tuple(ladders.NewRung(r.code, r.statement) for r in input.rungs),
-        )
-        return LadderType.full(await ladders.create_ladder(ctx.session, ctx.principal, data, now=ctx.now))
-
-    ladder, errors = await attempt(info, run)
-    return LadderPayload(ladder=ladder, errors=errors)
+    data = ladders.NewLadder(
+        code=input.code,
+        subject=input.subject,
+        title=input.title,
+        year_group=input.year_group,
+        rungs=tuple(ladders.NewRung(r.code, r.statement) for r in input.rungs),
+    )
+    return await mutate(
+        info,
+        LadderPayload,
+        lambda: ladders.create_ladder(ctx.session, ctx.principal, data, now=ctx.now),
+        done=_ladder_payload,
+    )
 
 
 async def archive_ladder(info: Info, input: ArchiveLadderInput) -> LadderPayload:
     ctx = info.context
-
-    async def run() -> LadderType:
-        (ladder_id,) = _ids(("ladderId", "Ladder", input.ladder_id))
-        return LadderType.full(
-            await ladders.archive_ladder(ctx.session, ctx.principal, ladder_id, now=ctx.now)
-        )
-
-    ladder, errors = await attempt(info, run)
-    return LadderPayload(ladder=ladder, errors=errors)
+    return await mutate(
+        info,
+        LadderPayload,
+        lambda ladder_id: ladders.archive_ladder(ctx.session, ctx.principal, ladder_id, now=ctx.now),
+        [("ladderId", "Ladder", input.ladder_id)],
+        done=_ladder_payload,
+    )
 
 
 async def set_level_labels(info: Info, input: SetLevelLabelsInput) -> LevelLabelsPayload:
     ctx = info.context
-
-    async def run() -> list[LevelLabelType]:
-        wanted = [(item.level.value, item.label) for item in input.labels]
-        labels = await ladders.set_level_labels(ctx.session, ctx.principal, wanted, now=ctx.now)
-        return [LevelLabelType(level=LEVEL_BY_NAME[k], label=v) for k, v in labels.items()]
-
-    scale, errors = await attempt(info, run)
-    return LevelLabelsPayload(level_scale=scale, errors=errors)
+    wanted = [(item.level.value, item.label) for item in input.labels]
+    return await mutate(
+        info,
+        LevelLabelsPayload,
+        lambda: ladders.set_level_labels(ctx.session, ctx.principal, wanted, now=ctx.now),
+        done=lambda labels: LevelLabelsPayload(
+            level_scale=[LevelLabelType(level=LEVEL_BY_NAME[k], label=v) for k, v in labels.items()]
+        ),
+    )
 
 
 # --- judgements --------------------------------------------------------------------------------------------
@@ -211,46 +201,51 @@ class AssessGroupPayload:
 async def record_judgement(info: Info, input: RecordJudgementInput) -> JudgementPayload:
     ctx = info.context
 
-    async def run() -> JudgementType:
-        pupil_id, rung_id = _ids(("pupilId", "Pupil", input.pupil_id), ("rungId", "Rung", input.rung_id))
-        data = judgements.NewJudgement(
+    def judgement(pupil_id: uuid.UUID, rung_id: uuid.UUID) -> judgements.NewJudgement:
+        return judgements.NewJudgement(
             pupil_id=pupil_id,
             rung_id=rung_id,
             level=input.level.value,
             assessed_on=input.assessed_on,
             note=input.note,
         )
-        return JudgementType.of(
-            await judgements.record_judgement(ctx.session, ctx.principal, data, now=ctx.now)
-        )
 
-    judgement, errors = await attempt(info, run)
-    return JudgementPayload(judgement=judgement, errors=errors)
+    return await mutate(
+        info,
+        JudgementPayload,
+        lambda *ids: judgements.record_judgement(ctx.session, ctx.principal, judgement(*ids), now=ctx.now),
+        [("pupilId", "Pupil", input.pupil_id), ("rungId", "Rung", input.rung_id)],
+        done=lambda row: JudgementPayload(judgement=JudgementType.of(row)),
+    )
 
 
 async def assess_group(info: Info, input: AssessGroupInput) -> AssessGroupPayload:
     ctx = info.context
 
-    async def run() -> list[JudgementType]:
-        ids = _ids(
-            ("groupId", "Group", input.group_id),
-            ("rungId", "Rung", input.rung_id),
-            *((f"entries.{i}.pupilId", "Pupil", e.pupil_id) for i, e in enumerate(input.entries)),
-        )
-        data = judgements.GroupAssessment(
-            group_id=ids[0],
-            rung_id=ids[1],
+    def assessment(
+        group_id: uuid.UUID, rung_id: uuid.UUID, *pupil_ids: uuid.UUID
+    ) -> judgements.GroupAssessment:
+        return judgements.GroupAssessment(
+            group_id=group_id,
+            rung_id=rung_id,
             assessed_on=input.assessed_on,
             entries=tuple(
                 judgements.GroupEntry(pupil_id, e.level.value, e.note)
-                for pupil_id, e in zip(ids[2:], input.entries)
+                for pupil_id, e in zip(pupil_ids, input.entries)
             ),
         )
-        rows = await judgements.assess_group(ctx.session, ctx.principal, data, now=ctx.now)
-        return [JudgementType.of(r) for r in rows]
 
-    rows, errors = await attempt(info, run)
-    return AssessGroupPayload(judgements=rows, errors=errors)
+    return await mutate(
+        info,
+        AssessGroupPayload,
+        lambda *ids: judgements.assess_group(ctx.session, ctx.principal, assessment(*ids), now=ctx.now),
+        [
+            ("groupId", "Group", input.group_id),
+            ("rungId", "Rung", input.rung_id),
+            *((f"entries.{i}.pupilId", "Pupil", e.pupil_id) for i, e in enumerate(input.entries)),
+        ],
+        done=lambda rows: AssessGroupPayload(judgements=[JudgementType.of(r) for r in rows]),
+    )
 
 
 # --- assignments and work ------------------------------------------------------------------------------
@@ -293,59 +288,66 @@ class SubmissionPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _submission_payload(row: Submission) -> SubmissionPayload:
+    return SubmissionPayload(submission=SubmissionType.of(row))
+
+
 async def set_assignment(info: Info, input: SetAssignmentInput) -> AssignmentPayload:
     ctx = info.context
 
-    async def run() -> AssignmentType:
-        wanted = [("groupId", "Group", input.group_id)]
-        if input.content_id is not None:
-            wanted.append(("contentId", "Content", input.content_id))
-        ids = _ids(*wanted)
-        data = assignments.NewAssignment(
-            group_id=ids[0],
+    def assignment(group_id: uuid.UUID, content_id: uuid.UUID | None = None) -> assignments.NewAssignment:
+        return assignments.NewAssignment(
+            group_id=group_id,
             title=input.title,
             kind=input.kind.value,
             due_on=input.due_on,
             instructions=input.instructions,
-            content_id=ids[1] if len(ids) > 1 else None,
-        )
-        return AssignmentType.of(
-            await assignments.set_assignment(ctx.session, ctx.principal, data, now=ctx.now)
+            content_id=content_id,
         )
 
-    assignment, errors = await attempt(info, run)
-    return AssignmentPayload(assignment=assignment, errors=errors)
+    wanted = [("groupId", "Group", input.group_id)]
+    if input.content_id is not None:
+        wanted.append(("contentId", "Content", input.content_id))
+    return await mutate(
+        info,
+        AssignmentPayload,
+        lambda *ids: assignments.set_assignment(ctx.session, ctx.principal, assignment(*ids), now=ctx.now),
+        wanted,
+        done=lambda row: AssignmentPayload(assignment=AssignmentType.of(row)),
+    )
 
 
 async def submit_work(info: Info, input: SubmitWorkInput) -> SubmissionPayload:
     ctx = info.context
     limit = _max_bytes(info)
 
-    async def run() -> SubmissionType:
-        (assignment_id,) = _ids(("assignmentId", "Assignment", input.assignment_id))
+    async def submit(assignment_id: uuid.UUID) -> Submission:
         name, data = (None, None) if input.file is None else await _read(input.file, limit)
         work = assignments.NewWork(assignment_id=assignment_id, text=input.text, file_name=name, data=data)
-        row = await assignments.submit_work(
+        return await assignments.submit_work(
             ctx.session, ctx.principal, _store(info), work, max_bytes=limit, now=ctx.now
         )
-        return SubmissionType.of(row)
 
-    submission, errors = await attempt(info, run)
-    return SubmissionPayload(submission=submission, errors=errors)
+    return await mutate(
+        info,
+        SubmissionPayload,
+        submit,
+        [("assignmentId", "Assignment", input.assignment_id)],
+        done=_submission_payload,
+    )
 
 
 async def give_feedback(info: Info, input: GiveFeedbackInput) -> SubmissionPayload:
     ctx = info.context
-
-    async def run() -> SubmissionType:
-        (submission_id,) = _ids(("submissionId", "Submission", input.submission_id))
-        row = await assignments.give_feedback(
+    return await mutate(
+        info,
+        SubmissionPayload,
+        lambda submission_id: assignments.give_feedback(
             ctx.session, ctx.principal, submission_id, input.feedback, now=ctx.now
-        )
-        return SubmissionType.of(row)
-
-    submission, errors = await attempt(info, run)
-    return SubmissionPayload(submission=submission, errors=errors)
+        ),
+        [("submissionId", "Submission", input.submission_id)],
+        done=_submission_payload,
+    )
 
 
 # --- content -------------------------------------------------------------------------------------------
@@ -431,11 +433,15 @@ class ContentReportPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _report_payload(row: ContentReport) -> ContentReportPayload:
+    return ContentReportPayload(report=ContentReportType.of(row))
+
+
 async def upload_content(info: Info, input: UploadContentInput) -> ContentPayload:
     ctx = info.context
     limit = _max_bytes(info)
 
-    async def run() -> ContentType:
+    async def upload() -> content.ContentItem:
         name, data = await _read(input.file, limit)
         new = content.NewContent(
             title=input.title,
@@ -446,20 +452,19 @@ async def upload_content(info: Info, input: UploadContentInput) -> ContentPayloa
             year_group=input.year_group,
             is_workbook=input.is_workbook,
         )
-        item = await content.upload_content(
+        return await content.upload_content(
             ctx.session, ctx.principal, _store(info), new, max_bytes=limit, now=ctx.now
         )
-        return ContentType.of(item)
 
-    item, errors = await attempt(info, run)
-    return ContentPayload(content=item, errors=errors)
+    return await mutate(
+        info, ContentPayload, upload, done=lambda item: ContentPayload(content=ContentType.of(item))
+    )
 
 
 async def download_content(info: Info, input: DownloadContentInput) -> DownloadPayload:
     ctx = info.context
 
-    async def run() -> DownloadedFileType:
-        (content_id,) = _ids(("contentId", "Content", input.content_id))
+    async def download(content_id: uuid.UUID) -> content.DownloadedFile:
         found = await content.download(
             ctx.session, ctx.principal, _store(info), content_id, school_name=ctx.tenant.name, now=ctx.now
         )
@@ -469,61 +474,65 @@ async def download_content(info: Info, input: DownloadContentInput) -> DownloadP
             target_id=content_id,
             detail={"source": found.content.source, "title": found.content.title},
         )
-        return DownloadedFileType.of(found)
+        return found
 
-    file, errors = await attempt(info, run)
-    return DownloadPayload(file=file, errors=errors)
+    return await mutate(
+        info,
+        DownloadPayload,
+        download,
+        [("contentId", "Content", input.content_id)],
+        done=lambda found: DownloadPayload(file=DownloadedFileType.of(found)),
+    )
 
 
 async def request_workbook_print(info: Info, input: RequestWorkbookPrintInput) -> PrintPayload:
     ctx = info.context
-
-    async def run() -> list[PrintRequestType]:
-        ids = _ids(
+    return await mutate(
+        info,
+        PrintPayload,
+        lambda content_id, *pupil_ids: prints.request_prints(
+            ctx.session, ctx.principal, content_id, list(pupil_ids), now=ctx.now
+        ),
+        [
             ("contentId", "Content", input.content_id),
             *((f"pupilIds.{i}", "Pupil", p) for i, p in enumerate(input.pupil_ids)),
-        )
-        rows = await prints.request_prints(ctx.session, ctx.principal, ids[0], ids[1:], now=ctx.now)
-        return [PrintRequestType.of(r) for r in rows]
-
-    rows, errors = await attempt(info, run)
-    return PrintPayload(prints=rows, errors=errors)
+        ],
+        done=lambda rows: PrintPayload(prints=[PrintRequestType.of(r) for r in rows]),
+    )
 
 
 async def grant_extra_print(info: Info, input: GrantExtraPrintInput) -> PrintGrantPayload:
     ctx = info.context
-
-    async def run() -> PrintGrantType:
-        content_id, pupil_id = _ids(
-            ("contentId", "Content", input.content_id), ("pupilId", "Pupil", input.pupil_id)
-        )
-        row = await prints.grant_print(
+    return await mutate(
+        info,
+        PrintGrantPayload,
+        lambda content_id, pupil_id: prints.grant_print(
             ctx.session, ctx.principal, content_id, pupil_id, input.reason, now=ctx.now
-        )
-        return PrintGrantType.of(row)
-
-    grant, errors = await attempt(info, run)
-    return PrintGrantPayload(grant=grant, errors=errors)
+        ),
+        [("contentId", "Content", input.content_id), ("pupilId", "Pupil", input.pupil_id)],
+        done=lambda row: PrintGrantPayload(grant=PrintGrantType.of(row)),
+    )
 
 
 async def report_content(info: Info, input: ReportContentInput) -> ContentReportPayload:
     ctx = info.context
-
-    async def run() -> ContentReportType:
-        (content_id,) = _ids(("contentId", "Content", input.content_id))
-        row = await reports.report_content(ctx.session, ctx.principal, content_id, input.reason, now=ctx.now)
-        return ContentReportType.of(row)
-
-    report, errors = await attempt(info, run)
-    return ContentReportPayload(report=report, errors=errors)
+    return await mutate(
+        info,
+        ContentReportPayload,
+        lambda content_id: reports.report_content(
+            ctx.session, ctx.principal, content_id, input.reason, now=ctx.now
+        ),
+        [("contentId", "Content", input.content_id)],
+        done=_report_payload,
+    )
 
 
 async def review_content_report(info: Info, input: ReviewContentReportInput) -> ContentReportPayload:
     ctx = info.context
-
-    async def run() -> ContentReportType:
-        (report_id,) = _ids(("reportId", "ContentReport", input.report_id))
-        row = await reports.review_report(
+    return await mutate(
+        info,
+        ContentReportPayload,
+        lambda report_id: reports.review_report(
             ctx.session,
             ctx.principal,
             report_id,
@@ -531,11 +540,10 @@ async def review_content_report(info: Info, input: ReviewContentReportInput) -> 
             input.note,
             suspend_uploader=input.suspend_uploader,
             now=ctx.now,
-        )
-        return ContentReportType.of(row)
-
-    report, errors = await attempt(info, run)
-    return ContentReportPayload(report=report, errors=errors)
+        ),
+        [("reportId", "ContentReport", input.report_id)],
+        done=_report_payload,
+    )
 
 
 # --- records of achievement and goals ------------------------------------------------------------------
@@ -577,12 +585,15 @@ class LearningGoalPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _goal_payload(row: LearningGoal) -> LearningGoalPayload:
+    return LearningGoalPayload(goal=LearningGoalType.of(row))
+
+
 async def record_achievement(info: Info, input: RecordAchievementInput) -> AchievementPayload:
     ctx = info.context
 
-    async def run() -> AchievementType:
-        (pupil_id,) = _ids(("pupilId", "Pupil", input.pupil_id))
-        data = achievements.NewAchievement(
+    def achievement(pupil_id: uuid.UUID) -> achievements.NewAchievement:
+        return achievements.NewAchievement(
             pupil_id=pupil_id,
             kind=input.kind.value,
             title=input.title,
@@ -590,46 +601,49 @@ async def record_achievement(info: Info, input: RecordAchievementInput) -> Achie
             awarding_body=input.awarding_body,
             grade=input.grade,
         )
-        return AchievementType.of(
-            await achievements.record_achievement(ctx.session, ctx.principal, data, now=ctx.now)
-        )
 
-    achievement, errors = await attempt(info, run)
-    return AchievementPayload(achievement=achievement, errors=errors)
+    return await mutate(
+        info,
+        AchievementPayload,
+        lambda pupil_id: achievements.record_achievement(
+            ctx.session, ctx.principal, achievement(pupil_id), now=ctx.now
+        ),
+        [("pupilId", "Pupil", input.pupil_id)],
+        done=lambda row: AchievementPayload(achievement=AchievementType.of(row)),
+    )
 
 
 async def set_learning_goal(info: Info, input: SetLearningGoalInput) -> LearningGoalPayload:
     ctx = info.context
 
-    async def run() -> LearningGoalType:
-        wanted = [("pupilId", "Pupil", input.pupil_id)]
-        if input.rung_id is not None:
-            wanted.append(("rungId", "Rung", input.rung_id))
-        ids = _ids(*wanted)
-        data = achievements.NewGoal(
-            pupil_id=ids[0],
-            statement=input.statement,
-            rung_id=ids[1] if len(ids) > 1 else None,
-            target_on=input.target_on,
+    def goal(pupil_id: uuid.UUID, rung_id: uuid.UUID | None = None) -> achievements.NewGoal:
+        return achievements.NewGoal(
+            pupil_id=pupil_id, statement=input.statement, rung_id=rung_id, target_on=input.target_on
         )
-        return LearningGoalType.of(await achievements.set_goal(ctx.session, ctx.principal, data, now=ctx.now))
 
-    goal, errors = await attempt(info, run)
-    return LearningGoalPayload(goal=goal, errors=errors)
+    wanted = [("pupilId", "Pupil", input.pupil_id)]
+    if input.rung_id is not None:
+        wanted.append(("rungId", "Rung", input.rung_id))
+    return await mutate(
+        info,
+        LearningGoalPayload,
+        lambda *ids: achievements.set_goal(ctx.session, ctx.principal, goal(*ids), now=ctx.now),
+        wanted,
+        done=_goal_payload,
+    )
 
 
 async def close_learning_goal(info: Info, input: CloseLearningGoalInput) -> LearningGoalPayload:
     ctx = info.context
-
-    async def run() -> LearningGoalType:
-        (goal_id,) = _ids(("goalId", "LearningGoal", input.goal_id))
-        row = await achievements.close_goal(
+    return await mutate(
+        info,
+        LearningGoalPayload,
+        lambda goal_id: achievements.close_goal(
             ctx.session, ctx.principal, goal_id, input.status.value, now=ctx.now
-        )
-        return LearningGoalType.of(row)
-
-    goal, errors = await attempt(info, run)
-    return LearningGoalPayload(goal=goal, errors=errors)
+        ),
+        [("goalId", "LearningGoal", input.goal_id)],
+        done=_goal_payload,
+    )
 
 
 @strawberry.type
