@@ -44,22 +44,23 @@ async def mutate(
     ids: Sequence[WantedId] = (),
     *,
     done: Callable[[T], P | Awaitable[P]],
-    secret_failure: str | None = None,
+    throttle_on: str | None = None,
 ) -> P:
     """Decode ``ids`` (every bad one reported on its field), run ``call(*decoded_ids)`` in a savepoint, and
     return ``done(result)``, or ``payload(errors=...)`` when the input was refused.
 
-    ``secret_failure``: the call checks a secret (a password, a parent or activation code) and fails with
-    this code when it is wrong: run it through :func:`guessing_attempt` (throttled, failures counted).
+    ``throttle_on``: the call checks a secret (a password, a parent or activation code) and fails with this
+    code when it is wrong; it then runs through :func:`guessing_attempt` (refused while the caller's address
+    is throttled, and each such failure counted against the address).
     """
 
     async def operation() -> T:
         return await call(*decode_ids(ids))
 
-    if secret_failure is None:
+    if throttle_on is None:
         result, errors = await attempt(info, operation)
     else:
-        result, errors = await guessing_attempt(info, secret_failure, operation)
+        result, errors = await guessing_attempt(info, throttle_on, operation)
     if errors:
         return payload(errors=errors)
     built = done(result)  # no errors: the call's own result

@@ -6,9 +6,11 @@ import strawberry
 from strawberry.types import Info
 
 from audit.recorder import Actor
-from graph.core.mutations import guessing_attempt
+from auth import service as auth_service
+from graph.core.mutations import mutate
 from graph.permissions import public
 from graph.school.auth_mutations import AuthPayload
+from models import Account
 from subscriptions import school_admins
 
 
@@ -21,9 +23,20 @@ class ActivateAccountInput:
 
 async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPayload:
     ctx = info.context
-    done, errors = await guessing_attempt(
+
+    def done(activated: tuple[Account, auth_service.Tokens]) -> AuthPayload:
+        account, tokens = activated
+        ctx.audit.record(
+            "auth.activated",
+            target_type="Account",
+            target_id=account.id,
+            actor=Actor("ACCOUNT", account.id, account.username, account.role),
+        )
+        return AuthPayload.of(tokens, [])
+
+    return await mutate(
         info,
-        "INVALID_ACTIVATION_CODE",
+        AuthPayload,
         lambda: school_admins.activate_account(
             ctx.session,
             ctx.auth,
@@ -34,17 +47,9 @@ async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPaylo
             address=ctx.client_address,
             now=ctx.now,
         ),
+        done=done,
+        throttle_on="INVALID_ACTIVATION_CODE",
     )
-    if done is None:
-        return AuthPayload.of(None, errors)
-    account, tokens = done
-    ctx.audit.record(
-        "auth.activated",
-        target_type="Account",
-        target_id=account.id,
-        actor=Actor("ACCOUNT", account.id, account.username, account.role),
-    )
-    return AuthPayload.of(tokens, [])
 
 
 @strawberry.type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 
 import strawberry
 from strawberry.types import Info
@@ -11,11 +12,12 @@ from auth import accounts, parent_codes, policies
 from auth import service as auth_service
 from common.errors import DomainError
 from graph.core.errors import UserError
-from graph.core.mutations import attempt
+from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
 from graph.relay import expect_global_id, from_global_id
 from graph.school.people_mutations import PeopleMutation
 from graph.school.types import AccountStatus, AccountType, Relationship
+from models import Account
 
 
 @strawberry.input
@@ -76,7 +78,7 @@ class IssueParentCodePayload:
 async def create_account(info: Info, input: CreateAccountInput) -> CreateAccountPayload:
     ctx = info.context
 
-    async def run() -> accounts.NewAccount:
+    async def create() -> accounts.NewAccount:
         decoded = from_global_id(input.person_id)
         if decoded is None or decoded[0] not in accounts.PERSON_ROLES:
             raise DomainError.one(
@@ -93,38 +95,42 @@ async def create_account(info: Info, input: CreateAccountInput) -> CreateAccount
             now=ctx.now,
         )
 
-    created, errors = await attempt(info, run)
-    if created is None:
-        return CreateAccountPayload(errors=errors)
-    return CreateAccountPayload(
-        account=AccountType.of(created.account), temporary_password=created.temporary_password
+    return await mutate(
+        info,
+        CreateAccountPayload,
+        create,
+        done=lambda created: CreateAccountPayload(
+            account=AccountType.of(created.account), temporary_password=created.temporary_password
+        ),
     )
 
 
 async def reset_password(info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:
     ctx = info.context
 
-    async def run() -> str:
-        account_id = expect_global_id(input.account_id, "Account", field="accountId")
-        return await auth_service.reset_password(
-            ctx.session, ctx.auth, ctx.tenant.id, account_id, now=ctx.now
-        )
-
-    password, errors = await attempt(info, run)
-    if password is not None:
+    def done(password: str) -> ResetPasswordPayload:
         ctx.audit.record(
             "auth.password_reset",
             target_type="Account",
             target_id=expect_global_id(input.account_id, "Account", field="accountId"),
         )
-    return ResetPasswordPayload(temporary_password=password, errors=errors)
+        return ResetPasswordPayload(temporary_password=password)
+
+    return await mutate(
+        info,
+        ResetPasswordPayload,
+        lambda account_id: auth_service.reset_password(
+            ctx.session, ctx.auth, ctx.tenant.id, account_id, now=ctx.now
+        ),
+        [("accountId", "Account", input.account_id)],
+        done=done,
+    )
 
 
 async def set_account_status(info: Info, input: SetAccountStatusInput) -> AccountPayload:
     ctx = info.context
 
-    async def run() -> AccountType:
-        account_id = expect_global_id(input.account_id, "Account", field="accountId")
+    async def set_status(account_id: uuid.UUID) -> Account:
         account = await accounts.account_by_id(ctx.session, ctx.tenant.id, account_id)
         if account.id == ctx.principal.account_id and input.status is not AccountStatus.ACTIVE:
             raise DomainError.one("accountId", "OWN_ACCOUNT", "You cannot disable your own account.")
@@ -137,37 +143,44 @@ async def set_account_status(info: Info, input: SetAccountStatusInput) -> Accoun
             now=ctx.now,
         )
         await ctx.session.refresh(account)
-        return AccountType.of(account)
+        return account
 
-    account, errors = await attempt(info, run)
-    return AccountPayload(account=account, errors=errors)
+    return await mutate(
+        info,
+        AccountPayload,
+        set_status,
+        [("accountId", "Account", input.account_id)],
+        done=lambda account: AccountPayload(account=AccountType.of(account)),
+    )
 
 
 async def issue_parent_code(info: Info, input: IssueParentCodeInput) -> IssueParentCodePayload:
     ctx = info.context
 
-    async def run() -> parent_codes.IssuedCode:
-        pupil_id = expect_global_id(input.pupil_id, "Pupil", field="pupilId")
-        return await parent_codes.issue(
+    def done(issued: parent_codes.IssuedCode) -> IssueParentCodePayload:
+        # LL 7.1.4: the record of parent codes granted, by whom and for which pupil.
+        ctx.audit.record(
+            "parent_code.issued",
+            target_type="Pupil",
+            target_id=issued.record.pupil_id,
+            detail={"parentCodeId": str(issued.record.id)},
+        )
+        return IssueParentCodePayload(code=issued.code, expires_at=issued.record.expires_at)
+
+    return await mutate(
+        info,
+        IssueParentCodePayload,
+        lambda pupil_id: parent_codes.issue(
             ctx.session,
             ctx.principal,
             pupil_id=pupil_id,
             relationship=input.relationship.value,
             now=ctx.now,
             ttl_days=ctx.auth.settings.parent_code_ttl.days,
-        )
-
-    issued, errors = await attempt(info, run)
-    if issued is None:
-        return IssueParentCodePayload(errors=errors)
-    # LL 7.1.4: the record of parent codes granted, by whom and for which pupil.
-    ctx.audit.record(
-        "parent_code.issued",
-        target_type="Pupil",
-        target_id=issued.record.pupil_id,
-        detail={"parentCodeId": str(issued.record.id)},
+        ),
+        [("pupilId", "Pupil", input.pupil_id)],
+        done=done,
     )
-    return IssueParentCodePayload(code=issued.code, expires_at=issued.record.expires_at)
 
 
 @strawberry.type

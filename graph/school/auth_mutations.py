@@ -12,7 +12,7 @@ from auth import parent_codes, policies
 from auth import service as auth_service
 from common.errors import Problem
 from graph.core.errors import UserError, user_errors
-from graph.core.mutations import guessing_attempt
+from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation, public
 
 
@@ -131,9 +131,9 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload
     ctx = info.context
     # A wrong current password is a failed sign-in (LRS 5.11): otherwise a stolen access token would be an
     # unthrottled oracle for guessing the password itself.
-    tokens, errors = await guessing_attempt(
+    return await mutate(
         info,
-        "INVALID_CREDENTIALS",
+        AuthPayload,
         lambda: auth_service.change_password(
             ctx.session,
             ctx.auth,
@@ -144,32 +144,30 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload
             address=ctx.client_address,
             now=ctx.now,
         ),
+        done=lambda tokens: AuthPayload.of(tokens, []),
+        throttle_on="INVALID_CREDENTIALS",
     )
-    return AuthPayload.of(tokens, errors)
 
 
 async def register_parent(info: Info, input: RegisterParentInput) -> AuthPayload:
     ctx = info.context
-    tokens, errors = await guessing_attempt(
-        info,
-        "INVALID_PARENT_CODE",
-        lambda: parent_codes.register_parent(
-            ctx.session,
-            ctx.auth,
-            ctx.tenant,
-            parent_codes.Registration(
-                code=input.code,
-                username=input.username,
-                password=input.password,
-                forename=input.forename,
-                surname=input.surname,
-                email=input.email,
-            ),
-            address=ctx.client_address,
-            now=ctx.now,
-        ),
+    registration = parent_codes.Registration(
+        code=input.code,
+        username=input.username,
+        password=input.password,
+        forename=input.forename,
+        surname=input.surname,
+        email=input.email,
     )
-    return AuthPayload.of(tokens, errors)
+    return await mutate(
+        info,
+        AuthPayload,
+        lambda: parent_codes.register_parent(
+            ctx.session, ctx.auth, ctx.tenant, registration, address=ctx.client_address, now=ctx.now
+        ),
+        done=lambda tokens: AuthPayload.of(tokens, []),
+        throttle_on="INVALID_PARENT_CODE",
+    )
 
 
 @strawberry.type
@@ -180,12 +178,13 @@ class LinkChildPayload:
 
 async def link_child(info: Info, input: LinkChildInput) -> LinkChildPayload:
     ctx = info.context
-    result, errors = await guessing_attempt(
+    return await mutate(
         info,
-        "INVALID_PARENT_CODE",
+        lambda errors: LinkChildPayload(linked=False, errors=errors),
         lambda: parent_codes.link_child(ctx.session, ctx.principal, code=input.code, now=ctx.now),
+        done=lambda result: LinkChildPayload(linked=bool(result)),
+        throttle_on="INVALID_PARENT_CODE",
     )
-    return LinkChildPayload(linked=bool(result), errors=errors)
 
 
 @strawberry.type
