@@ -19,10 +19,11 @@ from strawberry.types import Info
 
 from audit.recorder import Actor
 from auth import policies
+from auth import service as auth_service
 from common.errors import DomainError
 from common.pagination import Page
 from graph.core.errors import UserError
-from graph.core.mutations import attempt, guessing_attempt
+from graph.core.mutations import mutate
 from graph.permissions import guarded, guarded_mutation, personal_data, public
 from graph.relay import Connection, connection, expect_global_id, to_global_id
 from graph.school.auth_mutations import AuthPayload
@@ -356,37 +357,38 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
             now=ctx.now,
         )
 
+    async def done(report: roster_service.ImportReport) -> ImportRosterPayload:
+        ctx.audit.record(
+            "roster.import",
+            "SUCCESS" if report.outcome != "REFUSED" else "REJECTED",
+            target_type="RosterImport",
+            target_id=report.import_id,
+            detail=roster_service.audit_detail(report),
+        )
+        history = await roster_queries.import_by_id(ctx.session, ctx.tenant.id, report.import_id)
+        errors = []
+        if report.outcome == "REFUSED":
+            errors = [
+                UserError(
+                    field="file",
+                    code="ROSTER_REFUSED",
+                    message=f"{report.error_count} error(s): nothing was imported. See problems.",
+                )
+            ]
+        return ImportRosterPayload(
+            roster_import=RosterImportType.of(history),
+            problems=[RosterProblemType.of(p) for p in report.problems],
+            problems_not_shown=report.truncated,
+            skipped_other_schools=report.skipped_other_schools,
+            errors=errors,
+        )
+
     try:
-        report, errors = await attempt(info, run)
+        return await mutate(info, ImportRosterPayload, run, done=done)
     finally:
         close = getattr(upload, "close", None)
         if close is not None:
             await close()  # Starlette spools uploads to a temporary file: release it now
-    if report is None:
-        return ImportRosterPayload(errors=errors)
-    ctx.audit.record(
-        "roster.import",
-        "SUCCESS" if report.outcome != "REFUSED" else "REJECTED",
-        target_type="RosterImport",
-        target_id=report.import_id,
-        detail=roster_service.audit_detail(report),
-    )
-    history = await roster_queries.import_by_id(ctx.session, ctx.tenant.id, report.import_id)
-    if report.outcome == "REFUSED":
-        errors = [
-            UserError(
-                field="file",
-                code="ROSTER_REFUSED",
-                message=f"{report.error_count} error(s): nothing was imported. See problems.",
-            )
-        ]
-    return ImportRosterPayload(
-        roster_import=RosterImportType.of(history),
-        problems=[RosterProblemType.of(p) for p in report.problems],
-        problems_not_shown=report.truncated,
-        skipped_other_schools=report.skipped_other_schools,
-        errors=errors,
-    )
 
 
 async def _import_history(
@@ -437,67 +439,93 @@ async def export_roster(info: Info) -> ExportRosterPayload:
 
 async def set_roster_org(info: Info, input: SetRosterOrgInput) -> RosterSourcePayload:
     ctx = info.context
-
-    async def run() -> RosterSourceType:
-        row = await roster_service.set_org(
+    return await mutate(
+        info,
+        RosterSourcePayload,
+        lambda: roster_service.set_org(
             ctx.session, ctx.tenant.id, input.org_sourced_id, by=ctx.principal.account_id, now=ctx.now
-        )
-        return RosterSourceType(org_sourced_id=row.org_sourced_id, set_at=row.set_at)
-
-    source, errors = await attempt(info, run)
-    return RosterSourcePayload(roster_source=source, errors=errors)
+        ),
+        done=lambda row: RosterSourcePayload(
+            roster_source=RosterSourceType(org_sourced_id=row.org_sourced_id, set_at=row.set_at)
+        ),
+    )
 
 
 async def opt_in_to_extended_data(info: Info) -> ExtendedDataSettingPayload:
     ctx = info.context
-    row, errors = await attempt(info, lambda: extended_data.opt_in(ctx.session, ctx.principal, now=ctx.now))
-    if row is None:
-        return ExtendedDataSettingPayload(errors=errors)
-    ctx.audit.record("privacy.extended_data.opt_in")
-    return ExtendedDataSettingPayload(setting=ExtendedDataSettingType.of(row))
+
+    def done(row: ExtendedDataOptIn) -> ExtendedDataSettingPayload:
+        ctx.audit.record("privacy.extended_data.opt_in")
+        return ExtendedDataSettingPayload(setting=ExtendedDataSettingType.of(row))
+
+    return await mutate(
+        info,
+        ExtendedDataSettingPayload,
+        lambda: extended_data.opt_in(ctx.session, ctx.principal, now=ctx.now),
+        done=done,
+    )
 
 
 async def revoke_extended_data(info: Info) -> ExtendedDataSettingPayload:
     ctx = info.context
-    revoked, errors = await attempt(
-        info, lambda: extended_data.revoke(ctx.session, ctx.principal, now=ctx.now)
-    )
-    if revoked is None:
-        return ExtendedDataSettingPayload(errors=errors)
-    ctx.audit.record("privacy.extended_data.revoke", detail={"deletedRows": revoked.deleted})
-    return ExtendedDataSettingPayload(
-        setting=ExtendedDataSettingType.of(revoked.setting), deleted_rows=revoked.deleted
+
+    def done(revoked: extended_data.Revoked) -> ExtendedDataSettingPayload:
+        ctx.audit.record("privacy.extended_data.revoke", detail={"deletedRows": revoked.deleted})
+        return ExtendedDataSettingPayload(
+            setting=ExtendedDataSettingType.of(revoked.setting), deleted_rows=revoked.deleted
+        )
+
+    return await mutate(
+        info,
+        ExtendedDataSettingPayload,
+        lambda: extended_data.revoke(ctx.session, ctx.principal, now=ctx.now),
+        done=done,
     )
 
 
 async def issue_activation_codes(info: Info, input: IssueActivationCodesInput) -> IssueActivationCodesPayload:
     ctx = info.context
 
-    async def run() -> list[activation.IssuedActivation]:
+    async def issue() -> list[activation.IssuedActivation]:
+        # Decoded one by one: the first id that is not an account's is the error (as the service reports).
         ids = [
             expect_global_id(i, "Account", field=f"accountIds.{n}") for n, i in enumerate(input.account_ids)
         ]
         return await activation.issue(ctx.session, ctx.principal, ids, now=ctx.now)
 
-    issued, errors = await attempt(info, run)
-    if issued is None:
-        return IssueActivationCodesPayload(errors=errors)
-    for item in issued:  # LL 7.1.4: the record of codes granted, and to which account
-        ctx.audit.record("account.activation_code_issued", target_type="Account", target_id=item.account.id)
-    return IssueActivationCodesPayload(
-        codes=[
-            ActivationCodeType(row=i, account=AccountType.of(i.account), code=i.code, expires_at=i.expires_at)
-            for i in issued
-        ]
-    )
+    def done(issued: list[activation.IssuedActivation]) -> IssueActivationCodesPayload:
+        for item in issued:  # LL 7.1.4: the record of codes granted, and to which account
+            ctx.audit.record(
+                "account.activation_code_issued", target_type="Account", target_id=item.account.id
+            )
+        return IssueActivationCodesPayload(
+            codes=[
+                ActivationCodeType(
+                    row=i, account=AccountType.of(i.account), code=i.code, expires_at=i.expires_at
+                )
+                for i in issued
+            ]
+        )
+
+    return await mutate(info, IssueActivationCodesPayload, issue, done=done)
 
 
 async def activate_imported_account(info: Info, input: ActivateImportedAccountInput) -> AuthPayload:
-
     ctx = info.context
-    tokens, errors = await guessing_attempt(
+
+    def done(tokens: auth_service.Tokens | None) -> AuthPayload:
+        if tokens is not None:
+            ctx.audit.record(
+                "account.activated",
+                target_type="Account",
+                target_id=tokens.account_id,
+                actor=Actor("ACCOUNT", tokens.account_id, input.username.strip()),
+            )
+        return AuthPayload.of(tokens, [])
+
+    return await mutate(
         info,
-        "INVALID_ACTIVATION_CODE",
+        AuthPayload,
         lambda: activation.activate(
             ctx.session,
             ctx.auth,
@@ -508,15 +536,9 @@ async def activate_imported_account(info: Info, input: ActivateImportedAccountIn
             address=ctx.client_address,
             now=ctx.now,
         ),
+        done=done,
+        throttle_on="INVALID_ACTIVATION_CODE",
     )
-    if tokens is not None:
-        ctx.audit.record(
-            "account.activated",
-            target_type="Account",
-            target_id=tokens.account_id,
-            actor=Actor("ACCOUNT", tokens.account_id, input.username.strip()),
-        )
-    return AuthPayload.of(tokens, errors)
 
 
 @strawberry.type
