@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -28,7 +28,7 @@ from auth.admin_sessions import AdminOutcome, AdminTokens
 from auth.service import AuthRuntime
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
 from graph.core.errors import UserError, user_errors
-from graph.core.mutations import attempt
+from graph.core.mutations import mutate
 from graph.limits import list_size
 from graph.permissions import guarded, public
 from graph.relay import expect_global_id, to_global_id
@@ -504,6 +504,16 @@ class NovationPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def novation_done(info: Info, action: str) -> Callable[[Novation], NovationPayload]:
+    """The payload of a novation a mutation changed, with ``action`` recorded in the school's audit chain."""
+
+    def done(row: Novation) -> NovationPayload:
+        info.context.audit.for_school(row.tenant_id, action, target_type="Novation", target_id=row.id)
+        return NovationPayload(novation=NovationType.of(row))
+
+    return done
+
+
 @strawberry.input
 class ProposeNovationInput:
     school_id: strawberry.ID
@@ -578,7 +588,8 @@ async def set_super_users(
     ctx: AdminContext = info.context
     assert ctx.principal is not None
 
-    async def run() -> list[SchoolAdminType]:
+    async def set_chosen() -> list[SchoolAdminView]:
+        # Decoded one by one: the first id that is not an account's is the error.
         ids = [
             expect_global_id(a, "Account", field=f"accountIds.{i}") for i, a in enumerate(input.account_ids)
         ]
@@ -592,11 +603,12 @@ async def set_super_users(
                 now=ctx.now,
             )
             views = await school_admins.school_admins(ctx.session, school_id)
-        return [SchoolAdminType.of(v) for v in views if v.account.id in chosen]
+        return [v for v in views if v.account.id in chosen]
 
-    chosen, errors = await attempt(info, run)
-    if chosen is not None:
+    def done(chosen: list[SchoolAdminView]) -> SetSuperUsersPayload:
         ctx.audit.for_school(
-            school_id, "super_users.set", detail={"accountIds": [str(c.row.account.id) for c in chosen]}
+            school_id, "super_users.set", detail={"accountIds": [str(c.account.id) for c in chosen]}
         )
-    return SetSuperUsersPayload(super_users=chosen, errors=errors)
+        return SetSuperUsersPayload(super_users=[SchoolAdminType.of(v) for v in chosen])
+
+    return await mutate(info, SetSuperUsersPayload, set_chosen, done=done)

@@ -1,8 +1,8 @@
 """The platform schema's mutations: sign-in, trusts and their admins, provisioning (LL 4.1-4.3), licences
 and invoices (LL 15), suspension (LL-A 9.1), termination (LL 5.1.3, LL-A 9.3) and novation (LL 20).
 
-Each takes one input and returns a payload with ``errors``; a refused input writes nothing (``attempt``
-runs it in a savepoint). What an operator does to a school is recorded in that school's own audit chain.
+Each takes one input and returns a payload with ``errors``; a refused input writes nothing
+(:func:`graph.core.mutations.mutate` runs it in a savepoint). What an operator does to a school is recorded in that school's own audit chain.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import uuid
 from enum import Enum
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from auth import admin_sessions, operators, trust_admins
@@ -19,7 +20,7 @@ from auth.operators import OPERATOR, OperatorPrincipal
 from auth.tokens import PLATFORM_AUDIENCE
 from common.errors import DomainError
 from graph.core.errors import UserError, user_errors
-from graph.core.mutations import attempt, guessing_attempt
+from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAccountStatus,
@@ -32,7 +33,6 @@ from graph.platform.common import (
     LoginInput,
     LogoutPayload,
     NovationPayload,
-    NovationType,
     ProposeNovationInput,
     RefreshTokenInput,
     SchoolAdminType,
@@ -43,6 +43,7 @@ from graph.platform.common import (
     TrustKind,
     audit_sign_in,
     expect_school_id,
+    novation_done,
     school_url,
     set_super_users,
 )
@@ -57,7 +58,7 @@ from graph.platform.types import (
 )
 from graph.relay import expect_global_id
 from models import School, Trust
-from models.licensing import Invoice
+from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from subscriptions import licences, novation, onboarding, suspension, termination, trusts
 from subscriptions.school_admins import SchoolAdminView
 
@@ -104,9 +105,9 @@ async def logout(info: Info) -> LogoutPayload:
 
 async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context
-    tokens, errors = await guessing_attempt(
+    return await mutate(
         info,
-        "INVALID_CREDENTIALS",
+        AdminAuthPayload,
         lambda: operators.change_password(
             ctx.session,
             ctx.auth,
@@ -116,8 +117,9 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPa
             address=ctx.client_address,
             now=ctx.now,
         ),
+        done=lambda tokens: AdminAuthPayload.of(tokens, []),
+        throttle_on="INVALID_CREDENTIALS",
     )
-    return AdminAuthPayload.of(tokens, errors)
 
 
 # --- trusts and their admins -----------------------------------------------------------------------------
@@ -143,32 +145,37 @@ class TrustPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _trust_payload(trust: Trust | None) -> TrustPayload:
+    return TrustPayload(trust=None if trust is None else TrustType.of(trust))
+
+
 async def create_trust(info: Info, input: CreateTrustInput) -> TrustPayload:
     ctx: AdminContext = info.context
-    trust, errors = await attempt(
+    return await mutate(
         info,
+        TrustPayload,
         lambda: onboarding.new_trust(
             ctx.session, slug=input.slug, name=input.name, kind=input.kind.value, now=ctx.now
         ),
+        done=_trust_payload,
     )
-    return TrustPayload(trust=None if trust is None else TrustType.of(trust), errors=errors)
 
 
 async def update_trust(info: Info, input: UpdateTrustInput) -> TrustPayload:
     ctx: AdminContext = info.context
-
-    async def run() -> Trust:
-        trust_id = expect_global_id(input.trust_id, "Trust", field="trustId")
-        return await trusts.update_trust(
+    return await mutate(
+        info,
+        TrustPayload,
+        lambda trust_id: trusts.update_trust(
             ctx.session,
             trust_id,
             name=input.name,
             kind=None if input.kind is None else input.kind.value,
             now=ctx.now,
-        )
-
-    trust, errors = await attempt(info, run)
-    return TrustPayload(trust=None if trust is None else TrustType.of(trust), errors=errors)
+        ),
+        [("trustId", "Trust", input.trust_id)],
+        done=_trust_payload,
+    )
 
 
 @strawberry.input
@@ -193,10 +200,8 @@ class CreateTrustAdminPayload:
 async def create_trust_admin(info: Info, input: CreateTrustAdminInput) -> CreateTrustAdminPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> tuple[TrustAdminType, str, str]:
-        trust = await trusts.trust_by_id(
-            ctx.session, expect_global_id(input.trust_id, "Trust", field="trustId")
-        )
+    async def create(trust_id: uuid.UUID) -> CreateTrustAdminPayload:
+        trust = await trusts.trust_by_id(ctx.session, trust_id)
         account, code = await trust_admins.create_trust_admin(
             ctx.session,
             trust_id=trust.id,
@@ -206,13 +211,18 @@ async def create_trust_admin(info: Info, input: CreateTrustAdminInput) -> Create
             created_by=_operator(info).account_id,
             now=ctx.now,
         )
-        return TrustAdminType.of(account), code, f"/trusts/{trust.slug}/graphql"
+        return CreateTrustAdminPayload(
+            trust_admin=TrustAdminType.of(account),
+            activation_code=code,
+            activation_url=f"/trusts/{trust.slug}/graphql",
+        )
 
-    created, errors = await attempt(info, run)
-    if created is None:
-        return CreateTrustAdminPayload(errors=errors)
-    return CreateTrustAdminPayload(
-        trust_admin=created[0], activation_code=created[1], activation_url=created[2]
+    return await mutate(
+        info,
+        CreateTrustAdminPayload,
+        create,
+        [("trustId", "Trust", input.trust_id)],
+        done=lambda payload: payload,
     )
 
 
@@ -231,16 +241,15 @@ class TrustAdminPayload:
 
 async def set_trust_admin_status(info: Info, input: SetTrustAdminStatusInput) -> TrustAdminPayload:
     ctx: AdminContext = info.context
-
-    async def run() -> TrustAdminType:
-        account_id = expect_global_id(input.trust_admin_id, "TrustAdmin", field="trustAdminId")
-        account = await trust_admins.set_status(
+    return await mutate(
+        info,
+        TrustAdminPayload,
+        lambda account_id: trust_admins.set_status(
             ctx.session, account_id, status=input.status.value, reason=input.reason, now=ctx.now
-        )
-        return TrustAdminType.of(account)
-
-    admin, errors = await attempt(info, run)
-    return TrustAdminPayload(trust_admin=admin, errors=errors)
+        ),
+        [("trustAdminId", "TrustAdmin", input.trust_admin_id)],
+        done=lambda account: TrustAdminPayload(trust_admin=TrustAdminType.of(account)),
+    )
 
 
 # --- provisioning (LL 4.1 - 4.3) -----------------------------------------------------------------------
@@ -285,11 +294,8 @@ class ProvisionSchoolPayload:
 async def provision_school(info: Info, input: ProvisionSchoolInput) -> ProvisionSchoolPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> onboarding.Provisioned:
-        trust_id = (
-            None if input.trust_id is None else expect_global_id(input.trust_id, "Trust", field="trustId")
-        )
-        order = onboarding.Order(
+    def order(trust_id: uuid.UUID | None = None) -> onboarding.Order:
+        return onboarding.Order(
             slug=input.slug,
             name=input.name,
             phase=input.phase.value,
@@ -302,26 +308,35 @@ async def provision_school(info: Info, input: ProvisionSchoolInput) -> Provision
             admin_email=input.admin.email,
             admin_username=input.admin.username,
         )
-        return await onboarding.provision_school(
-            ctx.session, order, operator_id=_operator(info).account_id, today=ctx.today, now=ctx.now
+
+    def done(provisioned: onboarding.Provisioned) -> ProvisionSchoolPayload:
+        school, admin = provisioned.school, provisioned.admin
+        ctx.audit.for_school(
+            school.id,
+            "school.provisioned",
+            target_type="School",
+            target_id=school.id,
+            detail={"orderReference": input.order_reference, "adminAccountId": str(admin.account.id)},
+        )
+        return ProvisionSchoolPayload(
+            school=PlatformSchool.of(school),
+            url=school_url(school.slug),
+            admin=SchoolAdminType.of(SchoolAdminView(admin.account, admin.staff, True)),
+            activation_code=admin.activation_code,
         )
 
-    done, errors = await attempt(info, run)
-    if done is None:
-        return ProvisionSchoolPayload(errors=errors)
-    school, admin = done.school, done.admin
-    ctx.audit.for_school(
-        school.id,
-        "school.provisioned",
-        target_type="School",
-        target_id=school.id,
-        detail={"orderReference": input.order_reference, "adminAccountId": str(admin.account.id)},
-    )
-    return ProvisionSchoolPayload(
-        school=PlatformSchool.of(school),
-        url=school_url(school.slug),
-        admin=SchoolAdminType.of(SchoolAdminView(admin.account, admin.staff, True)),
-        activation_code=admin.activation_code,
+    return await mutate(
+        info,
+        ProvisionSchoolPayload,
+        lambda *trust_id: onboarding.provision_school(
+            ctx.session,
+            order(*trust_id),
+            operator_id=_operator(info).account_id,
+            today=ctx.today,
+            now=ctx.now,
+        ),
+        [] if input.trust_id is None else [("trustId", "Trust", input.trust_id)],
+        done=done,
     )
 
 
@@ -368,10 +383,15 @@ class LicencePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _licence_payload(licence: Licence) -> LicencePayload:
+    return LicencePayload(licence=LicenceType.of(licence))
+
+
 async def create_licence(info: Info, input: CreateLicenceInput) -> LicencePayload:
     ctx: AdminContext = info.context
 
-    async def run() -> LicenceType:
+    def new_licence() -> licences.NewLicence:
+        # Decoded one by one, in input order: the first id that is not one is the error.
         trust_id = (
             None
             if input.licensee.trust_id is None
@@ -383,27 +403,26 @@ async def create_licence(info: Info, input: CreateLicenceInput) -> LicencePayloa
             else expect_school_id(input.licensee.school_id, field="licensee.schoolId")
         )
         school_ids = [expect_school_id(s, field=f"schoolIds.{i}") for i, s in enumerate(input.school_ids)]
-        licence = await licences.create_licence(
-            ctx.session,
-            licences.NewLicence(
-                licensee_trust_id=trust_id,
-                licensee_school_id=school_id,
-                school_ids=school_ids,
-                term_start=input.term_start,
-                term_end=input.term_end,
-                auto_renew=input.auto_renew,
-                annual_fee_pence=input.annual_fee_pence,
-                terms_version=input.terms_version,
-                first_invoice_due_on=input.first_invoice_due_on,
-            ),
-            created_by=_operator(info).account_id,
-            today=ctx.today,
-            now=ctx.now,
+        return licences.NewLicence(
+            licensee_trust_id=trust_id,
+            licensee_school_id=school_id,
+            school_ids=school_ids,
+            term_start=input.term_start,
+            term_end=input.term_end,
+            auto_renew=input.auto_renew,
+            annual_fee_pence=input.annual_fee_pence,
+            terms_version=input.terms_version,
+            first_invoice_due_on=input.first_invoice_due_on,
         )
-        return LicenceType.of(licence)
 
-    licence, errors = await attempt(info, run)
-    return LicencePayload(licence=licence, errors=errors)
+    return await mutate(
+        info,
+        LicencePayload,
+        lambda: licences.create_licence(
+            ctx.session, new_licence(), created_by=_operator(info).account_id, today=ctx.today, now=ctx.now
+        ),
+        done=_licence_payload,
+    )
 
 
 @strawberry.input
@@ -416,16 +435,15 @@ class CancelLicenceInput:
 
 async def cancel_licence(info: Info, input: CancelLicenceInput) -> LicencePayload:
     ctx: AdminContext = info.context
-
-    async def run() -> LicenceType:
-        licence_id = expect_global_id(input.licence_id, "Licence", field="licenceId")
-        licence = await licences.cancel(
+    return await mutate(
+        info,
+        LicencePayload,
+        lambda licence_id: licences.cancel(
             ctx.session, licence_id, received_on=input.received_on or ctx.today, today=ctx.today
-        )
-        return LicenceType.of(licence)
-
-    licence, errors = await attempt(info, run)
-    return LicencePayload(licence=licence, errors=errors)
+        ),
+        [("licenceId", "Licence", input.licence_id)],
+        done=_licence_payload,
+    )
 
 
 @strawberry.input
@@ -436,16 +454,15 @@ class SetNextTermFeeInput:
 
 async def set_next_term_fee(info: Info, input: SetNextTermFeeInput) -> LicencePayload:
     ctx: AdminContext = info.context
-
-    async def run() -> LicenceType:
-        licence_id = expect_global_id(input.licence_id, "Licence", field="licenceId")
-        licence = await licences.set_next_fee(
+    return await mutate(
+        info,
+        LicencePayload,
+        lambda licence_id: licences.set_next_fee(
             ctx.session, licence_id, annual_fee_pence=input.annual_fee_pence, today=ctx.today, now=ctx.now
-        )
-        return LicenceType.of(licence)
-
-    licence, errors = await attempt(info, run)
-    return LicencePayload(licence=licence, errors=errors)
+        ),
+        [("licenceId", "Licence", input.licence_id)],
+        done=_licence_payload,
+    )
 
 
 @strawberry.input
@@ -465,10 +482,10 @@ class InvoicePayload:
 
 async def issue_invoice(info: Info, input: IssueInvoiceInput) -> InvoicePayload:
     ctx: AdminContext = info.context
-
-    async def run() -> Invoice:
-        licence_id = expect_global_id(input.licence_id, "Licence", field="licenceId")
-        return await licences.issue_invoice(
+    return await mutate(
+        info,
+        InvoicePayload,
+        lambda licence_id: licences.issue_invoice(
             ctx.session,
             licence_id,
             amount_pence=input.amount_pence,
@@ -476,11 +493,9 @@ async def issue_invoice(info: Info, input: IssueInvoiceInput) -> InvoicePayload:
             period_end=input.period_end,
             due_on=input.due_on,
             today=ctx.today,
-        )
-
-    invoice, errors = await attempt(info, run)
-    return InvoicePayload(
-        invoice=None if invoice is None else InvoiceType.of(invoice, ctx.today), errors=errors
+        ),
+        [("licenceId", "Licence", input.licence_id)],
+        done=lambda invoice: InvoicePayload(invoice=InvoiceType.of(invoice, ctx.today)),
     )
 
 
@@ -503,27 +518,33 @@ class RecordPaymentPayload:
 async def record_payment(info: Info, input: RecordPaymentInput) -> RecordPaymentPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> licences.Payment:
-        invoice_id = expect_global_id(input.invoice_id, "Invoice", field="invoiceId")
-        return await licences.record_payment(
+    async def done(payment: licences.Payment) -> RecordPaymentPayload:
+        restored = []
+        for school_id in payment.restored:
+            ctx.audit.for_school(
+                school_id, "school.access_restored", target_type="School", target_id=school_id
+            )
+            school = await ctx.session.get(School, school_id)
+            if school is not None:
+                restored.append(SchoolRef.of(school))
+        return RecordPaymentPayload(
+            invoice=InvoiceType.of(payment.invoice, ctx.today), restored_schools=restored
+        )
+
+    return await mutate(
+        info,
+        RecordPaymentPayload,
+        lambda invoice_id: licences.record_payment(
             ctx.session,
             invoice_id,
             paid_on=input.paid_on,
             reference=input.reference,
             today=ctx.today,
             now=ctx.now,
-        )
-
-    payment, errors = await attempt(info, run)
-    if payment is None:
-        return RecordPaymentPayload(errors=errors)
-    restored = []
-    for school_id in payment.restored:
-        ctx.audit.for_school(school_id, "school.access_restored", target_type="School", target_id=school_id)
-        school = await ctx.session.get(School, school_id)
-        if school is not None:
-            restored.append(SchoolRef.of(school))
-    return RecordPaymentPayload(invoice=InvoiceType.of(payment.invoice, ctx.today), restored_schools=restored)
+        ),
+        [("invoiceId", "Invoice", input.invoice_id)],
+        done=done,
+    )
 
 
 # --- suspension (LL-A 9.1) and termination (LL 5.1.3, LL-A 9.3) -------------------------------------------
@@ -551,8 +572,7 @@ class SuspensionPayload:
 async def suspend_school(info: Info, input: SuspendSchoolInput) -> SuspensionPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> tuple[SuspensionType, SchoolRef]:
-        school_id = expect_school_id(input.school_id)
+    async def suspend(school_id: uuid.UUID) -> tuple[Suspension, School]:
         if input.days < 1:
             raise DomainError.one("days", "INVALID_DAYS", "A suspension lasts at least a day.")
         row = await suspension.suspend(
@@ -566,22 +586,22 @@ async def suspend_school(info: Info, input: SuspendSchoolInput) -> SuspensionPay
             by=_operator(info).account_id,
             now=ctx.now,
         )
-        school = await ctx.session.get(School, school_id)
-        assert school is not None
-        return SuspensionType.of(row), SchoolRef.of(school)
+        return row, await _school(info, school_id)
 
-    done, errors = await attempt(info, run)
-    if done is None:
-        return SuspensionPayload(errors=errors)
-    school_id = expect_school_id(input.school_id)
-    ctx.audit.for_school(
-        school_id,
-        "school.suspended",
-        target_type="School",
-        target_id=school_id,
-        detail={"reason": input.reason.value, "days": input.days, "agreedLonger": input.agreed_longer},
+    def done(suspended: tuple[Suspension, School]) -> SuspensionPayload:
+        row, school = suspended
+        ctx.audit.for_school(
+            school.id,
+            "school.suspended",
+            target_type="School",
+            target_id=school.id,
+            detail={"reason": input.reason.value, "days": input.days, "agreedLonger": input.agreed_longer},
+        )
+        return SuspensionPayload(suspension=SuspensionType.of(row), school=SchoolRef.of(school))
+
+    return await mutate(
+        info, SuspensionPayload, suspend, [("schoolId", "School", input.school_id)], done=done
     )
-    return SuspensionPayload(suspension=done[0], school=done[1])
 
 
 @strawberry.input
@@ -592,21 +612,19 @@ class LiftSuspensionInput:
 async def lift_suspension(info: Info, input: LiftSuspensionInput) -> SuspensionPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> tuple[SuspensionType, SchoolRef]:
-        school_id = expect_school_id(input.school_id)
+    async def lift(school_id: uuid.UUID) -> tuple[Suspension, School]:
         row = await suspension.open_suspension(ctx.session, school_id)
         await suspension.lift(ctx.session, row, by=_operator(info).account_id, reason="MANUAL", now=ctx.now)
-        school = await ctx.session.get(School, school_id)
-        assert school is not None
+        school = await _school(info, school_id)
         await ctx.session.refresh(school)
-        return SuspensionType.of(row), SchoolRef.of(school)
+        return row, school
 
-    done, errors = await attempt(info, run)
-    if done is None:
-        return SuspensionPayload(errors=errors)
-    school_id = expect_school_id(input.school_id)
-    ctx.audit.for_school(school_id, "school.suspension_lifted", target_type="School", target_id=school_id)
-    return SuspensionPayload(suspension=done[0], school=done[1])
+    def done(lifted: tuple[Suspension, School]) -> SuspensionPayload:
+        row, school = lifted
+        ctx.audit.for_school(school.id, "school.suspension_lifted", target_type="School", target_id=school.id)
+        return SuspensionPayload(suspension=SuspensionType.of(row), school=SchoolRef.of(school))
+
+    return await mutate(info, SuspensionPayload, lift, [("schoolId", "School", input.school_id)], done=done)
 
 
 @strawberry.enum
@@ -638,8 +656,7 @@ class TerminateSchoolPayload:
 async def terminate_school(info: Info, input: TerminateSchoolInput) -> TerminateSchoolPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> tuple[SchoolRef, DestructionRecordType]:
-        school_id = expect_school_id(input.school_id)
+    async def terminate(school_id: uuid.UUID) -> tuple[School, DestructionRecord]:
         record = await termination.terminate(
             ctx.session,
             school_id,
@@ -650,25 +667,34 @@ async def terminate_school(info: Info, input: TerminateSchoolInput) -> Terminate
             today=ctx.today,
             now=ctx.now,
         )
-        school = await ctx.session.get(School, school_id)
-        assert school is not None
-        return SchoolRef.of(school), DestructionRecordType.of(record)
+        return await _school(info, school_id), record
 
-    done, errors = await attempt(info, run)
-    if done is None:
-        return TerminateSchoolPayload(errors=errors)
-    school_id = expect_school_id(input.school_id)
-    ctx.audit.for_school(
-        school_id,
-        "school.terminated",
-        target_type="School",
-        target_id=school_id,
-        detail={"reason": input.reason.value, "destroyOn": str(done[1].destroy_on)},
+    def done(terminated: tuple[School, DestructionRecord]) -> TerminateSchoolPayload:
+        school, record = terminated
+        destruction = DestructionRecordType.of(record)
+        ctx.audit.for_school(
+            school.id,
+            "school.terminated",
+            target_type="School",
+            target_id=school.id,
+            detail={"reason": input.reason.value, "destroyOn": str(destruction.destroy_on)},
+        )
+        return TerminateSchoolPayload(school=SchoolRef.of(school), destruction=destruction)
+
+    return await mutate(
+        info, TerminateSchoolPayload, terminate, [("schoolId", "School", input.school_id)], done=done
     )
-    return TerminateSchoolPayload(school=done[0], destruction=done[1])
 
 
 # --- novation (LL 20) ----------------------------------------------------------------------------------------
+
+
+async def _school(info: Info, school_id: uuid.UUID) -> School:
+    """The school a mutation just changed (it exists: the service found it)."""
+    session: AsyncSession = info.context.session
+    school = await session.get(School, school_id)
+    assert school is not None
+    return school
 
 
 async def _to_trust(info: Info, slug: str) -> uuid.UUID:
@@ -681,10 +707,9 @@ async def _to_trust(info: Info, slug: str) -> uuid.UUID:
 async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> NovationType:
-        school_id = expect_school_id(input.school_id)
+    async def propose(school_id: uuid.UUID) -> Novation:
         to_trust_id = await _to_trust(info, input.to_trust)
-        row = await novation.propose(
+        return await novation.propose(
             ctx.session,
             school_id=school_id,
             to_trust_id=to_trust_id,
@@ -695,36 +720,31 @@ async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationP
             today=ctx.today,
             now=ctx.now,
         )
-        return NovationType.of(row)
 
-    found, errors = await attempt(info, run)
-    if found is not None:
-        ctx.audit.for_school(
-            found.row.tenant_id, "novation.proposed", target_type="Novation", target_id=found.row.id
-        )
-    return NovationPayload(novation=found, errors=errors)
+    return await mutate(
+        info,
+        NovationPayload,
+        propose,
+        [("schoolId", "School", input.school_id)],
+        done=novation_done(info, "novation.proposed"),
+    )
 
 
 async def withdraw_novation(info: Info, input: CloseNovationInput) -> NovationPayload:
     ctx: AdminContext = info.context
-
-    async def run() -> NovationType:
-        novation_id = expect_global_id(input.novation_id, "Novation", field="novationId")
-        row = await novation.withdraw(
+    return await mutate(
+        info,
+        NovationPayload,
+        lambda novation_id: novation.withdraw(
             ctx.session,
             novation_id,
             by=novation.Party("OPERATOR", _operator(info).account_id),
             reason=input.reason,
             now=ctx.now,
-        )
-        return NovationType.of(row)
-
-    found, errors = await attempt(info, run)
-    if found is not None:
-        ctx.audit.for_school(
-            found.row.tenant_id, "novation.withdrawn", target_type="Novation", target_id=found.row.id
-        )
-    return NovationPayload(novation=found, errors=errors)
+        ),
+        [("novationId", "Novation", input.novation_id)],
+        done=novation_done(info, "novation.withdrawn"),
+    )
 
 
 @strawberry.type

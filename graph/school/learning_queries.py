@@ -6,15 +6,13 @@ see (or of another school) returns null or an empty list, never an error that wo
 
 from __future__ import annotations
 
-import uuid
-
 import strawberry
 from strawberry.types import Info
 
 from auth import policies
-from common.pagination import Page
+from graph.core.arguments import lookup_id, page_of
 from graph.permissions import guarded
-from graph.relay import connection, from_global_id
+from graph.relay import connection
 from graph.school.learning_types import (
     LEVEL_BY_NAME,
     AssignmentConnection,
@@ -41,18 +39,6 @@ from learning import policies as rules
 from people import queries as people
 
 
-def _id(global_id: str | None, kind: str) -> uuid.UUID | None:
-    """The database id of a global id of ``kind``; None for anything else (never an error)."""
-    if global_id is None:
-        return None
-    decoded = from_global_id(global_id)
-    return decoded[1] if decoded is not None and decoded[0] == kind else None
-
-
-def _page(info: Info, first: int | None, after: str | None) -> Page:
-    return Page.of(first, after, maximum=info.context.max_page_size)
-
-
 async def _ladders(
     info: Info,
     subject: str | None = None,
@@ -61,7 +47,7 @@ async def _ladders(
     first: int | None = None,
     after: str | None = None,
 ) -> LadderConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await ladders.ladders_page(
         info.context.session,
         info.context.principal,
@@ -80,7 +66,7 @@ async def _ladders(
 
 
 async def _ladder(info: Info, id: strawberry.ID) -> LadderType | None:
-    ladder_id = _id(id, "Ladder")
+    ladder_id = lookup_id(id, "Ladder")
     if ladder_id is None:
         return None
     found = await info.context.loaders.learning.ladder.load(ladder_id)
@@ -95,7 +81,7 @@ async def _level_scale(info: Info) -> list[LevelLabelType]:
 async def _pupil_progress(
     info: Info, pupil_id: strawberry.ID, ladder_id: strawberry.ID
 ) -> PupilProgressType | None:
-    pupil, ladder = _id(pupil_id, "Pupil"), _id(ladder_id, "Ladder")
+    pupil, ladder = lookup_id(pupil_id, "Pupil"), lookup_id(ladder_id, "Ladder")
     if pupil is None or ladder is None:
         return None
     loaders = info.context.loaders.learning
@@ -109,7 +95,7 @@ async def _pupil_progress(
 async def _class_progress(
     info: Info, group_id: strawberry.ID, ladder_id: strawberry.ID
 ) -> ClassProgressType | None:
-    group, ladder = _id(group_id, "Group"), _id(ladder_id, "Ladder")
+    group, ladder = lookup_id(group_id, "Group"), lookup_id(ladder_id, "Ladder")
     if group is None or ladder is None:
         return None
     view = await progress.class_view(info.context.session, info.context.principal, group, ladder)
@@ -129,9 +115,9 @@ async def _judgement_history(
     first: int | None = None,
     after: str | None = None,
 ) -> JudgementConnection:
-    page = _page(info, first, after)
-    pupil = _id(pupil_id, "Pupil")
-    ladder, rung = _id(ladder_id, "Ladder"), _id(rung_id, "Rung")
+    page = page_of(info, first, after)
+    pupil = lookup_id(pupil_id, "Pupil")
+    ladder, rung = lookup_id(ladder_id, "Ladder"), lookup_id(rung_id, "Rung")
     rows = []
     if pupil is not None and (ladder_id is None or ladder) and (rung_id is None or rung):
         rows = await judgements.history(
@@ -147,8 +133,8 @@ async def _assignments(
     first: int | None = None,
     after: str | None = None,
 ) -> AssignmentConnection:
-    page = _page(info, first, after)
-    group, pupil = _id(group_id, "Group"), _id(pupil_id, "Pupil")
+    page = page_of(info, first, after)
+    group, pupil = lookup_id(group_id, "Group"), lookup_id(pupil_id, "Pupil")
     rows = []
     if (group_id is None or group) and (pupil_id is None or pupil):
         rows = await assignments.assignments_page(
@@ -158,7 +144,7 @@ async def _assignments(
 
 
 async def _assignment(info: Info, id: strawberry.ID) -> AssignmentType | None:
-    assignment_id = _id(id, "Assignment")
+    assignment_id = lookup_id(id, "Assignment")
     if assignment_id is None:
         return None
     found = await assignments.assignments_by_ids(
@@ -176,7 +162,7 @@ async def _content(
     first: int | None = None,
     after: str | None = None,
 ) -> ContentConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await content.content_page(
         info.context.session,
         info.context.principal,
@@ -191,8 +177,8 @@ async def _content(
 async def _downloads(
     info: Info, content_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
 ) -> DownloadRecordConnection:
-    page = _page(info, first, after)
-    item = _id(content_id, "Content")
+    page = page_of(info, first, after)
+    item = lookup_id(content_id, "Content")
     rows = []
     if content_id is None or item is not None:
         rows = await content.downloads_page(
@@ -204,7 +190,7 @@ async def _downloads(
 async def _content_reports(
     info: Info, status: ReportStatus | None = None, first: int | None = None, after: str | None = None
 ) -> ContentReportConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await reports.reports_page(
         info.context.session, info.context.principal, page, status=None if status is None else status.value
     )
@@ -212,7 +198,7 @@ async def _content_reports(
 
 
 async def _learner_record(info: Info, pupil_id: strawberry.ID) -> LearnerRecordType | None:
-    pupil = _id(pupil_id, "Pupil")
+    pupil = lookup_id(pupil_id, "Pupil")
     if pupil is None:
         return None
     rows = await people.pupils_by_ids(info.context.session, info.context.principal, [pupil])

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from audit import queries as audit_queries
 from auth import policies
-from common.pagination import Page
+from graph.core.arguments import page_of
 from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public
 from graph.relay import Node, connection, from_global_id, to_global_id
@@ -107,14 +107,10 @@ def _school(info: Info) -> SchoolInfo:
     return SchoolInfo(name=tenant.name, slug=tenant.slug)
 
 
-def _page(info: Info, first: int | None, after: str | None) -> Page:
-    return Page.of(first, after, maximum=info.context.max_page_size)
-
-
 async def _pupils(
     info: Info, first: int | None = None, after: str | None = None, include_inactive: bool = False
 ) -> PupilConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await queries.pupils_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )
@@ -129,7 +125,7 @@ async def _pupils(
 async def _staff(
     info: Info, first: int | None = None, after: str | None = None, include_inactive: bool = False
 ) -> StaffConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await queries.staff_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )
@@ -139,7 +135,7 @@ async def _staff(
 async def _groups(
     info: Info, first: int | None = None, after: str | None = None, include_inactive: bool = False
 ) -> GroupConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await queries.groups_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )

@@ -21,7 +21,7 @@ from audit.recorder import Actor
 from auth import policies
 from auth import service as auth_service
 from common.errors import DomainError
-from common.pagination import Page
+from graph.core.arguments import page_of
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded, guarded_mutation, personal_data, public
@@ -337,7 +337,7 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
     ctx = info.context
     upload: Any = input.file
 
-    async def run() -> roster_service.ImportReport:
+    async def import_package() -> roster_service.ImportReport:
         stream = getattr(upload, "file", None)
         if stream is None:
             raise DomainError.one(
@@ -384,7 +384,7 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
         )
 
     try:
-        return await mutate(info, ImportRosterPayload, run, done=done)
+        return await mutate(info, ImportRosterPayload, import_package, done=done)
     finally:
         close = getattr(upload, "close", None)
         if close is not None:
@@ -395,7 +395,7 @@ async def _import_history(
     info: Info, first: int | None = None, after: str | None = None
 ) -> RosterImportConnection:
     ctx = info.context
-    page = Page.of(first, after, maximum=ctx.max_page_size)
+    page = page_of(info, first, after)
     rows = await roster_queries.imports_page(ctx.session, ctx.tenant.id, page)
     return connection(rows, page, key=lambda r: (r.started_at.isoformat(), r.id), node=RosterImportType.of)
 
@@ -414,7 +414,7 @@ async def _extended_pupil_data(
     info: Info, first: int | None = None, after: str | None = None
 ) -> ExtendedPupilDataConnection:
     ctx = info.context
-    page = Page.of(first, after, maximum=ctx.max_page_size)
+    page = page_of(info, first, after)
     rows = await extended_data.pupils_page(ctx.session, ctx.tenant.id, page)
     return connection(rows, page, key=lambda r: (r.pupil_id,), node=ExtendedPupilDataType.of)
 

@@ -12,11 +12,13 @@ from strawberry.types import Info
 
 from audit.platform import trust_admin_actor
 from auth import admin_sessions, trust_admins
+from auth.admin_sessions import AdminTokens
 from auth.tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
+from graph.core.arguments import decode_ids
 from graph.core.errors import UserError, user_errors
-from graph.core.mutations import attempt, guessing_attempt
+from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAuthPayload,
@@ -33,11 +35,13 @@ from graph.platform.common import (
     SetSuperUsersInput,
     SetSuperUsersPayload,
     audit_sign_in,
+    novation_done,
     set_super_users,
 )
-from graph.relay import expect_global_id
 from graph.trust.queries import school_of_trust
 from models import School
+from models.licensing import Novation
+from models.platform import TrustAdminAccount
 from subscriptions import novation, school_admins, trusts
 from subscriptions.school_admins import SchoolAdminView
 
@@ -96,9 +100,20 @@ async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> Ad
     ctx: AdminContext = info.context
     assert ctx.tenant is not None
     trust_id = ctx.tenant.id
-    done, errors = await guessing_attempt(
+
+    def done(activated: tuple[TrustAdminAccount, AdminTokens]) -> AdminAuthPayload:
+        account, tokens = activated
+        ctx.audit.record(
+            "auth.activated",
+            target_type="TrustAdmin",
+            target_id=account.id,
+            actor=trust_admin_actor(account.id, account.username),
+        )
+        return AdminAuthPayload.of(tokens, [])
+
+    return await mutate(
         info,
-        "INVALID_ACTIVATION_CODE",
+        AdminAuthPayload,
         lambda: trust_admins.activate(
             ctx.session,
             ctx.auth,
@@ -108,17 +123,9 @@ async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> Ad
             address=ctx.client_address,
             now=ctx.now,
         ),
+        done=done,
+        throttle_on="INVALID_ACTIVATION_CODE",
     )
-    if done is None:
-        return AdminAuthPayload.of(None, errors)
-    account, tokens = done
-    ctx.audit.record(
-        "auth.activated",
-        target_type="TrustAdmin",
-        target_id=account.id,
-        actor=trust_admin_actor(account.id, account.username),
-    )
-    return AdminAuthPayload.of(tokens, [])
 
 
 async def logout(info: Info) -> LogoutPayload:
@@ -131,9 +138,9 @@ async def logout(info: Info) -> LogoutPayload:
 
 async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context
-    tokens, errors = await guessing_attempt(
+    return await mutate(
         info,
-        "INVALID_CREDENTIALS",
+        AdminAuthPayload,
         lambda: trust_admins.change_password(
             ctx.session,
             ctx.auth,
@@ -143,8 +150,9 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPa
             address=ctx.client_address,
             now=ctx.now,
         ),
+        done=lambda tokens: AdminAuthPayload.of(tokens, []),
+        throttle_on="INVALID_CREDENTIALS",
     )
-    return AdminAuthPayload.of(tokens, errors)
 
 
 # --- school admins ---------------------------------------------------------------------------------------
@@ -187,7 +195,7 @@ class CreateSchoolAdminPayload:
 async def create_school_admin(info: Info, input: CreateSchoolAdminInput) -> CreateSchoolAdminPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> school_admins.NewSchoolAdmin:
+    async def create() -> school_admins.NewSchoolAdmin:
         school = await _active_school(info, input.school_id)
         return await school_admins.create_school_admin(
             ctx.session,
@@ -202,18 +210,18 @@ async def create_school_admin(info: Info, input: CreateSchoolAdminInput) -> Crea
             now=ctx.now,
         )
 
-    created, errors = await attempt(info, run)
-    if created is None:
-        return CreateSchoolAdminPayload(errors=errors)
-    account = created.account
-    nominated = account.id in await school_admins.super_user_ids(ctx.session, account.school_id)
-    ctx.audit.for_school(
-        account.school_id, "school_admin.created", target_type="Account", target_id=account.id
-    )
-    return CreateSchoolAdminPayload(
-        school_admin=SchoolAdminType.of(SchoolAdminView(account, created.staff, nominated)),
-        activation_code=created.activation_code,
-    )
+    async def done(created: school_admins.NewSchoolAdmin) -> CreateSchoolAdminPayload:
+        account = created.account
+        nominated = account.id in await school_admins.super_user_ids(ctx.session, account.school_id)
+        ctx.audit.for_school(
+            account.school_id, "school_admin.created", target_type="Account", target_id=account.id
+        )
+        return CreateSchoolAdminPayload(
+            school_admin=SchoolAdminType.of(SchoolAdminView(account, created.staff, nominated)),
+            activation_code=created.activation_code,
+        )
+
+    return await mutate(info, CreateSchoolAdminPayload, create, done=done)
 
 
 @strawberry.input
@@ -232,22 +240,24 @@ class SchoolAdminPayload:
 async def deactivate_school_admin(info: Info, input: DeactivateSchoolAdminInput) -> SchoolAdminPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> SchoolAdminType:
+    async def deactivate() -> SchoolAdminView:
+        # The school first: an id of a school outside the trust is the error, whatever the account id.
         school_id = school_of_trust(info, input.school_id)
-        account_id = expect_global_id(input.account_id, "Account", field="accountId")
+        (account_id,) = decode_ids([("accountId", "Account", input.account_id)])
         await school_admins.deactivate_school_admin(
             ctx.session, school_id, account_id, reason=input.reason, now=ctx.now
         )
         views = await school_admins.school_admins(ctx.session, school_id)
-        return SchoolAdminType.of(next(v for v in views if v.account.id == account_id))
+        return next(v for v in views if v.account.id == account_id)
 
-    admin, errors = await attempt(info, run)
-    if admin is not None:
-        account = admin.row.account
+    def done(view: SchoolAdminView) -> SchoolAdminPayload:
+        account = view.account
         ctx.audit.for_school(
             account.school_id, "school_admin.deactivated", target_type="Account", target_id=account.id
         )
-    return SchoolAdminPayload(school_admin=admin, errors=errors)
+        return SchoolAdminPayload(school_admin=SchoolAdminType.of(view))
+
+    return await mutate(info, SchoolAdminPayload, deactivate, done=done)
 
 
 async def set_school_super_users(info: Info, input: SetSuperUsersInput) -> SetSuperUsersPayload:
@@ -265,12 +275,12 @@ async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationP
     """LL 7.1.16: the outgoing trust tells the platform a school is leaving, for which trust, from when."""
     ctx: AdminContext = info.context
 
-    async def run() -> NovationType:
+    async def propose() -> Novation:
         school_id = school_of_trust(info, input.school_id)
         to_trust = await trusts.resolve_trust(ctx.session, input.to_trust)
         if to_trust is None:
             raise DomainError.one("toTrust", "NOT_FOUND", f"No trust with slug {input.to_trust!r}.")
-        row = await novation.propose(
+        return await novation.propose(
             ctx.session,
             school_id=school_id,
             to_trust_id=to_trust.id,
@@ -281,14 +291,8 @@ async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationP
             today=ctx.today,
             now=ctx.now,
         )
-        return NovationType.of(row)
 
-    found, errors = await attempt(info, run)
-    if found is not None:
-        ctx.audit.for_school(
-            found.row.tenant_id, "novation.proposed", target_type="Novation", target_id=found.row.id
-        )
-    return NovationPayload(novation=found, errors=errors)
+    return await mutate(info, NovationPayload, propose, done=novation_done(info, "novation.proposed"))
 
 
 @strawberry.input
@@ -303,22 +307,7 @@ class AcceptNovationInput:
 async def accept_novation(info: Info, input: AcceptNovationInput) -> NovationPayload:
     ctx: AdminContext = info.context
 
-    async def run() -> NovationType:
-        novation_id = expect_global_id(input.novation_id, "Novation", field="novationId")
-        row = await novation.accept(
-            ctx.session,
-            novation_id,
-            by=_party(info),
-            accept_terms=input.accept_licence_terms,
-            terms_version=input.terms_version,
-            today=ctx.today,
-            now=ctx.now,
-        )
-        return NovationType.of(row)
-
-    found, errors = await attempt(info, run)
-    if found is not None:
-        row = found.row
+    def done(row: Novation) -> NovationPayload:
         ctx.audit.for_school(
             row.tenant_id,
             "novation.accepted",
@@ -328,23 +317,37 @@ async def accept_novation(info: Info, input: AcceptNovationInput) -> NovationPay
         )
         if row.status == "APPLIED":
             ctx.audit.for_school(row.tenant_id, "novation.applied", target_type="Novation", target_id=row.id)
-    return NovationPayload(novation=found, errors=errors)
+        return NovationPayload(novation=NovationType.of(row))
+
+    return await mutate(
+        info,
+        NovationPayload,
+        lambda novation_id: novation.accept(
+            ctx.session,
+            novation_id,
+            by=_party(info),
+            accept_terms=input.accept_licence_terms,
+            terms_version=input.terms_version,
+            today=ctx.today,
+            now=ctx.now,
+        ),
+        [("novationId", "Novation", input.novation_id)],
+        done=done,
+    )
 
 
 async def _close(info: Info, input: CloseNovationInput, *, reject: bool) -> NovationPayload:
     ctx: AdminContext = info.context
-
-    async def run() -> NovationType:
-        novation_id = expect_global_id(input.novation_id, "Novation", field="novationId")
-        close = novation.reject if reject else novation.withdraw
-        row = await close(ctx.session, novation_id, by=_party(info), reason=input.reason, now=ctx.now)
-        return NovationType.of(row)
-
-    found, errors = await attempt(info, run)
-    if found is not None:
-        action = "novation.rejected" if reject else "novation.withdrawn"
-        ctx.audit.for_school(found.row.tenant_id, action, target_type="Novation", target_id=found.row.id)
-    return NovationPayload(novation=found, errors=errors)
+    close = novation.reject if reject else novation.withdraw
+    return await mutate(
+        info,
+        NovationPayload,
+        lambda novation_id: close(
+            ctx.session, novation_id, by=_party(info), reason=input.reason, now=ctx.now
+        ),
+        [("novationId", "Novation", input.novation_id)],
+        done=novation_done(info, "novation.rejected" if reject else "novation.withdrawn"),
+    )
 
 
 async def reject_novation(info: Info, input: CloseNovationInput) -> NovationPayload:
