@@ -572,7 +572,7 @@ async def _tokens(app_url: str, views: list[ClassView]) -> dict[tuple[str, str],
 
 
 def _gid(kind: str, value: uuid.UUID) -> str:
-    from graph.relay import to_global_id
+    from graph.core.relay import to_global_id
 
     return str(to_global_id(kind, value))
 

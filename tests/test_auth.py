@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from auth.tokens import SigningKeys, issue_access_token, verify_access_token
 from common.clock import utcnow
 from common.settings import Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import Account, AuthSession, Contact, PupilContact, RefreshToken, Staff
 from server.app import create_app
 from server.runtime import Runtime, build_runtime

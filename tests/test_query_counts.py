@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph import permissions
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from tests.factories.learning import starter
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 

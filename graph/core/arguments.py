@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from common.errors import DomainError, Problems
 from common.pagination import Page
-from graph.relay import expect_global_id, from_global_id
+from graph.core.relay import expect_global_id, from_global_id
 
 WantedId = tuple[str, str, str]
 """``(field, type name, global id)``: the input field as the client wrote it (``"pupilIds.2"``), the type

@@ -29,9 +29,9 @@ from auth.service import AuthRuntime
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
+from graph.core.relay import expect_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
-from graph.relay import expect_global_id, to_global_id
 from models import School, Trust
 from models.licensing import Invoice, Licence, Novation
 from subscriptions import licences, records, school_admins

@@ -18,9 +18,9 @@ from auth.operators import OPERATOR, OperatorPrincipal
 from common.errors import DomainError
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
+from graph.core.relay import to_global_id
 from graph.permissions import guarded, guarded_mutation
 from graph.platform.common import AdminContext
-from graph.relay import to_global_id
 from graph.school.learning_mutations import ReviewDecision
 from graph.school.learning_types import ReportStatus
 from learning import reports, statistics

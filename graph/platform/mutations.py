@@ -21,6 +21,7 @@ from auth.tokens import PLATFORM_AUDIENCE
 from common.errors import DomainError
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
+from graph.core.relay import expect_global_id
 from graph.permissions import guarded_mutation, public
 from graph.platform.common import (
     AdminAccountStatus,
@@ -56,7 +57,6 @@ from graph.platform.types import (
     TrustAdminType,
     TrustType,
 )
-from graph.relay import expect_global_id
 from models import School, Trust
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from subscriptions import licences, novation, onboarding, suspension, termination, trusts

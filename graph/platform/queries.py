@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from auth.operators import OPERATOR, OperatorPrincipal
 from graph.core.arguments import page_of
+from graph.core.relay import connection, to_global_id
 from graph.permissions import guarded, public
 from graph.platform.common import AdminContext, NovationStatus, NovationType, SchoolStatus
 from graph.platform.learning import LearningQuery
@@ -19,7 +20,6 @@ from graph.platform.types import (
     TrustConnection,
     TrustType,
 )
-from graph.relay import connection, to_global_id
 from models.platform import OperatorAccount
 from subscriptions import licences, records, trusts
 

@@ -6,10 +6,10 @@ import strawberry
 
 from common.settings import Settings
 from graph.audit import audit_every_mutation
+from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
 from graph.platform.mutations import Mutation
 from graph.platform.queries import Query
-from graph.school.schema import SchoolSchema
 
 audit_every_mutation(Mutation)
 

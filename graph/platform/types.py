@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.operators import OPERATOR
+from graph.core.relay import Connection, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
 from graph.platform.common import (
@@ -29,7 +30,6 @@ from graph.platform.common import (
     school_url,
     trust_ref,
 )
-from graph.relay import Connection, to_global_id
 from models import School, Trust
 from models.licensing import DestructionRecord, Suspension
 from models.platform import JobRun, TrustAdminAccount

@@ -13,8 +13,8 @@ from auth import service as auth_service
 from common.errors import DomainError
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
+from graph.core.relay import expect_global_id, from_global_id
 from graph.permissions import guarded_mutation
-from graph.relay import expect_global_id, from_global_id
 from graph.school.people_mutations import PeopleMutation
 from graph.school.types import AccountStatus, AccountType, Relationship
 from models import Account

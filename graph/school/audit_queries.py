@@ -21,8 +21,8 @@ from audit import queries
 from audit.policies import AUDIT_LOG, AUDIT_PERSONAL
 from common.errors import DomainError
 from common.pagination import Page
+from graph.core.relay import Connection, connection, from_global_id, to_global_id
 from graph.permissions import guarded, personal_data
-from graph.relay import Connection, connection, from_global_id, to_global_id
 from models import AuditEntry
 
 # The global-id type of an actor, by actor type (anonymous callers and the system have no id).

@@ -11,8 +11,8 @@ from strawberry.types import Info
 
 from auth import policies
 from graph.core.arguments import lookup_id, page_of
+from graph.core.relay import connection
 from graph.permissions import guarded
-from graph.relay import connection
 from graph.school.learning_types import (
     LEVEL_BY_NAME,
     AssignmentConnection,

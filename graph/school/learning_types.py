@@ -22,8 +22,8 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
+from graph.core.relay import Connection, to_global_id
 from graph.permissions import guarded, personal_data, public
-from graph.relay import Connection, to_global_id
 from graph.school.types import GroupType, PupilType, StaffType
 from learning import assignments, content, ladders, progress
 from learning import policies as rules

@@ -12,9 +12,9 @@ from strawberry.types import Info
 from audit import queries as audit_queries
 from auth import policies
 from graph.core.arguments import page_of
+from graph.core.relay import Node, connection, from_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public
-from graph.relay import Node, connection, from_global_id, to_global_id
 from graph.school.types import (
     ContactType,
     GroupConnection,

@@ -24,8 +24,8 @@ from common.errors import DomainError
 from graph.core.arguments import page_of
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
+from graph.core.relay import Connection, connection, expect_global_id, to_global_id
 from graph.permissions import guarded, guarded_mutation, personal_data, public
-from graph.relay import Connection, connection, expect_global_id, to_global_id
 from graph.school.auth_mutations import AuthPayload
 from graph.school.types import AccountType, PupilType
 from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport

@@ -14,9 +14,9 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
+from graph.core.relay import Connection, Node, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public, row_field
-from graph.relay import Connection, Node, to_global_id
 from models import Account, Contact, Group, Pupil, Staff
 
 

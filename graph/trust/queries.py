@@ -13,6 +13,7 @@ from strawberry.types import Info
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
 from common.pagination import Page
+from graph.core.relay import Connection, connection, from_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
 from graph.platform.common import (
@@ -27,7 +28,6 @@ from graph.platform.common import (
     admin_data,
     school_url,
 )
-from graph.relay import Connection, connection, from_global_id, to_global_id
 from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount

@@ -6,8 +6,8 @@ import strawberry
 
 from common.settings import Settings
 from graph.audit import audit_every_mutation
+from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
-from graph.school.schema import SchoolSchema
 from graph.trust.mutations import Mutation
 from graph.trust.queries import Query
 
