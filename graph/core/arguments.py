@@ -1,13 +1,16 @@
-"""Decoding a field's arguments: global ids and pages, the one way every resolver does it."""
+"""Decoding a field's arguments: global ids, pages and update inputs, the one way every resolver does it."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
+import strawberry
 from strawberry.types import Info
 
 from common.errors import DomainError, Problems
+from common.maybe import UNSET
 from common.pagination import Page
 from graph.core.relay import expect_global_id, from_global_id
 
@@ -42,3 +45,15 @@ def lookup_id(global_id: str | None, type_name: str) -> uuid.UUID | None:
 def page_of(info: Info, first: int | None, after: str | None) -> Page:
     """The page a connection field was asked for, ``first`` capped at the request's maximum page size."""
     return Page.of(first, after, maximum=info.context.max_page_size)
+
+
+def given(value: Any) -> Any:
+    """An update input's field: left out (strawberry.UNSET) is the service's UNSET, "do not change"."""
+    return UNSET if value is strawberry.UNSET else value
+
+
+def given_enum(value: Any) -> Any:
+    """:func:`given` for an enum field: its stored name, or None to clear it."""
+    if value is strawberry.UNSET:
+        return UNSET
+    return None if value is None else value.value

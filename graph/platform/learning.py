@@ -21,8 +21,8 @@ from graph.core.mutations import mutate
 from graph.core.relay import to_global_id
 from graph.permissions import guarded, guarded_mutation
 from graph.platform.common import AdminContext
-from graph.school.learning_mutations import ReviewDecision
-from graph.school.learning_types import ReportStatus
+from graph.school.learning.mutations.content import ReviewDecision
+from graph.school.learning.types.scale import ReportStatus
 from learning import reports, statistics
 from subscriptions.trusts import every_school
 from tenants.context import bound

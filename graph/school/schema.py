@@ -8,14 +8,16 @@ from common.settings import Settings
 from graph.audit import audit_every_mutation
 from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
-from graph.school.activation import ActivationMutation
-from graph.school.admin_mutations import AdminMutation
-from graph.school.audit_queries import AuditQuery
-from graph.school.auth_mutations import AuthMutation
-from graph.school.learning import LearningMutation, LearningQuery
-from graph.school.queries import Query as PeopleQuery
-from graph.school.roster import RosterMutation, RosterQuery
-from graph.school.types import ContactType, GroupType, PupilType, StaffType
+from graph.school.accounts.activation import ActivationMutation
+from graph.school.accounts.auth import AuthMutation
+from graph.school.accounts.mutations import AdminMutation
+from graph.school.audit.queries import AuditQuery
+from graph.school.learning.queries import LearningQuery
+from graph.school.learning.schema import LearningMutation
+from graph.school.people.queries import Query as PeopleQuery
+from graph.school.people.types import ContactType, GroupType, PupilType, StaffType
+from graph.school.roster.mutations import RosterMutation
+from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type

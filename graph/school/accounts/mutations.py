@@ -15,8 +15,8 @@ from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.core.relay import expect_global_id, from_global_id
 from graph.permissions import guarded_mutation
-from graph.school.people_mutations import PeopleMutation
-from graph.school.types import AccountStatus, AccountType, Relationship
+from graph.school.people.schema import PeopleMutation
+from graph.school.people.types import AccountStatus, AccountType, Relationship
 from models import Account
 
 

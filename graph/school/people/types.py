@@ -121,16 +121,16 @@ class PupilType(Node):
     )
     active: bool | None = row_field(policies.PUPIL_RECORD, "active")
     date_of_leaving: datetime.date | None = row_field(policies.PUPIL_ADMINISTRATION, "date_of_leaving")
-    groups: list[Annotated[GroupType, strawberry.lazy("graph.school.types")]] | None = guarded(
+    groups: list[Annotated[GroupType, strawberry.lazy("graph.school.people.types")]] | None = guarded(
         policies.PUPIL_RECORD, resolver=_pupil_groups, metadata=list_size(20)
     )
-    contacts: list[Annotated[ContactType, strawberry.lazy("graph.school.types")]] | None = guarded(
+    contacts: list[Annotated[ContactType, strawberry.lazy("graph.school.people.types")]] | None = guarded(
         policies.PUPIL_RECORD,
         resolver=_pupil_contacts,
         description="Parents and other contacts: all of them for school admins, only themself for a parent.",
         metadata=list_size(10),
     )
-    account: Annotated[AccountType, strawberry.lazy("graph.school.types")] | None = guarded(
+    account: Annotated[AccountType, strawberry.lazy("graph.school.people.types")] | None = guarded(
         policies.PUPIL_ADMINISTRATION, resolver=_person_account
     )
 
@@ -159,13 +159,13 @@ class StaffType(Node):
     active: bool | None = guarded(policies.STAFF_DIRECTORY)
     pupil_access: PupilAccess | None = guarded(policies.STAFF_PRIVATE)
     pupil_access_reason: str | None = guarded(policies.STAFF_PRIVATE)
-    groups: list[Annotated[GroupType, strawberry.lazy("graph.school.types")]] | None = guarded(
+    groups: list[Annotated[GroupType, strawberry.lazy("graph.school.people.types")]] | None = guarded(
         policies.STAFF_DIRECTORY,
         resolver=_staff_groups,
         description="Groups they teach that the caller may see.",
         metadata=list_size(30),
     )
-    account: Annotated[AccountType, strawberry.lazy("graph.school.types")] | None = guarded(
+    account: Annotated[AccountType, strawberry.lazy("graph.school.people.types")] | None = guarded(
         policies.PUPIL_ADMINISTRATION, resolver=_person_account
     )
 
@@ -198,7 +198,7 @@ class ContactType(Node):
     surname: str | None = guarded(policies.CONTACT)
     email: str | None = guarded(policies.CONTACT)
     phone: str | None = guarded(policies.CONTACT)
-    account: Annotated[AccountType, strawberry.lazy("graph.school.types")] | None = guarded(
+    account: Annotated[AccountType, strawberry.lazy("graph.school.people.types")] | None = guarded(
         policies.PUPIL_ADMINISTRATION, resolver=_person_account
     )
 

@@ -13,27 +13,25 @@ from auth import policies
 from graph.core.arguments import lookup_id, page_of
 from graph.core.relay import connection
 from graph.permissions import guarded
-from graph.school.learning_types import (
-    LEVEL_BY_NAME,
-    AssignmentConnection,
-    AssignmentType,
-    ClassProgressType,
+from graph.school.learning.types.assignments import AssignmentConnection, AssignmentType
+from graph.school.learning.types.content import (
     ContentConnection,
     ContentReportConnection,
     ContentReportType,
     ContentType,
     DownloadRecordConnection,
     DownloadRecordType,
+)
+from graph.school.learning.types.curriculum import LadderConnection, LadderType, LevelLabelType
+from graph.school.learning.types.progress import (
+    ClassProgressType,
     JudgementConnection,
     JudgementType,
-    LadderConnection,
     LadderSummaryType,
-    LadderType,
-    LearnerRecordType,
-    LevelLabelType,
     PupilProgressType,
-    ReportStatus,
 )
+from graph.school.learning.types.records import LearnerRecordType
+from graph.school.learning.types.scale import LEVEL_BY_NAME, ReportStatus
 from learning import assignments, content, judgements, ladders, progress, reports
 from learning import policies as rules
 from people import queries as people

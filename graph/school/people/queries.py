@@ -15,7 +15,7 @@ from graph.core.arguments import page_of
 from graph.core.relay import Node, connection, from_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public
-from graph.school.types import (
+from graph.school.people.types import (
     ContactType,
     GroupConnection,
     GroupType,

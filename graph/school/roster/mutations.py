@@ -1,5 +1,5 @@
-"""The school schema's roster fields: import (MIS CSV / OneRoster upload), history, export, the school's
-OneRoster org, extended-data opt-in (LL-A 3.2), and activating imported accounts (LL 11.3).
+"""The school schema's roster mutations: import (MIS CSV / OneRoster upload), export, the school's OneRoster
+org, extended-data opt-in and revocation (LL-A 3.2), and activating imported accounts (LL 11.3).
 
 Every field is for school admins, except ``activateImportedAccount``, whose one-time code is the credential.
 Imports, exports, opt-ins and activation codes are audited with counts only: no personal data in the log.
@@ -8,9 +8,7 @@ Imports, exports, opt-ins and activation codes are audited with counts only: no 
 from __future__ import annotations
 
 import base64
-import datetime
 import tempfile
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -24,145 +22,29 @@ from common.errors import DomainError
 from graph.core.arguments import page_of
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
-from graph.core.relay import Connection, connection, expect_global_id, to_global_id
-from graph.permissions import guarded, guarded_mutation, personal_data, public
-from graph.school.auth_mutations import AuthPayload
-from graph.school.types import AccountType, PupilType
-from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport
+from graph.core.relay import connection, expect_global_id
+from graph.permissions import guarded_mutation, public
+from graph.school.accounts.auth import AuthPayload
+from graph.school.people.types import AccountType
+from graph.school.roster.types import (
+    ActivationCodeType,
+    ExtendedDataSettingType,
+    ExtendedPupilDataConnection,
+    ExtendedPupilDataType,
+    ImportMode,
+    RosterImportConnection,
+    RosterImportType,
+    RosterProblemType,
+    RosterSourceType,
+)
+from models.roster import ExtendedDataOptIn
 from privacy import extended_data
 from roster import activation
 from roster import queries as roster_queries
 from roster import service as roster_service
 from roster.export import export_oneroster
-from roster.problems import RosterProblem
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-
-
-@strawberry.enum
-class ImportMode(Enum):
-    AUTO = "auto"
-    BULK = "bulk"
-    DELTA = "delta"
-
-
-@strawberry.enum
-class ImportOutcome(Enum):
-    COMMITTED = "COMMITTED"
-    DRY_RUN = "DRY_RUN"
-    REFUSED = "REFUSED"
-
-
-@strawberry.enum
-class ProblemSeverity(Enum):
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-
-
-@strawberry.type(description="What an import did (or, dry run, would do) to one kind of record.")
-class RosterCounts:
-    entity: str = strawberry.field(
-        description="terms, groups, staff, pupils, contacts, memberships, teaching, contactLinks, groupTerms, "
-        "extendedData or accounts."
-    )
-    create: int
-    update: int
-    deactivate: int = strawberry.field(description="Deactivated records; for links, links removed.")
-    unchanged: int
-
-
-@strawberry.type
-class ProblemCount:
-    code: str
-    count: int
-
-
-@personal_data
-@strawberry.type(
-    name="RosterProblem",
-    description="One error or warning of an import, where it is: file, row (the header is row 1), column.",
-)
-class RosterProblemType:
-    row: strawberry.Private[RosterProblem]
-    severity: ProblemSeverity | None = guarded(policies.SCHOOL_ADMIN)
-    code: str | None = guarded(policies.SCHOOL_ADMIN)
-    message: str | None = guarded(policies.SCHOOL_ADMIN, description="May quote the row's values.")
-    file: str | None = guarded(policies.SCHOOL_ADMIN)
-    line: int | None = guarded(policies.SCHOOL_ADMIN, name="row")
-    column: str | None = guarded(policies.SCHOOL_ADMIN)
-    expected: str | None = guarded(
-        policies.SCHOOL_ADMIN, description="For a misspelled header or file name: the expected name."
-    )
-
-    @classmethod
-    def of(cls, problem: RosterProblem) -> RosterProblemType:
-        return cls(
-            row=problem,
-            severity=ProblemSeverity(problem.severity),
-            code=problem.code,
-            message=problem.message,
-            file=problem.file,
-            line=problem.row,
-            column=problem.column,
-            expected=problem.expected,
-        )
-
-
-def _counts(data: dict[str, Any]) -> list[RosterCounts]:
-    return [RosterCounts(entity=name, **values) for name, values in data.items()]
-
-
-@personal_data
-@strawberry.type(name="RosterImport", description="One import in the school's import history.")
-class RosterImportType:
-    row: strawberry.Private[RosterImport]
-    id: strawberry.ID = public("opaque identifier")
-    started_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
-    finished_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
-    imported_by: str | None = guarded(
-        policies.SCHOOL_ADMIN, description="The admin's username at the time, or 'command line'."
-    )
-    file_name: str | None = guarded(policies.SCHOOL_ADMIN)
-    sha256: str | None = guarded(policies.SCHOOL_ADMIN)
-    size_bytes: float | None = guarded(policies.SCHOOL_ADMIN)
-    format: str | None = guarded(
-        policies.SCHOOL_ADMIN, description="ONEROSTER_1_1, ONEROSTER_1_2, SCHOOLGRAPH_CSV or UNKNOWN."
-    )
-    mode: str | None = guarded(policies.SCHOOL_ADMIN, description="BULK, DELTA or MIXED (per file).")
-    dry_run: bool | None = guarded(policies.SCHOOL_ADMIN)
-    outcome: ImportOutcome | None = guarded(policies.SCHOOL_ADMIN)
-    counts: list[RosterCounts] | None = guarded(policies.SCHOOL_ADMIN)
-    changes: int | None = guarded(
-        policies.SCHOOL_ADMIN, description="Records created, updated or deactivated, links made or removed."
-    )
-    error_count: int | None = guarded(policies.SCHOOL_ADMIN)
-    warning_count: int | None = guarded(policies.SCHOOL_ADMIN)
-    problem_codes: list[ProblemCount] | None = guarded(policies.SCHOOL_ADMIN)
-
-    @classmethod
-    def of(cls, row: RosterImport) -> RosterImportType:
-        return cls(
-            row=row,
-            id=to_global_id("RosterImport", row.id),
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            imported_by=row.actor,
-            file_name=row.file_name,
-            sha256=row.sha256,
-            size_bytes=float(row.size_bytes),
-            format=row.format,
-            mode=row.mode,
-            dry_run=row.dry_run,
-            outcome=ImportOutcome(row.outcome),
-            counts=_counts(row.counts),
-            changes=sum(int(v) for c in row.counts.values() for k, v in c.items() if k != "unchanged"),
-            error_count=row.error_count,
-            warning_count=row.warning_count,
-            problem_codes=[ProblemCount(code=k, count=int(v)) for k, v in row.problem_codes.items()],
-        )
-
-
-RosterImportConnection = Connection[RosterImportType]
 
 
 @strawberry.input
@@ -210,12 +92,6 @@ class ExportRosterPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type(name="RosterSource", description="Which OneRoster org (by sourcedId) is this school.")
-class RosterSourceType:
-    org_sourced_id: str
-    set_at: datetime.datetime
-
-
 @strawberry.input
 class SetRosterOrgInput:
     org_sourced_id: str = strawberry.field(description="The sourcedId of this school in the MIS's orgs.csv.")
@@ -227,28 +103,6 @@ class RosterSourcePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@personal_data
-@strawberry.type(name="ExtendedDataSetting", description="The extended-data opt-in (LL-A 3.2).")
-class ExtendedDataSettingType:
-    row: strawberry.Private[ExtendedDataOptIn]
-    enabled: bool | None = guarded(policies.SCHOOL_ADMIN)
-    approved_by: str | None = guarded(policies.SCHOOL_ADMIN, description="The name of who approved.")
-    approved_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
-    revoked_by: str | None = guarded(policies.SCHOOL_ADMIN, description="The name of who last revoked.")
-    revoked_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
-
-    @classmethod
-    def of(cls, row: ExtendedDataOptIn) -> ExtendedDataSettingType:
-        return cls(
-            row=row,
-            enabled=row.enabled,
-            approved_by=row.approved_by_name,
-            approved_at=row.approved_at,
-            revoked_by=row.revoked_by_name,
-            revoked_at=row.revoked_at,
-        )
-
-
 @strawberry.type
 class ExtendedDataSettingPayload:
     setting: ExtendedDataSettingType | None = None
@@ -256,56 +110,9 @@ class ExtendedDataSettingPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-async def _extended_pupil(root: ExtendedPupilDataType, info: Info) -> PupilType | None:
-    from people import queries
-
-    rows = await queries.pupils_by_ids(info.context.session, info.context.principal, [root.row.pupil_id])
-    row = rows.get(root.row.pupil_id)
-    return None if row is None else PupilType.of(row)
-
-
-@personal_data
-@strawberry.type(
-    name="ExtendedPupilData",
-    description="LL-S1 optional pupil data, kept only while the school has opted in (LL-A 3.2).",
-)
-class ExtendedPupilDataType:
-    row: strawberry.Private[PupilExtendedData]
-    pupil: PupilType | None = guarded(policies.SCHOOL_ADMIN, resolver=_extended_pupil)
-    lea_care: bool | None = guarded(policies.SCHOOL_ADMIN, description="Looked after by the local authority.")
-    sen_status: str | None = guarded(
-        policies.SCHOOL_ADMIN,
-        description="DfE SEN provision: N none, K SEN support, E EHC plan, S statement.",
-    )
-    pupil_premium: bool | None = guarded(policies.SCHOOL_ADMIN)
-    eal: bool | None = guarded(policies.SCHOOL_ADMIN, description="English as an additional language.")
-
-    @classmethod
-    def of(cls, row: PupilExtendedData) -> ExtendedPupilDataType:
-        return cls(
-            row=row,
-            lea_care=row.lea_care,
-            sen_status=row.sen_status,
-            pupil_premium=row.pupil_premium,
-            eal=row.eal,
-        )
-
-
-ExtendedPupilDataConnection = Connection[ExtendedPupilDataType]
-
-
 @strawberry.input
 class IssueActivationCodesInput:
     account_ids: list[strawberry.ID] = strawberry.field(description="PENDING accounts (as imports create).")
-
-
-@personal_data
-@strawberry.type(name="ActivationCode", description="A one-time activation code, shown once.")
-class ActivationCodeType:
-    row: strawberry.Private[activation.IssuedActivation]
-    account: AccountType | None = guarded(policies.SCHOOL_ADMIN)
-    code: str | None = guarded(policies.SCHOOL_ADMIN, description="Give it to the person; never shown again.")
-    expires_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)
 
 
 @strawberry.type
@@ -542,24 +349,6 @@ async def activate_imported_account(info: Info, input: ActivateImportedAccountIn
 
 
 @strawberry.type
-class RosterQuery:
-    import_history: RosterImportConnection | None = guarded(
-        policies.SCHOOL_ADMIN, resolver=_import_history, description="Roster imports, newest first."
-    )
-    roster_source: RosterSourceType | None = guarded(
-        policies.SCHOOL_ADMIN, resolver=_roster_source, description="Which OneRoster org is this school."
-    )
-    extended_data_setting: ExtendedDataSettingType | None = guarded(
-        policies.SCHOOL_ADMIN, resolver=_extended_setting, description="Null until first opted in."
-    )
-    extended_pupil_data: ExtendedPupilDataConnection | None = guarded(
-        policies.SCHOOL_ADMIN,
-        resolver=_extended_pupil_data,
-        description="Stored extended pupil data (only while opted in: revoking deletes it).",
-    )
-
-
-@strawberry.type
 class RosterMutation:
     import_roster: ImportRosterPayload = guarded_mutation(
         policies.SCHOOL_ADMIN,
@@ -597,6 +386,3 @@ class RosterMutation:
         mutation=True,
         description="Activate an account an import created (PENDING), with the code from issueActivationCodes.",
     )
-
-
-__all__ = ["RosterMutation", "RosterQuery"]

@@ -9,7 +9,7 @@ from audit.recorder import Actor
 from auth import service as auth_service
 from graph.core.mutations import mutate
 from graph.permissions import public
-from graph.school.auth_mutations import AuthPayload
+from graph.school.accounts.auth import AuthPayload
 from models import Account
 from subscriptions import school_admins
 
