@@ -50,7 +50,7 @@ from auth.principal import Principal, load_principal
 from auth.tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_access_token, verify_admin_token
 from graph.audit import denial_events
 from graph.context import Context
-from graph.platform.common import AdminContext
+from graph.platform.context import AdminContext
 from graph.school.loaders import Loaders
 from server.runtime import Runtime
 from subscriptions.trusts import current_school_ids, resolve_trust

@@ -20,7 +20,7 @@ from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.core.relay import to_global_id
 from graph.permissions import guarded, guarded_mutation
-from graph.platform.common import AdminContext
+from graph.platform.context import AdminContext
 from graph.school.learning.mutations.content import ReviewDecision
 from graph.school.learning.types.scale import ReportStatus
 from learning import reports, statistics

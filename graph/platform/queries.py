@@ -9,8 +9,10 @@ from auth.operators import OPERATOR, OperatorPrincipal
 from graph.core.arguments import page_of
 from graph.core.relay import connection, to_global_id
 from graph.permissions import guarded, public
-from graph.platform.common import AdminContext, NovationStatus, NovationType, SchoolStatus
+from graph.platform.context import AdminContext
 from graph.platform.learning import LearningQuery
+from graph.platform.novations.types import NovationStatus, NovationType
+from graph.platform.refs import SchoolStatus
 from graph.platform.types import (
     DestructionRecordType,
     JobRunType,

@@ -14,22 +14,19 @@ from auth.operators import OPERATOR
 from graph.core.relay import Connection, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
-from graph.platform.common import (
-    AdminAccountStatus,
-    AdminContext,
-    LicenceType,
-    NovationType,
-    SchoolAdminType,
+from graph.platform.context import AdminContext, admin_data, school_url
+from graph.platform.licences.types import LicenceType
+from graph.platform.novations.types import NovationType
+from graph.platform.refs import (
     SchoolCounts,
     SchoolPhase,
     SchoolRef,
     SchoolStatus,
     TrustKind,
     TrustRef,
-    admin_data,
-    school_url,
     trust_ref,
 )
+from graph.platform.school_admins import AdminAccountStatus, SchoolAdminType
 from models import School, Trust
 from models.licensing import DestructionRecord, Suspension
 from models.platform import JobRun, TrustAdminAccount

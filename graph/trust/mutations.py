@@ -20,23 +20,27 @@ from graph.core.arguments import decode_ids
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation, public
-from graph.platform.common import (
-    AdminAuthPayload,
-    AdminContext,
-    ChangePasswordInput,
+from graph.platform.context import AdminContext
+from graph.platform.novations.types import (
     CloseNovationInput,
-    LoginInput,
-    LogoutPayload,
     NovationPayload,
     NovationType,
     ProposeNovationInput,
-    RefreshTokenInput,
+    novation_done,
+)
+from graph.platform.school_admins import (
     SchoolAdminType,
     SetSuperUsersInput,
     SetSuperUsersPayload,
-    audit_sign_in,
-    novation_done,
     set_super_users,
+)
+from graph.platform.sign_in import (
+    AdminAuthPayload,
+    ChangePasswordInput,
+    LoginInput,
+    LogoutPayload,
+    RefreshTokenInput,
+    audit_sign_in,
 )
 from graph.trust.queries import school_of_trust
 from models import School

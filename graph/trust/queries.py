@@ -16,18 +16,11 @@ from common.pagination import Page
 from graph.core.relay import Connection, connection, from_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
-from graph.platform.common import (
-    AdminContext,
-    LicenceType,
-    NovationType,
-    SchoolAdminType,
-    SchoolCounts,
-    SchoolPhase,
-    SchoolStatus,
-    TrustRef,
-    admin_data,
-    school_url,
-)
+from graph.platform.context import AdminContext, admin_data, school_url
+from graph.platform.licences.types import LicenceType
+from graph.platform.novations.types import NovationType
+from graph.platform.refs import SchoolCounts, SchoolPhase, SchoolStatus, TrustRef
+from graph.platform.school_admins import SchoolAdminType
 from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount
