@@ -15,7 +15,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
@@ -23,13 +22,10 @@ from strawberry.types import Info
 from audit.platform import PlatformTrail
 from auth.operators import OperatorPrincipal
 from auth.service import AuthRuntime
+from auth.trust_admins import TrustAdminPrincipal
 from graph.core.relay import expect_global_id
 from subscriptions.trusts import TrustTenant
 from tenants.context import bound
-
-if TYPE_CHECKING:
-    from auth.trust_admins import TrustAdminPrincipal
-
 
 ADMIN_DATA_TYPES: set[type] = set()
 
@@ -93,4 +89,11 @@ def operator_of(info: Info) -> OperatorPrincipal:
     """The signed-in operator (a resolver behind the OPERATOR policy)."""
     principal = info.context.principal
     assert isinstance(principal, OperatorPrincipal)  # the OPERATOR policy admitted the caller
+    return principal
+
+
+def trust_admin_of(info: Info) -> TrustAdminPrincipal:
+    """The signed-in trust admin (a resolver behind the TRUST_ADMIN policy)."""
+    principal = info.context.principal
+    assert isinstance(principal, TrustAdminPrincipal)  # the TRUST_ADMIN policy admitted the caller
     return principal

@@ -14,13 +14,13 @@ from dataclasses import replace
 import strawberry
 from strawberry.types import Info
 
-from auth.operators import OPERATOR, OperatorPrincipal
+from auth.operators import OPERATOR
 from common.errors import DomainError
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.core.relay import to_global_id
 from graph.permissions import guarded, guarded_mutation
-from graph.platform.context import AdminContext
+from graph.platform.context import AdminContext, operator_of
 from graph.school.learning.mutations.content import ReviewDecision
 from graph.school.learning.types.scale import ReportStatus
 from learning import reports, statistics
@@ -158,8 +158,7 @@ class OperatorReviewPayload:
 async def review_content_report(info: Info, input: OperatorReviewInput) -> OperatorReviewPayload:
     """LL 13.3, LL 8.4: the operator takes down (everywhere at once) or dismisses a reported item."""
     ctx: AdminContext = info.context
-    principal = ctx.principal
-    assert isinstance(principal, OperatorPrincipal)  # the OPERATOR policy admitted the caller
+    principal = operator_of(info)
 
     async def review(report_id: uuid.UUID) -> reports.PlatformReport:
         async with every_school(ctx.session):
