@@ -20,8 +20,6 @@ from graph.platform.sign_in import (
     audit_sign_in,
 )
 
-# --- signing in ------------------------------------------------------------------------------------------
-
 
 async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context

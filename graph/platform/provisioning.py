@@ -20,9 +20,7 @@ from graph.platform.school_admins import (
     SetSuperUsersPayload,
     set_super_users,
 )
-from graph.platform.types import (
-    PlatformSchool,
-)
+from graph.platform.types import PlatformSchool
 from subscriptions import onboarding
 from subscriptions.school_admins import SchoolAdminView
 

@@ -20,11 +20,7 @@ from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
 from graph.platform.context import AdminContext, operator_of
 from graph.platform.refs import SchoolRef
-from graph.platform.types import (
-    DestructionRecordType,
-    SuspensionReason,
-    SuspensionType,
-)
+from graph.platform.types import DestructionRecordType, SuspensionReason, SuspensionType
 from models import School
 from models.licensing import DestructionRecord, Suspension
 from subscriptions import suspension, termination
@@ -164,9 +160,6 @@ async def terminate_school(info: Info, input: TerminateSchoolInput) -> Terminate
     return await mutate(
         info, TerminateSchoolPayload, terminate, [("schoolId", "School", input.school_id)], done=done
     )
-
-
-# --- novation (LL 20) ----------------------------------------------------------------------------------------
 
 
 async def _school(info: Info, school_id: uuid.UUID) -> School:

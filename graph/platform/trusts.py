@@ -15,10 +15,7 @@ from graph.permissions import guarded_mutation
 from graph.platform.context import AdminContext, operator_of
 from graph.platform.refs import TrustKind
 from graph.platform.school_admins import AdminAccountStatus
-from graph.platform.types import (
-    TrustAdminType,
-    TrustType,
-)
+from graph.platform.types import TrustAdminType, TrustType
 from models import Trust
 from subscriptions import onboarding, trusts
 

@@ -25,8 +25,6 @@ from graph.platform.sign_in import (
 )
 from models.platform import TrustAdminAccount
 
-# --- signing in ------------------------------------------------------------------------------------------
-
 
 async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context

@@ -29,9 +29,6 @@ def _party(info: Info) -> novation.Party:
     return novation.Party("TRUST_ADMIN", principal.account_id, principal.trust_id)
 
 
-# --- novations -------------------------------------------------------------------------------------------
-
-
 async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationPayload:
     """LL 7.1.16: the outgoing trust tells the platform a school is leaving, for which trust, from when."""
     ctx: AdminContext = info.context

@@ -26,8 +26,6 @@ from models import School
 from subscriptions import school_admins
 from subscriptions.school_admins import SchoolAdminView
 
-# --- school admins ---------------------------------------------------------------------------------------
-
 
 async def _active_school(info: Info, global_id: str) -> School:
     ctx: AdminContext = info.context

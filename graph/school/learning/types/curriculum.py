@@ -13,8 +13,6 @@ from graph.core.relay import Connection, to_global_id
 from graph.school.learning.types.scale import JudgementLevel, Source
 from learning import ladders
 
-# --- curriculum ------------------------------------------------------------------------------------------
-
 
 @strawberry.type(name="Rung", description="One objective of a ladder.")
 class RungType:

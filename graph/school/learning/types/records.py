@@ -15,12 +15,7 @@ from graph.school.learning.types.scale import AchievementKind, GoalStatus
 from graph.school.people.types import PupilType
 from learning import policies as rules
 from models import Pupil
-from models.learning import (
-    Achievement,
-    LearningGoal,
-)
-
-# --- records of achievement and goals ------------------------------------------------------------------
+from models.learning import Achievement, LearningGoal
 
 
 @personal_data

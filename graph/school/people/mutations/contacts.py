@@ -10,11 +10,7 @@ from graph.core.arguments import WantedId
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.school.people.types import (
-    ContactType,
-    PupilType,
-    Relationship,
-)
+from graph.school.people.types import ContactType, PupilType, Relationship
 from models import Contact, Pupil
 from people import service
 

@@ -12,10 +12,7 @@ from graph.core.arguments import WantedId, given, given_enum
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.school.people.types import (
-    GroupKind,
-    GroupType,
-)
+from graph.school.people.types import GroupKind, GroupType
 from models import Group
 from people import service
 

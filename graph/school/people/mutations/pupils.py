@@ -13,10 +13,7 @@ from graph.core.arguments import given, given_enum
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.school.people.types import (
-    Gender,
-    PupilType,
-)
+from graph.school.people.types import Gender, PupilType
 from models import Pupil
 from people import service
 

@@ -13,10 +13,7 @@ from graph.core.arguments import given
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.school.people.types import (
-    PupilAccess,
-    StaffType,
-)
+from graph.school.people.types import PupilAccess, StaffType
 from models import Staff
 from people import service
 
