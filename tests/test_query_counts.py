@@ -152,3 +152,41 @@ async def test_class_view_checks_each_guarded_field_once(
     assert "errors" not in body, body["errors"]
     assert [r["code"] for r in body["data"]["classProgress"]["ladder"]["rungs"]] == ladder.rung_codes
     assert len(asked) == 4, asked
+
+
+LADDERS = "{ ladders(first: 100) { edges { node { code } } } }"
+LADDERS_WITH_RUNGS = (
+    "fragment R on Ladder { steps: rungs { code } } { ladders(first: 100) { nodes { code ...R } } }"
+)
+
+
+async def test_ladders_read_rungs_only_when_asked_for(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """The ladders list: the page in one statement; a school's own ladders' rungs in one more, and only when
+    the document asks for them (here through a fragment and an alias). Platform ladders are reference data
+    the process keeps (a warm-up request reads them)."""
+    school = await factory.school()
+    token = await login(client, school.slug, "admin")
+    created = await gql(
+        client,
+        school.slug,
+        "mutation($input: CreateLadderInput!) { createLadder(input: $input) { errors { code } } }",
+        {
+            "input": {
+                "code": "Y4-OWN",
+                "subject": "Maths",
+                "title": "Own",
+                "rungs": [{"code": "A", "statement": "a"}],
+            }
+        },
+        token=token,
+    )
+    assert created["data"]["createLadder"]["errors"] == []
+    await gql(client, school.slug, LADDERS_WITH_RUNGS, token=token)  # warm-up: reference data
+    plain, _ = await _count(client, engine, school, token, LADDERS)
+    with_rungs, data = await _count(client, engine, school, token, LADDERS_WITH_RUNGS)
+    own = [n for n in data["ladders"]["nodes"] if n["code"] == "Y4-OWN"]
+    assert own == [{"code": "Y4-OWN", "steps": [{"code": "A"}]}]
+    assert plain == REQUEST_OVERHEAD + 1
+    assert with_rungs == REQUEST_OVERHEAD + 2

@@ -6,8 +6,12 @@ see (or of another school) returns null or an empty list, never an error that wo
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from auth import policies
 from graph.core.arguments import lookup_id, page_of
@@ -37,6 +41,17 @@ from learning import policies as rules
 from people import queries as people
 
 
+def _selects(selections: Sequence[Selection], name: str) -> bool:
+    """Whether a field called ``name`` is selected anywhere below, fragments included. It may answer yes
+    for a field a directive skips (a needless read), never no for a field the response shows."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name == name:
+            return True
+        if _selects(selection.selections, name):
+            return True
+    return False
+
+
 async def _ladders(
     info: Info,
     subject: str | None = None,
@@ -54,10 +69,12 @@ async def _ladders(
         year_group=year_group,
         include_archived=include_archived,
     )
-    # The page's rungs in one batch (none for platform ladders, which the process keeps): a LadderType
-    # holds its rungs, so that Ladder.rungs is a plain attribute.
-    found = await info.context.loaders.learning.ladder.load_many([row.id for row in rows[: page.first]])
-    rungs = {ladder.id: ladder.rungs for ladder in found if ladder is not None}
+    # A LadderType holds its rungs (Ladder.rungs is a plain attribute): when the document asks for them,
+    # the page's rungs come in one batch (none for platform ladders, which the process keeps).
+    rungs: dict[uuid.UUID, tuple[ladders.RungRow, ...]] = {}
+    if _selects(info.selected_fields, "rungs"):
+        found = await info.context.loaders.learning.ladder.load_many([row.id for row in rows[: page.first]])
+        rungs = {ladder.id: ladder.rungs for ladder in found if ladder is not None}
     return connection(
         rows, page, key=ladders.ladder_cursor, node=lambda row: LadderType.of(row, rungs.get(row.id, ()))
     )
