@@ -21,6 +21,7 @@ from audit import queries
 from audit.policies import AUDIT_LOG, AUDIT_PERSONAL
 from common.errors import DomainError
 from common.pagination import Page
+from graph.core.arguments import page_of
 from graph.core.relay import Connection, connection, from_global_id, to_global_id
 from graph.permissions import guarded, personal_data
 from models import AuditEntry
@@ -126,10 +127,11 @@ def _bad_input(field: str, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": field})
 
 
-def _page(info: Info, first: int | None, after: str | None) -> tuple[Page, int | None]:
-    """The page asked for and the ``seq`` its cursor stands at (entries older than it come next)."""
+def _seq_page(info: Info, first: int | None, after: str | None) -> tuple[Page, int | None]:
+    """The page asked for and the ``seq`` its cursor stands at (entries older than it come next). A bad
+    ``first`` or cursor is a GraphQL error here (a query has no payload to carry it)."""
     try:
-        page = Page.of(first, after, maximum=info.context.max_page_size)
+        page = page_of(info, first, after)
     except DomainError as error:
         problem = error.problems[0]
         raise _bad_input(problem.field or "after", problem.message) from None
@@ -181,7 +183,7 @@ async def _audit_log(
     after: str | None = None,
 ) -> AuditEntryConnection:
     ctx = info.context
-    page, before_seq = _page(info, first, after)
+    page, before_seq = _seq_page(info, first, after)
     where = _where(filter)
     rows = await queries.entries_page(
         ctx.session, ctx.tenant.id, where, first=page.first, before_seq=before_seq
@@ -194,7 +196,7 @@ async def _pupil_access_report(
     info: Info, pupil_id: strawberry.ID, first: int | None = None, after: str | None = None
 ) -> AuditEntryConnection:
     ctx = info.context
-    page, before_seq = _page(info, first, after)
+    page, before_seq = _seq_page(info, first, after)
     kind, pupil = _global_id(pupil_id, "pupilId")
     if kind != "Pupil":
         raise _bad_input("pupilId", f"{pupil_id!r} is not a pupil's id.")
