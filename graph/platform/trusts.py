@@ -17,6 +17,7 @@ from graph.platform.refs import TrustKind
 from graph.platform.school_admins import AdminAccountStatus
 from graph.platform.types import TrustAdminType, TrustType
 from models import Trust
+from models.platform import TrustAdminAccount
 from subscriptions import onboarding, trusts
 
 
@@ -95,7 +96,7 @@ class CreateTrustAdminPayload:
 async def create_trust_admin(info: Info, input: CreateTrustAdminInput) -> CreateTrustAdminPayload:
     ctx: AdminContext = info.context
 
-    async def create(trust_id: uuid.UUID) -> CreateTrustAdminPayload:
+    async def create(trust_id: uuid.UUID) -> tuple[TrustAdminAccount, str, str]:
         trust = await trusts.trust_by_id(ctx.session, trust_id)
         account, code = await trust_admins.create_trust_admin(
             ctx.session,
@@ -106,18 +107,18 @@ async def create_trust_admin(info: Info, input: CreateTrustAdminInput) -> Create
             created_by=operator_of(info).account_id,
             now=ctx.now,
         )
+        return account, code, trust.slug
+
+    def done(created: tuple[TrustAdminAccount, str, str]) -> CreateTrustAdminPayload:
+        account, code, slug = created
         return CreateTrustAdminPayload(
             trust_admin=TrustAdminType.of(account),
             activation_code=code,
-            activation_url=f"/trusts/{trust.slug}/graphql",
+            activation_url=f"/trusts/{slug}/graphql",
         )
 
     return await mutate(
-        info,
-        CreateTrustAdminPayload,
-        create,
-        [("trustId", "Trust", input.trust_id)],
-        done=lambda payload: payload,
+        info, CreateTrustAdminPayload, create, [("trustId", "Trust", input.trust_id)], done=done
     )
 
 
