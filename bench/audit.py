@@ -101,7 +101,7 @@ async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, 
     from auth.passwords import PasswordHasher
     from common.clock import utcnow
     from common.settings import Settings
-    from graph.relay import to_global_id
+    from graph.core.relay import to_global_id
     from models import Account, Group, Staff
     from server.database import create_engine
     from subscriptions.provisioning import create_school

@@ -30,21 +30,34 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
 
 from common.settings import Settings
 
 MAX_COST = 50_000
 
 
-# Plain (un-paginated) list fields whose length the domain keeps far below a page: a pupil is in a
-# handful of groups, a group has a few teachers. Every other list field is priced at the page size.
-LIST_SIZES: dict[str, int] = {
-    "Pupil.groups": 20,
-    "Pupil.contacts": 10,
-    "Staff.groups": 30,
-    "Group.teachers": 10,
-    "Viewer.children": 10,
-}
+LIST_SIZE_KEY = "schoolgraph.list_size"
+
+
+def list_size(bound: int) -> dict[str, int]:
+    """Field metadata declaring the domain bound of a plain (un-paginated) list field.
+
+    Use it where the field is declared, for a list the domain keeps far below a page (a pupil is in a
+    handful of groups, a group has a few teachers): ``strawberry.field(..., metadata=list_size(10))`` or
+    ``guarded(..., metadata=list_size(10))``. The cost rule prices every other plain list at the page size.
+    """
+    return {LIST_SIZE_KEY: bound}
+
+
+def _declared_size(field: GraphQLField) -> int | None:
+    """The bound :func:`list_size` declared on the field, if any."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField):
+        return None
+    bound: int | None = definition.metadata.get(LIST_SIZE_KEY)
+    return bound
 
 
 def _first(node: FieldNode, default: int) -> int:
@@ -73,7 +86,8 @@ def _size(
     if parent.name.endswith("Connection"):
         return 1  # edges and nodes: already priced by the connection's ``first``
     if is_list_type(get_nullable_type(field.type)):
-        return LIST_SIZES.get(f"{parent.name}.{node.name.value}", page_size)
+        bound = _declared_size(field)
+        return page_size if bound is None else bound
     return 1
 
 
@@ -81,7 +95,7 @@ def cost_rule(max_cost: int, page_size: int) -> type[ValidationRule]:
     """A validation rule refusing documents whose worst-case result size exceeds ``max_cost`` objects.
 
     Each field costs 1; a connection (a field with ``first``) or a list field multiplies the cost of what
-    is below it by its size (``first``, the page size, or the domain bound in ``LIST_SIZES``), so nested
+    is below it by its size (``first``, the page size, or the domain bound the field declares with :func:`list_size`), so nested
     lists are priced as the rows they could return. Fragments (named and inline) are priced where used.
     """
 

@@ -89,11 +89,17 @@ def guarded(
     description: str | None = None,
     name: str | None = None,
     password_change_exempt: bool = False,
+    metadata: dict[str, Any] | None = None,
 ) -> Any:
-    """A field readable only by callers the policy admits."""
+    """A field readable only by callers the policy admits (``metadata``: more of the field's metadata,
+    e.g. :func:`graph.limits.list_size`)."""
     kwargs: dict[str, Any] = {
         "permission_classes": [permission_for(policy, exempt=password_change_exempt)],
-        "metadata": {POLICY_KEY: policy, PASSWORD_CHANGE_EXEMPT_KEY: password_change_exempt},
+        "metadata": {
+            **(metadata or {}),
+            POLICY_KEY: policy,
+            PASSWORD_CHANGE_EXEMPT_KEY: password_change_exempt,
+        },
         "description": description,
         "name": name,
     }

@@ -20,7 +20,7 @@ from audit.platform import PlatformTrail, operator_actor, trust_admin_actor
 from audit.recorder import Actor
 from auth import operators, trust_admins
 from auth.admin_tokens import PLATFORM_AUDIENCE, audience_for_trust, verify_admin_token
-from graph.platform.common import AdminContext
+from graph.platform.context import AdminContext
 from server.caller import bearer_token, client_address
 from server.errors import RequestError
 from server.runtime import Runtime

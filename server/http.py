@@ -57,7 +57,7 @@ async def _prepare_school(
         session=session,
         principal=principal,
         tenant=tenant,
-        loaders=Loaders.create(session, principal),
+        loaders=Loaders.create(session, principal, now),
         auth=runtime.auth,
         now=now,
         request_id=request_id,

@@ -24,7 +24,7 @@ from audit.chain import entry_hash
 from audit.recorder import Actor, Event, append
 from common.clock import utcnow
 from common.settings import REPO_ROOT
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from server.database import DatabaseUrls
 from tenants.context import bind
 from tests.factories.audit import entries, tamper, verify

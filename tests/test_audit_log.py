@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.chain import HASHED_FIELDS, canonical
 from graph.audit import AuditMutation
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from server.runtime import Runtime
 from tests.factories.audit import entries, verify
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login

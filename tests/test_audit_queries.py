@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import utcnow
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import AuditEntry
 from tenants.context import bind
 from tests.factories.audit import entries

@@ -25,7 +25,7 @@ from auth.access_tokens import issue_access_token, verify_access_token
 from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.settings import Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import Account, AuthSession, Contact, PupilContact, RefreshToken, Staff
 from server.app import create_app
 from server.runtime import Runtime, build_runtime

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import REPO_ROOT
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import AuditEntry, School, SchoolTrustMembership
 from models.licensing import Invoice, Licence, Novation, Suspension
 from models.platform import JobRun, OperatorAccount, OutboxMessage

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from server.runtime import Runtime
 from tests.factories.learning import gid, mutate, problems
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models.licensing import Invoice, Licence, LicenceSchool
 from models.platform import OutboxMessage
 from server.jobs import run_jobs

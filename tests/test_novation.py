@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock, utcnow
 from common.settings import Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models.licensing import Novation
 from models.platform import OutboxMessage
 from server.app import create_app

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.opaque_tokens import hash_token
 from common.clock import utcnow
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import Account, Contact, ParentCode, PupilContact
 from server.app import create_app
 from server.runtime import Runtime, build_runtime

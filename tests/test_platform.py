@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import utcnow
 from common.settings import Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import AuditEntry, AuthSession, School
 from server.jobs import run_jobs
 from server.runtime import Runtime

@@ -13,7 +13,7 @@ from common.settings import Settings
 from graph import export
 from graph.permissions import PERSONAL_DATA_TYPES
 from graph.platform import export as admin_export
-from graph.platform.common import ADMIN_DATA_TYPES
+from graph.platform.context import ADMIN_DATA_TYPES
 from graph.platform.schema import build_schema as platform_schema
 from graph.school.schema import build_schema as school_schema
 from graph.trust.schema import build_schema as trust_schema

@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graph.relay import to_global_id
+from graph import permissions
+from graph.core.relay import to_global_id
+from tests.factories.learning import starter
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 # resolve the school and bind the transaction to it (one statement), the principal with its row scopes
@@ -116,3 +119,74 @@ async def test_pupils_with_groups_and_teachers_costs_the_same_for_30_and_100_pup
         counts.append(count)
     assert counts[0] == counts[1]
     assert counts[1] == PUPILS_STATEMENTS
+
+
+CLASS_LADDER_QUERY = """
+query($group: ID!, $ladder: ID!) {
+  classProgress(groupId: $group, ladderId: $ladder) { group { name } ladder { title rungs { code } } }
+}
+"""
+
+
+async def test_class_view_checks_each_guarded_field_once(
+    client: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The class view's ladder with its rungs stays on the executor's direct path (graph/execution.py):
+    ``Ladder.rungs`` is planned as a fetch, so each guarded field's policy is asked exactly once (the root
+    field, ``ClassProgress.group``, ``ClassProgress.ladder`` and ``Group.name``), not again for a fall-back
+    to graphql-core."""
+    school = await factory.school()
+    token = await login(client, school.slug, "teacher1")
+    ladder = starter("Y4-MATHS")
+    variables = {"group": to_global_id("Group", school.groups["A"].id), "ladder": ladder.gid}
+    await gql(client, school.slug, CLASS_LADDER_QUERY, variables, token=token)  # warm-up: reference data
+    asked: list[str] = []
+    ask = permissions.refusal
+
+    def counted(policy: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(policy.name)
+        return ask(policy, *args, **kwargs)
+
+    monkeypatch.setattr(permissions, "refusal", counted)
+    body = await gql(client, school.slug, CLASS_LADDER_QUERY, variables, token=token)
+    assert "errors" not in body, body["errors"]
+    assert [r["code"] for r in body["data"]["classProgress"]["ladder"]["rungs"]] == ladder.rung_codes
+    assert len(asked) == 4, asked
+
+
+LADDERS = "{ ladders(first: 100) { edges { node { code } } } }"
+LADDERS_WITH_RUNGS = (
+    "fragment R on Ladder { steps: rungs { code } } { ladders(first: 100) { nodes { code ...R } } }"
+)
+
+
+async def test_ladders_read_rungs_only_when_asked_for(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """The ladders list: the page in one statement; a school's own ladders' rungs in one more, and only when
+    the document asks for them (here through a fragment and an alias). Platform ladders are reference data
+    the process keeps (a warm-up request reads them)."""
+    school = await factory.school()
+    token = await login(client, school.slug, "admin")
+    created = await gql(
+        client,
+        school.slug,
+        "mutation($input: CreateLadderInput!) { createLadder(input: $input) { errors { code } } }",
+        {
+            "input": {
+                "code": "Y4-OWN",
+                "subject": "Maths",
+                "title": "Own",
+                "rungs": [{"code": "A", "statement": "a"}],
+            }
+        },
+        token=token,
+    )
+    assert created["data"]["createLadder"]["errors"] == []
+    await gql(client, school.slug, LADDERS_WITH_RUNGS, token=token)  # warm-up: reference data
+    plain, _ = await _count(client, engine, school, token, LADDERS)
+    with_rungs, data = await _count(client, engine, school, token, LADDERS_WITH_RUNGS)
+    own = [n for n in data["ladders"]["nodes"] if n["code"] == "Y4-OWN"]
+    assert own == [{"code": "Y4-OWN", "steps": [{"code": "A"}]}]
+    assert plain == REQUEST_OVERHEAD + 1
+    assert with_rungs == REQUEST_OVERHEAD + 2

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from models import Pupil
 from tenants.context import bind
 from tenants.scoping import scoped_update

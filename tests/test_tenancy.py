@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import REPO_ROOT, Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from tenants.context import bind
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import Settings
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from server.jobs import run_jobs
 from server.runtime import Runtime
 from storage.files import local_store

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from server.runtime import Runtime
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustData, TrustFactory, platform_login, post, trust_gql, trust_login

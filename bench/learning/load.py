@@ -128,7 +128,7 @@ async def sign_in_teachers(app_url: str, views: list[ClassView]) -> dict[tuple[s
 
 
 def gid(kind: str, value: uuid.UUID) -> str:
-    from graph.relay import to_global_id
+    from graph.core.relay import to_global_id
 
     return str(to_global_id(kind, value))
 

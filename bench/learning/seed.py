@@ -33,7 +33,7 @@ query ClassView($group: ID!, $ladder: ID!) {
 """
 
 # The floor: the same JSON from one statement. Global ids are base64url("Type:uuid") without padding, as
-# graph.relay.to_global_id makes them; the latest judgement per (pupil, rung) is the same DISTINCT ON.
+# graph.core.relay.to_global_id makes them; the latest judgement per (pupil, rung) is the same DISTINCT ON.
 FLOOR_SQL = """
 WITH p AS (
     SELECT p.id, p.forename, p.surname

@@ -19,7 +19,7 @@ from auth.operators import OPERATOR
 from auth.policies import Policy
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY, TRUST_ADMIN
 from graph import export
-from graph.platform.common import ADMIN_DATA_TYPES
+from graph.platform.context import ADMIN_DATA_TYPES
 
 REPO_ROOT = export.REPO_ROOT
 TRUST_SCHEMA_FILE = Path("trust.graphql")

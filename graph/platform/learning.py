@@ -8,20 +8,21 @@ Both read every school's rows, so each binds the transaction to every school for
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import replace
 
 import strawberry
 from strawberry.types import Info
 
-from auth.operators import OPERATOR, OperatorPrincipal
+from auth.operators import OPERATOR
 from common.errors import DomainError
-from graph.mutations import attempt
+from graph.core.errors import UserError
+from graph.core.mutations import mutate
+from graph.core.relay import to_global_id
 from graph.permissions import guarded, guarded_mutation
-from graph.platform.common import AdminContext
-from graph.relay import expect_global_id, to_global_id
-from graph.school.learning_mutations import ReviewDecision
-from graph.school.learning_types import ReportStatus
-from graph.school.types import UserError
+from graph.platform.context import AdminContext, operator_of
+from graph.school.learning.mutations.content import ReviewDecision
+from graph.school.learning.types.scale import ReportStatus
 from learning import reports, statistics
 from subscriptions.trusts import every_school
 from tenants.context import bound
@@ -157,11 +158,9 @@ class OperatorReviewPayload:
 async def review_content_report(info: Info, input: OperatorReviewInput) -> OperatorReviewPayload:
     """LL 13.3, LL 8.4: the operator takes down (everywhere at once) or dismisses a reported item."""
     ctx: AdminContext = info.context
-    principal = ctx.principal
-    assert isinstance(principal, OperatorPrincipal)  # the OPERATOR policy admitted the caller
+    principal = operator_of(info)
 
-    async def run() -> reports.PlatformReport:
-        report_id = expect_global_id(input.report_id, "ContentReport", field="reportId")
+    async def review(report_id: uuid.UUID) -> reports.PlatformReport:
         async with every_school(ctx.session):
             found = await reports.platform_reports(ctx.session, limit=1, report_id=report_id)
         if not found:
@@ -179,17 +178,19 @@ async def review_content_report(info: Info, input: OperatorReviewInput) -> Opera
             )
         return replace(found[0], report=decided)
 
-    done, errors = await attempt(info, run)
-    if done is None:
-        return OperatorReviewPayload(errors=errors)
-    ctx.audit.for_school(
-        done.report.school_id,
-        "content.report_reviewed",
-        target_type="ContentReport",
-        target_id=done.report.id,
-        detail={"decision": input.decision.value, "by": "operator"},
+    def done(reviewed: reports.PlatformReport) -> OperatorReviewPayload:
+        ctx.audit.for_school(
+            reviewed.report.school_id,
+            "content.report_reviewed",
+            target_type="ContentReport",
+            target_id=reviewed.report.id,
+            detail={"decision": input.decision.value, "by": "operator"},
+        )
+        return OperatorReviewPayload(report=PlatformReportType.of(reviewed))
+
+    return await mutate(
+        info, OperatorReviewPayload, review, [("reportId", "ContentReport", input.report_id)], done=done
     )
-    return OperatorReviewPayload(report=PlatformReportType.of(done))
 
 
 @strawberry.type

@@ -6,10 +6,13 @@ import strawberry
 from strawberry.types import Info
 
 from auth.operators import OPERATOR, OperatorPrincipal
-from common.pagination import Page
+from graph.core.arguments import page_of
+from graph.core.relay import connection, to_global_id
 from graph.permissions import guarded, public
-from graph.platform.common import AdminContext, NovationStatus, NovationType, SchoolStatus
+from graph.platform.context import AdminContext
 from graph.platform.learning import LearningQuery
+from graph.platform.novations.types import NovationStatus, NovationType
+from graph.platform.refs import SchoolStatus
 from graph.platform.types import (
     DestructionRecordType,
     JobRunType,
@@ -19,7 +22,6 @@ from graph.platform.types import (
     TrustConnection,
     TrustType,
 )
-from graph.relay import connection, to_global_id
 from models.platform import OperatorAccount
 from subscriptions import licences, records, trusts
 
@@ -39,12 +41,8 @@ async def _viewer(info: Info) -> OperatorViewer | None:
     )
 
 
-def _page(info: Info, first: int | None, after: str | None) -> Page:
-    return Page.of(first, after, maximum=info.context.max_page_size)
-
-
 async def _trusts(info: Info, first: int | None = None, after: str | None = None) -> TrustConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await trusts.trusts_page(
         info.context.session, first=page.first, after_slug=page.after[0] if page.after else None
     )
@@ -59,7 +57,7 @@ async def _trust(info: Info, slug: str) -> TrustType | None:
 async def _schools(
     info: Info, first: int | None = None, after: str | None = None, status: SchoolStatus | None = None
 ) -> SchoolConnection:
-    page = _page(info, first, after)
+    page = page_of(info, first, after)
     rows = await trusts.schools_page(
         info.context.session,
         first=page.first,

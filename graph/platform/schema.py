@@ -6,10 +6,30 @@ import strawberry
 
 from common.settings import Settings
 from graph.audit import audit_every_mutation
+from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
-from graph.platform.mutations import Mutation
+from graph.platform.auth import AuthMutation
+from graph.platform.learning import LearningMutation
+from graph.platform.licences.mutations import LicenceMutation
+from graph.platform.novations.mutations import NovationMutation
+from graph.platform.provisioning import ProvisioningMutation
 from graph.platform.queries import Query
-from graph.school.schema import SchoolSchema
+from graph.platform.schools import SuspensionMutation
+from graph.platform.trusts import TrustMutation
+
+
+@strawberry.type
+class Mutation(
+    LearningMutation,
+    AuthMutation,
+    TrustMutation,
+    ProvisioningMutation,
+    LicenceMutation,
+    SuspensionMutation,
+    NovationMutation,
+):
+    """The root mutation: each domain contributes its fields from its own module, in the order of the bases."""
+
 
 audit_every_mutation(Mutation)
 

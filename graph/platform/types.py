@@ -11,24 +11,22 @@ import strawberry
 from strawberry.types import Info
 
 from auth.operators import OPERATOR
+from graph.core.relay import Connection, to_global_id
+from graph.limits import list_size
 from graph.permissions import guarded, public
-from graph.platform.common import (
-    AdminAccountStatus,
-    AdminContext,
-    LicenceType,
-    NovationType,
-    SchoolAdminType,
+from graph.platform.context import AdminContext, admin_data, school_url
+from graph.platform.licences.types import LicenceType
+from graph.platform.novations.types import NovationType
+from graph.platform.refs import (
     SchoolCounts,
     SchoolPhase,
     SchoolRef,
     SchoolStatus,
     TrustKind,
     TrustRef,
-    admin_data,
-    school_url,
     trust_ref,
 )
-from graph.relay import Connection, to_global_id
+from graph.platform.school_admins import AdminAccountStatus, SchoolAdminType
 from models import School, Trust
 from models.licensing import DestructionRecord, Suspension
 from models.platform import JobRun, TrustAdminAccount
@@ -95,8 +93,10 @@ class TrustType:
     schools: list[PlatformSchool] = strawberry.field(
         resolver=_trust_schools, description="Its schools today."
     )
-    admins: list[TrustAdminType] = strawberry.field(resolver=_trust_admins)
-    licences: list[LicenceType] = strawberry.field(resolver=_trust_licences, description="Licences it holds.")
+    admins: list[TrustAdminType] = strawberry.field(resolver=_trust_admins, metadata=list_size(10))
+    licences: list[LicenceType] = strawberry.field(
+        resolver=_trust_licences, description="Licences it holds.", metadata=list_size(10)
+    )
 
     @classmethod
     def of(cls, row: Trust) -> TrustType:
@@ -184,7 +184,7 @@ class DestructionRecordType:
     export_bytes: int | None
     destroyed_at: datetime.datetime | None
     total_rows: int
-    row_counts: list[TableRows]
+    row_counts: list[TableRows] = strawberry.field(metadata=list_size(100))
 
     @classmethod
     def of(cls, row: DestructionRecord) -> DestructionRecordType:
@@ -276,16 +276,18 @@ class PlatformSchool:
     created_at: datetime.datetime
     trust: TrustRef | None = strawberry.field(resolver=_school_trust, description="Its trust today.")
     memberships: list[MembershipType] = strawberry.field(
-        resolver=_school_memberships, description="Every trust it was in, oldest first."
+        resolver=_school_memberships,
+        description="Every trust it was in, oldest first.",
+        metadata=list_size(10),
     )
     counts: SchoolCounts = strawberry.field(resolver=_school_counts)
-    school_admins: list[SchoolAdminType] = strawberry.field(resolver=_school_admins)
+    school_admins: list[SchoolAdminType] = strawberry.field(resolver=_school_admins, metadata=list_size(10))
     licence: LicenceType | None = strawberry.field(resolver=_school_licence, description="Covering it today.")
     licences: list[LicenceType] = strawberry.field(
-        resolver=_school_licences, description="Every licence that covered it."
+        resolver=_school_licences, description="Every licence that covered it.", metadata=list_size(10)
     )
-    suspensions: list[SuspensionType] = strawberry.field(resolver=_school_suspensions)
-    novations: list[NovationType] = strawberry.field(resolver=_school_novations)
+    suspensions: list[SuspensionType] = strawberry.field(resolver=_school_suspensions, metadata=list_size(10))
+    novations: list[NovationType] = strawberry.field(resolver=_school_novations, metadata=list_size(10))
     destruction: DestructionRecordType | None = strawberry.field(resolver=_school_destruction)
 
     @classmethod

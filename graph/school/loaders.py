@@ -1,49 +1,40 @@
-"""The request's DataLoaders: batch lookups behind nested fields, so a list of N rows costs one statement."""
+"""The request's DataLoaders: batch lookups behind nested fields, so a list of N rows costs one statement.
+
+:class:`Loaders` is the one place a request keeps its loaders. The HTTP edge makes it with the request's
+session, caller and clock (``Loaders.create``) and puts it in the context; each domain's group of loaders
+is declared in that domain's module and made on its first use, so a request that reads no learning data
+builds no learning loaders. The loaders and their caches live exactly as long as the request.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from models import Account, Contact, Group, Pupil, Staff
-from people import queries
-
-
-def _loader(
-    session: AsyncSession,
-    principal: Principal | None,
-    batch: Callable[[AsyncSession, Principal, Sequence[uuid.UUID]], Awaitable[Sequence[Any]]],
-) -> DataLoader[uuid.UUID, Any]:
-    async def load(keys: list[uuid.UUID]) -> Sequence[Any]:
-        if principal is None:
-            return [[] for _ in keys]
-        return await batch(session, principal, keys)
-
-    return DataLoader(load_fn=load)
+from graph.school.learning.loaders import LearningLoaders
+from graph.school.people.loaders import PeopleLoaders
 
 
 @dataclass(frozen=True)
 class Loaders:
-    pupils_of_group: DataLoader[uuid.UUID, list[Pupil]]
-    groups_of_pupil: DataLoader[uuid.UUID, list[Group]]
-    teachers_of_group: DataLoader[uuid.UUID, list[Staff]]
-    groups_of_staff: DataLoader[uuid.UUID, list[Group]]
-    contacts_of_pupil: DataLoader[uuid.UUID, list[Contact]]
-    account_of_person: DataLoader[uuid.UUID, Account | None]
+    """One request's loaders, a group per domain, each made when a resolver first asks for it."""
+
+    session: AsyncSession
+    principal: Principal | None
+    now: datetime
 
     @classmethod
-    def create(cls, session: AsyncSession, principal: Principal | None) -> Loaders:
-        return cls(
-            pupils_of_group=_loader(session, principal, queries.pupils_of_groups),
-            groups_of_pupil=_loader(session, principal, queries.groups_of_pupils),
-            teachers_of_group=_loader(session, principal, queries.teachers_of_groups),
-            groups_of_staff=_loader(session, principal, queries.groups_of_staff),
-            contacts_of_pupil=_loader(session, principal, queries.contacts_of_pupils),
-            account_of_person=_loader(session, principal, queries.accounts_of_people),
-        )
+    def create(cls, session: AsyncSession, principal: Principal | None, now: datetime) -> Loaders:
+        return cls(session, principal, now)
+
+    @cached_property
+    def people(self) -> PeopleLoaders:
+        return PeopleLoaders(self.session, self.principal)
+
+    @cached_property
+    def learning(self) -> LearningLoaders:
+        return LearningLoaders(self.session, self.principal, self.now)

@@ -7,9 +7,9 @@ import strawberry
 from strawberry.types import Info
 
 from auth.trust_admins import TRUST_ADMIN
+from graph.core.relay import to_global_id
 from graph.permissions import guarded
-from graph.platform.common import AdminContext
-from graph.relay import to_global_id
+from graph.platform.context import AdminContext
 from learning import statistics
 from subscriptions import trusts
 

@@ -13,20 +13,14 @@ from strawberry.types import Info
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
 from common.pagination import Page
+from graph.core.relay import Connection, connection, from_global_id, to_global_id
+from graph.limits import list_size
 from graph.permissions import guarded, public
-from graph.platform.common import (
-    AdminContext,
-    LicenceType,
-    NovationType,
-    SchoolAdminType,
-    SchoolCounts,
-    SchoolPhase,
-    SchoolStatus,
-    TrustRef,
-    admin_data,
-    school_url,
-)
-from graph.relay import Connection, connection, from_global_id, to_global_id
+from graph.platform.context import AdminContext, admin_data, school_url
+from graph.platform.licences.types import LicenceType
+from graph.platform.novations.types import NovationType
+from graph.platform.refs import SchoolCounts, SchoolPhase, SchoolStatus, TrustRef
+from graph.platform.school_admins import SchoolAdminType
 from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount
@@ -80,7 +74,7 @@ class TrustSchool:
     url: str
     member_since: datetime.date | None = strawberry.field(description="When it joined this trust.")
     counts: SchoolCounts
-    school_admins: list[SchoolAdminType] = strawberry.field(resolver=_admins)
+    school_admins: list[SchoolAdminType] = strawberry.field(resolver=_admins, metadata=list_size(10))
     licence: LicenceType | None = strawberry.field(
         resolver=_licence, description="The licence covering it today."
     )

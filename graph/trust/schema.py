@@ -6,10 +6,19 @@ import strawberry
 
 from common.settings import Settings
 from graph.audit import audit_every_mutation
+from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
-from graph.school.schema import SchoolSchema
-from graph.trust.mutations import Mutation
+from graph.trust.auth import AuthMutation
+from graph.trust.novations import NovationMutation
 from graph.trust.queries import Query
+from graph.trust.school_admins import SchoolAdminMutation
+
+
+@strawberry.type
+class Mutation(AuthMutation, SchoolAdminMutation, NovationMutation):
+    """The root mutation: sign-in and activation of trust admins, the trust's school admins (create,
+    deactivate, Super-Users), and novations in and out (LL 20, LL 7.1.16), in the order of the bases."""
+
 
 audit_every_mutation(Mutation)
 

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import school_today, utcnow
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from learning import curriculum
 from models import Account, Contact, PupilContact
 from models.learning import Judgement

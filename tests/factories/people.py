@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from common.identifiers import IdentifierError
-from graph.relay import to_global_id
+from graph.core.relay import to_global_id
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, make_upn
 
 # Far from the serials SchoolFactory uses (school number * 1000 + a few), so never a duplicate UPN.

@@ -228,3 +228,17 @@ async def test_completers_shared_between_requests_only_without_directives() -> N
         got = _plain(await fast.execute(dynamic, variable_values={"x": x}))
         assert got == _plain(await plain.execute(dynamic, variable_values={"x": x}))
         assert all(("tags" in row) is x for row in got[0]["rowsOfObjects"])
+
+
+def test_the_class_view_fields_are_planned_as_fetches() -> None:
+    """The class view's ladder and its rungs: every field is planned as a direct fetch, so the view is
+    completed on the direct path (``Ladder.rungs`` is a plain attribute, not an async resolver)."""
+    from common.settings import Settings
+    from graph.execution import FETCH_KEY
+    from graph.school.schema import build_schema
+
+    types = build_schema(Settings())._schema.type_map
+    for type_name in ("ClassProgress", "Ladder", "Rung"):
+        fields = types[type_name].fields  # type: ignore[attr-defined]
+        unplanned = [name for name, field in fields.items() if FETCH_KEY not in (field.extensions or {})]
+        assert unplanned == [], (type_name, unplanned)

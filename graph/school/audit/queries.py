@@ -1,0 +1,225 @@
+"""The school schema's audit-log fields: school admins read their school's audit (LRS 7.3, LRS 8.9, LL 7.1.4).
+
+``auditLog`` lists entries with filters, newest first; ``pupilAccessReport`` answers "who accessed this
+pupil's record". Both are cursor connections over the chain's ``seq``. Policies live in
+:mod:`audit.policies`; every field of an entry declares one. Reading the audit is itself recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from enum import Enum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from audit import queries
+from audit.policies import AUDIT_LOG, AUDIT_PERSONAL
+from common.errors import DomainError
+from common.pagination import Page
+from graph.core.arguments import page_of
+from graph.core.relay import Connection, connection, from_global_id, to_global_id
+from graph.permissions import guarded, personal_data
+from models import AuditEntry
+
+# The global-id type of an actor, by actor type (anonymous callers and the system have no id).
+_ACTOR_NODE = {"ACCOUNT": "Account", "PARTNER": "Partner", "OPERATOR": "Operator"}
+
+
+@strawberry.enum(description="How an audited action ended.")
+class AuditOutcome(Enum):
+    SUCCESS = "SUCCESS"
+    REJECTED = strawberry.enum_value("REJECTED", description="Refused for its input or a domain rule.")
+    DENIED = strawberry.enum_value("DENIED", description="Refused: the caller was not allowed.")
+    FAILED = strawberry.enum_value("FAILED", description="An error; nothing it wrote was kept.")
+
+
+@strawberry.enum(description="Who acted.")
+class AuditActorType(Enum):
+    ACCOUNT = "ACCOUNT"
+    PARTNER = "PARTNER"
+    OPERATOR = "OPERATOR"
+    ANONYMOUS = "ANONYMOUS"
+    SYSTEM = "SYSTEM"
+
+
+@personal_data
+@strawberry.type(
+    name="AuditEntry",
+    description="One recorded action of the school's tamper-evident audit log (LRS 5.1).",
+)
+class AuditEntryType:
+    row: strawberry.Private[AuditEntry]
+    seq: int | None = guarded(
+        AUDIT_LOG, description="Position in the school's hash chain: from 1, without gaps."
+    )
+    occurred_at: datetime.datetime | None = guarded(AUDIT_LOG)
+    actor_type: AuditActorType | None = guarded(AUDIT_LOG)
+    actor_id: strawberry.ID | None = guarded(
+        AUDIT_LOG, description="Global id of the account (or partner, operator) that acted."
+    )
+    actor_username: str | None = guarded(
+        AUDIT_PERSONAL, description="The username at the time; null once the person was erased."
+    )
+    role: str | None = guarded(AUDIT_LOG, description="The actor's role at the time.")
+    action: str | None = guarded(
+        AUDIT_LOG, description="What was done: mutation.<name>, auth.*, read.*, permission.denied, ..."
+    )
+    target_type: str | None = guarded(AUDIT_LOG)
+    target_id: strawberry.ID | None = guarded(AUDIT_LOG, description="Global id of what it was done to.")
+    outcome: AuditOutcome | None = guarded(AUDIT_LOG)
+    detail: JSON | None = guarded(
+        AUDIT_LOG, description="Ids and codes only (error codes, the pupils of a listed page, ...)."
+    )
+    request_id: str | None = guarded(AUDIT_LOG, description="The request's id (the x-request-id header).")
+    client_address: str | None = guarded(
+        AUDIT_PERSONAL, description="Network address of the caller; null once the person was erased."
+    )
+
+    @classmethod
+    def of(cls, row: AuditEntry) -> AuditEntryType:
+        actor_node = _ACTOR_NODE.get(row.actor_type)
+        return cls(
+            row=row,
+            seq=row.seq,
+            occurred_at=row.occurred_at,
+            actor_type=AuditActorType(row.actor_type),
+            actor_id=to_global_id(actor_node, row.actor_id) if actor_node and row.actor_id else None,
+            actor_username=row.actor_username,
+            role=row.role,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=(
+                to_global_id(row.target_type, row.target_id) if row.target_type and row.target_id else None
+            ),
+            outcome=AuditOutcome(row.outcome),
+            detail=row.detail,
+            request_id=row.request_id,
+            client_address=row.client_address,
+        )
+
+
+AuditEntryConnection = Connection[AuditEntryType]
+
+
+@strawberry.input(description="Every given field must match.")
+class AuditLogFilter:
+    actor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Global id of the acting account."
+    )
+    action: str | None = strawberry.field(
+        default=None, description="An action, or a prefix ending in .* (auth.*, read.*)."
+    )
+    target_type: str | None = None
+    target_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Global id of the target (a Pupil, an Account, ...)."
+    )
+    outcome: AuditOutcome | None = None
+    since: datetime.datetime | None = strawberry.field(default=None, description="Inclusive.")
+    until: datetime.datetime | None = strawberry.field(default=None, description="Exclusive.")
+
+
+def _bad_input(field: str, message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": field})
+
+
+def _seq_page(info: Info, first: int | None, after: str | None) -> tuple[Page, int | None]:
+    """The page asked for and the ``seq`` its cursor stands at (entries older than it come next). A bad
+    ``first`` or cursor is a GraphQL error here (a query has no payload to carry it)."""
+    try:
+        page = page_of(info, first, after)
+    except DomainError as error:
+        problem = error.problems[0]
+        raise _bad_input(problem.field or "after", problem.message) from None
+    if page.after is None:
+        return page, None
+    if len(page.after) != 1 or not page.after[0].isdigit():
+        raise _bad_input("after", "The cursor does not belong to this list.")
+    return page, int(page.after[0])
+
+
+def _global_id(value: str, field: str) -> tuple[str, uuid.UUID]:
+    decoded = from_global_id(value)
+    if decoded is None:
+        raise _bad_input(field, f"{value!r} is not an id of this API.")
+    return decoded
+
+
+def _where(filter: AuditLogFilter | None) -> queries.AuditFilter:
+    if filter is None:
+        return queries.AuditFilter()
+    if filter.since and filter.until and filter.since >= filter.until:
+        raise _bad_input("filter.until", "until must be later than since.")
+    actor = _global_id(filter.actor_id, "filter.actorId")[1] if filter.actor_id is not None else None
+    target_type, target_id = filter.target_type, None
+    if filter.target_id is not None:
+        decoded_type, target_id = _global_id(filter.target_id, "filter.targetId")
+        if target_type is not None and target_type != decoded_type:
+            raise _bad_input("filter.targetType", f"targetId names a {decoded_type}, not a {target_type}.")
+        target_type = decoded_type
+    return queries.AuditFilter(
+        actor_id=actor,
+        action=filter.action,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=filter.outcome.value if filter.outcome is not None else None,
+        since=filter.since,
+        until=filter.until,
+    )
+
+
+def _connection(rows: Any, page: Page) -> Connection[AuditEntryType]:
+    return connection(rows, page, key=lambda e: (e.seq,), node=AuditEntryType.of)
+
+
+async def _audit_log(
+    info: Info,
+    filter: AuditLogFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> AuditEntryConnection:
+    ctx = info.context
+    page, before_seq = _seq_page(info, first, after)
+    where = _where(filter)
+    rows = await queries.entries_page(
+        ctx.session, ctx.tenant.id, where, first=page.first, before_seq=before_seq
+    )
+    ctx.audit.record("read.audit_log", detail={"report": "auditLog"})
+    return _connection(rows, page)
+
+
+async def _pupil_access_report(
+    info: Info, pupil_id: strawberry.ID, first: int | None = None, after: str | None = None
+) -> AuditEntryConnection:
+    ctx = info.context
+    page, before_seq = _seq_page(info, first, after)
+    kind, pupil = _global_id(pupil_id, "pupilId")
+    if kind != "Pupil":
+        raise _bad_input("pupilId", f"{pupil_id!r} is not a pupil's id.")
+    rows = await queries.pupil_access(
+        ctx.session, ctx.tenant.id, pupil, first=page.first, before_seq=before_seq
+    )
+    # Not targeted at the pupil: reading the report is not an access to the pupil's record.
+    ctx.audit.record("read.audit_log", detail={"report": "pupilAccessReport", "pupilId": str(pupil_id)})
+    return _connection(rows, page)
+
+
+@strawberry.type
+class AuditQuery:
+    audit_log: AuditEntryConnection | None = guarded(
+        AUDIT_LOG,
+        resolver=_audit_log,
+        description="The school's audit log, newest first, with filters (LRS 7.3 spot checks).",
+    )
+    pupil_access_report: AuditEntryConnection | None = guarded(
+        AUDIT_LOG,
+        resolver=_pupil_access_report,
+        description=(
+            "Who accessed this pupil's record: reads of the record, lists that included the pupil, and "
+            "changes to it, newest first."
+        ),
+    )

@@ -1,0 +1,278 @@
+"""The school schema's learning queries: thin resolvers over :mod:`learning` services.
+
+Every root field declares its policy; row scopes apply inside the services, so an id the caller may not
+see (or of another school) returns null or an empty list, never an error that would tell it exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import strawberry
+from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
+
+from auth import policies
+from graph.core.arguments import lookup_id, page_of
+from graph.core.relay import connection
+from graph.permissions import guarded
+from graph.school.learning.types.assignments import AssignmentConnection, AssignmentType
+from graph.school.learning.types.content import (
+    ContentConnection,
+    ContentReportConnection,
+    ContentReportType,
+    ContentType,
+    DownloadRecordConnection,
+    DownloadRecordType,
+)
+from graph.school.learning.types.curriculum import LadderConnection, LadderType, LevelLabelType
+from graph.school.learning.types.progress import (
+    ClassProgressType,
+    JudgementConnection,
+    JudgementType,
+    LadderSummaryType,
+    PupilProgressType,
+)
+from graph.school.learning.types.records import LearnerRecordType
+from graph.school.learning.types.scale import LEVEL_BY_NAME, ReportStatus
+from learning import assignments, content, judgements, ladders, progress, reports
+from learning import policies as rules
+from people import queries as people
+
+
+def _selects(selections: Sequence[Selection], name: str) -> bool:
+    """Whether a field called ``name`` is selected anywhere below, fragments included. It may answer yes
+    for a field a directive skips (a needless read), never no for a field the response shows."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name == name:
+            return True
+        if _selects(selection.selections, name):
+            return True
+    return False
+
+
+async def _ladders(
+    info: Info,
+    subject: str | None = None,
+    year_group: int | None = None,
+    include_archived: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+) -> LadderConnection:
+    page = page_of(info, first, after)
+    rows = await ladders.ladders_page(
+        info.context.session,
+        info.context.principal,
+        page,
+        subject=subject,
+        year_group=year_group,
+        include_archived=include_archived,
+    )
+    # A LadderType holds its rungs (Ladder.rungs is a plain attribute): when the document asks for them,
+    # the page's rungs come in one batch (none for platform ladders, which the process keeps).
+    rungs: dict[uuid.UUID, tuple[ladders.RungRow, ...]] = {}
+    if _selects(info.selected_fields, "rungs"):
+        found = await info.context.loaders.learning.ladder.load_many([row.id for row in rows[: page.first]])
+        rungs = {ladder.id: ladder.rungs for ladder in found if ladder is not None}
+    return connection(
+        rows, page, key=ladders.ladder_cursor, node=lambda row: LadderType.of(row, rungs.get(row.id, ()))
+    )
+
+
+async def _ladder(info: Info, id: strawberry.ID) -> LadderType | None:
+    ladder_id = lookup_id(id, "Ladder")
+    if ladder_id is None:
+        return None
+    found = await info.context.loaders.learning.ladder.load(ladder_id)
+    return None if found is None else LadderType.full(found)
+
+
+async def _level_scale(info: Info) -> list[LevelLabelType]:
+    labels = await ladders.level_labels(info.context.session, info.context.tenant.id)
+    return [LevelLabelType(level=LEVEL_BY_NAME[level], label=label) for level, label in labels.items()]
+
+
+async def _pupil_progress(
+    info: Info, pupil_id: strawberry.ID, ladder_id: strawberry.ID
+) -> PupilProgressType | None:
+    pupil, ladder = lookup_id(pupil_id, "Pupil"), lookup_id(ladder_id, "Ladder")
+    if pupil is None or ladder is None:
+        return None
+    loaders = info.context.loaders.learning
+    row = await loaders.pupil.load(pupil)
+    if row is None:
+        return None
+    found = await loaders.progress.load((pupil, ladder))
+    return None if found is None else PupilProgressType.of(found, row)
+
+
+async def _class_progress(
+    info: Info, group_id: strawberry.ID, ladder_id: strawberry.ID
+) -> ClassProgressType | None:
+    group, ladder = lookup_id(group_id, "Group"), lookup_id(ladder_id, "Ladder")
+    if group is None or ladder is None:
+        return None
+    view = await progress.class_view(info.context.session, info.context.principal, group, ladder)
+    return None if view is None else ClassProgressType(row=view)
+
+
+async def _school_progress(info: Info, year_group: int) -> list[LadderSummaryType]:
+    rows = await progress.school_summary(info.context.session, info.context.principal, year_group)
+    return [LadderSummaryType.of(r) for r in rows]
+
+
+async def _judgement_history(
+    info: Info,
+    pupil_id: strawberry.ID,
+    ladder_id: strawberry.ID | None = None,
+    rung_id: strawberry.ID | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> JudgementConnection:
+    page = page_of(info, first, after)
+    pupil = lookup_id(pupil_id, "Pupil")
+    ladder, rung = lookup_id(ladder_id, "Ladder"), lookup_id(rung_id, "Rung")
+    rows = []
+    if pupil is not None and (ladder_id is None or ladder) and (rung_id is None or rung):
+        rows = await judgements.history(
+            info.context.session, info.context.principal, page, pupil_id=pupil, ladder_id=ladder, rung_id=rung
+        )
+    return connection(rows, page, key=lambda j: (j.assessed_on, j.recorded_at, j.id), node=JudgementType.of)
+
+
+async def _assignments(
+    info: Info,
+    group_id: strawberry.ID | None = None,
+    pupil_id: strawberry.ID | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> AssignmentConnection:
+    page = page_of(info, first, after)
+    group, pupil = lookup_id(group_id, "Group"), lookup_id(pupil_id, "Pupil")
+    rows = []
+    if (group_id is None or group) and (pupil_id is None or pupil):
+        rows = await assignments.assignments_page(
+            info.context.session, info.context.principal, page, group_id=group, pupil_id=pupil
+        )
+    return connection(rows, page, key=lambda a: (a.due_on, a.id), node=AssignmentType.of)
+
+
+async def _assignment(info: Info, id: strawberry.ID) -> AssignmentType | None:
+    assignment_id = lookup_id(id, "Assignment")
+    if assignment_id is None:
+        return None
+    found = await assignments.assignments_by_ids(
+        info.context.session, info.context.principal, [assignment_id]
+    )
+    row = found.get(assignment_id)
+    return None if row is None else AssignmentType.of(row)
+
+
+async def _content(
+    info: Info,
+    subject: str | None = None,
+    year_group: int | None = None,
+    workbooks_only: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+) -> ContentConnection:
+    page = page_of(info, first, after)
+    rows = await content.content_page(
+        info.context.session,
+        info.context.principal,
+        page,
+        subject=subject,
+        year_group=year_group,
+        workbooks_only=workbooks_only,
+    )
+    return connection(rows, page, key=lambda c: (c.title, c.id), node=ContentType.of)
+
+
+async def _downloads(
+    info: Info, content_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+) -> DownloadRecordConnection:
+    page = page_of(info, first, after)
+    item = lookup_id(content_id, "Content")
+    rows = []
+    if content_id is None or item is not None:
+        rows = await content.downloads_page(
+            info.context.session, info.context.principal, page, content_id=item
+        )
+    return connection(rows, page, key=lambda d: (d.downloaded_at, d.id), node=DownloadRecordType.of)
+
+
+async def _content_reports(
+    info: Info, status: ReportStatus | None = None, first: int | None = None, after: str | None = None
+) -> ContentReportConnection:
+    page = page_of(info, first, after)
+    rows = await reports.reports_page(
+        info.context.session, info.context.principal, page, status=None if status is None else status.value
+    )
+    return connection(rows, page, key=lambda r: (r.reported_at, r.id), node=ContentReportType.of)
+
+
+async def _learner_record(info: Info, pupil_id: strawberry.ID) -> LearnerRecordType | None:
+    pupil = lookup_id(pupil_id, "Pupil")
+    if pupil is None:
+        return None
+    rows = await people.pupils_by_ids(info.context.session, info.context.principal, [pupil])
+    row = rows.get(pupil)
+    return None if row is None else LearnerRecordType.of(row)
+
+
+@strawberry.type
+class LearningQuery:
+    ladders: LadderConnection | None = guarded(
+        policies.SIGNED_IN,
+        resolver=_ladders,
+        description="Platform ladders (every school) and this school's own, by subject, year and title.",
+    )
+    ladder: LadderType | None = guarded(policies.SIGNED_IN, resolver=_ladder)
+    level_scale: list[LevelLabelType] | None = guarded(
+        policies.SIGNED_IN, resolver=_level_scale, description="The scale's levels with this school's labels."
+    )
+    pupil_progress: PupilProgressType | None = guarded(
+        policies.SIGNED_IN,
+        resolver=_pupil_progress,
+        description="A pupil's progress on a ladder, if the caller may see the pupil.",
+    )
+    class_progress: ClassProgressType | None = guarded(
+        policies.STAFF,
+        resolver=_class_progress,
+        description="The class view: null unless the caller teaches the group (or has school-wide access).",
+    )
+    school_progress: list[LadderSummaryType] | None = guarded(
+        rules.SCHOOL_PROGRESS,
+        resolver=_school_progress,
+        description="Each ladder of a year group with the year group's summary.",
+    )
+    judgement_history: JudgementConnection | None = guarded(
+        policies.SIGNED_IN,
+        resolver=_judgement_history,
+        description="Every judgement of a pupil the caller may see, newest first.",
+    )
+    assignments: AssignmentConnection | None = guarded(
+        policies.SIGNED_IN,
+        resolver=_assignments,
+        description="Assignments of the groups the caller may see, latest due date first.",
+    )
+    assignment: AssignmentType | None = guarded(policies.SIGNED_IN, resolver=_assignment)
+    content: ContentConnection | None = guarded(
+        policies.SIGNED_IN,
+        resolver=_content,
+        description="Pre-loaded and school content; never taken-down items.",
+    )
+    downloads: DownloadRecordConnection | None = guarded(
+        rules.CONTENT_ADMIN,
+        resolver=_downloads,
+        description="The download log, newest first (licence 7.1.4.2).",
+    )
+    content_reports: ContentReportConnection | None = guarded(
+        rules.CONTENT_ADMIN, resolver=_content_reports, description="Reports about content, newest first."
+    )
+    learner_record: LearnerRecordType | None = guarded(
+        policies.SIGNED_IN,
+        resolver=_learner_record,
+        description="A pupil's learning record, if the caller may see the pupil.",
+    )
