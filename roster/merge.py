@@ -125,6 +125,8 @@ class Merge:
     counts: dict[str, Counts] = field(default_factory=lambda: {e: Counts() for e in ENTITIES})
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per step of :meth:`apply` (for the bench and the command line's summary)."""
+    pairs: int = 0
+    """Rows in PAIRS now: an empty PAIRS is neither emptied nor analysed."""
 
     async def _rowcount(self, stmt: Any) -> int:
         result = await self.session.execute(stmt)
@@ -346,12 +348,20 @@ class Merge:
             ("groupTerms", self._group_terms),
             ("accounts", self._accounts),
         ]
+        # The match table each step adds its new rows to: later steps join it at its real size, so it is
+        # analysed again once it has grown (people: after the last of the three kinds).
+        grown: dict[str, tuple[Any, tuple[str, ...]]] = {
+            "terms": (MATCH_TERMS, ("terms",)),
+            "groups": (MATCH_GROUPS, ("groups",)),
+            "contacts": (MATCH, ("staff", "pupils", "contacts")),
+        }
         for name, step in steps:
             started = time.perf_counter()
             await step()
-            if name in ("terms", "groups", "contacts"):
-                # New rows joined the match tables: later steps join them at their real size.
-                await staging.analyze(self.session, [MATCH_TERMS, MATCH_GROUPS, MATCH])
+            if name in grown:
+                table, entities = grown[name]
+                if any(self.counts[entity].create for entity in entities):
+                    await staging.analyze(self.session, [table])
             self.timings[f"write {name}"] = time.perf_counter() - started
 
     def _staged_counts(self, match: Any, kind: str | None = None) -> Any:
@@ -736,7 +746,7 @@ class Merge:
         speaks for) links it no longer states are deleted; in delta the ``ended`` pairs are.
         """
         counts, school = self.counts[entity], self.school_id
-        await staging.analyze(self.session, [PAIRS])
+        await staging.analyze(self.session, [PAIRS] if self.pairs else [])
         a_model, b_model = models
         live = restrict(
             restrict(
@@ -793,14 +803,19 @@ class Merge:
         sub = stated.subquery()
         values = [sub.c[0], sub.c[1], literal(ended), *([sub.c[2]] if relationship is not None else [])]
         rows = select(*values).ext(distinct_on(sub.c[0], sub.c[1])).order_by(sub.c[0], sub.c[1], *values[3:])
-        await self.session.execute(insert(PAIRS).from_select(columns, rows))
+        self.pairs += await self._rowcount(insert(PAIRS).from_select(columns, rows))
+
+    async def _clear_pairs(self) -> None:
+        if self.pairs:
+            await self.session.execute(PAIRS.delete())
+            self.pairs = 0
 
     async def _links(self, link: Any, person_column: Any, kind: str, role: str, entity: str) -> None:
         """Memberships (pupils) or teaching assignments (staff) from enrollments."""
         mode = self.modes.enrollments
         if mode == "absent":
             return
-        await self.session.execute(PAIRS.delete())
+        await self._clear_pairs()
         e, groups, people = ENROLLMENTS.c, MATCH_GROUPS.alias("mg"), MATCH.alias("mp")
 
         def pairs(*conditions: Any) -> Any:
@@ -832,7 +847,7 @@ class Merge:
         mode = self.modes.people["CONTACT"]
         if mode == "absent":
             return
-        await self.session.execute(PAIRS.delete())
+        await self._clear_pairs()
         agents = (
             select(
                 PEOPLE.c.kind,
@@ -892,7 +907,7 @@ class Merge:
     async def _group_terms(self) -> None:
         if self.modes.groups == "absent":
             return
-        await self.session.execute(PAIRS.delete())
+        await self._clear_pairs()
         listed = (
             select(GROUPS.c.sourced_id, func.unnest(GROUPS.c.term_ids).label("term"))
             .where(active_row(GROUPS))

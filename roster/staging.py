@@ -261,18 +261,31 @@ ALL = (
 
 
 async def create_all(session: AsyncSession) -> None:
-    """Create every staging table afresh in the current transaction."""
+    """Create every staging table afresh in the current transaction, in one statement.
+
+    One ``DO`` block holds the whole DDL: fourteen tables and their indexes cost one round trip instead of
+    about thirty. The tables of an earlier import in the same transaction (they live until its commit) are
+    dropped first.
+    """
+    dialect = (await session.connection()).dialect
+    existing = ", ".join(f'pg_temp."{table.name}"' for table in ALL)
+    ddl = [f"DROP TABLE IF EXISTS {existing}"]
     for table in ALL:
-        await session.execute(text(f'DROP TABLE IF EXISTS pg_temp."{table.name}"'))
-        await session.execute(CreateTable(table))
-        for index in table.indexes:
-            await session.execute(CreateIndex(index))
+        ddl.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        ddl.extend(str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes)
+    body = ";\n".join(ddl)
+    await session.execute(text(f"DO $ddl$ BEGIN\n{body};\nEND $ddl$"))
 
 
 async def analyze(session: AsyncSession, tables: Sequence[Table]) -> None:
-    """Temporary tables get no autovacuum statistics; without them the planner guesses badly at scale."""
-    for table in tables:
-        await session.execute(text(f'ANALYZE "{table.name}"'))
+    """Temporary tables get no autovacuum statistics; without them the planner guesses badly at scale.
+
+    One ``ANALYZE`` names every table (none: no statement). Callers leave out tables they know are empty
+    or unchanged since their last ANALYZE: there is nothing new to learn from them.
+    """
+    names = list(dict.fromkeys(f'"{table.name}"' for table in tables))
+    if names:
+        await session.execute(text(f"ANALYZE {', '.join(names)}"))
 
 
 async def raw_connection(session: AsyncSession) -> Any:
