@@ -131,9 +131,7 @@ def phone(problems: Problems, field: str, value: str | None) -> str | None:
     cleaned: str | None = text("The phone number", 40)(problems, field, value)
     if cleaned is None or has_problem(problems, field):
         return cleaned
-    body = cleaned[1:] if cleaned.startswith("+") else cleaned
-    digits = sum(ch.isascii() and ch.isdigit() for ch in body)
-    if any(not (ch.isascii() and ch.isdigit()) and ch not in " -.()" for ch in body) or not 7 <= digits <= 15:
+    if not is_phone_number(cleaned):
         problems.add(
             field,
             "INVALID_PHONE",
@@ -141,6 +139,16 @@ def phone(problems: Problems, field: str, value: str | None) -> str | None:
             "leading +.",
         )
     return cleaned
+
+
+PHONE_CHARACTERS: Final = frozenset("0123456789 -.()")
+
+
+def is_phone_number(value: str) -> bool:
+    """7 to 15 digits, optionally with spaces, hyphens, dots and brackets, and a leading + (the MIS import
+    applies the same rule: roster/oneroster_rows.py)."""
+    body = value[1:] if value.startswith("+") else value
+    return set(body) <= PHONE_CHARACTERS and 7 <= sum(ch.isdigit() for ch in body) <= 15
 
 
 def year_group(problems: Problems, field: str, value: int | None) -> int | None:
