@@ -162,7 +162,8 @@ def year_group(problems: Problems, field: str, value: int | None) -> int | None:
     return value
 
 
-def _years_before(day: date, years: int) -> date:
+def years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (28 February for 29 February in a year without it)."""
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
@@ -171,8 +172,8 @@ def _years_before(day: date, years: int) -> date:
 
 def date_of_birth(today: date) -> Cleaner:
     """LL 6.3.2: a plausible date of birth for a pupil aged MIN_PUPIL_AGE to MAX_PUPIL_AGE today."""
-    latest = _years_before(today, MIN_PUPIL_AGE)
-    earliest = max(EARLIEST_DATE_OF_BIRTH, _years_before(today, MAX_PUPIL_AGE + 1) + timedelta(days=1))
+    latest = years_before(today, MIN_PUPIL_AGE)
+    earliest = max(EARLIEST_DATE_OF_BIRTH, years_before(today, MAX_PUPIL_AGE + 1) + timedelta(days=1))
 
     def clean(problems: Problems, field: str, value: date | None) -> date | None:
         if value is None:

@@ -24,9 +24,9 @@ from sqlmodel import col
 
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
 from models.roster import GroupTerm, Term
-from roster.checks import key
 from roster.oneroster import SPECS_11
 from roster.reading import SchoolRef
+from roster.records import key
 from tenants.scoping import in_school, restrict
 
 MARKING = b"PROTECT - personal data of pupils and staff (LRS 6.6). Keep it secure; delete when done."

@@ -29,8 +29,8 @@ from sqlalchemy.dialects.postgresql import UUID, distinct_on
 from models import Group, Pupil, Staff
 from models.roster import Term
 from roster import staging
-from roster.checks import PERSON_MODELS, active_row, key
 from roster.merge_base import MergeState
+from roster.records import PERSON_MODELS, active_row, key
 from tenants.scoping import restrict
 
 PEOPLE = staging.PEOPLE

@@ -15,8 +15,8 @@ from sqlmodel import col
 from auth.service import set_account_status
 from models import Account, Contact, Pupil, Staff
 from roster import staging
-from roster.checks import ACCOUNT_PERSON, PERSON_MODELS, active_row
 from roster.merge_base import MergeState
+from roster.records import ACCOUNT_PERSON, PERSON_MODELS, active_row
 from tenants.scoping import restrict
 
 PEOPLE = staging.PEOPLE

@@ -17,9 +17,9 @@ from sqlmodel import col
 from models import Contact, Group, Pupil, PupilContact
 from models.roster import GroupTerm, Term
 from roster import staging
-from roster.checks import PERSON_MODELS, active_row
 from roster.merge_base import MergeState
 from roster.reading import BULK, DELTA
+from roster.records import PERSON_MODELS, active_row
 from tenants.scoping import restrict, scoped_delete
 
 PEOPLE = staging.PEOPLE

@@ -18,9 +18,9 @@ from sqlmodel import col
 from models import Contact, Group, Pupil, Staff
 from models.roster import PupilExtendedData, Term
 from roster import staging
-from roster.checks import PERSON_MODELS, active_row
 from roster.merge_base import MergeState, leaving
 from roster.reading import BULK
+from roster.records import PERSON_MODELS, active_row
 from tenants.scoping import restrict, scoped_update
 
 PEOPLE = staging.PEOPLE
