@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from auth.parent_codes import username_problem
+from common.identifiers import IdentifierError, validate_email
 from roster.package import Package
 from roster.problems import ProblemLog
 
@@ -305,6 +307,32 @@ class Values:
             )
             return None
         return number
+
+    def email(self, row: int, column: str, value: str) -> str | None:
+        """An email address, normalised; blank is None, an invalid one an error."""
+        if not value:
+            return None
+        try:
+            return validate_email(value)
+        except IdentifierError as error:
+            self.log.error(error.code, f"{error.message}.", file=self.file, row=row, column=column)
+            return None
+
+    def username(self, row: int, column: str, value: str) -> str | None:
+        """A username an account can have, else None (blank; or unusable: no account, a warning says why)."""
+        if not value:
+            return None
+        if username_problem(value) is not None:
+            self.log.warning(
+                "INVALID_USERNAME",
+                f"{value!r} cannot be a username (3 to 64 letters, digits, '.', '_', '-', '@'): no account "
+                "is created.",
+                file=self.file,
+                row=row,
+                column=column,
+            )
+            return None
+        return value
 
     def text(self, row: int, column: str, value: str, max_length: int) -> str | None:
         if not value:

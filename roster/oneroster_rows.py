@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from auth.parent_codes import username_problem
-from common.identifiers import IdentifierError, validate_email, validate_uln, validate_upn
+from common.identifiers import IdentifierError, validate_uln, validate_upn
 from people.validation import is_phone_number
 from roster.csvio import Table, Values, read_rows, split_list, user_ids
 from roster.oneroster_spec import (
@@ -82,8 +81,8 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         if row[at["enabledUser"]] not in ("true", "false"):
             values.boolean(row_no, "enabledUser", row[at["enabledUser"]])
         forename, surname = _names(values, row_no, row, at, preferred=v12)
-        username = _username(log, row_no, row[at["username"]])
-        email = _email(values, row_no, row[at["email"]]) if row[at["email"]] else None
+        username = values.username(row_no, "username", row[at["username"]])
+        email = values.email(row_no, "email", row[at["email"]]) if row[at["email"]] else None
         phone = _phone(log, row_no, row, at)
         if row[at["password"]]:
             reader.password_seen(row_no)
@@ -161,33 +160,6 @@ def _upn(
     except IdentifierError as error:
         log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column=column)
         return None, None
-
-
-def _username(log: ProblemLog, row_no: int, value: str) -> str | None:
-    """A username an account can have, else None (no account: a warning says why)."""
-    if not value:
-        return None
-    if username_problem(value) is not None:
-        log.warning(
-            "INVALID_USERNAME",
-            f"{value!r} cannot be a username (3 to 64 letters, digits, '.', '_', '-', '@'): no account "
-            "is created.",
-            file="users.csv",
-            row=row_no,
-            column="username",
-        )
-        return None
-    return value
-
-
-def _email(values: Values, row_no: int, value: str) -> str | None:
-    if not value:
-        return None
-    try:
-        return validate_email(value)
-    except IdentifierError as error:
-        values.log.error(error.code, f"{error.message}.", file=values.file, row=row_no, column="email")
-        return None
 
 
 def roles(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
