@@ -3,7 +3,7 @@
 They are ``TEMPORARY ... ON COMMIT DROP``: private to the importing connection, gone when its transaction
 ends (and with the SAVEPOINT a dry run or refused import rolls back), never visible to another school or
 session, so they need no ``school_id`` and no row-level security. Every set-based check and write of an
-import reads them (roster/checks.py, roster/merge.py).
+import reads them (the checks, roster/checks_*.py, and the writes, roster/merge*.py and roster/matching.py).
 
 Rows arrive through :func:`copy_stream`, which takes a *synchronous* iterator of batches (the CSV parser),
 runs each ``next()`` in a worker thread and feeds the rows to asyncpg's binary COPY as they come: memory
@@ -172,7 +172,7 @@ EXTENDED = _temp(
     Column("eal", Boolean),
 )
 
-# Which database row each staged or referenced record is (filled by roster/merge.py once checks pass).
+# Which database row each staged or referenced record is (filled by roster/matching.py once the package checks pass).
 # ``staged``: the package defines the record (else it only references an existing one); ``active_row``: the
 # staged row is not marked tobedeleted; ``created``: this import made the row.
 MATCH_PEOPLE = _temp(
