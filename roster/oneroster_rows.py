@@ -23,7 +23,6 @@ from roster.oneroster_spec import (
     ROLE_TYPES,
     SESSION_TYPES,
     SEXES,
-    SPECS_12,
     TERM_TYPE,
     UPN_SHAPE,
     USER_ROLES_11,
@@ -34,7 +33,12 @@ from roster.problems import ProblemLog
 if TYPE_CHECKING:
     from roster.oneroster import OneRosterReader
 
-USER_COLUMNS = SPECS_12["users.csv"] + ("orgSourcedIds", "role")
+USER_COLUMNS = (
+    "sourcedId", "orgSourcedIds", "role", "status", "dateLastModified", "enabledUser", "givenName",
+    "familyName", "preferredGivenName", "preferredFamilyName", "username", "email", "phone", "sms",
+    "password", "userIds", "identifier", "agentSourcedIds",
+)  # fmt: skip
+"""The users.csv columns the reader uses (of 1.1 or 1.2), in the order its loop unpacks their positions."""
 
 
 def phone_or_none(value: str) -> str | None:
@@ -53,94 +57,81 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
     values = Values(log, file)
     v12 = reader.version == "1.2"
     roles = USER_ROLES_12 if v12 else USER_ROLES_11
-    # The hot loop reads fields by position from a stripped copy of the row; a column the version does
-    # not have reads the "" appended at position ``width``.
+    # The hot loop (the largest file but one) reads fields by position, from local variables, out of a
+    # stripped copy of the row; a column the version does not have reads the "" appended at ``width``.
     width = table.width
-    at = {c: table.index.get(c, width) for c in USER_COLUMNS}
+    (
+        i_sid, i_orgs, i_role, i_status, i_modified, i_enabled, i_given, i_family, i_pgiven, i_pfamily,
+        i_username, i_email, i_phone, i_sms, i_password, i_ids, i_identifier, i_agents,
+    ) = (table.index.get(c, width) for c in USER_COLUMNS)  # fmt: skip
     padding = [""] * (width + 1)
     for row_no, raw in read_rows(reader.package, table, log):
         row = [v.strip() for v in raw]
         row += padding[len(row) :]
         errors = log.errors
-        sid = row[at["sourcedId"]]
+        sid = row[i_sid]
         values.required(row_no, "sourcedId", sid)
         kind = role = None
         in_school: bool | None = None
         if not v12:
-            orgs = row[at["orgSourcedIds"]]
-            if not values.required(row_no, "orgSourcedIds", orgs):
+            if not values.required(row_no, "orgSourcedIds", row[i_orgs]):
                 continue
-            if not reader.in_school(split_list(orgs), file, row_no, "orgSourcedIds"):
+            if not reader.in_school(split_list(row[i_orgs]), file, row_no, "orgSourcedIds"):
                 continue
             in_school = True
-            if values.required(row_no, "role", row[at["role"]]):
-                role = values.enum(row_no, "role", row[at["role"]], roles)
+            if values.required(row_no, "role", row[i_role]):
+                role = values.enum(row_no, "role", row[i_role], roles)
                 kind = KIND_OF_ROLE.get(role or "")
-        status = reader.status(values, table, row_no, raw, file) if row[at["status"]] else None
-        values.timestamp(row_no, "dateLastModified", row[at["dateLastModified"]])
-        if row[at["enabledUser"]] not in ("true", "false"):
-            values.boolean(row_no, "enabledUser", row[at["enabledUser"]])
-        forename, surname = _names(values, row_no, row, at, preferred=v12)
-        username = values.username(row_no, "username", row[at["username"]])
-        email = values.email(row_no, "email", row[at["email"]]) if row[at["email"]] else None
-        phone = _phone(log, row_no, row, at)
-        if row[at["password"]]:
+        status = reader.status(values, table, row_no, raw, file) if row[i_status] else None
+        values.timestamp(row_no, "dateLastModified", row[i_modified])
+        if row[i_enabled] not in ("true", "false"):
+            values.boolean(row_no, "enabledUser", row[i_enabled])
+        forename, surname = row[i_given], row[i_family]
+        if v12:
+            forename, surname = row[i_pgiven] or forename, row[i_pfamily] or surname
+        if values.required(row_no, "givenName", forename):
+            forename = values.text(row_no, "givenName", forename, 100) or ""
+        if values.required(row_no, "familyName", surname):
+            surname = values.text(row_no, "familyName", surname, 100) or ""
+        username = values.username(row_no, "username", row[i_username])
+        email = values.email(row_no, "email", row[i_email]) if row[i_email] else None
+        phone = _phone(log, row_no, row[i_phone], row[i_sms]) if row[i_phone] or row[i_sms] else None
+        if row[i_password]:
             reader.password_seen(row_no)
-        upn, upn_column, uln = _identifiers(log, row_no, row, at, kind)
+        ids = user_ids(row[i_ids]) if row[i_ids] else {}
+        upn, upn_column = _upn(log, row_no, ids, row[i_identifier], kind)
+        uln = _uln(log, row_no, ids["ULN"]) if "ULN" in ids else None
         if log.errors != errors:
             continue
         teaching = True if role == "teacher" else (False if kind == "STAFF" else None)
         yield (
             row_no, file, sid, status, kind, role, username, None, forename, surname, email, None,
             phone, teaching, None, None, None, upn, upn_column, uln, None, None, None, None,
-            split_list(row[at["agentSourcedIds"]]), in_school,
+            split_list(row[i_agents]), in_school,
         )  # fmt: skip
 
 
-def _names(
-    values: Values, row_no: int, row: list[str], at: dict[str, int], *, preferred: bool
-) -> tuple[str, str]:
-    """Forename and surname (1.2: the preferred names when given), each required, at most 100 characters."""
-    forename, surname = row[at["givenName"]], row[at["familyName"]]
-    if preferred:
-        forename = row[at["preferredGivenName"]] or forename
-        surname = row[at["preferredFamilyName"]] or surname
-    if values.required(row_no, "givenName", forename):
-        forename = values.text(row_no, "givenName", forename, 100) or ""
-    if values.required(row_no, "familyName", surname):
-        surname = values.text(row_no, "familyName", surname, 100) or ""
-    return forename, surname
-
-
-def _phone(log: ProblemLog, row_no: int, row: list[str], at: dict[str, int]) -> str | None:
+def _phone(log: ProblemLog, row_no: int, phone: str, sms: str) -> str | None:
     """phone, else sms, when it is a phone number; otherwise a warning and None."""
-    phone = row[at["phone"]] or row[at["sms"]]
-    if phone and phone_or_none(phone) is None:
+    number = phone or sms
+    if phone_or_none(number) is None:
         log.warning(
             "PHONE_IGNORED",
             "The phone number is not 7 to 15 digits and is not kept.",
             file="users.csv",
             row=row_no,
-            column="phone" if row[at["phone"]] else "sms",
+            column="phone" if phone else "sms",
         )
         return None
-    return phone or None
+    return number
 
 
-def _identifiers(
-    log: ProblemLog, row_no: int, row: list[str], at: dict[str, int], kind: str | None
-) -> tuple[str | None, str | None, str | None]:
-    """UPN, the column it came from, and ULN: from ``userIds`` (``{UPN:...}``, ``{ULN:...}``), or for the
-    UPN an ``identifier`` shaped like one (pupils only). An invalid one is an error."""
-    ids = user_ids(row[at["userIds"]]) if row[at["userIds"]] else {}
-    upn, upn_column = _upn(log, row_no, ids, row[at["identifier"]], kind)
-    uln = None
-    if "ULN" in ids:
-        try:
-            uln = validate_uln(ids["ULN"])
-        except IdentifierError as error:
-            log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column="userIds")
-    return upn, upn_column, uln
+def _uln(log: ProblemLog, row_no: int, value: str) -> str | None:
+    try:
+        return validate_uln(value)
+    except IdentifierError as error:
+        log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column="userIds")
+        return None
 
 
 def _upn(
