@@ -30,6 +30,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,113 +72,33 @@ def _upn(n: int) -> str:
     return upn_check_letter(body) + body
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How big the trust's package is: pupils, and one staff member and one parent per so many pupils."""
+
+    pupils: int
+    per_staff: int
+    per_parent: int
+    per_class: int = 25
+
+    @property
+    def staff(self) -> int:
+        return max(self.pupils // self.per_staff, 1)
+
+    @property
+    def parents(self) -> int:
+        return max(self.pupils // self.per_parent, 1)
+
+    @property
+    def classes(self) -> int:
+        return max(self.pupils // self.per_class, 1)
+
+
 def generate(path: Path, pupils: int, per_staff: int, per_parent: int) -> dict[str, int]:
     """Write the package; return rows per file."""
-    from roster.oneroster import SPECS_11
-
+    shape = Shape(pupils, per_staff, per_parent)
+    # One generator for the whole package, drawn in file order: the same package every run.
     rng = random.Random(20261123)
-    staff, parents = max(pupils // per_staff, 1), max(pupils // per_parent, 1)
-    per_class = 25
-    classes = max(pupils // per_class, 1)
-    today = date.today()
-    rows: dict[str, int] = {}
-
-    def table(archive: zipfile.ZipFile, name: str, records: Any) -> None:
-        count = 0
-        with archive.open(name, "w") as raw:
-            text_out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            writer = csv.writer(text_out, lineterminator="\r\n")
-            writer.writerow(SPECS_11[name] if name != "manifest.csv" else ("propertyName", "value"))
-            for record in records:
-                writer.writerow(record)
-                count += 1
-            text_out.flush()
-            text_out.detach()
-        rows[name] = count
-
-    def users() -> Any:
-        for s in range(staff):
-            yield [
-                f"st{s}",
-                "",
-                "",
-                "true",
-                ORG,
-                "teacher" if s % 8 else "aide",
-                f"staff{s}",
-                "",
-                f"Staff{s}",
-                f"Member{s}",
-                "",
-                "",
-                f"staff{s}@academy.example",
-                "",
-                "",
-                "",
-                "",
-                "",
-            ]
-        for p in range(pupils):
-            parent = f"pa{p // per_parent}" if p // per_parent < parents else ""
-            yield [
-                f"pu{p}",
-                "",
-                "",
-                "true",
-                ORG,
-                "student",
-                f"pupil{p}",
-                f"{{UPN:{_upn(p)}}}",
-                f"Pupil{p}",
-                f"Surname{p % 5000}",
-                "",
-                "",
-                "",
-                "",
-                "",
-                parent,
-                "",
-                "",
-            ]
-        for a in range(parents):
-            children = ",".join(f"pu{c}" for c in range(a * per_parent, min((a + 1) * per_parent, pupils)))
-            yield [f"pa{a}", "", "", "true", ORG, "parent", f"parent{a}", "", f"Parent{a}", f"Carer{a}", "", "",
-                   f"parent{a}@home.example", "", "07700900123", children, "", ""]  # fmt: skip
-
-    def demographics() -> Any:
-        for p in range(pupils):
-            born = today - timedelta(days=365 * 5 + rng.randrange(365 * 12))
-            yield [f"pu{p}", "", "", born.isoformat(), "female" if p % 2 else "male", *([""] * 11)]
-
-    def klasses() -> Any:
-        for c in range(classes):
-            kind = "homeroom" if c % 4 == 0 else "scheduled"
-            yield [
-                f"cl{c}",
-                "",
-                "",
-                f"Class {c}",
-                "",
-                f"co{c % 40}",
-                "",
-                kind,
-                "",
-                ORG,
-                "y2026,t1",
-                "Maths",
-                "",
-                "",
-            ]
-
-    def enrollments() -> Any:
-        homerooms = [c for c in range(classes) if c % 4 == 0]
-        scheduled = [c for c in range(classes) if c % 4]
-        for p in range(pupils):
-            for c in (homerooms[p % len(homerooms)], *rng.sample(scheduled, 3)):
-                yield [f"e{p}-{c}", "", "", f"cl{c}", ORG, f"pu{p}", "student", "false", "", ""]
-        for c in range(classes):
-            yield [f"t{c}", "", "", f"cl{c}", ORG, f"st{c % staff}", "teacher", "true", "", ""]
-
     sessions = [
         ["y2026", "", "", "2026/27", "schoolYear", "2026-09-01", "2027-07-31", "", "2027"],
         ["t1", "", "", "Autumn 2026", "term", "2026-09-01", "2026-12-18", "y2026", "2027"],
@@ -190,16 +111,75 @@ def generate(path: Path, pupils: int, per_staff: int, per_parent: int) -> dict[s
         ["trust", "", "", "Bench Learning Trust", "district", "", ""],
         [ORG, "", "", "Bench Academy", "school", URN, "trust"],
     ]
+    files: list[tuple[str, Any]] = [
+        ("manifest.csv", manifest),
+        ("orgs.csv", orgs),
+        ("academicSessions.csv", sessions),
+        ("courses.csv", courses),
+        ("classes.csv", _classes(shape)),
+        ("users.csv", _users(shape)),
+        ("demographics.csv", _demographics(shape, rng)),
+        ("enrollments.csv", _enrollments(shape, rng)),
+    ]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        table(archive, "manifest.csv", manifest)
-        table(archive, "orgs.csv", orgs)
-        table(archive, "academicSessions.csv", sessions)
-        table(archive, "courses.csv", courses)
-        table(archive, "classes.csv", klasses())
-        table(archive, "users.csv", users())
-        table(archive, "demographics.csv", demographics())
-        table(archive, "enrollments.csv", enrollments())
-    return rows
+        return {name: _write(archive, name, records) for name, records in files}
+
+
+def _write(archive: zipfile.ZipFile, name: str, records: Any) -> int:
+    """Write one CSV member with its OneRoster 1.1 header; return its row count."""
+    from roster.oneroster import SPECS_11
+
+    count = 0
+    with archive.open(name, "w") as raw:
+        text_out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        writer = csv.writer(text_out, lineterminator="\r\n")
+        writer.writerow(SPECS_11[name] if name != "manifest.csv" else ("propertyName", "value"))
+        for record in records:
+            writer.writerow(record)
+            count += 1
+        text_out.flush()
+        text_out.detach()
+    return count
+
+
+def _users(shape: Shape) -> Any:
+    for s in range(shape.staff):
+        yield [f"st{s}", "", "", "true", ORG, "teacher" if s % 8 else "aide", f"staff{s}", "", f"Staff{s}",
+               f"Member{s}", "", "", f"staff{s}@academy.example", "", "", "", "", ""]  # fmt: skip
+    for p in range(shape.pupils):
+        parent = f"pa{p // shape.per_parent}" if p // shape.per_parent < shape.parents else ""
+        yield [f"pu{p}", "", "", "true", ORG, "student", f"pupil{p}", f"{{UPN:{_upn(p)}}}", f"Pupil{p}",
+               f"Surname{p % 5000}", "", "", "", "", "", parent, "", ""]  # fmt: skip
+    for a in range(shape.parents):
+        last = min((a + 1) * shape.per_parent, shape.pupils)
+        children = ",".join(f"pu{c}" for c in range(a * shape.per_parent, last))
+        yield [f"pa{a}", "", "", "true", ORG, "parent", f"parent{a}", "", f"Parent{a}", f"Carer{a}", "", "",
+               f"parent{a}@home.example", "", "07700900123", children, "", ""]  # fmt: skip
+
+
+def _demographics(shape: Shape, rng: random.Random) -> Any:
+    today = date.today()
+    for p in range(shape.pupils):
+        born = today - timedelta(days=365 * 5 + rng.randrange(365 * 12))
+        yield [f"pu{p}", "", "", born.isoformat(), "female" if p % 2 else "male", *([""] * 11)]
+
+
+def _classes(shape: Shape) -> Any:
+    for c in range(shape.classes):
+        kind = "homeroom" if c % 4 == 0 else "scheduled"
+        yield [f"cl{c}", "", "", f"Class {c}", "", f"co{c % 40}", "", kind, "", ORG, "y2026,t1", "Maths", "",
+               ""]  # fmt: skip
+
+
+def _enrollments(shape: Shape, rng: random.Random) -> Any:
+    """Each pupil in a registration group and 3 classes; each class with a teacher."""
+    homerooms = [c for c in range(shape.classes) if c % 4 == 0]
+    scheduled = [c for c in range(shape.classes) if c % 4]
+    for p in range(shape.pupils):
+        for c in (homerooms[p % len(homerooms)], *rng.sample(scheduled, 3)):
+            yield [f"e{p}-{c}", "", "", f"cl{c}", ORG, f"pu{p}", "student", "false", "", ""]
+    for c in range(shape.classes):
+        yield [f"t{c}", "", "", f"cl{c}", ORG, f"st{c % shape.staff}", "teacher", "true", "", ""]
 
 
 # --- the database ----------------------------------------------------------------------------------------
@@ -230,73 +210,92 @@ async def _school(session: AsyncSession, slug: str, urn: str | None) -> uuid.UUI
 
 
 async def run(runtime_url: URL, owner_url: URL, package: Path) -> dict[str, Any]:
-    from common.clock import utcnow
+    """Import the package for one school (timed), then COPY the rows it wrote into another (timed)."""
     from common.settings import Settings
-    from roster import service, staging
     from server.database import create_engine
-    from tenants.context import bind
 
     engine = create_engine(runtime_url, Settings(), pool_size=2)
-    result: dict[str, Any] = {}
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             school = await _school(session, "bench-roster-import", URN)
-        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            await bind(session, [school])
-            ref = await service.school_ref(session, school)
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            started = time.perf_counter()
-            report = await service.import_path(
-                session,
-                ref,
-                package,
-                by=service.Importer("bench"),
-                options=service.ImportOptions(),
-                now=utcnow(),
-            )
-            await session.commit()
-            result["import_seconds"] = time.perf_counter() - started
-            result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            result["rss_before_mb"] = rss_before / 1024
+        result = await _import(engine, school, package)
+        report = result["report"]
         if report.outcome != "COMMITTED":
             for p in report.problems[:20]:
                 console.print(p)
             raise SystemExit(f"the import was {report.outcome}")
-        result["report"] = report
-        # The same rows, raw: read them back, then COPY them into the same tables for another school.
-        # COPY FROM is refused on tables with row-level security for any role it applies to, so the raw
-        # COPY runs as the owner (a superuser: RLS bypassed), the import as the runtime role (RLS applies).
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             other = await _school(session, "bench-roster-copy", None)
-        owner = create_engine(owner_url, Settings(), pool_size=1)
-        copied: dict[str, int] = {}
-        try:
-            async with AsyncSession(owner) as session, session.begin():
-                await session.execute(text("SET LOCAL statement_timeout = '30min'"))
-                driver = await staging.raw_connection(session)
-                data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
-                for table in TABLES:
-                    records = await driver.fetch(f'SELECT * FROM "{table}" WHERE school_id = $1', school)  # noqa: S608
-                    columns = list(records[0].keys()) if records else []
-                    at = columns.index("school_id") if columns else 0
-                    data[table] = (columns, [(*r[:at], other, *r[at + 1 :]) for r in records])
-                started = time.perf_counter()
-                per_table: dict[str, float] = {}
-                for table in TABLES:
-                    columns, rows = data[table]
-                    began = time.perf_counter()
-                    if rows:
-                        await driver.copy_records_to_table(table, records=rows, columns=columns)
-                    per_table[table] = time.perf_counter() - began
-                    copied[table] = len(rows)
-                result["copy_seconds"] = time.perf_counter() - started
-                result["copy_per_table"] = per_table
-        finally:
-            await owner.dispose()
-        result["copied"] = copied
+        result |= await _raw_copy(owner_url, school, other)
     finally:
         await engine.dispose()
     return result
+
+
+async def _import(engine: Any, school: uuid.UUID, package: Path) -> dict[str, Any]:
+    """The import as the command line runs it (runtime role, one transaction), timed to its commit."""
+    from common.clock import utcnow
+    from roster import service
+    from tenants.context import bind
+
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        await bind(session, [school])
+        ref = await service.school_ref(session, school)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        report = await service.import_path(
+            session,
+            ref,
+            package,
+            by=service.Importer("bench"),
+            options=service.ImportOptions(),
+            now=utcnow(),
+        )
+        await session.commit()
+        return {
+            "report": report,
+            "import_seconds": time.perf_counter() - started,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mb": rss_before / 1024,
+        }
+
+
+async def _raw_copy(owner_url: URL, school: uuid.UUID, other: uuid.UUID) -> dict[str, Any]:
+    """The same rows, raw: read them back, then COPY them into the same tables for another school, timed
+    around the COPYs only.
+
+    COPY FROM is refused on tables with row-level security for any role it applies to, so the raw COPY
+    runs as the owner (a superuser: RLS bypassed), the import as the runtime role (RLS applies).
+    """
+    from common.settings import Settings
+    from roster import staging
+    from server.database import create_engine
+
+    owner = create_engine(owner_url, Settings(), pool_size=1)
+    copied: dict[str, int] = {}
+    per_table: dict[str, float] = {}
+    try:
+        async with AsyncSession(owner) as session, session.begin():
+            await session.execute(text("SET LOCAL statement_timeout = '30min'"))
+            driver = await staging.raw_connection(session)
+            data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+            for table in TABLES:
+                records = await driver.fetch(f'SELECT * FROM "{table}" WHERE school_id = $1', school)  # noqa: S608
+                columns = list(records[0].keys()) if records else []
+                at = columns.index("school_id") if columns else 0
+                data[table] = (columns, [(*r[:at], other, *r[at + 1 :]) for r in records])
+            started = time.perf_counter()
+            for table in TABLES:
+                columns, rows = data[table]
+                began = time.perf_counter()
+                if rows:
+                    await driver.copy_records_to_table(table, records=rows, columns=columns)
+                per_table[table] = time.perf_counter() - began
+                copied[table] = len(rows)
+            seconds = time.perf_counter() - started
+    finally:
+        await owner.dispose()
+    return {"copy_seconds": seconds, "copy_per_table": per_table, "copied": copied}
 
 
 def main() -> int:
@@ -328,6 +327,11 @@ def main() -> int:
         finally:
             if not os.environ.get("BENCH_ROSTER_KEEP"):
                 asyncio.run(_create_database(urls.owner, name, drop_only=True))
+    return _print_results(result, files)
+
+
+def _print_results(result: dict[str, Any], files: dict[str, int]) -> int:
+    """The bench's tables; 1 if the import and the COPY did not count the same rows."""
     report = result["report"]
     written = sum(c.create for c in report.counts.values())
     copied = sum(result["copied"].values())

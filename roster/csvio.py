@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from auth.parent_codes import username_problem
+from common.identifiers import IdentifierError, validate_email
 from roster.package import Package
 from roster.problems import ProblemLog
 
@@ -50,9 +52,30 @@ class Table:
 
 def check_header(spec: TableSpec, header: list[str], log: ProblemLog) -> Table | None:
     """The column index of a header that has every expected column, or None after logging why not."""
+    index, unknown, ok = _name_columns(spec, header, log)
+    missing = [c for c in spec.columns if c not in index]
+    ok = _report_unknown(spec, unknown, missing, log) and ok
+    ok = _report_missing(spec, missing, log) and ok
+    if not ok:
+        return None
+    present = [c for c in spec.columns if c in index]
+    if [index[c] for c in present] != sorted(index[c] for c in present):
+        log.warning(
+            "COLUMN_ORDER",
+            f"The columns are not in the order OneRoster fixes ({', '.join(spec.columns)}); they are read by name.",
+            file=spec.file,
+            row=1,
+        )
+    return Table(spec=spec, index=index, width=len(header))
+
+
+def _name_columns(
+    spec: TableSpec, header: list[str], log: ProblemLog
+) -> tuple[dict[str, int], list[tuple[int, str]], bool]:
+    """Each expected column's position (a name in the wrong case is read, with a warning), the columns of
+    names not expected, and whether the header is usable so far (no unnamed or repeated column)."""
     file = spec.file
-    expected = list(spec.columns)
-    by_lower = {c.lower(): c for c in expected}
+    by_lower = {c.lower(): c for c in spec.columns}
     index: dict[str, int] = {}
     unknown: list[tuple[int, str]] = []
     ok = True
@@ -78,12 +101,10 @@ def check_header(spec: TableSpec, header: list[str], log: ProblemLog) -> Table |
                     row=1,
                     column=f"#{position + 1}",
                 )
-            continue
-        if name in index:
+        elif name in index:
             log.error("DUPLICATE_COLUMN", f"Column {name!r} appears twice.", file=file, row=1, column=name)
             ok = False
-            continue
-        if name in spec.columns:
+        elif name in spec.columns:
             index[name] = position
         elif name.lower() in by_lower and by_lower[name.lower()] not in index:
             right = by_lower[name.lower()]
@@ -102,7 +123,15 @@ def check_header(spec: TableSpec, header: list[str], log: ProblemLog) -> Table |
             )
         else:
             unknown.append((position, name))
-    missing = [c for c in expected if c not in index]
+    return index, unknown, ok
+
+
+def _report_unknown(
+    spec: TableSpec, unknown: list[tuple[int, str]], missing: list[str], log: ProblemLog
+) -> bool:
+    """An error for each column not expected: misspelt (then no longer ``missing``) or unknown. Whether
+    there were none."""
+    by_lower = {c.lower(): c for c in spec.columns}
     for _, name in unknown:
         guess = difflib.get_close_matches(name, missing, n=1, cutoff=0.7) or difflib.get_close_matches(
             name.lower(), [m.lower() for m in missing], n=1, cutoff=0.7
@@ -111,8 +140,8 @@ def check_header(spec: TableSpec, header: list[str], log: ProblemLog) -> Table |
             right = by_lower[guess[0].lower()]
             log.error(
                 "MISSPELLED_COLUMN",
-                f"Column {name!r} is not a {file} column: expected {right!r}.",
-                file=file,
+                f"Column {name!r} is not a {spec.file} column: expected {right!r}.",
+                file=spec.file,
                 row=1,
                 column=name,
                 expected=right,
@@ -121,30 +150,30 @@ def check_header(spec: TableSpec, header: list[str], log: ProblemLog) -> Table |
         else:
             log.error(
                 "UNKNOWN_COLUMN",
-                f"Column {name!r} is not a {file} column (expected {', '.join(expected)}).",
-                file=file,
+                f"Column {name!r} is not a {spec.file} column (expected {', '.join(spec.columns)}).",
+                file=spec.file,
                 row=1,
                 column=name,
             )
-        ok = False
+    return not unknown
+
+
+def _report_missing(spec: TableSpec, missing: list[str], log: ProblemLog) -> bool:
+    """An error for each missing column that is not optional; whether there were none."""
+    ok = True
     for name in missing:
         if name in spec.optional_columns:
             continue
         log.error(
-            "MISSING_COLUMN", f"Column {name!r} is missing.", file=file, row=1, column=name, expected=name
+            "MISSING_COLUMN",
+            f"Column {name!r} is missing.",
+            file=spec.file,
+            row=1,
+            column=name,
+            expected=name,
         )
         ok = False
-    if not ok:
-        return None
-    present = [c for c in expected if c in index]
-    if [index[c] for c in present] != sorted(index[c] for c in present):
-        log.warning(
-            "COLUMN_ORDER",
-            f"The columns are not in the order OneRoster fixes ({', '.join(expected)}); they are read by name.",
-            file=file,
-            row=1,
-        )
-    return Table(spec=spec, index=index, width=len(header))
+    return ok
 
 
 def read_rows(package: Package, table: Table, log: ProblemLog) -> Iterator[tuple[int, list[str]]]:
@@ -305,6 +334,32 @@ class Values:
             )
             return None
         return number
+
+    def email(self, row: int, column: str, value: str) -> str | None:
+        """An email address, normalised; blank is None, an invalid one an error."""
+        if not value:
+            return None
+        try:
+            return validate_email(value)
+        except IdentifierError as error:
+            self.log.error(error.code, f"{error.message}.", file=self.file, row=row, column=column)
+            return None
+
+    def username(self, row: int, column: str, value: str) -> str | None:
+        """A username an account can have, else None (blank; or unusable: no account, a warning says why)."""
+        if not value:
+            return None
+        if username_problem(value) is not None:
+            self.log.warning(
+                "INVALID_USERNAME",
+                f"{value!r} cannot be a username (3 to 64 letters, digits, '.', '_', '-', '@'): no account "
+                "is created.",
+                file=self.file,
+                row=row,
+                column=column,
+            )
+            return None
+        return value
 
     def text(self, row: int, column: str, value: str, max_length: int) -> str | None:
         if not value:

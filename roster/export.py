@@ -24,9 +24,9 @@ from sqlmodel import col
 
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
 from models.roster import GroupTerm, Term
-from roster.checks import key
 from roster.oneroster import SPECS_11
 from roster.reading import SchoolRef
+from roster.records import key
 from tenants.scoping import in_school, restrict
 
 MARKING = b"PROTECT - personal data of pupils and staff (LRS 6.6). Keep it secure; delete when done."
@@ -233,9 +233,20 @@ def _user_row(
 
 
 async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
-    sid = school.id
+    """users.csv: the active staff, pupils and contacts, each kind in sourcedId order."""
+    async for row in _stream(session, _staff_users(school)):
+        yield _user_row(row, org, "teacher" if row.teaching else "administrator", email=row.work_email)
+    async for row in _stream(session, _pupil_users(school)):
+        ids = ",".join(f"{{{k}:{v}}}" for k, v in (("UPN", row.upn), ("ULN", row.uln)) if v)
+        yield _user_row(row, org, "student", email=row.email, ids=ids)
+    async for row in _stream(session, _contact_users(school)):
+        role = CONTACT_ROLES.get(row.relationship or "PARENT", "guardian")
+        yield _user_row(row, org, role, email=row.email, phone=_blank(row.phone))
 
-    staff = restrict(
+
+def _staff_users(school: SchoolRef) -> Any:
+    sid = school.id
+    return restrict(
         select(
             key(Staff).label("sid"),
             Staff.forename,
@@ -251,9 +262,11 @@ async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIte
         Staff,
         sid,
     )
-    async for row in _stream(session, staff):
-        yield _user_row(row, org, "teacher" if row.teaching else "administrator", email=row.work_email)
-    pupils = restrict(
+
+
+def _pupil_users(school: SchoolRef) -> Any:
+    sid = school.id
+    return restrict(
         select(
             key(Pupil).label("sid"),
             Pupil.forename,
@@ -270,9 +283,11 @@ async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIte
         Pupil,
         sid,
     )
-    async for row in _stream(session, pupils):
-        ids = ",".join(f"{{{k}:{v}}}" for k, v in (("UPN", row.upn), ("ULN", row.uln)) if v)
-        yield _user_row(row, org, "student", email=row.email, ids=ids)
+
+
+def _contact_users(school: SchoolRef) -> Any:
+    """Contacts, with the first of their relationships (which OneRoster role they are exported as)."""
+    sid = school.id
     relationship = (
         select(PupilContact.relationship)
         .where(PupilContact.contact_id == Contact.id, in_school(PupilContact, sid))
@@ -280,7 +295,7 @@ async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIte
         .limit(1)
         .scalar_subquery()
     )
-    contacts = restrict(
+    return restrict(
         select(
             key(Contact).label("sid"),
             Contact.forename,
@@ -297,9 +312,6 @@ async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIte
         Contact,
         sid,
     )
-    async for row in _stream(session, contacts):
-        role = CONTACT_ROLES.get(row.relationship or "PARENT", "guardian")
-        yield _user_row(row, org, role, email=row.email, phone=_blank(row.phone))
 
 
 async def _demographics(session: AsyncSession, school: SchoolRef) -> AsyncIterator[list[str]]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Protocol
 
 from sqlalchemy import Table
+
+# One definition of the rule, the admin's forms' (roster/activation.py imports it from here).
+from people.validation import years_before as years_before
 
 BULK = "bulk"
 DELTA = "delta"
@@ -79,10 +81,3 @@ class Reader(Protocol):
 
     def finish(self) -> None:
         """Report what is only known once every row was read (passwords ignored, ...)."""
-
-
-def years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)

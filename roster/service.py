@@ -267,10 +267,10 @@ async def import_package(
         await staging.create_all(session)
         loaded = []
         for load in reader.loads():
-            await staging.copy_stream(
+            if await staging.copy_stream(
                 session, load.table, load.columns, load.batches, label=load.label, progress=progress
-            )
-            loaded.append(load.table)
+            ):
+                loaded.append(load.table)
             lap(f"read and stage {load.label}")
         reader.finish()
         await staging.analyze(session, loaded)
@@ -330,14 +330,15 @@ async def import_package(
 
 
 async def _set_local(session: AsyncSession, settings: dict[str, str]) -> dict[str, str]:
-    """Set each setting for the rest of the transaction; return the values they had."""
-    previous = {}
-    for name, value in settings.items():
-        previous[name] = (
-            await session.execute(text("SELECT current_setting(:name)"), {"name": name})
-        ).scalar_one()
-        await session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
-    return previous
+    """Set each setting for the rest of the transaction; return the values they had (two statements)."""
+    names = list(settings)
+    params = {f"n{i}": name for i, name in enumerate(names)}
+    reads = ", ".join(f"current_setting(:n{i})" for i in range(len(names)))
+    previous = (await session.execute(text(f"SELECT {reads}"), params)).one()
+    writes = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    values = {f"v{i}": settings[name] for i, name in enumerate(names)}
+    await session.execute(text(f"SELECT {writes}"), params | values)
+    return dict(zip(names, previous, strict=True))
 
 
 async def _finish(
