@@ -20,16 +20,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.admin_tokens import issue_admin_token
+from auth.credentials import check_password
 from auth.opaque_tokens import hash_token, new_refresh_token
 from auth.service import (
     INVALID_CREDENTIALS,
     INVALID_REFRESH,
     AuthRuntime,
-    address_blocked,
     emit_sign_in,
     password_problems,
-    record_address_failure,
-    throttled_problem,
 )
 from common.errors import DomainError, Problem
 from common.events import operator_actor, trust_admin_actor
@@ -114,14 +112,6 @@ async def _issue(
     return AdminTokens(access, refresh, expires, account.id)
 
 
-def _locked(until: datetime) -> Problem:
-    return Problem(
-        None,
-        "ACCOUNT_LOCKED",
-        f"Too many failed sign-ins: this account is locked until {until:%H:%M} UTC.",
-    )
-
-
 async def sign_in(
     session: AsyncSession,
     auth: AuthRuntime,
@@ -152,37 +142,20 @@ async def _sign_in(
     address: str,
     now: datetime,
 ) -> AdminOutcome:
-    settings = auth.settings
-    if await address_blocked(session, auth, address, now):
-        return AdminOutcome(problem=throttled_problem(auth))
-    if account is None:
-        await auth.verify(None, password)
-        await record_address_failure(session, auth, address, now)
-        return AdminOutcome(problem=INVALID_CREDENTIALS)
-    if account.locked_until is not None and account.locked_until > now:
-        await record_address_failure(session, auth, address, now)
-        return AdminOutcome(problem=_locked(account.locked_until), account=account)
-    if not await auth.verify(account.password_hash, password):
-        await record_address_failure(session, auth, address, now)
-        account.failed_logins += 1
-        if account.failed_logins >= settings.lockout_threshold:
-            account.failed_logins = 0
-            account.locked_until = now + settings.lockout_duration
-            await session.flush()
-            return AdminOutcome(problem=_locked(account.locked_until), account=account, event="LOCKED_OUT")
-        await session.flush()
-        return AdminOutcome(problem=INVALID_CREDENTIALS, account=account)
-    if account.status != "ACTIVE":
-        code = "ACCOUNT_NOT_ACTIVATED" if account.status == "PENDING" else "ACCOUNT_DISABLED"
-        return AdminOutcome(
-            problem=Problem(None, code, "This account cannot sign in: ask the platform operator."),
-            account=account,
-        )
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
-    if account.password_hash and auth.hasher.needs_rehash(account.password_hash):
-        account.password_hash = await auth.hash(password)
+    checked = await check_password(
+        session,
+        auth,
+        account,
+        password,
+        address=address,
+        now=now,
+        unlock_remedy="",
+        not_active_remedy="ask the platform operator",
+    )
+    if checked.problem is not None or account is None:
+        concerned = account if checked.about_account else None
+        problem = checked.problem or INVALID_CREDENTIALS
+        return AdminOutcome(problem=problem, account=concerned, event=checked.event)
     tokens = await start_session(session, auth, account, audience=audience, now=now, address=address)
     return AdminOutcome(tokens=tokens, account=account)
 

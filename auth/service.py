@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.credentials import INVALID_CREDENTIALS, check_password
 from auth.opaque_tokens import hash_token
 from auth.passwords import check_password_policy
 from auth.principal import Principal
@@ -66,7 +67,6 @@ class AuthOutcome:
     """A noteworthy security event besides the outcome: LOCKED_OUT, REFRESH_TOKEN_REUSED."""
 
 
-INVALID_CREDENTIALS = Problem(None, "INVALID_CREDENTIALS", "The username or password is not correct.")
 INVALID_REFRESH = Problem(
     "refreshToken",
     "INVALID_REFRESH_TOKEN",
@@ -120,9 +120,6 @@ async def _login(
     address: str,
     now: datetime,
 ) -> AuthOutcome:
-    settings = auth.settings
-    if await address_blocked(session, auth, address, now):
-        return _refused(throttled_problem(auth))
     account = (
         await session.execute(
             scoped(Account, tenant.id)
@@ -130,33 +127,19 @@ async def _login(
             .with_for_update()
         )
     ).scalar_one_or_none()
-    if account is None:
-        await auth.verify(None, password)
-        await record_address_failure(session, auth, address, now)
-        return _refused(INVALID_CREDENTIALS)
-    if account.locked_until is not None and account.locked_until > now:
-        await record_address_failure(session, auth, address, now)
-        return _refused(_locked(account.locked_until), account)
-    if not await auth.verify(account.password_hash, password):
-        await record_address_failure(session, auth, address, now)
-        account.failed_logins += 1
-        if account.failed_logins >= settings.lockout_threshold:
-            account.failed_logins = 0
-            account.locked_until = now + settings.lockout_duration
-            await session.flush()
-            return _refused(_locked(account.locked_until), account, event="LOCKED_OUT")
-        await session.flush()
-        return _refused(INVALID_CREDENTIALS, account)
-    if account.status != "ACTIVE":
-        code = "ACCOUNT_NOT_ACTIVATED" if account.status == "PENDING" else "ACCOUNT_DISABLED"
-        return _refused(
-            Problem(None, code, "This account cannot sign in: ask the school to enable it."), account
-        )
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
-    if account.password_hash and auth.hasher.needs_rehash(account.password_hash):
-        account.password_hash = await auth.hash(password)
+    checked = await check_password(
+        session,
+        auth,
+        account,
+        password,
+        address=address,
+        now=now,
+        unlock_remedy=", or until a school admin resets its password",
+        not_active_remedy="ask the school to enable it",
+    )
+    if checked.problem is not None or account is None:
+        concerned = account if checked.about_account else None
+        return _refused(checked.problem or INVALID_CREDENTIALS, concerned, event=checked.event)
     tokens = await start_session(session, auth, account, now=now, address=address)
     return AuthOutcome(tokens=tokens, account=account)
 
@@ -200,15 +183,6 @@ async def emit_sign_in(
     )
     if event is not None and target is not None:
         await emit(session, f"auth.{event.lower()}", "SUCCESS", target_type=target_type, target_id=target_id)
-
-
-def _locked(until: datetime) -> Problem:
-    return Problem(
-        None,
-        "ACCOUNT_LOCKED",
-        f"Too many failed sign-ins: this account is locked until {until:%H:%M} UTC, or until a school admin "
-        "resets its password.",
-    )
 
 
 async def refresh(

@@ -8,15 +8,15 @@ from strawberry.types import Info
 from auth import admin_sessions, operators
 from auth.admin_tokens import PLATFORM_AUDIENCE
 from auth.operators import OPERATOR
-from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation, public
 from graph.platform.context import AdminContext, operator_of
 from graph.platform.sign_in import (
     AdminAuthPayload,
-    ChangePasswordInput,
     LoginInput,
     LogoutPayload,
     RefreshTokenInput,
+    change_password_resolver,
+    logout_resolver,
 )
 
 
@@ -41,31 +41,8 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayloa
     return AdminAuthPayload.from_outcome(outcome)
 
 
-async def logout(info: Info) -> LogoutPayload:
-    ctx: AdminContext = info.context
-    await admin_sessions.revoke(
-        ctx.session, session_ids=[operator_of(info).session_id], reason="LOGOUT", now=ctx.now
-    )
-    return LogoutPayload(ok=True)
-
-
-async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
-    ctx: AdminContext = info.context
-    return await mutate(
-        info,
-        AdminAuthPayload,
-        lambda: operators.change_password(
-            ctx.session,
-            ctx.auth,
-            operator_of(info),
-            current_password=input.current_password,
-            new_password=input.new_password,
-            address=ctx.client_address,
-            now=ctx.now,
-        ),
-        done=lambda tokens: AdminAuthPayload.of(tokens, []),
-        throttle_on="INVALID_CREDENTIALS",
-    )
+logout = logout_resolver(operator_of)
+change_password = change_password_resolver(operator_of, operators.change_password)
 
 
 @strawberry.type

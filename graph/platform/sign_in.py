@@ -1,17 +1,20 @@
-"""Signing in to the trust and platform schemas: the payloads, inputs and audit events both use."""
+"""Signing in to the trust and platform schemas: the payloads and inputs both use, and their sign-out and
+password-change resolvers, made once for either kind of admin."""
 
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import strawberry
+from strawberry.types import Info
 
+from auth import admin_sessions
 from auth.admin_sessions import AdminOutcome, AdminTokens
 from graph.core.errors import UserError, user_errors
-
-if TYPE_CHECKING:
-    pass
+from graph.core.mutations import mutate
+from graph.platform.context import AdminContext
 
 
 @strawberry.type
@@ -60,3 +63,48 @@ class RefreshTokenInput:
 class ChangePasswordInput:
     current_password: str
     new_password: str
+
+
+class _SignedIn(Protocol):
+    @property
+    def session_id(self) -> Any: ...
+
+
+def logout_resolver(principal_of: Callable[[Info], _SignedIn]) -> Callable[[Info], Awaitable[LogoutPayload]]:
+    """``logout`` for the admins ``principal_of`` returns: their session ends at once."""
+
+    async def logout(info: Info) -> LogoutPayload:
+        ctx: AdminContext = info.context
+        await admin_sessions.revoke(
+            ctx.session, session_ids=[principal_of(info).session_id], reason="LOGOUT", now=ctx.now
+        )
+        return LogoutPayload(ok=True)
+
+    return logout
+
+
+def change_password_resolver(
+    principal_of: Callable[[Info], Any], change: Callable[..., Awaitable[AdminTokens]]
+) -> Callable[[Info, ChangePasswordInput], Awaitable[AdminAuthPayload]]:
+    """``changePassword`` for the admins ``principal_of`` returns, through their service's ``change``
+    (a wrong current password is throttled like a failed sign-in)."""
+
+    async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
+        ctx: AdminContext = info.context
+        return await mutate(
+            info,
+            AdminAuthPayload,
+            lambda: change(
+                ctx.session,
+                ctx.auth,
+                principal_of(info),
+                current_password=input.current_password,
+                new_password=input.new_password,
+                address=ctx.client_address,
+                now=ctx.now,
+            ),
+            done=lambda tokens: AdminAuthPayload.of(tokens, []),
+            throttle_on="INVALID_CREDENTIALS",
+        )
+
+    return change_password

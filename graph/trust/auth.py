@@ -16,10 +16,11 @@ from graph.permissions import guarded_mutation, public
 from graph.platform.context import AdminContext, trust_admin_of
 from graph.platform.sign_in import (
     AdminAuthPayload,
-    ChangePasswordInput,
     LoginInput,
     LogoutPayload,
     RefreshTokenInput,
+    change_password_resolver,
+    logout_resolver,
 )
 from models.platform import TrustAdminAccount
 
@@ -84,31 +85,8 @@ async def activate_trust_admin(info: Info, input: ActivateTrustAdminInput) -> Ad
     )
 
 
-async def logout(info: Info) -> LogoutPayload:
-    ctx: AdminContext = info.context
-    await admin_sessions.revoke(
-        ctx.session, session_ids=[trust_admin_of(info).session_id], reason="LOGOUT", now=ctx.now
-    )
-    return LogoutPayload(ok=True)
-
-
-async def change_password(info: Info, input: ChangePasswordInput) -> AdminAuthPayload:
-    ctx: AdminContext = info.context
-    return await mutate(
-        info,
-        AdminAuthPayload,
-        lambda: trust_admins.change_password(
-            ctx.session,
-            ctx.auth,
-            trust_admin_of(info),
-            current_password=input.current_password,
-            new_password=input.new_password,
-            address=ctx.client_address,
-            now=ctx.now,
-        ),
-        done=lambda tokens: AdminAuthPayload.of(tokens, []),
-        throttle_on="INVALID_CREDENTIALS",
-    )
+logout = logout_resolver(trust_admin_of)
+change_password = change_password_resolver(trust_admin_of, trust_admins.change_password)
 
 
 @strawberry.type

@@ -5,11 +5,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from auth import service as auth_service
 from graph.core.mutations import mutate
 from graph.permissions import public
 from graph.school.accounts.auth import AuthPayload
-from models import Account
 from subscriptions import school_admins
 
 
@@ -22,10 +20,6 @@ class ActivateAccountInput:
 
 async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPayload:
     ctx = info.context
-
-    def done(activated: tuple[Account, auth_service.Tokens]) -> AuthPayload:
-        _, tokens = activated
-        return AuthPayload.of(tokens, [])
 
     return await mutate(
         info,
@@ -40,7 +34,7 @@ async def activate_account(info: Info, input: ActivateAccountInput) -> AuthPaylo
             address=ctx.client_address,
             now=ctx.now,
         ),
-        done=done,
+        done=lambda activated: AuthPayload.of(activated[1], []),
         throttle_on="INVALID_ACTIVATION_CODE",
     )
 

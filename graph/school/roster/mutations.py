@@ -16,22 +16,17 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from auth import policies
-from auth import service as auth_service
 from common.errors import DomainError
-from graph.core.arguments import page_of
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
-from graph.core.relay import connection, expect_global_id
+from graph.core.relay import expect_global_id
 from graph.permissions import guarded_mutation, public
 from graph.school.accounts.auth import AuthPayload
 from graph.school.people.types import AccountType
 from graph.school.roster.types import (
     ActivationCodeType,
     ExtendedDataSettingType,
-    ExtendedPupilDataConnection,
-    ExtendedPupilDataType,
     ImportMode,
-    RosterImportConnection,
     RosterImportType,
     RosterProblemType,
     RosterSourceType,
@@ -196,34 +191,6 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
             await close()  # Starlette spools uploads to a temporary file: release it now
 
 
-async def _import_history(
-    info: Info, first: int | None = None, after: str | None = None
-) -> RosterImportConnection:
-    ctx = info.context
-    page = page_of(info, first, after)
-    rows = await roster_queries.imports_page(ctx.session, ctx.tenant.id, page)
-    return connection(rows, page, key=lambda r: (r.started_at.isoformat(), r.id), node=RosterImportType.of)
-
-
-async def _roster_source(info: Info) -> RosterSourceType | None:
-    row = await roster_queries.roster_source(info.context.session, info.context.tenant.id)
-    return None if row is None else RosterSourceType(org_sourced_id=row.org_sourced_id, set_at=row.set_at)
-
-
-async def _extended_setting(info: Info) -> ExtendedDataSettingType | None:
-    row = await extended_data.setting(info.context.session, info.context.tenant.id)
-    return None if row is None else ExtendedDataSettingType.of(row)
-
-
-async def _extended_pupil_data(
-    info: Info, first: int | None = None, after: str | None = None
-) -> ExtendedPupilDataConnection:
-    ctx = info.context
-    page = page_of(info, first, after)
-    rows = await extended_data.pupils_page(ctx.session, ctx.tenant.id, page)
-    return connection(rows, page, key=lambda r: (r.pupil_id,), node=ExtendedPupilDataType.of)
-
-
 async def export_roster(info: Info) -> ExportRosterPayload:
     ctx = info.context
     school = await roster_service.school_ref(ctx.session, ctx.tenant.id)
@@ -309,9 +276,6 @@ async def issue_activation_codes(info: Info, input: IssueActivationCodesInput) -
 async def activate_imported_account(info: Info, input: ActivateImportedAccountInput) -> AuthPayload:
     ctx = info.context
 
-    def done(tokens: auth_service.Tokens | None) -> AuthPayload:
-        return AuthPayload.of(tokens, [])
-
     return await mutate(
         info,
         AuthPayload,
@@ -325,7 +289,7 @@ async def activate_imported_account(info: Info, input: ActivateImportedAccountIn
             address=ctx.client_address,
             now=ctx.now,
         ),
-        done=done,
+        done=lambda tokens: AuthPayload.of(tokens, []),
         throttle_on="INVALID_ACTIVATION_CODE",
     )
 
