@@ -22,9 +22,12 @@ from roster.export import export_oneroster
 from roster.oneroster import SPECS_11, SPECS_12
 from roster.schoolgraph_csv import SPECS
 from tenants.context import bind
+from tests.factories.schools import gql
 
 PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()
 CLI = service.Importer(name="test")
+NEW_PASSWORD = "a long enough pass phrase for the roster"
+"""The password imported accounts choose when they activate."""
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -244,3 +247,56 @@ async def upload(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# --- activation of imported accounts, through the API --------------------------------------------------
+
+
+async def imported_accounts(client: httpx.AsyncClient, slug: str, admin: str) -> dict[str, dict[str, Any]]:
+    """Imported accounts (usernames with a dot) as the school admin lists them, by username."""
+    body = await gql(
+        client,
+        slug,
+        "{ staff(first: 100) { edges { node { account { id username status } } } } "
+        "pupils(first: 100) { edges { node { account { id username status } contacts { account { id username status } } } } } }",
+        token=admin,
+    )
+    assert "errors" not in body, body
+    found: dict[str, dict[str, Any]] = {}
+    for edge in body["data"]["staff"]["edges"] + body["data"]["pupils"]["edges"]:
+        for account in [edge["node"]["account"], *(c["account"] for c in edge["node"].get("contacts") or [])]:
+            if account and "." in account["username"]:
+                found[account["username"]] = account
+    return found
+
+
+async def activation_codes(
+    client: httpx.AsyncClient, slug: str, admin: str, ids: list[str]
+) -> dict[str, str]:
+    """One-time activation codes a school admin issues for these accounts, by username."""
+    body = await gql(
+        client,
+        slug,
+        "mutation($ids: [ID!]!) { issueActivationCodes(input: {accountIds: $ids}) { codes { account { username } "
+        "code expiresAt } errors { field code } } }",
+        {"ids": ids},
+        token=admin,
+    )
+    payload = body["data"]["issueActivationCodes"]
+    assert payload["errors"] == [], payload
+    return {c["account"]["username"]: c["code"] for c in payload["codes"]}
+
+
+async def activate(
+    client: httpx.AsyncClient, slug: str, username: str, code: str, password: str = NEW_PASSWORD
+) -> dict[str, Any]:
+    """Activate an imported account with its code, as its owner does: the payload (token or errors)."""
+    body = await gql(
+        client,
+        slug,
+        "mutation($u: String!, $c: String!, $p: String!) { activateImportedAccount(input: {username: $u, "
+        "activationCode: $c, password: $p}) { accessToken errors { field code } } }",
+        {"u": username, "c": code, "p": password},
+    )
+    result: dict[str, Any] = body["data"]["activateImportedAccount"]
+    return result
