@@ -9,10 +9,10 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from graph.relay import to_global_id
 from models import AuditEntry
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.audit import entries
 from tests.factories.schools import SchoolFactory, gql, login
 
@@ -101,7 +101,7 @@ async def test_filters_and_pages(
         -1
     ] == "auth.login"
     assert [n["detail"]["path"] for n in await query({"outcome": "DENIED"})] == ["auditLog"]
-    now = utcnow()
+    now = clock.now()
     assert await query({"until": (now - timedelta(days=1)).isoformat()}) == []
     recent = await query({"since": (now - timedelta(hours=1)).isoformat()})
     # Everything but the entry recording this very read, which commits with the response.

@@ -22,7 +22,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.tokens import SigningKeys, issue_access_token, verify_access_token
-from common.clock import utcnow
 from common.settings import Settings
 from graph.relay import to_global_id
 from models import Account, AuthSession, Contact, PupilContact, RefreshToken, Staff
@@ -30,6 +29,7 @@ from server.app import create_app
 from server.runtime import Runtime, build_runtime
 from tenants.context import bind
 from tenants.scoping import in_school, scoped
+from tests.factories import clock
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 NEW_PASSWORD = "violet kites drift over hills"
@@ -101,7 +101,7 @@ async def bound(engine: AsyncEngine, school_id: uuid.UUID) -> AsyncIterator[Asyn
 def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
     """A runtime like ``runtime`` (same engine and keys) whose settings differ by ``changes``."""
     settings: Settings = dataclasses.replace(runtime.settings, **changes)
-    return build_runtime(settings, runtime.engine, runtime.auth.keys)
+    return build_runtime(settings, runtime.engine, runtime.auth.keys, clock=runtime.clock)
 
 
 async def sign_in(
@@ -181,7 +181,7 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 
 
 def session_id_of(runtime: Runtime, token: str, school_id: uuid.UUID) -> uuid.UUID:
-    claims = verify_access_token(runtime.auth.keys, token, school_id=school_id, now=utcnow())
+    claims = verify_access_token(runtime.auth.keys, token, school_id=school_id, now=clock.now())
     assert claims is not None
     return claims.session_id
 
@@ -362,7 +362,7 @@ async def test_tampered_and_garbage_tokens_are_anonymous(
         session_id=uuid.uuid4(),
         roles=["STAFF"],
         ttl=timedelta(minutes=5),
-        now=utcnow(),
+        now=clock.now(),
     )
     for bad in (
         "garbage",
@@ -400,7 +400,7 @@ async def test_expired_token_is_refused(
             session_id=session_id,
             roles=["STAFF"],
             ttl=runtime.settings.access_token_ttl,
-            now=utcnow() - timedelta(minutes=minutes_ago),
+            now=clock.now() - timedelta(minutes=minutes_ago),
         )
 
     # Same key, same live session: only the time differs.
@@ -420,7 +420,7 @@ async def test_token_for_an_unknown_session_is_refused(
         session_id=uuid.uuid4(),
         roles=["SCHOOL_ADMIN"],
         ttl=timedelta(minutes=5),
-        now=utcnow(),
+        now=clock.now(),
     )
     await assert_refused(client, school.slug, token)
 
@@ -523,7 +523,7 @@ async def test_idle_timeout_refuses_an_old_refresh_token(
         await session.execute(
             update(RefreshToken)
             .where(in_school(RefreshToken, school.id), RefreshToken.id == token.id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .values(expires_at=clock.now() - timedelta(seconds=1))
         )
     assert codes((await refresh(client, school.slug, pair["refreshToken"]))["errors"]) == [
         "INVALID_REFRESH_TOKEN"
@@ -532,11 +532,18 @@ async def test_idle_timeout_refuses_an_old_refresh_token(
 
 async def test_idle_timeout_setting_applies(runtime: Runtime, factory: SchoolFactory) -> None:
     """LRS 5.7: the idle timeout comes from the settings and is measured from the last refresh"""
-    quick = with_settings(runtime, session_idle_timeout=timedelta(microseconds=1))
+    quick = with_settings(runtime, session_idle_timeout=timedelta(minutes=5))
     school = await factory.school()
     async with app_client(quick) as client:
         pair = await sign_in(client, school.slug, "teacher1")
-        assert codes((await refresh(client, school.slug, pair["refreshToken"]))["errors"]) == [
+        clock.CLOCK.advance(timedelta(minutes=4))
+        renewed = await refresh(client, school.slug, pair["refreshToken"])
+        assert renewed["errors"] == [] and renewed["refreshToken"]
+        clock.CLOCK.advance(timedelta(minutes=4))  # eight minutes since sign-in, four since the refresh
+        again = await refresh(client, school.slug, renewed["refreshToken"])
+        assert again["errors"] == [] and again["refreshToken"]
+        clock.CLOCK.advance(timedelta(minutes=5, seconds=1))
+        assert codes((await refresh(client, school.slug, again["refreshToken"]))["errors"]) == [
             "INVALID_REFRESH_TOKEN"
         ]
 
@@ -553,7 +560,7 @@ async def test_absolute_timeout_ends_the_session(
             await session.execute(scoped(AuthSession, school.id).where(AuthSession.id == session_id))
         ).scalar_one()
         assert row.expires_at - row.created_at == runtime.settings.session_absolute_timeout
-        row.expires_at = utcnow() - timedelta(seconds=1)
+        row.expires_at = clock.now() - timedelta(seconds=1)
     await assert_refused(client, school.slug, pair["accessToken"])
     assert codes((await refresh(client, school.slug, pair["refreshToken"]))["errors"]) == [
         "INVALID_REFRESH_TOKEN"
@@ -636,7 +643,7 @@ async def test_no_forced_periodic_password_change(client: httpx.AsyncClient, fac
         await session.execute(
             update(Account)
             .where(in_school(Account, school.id), Account.username == "teacher1")
-            .values(password_changed_at=utcnow() - timedelta(days=5 * 365))
+            .values(password_changed_at=clock.now() - timedelta(days=5 * 365))
         )
     token = await login(client, school.slug, "teacher1")
     me = await viewer(client, school.slug, token)
@@ -1034,11 +1041,7 @@ async def test_lockout_ends_after_its_duration(runtime: Runtime, factory: School
             await login_errors(client, school.slug, "teacher1", "wrong password number one")
         locked = await account_row(factory.engine, school.id, "teacher1")
         assert locked.locked_until is not None
-        assert abs((locked.locked_until - utcnow()) - strict.settings.lockout_duration) < timedelta(minutes=1)
-        async with bound(factory.engine, school.id) as session:
-            await session.execute(
-                update(Account)
-                .where(in_school(Account, school.id), Account.id == locked.id)
-                .values(locked_until=utcnow() - timedelta(seconds=1))
-            )
+        assert locked.locked_until == clock.now() + strict.settings.lockout_duration
+        assert codes(await login_errors(client, school.slug, "teacher1", PASSWORD)) == ["ACCOUNT_LOCKED"]
+        clock.CLOCK.advance(strict.settings.lockout_duration + timedelta(seconds=1))
         await sign_in(client, school.slug, "teacher1")

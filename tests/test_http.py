@@ -407,7 +407,10 @@ async def test_security_headers(http: httpx.AsyncClient, factory: SchoolFactory)
 async def test_hsts_in_production(runtime: Runtime) -> None:
     """LL-S2 P2: in production every response enforces HTTPS through HSTS"""
     production = build_runtime(
-        dataclasses.replace(runtime.settings, environment="production"), runtime.engine, runtime.auth.keys
+        dataclasses.replace(runtime.settings, environment="production"),
+        runtime.engine,
+        runtime.auth.keys,
+        clock=runtime.clock,
     )
     async for http in _serve(production):
         response = await http.get("/healthz")

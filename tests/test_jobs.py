@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -26,17 +25,12 @@ from models.licensing import Invoice, Licence, Novation, Suspension
 from models.platform import JobRun, OperatorAccount, OutboxMessage
 from server.database import DatabaseUrls
 from server.jobs import JobReport, run_jobs
-from server.runtime import Runtime
 from subscriptions.licences import CURRENT_TERMS_VERSION
 from subscriptions.outbox import MailSettings
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.schools import SchoolData, SchoolFactory
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
 
 
 @dataclass
@@ -77,8 +71,8 @@ async def _due(
     old, new = await trusts.trust(), await trusts.trust()
     moving, suspended, licensed = await factory.school(), await factory.school(), await factory.school()
     for school in (moving, licensed):
-        await trusts.join(school, old, effective_from=date.today() - timedelta(days=400))
-    day = date.today() + timedelta(days=40)
+        await trusts.join(school, old, effective_from=clock.platform_day() - timedelta(days=400))
+    day = clock.platform_day() + timedelta(days=40)
     proposed = await platform_gql(
         client,
         """mutation($i: ProposeNovationInput!) { proposeNovation(input: $i) { novation { id } errors { code } } }""",

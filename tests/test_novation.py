@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import FixedClock, utcnow
+from common.clock import FixedClock
 from common.settings import Settings
 from graph.relay import to_global_id
 from models.licensing import Novation
@@ -29,6 +29,7 @@ from server.jobs import run_jobs
 from server.runtime import Runtime
 from subscriptions.licences import CURRENT_TERMS_VERSION
 from subscriptions.outbox import MailSettings
+from tests.factories import clock
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,
@@ -38,12 +39,6 @@ from tests.factories.trusts import (
     trust_gql,
     trust_login,
 )
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
-
 
 PROPOSE = """
 mutation($i: ProposeNovationInput!) { proposeNovation(input: $i) {
@@ -81,7 +76,7 @@ async def _setup(
     old, new = await trusts.trust(), await trusts.trust()
     moving, staying = await factory.school(), await factory.school()
     for school in (moving, staying):
-        await trusts.join(school, old, effective_from=date.today() - timedelta(days=200))
+        await trusts.join(school, old, effective_from=clock.platform_day() - timedelta(days=200))
     operator = await trusts.operator()
     token = await platform_login(client, operator.username)
     if licensed:
@@ -92,7 +87,7 @@ async def _setup(
                 "i": {
                     "licensee": {"trustId": to_global_id("Trust", old.id)},
                     "schoolIds": [to_global_id("School", moving.id), to_global_id("School", staying.id)],
-                    "termStart": str(date.today() - timedelta(days=100)),
+                    "termStart": str(clock.platform_day() - timedelta(days=100)),
                     "annualFeePence": 240_000,
                 }
             },
@@ -166,7 +161,7 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
             "i": {
                 "schoolId": to_global_id("School", moving.id),
                 "toTrust": new.slug,
-                "effectiveDate": str(date.today()),
+                "effectiveDate": str(clock.platform_day()),
                 "reason": "TRUST_TRANSFER",
             }
         },
@@ -202,7 +197,7 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     assert new_licence["novatedFrom"] == {"reference": old_licence["reference"]}
     assert new_licence["termsVersion"] == CURRENT_TERMS_VERSION
     assert new_licence["schools"] == [
-        {"school": {"slug": moving.slug}, "coveredFrom": str(date.today()), "coveredTo": None}
+        {"school": {"slug": moving.slug}, "coveredFrom": str(clock.platform_day()), "coveredTo": None}
     ]
 
     # After: the reverse, at the trust endpoints, even with a token issued before the switch ...
@@ -223,11 +218,11 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     assert view["trust"] == {"slug": new.slug}
     assert view["memberships"] == [
         {
-            "effectiveFrom": str(date.today() - timedelta(days=200)),
-            "effectiveTo": str(date.today()),
+            "effectiveFrom": str(clock.platform_day() - timedelta(days=200)),
+            "effectiveTo": str(clock.platform_day()),
             "trust": {"slug": old.slug},
         },
-        {"effectiveFrom": str(date.today()), "effectiveTo": None, "trust": {"slug": new.slug}},
+        {"effectiveFrom": str(clock.platform_day()), "effectiveTo": None, "trust": {"slug": new.slug}},
     ]
     assert view["licence"]["novatedFrom"] == {"reference": old_licence["reference"]}
     assert {lic["reference"] for lic in view["licences"]} == {
@@ -239,8 +234,8 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     ]
     assert {
         "school": {"slug": moving.slug},
-        "coveredFrom": str(date.today() - timedelta(days=100)),
-        "coveredTo": str(date.today()),
+        "coveredFrom": str(clock.platform_day() - timedelta(days=100)),
+        "coveredTo": str(clock.platform_day()),
     } in old_cover
     assert view["novations"] == [{"status": "APPLIED"}]
     # The school endpoint: same id, URL, users, passwords and data.
@@ -272,7 +267,7 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     """LL 20: accepted ahead of time, the novation changes nothing until its effective date; then the jobs
     runner applies it (once), and from that date the successor's admin has the school and the old one not."""
     old, new, moving, _, operator = await _setup(client, factory, trusts)
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = clock.platform_day() + timedelta(days=1)
     proposed = await platform_gql(
         client,
         PROPOSE,
@@ -296,11 +291,15 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     assert accepted["data"]["acceptNovation"]["novation"]["status"] == "ACCEPTED"
     assert accepted["data"]["acceptNovation"]["novation"]["newLicence"] is None
 
-    today = await run_jobs(engine, owner_engine=None, data_dir=settings.data_dir, steps=["novations"])
+    today = await run_jobs(
+        engine, owner_engine=None, data_dir=settings.data_dir, now=clock.now(), steps=["novations"]
+    )
     assert not any(novation_id(novation) in a for a in today.step("novations").applied)
     assert await _sees(client, old, moving) and not await _sees(client, new, moving)
 
-    on_the_day = datetime.combine(tomorrow, datetime.min.time(), tzinfo=utcnow().tzinfo) + timedelta(hours=1)
+    on_the_day = datetime.combine(tomorrow, datetime.min.time(), tzinfo=clock.now().tzinfo) + timedelta(
+        hours=1
+    )
     first = await run_jobs(
         engine, owner_engine=None, data_dir=settings.data_dir, now=on_the_day, steps=["novations"]
     )
@@ -362,14 +361,18 @@ async def test_bad_novation_input_is_a_user_error_and_writes_nothing(
         base = {
             "schoolId": school_id,
             "toTrust": new.slug,
-            "effectiveDate": str(date.today()),
+            "effectiveDate": str(clock.platform_day()),
             "reason": "TRUST_TRANSFER",
         }
         return {"i": base | kw}
 
     cases = [
         (inp(toTrust=old.slug), "toTrust", "SAME_TRUST"),
-        (inp(effectiveDate=str(date.today() - timedelta(days=1))), "effectiveDate", "EFFECTIVE_DATE_IN_PAST"),
+        (
+            inp(effectiveDate=str(clock.platform_day() - timedelta(days=1))),
+            "effectiveDate",
+            "EFFECTIVE_DATE_IN_PAST",
+        ),
         (inp(toTrust="no-such-trust"), "toTrust", "NOT_FOUND"),
         (inp(toTrust=la.slug), "toTrust", "NOT_AN_ACADEMY_TRUST"),
         (inp(reason="CONVERSION_TO_ACADEMY"), "reason", "REASON_MISMATCH"),
@@ -387,7 +390,11 @@ async def test_bad_novation_input_is_a_user_error_and_writes_nothing(
     assert await _novations_of(engine, moving) == 0
 
     made = await trust_gql(
-        client, old.slug, PROPOSE, inp(effectiveDate=str(date.today() + timedelta(days=7))), token=old_token
+        client,
+        old.slug,
+        PROPOSE,
+        inp(effectiveDate=str(clock.platform_day() + timedelta(days=7))),
+        token=old_token,
     )
     novation = made["data"]["proposeNovation"]["novation"]
     again = await trust_gql(client, old.slug, PROPOSE, inp(), token=old_token)
@@ -440,7 +447,7 @@ async def test_reject_and_withdraw_close_a_novation_unapplied(
         "i": {
             "schoolId": to_global_id("School", moving.id),
             "toTrust": new.slug,
-            "effectiveDate": str(date.today() + timedelta(days=30)),
+            "effectiveDate": str(clock.platform_day() + timedelta(days=30)),
             "reason": "TRUST_TRANSFER",
         }
     }
@@ -492,12 +499,12 @@ async def test_a_local_authority_school_converts_to_an_academy(
     council = await trusts.trust(kind="LOCAL_AUTHORITY")
     academy_trust = await trusts.trust()
     school = await factory.school()
-    await trusts.join(school, council, effective_from=date.today() - timedelta(days=400))
+    await trusts.join(school, council, effective_from=clock.platform_day() - timedelta(days=400))
     operator = await platform_login(client, (await trusts.operator()).username)
     base = {
         "schoolId": to_global_id("School", school.id),
         "toTrust": academy_trust.slug,
-        "effectiveDate": str(date.today()),
+        "effectiveDate": str(clock.platform_day()),
     }
     wrong = await platform_gql(client, PROPOSE, {"i": base | {"reason": "TRUST_TRANSFER"}}, token=operator)
     assert wrong["data"]["proposeNovation"]["errors"] == [{"field": "reason", "code": "REASON_MISMATCH"}]
@@ -565,7 +572,7 @@ async def test_super_users_are_notified_through_the_outbox(
             "i": {
                 "schoolId": to_global_id("School", moving.id),
                 "toTrust": new.slug,
-                "effectiveDate": str(date.today() + timedelta(days=10)),
+                "effectiveDate": str(clock.platform_day() + timedelta(days=10)),
                 "reason": "TRUST_TRANSFER",
             }
         },
@@ -578,6 +585,7 @@ async def test_super_users_are_notified_through_the_outbox(
         owner_engine=None,
         data_dir=settings.data_dir,
         mail=MailSettings(host="smtp.test"),
+        now=clock.now(),
         steps=["outbox"],
     )
     assert report.step("outbox").failed == []
@@ -602,7 +610,12 @@ async def test_super_users_are_notified_through_the_outbox(
     caplog.set_level(logging.INFO, logger="schoolgraph.outbox")
     sent_before = len(_FakeSMTP.sent)
     logged = await run_jobs(
-        engine, owner_engine=None, data_dir=settings.data_dir, mail=MailSettings(), steps=["outbox"]
+        engine,
+        owner_engine=None,
+        data_dir=settings.data_dir,
+        mail=MailSettings(),
+        now=clock.now(),
+        steps=["outbox"],
     )
     assert logged.step("outbox").failed == []
     assert len(_FakeSMTP.sent) == sent_before  # no SMTP host: nothing e-mailed
@@ -612,6 +625,11 @@ async def test_super_users_are_notified_through_the_outbox(
     assert not [m for m in caplog.messages if "NOVATION_PROPOSED" in m and moving.name in m]
     caplog.clear()
     await run_jobs(
-        engine, owner_engine=None, data_dir=settings.data_dir, mail=MailSettings(), steps=["outbox"]
+        engine,
+        owner_engine=None,
+        data_dir=settings.data_dir,
+        mail=MailSettings(),
+        now=clock.now(),
+        steps=["outbox"],
     )
     assert not [m for m in caplog.messages if moving.name in m]

@@ -17,13 +17,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.tokens import hash_token
-from common.clock import utcnow
 from graph.relay import to_global_id
 from models import Account, Contact, ParentCode, PupilContact
 from server.app import create_app
 from server.runtime import Runtime, build_runtime
 from tenants.context import bind
 from tenants.scoping import in_school, scoped
+from tests.factories import clock
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 PARENT_PASSWORD = "marigold boats on a calm lake"
@@ -231,7 +231,7 @@ async def test_expired_code_is_refused(client: httpx.AsyncClient, factory: Schoo
         await session.execute(
             update(ParentCode)
             .where(in_school(ParentCode, school.id), ParentCode.code_hash == hash_token(code))
-            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .values(expires_at=clock.now() - timedelta(seconds=1))
         )
     payload = await register(client, school.slug, code, "late.parent")
     assert problems(payload) == [("code", "INVALID_PARENT_CODE")]
@@ -379,7 +379,10 @@ async def test_codes_only_for_active_pupils_of_this_school(
 async def test_guessing_codes_is_throttled(runtime: Runtime, factory: SchoolFactory) -> None:
     """LRS 5.11: failed code redemptions count against the address like failed sign-ins"""
     strict = build_runtime(
-        dataclasses.replace(runtime.settings, address_failure_limit=3), runtime.engine, runtime.auth.keys
+        dataclasses.replace(runtime.settings, address_failure_limit=3),
+        runtime.engine,
+        runtime.auth.keys,
+        clock=runtime.clock,
     )
     school = await factory.school()
     async with app_client(runtime) as helper:

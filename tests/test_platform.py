@@ -11,11 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from common.settings import Settings
 from graph.relay import to_global_id
 from models import AuditEntry, AuthSession, School
@@ -23,6 +21,7 @@ from server.jobs import run_jobs
 from server.runtime import Runtime
 from tenants.context import bind
 from tenants.scoping import scoped
+from tests.factories import clock
 from tests.factories.schools import LOGIN, PASSWORD, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustFactory,
@@ -32,11 +31,6 @@ from tests.factories.trusts import (
     trust_gql,
     trust_login,
 )
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
 
 
 async def school_chain(engine: AsyncEngine, school_id: uuid.UUID) -> list[AuditEntry]:
@@ -478,7 +472,7 @@ async def test_a_suspension_ends_by_itself_when_the_jobs_run(
         engine,
         owner_engine=None,
         data_dir=settings.data_dir,
-        now=utcnow() + timedelta(days=2),
+        now=clock.now() + timedelta(days=2),
         steps=["suspensions"],
     )
     assert (await school_row(engine, school.id)).status == "SUSPENDED"
@@ -486,7 +480,7 @@ async def test_a_suspension_ends_by_itself_when_the_jobs_run(
         engine,
         owner_engine=None,
         data_dir=settings.data_dir,
-        now=utcnow() + timedelta(days=3, minutes=1),
+        now=clock.now() + timedelta(days=3, minutes=1),
         steps=["suspensions"],
     )
     assert (await school_row(engine, school.id)).status == "ACTIVE"
@@ -509,7 +503,7 @@ async def test_an_operator_with_a_temporary_password_must_change_it_first(
             display_name="Boot Strap",
             email="boot@platform.example",
             password=None,
-            now=utcnow(),
+            now=clock.now(),
         )
     token = await platform_login(client, username, temporary)
     blocked = await platform_gql(

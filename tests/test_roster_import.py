@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import school_today, utcnow
 from roster import merge
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.people import new_school, new_uln, new_upn
 from tests.factories.roster import (
     NEW_PASSWORD,
@@ -34,7 +34,7 @@ from tests.factories.roster import (
 )
 from tests.factories.schools import SchoolFactory, gql, login
 
-TODAY = school_today(utcnow())
+TODAY = clock.school_day()
 
 
 def years_ago(years: int, days: int = 0) -> str:

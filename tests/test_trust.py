@@ -7,19 +7,10 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.relay import to_global_id
-from server.runtime import Runtime
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustData, TrustFactory, platform_login, post, trust_gql, trust_login
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
-
 
 SCHOOLS = """
 { trust { slug kind } schools { id slug name status url memberSince

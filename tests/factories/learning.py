@@ -15,12 +15,12 @@ import httpx
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import school_today, utcnow
 from graph.relay import to_global_id
 from learning import curriculum
 from models import Account, Contact, PupilContact
 from models.learning import Judgement
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 
@@ -61,7 +61,7 @@ def gid(kind: str, row: Any) -> str:
 
 
 def today() -> date:
-    return school_today(utcnow())
+    return clock.school_day()
 
 
 async def seed_judgements(
@@ -72,7 +72,7 @@ async def seed_judgements(
     recorded_at: datetime | None = None,
 ) -> None:
     """Judgements (pupil, ladder, rung, level, assessed on) written straight to the table, one statement."""
-    at = recorded_at or utcnow()
+    at = recorded_at or clock.now()
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
         await session.execute(

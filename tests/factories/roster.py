@@ -15,13 +15,13 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from common.settings import REPO_ROOT
 from roster import service
 from roster.export import export_oneroster
 from roster.oneroster import SPECS_11, SPECS_12
 from roster.schoolgraph_csv import SPECS
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.schools import gql
 
 PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()
@@ -148,7 +148,7 @@ def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slu
 async def set_org(engine: AsyncEngine, school_id: uuid.UUID, org: str) -> None:
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school_id])
-        await service.set_org(session, school_id, org, by=None, now=utcnow())
+        await service.set_org(session, school_id, org, by=None, now=clock.now())
 
 
 async def set_urn(owner_engine: AsyncEngine, school_id: uuid.UUID, urn: str) -> None:
@@ -174,9 +174,9 @@ async def run_import(
         ref = await service.school_ref(session, school_id)
         options = service.ImportOptions(mode=mode, dry_run=dry_run)
         if isinstance(package, Path):
-            return await service.import_path(session, ref, package, by=by, options=options, now=utcnow())
+            return await service.import_path(session, ref, package, by=by, options=options, now=clock.now())
         return await service.import_stream(
-            session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=utcnow()
+            session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=clock.now()
         )
 
 

@@ -12,11 +12,11 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.service import AuthRuntime
-from common.clock import utcnow
 from common.identifiers import upn_check_letter
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from subscriptions.provisioning import create_school
 from tenants.context import bind
+from tests.factories import clock
 
 PASSWORD = "tulip garden songs at dusk"
 _serial = itertools.count(1)
@@ -59,7 +59,7 @@ class SchoolFactory:
         """
         n = next(_serial)
         slug = f"test-{uuid.uuid4().hex[:10]}"
-        now = utcnow()
+        now = clock.now()
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
             school = await create_school(
                 session, slug=slug, name=name or f"Test School {n}", phase="PRIMARY", urn=None, now=now
