@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.tokens import hash_token
@@ -22,7 +21,7 @@ from models import Account, Contact, ParentCode, PupilContact
 from server.app import create_app
 from server.runtime import Runtime, build_runtime
 from tenants.context import bind
-from tenants.scoping import in_school, scoped
+from tenants.scoping import scoped
 from tests.factories import clock
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
@@ -79,6 +78,18 @@ async def issue(
     assert payload["errors"] == [], payload
     code: str = payload["code"]
     return code
+
+
+async def leave(client: httpx.AsyncClient, school: SchoolData, token: str, pupil_key: str) -> None:
+    """The school admin records that the pupil has left today (deactivatePupil)."""
+    body = await gql(
+        client,
+        school.slug,
+        "mutation($p: ID!) { deactivatePupil(input: {pupilId: $p}) { pupil { active } errors { code } } }",
+        {"p": pupil_id(school, pupil_key)},
+        token=token,
+    )
+    assert body["data"]["deactivatePupil"] == {"pupil": {"active": False}, "errors": []}, body
 
 
 async def register(
@@ -223,16 +234,11 @@ async def test_code_is_read_forgivingly(client: httpx.AsyncClient, factory: Scho
 
 
 async def test_expired_code_is_refused(client: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 6.3.4: parent codes expire"""
+    """LL 6.3.4: parent codes expire: once their time to live has passed they link no one"""
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     code = await issue(client, school, admin, "pupil2")
-    async with bound(factory.engine, school.id) as session:
-        await session.execute(
-            update(ParentCode)
-            .where(in_school(ParentCode, school.id), ParentCode.code_hash == hash_token(code))
-            .values(expires_at=clock.now() - timedelta(seconds=1))
-        )
+    clock.CLOCK.advance(factory.auth.settings.parent_code_ttl + timedelta(seconds=1))
     payload = await register(client, school.slug, code, "late.parent")
     assert problems(payload) == [("code", "INVALID_PARENT_CODE")]
     assert await account_named(factory.engine, school.id, "late.parent") is None
@@ -363,13 +369,7 @@ async def test_codes_only_for_active_pupils_of_this_school(
         client, school.slug, ISSUE, {"pupil": to_global_id("Staff", school.staff["teacher1"].id)}, token=admin
     )
     assert problems(body["data"]["issueParentCode"]) == [("pupilId", "NOT_FOUND")]
-    async with bound(factory.engine, school.id) as session:
-        pupil = school.pupils["pupil3"]
-        await session.execute(
-            update(type(pupil))
-            .where(in_school(type(pupil), school.id), type(pupil).id == pupil.id)
-            .values(active=False)
-        )
+    await leave(client, school, admin, "pupil3")
     body = await gql(client, school.slug, ISSUE, {"pupil": pupil_id(school, "pupil3")}, token=admin)
     assert problems(body["data"]["issueParentCode"]) == [("pupilId", "PUPIL_INACTIVE")]
     assert await code_rows(factory.engine, school.id) == []
@@ -415,13 +415,7 @@ async def test_code_for_a_pupil_who_has_left_is_refused(
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     code = await issue(client, school, admin, "pupil3")
-    pupil = school.pupils["pupil3"]
-    async with bound(factory.engine, school.id) as session:
-        await session.execute(
-            update(type(pupil))
-            .where(in_school(type(pupil), school.id), type(pupil).id == pupil.id)
-            .values(active=False)
-        )
+    await leave(client, school, admin, "pupil3")
     payload = await register(client, school.slug, code, "leaver.parent")
     assert problems(payload) == [("code", "INVALID_PARENT_CODE")]
     assert await account_named(factory.engine, school.id, "leaver.parent") is None
