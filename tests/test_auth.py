@@ -25,11 +25,11 @@ from auth.tokens import SigningKeys, issue_access_token, verify_access_token
 from common.settings import Settings
 from graph.relay import to_global_id
 from models import Account, AuthSession, Contact, PupilContact, RefreshToken, Staff
-from server.app import create_app
-from server.runtime import Runtime, build_runtime
+from server.runtime import Runtime
 from tenants.context import bind
 from tenants.scoping import in_school, scoped
 from tests.factories import clock
+from tests.factories.apps import app_client, with_settings
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 NEW_PASSWORD = "violet kites drift over hills"
@@ -82,26 +82,11 @@ mutation($id: ID!, $s: AccountStatus!, $r: String) {
 
 
 @asynccontextmanager
-async def app_client(runtime: Runtime, address: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app over ``runtime`` whose requests all come from ``address`` (fresh by default)."""
-    peer = address or f"test-{uuid.uuid4().hex[:12]}"
-    transport = httpx.ASGITransport(app=create_app(runtime), client=(peer, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
-@asynccontextmanager
 async def bound(engine: AsyncEngine, school_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
     """A transaction of the runtime role bound to one school (row-level security applies), committed after."""
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school_id])
         yield session
-
-
-def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
-    """A runtime like ``runtime`` (same engine and keys) whose settings differ by ``changes``."""
-    settings: Settings = dataclasses.replace(runtime.settings, **changes)
-    return build_runtime(settings, runtime.engine, runtime.auth.keys, clock=runtime.clock)
 
 
 async def sign_in(

@@ -4,7 +4,6 @@ shown once, single use, expiring, valid only at the issuing school; registration
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -18,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from auth.tokens import hash_token
 from graph.relay import to_global_id
 from models import Account, Contact, ParentCode, PupilContact
-from server.app import create_app
-from server.runtime import Runtime, build_runtime
+from server.runtime import Runtime
 from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories import clock
+from tests.factories.apps import app_client, with_settings
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 PARENT_PASSWORD = "marigold boats on a calm lake"
@@ -54,14 +53,6 @@ async def bound(engine: AsyncEngine, school_id: uuid.UUID) -> AsyncIterator[Asyn
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school_id])
         yield session
-
-
-@asynccontextmanager
-async def app_client(runtime: Runtime, address: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    peer = address or f"test-{uuid.uuid4().hex[:12]}"
-    transport = httpx.ASGITransport(app=create_app(runtime), client=(peer, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 def pupil_id(school: SchoolData, key: str) -> str:
@@ -378,12 +369,7 @@ async def test_codes_only_for_active_pupils_of_this_school(
 
 async def test_guessing_codes_is_throttled(runtime: Runtime, factory: SchoolFactory) -> None:
     """LRS 5.11: failed code redemptions count against the address like failed sign-ins"""
-    strict = build_runtime(
-        dataclasses.replace(runtime.settings, address_failure_limit=3),
-        runtime.engine,
-        runtime.auth.keys,
-        clock=runtime.clock,
-    )
+    strict = with_settings(runtime, address_failure_limit=3)
     school = await factory.school()
     async with app_client(runtime) as helper:
         admin = await login(helper, school.slug, "admin")

@@ -22,6 +22,7 @@ from server.runtime import Runtime
 from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories import clock
+from tests.factories.apps import app_client, with_settings
 from tests.factories.schools import LOGIN, PASSWORD, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustFactory,
@@ -130,19 +131,64 @@ async def test_school_and_trust_tokens_are_worth_nothing_at_the_platform(
     assert mine["data"]["viewer"] == {"username": operator.username}
 
 
-async def test_operator_sign_in_is_throttled_and_sessions_revocable(
+OPERATOR_LOGIN = """
+mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }
+"""
+
+
+async def _operator_sign_in(client: httpx.AsyncClient, username: str, password: str) -> dict[str, Any]:
+    payload: dict[str, Any] = (await platform_gql(client, OPERATOR_LOGIN, {"u": username, "p": password}))[
+        "data"
+    ]["login"]
+    return payload
+
+
+async def test_operator_sign_in_locks_the_account_then_throttles_the_address(
+    runtime: Runtime, trusts: TrustFactory
+) -> None:
+    """LRS 5.11: wrong operator passwords are refused without saying why; at the lockout threshold the
+    account is locked (the right password refused too) until the lockout has passed; and an address that
+    keeps failing is refused outright (TOO_MANY_ATTEMPTS) even with the right password, while the
+    operator still signs in from elsewhere, and from that address again once its window has passed."""
+    strict = with_settings(
+        runtime, lockout_threshold=3, lockout_duration=timedelta(minutes=5), address_failure_limit=5
+    )
+    operator = await trusts.operator()
+    async with app_client(strict, address="guesser") as client:
+        refused = [(await _operator_sign_in(client, operator.username, f"wrong guess {n}")) for n in range(3)]
+        assert [r["errors"] for r in refused] == [
+            [{"code": "INVALID_CREDENTIALS"}],
+            [{"code": "INVALID_CREDENTIALS"}],
+            [{"code": "ACCOUNT_LOCKED"}],
+        ]
+        assert all(r["accessToken"] is None for r in refused)
+        locked = await _operator_sign_in(client, operator.username, PASSWORD)
+        assert locked == {"accessToken": None, "errors": [{"code": "ACCOUNT_LOCKED"}]}
+        clock.CLOCK.advance(strict.settings.lockout_duration + timedelta(seconds=1))
+        # Five failures from this address so far (three guesses, one try while locked); one more throttles.
+        assert (await _operator_sign_in(client, operator.username, "wrong guess 4"))["errors"] == [
+            {"code": "INVALID_CREDENTIALS"}
+        ]
+        throttled = await _operator_sign_in(client, operator.username, PASSWORD)
+        assert throttled == {"accessToken": None, "errors": [{"code": "TOO_MANY_ATTEMPTS"}]}
+    async with app_client(strict, address="the operator's desk") as elsewhere:
+        signed_in = await _operator_sign_in(elsewhere, operator.username, PASSWORD)
+        assert signed_in["errors"] == [] and signed_in["accessToken"]
+    clock.CLOCK.advance(strict.settings.address_failure_window)
+    async with app_client(strict, address="guesser") as client:
+        signed_in = await _operator_sign_in(client, operator.username, PASSWORD)
+        assert signed_in["errors"] == [] and signed_in["accessToken"]
+
+
+async def test_operator_logout_ends_the_session_at_once(
     client: httpx.AsyncClient, trusts: TrustFactory
 ) -> None:
-    """LRS 5.7, LRS 5.11: wrong passwords are refused without saying why; logout ends the session at once."""
+    """LRS 5.7: signing out revokes the session: its access token reaches nothing afterwards."""
     operator = await trusts.operator()
-    wrong = await platform_gql(
-        client,
-        'mutation($u: String!) { login(input: {username: $u, password: "not the password at all"}) '
-        "{ accessToken errors { code } } }",
-        {"u": operator.username},
-    )
-    assert wrong["data"]["login"] == {"accessToken": None, "errors": [{"code": "INVALID_CREDENTIALS"}]}
     token = await platform_login(client, operator.username)
+    assert (await platform_gql(client, "{ viewer { username } }", token=token))["data"]["viewer"] == {
+        "username": operator.username
+    }
     out = await platform_gql(client, "mutation { logout { ok } }", token=token)
     assert out["data"]["logout"] == {"ok": True}
     after = await platform_gql(client, "{ viewer { username } }", token=token)
