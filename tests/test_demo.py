@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from typing import IO
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import text
@@ -22,10 +24,43 @@ from server.database import DatabaseUrls
 PASSWORD = "violet harbour lanterns 8"
 
 
+READY_WITHIN = 120.0
+"""Seconds the command may take to migrate, seed and listen on a busy machine before the test fails."""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _Output:
+    """The server's output, read line by line as it comes and kept for the checks.
+
+    Read on a thread of its own: an undrained pipe fills up with the access log and stalls the server.
+    ``listening`` is set once uvicorn says it is accepting connections, or when the output ends (the
+    process exited), whichever comes first.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: list[str] = []
+        self.listening = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if "Uvicorn running on" in line:
+                self.listening.set()
+        self.listening.set()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
 
 @pytest.fixture
@@ -56,27 +91,28 @@ async def demo_server(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    assert process.stdout is not None
+    output = _Output(process.stdout)
     base = f"http://127.0.0.1:{port}"
     try:
+        # Ready when the server says it listens; then it must answer its health check.
+        listening = await anyio.to_thread.run_sync(output.listening.wait, READY_WITHIN)
+        assert listening and process.poll() is None, f"the demo server did not start:\n{output.text()}"
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                if process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            health = await client.get(f"{base}/healthz")
+        assert (health.status_code, health.json()) == (200, {"status": "ok"}), output.text()
         yield base
     finally:
         process.terminate()
-        output = process.communicate(timeout=30)[0].decode()
+        process.wait(timeout=30)
+        output.join(timeout=30)
+        process.stdout.close()
         async with autocommit.connect() as connection:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
-    assert "Password for every demo user" in output
+    printed = output.text()
+    assert "Password for every demo user" in printed
     for spec in demo.SCHOOLS:
-        assert f"/schools/{spec.slug}/graphql" in output
+        assert f"/schools/{spec.slug}/graphql" in printed
 
 
 LOGIN = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }"
