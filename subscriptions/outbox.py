@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import smtplib
+import ssl
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,12 @@ class MailSettings:
     password: str | None = None
     sender: str = "schoolgraph@localhost"
     starttls: bool = True
+    ca_file: str | None = None
+    """PEM file of the CAs that sign the SMTP server's certificate (a private CA); else the system's."""
+
+    def tls_context(self) -> ssl.SSLContext:
+        """What STARTTLS checks the server against: its certificate chain and its name (``host``)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> MailSettings:
@@ -59,6 +66,7 @@ class MailSettings:
             password=env.get("SCHOOLGRAPH_SMTP_PASSWORD") or None,
             sender=env.get("SCHOOLGRAPH_SMTP_FROM") or "schoolgraph@localhost",
             starttls=(env.get("SCHOOLGRAPH_SMTP_STARTTLS") or "true").lower() not in ("0", "false", "no"),
+            ca_file=env.get("SCHOOLGRAPH_SMTP_CA_FILE") or None,
         )
 
 
@@ -139,7 +147,8 @@ def _send_smtp(mail: MailSettings, message: OutboxMessage, to: Sequence[Recipien
     email.set_content(message.body)
     with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
         if mail.starttls:
-            smtp.starttls()
+            # smtplib's own default would accept any certificate; this one checks chain and host name.
+            smtp.starttls(context=mail.tls_context())
         if mail.username and mail.password:
             smtp.login(mail.username, mail.password)
         smtp.send_message(email)

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import uuid
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +30,7 @@ from server.runtime import Runtime
 from subscriptions.licences import CURRENT_TERMS_VERSION
 from subscriptions.outbox import MailSettings
 from tests.factories import clock
+from tests.factories.mail import mail_server
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,
@@ -522,39 +523,18 @@ async def test_a_local_authority_school_converts_to_an_academy(
     await _school_unchanged(client, school)
 
 
-class _FakeSMTP:
-    sent: list[EmailMessage] = []
-
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.host = host
-
-    def __enter__(self) -> _FakeSMTP:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def starttls(self) -> None:
-        return None
-
-    def login(self, user: str, password: str) -> None:
-        return None
-
-    def send_message(self, message: EmailMessage) -> None:
-        _FakeSMTP.sent.append(message)
-
-
 async def test_super_users_are_notified_through_the_outbox(
     client: httpx.AsyncClient,
     factory: SchoolFactory,
     trusts: TrustFactory,
     engine: AsyncEngine,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """LRS 3: the school's (up to three) Super-Users hear of changes to its agreement, a novation included:
-    by e-mail when SMTP is configured, else in the log. Each notice is sent once."""
+    by e-mail when SMTP is configured (a real SMTP server here, STARTTLS and authentication), else in the
+    log. Each notice is sent once."""
     old, new, moving, _, _ = await _setup(client, factory, trusts, licensed=False)
     old_token = await trust_login(client, old.slug)
     await trust_gql(
@@ -578,25 +558,25 @@ async def test_super_users_are_notified_through_the_outbox(
         },
         token=old_token,
     )
-    _FakeSMTP.sent = []
-    monkeypatch.setattr("subscriptions.outbox.smtplib.SMTP", _FakeSMTP)
-    report = await run_jobs(
-        engine,
-        owner_engine=None,
-        data_dir=settings.data_dir,
-        mail=MailSettings(host="smtp.test"),
-        now=clock.now(),
-        steps=["outbox"],
-    )
+    with mail_server(tmp_path) as smtp:
+        report = await run_jobs(
+            engine,
+            owner_engine=None,
+            data_dir=settings.data_dir,
+            mail=smtp.settings(),
+            now=clock.now(),
+            steps=["outbox"],
+        )
     assert report.step("outbox").failed == []
-    to_admin = [m for m in _FakeSMTP.sent if f"admin@{moving.slug}.example" in str(m["To"])]
-    assert len(to_admin) == 1 and "proposed move" in str(to_admin[0]["Subject"])
-    to_trusts = [
-        m
-        for m in _FakeSMTP.sent
-        if f"@{old.slug}.example" in str(m["To"]) or f"@{new.slug}.example" in str(m["To"])
-    ]
+    to_admin = smtp.to(f"admin@{moving.slug}.example")
+    assert len(to_admin) == 1 and "proposed move" in str(to_admin[0].message["Subject"])
+    assert to_admin[0].message["To"] == f"Ada Admin <admin@{moving.slug}.example>"
+    assert to_admin[0].mail_from == "notices@schoolgraph.test"
+    assert (to_admin[0].login, to_admin[0].over_tls) == ("schoolgraph-notices", True)
+    assert moving.name in to_admin[0].message.get_content()
+    to_trusts = smtp.to(f"trustadmin@{old.slug}.example") + smtp.to(f"trustadmin@{new.slug}.example")
     assert len(to_trusts) == 2
+    sent = len(smtp.delivered)
 
     # Without SMTP: a log line. Withdrawing is another notice; the earlier ones are not sent again.
     pending = await trust_gql(client, old.slug, "{ novations(direction: OUT) { id } }", token=old_token)
@@ -608,7 +588,6 @@ async def test_super_users_are_notified_through_the_outbox(
         token=old_token,
     )
     caplog.set_level(logging.INFO, logger="schoolgraph.outbox")
-    sent_before = len(_FakeSMTP.sent)
     logged = await run_jobs(
         engine,
         owner_engine=None,
@@ -618,7 +597,7 @@ async def test_super_users_are_notified_through_the_outbox(
         steps=["outbox"],
     )
     assert logged.step("outbox").failed == []
-    assert len(_FakeSMTP.sent) == sent_before  # no SMTP host: nothing e-mailed
+    assert len(smtp.delivered) == sent  # no SMTP host: nothing e-mailed (and the server is gone)
     withdrawn = [m for m in caplog.messages if "NOVATION_WITHDRAWN" in m and moving.name in m]
     assert len(withdrawn) == 3  # the Super-User's school, and both trusts
     assert any("to 1 recipient(s)" in m for m in withdrawn)
