@@ -28,8 +28,10 @@ from tests.factories.roster import (
     oneroster,
     own_layout,
     problems,
+    rename_column,
     run_import,
     set_org,
+    set_urn,
     user,
 )
 from tests.factories.schools import SchoolFactory, gql, login
@@ -273,19 +275,13 @@ async def test_a_misspelled_header_names_the_expected_one(
 ) -> None:
     """LL 10.2: `dataLastModified` -> expected `dateLastModified`, with file, row 1 and the column as written."""
     school = await _school(engine, factory)
-    package = oneroster(users=[user("u1", "teacher", "A", "B", email="a@b.example")])
-    import io
-    import zipfile
-
-    source = zipfile.ZipFile(io.BytesIO(package))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for name in source.namelist():
-            data = source.read(name).decode()
-            if name == "users.csv":
-                data = data.replace("dateLastModified", "dataLastModified", 1)
-            target.writestr(name, data)
-    report = await run_import(engine, school.id, out.getvalue())
+    package = rename_column(
+        oneroster(users=[user("u1", "teacher", "A", "B", email="a@b.example")]),
+        "users.csv",
+        "dateLastModified",
+        "dataLastModified",
+    )
+    report = await run_import(engine, school.id, package)
     assert report.outcome == "REFUSED"
     [problem] = [p for p in report.problems if p.severity == "ERROR"]
     assert (problem.file, problem.row, problem.column, problem.code, problem.expected) == (
@@ -607,3 +603,19 @@ async def test_a_constraint_the_checks_missed_refuses_the_import_cleanly(
     assert "uq_pupils_school_id_upn" in report.problems[-1].message
     after = await fingerprint(owner_engine)
     assert {t for t in after if after[t] != before[t]} == {"roster_imports"}
+
+
+async def test_the_school_is_recognised_by_its_urn(
+    engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: an org whose identifier is the school's URN names the school without any mapping."""
+    school = await new_school(factory)
+    urn = str(100000 + abs(hash(school.slug)) % 899999)
+    await set_urn(owner_engine, school.id, urn)
+    package = oneroster(
+        orgs=[{"sourcedId": "mis-42", "name": "Ours", "type": "school", "identifier": urn}],
+        users=[user("u1", "teacher", "Ann", "Lee", email="ann@school.example", org="mis-42")],
+    )
+    report = await run_import(engine, school.id, package)
+    assert report.outcome == "COMMITTED", problems(report)
+    assert counts(report)["staff"]["create"] == 1

@@ -25,6 +25,7 @@ from tests.factories import clock
 from tests.factories.schools import gql
 
 PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()
+"""Third-party OneRoster packages beside the repo: an extra conformance set, used only when present."""
 CLI = service.Importer(name="test")
 NEW_PASSWORD = "a long enough pass phrase for the roster"
 """The password imported accounts choose when they activate."""
@@ -134,6 +135,15 @@ def enrol(
         "userSourcedId": user_id,
         "role": role,
     }
+
+
+def rename_column(package: bytes, file: str, column: str, written: str) -> bytes:
+    """``package`` with ``file``'s header naming ``column`` as ``written`` (a misspelled header)."""
+    source = zipfile.ZipFile(io.BytesIO(package))
+    files = {name: source.read(name).decode() for name in source.namelist()}
+    header, rest = files[file].split("\r\n", 1)
+    files[file] = ",".join(written if c == column else c for c in header.split(",")) + "\r\n" + rest
+    return zip_bytes(files)
 
 
 def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slug: str = "") -> bytes:
