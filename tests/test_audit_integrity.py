@@ -279,7 +279,7 @@ async def test_cli_verify_reports_the_first_bad_entry(
     database_urls: DatabaseUrls,
     tmp_path: Path,
 ) -> None:
-    """LRS 5.1, LRS 7.3: `schoolgraph audit verify --school SLUG` passes on an intact chain and, after the
+    """LRS 5.1: `schoolgraph audit verify --school SLUG` passes on an intact chain and, after the
     owner modified an entry, exits 1 naming the school and the first bad sequence number."""
     school = await _school_with_entries(factory, engine, 6)
     env = {

@@ -204,7 +204,7 @@ async def test_another_schools_audit_is_invisible_to_every_role(
 async def test_pupil_access_report_lists_who_read_the_record(
     client: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LRS 7.3, LL 7.1.4: the access report of a pupil lists the teacher who listed pupils including them
+    """LRS 7.3: the access report of a pupil lists the teacher who listed pupils including them
     and the admin who opened their record (and changed it), newest first; a teacher whose list did not
     include the pupil is not on it."""
     school = await factory.school()
@@ -255,7 +255,7 @@ async def test_pupil_access_report_lists_who_read_the_record(
 async def test_audit_log_costs_the_same_for_few_and_many_entries(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
-    """LRS 7.3: a page of the audit log is one statement however many entries it shows (plus the request's
+    """A page of the audit log is one statement however many entries it shows (plus the request's
     own overhead and the append recording the read)."""
     from tests.test_query_counts import AUDIT_APPEND, REQUEST_OVERHEAD_ADMIN, counting
 

@@ -120,7 +120,7 @@ VIEWER = "{ viewer { username roles } school { name } }"
 
 
 async def test_each_demo_role_signs_in_at_each_demo_school(demo_server: str) -> None:
-    """LL 4.3: the demo's school admin, staff, pupils and parent each sign in at each school's own URL."""
+    """The demo's school admin, staff, pupils and parent each sign in at each school's own URL."""
     expected_roles = {"admin": "SCHOOL_ADMIN", "teacher1": "STAFF", "teacher2": "STAFF", "pupil1": "PUPIL",
                       f"pupil{demo.PUPILS_PER_SCHOOL}": "PUPIL", "parent1": "PARENT"}  # fmt: skip
     async with httpx.AsyncClient(base_url=demo_server) as client:

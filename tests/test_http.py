@@ -119,7 +119,7 @@ def assert_request_error(response: httpx.Response, status: int, code: str) -> di
 
 
 async def test_jwks_publishes_public_keys_only(http: httpx.AsyncClient) -> None:
-    """LL-S2 P2: the signing keys are published for verification, never their private part"""
+    """The signing keys are published for verification, never their private part"""
     response = await http.get("/.well-known/jwks.json")
     assert response.status_code == 200
     assert media_type(response) == "application/json"
@@ -137,7 +137,7 @@ async def test_jwks_publishes_public_keys_only(http: httpx.AsyncClient) -> None:
 async def test_token_kid_is_in_jwks_and_verifies_with_it(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL-S2 P2: an access token is signed by a published key, so anyone can verify it with the JWKS alone"""
+    """An access token is signed by a published key, so anyone can verify it with the JWKS alone"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     header_segment = token.split(".")[0]
@@ -154,7 +154,7 @@ async def test_token_kid_is_in_jwks_and_verifies_with_it(
 
 
 async def test_post_json_query(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: the school's own URL serves GraphQL over HTTP: POST with JSON"""
+    """The school's own URL serves GraphQL over HTTP: POST with JSON"""
     school = await factory.school()
     response = await post(http, school.slug, "{ school { name slug } }")
     assert response.status_code == 200
@@ -168,7 +168,7 @@ async def test_post_json_query(http: httpx.AsyncClient, factory: SchoolFactory) 
 
 
 async def test_get_query(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: queries may be sent with GET"""
+    """Queries may be sent with GET"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     response = await http.get(
@@ -189,7 +189,7 @@ async def test_get_query(http: httpx.AsyncClient, factory: SchoolFactory) -> Non
 async def test_get_mutation_is_refused_and_not_run(
     http: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
-    """LRS 5.7: a mutation over GET (a link, a prefetch) is refused with 405 and changes nothing, e.g. no logout"""
+    """A mutation over GET (a link, a prefetch) is refused with 405 and changes nothing, e.g. no logout"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     response = await http.get(
@@ -249,7 +249,7 @@ async def test_malformed_requests_are_precise_json_errors(
     code: str,
     words: str,
 ) -> None:
-    """LL 4.1: a request the endpoint cannot run gets a JSON error saying what is wrong, never a 500"""
+    """A request the endpoint cannot run gets a JSON error saying what is wrong, never a 500"""
     school = await factory.school()
     response = await http.post(
         f"/schools/{school.slug}/graphql", content=content, headers={"content-type": content_type}
@@ -260,7 +260,7 @@ async def test_malformed_requests_are_precise_json_errors(
 
 
 async def test_get_with_bad_variables(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: GET parameters are validated like a POST body"""
+    """GET parameters are validated like a POST body"""
     school = await factory.school()
     response = await http.get(
         f"/schools/{school.slug}/graphql", params={"query": "{ school { slug } }", "variables": "{nope"}
@@ -270,7 +270,7 @@ async def test_get_with_bad_variables(http: httpx.AsyncClient, factory: SchoolFa
 
 
 async def test_syntax_and_validation_errors_are_400(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: a document that does not parse or validate is a request error: 400, graphql-response+json"""
+    """A document that does not parse or validate is a request error: 400, graphql-response+json"""
     school = await factory.school()
     for query in ("{ school { slug }", "{ school { nonexistent } }"):
         response = await post(http, school.slug, query)
@@ -288,7 +288,7 @@ async def test_syntax_and_validation_errors_are_400(http: httpx.AsyncClient, fac
 async def test_unknown_operation_name_is_a_request_error(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL 4.1: an operationName the document does not define is a 400 naming it, not a 500"""
+    """An operationName the document does not define is a 400 naming it, not a 500"""
     school = await factory.school()
     document = "query A { school { slug } } query B { school { name } }"
     response = await http.post(
@@ -306,7 +306,7 @@ async def test_unknown_operation_name_is_a_request_error(
 async def test_refused_field_keeps_data_null_with_status_200(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL 4.3: a non-admin's refused mutation is a FORBIDDEN field error (data null, 200), not a request error"""
+    """A non-admin's refused mutation is a FORBIDDEN field error (data null, 200), not a request error"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     response = await post(
@@ -327,7 +327,7 @@ async def test_refused_field_keeps_data_null_with_status_200(
 
 
 async def test_unknown_school_is_404(http: httpx.AsyncClient) -> None:
-    """LL 4.1: a school's site exists only once provisioned: any other address is 404"""
+    """An address that names no school is 404"""
     response = await post(http, f"no-such-school-{uuid.uuid4().hex[:8]}", "{ school { slug } }")
     body = assert_request_error(response, 404, "NOT_FOUND")
     assert "No school" in body["errors"][0]["message"]
@@ -475,7 +475,7 @@ async def test_a_school_without_access_is_403_with_its_reason(
 
 
 async def test_security_headers(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL-S2 P2: every response carries the security headers (nosniff, no framing, no caching of data)"""
+    """Every response carries the security headers (nosniff, no framing, no caching of data)"""
     school = await factory.school()
     for response in (
         await post(http, school.slug, "{ school { slug } }"),
@@ -509,7 +509,7 @@ async def test_hsts_in_production(runtime: Runtime) -> None:
 async def test_unexpected_error_is_masked_with_a_request_id(
     http: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine
 ) -> None:
-    """LL-S2 P2: an unexpected error is masked to a request id: no stack trace or internals reach the client"""
+    """An unexpected error is masked to a request id: no stack trace or internals reach the client"""
     school = await factory.school()
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
@@ -545,7 +545,7 @@ async def test_unexpected_error_is_masked_with_a_request_id(
 async def test_failure_outside_graphql_is_a_masked_500(
     http: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LL-S2 P2: even a failure before execution (tenant lookup) answers a masked 500 with a request id"""
+    """Even a failure before execution (tenant lookup) answers a masked 500 with a request id"""
     school = await factory.school()
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
@@ -564,7 +564,7 @@ async def test_failure_outside_graphql_is_a_masked_500(
 async def test_request_id_from_the_client_only_when_plain(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LRS 5.1: activity is logged against a request id the client can quote; a forged, odd one is replaced"""
+    """The request id is one the client can quote; a forged, odd one is replaced"""
     school = await factory.school()
     plain = await post(http, school.slug, "{ school { slug } }", headers={"x-request-id": "abc-123"})
     assert plain.headers["x-request-id"] == "abc-123"

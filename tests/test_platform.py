@@ -102,7 +102,7 @@ async def test_anonymous_is_unauthenticated_at_the_platform(client: httpx.AsyncC
 async def test_school_and_trust_tokens_are_worth_nothing_at_the_platform(
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
 ) -> None:
-    """LL 4.1: a token is for its own URL only. A school admin's or a trust admin's token is anonymous at the
+    """A token is for its own URL only. A school admin's or a trust admin's token is anonymous at the
     platform, and an operator's token is anonymous at a school and at a trust."""
     school = await factory.school()
     trust = await trusts.trust()

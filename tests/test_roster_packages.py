@@ -125,7 +125,7 @@ VALID: dict[str, dict[str, Any]] = {
 async def test_each_valid_package_imports_with_its_quirks_as_warnings(
     name: str, engine: AsyncEngine, factory: SchoolFactory
 ) -> None:
-    """LL 10.2, LL-A 4.1: a real MIS package imports, its quirks reported as warnings with file/row/column;
+    """LL 10.2: a real MIS package imports, its quirks reported as warnings with file/row/column;
     re-importing it changes nothing (0 changes), and so does exporting then re-importing (LL 5.1.4)."""
     expected = VALID[name]
     school = await factory.school()
