@@ -766,6 +766,7 @@ async def _new_staff(engine: AsyncEngine, school: SchoolData, forename: str = "N
     async with bound(engine, school.id) as session:
         staff = Staff(
             school_id=school.id,
+            created_at=clock.now(),
             forename=forename,
             surname="Newcomer",
             work_email=f"{forename.lower()}@{school.slug}.example",
@@ -776,11 +777,22 @@ async def _new_staff(engine: AsyncEngine, school: SchoolData, forename: str = "N
 
 async def _new_contact(engine: AsyncEngine, school: SchoolData, pupil_key: str) -> Contact:
     async with bound(engine, school.id) as session:
-        contact = Contact(school_id=school.id, forename="Carl", surname="Carer", email="carl@example.org")
+        contact = Contact(
+            school_id=school.id,
+            created_at=clock.now(),
+            forename="Carl",
+            surname="Carer",
+            email="carl@example.org",
+        )
         session.add(contact)
         await session.flush()
         session.add(
-            PupilContact(school_id=school.id, pupil_id=school.pupils[pupil_key].id, contact_id=contact.id)
+            PupilContact(
+                school_id=school.id,
+                created_at=clock.now(),
+                pupil_id=school.pupils[pupil_key].id,
+                contact_id=contact.id,
+            )
         )
     return contact
 

@@ -163,16 +163,24 @@ async def add_parent(
     """Another parent with an account, linked to ``pupil`` (a parent of *another* child than parent1's)."""
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school.id])
+        now = clock.now()
         contact = Contact(
-            school_id=school.id, forename="Olly", surname="Other", email=f"{username}@example.org"
+            school_id=school.id,
+            created_at=now,
+            forename="Olly",
+            surname="Other",
+            email=f"{username}@example.org",
         )
         session.add(contact)
         await session.flush()
         session.add(
-            PupilContact(school_id=school.id, pupil_id=school.pupils[pupil].id, contact_id=contact.id)
+            PupilContact(
+                school_id=school.id, created_at=now, pupil_id=school.pupils[pupil].id, contact_id=contact.id
+            )
         )
         account = Account(
             school_id=school.id,
+            created_at=now,
             username=username,
             password_hash=factory.password_hash(),
             role="PARENT",
