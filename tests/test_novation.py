@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -298,9 +298,7 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     assert not any(novation_id(novation) in a for a in today.step("novations").applied)
     assert await _sees(client, old, moving) and not await _sees(client, new, moving)
 
-    on_the_day = datetime.combine(tomorrow, datetime.min.time(), tzinfo=clock.now().tzinfo) + timedelta(
-        hours=1
-    )
+    on_the_day = datetime.combine(tomorrow, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)
     first = await run_jobs(
         engine, owner_engine=None, data_dir=settings.data_dir, now=on_the_day, steps=["novations"]
     )
