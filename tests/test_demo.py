@@ -7,19 +7,19 @@ import socket
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import AsyncIterator
 from typing import IO
 
 import anyio
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import REPO_ROOT
 from server import demo
 from server.database import DatabaseUrls
+from tests.factories.databases import scratch_database
 
 PASSWORD = "violet harbour lanterns 8"
 
@@ -67,17 +67,17 @@ class _Output:
 async def demo_server(
     owner_engine: AsyncEngine, database_urls: DatabaseUrls, tmp_path: os.PathLike[str]
 ) -> AsyncIterator[str]:
-    # A database of this run's own, so that concurrent runs on one server never drop each other's.
-    demo_db = f"demo_{uuid.uuid4().hex[:12]}"
-    autocommit = owner_engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with autocommit.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{demo_db}"'))
+    async with scratch_database(owner_engine, database_urls.owner) as demo_db:
+        async for base in _serve_demo(demo_db, tmp_path):
+            yield base
+
+
+async def _serve_demo(database: URL, data_dir: os.PathLike[str]) -> AsyncIterator[str]:
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": database_urls.owner.set(database=demo_db).render_as_string(hide_password=False),
-        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database.render_as_string(hide_password=False),
+        "SCHOOLGRAPH_DATA_DIR": str(data_dir),
         "SCHOOLGRAPH_PORT": str(port),
         "SCHOOLGRAPH_DEMO_PASSWORD": PASSWORD,
         "SCHOOLGRAPH_ARGON2_TIME_COST": "1",
@@ -107,8 +107,6 @@ async def demo_server(
         process.wait(timeout=30)
         output.join(timeout=30)
         process.stdout.close()
-        async with autocommit.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
     printed = output.text()
     assert "Password for every demo user" in printed
     for spec in demo.SCHOOLS:
