@@ -3,7 +3,8 @@
 A notice is only ever queued together with its change (a novation proposed, a licence renewed, a price
 change, a suspension), so a change that rolls back never announces itself. ``schoolgraph jobs run`` sends
 what is queued: by e-mail through SMTP when ``SCHOOLGRAPH_SMTP_HOST`` is set, otherwise as a log line on
-``schoolgraph.outbox``. Each message is locked while it is sent (``FOR UPDATE SKIP LOCKED``), so two
+``schoolgraph.outbox``. STARTTLS (on unless ``SCHOOLGRAPH_SMTP_STARTTLS`` is false) checks the relay's
+certificate and name against the system's CAs, or ``SCHOOLGRAPH_SMTP_CA_FILE`` for a relay with a private CA. Each message is locked while it is sent (``FOR UPDATE SKIP LOCKED``), so two
 runners never send the same one; a failed send is retried on the next run, up to five attempts.
 
 Recipients are resolved at sending time: the Super-Users of a school (LRS "Super-User": up to three
