@@ -121,7 +121,7 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
     operator_data = await trusts.operator()
     operator = await platform_login(client, operator_data.username)
     school = await _busy_school(client, factory, trusts, operator)
-    await _give_uln(engine, school, "pupil1")
+    await _give_uln(client, school, "pupil1")
     await _record_achievements(client, school, await login(client, school.slug, "teacher1"))
     bystander = await factory.school()
     await login(client, bystander.slug, "teacher1")
