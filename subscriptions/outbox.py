@@ -3,7 +3,8 @@
 A notice is only ever queued together with its change (a novation proposed, a licence renewed, a price
 change, a suspension), so a change that rolls back never announces itself. ``schoolgraph jobs run`` sends
 what is queued: by e-mail through SMTP when ``SCHOOLGRAPH_SMTP_HOST`` is set, otherwise as a log line on
-``schoolgraph.outbox``. Each message is locked while it is sent (``FOR UPDATE SKIP LOCKED``), so two
+``schoolgraph.outbox``. STARTTLS (on unless ``SCHOOLGRAPH_SMTP_STARTTLS`` is false) checks the relay's
+certificate and name against the system's CAs, or ``SCHOOLGRAPH_SMTP_CA_FILE`` for a relay with a private CA. Each message is locked while it is sent (``FOR UPDATE SKIP LOCKED``), so two
 runners never send the same one; a failed send is retried on the next run, up to five attempts.
 
 Recipients are resolved at sending time: the Super-Users of a school (LRS "Super-User": up to three
@@ -16,6 +17,7 @@ import asyncio
 import logging
 import os
 import smtplib
+import ssl
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +47,12 @@ class MailSettings:
     password: str | None = None
     sender: str = "schoolgraph@localhost"
     starttls: bool = True
+    ca_file: str | None = None
+    """PEM file of the CAs that sign the SMTP server's certificate (a private CA); else the system's."""
+
+    def tls_context(self) -> ssl.SSLContext:
+        """What STARTTLS checks the server against: its certificate chain and its name (``host``)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> MailSettings:
@@ -59,6 +67,7 @@ class MailSettings:
             password=env.get("SCHOOLGRAPH_SMTP_PASSWORD") or None,
             sender=env.get("SCHOOLGRAPH_SMTP_FROM") or "schoolgraph@localhost",
             starttls=(env.get("SCHOOLGRAPH_SMTP_STARTTLS") or "true").lower() not in ("0", "false", "no"),
+            ca_file=env.get("SCHOOLGRAPH_SMTP_CA_FILE") or None,
         )
 
 
@@ -139,7 +148,8 @@ def _send_smtp(mail: MailSettings, message: OutboxMessage, to: Sequence[Recipien
     email.set_content(message.body)
     with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
         if mail.starttls:
-            smtp.starttls()
+            # smtplib's own default would accept any certificate; this one checks chain and host name.
+            smtp.starttls(context=mail.tls_context())
         if mail.username and mail.password:
             smtp.login(mail.username, mail.password)
         smtp.send_message(email)

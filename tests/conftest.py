@@ -4,6 +4,7 @@
 PostgreSQL is started under .data/test-pg. The schema is dropped and migrated afresh once per session.
 Tests isolate themselves by tenant: each builds its own schools (tests/factories), so no test sees
 another's rows, and the application role connects exactly as in production (non-owner, NOBYPASSRLS).
+The runtime runs on the suite's fixed clock (tests/factories/clock.py), never the host's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -21,12 +22,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.tokens import SigningKeys
+from common.clock import FixedClock
 from common.settings import REPO_ROOT, Settings
 from server.app import create_app
 from server.database import DatabaseUrls, _asyncpg, create_engine, runtime_url_for, start_embedded
 from server.migrate import upgrade
 from server.runtime import Runtime, build_runtime
+from tests.factories import clock as suite_clock
 from tests.factories.schools import SchoolFactory
+from tests.factories.trusts import TrustFactory
 
 
 def _settings() -> Settings:
@@ -82,8 +86,21 @@ def keys() -> SigningKeys:
 
 
 @pytest.fixture(scope="session")
-def runtime(settings: Settings, engine: AsyncEngine, keys: SigningKeys) -> Runtime:
-    return build_runtime(settings, engine, keys)
+def clock() -> FixedClock:
+    """The suite's fixed clock, shared by the runtime, the factories and the tests."""
+    return suite_clock.CLOCK
+
+
+@pytest.fixture(autouse=True)
+def _clock_put_back(clock: FixedClock) -> Iterator[None]:
+    # A test may move the clock; the next one starts at the suite's instant again.
+    yield
+    clock.set(suite_clock.INSTANT)
+
+
+@pytest.fixture(scope="session")
+def runtime(settings: Settings, engine: AsyncEngine, keys: SigningKeys, clock: FixedClock) -> Runtime:
+    return build_runtime(settings, engine, keys, clock=clock)
 
 
 @pytest.fixture
@@ -97,3 +114,8 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def factory(engine: AsyncEngine, runtime: Runtime) -> SchoolFactory:
     return SchoolFactory(engine, runtime.auth)
+
+
+@pytest.fixture
+def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
+    return TrustFactory(engine, runtime.auth)

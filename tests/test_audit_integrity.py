@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from audit.chain import entry_hash
 from audit.recorder import Actor, Event, append
-from common.clock import utcnow
 from common.settings import REPO_ROOT
 from graph.core.relay import to_global_id
 from server.database import DatabaseUrls
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.audit import entries, tamper, verify
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
@@ -47,7 +47,7 @@ async def _append(engine: AsyncEngine, school_id: uuid.UUID, *actions: str, requ
             actor=ACTOR,
             request_id=request_id,
             client_address="192.0.2.1",
-            now=utcnow(),
+            now=clock.now(),
         )
 
 
@@ -279,7 +279,7 @@ async def test_cli_verify_reports_the_first_bad_entry(
     database_urls: DatabaseUrls,
     tmp_path: Path,
 ) -> None:
-    """LRS 5.1, LRS 7.3: `schoolgraph audit verify --school SLUG` passes on an intact chain and, after the
+    """LRS 5.1: `schoolgraph audit verify --school SLUG` passes on an intact chain and, after the
     owner modified an entry, exits 1 naming the school and the first bad sequence number."""
     school = await _school_with_entries(factory, engine, 6)
     env = {
@@ -340,7 +340,7 @@ async def test_twenty_concurrent_writers_on_a_new_chain(factory: SchoolFactory, 
                 actor=ACTOR,
                 request_id=f"writer-{n}",
                 client_address=None,
-                now=utcnow() + timedelta(microseconds=n),
+                now=clock.now() + timedelta(microseconds=n),
             )
             await asyncio.sleep(0.005)  # commit a moment later: the others must wait for the head
 

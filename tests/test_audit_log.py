@@ -327,7 +327,7 @@ PUPILS = "query($f: Int) { pupils(first: $f) { edges { node { id surname } } } }
 async def test_bulk_and_record_reads_are_recorded(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
-    """LRS 5.1, LL 7.1.4: a member of staff listing pupils is a ``read.pupils`` entry naming the pupils of
+    """LRS 5.1: a member of staff listing pupils is a ``read.pupils`` entry naming the pupils of
     the page; a pupil's full record (``pupil(id)`` or ``node(id)``) is a ``read.pupil`` entry targeting it.
     A parent listing their own children is not a bulk read."""
     school = await factory.school(pupils_per_group=4)

@@ -9,10 +9,10 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from graph.core.relay import to_global_id
 from models import AuditEntry
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.audit import entries
 from tests.factories.schools import SchoolFactory, gql, login
 
@@ -101,7 +101,7 @@ async def test_filters_and_pages(
         -1
     ] == "auth.login"
     assert [n["detail"]["path"] for n in await query({"outcome": "DENIED"})] == ["auditLog"]
-    now = utcnow()
+    now = clock.now()
     assert await query({"until": (now - timedelta(days=1)).isoformat()}) == []
     recent = await query({"since": (now - timedelta(hours=1)).isoformat()})
     # Everything but the entry recording this very read, which commits with the response.
@@ -204,7 +204,7 @@ async def test_another_schools_audit_is_invisible_to_every_role(
 async def test_pupil_access_report_lists_who_read_the_record(
     client: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LRS 7.3, LL 7.1.4: the access report of a pupil lists the teacher who listed pupils including them
+    """LRS 7.3: the access report of a pupil lists the teacher who listed pupils including them
     and the admin who opened their record (and changed it), newest first; a teacher whose list did not
     include the pupil is not on it."""
     school = await factory.school()
@@ -255,7 +255,7 @@ async def test_pupil_access_report_lists_who_read_the_record(
 async def test_audit_log_costs_the_same_for_few_and_many_entries(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
-    """LRS 7.3: a page of the audit log is one statement however many entries it shows (plus the request's
+    """A page of the audit log is one statement however many entries it shows (plus the request's
     own overhead and the append recording the read)."""
     from tests.test_query_counts import AUDIT_APPEND, REQUEST_OVERHEAD_ADMIN, counting
 

@@ -18,19 +18,19 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.access_tokens import issue_access_token, verify_access_token
 from auth.tokens import SigningKeys
-from common.clock import utcnow
 from common.settings import Settings
 from graph.core.relay import to_global_id
 from models import Account, AuthSession, Contact, PupilContact, RefreshToken, Staff
-from server.app import create_app
-from server.runtime import Runtime, build_runtime
+from server.runtime import Runtime
 from tenants.context import bind
 from tenants.scoping import in_school, scoped
+from tests.factories import clock
+from tests.factories.apps import app_client, with_settings
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 NEW_PASSWORD = "violet kites drift over hills"
@@ -83,26 +83,11 @@ mutation($id: ID!, $s: AccountStatus!, $r: String) {
 
 
 @asynccontextmanager
-async def app_client(runtime: Runtime, address: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app over ``runtime`` whose requests all come from ``address`` (fresh by default)."""
-    peer = address or f"test-{uuid.uuid4().hex[:12]}"
-    transport = httpx.ASGITransport(app=create_app(runtime), client=(peer, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
-@asynccontextmanager
 async def bound(engine: AsyncEngine, school_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
     """A transaction of the runtime role bound to one school (row-level security applies), committed after."""
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school_id])
         yield session
-
-
-def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
-    """A runtime like ``runtime`` (same engine and keys) whose settings differ by ``changes``."""
-    settings: Settings = dataclasses.replace(runtime.settings, **changes)
-    return build_runtime(settings, runtime.engine, runtime.auth.keys)
 
 
 async def sign_in(
@@ -182,7 +167,7 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 
 
 def session_id_of(runtime: Runtime, token: str, school_id: uuid.UUID) -> uuid.UUID:
-    claims = verify_access_token(runtime.auth.keys, token, school_id=school_id, now=utcnow())
+    claims = verify_access_token(runtime.auth.keys, token, school_id=school_id, now=clock.now())
     assert claims is not None
     return claims.session_id
 
@@ -363,7 +348,7 @@ async def test_tampered_and_garbage_tokens_are_anonymous(
         session_id=uuid.uuid4(),
         roles=["STAFF"],
         ttl=timedelta(minutes=5),
-        now=utcnow(),
+        now=clock.now(),
     )
     for bad in (
         "garbage",
@@ -401,7 +386,7 @@ async def test_expired_token_is_refused(
             session_id=session_id,
             roles=["STAFF"],
             ttl=runtime.settings.access_token_ttl,
-            now=utcnow() - timedelta(minutes=minutes_ago),
+            now=clock.now() - timedelta(minutes=minutes_ago),
         )
 
     # Same key, same live session: only the time differs.
@@ -421,7 +406,7 @@ async def test_token_for_an_unknown_session_is_refused(
         session_id=uuid.uuid4(),
         roles=["SCHOOL_ADMIN"],
         ttl=timedelta(minutes=5),
-        now=utcnow(),
+        now=clock.now(),
     )
     await assert_refused(client, school.slug, token)
 
@@ -521,11 +506,7 @@ async def test_idle_timeout_refuses_an_old_refresh_token(
         ).scalar_one()
         # Issued with the idle timeout, not the absolute one.
         assert token.expires_at - token.created_at == runtime.settings.session_idle_timeout
-        await session.execute(
-            update(RefreshToken)
-            .where(in_school(RefreshToken, school.id), RefreshToken.id == token.id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+    clock.CLOCK.advance(runtime.settings.session_idle_timeout + timedelta(seconds=1))
     assert codes((await refresh(client, school.slug, pair["refreshToken"]))["errors"]) == [
         "INVALID_REFRESH_TOKEN"
     ]
@@ -533,11 +514,18 @@ async def test_idle_timeout_refuses_an_old_refresh_token(
 
 async def test_idle_timeout_setting_applies(runtime: Runtime, factory: SchoolFactory) -> None:
     """LRS 5.7: the idle timeout comes from the settings and is measured from the last refresh"""
-    quick = with_settings(runtime, session_idle_timeout=timedelta(microseconds=1))
+    quick = with_settings(runtime, session_idle_timeout=timedelta(minutes=5))
     school = await factory.school()
     async with app_client(quick) as client:
         pair = await sign_in(client, school.slug, "teacher1")
-        assert codes((await refresh(client, school.slug, pair["refreshToken"]))["errors"]) == [
+        clock.CLOCK.advance(timedelta(minutes=4))
+        renewed = await refresh(client, school.slug, pair["refreshToken"])
+        assert renewed["errors"] == [] and renewed["refreshToken"]
+        clock.CLOCK.advance(timedelta(minutes=4))  # eight minutes since sign-in, four since the refresh
+        again = await refresh(client, school.slug, renewed["refreshToken"])
+        assert again["errors"] == [] and again["refreshToken"]
+        clock.CLOCK.advance(timedelta(minutes=5, seconds=1))
+        assert codes((await refresh(client, school.slug, again["refreshToken"]))["errors"]) == [
             "INVALID_REFRESH_TOKEN"
         ]
 
@@ -545,7 +533,10 @@ async def test_idle_timeout_setting_applies(runtime: Runtime, factory: SchoolFac
 async def test_absolute_timeout_ends_the_session(
     client: httpx.AsyncClient, factory: SchoolFactory, runtime: Runtime
 ) -> None:
-    """LRS 5.7: a session past its absolute timeout ends: its access and refresh tokens stop working"""
+    """LRS 5.7: a session ends at its absolute timeout however active it is: refreshed well within the idle
+    timeout all day, its refresh token is refused once the absolute timeout has passed, and its last access
+    token, valid a minute before, expires with the session"""
+    settings = runtime.settings
     school = await factory.school()
     pair = await sign_in(client, school.slug, "teacher1")
     session_id = session_id_of(runtime, pair["accessToken"], school.id)
@@ -553,8 +544,19 @@ async def test_absolute_timeout_ends_the_session(
         row = (
             await session.execute(scoped(AuthSession, school.id).where(AuthSession.id == session_id))
         ).scalar_one()
-        assert row.expires_at - row.created_at == runtime.settings.session_absolute_timeout
-        row.expires_at = utcnow() - timedelta(seconds=1)
+    assert row.expires_at == clock.now() + settings.session_absolute_timeout
+    end = row.expires_at
+    every = settings.session_idle_timeout - timedelta(minutes=5)
+    while clock.now() + every < end - timedelta(minutes=2):
+        clock.CLOCK.advance(every)
+        pair = await refresh(client, school.slug, pair["refreshToken"])
+        assert pair["errors"] == [], clock.now()
+    clock.CLOCK.set(end - timedelta(minutes=2))
+    pair = await refresh(client, school.slug, pair["refreshToken"])
+    assert pair["errors"] == []
+    clock.CLOCK.set(end - timedelta(minutes=1))
+    assert await viewer(client, school.slug, pair["accessToken"]) is not None
+    clock.CLOCK.set(end + timedelta(minutes=1))  # three minutes since the last refresh
     await assert_refused(client, school.slug, pair["accessToken"])
     assert codes((await refresh(client, school.slug, pair["refreshToken"]))["errors"]) == [
         "INVALID_REFRESH_TOKEN"
@@ -633,13 +635,12 @@ async def test_change_password_ends_other_sessions_and_signs_in_afresh(
 async def test_no_forced_periodic_password_change(client: httpx.AsyncClient, factory: SchoolFactory) -> None:
     """LRS 5.3: passwords are changed when needed, never on a schedule (NIST SP 800-63B: no forced rotation)"""
     school = await factory.school()
-    async with bound(factory.engine, school.id) as session:
-        await session.execute(
-            update(Account)
-            .where(in_school(Account, school.id), Account.username == "teacher1")
-            .values(password_changed_at=utcnow() - timedelta(days=5 * 365))
-        )
-    token = await login(client, school.slug, "teacher1")
+    first = await login(client, school.slug, "teacher1")
+    assert (await change_password(client, school.slug, first, PASSWORD, NEW_PASSWORD))["errors"] == []
+    changed = await account_row(factory.engine, school.id, "teacher1")
+    assert changed.password_changed_at == clock.now()
+    clock.CLOCK.advance(timedelta(days=5 * 365))  # five years on the same password
+    token = await login(client, school.slug, "teacher1", NEW_PASSWORD)
     me = await viewer(client, school.slug, token)
     assert me is not None and me["mustChangePassword"] is False
     assert "errors" not in await gql(client, school.slug, PUPILS, token=token)
@@ -775,6 +776,7 @@ async def _new_staff(engine: AsyncEngine, school: SchoolData, forename: str = "N
     async with bound(engine, school.id) as session:
         staff = Staff(
             school_id=school.id,
+            created_at=clock.now(),
             forename=forename,
             surname="Newcomer",
             work_email=f"{forename.lower()}@{school.slug}.example",
@@ -785,11 +787,22 @@ async def _new_staff(engine: AsyncEngine, school: SchoolData, forename: str = "N
 
 async def _new_contact(engine: AsyncEngine, school: SchoolData, pupil_key: str) -> Contact:
     async with bound(engine, school.id) as session:
-        contact = Contact(school_id=school.id, forename="Carl", surname="Carer", email="carl@example.org")
+        contact = Contact(
+            school_id=school.id,
+            created_at=clock.now(),
+            forename="Carl",
+            surname="Carer",
+            email="carl@example.org",
+        )
         session.add(contact)
         await session.flush()
         session.add(
-            PupilContact(school_id=school.id, pupil_id=school.pupils[pupil_key].id, contact_id=contact.id)
+            PupilContact(
+                school_id=school.id,
+                created_at=clock.now(),
+                pupil_id=school.pupils[pupil_key].id,
+                contact_id=contact.id,
+            )
         )
     return contact
 
@@ -1035,11 +1048,7 @@ async def test_lockout_ends_after_its_duration(runtime: Runtime, factory: School
             await login_errors(client, school.slug, "teacher1", "wrong password number one")
         locked = await account_row(factory.engine, school.id, "teacher1")
         assert locked.locked_until is not None
-        assert abs((locked.locked_until - utcnow()) - strict.settings.lockout_duration) < timedelta(minutes=1)
-        async with bound(factory.engine, school.id) as session:
-            await session.execute(
-                update(Account)
-                .where(in_school(Account, school.id), Account.id == locked.id)
-                .values(locked_until=utcnow() - timedelta(seconds=1))
-            )
+        assert locked.locked_until == clock.now() + strict.settings.lockout_duration
+        assert codes(await login_errors(client, school.slug, "teacher1", PASSWORD)) == ["ACCOUNT_LOCKED"]
+        clock.CLOCK.advance(strict.settings.lockout_duration + timedelta(seconds=1))
         await sign_in(client, school.slug, "teacher1")

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
-import uuid
+import threading
 from collections.abc import AsyncIterator
+from typing import IO
 
+import anyio
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import REPO_ROOT
 from server import demo
 from server.database import DatabaseUrls
+from tests.factories.databases import scratch_database
 
 PASSWORD = "violet harbour lanterns 8"
+
+
+READY_WITHIN = 120.0
+"""Seconds the command may take to migrate, seed and listen on a busy machine before the test fails."""
 
 
 def _free_port() -> int:
@@ -28,21 +34,50 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Output:
+    """The server's output, read line by line as it comes and kept for the checks.
+
+    Read on a thread of its own: an undrained pipe fills up with the access log and stalls the server.
+    ``listening`` is set once uvicorn says it is accepting connections, or when the output ends (the
+    process exited), whichever comes first.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: list[str] = []
+        self.listening = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if "Uvicorn running on" in line:
+                self.listening.set()
+        self.listening.set()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
 @pytest.fixture
 async def demo_server(
     owner_engine: AsyncEngine, database_urls: DatabaseUrls, tmp_path: os.PathLike[str]
 ) -> AsyncIterator[str]:
-    # A database of this run's own, so that concurrent runs on one server never drop each other's.
-    demo_db = f"demo_{uuid.uuid4().hex[:12]}"
-    autocommit = owner_engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with autocommit.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{demo_db}"'))
+    async with scratch_database(owner_engine, database_urls.owner) as demo_db:
+        async for base in _serve_demo(demo_db, tmp_path):
+            yield base
+
+
+async def _serve_demo(database: URL, data_dir: os.PathLike[str]) -> AsyncIterator[str]:
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": database_urls.owner.set(database=demo_db).render_as_string(hide_password=False),
-        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database.render_as_string(hide_password=False),
+        "SCHOOLGRAPH_DATA_DIR": str(data_dir),
         "SCHOOLGRAPH_PORT": str(port),
         "SCHOOLGRAPH_DEMO_PASSWORD": PASSWORD,
         "SCHOOLGRAPH_ARGON2_TIME_COST": "1",
@@ -56,27 +91,26 @@ async def demo_server(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    assert process.stdout is not None
+    output = _Output(process.stdout)
     base = f"http://127.0.0.1:{port}"
     try:
+        # Ready when the server says it listens; then it must answer its health check.
+        listening = await anyio.to_thread.run_sync(output.listening.wait, READY_WITHIN)
+        assert listening and process.poll() is None, f"the demo server did not start:\n{output.text()}"
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                if process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            health = await client.get(f"{base}/healthz")
+        assert (health.status_code, health.json()) == (200, {"status": "ok"}), output.text()
         yield base
     finally:
         process.terminate()
-        output = process.communicate(timeout=30)[0].decode()
-        async with autocommit.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{demo_db}" WITH (FORCE)'))
-    assert "Password for every demo user" in output
+        process.wait(timeout=30)
+        output.join(timeout=30)
+        process.stdout.close()
+    printed = output.text()
+    assert "Password for every demo user" in printed
     for spec in demo.SCHOOLS:
-        assert f"/schools/{spec.slug}/graphql" in output
+        assert f"/schools/{spec.slug}/graphql" in printed
 
 
 LOGIN = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }"
@@ -84,7 +118,7 @@ VIEWER = "{ viewer { username roles } school { name } }"
 
 
 async def test_each_demo_role_signs_in_at_each_demo_school(demo_server: str) -> None:
-    """LL 4.3: the demo's school admin, staff, pupils and parent each sign in at each school's own URL."""
+    """The demo's school admin, staff, pupils and parent each sign in at each school's own URL."""
     expected_roles = {"admin": "SCHOOL_ADMIN", "teacher1": "STAFF", "teacher2": "STAFF", "pupil1": "PUPIL",
                       f"pupil{demo.PUPILS_PER_SCHOOL}": "PUPIL", "parent1": "PARENT"}  # fmt: skip
     async with httpx.AsyncClient(base_url=demo_server) as client:

@@ -12,12 +12,15 @@ import base64
 import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from graph.core.relay import to_global_id
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import update
@@ -25,14 +28,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import auth.service
 import server.http
-from models import Account, School
+from common.settings import Settings
+from models import Account
 from server.app import create_app
+from server.jobs import run_jobs
 from server.runtime import Runtime, build_runtime
 from tenants.context import bind
 from tenants.scoping import scoped
+from tests.factories import clock
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory
+from tests.factories.trusts import TrustData, TrustFactory, platform_gql, platform_login
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+Restore = Callable[[], Awaitable[None]]
+"""Gives a school its access back through the platform."""
 LOGIN = """
 mutation($u: String!, $p: String!) {
   login(input: {username: $u, password: $p}) { accessToken refreshToken errors { field code message } }
@@ -106,18 +115,11 @@ def assert_request_error(response: httpx.Response, status: int, code: str) -> di
     return body
 
 
-async def set_school_status(engine: AsyncEngine, school: SchoolData, status: str, reason: str | None) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(
-            update(School).where(School.id == school.id).values(status=status, status_reason=reason)
-        )
-
-
 # --- signing keys ---------------------------------------------------------------------------------------
 
 
 async def test_jwks_publishes_public_keys_only(http: httpx.AsyncClient) -> None:
-    """LL-S2 P2: the signing keys are published for verification, never their private part"""
+    """The signing keys are published for verification, never their private part"""
     response = await http.get("/.well-known/jwks.json")
     assert response.status_code == 200
     assert media_type(response) == "application/json"
@@ -135,7 +137,7 @@ async def test_jwks_publishes_public_keys_only(http: httpx.AsyncClient) -> None:
 async def test_token_kid_is_in_jwks_and_verifies_with_it(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL-S2 P2: an access token is signed by a published key, so anyone can verify it with the JWKS alone"""
+    """An access token is signed by a published key, so anyone can verify it with the JWKS alone"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     header_segment = token.split(".")[0]
@@ -152,7 +154,7 @@ async def test_token_kid_is_in_jwks_and_verifies_with_it(
 
 
 async def test_post_json_query(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: the school's own URL serves GraphQL over HTTP: POST with JSON"""
+    """The school's own URL serves GraphQL over HTTP: POST with JSON"""
     school = await factory.school()
     response = await post(http, school.slug, "{ school { name slug } }")
     assert response.status_code == 200
@@ -166,7 +168,7 @@ async def test_post_json_query(http: httpx.AsyncClient, factory: SchoolFactory) 
 
 
 async def test_get_query(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: queries may be sent with GET"""
+    """Queries may be sent with GET"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     response = await http.get(
@@ -187,7 +189,7 @@ async def test_get_query(http: httpx.AsyncClient, factory: SchoolFactory) -> Non
 async def test_get_mutation_is_refused_and_not_run(
     http: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
-    """LRS 5.7: a mutation over GET (a link, a prefetch) is refused with 405 and changes nothing, e.g. no logout"""
+    """A mutation over GET (a link, a prefetch) is refused with 405 and changes nothing, e.g. no logout"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     response = await http.get(
@@ -247,7 +249,7 @@ async def test_malformed_requests_are_precise_json_errors(
     code: str,
     words: str,
 ) -> None:
-    """LL 4.1: a request the endpoint cannot run gets a JSON error saying what is wrong, never a 500"""
+    """A request the endpoint cannot run gets a JSON error saying what is wrong, never a 500"""
     school = await factory.school()
     response = await http.post(
         f"/schools/{school.slug}/graphql", content=content, headers={"content-type": content_type}
@@ -258,7 +260,7 @@ async def test_malformed_requests_are_precise_json_errors(
 
 
 async def test_get_with_bad_variables(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: GET parameters are validated like a POST body"""
+    """GET parameters are validated like a POST body"""
     school = await factory.school()
     response = await http.get(
         f"/schools/{school.slug}/graphql", params={"query": "{ school { slug } }", "variables": "{nope"}
@@ -268,7 +270,7 @@ async def test_get_with_bad_variables(http: httpx.AsyncClient, factory: SchoolFa
 
 
 async def test_syntax_and_validation_errors_are_400(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 4.1: a document that does not parse or validate is a request error: 400, graphql-response+json"""
+    """A document that does not parse or validate is a request error: 400, graphql-response+json"""
     school = await factory.school()
     for query in ("{ school { slug }", "{ school { nonexistent } }"):
         response = await post(http, school.slug, query)
@@ -286,7 +288,7 @@ async def test_syntax_and_validation_errors_are_400(http: httpx.AsyncClient, fac
 async def test_unknown_operation_name_is_a_request_error(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL 4.1: an operationName the document does not define is a 400 naming it, not a 500"""
+    """An operationName the document does not define is a 400 naming it, not a 500"""
     school = await factory.school()
     document = "query A { school { slug } } query B { school { name } }"
     response = await http.post(
@@ -304,7 +306,7 @@ async def test_unknown_operation_name_is_a_request_error(
 async def test_refused_field_keeps_data_null_with_status_200(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL 4.3: a non-admin's refused mutation is a FORBIDDEN field error (data null, 200), not a request error"""
+    """A non-admin's refused mutation is a FORBIDDEN field error (data null, 200), not a request error"""
     school = await factory.school()
     token = await sign_in(http, school.slug, "teacher1")
     response = await post(
@@ -325,69 +327,155 @@ async def test_refused_field_keeps_data_null_with_status_200(
 
 
 async def test_unknown_school_is_404(http: httpx.AsyncClient) -> None:
-    """LL 4.1: a school's site exists only once provisioned: any other address is 404"""
+    """An address that names no school is 404"""
     response = await post(http, f"no-such-school-{uuid.uuid4().hex[:8]}", "{ school { slug } }")
     body = assert_request_error(response, 404, "NOT_FOUND")
     assert "No school" in body["errors"][0]["message"]
 
 
+async def _suspend(http: httpx.AsyncClient, operator: str, school: SchoolData) -> Restore:
+    """An operator suspends the school on a data breach (LL-A 9.1); lifting it restores access."""
+    school_id = to_global_id("School", school.id)
+    done = await platform_gql(
+        http,
+        "mutation($s: ID!) { suspendSchool(input: {schoolId: $s, reason: DATA_BREACH}) { errors { code } } }",
+        {"s": school_id},
+        token=operator,
+    )
+    assert done["data"]["suspendSchool"]["errors"] == []
+
+    async def lift() -> None:
+        lifted = await platform_gql(
+            http,
+            "mutation($s: ID!) { liftSuspension(input: {schoolId: $s}) { errors { code } } }",
+            {"s": school_id},
+            token=operator,
+        )
+        assert lifted["data"]["liftSuspension"]["errors"] == []
+
+    return lift
+
+
+async def _leave_unpaid(
+    http: httpx.AsyncClient,
+    operator: str,
+    school: SchoolData,
+    trust: TrustData,
+    engine: AsyncEngine,
+    data_dir: Path,
+) -> Restore:
+    """The school's first invoice, due today, is still unpaid tomorrow when the jobs run (LL 15.4); paying
+    restores access."""
+    created = await platform_gql(
+        http,
+        "mutation($i: CreateLicenceInput!) { createLicence(input: $i) { licence { invoices { id } } "
+        "errors { code } } }",
+        {
+            "i": {
+                "licensee": {"trustId": to_global_id("Trust", trust.id)},
+                "schoolIds": [to_global_id("School", school.id)],
+                "termStart": str(clock.platform_day()),
+                "firstInvoiceDueOn": str(clock.platform_day()),
+                "annualFeePence": 120_000,
+            }
+        },
+        token=operator,
+    )
+    assert created["data"]["createLicence"]["errors"] == [], created
+    invoice = created["data"]["createLicence"]["licence"]["invoices"][0]["id"]
+    report = await run_jobs(
+        engine,
+        owner_engine=None,
+        data_dir=data_dir,
+        now=clock.now() + timedelta(days=1),
+        steps=["non_payment"],
+    )
+    assert f"{school.id}:suspended" in report.step("non_payment").applied
+
+    async def pay() -> None:
+        paid = await platform_gql(
+            http,
+            'mutation($i: ID!) { recordPayment(input: {invoiceId: $i, reference: "BACS 1"}) { errors { code } } }',
+            {"i": invoice},
+            token=operator,
+        )
+        assert paid["data"]["recordPayment"]["errors"] == []
+
+    return pay
+
+
+async def _terminate(http: httpx.AsyncClient, operator: str, school: SchoolData) -> None:
+    """An operator terminates the school for non-payment (LL 5.1.3): there is no way back."""
+    done = await platform_gql(
+        http,
+        "mutation($i: TerminateSchoolInput!) { terminateSchool(input: $i) { errors { code } } }",
+        {
+            "i": {
+                "schoolId": to_global_id("School", school.id),
+                "reason": "NON_PAYMENT",
+                "confirmSlug": school.slug,
+            }
+        },
+        token=operator,
+    )
+    assert done["data"]["terminateSchool"]["errors"] == []
+
+
 @pytest.mark.parametrize(
-    ("status", "reason", "expected_reason"),
+    ("how", "status", "expected_reason"),
     [
-        ("SUSPENDED", None, "SCHOOL_SUSPENDED"),
-        ("SUSPENDED", "NON_PAYMENT", "NON_PAYMENT"),
-        ("TERMINATED", None, "SCHOOL_TERMINATED"),
+        ("suspended", "suspended", "DATA_BREACH"),
+        ("unpaid", "suspended", "LICENCE_UNPAID"),
+        ("terminated", "terminated", "NON_PAYMENT"),
     ],
 )
-async def test_suspended_school_is_403_with_reason(
+async def test_a_school_without_access_is_403_with_its_reason(
     http: httpx.AsyncClient,
     factory: SchoolFactory,
+    trusts: TrustFactory,
     engine: AsyncEngine,
+    settings: Settings,
+    how: str,
     status: str,
-    reason: str | None,
     expected_reason: str,
 ) -> None:
-    """LL-A 9.1: a suspended school is refused with 403 and a reason, even with a valid token"""
+    """A school that lost its access through the platform (an operator's suspension, an unpaid invoice,
+    a termination) is refused at the edge with 403 and the reason, for a token issued before, a sign-in
+    and a GET alike; once the suspension is lifted or the invoice paid, signing in works again."""
     school = await factory.school()
+    trust = await trusts.trust()
+    await trusts.join(school, trust)
+    operator = await platform_login(http, (await trusts.operator()).username)
     token = await sign_in(http, school.slug, "admin")
-    await set_school_status(engine, school, status, reason)
-    try:
-        for response in (
-            await post(http, school.slug, "{ viewer { username } }", token=token),
-            await post(http, school.slug, LOGIN, {"u": "admin", "p": PASSWORD}),
-            await http.get(f"/schools/{school.slug}/graphql", params={"query": "{ school { slug } }"}),
-        ):
-            body = assert_request_error(response, 403, "FORBIDDEN")
-            assert body["errors"][0]["extensions"]["reason"] == expected_reason
-            assert status.lower() in body["errors"][0]["message"]
-            assert response.headers["x-content-type-options"] == "nosniff"
-    finally:
-        await set_school_status(engine, school, "ACTIVE", None)
-    response = await post(http, school.slug, "{ viewer { username } }", token=token)
+    restore: Restore | None = None
+    if how == "suspended":
+        restore = await _suspend(http, operator, school)
+    elif how == "unpaid":
+        restore = await _leave_unpaid(http, operator, school, trust, engine, settings.data_dir)
+    else:
+        await _terminate(http, operator, school)
+    for response in (
+        await post(http, school.slug, "{ viewer { username } }", token=token),
+        await post(http, school.slug, LOGIN, {"u": "admin", "p": PASSWORD}),
+        await http.get(f"/schools/{school.slug}/graphql", params={"query": "{ school { slug } }"}),
+    ):
+        body = assert_request_error(response, 403, "FORBIDDEN")
+        assert body["errors"][0]["extensions"]["reason"] == expected_reason
+        assert status in body["errors"][0]["message"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+    if restore is None:
+        return
+    await restore()
+    again = await sign_in(http, school.slug, "admin")
+    response = await post(http, school.slug, "{ viewer { username } }", token=again)
     assert response.json()["data"]["viewer"] == {"username": "admin"}
-
-
-async def test_non_payment_refuses_every_user(
-    http: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
-) -> None:
-    """LL 15.4: non-payment ends access for every user, with the reason given"""
-    school = await factory.school()
-    tokens = [await sign_in(http, school.slug, u) for u in ("admin", "teacher1", "pupil1", "parent1")]
-    await set_school_status(engine, school, "SUSPENDED", "NON_PAYMENT")
-    try:
-        for token in tokens:
-            response = await post(http, school.slug, "{ viewer { username } }", token=token)
-            body = assert_request_error(response, 403, "FORBIDDEN")
-            assert body["errors"][0]["extensions"]["reason"] == "NON_PAYMENT"
-    finally:
-        await set_school_status(engine, school, "ACTIVE", None)
 
 
 # --- headers and faults ---------------------------------------------------------------------------------
 
 
 async def test_security_headers(http: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL-S2 P2: every response carries the security headers (nosniff, no framing, no caching of data)"""
+    """Every response carries the security headers (nosniff, no framing, no caching of data)"""
     school = await factory.school()
     for response in (
         await post(http, school.slug, "{ school { slug } }"),
@@ -407,7 +495,10 @@ async def test_security_headers(http: httpx.AsyncClient, factory: SchoolFactory)
 async def test_hsts_in_production(runtime: Runtime) -> None:
     """LL-S2 P2: in production every response enforces HTTPS through HSTS"""
     production = build_runtime(
-        dataclasses.replace(runtime.settings, environment="production"), runtime.engine, runtime.auth.keys
+        dataclasses.replace(runtime.settings, environment="production"),
+        runtime.engine,
+        runtime.auth.keys,
+        clock=runtime.clock,
     )
     async for http in _serve(production):
         response = await http.get("/healthz")
@@ -418,7 +509,7 @@ async def test_hsts_in_production(runtime: Runtime) -> None:
 async def test_unexpected_error_is_masked_with_a_request_id(
     http: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine
 ) -> None:
-    """LL-S2 P2: an unexpected error is masked to a request id: no stack trace or internals reach the client"""
+    """An unexpected error is masked to a request id: no stack trace or internals reach the client"""
     school = await factory.school()
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
@@ -454,7 +545,7 @@ async def test_unexpected_error_is_masked_with_a_request_id(
 async def test_failure_outside_graphql_is_a_masked_500(
     http: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LL-S2 P2: even a failure before execution (tenant lookup) answers a masked 500 with a request id"""
+    """Even a failure before execution (tenant lookup) answers a masked 500 with a request id"""
     school = await factory.school()
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
@@ -473,7 +564,7 @@ async def test_failure_outside_graphql_is_a_masked_500(
 async def test_request_id_from_the_client_only_when_plain(
     http: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LRS 5.1: activity is logged against a request id the client can quote; a forged, odd one is replaced"""
+    """The request id is one the client can quote; a forged, odd one is replaced"""
     school = await factory.school()
     plain = await post(http, school.slug, "{ school { slug } }", headers={"x-request-id": "abc-123"})
     assert plain.headers["x-request-id"] == "abc-123"

@@ -15,28 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import URL, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.settings import REPO_ROOT
+from common.settings import REPO_ROOT, Settings
 from graph.core.relay import to_global_id
 from models import AuditEntry, School, SchoolTrustMembership
 from models.licensing import Invoice, Licence, Novation, Suspension
 from models.platform import JobRun, OperatorAccount, OutboxMessage
-from server.database import DatabaseUrls
+from server.database import DatabaseUrls, create_engine
 from server.jobs import JobReport, run_jobs
-from server.runtime import Runtime
 from subscriptions.licences import CURRENT_TERMS_VERSION
 from subscriptions.outbox import MailSettings
 from tenants.context import bind
+from tests.factories import clock
+from tests.factories.databases import scratch_database
 from tests.factories.schools import SchoolData, SchoolFactory
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
 
 
 @dataclass
@@ -77,8 +72,8 @@ async def _due(
     old, new = await trusts.trust(), await trusts.trust()
     moving, suspended, licensed = await factory.school(), await factory.school(), await factory.school()
     for school in (moving, licensed):
-        await trusts.join(school, old, effective_from=date.today() - timedelta(days=400))
-    day = date.today() + timedelta(days=40)
+        await trusts.join(school, old, effective_from=clock.platform_day() - timedelta(days=400))
+    day = clock.platform_day() + timedelta(days=40)
     proposed = await platform_gql(
         client,
         """mutation($i: ProposeNovationInput!) { proposeNovation(input: $i) { novation { id } errors { code } } }""",
@@ -293,18 +288,28 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 async def test_the_cli_creates_an_operator_and_runs_the_jobs(
-    database_urls: DatabaseUrls, tmp_path: Path, engine: AsyncEngine
+    database_urls: DatabaseUrls, owner_engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
     """`schoolgraph operator create` bootstraps the platform's first operator (a temporary password, shown
-    once, to change at first sign-in); `schoolgraph jobs run` runs every step and says what it applied."""
+    once, to change at first sign-in); `schoolgraph jobs run` runs every step and says what it applied.
+
+    The commands run on the host's clock (they take no "now"), so on a database of their own: on the
+    suite's, `jobs run` would apply what the host's date makes due to every other test's schools."""
+    async with scratch_database(owner_engine, database_urls.owner) as database:
+        await _cli_on_a_database_of_its_own(database, settings, tmp_path)
+
+
+async def _cli_on_a_database_of_its_own(database: URL, settings: Settings, tmp_path: Path) -> None:
     env = {
-        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
+        "DATABASE_URL": database.render_as_string(hide_password=False),
         "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
         "SCHOOLGRAPH_ARGON2_TIME_COST": "1",
         "SCHOOLGRAPH_ARGON2_MEMORY_KIB": "8",
         "SCHOOLGRAPH_ARGON2_PARALLELISM": "1",
         "COLUMNS": "200",
     }
+    migrated = await asyncio.to_thread(_cli, "db", "upgrade", env=env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     username = f"root-{uuid.uuid4().hex[:6]}"
     create = [
         "operator",
@@ -321,10 +326,14 @@ async def test_the_cli_creates_an_operator_and_runs_the_jobs(
     assert "Temporary password" in created.stdout
     duplicate = await asyncio.to_thread(_cli, *create, env=env)
     assert duplicate.returncode == 2 and "exists already" in duplicate.stdout
-    async with AsyncSession(engine) as session:
-        account = (
-            await session.execute(select(OperatorAccount).where(OperatorAccount.username == username))
-        ).scalar_one()
+    engine = create_engine(database, settings, pool_size=1)
+    try:
+        async with AsyncSession(engine) as session:
+            account = (
+                await session.execute(select(OperatorAccount).where(OperatorAccount.username == username))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
     assert account.must_change_password is True and account.status == "ACTIVE"
 
     ran = await asyncio.to_thread(_cli, "jobs", "run", env=env)

@@ -8,22 +8,14 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.core.relay import to_global_id
-from server.runtime import Runtime
 from tests.factories.learning import gid, mutate, problems
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
 from tests.test_learning_content import REPORTED, _scratch_platform_item
 from tests.test_learning_statistics import _judge, _use
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
-
 
 LEARNING = """
 { learningSummaries { schoolId slug name pupils assessedPupils judgements

@@ -14,13 +14,13 @@ import httpx
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from learning import curriculum, reports
 from learning.reports import operator_review_report
 from models import Account
 from models.learning import Download, PlatformContent, PrintRequest, SchoolContent
 from tenants.context import bind
 from tenants.scoping import scoped
+from tests.factories import clock
 from tests.factories.learning import (
     TEXT,
     gid,
@@ -153,6 +153,7 @@ async def test_every_download_is_recorded_and_carries_the_copyright_notice(
     )
     assert f"Printed for {school.name}" in text
     assert all(code in text for code in starter("Y4-MATHS").rung_codes)
+    clock.CLOCK.advance(timedelta(minutes=1))  # the log is newest first: the teacher's download comes later
     own = await mutate(client, school.slug, teacher, "downloadContent", DOWNLOAD, contentId=uploaded["id"])
     own_text = base64.b64decode(own["file"]["dataBase64"])
     assert own_text.startswith(own["file"]["copyrightNotice"].encode()) and TEXT in own_text
@@ -437,7 +438,7 @@ async def test_pre_loaded_content_is_reviewed_by_the_operator(
         await bind(session, [school.id])
         row = await operator_review_report(
             session, school.id, report_id, reports.TAKE_DOWN, "Factual error in the answers.",
-            operator="operator:ops@schoolgraph.example", now=utcnow(),
+            operator="operator:ops@schoolgraph.example", now=clock.now(),
         )  # fmt: skip
         assert row.status == "TAKEN_DOWN" and row.reviewed_by_operator == "operator:ops@schoolgraph.example"
     for slug, role in ((school.slug, "teacher1"), (other.slug, "pupil1")):
@@ -466,7 +467,7 @@ async def _scratch_platform_item(owner_engine: AsyncEngine) -> uuid.UUID:
             insert(PlatformContent).values(
                 id=item_id, code=f"TEST-{item_id}", title=f"Scratch {item_id}", is_workbook=False,
                 storage_key=f"platform/{item_id.hex}", file_name="scratch.pdf", media_type="application/pdf",
-                created_at=utcnow(),
+                created_at=clock.now(),
             )
         )  # fmt: skip
     return item_id

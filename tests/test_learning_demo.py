@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from learning.demo import DemoClass, seed_learning
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.learning import gid, starter
 from tests.factories.schools import SchoolFactory, gql, login
 
@@ -24,7 +24,7 @@ async def test_demo_learning_data_shows_progress_work_and_records(
         demo = DemoClass(
             group, school.staff["teacher1"], school.accounts["teacher1"], pupils, [school.accounts["pupil1"]]
         )
-        await seed_learning(session, school.id, [demo], utcnow())
+        await seed_learning(session, school.id, [demo], clock.now())
     teacher = await login(client, school.slug, "teacher1")
     view = await gql(
         client, school.slug,

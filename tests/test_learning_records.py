@@ -11,10 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from learning.achievements import export_rows
-from models import Pupil
 from models.learning import Achievement, LearningGoal
 from tenants.context import bind
-from tenants.scoping import scoped_update
 from tests.factories.learning import gid, mutate, problems, starter, today, tokens
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
@@ -36,12 +34,14 @@ async def _count(engine: AsyncEngine, school: SchoolData, model: Any) -> int:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-async def _give_uln(engine: AsyncEngine, school: SchoolData, pupil: str) -> None:
-    async with AsyncSession(engine) as session, session.begin():
-        await bind(session, [school.id])
-        await session.execute(
-            scoped_update(Pupil, school.id).where(Pupil.id == school.pupils[pupil].id).values(uln=ULN)
-        )
+async def _give_uln(client: httpx.AsyncClient, school: SchoolData, pupil: str) -> None:
+    """The school admin records the pupil's ULN (updatePupil)."""
+    admin = await login(client, school.slug, "admin")
+    updated = await mutate(
+        client, school.slug, admin, "updatePupil", "pupil { uln } errors { field code }",
+        pupilId=gid("Pupil", school.pupils[pupil]), uln=ULN,
+    )  # fmt: skip
+    assert updated == {"pupil": {"uln": ULN}, "errors": []}
 
 
 async def _record(client: httpx.AsyncClient, school: SchoolData, token: str) -> None:
@@ -70,7 +70,7 @@ async def test_staff_record_achievements_and_goals_for_pupils_they_teach(
 ) -> None:
     """Award or qualification (awarding body, date, grade/result), participation, goals; closed goals."""
     school = await factory.school()
-    await _give_uln(engine, school, "pupil1")
+    await _give_uln(client, school, "pupil1")
     teacher = await login(client, school.slug, "teacher1")
     await _record(client, school, teacher)
     body = await gql(client, school.slug, RECORD, {"p": gid("Pupil", school.pupils["pupil1"])},
@@ -150,7 +150,7 @@ async def test_the_learning_record_is_seen_by_the_pupil_record_roles(
     staff who do not teach the pupil, other pupils, parents of other children, another school: nothing."""
     school = await factory.school()
     other = await factory.school()
-    await _give_uln(engine, school, "pupil1")
+    await _give_uln(client, school, "pupil1")
     found = await tokens(client, engine, factory, school)
     await _record(client, school, found["teacher1"] or "")
     variables = {"p": gid("Pupil", school.pupils["pupil1"])}
@@ -188,7 +188,7 @@ async def test_achievements_are_in_the_schools_export_with_the_uln(
     """The school's export gets every achievement with the pupil's UPN and ULN (LL 5.1.4: portability)."""
     school = await factory.school()
     other = await factory.school()
-    await _give_uln(engine, school, "pupil1")
+    await _give_uln(client, school, "pupil1")
     await _record(client, school, await login(client, school.slug, "teacher1"))
     await _record(client, other, await login(client, other.slug, "teacher1"))
     async with AsyncSession(engine) as session:

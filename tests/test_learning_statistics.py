@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from learning import curriculum
 from learning.statistics import (
     SUPPRESS_BELOW,
@@ -21,6 +20,7 @@ from learning.statistics import (
 )
 from models.learning import Assignment, Download, Submission
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.learning import seed_judgements, starter, today
 from tests.factories.schools import SchoolData, SchoolFactory
 
@@ -96,7 +96,7 @@ async def _use(
     downloads: dict[str, int] | None = None,
     submissions: int = 0,
 ) -> None:
-    now = utcnow()
+    now = clock.now()
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
         teacher = school.accounts["teacher1"].id

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -17,7 +16,7 @@ from graph.core.relay import to_global_id
 from models.licensing import Invoice, Licence, LicenceSchool
 from models.platform import OutboxMessage
 from server.jobs import run_jobs
-from server.runtime import Runtime
+from tests.factories import clock
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,
@@ -27,12 +26,6 @@ from tests.factories.trusts import (
     trust_gql,
     trust_login,
 )
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
-
 
 CREATE = """
 mutation($i: CreateLicenceInput!) { createLicence(input: $i) {
@@ -53,7 +46,7 @@ def _input(trust: TrustData, schools: list[SchoolData], **kw: Any) -> dict[str, 
     base: dict[str, Any] = {
         "licensee": {"trustId": to_global_id("Trust", trust.id)},
         "schoolIds": [to_global_id("School", s.id) for s in schools],
-        "termStart": str(date.today()),
+        "termStart": str(clock.platform_day()),
         "annualFeePence": 120_000,
     }
     return {"i": base | kw}
@@ -80,7 +73,7 @@ async def test_renewal_and_notice_dates_are_computed(
 ) -> None:
     """LL 15.1, LL 15.2: a licence renews a year after it starts; written notice of cancellation must arrive
     90 days before that; a price change must be notified 30 days before the 90-day period begins."""
-    start = date.today()
+    start = clock.platform_day()
     _, school, _, licence = await _licensed(client, factory, trusts, termStart=str(start))
     term_end = (
         start.replace(year=start.year + 1)
@@ -99,7 +92,7 @@ async def test_renewal_and_notice_dates_are_computed(
             "id": licence["invoices"][0]["id"],
             "number": licence["invoices"][0]["number"],
             "amountPence": 120_000,
-            "dueOn": str(date.today() + timedelta(days=30)),
+            "dueOn": str(clock.platform_day() + timedelta(days=30)),
             "status": "DUE",
         }
     ]
@@ -124,18 +117,22 @@ async def test_overlapping_licences_are_refused_and_write_nothing(
     """LL 15.1: a school is covered by one licence at a time; a second licence overlapping the first (which
     renews every year, so runs on) is a UserError and writes nothing, nor do other invalid licences."""
     trust, school, token, _ = await _licensed(
-        client, factory, trusts, termStart=str(date.today() - timedelta(days=10))
+        client, factory, trusts, termStart=str(clock.platform_day() - timedelta(days=10))
     )
     other_trust = await trusts.trust()
     elsewhere = await factory.school()
     invoices_before = await _count(engine, Invoice)
     cases = [
         (
-            _input(trust, [school], termStart=str(date.today() + timedelta(days=400))),
+            _input(trust, [school], termStart=str(clock.platform_day() + timedelta(days=400))),
             "schoolIds.0",
             "OVERLAPPING_LICENCE",
         ),
-        (_input(trust, [school], termEnd=str(date.today() - timedelta(days=1))), "termEnd", "INVALID_TERM"),
+        (
+            _input(trust, [school], termEnd=str(clock.platform_day() - timedelta(days=1))),
+            "termEnd",
+            "INVALID_TERM",
+        ),
         (_input(other_trust, [elsewhere]), "schoolIds.0", "SCHOOL_NOT_IN_TRUST"),
         (
             {
@@ -182,7 +179,7 @@ async def test_cancellation_needs_ninety_days_notice(
     """LL 15.1: notice of cancellation arriving later than 90 days before renewal is refused (the licence
     renews once more); in time, the licence ends on its renewal date instead of renewing."""
     _, _, token, late = await _licensed(
-        client, factory, trusts, termStart=str(date.today() - timedelta(days=300))
+        client, factory, trusts, termStart=str(clock.platform_day() - timedelta(days=300))
     )
     refused = await platform_gql(client, CANCEL, {"l": late["id"]}, token=token)
     assert refused["data"]["cancelLicence"]["errors"] == [
@@ -190,11 +187,11 @@ async def test_cancellation_needs_ninety_days_notice(
     ]
 
     _, school, token, licence = await _licensed(
-        client, factory, trusts, termStart=str(date.today() - timedelta(days=200))
+        client, factory, trusts, termStart=str(clock.platform_day() - timedelta(days=200))
     )
     done = await platform_gql(client, CANCEL, {"l": licence["id"]}, token=token)
     assert done["data"]["cancelLicence"] == {
-        "licence": {"cancellationReceivedOn": str(date.today())},
+        "licence": {"cancellationReceivedOn": str(clock.platform_day())},
         "errors": [],
     }
     twice = await platform_gql(client, CANCEL, {"l": licence["id"]}, token=token)
@@ -225,7 +222,7 @@ async def test_price_changes_are_notified_in_time_or_not_at_all(
     """LL 15.2: a new price for the coming year is notified at once, at least 30 days before the 90-day
     notice period; later it is refused. On renewal the new price is invoiced."""
     _, _, token, late = await _licensed(
-        client, factory, trusts, termStart=str(date.today() - timedelta(days=260))
+        client, factory, trusts, termStart=str(clock.platform_day() - timedelta(days=260))
     )
     refused = await platform_gql(client, NEXT_FEE, {"l": late["id"], "fee": 150_000}, token=token)
     assert refused["data"]["setNextTermFee"]["errors"] == [
@@ -233,7 +230,7 @@ async def test_price_changes_are_notified_in_time_or_not_at_all(
     ]
 
     trust, school, token, licence = await _licensed(
-        client, factory, trusts, termStart=str(date.today() - timedelta(days=30))
+        client, factory, trusts, termStart=str(clock.platform_day() - timedelta(days=30))
     )
     done = await platform_gql(client, NEXT_FEE, {"l": licence["id"], "fee": 150_000}, token=token)
     assert done["data"]["setNextTermFee"] == {"licence": {"nextFeePence": 150_000}, "errors": []}
@@ -277,11 +274,13 @@ async def test_renewal_and_its_notice_happen_once_each(
     cancel and the coming price, once; on the renewal date the licence renews for a year with a new invoice,
     once, however often the jobs run."""
     _, school, _, licence = await _licensed(
-        client, factory, trusts, termStart=str(date.today() - timedelta(days=250))
+        client, factory, trusts, termStart=str(clock.platform_day() - timedelta(days=250))
     )
     licence_id = uuid.UUID(_raw(licence["id"]))
     for _ in range(2):
-        await run_jobs(engine, owner_engine=None, data_dir=settings.data_dir, steps=["renewal_notices"])
+        await run_jobs(
+            engine, owner_engine=None, data_dir=settings.data_dir, now=clock.now(), steps=["renewal_notices"]
+        )
     async with AsyncSession(engine) as session:
         notices = (
             await session.execute(
@@ -339,10 +338,16 @@ async def test_an_unpaid_invoice_ends_access_for_every_user_until_paid(
     """LL 15.4: an invoice not paid by its due date ends access for every registered user of the school,
     with the reason LICENCE_UNPAID, until it is paid; paying restores access at once."""
     trust, school, token, licence = await _licensed(
-        client, factory, trusts, firstInvoiceDueOn=str(date.today()), termStart=str(date.today())
+        client,
+        factory,
+        trusts,
+        firstInvoiceDueOn=str(clock.platform_day()),
+        termStart=str(clock.platform_day()),
     )
     tokens = {u: await login(client, school.slug, u) for u in ("admin", "teacher1", "pupil1", "parent1")}
-    on_due_date = await run_jobs(engine, owner_engine=None, data_dir=settings.data_dir, steps=["non_payment"])
+    on_due_date = await run_jobs(
+        engine, owner_engine=None, data_dir=settings.data_dir, now=clock.now(), steps=["non_payment"]
+    )
     assert not [a for a in on_due_date.step("non_payment").applied if str(school.id) in a]
     await gql(client, school.slug, "{ viewer { username } }", token=tokens["admin"])
 
@@ -350,7 +355,7 @@ async def test_an_unpaid_invoice_ends_access_for_every_user_until_paid(
         engine,
         owner_engine=None,
         data_dir=settings.data_dir,
-        now=_at(date.today() + timedelta(days=1)),
+        now=_at(clock.platform_day() + timedelta(days=1)),
         steps=["non_payment"],
     )
     assert [a for a in overdue.step("non_payment").applied if str(school.id) in a] == [
@@ -386,7 +391,7 @@ async def test_an_unpaid_invoice_ends_access_for_every_user_until_paid(
         token=token,
     )
     assert paid["data"]["recordPayment"] == {
-        "invoice": {"status": "PAID", "paidOn": str(date.today())},
+        "invoice": {"status": "PAID", "paidOn": str(clock.platform_day())},
         "restoredSchools": [{"slug": school.slug, "status": "ACTIVE"}],
         "errors": [],
     }

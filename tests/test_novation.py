@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from datetime import date, datetime, timedelta
-from email.message import EmailMessage
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import FixedClock, utcnow
+from common.clock import FixedClock
 from common.settings import Settings
 from graph.core.relay import to_global_id
 from models.licensing import Novation
@@ -29,6 +29,8 @@ from server.jobs import run_jobs
 from server.runtime import Runtime
 from subscriptions.licences import CURRENT_TERMS_VERSION
 from subscriptions.outbox import MailSettings
+from tests.factories import clock
+from tests.factories.mail import mail_server
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,
@@ -38,12 +40,6 @@ from tests.factories.trusts import (
     trust_gql,
     trust_login,
 )
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
-
 
 PROPOSE = """
 mutation($i: ProposeNovationInput!) { proposeNovation(input: $i) {
@@ -81,7 +77,7 @@ async def _setup(
     old, new = await trusts.trust(), await trusts.trust()
     moving, staying = await factory.school(), await factory.school()
     for school in (moving, staying):
-        await trusts.join(school, old, effective_from=date.today() - timedelta(days=200))
+        await trusts.join(school, old, effective_from=clock.platform_day() - timedelta(days=200))
     operator = await trusts.operator()
     token = await platform_login(client, operator.username)
     if licensed:
@@ -92,7 +88,7 @@ async def _setup(
                 "i": {
                     "licensee": {"trustId": to_global_id("Trust", old.id)},
                     "schoolIds": [to_global_id("School", moving.id), to_global_id("School", staying.id)],
-                    "termStart": str(date.today() - timedelta(days=100)),
+                    "termStart": str(clock.platform_day() - timedelta(days=100)),
                     "annualFeePence": 240_000,
                 }
             },
@@ -166,7 +162,7 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
             "i": {
                 "schoolId": to_global_id("School", moving.id),
                 "toTrust": new.slug,
-                "effectiveDate": str(date.today()),
+                "effectiveDate": str(clock.platform_day()),
                 "reason": "TRUST_TRANSFER",
             }
         },
@@ -202,7 +198,7 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     assert new_licence["novatedFrom"] == {"reference": old_licence["reference"]}
     assert new_licence["termsVersion"] == CURRENT_TERMS_VERSION
     assert new_licence["schools"] == [
-        {"school": {"slug": moving.slug}, "coveredFrom": str(date.today()), "coveredTo": None}
+        {"school": {"slug": moving.slug}, "coveredFrom": str(clock.platform_day()), "coveredTo": None}
     ]
 
     # After: the reverse, at the trust endpoints, even with a token issued before the switch ...
@@ -223,11 +219,11 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     assert view["trust"] == {"slug": new.slug}
     assert view["memberships"] == [
         {
-            "effectiveFrom": str(date.today() - timedelta(days=200)),
-            "effectiveTo": str(date.today()),
+            "effectiveFrom": str(clock.platform_day() - timedelta(days=200)),
+            "effectiveTo": str(clock.platform_day()),
             "trust": {"slug": old.slug},
         },
-        {"effectiveFrom": str(date.today()), "effectiveTo": None, "trust": {"slug": new.slug}},
+        {"effectiveFrom": str(clock.platform_day()), "effectiveTo": None, "trust": {"slug": new.slug}},
     ]
     assert view["licence"]["novatedFrom"] == {"reference": old_licence["reference"]}
     assert {lic["reference"] for lic in view["licences"]} == {
@@ -239,8 +235,8 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     ]
     assert {
         "school": {"slug": moving.slug},
-        "coveredFrom": str(date.today() - timedelta(days=100)),
-        "coveredTo": str(date.today()),
+        "coveredFrom": str(clock.platform_day() - timedelta(days=100)),
+        "coveredTo": str(clock.platform_day()),
     } in old_cover
     assert view["novations"] == [{"status": "APPLIED"}]
     # The school endpoint: same id, URL, users, passwords and data.
@@ -272,7 +268,7 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     """LL 20: accepted ahead of time, the novation changes nothing until its effective date; then the jobs
     runner applies it (once), and from that date the successor's admin has the school and the old one not."""
     old, new, moving, _, operator = await _setup(client, factory, trusts)
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = clock.platform_day() + timedelta(days=1)
     proposed = await platform_gql(
         client,
         PROPOSE,
@@ -296,11 +292,13 @@ async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(
     assert accepted["data"]["acceptNovation"]["novation"]["status"] == "ACCEPTED"
     assert accepted["data"]["acceptNovation"]["novation"]["newLicence"] is None
 
-    today = await run_jobs(engine, owner_engine=None, data_dir=settings.data_dir, steps=["novations"])
+    today = await run_jobs(
+        engine, owner_engine=None, data_dir=settings.data_dir, now=clock.now(), steps=["novations"]
+    )
     assert not any(novation_id(novation) in a for a in today.step("novations").applied)
     assert await _sees(client, old, moving) and not await _sees(client, new, moving)
 
-    on_the_day = datetime.combine(tomorrow, datetime.min.time(), tzinfo=utcnow().tzinfo) + timedelta(hours=1)
+    on_the_day = datetime.combine(tomorrow, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)
     first = await run_jobs(
         engine, owner_engine=None, data_dir=settings.data_dir, now=on_the_day, steps=["novations"]
     )
@@ -362,14 +360,18 @@ async def test_bad_novation_input_is_a_user_error_and_writes_nothing(
         base = {
             "schoolId": school_id,
             "toTrust": new.slug,
-            "effectiveDate": str(date.today()),
+            "effectiveDate": str(clock.platform_day()),
             "reason": "TRUST_TRANSFER",
         }
         return {"i": base | kw}
 
     cases = [
         (inp(toTrust=old.slug), "toTrust", "SAME_TRUST"),
-        (inp(effectiveDate=str(date.today() - timedelta(days=1))), "effectiveDate", "EFFECTIVE_DATE_IN_PAST"),
+        (
+            inp(effectiveDate=str(clock.platform_day() - timedelta(days=1))),
+            "effectiveDate",
+            "EFFECTIVE_DATE_IN_PAST",
+        ),
         (inp(toTrust="no-such-trust"), "toTrust", "NOT_FOUND"),
         (inp(toTrust=la.slug), "toTrust", "NOT_AN_ACADEMY_TRUST"),
         (inp(reason="CONVERSION_TO_ACADEMY"), "reason", "REASON_MISMATCH"),
@@ -387,7 +389,11 @@ async def test_bad_novation_input_is_a_user_error_and_writes_nothing(
     assert await _novations_of(engine, moving) == 0
 
     made = await trust_gql(
-        client, old.slug, PROPOSE, inp(effectiveDate=str(date.today() + timedelta(days=7))), token=old_token
+        client,
+        old.slug,
+        PROPOSE,
+        inp(effectiveDate=str(clock.platform_day() + timedelta(days=7))),
+        token=old_token,
     )
     novation = made["data"]["proposeNovation"]["novation"]
     again = await trust_gql(client, old.slug, PROPOSE, inp(), token=old_token)
@@ -440,7 +446,7 @@ async def test_reject_and_withdraw_close_a_novation_unapplied(
         "i": {
             "schoolId": to_global_id("School", moving.id),
             "toTrust": new.slug,
-            "effectiveDate": str(date.today() + timedelta(days=30)),
+            "effectiveDate": str(clock.platform_day() + timedelta(days=30)),
             "reason": "TRUST_TRANSFER",
         }
     }
@@ -492,12 +498,12 @@ async def test_a_local_authority_school_converts_to_an_academy(
     council = await trusts.trust(kind="LOCAL_AUTHORITY")
     academy_trust = await trusts.trust()
     school = await factory.school()
-    await trusts.join(school, council, effective_from=date.today() - timedelta(days=400))
+    await trusts.join(school, council, effective_from=clock.platform_day() - timedelta(days=400))
     operator = await platform_login(client, (await trusts.operator()).username)
     base = {
         "schoolId": to_global_id("School", school.id),
         "toTrust": academy_trust.slug,
-        "effectiveDate": str(date.today()),
+        "effectiveDate": str(clock.platform_day()),
     }
     wrong = await platform_gql(client, PROPOSE, {"i": base | {"reason": "TRUST_TRANSFER"}}, token=operator)
     assert wrong["data"]["proposeNovation"]["errors"] == [{"field": "reason", "code": "REASON_MISMATCH"}]
@@ -515,39 +521,18 @@ async def test_a_local_authority_school_converts_to_an_academy(
     await _school_unchanged(client, school)
 
 
-class _FakeSMTP:
-    sent: list[EmailMessage] = []
-
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.host = host
-
-    def __enter__(self) -> _FakeSMTP:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def starttls(self) -> None:
-        return None
-
-    def login(self, user: str, password: str) -> None:
-        return None
-
-    def send_message(self, message: EmailMessage) -> None:
-        _FakeSMTP.sent.append(message)
-
-
 async def test_super_users_are_notified_through_the_outbox(
     client: httpx.AsyncClient,
     factory: SchoolFactory,
     trusts: TrustFactory,
     engine: AsyncEngine,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """LRS 3: the school's (up to three) Super-Users hear of changes to its agreement, a novation included:
-    by e-mail when SMTP is configured, else in the log. Each notice is sent once."""
+    by e-mail when SMTP is configured (a real SMTP server here, STARTTLS and authentication), else in the
+    log. Each notice is sent once."""
     old, new, moving, _, _ = await _setup(client, factory, trusts, licensed=False)
     old_token = await trust_login(client, old.slug)
     await trust_gql(
@@ -565,30 +550,31 @@ async def test_super_users_are_notified_through_the_outbox(
             "i": {
                 "schoolId": to_global_id("School", moving.id),
                 "toTrust": new.slug,
-                "effectiveDate": str(date.today() + timedelta(days=10)),
+                "effectiveDate": str(clock.platform_day() + timedelta(days=10)),
                 "reason": "TRUST_TRANSFER",
             }
         },
         token=old_token,
     )
-    _FakeSMTP.sent = []
-    monkeypatch.setattr("subscriptions.outbox.smtplib.SMTP", _FakeSMTP)
-    report = await run_jobs(
-        engine,
-        owner_engine=None,
-        data_dir=settings.data_dir,
-        mail=MailSettings(host="smtp.test"),
-        steps=["outbox"],
-    )
+    with mail_server(tmp_path) as smtp:
+        report = await run_jobs(
+            engine,
+            owner_engine=None,
+            data_dir=settings.data_dir,
+            mail=smtp.settings(),
+            now=clock.now(),
+            steps=["outbox"],
+        )
     assert report.step("outbox").failed == []
-    to_admin = [m for m in _FakeSMTP.sent if f"admin@{moving.slug}.example" in str(m["To"])]
-    assert len(to_admin) == 1 and "proposed move" in str(to_admin[0]["Subject"])
-    to_trusts = [
-        m
-        for m in _FakeSMTP.sent
-        if f"@{old.slug}.example" in str(m["To"]) or f"@{new.slug}.example" in str(m["To"])
-    ]
+    to_admin = smtp.to(f"admin@{moving.slug}.example")
+    assert len(to_admin) == 1 and "proposed move" in str(to_admin[0].message["Subject"])
+    assert to_admin[0].message["To"] == f"Ada Admin <admin@{moving.slug}.example>"
+    assert to_admin[0].mail_from == "notices@schoolgraph.test"
+    assert (to_admin[0].login, to_admin[0].over_tls) == ("schoolgraph-notices", True)
+    assert moving.name in to_admin[0].message.get_content()
+    to_trusts = smtp.to(f"trustadmin@{old.slug}.example") + smtp.to(f"trustadmin@{new.slug}.example")
     assert len(to_trusts) == 2
+    sent = len(smtp.delivered)
 
     # Without SMTP: a log line. Withdrawing is another notice; the earlier ones are not sent again.
     pending = await trust_gql(client, old.slug, "{ novations(direction: OUT) { id } }", token=old_token)
@@ -600,18 +586,27 @@ async def test_super_users_are_notified_through_the_outbox(
         token=old_token,
     )
     caplog.set_level(logging.INFO, logger="schoolgraph.outbox")
-    sent_before = len(_FakeSMTP.sent)
     logged = await run_jobs(
-        engine, owner_engine=None, data_dir=settings.data_dir, mail=MailSettings(), steps=["outbox"]
+        engine,
+        owner_engine=None,
+        data_dir=settings.data_dir,
+        mail=MailSettings(),
+        now=clock.now(),
+        steps=["outbox"],
     )
     assert logged.step("outbox").failed == []
-    assert len(_FakeSMTP.sent) == sent_before  # no SMTP host: nothing e-mailed
+    assert len(smtp.delivered) == sent  # no SMTP host: nothing e-mailed (and the server is gone)
     withdrawn = [m for m in caplog.messages if "NOVATION_WITHDRAWN" in m and moving.name in m]
     assert len(withdrawn) == 3  # the Super-User's school, and both trusts
     assert any("to 1 recipient(s)" in m for m in withdrawn)
     assert not [m for m in caplog.messages if "NOVATION_PROPOSED" in m and moving.name in m]
     caplog.clear()
     await run_jobs(
-        engine, owner_engine=None, data_dir=settings.data_dir, mail=MailSettings(), steps=["outbox"]
+        engine,
+        owner_engine=None,
+        data_dir=settings.data_dir,
+        mail=MailSettings(),
+        now=clock.now(),
+        steps=["outbox"],
     )
     assert not [m for m in caplog.messages if moving.name in m]

@@ -4,7 +4,6 @@ shown once, single use, expiring, valid only at the issuing school; registration
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -13,17 +12,16 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.opaque_tokens import hash_token
-from common.clock import utcnow
 from graph.core.relay import to_global_id
 from models import Account, Contact, ParentCode, PupilContact
-from server.app import create_app
-from server.runtime import Runtime, build_runtime
+from server.runtime import Runtime
 from tenants.context import bind
-from tenants.scoping import in_school, scoped
+from tenants.scoping import scoped
+from tests.factories import clock
+from tests.factories.apps import app_client, with_settings
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 PARENT_PASSWORD = "marigold boats on a calm lake"
@@ -57,14 +55,6 @@ async def bound(engine: AsyncEngine, school_id: uuid.UUID) -> AsyncIterator[Asyn
         yield session
 
 
-@asynccontextmanager
-async def app_client(runtime: Runtime, address: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    peer = address or f"test-{uuid.uuid4().hex[:12]}"
-    transport = httpx.ASGITransport(app=create_app(runtime), client=(peer, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 def pupil_id(school: SchoolData, key: str) -> str:
     return to_global_id("Pupil", school.pupils[key].id)
 
@@ -79,6 +69,18 @@ async def issue(
     assert payload["errors"] == [], payload
     code: str = payload["code"]
     return code
+
+
+async def leave(client: httpx.AsyncClient, school: SchoolData, token: str, pupil_key: str) -> None:
+    """The school admin records that the pupil has left today (deactivatePupil)."""
+    body = await gql(
+        client,
+        school.slug,
+        "mutation($p: ID!) { deactivatePupil(input: {pupilId: $p}) { pupil { active } errors { code } } }",
+        {"p": pupil_id(school, pupil_key)},
+        token=token,
+    )
+    assert body["data"]["deactivatePupil"] == {"pupil": {"active": False}, "errors": []}, body
 
 
 async def register(
@@ -223,16 +225,11 @@ async def test_code_is_read_forgivingly(client: httpx.AsyncClient, factory: Scho
 
 
 async def test_expired_code_is_refused(client: httpx.AsyncClient, factory: SchoolFactory) -> None:
-    """LL 6.3.4: parent codes expire"""
+    """LL 6.3.4: parent codes expire: once their time to live has passed they link no one"""
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     code = await issue(client, school, admin, "pupil2")
-    async with bound(factory.engine, school.id) as session:
-        await session.execute(
-            update(ParentCode)
-            .where(in_school(ParentCode, school.id), ParentCode.code_hash == hash_token(code))
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+    clock.CLOCK.advance(factory.auth.settings.parent_code_ttl + timedelta(seconds=1))
     payload = await register(client, school.slug, code, "late.parent")
     assert problems(payload) == [("code", "INVALID_PARENT_CODE")]
     assert await account_named(factory.engine, school.id, "late.parent") is None
@@ -363,13 +360,7 @@ async def test_codes_only_for_active_pupils_of_this_school(
         client, school.slug, ISSUE, {"pupil": to_global_id("Staff", school.staff["teacher1"].id)}, token=admin
     )
     assert problems(body["data"]["issueParentCode"]) == [("pupilId", "NOT_FOUND")]
-    async with bound(factory.engine, school.id) as session:
-        pupil = school.pupils["pupil3"]
-        await session.execute(
-            update(type(pupil))
-            .where(in_school(type(pupil), school.id), type(pupil).id == pupil.id)
-            .values(active=False)
-        )
+    await leave(client, school, admin, "pupil3")
     body = await gql(client, school.slug, ISSUE, {"pupil": pupil_id(school, "pupil3")}, token=admin)
     assert problems(body["data"]["issueParentCode"]) == [("pupilId", "PUPIL_INACTIVE")]
     assert await code_rows(factory.engine, school.id) == []
@@ -378,9 +369,7 @@ async def test_codes_only_for_active_pupils_of_this_school(
 
 async def test_guessing_codes_is_throttled(runtime: Runtime, factory: SchoolFactory) -> None:
     """LRS 5.11: failed code redemptions count against the address like failed sign-ins"""
-    strict = build_runtime(
-        dataclasses.replace(runtime.settings, address_failure_limit=3), runtime.engine, runtime.auth.keys
-    )
+    strict = with_settings(runtime, address_failure_limit=3)
     school = await factory.school()
     async with app_client(runtime) as helper:
         admin = await login(helper, school.slug, "admin")
@@ -412,13 +401,7 @@ async def test_code_for_a_pupil_who_has_left_is_refused(
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     code = await issue(client, school, admin, "pupil3")
-    pupil = school.pupils["pupil3"]
-    async with bound(factory.engine, school.id) as session:
-        await session.execute(
-            update(type(pupil))
-            .where(in_school(type(pupil), school.id), type(pupil).id == pupil.id)
-            .values(active=False)
-        )
+    await leave(client, school, admin, "pupil3")
     payload = await register(client, school.slug, code, "leaver.parent")
     assert problems(payload) == [("code", "INVALID_PARENT_CODE")]
     assert await account_named(factory.engine, school.id, "leaver.parent") is None

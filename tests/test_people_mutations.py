@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from common.clock import school_today, utcnow
+from tests.factories import clock
 from tests.factories.people import (
     all_groups,
     all_pupils,
@@ -71,7 +71,7 @@ async def admin_of(client: httpx.AsyncClient, factory: SchoolFactory) -> tuple[S
 
 
 def today() -> datetime.date:
-    return school_today(utcnow())
+    return clock.school_day()
 
 
 def pupil_input(**overrides: Any) -> dict[str, Any]:

@@ -11,11 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from common.settings import Settings
 from graph.core.relay import to_global_id
 from models import AuditEntry, AuthSession, School
@@ -23,6 +21,8 @@ from server.jobs import run_jobs
 from server.runtime import Runtime
 from tenants.context import bind
 from tenants.scoping import scoped
+from tests.factories import clock
+from tests.factories.apps import app_client, with_settings
 from tests.factories.schools import LOGIN, PASSWORD, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustFactory,
@@ -32,11 +32,6 @@ from tests.factories.trusts import (
     trust_gql,
     trust_login,
 )
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
 
 
 async def school_chain(engine: AsyncEngine, school_id: uuid.UUID) -> list[AuditEntry]:
@@ -107,7 +102,7 @@ async def test_anonymous_is_unauthenticated_at_the_platform(client: httpx.AsyncC
 async def test_school_and_trust_tokens_are_worth_nothing_at_the_platform(
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
 ) -> None:
-    """LL 4.1: a token is for its own URL only. A school admin's or a trust admin's token is anonymous at the
+    """A token is for its own URL only. A school admin's or a trust admin's token is anonymous at the
     platform, and an operator's token is anonymous at a school and at a trust."""
     school = await factory.school()
     trust = await trusts.trust()
@@ -136,19 +131,64 @@ async def test_school_and_trust_tokens_are_worth_nothing_at_the_platform(
     assert mine["data"]["viewer"] == {"username": operator.username}
 
 
-async def test_operator_sign_in_is_throttled_and_sessions_revocable(
+OPERATOR_LOGIN = """
+mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }
+"""
+
+
+async def _operator_sign_in(client: httpx.AsyncClient, username: str, password: str) -> dict[str, Any]:
+    payload: dict[str, Any] = (await platform_gql(client, OPERATOR_LOGIN, {"u": username, "p": password}))[
+        "data"
+    ]["login"]
+    return payload
+
+
+async def test_operator_sign_in_locks_the_account_then_throttles_the_address(
+    runtime: Runtime, trusts: TrustFactory
+) -> None:
+    """LRS 5.11: wrong operator passwords are refused without saying why; at the lockout threshold the
+    account is locked (the right password refused too) until the lockout has passed; and an address that
+    keeps failing is refused outright (TOO_MANY_ATTEMPTS) even with the right password, while the
+    operator still signs in from elsewhere, and from that address again once its window has passed."""
+    strict = with_settings(
+        runtime, lockout_threshold=3, lockout_duration=timedelta(minutes=5), address_failure_limit=5
+    )
+    operator = await trusts.operator()
+    async with app_client(strict, address="guesser") as client:
+        refused = [(await _operator_sign_in(client, operator.username, f"wrong guess {n}")) for n in range(3)]
+        assert [r["errors"] for r in refused] == [
+            [{"code": "INVALID_CREDENTIALS"}],
+            [{"code": "INVALID_CREDENTIALS"}],
+            [{"code": "ACCOUNT_LOCKED"}],
+        ]
+        assert all(r["accessToken"] is None for r in refused)
+        locked = await _operator_sign_in(client, operator.username, PASSWORD)
+        assert locked == {"accessToken": None, "errors": [{"code": "ACCOUNT_LOCKED"}]}
+        clock.CLOCK.advance(strict.settings.lockout_duration + timedelta(seconds=1))
+        # Five failures from this address so far (three guesses, one try while locked); one more throttles.
+        assert (await _operator_sign_in(client, operator.username, "wrong guess 4"))["errors"] == [
+            {"code": "INVALID_CREDENTIALS"}
+        ]
+        throttled = await _operator_sign_in(client, operator.username, PASSWORD)
+        assert throttled == {"accessToken": None, "errors": [{"code": "TOO_MANY_ATTEMPTS"}]}
+    async with app_client(strict, address="the operator's desk") as elsewhere:
+        signed_in = await _operator_sign_in(elsewhere, operator.username, PASSWORD)
+        assert signed_in["errors"] == [] and signed_in["accessToken"]
+    clock.CLOCK.advance(strict.settings.address_failure_window)
+    async with app_client(strict, address="guesser") as client:
+        signed_in = await _operator_sign_in(client, operator.username, PASSWORD)
+        assert signed_in["errors"] == [] and signed_in["accessToken"]
+
+
+async def test_operator_logout_ends_the_session_at_once(
     client: httpx.AsyncClient, trusts: TrustFactory
 ) -> None:
-    """LRS 5.7, LRS 5.11: wrong passwords are refused without saying why; logout ends the session at once."""
+    """LRS 5.7: signing out revokes the session: its access token reaches nothing afterwards."""
     operator = await trusts.operator()
-    wrong = await platform_gql(
-        client,
-        'mutation($u: String!) { login(input: {username: $u, password: "not the password at all"}) '
-        "{ accessToken errors { code } } }",
-        {"u": operator.username},
-    )
-    assert wrong["data"]["login"] == {"accessToken": None, "errors": [{"code": "INVALID_CREDENTIALS"}]}
     token = await platform_login(client, operator.username)
+    assert (await platform_gql(client, "{ viewer { username } }", token=token))["data"]["viewer"] == {
+        "username": operator.username
+    }
     out = await platform_gql(client, "mutation { logout { ok } }", token=token)
     assert out["data"]["logout"] == {"ok": True}
     after = await platform_gql(client, "{ viewer { username } }", token=token)
@@ -478,7 +518,7 @@ async def test_a_suspension_ends_by_itself_when_the_jobs_run(
         engine,
         owner_engine=None,
         data_dir=settings.data_dir,
-        now=utcnow() + timedelta(days=2),
+        now=clock.now() + timedelta(days=2),
         steps=["suspensions"],
     )
     assert (await school_row(engine, school.id)).status == "SUSPENDED"
@@ -486,7 +526,7 @@ async def test_a_suspension_ends_by_itself_when_the_jobs_run(
         engine,
         owner_engine=None,
         data_dir=settings.data_dir,
-        now=utcnow() + timedelta(days=3, minutes=1),
+        now=clock.now() + timedelta(days=3, minutes=1),
         steps=["suspensions"],
     )
     assert (await school_row(engine, school.id)).status == "ACTIVE"
@@ -509,7 +549,7 @@ async def test_an_operator_with_a_temporary_password_must_change_it_first(
             display_name="Boot Strap",
             email="boot@platform.example",
             password=None,
-            now=utcnow(),
+            now=clock.now(),
         )
     token = await platform_login(client, username, temporary)
     blocked = await platform_gql(

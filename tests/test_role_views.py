@@ -21,12 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from graph.core.relay import to_global_id
-from models import Pupil
-from tenants.context import bind
-from tenants.scoping import scoped_update
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 A = frozenset({"pupil1", "pupil2", "pupil3"})
@@ -159,14 +155,22 @@ def _lookups(keys: list[str], kind: str, root: str, selection: str) -> tuple[str
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-async def _school(factory: SchoolFactory, engine: AsyncEngine) -> SchoolData:
+async def _school(client: httpx.AsyncClient, factory: SchoolFactory) -> SchoolData:
+    """A school whose admin has recorded the ULNs of pupil1 and pupilB1 (updatePupil)."""
     school = await factory.school()
-    async with AsyncSession(engine) as session, session.begin():
-        await bind(session, [school.id])
-        for key, uln in ULNS.items():
-            pupil = school.pupils[key]
-            await session.execute(scoped_update(Pupil, school.id).where(Pupil.id == pupil.id).values(uln=uln))
-            pupil.uln = uln
+    admin = await login(client, school.slug, "admin")
+    for key, uln in ULNS.items():
+        pupil = school.pupils[key]
+        body = await gql(
+            client,
+            school.slug,
+            "mutation($p: ID!, $u: String) { updatePupil(input: {pupilId: $p, uln: $u}) "
+            "{ pupil { uln } errors { code } } }",
+            {"p": to_global_id("Pupil", pupil.id), "u": uln},
+            token=admin,
+        )
+        assert body["data"]["updatePupil"] == {"pupil": {"uln": uln}, "errors": []}, body
+        pupil.uln = uln
     return school
 
 
@@ -243,9 +247,7 @@ def _key_of(ids: dict[str, str], global_id: str) -> str:
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_pupils_each_role_sees(
-    role: str, client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
-) -> None:
+async def test_pupils_each_role_sees(role: str, client: httpx.AsyncClient, factory: SchoolFactory) -> None:
     """LL 4.3, LL 6.3.4, LL-S1: the pupils a role receives (connection, pupil(id), node(id)) and their readable fields.
 
     School admins see every pupil with every field (LL 4.3: the master account); teachers only the pupils
@@ -254,7 +256,7 @@ async def test_pupils_each_role_sees(
     ULN also for the pupil and their parents.
     """
     view = VIEWS[role]
-    school = await _school(factory, engine)
+    school = await _school(client, factory)
     keys = sorted(EVERY_PUPIL)
     ids = {key: to_global_id("Pupil", school.pupils[key].id) for key in keys}
     variables, lookups = _lookups(keys, "Pupil", "pupil", PUPIL_SELECTION)
@@ -302,9 +304,7 @@ async def test_pupils_each_role_sees(
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_staff_each_role_sees(
-    role: str, client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
-) -> None:
+async def test_staff_each_role_sees(role: str, client: httpx.AsyncClient, factory: SchoolFactory) -> None:
     """LL 6.3.1, LL 4.3, LL-S1: the staff directory (name and work email) is for staff; pupils and parents get names only.
 
     Staff and school admins read every colleague's title, names, role and work email (LL 6.3.1); the
@@ -312,7 +312,7 @@ async def test_staff_each_role_sees(
     are refused the directory (FORBIDDEN) and can look up only their (children's) teachers, names only.
     """
     view = VIEWS[role]
-    school = await _school(factory, engine)
+    school = await _school(client, factory)
     keys = list(STAFF_KEYS)
     ids = {key: to_global_id("Staff", school.staff[key].id) for key in keys}
     variables, lookups = _lookups(keys, "Staff", "staffMember", STAFF_SELECTION)
@@ -362,9 +362,7 @@ async def test_staff_each_role_sees(
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_groups_each_role_sees(
-    role: str, client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
-) -> None:
+async def test_groups_each_role_sees(role: str, client: httpx.AsyncClient, factory: SchoolFactory) -> None:
     """LL 4.3, LL 6.3.4, LL-S1: groups a role receives, their fields, and whom it sees in group.pupils/teachers.
 
     Admins (LL 4.3) and the SENCO see both groups; a teacher the group they teach; pupil1 and parent1
@@ -372,7 +370,7 @@ async def test_groups_each_role_sees(
     The external (MIS) id of a group (LL-S1 "Group ID") is for school admins.
     """
     view = VIEWS[role]
-    school = await _school(factory, engine)
+    school = await _school(client, factory)
     keys = ["A", "B"]
     ids = {key: to_global_id("Group", school.groups[key].id) for key in keys}
     pupil_ids = {key: to_global_id("Pupil", row.id) for key, row in school.pupils.items()}

@@ -7,7 +7,7 @@ import gc
 import io
 import json
 import zipfile
-from typing import Any
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,12 +15,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.people import new_school
-from tests.factories.roster import enrol, klass, oneroster, set_org, upload, user
+from tests.factories.roster import (
+    NEW_PASSWORD,
+    activate,
+    activation_codes,
+    enrol,
+    imported_accounts,
+    klass,
+    oneroster,
+    set_org,
+    upload,
+    user,
+)
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.test_roster_import import years_ago
-
-NEW_PASSWORD = "a long enough pass phrase for the roster"
 
 
 def _package() -> bytes:
@@ -77,10 +87,12 @@ async def test_a_school_admin_uploads_a_package_dry_run_first(
     before = await gql(client, school.slug, pupils, token=admin)
     assert "Olly" not in str(before)
 
+    clock.CLOCK.advance(timedelta(minutes=1))  # the history is in time order: each upload a minute apart
     real = (await upload(client, school.slug, admin, _package()))["data"]["importRoster"]
     assert real["rosterImport"]["outcome"] == "COMMITTED"
     assert real["rosterImport"]["counts"] == dry["rosterImport"]["counts"]
     assert "Olly" in str(await gql(client, school.slug, pupils, token=admin))
+    clock.CLOCK.advance(timedelta(minutes=1))
     again = (await upload(client, school.slug, admin, _package()))["data"]["importRoster"]
     assert again["rosterImport"]["changes"] == 0
 
@@ -146,7 +158,7 @@ async def test_imported_staff_and_parents_log_in_after_activation(
     from a school admin, staff and parents choose a password and sign in; a code works once; an under-13
     pupil cannot be activated until parental consent is recorded (LL 6.3.2)."""
     school, admin = await _imported(client, engine, factory)
-    accounts = await _accounts(client, school.slug, admin)
+    accounts = await imported_accounts(client, school.slug, admin)
     assert {a["username"]: a["status"] for a in accounts.values()} == {
         "tina.tutor": "PENDING", "olly.older": "PENDING", "yan.young": "PENDING", "nia.other": "PENDING",
         "mo.older": "PENDING",
@@ -157,18 +169,18 @@ async def test_imported_staff_and_parents_log_in_after_activation(
     )  # fmt: skip
     assert refused["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"  # no password yet
 
-    codes = await _codes(
+    codes = await activation_codes(
         client, school.slug, admin, [accounts[u]["id"] for u in ("tina.tutor", "mo.older", "yan.young")]
     )
     for username in ("tina.tutor", "mo.older"):
-        tokens = await _activate(client, school.slug, username, codes[username])
+        tokens = await activate(client, school.slug, username, codes[username])
         assert tokens["errors"] == [] and tokens["accessToken"]
         await login(client, school.slug, username, NEW_PASSWORD)
-    again = await _activate(client, school.slug, "tina.tutor", codes["tina.tutor"])
+    again = await activate(client, school.slug, "tina.tutor", codes["tina.tutor"])
     assert [e["code"] for e in again["errors"]] == ["INVALID_ACTIVATION_CODE"]
-    young = await _activate(client, school.slug, "yan.young", codes["yan.young"])
+    young = await activate(client, school.slug, "yan.young", codes["yan.young"])
     assert [e["code"] for e in young["errors"]] == ["PARENTAL_CONSENT_REQUIRED"]
-    wrong = await _activate(client, school.slug, "olly.older", "AAAA-BBBB-CCCC-DDDD")
+    wrong = await activate(client, school.slug, "olly.older", "AAAA-BBBB-CCCC-DDDD")
     assert [e["code"] for e in wrong["errors"]] == ["INVALID_ACTIVATION_CODE"]
 
     parent = await login(client, school.slug, "mo.older", NEW_PASSWORD)
@@ -182,9 +194,9 @@ async def test_imported_pupils_appear_to_their_teachers(
     """LL 10.2: enrollments become memberships and teaching assignments, so the imported teacher sees the
     pupils of the class they teach, and no others (the role views)."""
     school, admin = await _imported(client, engine, factory)
-    accounts = await _accounts(client, school.slug, admin)
-    code = (await _codes(client, school.slug, admin, [accounts["tina.tutor"]["id"]]))["tina.tutor"]
-    await _activate(client, school.slug, "tina.tutor", code)
+    accounts = await imported_accounts(client, school.slug, admin)
+    code = (await activation_codes(client, school.slug, admin, [accounts["tina.tutor"]["id"]]))["tina.tutor"]
+    await activate(client, school.slug, "tina.tutor", code)
     teacher = await login(client, school.slug, "tina.tutor", NEW_PASSWORD)
     body = await gql(
         client,
@@ -225,49 +237,6 @@ async def test_export_returns_a_oneroster_zip(
             await session.execute(text("SELECT detail::text FROM audit_log WHERE action = 'roster.export'"))
         ).scalar_one()
     assert "olly" not in detail and "users.csv" in detail
-
-
-async def _accounts(client: httpx.AsyncClient, slug: str, admin: str) -> dict[str, dict[str, Any]]:
-    body = await gql(
-        client,
-        slug,
-        "{ staff(first: 100) { edges { node { account { id username status } } } } "
-        "pupils(first: 100) { edges { node { account { id username status } contacts { account { id username status } } } } } }",
-        token=admin,
-    )
-    assert "errors" not in body, body
-    found: dict[str, dict[str, Any]] = {}
-    for edge in body["data"]["staff"]["edges"] + body["data"]["pupils"]["edges"]:
-        for account in [edge["node"]["account"], *(c["account"] for c in edge["node"].get("contacts") or [])]:
-            if account and "." in account["username"]:
-                found[account["username"]] = account
-    return found
-
-
-async def _codes(client: httpx.AsyncClient, slug: str, admin: str, ids: list[str]) -> dict[str, str]:
-    body = await gql(
-        client,
-        slug,
-        "mutation($ids: [ID!]!) { issueActivationCodes(input: {accountIds: $ids}) { codes { account { username } "
-        "code expiresAt } errors { field code } } }",
-        {"ids": ids},
-        token=admin,
-    )
-    payload = body["data"]["issueActivationCodes"]
-    assert payload["errors"] == [], payload
-    return {c["account"]["username"]: c["code"] for c in payload["codes"]}
-
-
-async def _activate(client: httpx.AsyncClient, slug: str, username: str, code: str) -> dict[str, Any]:
-    body = await gql(
-        client,
-        slug,
-        "mutation($u: String!, $c: String!, $p: String!) { activateImportedAccount(input: {username: $u, "
-        "activationCode: $c, password: $p}) { accessToken errors { field code } } }",
-        {"u": username, "c": code, "p": NEW_PASSWORD},
-    )
-    result: dict[str, Any] = body["data"]["activateImportedAccount"]
-    return result
 
 
 # --- default deny -------------------------------------------------------------------------------------
@@ -315,7 +284,7 @@ async def test_only_this_schools_admins_reach_the_roster(
     body = await upload(client, school.slug, token, _package(), selection="rosterImport { id }")
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == expected
     gc.collect()  # the denied upload's spooled file (see above), inside this test
-    activation = await _activate(client, school.slug, "olly.older", "ABCD-EFGH-JKMN-PQRS")
+    activation = await activate(client, school.slug, "olly.older", "ABCD-EFGH-JKMN-PQRS")
     assert [e["code"] for e in activation["errors"]] == ["INVALID_ACTIVATION_CODE"]
     # The admin still sees exactly one committed import, and the other school's admin none at its own URL.
     history = await gql(client, school.slug, QUERIES["importHistory"], token=admin)

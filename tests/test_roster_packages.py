@@ -1,4 +1,7 @@
-"""The real OneRoster packages in ../shared/data/oneroster: what each one does, decided and documented here.
+"""Third-party OneRoster packages in ../shared/data/oneroster: what each one does, decided and documented here.
+
+An extra conformance set beside the suite's own packages (built by tests/factories/roster.py): these files
+are not in the repository, so where they are absent the module is skipped and says why.
 
 | package | outcome |
 |---|---|
@@ -26,9 +29,13 @@ from tests.factories.roster import (
     problems,
     run_import,
     set_org,
-    set_urn,
 )
 from tests.factories.schools import SchoolFactory
+
+pytestmark = pytest.mark.skipif(
+    not PACKAGES.is_dir(),
+    reason=f"the third-party OneRoster packages are not at {PACKAGES} (an extra conformance set, not in the repo)",
+)
 
 ZERO = {"create": 0, "update": 0, "deactivate": 0}
 
@@ -118,7 +125,7 @@ VALID: dict[str, dict[str, Any]] = {
 async def test_each_valid_package_imports_with_its_quirks_as_warnings(
     name: str, engine: AsyncEngine, factory: SchoolFactory
 ) -> None:
-    """LL 10.2, LL-A 4.1: a real MIS package imports, its quirks reported as warnings with file/row/column;
+    """LL 10.2: a real MIS package imports, its quirks reported as warnings with file/row/column;
     re-importing it changes nothing (0 changes), and so does exporting then re-importing (LL 5.1.4)."""
     expected = VALID[name]
     school = await factory.school()
@@ -212,21 +219,3 @@ async def test_a_package_of_another_school_is_refused(engine: AsyncEngine, facto
 
     await set_org(engine, school.id, "some-other-org")
     assert (await run_import(engine, school.id, PACKAGES / "v1p1-bulk-rosterhub.zip")).outcome == "REFUSED"
-
-
-async def test_the_school_is_recognised_by_its_urn(
-    engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory
-) -> None:
-    """LL 10.2: an org whose identifier is the school's URN names the school without any mapping."""
-    from tests.factories.roster import oneroster, user
-
-    school = await factory.school()
-    urn = str(100000 + abs(hash(school.slug)) % 899999)
-    await set_urn(owner_engine, school.id, urn)
-    package = oneroster(
-        orgs=[{"sourcedId": "mis-42", "name": "Ours", "type": "school", "identifier": urn}],
-        users=[user("u1", "teacher", "Ann", "Lee", email="ann@school.example", org="mis-42")],
-    )
-    report = await run_import(engine, school.id, package)
-    assert report.outcome == "COMMITTED", problems(report)
-    assert counts(report)["staff"]["create"] == 1

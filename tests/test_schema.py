@@ -49,7 +49,7 @@ def test_export_check_names_the_stale_file(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_matrix_lists_every_policy_with_who() -> None:
-    """Each declared pupil field appears in the matrix with its policy name and whom it admits (LL-S1)."""
+    """Each declared pupil field appears in the matrix with its policy name and whom it admits."""
     text = export.generated()[export.PERMISSIONS_FILE]
     assert (
         "| `Pupil.upn` | `pupil_identifier` | school admins and staff with school-wide pupil access" in text

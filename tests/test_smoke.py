@@ -17,4 +17,6 @@ async def test_login_and_viewer(client: httpx.AsyncClient, factory: SchoolFactor
         token=token,
     )
     assert body["data"]["viewer"] == {"username": "teacher1", "roles": ["STAFF"]}
-    print(body)
+    # teacher1 teaches class A: its three pupils and none of class B's; a teacher's view has no UPN.
+    pupils = sorted((e["node"]["forename"], e["node"]["upn"]) for e in body["data"]["pupils"]["edges"])
+    assert pupils == [("PatA1", None), ("PatA2", None), ("PatA3", None)]

@@ -1,7 +1,7 @@
 """Tenant isolation, layer by layer (ARCHITECTURE "Tenancy: defence in depth").
 
 1. Through the API: another school's ids return nothing, for every role and every lookup, and a token
-   of one school is refused at another school's URL (LL 4.1: each school has its own URL).
+   of one school is refused at another school's URL.
 2. Row-level security alone: raw SQL on the runtime role, without the scoping helper, sees and writes
    only the bound school's rows, and nothing when unbound.
 3. The catalog: every table with ``school_id`` has RLS enabled, forced and a policy; ``school_id`` leads
@@ -193,7 +193,7 @@ async def test_a_parent_code_of_one_school_is_useless_at_another(
 async def test_a_token_of_one_school_is_refused_at_another(
     client: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL 4.1: a token is for its school's URL only; elsewhere the caller is anonymous (and refresh fails)."""
+    """A token is for its school's URL only; elsewhere the caller is anonymous (and refresh fails)."""
     mine = await factory.school()
     theirs = await factory.school()
     body = await gql(client, mine.slug, LOGIN, {"u": "admin", "p": PASSWORD})

@@ -7,19 +7,10 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.core.relay import to_global_id
-from server.runtime import Runtime
 from tests.factories.schools import LOGIN, PASSWORD, SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustData, TrustFactory, platform_login, post, trust_gql, trust_login
-
-
-@pytest.fixture
-def trusts(engine: AsyncEngine, runtime: Runtime) -> TrustFactory:
-    return TrustFactory(engine, runtime.auth)
-
 
 SCHOOLS = """
 { trust { slug kind } schools { id slug name status url memberSince
@@ -42,7 +33,7 @@ async def test_a_trust_admin_sees_its_schools_as_counts(
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
 ) -> None:
     """LRS 8.9: the trust's schools with pupils, staff, active accounts and their school admins; no pupil's
-    personal data anywhere in the answer (LL-S1 data stays with the school)."""
+    personal data anywhere in the answer (that stays with the school)."""
     trust, schools = await _trust_with_schools(factory, trusts)
     token = await trust_login(client, trust.slug)
     body = await trust_gql(client, trust.slug, SCHOOLS, token=token)
@@ -79,7 +70,7 @@ async def test_a_trust_admin_sees_its_schools_as_counts(
 async def test_another_trusts_admin_and_a_school_token_see_nothing(
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
 ) -> None:
-    """LL 4.1: each trust's URL serves its own admins only. Another trust's admin finds none of this trust's
+    """Each trust's URL serves its own admins only. Another trust's admin finds none of this trust's
     schools by any id, can change nothing of them; a school's token and an anonymous caller get nothing."""
     trust, schools = await _trust_with_schools(factory, trusts)
     other = await trusts.trust()
@@ -343,7 +334,7 @@ async def test_account_events_name_admins_never_pupils(
 async def test_operator_token_and_platform_are_separate(
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
 ) -> None:
-    """LL 4.1: the operator's token is anonymous at a trust's URL (the operator works at /platform)."""
+    """The operator's token is anonymous at a trust's URL (the operator works at /platform)."""
     trust, _ = await _trust_with_schools(factory, trusts)
     operator = await trusts.operator()
     token = await platform_login(client, operator.username)

@@ -15,12 +15,12 @@ import httpx
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import school_today, utcnow
 from graph.core.relay import to_global_id
 from learning import curriculum
 from models import Account, Contact, PupilContact
 from models.learning import Judgement
 from tenants.context import bind
+from tests.factories import clock
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 
@@ -61,7 +61,7 @@ def gid(kind: str, row: Any) -> str:
 
 
 def today() -> date:
-    return school_today(utcnow())
+    return clock.school_day()
 
 
 async def seed_judgements(
@@ -72,7 +72,7 @@ async def seed_judgements(
     recorded_at: datetime | None = None,
 ) -> None:
     """Judgements (pupil, ladder, rung, level, assessed on) written straight to the table, one statement."""
-    at = recorded_at or utcnow()
+    at = recorded_at or clock.now()
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
         await session.execute(
@@ -163,16 +163,24 @@ async def add_parent(
     """Another parent with an account, linked to ``pupil`` (a parent of *another* child than parent1's)."""
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school.id])
+        now = clock.now()
         contact = Contact(
-            school_id=school.id, forename="Olly", surname="Other", email=f"{username}@example.org"
+            school_id=school.id,
+            created_at=now,
+            forename="Olly",
+            surname="Other",
+            email=f"{username}@example.org",
         )
         session.add(contact)
         await session.flush()
         session.add(
-            PupilContact(school_id=school.id, pupil_id=school.pupils[pupil].id, contact_id=contact.id)
+            PupilContact(
+                school_id=school.id, created_at=now, pupil_id=school.pupils[pupil].id, contact_id=contact.id
+            )
         )
         account = Account(
             school_id=school.id,
+            created_at=now,
             username=username,
             password_hash=factory.password_hash(),
             role="PARENT",

@@ -15,16 +15,20 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from common.clock import utcnow
 from common.settings import REPO_ROOT
 from roster import service
 from roster.export import export_oneroster
 from roster.oneroster import SPECS_11, SPECS_12
 from roster.schoolgraph_csv import SPECS
 from tenants.context import bind
+from tests.factories import clock
+from tests.factories.schools import gql
 
 PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()
+"""Third-party OneRoster packages beside the repo: an extra conformance set, used only when present."""
 CLI = service.Importer(name="test")
+NEW_PASSWORD = "a long enough pass phrase for the roster"
+"""The password imported accounts choose when they activate."""
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -133,6 +137,15 @@ def enrol(
     }
 
 
+def rename_column(package: bytes, file: str, column: str, written: str) -> bytes:
+    """``package`` with ``file``'s header naming ``column`` as ``written`` (a misspelled header)."""
+    source = zipfile.ZipFile(io.BytesIO(package))
+    files = {name: source.read(name).decode() for name in source.namelist()}
+    header, rest = files[file].split("\r\n", 1)
+    files[file] = ",".join(written if c == column else c for c in header.split(",")) + "\r\n" + rest
+    return zip_bytes(files)
+
+
 def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slug: str = "") -> bytes:
     """schoolgraph's own CSV layout: school.csv plus the given files, every column of each."""
     out = {"school.csv": csv_text(("urn", "slug", "name"), [(urn, slug, "Test")])}
@@ -145,7 +158,7 @@ def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slu
 async def set_org(engine: AsyncEngine, school_id: uuid.UUID, org: str) -> None:
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school_id])
-        await service.set_org(session, school_id, org, by=None, now=utcnow())
+        await service.set_org(session, school_id, org, by=None, now=clock.now())
 
 
 async def set_urn(owner_engine: AsyncEngine, school_id: uuid.UUID, urn: str) -> None:
@@ -171,9 +184,9 @@ async def run_import(
         ref = await service.school_ref(session, school_id)
         options = service.ImportOptions(mode=mode, dry_run=dry_run)
         if isinstance(package, Path):
-            return await service.import_path(session, ref, package, by=by, options=options, now=utcnow())
+            return await service.import_path(session, ref, package, by=by, options=options, now=clock.now())
         return await service.import_stream(
-            session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=utcnow()
+            session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=clock.now()
         )
 
 
@@ -244,3 +257,56 @@ async def upload(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# --- activation of imported accounts, through the API --------------------------------------------------
+
+
+async def imported_accounts(client: httpx.AsyncClient, slug: str, admin: str) -> dict[str, dict[str, Any]]:
+    """Imported accounts (usernames with a dot) as the school admin lists them, by username."""
+    body = await gql(
+        client,
+        slug,
+        "{ staff(first: 100) { edges { node { account { id username status } } } } "
+        "pupils(first: 100) { edges { node { account { id username status } contacts { account { id username status } } } } } }",
+        token=admin,
+    )
+    assert "errors" not in body, body
+    found: dict[str, dict[str, Any]] = {}
+    for edge in body["data"]["staff"]["edges"] + body["data"]["pupils"]["edges"]:
+        for account in [edge["node"]["account"], *(c["account"] for c in edge["node"].get("contacts") or [])]:
+            if account and "." in account["username"]:
+                found[account["username"]] = account
+    return found
+
+
+async def activation_codes(
+    client: httpx.AsyncClient, slug: str, admin: str, ids: list[str]
+) -> dict[str, str]:
+    """One-time activation codes a school admin issues for these accounts, by username."""
+    body = await gql(
+        client,
+        slug,
+        "mutation($ids: [ID!]!) { issueActivationCodes(input: {accountIds: $ids}) { codes { account { username } "
+        "code expiresAt } errors { field code } } }",
+        {"ids": ids},
+        token=admin,
+    )
+    payload = body["data"]["issueActivationCodes"]
+    assert payload["errors"] == [], payload
+    return {c["account"]["username"]: c["code"] for c in payload["codes"]}
+
+
+async def activate(
+    client: httpx.AsyncClient, slug: str, username: str, code: str, password: str = NEW_PASSWORD
+) -> dict[str, Any]:
+    """Activate an imported account with its code, as its owner does: the payload (token or errors)."""
+    body = await gql(
+        client,
+        slug,
+        "mutation($u: String!, $c: String!, $p: String!) { activateImportedAccount(input: {username: $u, "
+        "activationCode: $c, password: $p}) { accessToken errors { field code } } }",
+        {"u": username, "c": code, "p": password},
+    )
+    result: dict[str, Any] = body["data"]["activateImportedAccount"]
+    return result

@@ -12,11 +12,11 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.service import AuthRuntime
-from common.clock import utcnow
 from common.identifiers import upn_check_letter
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from subscriptions.provisioning import create_school
 from tenants.context import bind
+from tests.factories import clock
 
 PASSWORD = "tulip garden songs at dusk"
 _serial = itertools.count(1)
@@ -40,7 +40,10 @@ class SchoolData:
 
 
 class SchoolFactory:
-    """Builds schools straight through the models (fast), with the runtime role and RLS binding."""
+    """Builds schools straight through the models (fast), with the runtime role and RLS binding.
+
+    Every row is stamped with the suite's clock (``created_at``); the model's default is the host's clock.
+    """
 
     def __init__(self, engine: AsyncEngine, auth: AuthRuntime) -> None:
         self.engine, self.auth = engine, auth
@@ -59,7 +62,7 @@ class SchoolFactory:
         """
         n = next(_serial)
         slug = f"test-{uuid.uuid4().hex[:10]}"
-        now = utcnow()
+        now = clock.now()
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
             school = await create_school(
                 session, slug=slug, name=name or f"Test School {n}", phase="PRIMARY", urn=None, now=now
@@ -71,6 +74,7 @@ class SchoolFactory:
             def staff(key: str, forename: str, surname: str, **kw: Any) -> Staff:
                 row = Staff(
                     school_id=sid,
+                    created_at=now,
                     forename=forename,
                     surname=surname,
                     work_email=f"{key}@{slug}.example",
@@ -86,10 +90,20 @@ class SchoolFactory:
             staff("teacher2", "Tess", "Tutor", title="Ms", staff_code="TT2")
             staff("senco", "Sam", "Senco", pupil_access="SCHOOL", pupil_access_reason="SENCO")
             data.groups["A"] = Group(
-                school_id=sid, name="Class A", type="CLASS", year_group=4, external_id=f"A-{n}"
+                school_id=sid,
+                created_at=now,
+                name="Class A",
+                type="CLASS",
+                year_group=4,
+                external_id=f"A-{n}",
             )
             data.groups["B"] = Group(
-                school_id=sid, name="Class B", type="CLASS", year_group=5, external_id=f"B-{n}"
+                school_id=sid,
+                created_at=now,
+                name="Class B",
+                type="CLASS",
+                year_group=5,
+                external_id=f"B-{n}",
             )
             for g, group in enumerate(("A", "B")):
                 for i in range(1, pupils_per_group + 1):
@@ -97,6 +111,7 @@ class SchoolFactory:
                     serial = n * 1000 + g * 500 + i
                     data.pupils[key] = Pupil(
                         school_id=sid,
+                        created_at=now,
                         forename=f"Pat{group}{i}",
                         surname=f"Pupil{i:04d}",
                         date_of_birth=date(2016, 1 + i % 12, 1 + i % 28),
@@ -106,7 +121,7 @@ class SchoolFactory:
                         uln=None,
                     )
             data.contacts["parent1"] = Contact(
-                school_id=sid, forename="Paula", surname="Parent", email="p1@example.org"
+                school_id=sid, created_at=now, forename="Paula", surname="Parent", email="p1@example.org"
             )
             session.add_all(
                 [*data.staff.values(), *data.groups.values(), *data.pupils.values(), *data.contacts.values()]
@@ -115,19 +130,29 @@ class SchoolFactory:
             session.add_all(
                 [
                     GroupTeacher(
-                        school_id=sid, group_id=data.groups["A"].id, staff_id=data.staff["teacher1"].id
+                        school_id=sid,
+                        created_at=now,
+                        group_id=data.groups["A"].id,
+                        staff_id=data.staff["teacher1"].id,
                     ),
                     GroupTeacher(
-                        school_id=sid, group_id=data.groups["B"].id, staff_id=data.staff["teacher2"].id
+                        school_id=sid,
+                        created_at=now,
+                        group_id=data.groups["B"].id,
+                        staff_id=data.staff["teacher2"].id,
                     ),
                     PupilContact(
                         school_id=sid,
+                        created_at=now,
                         pupil_id=data.pupils["pupil1"].id,
                         contact_id=data.contacts["parent1"].id,
                     ),
                     *(
                         GroupPupil(
-                            school_id=sid, group_id=data.groups["B" if "B" in key else "A"].id, pupil_id=p.id
+                            school_id=sid,
+                            created_at=now,
+                            group_id=data.groups["B" if "B" in key else "A"].id,
+                            pupil_id=p.id,
                         )
                         for key, p in data.pupils.items()
                     ),
@@ -146,7 +171,12 @@ class SchoolFactory:
             accounts["pupilB1"] = ("PUPIL", {"pupil_id": data.pupils["pupilB1"].id})
             for username, (role, link) in accounts.items():
                 data.accounts[username] = Account(
-                    school_id=sid, username=username, password_hash=self.password_hash(), role=role, **link
+                    school_id=sid,
+                    created_at=now,
+                    username=username,
+                    password_hash=self.password_hash(),
+                    role=role,
+                    **link,
                 )
             session.add_all(data.accounts.values())
         return data
@@ -156,9 +186,11 @@ class SchoolFactory:
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
             await bind(session, [school.id])
             base = next(_serial) * 1000
+            now = clock.now()
             rows = [
                 Pupil(
                     school_id=school.id,
+                    created_at=now,
                     forename=f"Extra{i}",
                     surname=f"Many{i:05d}",
                     date_of_birth=date(2015, 9, 1),
@@ -170,7 +202,10 @@ class SchoolFactory:
             session.add_all(rows)
             await session.flush()
             session.add_all(
-                GroupPupil(school_id=school.id, group_id=school.groups[group].id, pupil_id=p.id) for p in rows
+                GroupPupil(
+                    school_id=school.id, created_at=now, group_id=school.groups[group].id, pupil_id=p.id
+                )
+                for p in rows
             )
 
 

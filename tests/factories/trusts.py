@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.service import AuthRuntime
-from common.clock import utcnow
 from models.platform import OperatorAccount, TrustAdminAccount
 from subscriptions.provisioning import create_trust, join_trust
 from tenants.context import bound
+from tests.factories import clock
 from tests.factories.schools import PASSWORD, SchoolData
 
 _serial = itertools.count(1)
@@ -57,7 +57,7 @@ class TrustFactory:
         n = next(_serial)
         slug = f"trust-{uuid.uuid4().hex[:10]}"
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
-            trust = await create_trust(session, slug=slug, name=f"Test Trust {n}", kind=kind, now=utcnow())
+            trust = await create_trust(session, slug=slug, name=f"Test Trust {n}", kind=kind, now=clock.now())
             data = TrustData(trust.id, slug, trust.name, kind)
             for username in admins:
                 account = TrustAdminAccount(
@@ -67,7 +67,7 @@ class TrustFactory:
                     email=f"{username}@{slug}.example",
                     password_hash=self.password_hash(),
                     status="ACTIVE",
-                    created_at=utcnow(),
+                    created_at=clock.now(),
                 )
                 session.add(account)
                 data.admins[username] = account
@@ -82,14 +82,14 @@ class TrustFactory:
                 email=f"{username}@platform.example",
                 password_hash=self.password_hash(),
                 status="ACTIVE",
-                created_at=utcnow(),
+                created_at=clock.now(),
             )
             session.add(account)
         return OperatorData(account.id, username)
 
     async def join(self, school: SchoolData, trust: TrustData, *, effective_from: date | None = None) -> None:
         """Make ``trust`` the school's trust from ``effective_from`` (default: a year ago)."""
-        now = utcnow()
+        now = clock.now()
         start = effective_from or date(now.year - 1, now.month, 1)
         async with (
             AsyncSession(self.engine, expire_on_commit=False) as session,

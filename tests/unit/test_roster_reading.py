@@ -93,7 +93,7 @@ def _zip(files: dict[str, str]) -> io.BytesIO:
 
 
 def test_files_in_one_folder_of_the_zip_are_found_and_hashed() -> None:
-    """LL-A 4.1: MIS exports often put the files in a folder; the package's SHA-256 is of its bytes."""
+    """MIS exports often put the files in a folder; the package's SHA-256 is of its bytes."""
     package = open_zip(
         _zip({"export/users.csv": "x", "export/orgs.csv": "y", "__MACOSX/._users.csv": ""}), "p.zip"
     )
