@@ -236,10 +236,12 @@ async def _import(engine: Any, school: uuid.UUID, package: Path) -> dict[str, An
     """The import as the command line runs it (runtime role, one transaction), timed to its commit."""
     from common.clock import utcnow
     from roster import service
+    from server.cli.common import command_trail
     from tenants.context import bind
 
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school])
+        trail = command_trail(session, school)
         ref = await service.school_ref(session, school)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
@@ -251,6 +253,7 @@ async def _import(engine: Any, school: uuid.UUID, package: Path) -> dict[str, An
             options=service.ImportOptions(),
             now=utcnow(),
         )
+        await trail.write(session, now=utcnow())
         await session.commit()
         return {
             "report": report,

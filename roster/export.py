@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from common.events import emit
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
 from models.roster import GroupTerm, Term
 from roster.oneroster import SPECS_11
@@ -67,7 +68,8 @@ class ExportSummary:
 
 
 async def export_oneroster(session: AsyncSession, school: SchoolRef, out: BinaryIO) -> ExportSummary:
-    """Write the school's roster to ``out`` (a seekable binary file) as a OneRoster 1.1 bulk zip."""
+    """Write the school's roster to ``out`` (a seekable binary file) as a OneRoster 1.1 bulk zip; the export
+    is emitted to the audit trail (its row counts and the file's SHA-256)."""
     name = (await session.execute(select(School.name).where(School.id == school.id))).scalar_one()
     org = school.org_sourced_id or school.own_org_id
     summary = ExportSummary()
@@ -114,6 +116,7 @@ async def export_oneroster(session: AsyncSession, school: SchoolRef, out: Binary
         remaining -= len(chunk)
     out.seek(end)
     summary.sha256, summary.size = digest.hexdigest(), end - start
+    await emit(session, "roster.export", detail={"rows": summary.rows, "sha256": summary.sha256})
     return summary
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import school_today
 from common.errors import DomainError, violated_constraint
+from common.events import emit
 from models import School
 from models.roster import RosterImport, RosterSource
 from privacy import extended_data
@@ -166,17 +167,20 @@ async def import_path(
     now: datetime,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a zip file or folder from disk (the command line)."""
+    """Import a zip file or folder from disk (the command line); the import is emitted to the audit trail."""
     try:
         package = open_path(path)
     except PackageError as error:
-        return await _unreadable(session, school, by, options, path.name, None, error, now)
+        return await _recorded(
+            session, await _unreadable(session, school, by, options, path.name, None, error, now)
+        )
     try:
-        return await import_package(
+        report = await import_package(
             session, school, package, by=by, options=options, now=now, progress=progress
         )
     finally:
         package.close()
+    return await _recorded(session, report)
 
 
 async def import_stream(
@@ -189,15 +193,32 @@ async def import_stream(
     options: ImportOptions,
     now: datetime,
 ) -> ImportReport:
-    """Import an uploaded zip (a seekable binary stream: Starlette spools uploads to disk when large)."""
+    """Import an uploaded zip (a seekable binary stream: Starlette spools uploads to disk when large); the
+    import is emitted to the audit trail."""
     try:
         package = open_zip(stream, file_name)
     except PackageError as error:
-        return await _unreadable(session, school, by, options, file_name, stream, error, now)
+        return await _recorded(
+            session, await _unreadable(session, school, by, options, file_name, stream, error, now)
+        )
     try:
-        return await import_package(session, school, package, by=by, options=options, now=now)
+        report = await import_package(session, school, package, by=by, options=options, now=now)
     finally:
         package.close()
+    return await _recorded(session, report)
+
+
+async def _recorded(session: AsyncSession, report: ImportReport) -> ImportReport:
+    """The import's one audit event (LRS 5.1), whoever ran it: applied, dry run or refused alike."""
+    await emit(
+        session,
+        "roster.import",
+        "REJECTED" if report.outcome == "REFUSED" else "SUCCESS",
+        target_type="RosterImport",
+        target_id=report.import_id,
+        detail=audit_detail(report),
+    )
+    return report
 
 
 async def _unreadable(

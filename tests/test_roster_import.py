@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from roster import merge
 from tenants.context import bind
 from tests.factories import clock
+from tests.factories.audit import entries
 from tests.factories.people import new_school, new_uln, new_upn
 from tests.factories.roster import (
     NEW_PASSWORD,
@@ -37,6 +38,9 @@ from tests.factories.roster import (
 from tests.factories.schools import SchoolFactory, gql, login
 
 TODAY = clock.school_day()
+
+ATTEMPT_ONLY = {"roster_imports", "audit_log", "audit_heads"}
+"""What a dry run or a refused import writes: its history entry and its one audit event, no roster data."""
 
 
 def years_ago(years: int, days: int = 0) -> str:
@@ -175,7 +179,7 @@ async def test_a_dry_run_counts_what_a_commit_would_do_and_writes_nothing(
     engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory
 ) -> None:
     """LL 10.2: the dry run's report is the commit's report (same statements, rolled back); only the history
-    entry is written."""
+    entry and the audit event of the attempt are written."""
     school = await _school(engine, factory)
     assert (await run_import(engine, school.id, _package(pupils=("p1", "p2")))).outcome == "COMMITTED"
     package = _package(pupils=("p1", "p3"))
@@ -183,7 +187,13 @@ async def test_a_dry_run_counts_what_a_commit_would_do_and_writes_nothing(
     dry = await run_import(engine, school.id, package, dry_run=True)
     after = await fingerprint(owner_engine)
     assert dry.outcome == "DRY_RUN"
-    assert {t for t in after if after[t] != before[t]} == {"roster_imports"}
+    assert {t for t in after if after[t] != before[t]} == ATTEMPT_ONLY
+    recorded = (await entries(engine, school.id, "roster.import"))[-1]
+    assert (recorded.outcome, recorded.target_id, recorded.detail["dryRun"]) == (
+        "SUCCESS",
+        dry.import_id,
+        True,
+    )
     real = await run_import(engine, school.id, package)
     assert real.outcome == "COMMITTED"
     assert counts(dry) == counts(real)
@@ -267,7 +277,7 @@ async def test_every_error_names_its_file_row_and_column_and_nothing_is_written(
         ("enrollments.csv", 3, "userSourcedId", "UNKNOWN_USER"),
     }
     after = await fingerprint(owner_engine)
-    assert {t for t in after if after[t] != before[t]} == {"roster_imports"}
+    assert {t for t in after if after[t] != before[t]} == ATTEMPT_ONLY
 
 
 async def test_a_misspelled_header_names_the_expected_one(
@@ -602,7 +612,7 @@ async def test_a_constraint_the_checks_missed_refuses_the_import_cleanly(
     assert [p.code for p in report.problems if p.severity == "ERROR"] == ["CONFLICT"]
     assert "uq_pupils_school_id_upn" in report.problems[-1].message
     after = await fingerprint(owner_engine)
-    assert {t for t in after if after[t] != before[t]} == {"roster_imports"}
+    assert {t for t in after if after[t] != before[t]} == ATTEMPT_ONLY
 
 
 async def test_the_school_is_recognised_by_its_urn(

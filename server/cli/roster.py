@@ -69,8 +69,7 @@ async def _import(
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from common.clock import utcnow
-    from common.events import emit
-    from roster.service import Importer, ImportOptions, audit_detail, import_path, school_ref, set_org
+    from roster.service import Importer, ImportOptions, import_path, school_ref, set_org
     from tenants.context import enter_school
 
     async with common.runtime_engine(settings, urls) as engine:
@@ -97,14 +96,6 @@ async def _import(
                     now=now,
                     progress=advance,
                 )
-            await emit(
-                session,
-                "roster.import",
-                "REJECTED" if report.outcome == "REFUSED" else "SUCCESS",
-                target_type="RosterImport",
-                target_id=report.import_id,
-                detail=audit_detail(report),
-            )
             await trail.write(session, now=now)
         return report
 
@@ -194,7 +185,6 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from common.clock import utcnow
-    from common.events import emit
     from roster.export import export_oneroster
     from roster.service import school_ref
     from tenants.context import enter_school
@@ -214,6 +204,5 @@ async def _export(settings: Settings, urls: DatabaseUrls, slug: str, out: Path) 
                 partial.rename(out)
             finally:
                 partial.unlink(missing_ok=True)
-            await emit(session, "roster.export", detail={"rows": summary.rows, "sha256": summary.sha256})
             await trail.write(session, now=utcnow())
         return summary

