@@ -34,12 +34,7 @@ from common.events import emit
 from common.pagination import Page, after_key
 from learning import curriculum, ladders
 from models import Account
-from models.learning import (
-    Download,
-    PlatformContent,
-    SchoolContent,
-    StoredFile,
-)
+from models.content import Download, PlatformContent, SchoolContent, StoredFile
 from storage.files import FileStore, UploadRefused, check_upload, storage_key
 from tenants.scoping import in_school
 

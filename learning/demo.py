@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.clock import school_today
 from learning import curriculum
 from models import Account, Group, Pupil, Staff
-from models.learning import Achievement, Assignment, Judgement, LearningGoal, Submission
+from models.curriculum import Judgement
+from models.learning import Achievement, Assignment, LearningGoal, Submission
 
 LEVELS = ("NOT_YET", "WORKING_TOWARDS", "SECURE", "GREATER_DEPTH")
 

@@ -28,7 +28,7 @@ from learning import ladders
 from learning.policies import may_assess, may_teach_group
 from learning.queries import active_members
 from models import Group, Pupil
-from models.learning import LEVELS, Judgement
+from models.curriculum import LEVELS, Judgement
 from tenants.scoping import in_school, scoped
 
 MAX_NOTE: Final = 2000

@@ -26,14 +26,7 @@ from auth.principal import Principal
 from common import pagination as paging
 from common.errors import DomainError, Problems
 from common.pagination import Page, after_key
-from models.learning import (
-    LEVELS,
-    CurriculumLadder,
-    CurriculumRung,
-    LevelLabel,
-    SchoolLadder,
-    SchoolRung,
-)
+from models.curriculum import LEVELS, CurriculumLadder, CurriculumRung, LevelLabel, SchoolLadder, SchoolRung
 from tenants.scoping import in_school, scoped, scoped_delete, scoped_update
 
 PLATFORM, SCHOOL = "PLATFORM", "SCHOOL"

@@ -21,10 +21,7 @@ from common.errors import Problems
 from learning.content import content_by_ids, same_item
 from learning.policies import may_assess
 from models import Pupil
-from models.learning import (
-    PrintGrant,
-    PrintRequest,
-)
+from models.content import PrintGrant, PrintRequest
 from tenants.scoping import in_school, scoped
 
 MAX_PRINT_PUPILS: Final = 1000

@@ -28,7 +28,7 @@ from learning import ladders
 from learning.policies import may_teach_group, sees_school_progress
 from learning.queries import Cells, LatestJudgement, class_rows, latest_cells, latest_judgements_stmt
 from models import Group, GroupPupil, Pupil
-from models.learning import LEVELS, SECURE_OR_BETTER, CurriculumLadder, Judgement, SchoolLadder
+from models.curriculum import LEVELS, SECURE_OR_BETTER, CurriculumLadder, Judgement, SchoolLadder
 from tenants.scoping import in_school
 
 SECURE = frozenset(SECURE_OR_BETTER)

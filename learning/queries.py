@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from models import Account, Group, GroupPupil, Pupil
-from models.learning import Achievement, Judgement, LearningGoal, StoredFile, Submission
+from models.content import StoredFile
+from models.curriculum import Judgement
+from models.learning import Achievement, LearningGoal, Submission
 from tenants.scoping import in_school, scoped
 
 

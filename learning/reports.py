@@ -24,11 +24,7 @@ from common.errors import DomainError, Problems
 from common.pagination import Page, after_key
 from learning.content import content_by_ids, same_item
 from models import School
-from models.learning import (
-    ContentReport,
-    PlatformContent,
-    SchoolContent,
-)
+from models.content import ContentReport, PlatformContent, SchoolContent
 from tenants.scoping import in_school, scoped, scoped_update
 
 TAKE_DOWN, DISMISS = "TAKE_DOWN", "DISMISS"

@@ -25,17 +25,9 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Pupil
-from models.learning import (
-    SECURE_OR_BETTER,
-    Assignment,
-    CurriculumLadder,
-    Download,
-    Judgement,
-    PlatformContent,
-    SchoolContent,
-    SchoolLadder,
-    Submission,
-)
+from models.content import Download, PlatformContent, SchoolContent
+from models.curriculum import SECURE_OR_BETTER, CurriculumLadder, Judgement, SchoolLadder
+from models.learning import Assignment, Submission
 from tenants.scoping import in_schools
 
 SUPPRESS_BELOW: Final = 5

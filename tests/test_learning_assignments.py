@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import Settings
-from models.learning import Assignment, StoredFile, Submission
+from models.content import StoredFile
+from models.learning import Assignment, Submission
 from storage.files import MAX_FILE_BYTES
 from tenants.context import bind
 from tests.factories.learning import (

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from learning import curriculum, reports
 from learning.reports import operator_review_report
 from models import Account
-from models.learning import Download, PlatformContent, PrintRequest, SchoolContent
+from models.content import Download, PlatformContent, PrintRequest, SchoolContent
 from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories import clock

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from models.learning import Judgement
+from models.curriculum import Judgement
 from tenants.context import bind
 from tests.factories.learning import (
     gid,

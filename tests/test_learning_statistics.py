@@ -18,7 +18,8 @@ from learning.statistics import (
     school_summaries,
     suppress,
 )
-from models.learning import Assignment, Download, Submission
+from models.content import Download
+from models.learning import Assignment, Submission
 from tenants.context import bind
 from tests.factories import clock
 from tests.factories.learning import seed_judgements, starter, today

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from graph.core.relay import to_global_id
 from learning import curriculum
 from models import Account, Contact, PupilContact
-from models.learning import Judgement
+from models.curriculum import Judgement
 from tenants.context import bind
 from tests.factories import clock
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login

@@ -18,7 +18,8 @@ from auth.principal import Principal
 from graph.core.loaders import Lookup, batch_loader, lookup_loader
 from learning import assignments, content, ladders, progress, queries
 from models import Group, Pupil, Staff
-from models.learning import Achievement, Assignment, LearningGoal, StoredFile
+from models.content import StoredFile
+from models.learning import Achievement, Assignment, LearningGoal
 from people import queries as people
 
 

@@ -25,7 +25,7 @@ from graph.school.learning.types.content import (
 )
 from learning import content, prints, reports
 from learning import policies as rules
-from models.learning import ContentReport
+from models.content import ContentReport
 
 
 @strawberry.input

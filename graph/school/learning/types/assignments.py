@@ -17,7 +17,8 @@ from graph.school.learning.types.scale import AssignmentKind, WorkStatus
 from graph.school.people.types import GroupType, PupilType, StaffType
 from learning import assignments
 from learning import policies as rules
-from models.learning import StoredFile, Submission
+from models.content import StoredFile
+from models.learning import Submission
 from storage.files import local_store
 
 

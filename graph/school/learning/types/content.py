@@ -17,7 +17,7 @@ from graph.school.people.types import PupilType
 from learning import content
 from learning import policies as rules
 from learning.content import ContentItem, DownloadedFile, DownloadRecord
-from models.learning import ContentReport, PrintGrant, PrintRequest
+from models.content import ContentReport, PrintGrant, PrintRequest
 
 
 @strawberry.type(name="Content", description="Pre-loaded (PLATFORM) or school-uploaded (SCHOOL) content.")

@@ -22,7 +22,7 @@ from graph.school.people.types import GroupType, PupilType, StaffType
 from learning import policies as rules
 from learning import progress
 from models import Pupil
-from models.learning import Judgement
+from models.curriculum import Judgement
 
 
 async def pupil_of_row(root: Any, info: Info) -> PupilType | None:
