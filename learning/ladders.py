@@ -1,8 +1,8 @@
 # mypy: disable-error-code="attr-defined,union-attr"
-"""Curriculum ladders: the platform's (global, read by every school: LL 4.4) and a school's own, and the
-school's names for the levels of the judgement scale.
+"""Curriculum ladders: the platform's (global, read by every school: LL 4.4) and a school's own.
 
-A :class:`LadderRow` and :class:`RungRow` describe either kind alike (``source`` says which), so the rest
+(The school's names for the levels are in :mod:`learning.scale`.) A :class:`LadderRow` and
+:class:`RungRow` describe either kind alike (``source`` says which), so the rest
 of the learning package never needs to know where a ladder came from. Reads are open to every signed-in
 account of the school (a curriculum is not personal data); writes check their policy at the GraphQL edge
 and validate their whole input here, reporting every problem at once.
@@ -19,23 +19,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, select, tuple_, union_all
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from common import pagination as paging
 from common.errors import DomainError, Problems
 from common.pagination import Page, after_key
-from models.curriculum import LEVELS, CurriculumLadder, CurriculumRung, LevelLabel, SchoolLadder, SchoolRung
-from tenants.scoping import in_school, scoped, scoped_delete, scoped_update
+from models.curriculum import CurriculumLadder, CurriculumRung, SchoolLadder, SchoolRung
+from tenants.scoping import in_school, scoped, scoped_update
 
 PLATFORM, SCHOOL = "PLATFORM", "SCHOOL"
-DEFAULT_LABELS: dict[str, str] = {
-    "NOT_YET": "Not yet",
-    "WORKING_TOWARDS": "Working towards",
-    "SECURE": "Secure",
-    "GREATER_DEPTH": "Greater depth",
-}
 MAX_RUNGS = 200
 YEAR_GROUPS = range(-2, 15)
 
@@ -359,53 +352,3 @@ async def archive_ladder(
         .values(archived_at=now)
     )
     return Ladder(LadderRow(**{**found.row.__dict__, "archived": True}), found.rungs)
-
-
-# --- level labels ----------------------------------------------------------------------------------------
-
-
-async def level_labels(session: AsyncSession, school_id: uuid.UUID) -> dict[str, str]:
-    """The school's label of each level, the default where it set none."""
-    rows = (
-        await session.execute(
-            select(LevelLabel.level, LevelLabel.label).where(in_school(LevelLabel, school_id))
-        )
-    ).all()
-    labels = dict(DEFAULT_LABELS)
-    labels.update({level: label for level, label in rows})
-    return labels
-
-
-async def set_level_labels(
-    session: AsyncSession, principal: Principal, labels: Sequence[tuple[str, str | None]], *, now: datetime
-) -> dict[str, str]:
-    """Rename levels; a null or blank label restores the default. Labels must stay distinct."""
-    problems = Problems()
-    wanted: dict[str, str | None] = {}
-    for i, (level, label) in enumerate(labels):
-        if level not in LEVELS:
-            problems.add(f"labels.{i}.level", "INVALID_LEVEL", f"level must be one of {', '.join(LEVELS)}.")
-            continue
-        if level in wanted:
-            problems.add(f"labels.{i}.level", "DUPLICATE", f"{level} is given twice.")
-        text = (label or "").strip()
-        if len(text) > 40:
-            problems.add(f"labels.{i}.label", "TOO_LONG", "A label has at most 40 characters.")
-        wanted[level] = text or None
-    current = await level_labels(session, principal.school_id)
-    result = {**current, **{lvl: (lab or DEFAULT_LABELS[lvl]) for lvl, lab in wanted.items()}}
-    if len({v.casefold() for v in result.values()}) != len(result):
-        problems.add("labels", "LABELS_NOT_DISTINCT", "Two levels would have the same label.")
-    problems.raise_if_any()
-    school = principal.school_id
-    for level, label in wanted.items():
-        if label is None:
-            await session.execute(scoped_delete(LevelLabel, school).where(LevelLabel.level == level))
-        else:
-            stmt = insert(LevelLabel).values(school_id=school, level=level, label=label, updated_at=now)
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["school_id", "level"], set_={"label": label, "updated_at": now}
-                )
-            )
-    return result

@@ -36,7 +36,7 @@ from graph.school.learning.types.progress import (
 )
 from graph.school.learning.types.records import LearnerRecordType
 from graph.school.learning.types.scale import LEVEL_BY_NAME, ReportStatus
-from learning import assignments, content, judgements, ladders, progress, reports
+from learning import assignments, content, judgements, ladders, progress, reports, scale
 from learning import policies as rules
 from people import queries as people
 
@@ -89,7 +89,7 @@ async def _ladder(info: Info, id: strawberry.ID) -> LadderType | None:
 
 
 async def _level_scale(info: Info) -> list[LevelLabelType]:
-    labels = await ladders.level_labels(info.context.session, info.context.tenant.id)
+    labels = await scale.level_labels(info.context.session, info.context.tenant.id)
     return [LevelLabelType(level=LEVEL_BY_NAME[level], label=label) for level, label in labels.items()]
 
 

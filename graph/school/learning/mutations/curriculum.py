@@ -11,7 +11,7 @@ from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
 from graph.school.learning.types.curriculum import LadderType, LevelLabelType
 from graph.school.learning.types.scale import LEVEL_BY_NAME, JudgementLevel
-from learning import ladders
+from learning import ladders, scale
 
 
 @strawberry.input
@@ -95,7 +95,7 @@ async def set_level_labels(info: Info, input: SetLevelLabelsInput) -> LevelLabel
     return await mutate(
         info,
         LevelLabelsPayload,
-        lambda: ladders.set_level_labels(ctx.session, ctx.principal, wanted, now=ctx.now),
+        lambda: scale.set_level_labels(ctx.session, ctx.principal, wanted, now=ctx.now),
         done=lambda labels: LevelLabelsPayload(
             level_scale=[LevelLabelType(level=LEVEL_BY_NAME[k], label=v) for k, v in labels.items()]
         ),
