@@ -81,6 +81,9 @@ def _principal_stmt() -> Select[Any]:
     role: staff without school-wide access get the active groups they teach and those groups' pupils;
     a pupil the active groups they are in and those groups' teachers; a parent their linked children,
     and the children's active groups and teachers. Admins and school-wide staff need none.
+
+    Longer than a function should be, on purpose: it is one SQL statement, read whole, every branch beside
+    the role it serves.
     """
     school: Any = bindparam("school_id")
 
