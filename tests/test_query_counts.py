@@ -46,6 +46,11 @@ AUDIT_APPEND = 2
 PUPILS_QUERY = "{ pupils(first: 100) { edges { node { groups { name teachers { surname } } } } } }"
 # the pupils page + their groups + those groups' teachers; a list of pupils read by staff is recorded.
 PUPILS_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 3 + AUDIT_APPEND
+RECORD_JUDGEMENT_STATEMENTS = 8
+"""recordJudgement: the request overhead (2), the mutation's savepoint and its release (2), the pupil's
+check (1), the insert (1) and the audit append (2); the rung, its ladder and the payload come from the
+platform ladders the process keeps (read once, and again every PLATFORM_CACHE_SECONDS: one statement more
+for that request)."""
 
 
 @contextmanager
@@ -190,3 +195,35 @@ async def test_ladders_read_rungs_only_when_asked_for(
     assert own == [{"code": "Y4-OWN", "steps": [{"code": "A"}]}]
     assert plain == REQUEST_OVERHEAD + 1
     assert with_rungs == REQUEST_OVERHEAD + 2
+
+
+async def test_recording_a_judgement_runs_a_fixed_number_of_statements(
+    client: httpx.AsyncClient, engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """recordJudgement costs a fixed number of statements: one more only when the process (re)reads the
+    platform's ladders, which it then keeps."""
+    from learning.ladders import forget_platform_ladders
+    from tests.factories.learning import document, gid, starter
+
+    forget_platform_ladders()
+    school = await factory.school()
+    token = await login(client, school.slug, "teacher1")
+    ladder = starter("Y4-MATHS")
+    query = document("recordJudgement", "judgement { level rung { code } }")
+    counted = []
+    for level in ("WORKING_TOWARDS", "SECURE"):
+        variables = {
+            "input": {
+                "pupilId": gid("Pupil", school.pupils["pupil1"]),
+                "rungId": ladder.rung_gid(0),
+                "level": level,
+            }
+        }
+        count, data = await _count(client, engine, school, token, query, variables)
+        assert data["recordJudgement"]["errors"] == []
+        assert data["recordJudgement"]["judgement"] == {
+            "level": level,
+            "rung": {"code": ladder.rung_codes[0]},
+        }
+        counted.append(count)
+    assert counted == [RECORD_JUDGEMENT_STATEMENTS + 1, RECORD_JUDGEMENT_STATEMENTS]
