@@ -183,6 +183,30 @@ def _repetitive_message(password: str) -> str | None:
     return None
 
 
+def _length_problems(length: int, min_length: int) -> list[PasswordProblem]:
+    """TOO_SHORT and TOO_LONG, as they apply to a normalised password of ``length`` code points."""
+    problems: list[PasswordProblem] = []
+    if length < min_length:
+        problems.append(
+            PasswordProblem("TOO_SHORT", f"must be at least {min_length} characters long (it has {length})")
+        )
+    if length > MAX_LENGTH:
+        problems.append(
+            PasswordProblem("TOO_LONG", f"must be at most {MAX_LENGTH} characters long (it has {length})")
+        )
+    return problems
+
+
+def _context_message(normalised: str, context_words: Sequence[str]) -> str | None:
+    """The CONTAINS_CONTEXT message naming the context terms found in the password, or None."""
+    folded = normalised.casefold()
+    found = [term for term in _context_terms(context_words) if term in folded]
+    if not found:
+        return None
+    quoted = ", ".join(f'"{term}"' for term in found)
+    return f"must not contain words linked to you, your school or this service ({quoted})"
+
+
 def check_password_policy(
     password: str,
     *,
@@ -218,33 +242,14 @@ def check_password_policy(
         raise ValueError(f"min_length must be between 1 and {MAX_LENGTH}, got {min_length}")
 
     normalised = normalise(password)
-    length = len(normalised)
-    problems: list[PasswordProblem] = []
-
-    if length < min_length:
-        problems.append(
-            PasswordProblem("TOO_SHORT", f"must be at least {min_length} characters long (it has {length})")
-        )
-    if length > MAX_LENGTH:
-        problems.append(
-            PasswordProblem("TOO_LONG", f"must be at most {MAX_LENGTH} characters long (it has {length})")
-        )
+    problems = _length_problems(len(normalised), min_length)
     if _is_common(normalised):
         problems.append(
             PasswordProblem("COMMON_PASSWORD", "must not be a commonly used password, or a repetition of one")
         )
-
-    folded = normalised.casefold()
-    found = [term for term in _context_terms(context_words) if term in folded]
-    if found:
-        quoted = ", ".join(f'"{term}"' for term in found)
-        problems.append(
-            PasswordProblem(
-                "CONTAINS_CONTEXT",
-                f"must not contain words linked to you, your school or this service ({quoted})",
-            )
-        )
-
+    context = _context_message(normalised, context_words)
+    if context is not None:
+        problems.append(PasswordProblem("CONTAINS_CONTEXT", context))
     repetitive = _repetitive_message(normalised)
     if repetitive is not None:
         problems.append(PasswordProblem("REPETITIVE", repetitive))

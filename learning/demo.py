@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +35,21 @@ class DemoClass:
 async def seed_learning(
     session: AsyncSession, school_id: uuid.UUID, classes: Sequence[DemoClass], now: datetime
 ) -> None:
-    ladders = {ladder.code: ladder for ladder in curriculum.starter_ladders()}
+    """Judgements for every pupil of ``classes`` (one statement), then each class's assignment, with the
+    first pupil's work, an award and a goal. Flushes, never commits."""
     today = school_today(now)
+    await session.execute(insert(Judgement), _judgement_rows(school_id, classes, today, now))
+    for demo_class in classes:
+        await _seed_class_work(session, school_id, demo_class, today, now)
+    await session.flush()
+
+
+def _judgement_rows(
+    school_id: uuid.UUID, classes: Sequence[DemoClass], today: date, now: datetime
+) -> list[dict[str, object]]:
+    """Each pupil's progress up a varied reach of their year's maths, reading and writing ladders:
+    secure (now and then greater depth) below the last two rungs reached, mixed on those."""
+    ladders = {ladder.code: ladder for ladder in curriculum.starter_ladders()}
     rows = []
     for demo_class in classes:
         year = demo_class.group.year_group or 5
@@ -65,58 +78,63 @@ async def seed_learning(
                             "recorded_at": now,
                         }
                     )
-    await session.execute(insert(Judgement), rows)
-    for demo_class in classes:
-        year = demo_class.group.year_group or 5
-        assignment = Assignment(
+    return rows
+
+
+async def _seed_class_work(
+    session: AsyncSession, school_id: uuid.UUID, demo_class: DemoClass, today: date, now: datetime
+) -> None:
+    """The class's maths revision assignment (flushed for its id), with the first pupil's submission and
+    feedback, an award and a learning goal (added, flushed by the caller)."""
+    year = demo_class.group.year_group or 5
+    assignment = Assignment(
+        school_id=school_id,
+        group_id=demo_class.group.id,
+        title=f"Year {year} maths revision",
+        kind="REVISION",
+        instructions="Work through the first three pages of your workbook.",
+        platform_content_id=curriculum.workbook_id(f"Y{year}-MATHS"),
+        due_on=today + timedelta(days=7),
+        set_by=demo_class.account.id,
+        set_by_staff=demo_class.teacher.id,
+        created_at=now,
+    )
+    session.add(assignment)
+    await session.flush()
+    first = demo_class.pupils[0]
+    session.add(
+        Submission(
             school_id=school_id,
-            group_id=demo_class.group.id,
-            title=f"Year {year} maths revision",
-            kind="REVISION",
-            instructions="Work through the first three pages of your workbook.",
-            platform_content_id=curriculum.workbook_id(f"Y{year}-MATHS"),
-            due_on=today + timedelta(days=7),
-            set_by=demo_class.account.id,
-            set_by_staff=demo_class.teacher.id,
+            assignment_id=assignment.id,
+            pupil_id=first.id,
+            text="I finished pages 1 to 3. Page 3 was tricky.",
+            submitted_by=demo_class.pupil_accounts[0].id,
+            submitted_at=now,
+            feedback="Good work. Look again at question 4 on page 3.",
+            feedback_by=demo_class.account.id,
+            feedback_by_staff=demo_class.teacher.id,
+            feedback_at=now,
+        )
+    )
+    session.add(
+        Achievement(
+            school_id=school_id,
+            pupil_id=first.id,
+            kind="AWARD",
+            title="Reader of the month",
+            awarding_body=None,
+            achieved_on=today - timedelta(days=14),
+            recorded_by=demo_class.account.id,
             created_at=now,
         )
-        session.add(assignment)
-        await session.flush()
-        first = demo_class.pupils[0]
-        session.add(
-            Submission(
-                school_id=school_id,
-                assignment_id=assignment.id,
-                pupil_id=first.id,
-                text="I finished pages 1 to 3. Page 3 was tricky.",
-                submitted_by=demo_class.pupil_accounts[0].id,
-                submitted_at=now,
-                feedback="Good work. Look again at question 4 on page 3.",
-                feedback_by=demo_class.account.id,
-                feedback_by_staff=demo_class.teacher.id,
-                feedback_at=now,
-            )
+    )
+    session.add(
+        LearningGoal(
+            school_id=school_id,
+            pupil_id=first.id,
+            statement="Use paragraphs to organise ideas around a theme",
+            target_on=today + timedelta(days=42),
+            set_by=demo_class.account.id,
+            created_at=now,
         )
-        session.add(
-            Achievement(
-                school_id=school_id,
-                pupil_id=first.id,
-                kind="AWARD",
-                title="Reader of the month",
-                awarding_body=None,
-                achieved_on=today - timedelta(days=14),
-                recorded_by=demo_class.account.id,
-                created_at=now,
-            )
-        )
-        session.add(
-            LearningGoal(
-                school_id=school_id,
-                pupil_id=first.id,
-                statement="Use paragraphs to organise ideas around a theme",
-                target_on=today + timedelta(days=42),
-                set_by=demo_class.account.id,
-                created_at=now,
-            )
-        )
-    await session.flush()
+    )

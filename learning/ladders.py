@@ -270,28 +270,22 @@ def _text(problems: Problems, field: str, value: str | None, *, limit: int, requ
     return text
 
 
-async def create_ladder(
-    session: AsyncSession, principal: Principal, data: NewLadder, *, now: datetime
-) -> Ladder:
-    """A school ladder with its rungs in the given order; codes unique at the school (ladders and rungs)."""
-    school = principal.school_id
-    problems = Problems()
-    code = _text(problems, "code", data.code, limit=40).upper()
-    subject = _text(problems, "subject", data.subject, limit=60)
-    title = _text(problems, "title", data.title, limit=200)
-    if data.year_group is not None and data.year_group not in YEAR_GROUPS:
-        problems.add("yearGroup", "INVALID_YEAR_GROUP", "yearGroup must be between -2 (nursery) and 14.")
-    if not data.rungs:
-        problems.add("rungs", "REQUIRED", "A ladder needs at least one rung.")
-    if len(data.rungs) > MAX_RUNGS:
-        problems.add("rungs", "TOO_MANY", f"A ladder has at most {MAX_RUNGS} rungs.")
+def _rung_codes(problems: Problems, rungs: Sequence[NewRung]) -> list[str]:
+    """Each rung's code, upper-cased ("" where missing), checking every rung's code and statement."""
     rung_codes: list[str] = []
-    for i, rung in enumerate(data.rungs):
+    for i, rung in enumerate(rungs):
         rung_code = _text(problems, f"rungs.{i}.code", rung.code, limit=40).upper()
         _text(problems, f"rungs.{i}.statement", rung.statement, limit=2000)
         if rung_code and rung_code in rung_codes:
             problems.add(f"rungs.{i}.code", "DUPLICATE", f"Rung code {rung_code} appears twice.")
         rung_codes.append(rung_code)
+    return rung_codes
+
+
+async def _check_codes_free(
+    session: AsyncSession, problems: Problems, school: uuid.UUID, code: str, rung_codes: list[str]
+) -> None:
+    """The ladder's code and its rungs' codes are not the school's already (a statement for each, if any)."""
     if code:
         taken = await session.execute(
             scoped(SchoolLadder, school).where(func.upper(SchoolLadder.code) == code).limit(1)
@@ -307,6 +301,25 @@ async def create_ladder(
                 "CODE_TAKEN",
                 f"The school has a rung with code {existing} already.",
             )
+
+
+async def create_ladder(
+    session: AsyncSession, principal: Principal, data: NewLadder, *, now: datetime
+) -> Ladder:
+    """A school ladder with its rungs in the given order; codes unique at the school (ladders and rungs)."""
+    school = principal.school_id
+    problems = Problems()
+    code = _text(problems, "code", data.code, limit=40).upper()
+    subject = _text(problems, "subject", data.subject, limit=60)
+    title = _text(problems, "title", data.title, limit=200)
+    if data.year_group is not None and data.year_group not in YEAR_GROUPS:
+        problems.add("yearGroup", "INVALID_YEAR_GROUP", "yearGroup must be between -2 (nursery) and 14.")
+    if not data.rungs:
+        problems.add("rungs", "REQUIRED", "A ladder needs at least one rung.")
+    if len(data.rungs) > MAX_RUNGS:
+        problems.add("rungs", "TOO_MANY", f"A ladder has at most {MAX_RUNGS} rungs.")
+    rung_codes = _rung_codes(problems, data.rungs)
+    await _check_codes_free(session, problems, school, code, rung_codes)
     problems.raise_if_any()
     row = SchoolLadder(
         school_id=school,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from common.errors import Problems
-from learning.content import content_by_ids, same_item
+from learning.content import ContentItem, content_by_ids, same_item
 from learning.policies import may_assess
 from models import Pupil
 from models.content import PrintGrant, PrintRequest
@@ -61,48 +61,8 @@ async def request_prints(
     used: dict[uuid.UUID, int] = {}
     granted: dict[uuid.UUID, int] = {}
     if item is not None and item.is_workbook:
-        used = dict(
-            (
-                await session.execute(
-                    select(PrintRequest.pupil_id, func.max(PrintRequest.copy_number))
-                    .where(
-                        in_school(PrintRequest, school),
-                        PrintRequest.pupil_id.in_(pupil_ids),
-                        same_item(PrintRequest, item),
-                    )
-                    .group_by(PrintRequest.pupil_id)
-                )
-            ).all()
-        )
-        granted = dict(
-            (
-                await session.execute(
-                    select(PrintGrant.pupil_id, func.count())
-                    .where(
-                        in_school(PrintGrant, school),
-                        PrintGrant.pupil_id.in_(pupil_ids),
-                        same_item(PrintGrant, item),
-                    )
-                    .group_by(PrintGrant.pupil_id)
-                )
-            ).all()
-        )
-    seen: set[uuid.UUID] = set()
-    for i, pupil_id in enumerate(pupil_ids):
-        if pupil_id in seen:
-            problems.add(f"pupilIds.{i}", "DUPLICATE", "This pupil is named twice.")
-        seen.add(pupil_id)
-        if pupil_id not in active or not may_assess(principal, pupil_id):
-            problems.add(
-                f"pupilIds.{i}", "PUPIL_NOT_TAUGHT", "No pupil with this id among the pupils you teach."
-            )
-        elif used.get(pupil_id, 0) >= 1 + granted.get(pupil_id, 0):
-            problems.add(
-                f"pupilIds.{i}",
-                "PRINT_LIMIT_REACHED",
-                "This pupil has had their printed copy of this workbook (one per pupil, licence 6.4.2); "
-                "a school admin can grant another.",
-            )
+        used, granted = await _copies_used_and_granted(session, school, item, pupil_ids)
+    _check_pupils(problems, principal, pupil_ids, active, used, granted)
     problems.raise_if_any()
     assert item is not None
     rows = [
@@ -119,6 +79,67 @@ async def request_prints(
     session.add_all(rows)
     await session.flush()
     return rows
+
+
+async def _copies_used_and_granted(
+    session: AsyncSession, school: uuid.UUID, item: ContentItem, pupil_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+    """Per pupil, the highest copy of the workbook printed and the grants of more (two statements;
+    pupils without any are absent)."""
+    used: dict[uuid.UUID, int] = dict(
+        (
+            await session.execute(
+                select(PrintRequest.pupil_id, func.max(PrintRequest.copy_number))
+                .where(
+                    in_school(PrintRequest, school),
+                    PrintRequest.pupil_id.in_(pupil_ids),
+                    same_item(PrintRequest, item),
+                )
+                .group_by(PrintRequest.pupil_id)
+            )
+        ).all()
+    )
+    granted: dict[uuid.UUID, int] = dict(
+        (
+            await session.execute(
+                select(PrintGrant.pupil_id, func.count())
+                .where(
+                    in_school(PrintGrant, school),
+                    PrintGrant.pupil_id.in_(pupil_ids),
+                    same_item(PrintGrant, item),
+                )
+                .group_by(PrintGrant.pupil_id)
+            )
+        ).all()
+    )
+    return used, granted
+
+
+def _check_pupils(
+    problems: Problems,
+    principal: Principal,
+    pupil_ids: Sequence[uuid.UUID],
+    active: set[uuid.UUID],
+    used: dict[uuid.UUID, int],
+    granted: dict[uuid.UUID, int],
+) -> None:
+    """Each pupil named once, active, taught by the principal, and with a copy left to print."""
+    seen: set[uuid.UUID] = set()
+    for i, pupil_id in enumerate(pupil_ids):
+        if pupil_id in seen:
+            problems.add(f"pupilIds.{i}", "DUPLICATE", "This pupil is named twice.")
+        seen.add(pupil_id)
+        if pupil_id not in active or not may_assess(principal, pupil_id):
+            problems.add(
+                f"pupilIds.{i}", "PUPIL_NOT_TAUGHT", "No pupil with this id among the pupils you teach."
+            )
+        elif used.get(pupil_id, 0) >= 1 + granted.get(pupil_id, 0):
+            problems.add(
+                f"pupilIds.{i}",
+                "PRINT_LIMIT_REACHED",
+                "This pupil has had their printed copy of this workbook (one per pupil, licence 6.4.2); "
+                "a school admin can grant another.",
+            )
 
 
 async def grant_print(

@@ -90,7 +90,7 @@ async def _review(
     suspend_uploader: bool,
     now: datetime,
 ) -> ContentReport:
-    problems = Problems()
+    """Decide an open report (locked), taking the item down if so decided; every problem at once."""
     report = (
         await session.execute(
             scoped(ContentReport, school_id).where(ContentReport.id == report_id).with_for_update()
@@ -98,6 +98,28 @@ async def _review(
     ).scalar_one_or_none()
     if report is None:
         raise DomainError.one("reportId", "NOT_FOUND", "No report with this id at this school.")
+    text = _checked_decision(report, reviewer, decision, note, suspend_uploader=suspend_uploader)
+    status = "TAKEN_DOWN" if decision == TAKE_DOWN else "DISMISSED"
+    if decision == TAKE_DOWN:
+        await _take_down(
+            session, school_id, reviewer, report, text, suspend_uploader=suspend_uploader, now=now
+        )
+        await _settle_other_reports(session, school_id, reviewer, report, status, text, now=now)
+    report.status = status
+    report.reviewed_by = reviewer.account_id
+    report.reviewed_by_operator = reviewer.operator
+    report.decision_note = text
+    report.reviewed_at = now
+    report.uploader_suspended = suspend_uploader
+    await session.flush()
+    return report
+
+
+def _checked_decision(
+    report: ContentReport, reviewer: Reviewer, decision: str, note: str, *, suspend_uploader: bool
+) -> str:
+    """The decision's note, stripped; raises every problem with the decision at once."""
+    problems = Problems()
     if report.status != "OPEN":
         problems.add("reportId", "ALREADY_REVIEWED", f"This report was reviewed already ({report.status}).")
     if decision not in (TAKE_DOWN, DISMISS):
@@ -121,58 +143,72 @@ async def _review(
             "Only the uploader of school content taken down can be suspended.",
         )
     problems.raise_if_any()
-    status = "TAKEN_DOWN" if decision == TAKE_DOWN else "DISMISSED"
-    if decision == TAKE_DOWN:
-        if on_platform:
-            await session.execute(
-                update(PlatformContent)
-                .where(
-                    PlatformContent.id == report.platform_content_id, PlatformContent.taken_down_at.is_(None)
-                )
-                .values(taken_down_at=now, takedown_reason=text)
-            )
-        else:
-            await session.execute(
-                scoped_update(SchoolContent, school_id)
-                .where(SchoolContent.id == report.school_content_id, SchoolContent.taken_down_at.is_(None))
-                .values(taken_down_at=now, taken_down_by=reviewer.account_id, takedown_reason=text)
-            )
-            if suspend_uploader:
-                uploader = (
-                    await session.execute(
-                        select(SchoolContent.uploaded_by).where(
-                            in_school(SchoolContent, school_id), SchoolContent.id == report.school_content_id
-                        )
-                    )
-                ).scalar_one()
-                await set_account_status(
-                    session, school_id, [uploader], status="DISABLED", reason="CONTENT_TAKEDOWN", now=now
-                )
-        # Every open report about the item is settled by the takedown.
-        same = (
-            ContentReport.platform_content_id == report.platform_content_id
-            if on_platform
-            else ContentReport.school_content_id == report.school_content_id
-        )
+    return text
+
+
+async def _take_down(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    reviewer: Reviewer,
+    report: ContentReport,
+    reason: str,
+    *,
+    suspend_uploader: bool,
+    now: datetime,
+) -> None:
+    """Hide the reported item (if not hidden already), and disable its school uploader if asked."""
+    if report.platform_content_id is not None:
         await session.execute(
-            scoped_update(ContentReport, school_id)
-            .where(same, ContentReport.status == "OPEN", ContentReport.id != report.id)
-            .values(
-                status=status,
-                reviewed_by=reviewer.account_id,
-                reviewed_by_operator=reviewer.operator,
-                decision_note=text,
-                reviewed_at=now,
-            )
+            update(PlatformContent)
+            .where(PlatformContent.id == report.platform_content_id, PlatformContent.taken_down_at.is_(None))
+            .values(taken_down_at=now, takedown_reason=reason)
         )
-    report.status = status
-    report.reviewed_by = reviewer.account_id
-    report.reviewed_by_operator = reviewer.operator
-    report.decision_note = text
-    report.reviewed_at = now
-    report.uploader_suspended = suspend_uploader
-    await session.flush()
-    return report
+        return
+    await session.execute(
+        scoped_update(SchoolContent, school_id)
+        .where(SchoolContent.id == report.school_content_id, SchoolContent.taken_down_at.is_(None))
+        .values(taken_down_at=now, taken_down_by=reviewer.account_id, takedown_reason=reason)
+    )
+    if suspend_uploader:
+        uploader = (
+            await session.execute(
+                select(SchoolContent.uploaded_by).where(
+                    in_school(SchoolContent, school_id), SchoolContent.id == report.school_content_id
+                )
+            )
+        ).scalar_one()
+        await set_account_status(
+            session, school_id, [uploader], status="DISABLED", reason="CONTENT_TAKEDOWN", now=now
+        )
+
+
+async def _settle_other_reports(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    reviewer: Reviewer,
+    report: ContentReport,
+    status: str,
+    note: str,
+    *,
+    now: datetime,
+) -> None:
+    """Every other open report about the same item gets the same decision (a takedown settles them all)."""
+    same = (
+        ContentReport.platform_content_id == report.platform_content_id
+        if report.platform_content_id is not None
+        else ContentReport.school_content_id == report.school_content_id
+    )
+    await session.execute(
+        scoped_update(ContentReport, school_id)
+        .where(same, ContentReport.status == "OPEN", ContentReport.id != report.id)
+        .values(
+            status=status,
+            reviewed_by=reviewer.account_id,
+            reviewed_by_operator=reviewer.operator,
+            decision_note=note,
+            reviewed_at=now,
+        )
+    )
 
 
 async def review_report(

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import and_, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import Row, and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,25 +71,45 @@ class SchoolSummary:
 async def school_summaries(session: AsyncSession, school_ids: Sequence[uuid.UUID]) -> list[SchoolSummary]:
     """One summary per school, in the order given: four statements for any number of schools."""
     ids = list(school_ids)
-    pupils: dict[uuid.UUID, int] = dict(
-        (
-            await session.execute(
-                select(Pupil.school_id, func.count())
-                .where(in_schools(Pupil, ids), Pupil.active)
-                .group_by(Pupil.school_id)
-            )
-        ).all()
+    pupils = await _active_pupils(session, ids)
+    totals = await _judgement_totals(session, ids)
+    by_school = await _subjects_by_school(session, ids)
+    return [
+        SchoolSummary(
+            school_id=s,
+            pupils=suppress(pupils.get(s, 0)),
+            assessed_pupils=suppress(totals.get(s, (0, 0))[0]),
+            judgements=suppress(totals.get(s, (0, 0))[1]),
+            subjects=by_school.get(s, []),
+        )
+        for s in ids
+    ]
+
+
+async def _active_pupils(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Active pupils per school (one statement; schools without any are absent)."""
+    rows = await session.execute(
+        select(Pupil.school_id, func.count())
+        .where(in_schools(Pupil, ids), Pupil.active)
+        .group_by(Pupil.school_id)
     )
-    totals = {
-        row[0]: row[1:]
-        for row in (
-            await session.execute(
-                select(Judgement.school_id, func.count(func.distinct(Judgement.pupil_id)), func.count())
-                .where(in_schools(Judgement, ids))
-                .group_by(Judgement.school_id)
-            )
-        ).all()
-    }
+    return dict(rows.all())
+
+
+async def _judgement_totals(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+    """(assessed pupils, judgements) per school (one statement; schools without any are absent)."""
+    rows = await session.execute(
+        select(Judgement.school_id, func.count(func.distinct(Judgement.pupil_id)), func.count())
+        .where(in_schools(Judgement, ids))
+        .group_by(Judgement.school_id)
+    )
+    return {row[0]: (row[1], row[2]) for row in rows.all()}
+
+
+async def _subjects_by_school(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[SubjectSummary]]:
+    """Each school's subjects, by name, from the latest judgement per pupil and rung (one statement)."""
     # The subject of each ladder (platform or the school's own), then the latest judgements per subject.
     subjects = union_all(
         select(
@@ -142,16 +162,7 @@ async def school_summaries(session: AsyncSession, school_ids: Sequence[uuid.UUID
         by_school[school_id].append(
             SubjectSummary(subject, suppress(assessed), _share(secure, judged, basis=assessed))
         )
-    return [
-        SchoolSummary(
-            school_id=s,
-            pupils=suppress(pupils.get(s, 0)),
-            assessed_pupils=suppress(totals.get(s, (0, 0))[0]),
-            judgements=suppress(totals.get(s, (0, 0))[1]),
-            subjects=by_school.get(s, []),
-        )
-        for s in ids
-    ]
+    return by_school
 
 
 # --- platform: what is used across schools (LL-A 5.2) -----------------------------------------------------
@@ -195,6 +206,29 @@ async def platform_usage(
     would tell what the suppressed counts hide). Seven statements at most, however many schools.
     """
     ids = list(school_ids)
+    used = await _content_counts(session, ids)
+    school_counts = await _content_schools(session, ids)
+    titles = await _content_titles(session, list(used))
+    items = _ranked_content(used, school_counts, titles)
+    by_subject = await _assignments_by_subject(session, ids)
+    uploads = (
+        await session.execute(
+            select(func.count()).select_from(SchoolContent).where(in_schools(SchoolContent, ids))
+        )
+    ).scalar_one()
+    return PlatformUsage(
+        top_content=items[:limit],
+        assignments_by_subject=[
+            SubjectUsage(name, suppress(count), suppress(schools))
+            for name, count, schools in by_subject
+            if suppress(count) is not None
+        ],
+        school_uploads=suppress(uploads),
+    )
+
+
+async def _content_counts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+    """Per pre-loaded item: its ``assignments``, ``pupils`` (who submitted) and ``downloads`` (three statements)."""
     assignment_use = (
         select(
             Assignment.platform_content_id.label("content_id"),
@@ -231,6 +265,11 @@ async def platform_usage(
         used[content_id]["pupils"] = pupils
     for content_id, _, count in (await session.execute(download_use)).all():
         used[content_id]["downloads"] = count
+    return used
+
+
+async def _content_schools(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Per pre-loaded item, the schools that assigned or downloaded it (one statement)."""
     # Schools using an item in either way: counted exactly (a school may both assign and download).
     both = union_all(
         select(Assignment.platform_content_id.label("content_id"), Assignment.school_id).where(
@@ -240,27 +279,32 @@ async def platform_usage(
             in_schools(Download, ids), Download.platform_content_id.is_not(None)
         ),
     ).subquery("use")
-    school_counts: dict[uuid.UUID, int] = dict(
-        (
-            await session.execute(
-                select(both.c.content_id, func.count(func.distinct(both.c.school_id))).group_by(
-                    both.c.content_id
-                )
-            )
-        ).all()
+    rows = await session.execute(
+        select(both.c.content_id, func.count(func.distinct(both.c.school_id))).group_by(both.c.content_id)
     )
-    titles = {}
-    if used:
-        titles = {
-            row[0]: (row[1], row[2])
-            for row in (
-                await session.execute(
-                    select(PlatformContent.id, PlatformContent.code, PlatformContent.title).where(
-                        PlatformContent.id.in_(list(used))
-                    )
-                )
-            ).all()
-        }
+    return dict(rows.all())
+
+
+async def _content_titles(
+    session: AsyncSession, content_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """(code, title) of each pre-loaded item: one statement, none when there are no items."""
+    if not content_ids:
+        return {}
+    rows = await session.execute(
+        select(PlatformContent.id, PlatformContent.code, PlatformContent.title).where(
+            PlatformContent.id.in_(content_ids)
+        )
+    )
+    return {row[0]: (row[1], row[2]) for row in rows.all()}
+
+
+def _ranked_content(
+    used: dict[uuid.UUID, dict[str, int]],
+    school_counts: dict[uuid.UUID, int],
+    titles: dict[uuid.UUID, tuple[str, str]],
+) -> list[ContentUsage]:
+    """The suppressed usage of each item, most used first; items with nothing left to show are dropped."""
     items = []
     for content_id, counts in used.items():
         usage = ContentUsage(
@@ -275,33 +319,25 @@ async def platform_usage(
         if (usage.assignments or 0) + (usage.downloads or 0) > 0:
             items.append(usage)
     items.sort(key=lambda u: (-((u.assignments or 0) + (u.downloads or 0)), u.title))
+    return items
+
+
+async def _assignments_by_subject(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> Sequence[Row[str, int, int]]:
+    """(subject, assignments, schools) rows, most assigned first (one statement; counts unsuppressed)."""
     subject = func.coalesce(PlatformContent.subject, SchoolContent.subject, literal("Free text"))
-    by_subject = (
-        await session.execute(
-            select(subject, func.count(), func.count(func.distinct(Assignment.school_id)))
-            .select_from(Assignment)
-            .outerjoin(PlatformContent, PlatformContent.id == Assignment.platform_content_id)
-            .outerjoin(
-                SchoolContent,
-                tuple_(SchoolContent.school_id, SchoolContent.id)
-                == tuple_(Assignment.school_id, Assignment.school_content_id),
-            )
-            .where(in_schools(Assignment, ids))
-            .group_by(subject)
-            .order_by(func.count().desc(), subject)
+    rows = await session.execute(
+        select(subject, func.count(), func.count(func.distinct(Assignment.school_id)))
+        .select_from(Assignment)
+        .outerjoin(PlatformContent, PlatformContent.id == Assignment.platform_content_id)
+        .outerjoin(
+            SchoolContent,
+            tuple_(SchoolContent.school_id, SchoolContent.id)
+            == tuple_(Assignment.school_id, Assignment.school_content_id),
         )
-    ).all()
-    uploads = (
-        await session.execute(
-            select(func.count()).select_from(SchoolContent).where(in_schools(SchoolContent, ids))
-        )
-    ).scalar_one()
-    return PlatformUsage(
-        top_content=items[:limit],
-        assignments_by_subject=[
-            SubjectUsage(name, suppress(count), suppress(schools))
-            for name, count, schools in by_subject
-            if suppress(count) is not None
-        ],
-        school_uploads=suppress(uploads),
+        .where(in_schools(Assignment, ids))
+        .group_by(subject)
+        .order_by(func.count().desc(), subject)
     )
+    return rows.all()

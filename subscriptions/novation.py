@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import DomainError, Problems
 from models import School, SchoolTrustMembership, Trust
-from models.licensing import NOVATION_REASONS, OPEN_NOVATION, Licence, LicenceSchool, Novation
+from models.licensing import NOVATION_REASONS, OPEN_NOVATION, Novation
 from subscriptions import outbox
-from subscriptions.licences import CURRENT_TERMS_VERSION, add_years, end_school_cover, lock_schools
+from subscriptions.licences import CURRENT_TERMS_VERSION, lock_schools
+from subscriptions.novation_licence import novate_licence
 from subscriptions.provisioning import join_trust
 from tenants.context import bound
 from tenants.scoping import in_school
@@ -108,53 +109,15 @@ async def propose(
     if school is None or (by.type == "TRUST_ADMIN" and (current is None or current.trust_id != by.trust_id)):
         # A trust admin may propose only for a school of its own trust; any other is "no such school".
         raise DomainError.one("schoolId", "NOT_FOUND", "No such school in this trust.")
-    problems = Problems()
-    to_trust = await session.get(Trust, to_trust_id)
-    from_trust = None if current is None else await session.get(Trust, current.trust_id)
-    if school.status == "TERMINATED":
-        problems.add("schoolId", "SCHOOL_TERMINATED", f"{school.name} is terminated.")
-    if to_trust is None:
-        problems.add("toTrust", "NOT_FOUND", "No such trust.")
-    elif current is not None and current.trust_id == to_trust_id:
-        problems.add("toTrust", "SAME_TRUST", f"{school.name} is in {to_trust.name} already.")
-    if reason not in NOVATION_REASONS:
-        problems.add("reason", "INVALID_REASON", f"reason must be one of {', '.join(NOVATION_REASONS)}.")
-    elif to_trust is not None:
-        if to_trust.kind not in ACADEMY_KINDS:
-            problems.add(
-                "toTrust", "NOT_AN_ACADEMY_TRUST", "A school can only be novated to an academy trust."
-            )
-        elif (
-            reason == "CONVERSION_TO_ACADEMY"
-            and from_trust is not None
-            and from_trust.kind != "LOCAL_AUTHORITY"
-        ):
-            problems.add(
-                "reason", "REASON_MISMATCH", "Conversion to an academy is from a local authority (LL 20.1.1)."
-            )
-        elif reason == "TRUST_TRANSFER" and (from_trust is None or from_trust.kind not in ACADEMY_KINDS):
-            problems.add(
-                "reason", "REASON_MISMATCH", "A trust transfer moves an academy between trusts (LL 20.1.2)."
-            )
-    if effective_date < today:
-        problems.add("effectiveDate", "EFFECTIVE_DATE_IN_PAST", "The effective date cannot be in the past.")
-    else:
-        latest = await _latest_membership(session, school_id)
-        if latest is not None and effective_date <= latest.effective_from:
-            problems.add(
-                "effectiveDate",
-                "BEFORE_CURRENT_MEMBERSHIP",
-                f"The school joined its trust on {latest.effective_from}: the change must come after that.",
-            )
-    pending = (
-        await session.execute(
-            select(Novation.id).where(Novation.tenant_id == school_id, Novation.status.in_(OPEN_NOVATION))  # type: ignore[attr-defined]
-        )
-    ).first()
-    if pending is not None:
-        problems.add("schoolId", "NOVATION_PENDING", f"A novation of {school.name} is pending already.")
-    problems.raise_if_any()
-    assert to_trust is not None
+    to_trust = await _checked_proposal(
+        session,
+        school,
+        current,
+        to_trust_id=to_trust_id,
+        reason=reason,
+        effective_date=effective_date,
+        today=today,
+    )
     novation = Novation(
         tenant_id=school_id,
         from_trust_id=None if current is None else current.trust_id,
@@ -182,6 +145,88 @@ async def propose(
         now=now,
     )
     return novation
+
+
+async def _checked_proposal(
+    session: AsyncSession,
+    school: School,
+    current: SchoolTrustMembership | None,
+    *,
+    to_trust_id: uuid.UUID,
+    reason: str,
+    effective_date: date,
+    today: date,
+) -> Trust:
+    """The successor trust of a valid proposal; raises every problem with the proposal at once."""
+    problems = Problems()
+    to_trust = await session.get(Trust, to_trust_id)
+    from_trust = None if current is None else await session.get(Trust, current.trust_id)
+    if school.status == "TERMINATED":
+        problems.add("schoolId", "SCHOOL_TERMINATED", f"{school.name} is terminated.")
+    _check_successor(problems, school, current, to_trust, from_trust, to_trust_id=to_trust_id, reason=reason)
+    await _check_effective_date(session, problems, school.id, effective_date, today=today)
+    pending = (
+        await session.execute(
+            select(Novation.id).where(Novation.tenant_id == school.id, Novation.status.in_(OPEN_NOVATION))  # type: ignore[attr-defined]
+        )
+    ).first()
+    if pending is not None:
+        problems.add("schoolId", "NOVATION_PENDING", f"A novation of {school.name} is pending already.")
+    problems.raise_if_any()
+    assert to_trust is not None
+    return to_trust
+
+
+def _check_successor(
+    problems: Problems,
+    school: School,
+    current: SchoolTrustMembership | None,
+    to_trust: Trust | None,
+    from_trust: Trust | None,
+    *,
+    to_trust_id: uuid.UUID,
+    reason: str,
+) -> None:
+    """The successor trust exists, is another academy trust, and fits the reason (LL 20.1)."""
+    if to_trust is None:
+        problems.add("toTrust", "NOT_FOUND", "No such trust.")
+    elif current is not None and current.trust_id == to_trust_id:
+        problems.add("toTrust", "SAME_TRUST", f"{school.name} is in {to_trust.name} already.")
+    if reason not in NOVATION_REASONS:
+        problems.add("reason", "INVALID_REASON", f"reason must be one of {', '.join(NOVATION_REASONS)}.")
+    elif to_trust is not None:
+        if to_trust.kind not in ACADEMY_KINDS:
+            problems.add(
+                "toTrust", "NOT_AN_ACADEMY_TRUST", "A school can only be novated to an academy trust."
+            )
+        elif (
+            reason == "CONVERSION_TO_ACADEMY"
+            and from_trust is not None
+            and from_trust.kind != "LOCAL_AUTHORITY"
+        ):
+            problems.add(
+                "reason", "REASON_MISMATCH", "Conversion to an academy is from a local authority (LL 20.1.1)."
+            )
+        elif reason == "TRUST_TRANSFER" and (from_trust is None or from_trust.kind not in ACADEMY_KINDS):
+            problems.add(
+                "reason", "REASON_MISMATCH", "A trust transfer moves an academy between trusts (LL 20.1.2)."
+            )
+
+
+async def _check_effective_date(
+    session: AsyncSession, problems: Problems, school_id: uuid.UUID, effective_date: date, *, today: date
+) -> None:
+    """The effective date is not past and after the school joined its current trust (a read, if not past)."""
+    if effective_date < today:
+        problems.add("effectiveDate", "EFFECTIVE_DATE_IN_PAST", "The effective date cannot be in the past.")
+        return
+    latest = await _latest_membership(session, school_id)
+    if latest is not None and effective_date <= latest.effective_from:
+        problems.add(
+            "effectiveDate",
+            "BEFORE_CURRENT_MEMBERSHIP",
+            f"The school joined its trust on {latest.effective_from}: the change must come after that.",
+        )
 
 
 async def _novation(session: AsyncSession, novation_id: uuid.UUID) -> Novation | None:
@@ -310,48 +355,7 @@ async def apply(session: AsyncSession, novation: Novation, *, now: datetime) -> 
         await join_trust(session, novation.tenant_id, novation.to_trust_id, effective_from=effective, now=now)
     to_trust = await session.get(Trust, novation.to_trust_id)
     assert to_trust is not None
-    old = (
-        await session.execute(
-            select(Licence)
-            .join(LicenceSchool, LicenceSchool.licence_id == Licence.id)
-            .where(
-                LicenceSchool.tenant_id == novation.tenant_id,
-                Licence.status == "ACTIVE",
-                or_(LicenceSchool.covered_to.is_(None), LicenceSchool.covered_to > effective),  # type: ignore[union-attr]
-            )
-            .order_by(LicenceSchool.covered_from.desc())  # type: ignore[attr-defined]
-            .limit(1)
-            .with_for_update(of=Licence)
-        )
-    ).scalar_one_or_none()
-    if old is not None:
-        shared = (
-            await session.execute(
-                select(LicenceSchool.tenant_id).where(
-                    LicenceSchool.licence_id == old.id,
-                    or_(LicenceSchool.covered_to.is_(None), LicenceSchool.covered_to > effective),  # type: ignore[union-attr]
-                )
-            )
-        ).all()
-        await end_school_cover(session, novation.tenant_id, on=effective, status="NOVATED")
-        term_end = old.term_end if old.term_end > effective else add_years(effective)
-        new = Licence(
-            reference=f"{old.reference.split('/')[0]}/N{old.renewals + 1}-{novation.id.hex[:4].upper()}",
-            licensee_trust_id=to_trust.id,
-            licensee_name=to_trust.name,
-            terms_version=novation.accepted_terms_version or CURRENT_TERMS_VERSION,
-            term_start=effective,
-            term_end=term_end,
-            auto_renew=old.auto_renew,
-            annual_fee_pence=old.annual_fee_pence // max(len(shared), 1),
-            cancellation_received_on=old.cancellation_received_on,
-            novated_from_id=old.id,
-            created_at=now,
-        )
-        session.add(new)
-        await session.flush()
-        session.add(LicenceSchool(licence_id=new.id, tenant_id=novation.tenant_id, covered_from=effective))
-        novation.old_licence_id, novation.new_licence_id = old.id, new.id
+    await novate_licence(session, novation, to_trust, now=now)
     novation.status = "APPLIED"
     novation.applied_at = now
     await session.flush()

@@ -67,20 +67,7 @@ async def create_school_admin(
     now: datetime,
 ) -> NewSchoolAdmin:
     """A PENDING school admin with a staff record and an activation code (the school must be bound)."""
-    problems = Problems()
-    username = username.strip()
-    if (p := username_problem(username)) is not None:
-        problems.add(p.field, p.code, p.message)
-    elif await username_taken(session, school_id, username):
-        problems.add("username", "USERNAME_TAKEN", "This username is already in use at this school.")
-    for field, value in (("forename", forename), ("surname", surname)):
-        if not _NAME.search(value) or len(value.strip()) > 100:
-            problems.add(field, "INVALID_NAME", f"The {field} must be 1 to 100 characters.")
-    try:
-        email = validate_email(email)
-    except IdentifierError as error:
-        problems.add("email", error.code, error.message)
-    problems.raise_if_any()
+    username, email = await _checked_admin(session, school_id, forename, surname, email, username)
     staff = Staff(
         school_id=school_id,
         forename=forename.strip(),
@@ -107,18 +94,56 @@ async def create_school_admin(
     code = await issue_activation(
         session, school_id, account.id, issuer_type=issuer_type, issuer_id=issuer_id, now=now
     )
-    if super_user and len(await super_user_ids(session, school_id)) < MAX_SUPER_USERS:
-        session.add(
-            SuperUser(
-                school_id=school_id,
-                account_id=account.id,
-                nominated_by_type=issuer_type,
-                nominated_by=issuer_id,
-                nominated_at=now,
-            )
+    if super_user:
+        await _nominate_if_room(
+            session, school_id, account.id, issuer_type=issuer_type, issuer_id=issuer_id, now=now
         )
-        await session.flush()
     return NewSchoolAdmin(account=account, staff=staff, activation_code=code)
+
+
+async def _checked_admin(
+    session: AsyncSession, school_id: uuid.UUID, forename: str, surname: str, email: str, username: str
+) -> tuple[str, str]:
+    """The username (stripped) and e-mail (validated) of a new school admin; raises every problem at once."""
+    problems = Problems()
+    username = username.strip()
+    if (p := username_problem(username)) is not None:
+        problems.add(p.field, p.code, p.message)
+    elif await username_taken(session, school_id, username):
+        problems.add("username", "USERNAME_TAKEN", "This username is already in use at this school.")
+    for field, value in (("forename", forename), ("surname", surname)):
+        if not _NAME.search(value) or len(value.strip()) > 100:
+            problems.add(field, "INVALID_NAME", f"The {field} must be 1 to 100 characters.")
+    try:
+        email = validate_email(email)
+    except IdentifierError as error:
+        problems.add("email", error.code, error.message)
+    problems.raise_if_any()
+    return username, email
+
+
+async def _nominate_if_room(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    account_id: uuid.UUID,
+    *,
+    issuer_type: str,
+    issuer_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Nominate the account a Super-User unless the school has its MAX_SUPER_USERS already (then silently not)."""
+    if len(await super_user_ids(session, school_id)) >= MAX_SUPER_USERS:
+        return
+    session.add(
+        SuperUser(
+            school_id=school_id,
+            account_id=account_id,
+            nominated_by_type=issuer_type,
+            nominated_by=issuer_id,
+            nominated_at=now,
+        )
+    )
+    await session.flush()
 
 
 async def issue_activation(

@@ -37,9 +37,52 @@ async def suspend(
     by: uuid.UUID | None,
     now: datetime,
 ) -> Suspension:
+    """Suspend the school until ``ends_at``: its sessions are revoked and its status refreshed, and its
+    Super-Users are told. Raises every problem at once, writing nothing; flushes, never commits."""
     school = await session.get(School, school_id, with_for_update=True)
     if school is None:
         raise DomainError.one("schoolId", "NOT_FOUND", "No such school.")
+    await _check_suspension(
+        session,
+        school,
+        reason=reason,
+        ends_at=ends_at,
+        agreed_longer=agreed_longer,
+        agreement=agreement,
+        now=now,
+    )
+    async with bound(session, [school_id]):
+        revoked = await revoke_sessions(session, school_id, reason="SCHOOL_SUSPENDED", now=now)
+    suspension = Suspension(
+        tenant_id=school_id,
+        reason=reason,
+        note=note,
+        starts_at=now,
+        ends_at=ends_at,
+        agreed_longer=agreed_longer,
+        agreement=(agreement or "").strip() or None,
+        sessions_revoked=revoked,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(suspension)
+    await session.flush()
+    await refresh_school_status(session, school_id, now=now)
+    await _announce(session, school, reason=reason, ends_at=ends_at, now=now)
+    return suspension
+
+
+async def _check_suspension(
+    session: AsyncSession,
+    school: School,
+    *,
+    reason: str,
+    ends_at: datetime,
+    agreed_longer: bool,
+    agreement: str | None,
+    now: datetime,
+) -> None:
+    """Raise every problem with suspending ``school`` at once (one read: its open suspension)."""
     problems = Problems()
     if school.status == "TERMINATED":
         problems.add("schoolId", "SCHOOL_TERMINATED", f"{school.name} is terminated.")
@@ -58,29 +101,18 @@ async def suspend(
         problems.add("agreement", "REQUIRED", "Record what was agreed, with whom and when.")
     open_one = (
         await session.execute(
-            select(Suspension.id).where(Suspension.tenant_id == school_id, Suspension.lifted_at.is_(None))  # type: ignore[union-attr]
+            select(Suspension.id).where(Suspension.tenant_id == school.id, Suspension.lifted_at.is_(None))  # type: ignore[union-attr]
         )
     ).first()
     if open_one is not None:
         problems.add("schoolId", "ALREADY_SUSPENDED", f"{school.name} is suspended already.")
     problems.raise_if_any()
-    async with bound(session, [school_id]):
-        revoked = await revoke_sessions(session, school_id, reason="SCHOOL_SUSPENDED", now=now)
-    suspension = Suspension(
-        tenant_id=school_id,
-        reason=reason,
-        note=note,
-        starts_at=now,
-        ends_at=ends_at,
-        agreed_longer=agreed_longer,
-        agreement=(agreement or "").strip() or None,
-        sessions_revoked=revoked,
-        created_by=by,
-        created_at=now,
-    )
-    session.add(suspension)
-    await session.flush()
-    await refresh_school_status(session, school_id, now=now)
+
+
+async def _announce(
+    session: AsyncSession, school: School, *, reason: str, ends_at: datetime, now: datetime
+) -> None:
+    """Tell the school (its Super-Users, through the outbox) that its access is suspended and until when."""
     await outbox.enqueue(
         session,
         kind="SCHOOL_SUSPENDED",
@@ -90,9 +122,8 @@ async def suspend(
             f"until {ends_at:%Y-%m-%d %H:%M} UTC unless lifted sooner. Every session was signed out."
         ),
         now=now,
-        tenant_id=school_id,
+        tenant_id=school.id,
     )
-    return suspension
 
 
 async def lift(

@@ -177,63 +177,15 @@ async def destroy(
     exports.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = exports / f"{record.school_slug}-{school_id}-{now:%Y%m%dT%H%M%SZ}.json"
     files = exported_files_dir(path)
-    digest = hashlib.sha256()
-    counts: dict[str, int] = {}
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-
-            def write(chunk: str) -> None:
-                handle.write(chunk)
-                digest.update(chunk.encode("utf-8"))
-
-            header = {
-                "school": {"id": str(school_id), "slug": record.school_slug, "name": record.school_name},
-                "exported_at": now.isoformat(),
-                "classification": "OFFICIAL-SENSITIVE [PROTECT]",
-            }
-            write(json.dumps(header)[:-1] + ', "tables": {')
-            for i, table in enumerate(sorted(tables.values())):
-                select_rows = (
-                    f"SELECT (to_jsonb(t) - CAST(:secret AS text[]))::text FROM {_ident(table)} t "  # noqa: S608 - a catalog name, quoted
-                    "WHERE t.school_id = :school"
-                )
-                rows = (
-                    await owner_session.execute(
-                        text(select_rows), {"school": school_id, "secret": list(SECRET_COLUMNS)}
-                    )
-                ).scalars()
-                write(("," if i else "") + json.dumps(table) + ": [")
-                for j, row in enumerate(rows):
-                    write(("," if j else "") + row)
-                write("]")
-            # Records of achievement as a reader wants them (with the pupil's UPN and ULN), besides the
-            # raw tables: the learner's record travels with the school's data (LL 5.1.4, LRS).
-            records = await export_rows(owner_session, school_id)
-            write('}, "learner_records": ' + json.dumps(records, default=str) + "}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
+        sha256 = await _write_export(owner_session, record, sorted(tables.values()), path, now=now)
         # The school's uploaded files (content, submitted work) go with the export; the originals are
         # removed only after this transaction commits (purge_files), so a failure here loses nothing.
         originals = school_files_dir(data_dir, school_id)
         if originals.is_dir():
             shutil.copytree(originals, files)
-        for table, trigger in triggers:
-            await owner_session.execute(
-                text(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_ident(trigger)}")
-            )
-        for table in order:
-            delete = f"DELETE FROM {_ident(table)} WHERE school_id = :school"  # noqa: S608 - a catalog name, quoted
-            result = await owner_session.execute(text(delete), {"school": school_id})
-            counts[table] = int(result.rowcount)  # type: ignore[attr-defined]
-        for table, trigger in triggers:
-            await owner_session.execute(text(f"ALTER TABLE {_ident(table)} ENABLE TRIGGER {_ident(trigger)}"))
-        for table in order:
-            count = f"SELECT count(*) FROM {_ident(table)} WHERE school_id = :school"  # noqa: S608 - a catalog name, quoted
-            left = (await owner_session.execute(text(count), {"school": school_id})).scalar_one()
-            if left:
-                raise RuntimeError(f"{table}: {left} rows of the school survived its destruction")
+        counts = await _delete_rows(owner_session, school_id, order, triggers)
+        await _check_none_left(owner_session, school_id, order)
     except BaseException:
         path.unlink(missing_ok=True)
         shutil.rmtree(files, ignore_errors=True)
@@ -243,10 +195,79 @@ async def destroy(
     record.row_counts = dict(sorted(counts.items()))
     record.total_rows = sum(counts.values())
     record.export_path = str(path)
-    record.export_sha256 = digest.hexdigest()
+    record.export_sha256 = sha256
     record.export_bytes = path.stat().st_size
     await owner_session.flush()
     return record
+
+
+async def _write_export(
+    owner_session: AsyncSession, record: DestructionRecord, tables: list[str], path: Path, *, now: datetime
+) -> str:
+    """Write the school's rows of ``tables`` and its learner records to a new file (0600, never
+    overwritten), synced to disk; its SHA-256 in hex. The caller removes the file if anything fails."""
+    school_id = record.tenant_id
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+
+        def write(chunk: str) -> None:
+            handle.write(chunk)
+            digest.update(chunk.encode("utf-8"))
+
+        header = {
+            "school": {"id": str(school_id), "slug": record.school_slug, "name": record.school_name},
+            "exported_at": now.isoformat(),
+            "classification": "OFFICIAL-SENSITIVE [PROTECT]",
+        }
+        write(json.dumps(header)[:-1] + ', "tables": {')
+        for i, table in enumerate(tables):
+            select_rows = (
+                f"SELECT (to_jsonb(t) - CAST(:secret AS text[]))::text FROM {_ident(table)} t "  # noqa: S608 - a catalog name, quoted
+                "WHERE t.school_id = :school"
+            )
+            rows = (
+                await owner_session.execute(
+                    text(select_rows), {"school": school_id, "secret": list(SECRET_COLUMNS)}
+                )
+            ).scalars()
+            write(("," if i else "") + json.dumps(table) + ": [")
+            for j, row in enumerate(rows):
+                write(("," if j else "") + row)
+            write("]")
+        # Records of achievement as a reader wants them (with the pupil's UPN and ULN), besides the
+        # raw tables: the learner's record travels with the school's data (LL 5.1.4, LRS).
+        records = await export_rows(owner_session, school_id)
+        write('}, "learner_records": ' + json.dumps(records, default=str) + "}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return digest.hexdigest()
+
+
+async def _delete_rows(
+    owner_session: AsyncSession, school_id: uuid.UUID, order: list[str], triggers: list[tuple[str, str]]
+) -> dict[str, int]:
+    """DELETE the school's rows from each table in ``order``, with the DELETE ``triggers`` (table, name)
+    disabled meanwhile; the rows deleted per table."""
+    counts: dict[str, int] = {}
+    for table, trigger in triggers:
+        await owner_session.execute(text(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_ident(trigger)}"))
+    for table in order:
+        delete = f"DELETE FROM {_ident(table)} WHERE school_id = :school"  # noqa: S608 - a catalog name, quoted
+        result = await owner_session.execute(text(delete), {"school": school_id})
+        counts[table] = int(result.rowcount)  # type: ignore[attr-defined]
+    for table, trigger in triggers:
+        await owner_session.execute(text(f"ALTER TABLE {_ident(table)} ENABLE TRIGGER {_ident(trigger)}"))
+    return counts
+
+
+async def _check_none_left(owner_session: AsyncSession, school_id: uuid.UUID, tables: list[str]) -> None:
+    """Raise (so the transaction rolls back) if any row of the school survived in any of ``tables``."""
+    for table in tables:
+        count = f"SELECT count(*) FROM {_ident(table)} WHERE school_id = :school"  # noqa: S608 - a catalog name, quoted
+        left = (await owner_session.execute(text(count), {"school": school_id})).scalar_one()
+        if left:
+            raise RuntimeError(f"{table}: {left} rows of the school survived its destruction")
 
 
 def school_files_dir(data_dir: Path, school_id: uuid.UUID) -> Path:
