@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,20 +175,33 @@ def write(root: Path = REPO_ROOT) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None, *, root: Path = REPO_ROOT) -> int:
-    parser = argparse.ArgumentParser(prog="python -m graph.export", description=__doc__.splitlines()[0])
+def command(
+    prog: str,
+    description: str,
+    stale: Callable[[Path], list[Path]],
+    written: Callable[[Path], list[Path]],
+    argv: list[str] | None,
+    root: Path,
+) -> int:
+    """``python -m <prog> [--check]``: write the exported files, or with ``--check`` write nothing and exit 1
+    naming each one that is out of date (one command line for every schema's export)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 naming each file that is out of date"
     )
     args = parser.parse_args(argv)
     if args.check:
-        stale = stale_files(root)
-        for path in stale:
-            print(f"{path} is out of date: run python -m graph.export", file=sys.stderr)
-        return 1 if stale else 0
-    for path in write(root):
+        out_of_date = stale(root)
+        for path in out_of_date:
+            print(f"{path} is out of date: run python -m {prog}", file=sys.stderr)
+        return 1 if out_of_date else 0
+    for path in written(root):
         print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None, *, root: Path = REPO_ROOT) -> int:
+    return command("graph.export", __doc__.splitlines()[0], stale_files, write, argv, root)
 
 
 if __name__ == "__main__":

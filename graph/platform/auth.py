@@ -8,16 +8,10 @@ from strawberry.types import Info
 from auth import admin_sessions, operators
 from auth.admin_tokens import PLATFORM_AUDIENCE
 from auth.operators import OPERATOR
+from graph.core.sign_in import LoginInput, LogoutPayload, RefreshTokenInput
 from graph.permissions import guarded_mutation, public
 from graph.platform.context import AdminContext, operator_of
-from graph.platform.sign_in import (
-    AdminAuthPayload,
-    LoginInput,
-    LogoutPayload,
-    RefreshTokenInput,
-    change_password_resolver,
-    logout_resolver,
-)
+from graph.platform.sign_in import AdminAuthPayload, change_password_resolver, logout_resolver
 
 
 async def login(info: Info, input: LoginInput) -> AdminAuthPayload:

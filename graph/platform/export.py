@@ -8,7 +8,6 @@ declarations the way ``graph.export`` does for the school schema (whose files it
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +18,7 @@ from auth.operators import OPERATOR
 from auth.policies import Policy
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY, TRUST_ADMIN
 from graph import export
+from graph.export import command
 from graph.platform.context import ADMIN_DATA_TYPES
 
 REPO_ROOT = export.REPO_ROOT
@@ -114,19 +114,7 @@ def write(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None, *, root: Path = REPO_ROOT) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m graph.platform.export", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale file")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_files(root)
-        for path in stale:
-            print(f"{path} is out of date: run python -m graph.platform.export", file=sys.stderr)
-        return 1 if stale else 0
-    for path in write(root):
-        print(f"wrote {path}")
-    return 0
+    return command("graph.platform.export", __doc__.splitlines()[0], stale_files, write, argv, root)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from auth import admin_sessions
 from auth.admin_sessions import AdminOutcome, AdminTokens
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
+from graph.core.sign_in import ChangePasswordInput, LogoutPayload
 from graph.platform.context import AdminContext
 
 
@@ -40,29 +41,6 @@ class AdminAuthPayload:
         if outcome.problem is not None:
             return cls.of(None, user_errors([outcome.problem]))
         return cls.of(outcome.tokens, [])
-
-
-@strawberry.type
-class LogoutPayload:
-    ok: bool
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class LoginInput:
-    username: str
-    password: str
-
-
-@strawberry.input
-class RefreshTokenInput:
-    refresh_token: str
-
-
-@strawberry.input
-class ChangePasswordInput:
-    current_password: str
-    new_password: str
 
 
 class _SignedIn(Protocol):

@@ -12,16 +12,10 @@ from auth.admin_sessions import AdminTokens
 from auth.admin_tokens import audience_for_trust
 from auth.trust_admins import TRUST_ADMIN
 from graph.core.mutations import mutate
+from graph.core.sign_in import LoginInput, LogoutPayload, RefreshTokenInput
 from graph.permissions import guarded_mutation, public
 from graph.platform.context import AdminContext, trust_admin_of
-from graph.platform.sign_in import (
-    AdminAuthPayload,
-    LoginInput,
-    LogoutPayload,
-    RefreshTokenInput,
-    change_password_resolver,
-    logout_resolver,
-)
+from graph.platform.sign_in import AdminAuthPayload, change_password_resolver, logout_resolver
 from models.platform import TrustAdminAccount
 
 

@@ -12,6 +12,7 @@ from auth import service as auth_service
 from common.errors import Problem
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
+from graph.core.sign_in import ChangePasswordInput, LoginInput, LogoutPayload, RefreshTokenInput
 from graph.permissions import guarded_mutation, public
 
 
@@ -35,23 +36,6 @@ class AuthPayload:
 
 
 @strawberry.input
-class LoginInput:
-    username: str
-    password: str
-
-
-@strawberry.input
-class RefreshTokenInput:
-    refresh_token: str
-
-
-@strawberry.input
-class ChangePasswordInput:
-    current_password: str
-    new_password: str
-
-
-@strawberry.input
 class RegisterParentInput:
     code: str = strawberry.field(description="The parent access code the school issued.")
     username: str
@@ -64,12 +48,6 @@ class RegisterParentInput:
 @strawberry.input
 class LinkChildInput:
     code: str
-
-
-@strawberry.type
-class LogoutPayload:
-    ok: bool
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def _outcome(outcome: auth_service.AuthOutcome) -> AuthPayload:
