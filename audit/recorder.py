@@ -70,6 +70,23 @@ class AuditTrail:
     ) -> None:
         self.events.append(Event(action, outcome, target_type, target_id, detail or {}, actor))
 
+    def for_school(
+        self,
+        school_id: uuid.UUID,
+        action: str,
+        outcome: str = "SUCCESS",
+        *,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+        detail: dict[str, Any] | None = None,
+        chain: bool = True,
+    ) -> None:
+        """An event about this trail's own school (a school request acting on its school, say). A school
+        trail writes only its school's chain, so another school here is a bug."""
+        if school_id != self.school_id or not chain:
+            raise ValueError("a school's trail records events about its own school's chain only")
+        self.record(action, outcome, target_type=target_type, target_id=target_id, detail=detail)
+
     def failed(self) -> list[Event]:
         """The events as they stand after the request's transaction was rolled back."""
         return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.events]

@@ -74,6 +74,22 @@ class Trail(Protocol):
         actor: Actor | None = None,
     ) -> None: ...
 
+    def for_school(
+        self,
+        school_id: uuid.UUID,
+        action: str,
+        outcome: str = "SUCCESS",
+        *,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+        detail: dict[str, Any] | None = None,
+        chain: bool = True,
+    ) -> None:
+        """An event about one school, done from outside it (an operator, a trust admin, the jobs runner):
+        it goes to that school's chain as well as to the trail's own log; ``chain=False`` keeps it out of
+        the school's chain (when the action destroys that chain)."""
+        ...
+
 
 class MissingTrail(RuntimeError):
     """An event was emitted on a session with no audit trail attached."""
@@ -119,3 +135,24 @@ async def emit(
     trail = trail_of(session)
     await session.flush()
     trail.record(action, outcome, target_type=target_type, target_id=target_id, detail=detail, actor=actor)
+
+
+async def emit_for_school(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    action: str,
+    outcome: str = "SUCCESS",
+    *,
+    target_type: str | None = None,
+    target_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+    chain: bool = True,
+) -> None:
+    """:func:`emit` for an action done to ``school_id`` by whoever the trail names (an operator, a trust
+    admin, the jobs runner, or the school's own user): recorded in the school's chain, and in the platform
+    log when the trail is a platform one. Raises :class:`MissingTrail` when the session has no trail."""
+    trail = trail_of(session)
+    await session.flush()
+    trail.for_school(
+        school_id, action, outcome, target_type=target_type, target_id=target_id, detail=detail, chain=chain
+    )

@@ -129,14 +129,7 @@ class _Run:
             )
 
         async def apply(session: AsyncSession, row: Novation, trail: PlatformTrail) -> str:
-            await novation.apply(session, row, now=self.now)
-            trail.for_school(
-                row.tenant_id,
-                "novation.applied",
-                target_type="Novation",
-                target_id=row.id,
-                detail={"toTrustId": str(row.to_trust_id), "effectiveDate": str(row.effective_date)},
-            )
+            await novation.apply(session, row, now=self.now)  # emits novation.applied
             return ""
 
         await self.each(report, pick, apply)
@@ -148,10 +141,7 @@ class _Run:
             )
 
         async def apply(session: AsyncSession, row: Suspension, trail: PlatformTrail) -> str:
-            await suspension.lift(session, row, by=None, reason="EXPIRED", now=self.now)
-            trail.for_school(
-                row.tenant_id, "school.suspension_lifted", target_type="Suspension", target_id=row.id
-            )
+            await suspension.lift(session, row, by=None, reason="EXPIRED", now=self.now)  # emits the lifting
             return ""
 
         await self.each(report, pick, apply)

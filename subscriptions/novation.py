@@ -22,6 +22,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import DomainError, Problems
+from common.events import emit_for_school
 from models import School, SchoolTrustMembership, Trust
 from models.licensing import NOVATION_REASONS, OPEN_NOVATION, Novation
 from subscriptions import outbox
@@ -143,6 +144,9 @@ async def propose(
             "before it takes effect. The school's data, users and address do not change."
         ),
         now=now,
+    )
+    await emit_for_school(
+        session, school_id, "novation.proposed", target_type="Novation", target_id=novation.id
     )
     return novation
 
@@ -289,6 +293,14 @@ async def accept(
         f"({terms_version}); it takes effect on {novation.effective_date}.",
         now=now,
     )
+    await emit_for_school(
+        session,
+        novation.tenant_id,
+        "novation.accepted",
+        target_type="Novation",
+        target_id=novation.id,
+        detail={"termsVersion": terms_version},
+    )
     if novation.effective_date <= today:
         await apply(session, novation, now=now)
     return novation
@@ -338,6 +350,13 @@ async def _close(
         f"{status.lower()}" + (f": {reason}" if reason else "."),
         now=now,
     )
+    await emit_for_school(
+        session,
+        novation.tenant_id,
+        f"novation.{status.lower()}",
+        target_type="Novation",
+        target_id=novation.id,
+    )
     return novation
 
 
@@ -346,7 +365,9 @@ def due(today: date) -> object:
 
 
 async def apply(session: AsyncSession, novation: Novation, *, now: datetime) -> None:
-    """Switch the membership and novate the licence (the novation row is locked by the caller)."""
+    """Switch the membership and novate the licence (the novation row is locked by the caller); emitted to
+    the school's chain and the platform log, whoever applied it (the jobs runner on the day, or the
+    successor's acceptance when the day has come)."""
     if novation.status != "ACCEPTED" or novation.effective_date > now.date():
         return
     effective = novation.effective_date
@@ -372,6 +393,14 @@ async def apply(session: AsyncSession, novation: Novation, *, now: datetime) -> 
             f"{to_trust.name} (LL 20). The school's address, data and users are unchanged."
         ),
         now=now,
+    )
+    await emit_for_school(
+        session,
+        novation.tenant_id,
+        "novation.applied",
+        target_type="Novation",
+        target_id=novation.id,
+        detail={"toTrustId": str(novation.to_trust_id), "effectiveDate": str(effective)},
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import revoke_sessions
 from common.errors import DomainError, Problems
+from common.events import emit_for_school
 from models import School
 from models.licensing import SUSPENSION_REASONS, Suspension
 from subscriptions import outbox
@@ -129,11 +130,20 @@ async def _announce(
 async def lift(
     session: AsyncSession, suspension: Suspension, *, by: uuid.UUID | None, reason: str, now: datetime
 ) -> tuple[str, str | None] | None:
-    """Lift an open suspension (MANUAL, EXPIRED or TERMINATED); returns the school's new status if it changed."""
+    """Lift an open suspension (MANUAL, EXPIRED or TERMINATED); returns the school's new status if it changed.
+    Emitted to the school's chain and the platform log, whoever lifted it (an operator or the jobs runner)."""
     suspension.lifted_at = now
     suspension.lifted_by = by
     suspension.lift_reason = reason
     await session.flush()
+    await emit_for_school(
+        session,
+        suspension.tenant_id,
+        "school.suspension_lifted",
+        target_type="Suspension",
+        target_id=suspension.id,
+        detail={"reason": reason},
+    )
     return await refresh_school_status(session, suspension.tenant_id, now=now)
 
 

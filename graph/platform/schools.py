@@ -97,7 +97,6 @@ async def lift_suspension(info: Info, input: LiftSuspensionInput) -> SuspensionP
 
     def done(lifted: tuple[Suspension, School]) -> SuspensionPayload:
         row, school = lifted
-        ctx.audit.for_school(school.id, "school.suspension_lifted", target_type="School", target_id=school.id)
         return SuspensionPayload(suspension=SuspensionType.of(row), school=SchoolRef.of(school))
 
     return await mutate(info, SuspensionPayload, lift, [("schoolId", "School", input.school_id)], done=done)

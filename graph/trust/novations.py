@@ -15,9 +15,8 @@ from graph.platform.context import AdminContext, trust_admin_of
 from graph.platform.novations.types import (
     CloseNovationInput,
     NovationPayload,
-    NovationType,
     ProposeNovationInput,
-    novation_done,
+    novation_payload,
 )
 from graph.trust.queries import school_of_trust
 from models.licensing import Novation
@@ -50,7 +49,7 @@ async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationP
             now=ctx.now,
         )
 
-    return await mutate(info, NovationPayload, propose, done=novation_done(info, "novation.proposed"))
+    return await mutate(info, NovationPayload, propose, done=novation_payload)
 
 
 @strawberry.input
@@ -65,18 +64,6 @@ class AcceptNovationInput:
 async def accept_novation(info: Info, input: AcceptNovationInput) -> NovationPayload:
     ctx: AdminContext = info.context
 
-    def done(row: Novation) -> NovationPayload:
-        ctx.audit.for_school(
-            row.tenant_id,
-            "novation.accepted",
-            target_type="Novation",
-            target_id=row.id,
-            detail={"termsVersion": row.accepted_terms_version},
-        )
-        if row.status == "APPLIED":
-            ctx.audit.for_school(row.tenant_id, "novation.applied", target_type="Novation", target_id=row.id)
-        return NovationPayload(novation=NovationType.of(row))
-
     return await mutate(
         info,
         NovationPayload,
@@ -90,7 +77,7 @@ async def accept_novation(info: Info, input: AcceptNovationInput) -> NovationPay
             now=ctx.now,
         ),
         [("novationId", "Novation", input.novation_id)],
-        done=done,
+        done=novation_payload,
     )
 
 
@@ -104,7 +91,7 @@ async def _close(info: Info, input: CloseNovationInput, *, reject: bool) -> Nova
             ctx.session, novation_id, by=_party(info), reason=input.reason, now=ctx.now
         ),
         [("novationId", "Novation", input.novation_id)],
-        done=novation_done(info, "novation.rejected" if reject else "novation.withdrawn"),
+        done=novation_payload,
     )
 
 

@@ -16,7 +16,7 @@ from graph.platform.novations.types import (
     CloseNovationInput,
     NovationPayload,
     ProposeNovationInput,
-    novation_done,
+    novation_payload,
 )
 from models.licensing import Novation
 from subscriptions import novation, trusts
@@ -51,7 +51,7 @@ async def propose_novation(info: Info, input: ProposeNovationInput) -> NovationP
         NovationPayload,
         propose,
         [("schoolId", "School", input.school_id)],
-        done=novation_done(info, "novation.proposed"),
+        done=novation_payload,
     )
 
 
@@ -68,7 +68,7 @@ async def withdraw_novation(info: Info, input: CloseNovationInput) -> NovationPa
             now=ctx.now,
         ),
         [("novationId", "Novation", input.novation_id)],
-        done=novation_done(info, "novation.withdrawn"),
+        done=novation_payload,
     )
 
 

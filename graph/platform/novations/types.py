@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -124,14 +123,9 @@ class NovationPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def novation_done(info: Info, action: str) -> Callable[[Novation], NovationPayload]:
-    """The payload of a novation a mutation changed, with ``action`` recorded in the school's audit chain."""
-
-    def done(row: Novation) -> NovationPayload:
-        info.context.audit.for_school(row.tenant_id, action, target_type="Novation", target_id=row.id)
-        return NovationPayload(novation=NovationType.of(row))
-
-    return done
+def novation_payload(row: Novation) -> NovationPayload:
+    """The payload of a novation a mutation changed (the service emitted the event)."""
+    return NovationPayload(novation=NovationType.of(row))
 
 
 @strawberry.input
