@@ -21,6 +21,7 @@ from auth.principal import Principal, Role
 from auth.service import set_account_status
 from common import pagination as paging
 from common.errors import DomainError, Problems
+from common.events import emit_for_school
 from common.pagination import Page, after_key
 from learning.content import content_by_ids, same_item
 from models import School
@@ -249,9 +250,10 @@ async def operator_review_report(
 ) -> ContentReport:
     """The operator decides any report (the platform endpoint binds the transaction to the school).
 
-    Taking down pre-loaded content hides it at every school at once (LL 8.4).
+    Taking down pre-loaded content hides it at every school at once (LL 8.4). The decision is emitted to the
+    school's chain and the platform log.
     """
-    return await _review(
+    report = await _review(
         session,
         school_id,
         Reviewer(operator=operator),
@@ -261,6 +263,15 @@ async def operator_review_report(
         suspend_uploader=suspend_uploader,
         now=now,
     )
+    await emit_for_school(
+        session,
+        school_id,
+        "content.report_reviewed",
+        target_type="ContentReport",
+        target_id=report.id,
+        detail={"decision": decision, "by": "operator"},
+    )
+    return report
 
 
 async def reports_page(

@@ -190,19 +190,11 @@ class _Run:
             return _claim(stmt, School, tried, School.slug)
 
         async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
-            change = await licences.refresh_school_status(session, row.id, now=self.now)
+            change = await licences.settle_access(session, row.id, now=self.now)  # emits the change
             if change is None:
                 return None
-            status, reason = change
-            refused = status != "ACTIVE"
-            trail.for_school(
-                row.id,
-                "school.access_refused" if refused else "school.access_restored",
-                target_type="School",
-                target_id=row.id,
-                detail={"reason": reason} if reason else {},
-            )
-            if refused:
+            status = change[0]
+            if status != "ACTIVE":
                 await outbox.enqueue(
                     session,
                     kind="LICENCE_UNPAID",

@@ -14,13 +14,13 @@ import httpx
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from learning import curriculum, reports
-from learning.reports import operator_review_report
+from learning import curriculum
 from models import Account
 from models.content import Download, PlatformContent, PrintRequest, SchoolContent
 from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories import clock
+from tests.factories.audit import entries
 from tests.factories.learning import (
     TEXT,
     gid,
@@ -32,6 +32,7 @@ from tests.factories.learning import (
     workbook_gid,
 )
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
+from tests.factories.trusts import TrustFactory, platform_gql, platform_login
 
 CONTENT = "content { id title source isWorkbook fileName mediaType byteSize }"
 DOWNLOAD = "file { downloadId fileName mediaType byteSize copyrightNotice dataBase64 content { title } }"
@@ -413,11 +414,21 @@ async def test_reports_the_reporter_sees_and_a_dismissal(
     assert problems(unknown) == [("reportId", "NOT_FOUND")]
 
 
+OPERATOR_REVIEW = """
+mutation($input: OperatorReviewInput!) { reviewContentReport(input: $input) {
+    report { id status decisionNote } errors { field code message } } }
+"""
+
+
 async def test_pre_loaded_content_is_reviewed_by_the_operator(
-    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    trusts: TrustFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
 ) -> None:
-    """LL 13.3 and LL 8.4 for pre-loaded content: a school admin cannot take it down; the operator can
-    (service function for the platform endpoint), and then it is hidden at every school."""
+    """LL 13.3 and LL 8.4 for pre-loaded content: a school admin cannot take it down; the operator can (at
+    the platform endpoint), and then it is hidden at every school and the decision is in its audit chain."""
     school = await factory.school()
     other = await factory.school()
     content = await _scratch_platform_item(owner_engine)
@@ -433,14 +444,21 @@ async def test_pre_loaded_content_is_reviewed_by_the_operator(
         reportId=reported["report"]["id"], decision="TAKE_DOWN", note="x",
     )  # fmt: skip
     assert problems(refused) == [("reportId", "OPERATOR_REVIEWS_PLATFORM_CONTENT")]
-    report_id = uuid.UUID(base64.urlsafe_b64decode(reported["report"]["id"] + "==").decode().split(":")[1])
-    async with AsyncSession(engine) as session, session.begin():
-        await bind(session, [school.id])
-        row = await operator_review_report(
-            session, school.id, report_id, reports.TAKE_DOWN, "Factual error in the answers.",
-            operator="operator:ops@schoolgraph.example", now=clock.now(),
-        )  # fmt: skip
-        assert row.status == "TAKEN_DOWN" and row.reviewed_by_operator == "operator:ops@schoolgraph.example"
+    operator = await trusts.operator()
+    decided = await platform_gql(
+        client,
+        OPERATOR_REVIEW,
+        {"input": {"reportId": reported["report"]["id"], "decision": "TAKE_DOWN", "note": "Factual error."}},
+        token=await platform_login(client, operator.username),
+    )
+    assert decided["data"]["reviewContentReport"] == {
+        "report": {"id": reported["report"]["id"], "status": "TAKEN_DOWN", "decisionNote": "Factual error."},
+        "errors": [],
+    }
+    reviewed = await entries(engine, school.id, "content.report_reviewed")
+    assert [(e.actor_type, e.detail) for e in reviewed] == [
+        ("OPERATOR", {"decision": "TAKE_DOWN", "by": "operator"})
+    ]
     for slug, role in ((school.slug, "teacher1"), (other.slug, "pupil1")):
         token = await login(client, slug, role)
         listing = await gql(client, slug, "{ content(first: 100) { edges { node { id } } } }", token=token)

@@ -179,13 +179,6 @@ async def review_content_report(info: Info, input: OperatorReviewInput) -> Opera
         return replace(found[0], report=decided)
 
     def done(reviewed: reports.PlatformReport) -> OperatorReviewPayload:
-        ctx.audit.for_school(
-            reviewed.report.school_id,
-            "content.report_reviewed",
-            target_type="ContentReport",
-            target_id=reviewed.report.id,
-            detail={"decision": input.decision.value, "by": "operator"},
-        )
         return OperatorReviewPayload(report=PlatformReportType.of(reviewed))
 
     return await mutate(

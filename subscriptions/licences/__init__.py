@@ -35,6 +35,7 @@ from subscriptions.licences.invoices import (
     issue_invoice,
     record_payment,
     refresh_school_status,
+    settle_access,
     unpaid_condition,
 )
 from subscriptions.licences.renewal import (
@@ -89,5 +90,6 @@ __all__ = [
     "renew",
     "send_renewal_notice",
     "set_next_fee",
+    "settle_access",
     "unpaid_condition",
 ]

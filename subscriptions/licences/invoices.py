@@ -10,6 +10,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import DomainError, Problems
+from common.events import emit_for_school
 from models import School
 from models.licensing import Invoice, Licence, LicenceSchool, Suspension
 from subscriptions.licences.covers import covered_school_ids, licence_by_id
@@ -147,6 +148,26 @@ async def refresh_school_status(
     return status
 
 
+async def settle_access(
+    session: AsyncSession, school_id: uuid.UUID, *, now: datetime
+) -> tuple[str, str | None] | None:
+    """:func:`refresh_school_status` after money moved or a due date passed (a payment, the jobs runner's
+    non-payment step): a change is emitted to the school's chain as ``school.access_refused`` or
+    ``school.access_restored``, whoever caused it."""
+    change = await refresh_school_status(session, school_id, now=now)
+    if change is not None:
+        status, reason = change
+        await emit_for_school(
+            session,
+            school_id,
+            "school.access_refused" if status != "ACTIVE" else "school.access_restored",
+            target_type="School",
+            target_id=school_id,
+            detail={"reason": reason} if reason else {},
+        )
+    return change
+
+
 @dataclass(frozen=True)
 class Payment:
     invoice: Invoice
@@ -178,7 +199,7 @@ async def record_payment(
     await session.flush()
     restored = []
     for school_id in await covered_school_ids(session, invoice.licence_id, today):
-        change = await refresh_school_status(session, school_id, now=now)
+        change = await settle_access(session, school_id, now=now)
         if change is not None and change[0] == "ACTIVE":
             restored.append(school_id)
     return Payment(invoice, restored)

@@ -192,9 +192,6 @@ async def record_payment(info: Info, input: RecordPaymentInput) -> RecordPayment
     async def done(payment: licences.Payment) -> RecordPaymentPayload:
         restored = []
         for school_id in payment.restored:
-            ctx.audit.for_school(
-                school_id, "school.access_restored", target_type="School", target_id=school_id
-            )
             school = await ctx.session.get(School, school_id)
             if school is not None:
                 restored.append(SchoolRef.of(school))
