@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 from roster import oneroster_rows as rows
 from roster import staging
-from roster.csvio import Table, TableSpec, Values, read_header_only, read_rows
+from roster.csvio import Table, read_header_only, read_rows
 from roster.oneroster_manifest import file_modes, read_manifest
 from roster.oneroster_rows import phone_or_none
-from roster.oneroster_spec import ORG_TYPES, REQUIRED, SPECS_11, SPECS_12, STATUS, STATUS_ALIASES
+from roster.oneroster_spec import ORG_TYPES, SPECS_11, SPECS_12, STATUS, STATUS_ALIASES, table_spec
 from roster.package import Package
 from roster.problems import ProblemLog
 from roster.reading import ABSENT, BULK, KINDS, Load, Modes, SchoolRef
+from roster.values import Values
 
 __all__ = ["SPECS_11", "SPECS_12", "OneRosterReader", "Org", "phone_or_none"]
 
@@ -85,8 +86,8 @@ class OneRosterReader:
         self.school_orgs: set[str] = set()
         self.course_ids: set[str] | None = None
         self.skipped_other_schools = 0
-        self.passwords = 0
-        self._password_row: int | None = None
+        self.passwords: dict[str, tuple[int, int]] = {}
+        """file -> (rows carrying a password, the first of them): never read, only reported."""
         self._unknown_orgs: set[str] = set()
 
     # --- preparing ---------------------------------------------------------------------------------------
@@ -107,8 +108,7 @@ class OneRosterReader:
         for file, mode in self.file_modes.items():
             if mode == ABSENT or file not in self.package.files:
                 continue
-            spec = TableSpec(file, specs[file], REQUIRED.get(file, frozenset()))
-            table = read_header_only(self.package, spec, self.log)
+            table = read_header_only(self.package, table_spec(file, specs[file]), self.log)
             if table is not None:
                 self.tables[file] = table
         if self.log.errors:
@@ -116,6 +116,8 @@ class OneRosterReader:
         self._read_orgs()
         if "courses.csv" in self.tables:
             self.course_ids = self._course_ids()
+        if "userProfiles.csv" in self.tables:
+            self._scan_profiles()
         self._set_modes()
         return not self.log.errors
 
@@ -197,6 +199,13 @@ class OneRosterReader:
         table = self.tables["courses.csv"]
         return {table.get(row, "sourcedId") for _, row in read_rows(self.package, table, self.log)}
 
+    def _scan_profiles(self) -> None:
+        """userProfiles.csv (1.2) is not imported: only its passwords are counted, to be reported."""
+        table = self.tables["userProfiles.csv"]
+        for row_no, row in read_rows(self.package, table, self.log):
+            if table.get(row, "password"):
+                self.password_seen("userProfiles.csv", row_no)
+
     def _set_modes(self) -> None:
         people = self.file_modes.get("users.csv", ABSENT)
         self.modes.people = dict.fromkeys(KINDS, people)
@@ -268,18 +277,18 @@ class OneRosterReader:
         self.skipped_other_schools += 1
         return False
 
-    def password_seen(self, row_no: int) -> None:
-        """A users.csv row carries a password: never read, only counted for :meth:`finish`'s warning."""
-        self.passwords += 1
-        self._password_row = self._password_row or row_no
+    def password_seen(self, file: str, row_no: int) -> None:
+        """A row carries a password: never read, only counted for :meth:`finish`'s warning."""
+        count, first = self.passwords.get(file, (0, row_no))
+        self.passwords[file] = (count + 1, first)
 
     def finish(self) -> None:
-        if self.passwords:
+        for file, (count, first) in sorted(self.passwords.items()):
             self.log.warning(
                 "PASSWORDS_IGNORED",
-                f"{self.passwords} row(s) carry a password: schoolgraph never imports passwords; imported "
+                f"{count} row(s) of {file} carry a password: schoolgraph never imports passwords; imported "
                 "accounts are activated with a one-time code instead.",
-                file="users.csv",
-                row=self._password_row,
+                file=file,
+                row=first,
                 column="password",
             )

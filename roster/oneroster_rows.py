@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.identifiers import IdentifierError, validate_uln, validate_upn
 from people.validation import is_phone_number
-from roster.csvio import Table, Values, read_rows, split_list, user_ids
+from roster.csvio import Table, read_rows
 from roster.oneroster_spec import (
     CLASS_TYPES,
     ENROLLMENT_ROLES,
@@ -29,6 +29,7 @@ from roster.oneroster_spec import (
     USER_ROLES_12,
 )
 from roster.problems import ProblemLog
+from roster.values import Values, split_list, user_ids
 
 if TYPE_CHECKING:
     from roster.oneroster import OneRosterReader
@@ -97,7 +98,7 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         email = values.email(row_no, "email", row[i_email]) if row[i_email] else None
         phone = _phone(log, row_no, row[i_phone], row[i_sms]) if row[i_phone] or row[i_sms] else None
         if row[i_password]:
-            reader.password_seen(row_no)
+            reader.password_seen(file, row_no)
         ids = user_ids(row[i_ids]) if row[i_ids] else {}
         upn, upn_column = _upn(log, row_no, ids, row[i_identifier], kind)
         uln = _uln(log, row_no, ids["ULN"]) if "ULN" in ids else None
@@ -311,15 +312,15 @@ def enrollments(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
     table, log = reader.tables[file], reader.log
     values = Values(log, file)
     ix = table.index
-    i_sid, i_status, i_class, i_school, i_user, i_role = (
+    i_sid, i_class, i_school, i_user, i_role = (
         ix["sourcedId"],
-        ix["status"],
         ix["classSourcedId"],
         ix["schoolSourcedId"],
         ix["userSourcedId"],
         ix["role"],
     )
-    optional = [(c, ix[c]) for c in ("dateLastModified", "primary", "beginDate", "endDate")]
+    i_status = ix.get("status")
+    optional = [(c, ix[c]) for c in ("dateLastModified", "primary", "beginDate", "endDate") if c in ix]
     school_orgs = reader.school_orgs
     for row_no, row in read_rows(reader.package, table, log):
         school = row[i_school].strip()
@@ -334,7 +335,7 @@ def enrollments(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
             values.required(row_no, "sourcedId", sid)
             values.required(row_no, "classSourcedId", klass)
             values.required(row_no, "userSourcedId", user)
-        status = row[i_status].strip()
+        status = row[i_status].strip() if i_status is not None else ""
         if status:
             status = reader.status(values, table, row_no, row, file) or ""
         role = row[i_role].strip()

@@ -146,6 +146,22 @@ def rename_column(package: bytes, file: str, column: str, written: str) -> bytes
     return zip_bytes(files)
 
 
+def with_file(package: bytes, name: str, content: str | None, *, mode: str = "bulk") -> bytes:
+    """``package`` with file ``name`` replaced or added (declared ``mode`` in the manifest), or removed and
+    declared absent when ``content`` is None."""
+    source = zipfile.ZipFile(io.BytesIO(package))
+    files = {n: source.read(n).decode() for n in source.namelist()}
+    key = f"file.{name[:-4]}"
+    manifest = [line.split(",", 1) for line in files["manifest.csv"].split("\r\n")[1:] if line]
+    manifest = [[k, v] for k, v in manifest if k != key]
+    manifest.append([key, "absent" if content is None else mode])
+    files["manifest.csv"] = csv_text(("propertyName", "value"), manifest)
+    files.pop(name, None)
+    if content is not None:
+        files[name] = content
+    return zip_bytes(files)
+
+
 def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slug: str = "") -> bytes:
     """schoolgraph's own CSV layout: school.csv plus the given files, every column of each."""
     out = {"school.csv": csv_text(("urn", "slug", "name"), [(urn, slug, "Test")])}

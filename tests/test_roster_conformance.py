@@ -1,0 +1,161 @@
+"""Roster packages as MIS exporters write them: the 1.2 column sets, optional and vendor columns, shifted rows.
+
+Each package is written here (tests/factories/roster.py), in the shape the OneRoster 1.1 tables and the 1.2
+CSV binding give it, with the quirks real exports have.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from roster.oneroster import SPECS_11, SPECS_12
+from tenants.context import bind
+from tests.factories.people import new_school, new_upn
+from tests.factories.roster import (
+    counts,
+    csv_text,
+    enrol,
+    fingerprint,
+    klass,
+    oneroster,
+    problems,
+    run_import,
+    set_org,
+    user,
+    with_file,
+)
+from tests.factories.schools import SchoolFactory
+
+
+async def _school(engine: AsyncEngine, factory: SchoolFactory) -> Any:
+    school = await new_school(factory)
+    await set_org(engine, school.id, "org-1")
+    return school
+
+
+async def _names(engine: AsyncEngine, school_id: uuid.UUID) -> dict[str, tuple[str, str]]:
+    """source id -> (forename, surname) of the school's imported pupils."""
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        rows = await session.execute(
+            text("SELECT source_id, forename, surname FROM pupils WHERE source_id IS NOT NULL")
+        )
+        return {r.source_id: (r.forename, r.surname) for r in rows}
+
+
+def _rows(columns: tuple[str, ...], *rows: dict[str, str]) -> list[list[str]]:
+    return [[row.get(c, "") for c in columns] for row in rows]
+
+
+async def test_a_complete_1_2_users_file_imports_and_profile_passwords_are_reported(
+    engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: a 1.2 users.csv with every column of the 1.2 binding (resourceSourcedIds among them) imports
+    with roles.csv; passwords in userProfiles.csv are never read, and the report says so."""
+    school = await _school(engine, factory)
+    users = SPECS_12["users.csv"]
+    assert "resourceSourcedIds" in users
+    pupil = {
+        "sourcedId": "p1", "enabledUser": "true", "username": "pat.one", "givenName": "Patricia",
+        "familyName": "One", "userIds": f"{{UPN:{new_upn()}}}", "resourceSourcedIds": "res-1,res-2",
+        "preferredGivenName": "Pat", "primaryOrgSourcedId": "org-1", "pronouns": "she/her",
+    }  # fmt: skip
+    roles = {"sourcedId": "r1", "userSourcedId": "p1", "roleType": "primary", "role": "student",
+             "orgSourcedId": "org-1"}  # fmt: skip
+    profile = {"sourcedId": "up1", "userSourcedId": "p1", "profileType": "app", "vendorId": "v",
+               "credentialType": "password", "username": "pat.one", "password": "hunter2"}  # fmt: skip
+    package = oneroster(version="1.2", users=[pupil], absent=("classes.csv", "enrollments.csv"))
+    package = with_file(package, "users.csv", csv_text(users, _rows(users, pupil)))
+    package = with_file(
+        package, "roles.csv", csv_text(SPECS_12["roles.csv"], _rows(SPECS_12["roles.csv"], roles))
+    )
+    profiles = SPECS_12["userProfiles.csv"]
+    package = with_file(package, "userProfiles.csv", csv_text(profiles, _rows(profiles, profile)))
+
+    report = await run_import(engine, school.id, package)
+
+    assert report.outcome == "COMMITTED", problems(report)
+    assert problems(report, "UNKNOWN_COLUMN", "PASSWORDS_IGNORED") == [
+        ("userProfiles.csv", 2, "password", "PASSWORDS_IGNORED")
+    ]
+    assert counts(report)["pupils"]["create"] == 1
+    assert await _names(engine, school.id) == {"p1": ("Pat", "One")}
+
+
+async def test_optional_columns_may_be_absent_and_vendor_columns_are_warnings(
+    engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: enrollments.csv without primary, beginDate and endDate imports; users.csv with an MIS's own
+    admissionNumber and ncYear imports with a warning naming each column, which is not read."""
+    school = await _school(engine, factory)
+    users_header = (*SPECS_11["users.csv"], "admissionNumber", "ncYear")
+    pupil = user("p1", "student", "Zoë", "O'Brien-Šimić") | {"admissionNumber": "000123", "ncYear": "5"}
+    enrollments_header = ("sourcedId", "classSourcedId", "schoolSourcedId", "userSourcedId", "role")
+    package = oneroster(users=[pupil], classes=[klass("c1", "5B")], enrollments=[enrol("e1", "c1", "p1")])
+    package = with_file(package, "users.csv", csv_text(users_header, _rows(users_header, pupil)))
+    package = with_file(
+        package,
+        "enrollments.csv",
+        csv_text(enrollments_header, _rows(enrollments_header, enrol("e1", "c1", "p1"))),
+    )
+
+    report = await run_import(engine, school.id, package)
+
+    assert report.outcome == "COMMITTED", problems(report)
+    assert problems(report, "UNKNOWN_COLUMN", "MISSING_COLUMN") == [
+        ("users.csv", 1, "admissionNumber", "UNKNOWN_COLUMN"),
+        ("users.csv", 1, "ncYear", "UNKNOWN_COLUMN"),
+    ]
+    assert counts(report)["memberships"]["create"] == 1
+    assert await _names(engine, school.id) == {"p1": ("Zoë", "O'Brien-Šimić")}
+
+
+async def test_a_column_schoolgraph_needs_is_still_required(
+    engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: a 1.1 users.csv without role is refused naming the column; nothing but the attempt is
+    recorded."""
+    school = await _school(engine, factory)
+    header = tuple(c for c in SPECS_11["users.csv"] if c != "role")
+    pupil = user("p1", "student", "Pat", "One")
+    package = with_file(oneroster(users=[pupil]), "users.csv", csv_text(header, _rows(header, pupil)))
+    before = await fingerprint(owner_engine)
+    report = await run_import(engine, school.id, package)
+    assert report.outcome == "REFUSED"
+    assert problems(report, "MISSING_COLUMN") == [("users.csv", 1, "role", "MISSING_COLUMN")]
+    after = await fingerprint(owner_engine)
+    assert {t for t in after if after[t] != before[t]} == {"roster_imports"}
+
+
+def _shifted(identifier: str) -> str:
+    """users.csv with p2's familyName written ``Smith,Jones`` without quotes: every later value moves one
+    column on (Jones to middleName, the identifier to email, ...); the blank password is the extra field."""
+    header = SPECS_11["users.csv"]
+    line = [v for v in _rows(header, user("p2", "student", "Sam", "Smith", identifier=identifier))[0]]
+    family = header.index("familyName")
+    line[family : family + 1] = ["Smith", "Jones"]
+    return csv_text(header, _rows(header, user("p1", "student", "Pat", "One"))) + ",".join(line) + "\r\n"
+
+
+async def test_a_shifted_row_is_never_imported(engine: AsyncEngine, factory: SchoolFactory) -> None:
+    """LL 10.2: a row with one field more than the header (an unquoted comma in a name) is a row error
+    naming file, row and counts, whether the shifted values would all be valid (the surname's second half
+    in middleName) or not (the identifier in email); with fewer fields it is an error too. Nothing is
+    written."""
+    school = await _school(engine, factory)
+    width = len(SPECS_11["users.csv"])
+    for identifier in ("", "ID-7"):
+        package = with_file(oneroster(), "users.csv", _shifted(identifier))
+        report = await run_import(engine, school.id, package)
+        assert report.outcome == "REFUSED"
+        assert problems(report, "ROW_TOO_LONG", "INVALID_EMAIL") == [("users.csv", 3, None, "ROW_TOO_LONG")]
+        assert f"has {width + 1} fields but the header has {width}" in report.problems[0].message
+    short = csv_text(SPECS_11["users.csv"], []) + "p3,,,true,org-1,student\r\n"
+    report = await run_import(engine, school.id, with_file(oneroster(), "users.csv", short))
+    assert problems(report, "ROW_TOO_SHORT") == [("users.csv", 2, None, "ROW_TOO_SHORT")]
+    assert f"has 6 fields but the header has {width}" in report.problems[0].message
+    assert await _names(engine, school.id) == {}
