@@ -74,6 +74,7 @@ class OneRosterReader:
     """Reads a OneRoster 1.1 or 1.2 CSV package (zip or folder) for one school."""
 
     roles_from_roles_file = False
+    org_to_record: str | None = None
 
     def __init__(self, package: Package, log: ProblemLog, school: SchoolRef, mode: str = "auto") -> None:
         self.package, self.log, self.school, self.mode_override = package, log, school, mode
@@ -105,6 +106,8 @@ class OneRosterReader:
             mode_override=self.mode_override,
             org_known=bool(self.school.org_sourced_id),
         )
+        # Set before any refusal, so that the history records a refused delta as the delta it is.
+        self._set_modes()
         for file, mode in self.file_modes.items():
             if mode == ABSENT or file not in self.package.files:
                 continue
@@ -118,7 +121,6 @@ class OneRosterReader:
             self.course_ids = self._course_ids()
         if "userProfiles.csv" in self.tables:
             self._scan_profiles()
-        self._set_modes()
         return not self.log.errors
 
     def _read_orgs(self) -> None:
@@ -146,6 +148,9 @@ class OneRosterReader:
                 column="sourcedId",
             )
             return
+        by_urn = [o for o in roots if o not in accepted]
+        if not self.school.org_sourced_id and len(by_urn) == 1:
+            self.org_to_record = by_urn[0]
         school_orgs = set(roots)
         changed = True
         while changed:

@@ -25,6 +25,7 @@ from tests.factories.roster import (
     problems,
     run_import,
     set_org,
+    set_urn,
     user,
     with_file,
 )
@@ -45,6 +46,12 @@ async def _names(engine: AsyncEngine, school_id: uuid.UUID) -> dict[str, tuple[s
             text("SELECT source_id, forename, surname FROM pupils WHERE source_id IS NOT NULL")
         )
         return {r.source_id: (r.forename, r.surname) for r in rows}
+
+
+async def _scalar(engine: AsyncEngine, school_id: uuid.UUID, sql: str, **params: Any) -> Any:
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        return (await session.execute(text(sql), params)).scalar()
 
 
 def _rows(columns: tuple[str, ...], *rows: dict[str, str]) -> list[list[str]]:
@@ -159,3 +166,52 @@ async def test_a_shifted_row_is_never_imported(engine: AsyncEngine, factory: Sch
     assert problems(report, "ROW_TOO_SHORT") == [("users.csv", 2, None, "ROW_TOO_SHORT")]
     assert f"has 6 fields but the header has {width}" in report.problems[0].message
     assert await _names(engine, school.id) == {}
+
+
+async def _urn_school(owner_engine: AsyncEngine, factory: SchoolFactory) -> tuple[Any, str]:
+    """A school with a URN (returned too) and no OneRoster org recorded."""
+    school = await new_school(factory)
+    urn = str(100000 + uuid.uuid4().int % 899999)
+    await set_urn(owner_engine, school.id, urn)
+    return school, urn
+
+
+async def test_a_delta_without_orgs_follows_a_bulk_that_named_the_school_by_urn(
+    engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: a bulk package whose org carries the school's URN records that org; the MIS's next delta,
+    without orgs.csv, then imports (and is recorded as a delta)."""
+    school, urn = await _urn_school(owner_engine, factory)
+    orgs = [{"sourcedId": "mis-42", "name": "Ours", "type": "school", "identifier": urn}]
+    bulk = oneroster(orgs=orgs, users=[user("p1", "student", "Pat", "One", org="mis-42")])
+    first = await run_import(engine, school.id, bulk)
+    assert first.outcome == "COMMITTED", problems(first)
+    assert problems(first, "ORG_RECORDED") == [("orgs.csv", None, "identifier", "ORG_RECORDED")]
+
+    delta = oneroster(
+        users=[user("p2", "student", "Sam", "Two", org="mis-42")], mode="delta", absent=("orgs.csv",)
+    )
+    second = await run_import(engine, school.id, delta)
+
+    assert second.outcome == "COMMITTED", problems(second)
+    assert (second.mode, counts(second)["pupils"]) == (
+        "DELTA",
+        {"create": 1, "update": 0, "deactivate": 0, "unchanged": 0},
+    )
+    assert await _names(engine, school.id) == {"p1": ("Pat", "One"), "p2": ("Sam", "Two")}
+
+
+async def test_a_refused_delta_is_recorded_as_a_delta(
+    engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: a delta without orgs.csv for a school whose org is not known is refused (MISSING_FILE), and
+    the history records it as the delta its manifest says it is."""
+    school, _ = await _urn_school(owner_engine, factory)
+    delta = oneroster(users=[user("p2", "student", "Sam", "Two")], mode="delta", absent=("orgs.csv",))
+    report = await run_import(engine, school.id, delta)
+    assert report.outcome == "REFUSED"
+    assert problems(report) == [("orgs.csv", None, None, "MISSING_FILE")]
+    recorded = await _scalar(
+        engine, school.id, "SELECT mode FROM roster_imports WHERE id = :i", i=report.import_id
+    )
+    assert (report.mode, recorded) == ("DELTA", "DELTA")
