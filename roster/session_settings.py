@@ -17,6 +17,12 @@ role cannot ANALYZE them), so the planner believes a school's freshly written ro
 nested loops that go quadratic; every statement of an import is a set-based join, for which hash and merge
 joins are right, and more memory for them keeps a school's worth of ids in one hash table."""
 
+EXPORT_SETTINGS = {"statement_timeout": "10min", "enable_nestloop": "off", "work_mem": "64MB"}
+"""Set for an export only: it may follow an import at once, on rows with no statistics yet (the runtime role
+cannot ANALYZE tables it does not own), so the same reasoning holds; every export statement reads a
+school's rows whole and joins them set-based (roster/export.py), and the timeout is a bulk job's, not a
+request's."""
+
 
 async def set_local(session: AsyncSession, settings: dict[str, str]) -> dict[str, str]:
     """Set each setting for the rest of the transaction; return the values they had (two statements)."""

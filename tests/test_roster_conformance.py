@@ -6,7 +6,10 @@ CSV binding give it, with the quirks real exports have.
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+import zipfile
 from typing import Any
 
 from sqlalchemy import text
@@ -19,9 +22,11 @@ from tests.factories.roster import (
     counts,
     csv_text,
     enrol,
+    export,
     fingerprint,
     klass,
     oneroster,
+    oneroster_11_violations,
     problems,
     run_import,
     set_org,
@@ -215,3 +220,36 @@ async def test_a_refused_delta_is_recorded_as_a_delta(
         engine, school.id, "SELECT mode FROM roster_imports WHERE id = :i", i=report.import_id
     )
     assert (report.mode, recorded) == ("DELTA", "DELTA")
+
+
+async def test_the_export_keeps_to_the_1_1_vocabulary_and_reimports_unchanged(
+    engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 5.1.4: pupils whose sex is other or unspecified are exported with sex left blank (1.1 knows only
+    male and female), the package passes the 1.1 conformance check, and importing it again changes nothing
+    (a blank sex keeps the recorded one)."""
+    school = await _school(engine, factory)
+    pupils = [user(f"p{i}", "student", f"Pat{i}", "Pupil", user_ids=f"{{UPN:{new_upn()}}}") for i in range(3)]
+    sexes = ["female", "other", "unspecified"]
+    demographics = [
+        {"sourcedId": f"p{i}", "birthDate": "2015-03-01", "sex": sex} for i, sex in enumerate(sexes)
+    ]
+    package = oneroster(users=pupils, demographics=demographics, absent=("classes.csv", "enrollments.csv"))
+    assert (await run_import(engine, school.id, package)).outcome == "COMMITTED"
+
+    exported = await export(engine, school.id)
+
+    archive = zipfile.ZipFile(io.BytesIO(exported))
+    assert oneroster_11_violations(archive) == []
+    rows = csv.DictReader(io.StringIO(archive.read("demographics.csv").decode()))
+    written = {r["sourcedId"]: r["sex"] for r in rows if r["sourcedId"].startswith("p")}
+    assert written == {"p0": "female", "p1": "", "p2": ""}
+    again = await run_import(engine, school.id, exported)
+    assert again.outcome == "COMMITTED", problems(again)
+    assert again.changes == 0
+    genders = await _scalar(
+        engine,
+        school.id,
+        "SELECT string_agg(gender, ',' ORDER BY source_id) FROM pupils WHERE source_id LIKE 'p_'",
+    )
+    assert genders == "FEMALE,OTHER,NOT_KNOWN"

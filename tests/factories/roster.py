@@ -214,6 +214,52 @@ async def export(engine: AsyncEngine, school_id: uuid.UUID) -> bytes:
     return out.getvalue()
 
 
+VOCABULARY_11 = {
+    ("users.csv", "role"): {"administrator", "aide", "guardian", "parent", "proctor", "relative", "student",
+                            "teacher"},
+    ("users.csv", "enabledUser"): {"true", "false"},
+    ("demographics.csv", "sex"): {"", "male", "female"},
+    ("enrollments.csv", "role"): {"administrator", "proctor", "student", "teacher"},
+    ("classes.csv", "classType"): {"homeroom", "scheduled"},
+    ("academicSessions.csv", "type"): {"gradingPeriod", "semester", "schoolYear", "term"},
+    ("orgs.csv", "type"): {"department", "school", "district", "local", "state", "national"},
+}  # fmt: skip
+"""The OneRoster 1.1 CSV vocabulary, written out from the 1.1 tables (not from roster/, which it checks)."""
+
+
+def oneroster_11_violations(archive: zipfile.ZipFile) -> list[str]:
+    """What in a package breaks OneRoster 1.1: headers, row widths, required values, the vocabulary, and
+    enrollments naming classes and users the package does not have. Empty when it conforms."""
+    found: list[str] = []
+    ids: dict[str, set[str]] = {}
+    for file, columns in SPECS_11.items():
+        if file not in archive.namelist():
+            continue
+        reader = csv.reader(io.StringIO(archive.read(file).decode("utf-8")))
+        if tuple(next(reader)) != columns:
+            found.append(f"{file}: the header is not the 1.1 header")
+            continue
+        ids[file] = set()
+        for number, row in enumerate(reader, start=2):
+            if len(row) != len(columns):
+                found.append(f"{file} row {number}: {len(row)} fields")
+                continue
+            record = dict(zip(columns, row, strict=True))
+            ids[file].add(record["sourcedId"])
+            found += [
+                f"{file} row {number}: {column} {record[column]!r}"
+                for (name, column), allowed in VOCABULARY_11.items()
+                if name == file and record[column] not in allowed
+            ]
+            if file == "enrollments.csv":
+                found += [
+                    f"{file} row {number}: {column} {record[column]!r} is not in {target}"
+                    for column, target in (("classSourcedId", "classes.csv"), ("userSourcedId", "users.csv"))
+                    if record[column] not in ids.get(target, set())
+                ]
+    return found
+
+
 async def fingerprint(owner_engine: AsyncEngine) -> dict[str, tuple[int, str]]:
     """Every table of the public schema: (row count, md5 of its rows in order). As the owner (superuser in
     tests), so row-level security does not hide anything."""
