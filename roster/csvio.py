@@ -17,11 +17,31 @@ import csv
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import IO
 
-from roster.package import Package
+from roster.package import READ_ERRORS, Package
 from roster.problems import ProblemLog
 
 EXTENSION_PREFIX = "metadata."
+MAX_RECORD_CHARS = 1_000_000
+"""A record (one row, over however many lines its quoted values span) longer than this stops the file: no
+roster row comes near it, and reading it would hold it whole in memory (``csv`` bounds a field, not a row)."""
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+def _lines(text: IO[str], spent: list[int]) -> Iterator[str]:
+    """The file's lines for ``csv.reader``, each read with a bound, raising :class:`_RecordTooLong` once the
+    record being read passes :data:`MAX_RECORD_CHARS` (``spent[0]``: characters since the last record
+    ended, which the caller resets)."""
+    readline = text.readline
+    while line := readline(MAX_RECORD_CHARS + 1):
+        spent[0] += len(line)
+        if spent[0] > MAX_RECORD_CHARS:
+            raise _RecordTooLong
+        yield line
 
 
 @dataclass(frozen=True)
@@ -197,13 +217,15 @@ def read_rows(package: Package, table: Table, log: ProblemLog) -> Iterator[tuple
     """
     file = table.spec.file
     with package.open_text(file) as text:
-        reader = csv.reader(text)
+        spent = [0]
+        reader = csv.reader(_lines(text, spent))
         row_no = 1
         try:
             next(reader, None)
             named = max(table.index.values(), default=-1) + 1
             width = table.width
             for row in reader:
+                spent[0] = 0
                 row_no += 1
                 fields = len(row)
                 if fields != width:
@@ -222,6 +244,28 @@ def read_rows(package: Package, table: Table, log: ProblemLog) -> Iterator[tuple
             )
         except csv.Error as error:
             log.error("CSV_SYNTAX", f"The CSV cannot be read: {error}.", file=file, row=row_no + 1)
+        except _RecordTooLong:
+            _report_record_too_long(log, file, row_no + 1)
+        except READ_ERRORS as error:
+            _report_unreadable(log, file, error)
+
+
+def _report_record_too_long(log: ProblemLog, file: str, row_no: int) -> None:
+    log.error(
+        "RECORD_TOO_LONG",
+        f"Row {row_no} of {file} is longer than {MAX_RECORD_CHARS:,} characters (is a quote not closed?): "
+        "the file is not read further.",
+        file=file,
+        row=row_no,
+    )
+
+
+def _report_unreadable(log: ProblemLog, file: str, error: Exception) -> None:
+    log.error(
+        "DAMAGED_FILE",
+        f"{file} cannot be read from the package ({error}): the zip is damaged.",
+        file=file,
+    )
 
 
 def _report_width(log: ProblemLog, file: str, row_no: int, fields: int, width: int) -> None:
@@ -245,9 +289,15 @@ def _report_width(log: ProblemLog, file: str, row_no: int, fields: int, width: i
 def read_header_only(package: Package, spec: TableSpec, log: ProblemLog) -> Table | None:
     with package.open_text(spec.file) as text:
         try:
-            header = next(csv.reader(text), None)
+            header = next(csv.reader(_lines(text, [0])), None)
         except (UnicodeDecodeError, csv.Error) as error:
             log.error("CSV_SYNTAX", f"The header cannot be read: {error}.", file=spec.file, row=1)
+            return None
+        except _RecordTooLong:
+            _report_record_too_long(log, spec.file, 1)
+            return None
+        except READ_ERRORS as error:
+            _report_unreadable(log, spec.file, error)
             return None
     if header is None:
         log.error("EMPTY_FILE", "The file is empty: it has no header row.", file=spec.file)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,28 @@ def with_file(package: bytes, name: str, content: str | None, *, mode: str = "bu
     if content is not None:
         files[name] = content
     return zip_bytes(files)
+
+
+def zip_bomb(name: str, head: bytes, repeat: bytes, times: int, *, declared: int | None = None) -> bytes:
+    """A zip of one member: ``head`` then ``repeat`` ``times`` times, deflated without ever being held whole
+    (full flushes make each repeat's compressed bytes the same, so they are written once and repeated).
+    ``declared``: the uncompressed size the central directory claims (a lie when given). The CRC is the
+    content's only for members under 64 MiB, which may be read; a larger one is refused unread."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    chunk = deflate.compress(repeat) + deflate.flush(zlib.Z_FULL_FLUSH)
+    data = first + chunk * times + deflate.flush(zlib.Z_FINISH)
+    size = len(head) + len(repeat) * times
+    crc = zlib.crc32(head)
+    if size < 64 * 1024**2:
+        for _ in range(times):
+            crc = zlib.crc32(repeat, crc)
+    encoded = name.encode()
+    fields = (20, 0, 8, 0, 0, crc, len(data), size if declared is None else declared, len(encoded), 0)
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", *fields) + encoded
+    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, 0) + encoded
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end
 
 
 def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slug: str = "") -> bytes:
