@@ -94,9 +94,13 @@ class CheckState:
         *,
         opted_in: bool,
         oneroster: bool,
+        users_elsewhere: Callable[[set[str]], dict[str, str]] | None = None,
     ) -> None:
         self.session, self.log, self.school_id, self.modes = session, log, school_id, modes
         self.today, self.opted_in, self.oneroster = today, opted_in, oneroster
+        self.users_elsewhere = users_elsewhere
+        """Of the given user ids, those the package has as another school's: id -> their orgs (a second
+        pass over users.csv, made only to explain enrollments of users this school does not have)."""
 
     async def _emit(self, stmt: Select[Any], severity: str, code: str, message: Callable[[Any], str]) -> int:
         return await emit(self.session, self.log, stmt, severity=severity, code=code, message=message)

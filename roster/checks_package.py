@@ -169,11 +169,18 @@ class PackageChecks(CheckState):
             "UNKNOWN_CLASS",
             lambda r: f"{r.group_sid!r} is neither in the package's classes nor a group of this school.",
         )
+        unknown = select(f.file, f.row_no, literal(user_col).label("col"), f.person_sid).where(f.unknown_user)
+        elsewhere = await self._users_elsewhere(unknown)
         await self._emit(
-            select(f.file, f.row_no, literal(user_col).label("col"), f.person_sid).where(f.unknown_user),
+            unknown,
             ERROR,
             "UNKNOWN_USER",
-            lambda r: f"{r.person_sid!r} is neither in the package's users nor a person at this school.",
+            lambda r: (
+                f"{r.person_sid!r} is in users.csv as a user of org {elsewhere[r.person_sid]!r}, not of this "
+                "school: enrolled here, they would need to be this school's too."
+                if r.person_sid in elsewhere
+                else f"{r.person_sid!r} is neither in the package's users nor a person at this school."
+            ),
         )
         await self._emit(
             select(f.file, f.row_no, literal("role").label("col"), f.role, f.person_sid, f.kind).where(
@@ -192,6 +199,17 @@ class PackageChecks(CheckState):
             "ENROLLMENT_ROLE_IGNORED",
             lambda r: f"Enrollments as {r.role!r} have no meaning in schoolgraph: the enrollment is skipped.",
         )
+
+    async def _users_elsewhere(self, unknown: Any) -> dict[str, str]:
+        """Which of the (first, as many as the log details) unknown users the package has for another org."""
+        if self.users_elsewhere is None:
+            return {}
+        sub = unknown.subquery()
+        ids = (
+            await self.session.execute(select(sub.c.person_sid).distinct().limit(self.log.limit))
+        ).scalars()
+        wanted = set(ids)
+        return self.users_elsewhere(wanted) if wanted else {}
 
     async def _agent_references(self) -> None:
         """Agents: parents and their children, named either way round."""

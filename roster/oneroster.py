@@ -26,7 +26,7 @@ from roster.oneroster_spec import ORG_TYPES, SPECS_11, SPECS_12, STATUS, STATUS_
 from roster.package import Package
 from roster.problems import ProblemLog
 from roster.reading import ABSENT, BULK, KINDS, Load, Modes, SchoolRef
-from roster.values import Values
+from roster.values import Values, split_list
 
 __all__ = ["SPECS_11", "SPECS_12", "OneRosterReader", "Org", "phone_or_none"]
 
@@ -281,6 +281,22 @@ class OneRosterReader:
                 )
         self.skipped_other_schools += 1
         return False
+
+    def users_elsewhere(self, ids: set[str]) -> dict[str, str]:
+        """Of ``ids``, the users users.csv has for other orgs than this school's: id -> their orgSourcedIds.
+        A second pass over the file (its problems were reported by the first); 1.1 only, where a user's
+        orgs are on its row."""
+        table = self.tables.get("users.csv")
+        if table is None or self.version != "1.1":
+            return {}
+        found: dict[str, str] = {}
+        for _, row in read_rows(self.package, table, ProblemLog()):
+            sid = table.get(row, "sourcedId")
+            if sid in ids:
+                orgs = table.get(row, "orgSourcedIds")
+                if not any(o in self.school_orgs for o in split_list(orgs)):
+                    found[sid] = orgs
+        return found
 
     def password_seen(self, file: str, row_no: int) -> None:
         """A row carries a password: never read, only counted for :meth:`finish`'s warning."""

@@ -281,6 +281,7 @@ async def import_package(
             today,
             opted_in=opted_in,
             oneroster=isinstance(reader, OneRosterReader),
+            users_elsewhere=reader.users_elsewhere if isinstance(reader, OneRosterReader) else None,
         )
         lap("prepare staged rows")
         if not log.errors:

@@ -253,3 +253,29 @@ async def test_the_export_keeps_to_the_1_1_vocabulary_and_reimports_unchanged(
         "SELECT string_agg(gender, ',' ORDER BY source_id) FROM pupils WHERE source_id LIKE 'p_'",
     )
     assert genders == "FEMALE,OTHER,NOT_KNOWN"
+
+
+async def test_an_enrolled_user_of_another_org_is_named_as_such(
+    engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: in a trust's package, an enrollment at this school of a user who is in users.csv but
+    belongs to another school's org is refused saying so, not as a user missing from the package."""
+    school = await _school(engine, factory)
+    orgs = [
+        {"sourcedId": "org-1", "name": "Ours", "type": "school"},
+        {"sourcedId": "org-2", "name": "Theirs", "type": "school"},
+    ]
+    package = oneroster(
+        orgs=orgs,
+        users=[user("p1", "student", "Pat", "One"), user("p9", "student", "Kim", "Nine", org="org-2")],
+        classes=[klass("c1", "5B")],
+        enrollments=[enrol("e1", "c1", "p1"), enrol("e9", "c1", "p9"), enrol("e8", "c1", "p8")],
+    )
+    report = await run_import(engine, school.id, package)
+    assert report.outcome == "REFUSED"
+    found = {p.row: p.message for p in report.problems if p.code == "UNKNOWN_USER"}
+    assert found == {
+        3: "'p9' is in users.csv as a user of org 'org-2', not of this school: enrolled here, they would "
+        "need to be this school's too.",
+        4: "'p8' is neither in the package's users nor a person at this school.",
+    }
