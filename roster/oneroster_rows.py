@@ -88,8 +88,13 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         if row[i_enabled] not in ("true", "false"):
             values.boolean(row_no, "enabledUser", row[i_enabled])
         forename, surname = row[i_given], row[i_family]
-        if v12:
-            forename, surname = row[i_pgiven] or forename, row[i_pfamily] or surname
+        if v12:  # a preferred name that cannot be one leaves the legal name in place
+            forename = (
+                values.text(row_no, "preferredGivenName", row[i_pgiven], 100, optional=True) or forename
+            )
+            surname = (
+                values.text(row_no, "preferredFamilyName", row[i_pfamily], 100, optional=True) or surname
+            )
         if values.required(row_no, "givenName", forename):
             forename = values.text(row_no, "givenName", forename, 100) or ""
         if values.required(row_no, "familyName", surname):
@@ -138,7 +143,9 @@ def _uln(log: ProblemLog, row_no: int, value: str) -> str | None:
 def _upn(
     log: ProblemLog, row_no: int, ids: dict[str, str], identifier: str, kind: str | None
 ) -> tuple[str | None, str | None]:
-    """The UPN: a ``{UPN:...}`` user id, or an identifier shaped like one (pupils only)."""
+    """The UPN: a ``{UPN:...}`` user id (an error when it is not a valid UPN), or an identifier shaped like
+    one (pupils only). ``identifier`` is free text that often holds a UPN: one whose check letter is wrong
+    is a warning, and the pupil is imported without it (UPN_MISSING says what that means)."""
     if kind not in (None, "PUPIL"):
         return None, None
     if "UPN" in ids:
@@ -150,7 +157,17 @@ def _upn(
     try:
         return validate_upn(value), column
     except IdentifierError as error:
-        log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column=column)
+        if column == "identifier":
+            log.warning(
+                "IDENTIFIER_NOT_UPN",
+                f"identifier {value!r} is shaped like a UPN but is not one ({error.message}): it is not "
+                "kept as the pupil's UPN.",
+                file="users.csv",
+                row=row_no,
+                column=column,
+            )
+        else:
+            log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column=column)
         return None, None
 
 

@@ -136,28 +136,29 @@ class Values:
             return None
         return value
 
-    def text(self, row: int, column: str, value: str, max_length: int) -> str | None:
+    def text(
+        self, row: int, column: str, value: str, max_length: int, *, optional: bool = False
+    ) -> str | None:
+        """A one-line text of at most ``max_length`` characters, else None: an error on the row, or for an
+        ``optional`` value (one schoolgraph can do without) a warning that it is left out."""
         if not value:
             return None
+        problem = None
         if _CONTROL.search(value):
-            self.log.error(
+            problem = (
                 "INVALID_CHARACTERS",
-                f"{column} must not contain tabs, line breaks or other control characters.",
-                file=self.file,
-                row=row,
-                column=column,
+                f"{column} must not contain tabs, line breaks or other control characters",
             )
-            return None
-        if len(value) > max_length:
-            self.log.error(
-                "TOO_LONG",
-                f"{column} must be at most {max_length} characters (it has {len(value)}).",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-        return value
+        elif len(value) > max_length:
+            problem = "TOO_LONG", f"{column} must be at most {max_length} characters (it has {len(value)})"
+        if problem is None:
+            return value
+        code, message = problem
+        if optional:
+            self.log.warning(code, f"{message}: it is left out.", file=self.file, row=row, column=column)
+        else:
+            self.log.error(code, f"{message}.", file=self.file, row=row, column=column)
+        return None
 
 
 _BOOLEANS = {"true": "true", "false": "false"}

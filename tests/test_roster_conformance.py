@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from roster.oneroster import SPECS_11, SPECS_12
 from tenants.context import bind
-from tests.factories.people import new_school, new_upn
+from tests.factories.people import new_school, new_upn, wrong_check_letter
 from tests.factories.roster import (
     counts,
     csv_text,
@@ -279,3 +279,50 @@ async def test_an_enrolled_user_of_another_org_is_named_as_such(
         "need to be this school's too.",
         4: "'p8' is neither in the package's users nor a person at this school.",
     }
+
+
+async def test_one_bad_optional_cell_is_a_warning_on_its_row(
+    engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: a free-text identifier shaped like a UPN with a wrong check letter, and a 300-character
+    preferred name, are warnings on their rows: the pupils import without them (no UPN; the legal name).
+    A 300-character legal name, which schoolgraph needs, still refuses the package."""
+    school = await _school(engine, factory)
+    bad = wrong_check_letter(new_upn())
+    report = await run_import(
+        engine, school.id, oneroster(users=[user("p1", "student", "Pat", "One", identifier=bad)])
+    )
+    assert report.outcome == "COMMITTED", problems(report)
+    assert problems(report, "IDENTIFIER_NOT_UPN", "INVALID_UPN") == [
+        ("users.csv", 2, "identifier", "IDENTIFIER_NOT_UPN")
+    ]
+    assert await _scalar(engine, school.id, "SELECT upn IS NULL FROM pupils WHERE source_id = 'p1'") is True
+
+    pupil = {"sourcedId": "p2", "enabledUser": "true", "givenName": "Sam", "familyName": "Two",
+             "preferredGivenName": "S" * 300}  # fmt: skip
+    roles = {"sourcedId": "r2", "userSourcedId": "p2", "roleType": "primary", "role": "student",
+             "orgSourcedId": "org-1"}  # fmt: skip
+    package = oneroster(version="1.2", users=[pupil], absent=("classes.csv", "enrollments.csv"), mode="delta")
+    package = with_file(
+        package,
+        "roles.csv",
+        csv_text(SPECS_12["roles.csv"], _rows(SPECS_12["roles.csv"], roles)),
+        mode="delta",
+    )
+    report = await run_import(engine, school.id, package)
+    assert report.outcome == "COMMITTED", problems(report)
+    assert [(p.severity, p.column, p.code) for p in report.problems if p.code == "TOO_LONG"] == [
+        ("WARNING", "preferredGivenName", "TOO_LONG")
+    ]
+    assert (await _names(engine, school.id))["p2"] == ("Sam", "Two")
+
+    long_name = oneroster(
+        users=[user("p3", "student", "Kim", "K" * 300)],
+        mode="delta",
+        absent=("classes.csv", "enrollments.csv"),
+    )
+    report = await run_import(engine, school.id, long_name)
+    assert report.outcome == "REFUSED"
+    assert [(p.severity, p.column, p.code) for p in report.problems if p.code == "TOO_LONG"] == [
+        ("ERROR", "familyName", "TOO_LONG")
+    ]
