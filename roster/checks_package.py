@@ -5,7 +5,7 @@ school, and pupils' ages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, union
@@ -169,10 +169,14 @@ class PackageChecks(CheckState):
             "UNKNOWN_CLASS",
             lambda r: f"{r.group_sid!r} is neither in the package's classes nor a group of this school.",
         )
-        unknown = select(f.file, f.row_no, literal(user_col).label("col"), f.person_sid).where(f.unknown_user)
-        elsewhere = await self._users_elsewhere(unknown)
+        elsewhere: dict[str, str] = {}
+
+        def look_up(rows: Sequence[Any]) -> None:
+            if self.users_elsewhere is not None:
+                elsewhere.update(self.users_elsewhere({r.person_sid for r in rows}))
+
         await self._emit(
-            unknown,
+            select(f.file, f.row_no, literal(user_col).label("col"), f.person_sid).where(f.unknown_user),
             ERROR,
             "UNKNOWN_USER",
             lambda r: (
@@ -181,6 +185,7 @@ class PackageChecks(CheckState):
                 if r.person_sid in elsewhere
                 else f"{r.person_sid!r} is neither in the package's users nor a person at this school."
             ),
+            before=look_up,
         )
         await self._emit(
             select(f.file, f.row_no, literal("role").label("col"), f.role, f.person_sid, f.kind).where(
@@ -199,17 +204,6 @@ class PackageChecks(CheckState):
             "ENROLLMENT_ROLE_IGNORED",
             lambda r: f"Enrollments as {r.role!r} have no meaning in schoolgraph: the enrollment is skipped.",
         )
-
-    async def _users_elsewhere(self, unknown: Any) -> dict[str, str]:
-        """Which of the (first, as many as the log details) unknown users the package has for another org."""
-        if self.users_elsewhere is None:
-            return {}
-        sub = unknown.subquery()
-        ids = (
-            await self.session.execute(select(sub.c.person_sid).distinct().limit(self.log.limit))
-        ).scalars()
-        wanted = set(ids)
-        return self.users_elsewhere(wanted) if wanted else {}
 
     async def _agent_references(self) -> None:
         """Agents: parents and their children, named either way round."""

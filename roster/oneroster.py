@@ -6,11 +6,13 @@ Mapping (docs/roster-csv.md has the full table): users with role ``student`` are
 (``homeroom`` a registration group, ``scheduled`` a class); enrollments are group memberships (students)
 and teaching assignments (teachers); academic sessions are terms. A pupil's UPN is the ``{UPN:...}`` entry
 of ``userIds`` or an ``identifier`` shaped like a UPN; the ULN a ``{ULN:...}`` entry; date of birth and sex
-come from demographics.csv. Passwords in users.csv are never read.
+come from demographics.csv. Passwords in users.csv and userProfiles.csv are never read, only reported.
 
 The package must name this school: an org in orgs.csv whose ``sourcedId`` is the one a school admin set for
 the school (``roster_sources``), or whose ``identifier`` is the school's URN. Rows of other orgs (a trust's
 package holds all its schools) are skipped and counted; departments under the school's org belong to it.
+An org matched by the URN while the school has none recorded is recorded by the import (``org_to_record``),
+so that the MIS's deltas, which leave orgs.csv out, name the school too.
 """
 
 from __future__ import annotations
