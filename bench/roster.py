@@ -94,8 +94,11 @@ class Shape:
         return max(self.pupils // self.per_class, 1)
 
 
-def generate(path: Path, pupils: int, per_staff: int, per_parent: int) -> dict[str, int]:
-    """Write the package; return rows per file."""
+def generate(
+    path: Path, pupils: int, per_staff: int, per_parent: int, *, today: date | None = None
+) -> dict[str, int]:
+    """Write the package; return rows per file. ``today``: the day pupils' ages are reckoned from (the
+    host's date unless given; the test suite gives its fixed clock's)."""
     shape = Shape(pupils, per_staff, per_parent)
     # One generator for the whole package, drawn in file order: the same package every run.
     rng = random.Random(20261123)
@@ -118,7 +121,7 @@ def generate(path: Path, pupils: int, per_staff: int, per_parent: int) -> dict[s
         ("courses.csv", courses),
         ("classes.csv", _classes(shape)),
         ("users.csv", _users(shape)),
-        ("demographics.csv", _demographics(shape, rng)),
+        ("demographics.csv", _demographics(shape, rng, today or date.today())),
         ("enrollments.csv", _enrollments(shape, rng)),
     ]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
@@ -157,8 +160,7 @@ def _users(shape: Shape) -> Any:
                f"parent{a}@home.example", "", "07700900123", children, "", ""]  # fmt: skip
 
 
-def _demographics(shape: Shape, rng: random.Random) -> Any:
-    today = date.today()
+def _demographics(shape: Shape, rng: random.Random, today: date) -> Any:
     for p in range(shape.pupils):
         born = today - timedelta(days=365 * 5 + rng.randrange(365 * 12))
         yield [f"pu{p}", "", "", born.isoformat(), "female" if p % 2 else "male", *([""] * 11)]

@@ -8,7 +8,7 @@ counting every one but fetching at most what the log keeps in detail.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -29,10 +29,12 @@ async def emit(
     severity: str,
     code: str,
     message: Callable[[Any], str],
+    before: Callable[[Sequence[Any]], None] | None = None,
 ) -> int:
     """Log one problem per row of ``stmt`` (columns ``file``, ``row_no``, ``col`` and any the message uses).
 
-    Fetches at most the log's remaining detail capacity; counts all. Returns the count.
+    Fetches at most the log's remaining detail capacity; counts all. Returns the count. ``before`` is given
+    the rows to be logged, if any, before their messages are made (to look up what they need in one go).
     """
     room = max(log.limit - len(log.items), 0)
     sub = stmt.subquery()
@@ -46,6 +48,8 @@ async def emit(
     if not rows:
         return 0
     total = int(rows[0].total)
+    if before is not None:
+        before(rows[:room])
     for row in rows[:room]:
         log.add(RosterProblem(severity, code, message(row), row.file, row.row_no, row.col))
     rest = total - min(room, len(rows))
@@ -94,9 +98,22 @@ class CheckState:
         *,
         opted_in: bool,
         oneroster: bool,
+        users_elsewhere: Callable[[set[str]], dict[str, str]] | None = None,
     ) -> None:
         self.session, self.log, self.school_id, self.modes = session, log, school_id, modes
         self.today, self.opted_in, self.oneroster = today, opted_in, oneroster
+        self.users_elsewhere = users_elsewhere
+        """Of the given user ids, those the package has as another school's: id -> their orgs (a second
+        pass over users.csv, made only to explain enrollments of users this school does not have)."""
 
-    async def _emit(self, stmt: Select[Any], severity: str, code: str, message: Callable[[Any], str]) -> int:
-        return await emit(self.session, self.log, stmt, severity=severity, code=code, message=message)
+    async def _emit(
+        self,
+        stmt: Select[Any],
+        severity: str,
+        code: str,
+        message: Callable[[Any], str],
+        before: Callable[[Sequence[Any]], None] | None = None,
+    ) -> int:
+        return await emit(
+            self.session, self.log, stmt, severity=severity, code=code, message=message, before=before
+        )

@@ -5,7 +5,7 @@ school, and pupils' ages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, union
@@ -169,11 +169,23 @@ class PackageChecks(CheckState):
             "UNKNOWN_CLASS",
             lambda r: f"{r.group_sid!r} is neither in the package's classes nor a group of this school.",
         )
+        elsewhere: dict[str, str] = {}
+
+        def look_up(rows: Sequence[Any]) -> None:
+            if self.users_elsewhere is not None:
+                elsewhere.update(self.users_elsewhere({r.person_sid for r in rows}))
+
         await self._emit(
             select(f.file, f.row_no, literal(user_col).label("col"), f.person_sid).where(f.unknown_user),
             ERROR,
             "UNKNOWN_USER",
-            lambda r: f"{r.person_sid!r} is neither in the package's users nor a person at this school.",
+            lambda r: (
+                f"{r.person_sid!r} is in users.csv as a user of org {elsewhere[r.person_sid]!r}, not of this "
+                "school: enrolled here, they would need to be this school's too."
+                if r.person_sid in elsewhere
+                else f"{r.person_sid!r} is neither in the package's users nor a person at this school."
+            ),
+            before=look_up,
         )
         await self._emit(
             select(f.file, f.row_no, literal("role").label("col"), f.role, f.person_sid, f.kind).where(

@@ -1,29 +1,47 @@
 """Reading one CSV file of a package: its header checked against the spec, then its rows, streamed.
 
-Headers are exact: a missing column is an error, a misspelled one is an error naming the expected column
-(``dataLastModified`` -> ``dateLastModified``), a column in the wrong case or order is read with a warning,
-``metadata.*`` extension columns are ignored with a warning, unnamed trailing columns are ignored.
+Headers are read by name: a missing column is an error unless the spec lets it be left out, a misspelled one
+is an error naming the expected column (``dataLastModified`` -> ``dateLastModified``), a column in the wrong
+case or order is read with a warning, a column the spec does not know (an MIS's own ``admissionNumber``) is
+ignored with a warning naming it (an error when the spec is strict), ``metadata.*`` extension columns are
+ignored with a warning, unnamed trailing columns are ignored.
 
-Values are tolerated where a school would expect it and reported precisely: an enumeration in the wrong
-case (``Scheduled``) is read with a warning given once per file, column and value; everything else that
-does not parse is an error on its row and column.
+Rows are exact: a row with more fields than the header, or fewer than its named columns, is an error on
+that row, never read shifted (an unquoted comma in a name moves every later value one column on, and the
+moved values are often valid ones). Values are parsed by roster/values.py.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from typing import IO
 
-from auth.parent_codes import username_problem
-from common.identifiers import IdentifierError, validate_email
-from roster.package import Package
+from roster.package import READ_ERRORS, Package
 from roster.problems import ProblemLog
 
 EXTENSION_PREFIX = "metadata."
+MAX_RECORD_CHARS = 1_000_000
+"""A record (one row, over however many lines its quoted values span) longer than this stops the file: no
+roster row comes near it, and reading it would hold it whole in memory (``csv`` bounds a field, not a row)."""
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+def _lines(text: IO[str], spent: list[int]) -> Iterator[str]:
+    """The file's lines for ``csv.reader``, each read with a bound, raising :class:`_RecordTooLong` once the
+    record being read passes :data:`MAX_RECORD_CHARS` (``spent[0]``: characters since the last record
+    ended, which the caller resets)."""
+    readline = text.readline
+    while line := readline(MAX_RECORD_CHARS + 1):
+        spent[0] += len(line)
+        if spent[0] > MAX_RECORD_CHARS:
+            raise _RecordTooLong
+        yield line
 
 
 @dataclass(frozen=True)
@@ -34,7 +52,9 @@ class TableSpec:
     required: frozenset[str] = frozenset()
     """Columns whose value schoolgraph needs on every row."""
     optional_columns: frozenset[str] = frozenset()
-    """Columns that may be left out of the header altogether (schoolgraph's own layout)."""
+    """Columns that may be left out of the header altogether."""
+    strict: bool = False
+    """Whether a column the spec does not know refuses the file (else it is ignored with a warning)."""
 
 
 @dataclass
@@ -129,9 +149,10 @@ def _name_columns(
 def _report_unknown(
     spec: TableSpec, unknown: list[tuple[int, str]], missing: list[str], log: ProblemLog
 ) -> bool:
-    """An error for each column not expected: misspelt (then no longer ``missing``) or unknown. Whether
-    there were none."""
+    """A problem for each column not expected: misspelt (an error; the column is then no longer
+    ``missing``) or unknown (an error when the spec is strict, else a warning). Whether none was an error."""
     by_lower = {c.lower(): c for c in spec.columns}
+    ok = True
     for _, name in unknown:
         guess = difflib.get_close_matches(name, missing, n=1, cutoff=0.7) or difflib.get_close_matches(
             name.lower(), [m.lower() for m in missing], n=1, cutoff=0.7
@@ -147,7 +168,8 @@ def _report_unknown(
                 expected=right,
             )
             missing.remove(right)
-        else:
+            ok = False
+        elif spec.strict:
             log.error(
                 "UNKNOWN_COLUMN",
                 f"Column {name!r} is not a {spec.file} column (expected {', '.join(spec.columns)}).",
@@ -155,7 +177,16 @@ def _report_unknown(
                 row=1,
                 column=name,
             )
-    return not unknown
+            ok = False
+        else:
+            log.warning(
+                "UNKNOWN_COLUMN",
+                f"Column {name!r} is not a {spec.file} column: it is ignored.",
+                file=spec.file,
+                row=1,
+                column=name,
+            )
+    return ok
 
 
 def _report_missing(spec: TableSpec, missing: list[str], log: ProblemLog) -> bool:
@@ -180,37 +211,28 @@ def read_rows(package: Package, table: Table, log: ProblemLog) -> Iterator[tuple
     """Yield ``(row number, fields)`` for every non-blank record of a file whose header passed.
 
     Stops (after logging) at undecodable bytes and at a CSV syntax error. A record with more fields than
-    the header is an error; a short one is an error unless only unnamed trailing columns are missing.
+    the header, or fewer than its named columns, is an error naming the file, row and counts, and is not
+    yielded: its values cannot be trusted to be in their columns. Only unnamed trailing columns may be
+    missing from a record.
     """
     file = table.spec.file
     with package.open_text(file) as text:
-        reader = csv.reader(text)
+        spent = [0]
+        reader = csv.reader(_lines(text, spent))
         row_no = 1
         try:
             next(reader, None)
             named = max(table.index.values(), default=-1) + 1
             width = table.width
             for row in reader:
+                spent[0] = 0
                 row_no += 1
-                if len(row) != width:
-                    if not row or (len(row) == 1 and not row[0].strip()):
+                fields = len(row)
+                if fields != width:
+                    if not row or (fields == 1 and not row[0].strip()):
                         continue
-                    if len(row) > width and any(v.strip() for v in row[width:]):
-                        log.error(
-                            "ROW_TOO_LONG",
-                            f"The row has {len(row)} fields but the header has {width}: is a value with a "
-                            "comma missing its quotes?",
-                            file=file,
-                            row=row_no,
-                        )
-                        continue
-                    if len(row) < named:
-                        log.error(
-                            "ROW_TOO_SHORT",
-                            f"The row has {len(row)} fields but the header has {width}.",
-                            file=file,
-                            row=row_no,
-                        )
+                    if fields > width or fields < named:
+                        _report_width(log, file, row_no, fields, width)
                         continue
                 yield row_no, row
         except UnicodeDecodeError as error:
@@ -222,183 +244,62 @@ def read_rows(package: Package, table: Table, log: ProblemLog) -> Iterator[tuple
             )
         except csv.Error as error:
             log.error("CSV_SYNTAX", f"The CSV cannot be read: {error}.", file=file, row=row_no + 1)
+        except _RecordTooLong:
+            _report_record_too_long(log, file, row_no + 1)
+        except READ_ERRORS as error:
+            _report_unreadable(log, file, error)
+
+
+def _report_record_too_long(log: ProblemLog, file: str, row_no: int) -> None:
+    log.error(
+        "RECORD_TOO_LONG",
+        f"Row {row_no} of {file} is longer than {MAX_RECORD_CHARS:,} characters (is a quote not closed?): "
+        "the file is not read further.",
+        file=file,
+        row=row_no,
+    )
+
+
+def _report_unreadable(log: ProblemLog, file: str, error: Exception) -> None:
+    log.error(
+        "DAMAGED_FILE",
+        f"{file} cannot be read from the package ({error}): the zip is damaged.",
+        file=file,
+    )
+
+
+def _report_width(log: ProblemLog, file: str, row_no: int, fields: int, width: int) -> None:
+    if fields > width:
+        log.error(
+            "ROW_TOO_LONG",
+            f"Row {row_no} of {file} has {fields} fields but the header has {width}: is a value with a "
+            "comma missing its quotes? The row is not read.",
+            file=file,
+            row=row_no,
+        )
+    else:
+        log.error(
+            "ROW_TOO_SHORT",
+            f"Row {row_no} of {file} has {fields} fields but the header has {width}. The row is not read.",
+            file=file,
+            row=row_no,
+        )
 
 
 def read_header_only(package: Package, spec: TableSpec, log: ProblemLog) -> Table | None:
     with package.open_text(spec.file) as text:
         try:
-            header = next(csv.reader(text), None)
+            header = next(csv.reader(_lines(text, [0])), None)
         except (UnicodeDecodeError, csv.Error) as error:
             log.error("CSV_SYNTAX", f"The header cannot be read: {error}.", file=spec.file, row=1)
+            return None
+        except _RecordTooLong:
+            _report_record_too_long(log, spec.file, 1)
+            return None
+        except READ_ERRORS as error:
+            _report_unreadable(log, spec.file, error)
             return None
     if header is None:
         log.error("EMPTY_FILE", "The file is empty: it has no header row.", file=spec.file)
         return None
     return check_header(spec, header, log)
-
-
-# --- values ---------------------------------------------------------------------------------------------
-
-
-class Values:
-    """Parsers for one file's values; each logs its own problem and returns None when a value is unusable."""
-
-    def __init__(self, log: ProblemLog, file: str) -> None:
-        self.log, self.file = log, file
-
-    def required(self, row: int, column: str, value: str) -> bool:
-        if value:
-            return True
-        self.log.error("REQUIRED", f"{column} is required.", file=self.file, row=row, column=column)
-        return False
-
-    def enum(self, row: int, column: str, value: str, allowed: dict[str, str]) -> str | None:
-        """``allowed`` maps lower-case spellings to the canonical value (tolerated case: a warning once)."""
-        if not value:
-            return None
-        canonical = allowed.get(value.lower())
-        if canonical is None:
-            values = sorted(set(allowed.values()))
-            self.log.error(
-                "INVALID_VALUE",
-                f"{value!r} is not a valid {column} (expected one of {', '.join(values)}).",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-        if canonical != value:
-            self.log.warning_once(
-                "VALUE_CASE",
-                f"{value!r} is read as {canonical!r} (reported once per column and value).",
-                file=self.file,
-                row=row,
-                column=column,
-                key=value,
-            )
-        return canonical
-
-    def boolean(self, row: int, column: str, value: str) -> bool | None:
-        word = self.enum(row, column, value, _BOOLEANS)
-        return None if word is None else word == "true"
-
-    def day(self, row: int, column: str, value: str) -> date | None:
-        if not value:
-            return None
-        try:
-            if len(value) != 10:
-                raise ValueError
-            return date.fromisoformat(value)
-        except ValueError:
-            self.log.error(
-                "INVALID_DATE",
-                f"{value!r} is not a date in the form YYYY-MM-DD.",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-
-    def timestamp(self, row: int, column: str, value: str) -> None:
-        """dateLastModified: an ISO 8601 date-time (a bare date is accepted); only checked, not kept."""
-        if not value:
-            return
-        try:
-            if len(value) == 10:
-                date.fromisoformat(value)
-            else:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            self.log.error(
-                "INVALID_DATE",
-                f"{value!r} is not an ISO 8601 date-time (such as 2023-05-01T18:25:43.511Z).",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-
-    def integer(self, row: int, column: str, value: str, low: int, high: int) -> int | None:
-        if not value:
-            return None
-        try:
-            number = int(value)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            self.log.error(
-                "INVALID_VALUE",
-                f"{value!r} is not a whole number from {low} to {high}.",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-        return number
-
-    def email(self, row: int, column: str, value: str) -> str | None:
-        """An email address, normalised; blank is None, an invalid one an error."""
-        if not value:
-            return None
-        try:
-            return validate_email(value)
-        except IdentifierError as error:
-            self.log.error(error.code, f"{error.message}.", file=self.file, row=row, column=column)
-            return None
-
-    def username(self, row: int, column: str, value: str) -> str | None:
-        """A username an account can have, else None (blank; or unusable: no account, a warning says why)."""
-        if not value:
-            return None
-        if username_problem(value) is not None:
-            self.log.warning(
-                "INVALID_USERNAME",
-                f"{value!r} cannot be a username (3 to 64 letters, digits, '.', '_', '-', '@'): no account "
-                "is created.",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-        return value
-
-    def text(self, row: int, column: str, value: str, max_length: int) -> str | None:
-        if not value:
-            return None
-        if _CONTROL.search(value):
-            self.log.error(
-                "INVALID_CHARACTERS",
-                f"{column} must not contain tabs, line breaks or other control characters.",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-        if len(value) > max_length:
-            self.log.error(
-                "TOO_LONG",
-                f"{column} must be at most {max_length} characters (it has {len(value)}).",
-                file=self.file,
-                row=row,
-                column=column,
-            )
-            return None
-        return value
-
-
-_BOOLEANS = {"true": "true", "false": "false"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def split_list(value: str) -> list[str]:
-    """A OneRoster list field: comma-separated, blanks dropped."""
-    if not value:
-        return []
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-_USER_ID = re.compile(r"\{\s*([^:{}]+?)\s*:\s*([^{}]*?)\s*\}")
-
-
-def user_ids(value: str) -> dict[str, str]:
-    """``{LDAP:12},{UPN:A123...}`` -> ``{"LDAP": "12", "UPN": "A123..."}`` (type upper-cased)."""
-    return {kind.upper(): ident for kind, ident in _USER_ID.findall(value)}

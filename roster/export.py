@@ -17,8 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sqlalchemy import String, and_, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,6 +27,7 @@ from models.roster import GroupTerm, Term
 from roster.oneroster import SPECS_11
 from roster.reading import SchoolRef
 from roster.records import key
+from roster.session_settings import EXPORT_SETTINGS, set_local
 from tenants.scoping import in_school, restrict
 
 MARKING = b"PROTECT - personal data of pupils and staff (LRS 6.6). Keep it secure; delete when done."
@@ -56,7 +56,9 @@ TERM_TYPES = {
     "TERM": "term",
     "GRADING_PERIOD": "gradingPeriod",
 }
-SEXES = {"FEMALE": "female", "MALE": "male", "OTHER": "other", "NOT_KNOWN": "unspecified"}
+SEXES = {"FEMALE": "female", "MALE": "male"}
+"""OneRoster 1.1's sex is male or female; it may be left blank, which is how OTHER and NOT_KNOWN are written
+(and a blank sex leaves a pupil's recorded one as it is when the package is imported again)."""
 CONTACT_ROLES = {"PARENT": "parent", "GUARDIAN": "guardian", "RELATIVE": "relative"}
 
 
@@ -68,8 +70,16 @@ class ExportSummary:
 
 
 async def export_oneroster(session: AsyncSession, school: SchoolRef, out: BinaryIO) -> ExportSummary:
-    """Write the school's roster to ``out`` (a seekable binary file) as a OneRoster 1.1 bulk zip; the export
-    is emitted to the audit trail (its row counts and the file's SHA-256)."""
+    """Write the school's roster to ``out`` (a seekable binary file) as a OneRoster 1.1 bulk zip, with the
+    bulk-job settings (roster/session_settings.py) for its statements, restored afterwards; the export is
+    emitted to the audit trail (its row counts and the file's SHA-256)."""
+    previous = await set_local(session, EXPORT_SETTINGS)
+    summary = await _export(session, school, out)
+    await set_local(session, previous)
+    return summary
+
+
+async def _export(session: AsyncSession, school: SchoolRef, out: BinaryIO) -> ExportSummary:
     name = (await session.execute(select(School.name).where(School.id == school.id))).scalar_one()
     org = school.org_sourced_id or school.own_org_id
     summary = ExportSummary()
@@ -195,18 +205,15 @@ async def _classes(session: AsyncSession, school: SchoolRef, org: str) -> AsyncI
         ]
 
 
-def _agents(link_column: Any, other_column: Any, other: Any, owner: Any, school: SchoolRef) -> Any:
-    return func.coalesce(
-        select(func.array_agg(key(other)))
-        .where(
-            link_column == owner.id,
-            other.id == other_column,
-            other.active,
-            in_school(PupilContact, school.id),
-            in_school(other, school.id),
-        )
-        .scalar_subquery(),
-        cast(literal([]), ARRAY(String)),
+def _agents(owner_column: Any, other_column: Any, other: Any, school: SchoolRef) -> Any:
+    """Each owner's agents (a pupil's contacts, a contact's pupils) as one array, grouped once for the school
+    and joined, rather than looked up per owner (which goes quadratic on a freshly imported school)."""
+    sid = school.id
+    return (
+        select(owner_column.label("owner"), func.array_agg(key(other)).label("agents"))
+        .where(other.id == other_column, other.active, in_school(PupilContact, sid), in_school(other, sid))
+        .group_by(owner_column)
+        .subquery()
     )
 
 
@@ -269,6 +276,7 @@ def _staff_users(school: SchoolRef) -> Any:
 
 def _pupil_users(school: SchoolRef) -> Any:
     sid = school.id
+    agents = _agents(PupilContact.pupil_id, PupilContact.contact_id, Contact, school)
     return restrict(
         select(
             key(Pupil).label("sid"),
@@ -278,9 +286,10 @@ def _pupil_users(school: SchoolRef) -> Any:
             Pupil.upn,
             Pupil.uln,
             Account.username,
-            _agents(PupilContact.pupil_id, PupilContact.contact_id, Contact, Pupil, school).label("agents"),
+            agents.c.agents,
         )
         .outerjoin(Account, and_(Account.pupil_id == Pupil.id, in_school(Account, sid)))
+        .outerjoin(agents, agents.c.owner == Pupil.id)
         .where(Pupil.active)
         .order_by("sid"),
         Pupil,
@@ -292,12 +301,12 @@ def _contact_users(school: SchoolRef) -> Any:
     """Contacts, with the first of their relationships (which OneRoster role they are exported as)."""
     sid = school.id
     relationship = (
-        select(PupilContact.relationship)
-        .where(PupilContact.contact_id == Contact.id, in_school(PupilContact, sid))
-        .order_by(PupilContact.relationship)
-        .limit(1)
-        .scalar_subquery()
+        select(PupilContact.contact_id, func.min(PupilContact.relationship).label("relationship"))
+        .where(in_school(PupilContact, sid))
+        .group_by(PupilContact.contact_id)
+        .subquery()
     )
+    agents = _agents(PupilContact.contact_id, PupilContact.pupil_id, Pupil, school)
     return restrict(
         select(
             key(Contact).label("sid"),
@@ -306,10 +315,12 @@ def _contact_users(school: SchoolRef) -> Any:
             Contact.email,
             Contact.phone,
             Account.username,
-            relationship.label("relationship"),
-            _agents(PupilContact.contact_id, PupilContact.pupil_id, Pupil, Contact, school).label("agents"),
+            relationship.c.relationship,
+            agents.c.agents,
         )
         .outerjoin(Account, and_(Account.contact_id == Contact.id, in_school(Account, sid)))
+        .outerjoin(relationship, relationship.c.contact_id == Contact.id)
+        .outerjoin(agents, agents.c.owner == Contact.id)
         .where(Contact.active)
         .order_by("sid"),
         Contact,
@@ -327,7 +338,7 @@ async def _demographics(session: AsyncSession, school: SchoolRef) -> AsyncIterat
     )
     async for row in _stream(session, stmt):
         born = row.date_of_birth.isoformat() if row.date_of_birth else ""
-        yield [row.sid, "", "", born, SEXES[row.gender], *([""] * 11)]
+        yield [row.sid, "", "", born, SEXES.get(row.gender, ""), *([""] * 11)]
 
 
 async def _enrollments(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:

@@ -6,11 +6,13 @@ Mapping (docs/roster-csv.md has the full table): users with role ``student`` are
 (``homeroom`` a registration group, ``scheduled`` a class); enrollments are group memberships (students)
 and teaching assignments (teachers); academic sessions are terms. A pupil's UPN is the ``{UPN:...}`` entry
 of ``userIds`` or an ``identifier`` shaped like a UPN; the ULN a ``{ULN:...}`` entry; date of birth and sex
-come from demographics.csv. Passwords in users.csv are never read.
+come from demographics.csv. Passwords in users.csv and userProfiles.csv are never read, only reported.
 
 The package must name this school: an org in orgs.csv whose ``sourcedId`` is the one a school admin set for
 the school (``roster_sources``), or whose ``identifier`` is the school's URN. Rows of other orgs (a trust's
 package holds all its schools) are skipped and counted; departments under the school's org belong to it.
+An org matched by the URN while the school has none recorded is recorded by the import (``org_to_record``),
+so that the MIS's deltas, which leave orgs.csv out, name the school too.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass
 
 from roster import oneroster_rows as rows
 from roster import staging
-from roster.csvio import Table, TableSpec, Values, read_header_only, read_rows
+from roster.csvio import Table, read_header_only, read_rows
 from roster.oneroster_manifest import file_modes, read_manifest
 from roster.oneroster_rows import phone_or_none
-from roster.oneroster_spec import ORG_TYPES, REQUIRED, SPECS_11, SPECS_12, STATUS, STATUS_ALIASES
+from roster.oneroster_spec import ORG_TYPES, SPECS_11, SPECS_12, STATUS, STATUS_ALIASES, table_spec
 from roster.package import Package
 from roster.problems import ProblemLog
 from roster.reading import ABSENT, BULK, KINDS, Load, Modes, SchoolRef
+from roster.values import Values, split_list
 
 __all__ = ["SPECS_11", "SPECS_12", "OneRosterReader", "Org", "phone_or_none"]
 
@@ -73,6 +76,7 @@ class OneRosterReader:
     """Reads a OneRoster 1.1 or 1.2 CSV package (zip or folder) for one school."""
 
     roles_from_roles_file = False
+    org_to_record: str | None = None
 
     def __init__(self, package: Package, log: ProblemLog, school: SchoolRef, mode: str = "auto") -> None:
         self.package, self.log, self.school, self.mode_override = package, log, school, mode
@@ -85,8 +89,8 @@ class OneRosterReader:
         self.school_orgs: set[str] = set()
         self.course_ids: set[str] | None = None
         self.skipped_other_schools = 0
-        self.passwords = 0
-        self._password_row: int | None = None
+        self.passwords: dict[str, tuple[int, int]] = {}
+        """file -> (rows carrying a password, the first of them): never read, only reported."""
         self._unknown_orgs: set[str] = set()
 
     # --- preparing ---------------------------------------------------------------------------------------
@@ -104,11 +108,12 @@ class OneRosterReader:
             mode_override=self.mode_override,
             org_known=bool(self.school.org_sourced_id),
         )
+        # Set before any refusal, so that the history records a refused delta as the delta it is.
+        self._set_modes()
         for file, mode in self.file_modes.items():
             if mode == ABSENT or file not in self.package.files:
                 continue
-            spec = TableSpec(file, specs[file], REQUIRED.get(file, frozenset()))
-            table = read_header_only(self.package, spec, self.log)
+            table = read_header_only(self.package, table_spec(file, specs[file]), self.log)
             if table is not None:
                 self.tables[file] = table
         if self.log.errors:
@@ -116,7 +121,8 @@ class OneRosterReader:
         self._read_orgs()
         if "courses.csv" in self.tables:
             self.course_ids = self._course_ids()
-        self._set_modes()
+        if "userProfiles.csv" in self.tables:
+            self._scan_profiles()
         return not self.log.errors
 
     def _read_orgs(self) -> None:
@@ -144,6 +150,9 @@ class OneRosterReader:
                 column="sourcedId",
             )
             return
+        by_urn = [o for o in roots if o not in accepted]
+        if not self.school.org_sourced_id and len(by_urn) == 1:
+            self.org_to_record = by_urn[0]
         school_orgs = set(roots)
         changed = True
         while changed:
@@ -196,6 +205,13 @@ class OneRosterReader:
     def _course_ids(self) -> set[str]:
         table = self.tables["courses.csv"]
         return {table.get(row, "sourcedId") for _, row in read_rows(self.package, table, self.log)}
+
+    def _scan_profiles(self) -> None:
+        """userProfiles.csv (1.2) is not imported: only its passwords are counted, to be reported."""
+        table = self.tables["userProfiles.csv"]
+        for row_no, row in read_rows(self.package, table, self.log):
+            if table.get(row, "password"):
+                self.password_seen("userProfiles.csv", row_no)
 
     def _set_modes(self) -> None:
         people = self.file_modes.get("users.csv", ABSENT)
@@ -268,18 +284,34 @@ class OneRosterReader:
         self.skipped_other_schools += 1
         return False
 
-    def password_seen(self, row_no: int) -> None:
-        """A users.csv row carries a password: never read, only counted for :meth:`finish`'s warning."""
-        self.passwords += 1
-        self._password_row = self._password_row or row_no
+    def users_elsewhere(self, ids: set[str]) -> dict[str, str]:
+        """Of ``ids``, the users users.csv has for other orgs than this school's: id -> their orgSourcedIds.
+        A second pass over the file (its problems were reported by the first); 1.1 only, where a user's
+        orgs are on its row."""
+        table = self.tables.get("users.csv")
+        if table is None or self.version != "1.1":
+            return {}
+        found: dict[str, str] = {}
+        for _, row in read_rows(self.package, table, ProblemLog()):
+            sid = table.get(row, "sourcedId")
+            if sid in ids:
+                orgs = table.get(row, "orgSourcedIds")
+                if not any(o in self.school_orgs for o in split_list(orgs)):
+                    found[sid] = orgs
+        return found
+
+    def password_seen(self, file: str, row_no: int) -> None:
+        """A row carries a password: never read, only counted for :meth:`finish`'s warning."""
+        count, first = self.passwords.get(file, (0, row_no))
+        self.passwords[file] = (count + 1, first)
 
     def finish(self) -> None:
-        if self.passwords:
+        for file, (count, first) in sorted(self.passwords.items()):
             self.log.warning(
                 "PASSWORDS_IGNORED",
-                f"{self.passwords} row(s) carry a password: schoolgraph never imports passwords; imported "
+                f"{count} row(s) of {file} carry a password: schoolgraph never imports passwords; imported "
                 "accounts are activated with a one-time code instead.",
-                file="users.csv",
-                row=self._password_row,
+                file=file,
+                row=first,
                 column="password",
             )

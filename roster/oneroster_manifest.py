@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import difflib
 
-from roster.csvio import TableSpec, Values, read_header_only, read_rows
-from roster.oneroster_spec import IGNORED_FILES, MANIFEST_KEYS, MANIFEST_VALUES, REQUIRED
+from roster.csvio import TableSpec, read_header_only, read_rows
+from roster.oneroster_spec import IGNORED_FILES, MANIFEST_KEYS, MANIFEST_VALUES, table_spec
 from roster.package import Package
 from roster.problems import ProblemLog
 from roster.reading import ABSENT, BULK, DELTA
+from roster.values import Values
 
 MANIFEST = "manifest.csv"
 
@@ -164,5 +165,4 @@ def _check_names(package: Package, log: ProblemLog, specs: dict[str, tuple[str, 
             )
             if right in specs:
                 # Check its header too, so the report says everything wrong with it at once.
-                spec = TableSpec(name, specs[right], REQUIRED.get(right, frozenset()))
-                read_header_only(package, spec, log)
+                read_header_only(package, table_spec(right, specs[right], name=name), log)

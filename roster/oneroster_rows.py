@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.identifiers import IdentifierError, validate_uln, validate_upn
 from people.validation import is_phone_number
-from roster.csvio import Table, Values, read_rows, split_list, user_ids
+from roster.csvio import Table, read_rows
 from roster.oneroster_spec import (
     CLASS_TYPES,
     ENROLLMENT_ROLES,
@@ -29,6 +29,7 @@ from roster.oneroster_spec import (
     USER_ROLES_12,
 )
 from roster.problems import ProblemLog
+from roster.values import Values, split_list, user_ids
 
 if TYPE_CHECKING:
     from roster.oneroster import OneRosterReader
@@ -87,8 +88,13 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         if row[i_enabled] not in ("true", "false"):
             values.boolean(row_no, "enabledUser", row[i_enabled])
         forename, surname = row[i_given], row[i_family]
-        if v12:
-            forename, surname = row[i_pgiven] or forename, row[i_pfamily] or surname
+        if v12:  # a preferred name that cannot be one leaves the legal name in place
+            forename = (
+                values.text(row_no, "preferredGivenName", row[i_pgiven], 100, optional=True) or forename
+            )
+            surname = (
+                values.text(row_no, "preferredFamilyName", row[i_pfamily], 100, optional=True) or surname
+            )
         if values.required(row_no, "givenName", forename):
             forename = values.text(row_no, "givenName", forename, 100) or ""
         if values.required(row_no, "familyName", surname):
@@ -97,7 +103,7 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         email = values.email(row_no, "email", row[i_email]) if row[i_email] else None
         phone = _phone(log, row_no, row[i_phone], row[i_sms]) if row[i_phone] or row[i_sms] else None
         if row[i_password]:
-            reader.password_seen(row_no)
+            reader.password_seen(file, row_no)
         ids = user_ids(row[i_ids]) if row[i_ids] else {}
         upn, upn_column = _upn(log, row_no, ids, row[i_identifier], kind)
         uln = _uln(log, row_no, ids["ULN"]) if "ULN" in ids else None
@@ -137,7 +143,9 @@ def _uln(log: ProblemLog, row_no: int, value: str) -> str | None:
 def _upn(
     log: ProblemLog, row_no: int, ids: dict[str, str], identifier: str, kind: str | None
 ) -> tuple[str | None, str | None]:
-    """The UPN: a ``{UPN:...}`` user id, or an identifier shaped like one (pupils only)."""
+    """The UPN: a ``{UPN:...}`` user id (an error when it is not a valid UPN), or an identifier shaped like
+    one (pupils only). ``identifier`` is free text that often holds a UPN: one whose check letter is wrong
+    is a warning, and the pupil is imported without it (UPN_MISSING says what that means)."""
     if kind not in (None, "PUPIL"):
         return None, None
     if "UPN" in ids:
@@ -149,7 +157,17 @@ def _upn(
     try:
         return validate_upn(value), column
     except IdentifierError as error:
-        log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column=column)
+        if column == "identifier":
+            log.warning(
+                "IDENTIFIER_NOT_UPN",
+                f"identifier {value!r} is shaped like a UPN but is not one ({error.message}): it is not "
+                "kept as the pupil's UPN.",
+                file="users.csv",
+                row=row_no,
+                column=column,
+            )
+        else:
+            log.error(error.code, f"{error.message}.", file="users.csv", row=row_no, column=column)
         return None, None
 
 
@@ -311,15 +329,15 @@ def enrollments(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
     table, log = reader.tables[file], reader.log
     values = Values(log, file)
     ix = table.index
-    i_sid, i_status, i_class, i_school, i_user, i_role = (
+    i_sid, i_class, i_school, i_user, i_role = (
         ix["sourcedId"],
-        ix["status"],
         ix["classSourcedId"],
         ix["schoolSourcedId"],
         ix["userSourcedId"],
         ix["role"],
     )
-    optional = [(c, ix[c]) for c in ("dateLastModified", "primary", "beginDate", "endDate")]
+    i_status = ix.get("status")
+    optional = [(c, ix[c]) for c in ("dateLastModified", "primary", "beginDate", "endDate") if c in ix]
     school_orgs = reader.school_orgs
     for row_no, row in read_rows(reader.package, table, log):
         school = row[i_school].strip()
@@ -334,7 +352,7 @@ def enrollments(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
             values.required(row_no, "sourcedId", sid)
             values.required(row_no, "classSourcedId", klass)
             values.required(row_no, "userSourcedId", user)
-        status = row[i_status].strip()
+        status = row[i_status].strip() if i_status is not None else ""
         if status:
             status = reader.status(values, table, row_no, row, file) or ""
         role = row[i_role].strip()

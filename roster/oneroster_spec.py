@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from roster.csvio import TableSpec
 from roster.reading import ABSENT, BULK, DELTA
 
 COMMON = ("sourcedId", "status", "dateLastModified")
@@ -109,6 +110,7 @@ SPECS_12: dict[str, tuple[str, ...]] = {
         "grades",
         "password",
         "userMasterIdentifier",
+        "resourceSourcedIds",
         "preferredGivenName",
         "preferredMiddleName",
         "preferredFamilyName",
@@ -148,6 +150,19 @@ REQUIRED: dict[str, frozenset[str]] = {
 }
 """What schoolgraph needs on every row. OneRoster also requires courseSourcedId and termSourcedIds of a
 class, which schoolgraph does not use: blank is accepted (docs/roster-csv.md)."""
+HEADER_REQUIRED_11 = {"users.csv": frozenset({"orgSourcedIds", "role"})}
+"""Columns a 1.1 header must have beside ``REQUIRED``: a 1.1 user's org and role are on its own row."""
+
+
+def table_spec(file: str, columns: tuple[str, ...], *, name: str | None = None) -> TableSpec:
+    """How a file's header is checked: the columns schoolgraph needs must be there; every other column of
+    the specification may be left out (MIS exports often leave out ``primary``, ``beginDate``, ...), and a
+    column the specification does not have (a vendor's ``admissionNumber``) is ignored with a warning.
+    ``name``: the file's name as written, when it differs from ``file`` (reported in the wrong case)."""
+    required = REQUIRED.get(file, frozenset())
+    needed = required | (HEADER_REQUIRED_11.get(file, frozenset()) & set(columns))
+    return TableSpec(name or file, columns, required, frozenset(columns) - needed)
+
 
 # Files OneRoster defines that schoolgraph does not read; their headers are not checked.
 IGNORED_FILES = {

@@ -11,15 +11,30 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-MAX_MEMBER_BYTES = 4 * 1024**3
-"""A zip member larger than this (uncompressed, as declared) is refused: a guard against zip bombs."""
+MAX_ENTRIES = 10_000
+"""A zip with more entries than this is refused (a package has a dozen files)."""
+MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+"""The CSV files of a zip together, uncompressed as declared, may not be larger (a trust of 200,000 pupils
+is well under 1 GiB). Reading never goes past a member's declared size, so a header that lies about it
+only truncates the member, which then fails its CRC check."""
+MAX_RATIO = 200
+"""A CSV member that declares more than this many bytes per compressed byte is refused: CSV deflates about
+5 to 20 times, a zip bomb about 1,000 times."""
+RATIO_FLOOR = 1024 * 1024
+"""Members smaller than this (uncompressed) are not held to :data:`MAX_RATIO`: a short, repetitive file
+compresses well and costs nothing to read."""
 CHUNK = 1024 * 1024
+
+
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+"""What reading a member can raise when the zip is damaged or lies about a member (a CRC that fails)."""
 
 
 class PackageError(Exception):
@@ -97,13 +112,41 @@ def open_zip(stream: BinaryIO, name: str) -> Package:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError) as error:
         raise PackageError("NOT_A_ZIP", f"{name} is not a zip file ({error}).") from None
-    for info in archive.infolist():
-        if info.file_size > MAX_MEMBER_BYTES:
-            archive.close()
+    try:
+        files = _csv_members(_within_limits(archive, name))
+    except PackageError:
+        archive.close()
+        raise
+    return Package(name=name, sha256=sha, size=size, files=files, _zip=archive)
+
+
+def _within_limits(archive: zipfile.ZipFile, name: str) -> list[str]:
+    """The archive's member names, once its declared sizes show it is not a zip bomb (else PackageError).
+
+    Only the central directory is read: nothing is decompressed, so a bomb costs no time or memory."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise PackageError(
+            "TOO_MANY_FILES", f"{name} has {len(infos)} entries; a roster package has at most {MAX_ENTRIES}."
+        )
+    total = 0
+    for info in infos:
+        if PurePosixPath(info.filename).suffix.lower() != ".csv":
+            continue  # never opened
+        total += info.file_size
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise PackageError(
-                "FILE_TOO_LARGE", f"{info.filename} is larger than {MAX_MEMBER_BYTES // 1024**3} GiB."
+                "FILE_TOO_COMPRESSED",
+                f"{info.filename} would expand {info.file_size // max(info.compress_size, 1)} times "
+                f"(CSV expands at most about 20): the zip is refused as a zip bomb.",
             )
-    return Package(name=name, sha256=sha, size=size, files=_csv_members(archive.namelist()), _zip=archive)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise PackageError(
+            "PACKAGE_TOO_LARGE",
+            f"{name}'s CSV files hold {total // 1024**2} MiB uncompressed; the limit is "
+            f"{MAX_UNCOMPRESSED_BYTES // 1024**2} MiB.",
+        )
+    return [info.filename for info in infos]
 
 
 def open_path(path: Path) -> Package:

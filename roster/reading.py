@@ -74,6 +74,9 @@ class Reader(Protocol):
     skipped_other_schools: int
     roles_from_roles_file: bool
     """OneRoster 1.2: users' roles (and so whether they are this school's) come from roles.csv."""
+    org_to_record: str | None
+    """An org the package showed to be this school (by its URN) while the school had none recorded: the
+    import records it, so that later packages without orgs.csv (the usual MIS delta) name the school."""
 
     def prepare(self) -> bool: ...
 

@@ -75,6 +75,7 @@ class SchoolgraphReader:
 
     format = "SCHOOLGRAPH_CSV"
     roles_from_roles_file = False
+    org_to_record: str | None = None
 
     def __init__(self, package: Package, log: ProblemLog, school: SchoolRef, mode: str = "auto") -> None:
         self.package, self.log, self.school = package, log, school

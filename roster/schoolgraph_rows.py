@@ -11,7 +11,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from common.identifiers import IdentifierError, validate_uln, validate_upn
-from roster.csvio import Table, Values, read_rows
+from roster.csvio import Table, read_rows
+from roster.values import Values
 
 if TYPE_CHECKING:
     from roster.schoolgraph_csv import SchoolgraphReader

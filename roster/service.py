@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,15 +41,10 @@ from roster.package import Package, PackageError, hash_stream, open_path, open_z
 from roster.problems import ProblemLog, RosterProblem
 from roster.reading import BULK, DELTA, Reader, SchoolRef
 from roster.schoolgraph_csv import SchoolgraphReader
+from roster.session_settings import IMPORT_SETTINGS, set_local
 from tenants.scoping import scoped
 
 MODES = ("auto", BULK, DELTA)
-IMPORT_SETTINGS = {"statement_timeout": "30min", "enable_nestloop": "off", "work_mem": "64MB"}
-"""Set for the import only (transaction-local, restored after it). A large import runs statements far longer
-than a request's timeout. And the rows an import inserts are not in the tables' statistics yet (the runtime
-role cannot ANALYZE them), so the planner believes a school's freshly written rows are a handful and picks
-nested loops that go quadratic; every statement of an import is a set-based join, for which hash and merge
-joins are right, and more memory for them keeps a school's worth of ids in one hash table."""
 ONEROSTER_FILES = {"manifest.csv", "users.csv", "orgs.csv", "classes.csv", "enrollments.csv", "roles.csv"}
 SCHOOLGRAPH_FILES = {"school.csv", "pupils.csv", "staff.csv", "groups.csv", "memberships.csv"}
 
@@ -263,7 +258,7 @@ async def import_package(
         return await _finish(session, school, by, report, log, now)
     today = school_today(now)
     opted_in = await extended_data.is_opted_in(session, school.id)
-    previous = await _set_local(session, IMPORT_SETTINGS)
+    previous = await set_local(session, IMPORT_SETTINGS)
     merge = Merge(
         session=session,
         school_id=school.id,
@@ -307,6 +302,7 @@ async def import_package(
             today,
             opted_in=opted_in,
             oneroster=isinstance(reader, OneRosterReader),
+            users_elsewhere=reader.users_elsewhere if isinstance(reader, OneRosterReader) else None,
         )
         lap("prepare staged rows")
         if not log.errors:
@@ -337,6 +333,8 @@ async def import_package(
             if not log.errors:
                 report.counts = merge.counts
                 report.outcome = "DRY_RUN" if options.dry_run else "COMMITTED"
+        if not log.errors and not options.dry_run and reader.org_to_record:
+            await _record_org(session, school, reader.org_to_record, by, log, now)
         if log.errors or options.dry_run:
             await savepoint.rollback()
         else:
@@ -346,20 +344,25 @@ async def import_package(
         if savepoint.is_active:
             await savepoint.rollback()
         raise
-    await _set_local(session, previous)
+    await set_local(session, previous)
     return await _finish(session, school, by, report, log, now)
 
 
-async def _set_local(session: AsyncSession, settings: dict[str, str]) -> dict[str, str]:
-    """Set each setting for the rest of the transaction; return the values they had (two statements)."""
-    names = list(settings)
-    params = {f"n{i}": name for i, name in enumerate(names)}
-    reads = ", ".join(f"current_setting(:n{i})" for i in range(len(names)))
-    previous = (await session.execute(text(f"SELECT {reads}"), params)).one()
-    writes = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
-    values = {f"v{i}": settings[name] for i, name in enumerate(names)}
-    await session.execute(text(f"SELECT {writes}"), params | values)
-    return dict(zip(names, previous, strict=True))
+async def _record_org(
+    session: AsyncSession, school: SchoolRef, org: str, by: Importer, log: ProblemLog, now: datetime
+) -> None:
+    """Record the org a committed package showed (by the URN) to be this school, saying so in the report."""
+    try:
+        await set_org(session, school.id, org, by=by.account_id, now=now)
+    except DomainError:
+        return  # not a sourcedId a school admin could set either: packages keep naming the school by URN
+    log.warning(
+        "ORG_RECORDED",
+        f"Org {org!r} carries this school's URN: it is recorded as this school's org, so that later "
+        "packages without orgs.csv (deltas) are recognised.",
+        file="orgs.csv",
+        column="identifier",
+    )
 
 
 async def _finish(

@@ -17,6 +17,7 @@ from tests.factories import clock
 from tests.factories.audit import entries
 from tests.factories.people import new_school, new_uln, new_upn
 from tests.factories.roster import (
+    ATTEMPT_ONLY,
     NEW_PASSWORD,
     activate,
     activation_codes,
@@ -38,9 +39,6 @@ from tests.factories.roster import (
 from tests.factories.schools import SchoolFactory, gql, login
 
 TODAY = clock.school_day()
-
-ATTEMPT_ONLY = {"roster_imports", "audit_log", "audit_heads"}
-"""What a dry run or a refused import writes: its history entry and its one audit event, no roster data."""
 
 
 def years_ago(years: int, days: int = 0) -> str:

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories.roster import (
+    ATTEMPT_ONLY,
     PACKAGES,
     counts,
     export,
@@ -31,7 +32,6 @@ from tests.factories.roster import (
     set_org,
 )
 from tests.factories.schools import SchoolFactory
-from tests.test_roster_import import ATTEMPT_ONLY
 
 pytestmark = pytest.mark.skipif(
     not PACKAGES.is_dir(),

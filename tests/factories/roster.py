@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ PACKAGES = (REPO_ROOT.parent / "shared" / "data" / "oneroster").resolve()
 CLI = service.Importer(name="test")
 NEW_PASSWORD = "a long enough pass phrase for the roster"
 """The password imported accounts choose when they activate."""
+
+ATTEMPT_ONLY = {"roster_imports", "audit_log", "audit_heads"}
+"""What a dry run or a refused import writes: its history entry and its one audit event, no roster data."""
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -147,6 +152,44 @@ def rename_column(package: bytes, file: str, column: str, written: str) -> bytes
     return zip_bytes(files)
 
 
+def with_file(package: bytes, name: str, content: str | None, *, mode: str = "bulk") -> bytes:
+    """``package`` with file ``name`` replaced or added (declared ``mode`` in the manifest), or removed and
+    declared absent when ``content`` is None."""
+    source = zipfile.ZipFile(io.BytesIO(package))
+    files = {n: source.read(n).decode() for n in source.namelist()}
+    key = f"file.{name[:-4]}"
+    manifest = [line.split(",", 1) for line in files["manifest.csv"].split("\r\n")[1:] if line]
+    manifest = [[k, v] for k, v in manifest if k != key]
+    manifest.append([key, "absent" if content is None else mode])
+    files["manifest.csv"] = csv_text(("propertyName", "value"), manifest)
+    files.pop(name, None)
+    if content is not None:
+        files[name] = content
+    return zip_bytes(files)
+
+
+def zip_bomb(name: str, head: bytes, repeat: bytes, times: int, *, declared: int | None = None) -> bytes:
+    """A zip of one member: ``head`` then ``repeat`` ``times`` times, deflated without ever being held whole
+    (full flushes make each repeat's compressed bytes the same, so they are written once and repeated).
+    ``declared``: the uncompressed size the central directory claims (a lie when given). The CRC is the
+    content's only for members under 64 MiB, which may be read; a larger one is refused unread."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    chunk = deflate.compress(repeat) + deflate.flush(zlib.Z_FULL_FLUSH)
+    data = first + chunk * times + deflate.flush(zlib.Z_FINISH)
+    size = len(head) + len(repeat) * times
+    crc = zlib.crc32(head)
+    if size < 64 * 1024**2:
+        for _ in range(times):
+            crc = zlib.crc32(repeat, crc)
+    encoded = name.encode()
+    fields = (20, 0, 8, 0, 0, crc, len(data), size if declared is None else declared, len(encoded), 0)
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", *fields) + encoded
+    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, 0) + encoded
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end
+
+
 def own_layout(files: dict[str, Sequence[dict[str, Any]]], *, urn: str = "", slug: str = "") -> bytes:
     """schoolgraph's own CSV layout: school.csv plus the given files, every column of each."""
     out = {"school.csv": csv_text(("urn", "slug", "name"), [(urn, slug, "Test")])}
@@ -203,6 +246,52 @@ async def export(engine: AsyncEngine, school_id: uuid.UUID) -> bytes:
         await export_oneroster(session, await service.school_ref(session, school_id), out)
         await trail.write(session, now=clock.now())
     return out.getvalue()
+
+
+VOCABULARY_11 = {
+    ("users.csv", "role"): {"administrator", "aide", "guardian", "parent", "proctor", "relative", "student",
+                            "teacher"},
+    ("users.csv", "enabledUser"): {"true", "false"},
+    ("demographics.csv", "sex"): {"", "male", "female"},
+    ("enrollments.csv", "role"): {"administrator", "proctor", "student", "teacher"},
+    ("classes.csv", "classType"): {"homeroom", "scheduled"},
+    ("academicSessions.csv", "type"): {"gradingPeriod", "semester", "schoolYear", "term"},
+    ("orgs.csv", "type"): {"department", "school", "district", "local", "state", "national"},
+}  # fmt: skip
+"""The OneRoster 1.1 CSV vocabulary, written out from the 1.1 tables (not from roster/, which it checks)."""
+
+
+def oneroster_11_violations(archive: zipfile.ZipFile) -> list[str]:
+    """What in a package breaks OneRoster 1.1: headers, row widths, required values, the vocabulary, and
+    enrollments naming classes and users the package does not have. Empty when it conforms."""
+    found: list[str] = []
+    ids: dict[str, set[str]] = {}
+    for file, columns in SPECS_11.items():
+        if file not in archive.namelist():
+            continue
+        reader = csv.reader(io.StringIO(archive.read(file).decode("utf-8")))
+        if tuple(next(reader)) != columns:
+            found.append(f"{file}: the header is not the 1.1 header")
+            continue
+        ids[file] = set()
+        for number, row in enumerate(reader, start=2):
+            if len(row) != len(columns):
+                found.append(f"{file} row {number}: {len(row)} fields")
+                continue
+            record = dict(zip(columns, row, strict=True))
+            ids[file].add(record["sourcedId"])
+            found += [
+                f"{file} row {number}: {column} {record[column]!r}"
+                for (name, column), allowed in VOCABULARY_11.items()
+                if name == file and record[column] not in allowed
+            ]
+            if file == "enrollments.csv":
+                found += [
+                    f"{file} row {number}: {column} {record[column]!r} is not in {target}"
+                    for column, target in (("classSourcedId", "classes.csv"), ("userSourcedId", "users.csv"))
+                    if record[column] not in ids.get(target, set())
+                ]
+    return found
 
 
 async def fingerprint(owner_engine: AsyncEngine) -> dict[str, tuple[int, str]]:

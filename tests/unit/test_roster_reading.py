@@ -6,11 +6,12 @@ import io
 import uuid
 import zipfile
 
-from roster.csvio import TableSpec, Values, check_header, split_list, user_ids
+from roster.csvio import TableSpec, check_header
 from roster.oneroster import SPECS_11, OneRosterReader
 from roster.package import PackageError, open_zip
 from roster.problems import ProblemLog
 from roster.reading import SchoolRef
+from roster.values import Values, split_list, user_ids
 
 SPEC = TableSpec("roles.csv", ("sourcedId", "status", "dateLastModified", "userSourcedId", "role"))
 
@@ -33,7 +34,7 @@ def test_a_misspelled_header_names_the_expected_column() -> None:
 
 def test_header_quirks_that_are_read_anyway() -> None:
     """LL 10.2: wrong case and order are read by name with warnings; metadata.* and trailing unnamed columns
-    are ignored; a missing column and an unknown one are errors."""
+    are ignored; a missing column is an error, an unknown one a warning (an error when the spec is strict)."""
     log = ProblemLog()
     table = check_header(
         SPEC, ["status", "SourcedId", "dateLastModified", "userSourcedId", "role", "metadata.x", "", ""], log
@@ -52,6 +53,11 @@ def test_header_quirks_that_are_read_anyway() -> None:
         ("MISSING_COLUMN", "userSourcedId", "userSourcedId"),
         ("MISSING_COLUMN", "role", "role"),
     ]
+    assert [p.severity for p in log.items] == ["WARNING", "ERROR", "ERROR"]
+    log = ProblemLog()
+    strict = TableSpec(SPEC.file, SPEC.columns, strict=True)
+    assert check_header(strict, [*SPEC.columns, "colour"], log) is None
+    assert [(p.severity, p.code) for p in log.items] == [("ERROR", "UNKNOWN_COLUMN")]
 
 
 def test_values_are_tolerated_with_a_warning_or_refused_with_an_error() -> None:
