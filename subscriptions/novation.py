@@ -145,9 +145,7 @@ async def propose(
         ),
         now=now,
     )
-    await emit_for_school(
-        session, school_id, "novation.proposed", target_type="Novation", target_id=novation.id
-    )
+    await _emit(session, novation, "proposed")
     return novation
 
 
@@ -293,14 +291,7 @@ async def accept(
         f"({terms_version}); it takes effect on {novation.effective_date}.",
         now=now,
     )
-    await emit_for_school(
-        session,
-        novation.tenant_id,
-        "novation.accepted",
-        target_type="Novation",
-        target_id=novation.id,
-        detail={"termsVersion": terms_version},
-    )
+    await _emit(session, novation, "accepted", termsVersion=terms_version)
     if novation.effective_date <= today:
         await apply(session, novation, now=now)
     return novation
@@ -350,14 +341,20 @@ async def _close(
         f"{status.lower()}" + (f": {reason}" if reason else "."),
         now=now,
     )
+    await _emit(session, novation, status.lower())
+    return novation
+
+
+async def _emit(session: AsyncSession, novation: Novation, what: str, **detail: str) -> None:
+    """``novation.<what>`` in the school's chain and the platform log, whoever did it."""
     await emit_for_school(
         session,
         novation.tenant_id,
-        f"novation.{status.lower()}",
+        f"novation.{what}",
         target_type="Novation",
         target_id=novation.id,
+        detail=detail,
     )
-    return novation
 
 
 def due(today: date) -> object:
@@ -394,26 +391,6 @@ async def apply(session: AsyncSession, novation: Novation, *, now: datetime) -> 
         ),
         now=now,
     )
-    await emit_for_school(
-        session,
-        novation.tenant_id,
-        "novation.applied",
-        target_type="Novation",
-        target_id=novation.id,
-        detail={"toTrustId": str(novation.to_trust_id), "effectiveDate": str(effective)},
+    await _emit(
+        session, novation, "applied", toTrustId=str(novation.to_trust_id), effectiveDate=str(effective)
     )
-
-
-async def novations_of_trust(
-    session: AsyncSession, trust_id: uuid.UUID, *, direction: str, open_only: bool
-) -> list[Novation]:
-    """A trust's novations: IN (it is the successor), OUT (the outgoing trust) or ALL, newest first."""
-    sides = {
-        "IN": Novation.to_trust_id == trust_id,
-        "OUT": Novation.from_trust_id == trust_id,
-        "ALL": or_(Novation.to_trust_id == trust_id, Novation.from_trust_id == trust_id),
-    }
-    stmt = select(Novation).where(sides[direction]).order_by(Novation.proposed_at.desc(), Novation.id)  # type: ignore[attr-defined]
-    if open_only:
-        stmt = stmt.where(Novation.status.in_(OPEN_NOVATION))  # type: ignore[attr-defined]
-    return list((await session.execute(stmt)).scalars())

@@ -10,11 +10,19 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import School, SchoolTrustMembership, Trust
-from models.licensing import DestructionRecord, Invoice, Licence, LicenceSchool, Novation, Suspension
+from models.licensing import (
+    OPEN_NOVATION,
+    DestructionRecord,
+    Invoice,
+    Licence,
+    LicenceSchool,
+    Novation,
+    Suspension,
+)
 from models.platform import JobRun, TrustAdminAccount
 from tenants.scoping import in_schools
 
@@ -113,3 +121,18 @@ async def member_since(
         )
     )
     return {school: since for school, since in rows.all()}
+
+
+async def novations_of_trust(
+    session: AsyncSession, trust_id: uuid.UUID, *, direction: str, open_only: bool
+) -> list[Novation]:
+    """A trust's novations: IN (it is the successor), OUT (the outgoing trust) or ALL, newest first."""
+    sides = {
+        "IN": Novation.to_trust_id == trust_id,
+        "OUT": Novation.from_trust_id == trust_id,
+        "ALL": or_(Novation.to_trust_id == trust_id, Novation.from_trust_id == trust_id),
+    }
+    stmt = select(Novation).where(sides[direction]).order_by(Novation.proposed_at.desc(), Novation.id)  # type: ignore[attr-defined]
+    if open_only:
+        stmt = stmt.where(Novation.status.in_(OPEN_NOVATION))  # type: ignore[attr-defined]
+    return list((await session.execute(stmt)).scalars())

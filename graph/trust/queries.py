@@ -24,7 +24,7 @@ from graph.platform.school_admins import SchoolAdminType
 from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount
-from subscriptions import licences, novation, records, school_admins, trusts
+from subscriptions import licences, records, school_admins, trusts
 from subscriptions.trusts import SchoolSummary
 
 
@@ -188,7 +188,7 @@ async def _school(info: Info, id: strawberry.ID) -> TrustSchool | None:
 async def _novations(
     info: Info, direction: NovationDirection = NovationDirection.ALL, open_only: bool = True
 ) -> list[NovationType]:
-    rows = await novation.novations_of_trust(
+    rows = await records.novations_of_trust(
         info.context.session, info.context.tenant.id, direction=direction.value, open_only=open_only
     )
     return [NovationType.of(r) for r in rows]
