@@ -35,7 +35,6 @@ from tests.factories.schools import make_upn
 
 pytestmark = pytest.mark.slow
 
-DATABASE = "schoolgraph_test_plans"
 GROUPS, PUPILS_PER_GROUP, LADDERS = 4, 10, 2
 AT = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 
@@ -47,15 +46,17 @@ def _dsn(url: URL, database: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 async def plans_database(database_urls: DatabaseUrls, settings: Settings) -> AsyncIterator[URL]:
+    # Named after the suite's database, so suites run side by side on one server never share it.
+    database = f"{database_urls.owner.database or 'schoolgraph'}_plans"
     server = await asyncpg.connect(_dsn(database_urls.owner))
     try:
-        await server.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await server.execute(f'CREATE DATABASE "{DATABASE}"')
-        owner = database_urls.owner.set(database=DATABASE)
+        await server.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await server.execute(f'CREATE DATABASE "{database}"')
+        owner = database_urls.owner.set(database=database)
         await anyio.to_thread.run_sync(upgrade, owner, settings)
         yield owner
     finally:
-        await server.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await server.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await server.close()
 
 
