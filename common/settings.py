@@ -74,6 +74,9 @@ class Settings:
     argon2_parallelism: int = 4
     password_min_length: int = 15
     lockout_threshold: int = 5
+    """Failed sign-ins in a row as one username from one address that lock it there."""
+    account_lockout_threshold: int = 100
+    """Failed sign-ins in a row from anywhere that lock the account itself (NIST SP 800-63B's ceiling)."""
     lockout_duration: timedelta = timedelta(minutes=15)
     address_failure_limit: int = 30
     address_failure_window: timedelta = timedelta(minutes=15)
@@ -149,6 +152,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         argon2_parallelism=_int(env, "SCHOOLGRAPH_ARGON2_PARALLELISM", 4, minimum=1),
         password_min_length=_int(env, "SCHOOLGRAPH_PASSWORD_MIN_LENGTH", 15, minimum=8),
         statement_timeout_ms=_int(env, "SCHOOLGRAPH_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
+        lockout_threshold=_int(env, "SCHOOLGRAPH_LOCKOUT_THRESHOLD", 5, minimum=1),
+        account_lockout_threshold=_int(env, "SCHOOLGRAPH_ACCOUNT_LOCKOUT_THRESHOLD", 100, minimum=1),
         max_query_chars=_int(env, "SCHOOLGRAPH_MAX_QUERY_CHARS", 100_000, minimum=100),
         max_directives=_int(env, "SCHOOLGRAPH_MAX_DIRECTIVES", 8),
         max_body_bytes=_int(env, "SCHOOLGRAPH_MAX_BODY_BYTES", 1_000_000, minimum=1024),
