@@ -161,7 +161,7 @@ class DocumentCache:
         return len(self._entries)
 
 
-DOCUMENTS = DocumentCache(max_entries=512, max_chars=500_000)
+DOCUMENTS = DocumentCache(max_entries=512, max_chars=250_000)
 """The process's document cache, shared by the edge and every schema."""
 
 
