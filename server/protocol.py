@@ -2,10 +2,12 @@
 
 What the spec (graphql.github.io/graphql-over-http) asks and this edge does: POST with
 ``application/json`` (or ``multipart/form-data`` with files, :mod:`server.multipart`), GET for queries
-only; the response is ``application/graphql-response+json`` unless the client accepts only
-``application/json``. With ``application/graphql-response+json`` a request error (nothing executed: bad
-JSON, syntax, validation) is a 400 and an executed operation a 200; with ``application/json`` every
-executed or validated request is a 200. Errors that are not GraphQL's own are masked with the request id.
+only (and not at all in production: ``Settings.allows_get_queries``); bodies are read within the limits
+of :mod:`server.body`, documents parsed within those of :mod:`graph.documents`. The response is
+``application/graphql-response+json`` unless the client accepts only ``application/json``. With
+``application/graphql-response+json`` a request error (nothing executed: bad JSON, syntax, validation) is
+a 400 and an executed operation a 200; with ``application/json`` every executed or validated request is a
+200. Errors that are not GraphQL's own are masked with the request id.
 """
 
 from __future__ import annotations
