@@ -2,21 +2,31 @@
 
 The HTTP edge needs the document before execution (to count its operations, and afterwards to name the
 root fields a denial concerns) and the schema needs it to execute: both ask :data:`DOCUMENTS`, so a
-request's text is parsed at most once, and a repeated text not at all. The limits apply while reading:
-a text over ``max_chars`` is refused before it is lexed, lexing stops at the ``max_tokens``-th token (or
-comment), and the directives are counted before the document is cached or validated. Graphql-core's parser
-is linear in the tokens it reads, so a refusal costs at most ``max_tokens`` tokens of work whatever the
-size of the text.
+request's text is parsed at most once, and a repeated text not at all. The limits apply while reading: a
+text over ``max_chars`` is refused before it is lexed, lexing stops at the ``max_tokens``-th token (or
+comment), and the directives and repeated fields are counted before it is validated (a refusal is cached
+like a syntax error). Graphql-core's parser is linear in the tokens it reads, so a refusal costs at most
+``max_tokens`` tokens of work whatever the size of the text.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from threading import Lock
 
-from graphql import DirectiveNode, DocumentNode, GraphQLError, GraphQLSyntaxError, Visitor, parse, visit
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    SelectionSetNode,
+    Visitor,
+    parse,
+    visit,
+)
 
 from common.settings import Settings
 
@@ -34,16 +44,32 @@ class DocumentLimits:
         return cls(settings.max_query_chars, settings.max_tokens, settings.max_directives)
 
 
-class _DirectiveCounter(Visitor):
+MAX_REPEATS = 3
+"""How often one response key may be selected in one selection set. Repeats are legal GraphQL and merge
+into one result, but the validation rule that checks they can merge compares every pair: 500 repeats of
+``__typename`` are 125,000 comparisons (graphql-cop's field duplication check)."""
+
+
+class _Census(Visitor):
+    """One walk of the parsed document: its directives, and the most repeated response key of any
+    selection set."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.count = 0
+        self.directives = 0
+        self.repeats: tuple[int, str] = (0, "")
 
     def enter_directive(self, node: DirectiveNode, *_: object) -> None:
-        self.count += 1
+        self.directives += 1
+
+    def enter_selection_set(self, node: SelectionSetNode, *_: object) -> None:
+        keys = Counter((s.alias or s.name).value for s in node.selections if isinstance(s, FieldNode))
+        if keys:
+            key, count = keys.most_common(1)[0]
+            self.repeats = max(self.repeats, (count, key))
 
 
-LIMIT_CODES = frozenset({"QUERY_TOO_LARGE", "TOO_MANY_DIRECTIVES"})
+LIMIT_CODES = frozenset({"QUERY_TOO_LARGE", "TOO_MANY_DIRECTIVES", "TOO_MANY_REPEATS"})
 """The codes of a document refused for a limit rather than for its syntax: the edge answers these itself."""
 
 
@@ -62,12 +88,18 @@ def _parse(query: str, limits: DocumentLimits) -> DocumentNode:
             f"The document has more than {limits.max_tokens} tokens (or comments); that is the limit.",
             extensions={"code": "QUERY_TOO_LARGE"},
         ) from None
-    counter = _DirectiveCounter()
-    visit(document, counter)
-    if counter.count > limits.max_directives:
+    census = _Census()
+    visit(document, census)
+    if census.directives > limits.max_directives:
         raise GraphQLError(
-            f"The document uses {counter.count} directives; the limit is {limits.max_directives}.",
+            f"The document uses {census.directives} directives; the limit is {limits.max_directives}.",
             extensions={"code": "TOO_MANY_DIRECTIVES"},
+        )
+    count, key = census.repeats
+    if count > MAX_REPEATS:
+        raise GraphQLError(
+            f"The document selects '{key}' {count} times in one selection set; the limit is {MAX_REPEATS}.",
+            extensions={"code": "TOO_MANY_REPEATS"},
         )
     return document
 

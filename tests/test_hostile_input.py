@@ -151,6 +151,22 @@ async def test_directive_overloading_is_refused_with_one_error(
     assert response.json() == {"data": {f"a{i}": "Query" for i in range(limit)}}
 
 
+async def test_field_duplication_is_refused_before_validation(
+    client: httpx.AsyncClient, school: SchoolData
+) -> None:
+    """500 repeats of one field (graphql-cop's field duplication check) would cost validation a comparison
+    per pair: refused as one error before validation; a few repeats are still answered."""
+    response, cpu = await _cpu(
+        client.post(_url(school), json={"query": "query { " + "__typename\n" * 500 + "}"})
+    )
+    assert response.status_code == 400
+    assert _code(response) == "TOO_MANY_REPEATS"
+    assert "data" not in response.json()
+    assert cpu < CPU_BOUND
+    response = await client.post(_url(school), json={"query": "{ __typename __typename __typename }"})
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 # --- bodies: size while reading, nesting ------------------------------------------------------------------
 
 
