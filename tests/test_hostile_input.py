@@ -344,6 +344,22 @@ async def _response(reader: asyncio.StreamReader) -> bytes:
         return head + await reader.readexactly(length)
 
 
+async def test_a_flood_of_large_documents_over_http(port: int, school: SchoolData) -> None:
+    """The reported attack over a real socket: 16 clients at once, each a 400 KB document of 200,000
+    tokens. Each is refused, the whole flood costs this process (server and clients) less CPU than one
+    such document cost before, and a small query sent in the middle of it is answered."""
+    attack = {"query": "{ t " + "a " * 200_000 + "}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        before = time.process_time()
+        attacks = [asyncio.create_task(http.post(_url(school), json=attack)) for _ in range(16)]
+        small = await http.post(_url(school), json=SMALL)
+        refused = await asyncio.gather(*attacks)
+        cpu = time.process_time() - before
+    assert small.status_code == 200 and small.json() == {"data": {"__typename": "Query"}}
+    assert {(r.status_code, _code(r)) for r in refused} == {(400, "QUERY_TOO_LARGE")}
+    assert cpu < 2 * CPU_BOUND
+
+
 async def test_slow_headers_are_cut_off(port: int, school: SchoolData) -> None:
     """A connection that trickles its headers (slowloris) is answered 408 and closed at the header limit,
     while a small query on another connection is answered first."""
