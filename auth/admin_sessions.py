@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.admin_tokens import issue_admin_token
+from auth.admin_tokens import PLATFORM_AUDIENCE, audience_for_trust, issue_admin_token
 from auth.credentials import check_password
 from auth.opaque_tokens import hash_token, new_refresh_token
 from auth.service import (
@@ -29,6 +29,7 @@ from auth.service import (
     emit_sign_in,
     password_problems,
 )
+from auth.throttling import clear_sign_in_failures
 from common.errors import DomainError, Problem
 from common.events import operator_actor, trust_admin_actor
 from models.platform import AdminRefreshToken, AdminSession, OperatorAccount, TrustAdminAccount
@@ -117,16 +118,25 @@ async def sign_in(
     auth: AuthRuntime,
     account: AdminAccount | None,
     *,
+    username: str,
     password: str,
     audience: str,
     address: str,
     now: datetime,
 ) -> AdminOutcome:
-    """Check ``password`` for ``account`` (found by the caller, locked FOR UPDATE, or None if unknown).
+    """Check ``password`` for ``account`` (found by the caller as ``username``, locked FOR UPDATE, or None
+    if unknown).
 
     The attempt is recorded (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
     outcome = await _sign_in(
-        session, auth, account, password=password, audience=audience, address=address, now=now
+        session,
+        auth,
+        account,
+        username=username,
+        password=password,
+        audience=audience,
+        address=address,
+        now=now,
     )
     await _emit_outcome(session, "auth.login", outcome)
     return outcome
@@ -137,6 +147,7 @@ async def _sign_in(
     auth: AuthRuntime,
     account: AdminAccount | None,
     *,
+    username: str,
     password: str,
     audience: str,
     address: str,
@@ -147,6 +158,8 @@ async def _sign_in(
         auth,
         account,
         password,
+        realm=audience,
+        username=username,
         address=address,
         now=now,
         unlock_remedy="",
@@ -286,6 +299,10 @@ async def set_password(
     account.must_change_password = False
     account.failed_logins = 0
     account.locked_until = None
+    realm = (
+        PLATFORM_AUDIENCE if isinstance(account, OperatorAccount) else audience_for_trust(account.trust_id)
+    )
+    await clear_sign_in_failures(session, realm, account.username)
     await session.flush()
     holder = (
         {"operator_id": account.id}

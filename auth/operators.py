@@ -122,7 +122,14 @@ async def login(
 ) -> AdminOutcome:
     account = await by_username(session, username, lock=True)
     return await admin_sessions.sign_in(
-        session, auth, account, password=password, audience=PLATFORM_AUDIENCE, address=address, now=now
+        session,
+        auth,
+        account,
+        username=username,
+        password=password,
+        audience=PLATFORM_AUDIENCE,
+        address=address,
+        now=now,
     )
 
 

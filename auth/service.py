@@ -25,7 +25,13 @@ from auth.passwords import check_password_policy
 from auth.principal import Principal
 from auth.runtime import AuthRuntime
 from auth.sessions import Tokens, issue_tokens, revoke_sessions, start_session
-from auth.throttling import address_blocked, record_address_failure, throttled_problem
+from auth.throttling import (
+    address_blocked,
+    clear_sign_in_failures,
+    record_address_failure,
+    school_realm,
+    throttled_problem,
+)
 from common.errors import DomainError, Problem
 from common.events import Actor, emit
 from models import Account, AuthSession, RefreshToken
@@ -132,6 +138,8 @@ async def _login(
         auth,
         account,
         password,
+        realm=school_realm(tenant.id),
+        username=username,
         address=address,
         now=now,
         unlock_remedy=", or until a school admin resets its password",
@@ -312,6 +320,7 @@ async def _set_password(
     account.must_change_password = must_change
     account.failed_logins = 0
     account.locked_until = None
+    await clear_sign_in_failures(session, school_realm(account.school_id), account.username)
     await session.flush()
     await revoke_sessions(
         session, account.school_id, account_ids=[account.id], reason="PASSWORD_CHANGED", now=now

@@ -1,16 +1,26 @@
-"""Throttling failed attempts per network address (LRS 5.11): sign-ins, and codes that could be guessed.
+"""Throttling failed attempts (LRS 5.11): per network address, and per username from an address.
 
-A window of ``address_failure_window`` opens at an address's first failure; at ``address_failure_limit``
-failures in it, the address is refused until the window has passed.
+Per address (sign-ins, and codes that could be guessed): a window of ``address_failure_window`` opens at
+an address's first failure; at ``address_failure_limit`` failures in it, the address is refused until the
+window has passed.
+
+Per username from an address (sign-ins): ``lockout_threshold`` failures in a row lock that username *at
+that address* for ``lockout_duration``. It limits the attacker, not the owner (NIST SP 800-63B 5.2.2): a
+stranger's guesses cannot lock the owner out elsewhere, and an unknown username locks exactly as a known
+one does, so a lock tells nothing about which usernames exist. Both live in ``address_throttles``, the
+second under hashed keys (:func:`sign_in_key`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import datetime
 
-from sqlalchemy import case
+from sqlalchemy import ColumnElement, case, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from auth.runtime import AuthRuntime
 from common.errors import Problem
@@ -51,3 +61,73 @@ def throttled_problem(auth: AuthRuntime) -> Problem:
         "TOO_MANY_ATTEMPTS",
         f"Too many failed attempts from this network address; try again in {minutes} minutes.",
     )
+
+
+# --- sign-in locks: one username from one address -------------------------------------------------------
+
+
+def school_realm(school_id: uuid.UUID) -> str:
+    """The realm of a school's usernames (unique per school)."""
+    return f"school:{school_id}"
+
+
+def sign_in_key(realm: str, username: str, address: str) -> str:
+    """The throttle row of failed sign-ins as ``username`` (in ``realm``: ``school:<id>``, a trust's or the
+    platform's audience) from ``address``. Hashed: it fits the 64-character key and stores no username;
+    its prefix (:func:`_sign_in_prefix`) is the same for every address, so a reset can clear them all."""
+    return _sign_in_prefix(realm, username) + hashlib.sha256(address.encode()).hexdigest()[:20]
+
+
+def _sign_in_prefix(realm: str, username: str) -> str:
+    who = f"{realm}\0{username.strip().lower()}".encode()
+    return "signin:" + hashlib.sha256(who).hexdigest()[:20] + ":"
+
+
+async def sign_in_locked_until(
+    session: AsyncSession, auth: AuthRuntime, key: str, now: datetime
+) -> datetime | None:
+    """Until when the key's sign-ins are refused: ``lockout_threshold`` failures in a row lock it for
+    ``lockout_duration`` from the last of them; None when it is not locked."""
+    row = await session.get(AddressThrottle, key, with_for_update=True)
+    if row is None or row.failures < auth.settings.lockout_threshold:
+        return None
+    until = row.window_started_at + auth.settings.lockout_duration
+    return until if until > now else None
+
+
+async def record_sign_in_failure(
+    session: AsyncSession, auth: AuthRuntime, key: str, now: datetime
+) -> datetime | None:
+    """Count a failed sign-in of the key; the time its lock ends if this failure locked it, else None.
+
+    ``window_started_at`` holds the last failure, so a lock lasts ``lockout_duration`` from the failure
+    that caused it; an ended lock starts the count again."""
+    settings = auth.settings
+    row = await session.get(AddressThrottle, key, with_for_update=True)
+    if row is None:
+        await session.execute(
+            insert(AddressThrottle)
+            .values(address=key, window_started_at=now, failures=0)
+            .on_conflict_do_nothing()
+        )
+        row = await session.get(AddressThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+    if row.failures >= settings.lockout_threshold:
+        row.failures = 0  # the lock it had has ended (callers check it first)
+    row.failures += 1
+    row.window_started_at = now
+    await session.flush()
+    return now + settings.lockout_duration if row.failures >= settings.lockout_threshold else None
+
+
+async def clear_sign_in_failures(
+    session: AsyncSession, realm: str, username: str, address: str | None = None
+) -> None:
+    """Forget failed sign-ins as ``username``: from ``address`` (a success there), or from everywhere
+    (a new password set by an admin or by the owner)."""
+    condition: ColumnElement[bool]
+    if address is not None:
+        condition = col(AddressThrottle.address) == sign_in_key(realm, username, address)
+    else:
+        condition = col(AddressThrottle.address).startswith(_sign_in_prefix(realm, username))
+    await session.execute(delete(AddressThrottle).where(condition))

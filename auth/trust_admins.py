@@ -193,6 +193,7 @@ async def login(
         session,
         auth,
         account,
+        username=username,
         password=password,
         audience=audience_for_trust(trust_id),
         address=address,

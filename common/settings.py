@@ -32,6 +32,17 @@ def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> i
     return value
 
 
+def _switch(env: dict[str, str], name: str) -> bool | None:
+    raw = (env.get(name) or "").lower()
+    if raw == "":
+        return None
+    if raw in ("on", "true", "1"):
+        return True
+    if raw in ("off", "false", "0"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: expected on or off")
+
+
 def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.get(name) or default
     if value not in choices:
@@ -63,6 +74,9 @@ class Settings:
     argon2_parallelism: int = 4
     password_min_length: int = 15
     lockout_threshold: int = 5
+    """Failed sign-ins in a row as one username from one address that lock it there."""
+    account_lockout_threshold: int = 100
+    """Failed sign-ins in a row from anywhere that lock the account itself (NIST SP 800-63B's ceiling)."""
     lockout_duration: timedelta = timedelta(minutes=15)
     address_failure_limit: int = 30
     address_failure_window: timedelta = timedelta(minutes=15)
@@ -72,6 +86,24 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 4000
     max_page_size: int = 100
+    max_query_chars: int = 100_000
+    """A document longer than this is refused before it is lexed."""
+    max_directives: int = 8
+    """Directives a document may use (``@include``, ``@skip``): more is directive overloading."""
+    max_body_bytes: int = 1_000_000
+    """A JSON request body; reading stops at this size (413)."""
+    max_upload_bytes: int = 100 * 1024 * 1024
+    """A multipart (upload) request body; reading stops at this size (413)."""
+    max_json_depth: int = 32
+    """Nesting of arrays and objects in a JSON body or in the ``variables`` of a GET."""
+    body_timeout_seconds: int = 10
+    """A JSON body must have arrived within this time of the first read (408)."""
+    upload_timeout_seconds: int = 300
+    """A multipart body must have arrived within this time of the first read (408)."""
+    header_timeout_seconds: int = 10
+    """A connection must have sent a request's headers within this time, or it is closed."""
+    get_queries: bool | None = None
+    """Queries over GET: None follows the environment (off in production, where no persisted queries exist)."""
     demo_password: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -83,6 +115,11 @@ class Settings:
     def graphiql(self) -> bool:
         """GraphiQL and introspection are development aids; production serves neither."""
         return not self.production
+
+    @property
+    def allows_get_queries(self) -> bool:
+        """GET invites cross-site requests once cookies authenticate: production takes queries by POST only."""
+        return not self.production if self.get_queries is None else self.get_queries
 
     @property
     def key_file(self) -> Path:
@@ -115,5 +152,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         argon2_parallelism=_int(env, "SCHOOLGRAPH_ARGON2_PARALLELISM", 4, minimum=1),
         password_min_length=_int(env, "SCHOOLGRAPH_PASSWORD_MIN_LENGTH", 15, minimum=8),
         statement_timeout_ms=_int(env, "SCHOOLGRAPH_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
+        lockout_threshold=_int(env, "SCHOOLGRAPH_LOCKOUT_THRESHOLD", 5, minimum=1),
+        account_lockout_threshold=_int(env, "SCHOOLGRAPH_ACCOUNT_LOCKOUT_THRESHOLD", 100, minimum=1),
+        max_query_chars=_int(env, "SCHOOLGRAPH_MAX_QUERY_CHARS", 100_000, minimum=100),
+        max_directives=_int(env, "SCHOOLGRAPH_MAX_DIRECTIVES", 8),
+        max_body_bytes=_int(env, "SCHOOLGRAPH_MAX_BODY_BYTES", 1_000_000, minimum=1024),
+        max_upload_bytes=_int(env, "SCHOOLGRAPH_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024),
+        max_json_depth=_int(env, "SCHOOLGRAPH_MAX_JSON_DEPTH", 32, minimum=4),
+        body_timeout_seconds=_int(env, "SCHOOLGRAPH_BODY_TIMEOUT_SECONDS", 10, minimum=1),
+        upload_timeout_seconds=_int(env, "SCHOOLGRAPH_UPLOAD_TIMEOUT_SECONDS", 300, minimum=1),
+        header_timeout_seconds=_int(env, "SCHOOLGRAPH_HEADER_TIMEOUT_SECONDS", 10, minimum=1),
+        get_queries=_switch(env, "SCHOOLGRAPH_GET_QUERIES"),
         demo_password=env.get("SCHOOLGRAPH_DEMO_PASSWORD") or None,
     )

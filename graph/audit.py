@@ -4,19 +4,23 @@
 mutation with its outcome (SUCCESS, REJECTED with the error codes, or FAILED) and its target when the
 payload carries one. Denials never reach a resolver (the permission check runs first), nor does a document
 refused before it runs, so the HTTP edge records both from the result's errors with :func:`denial_events`.
+An anonymous caller's denials go through :class:`AnonymousDenials` first, so that strangers cannot flood a
+school's chain.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from threading import Lock
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType
 from graphql.language import FieldNode
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
@@ -71,12 +75,9 @@ def audit_every_mutation(mutation: type) -> None:
             field.extensions.insert(0, AuditMutation())
 
 
-@lru_cache(maxsize=512)
-def _root_fields(query: str, operation_name: str | None) -> dict[str, tuple[str, str]]:
+def _root_fields(document: DocumentNode | None, operation_name: str | None) -> dict[str, tuple[str, str]]:
     """Response key -> (operation type, field name) of the executed operation's root fields."""
-    try:
-        document = parse(query)
-    except GraphQLError:
+    if document is None:
         return {}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
@@ -91,14 +92,18 @@ def _root_fields(query: str, operation_name: str | None) -> dict[str, tuple[str,
     }
 
 
-def denial_events(query: str, operation_name: str | None, errors: list[GraphQLError] | None) -> list[Event]:
+def denial_events(
+    document: DocumentNode | None, operation_name: str | None, errors: list[GraphQLError] | None
+) -> list[Event]:
     """The refusals that no resolver saw, as events for the request's audit trail.
+
+    ``document`` is the request's parsed document (None when it did not parse): the edge's one parse.
 
     One event per denied mutation (``mutation.<name>`` DENIED), one per denied field path (list indexes
     folded, with a count), and, when the document was refused before it ran (validation, a limit),
     ``mutation.<name>`` REJECTED for each mutation it named: a refused action is still recorded.
     """
-    roots = _root_fields(query, operation_name)
+    roots = _root_fields(document, operation_name)
     if errors and all(not e.path for e in errors):
         code = next((c for e in errors if (c := (e.extensions or {}).get("code"))), None)
         names = sorted({name for kind, name in roots.values() if kind == "mutation"})
@@ -123,4 +128,50 @@ def denial_events(query: str, operation_name: str | None, errors: list[GraphQLEr
     return events
 
 
-__all__ = ["AuditMutation", "audit_every_mutation", "denial_events", "strawberry"]
+@dataclass
+class _Window:
+    opened_at: datetime
+    suppressed: int = 0
+
+
+class AnonymousDenials:
+    """Anonymous denials counted per source and action, chained at most once per window.
+
+    A source is where the denials come from and go to: ``(endpoint, client address)``. The first denial of
+    an action (``mutation.createPupil``, ``permission.denied``) from a source in a ``window`` is chained as
+    usual; its repeats in that window are only counted, and the count is carried (``detail.suppressed``)
+    by the next event of that action and source that is chained. An anonymous flood thus costs a school's
+    chain at most one entry per action a window per address (the actions are the schema's, a bounded
+    set, whatever the aliases), instead of one per request, and every first attempt is still recorded
+    (LRS 5.1). Counts are lost only when a flood stops (the count of the last window stays in memory) or
+    more than ``max_entries`` (source, action) pairs are active at once (the least recent is forgotten).
+    In-process and bounded; thread-safe.
+    """
+
+    def __init__(self, *, window: timedelta = timedelta(minutes=1), max_entries: int = 50_000) -> None:
+        self.window, self.max_entries = window, max_entries
+        self._windows: OrderedDict[tuple[str, str, str], _Window] = OrderedDict()
+        self._lock = Lock()
+
+    def admit(self, source: tuple[str, str], events: list[Event], now: datetime) -> list[Event]:
+        """The events of one anonymous request to chain now: those not counted instead."""
+        admitted: list[Event] = []
+        with self._lock:
+            for event in events:
+                key = (*source, event.action)
+                current = self._windows.get(key)
+                if current is not None and now < current.opened_at + self.window:
+                    current.suppressed += 1
+                    self._windows.move_to_end(key)
+                    continue
+                if current is not None and current.suppressed:
+                    event = replace(event, detail={**event.detail, "suppressed": current.suppressed})
+                self._windows[key] = _Window(now)
+                self._windows.move_to_end(key)
+                admitted.append(event)
+            while len(self._windows) > self.max_entries:
+                self._windows.popitem(last=False)
+        return admitted
+
+
+__all__ = ["AnonymousDenials", "AuditMutation", "audit_every_mutation", "denial_events", "strawberry"]

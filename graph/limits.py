@@ -1,7 +1,10 @@
-"""Limits every schema runs with: depth, aliases, tokens, a query cost, caches, and no introspection in production."""
+"""Limits every schema runs with: size, tokens and directives (:mod:`graph.documents`), depth, aliases, a
+query cost, caches, no introspection and no suggestions in production."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
@@ -25,15 +28,15 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
+    SchemaExtension,
 )
+from strawberry.schema.schema import validate_document
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from common.settings import Settings
+from graph.documents import DOCUMENTS, DocumentLimits, parse_document
 
 MAX_COST = 50_000
 
@@ -146,6 +149,44 @@ def cost_rule(max_cost: int, page_size: int) -> type[ValidationRule]:
     return QueryCost
 
 
+class CachedDocuments(SchemaExtension):
+    """Parsing and validating through :data:`graph.documents.DOCUMENTS`, within the document limits: the
+    edge's parse of the same text is reused, a refusal (a syntax error, a limit) is the operation's only
+    error, and a document's validation is cached with it, under the same bound."""
+
+    def __init__(self, limits: DocumentLimits) -> None:
+        super().__init__()
+        self.limits = limits
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            context.graphql_document = parse_document(context.query, self.limits)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document, query = context.graphql_document, context.query
+        if document is not None and query and context.pre_execution_errors is None:
+            rules = (id(context.schema._schema), tuple(context.validation_rules))
+            context.pre_execution_errors = DOCUMENTS.validate(
+                query,
+                self.limits,
+                rules,
+                lambda: validate_document(context.schema._schema, document, context.validation_rules),
+            )
+        yield
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """``message`` without graphql-core's "Did you mean ...?" hints, which name arguments, input fields,
+    types and enum values of the schema to a caller that may not introspect it."""
+    return _SUGGESTION.sub("", message)
+
+
 def schema_extensions(settings: Settings) -> list[Any]:
     """Extension factories: strawberry builds fresh instances per request (the caches are module-level)."""
     # The validation rules are built once: the validation cache is keyed by the rule classes, so rules
@@ -155,11 +196,10 @@ def schema_extensions(settings: Settings) -> list[Any]:
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
         cost_rule(MAX_COST, settings.max_page_size),
     ]
+    limits = DocumentLimits.of(settings)
     extensions: list[Any] = [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: CachedDocuments(limits),
         lambda: AddValidationRules(rules),
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
     ]
     if not settings.graphiql:
         extensions.append(DisableIntrospection)

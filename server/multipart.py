@@ -3,34 +3,29 @@ variables, sent as ``operations``, ``map`` and one part per file."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
+from server.body import parse_json
 from server.errors import RequestError
 
-MAX_UPLOAD = 100 * 1024 * 1024
 
-
-async def multipart_params(request: Request) -> dict[str, Any]:
+async def multipart_params(request: Request, max_json_depth: int) -> dict[str, Any]:
     """The request's GraphQL parameters (``operations``) with each file placed where ``map`` says.
 
-    Files stay spooled by Starlette until the response is sent; their size is checked by the services
-    that store them, against their own limits, and the whole body against ``MAX_UPLOAD``.
+    ``request`` reads through :func:`server.body.guarded` (the whole body's size and time). Files stay
+    spooled by Starlette until the response is sent; their size is checked by the services that store
+    them, against their own limits.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD:
-        raise RequestError(413, "REQUEST_TOO_LARGE", f"The upload is over {MAX_UPLOAD} bytes.")
     try:
         form = await request.form(max_files=20, max_fields=50)
+    except RequestError:
+        raise
     except Exception as error:  # Starlette raises several types for malformed multipart bodies
         raise RequestError(400, "BAD_REQUEST", f"The multipart body could not be read: {error}.") from None
-    try:
-        operations = json.loads(str(form.get("operations") or ""))
-        file_map = json.loads(str(form.get("map") or "{}"))
-    except ValueError:
-        raise RequestError(400, "BAD_REQUEST", "The 'operations' and 'map' parts must be JSON.") from None
+    operations = parse_json(str(form.get("operations") or ""), max_json_depth, "The 'operations' part")
+    file_map = parse_json(str(form.get("map") or "{}"), max_json_depth, "The 'map' part")
     if not isinstance(operations, dict) or not isinstance(file_map, dict):
         raise RequestError(400, "BAD_REQUEST", "'operations' must be a JSON object and 'map' a JSON object.")
     for key, paths in file_map.items():

@@ -2,28 +2,44 @@
 
 What the spec (graphql.github.io/graphql-over-http) asks and this edge does: POST with
 ``application/json`` (or ``multipart/form-data`` with files, :mod:`server.multipart`), GET for queries
-only; the response is ``application/graphql-response+json`` unless the client accepts only
-``application/json``. With ``application/graphql-response+json`` a request error (nothing executed: bad
-JSON, syntax, validation) is a 400 and an executed operation a 200; with ``application/json`` every
-executed or validated request is a 200. Errors that are not GraphQL's own are masked with the request id.
+only (and not at all in production: ``Settings.allows_get_queries``); bodies are read within the limits
+of :mod:`server.body`, documents parsed within those of :mod:`graph.documents`. The response is
+``application/graphql-response+json`` unless the client accepts only ``application/json``. With
+``application/graphql-response+json`` a request error (nothing executed: bad JSON, syntax, validation) is
+a 400 and an executed operation a 200; with ``application/json`` every executed or validated request is a
+200. Errors that are not GraphQL's own are masked with the request id.
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
 from common.errors import DomainError
+from common.settings import Settings
+from graph.documents import LIMIT_CODES, DocumentLimits, parse_document
+from graph.limits import without_suggestions
+from server.body import guarded, parse_json
 from server.errors import GRAPHQL_RESPONSE, JSONBody, RequestError
 from server.multipart import multipart_params
 
-MAX_BODY = 1_000_000
+
+@dataclass(frozen=True)
+class Operation:
+    """What a request asks to run, read and checked; ``document`` is None when the text does not parse
+    (the schema then reports the syntax error or the limit as the operation's error)."""
+
+    query: str
+    variables: dict[str, Any] | None
+    name: str | None
+    document: DocumentNode | None
+    mutations_allowed: bool
+    """False over GET: the spec allows only queries there."""
 
 
 def media_type(request: Request) -> str:
@@ -34,19 +50,45 @@ def media_type(request: Request) -> str:
     return GRAPHQL_RESPONSE
 
 
-async def read_params(request: Request) -> tuple[str, dict[str, Any] | None, str | None, bool]:
-    """The request's query, variables and operation name, and whether mutations are allowed (not over
-    GET). Raises :class:`RequestError` for anything that cannot be executed at all."""
-    params, mutations_allowed = await _params(request)
-    return (*_validate(params), mutations_allowed)
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip()
 
 
-async def _params(request: Request) -> tuple[dict[str, Any], bool]:
+def with_body_limits(request: Request, settings: Settings) -> Request:
+    """``request`` reading its body within the limits of its kind (:func:`server.body.guarded`): an upload
+    (multipart) may be larger and slower than a JSON body. Raises the 413 of a declared length over it."""
+    if _content_type(request) == "multipart/form-data":
+        return guarded(request, limit=settings.max_upload_bytes, seconds=settings.upload_timeout_seconds)
+    return guarded(request, limit=settings.max_body_bytes, seconds=settings.body_timeout_seconds)
+
+
+async def read_operation(request: Request, settings: Settings) -> Operation:
+    """The request's operation, read within the edge's limits: ``request`` comes from
+    :func:`with_body_limits`, the document is parsed by :mod:`graph.documents`. Raises
+    :class:`RequestError` for anything that cannot be executed at all."""
     if request.method == "GET":
-        return _get_params(request), False
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        params, mutations_allowed = _get_params(request, settings), False
+    else:
+        params, mutations_allowed = await _post_params(request, settings), True
+    query, variables, name = _checked(params)
+    try:
+        document: DocumentNode | None = parse_document(query, DocumentLimits.of(settings))
+    except GraphQLError as error:
+        code = (error.extensions or {}).get("code")
+        if code in LIMIT_CODES:  # refused before any transaction: it costs no audit entry either
+            raise RequestError(400, str(code), error.message) from None
+        document = None  # a syntax error: the schema reports it as the operation's error
+    if name is None and document is not None and _operation_count(document) > 1:
+        raise RequestError(
+            400, "BAD_REQUEST", "The document has several operations: name the one to run in 'operationName'."
+        )
+    return Operation(query, variables, name, document, mutations_allowed)
+
+
+async def _post_params(request: Request, settings: Settings) -> dict[str, Any]:
+    content_type = _content_type(request)
     if content_type == "multipart/form-data":
-        return await multipart_params(request), True
+        return await multipart_params(request, settings.max_json_depth)
     if content_type != "application/json":
         raise RequestError(
             415,
@@ -54,32 +96,32 @@ async def _params(request: Request) -> tuple[dict[str, Any], bool]:
             "Send the GraphQL request as application/json (POST), as multipart/form-data with files "
             "(the GraphQL multipart request spec), or as a GET query.",
         )
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise RequestError(413, "REQUEST_TOO_LARGE", f"The request body is over {MAX_BODY} bytes.")
-    try:
-        params = json.loads(body)
-    except ValueError as error:
-        raise RequestError(400, "BAD_REQUEST", f"The request body is not valid JSON: {error}.") from None
+    params = parse_json(await request.body(), settings.max_json_depth, "The request body")
     if not isinstance(params, dict):
         raise RequestError(400, "BAD_REQUEST", "The request body must be a JSON object.")
-    return params, True
+    return params
 
 
-def _get_params(request: Request) -> dict[str, Any]:
+def _get_params(request: Request, settings: Settings) -> dict[str, Any]:
+    if not settings.allows_get_queries:
+        raise RequestError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Send GraphQL requests with POST: this server does not take queries over GET.",
+            allow="POST",
+            headers={"allow": "POST"},
+        )
     variables = request.query_params.get("variables")
-    try:
-        parsed = json.loads(variables) if variables else None
-    except ValueError:
-        raise RequestError(400, "BAD_REQUEST", "The 'variables' parameter is not valid JSON.") from None
     return {
         "query": request.query_params.get("query"),
-        "variables": parsed,
+        "variables": parse_json(variables, settings.max_json_depth, "The 'variables' parameter")
+        if variables
+        else None,
         "operationName": request.query_params.get("operationName"),
     }
 
 
-def _validate(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+def _checked(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
     query, variables, operation = params.get("query"), params.get("variables"), params.get("operationName")
     if not isinstance(query, str) or not query.strip():
         raise RequestError(400, "BAD_REQUEST", "The 'query' parameter is required and must be a string.")
@@ -87,19 +129,10 @@ def _validate(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str |
         raise RequestError(400, "BAD_REQUEST", "The 'variables' parameter must be a JSON object.")
     if operation is not None and not isinstance(operation, str):
         raise RequestError(400, "BAD_REQUEST", "The 'operationName' parameter must be a string.")
-    if operation is None and _operation_count(query) > 1:
-        raise RequestError(
-            400, "BAD_REQUEST", "The document has several operations: name the one to run in 'operationName'."
-        )
     return query, variables, operation
 
 
-@lru_cache(maxsize=512)
-def _operation_count(query: str) -> int:
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return 1  # the schema reports the syntax error itself
+def _operation_count(document: DocumentNode) -> int:
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
@@ -116,11 +149,16 @@ def _unexpected(error: GraphQLError) -> bool:
     )
 
 
-def result_response(result: ExecutionResult, media_type: str, request_id: str) -> Response:
-    """The executed (or refused at validation) operation's response, with its status per the spec."""
+def result_response(
+    result: ExecutionResult, media_type: str, request_id: str, *, hide_suggestions: bool
+) -> Response:
+    """The executed (or refused at validation) operation's response, with its status per the spec.
+
+    ``hide_suggestions`` (production) strips every "Did you mean ...?" from the messages: with
+    introspection off, suggestions would still spell out arguments, input fields, types and enum values."""
     body: dict[str, Any] = {}
     if result.errors:
-        body["errors"] = [_format_error(e, request_id) for e in result.errors]
+        body["errors"] = [_format_error(e, request_id, hide_suggestions) for e in result.errors]
     # A field error that nulls a non-null root field (a refused mutation, say) leaves data None too, but
     # execution started: the response must carry "data": null and is not a request error. Only errors
     # raised before execution (syntax, validation) have no path.
@@ -131,9 +169,11 @@ def result_response(result: ExecutionResult, media_type: str, request_id: str) -
     return JSONBody(body, status_code=status, media_type=media_type, headers={"x-request-id": request_id})
 
 
-def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+def _format_error(error: GraphQLError, request_id: str, hide_suggestions: bool) -> dict[str, Any]:
     """The error as the client sees it: unexpected errors masked to a message with the request id."""
     formatted = dict(error.formatted)
+    if hide_suggestions:
+        formatted["message"] = without_suggestions(formatted["message"])
     if isinstance(error.original_error, DomainError):
         problem = error.original_error.problems[0]
         formatted["message"] = problem.message

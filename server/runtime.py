@@ -11,6 +11,7 @@ from auth.service import AuthRuntime
 from auth.tokens import SigningKeys
 from common.clock import Clock, SystemClock
 from common.settings import Settings
+from graph.audit import AnonymousDenials
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Runtime:
     school_schema: strawberry.Schema
     clock: Clock = field(default_factory=SystemClock)
     """Where each request's ``now`` comes from: the host's clock, or a test's :class:`FixedClock`."""
+    anonymous_denials: AnonymousDenials = field(default_factory=AnonymousDenials)
+    """How anonymous denials reach the audit chains: counted, at most one entry a minute per address."""
 
 
 def load_keys(settings: Settings) -> SigningKeys:

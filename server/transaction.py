@@ -32,10 +32,17 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from audit.recorder import AuditTrail, record_failed_request
-from common.events import attach
+from common.events import Event, attach
 from graph.audit import denial_events
 from server.errors import RequestError
-from server.protocol import media_type, read_params, result_response, unexpected_errors
+from server.protocol import (
+    Operation,
+    media_type,
+    read_operation,
+    result_response,
+    unexpected_errors,
+    with_body_limits,
+)
 from server.runtime import Runtime
 
 log = logging.getLogger("schoolgraph.http")
@@ -59,29 +66,26 @@ Prepare = Callable[[AsyncSession, Request, datetime, str], Awaitable["Prepared |
 """An endpoint's preparation: ``(session, request, now, request_id)`` -> prepared, or refused."""
 
 
-@dataclass(frozen=True)
-class _Operation:
-    query: str
-    variables: dict[str, Any] | None
-    name: str | None
-    mutations_allowed: bool
-
-
 async def serve_graphql(request: Request, prepare: Prepare) -> Response:
     """GraphQL over HTTP for one endpoint: ``prepare`` resolves, refuses or binds the tenant and caller.
 
-    A multipart request's spooled files are closed when the response is ready, read or not (a refused
-    upload is never read)."""
-    try:
-        return await _serve(request, prepare)
-    finally:
-        await request.close()
-
-
-async def _serve(request: Request, prepare: Prepare) -> Response:
+    The body is read within the edge's limits (:func:`server.protocol.with_body_limits`). A multipart
+    request's spooled files are closed when the response is ready, read or not (a refused upload is never
+    read)."""
     runtime: Runtime = request.app.state.runtime
-    request_id = _request_id(request)
     media = media_type(request)
+    try:
+        limited = with_body_limits(request, runtime.settings)
+    except RequestError as error:
+        return error.response(media)
+    try:
+        return await _serve(limited, prepare, runtime, media)
+    finally:
+        await limited.close()
+
+
+async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: str) -> Response:
+    request_id = _request_id(request)
     if (
         request.method == "GET"
         and "text/html" in request.headers.get("accept", "")
@@ -91,7 +95,7 @@ async def _serve(request: Request, prepare: Prepare) -> Response:
             return RequestError(404, "NOT_FOUND", "GraphiQL is not served in production.").response()
         return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
     try:
-        operation = _Operation(*await read_params(request))
+        operation = await read_operation(request, runtime.settings)
     except RequestError as error:
         return error.response(media)
     return await _in_transaction(runtime, request, prepare, operation, media, request_id)
@@ -104,7 +108,7 @@ def _request_id(request: Request) -> str:
 
 
 async def _in_transaction(
-    runtime: Runtime, request: Request, prepare: Prepare, operation: _Operation, media: str, request_id: str
+    runtime: Runtime, request: Request, prepare: Prepare, operation: Operation, media: str, request_id: str
 ) -> Response:
     now = runtime.clock.now()
     prepared: Prepared | None = None
@@ -117,7 +121,7 @@ async def _in_transaction(
             prepared = outcome
             attach(session, prepared.trail)  # what the services emit goes to the request's trail
             result = await _execute(prepared, operation)
-            prepared.trail.events += denial_events(operation.query, operation.name, result.errors)
+            prepared.trail.events += _denials(runtime, prepared, operation, result, now)
             failures = unexpected_errors(result)
             if failures:
                 await transaction.rollback()
@@ -146,10 +150,21 @@ async def _in_transaction(
                 f"Internal error (request id {request_id}).",
                 requestId=request_id,
             ).response(media, headers={"x-request-id": request_id})
-    return result_response(result, media, request_id)
+    return result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
 
 
-async def _execute(prepared: Prepared, operation: _Operation) -> ExecutionResult:
+def _denials(
+    runtime: Runtime, prepared: Prepared, operation: Operation, result: ExecutionResult, now: datetime
+) -> list[Event]:
+    """The request's denials to chain: a stranger's are counted per address (:class:`AnonymousDenials`)."""
+    events = denial_events(operation.document, operation.name, result.errors)
+    trail = prepared.trail
+    if trail.actor.type != "ANONYMOUS":
+        return events
+    return runtime.anonymous_denials.admit((prepared.label, trail.client_address or ""), events, now)
+
+
+async def _execute(prepared: Prepared, operation: Operation) -> ExecutionResult:
     """Run the operation; what the client asked wrongly of the document is a :class:`RequestError`."""
     allowed = (
         (OperationType.QUERY, OperationType.MUTATION)

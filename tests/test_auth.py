@@ -251,7 +251,8 @@ async def test_same_username_at_two_schools_signs_in_only_at_its_own(
 async def test_lockout_after_threshold_and_admin_reset_lifts_it(
     runtime: Runtime, factory: SchoolFactory
 ) -> None:
-    """LRS 5.11: repeated wrong passwords lock the account, even against the right password; a reset lifts it"""
+    """LRS 5.11: repeated wrong passwords lock the username at that address, even against the right
+    password; a reset lifts it"""
     strict = with_settings(runtime, lockout_threshold=3, address_failure_limit=1000)
     school = await factory.school()
     async with app_client(strict) as client:
@@ -264,7 +265,6 @@ async def test_lockout_after_threshold_and_admin_reset_lifts_it(
         assert codes(await login_errors(client, school.slug, "teacher1", PASSWORD)) == ["ACCOUNT_LOCKED"]
         # Other accounts are unaffected.
         admin = (await sign_in(client, school.slug, "admin"))["accessToken"]
-        assert (await account_row(factory.engine, school.id, "teacher1")).locked_until is not None
         temporary = await reset_password(client, school, admin, "teacher1")
         assert codes(await login_errors(client, school.slug, "teacher1", PASSWORD)) == ["INVALID_CREDENTIALS"]
         payload = await sign_in(client, school.slug, "teacher1", temporary)
@@ -272,6 +272,49 @@ async def test_lockout_after_threshold_and_admin_reset_lifts_it(
         assert me is not None and me["mustChangePassword"] is True
         account = await account_row(factory.engine, school.id, "teacher1")
         assert account.locked_until is None and account.failed_logins == 0
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(runtime: Runtime, factory: SchoolFactory) -> None:
+    """LRS 5.11 with NIST SP 800-63B 5.2.2 (limit the attacker, not the owner): guesses from one address
+    lock the username there only; the owner signs in from their own address meanwhile"""
+    strict = with_settings(runtime, lockout_threshold=3, address_failure_limit=1000)
+    school = await factory.school()
+    async with app_client(strict) as stranger, app_client(strict) as owner:
+        for _ in range(strict.settings.lockout_threshold):
+            await login_errors(stranger, school.slug, "teacher1", "a stranger's guess")
+        assert codes(await login_errors(stranger, school.slug, "teacher1", PASSWORD)) == ["ACCOUNT_LOCKED"]
+        await sign_in(owner, school.slug, "teacher1")
+    account = await account_row(factory.engine, school.id, "teacher1")
+    assert account.locked_until is None
+
+
+async def test_an_unknown_username_locks_like_a_known_one(runtime: Runtime, factory: SchoolFactory) -> None:
+    """LRS 5.11: the lock tells nothing about which usernames exist: an unknown one answers the same
+    codes and messages, failure by failure, as a known one"""
+    strict = with_settings(runtime, lockout_threshold=3, address_failure_limit=1000)
+    school = await factory.school()
+    async with app_client(strict) as client:
+        known = [await login_errors(client, school.slug, "teacher1", "guess") for _ in range(4)]
+        unknown = [await login_errors(client, school.slug, "nobody-here", "guess") for _ in range(4)]
+    assert known == unknown
+    assert [codes(errors) for errors in known] == [["INVALID_CREDENTIALS"]] * 2 + [["ACCOUNT_LOCKED"]] * 2
+
+
+async def test_guesses_spread_over_addresses_lock_the_account(
+    runtime: Runtime, factory: SchoolFactory
+) -> None:
+    """LRS 5.11: failures from many addresses add up on the account; at account_lockout_threshold it locks
+    everywhere, until an admin resets its password"""
+    strict = with_settings(
+        runtime, lockout_threshold=3, account_lockout_threshold=4, address_failure_limit=1000
+    )
+    school = await factory.school()
+    for _ in range(strict.settings.account_lockout_threshold):
+        async with app_client(strict) as client:
+            await login_errors(client, school.slug, "teacher1", "a distributed guess")
+    async with app_client(strict) as owner:
+        assert codes(await login_errors(owner, school.slug, "teacher1", PASSWORD)) == ["ACCOUNT_LOCKED"]
+    assert (await account_row(factory.engine, school.id, "teacher1")).locked_until is not None
 
 
 async def test_successful_login_resets_the_failure_count(runtime: Runtime, factory: SchoolFactory) -> None:
@@ -1046,9 +1089,9 @@ async def test_lockout_ends_after_its_duration(runtime: Runtime, factory: School
     async with app_client(strict) as client:
         for _ in range(2):
             await login_errors(client, school.slug, "teacher1", "wrong password number one")
-        locked = await account_row(factory.engine, school.id, "teacher1")
-        assert locked.locked_until is not None
-        assert locked.locked_until == clock.now() + strict.settings.lockout_duration
-        assert codes(await login_errors(client, school.slug, "teacher1", PASSWORD)) == ["ACCOUNT_LOCKED"]
+        refused = await login_errors(client, school.slug, "teacher1", PASSWORD)
+        assert codes(refused) == ["ACCOUNT_LOCKED"]
+        until = clock.now() + strict.settings.lockout_duration
+        assert f"locked until {until:%H:%M} UTC" in refused[0]["message"]
         clock.CLOCK.advance(strict.settings.lockout_duration + timedelta(seconds=1))
         await sign_in(client, school.slug, "teacher1")

@@ -45,10 +45,11 @@ def serve(
 
     from server.app import create_app
     from server.runtime import build_runtime, load_keys
+    from server.timeouts import server_config
 
     runtime = build_runtime(settings, create_engine(urls.runtime, settings), load_keys(settings))
     app = create_app(runtime, on_shutdown=stop_embedded)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
+    uvicorn.Server(server_config(app, settings)).run()
 
 
 def _demo_password_file(settings: Settings) -> Path:
