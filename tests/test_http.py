@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from graph.core.relay import to_global_id
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import update
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 import auth.service
 import server.http
 from common.settings import Settings
+from graph.core.relay import to_global_id
 from models import Account
 from server.app import create_app
 from server.jobs import run_jobs
