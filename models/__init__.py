@@ -6,6 +6,7 @@ from models.audit import AuditEntry, AuditHead
 from models.base import metadata
 from models.groups import Group, GroupPupil, GroupTeacher
 from models.people import Contact, Pupil, PupilContact, Staff
+from models.privacy import PupilConsent
 from models.schools import School, SchoolTrustMembership, Trust
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "GroupTeacher",
     "ParentCode",
     "Pupil",
+    "PupilConsent",
     "PupilContact",
     "RefreshToken",
     "School",
