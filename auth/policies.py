@@ -60,6 +60,20 @@ PUPIL_ADMINISTRATION = Policy(
     lambda p, _: p.role is Role.SCHOOL_ADMIN,
 )
 
+# --- consent (LL 6.3.2): the pupil's parents and the school's admins; nobody else, staff included ----------
+CONSENT_MANAGER = Policy(
+    "consent_manager",
+    "school admins and parents (a parent for their own children only)",
+    lambda p, _: p.role in (Role.SCHOOL_ADMIN, Role.PARENT),
+)
+CONSENT_RECORD = Policy(
+    "consent_record",
+    "school admins, the pupil's parents",
+    lambda p, consent: (
+        p.role is Role.SCHOOL_ADMIN or (p.role is Role.PARENT and p.may_see_pupil(consent.pupil_id))
+    ),
+)
+
 # --- staff ----------------------------------------------------------------------------------------------
 STAFF_NAME = Policy(
     "staff_name",

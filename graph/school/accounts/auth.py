@@ -13,6 +13,7 @@ from common.errors import Problem
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation, public
+from privacy import consent
 
 
 @strawberry.type
@@ -87,6 +88,7 @@ async def login(info: Info, input: LoginInput) -> AuthPayload:
         username=input.username,
         password=input.password,
         address=ctx.client_address,
+        gate=consent.sign_in_problem,
         now=ctx.now,
     )
     return await _outcome(outcome)
