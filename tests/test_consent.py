@@ -16,6 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graph.core.relay import to_global_id
 from tests.factories import clock
 from tests.factories.audit import entries
+from tests.factories.people import new_school
+from tests.factories.roster import (
+    activate,
+    activation_codes,
+    enrol,
+    imported_accounts,
+    klass,
+    oneroster,
+    set_org,
+    upload,
+    user,
+)
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 CONSENT_FIELDS = "id givenBy method contactId recordedBy noticeVersion purposes givenOn withdrawnAt"
@@ -264,3 +276,45 @@ async def test_consent_records_are_for_the_schools_admins_and_the_childs_parents
 
     parent = await login(client, school.slug, "parent1")
     assert await run(client, school, parent, HISTORY, pupil=pupil_id(school, "pupil2")) == []
+
+
+async def test_an_imported_under_13_is_activated_once_a_parent_has_consented(
+    client: httpx.AsyncClient, engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 6.3.2: an imported pupil under 13 cannot be activated with their code until a parent's consent is
+    recorded; the refusal does not use up the code, which then works."""
+    school = await new_school(factory)
+    await set_org(engine, school.id, "org-1")
+    admin = await login(client, school.slug, "admin")
+    born = clock.school_day().replace(year=clock.school_day().year - 10).isoformat()
+    package = oneroster(
+        users=[
+            user("p1", "student", "Yan", "Young", username="yan.young"),
+            user("m1", "parent", "Mia", "Young", username="mia.young", agents="p1"),
+        ],
+        classes=[klass("c1", "Class 5Y")],
+        enrollments=[enrol("e1", "c1", "p1")],
+        demographics=[{"sourcedId": "p1", "birthDate": born, "sex": "female"}],
+    )
+    assert (await upload(client, school.slug, admin, package))["data"]["importRoster"]["errors"] == []
+    accounts = await imported_accounts(client, school.slug, admin)
+    code = (await activation_codes(client, school.slug, admin, [accounts["yan.young"]["id"]]))["yan.young"]
+    assert error_codes_of(await activate(client, school.slug, "yan.young", code)) == [
+        "PARENTAL_CONSENT_REQUIRED"
+    ]
+
+    body = await gql(
+        client,
+        school.slug,
+        "{ pupils(first: 10) { edges { node { id forename contacts { id } } } } }",
+        token=admin,
+    )
+    yan = next(e["node"] for e in body["data"]["pupils"]["edges"] if e["node"]["forename"] == "Yan")
+    paper = dict(pupil=yan["id"], contact=yan["contacts"][0]["id"], ref="Admission form 12", on="2026-11-18")
+    assert (await run(client, school, admin, PAPER, **paper))["errors"] == []
+    activated = await activate(client, school.slug, "yan.young", code)
+    assert activated["errors"] == [] and activated["accessToken"]
+
+
+def error_codes_of(payload: dict[str, Any]) -> list[str]:
+    return [e["code"] for e in payload["errors"]]
