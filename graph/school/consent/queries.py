@@ -9,8 +9,8 @@ from auth import policies
 from graph.core.arguments import lookup_id
 from graph.limits import list_size
 from graph.permissions import guarded
-from graph.school.consent.types import ConsentRequestType, ConsentType
-from privacy import consent_queries
+from graph.school.consent.types import ConsentReportType, ConsentRequestType, ConsentType
+from privacy import consent_queries, consent_report
 
 
 async def _consent_requests(info: Info) -> list[ConsentRequestType]:
@@ -29,6 +29,11 @@ async def _pupil_consents(info: Info, pupil_id: strawberry.ID) -> list[ConsentTy
     return [ConsentType.of(r) for r in rows]
 
 
+async def _consent_report(info: Info) -> ConsentReportType:
+    ctx = info.context
+    return ConsentReportType.of(await consent_report.report(ctx.session, ctx.tenant.id, now=ctx.now))
+
+
 @strawberry.type
 class ConsentQuery:
     consent_requests: list[ConsentRequestType] | None = guarded(
@@ -43,4 +48,10 @@ class ConsentQuery:
         description="A pupil's consents, given and withdrawn, newest first: for school admins, and for a "
         "parent their own child's.",
         metadata=list_size(50),
+    )
+    consent_report: ConsentReportType | None = guarded(
+        policies.SCHOOL_ADMIN,
+        resolver=_consent_report,
+        description="Pupils without a current consent, turning 13 soon, 13+ without their own, and recent "
+        "withdrawals (LL 6.3.2, LL 6.3.3).",
     )

@@ -14,6 +14,7 @@ from graph.permissions import guarded, personal_data, row_field
 from graph.school.people.types import PupilType
 from models.privacy import PupilConsent
 from privacy.consent_queries import ConsentRequest
+from privacy.consent_report import LISTED, ConsentCounts, ConsentReport
 
 
 @strawberry.enum
@@ -98,3 +99,45 @@ class ConsentRequestType:
         resolver=_current,
         description="The parent's consent now in force, if any.",
     )
+
+
+@strawberry.type(name="ConsentCounts", description="Exact counts of one school's active pupils; no names.")
+class ConsentCountsType:
+    without_consent: int = strawberry.field(
+        description="Under 13 (or no date of birth recorded) without a current parent's consent."
+    )
+    turning_13: int = strawberry.field(description="Turning 13 in the next 30 days.")
+    own_consent_missing: int = strawberry.field(description="13 or over without a consent of their own.")
+    withdrawals: int = strawberry.field(description="Consents withdrawn in the last 30 days.")
+
+    @classmethod
+    def of(cls, row: ConsentCounts) -> ConsentCountsType:
+        return cls(
+            without_consent=row.without_consent,
+            turning_13=row.turning_13,
+            own_consent_missing=row.own_consent_missing,
+            withdrawals=row.withdrawals,
+        )
+
+
+@strawberry.type(
+    name="ConsentReport",
+    description=f"A school's consent report (LL 6.3.2, LL 6.3.3): exact counts, and up to {LISTED} of each "
+    "category by surname (withdrawals newest first). Pupils' fields keep their own policies.",
+)
+class ConsentReportType:
+    counts: ConsentCountsType
+    without_consent: list[PupilType] = strawberry.field(metadata=list_size(LISTED))
+    turning_13: list[PupilType] = strawberry.field(metadata=list_size(LISTED))
+    own_consent_missing: list[PupilType] = strawberry.field(metadata=list_size(LISTED))
+    withdrawals: list[ConsentType] = strawberry.field(metadata=list_size(LISTED))
+
+    @classmethod
+    def of(cls, report: ConsentReport) -> ConsentReportType:
+        return cls(
+            counts=ConsentCountsType.of(report.counts),
+            without_consent=[PupilType.of(p) for p in report.without_consent],
+            turning_13=[PupilType.of(p) for p in report.turning_13],
+            own_consent_missing=[PupilType.of(p) for p in report.own_consent_missing],
+            withdrawals=[ConsentType.of(c) for c in report.withdrawals],
+        )
