@@ -9,7 +9,10 @@ from typing import Any
 
 import httpx
 
+from common.settings import Settings
 from graph.core.relay import to_global_id
+from graph.platform.schema import build_schema as platform_schema
+from graph.trust.schema import build_schema as trust_schema
 from tests.factories import clock
 from tests.factories.people import new_upn
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
@@ -127,3 +130,16 @@ async def test_a_trust_admin_sees_counts_per_school_and_nobody_else_sees_the_rep
     other_admin = await login(client, quiet.slug, "admin")
     elsewhere = (await gql(client, quiet.slug, REPORT, token=other_admin))["data"]["consentReport"]
     assert elsewhere["counts"]["withoutConsent"] == 0 and elsewhere["withdrawals"] == []
+
+
+def test_the_platform_schema_has_nothing_of_consent() -> None:
+    """LL 6.3.2: the operator sees nothing of pupils' consent, not even counts: no type or field of the
+    platform schema is about consent (the trust schema has the counts only, no consent record)."""
+    platform = platform_schema(Settings())._schema
+    assert not [name for name in platform.type_map if "consent" in name.lower()]
+    fields = [
+        f for t in platform.type_map.values() for f in getattr(t, "fields", {}) if "consent" in f.lower()
+    ]
+    assert fields == []
+    trust = set(trust_schema(Settings())._schema.type_map)
+    assert {"SchoolConsent", "ConsentCounts"} <= trust and not trust & {"Consent", "ConsentRequest", "Pupil"}
