@@ -34,6 +34,7 @@ SIGNED_IN = Policy("signed_in", "any signed-in account of this school", lambda p
 SCHOOL_ADMIN = Policy("school_admin", "school admins", lambda p, _: p.role is Role.SCHOOL_ADMIN)
 STAFF = Policy("staff", "school admins and staff", lambda p, _: p.is_staff)
 PARENT = Policy("parent", "parents", lambda p, _: p.role is Role.PARENT)
+PUPIL = Policy("pupil", "pupils", lambda p, _: p.role is Role.PUPIL)
 
 # --- pupils ---------------------------------------------------------------------------------------------
 PUPIL_RECORD = Policy(

@@ -1,4 +1,4 @@
-"""Consent records for pupils (LL 6.3.2, LL 6.3.3).
+"""Consent records for pupils (LL 6.3.2, LL 6.3.3), and who owes their own consent since turning 13.
 
 ``pupil_consents`` holds every consent ever given for a pupil's data to be processed, and its withdrawal:
 rows are never updated except to record a withdrawal, and never deleted here, so the table is the history.
@@ -9,6 +9,10 @@ Who consented is the contact (``contact_id``) for a parent's consent, the pupil 
 ``DIGITAL`` (given by the parent's or pupil's own account, ``account_id``) or ``PAPER`` (a form recorded by
 a school admin, ``account_id``, with ``evidence_reference`` naming the form). For what: the purposes of the
 privacy notice in force, by version (``notice_version``, ``purposes``).
+
+``own_consent_due`` lists the pupils the scheduled job found aged 13 or over (LL 6.3.3): such a pupil must
+give their own consent at their next sign-in, unless a school admin recorded that a parent necessarily stays
+responsible (``parent_responsible_*``), which keeps the parent's consent in force for them.
 """
 
 from __future__ import annotations
@@ -70,3 +74,18 @@ class PupilConsent(SQLModel, table=True):
     withdrawn_at: datetime | None = timestamp()
     withdrawn_by: uuid.UUID | None = uuid_ref(nullable=True)
     withdrawal_reason: str | None = Field(default=None, max_length=WITHDRAWAL_REASON_MAX)
+
+
+class OwnConsentDue(SQLModel, table=True):
+    """A pupil found aged 13 or over by the scheduled job, from then on owing their own consent."""
+
+    __tablename__ = "own_consent_due"
+    __table_args__ = (tenant_fk(["pupil_id"], "pupils", ondelete="CASCADE"),)
+
+    school_id: uuid.UUID = school_key()
+    pupil_id: uuid.UUID = Field(primary_key=True)
+    flagged_at: datetime = timestamp(nullable=False)
+    parent_responsible_reason: str | None = Field(default=None, max_length=WITHDRAWAL_REASON_MAX)
+    """Why a parent necessarily stays responsible (LL 6.3.3's exception), as a school admin recorded it."""
+    parent_responsible_by: uuid.UUID | None = uuid_ref(nullable=True)
+    parent_responsible_at: datetime | None = timestamp()

@@ -6,7 +6,8 @@ Four categories of a school's *active* pupils on the school's date (``school_tod
   cannot be activated or sign in (``privacy.consent.access_problem``);
 * ``turning_13``: their 13th birthday falls in the next :data:`SOON` (after today, up to and including
   today + 30 days): their own consent will be needed;
-* ``own_consent_missing``: 13 or over, without a current consent of their own;
+* ``own_consent_missing``: 13 or over, without a current consent of their own, unless a school admin
+  recorded that a parent necessarily stays responsible (LL 6.3.3);
 * ``withdrawals``: consents withdrawn in the last :data:`SOON`.
 
 Each category is one SQL predicate, used both by the school admin's report (the pupils, by name) and by the
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import school_today
 from models import Pupil
-from models.privacy import PupilConsent
+from models.privacy import OwnConsentDue, PupilConsent
 from people.validation import years_before
 from privacy.consent import CONSENT_AGE
 from tenants.scoping import in_schools, same_school, scoped
@@ -60,7 +61,15 @@ def turning_13(today: date) -> ColumnElement[bool]:
 
 
 def own_consent_missing(today: date) -> ColumnElement[bool]:
-    return and_(not_(_under_13(today)), not_(_current("PUPIL")))
+    """13 or over, no current consent of their own, and no parent recorded as necessarily responsible."""
+    parent_responsible = exists(
+        select(OwnConsentDue.pupil_id).where(
+            same_school(OwnConsentDue, Pupil),
+            OwnConsentDue.pupil_id == Pupil.id,
+            OwnConsentDue.parent_responsible_reason.is_not(None),  # type: ignore[union-attr]
+        )
+    )
+    return and_(not_(_under_13(today)), not_(_current("PUPIL")), not_(parent_responsible))
 
 
 @dataclass(frozen=True)

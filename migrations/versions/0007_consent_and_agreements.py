@@ -1,4 +1,4 @@
-"""consent and agreements: the consent record of every pupil (LL 6.3.2, LL 6.3.3).
+"""consent and agreements: the consent record of every pupil (LL 6.3.2) and who owes their own (LL 6.3.3).
 
 Revision ID: 0007
 Revises: 0006
@@ -81,9 +81,32 @@ def upgrade() -> None:
     # and never deletes one.
     rls.grant("pupil_consents", "SELECT, INSERT, UPDATE")
     rls.enable_tenant_rls("pupil_consents")
+    op.create_table(
+        "own_consent_due",
+        sa.Column("school_id", sa.UUID(), nullable=False),
+        sa.Column("pupil_id", sa.UUID(), nullable=False),
+        sa.Column("flagged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("parent_responsible_reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("parent_responsible_by", sa.UUID(), nullable=True),
+        sa.Column("parent_responsible_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_id", "pupil_id"],
+            ["pupils.school_id", "pupils.id"],
+            name=op.f("fk_own_consent_due_school_id_pupil_id_pupils"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_own_consent_due_school_id_schools")
+        ),
+        sa.PrimaryKeyConstraint("school_id", "pupil_id", name=op.f("pk_own_consent_due")),
+    )
+    # The job flags, an admin records a parent's continuing responsibility; a flag is never removed here.
+    rls.grant("own_consent_due", "SELECT, INSERT, UPDATE")
+    rls.enable_tenant_rls("own_consent_due")
 
 
 def downgrade() -> None:
+    op.drop_table("own_consent_due")
     op.drop_index("uq_pupil_consents_current", table_name="pupil_consents")
     op.drop_index("ix_pupil_consents_school_id_pupil_id", table_name="pupil_consents")
     op.drop_table("pupil_consents")
