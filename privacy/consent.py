@@ -143,6 +143,13 @@ async def record_paper(
         problems.add("evidenceReference", "TOO_LONG", f"At most {EVIDENCE_REFERENCE_MAX} characters.")
     if paper.given_on > school_today(now):
         problems.add("givenOn", "IN_FUTURE", "The form cannot be dated after today.")
+    pupil = (
+        await session.execute(
+            select(Pupil.id).where(in_school(Pupil, principal.school_id), Pupil.id == paper.pupil_id)
+        )
+    ).scalar_one_or_none()
+    if pupil is None:
+        raise DomainError.one("pupilId", "NOT_FOUND", "No such pupil at this school.")
     linked = (
         await session.execute(
             scoped(PupilContact, principal.school_id).where(

@@ -251,6 +251,12 @@ async def test_consent_records_are_for_the_schools_admins_and_the_childs_parents
     assert error_codes(await run(client, other, other_admin, WITHDRAW, pupil=child)) == [
         ("pupilId", "NO_CONSENT")
     ]
+    other_carer = to_global_id("Contact", other.contacts["parent1"].id)
+    foreign = dict(paper, contact=other_carer)
+    assert error_codes(await run(client, other, other_admin, PAPER, **foreign)) == [("pupilId", "NOT_FOUND")]
+    assert (
+        len(await run(client, school, await login(client, school.slug, "admin"), HISTORY, pupil=child)) == 1
+    )
     other_parent = await login(client, other.slug, "parent1")
     assert error_codes(await run(client, other, other_parent, GIVE, pupil=child)) == [
         ("pupilId", "NOT_YOUR_CHILD")
