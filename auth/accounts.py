@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.parent_codes import username_problem, username_taken
 from auth.principal import Principal
-from auth.service import AuthRuntime, temporary_password
+from auth.service import AccessGate, AuthRuntime, temporary_password
 from common.errors import DomainError, Problems
 from models import Account, Contact, Pupil, Staff
 from tenants.scoping import scoped
@@ -38,8 +38,12 @@ async def create_account(
     person_id: uuid.UUID,
     username: str,
     school_admin: bool,
+    gate: AccessGate,
     now: datetime,
 ) -> NewAccount:
+    """A new ACTIVE account for a person of the school, refused (nothing written) when the username is
+    invalid or taken, the person is unknown, inactive or has an account, a non-staff account would be a school
+    admin, or ``gate`` refuses the person access (a pupil under 13 without a parent's consent, LL 6.3.2)."""
     problems = Problems()
     username = username.strip()
     if (p := username_problem(username)) is not None:
@@ -83,6 +87,8 @@ async def create_account(
         created_at=now,
         **{f"{'contact' if person_kind == 'Contact' else person_kind.lower()}_id": person_id},
     )
+    if (refused := await gate(session, account, now)) is not None:
+        raise DomainError.one("personId", refused.code, refused.message)
     session.add(account)
     await session.flush()
     return NewAccount(account=account, temporary_password=password)

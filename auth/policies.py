@@ -34,6 +34,7 @@ SIGNED_IN = Policy("signed_in", "any signed-in account of this school", lambda p
 SCHOOL_ADMIN = Policy("school_admin", "school admins", lambda p, _: p.role is Role.SCHOOL_ADMIN)
 STAFF = Policy("staff", "school admins and staff", lambda p, _: p.is_staff)
 PARENT = Policy("parent", "parents", lambda p, _: p.role is Role.PARENT)
+PUPIL = Policy("pupil", "pupils", lambda p, _: p.role is Role.PUPIL)
 
 # --- pupils ---------------------------------------------------------------------------------------------
 PUPIL_RECORD = Policy(
@@ -58,6 +59,20 @@ PUPIL_ADMINISTRATION = Policy(
     "pupil_administration",
     "school admins",
     lambda p, _: p.role is Role.SCHOOL_ADMIN,
+)
+
+# --- consent (LL 6.3.2): the pupil's parents and the school's admins; nobody else, staff included ----------
+CONSENT_MANAGER = Policy(
+    "consent_manager",
+    "school admins and parents (a parent for their own children only)",
+    lambda p, _: p.role in (Role.SCHOOL_ADMIN, Role.PARENT),
+)
+CONSENT_RECORD = Policy(
+    "consent_record",
+    "school admins, the pupil's parents",
+    lambda p, consent: (
+        p.role is Role.SCHOOL_ADMIN or (p.role is Role.PARENT and p.may_see_pupil(consent.pupil_id))
+    ),
 )
 
 # --- staff ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.own_consent import own_consent_pending
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from tenants.scoping import in_school
 
@@ -39,6 +40,8 @@ class Principal:
     pupil_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     must_change_password: bool = False
+    consent_required: bool = False
+    """A pupil who turned 13 and owes their own consent (LL 6.3.3): nothing else works until they give it."""
     pupil_scope: frozenset[uuid.UUID] | None = frozenset()
     """Pupils whose records this caller may see; None: every pupil of the school."""
     group_scope: frozenset[uuid.UUID] | None = frozenset()
@@ -155,6 +158,9 @@ def _principal_stmt() -> Select[Any]:
             case((taught_scope, taught_groups), (family_scope, family_groups)),
             case((taught_scope, taught_pupils), (Account.role == Role.PARENT.value, children)),
             case((family_scope, family_teachers)),
+            case(
+                (Account.role == Role.PUPIL.value, own_consent_pending(school, Account.pupil_id)), else_=False
+            ),
         )
         .join(
             AuthSession,
@@ -198,7 +204,7 @@ async def load_principal(
     if row is None:
         return None
     (account, username, role_name, staff_id, pupil_id, contact_id, must_change, pupil_access, reason,
-     person_active, groups, pupils, teachers) = row  # fmt: skip
+     person_active, groups, pupils, teachers, consent_required) = row  # fmt: skip
     if not person_active:
         # A leaver reaches nothing, even before the account itself is disabled (LL 11.1, LL 11.2).
         return None
@@ -213,6 +219,7 @@ async def load_principal(
         pupil_id=pupil_id,
         contact_id=contact_id,
         must_change_password=must_change,
+        consent_required=bool(consent_required),
     )
     if role is Role.SCHOOL_ADMIN or (role is Role.STAFF and pupil_access == "SCHOOL"):
         reason = reason if role is Role.STAFF else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,7 @@ from tenants.scoping import in_school, scoped, scoped_update
 __all__ = [
     "INVALID_CREDENTIALS",
     "INVALID_REFRESH",
+    "AccessGate",
     "AuthOutcome",
     "AuthRuntime",
     "Tokens",
@@ -72,6 +74,12 @@ class AuthOutcome:
     event: str | None = None
     """A noteworthy security event besides the outcome: LOCKED_OUT, REFRESH_TOKEN_REUSED."""
 
+
+AccessGate = Callable[[AsyncSession, Account, datetime], Awaitable[Problem | None]]
+"""Why an account's person may not have access at ``now`` (a problem), or None. The rule is the privacy
+layer's (``privacy.consent.sign_in_problem``: a pupil under 13 needs a parent's consent); auth sits below
+privacy (ADR 0001), so whoever calls :func:`login` or ``auth.accounts.create_account`` hands it down, and
+must: it has no default, so no route forgets it."""
 
 INVALID_REFRESH = Problem(
     "refreshToken",
@@ -104,13 +112,16 @@ async def login(
     username: str,
     password: str,
     address: str,
+    gate: AccessGate,
     now: datetime,
 ) -> AuthOutcome:
     """Sign in with username and password (LRS 5.11: throttled per address, locked per account).
 
-    The attempt is recorded (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
+    With the right password, ``gate`` may still refuse the person (its problem is the outcome); it is asked
+    only then, so it tells nothing to someone without the password. The attempt is recorded
+    (``auth.login``), and so is a lockout it causes (``auth.locked_out``)."""
     outcome = await _login(
-        session, auth, tenant, username=username, password=password, address=address, now=now
+        session, auth, tenant, username=username, password=password, address=address, gate=gate, now=now
     )
     await _emit_outcome(session, "auth.login", outcome)
     return outcome
@@ -124,6 +135,7 @@ async def _login(
     username: str,
     password: str,
     address: str,
+    gate: AccessGate,
     now: datetime,
 ) -> AuthOutcome:
     account = (
@@ -148,6 +160,8 @@ async def _login(
     if checked.problem is not None or account is None:
         concerned = account if checked.about_account else None
         return _refused(checked.problem or INVALID_CREDENTIALS, concerned, event=checked.event)
+    if (refused := await gate(session, account, now)) is not None:
+        return _refused(refused, account)
     tokens = await start_session(session, auth, account, now=now, address=address)
     return AuthOutcome(tokens=tokens, account=account)
 

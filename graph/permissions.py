@@ -41,13 +41,20 @@ def refusal(
     policy: Policy, principal: Any, source: Any, context: Any, *, exempt: bool = False
 ) -> tuple[str, dict[str, Any]] | None:
     """Why the caller may not use a field (message and error extensions), or None when the policy admits
-    them. The subject is the row the field's object wraps; for a root field, the tenant."""
+    them. The subject is the row the field's object wraps; for a root field, the tenant. ``exempt``: the
+    field is usable before the caller's account is in order (a password to change, LL 7.1.6; their own
+    consent to give at 13, LL 6.3.3)."""
     if principal is None:
         return "Sign in to see this.", {"code": "UNAUTHENTICATED"}
     if principal.must_change_password and not exempt:
         return "Change your password before you continue.", {
             "code": "FORBIDDEN",
             "reason": "PASSWORD_CHANGE_REQUIRED",
+        }
+    if getattr(principal, "consent_required", False) and not exempt:  # school principals only (LL 6.3.3)
+        return "Give your own consent (giveOwnConsent) before you continue.", {
+            "code": "FORBIDDEN",
+            "reason": "CONSENT_REQUIRED",
         }
     subject = getattr(source, "row", None)
     if subject is None:

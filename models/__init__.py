@@ -6,6 +6,7 @@ from models.audit import AuditEntry, AuditHead
 from models.base import metadata
 from models.groups import Group, GroupPupil, GroupTeacher
 from models.people import Contact, Pupil, PupilContact, Staff
+from models.privacy import OwnConsentDue, PupilConsent
 from models.schools import School, SchoolTrustMembership, Trust
 
 __all__ = [
@@ -18,8 +19,10 @@ __all__ = [
     "Group",
     "GroupPupil",
     "GroupTeacher",
+    "OwnConsentDue",
     "ParentCode",
     "Pupil",
+    "PupilConsent",
     "PupilContact",
     "RefreshToken",
     "School",

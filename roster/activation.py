@@ -5,8 +5,8 @@ a one-time activation code for it (shown once, like a parent code; only its SHA-
 code withdraws the previous one); the person chooses their password with their username and the code, and
 is signed in. Refusals:
 
-* a pupil under 13, or whose age is unknown, cannot be activated: parental consent must be recorded first
-  (LL 6.3.2), and schoolgraph has no consent record yet, so this route is closed to them;
+* a pupil under 13, or whose age is unknown, cannot be activated until a parent's consent is current
+  (LL 6.3.2; the rule is ``privacy.consent``'s, asked by every route);
 * a member of staff needs a work email first (LL 6.3.1);
 * a leaver's or disabled account is never activated (LL 11.1);
 * wrong codes count against the caller's address like failed sign-ins (LRS 5.11).
@@ -25,18 +25,19 @@ from auth.opaque_tokens import hash_token
 from auth.parent_codes import new_code, normalise_code
 from auth.principal import Principal
 from auth.service import AuthRuntime, Tokens, password_problems, start_session
-from common.clock import school_today
 from common.errors import DomainError, Problem, Problems
 from common.events import Actor, emit
 from models import Account, Contact, Pupil, Staff
 from models.roster import ActivationCode
-from roster.reading import years_before
+from privacy.consent import CONSENT_AGE, access_problem
 from tenants.context import Tenant
 from tenants.scoping import scoped, scoped_update
 
+# CONSENT_AGE is privacy's; roster's import checks have long read it from here.
+__all__ = ["CONSENT_AGE", "IssuedActivation", "activate", "issue"]
+
 CODE_TTL = timedelta(days=14)
 MAX_CODES_PER_CALL = 500
-CONSENT_AGE = 13
 INVALID_CODE = Problem(
     "activationCode",
     "INVALID_ACTIVATION_CODE",
@@ -183,14 +184,8 @@ async def _person_checks(
         ).scalar_one()
         if not pupil.active:
             problems.add(None, "PERSON_INACTIVE", "This pupil has left the school.")
-        consent_from = years_before(school_today(now), CONSENT_AGE)
-        if pupil.date_of_birth is None or pupil.date_of_birth > consent_from:
-            problems.add(
-                None,
-                "PARENTAL_CONSENT_REQUIRED",
-                "A pupil under 13 (or whose date of birth is not recorded) needs a parent's recorded consent "
-                "before their account can be activated (LL 6.3.2): ask the school.",
-            )
+        if (refused := await access_problem(session, school, pupil.id, now=now)) is not None:
+            problems.items.append(refused)
         return [pupil.forename, pupil.surname]
     if account.staff_id is not None:
         staff = (

@@ -4,6 +4,10 @@ Trust "Oakfield Learning Trust" (a MAT) with ``oakfield-primary`` and ``riversid
 local-authority school ``hillcrest-primary``. Each school has ``admin``, ``teacher1``, ``teacher2``,
 ``pupil1``..``pupil60`` in two classes (teacher1 teaches the first, teacher2 the second), and ``parent1``
 linked to ``pupil1``. Every demo account shares one password, so one argon2 hash serves them all.
+
+Consent (LL 6.3.2): ``parent1`` has consented digitally for ``pupil1``; every other pupil has a parent's
+consent on a paper admission form, recorded by ``admin`` and given by that pupil's own parent contact,
+except :data:`WITHOUT_CONSENT`, who therefore cannot sign in until a parent consents.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.passwords import PasswordHasher, check_password_policy
+from common.clock import school_today
 from common.identifiers import upn_check_letter
 from learning.demo import DemoClass, seed_learning
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
+from privacy.consent import parental_consent
 from subscriptions.provisioning import create_school, create_trust, join_trust
 from tenants.context import bind
 
@@ -45,6 +51,8 @@ class DemoSchool:
 OAKFIELD = DemoSchool("oakfield-primary", "Oakfield Primary School", "140001", "801")
 RIVERSIDE = DemoSchool("riverside-academy", "Riverside Academy", "140002", "801")
 HILLCREST = DemoSchool("hillcrest-primary", "Hillcrest Primary School", "110003", "330")
+WITHOUT_CONSENT = (28, 29, 30)
+"""Pupils (by number) left without a parent's consent, so that the school sees what that means."""
 USERNAMES = ("admin", "teacher1", "teacher2", "pupil1", "...", f"pupil{PUPILS_PER_SCHOOL}", "parent1")
 
 
@@ -98,6 +106,54 @@ def _pupils(spec: DemoSchool, school_id: uuid.UUID, now: datetime) -> list[Pupil
     return pupils
 
 
+def _consents(
+    school_id: uuid.UUID,
+    pupils: list[Pupil],
+    parent: Contact,
+    *,
+    admin_account: Account,
+    parent_account: Account,
+    now: datetime,
+) -> list[object]:
+    """Parents' consents as the module docstring describes, with a parent contact for each pupil but the
+    first (whose parent is ``parent1``)."""
+    today = school_today(now)
+    rows: list[object] = [
+        parental_consent(
+            school_id,
+            pupils[0].id,
+            parent.id,
+            method="DIGITAL",
+            account_id=parent_account.id,
+            evidence_reference=None,
+            given_on=today,
+            now=now,
+        )
+    ]
+    for number, pupil in enumerate(pupils[1:], 2):
+        contact = Contact(school_id=school_id, forename="Sam", surname=pupil.surname, created_at=now)
+        rows += [
+            contact,
+            PupilContact(
+                school_id=school_id, pupil_id=pupil.id, contact_id=contact.id, relationship="PARENT"
+            ),
+        ]
+        if number not in WITHOUT_CONSENT:
+            rows.append(
+                parental_consent(
+                    school_id,
+                    pupil.id,
+                    contact.id,
+                    method="PAPER",
+                    account_id=admin_account.id,
+                    evidence_reference=f"Admission form {today.year}/{number:03d}",
+                    given_on=today,
+                    now=now,
+                )
+            )
+    return rows
+
+
 async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: str, now: datetime) -> None:
     school = await create_school(
         session, slug=spec.slug, name=spec.name, phase="PRIMARY", urn=spec.urn, now=now
@@ -141,6 +197,10 @@ async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: s
         account.password_changed_at = now
         account.created_at = now
     session.add_all([*links, *accounts])
+    await session.flush()
+    session.add_all(
+        _consents(sid, pupils, parent, admin_account=accounts[0], parent_account=accounts[3], now=now)
+    )
     await session.flush()
     # Learning: progress on the starter ladders, an assignment with feedback, a record of achievement.
     half = PUPILS_PER_SCHOOL // 2

@@ -3,7 +3,8 @@
 Steps, in order: accepted novations on their effective date (LL 20), suspensions that have ended (LL-A 9.1),
 licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
 (LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
-(LL 5.1.3, LL-A 9.3; needs the owner connection) and the outbox (notices to Super-Users and trust admins).
+(LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3)
+and the outbox (notices to Super-Users and trust admins).
 
 Exactly once, however many runners: each change is one transaction that first claims its row with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and re-checks that it is still due. A concurrent runner skips a
@@ -33,8 +34,10 @@ from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
+from privacy import consent_at_13
 from subscriptions import licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
+from tenants.context import bind
 
 log = logging.getLogger("schoolgraph.jobs")
 
@@ -45,6 +48,7 @@ STEPS = (
     "renewal_notices",
     "non_payment",
     "destructions",
+    "consent_at_13",
     "outbox",
 )
 
@@ -247,6 +251,29 @@ class _Run:
             ).scalars()
             for school_id in termination.purge_files(self.data_dir, list(destroyed)):
                 report.applied.append(f"files:{school_id}")
+
+    async def consent_at_13(self, report: StepReport) -> None:
+        """Each school that is not terminated, once a run, in its own transaction bound to it: flagging is
+        idempotent (a flagged pupil is not flagged again), so a concurrent runner changes nothing."""
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            flagged = await consent_at_13.flag_turned_13(session, row.id, now=self.now)
+            if not flagged:
+                return None
+            trail.for_school(
+                row.id,
+                "consent.own_consent_due",
+                target_type="School",
+                target_id=row.id,
+                detail={"pupils": flagged},
+            )
+            return str(flagged)
+
+        await self.each(report, pick, apply)
 
     async def outbox(self, report: StepReport) -> None:
         def pick(tried: list[Any]) -> Any:

@@ -870,7 +870,8 @@ async def _create(
 async def test_admin_creates_staff_pupil_and_parent_accounts(
     client: httpx.AsyncClient, factory: SchoolFactory
 ) -> None:
-    """LL 4.3: the school admin creates Registered Users; each must replace the temporary password"""
+    """LL 4.3: the school admin creates Registered Users; each must replace the temporary password. (pupil3
+    is under 13 and has the factory's parent's consent; without one, tests/test_consent.py.)"""
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     staff = await _new_staff(factory.engine, school)

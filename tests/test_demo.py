@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
-from typing import IO
+from typing import IO, Any
 
 import anyio
 import httpx
@@ -153,3 +153,29 @@ async def test_each_demo_role_signs_in_at_each_demo_school(demo_server: str) -> 
             assert len(pupils["data"]["pupils"]["edges"]) == demo.PUPILS_PER_SCHOOL // 2
         jwks = (await client.get("/.well-known/jwks.json")).json()
         assert jwks["keys"] and all("d" not in key for key in jwks["keys"])
+
+
+async def test_the_demo_leaves_a_few_pupils_without_consent(demo_server: str) -> None:
+    """LL 6.3.2: the demo's pupils without a parent's consent cannot sign in, and each school's consent
+    report names exactly them; the others have consent (pupil1's given digitally by parent1)."""
+    missing = {f"pupil{n}" for n in demo.WITHOUT_CONSENT}
+    async with httpx.AsyncClient(base_url=demo_server) as client:
+        for spec in demo.SCHOOLS:
+            url = f"/schools/{spec.slug}/graphql"
+
+            async def login(username: str, url: str = url) -> dict[str, Any]:
+                body = await client.post(
+                    url, json={"query": LOGIN, "variables": {"u": username, "p": PASSWORD}}
+                )
+                payload: dict[str, Any] = body.json()["data"]["login"]
+                return payload
+
+            for username in sorted(missing):
+                assert [e["code"] for e in (await login(username))["errors"]] == ["PARENTAL_CONSENT_REQUIRED"]
+            admin = (await login("admin"))["accessToken"]
+            query = "{ consentReport { counts { withoutConsent } withoutConsent { account { username } } } }"
+            report = (
+                await client.post(url, json={"query": query}, headers={"authorization": f"Bearer {admin}"})
+            ).json()["data"]["consentReport"]
+            assert report["counts"]["withoutConsent"] == len(missing)
+            assert {p["account"]["username"] for p in report["withoutConsent"]} == missing

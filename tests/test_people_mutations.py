@@ -955,7 +955,8 @@ async def test_contacts_link_and_unlink(client: httpx.AsyncClient, factory: Scho
         relationship="GUARDIAN",
     )
     assert linked["errors"] == []
-    assert {c["id"] for c in linked["pupil"]["contacts"]} == {contact}
+    carer = gid("Contact", school.contacts["carer_pupil2"])  # the factory's, who consented (LL 6.3.2)
+    assert {c["id"] for c in linked["pupil"]["contacts"]} == {contact, carer}
 
     # parent1 is linked to pupil1 only; linking them to pupil2 too widens what they see.
     parent_token = await login(client, school.slug, "parent1")
@@ -977,7 +978,7 @@ async def test_contacts_link_and_unlink(client: httpx.AsyncClient, factory: Scho
         client, school.slug, admin, "unlinkContact", LINK, contactId=parent1, pupilId=pupil2
     )
     assert unlinked["errors"] == []
-    assert {c["id"] for c in unlinked["pupil"]["contacts"]} == {contact}
+    assert {c["id"] for c in unlinked["pupil"]["contacts"]} == {contact, carer}
     assert await parent_children() == {gid("Pupil", school.pupils["pupil1"])}
 
 

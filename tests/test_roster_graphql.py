@@ -230,7 +230,7 @@ async def test_export_returns_a_oneroster_zip(
     assert "olly.older" in users and "Password" not in users
     assert {f["file"]: f["rows"] for f in payload["files"]}["users.csv"] == len(school.staff) + len(
         school.pupils
-    ) + 1 + 5
+    ) + len(school.contacts) + 5  # the factory has a parent or carer per pupil (their consent, LL 6.3.2)
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
         detail = (

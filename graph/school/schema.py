@@ -12,6 +12,8 @@ from graph.school.accounts.activation import ActivationMutation
 from graph.school.accounts.auth import AuthMutation
 from graph.school.accounts.mutations import AdminMutation
 from graph.school.audit.queries import AuditQuery
+from graph.school.consent.mutations import ConsentMutation
+from graph.school.consent.queries import ConsentQuery
 from graph.school.learning.queries import LearningQuery
 from graph.school.learning.schema import LearningMutation
 from graph.school.people.queries import Query as PeopleQuery
@@ -21,12 +23,14 @@ from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery):
+class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery):
     """The root query: each domain contributes its fields from its own module."""
 
 
 @strawberry.type
-class Mutation(AuthMutation, ActivationMutation, AdminMutation, RosterMutation, LearningMutation):
+class Mutation(
+    AuthMutation, ActivationMutation, AdminMutation, RosterMutation, LearningMutation, ConsentMutation
+):
     """The root mutation: each domain contributes its fields from its own module."""
 
 

@@ -21,6 +21,7 @@ from graph.platform.licences.types import LicenceType
 from graph.platform.novations.types import NovationType
 from graph.platform.refs import SchoolCounts, SchoolPhase, SchoolStatus, TrustRef
 from graph.platform.school_admins import SchoolAdminType
+from graph.trust.consent import ConsentQuery
 from graph.trust.learning import LearningQuery
 from models import AuditEntry, School, Trust
 from models.platform import TrustAdminAccount
@@ -221,7 +222,7 @@ def _terms(info: Info) -> str:
 
 
 @strawberry.type
-class Query(LearningQuery):
+class Query(LearningQuery, ConsentQuery):
     viewer: TrustAdminViewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     trust: TrustRef | None = guarded(TRUST_ADMIN, resolver=_trust, description="This trust.")
     schools: list[TrustSchool] | None = guarded(

@@ -12,8 +12,19 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.service import AuthRuntime
+from common.clock import school_today
 from common.identifiers import upn_check_letter
-from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
+from models import (
+    Account,
+    Contact,
+    Group,
+    GroupPupil,
+    GroupTeacher,
+    Pupil,
+    PupilContact,
+    Staff,
+)
+from privacy.consent import parental_consent
 from subscriptions.provisioning import create_school
 from tenants.context import bind
 from tests.factories import clock
@@ -58,7 +69,9 @@ class SchoolFactory:
         """A school with groups A and B; teacher1 teaches A, teacher2 teaches B, senco has school-wide access.
 
         Pupils: ``pupils_per_group`` in each group (pupil1 is in A); parent1 is linked to pupil1. Accounts:
-        admin, teacher1, teacher2, senco, pupil1, pupil2 (in A), pupilB1 (in B), parent1.
+        admin, teacher1, teacher2, senco, pupil1, pupil2 (in A), pupilB1 (in B), parent1. Every pupil (all
+        are under 13) has a parent's current consent on paper (LL 6.3.2): parent1's for pupil1, for each
+        other pupil a carer's (``contacts["carer_<pupil key>"]``: no account, linked to that pupil only).
         """
         n = next(_serial)
         slug = f"test-{uuid.uuid4().hex[:10]}"
@@ -179,7 +192,35 @@ class SchoolFactory:
                     **link,
                 )
             session.add_all(data.accounts.values())
+            session.add_all(self._consents(data, now))
         return data
+
+    def _consents(self, data: SchoolData, now: Any) -> list[object]:
+        """A parent's paper consent, recorded by the admin, for each pupil."""
+        rows: list[object] = []
+        for key, pupil in data.pupils.items():
+            if key == "pupil1":
+                contact = data.contacts["parent1"]
+            else:
+                contact = Contact(school_id=data.id, created_at=now, forename="Carey", surname=f"Carer {key}")
+                data.contacts[f"carer_{key}"] = contact
+                rows += [
+                    contact,
+                    PupilContact(school_id=data.id, created_at=now, pupil_id=pupil.id, contact_id=contact.id),
+                ]
+            rows.append(
+                parental_consent(
+                    data.id,
+                    pupil.id,
+                    contact.id,
+                    method="PAPER",
+                    account_id=data.accounts["admin"].id,
+                    evidence_reference="Enrolment form",
+                    given_on=school_today(now),
+                    now=now,
+                )
+            )
+        return rows
 
     async def add_pupils(self, school: SchoolData, group: str, count: int) -> None:
         """Add ``count`` more pupils to a group (for statement-count tests at larger sizes)."""

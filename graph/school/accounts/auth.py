@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from auth import parent_codes, policies
@@ -14,6 +15,7 @@ from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
 from graph.core.sign_in import ChangePasswordInput, LoginInput, LogoutPayload, RefreshTokenInput
 from graph.permissions import guarded_mutation, public
+from privacy import consent, consent_at_13
 
 
 @strawberry.type
@@ -21,16 +23,24 @@ class AuthPayload:
     access_token: str | None = None
     refresh_token: str | None = None
     access_token_expires_at: datetime.datetime | None = None
+    consent_required: bool | None = strawberry.field(
+        default=None,
+        description="Signed in, but the pupil must give their own consent (giveOwnConsent) before anything "
+        "else works (LL 6.3.3): every other field answers FORBIDDEN with reason CONSENT_REQUIRED.",
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, tokens: auth_service.Tokens | None, errors: list[UserError]) -> AuthPayload:
+    def of(
+        cls, tokens: auth_service.Tokens | None, errors: list[UserError], *, consent_required: bool = False
+    ) -> AuthPayload:
         if tokens is None:
             return cls(errors=errors)
         return cls(
             access_token=tokens.access_token,
             refresh_token=tokens.refresh_token,
             access_token_expires_at=tokens.access_token_expires_at,
+            consent_required=consent_required,
             errors=errors,
         )
 
@@ -50,10 +60,12 @@ class LinkChildInput:
     code: str
 
 
-async def _outcome(outcome: auth_service.AuthOutcome) -> AuthPayload:
+async def _outcome(session: AsyncSession, outcome: auth_service.AuthOutcome) -> AuthPayload:
     if outcome.problem is not None:
         return AuthPayload.of(None, user_errors([outcome.problem]))
-    return AuthPayload.of(outcome.tokens, [])
+    account = outcome.account
+    required = account is not None and await consent_at_13.own_consent_required(session, account)
+    return AuthPayload.of(outcome.tokens, [], consent_required=required)
 
 
 async def login(info: Info, input: LoginInput) -> AuthPayload:
@@ -65,9 +77,10 @@ async def login(info: Info, input: LoginInput) -> AuthPayload:
         username=input.username,
         password=input.password,
         address=ctx.client_address,
+        gate=consent.sign_in_problem,
         now=ctx.now,
     )
-    return await _outcome(outcome)
+    return await _outcome(ctx.session, outcome)
 
 
 async def refresh_token(info: Info, input: RefreshTokenInput) -> AuthPayload:
@@ -75,7 +88,7 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AuthPayload:
     outcome = await auth_service.refresh(
         ctx.session, ctx.auth, ctx.tenant, refresh_token=input.refresh_token, now=ctx.now
     )
-    return await _outcome(outcome)
+    return await _outcome(ctx.session, outcome)
 
 
 async def logout(info: Info) -> LogoutPayload:

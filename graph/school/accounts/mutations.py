@@ -18,6 +18,7 @@ from graph.permissions import guarded_mutation
 from graph.school.people.schema import PeopleMutation
 from graph.school.people.types import AccountStatus, AccountType, Relationship
 from models import Account
+from privacy import consent
 
 
 @strawberry.input
@@ -92,6 +93,7 @@ async def create_account(info: Info, input: CreateAccountInput) -> CreateAccount
             person_id=decoded[1],
             username=input.username,
             school_admin=input.school_admin,
+            gate=consent.sign_in_problem,
             now=ctx.now,
         )
 
