@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,76 +160,34 @@ EVERY = ("app", "peer", "floor", "app_viewer", "peer_viewer")
 TENANCY = ("app", "floor_owner_tx", "floor_rls")
 
 
+@dataclass(frozen=True)
+class Servers:
+    """The running servers: each one's port and process (the peer's only when it runs)."""
+
+    ports: dict[str, int]
+    processes: dict[str, psutil.Process]
+
+
 async def measure(
     scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None, keys: Sequence[str] = EVERY
 ) -> list[Round]:
     """Start the servers, check they answer alike class by class, then load the endpoints named by
     ``keys`` (those that exist) in alternating rounds."""
-    app_port, floor_port, peer_port = free_port(), free_port(), free_port()
-    processes = [start("serve_app", app_port, env), start("serve_floor", floor_port, env)]
+    ports = {"app": free_port(), "floor": free_port(), "peer": free_port()}
+    processes = {
+        "app": start("serve_app", ports["app"], env),
+        "floor": start("serve_floor", ports["floor"], env),
+    }
     if peer is not None:
         peer_env = {**env, "PEER_DATABASE_URL": peer.database_url, "PEER_JWT_PUBLIC_KEY": peer.public_key_pem}
-        processes.append(start_node(peer.script, peer_port, peer_env))
+        processes["peer"] = start_node(peer.script, ports["peer"], peer_env)
     try:
-        await wait_for(f"http://127.0.0.1:{app_port}/healthz", processes[0])
-        await wait_for(f"http://127.0.0.1:{floor_port}/floor-up", processes[1])
-        if peer is not None:
-            await wait_for(f"http://127.0.0.1:{peer_port}/graphql", processes[2])
-        tokens = await sign_in_teachers(f"http://127.0.0.1:{app_port}", views)
-
-        def post(port: int, path: str, view: ClassView, query: str, variables: dict[str, str]) -> bytes:
-            return loadgen.request_bytes(
-                "POST",
-                path,
-                host=f"127.0.0.1:{port}",
-                body=json.dumps({"query": query, "variables": variables}).encode(),
-                headers={
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {tokens[(view.slug, view.teacher)]}",
-                    "X-School-Id": str(view.school_id),
-                },
-            )
-
-        def app(view: ClassView, query: str = CLASS_VIEW) -> bytes:
-            variables = {"group": gid("Group", view.group_id), "ladder": gid("Ladder", view.ladder_id)}
-            return post(app_port, f"/schools/{view.slug}/graphql", view, query, variables)
-
-        def peer_request(view: ClassView, query: str = peers.CLASS_VIEW) -> bytes:
-            variables = {"group": str(view.group_id), "ladder": str(view.ladder_id)}
-            return post(peer_port, "/graphql", view, query, variables)
-
-        def floor_request(view: ClassView, route: str = "/floor") -> bytes:
-            query = urlencode({"school": view.school_id, "group": view.group_id, "ladder": view.ladder_id})
-            return loadgen.request_bytes("GET", f"{route}?{query}", host=f"127.0.0.1:{floor_port}")
-
-        app_process, floor_process = psutil.Process(processes[0].pid), psutil.Process(processes[1].pid)
-        endpoints = {
-            **{
-                key: Endpoint(
-                    NAMES[key], floor_port, floor_process, {v: floor_request(v, route) for v in views}
-                )
-                for key, route in (
-                    ("floor", "/floor"),
-                    ("floor_owner_tx", "/floor-owner-tx"),
-                    ("floor_rls", "/floor-rls"),
-                )
-            },
-            "app": Endpoint(NAMES["app"], app_port, app_process, {v: app(v) for v in views}),
-            "app_viewer": Endpoint(
-                NAMES["app_viewer"], app_port, app_process, {v: app(v, peers.VIEWER) for v in views}
-            ),
-        }
-        if peer is not None:
-            peer_process = psutil.Process(processes[2].pid)
-            endpoints["peer"] = Endpoint(
-                NAMES["peer"], peer_port, peer_process, {v: peer_request(v) for v in views}
-            )
-            endpoints["peer_viewer"] = Endpoint(
-                NAMES["peer_viewer"],
-                peer_port,
-                peer_process,
-                {v: peer_request(v, peers.VIEWER) for v in views},
-            )
+        health = {"app": "/healthz", "floor": "/floor-up", "peer": "/graphql"}
+        for name, process in processes.items():
+            await wait_for(f"http://127.0.0.1:{ports[name]}{health[name]}", process)
+        tokens = await sign_in_teachers(f"http://127.0.0.1:{ports['app']}", views)
+        servers = Servers(ports, {name: psutil.Process(p.pid) for name, p in processes.items()})
+        endpoints = _endpoints(servers, views, tokens)
         await check_alike(endpoints, views)
         order = [k for k in keys if k in endpoints]
         rounds: list[Round] = []
@@ -237,12 +195,67 @@ async def measure(
             rounds.append({key: await load(endpoints[key], views, scale) for key in order})
         return rounds
     finally:
-        for process in processes:
+        for process in processes.values():
             process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _endpoints(
+    servers: Servers, views: list[ClassView], tokens: dict[tuple[str, str], str]
+) -> dict[str, Endpoint]:
+    """Every endpoint's prebuilt request for each class: schoolgraph's, the floors', and the peer's."""
+    ports, processes = servers.ports, servers.processes
+
+    def post(port: int, path: str, view: ClassView, query: str, variables: dict[str, str]) -> bytes:
+        return loadgen.request_bytes(
+            "POST",
+            path,
+            host=f"127.0.0.1:{port}",
+            body=json.dumps({"query": query, "variables": variables}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {tokens[(view.slug, view.teacher)]}",
+                "X-School-Id": str(view.school_id),
+            },
+        )
+
+    def app(view: ClassView, query: str = CLASS_VIEW) -> bytes:
+        variables = {"group": gid("Group", view.group_id), "ladder": gid("Ladder", view.ladder_id)}
+        return post(ports["app"], f"/schools/{view.slug}/graphql", view, query, variables)
+
+    def peer(view: ClassView, query: str = peers.CLASS_VIEW) -> bytes:
+        return post(
+            ports["peer"],
+            "/graphql",
+            view,
+            query,
+            {"group": str(view.group_id), "ladder": str(view.ladder_id)},
+        )
+
+    def floor(route: str) -> Callable[[ClassView], bytes]:
+        def request(view: ClassView) -> bytes:
+            query = urlencode({"school": view.school_id, "group": view.group_id, "ladder": view.ladder_id})
+            return loadgen.request_bytes("GET", f"{route}?{query}", host=f"127.0.0.1:{ports['floor']}")
+
+        return request
+
+    makers: dict[str, tuple[str, Callable[[ClassView], bytes]]] = {
+        "floor": ("floor", floor("/floor")),
+        "floor_owner_tx": ("floor", floor("/floor-owner-tx")),
+        "floor_rls": ("floor", floor("/floor-rls")),
+        "app": ("app", app),
+        "app_viewer": ("app", lambda view: app(view, peers.VIEWER)),
+        "peer": ("peer", peer),
+        "peer_viewer": ("peer", lambda view: peer(view, peers.VIEWER)),
+    }
+    return {
+        key: Endpoint(NAMES[key], ports[server], processes[server], {v: make(v) for v in views})
+        for key, (server, make) in makers.items()
+        if server in processes
+    }
 
 
 async def check_alike(endpoints: dict[str, Endpoint], views: list[ClassView]) -> None:

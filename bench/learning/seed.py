@@ -169,7 +169,6 @@ async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
     starter = {ladder.code: ladder for ladder in curriculum.starter_ladders()}
     rng = random.Random(20261123)
     now = datetime.now(UTC)
-    today = now.date()
     connection = await asyncpg.connect(dsn(owner, BENCH_DATABASE))
     views: list[ClassView] = []
     try:
@@ -184,153 +183,151 @@ async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
             now,
         )
         for s in range(scale.schools):
-            school_id, slug = uuid.uuid4(), f"bench-school-{s + 1:02d}"
-            await connection.execute(
-                "INSERT INTO schools (id, slug, urn, name, phase, status, created_at) "
-                "VALUES ($1, $2, $3, $4, 'PRIMARY', 'ACTIVE', $5)",
-                school_id,
-                slug,
-                f"{900000 + s}",
-                f"Bench School {s + 1}",
-                now,
-            )
-            await connection.execute(
-                "INSERT INTO school_trust_memberships (school_id, id, trust_id, effective_from, created_at) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                school_id,
-                uuid.uuid4(),
-                trust_id,
-                date(today.year - 1, 9, 1),
-                now,
-            )
-            staff = [
-                (school_id, uuid.uuid4(), f"Teacher{t}", f"Bench{t:03d}", f"t{t}@{slug}.example")
-                for t in range(scale.groups)
-            ]
-            await connection.copy_records_to_table(
-                "staff",
-                records=[(*row, True, True, "TAUGHT", now) for row in staff],
-                columns=[
-                    "school_id",
-                    "id",
-                    "forename",
-                    "surname",
-                    "work_email",
-                    "teaching",
-                    "active",
-                    "pupil_access",
-                    "created_at",
-                ],
-            )
-            groups = [
-                (school_id, uuid.uuid4(), f"Class {g + 1}", "CLASS", _year_of_group(g), True, now)
-                for g in range(scale.groups)
-            ]
-            await connection.copy_records_to_table(
-                "groups",
-                records=groups,
-                columns=["school_id", "id", "name", "type", "year_group", "active", "created_at"],
-            )
-            await connection.copy_records_to_table(
-                "group_teachers",
-                records=[(school_id, groups[g][1], staff[g][1], now) for g in range(scale.groups)],
-                columns=["school_id", "group_id", "staff_id", "created_at"],
-            )
-            await connection.copy_records_to_table(
-                "accounts",
-                records=[
-                    (
-                        school_id,
-                        uuid.uuid4(),
-                        f"teacher{g + 1}",
-                        password_hash,
-                        "STAFF",
-                        "ACTIVE",
-                        staff[g][1],
-                        False,
-                        0,
-                        now,
-                    )
-                    for g in range(scale.groups)
-                ],
-                columns=[
-                    "school_id",
-                    "id",
-                    "username",
-                    "password_hash",
-                    "role",
-                    "status",
-                    "staff_id",
-                    "must_change_password",
-                    "failed_logins",
-                    "created_at",
-                ],
-            )
-            pupil_ids = [uuid.uuid4() for _ in range(scale.pupils)]
-            await connection.copy_records_to_table(
-                "pupils",
-                records=[
-                    (
-                        school_id,
-                        pid,
-                        f"Pupil{i % 97}",
-                        f"Surname{i:04d}",
-                        date(2016, 1 + i % 12, 1 + i % 28),
-                        ("FEMALE", "MALE")[i % 2],
-                        _upn(s * 100_000 + i),
-                        True,
-                        now,
-                    )
-                    for i, pid in enumerate(pupil_ids)
-                ],
-                columns=[
-                    "school_id",
-                    "id",
-                    "forename",
-                    "surname",
-                    "date_of_birth",
-                    "gender",
-                    "upn",
-                    "active",
-                    "created_at",
-                ],
-            )
-            memberships = [
-                (school_id, groups[g][1], pid, now)
-                for i, pid in enumerate(pupil_ids)
-                for g in _groups_of_pupil(i, scale.pupils, scale.groups)
-            ]
-            await connection.copy_records_to_table(
-                "group_pupils",
-                records=memberships,
-                columns=["school_id", "group_id", "pupil_id", "created_at"],
-            )
-            await connection.copy_records_to_table(
+            seeded = _School(connection, s, scale, now)
+            await seeded.school(trust_id)
+            groups = await seeded.staff_and_groups(password_hash)
+            pupil_ids = await seeded.pupils(groups)
+            await _copy(
+                connection,
                 "judgements",
-                records=_judgements(school_id, pupil_ids, scale, starter, rng, now),
-                columns=[
-                    "school_id",
-                    "id",
-                    "pupil_id",
-                    "ladder_id",
-                    "rung_id",
-                    "level",
-                    "assessed_on",
-                    "recorded_by",
-                    "recorded_at",
-                ],
+                "school_id id pupil_id ladder_id rung_id level assessed_on recorded_by recorded_at",
+                _judgements(seeded.id, pupil_ids, scale, starter, rng, now),
             )
-            for g in range(scale.groups):
-                for code in _ladder_codes(_year_of_group(g))[:3]:
-                    views.append(
-                        ClassView(
-                            slug, school_id, groups[g][1], curriculum.ladder_id(code), f"teacher{g + 1}"
-                        )
-                    )
+            views += [
+                ClassView(seeded.slug, seeded.id, group, curriculum.ladder_id(code), f"teacher{g + 1}")
+                for g, group in enumerate(groups)
+                for code in _ladder_codes(_year_of_group(g))[:3]
+            ]
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
     return views
+
+
+async def _copy(connection: asyncpg.Connection, table: str, columns: str, records: Any) -> None:
+    """COPY ``records`` into ``table``; ``columns`` are the column names separated by spaces."""
+    await connection.copy_records_to_table(table, records=records, columns=columns.split())
+
+
+class _School:
+    """One bench school's rows, written by COPY table by table (as the owner, who bypasses RLS)."""
+
+    def __init__(self, connection: asyncpg.Connection, number: int, scale: Scale, now: datetime) -> None:
+        self.connection, self.number, self.scale, self.now = connection, number, scale, now
+        self.id, self.slug = uuid.uuid4(), f"bench-school-{number + 1:02d}"
+
+    async def school(self, trust_id: uuid.UUID) -> None:
+        await self.connection.execute(
+            "INSERT INTO schools (id, slug, urn, name, phase, status, created_at) "
+            "VALUES ($1, $2, $3, $4, 'PRIMARY', 'ACTIVE', $5)",
+            self.id,
+            self.slug,
+            f"{900000 + self.number}",
+            f"Bench School {self.number + 1}",
+            self.now,
+        )
+        await self.connection.execute(
+            "INSERT INTO school_trust_memberships (school_id, id, trust_id, effective_from, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            self.id,
+            uuid.uuid4(),
+            trust_id,
+            date(self.now.year - 1, 9, 1),
+            self.now,
+        )
+
+    async def staff_and_groups(self, password_hash: str) -> list[uuid.UUID]:
+        """A teacher, an account and a class per group; returns the groups' ids."""
+        sid, now, count = self.id, self.now, self.scale.groups
+        staff = [uuid.uuid4() for _ in range(count)]
+        groups = [uuid.uuid4() for _ in range(count)]
+        await _copy(
+            self.connection,
+            "staff",
+            "school_id id forename surname work_email teaching active pupil_access created_at",
+            [
+                (
+                    sid,
+                    staff[t],
+                    f"Teacher{t}",
+                    f"Bench{t:03d}",
+                    f"t{t}@{self.slug}.example",
+                    True,
+                    True,
+                    "TAUGHT",
+                    now,
+                )
+                for t in range(count)
+            ],
+        )
+        await _copy(
+            self.connection,
+            "groups",
+            "school_id id name type year_group active created_at",
+            [(sid, groups[g], f"Class {g + 1}", "CLASS", _year_of_group(g), True, now) for g in range(count)],
+        )
+        await _copy(
+            self.connection,
+            "group_teachers",
+            "school_id group_id staff_id created_at",
+            [(sid, groups[g], staff[g], now) for g in range(count)],
+        )
+        await _copy(
+            self.connection,
+            "accounts",
+            "school_id id username password_hash role status staff_id must_change_password failed_logins created_at",
+            [
+                (
+                    sid,
+                    uuid.uuid4(),
+                    f"teacher{g + 1}",
+                    password_hash,
+                    "STAFF",
+                    "ACTIVE",
+                    staff[g],
+                    False,
+                    0,
+                    now,
+                )
+                for g in range(count)
+            ],
+        )
+        return groups
+
+    async def pupils(self, groups: list[uuid.UUID]) -> list[uuid.UUID]:
+        """The school's pupils and their class memberships; returns the pupils' ids."""
+        sid, now, scale = self.id, self.now, self.scale
+        pupil_ids = [uuid.uuid4() for _ in range(scale.pupils)]
+        await _copy(
+            self.connection,
+            "pupils",
+            "school_id id forename surname date_of_birth gender upn active created_at",
+            [
+                (
+                    sid,
+                    pid,
+                    f"Pupil{i % 97}",
+                    f"Surname{i:04d}",
+                    date(2016, 1 + i % 12, 1 + i % 28),
+                    ("FEMALE", "MALE")[i % 2],
+                    _upn(self.number * 100_000 + i),
+                    True,
+                    now,
+                )
+                for i, pid in enumerate(pupil_ids)
+            ],
+        )
+        await _copy(
+            self.connection,
+            "group_pupils",
+            "school_id group_id pupil_id created_at",
+            [
+                (sid, groups[g], pid, now)
+                for i, pid in enumerate(pupil_ids)
+                for g in _groups_of_pupil(i, scale.pupils, scale.groups)
+            ],
+        )
+        return pupil_ids
 
 
 def _judgements(
