@@ -50,25 +50,7 @@ async def create_account(
         problems.add(p.field, p.code, p.message)
     elif await username_taken(session, principal.school_id, username):
         problems.add("username", "USERNAME_TAKEN", "This username is already in use at this school.")
-    model = {"Staff": Staff, "Pupil": Pupil, "Contact": Contact}[person_kind]
-    person = (
-        await session.execute(scoped(model, principal.school_id).where(model.id == person_id))  # type: ignore[attr-defined]
-    ).scalar_one_or_none()
-    if person is None:
-        problems.add("personId", "NOT_FOUND", f"No such {person_kind.lower()} at this school.")
-    elif not person.active:
-        problems.add(
-            "personId", "PERSON_INACTIVE", "This person has left the school: no account can be created."
-        )
-    elif (
-        await session.execute(
-            scoped(Account, principal.school_id).where(
-                getattr(Account, f"{'contact' if person_kind == 'Contact' else person_kind.lower()}_id")
-                == person_id
-            )
-        )
-    ).scalar_one_or_none() is not None:
-        problems.add("personId", "ACCOUNT_EXISTS", "This person already has an account.")
+    await _check_person(session, problems, principal.school_id, person_kind, person_id)
     if school_admin and person_kind != "Staff":
         problems.add(
             "schoolAdmin", "ROLE_CONFLICT", "Only a member of staff can be a school admin (LRS 7.2)."
@@ -85,7 +67,7 @@ async def create_account(
         must_change_password=True,
         created_by=principal.account_id,
         created_at=now,
-        **{f"{'contact' if person_kind == 'Contact' else person_kind.lower()}_id": person_id},
+        **{_person_column(person_kind): person_id},
     )
     if (refused := await gate(session, account, now)) is not None:
         raise DomainError.one("personId", refused.code, refused.message)
@@ -101,3 +83,30 @@ async def account_by_id(session: AsyncSession, school_id: uuid.UUID, account_id:
     if account is None:
         raise DomainError.one("accountId", "NOT_FOUND", "No such account at this school.")
     return account
+
+
+def _person_column(person_kind: str) -> str:
+    """The account's column that names a person of this kind: ``staff_id``, ``pupil_id`` or ``contact_id``."""
+    return f"{'contact' if person_kind == 'Contact' else person_kind.lower()}_id"
+
+
+async def _check_person(
+    session: AsyncSession, problems: Problems, school_id: uuid.UUID, person_kind: str, person_id: uuid.UUID
+) -> None:
+    """The person exists at the school, is still there, and has no account yet."""
+    model = {"Staff": Staff, "Pupil": Pupil, "Contact": Contact}[person_kind]
+    person = (
+        await session.execute(scoped(model, school_id).where(model.id == person_id))  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+    if person is None:
+        problems.add("personId", "NOT_FOUND", f"No such {person_kind.lower()} at this school.")
+    elif not person.active:
+        problems.add(
+            "personId", "PERSON_INACTIVE", "This person has left the school: no account can be created."
+        )
+    elif (
+        await session.execute(
+            scoped(Account, school_id).where(getattr(Account, _person_column(person_kind)) == person_id)
+        )
+    ).scalar_one_or_none() is not None:
+        problems.add("personId", "ACCOUNT_EXISTS", "This person already has an account.")

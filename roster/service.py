@@ -243,6 +243,8 @@ async def import_package(
     now: datetime,
     progress: Progress | None = None,
 ) -> ImportReport:
+    # Longer than a function should be, on purpose: it is the import's one transaction, read top to bottom
+    # (savepoint, stage, check, merge, history); docs/adr/0012-roster-import.md describes each step.
     if options.mode not in MODES:
         raise DomainError.one("mode", "INVALID_VALUE", f"mode must be one of {', '.join(MODES)}.")
     log = ProblemLog()
