@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories.people import new_school
-from tests.factories.roster import oneroster, problems, run_import, set_org, zip_bomb, zip_bytes
-from tests.factories.schools import SchoolFactory
+from tests.factories.roster import oneroster, problems, run_import, set_org, upload, zip_bomb, zip_bytes
+from tests.factories.schools import SchoolFactory, gql, login
 
 CPU_SECONDS = 10.0
 PEAK_GROWTH_MB = 200
@@ -94,3 +95,22 @@ async def test_a_zip_of_too_many_entries_is_refused(engine: AsyncEngine, factory
     with bounded():
         report = await run_import(engine, school.id, package)
     assert problems(report) == [(None, None, None, "TOO_MANY_FILES")]
+
+
+async def test_a_zip_bomb_uploaded_by_a_school_admin_is_refused_and_the_server_answers(
+    client: httpx.AsyncClient, engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """The hostile upload over HTTP: a 4 MB zip that expands to 2 GiB, sent to importRoster (dry run) by a
+    school admin, is refused with its problem in bounded CPU and memory, nothing is imported, and a small
+    query is answered straight after."""
+    school = await _school(engine, factory)
+    admin = await login(client, school.slug, "admin")
+    bomb = zip_bomb("users.csv", b"sourcedId\r\n", b"x" * 1024 * 1024, 2048)
+    with bounded():
+        body = await upload(client, school.slug, admin, bomb, dry_run=True)
+    payload = body["data"]["importRoster"]
+    assert payload["rosterImport"]["outcome"] == "REFUSED"
+    assert [p["code"] for p in payload["problems"]] == ["FILE_TOO_COMPRESSED"]
+    assert [e["code"] for e in payload["errors"]] == ["ROSTER_REFUSED"]
+    after = await gql(client, school.slug, "{ viewer { username } }", token=admin)
+    assert after == {"data": {"viewer": {"username": "admin"}}}
