@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import DomainError, Problem, Problems
+from common.events import emit_for_school
 from models import School, Trust
 from models.schools import SCHOOL_PHASES, TRUST_KINDS
 from subscriptions.provisioning import create_school, create_trust, join_trust
@@ -115,4 +116,12 @@ async def provision_school(
             Problem(f"admin.{p.field}" if p.field in ADMIN_FIELDS else p.field, p.code, p.message)
             for p in error.problems
         ) from None
+    await emit_for_school(
+        session,
+        school.id,
+        "school.provisioned",
+        target_type="School",
+        target_id=school.id,
+        detail={"orderReference": order.order_reference, "adminAccountId": str(admin.account.id)},
+    )
     return Provisioned(school=school, admin=admin)

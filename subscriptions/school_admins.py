@@ -23,7 +23,7 @@ from auth.parent_codes import normalise_code, username_problem, username_taken
 from auth.service import AuthRuntime, Tokens, password_problems, revoke_sessions, start_session
 from auth.trust_admins import new_activation_code
 from common.errors import DomainError, Problem, Problems
-from common.events import Actor, emit
+from common.events import Actor, emit, emit_for_school
 from common.identifiers import IdentifierError, validate_email
 from models import Account, AuditEntry, Staff
 from models.platform import AccountActivation, SuperUser
@@ -336,6 +336,9 @@ async def set_super_users(
         for a in wanted
     )
     await session.flush()
+    await emit_for_school(
+        session, school_id, "super_users.set", detail={"accountIds": [str(a) for a in wanted]}
+    )
     return wanted
 
 

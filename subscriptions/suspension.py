@@ -70,6 +70,14 @@ async def suspend(
     await session.flush()
     await refresh_school_status(session, school_id, now=now)
     await _announce(session, school, reason=reason, ends_at=ends_at, now=now)
+    await emit_for_school(
+        session,
+        school_id,
+        "school.suspended",
+        target_type="School",
+        target_id=school_id,
+        detail={"reason": reason, "days": (ends_at - now).days, "agreedLonger": agreed_longer},
+    )
     return suspension
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.service import revoke_sessions
 from common.errors import DomainError, Problems
+from common.events import emit_for_school
 from learning.achievements import export_rows
 from models import School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
@@ -115,6 +116,14 @@ async def terminate(
     )
     session.add(record)
     await session.flush()
+    await emit_for_school(
+        session,
+        school_id,
+        "school.terminated",
+        target_type="School",
+        target_id=school_id,
+        detail={"reason": reason, "destroyOn": str(destroy_on)},
+    )
     return record
 
 

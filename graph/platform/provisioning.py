@@ -81,13 +81,6 @@ async def provision_school(info: Info, input: ProvisionSchoolInput) -> Provision
 
     def done(provisioned: onboarding.Provisioned) -> ProvisionSchoolPayload:
         school, admin = provisioned.school, provisioned.admin
-        ctx.audit.for_school(
-            school.id,
-            "school.provisioned",
-            target_type="School",
-            target_id=school.id,
-            detail={"orderReference": input.order_reference, "adminAccountId": str(admin.account.id)},
-        )
         return ProvisionSchoolPayload(
             school=PlatformSchool.of(school),
             url=school_url(school.slug),

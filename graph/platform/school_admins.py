@@ -102,10 +102,9 @@ async def set_super_users(
             views = await school_admins.school_admins(ctx.session, school_id)
         return [v for v in views if v.account.id in chosen]
 
-    def done(chosen: list[SchoolAdminView]) -> SetSuperUsersPayload:
-        ctx.audit.for_school(
-            school_id, "super_users.set", detail={"accountIds": [str(c.account.id) for c in chosen]}
-        )
-        return SetSuperUsersPayload(super_users=[SchoolAdminType.of(v) for v in chosen])
-
-    return await mutate(info, SetSuperUsersPayload, set_chosen, done=done)
+    return await mutate(
+        info,
+        SetSuperUsersPayload,
+        set_chosen,
+        done=lambda chosen: SetSuperUsersPayload(super_users=[SchoolAdminType.of(v) for v in chosen]),
+    )

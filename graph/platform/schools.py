@@ -66,13 +66,6 @@ async def suspend_school(info: Info, input: SuspendSchoolInput) -> SuspensionPay
 
     def done(suspended: tuple[Suspension, School]) -> SuspensionPayload:
         row, school = suspended
-        ctx.audit.for_school(
-            school.id,
-            "school.suspended",
-            target_type="School",
-            target_id=school.id,
-            detail={"reason": input.reason.value, "days": input.days, "agreedLonger": input.agreed_longer},
-        )
         return SuspensionPayload(suspension=SuspensionType.of(row), school=SchoolRef.of(school))
 
     return await mutate(
@@ -146,15 +139,9 @@ async def terminate_school(info: Info, input: TerminateSchoolInput) -> Terminate
 
     def done(terminated: tuple[School, DestructionRecord]) -> TerminateSchoolPayload:
         school, record = terminated
-        destruction = DestructionRecordType.of(record)
-        ctx.audit.for_school(
-            school.id,
-            "school.terminated",
-            target_type="School",
-            target_id=school.id,
-            detail={"reason": input.reason.value, "destroyOn": str(destruction.destroy_on)},
+        return TerminateSchoolPayload(
+            school=SchoolRef.of(school), destruction=DestructionRecordType.of(record)
         )
-        return TerminateSchoolPayload(school=SchoolRef.of(school), destruction=destruction)
 
     return await mutate(
         info, TerminateSchoolPayload, terminate, [("schoolId", "School", input.school_id)], done=done
