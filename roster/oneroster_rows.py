@@ -228,10 +228,7 @@ def classes(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
             [school], file, row_no, "schoolSourcedId"
         ):
             continue
-        sid = table.get(row, "sourcedId")
-        values.required(row_no, "sourcedId", sid)
-        status = reader.status(values, table, row_no, row, file)
-        values.timestamp(row_no, "dateLastModified", table.get(row, "dateLastModified"))
+        sid, status = _identity(reader, values, table, row_no, row, file)
         title = table.get(row, "title")
         if values.required(row_no, "title", title):
             title = values.text(row_no, "title", title, 100) or ""
@@ -243,6 +240,17 @@ def classes(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         if log.errors == errors:
             term_ids = split_list(table.get(row, "termSourcedIds"))
             yield (row_no, file, sid, status, title, GROUP_TYPE.get(kind or ""), None, subject, term_ids)
+
+
+def _identity(
+    reader: OneRosterReader, values: Values, table: Table, row_no: int, row: list[str], file: str
+) -> tuple[str, str | None]:
+    """A row's ``sourcedId`` (required), its status and its ``dateLastModified`` checked, in that order."""
+    sid = table.get(row, "sourcedId")
+    values.required(row_no, "sourcedId", sid)
+    status = reader.status(values, table, row_no, row, file)
+    values.timestamp(row_no, "dateLastModified", table.get(row, "dateLastModified"))
+    return sid, status
 
 
 def _subject(log: ProblemLog, row_no: int, subjects: str) -> str | None:
@@ -291,10 +299,7 @@ def sessions(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
     values = Values(log, file)
     for row_no, row in read_rows(reader.package, table, log):
         errors = log.errors
-        sid = table.get(row, "sourcedId")
-        values.required(row_no, "sourcedId", sid)
-        status = reader.status(values, table, row_no, row, file)
-        values.timestamp(row_no, "dateLastModified", table.get(row, "dateLastModified"))
+        sid, status = _identity(reader, values, table, row_no, row, file)
         title = table.get(row, "title")
         if values.required(row_no, "title", title):
             title = values.text(row_no, "title", title, 200) or ""

@@ -14,7 +14,6 @@ use. Without Node the bench runs without the peer and says so.
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
@@ -152,8 +151,13 @@ def public_key_pem(public_jwks: dict[str, Any]) -> str:
 
 
 def _uuid_of(global_id: str) -> uuid.UUID:
-    padded = global_id + "=" * (-len(global_id) % 4)
-    return uuid.UUID(base64.urlsafe_b64decode(padded).decode().split(":", 1)[1])
+    """The database id inside one of schoolgraph's global ids (graph.core.relay)."""
+    from graph.core.relay import from_global_id
+
+    decoded = from_global_id(global_id)
+    if decoded is None:
+        raise RuntimeError(f"not a global id: {global_id!r}")
+    return decoded[1]
 
 
 def normalise_app(body: dict[str, Any]) -> dict[str, Any]:
