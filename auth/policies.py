@@ -20,9 +20,15 @@ class Policy:
     name: str
     who: str
     check: Callable[[Principal, Any], bool]
+    lrs_agreement: bool = False
+    """ULN and learner-record data: only for callers who accepted the current LRS user agreement (LRS 1.1)."""
 
     def __call__(self, principal: Principal | None, obj: Any) -> bool:
-        return principal is not None and self.check(principal, obj)
+        if principal is None:
+            return False
+        if self.lrs_agreement and principal.lrs_pending:
+            return False
+        return self.check(principal, obj)
 
 
 def _pupil_id(obj: Any) -> Any:
@@ -49,11 +55,19 @@ PUPIL_IDENTIFIER = Policy(
 )
 PUPIL_LEARNER_NUMBER = Policy(
     "pupil_learner_number",
-    "school admins, staff with school-wide pupil access, the pupil, the pupil's parents",
+    "school admins, staff with school-wide pupil access, the pupil, the pupil's parents; each having accepted "
+    "the current LRS user agreement",
     lambda p, pupil: (
         (p.is_staff and p.school_wide_pupils)
         or (p.role in (Role.PUPIL, Role.PARENT) and p.may_see_pupil(pupil.id))
     ),
+    lrs_agreement=True,
+)
+LEARNER_RECORD = Policy(
+    "learner_record",
+    "any signed-in account of this school that accepted the current LRS user agreement (then by pupil scope)",
+    lambda p, _: True,
+    lrs_agreement=True,
 )
 PUPIL_ADMINISTRATION = Policy(
     "pupil_administration",

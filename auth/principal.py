@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.agreements import CONSENT_AGE, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
+from common.clock import school_today, years_before
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
+from models.platform import SuperUser
 from tenants.scoping import in_school
 
 
@@ -42,6 +45,14 @@ class Principal:
     must_change_password: bool = False
     consent_required: bool = False
     """A pupil who turned 13 and owes their own consent (LL 6.3.3): nothing else works until they give it."""
+    super_user: bool = False
+    """One of the school's nominated Super-Users (they accept the licence terms for the school)."""
+    terms_pending: bool = False
+    """The school has not accepted the current licence terms (LL 21): only Super-Users get in, to accept."""
+    policies_pending: bool = False
+    """The account owes its acceptance of a current user policy (LL 3.1): nothing else works until then."""
+    lrs_pending: bool = False
+    """The account has not accepted the current LRS user agreement (LRS 1.1): no ULN, no learner record."""
     pupil_scope: frozenset[uuid.UUID] | None = frozenset()
     """Pupils whose records this caller may see; None: every pupil of the school."""
     group_scope: frozenset[uuid.UUID] | None = frozenset()
@@ -49,6 +60,20 @@ class Principal:
     teacher_scope: frozenset[uuid.UUID] | None = frozenset()
     """Staff whose names this caller may see (their own or their children's teachers); None: all staff."""
     school_wide_reason: str | None = None
+
+    @property
+    def pending(self) -> str | None:
+        """What the caller must do before anything but putting their account in order works (the reason
+        code every other field is refused with), or None."""
+        if self.must_change_password:
+            return "PASSWORD_CHANGE_REQUIRED"
+        if self.consent_required:
+            return "CONSENT_REQUIRED"
+        if self.terms_pending:
+            return "TERMS_NOT_ACCEPTED"
+        if self.policies_pending:
+            return "POLICIES_NOT_ACCEPTED"
+        return None
 
     @property
     def is_admin(self) -> bool:
@@ -89,6 +114,14 @@ def _principal_stmt() -> Select[Any]:
     the role it serves.
     """
     school: Any = bindparam("school_id")
+    now: Any = bindparam("now")
+    born_after: Any = bindparam("born_after")
+    exists_super_user = (
+        select(SuperUser.account_id)
+        .where(in_school(SuperUser, school), SuperUser.account_id == Account.id)
+        .correlate(Account)
+        .exists()
+    )
 
     def active_group(group_id: Any) -> Any:
         return and_(in_school(Group, school), Group.id == group_id, Group.active)
@@ -161,6 +194,10 @@ def _principal_stmt() -> Select[Any]:
             case(
                 (Account.role == Role.PUPIL.value, own_consent_pending(school, Account.pupil_id)), else_=False
             ),
+            exists_super_user,
+            terms_pending(school, now),
+            policies_pending(school, now, born_after),
+            lrs_pending(school, now, born_after),
         )
         .join(
             AuthSession,
@@ -174,7 +211,7 @@ def _principal_stmt() -> Select[Any]:
             Account.id == bindparam("account_id"),
             AuthSession.id == bindparam("session_id"),
             AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
-            AuthSession.expires_at > bindparam("now"),
+            AuthSession.expires_at > now,
             Account.status == "ACTIVE",
         )
     )
@@ -198,13 +235,19 @@ async def load_principal(
 ) -> Principal | None:
     """The principal of a live session, or None when the session or account is revoked, expired or disabled,
     or the person has left. One statement (:func:`_principal_stmt`), whatever the role."""
-    params = {"school_id": school_id, "account_id": account_id, "session_id": session_id, "now": now}
+    params = {
+        "school_id": school_id,
+        "account_id": account_id,
+        "session_id": session_id,
+        "now": now,
+        "born_after": years_before(school_today(now), CONSENT_AGE),
+    }
     connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
     row = (await connection.execute(_PRINCIPAL, params)).one_or_none()
     if row is None:
         return None
     (account, username, role_name, staff_id, pupil_id, contact_id, must_change, pupil_access, reason,
-     person_active, groups, pupils, teachers, consent_required) = row  # fmt: skip
+     person_active, groups, pupils, teachers, consent_required, super_user, terms, policies, lrs) = row  # fmt: skip
     if not person_active:
         # A leaver reaches nothing, even before the account itself is disabled (LL 11.1, LL 11.2).
         return None
@@ -220,6 +263,10 @@ async def load_principal(
         contact_id=contact_id,
         must_change_password=must_change,
         consent_required=bool(consent_required),
+        super_user=bool(super_user),
+        terms_pending=bool(terms),
+        policies_pending=bool(policies),
+        lrs_pending=bool(lrs),
     )
     if role is Role.SCHOOL_ADMIN or (role is Role.STAFF and pupil_access == "SCHOOL"):
         reason = reason if role is Role.STAFF else None

@@ -37,6 +37,14 @@ def platform_today(now: datetime) -> date:
     return now.astimezone(UTC).date()
 
 
+def years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (28 February for 29 February in a year without it)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware."""

@@ -43,25 +43,43 @@ def refusal(
     """Why the caller may not use a field (message and error extensions), or None when the policy admits
     them. The subject is the row the field's object wraps; for a root field, the tenant. ``exempt``: the
     field is usable before the caller's account is in order (a password to change, LL 7.1.6; their own
-    consent to give at 13, LL 6.3.3)."""
+    consent to give at 13, LL 6.3.3; documents to accept, LL 21, LL 3.1). A policy marked
+    ``lrs_agreement`` also tells a caller it admits in every other way that the LRS user agreement is what
+    they lack (LRS 1.1)."""
     if principal is None:
         return "Sign in to see this.", {"code": "UNAUTHENTICATED"}
-    if principal.must_change_password and not exempt:
-        return "Change your password before you continue.", {
-            "code": "FORBIDDEN",
-            "reason": "PASSWORD_CHANGE_REQUIRED",
-        }
-    if getattr(principal, "consent_required", False) and not exempt:  # school principals only (LL 6.3.3)
-        return "Give your own consent (giveOwnConsent) before you continue.", {
-            "code": "FORBIDDEN",
-            "reason": "CONSENT_REQUIRED",
-        }
+    pending = _pending(principal)
+    if pending is not None and not exempt:
+        return PENDING_MESSAGES[pending], {"code": "FORBIDDEN", "reason": pending}
     subject = getattr(source, "row", None)
     if subject is None:
         subject = context.tenant
     if policy(principal, subject):
         return None
+    if policy.lrs_agreement and getattr(principal, "lrs_pending", False) and policy.check(principal, subject):
+        return PENDING_MESSAGES["LRS_AGREEMENT_NOT_ACCEPTED"], {
+            "code": "FORBIDDEN",
+            "reason": "LRS_AGREEMENT_NOT_ACCEPTED",
+        }
     return f"Not allowed: only {policy.who}.", {"code": "FORBIDDEN"}
+
+
+PENDING_MESSAGES = {
+    "PASSWORD_CHANGE_REQUIRED": "Change your password before you continue.",
+    "CONSENT_REQUIRED": "Give your own consent (giveOwnConsent) before you continue.",
+    "TERMS_NOT_ACCEPTED": "Accept the current licence terms for the school (acceptDocuments) before you continue.",
+    "POLICIES_NOT_ACCEPTED": "Read and accept the current policies (documents, acceptDocuments) before you continue.",
+    "LRS_AGREEMENT_NOT_ACCEPTED": "Accept the Learning Records Service user agreement to see ULNs and learner records.",
+}
+
+
+def _pending(principal: Any) -> str | None:
+    """The school principal's account state that refuses every field but the exempt ones; the platform's and
+    trusts' principals only ever have a password to change."""
+    pending = getattr(principal, "pending", None)
+    if pending is None and principal.must_change_password:
+        return "PASSWORD_CHANGE_REQUIRED"
+    return pending
 
 
 class _PolicyPermission(BasePermission):
@@ -137,11 +155,20 @@ def guarded_mutation(
 
 
 def public(
-    reason: str, *, resolver: Any = None, description: str | None = None, mutation: bool = False
+    reason: str,
+    *,
+    resolver: Any = None,
+    description: str | None = None,
+    mutation: bool = False,
+    metadata: dict[str, Any] | None = None,
 ) -> Any:
-    """A field anyone may use, with the reason why that is safe."""
+    """A field anyone may use, with the reason why that is safe (``metadata``: more of the field's, e.g.
+    :func:`graph.limits.list_size`)."""
     make = strawberry.mutation if mutation else strawberry.field
-    kwargs: dict[str, Any] = {"metadata": {PUBLIC_KEY: reason}, "description": description}
+    kwargs: dict[str, Any] = {
+        "metadata": {**(metadata or {}), PUBLIC_KEY: reason},
+        "description": description,
+    }
     if resolver is not None:
         return make(resolver=resolver, **kwargs)
     return make(**kwargs)

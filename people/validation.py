@@ -14,6 +14,7 @@ from dataclasses import fields
 from datetime import date, timedelta
 from typing import Any, Final
 
+from common.clock import years_before
 from common.errors import Problems
 from common.identifiers import IdentifierError, validate_email, validate_uln, validate_upn
 from common.maybe import UNSET
@@ -160,14 +161,6 @@ def year_group(problems: Problems, field: str, value: int | None) -> int | None:
             "for a mixed-age group.",
         )
     return value
-
-
-def years_before(day: date, years: int) -> date:
-    """The same day ``years`` earlier (28 February for 29 February in a year without it)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def date_of_birth(today: date) -> Cleaner:

@@ -25,21 +25,20 @@ from datetime import date, datetime
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.agreements import CONSENT_AGE as CONSENT_AGE
 from auth.principal import Principal, Role
 from auth.sessions import revoke_sessions
-from common.clock import school_today
+from common.clock import school_today, years_before
 from common.errors import DomainError, Problem, Problems
 from common.events import emit
 from models import Account, Pupil, PupilContact
 from models.privacy import EVIDENCE_REFERENCE_MAX, WITHDRAWAL_REASON_MAX, PupilConsent
-from people.validation import years_before
+from privacy.agreements import current_notice_version
 from tenants.scoping import in_school, scoped
 
-CONSENT_AGE = 13
-"""The age from which a pupil's own consent can usually be valid (LL 6.3.2, LL 6.3.3)."""
 PRIVACY_NOTICE_VERSION = "2026-1"
-"""The privacy notice a consent given today is for. Until versioned documents are published through the
-platform, the notice's version and its purposes are these constants."""
+"""The privacy notice a consent is for while the platform has published none (``policy_documents``); once
+one is in force, a consent records that version (``privacy.agreements.current_notice_version``)."""
 PURPOSES = ("EDUCATIONAL_PROVISION", "PROGRESS_MONITORING", "STATISTICAL_REPORTS")
 """The processing the notice describes (LL-A 5.1: educational provision and monitoring progress; LL-A 5.2:
 anonymised statistical reports)."""
@@ -186,9 +185,10 @@ def parental_consent(
     evidence_reference: str | None,
     given_on: date,
     now: datetime,
+    notice_version: str = PRIVACY_NOTICE_VERSION,
 ) -> PupilConsent:
-    """A new parent's consent for the current notice and purposes (not yet added to a session). The
-    operations here and the seeded demo build consents with it; it checks nothing."""
+    """A new parent's consent for the notice in force (``notice_version``) and its purposes (not yet added
+    to a session). The operations here and the seeded demo build consents with it; it checks nothing."""
     return PupilConsent(
         school_id=school_id,
         pupil_id=pupil_id,
@@ -197,7 +197,7 @@ def parental_consent(
         method=method,
         account_id=account_id,
         evidence_reference=evidence_reference,
-        notice_version=PRIVACY_NOTICE_VERSION,
+        notice_version=notice_version,
         purposes=list(PURPOSES),
         given_on=given_on,
         recorded_at=now,
@@ -228,6 +228,7 @@ async def _add(
         evidence_reference=evidence_reference,
         given_on=given_on,
         now=now,
+        notice_version=await current_notice_version(session, now, PRIVACY_NOTICE_VERSION),
     )
     session.add(consent)
     await session.flush()

@@ -23,10 +23,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.clock import school_today
+from common.clock import school_today, years_before
 from models import Pupil
 from models.privacy import OwnConsentDue, PupilConsent
-from people.validation import years_before
 from privacy.consent import CONSENT_AGE
 from tenants.scoping import in_schools, same_school, scoped
 

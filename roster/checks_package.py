@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, union
 
+from common.clock import years_before
 from models import Group
 from models.roster import Term
-from people.validation import MAX_PUPIL_AGE, MIN_PUPIL_AGE, years_before
+from people.validation import MAX_PUPIL_AGE, MIN_PUPIL_AGE
 from roster import staging
 from roster.checks_base import KIND_WORDS, CheckState, repeats
 from roster.problems import ERROR, WARNING

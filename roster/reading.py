@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table
 
 # One definition of the rule, the admin's forms' (roster/activation.py imports it from here).
-from people.validation import years_before as years_before
+from common.clock import years_before as years_before
 
 BULK = "bulk"
 DELTA = "delta"

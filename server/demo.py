@@ -8,6 +8,8 @@ linked to ``pupil1``. Every demo account shares one password, so one argon2 hash
 Consent (LL 6.3.2): ``parent1`` has consented digitally for ``pupil1``; every other pupil has a parent's
 consent on a paper admission form, recorded by ``admin`` and given by that pupil's own parent contact,
 except :data:`WITHOUT_CONSENT`, who therefore cannot sign in until a parent consents.
+Documents (LL 21, LL 3.1, LRS 1.1): the four kinds, version 2026-1, in force from the seeding day; ``admin``
+is each school's Super-User and accepted the licence terms; acceptances as :func:`_acceptances` says.
 """
 
 from __future__ import annotations
@@ -15,17 +17,26 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.passwords import PasswordHasher, check_password_policy
-from common.clock import school_today
+from common.clock import platform_today, school_today
 from common.identifiers import upn_check_letter
 from learning.demo import DemoClass, seed_learning
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
-from privacy.consent import parental_consent
+from models.agreements import (
+    ACCEPTABLE_USE,
+    LICENCE_TERMS,
+    LRS_AGREEMENT,
+    PRIVACY_NOTICE,
+    DocumentAcceptance,
+    PolicyDocument,
+)
+from models.platform import SuperUser
+from privacy.consent import PRIVACY_NOTICE_VERSION, parental_consent
 from subscriptions.provisioning import create_school, create_trust, join_trust
 from tenants.context import bind
 
@@ -154,7 +165,81 @@ def _consents(
     return rows
 
 
-async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: str, now: datetime) -> None:
+def _documents(now: datetime) -> list[PolicyDocument]:
+    """The platform's documents, each version 2026-1 and in force from the platform's today."""
+    effective = datetime.combine(platform_today(now), time(0), tzinfo=UTC)
+    titles = {
+        LICENCE_TERMS: "Licence terms and data processing agreement",
+        PRIVACY_NOTICE: "Privacy notice",
+        ACCEPTABLE_USE: "Acceptable use policy",
+        LRS_AGREEMENT: "Learning Records Service user agreement",
+    }
+    return [
+        PolicyDocument(
+            kind=kind,
+            version=PRIVACY_NOTICE_VERSION,
+            title=title,
+            body=f"{title} (demo text).",
+            summary_of_changes="First version.",
+            effective_from=effective,
+            published_at=now,
+        )
+        for kind, title in titles.items()
+    ]
+
+
+def _acceptances(
+    school_id: uuid.UUID, accounts: list[Account], documents: list[PolicyDocument], *, now: datetime
+) -> list[object]:
+    """``admin`` is the school's Super-User and accepted the licence terms; every adult accepted the user
+    policies and the LRS agreement for themself; ``parent1`` accepted them for ``pupil1``, and ``admin``
+    recorded each other consented pupil's parent's acceptance from their admission form (LL 3.1). Pupils
+    in :data:`WITHOUT_CONSENT` have neither, so the acceptance report shows them."""
+    admin, parent = accounts[0], accounts[3]
+    terms = next(d for d in documents if d.kind == LICENCE_TERMS)
+    personal = [d for d in documents if d.kind != LICENCE_TERMS]
+    rows: list[object] = [
+        SuperUser(school_id=school_id, account_id=admin.id, nominated_by_type="OPERATOR", nominated_at=now),
+        DocumentAcceptance(school_id=school_id, document_id=terms.id, account_id=admin.id, accepted_at=now),
+    ]
+    for account in accounts:
+        if account.role != "PUPIL":
+            rows += [
+                DocumentAcceptance(
+                    school_id=school_id, document_id=d.id, account_id=account.id, accepted_at=now
+                )
+                for d in personal
+            ]
+            continue
+        number = int(account.username.removeprefix("pupil"))
+        if number in WITHOUT_CONSENT:
+            continue
+        by, form = (
+            (parent, None)
+            if number == 1
+            else (admin, f"Admission form {school_today(now).year}/{number:03d}")
+        )
+        rows += [
+            DocumentAcceptance(
+                school_id=school_id,
+                document_id=d.id,
+                account_id=by.id,
+                on_behalf_of_pupil_id=account.pupil_id,
+                evidence_reference=form,
+                accepted_at=now,
+            )
+            for d in personal
+        ]
+    return rows
+
+
+async def _seed_school(
+    session: AsyncSession,
+    spec: DemoSchool,
+    password_hash: str,
+    documents: list[PolicyDocument],
+    now: datetime,
+) -> None:
     school = await create_school(
         session, slug=spec.slug, name=spec.name, phase="PRIMARY", urn=spec.urn, now=now
     )
@@ -202,6 +287,8 @@ async def _seed_school(session: AsyncSession, spec: DemoSchool, password_hash: s
         _consents(sid, pupils, parent, admin_account=accounts[0], parent_account=accounts[3], now=now)
     )
     await session.flush()
+    session.add_all(_acceptances(sid, accounts, documents, now=now))
+    await session.flush()
     # Learning: progress on the starter ladders, an assignment with feedback, a record of achievement.
     half = PUPILS_PER_SCHOOL // 2
     await seed_learning(
@@ -233,8 +320,11 @@ async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: 
             kind="LOCAL_AUTHORITY",
             now=now,
         )
+        documents = _documents(now)
+        session.add_all(documents)
+        await session.flush()
         for spec, owner in ((OAKFIELD, trust), (RIVERSIDE, trust), (HILLCREST, council)):
-            await _seed_school(session, spec, password_hash, now)
+            await _seed_school(session, spec, password_hash, documents, now)
             school_id = (
                 await session.execute(select(School.id).where(School.slug == spec.slug))
             ).scalar_one()

@@ -6,6 +6,8 @@
 3. The bearer token, if any, is verified for *this* school's audience (``school:<id>``) and its session
    loaded into a principal; anything unrecognised is anonymous, so a token of one school is worth nothing
    at any other.
+4. While the school has not accepted the licence terms in force, every signed-in caller but its Super-Users
+   is refused (403, ``TERMS_NOT_ACCEPTED``); the Super-Users may only read and accept them (LL 21).
 
 The trust and platform endpoints are in :mod:`server.admin_http`; what happens next (execution, commit or
 rollback, the audit) is :mod:`server.transaction`, the same for all three.
@@ -46,6 +48,8 @@ async def _prepare_school(
         return refusal
     assert tenant is not None
     principal = await authenticate(session, runtime, request, tenant, now)
+    if principal is not None and principal.terms_pending and not principal.super_user:
+        return TERMS_NOT_ACCEPTED
     trail = AuditTrail(
         actor=actor_of(principal),
         request_id=request_id,
@@ -65,6 +69,17 @@ async def _prepare_school(
         max_page_size=runtime.settings.max_page_size,
     )
     return Prepared(runtime.school_schema, context, trail, slug)
+
+
+TERMS_NOT_ACCEPTED = RequestError(
+    403,
+    "FORBIDDEN",
+    "The school has not accepted the platform's current licence terms: one of its Super-Users must sign in "
+    "and accept them (LL 21).",
+    reason="TERMS_NOT_ACCEPTED",
+)
+"""A signed-in caller of a school whose Super-Users have not accepted the licence terms in force. Sign-in
+itself (anonymous) still works, so a Super-User can sign in, read and accept them."""
 
 
 def tenant_refusal(tenant: Tenant | None, slug: str) -> RequestError | None:

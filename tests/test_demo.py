@@ -139,6 +139,15 @@ async def test_each_demo_role_signs_in_at_each_demo_school(demo_server: str) -> 
                     "viewer": {"username": username, "roles": [role]},
                     "school": {"name": spec.name},
                 }
+                # Documents accepted (LL 21, LL 3.1): a field no pending acceptance would let through.
+                ladders = (
+                    await client.post(
+                        url,
+                        json={"query": "{ ladders(first: 1) { edges { cursor } } }"},
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                ).json()
+                assert "errors" not in ladders, (spec.slug, username, ladders)
             teacher = (
                 await client.post(url, json={"query": LOGIN, "variables": {"u": "teacher1", "p": PASSWORD}})
             ).json()
@@ -179,3 +188,13 @@ async def test_the_demo_leaves_a_few_pupils_without_consent(demo_server: str) ->
             ).json()["data"]["consentReport"]
             assert report["counts"]["withoutConsent"] == len(missing)
             assert {p["account"]["username"] for p in report["withoutConsent"]} == missing
+            # LL 3.1: nobody accepted the user policies for them either; the school accepted its terms.
+            query = "{ acceptanceReport { licenceAcceptedAt outstanding { document { kind } accounts { username } } } }"
+            acceptances = (
+                await client.post(url, json={"query": query}, headers={"authorization": f"Bearer {admin}"})
+            ).json()["data"]["acceptanceReport"]
+            assert acceptances["licenceAcceptedAt"] is not None
+            assert {
+                o["document"]["kind"]: {a["username"] for a in o["accounts"]}
+                for o in acceptances["outstanding"]
+            } == {kind: missing for kind in ("ACCEPTABLE_USE", "LRS_AGREEMENT", "PRIVACY_NOTICE")}

@@ -9,6 +9,7 @@ from graph.audit import audit_every_mutation
 from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
 from graph.platform.auth import AuthMutation
+from graph.platform.documents import DocumentsMutation
 from graph.platform.learning import LearningMutation
 from graph.platform.licences.mutations import LicenceMutation
 from graph.platform.novations.mutations import NovationMutation
@@ -27,6 +28,7 @@ class Mutation(
     LicenceMutation,
     SuspensionMutation,
     NovationMutation,
+    DocumentsMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module, in the order of the bases."""
 

@@ -11,6 +11,8 @@ from graph.limits import schema_extensions
 from graph.school.accounts.activation import ActivationMutation
 from graph.school.accounts.auth import AuthMutation
 from graph.school.accounts.mutations import AdminMutation
+from graph.school.agreements.mutations import AgreementsMutation
+from graph.school.agreements.queries import AgreementsQuery
 from graph.school.audit.queries import AuditQuery
 from graph.school.consent.mutations import ConsentMutation
 from graph.school.consent.queries import ConsentQuery
@@ -23,13 +25,19 @@ from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery):
+class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, AgreementsQuery):
     """The root query: each domain contributes its fields from its own module."""
 
 
 @strawberry.type
 class Mutation(
-    AuthMutation, ActivationMutation, AdminMutation, RosterMutation, LearningMutation, ConsentMutation
+    AuthMutation,
+    ActivationMutation,
+    AdminMutation,
+    RosterMutation,
+    LearningMutation,
+    ConsentMutation,
+    AgreementsMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module."""
 

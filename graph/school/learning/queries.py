@@ -272,7 +272,7 @@ class LearningQuery:
         rules.CONTENT_ADMIN, resolver=_content_reports, description="Reports about content, newest first."
     )
     learner_record: LearnerRecordType | None = guarded(
-        policies.SIGNED_IN,
+        policies.LEARNER_RECORD,
         resolver=_learner_record,
         description="A pupil's learning record, if the caller may see the pupil.",
     )
