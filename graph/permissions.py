@@ -75,9 +75,9 @@ PENDING_MESSAGES = {
 
 def _pending(principal: Any) -> str | None:
     """The school principal's account state that refuses every field but the exempt ones; the platform's and
-    trusts' principals only ever have a password to change."""
+    trusts' principals only ever have a password to change, other callers (a partner) nothing of the kind."""
     pending = getattr(principal, "pending", None)
-    if pending is None and principal.must_change_password:
+    if pending is None and getattr(principal, "must_change_password", False):
         return "PASSWORD_CHANGE_REQUIRED"
     return pending
 
