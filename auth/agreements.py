@@ -94,7 +94,9 @@ def _pending(
     child = and_(account.role == "PUPIL", under_13(account.pupil_id, school_id, born_after))
     return exists(
         select(document.id).where(
-            document.kind.in_(kinds),  # type: ignore[attr-defined]
+            # One equality per kind rather than an expanding IN: the principal's statement is then sent
+            # exactly as compiled, with no per-request expansion of its parameters.
+            or_(*(document.kind == kind for kind in kinds)),
             current_document(document, now),
             ~accepted_by(document.id, school_id, account.id, account.pupil_id, child),
         )
