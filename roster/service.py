@@ -41,7 +41,7 @@ from roster.package import Package, PackageError, hash_stream, open_path, open_z
 from roster.problems import ProblemLog, RosterProblem
 from roster.reading import BULK, DELTA, Reader, SchoolRef
 from roster.schoolgraph_csv import SchoolgraphReader
-from roster.session_settings import IMPORT_SETTINGS, set_local
+from roster.session_settings import IMPORT_SETTINGS, analyze_written, set_local
 from tenants.scoping import scoped
 
 MODES = ("auto", BULK, DELTA)
@@ -340,6 +340,7 @@ async def import_package(
         if log.errors or options.dry_run:
             await savepoint.rollback()
         else:
+            await analyze_written(session, [e for e, c in report.counts.items() if c.changes])
             await savepoint.commit()
         lap("finish the transaction")
     except BaseException:
