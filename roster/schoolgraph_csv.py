@@ -25,9 +25,20 @@ SPECS = {
     ),
     "pupils.csv": TableSpec(
         "pupils.csv",
-        ("pupil_id", "upn", "uln", "forename", "surname", "date_of_birth", "gender", "email", "username"),
+        (
+            "pupil_id",
+            "upn",
+            "uln",
+            "forename",
+            "surname",
+            "date_of_birth",
+            "gender",
+            "email",
+            "username",
+            "preferred_forename",
+        ),
         required=frozenset({"pupil_id", "upn", "forename", "surname", "date_of_birth", "gender"}),
-        optional_columns=frozenset({"uln", "email", "username"}),
+        optional_columns=frozenset({"uln", "email", "username", "preferred_forename"}),
     ),
     "staff.csv": TableSpec(
         "staff.csv",
@@ -43,10 +54,19 @@ SPECS = {
             "staff_code",
             "date_of_leaving",
             "username",
+            "preferred_forename",
         ),
         required=frozenset({"staff_id", "forename", "surname", "work_email", "teaching"}),
         optional_columns=frozenset(
-            {"title", "secondary_email", "role_text", "staff_code", "date_of_leaving", "username"}
+            {
+                "title",
+                "secondary_email",
+                "role_text",
+                "staff_code",
+                "date_of_leaving",
+                "username",
+                "preferred_forename",
+            }
         ),
     ),
     "groups.csv": TableSpec(

@@ -79,7 +79,7 @@ def upgrade() -> None:
             END LOOP;
             RETURN analysed;
         END
-        $$"""  # noqa: S608 - the table names are this module's constants
+        $$"""
     )
     op.execute("REVOKE ALL ON FUNCTION roster_analyze(text[]) FROM PUBLIC")
     op.execute(f'GRANT EXECUTE ON FUNCTION roster_analyze(text[]) TO "{rls.runtime_role()}"')
