@@ -8,13 +8,14 @@ is a UserError and writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import Settings
@@ -308,3 +309,63 @@ async def test_pupils_submit_only_to_their_own_assignments(
     )  # fmt: skip
     assert problems(not_theirs) == [("submissionId", "NOT_FOUND")]
     assert await _count(engine, school, Submission) == 1
+
+
+async def test_concurrent_first_submissions_all_succeed_with_one_row(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
+) -> None:
+    """Ten first submitWork calls at once by one pupil (a double tap, a client retrying): every one succeeds,
+    as a first submission or a resubmission (none is a CONFLICT), and the pupil has one submission, holding
+    one of the ten texts.
+
+    To make the ten overlap for certain, a concurrent writer of the school's audit log holds its chain head
+    while they run: every request then reaches its write before the first of them can commit (a request
+    writes its audit trail last), which is the race of ten requests served in parallel."""
+    school = await factory.school()
+    assignment = (await _set(client, school, await login(client, school.slug, "teacher1")))["assignment"]
+    pupil = await login(client, school.slug, "pupil1")
+    texts = [f"My answer, version {n}" for n in range(10)]
+
+    async with owner_engine.connect() as holder, owner_engine.connect() as watcher:
+        held = await holder.begin()
+        await holder.execute(
+            text("SELECT seq FROM audit_heads WHERE school_id = :s FOR UPDATE"), {"s": school.id}
+        )
+        requests = [
+            asyncio.create_task(
+                mutate(
+                    client,
+                    school.slug,
+                    pupil,
+                    "submitWork",
+                    SUBMISSION,
+                    assignmentId=assignment["id"],
+                    text=t,
+                )
+            )
+            for t in texts
+        ]
+        waiting = 0
+        for _ in range(400):  # until all ten wait on a lock (at most 20 s)
+            waiting = (await watcher.execute(WAITING_ON_LOCKS)).scalar_one()
+            if waiting >= len(texts):
+                break
+            await asyncio.sleep(0.05)
+        await held.rollback()
+        payloads = await asyncio.gather(*requests)
+
+    assert waiting == len(texts)
+    assert [p["errors"] for p in payloads] == [[]] * 10
+    assert len({p["submission"]["id"] for p in payloads}) == 1
+    assert [p["submission"]["text"] for p in payloads] == texts  # each saw its own write
+    assert await _count(engine, school, Submission) == 1
+    async with AsyncSession(engine) as session:
+        await bind(session, [school.id])
+        kept = (await session.execute(select(Submission.text))).scalar_one()
+    assert kept in texts
+
+
+WAITING_ON_LOCKS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+    "AND pid <> pg_backend_pid()"
+)
