@@ -291,6 +291,7 @@ async def import_package(
         importer_account_id=by.account_id,
         importer_staff_id=by.staff_id,
         opted_in=opted_in,
+        analyse=not options.dry_run,
     )
     timings = report.timings
     clock = [time.perf_counter()]
@@ -362,7 +363,9 @@ async def import_package(
         if log.errors or options.dry_run:
             await savepoint.rollback()
         else:
-            await analyze_written(session, [e for e, c in report.counts.items() if c.changes])
+            await analyze_written(
+                session, [e for e, c in report.counts.items() if c.changes and e not in merge.analysed]
+            )
             await savepoint.commit()
         lap("finish the transaction")
     except BaseException:
