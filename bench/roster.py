@@ -11,7 +11,8 @@ class with a teacher: 326,400 enrollments), with demographics for every pupil. T
 1. **import**: the package through ``roster.service.import_path`` (parse, stage with COPY, check, merge),
    as the command line runs it, timed end to end;
 2. **raw COPY**: the rows the import wrote (read back from every table it wrote) copied with asyncpg's
-   ``copy_records_to_table`` into the same tables for a second school, timed around the COPYs only.
+   ``copy_records_to_table`` into the same tables for a second school, timed around the COPYs only (the
+   tables analysed first, so that the reference does not depend on the statistics the import left).
 
 Both count the same rows (people, groups, terms, links, accounts), so rows/s compare like with like; the
 ratio import/COPY is the figure to watch (goal: at least 0.5). It also reports the import's peak memory

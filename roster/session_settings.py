@@ -3,7 +3,8 @@
 An import or an export of a large school runs statements far longer than a request's timeout, on rows the
 planner may not have statistics for yet: each sets what fits a bulk job for its own transaction
 (``set_config(..., true)``) and restores what was there after it. An import that wrote rows has the tables
-it wrote analysed before it commits (:func:`analyze_written`).
+it wrote analysed (:func:`analyze_written`): the records' tables before it writes the links between them,
+the links' tables before it commits.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ which are exactly the ones ``roster_analyze`` (migration 0012) will analyse."""
 
 IMPORT_SETTINGS = {"statement_timeout": "30min", "enable_nestloop": "off", "work_mem": "64MB"}
 """Set for the import only (transaction-local, restored after it). A large import runs statements far longer
-than a request's timeout. And the rows an import inserts are not in the tables' statistics while it runs
-(they are analysed at its end), so the planner believes a school's freshly written rows are a handful and picks
+than a request's timeout. And the rows an import inserts are not in the tables' statistics until they are
+analysed (the records' tables before the links are written, the rest at the end), so the planner believes a school's freshly written rows are a handful and picks
 nested loops that go quadratic; every statement of an import is a set-based join, for which hash and merge
 joins are right, and more memory for them keeps a school's worth of ids in one hash table."""
 
@@ -58,8 +59,8 @@ async def set_local(session: AsyncSession, settings: dict[str, str]) -> dict[str
 
 async def analyze_written(session: AsyncSession, entities: Iterable[str]) -> int:
     """Have the tables of the given entities (those an import changed) analysed, in one statement, so that
-    the statements after the import (an export at once, the class views) are planned on the school's real
-    row counts. The runtime role cannot ANALYZE tables it does not own: ``roster_analyze`` (migration 0012)
+    the statements after it (the import's writes of the links between the records, an export at once, the
+    class views) are planned on the school's real row counts. The runtime role cannot ANALYZE tables it does not own: ``roster_analyze`` (migration 0012)
     is a SECURITY DEFINER function of the owner that analyses only the fixed roster tables, whatever it is
     given. ANALYZE inside a transaction samples the rows this transaction wrote too. Nothing to analyse is
     no statement. Returns how many tables were analysed."""
