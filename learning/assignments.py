@@ -17,7 +17,9 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import Select, and_, false, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from auth.principal import Principal, Role
 from common import pagination as paging
@@ -28,6 +30,7 @@ from learning.content import accepted_file, content_by_ids, store_file
 from learning.policies import may_assess, may_teach_group
 from learning.queries import submissions_of_assignments
 from models import Group, GroupPupil, Pupil
+from models.base import new_id
 from models.learning import ASSIGNMENT_KINDS, Assignment, Submission
 from people import queries as people
 from storage.files import FileStore
@@ -228,7 +231,11 @@ async def submit_work(
     max_bytes: int,
     now: datetime,
 ) -> Submission:
-    """A pupil submits (or resubmits, until feedback is given) their work for one of their assignments."""
+    """A pupil submits (or resubmits, until feedback is given) their work for one of their assignments.
+
+    The write is one upsert on the pupil's one row for the assignment: concurrent first submissions (a
+    double tap, a retrying client) all succeed, the last to commit being the work kept, instead of all but
+    one failing on the unique constraint. Feedback given in the meantime still refuses (ALREADY_MARKED)."""
     problems = Problems()
     if principal.role is not Role.PUPIL or principal.pupil_id is None:
         raise DomainError.one(None, "PUPILS_ONLY", "Only pupils submit work.")
@@ -258,22 +265,34 @@ async def submit_work(
     problems.raise_if_any()
     assert assignment is not None
     file_id = (await store_file(session, principal, store, accepted, now=now)).id if accepted else None
-    if existing is None:
-        existing = Submission(
+    work_values: dict[str, Any] = {
+        "text": text,
+        "file_id": file_id,
+        "submitted_by": principal.account_id,
+        "submitted_at": now,
+    }
+    upsert = (
+        pg_insert(Submission)
+        .values(
             school_id=principal.school_id,
+            id=new_id(),
             assignment_id=assignment.id,
             pupil_id=pupil_id,
-            text=text,
-            file_id=file_id,
-            submitted_by=principal.account_id,
-            submitted_at=now,
+            **work_values,
         )
-        session.add(existing)
-    else:
-        existing.text, existing.file_id = text, file_id
-        existing.submitted_by, existing.submitted_at = principal.account_id, now
-    await session.flush()
-    return existing
+        .on_conflict_do_update(
+            index_elements=["school_id", "assignment_id", "pupil_id"],
+            set_=work_values,
+            where=col(Submission.feedback).is_(None),
+        )
+        .returning(Submission)
+    )
+    submitted = (await session.scalars(upsert, execution_options={"populate_existing": True})).one_or_none()
+    if submitted is None:  # feedback was given between the check above and this write
+        raise DomainError.one(
+            "assignmentId", "ALREADY_MARKED", "Feedback has been given on this work already."
+        )
+    return submitted
 
 
 async def give_feedback(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, func, literal, null, or_, select, tuple_, union_all
+from sqlalchemy import Select, and_, exists, func, literal, null, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -32,11 +32,13 @@ from common import pagination as paging
 from common.errors import DomainError, Problems
 from common.events import emit
 from common.pagination import Page, after_key
+from common.transaction_hooks import after_transaction
 from learning import curriculum, ladders
 from models import Account
 from models.content import Download, PlatformContent, SchoolContent, StoredFile
 from storage.files import FileStore, UploadRefused, check_upload, storage_key
-from tenants.scoping import in_school
+from tenants.context import bind
+from tenants.scoping import in_school, scoped
 
 PLATFORM, SCHOOL = "PLATFORM", "SCHOOL"
 TEXT_TYPES: Final = ("text/plain", "text/markdown", "text/csv")
@@ -193,9 +195,26 @@ def accepted_file(problems: Problems, field: str, file_name: str, data: bytes, m
 async def store_file(
     session: AsyncSession, principal: Principal, store: FileStore, accepted: Any, *, now: datetime
 ) -> StoredFile:
-    """Put the file in the store, then record it. The key is content-addressed (see storage.files)."""
-    key = storage_key(principal.school_id, accepted.sha256)
-    await store.put(key, accepted.data)
+    """Put the file in the store (durably), then record it. The key is content-addressed (storage.files).
+
+    A file this call wrote is deleted again once the transaction has ended if no committed row names it
+    (the request, or the savepoint of its call, rolled back): a rolled-back upload of a pupil's work leaves
+    nothing on disk. The key is locked for the rest of the transaction (an advisory lock), so the clean-up
+    never deletes a file that a concurrent upload of the same bytes is about to commit."""
+    school = principal.school_id
+    key = storage_key(school, accepted.sha256)
+    await _lock_key(session, key)
+    if await store.put(key, accepted.data):
+
+        async def discard_if_unreferenced(ended: AsyncSession) -> None:
+            async with ended.begin():
+                await bind(ended, [school])
+                await _lock_key(ended, key)
+                named = exists(scoped(StoredFile, school).where(StoredFile.storage_key == key))
+                if not (await ended.execute(select(named))).scalar_one():
+                    await store.delete(key)
+
+        after_transaction(session, discard_if_unreferenced)
     row = StoredFile(
         school_id=principal.school_id,
         storage_key=key,
@@ -209,6 +228,11 @@ async def store_file(
     session.add(row)
     await session.flush()
     return row
+
+
+async def _lock_key(session: AsyncSession, key: str) -> None:
+    """Serialise the transactions that store or clean up one storage key (until each ends)."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
 async def upload_content(

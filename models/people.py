@@ -18,6 +18,18 @@ from models.base import created_at, day, id_field, school_key, tenant_fk, timest
 GENDERS = ("FEMALE", "MALE", "OTHER", "NOT_KNOWN")
 PUPIL_ACCESS_SCOPES = ("TAUGHT", "SCHOOL")
 CONTACT_RELATIONSHIPS = ("PARENT", "GUARDIAN", "CARER", "RELATIVE", "OTHER")
+STAFF_ROLES = (
+    "teacher",
+    "aide",
+    "administrator",
+    "principal",
+    "siteAdministrator",
+    "districtAdministrator",
+    "systemAdministrator",
+    "counselor",
+    "proctor",
+)
+"""A member of staff's role as the MIS gave it (OneRoster's vocabulary, 1.1 and 1.2)."""
 
 
 class Staff(SQLModel, table=True):
@@ -28,12 +40,16 @@ class Staff(SQLModel, table=True):
         UniqueConstraint("school_id", "staff_code"),
         UniqueConstraint("school_id", "source_id"),
         CheckConstraint(f"pupil_access IN {PUPIL_ACCESS_SCOPES}", name="pupil_access"),
+        CheckConstraint(f"staff_role IS NULL OR staff_role IN {STAFF_ROLES}", name="staff_role"),
     )
 
     school_id: uuid.UUID = school_key()
     id: uuid.UUID = id_field()
     title: str | None = Field(default=None, max_length=20)
     forename: str = Field(max_length=100)
+    preferred_forename: str | None = Field(default=None, max_length=100)
+    """The given name the person goes by, when it is not the legal one (``forename``): shown where names are
+    displayed; exports and official records keep the legal name."""
     surname: str = Field(max_length=100)
     work_email: str | None = Field(default=None, max_length=254)
     """Required when an admin creates staff (LL 6.3.1); an MIS import may lack it, and then the staff member
@@ -41,6 +57,9 @@ class Staff(SQLModel, table=True):
     secondary_email: str | None = Field(default=None, max_length=254)
     teaching: bool = True
     role_text: str | None = Field(default=None, max_length=100)
+    staff_role: str | None = Field(default=None, max_length=32)
+    """The OneRoster role an import gave (``aide``, ``principal``, ...): the export writes it in the 1.1
+    vocabulary. None for staff made in schoolgraph (``teaching`` then says teacher or administrator)."""
     staff_code: str | None = Field(default=None, max_length=20)
     date_of_leaving: date | None = day()
     active: bool = True
@@ -70,6 +89,9 @@ class Pupil(SQLModel, table=True):
     school_id: uuid.UUID = school_key()
     id: uuid.UUID = id_field()
     forename: str = Field(max_length=100)
+    preferred_forename: str | None = Field(default=None, max_length=100)
+    """The given name the person goes by, when it is not the legal one (``forename``): shown where names are
+    displayed; exports and official records keep the legal name."""
     surname: str = Field(max_length=100)
     date_of_birth: date | None = day()
     """Required when an admin creates a pupil (LL 6.3.2); an MIS import may lack it (OneRoster has no date of
@@ -97,6 +119,9 @@ class Contact(SQLModel, table=True):
     id: uuid.UUID = id_field()
     title: str | None = Field(default=None, max_length=20)
     forename: str = Field(max_length=100)
+    preferred_forename: str | None = Field(default=None, max_length=100)
+    """The given name the person goes by, when it is not the legal one (``forename``): shown where names are
+    displayed; exports and official records keep the legal name."""
     surname: str = Field(max_length=100)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)

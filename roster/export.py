@@ -1,7 +1,8 @@
 """Exporting a school's roster as a OneRoster 1.1 bulk package (LL 5.1.4: data portability).
 
 The package holds the school's active people, groups, terms and links, in the same mapping the importer
-reads, so that re-importing it changes nothing: records keep the ids they were imported with (their source
+reads (in the 1.1 vocabulary: a member of staff's stored role as :data:`STAFF_ROLES_11` writes it, the legal
+given name, never the preferred one), so that re-importing it changes nothing: records keep the ids they were imported with (their source
 id, or for a record made in schoolgraph its own id, which the importer matches too). It carries no
 passwords and no extended data (OneRoster has no place for it). Rows are streamed from the database into the
 zip, never held whole; the zip's comment carries the PROTECT marking (LRS 6.6).
@@ -25,6 +26,7 @@ from common.events import emit
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
 from models.roster import GroupTerm, Term
 from roster.oneroster import SPECS_11
+from roster.oneroster_spec import STAFF_ROLES_11
 from roster.reading import SchoolRef
 from roster.records import key
 from roster.session_settings import EXPORT_SETTINGS, set_local
@@ -245,7 +247,8 @@ def _user_row(
 async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
     """users.csv: the active staff, pupils and contacts, each kind in sourcedId order."""
     async for row in _stream(session, _staff_users(school)):
-        yield _user_row(row, org, "teacher" if row.teaching else "administrator", email=row.work_email)
+        role = STAFF_ROLES_11.get(row.staff_role or "") or ("teacher" if row.teaching else "administrator")
+        yield _user_row(row, org, role, email=row.work_email)
     async for row in _stream(session, _pupil_users(school)):
         ids = ",".join(f"{{{k}:{v}}}" for k, v in (("UPN", row.upn), ("ULN", row.uln)) if v)
         yield _user_row(row, org, "student", email=row.email, ids=ids)
@@ -263,6 +266,7 @@ def _staff_users(school: SchoolRef) -> Any:
             Staff.surname,
             Staff.work_email,
             Staff.teaching,
+            Staff.staff_role,
             Account.username,
             literal(None).label("agents"),
         )

@@ -74,6 +74,11 @@ class MergeState:
     """Seconds per step of :meth:`Merge.apply` (for the bench and the command line's summary)."""
     pairs: int = 0
     """Rows in PAIRS now: an empty PAIRS is neither emptied nor analysed."""
+    analyse: bool = False
+    """Whether to have the records' tables analysed before the links are written (not in a dry run: ANALYZE
+    sets a table's row count in pg_class in place, which a rollback would leave counting rows never kept)."""
+    analysed: set[str] = field(default_factory=set)
+    """Entities whose school tables were analysed during the merge (roster_analyze): not again at its end."""
 
     async def _rowcount(self, stmt: Any) -> int:
         result = await self.session.execute(stmt)

@@ -19,6 +19,7 @@ from models import Contact, Group, Pupil, Staff
 from models.roster import PupilExtendedData, Term
 from roster import staging
 from roster.merge_base import MergeState, leaving
+from roster.oneroster_spec import STAFF_ROLES_11
 from roster.reading import BULK
 from roster.records import PERSON_MODELS, active_row
 from tenants.scoping import restrict, scoped_update
@@ -33,6 +34,10 @@ MATCH_TERMS = staging.MATCH_TERMS
 LEFT = staging.LEFT
 
 KIND_ENTITY = {"PUPIL": "pupils", "STAFF": "staff", "CONTACT": "contacts"}
+STAFF_ROLE = case((PEOPLE.c.role.in_(list(STAFF_ROLES_11)), PEOPLE.c.role), else_=null())
+"""The staged role when it is a staff role (a staged staff member's role may be blank: a 1.2 delta user with
+no role at this school keeps the record's kind)."""
+GENERALISED_ROLES = [role for role, as_11 in STAFF_ROLES_11.items() if as_11 != role]
 
 
 class RecordSteps(MergeState):
@@ -184,6 +189,7 @@ class RecordSteps(MergeState):
             "id": func.gen_random_uuid(),
             "source_id": s.sourced_id,
             "forename": s.forename,
+            "preferred_forename": s.preferred_forename,
             "surname": s.surname,
             "created_at": literal(self.now),
         }
@@ -202,6 +208,7 @@ class RecordSteps(MergeState):
                 "work_email": s.email,
                 "secondary_email": s.secondary_email,
                 "teaching": func.coalesce(s.teaching, True),
+                "staff_role": STAFF_ROLE,
                 "role_text": s.role_text,
                 "staff_code": s.staff_code,
                 "date_of_leaving": s.date_of_leaving,
@@ -212,7 +219,12 @@ class RecordSteps(MergeState):
     def _person_values(self, kind: str) -> dict[str, Any]:
         """Column -> the value an update gives it (blank never clears)."""
         s = PEOPLE.c
-        values: dict[str, Any] = {"forename": s.forename, "surname": s.surname}
+        model = PERSON_MODELS[kind]
+        values: dict[str, Any] = {
+            "forename": s.forename,
+            "preferred_forename": func.coalesce(s.preferred_forename, model.preferred_forename),
+            "surname": s.surname,
+        }
         if kind == "PUPIL":
             return values | {
                 "email": func.coalesce(s.email, Pupil.email),
@@ -232,6 +244,22 @@ class RecordSteps(MergeState):
                 "work_email": func.coalesce(s.email, Staff.work_email),
                 "secondary_email": func.coalesce(s.secondary_email, Staff.secondary_email),
                 "teaching": func.coalesce(s.teaching, Staff.teaching),
+                # ``administrator`` is how OneRoster 1.1 (and the export) writes a principal, a counselor,
+                # ...: it keeps the more precise role stored, so that export and re-import change nothing.
+                "staff_role": case(
+                    (
+                        and_(s.role == "administrator", col(Staff.staff_role).in_(GENERALISED_ROLES)),
+                        Staff.staff_role,
+                    ),
+                    (  # a record made in schoolgraph has no role: the export wrote what ``teaching`` says
+                        and_(
+                            col(Staff.staff_role).is_(None),
+                            s.role == case((Staff.teaching, "teacher"), else_="administrator"),
+                        ),
+                        null(),
+                    ),
+                    else_=func.coalesce(STAFF_ROLE, Staff.staff_role),
+                ),
                 "role_text": func.coalesce(s.role_text, Staff.role_text),
                 "staff_code": func.coalesce(s.staff_code, Staff.staff_code),
                 "date_of_leaving": leaving_date,

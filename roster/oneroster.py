@@ -17,7 +17,7 @@ so that the MIS's deltas, which leave orgs.csv out, name the school too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from roster import oneroster_rows as rows
 from roster import staging
@@ -78,8 +78,18 @@ class OneRosterReader:
     roles_from_roles_file = False
     org_to_record: str | None = None
 
-    def __init__(self, package: Package, log: ProblemLog, school: SchoolRef, mode: str = "auto") -> None:
+    def __init__(
+        self,
+        package: Package,
+        log: ProblemLog,
+        school: SchoolRef,
+        mode: str = "auto",
+        *,
+        strict: bool = False,
+    ) -> None:
         self.package, self.log, self.school, self.mode_override = package, log, school, mode
+        self.strict = strict
+        """Whether a column the specification does not have refuses the package (else a warning)."""
         self.version = "1.1"
         self.format = "ONEROSTER_1_1"
         self.modes = Modes()
@@ -113,7 +123,8 @@ class OneRosterReader:
         for file, mode in self.file_modes.items():
             if mode == ABSENT or file not in self.package.files:
                 continue
-            table = read_header_only(self.package, table_spec(file, specs[file]), self.log)
+            spec = replace(table_spec(file, specs[file]), strict=self.strict)
+            table = read_header_only(self.package, spec, self.log)
             if table is not None:
                 self.tables[file] = table
         if self.log.errors:

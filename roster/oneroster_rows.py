@@ -91,13 +91,13 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         if row[i_enabled] not in ("true", "false"):
             values.boolean(row_no, "enabledUser", row[i_enabled])
         forename, surname = row[i_given], row[i_family]
-        if v12:  # a preferred name that cannot be one leaves the legal name in place
-            forename = (
-                values.text(row_no, "preferredGivenName", row[i_pgiven], 100, optional=True) or forename
-            )
-            surname = (
-                values.text(row_no, "preferredFamilyName", row[i_pfamily], 100, optional=True) or surname
-            )
+        # The legal names are givenName and familyName; the preferred given name is kept beside them (shown
+        # where names are displayed, never exported in their place). One that cannot be a name is a warning.
+        # preferredFamilyName has no place in schoolgraph: it is checked the same way and not kept.
+        preferred = None
+        if v12:
+            preferred = values.text(row_no, "preferredGivenName", row[i_pgiven], 100, optional=True)
+            values.text(row_no, "preferredFamilyName", row[i_pfamily], 100, optional=True)
         if values.required(row_no, "givenName", forename):
             forename = values.text(row_no, "givenName", forename, 100) or ""
         if values.required(row_no, "familyName", surname):
@@ -116,7 +116,7 @@ def users(reader: OneRosterReader) -> Iterator[tuple[Any, ...]]:
         yield (
             row_no, file, sid, status, kind, role, username, None, forename, surname, email, None,
             phone, teaching, None, None, None, upn, upn_column, uln, None, None, None, None,
-            split_list(row[i_agents]), in_school,
+            split_list(row[i_agents]), in_school, preferred,
         )  # fmt: skip
 
 

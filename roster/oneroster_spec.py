@@ -235,6 +235,20 @@ KIND_OF_ROLE = {
     "guardian": "CONTACT",
     "relative": "CONTACT",
 }
+STAFF_ROLES_11 = {
+    "teacher": "teacher",
+    "aide": "aide",
+    "administrator": "administrator",
+    "proctor": "proctor",
+    "principal": "administrator",
+    "siteAdministrator": "administrator",
+    "districtAdministrator": "administrator",
+    "systemAdministrator": "administrator",
+    "counselor": "administrator",
+}
+"""A member of staff's stored role (models.people.STAFF_ROLES, as the MIS gave it) written in OneRoster 1.1's
+vocabulary, which has no principal, no counselor and no administrators by level: they are ``administrator``.
+An import that gives such a role as ``administrator`` (as the export writes it) keeps the stored one."""
 GROUP_TYPE = {"homeroom": "REGISTRATION", "scheduled": "SCHEDULED"}
 """SCHEDULED is staging's word for "any group but a registration group": a new one is a CLASS, an existing
 YEAR, SUBJECT or CUSTOM group keeps its kind (OneRoster cannot say it, so an export and re-import keep it)."""

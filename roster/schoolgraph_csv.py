@@ -11,6 +11,7 @@ leaver with staff ``date_of_leaving`` or in schoolgraph itself).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from roster import schoolgraph_rows as rows
 from roster import staging
@@ -25,9 +26,20 @@ SPECS = {
     ),
     "pupils.csv": TableSpec(
         "pupils.csv",
-        ("pupil_id", "upn", "uln", "forename", "surname", "date_of_birth", "gender", "email", "username"),
+        (
+            "pupil_id",
+            "upn",
+            "uln",
+            "forename",
+            "surname",
+            "date_of_birth",
+            "gender",
+            "email",
+            "username",
+            "preferred_forename",
+        ),
         required=frozenset({"pupil_id", "upn", "forename", "surname", "date_of_birth", "gender"}),
-        optional_columns=frozenset({"uln", "email", "username"}),
+        optional_columns=frozenset({"uln", "email", "username", "preferred_forename"}),
     ),
     "staff.csv": TableSpec(
         "staff.csv",
@@ -43,10 +55,19 @@ SPECS = {
             "staff_code",
             "date_of_leaving",
             "username",
+            "preferred_forename",
         ),
         required=frozenset({"staff_id", "forename", "surname", "work_email", "teaching"}),
         optional_columns=frozenset(
-            {"title", "secondary_email", "role_text", "staff_code", "date_of_leaving", "username"}
+            {
+                "title",
+                "secondary_email",
+                "role_text",
+                "staff_code",
+                "date_of_leaving",
+                "username",
+                "preferred_forename",
+            }
         ),
     ),
     "groups.csv": TableSpec(
@@ -77,8 +98,18 @@ class SchoolgraphReader:
     roles_from_roles_file = False
     org_to_record: str | None = None
 
-    def __init__(self, package: Package, log: ProblemLog, school: SchoolRef, mode: str = "auto") -> None:
+    def __init__(
+        self,
+        package: Package,
+        log: ProblemLog,
+        school: SchoolRef,
+        mode: str = "auto",
+        *,
+        strict: bool = False,
+    ) -> None:
         self.package, self.log, self.school = package, log, school
+        self.strict = strict
+        """Whether a column the layout does not have refuses the package (else a warning)."""
         self.mode = DELTA if mode == DELTA else BULK
         self.modes = Modes()
         self.tables: dict[str, Table] = {}
@@ -105,7 +136,7 @@ class SchoolgraphReader:
             )
         for name in FILES:
             if name in present:
-                table = read_header_only(self.package, SPECS[name], log)
+                table = read_header_only(self.package, replace(SPECS[name], strict=self.strict), log)
                 if table is not None:
                     self.tables[name] = table
         if log.errors:

@@ -94,6 +94,7 @@ def pupils(reader: SchoolgraphReader) -> Iterator[tuple[Any, ...]]:
         gender = _gender(values, row_no, table.get(row, "gender"))
         email = values.email(row_no, "email", table.get(row, "email"))
         username = values.username(row_no, "username", table.get(row, "username"))
+        preferred = _preferred(values, table, row_no, row)
         if log.errors == errors:
             yield _person(
                 row_no,
@@ -112,6 +113,7 @@ def pupils(reader: SchoolgraphReader) -> Iterator[tuple[Any, ...]]:
                 gender=gender,
                 dob_file=file,
                 dob_row=row_no,
+                preferred_forename=preferred,
             )
 
 
@@ -128,6 +130,11 @@ def _identifiers(values: Values, table: Table, row_no: int, row: list[str]) -> t
     except IdentifierError as error:
         values.log.error(error.code, f"{error.message}.", file=values.file, row=row_no, column="uln")
     return upn, uln
+
+
+def _preferred(values: Values, table: Table, row_no: int, row: list[str]) -> str | None:
+    """The optional preferred forename: one that cannot be a name is a warning on the row, and left out."""
+    return values.text(row_no, "preferred_forename", table.get(row, "preferred_forename"), 100, optional=True)
 
 
 def _gender(values: Values, row_no: int, raw: str) -> str | None:
@@ -159,6 +166,7 @@ def staff(reader: SchoolgraphReader) -> Iterator[tuple[Any, ...]]:
         if values.required(row_no, "teaching", table.get(row, "teaching")):
             teaching = _yes_no(values, row_no, "teaching", table.get(row, "teaching"))
         leaving = values.day(row_no, "date_of_leaving", table.get(row, "date_of_leaving"))
+        preferred = _preferred(values, table, row_no, row)
         if log.errors == errors:
             yield _person(
                 row_no,
@@ -176,6 +184,7 @@ def staff(reader: SchoolgraphReader) -> Iterator[tuple[Any, ...]]:
                 role_text=values.text(row_no, "role_text", table.get(row, "role_text"), 100),
                 staff_code=values.text(row_no, "staff_code", table.get(row, "staff_code"), 20),
                 date_of_leaving=leaving,
+                preferred_forename=preferred,
             )
 
 
@@ -290,6 +299,7 @@ def _person(
     gender: str | None = None,
     dob_file: str | None = None,
     dob_row: int | None = None,
+    preferred_forename: str | None = None,
 ) -> tuple[Any, ...]:
     """A row for staging.PEOPLE, in staging.PEOPLE_COPY order."""
     return (
@@ -319,4 +329,5 @@ def _person(
         dob_row,
         [],
         True,
+        preferred_forename,
     )

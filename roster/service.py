@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,7 +41,7 @@ from roster.package import Package, PackageError, hash_stream, open_path, open_z
 from roster.problems import ProblemLog, RosterProblem
 from roster.reading import BULK, DELTA, Reader, SchoolRef
 from roster.schoolgraph_csv import SchoolgraphReader
-from roster.session_settings import IMPORT_SETTINGS, set_local
+from roster.session_settings import IMPORT_SETTINGS, analyze_written, set_local
 from tenants.scoping import scoped
 
 MODES = ("auto", BULK, DELTA)
@@ -65,6 +65,11 @@ class Importer:
 class ImportOptions:
     mode: str = "auto"
     dry_run: bool = False
+    strict: bool = False
+    """Refuse a package whose files have columns the format does not (by default they are warnings)."""
+    org: str | None = None
+    """The OneRoster org (sourcedId) that is this school, recorded with the import: only when it commits
+    (a refused import or a dry run leaves the school's roster source as it was)."""
 
 
 @dataclass
@@ -123,11 +128,7 @@ async def set_org(
     session: AsyncSession, school_id: uuid.UUID, org_sourced_id: str, *, by: uuid.UUID | None, now: datetime
 ) -> RosterSource:
     """Say which OneRoster org (its sourcedId) is this school; packages naming it may then be imported."""
-    value = org_sourced_id.strip()
-    if not value or len(value) > 255 or any(ord(c) < 32 for c in value):
-        raise DomainError.one(
-            "orgSourcedId", "INVALID_VALUE", "The org's sourcedId must be 1 to 255 printable characters."
-        )
+    value = valid_org(org_sourced_id)
     stmt = pg_insert(RosterSource).values(school_id=school_id, org_sourced_id=value, set_by=by, set_at=now)
     await session.execute(
         stmt.on_conflict_do_update(
@@ -137,12 +138,24 @@ async def set_org(
     return (await session.execute(scoped(RosterSource, school_id))).scalar_one()
 
 
-def reader_for(package: Package, log: ProblemLog, school: SchoolRef, mode: str) -> Reader | None:
+def valid_org(org_sourced_id: str, field: str = "orgSourcedId") -> str:
+    """An org's sourcedId as recorded (stripped), or a DomainError on ``field`` saying what it must be."""
+    value = org_sourced_id.strip()
+    if not value or len(value) > 255 or any(ord(c) < 32 for c in value):
+        raise DomainError.one(
+            field, "INVALID_VALUE", "The org's sourcedId must be 1 to 255 printable characters."
+        )
+    return value
+
+
+def reader_for(
+    package: Package, log: ProblemLog, school: SchoolRef, mode: str, *, strict: bool = False
+) -> Reader | None:
     names = {name.lower() for name in package.files}
     if names & ONEROSTER_FILES:
-        return OneRosterReader(package, log, school, mode)
+        return OneRosterReader(package, log, school, mode, strict=strict)
     if names & SCHOOLGRAPH_FILES:
-        return SchoolgraphReader(package, log, school, mode)
+        return SchoolgraphReader(package, log, school, mode, strict=strict)
     log.error(
         "UNKNOWN_LAYOUT",
         "The package is neither OneRoster (manifest.csv, users.csv, ...) nor schoolgraph's own layout "
@@ -247,11 +260,18 @@ async def import_package(
     # (savepoint, stage, check, merge, history); docs/adr/0012-roster-import.md describes each step.
     if options.mode not in MODES:
         raise DomainError.one("mode", "INVALID_VALUE", f"mode must be one of {', '.join(MODES)}.")
+    # An org given with the import names the school for this package only; it is recorded with the import,
+    # when the import commits (below), never by a refused import or a dry run.
+    org = valid_org(options.org, "org") if options.org is not None else None
+    if org is not None and org != school.org_sourced_id:
+        school = replace(school, org_sourced_id=org)
+    else:
+        org = None
     log = ProblemLog()
     report = ImportReport(
         file_name=package.name[:255], sha256=package.sha256, size=package.size, dry_run=options.dry_run
     )
-    reader = reader_for(package, log, school, options.mode)
+    reader = reader_for(package, log, school, options.mode, strict=options.strict)
     if reader is None:
         return await _finish(session, school, by, report, log, now)
     prepared = reader.prepare()
@@ -271,6 +291,7 @@ async def import_package(
         importer_account_id=by.account_id,
         importer_staff_id=by.staff_id,
         opted_in=opted_in,
+        analyse=not options.dry_run,
     )
     timings = report.timings
     clock = [time.perf_counter()]
@@ -335,11 +356,16 @@ async def import_package(
             if not log.errors:
                 report.counts = merge.counts
                 report.outcome = "DRY_RUN" if options.dry_run else "COMMITTED"
-        if not log.errors and not options.dry_run and reader.org_to_record:
+        if not log.errors and not options.dry_run and org is not None:
+            await set_org(session, school.id, org, by=by.account_id, now=now)
+        elif not log.errors and not options.dry_run and reader.org_to_record:
             await _record_org(session, school, reader.org_to_record, by, log, now)
         if log.errors or options.dry_run:
             await savepoint.rollback()
         else:
+            await analyze_written(
+                session, [e for e, c in report.counts.items() if c.changes and e not in merge.analysed]
+            )
             await savepoint.commit()
         lap("finish the transaction")
     except BaseException:

@@ -71,8 +71,11 @@ PEOPLE = _temp(
     Column("dob_row", Integer),
     Column("agent_ids", ARRAY(Text)),
     Column("in_school", Boolean),
+    Column("preferred_forename", Text),
 )
-"""Users (OneRoster), or pupils and staff (schoolgraph CSV). ``kind``: PUPIL, STAFF or CONTACT."""
+"""Users (OneRoster), or pupils and staff (schoolgraph CSV). ``kind``: PUPIL, STAFF or CONTACT. ``role``: the
+OneRoster role (staff keep it as ``staff_role``); ``forename`` is the legal given name, ``preferred_forename``
+the one the person goes by (OneRoster 1.2 ``preferredGivenName``, schoolgraph's ``preferred_forename``)."""
 
 PEOPLE_COPY = [
     "row_no",
@@ -101,6 +104,7 @@ PEOPLE_COPY = [
     "dob_row",
     "agent_ids",
     "in_school",
+    "preferred_forename",
 ]
 
 DEMOGRAPHICS = _temp(

@@ -10,6 +10,9 @@ the caller (or refuse the request), and runs the operation. Then:
   transaction (LRS 5.1: an attempt is recorded even when its writes are gone);
 - a request error found on the way (an unknown tenant, a mutation over GET, an unknown operation name)
   rolls back and answers the error, with nothing recorded.
+
+Whatever the outcome, the hooks services registered on the transaction (common/transaction_hooks.py: an
+uploaded file that no committed row names is deleted) run once it has ended.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from strawberry.types.graphql import OperationType
 
 from audit.recorder import AuditTrail, record_failed_request
 from common.events import Event, attach
+from common.transaction_hooks import hooks_run_after
 from graph.audit import denial_events
 from server.errors import RequestError
 from server.protocol import (
@@ -112,7 +116,7 @@ async def _in_transaction(
 ) -> Response:
     now = runtime.clock.now()
     prepared: Prepared | None = None
-    async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
+    async with AsyncSession(runtime.engine, expire_on_commit=False) as session, hooks_run_after(session):
         transaction = await session.begin()
         try:
             outcome = await prepare(session, request, now, request_id)

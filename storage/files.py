@@ -6,8 +6,10 @@ directory (``<data dir>/files`` by default). Another backend (S3, say) implement
 :func:`check_upload` is the acceptable-use gate of LL 6.4.4: a file is accepted only when its size is
 within the limit and its *content* (sniffed from its first bytes) is one of the allowed types *and*
 agrees with its file-name extension; anything else is refused with a :class:`UploadRefused` that says
-exactly why. Keys are content-addressed (``<school>/<sha256>``): storing is idempotent, and a file left
-behind by a rolled-back request is an unreferenced duplicate, never a half-written one.
+exactly why. Keys are content-addressed (``<school>/<sha256>``): storing is idempotent. A file is written
+durably (the file and its directory are fsynced) before ``put`` returns, so before the row that names it can
+commit; a file that a rolled-back request wrote is deleted by the caller (learning.content.store_file) once
+it is sure no committed row names it.
 """
 
 from __future__ import annotations
@@ -162,7 +164,9 @@ def check_upload(file_name: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES
 class FileStore(Protocol):
     """Where uploaded files live. Keys are opaque strings made by :func:`storage_key`."""
 
-    async def put(self, key: str, data: bytes) -> None: ...
+    async def put(self, key: str, data: bytes) -> bool:
+        """Store ``data`` durably under ``key``; whether it wrote the file (False: it was there already)."""
+        ...
 
     async def get(self, key: str) -> bytes: ...
 
@@ -177,7 +181,8 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 
 
 class LocalFileStore:
-    """Files in a local directory. Writes go to a temporary file renamed into place (never half-written)."""
+    """Files in a local directory. Writes go to a temporary file, fsynced, renamed into place (never
+    half-written), and the directory is fsynced (the rename survives a crash)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -187,23 +192,30 @@ class LocalFileStore:
             raise ValueError(f"not a storage key: {key!r}")
         return self.root / key
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes) -> bool:
         path = self._path(key)
-        await anyio.to_thread.run_sync(self._write, path, data)
+        return await anyio.to_thread.run_sync(self._write, path, data)
 
     @staticmethod
-    def _write(path: Path, data: bytes) -> None:
+    def _write(path: Path, data: bytes) -> bool:
+        new_directory = not path.parent.is_dir()
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and path.stat().st_size == len(data):
-            return  # content-addressed: the same key holds the same bytes
+            return False  # content-addressed: the same key holds the same bytes
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        _fsync_directory(path.parent)
+        if new_directory:
+            _fsync_directory(path.parent.parent)
+        return True
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -212,6 +224,15 @@ class LocalFileStore:
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make a directory's entries (a file renamed into it, a new subdirectory) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def local_store(data_dir: Path) -> LocalFileStore:

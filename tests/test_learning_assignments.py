@@ -8,13 +8,17 @@ is a UserError and writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
+import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import Settings
@@ -308,3 +312,142 @@ async def test_pupils_submit_only_to_their_own_assignments(
     )  # fmt: skip
     assert problems(not_theirs) == [("submissionId", "NOT_FOUND")]
     assert await _count(engine, school, Submission) == 1
+
+
+async def test_concurrent_first_submissions_all_succeed_with_one_row(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
+) -> None:
+    """Ten first submitWork calls at once by one pupil (a double tap, a client retrying): every one succeeds,
+    as a first submission or a resubmission (none is a CONFLICT), and the pupil has one submission, holding
+    one of the ten texts.
+
+    To make the ten overlap for certain, a concurrent writer of the school's audit log holds its chain head
+    while they run: every request then reaches its write before the first of them can commit (a request
+    writes its audit trail last), which is the race of ten requests served in parallel."""
+    school = await factory.school()
+    assignment = (await _set(client, school, await login(client, school.slug, "teacher1")))["assignment"]
+    pupil = await login(client, school.slug, "pupil1")
+    texts = [f"My answer, version {n}" for n in range(10)]
+
+    async with owner_engine.connect() as holder, owner_engine.connect() as watcher:
+        held = await holder.begin()
+        await holder.execute(
+            text("SELECT seq FROM audit_heads WHERE school_id = :s FOR UPDATE"), {"s": school.id}
+        )
+        requests = [
+            asyncio.create_task(
+                mutate(
+                    client,
+                    school.slug,
+                    pupil,
+                    "submitWork",
+                    SUBMISSION,
+                    assignmentId=assignment["id"],
+                    text=t,
+                )
+            )
+            for t in texts
+        ]
+        waiting = 0
+        for _ in range(
+            80
+        ):  # until all ten wait on a lock (at most 4 s: a request's statement timeout is 5 s)
+            waiting = (await watcher.execute(WAITING_ON_LOCKS)).scalar_one()
+            await watcher.rollback()  # pg_stat_activity is read once per transaction
+            if waiting >= len(texts):
+                break
+            await asyncio.sleep(0.05)
+        await held.rollback()
+        payloads = await asyncio.gather(*requests)
+
+    assert waiting == len(texts)
+    assert [p["errors"] for p in payloads] == [[]] * 10
+    assert len({p["submission"]["id"] for p in payloads}) == 1
+    assert [p["submission"]["text"] for p in payloads] == texts  # each saw its own write
+    assert await _count(engine, school, Submission) == 1
+    async with AsyncSession(engine) as session:
+        await bind(session, [school.id])
+        kept = (await session.execute(select(Submission.text))).scalar_one()
+    assert kept in texts
+
+
+WAITING_ON_LOCKS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+    "AND pid <> pg_backend_pid()"
+)
+
+
+async def test_a_rolled_back_upload_of_work_leaves_no_file(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+) -> None:
+    """LL 6.4.4: a pupil's file is written to the store before the row naming it commits; when the request
+    then fails (here its audit trail cannot be written within the statement timeout, because a concurrent
+    writer holds the school's audit chain) it rolls back, answers a masked error, and the file is deleted:
+    no pupil's work is left on disk that no record names. The same upload, sent again, is kept."""
+    school = await factory.school()
+    assignment = (await _set(client, school, await login(client, school.slug, "teacher1")))["assignment"]
+    pupil = await login(client, school.slug, "pupil1")
+    data = PDF + f"% {uuid.uuid4()}\n".encode()  # bytes no other test stores (keys are content-addressed)
+    path = settings.data_dir / "files" / str(school.id) / hashlib.sha256(data).hexdigest()
+    operations = {
+        "query": "mutation($input: SubmitWorkInput!) { submitWork(input: $input) { errors { code } } }",
+        "variables": {"input": {"assignmentId": assignment["id"], "file": None}},
+    }
+
+    async with owner_engine.connect() as holder, owner_engine.connect() as watcher:
+        held = await holder.begin()
+        await holder.execute(
+            text("SELECT seq FROM audit_heads WHERE school_id = :s FOR UPDATE"), {"s": school.id}
+        )
+        request = asyncio.create_task(
+            client.post(
+                f"/schools/{school.slug}/graphql",
+                data={
+                    "operations": json.dumps(operations),
+                    "map": json.dumps({"0": ["variables.input.file"]}),
+                },
+                files={"0": ("essay.pdf", data, "application/pdf")},
+                headers={"authorization": f"Bearer {pupil}"},
+            )
+        )
+        blocked = await _waiting_pids(watcher, until=lambda pids: len(pids) == 1)
+        assert len(blocked) == 1 and path.exists()  # the file is on disk while the request waits
+        # The request's trail write is cancelled by its statement timeout; then let its FAILED record in.
+        await _waiting_pids(watcher, until=lambda pids: not (pids & blocked), seconds=10)
+        await held.rollback()
+        response = await request
+
+    assert response.status_code == 500 and "Internal error" in response.text
+    assert not path.exists()
+    assert await _count(engine, school, StoredFile) == 0
+    assert await _count(engine, school, Submission) == 0
+
+    again = await upload(
+        client, school.slug, pupil, "submitWork", SUBMISSION, file_name="essay.pdf", data=data,
+        assignmentId=assignment["id"],
+    )  # fmt: skip
+    assert again["data"]["submitWork"]["errors"] == []
+    assert path.read_bytes() == data
+    assert await _count(engine, school, StoredFile) == 1
+
+
+async def _waiting_pids(watcher: Any, *, until: Any, seconds: float = 4) -> set[int]:
+    """The backends waiting on a lock, polled until ``until(pids)`` holds (or ``seconds`` pass)."""
+    pids: set[int] = set()
+    for _ in range(int(seconds / 0.05)):
+        rows = await watcher.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+        pids = {r[0] for r in rows}
+        await watcher.rollback()  # pg_stat_activity is read once per transaction
+        if until(pids):
+            break
+        await asyncio.sleep(0.05)
+    return pids

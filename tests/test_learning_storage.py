@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -92,3 +93,31 @@ async def test_the_local_store_puts_gets_and_deletes(tmp_path: Path) -> None:
     for bad in ("../x", "/etc/passwd", "a/../../b", "a b", ""):
         with pytest.raises(ValueError, match="not a storage key"):
             await store.get(bad)
+
+
+async def test_the_local_store_writes_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new file is fsynced before it is renamed into place, and so are its directory and, when the
+    school's directory is new, the store's root: after ``put`` returns, a crash cannot lose the file that
+    the row about to commit names. A second put of the same key writes (and syncs) nothing."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # the real fsync, recording what it was given
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = local_store(tmp_path)
+    accepted = check_upload("a.pdf", PDF)
+    key = storage_key(uuid.uuid4(), accepted.sha256)
+    school_dir = tmp_path / "files" / key.split("/")[0]
+
+    assert await store.put(key, PDF) is True
+
+    assert len(synced) == 3
+    assert Path(synced[0]).parent == school_dir and Path(synced[0]).name.startswith(".upload-")
+    assert synced[1:] == [str(school_dir), str(tmp_path / "files")]
+    assert (school_dir / accepted.sha256).read_bytes() == PDF
+    synced.clear()
+    assert await store.put(key, PDF) is False
+    assert synced == []

@@ -30,12 +30,20 @@ B = frozenset({"pupilB1", "pupilB2", "pupilB3"})
 EVERY_PUPIL = A | B
 STAFF_KEYS = ("admin", "teacher1", "teacher2", "senco")
 
-PUPIL_FIELDS = ("forename", "surname", "dateOfBirth", "gender", "email", "upn", "uln", "groups")
-RECORD = frozenset({"forename", "surname", "dateOfBirth", "gender", "email", "groups"})
+PUPIL_FIELDS = (
+    "forename", "preferredForename", "surname", "displayName", "dateOfBirth", "gender", "email", "upn", "uln",
+    "groups",
+)  # fmt: skip
+RECORD = frozenset(
+    {"forename", "preferredForename", "surname", "displayName", "dateOfBirth", "gender", "email", "groups"}
+)
 UPN, ULN = frozenset({"upn"}), frozenset({"uln"})
 
-STAFF_FIELDS = ("title", "forename", "surname", "roleText", "workEmail", "secondaryEmail", "staffCode")
-NAME = frozenset({"title", "forename", "surname"})
+STAFF_FIELDS = (
+    "title", "forename", "preferredForename", "surname", "displayName", "roleText", "workEmail",
+    "secondaryEmail", "staffCode",
+)  # fmt: skip
+NAME = frozenset({"title", "forename", "preferredForename", "surname", "displayName"})
 DIRECTORY = NAME | {"roleText", "workEmail"}
 OWN = DIRECTORY | {"secondaryEmail", "staffCode"}
 
@@ -134,8 +142,12 @@ ROLES = list(VIEWS)
 
 # --- documents ----------------------------------------------------------------------------------------
 
-PUPIL_SELECTION = "id forename surname dateOfBirth gender email upn uln groups { name }"
-STAFF_SELECTION = "id title forename surname roleText workEmail secondaryEmail staffCode"
+PUPIL_SELECTION = (
+    "id forename preferredForename surname displayName dateOfBirth gender email upn uln groups { name }"
+)
+STAFF_SELECTION = (
+    "id title forename preferredForename surname displayName roleText workEmail secondaryEmail staffCode"
+)
 GROUP_SELECTION = (
     "id name kind yearGroup subject externalId active pupils { id forename surname } "
     f"teachers {{ {STAFF_SELECTION} }}"
@@ -196,7 +208,9 @@ def _pupil_values(school: SchoolData, key: str) -> dict[str, Any]:
     return {
         "id": to_global_id("Pupil", row.id),
         "forename": row.forename,
+        "preferredForename": row.preferred_forename,
         "surname": row.surname,
+        "displayName": f"{row.preferred_forename or row.forename} {row.surname}",
         "dateOfBirth": str(row.date_of_birth),
         "gender": row.gender,
         "email": row.email,
@@ -212,7 +226,9 @@ def _staff_values(school: SchoolData, key: str) -> dict[str, Any]:
         "id": to_global_id("Staff", row.id),
         "title": row.title,
         "forename": row.forename,
+        "preferredForename": row.preferred_forename,
         "surname": row.surname,
+        "displayName": f"{row.preferred_forename or row.forename} {row.surname}",
         "roleText": row.role_text,
         "workEmail": row.work_email,
         "secondaryEmail": row.secondary_email,

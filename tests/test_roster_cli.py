@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import anyio
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
 from common.settings import REPO_ROOT
+from roster.oneroster import SPECS_11
+from roster.service import school_ref
 from server.cli import app
 from server.database import DatabaseUrls
+from tenants.context import bind
 from tests.factories.people import new_school, new_upn
-from tests.factories.roster import counts, enrol, klass, oneroster, problems, rename_column, run_import, user
+from tests.factories.roster import (
+    counts,
+    csv_text,
+    enrol,
+    klass,
+    oneroster,
+    problems,
+    rename_column,
+    run_import,
+    set_org,
+    user,
+    with_file,
+)
 from tests.factories.schools import SchoolFactory
 
 
@@ -69,7 +86,7 @@ async def test_import_and_export_from_the_command_line(
     # classes.csv no longer lists them) deactivated.
     assert "Dry run: 15 changes would be made; nothing was written." in out
     assert "pupils" in out and "VALUE_CASE" in out
-    code, out = await _run("roster", "import", "--school", school.slug, str(package))
+    code, out = await _run("roster", "import", "--school", school.slug, str(package), "--org", "org-1")
     assert code == 0, out
     assert "Imported: 15 changes." in out
 
@@ -106,3 +123,73 @@ async def test_the_templates_import_as_they_are(
         "groups": 4, "staff": 3, "pupils": 3, "memberships": 3, "teaching": 2, "accounts": 3,
     }  # fmt: skip
     assert set(report.problem_codes) <= {"PARENTAL_CONSENT_REQUIRED", "EXTENDED_DATA_DROPPED"}
+
+
+async def _org(engine: AsyncEngine, school_id: uuid.UUID) -> str | None:
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        return (await school_ref(session, school_id)).org_sourced_id
+
+
+async def test_org_is_recorded_only_by_an_import_that_commits(
+    cli_env: None, factory: SchoolFactory, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """`roster import --org X` names the school for that package; the school's roster source becomes X only
+    when the import commits: a refused import and a dry run leave the recorded org as it was."""
+    school = await new_school(factory)
+    await set_org(engine, school.id, "org-old")
+    package = tmp_path / "package.zip"
+    package.write_bytes(_package())
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(rename_column(_package(), "users.csv", "givenName", "givnName"))
+
+    code, out = await _run("roster", "import", "--school", school.slug, str(broken), "--org", "org-1")
+    assert code == 1 and "Refused" in out, out
+    assert await _org(engine, school.id) == "org-old"
+    code, out = await _run(
+        "roster", "import", "--school", school.slug, str(package), "--org", "org-1", "--dry-run"
+    )
+    assert code == 0 and "Dry run" in out, out
+    assert await _org(engine, school.id) == "org-old"
+    code, out = await _run("roster", "import", "--school", school.slug, str(package), "--org", " ")
+    assert code == 2 and "--org" in out, out
+
+    code, out = await _run("roster", "import", "--school", school.slug, str(package), "--org", "org-1")
+    assert code == 0 and "Imported" in out, out
+    assert await _org(engine, school.id) == "org-1"
+
+
+async def test_strict_refuses_a_column_the_format_does_not_have(
+    cli_env: None, factory: SchoolFactory, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """LL 10.2: a vendor column (admissionNumber) is a warning by default; `--strict` refuses the package
+    with UNKNOWN_COLUMN as an error naming the column, and writes nothing."""
+    school = await new_school(factory)
+    await set_org(engine, school.id, "org-1")
+    header = (*SPECS_11["users.csv"], "admissionNumber")
+    row = user("p1", "student", "Pat", "One", user_ids=f"{{UPN:{new_upn()}}}") | {"admissionNumber": "000123"}
+    package = tmp_path / "vendor.zip"
+    package.write_bytes(
+        with_file(
+            oneroster(users=[row], absent=("classes.csv", "enrollments.csv")),
+            "users.csv",
+            csv_text(header, [[row.get(c, "") for c in header]]),
+        )
+    )
+
+    code, out = await _run("roster", "import", "--school", school.slug, str(package), "--strict")
+    assert code == 1, out
+    assert "1 errors, 0 warnings" in out and "UNKNOWN_COLUMN" in out and "admissionNumber" in out
+    assert await _scalar_pupils(engine, school.id) == 0
+    code, out = await _run("roster", "import", "--school", school.slug, str(package))
+    assert code == 0, out
+    assert "0 errors, " in out and "Imported" in out and "UNKNOWN_COLUMN" in out and "admissionNumber" in out
+    assert await _scalar_pupils(engine, school.id) == 1
+
+
+async def _scalar_pupils(engine: AsyncEngine, school_id: uuid.UUID) -> int:
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        return int(
+            (await session.execute(text("SELECT count(*) FROM pupils WHERE source_id = 'p1'"))).scalar_one()
+        )

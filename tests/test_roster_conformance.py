@@ -96,7 +96,10 @@ async def test_a_complete_1_2_users_file_imports_and_profile_passwords_are_repor
         ("userProfiles.csv", 2, "password", "PASSWORDS_IGNORED")
     ]
     assert counts(report)["pupils"]["create"] == 1
-    assert await _names(engine, school.id) == {"p1": ("Pat", "One")}
+    # the legal names stay the pupil's names; the preferred given name is kept beside them
+    assert await _names(engine, school.id) == {"p1": ("Patricia", "One")}
+    preferred = "SELECT preferred_forename FROM pupils WHERE source_id = 'p1'"
+    assert await _scalar(engine, school.id, preferred) == "Pat"
 
 
 async def test_optional_columns_may_be_absent_and_vendor_columns_are_warnings(

@@ -6,6 +6,7 @@ import base64
 import gc
 import io
 import json
+import uuid
 import zipfile
 from datetime import timedelta
 
@@ -14,13 +15,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from roster.oneroster import SPECS_11
 from tenants.context import bind
 from tests.factories import clock
-from tests.factories.people import new_school
+from tests.factories.people import new_school, new_upn
 from tests.factories.roster import (
     NEW_PASSWORD,
     activate,
     activation_codes,
+    csv_text,
     enrol,
     imported_accounts,
     klass,
@@ -28,6 +31,7 @@ from tests.factories.roster import (
     set_org,
     upload,
     user,
+    with_file,
 )
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.test_roster_import import years_ago
@@ -281,8 +285,11 @@ async def test_only_this_schools_admins_reach_the_roster(
         assert body["data"] is None or body["data"][name] is None, (name, body)
         assert [e["extensions"]["code"] for e in body["errors"]] == [expected], (name, body)
         assert "Olly" not in str(body)
-    body = await upload(client, school.slug, token, _package(), selection="rosterImport { id }")
-    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == expected
+    for strict in (False, True):
+        body = await upload(
+            client, school.slug, token, _package(), strict=strict, selection="rosterImport { id }"
+        )
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == expected
     gc.collect()  # the denied upload's spooled file (see above), inside this test
     activation = await activate(client, school.slug, "olly.older", "ABCD-EFGH-JKMN-PQRS")
     assert [e["code"] for e in activation["errors"]] == ["INVALID_ACTIVATION_CODE"]
@@ -294,3 +301,44 @@ async def test_only_this_schools_admins_reach_the_roster(
     assert theirs["data"]["importHistory"]["edges"] == []
     source = await gql(client, other.slug, QUERIES["rosterSource"], token=other_admin)
     assert source["data"]["rosterSource"] is None
+
+
+async def test_strict_upload_refuses_vendor_columns(
+    client: httpx.AsyncClient, engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """LL 10.2: importRoster(strict: true) refuses a users.csv with a vendor column (an UNKNOWN_COLUMN error
+    naming it) and writes nothing; without strict the same package imports with a warning."""
+    school = await new_school(factory)
+    await set_org(engine, school.id, "org-1")
+    admin = await login(client, school.slug, "admin")
+    header = (*SPECS_11["users.csv"], "ncYear")
+    row = user("p1", "student", "Pat", "One", user_ids=f"{{UPN:{new_upn()}}}") | {"ncYear": "5"}
+    package = with_file(
+        oneroster(users=[row], absent=("classes.csv", "enrollments.csv")),
+        "users.csv",
+        csv_text(header, [[row.get(c, "") for c in header]]),
+    )
+
+    refused = (await upload(client, school.slug, admin, package, strict=True))["data"]["importRoster"]
+    assert refused["rosterImport"]["outcome"] == "REFUSED"
+    unknown = [
+        (p["severity"], p["file"], p["column"]) for p in refused["problems"] if p["code"] == "UNKNOWN_COLUMN"
+    ]
+    assert unknown == [("ERROR", "users.csv", "ncYear")]
+    assert await _count_pupil(engine, school.id) == 0
+
+    imported = (await upload(client, school.slug, admin, package))["data"]["importRoster"]
+    assert imported["rosterImport"]["outcome"] == "COMMITTED"
+    unknown = [
+        (p["severity"], p["file"], p["column"]) for p in imported["problems"] if p["code"] == "UNKNOWN_COLUMN"
+    ]
+    assert unknown == [("WARNING", "users.csv", "ncYear")]
+    assert await _count_pupil(engine, school.id) == 1
+
+
+async def _count_pupil(engine: AsyncEngine, school_id: uuid.UUID) -> int:
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school_id])
+        return int(
+            (await session.execute(text("SELECT count(*) FROM pupils WHERE source_id = 'p1'"))).scalar_one()
+        )

@@ -1,7 +1,7 @@
 """``schoolgraph roster ...``: import and export a school's roster from the command line.
 
-``schoolgraph roster import --school SLUG PATH [--dry-run] [--mode auto|bulk|delta] [--org SOURCEDID]``
-imports a zip or a folder (OneRoster 1.1/1.2 CSV, or schoolgraph's own layout) with a progress bar and a
+``schoolgraph roster import --school SLUG PATH [--dry-run] [--mode auto|bulk|delta] [--org SOURCEDID]
+[--strict]`` imports a zip or a folder (OneRoster 1.1/1.2 CSV, or schoolgraph's own layout) with a progress bar and a
 summary table, in one transaction; ``schoolgraph roster export --school SLUG OUT.zip`` writes the school's
 roster as a OneRoster 1.1 bulk zip. Both connect as the runtime role (row-level security applies), record
 the action in the school's audit log (actor: the command line) and, for imports, in the import history.
@@ -25,7 +25,7 @@ from server.cli.common import console
 if TYPE_CHECKING:
     from common.settings import Settings
     from roster.export import ExportSummary
-    from roster.service import ImportReport
+    from roster.service import ImportOptions, ImportReport
     from server.database import DatabaseUrls
 
 app = typer.Typer(help="Import and export a school's roster (MIS CSV, OneRoster).", no_args_is_help=True)
@@ -38,19 +38,33 @@ def import_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count only; write nothing."),
     mode: str = typer.Option("auto", "--mode", help="auto (as the manifest says), bulk or delta."),
     org: str | None = typer.Option(
-        None, "--org", help="Record this OneRoster org sourcedId as the school's before importing."
+        None,
+        "--org",
+        help="This OneRoster org sourcedId is the school: recorded as the school's when the import commits "
+        "(not by a dry run or a refused import).",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse columns the format does not have (by default: a warning each)."
     ),
     show: int = typer.Option(50, "--show", help="How many problems to list (all are counted)."),
 ) -> None:
     """Import a roster package into one school: all of it or nothing."""
-    from roster.service import MODES
+    from common.errors import DomainError
+    from roster.service import MODES, ImportOptions, valid_org
 
     if mode not in MODES:
         console.print(f"[red]--mode must be one of {', '.join(MODES)}[/red]")
         raise typer.Exit(2)
+    if org is not None:
+        try:
+            org = valid_org(org, "--org")
+        except DomainError as error:
+            console.print(f"[red]--org: {error.problems[0].message}[/red]")
+            raise typer.Exit(2) from None
     settings = common.settings()
     urls = common.urls(settings, announce=False)
-    report = asyncio.run(_import(settings, urls, school, path, dry_run=dry_run, mode=mode, org=org))
+    options = ImportOptions(mode=mode, dry_run=dry_run, strict=strict, org=org)
+    report = asyncio.run(_import(settings, urls, school, path, options))
     _print_report(report, show)
     if report.outcome == "REFUSED":
         raise typer.Exit(1)
@@ -61,15 +75,12 @@ async def _import(
     urls: DatabaseUrls,
     slug: str,
     path: Path,
-    *,
-    dry_run: bool,
-    mode: str,
-    org: str | None,
+    options: ImportOptions,
 ) -> ImportReport:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from common.clock import utcnow
-    from roster.service import Importer, ImportOptions, import_path, school_ref, set_org
+    from roster.service import Importer, import_path, school_ref
     from tenants.context import enter_school
 
     async with common.runtime_engine(settings, urls) as engine:
@@ -83,8 +94,6 @@ async def _import(
                 raise typer.Exit(2)
             now = utcnow()
             trail = common.command_trail(session, tenant.id)
-            if org:
-                await set_org(session, tenant.id, org, by=None, now=now)
             ref = await school_ref(session, tenant.id)
             with _stage_progress() as advance:
                 report = await import_path(
@@ -92,7 +101,7 @@ async def _import(
                     ref,
                     path,
                     by=Importer(name=common.CLI_NAME),
-                    options=ImportOptions(mode=mode, dry_run=dry_run),
+                    options=options,
                     now=now,
                     progress=advance,
                 )

@@ -335,15 +335,17 @@ async def upload(
     *,
     dry_run: bool = False,
     mode: str = "AUTO",
+    strict: bool = False,
     selection: str = "rosterImport { id outcome changes counts { entity create update deactivate unchanged } } "
     "problems { severity code file row column message expected } errors { field code message }",
 ) -> dict[str, Any]:
     """importRoster through the GraphQL multipart request spec, as a browser would send it."""
     query = (
-        "mutation($file: Upload!, $dry: Boolean!, $mode: ImportMode!) { importRoster(input: "
-        f"{{file: $file, dryRun: $dry, mode: $mode}}) {{ {selection} }} }}"
+        "mutation($file: Upload!, $dry: Boolean!, $mode: ImportMode!, $strict: Boolean!) { importRoster(input: "
+        f"{{file: $file, dryRun: $dry, mode: $mode, strict: $strict}}) {{ {selection} }} }}"
     )
-    operations = {"query": query, "variables": {"file": None, "dry": dry_run, "mode": mode}}
+    variables = {"file": None, "dry": dry_run, "mode": mode, "strict": strict}
+    operations = {"query": query, "variables": variables}
     response = await client.post(
         f"/schools/{slug}/graphql",
         data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},

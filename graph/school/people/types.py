@@ -104,6 +104,20 @@ class AccountType:
         )
 
 
+PREFERRED = "The given name the person goes by, when it is not the legal one (forename); null when none."
+DISPLAY = "The name to show: the preferred given name (else the legal one) and the surname."
+
+
+def display_name(row: Pupil | Staff | Contact) -> str:
+    """How a person is named where names are displayed: the given name they go by, then the surname.
+    Official uses (exports, the MIS, consent records) keep the legal ``forename``."""
+    return f"{row.preferred_forename or row.forename} {row.surname}"
+
+
+def _display(root: Any) -> str:
+    return display_name(root.row)
+
+
 @personal_data
 @strawberry.type(name="Pupil")
 class PupilType(Node):
@@ -111,7 +125,11 @@ class PupilType(Node):
 
     row: strawberry.Private[Pupil]
     forename: str | None = row_field(policies.PUPIL_RECORD, "forename")
+    preferred_forename: str | None = row_field(
+        policies.PUPIL_RECORD, "preferred_forename", description=PREFERRED
+    )
     surname: str | None = row_field(policies.PUPIL_RECORD, "surname")
+    display_name: str | None = guarded(policies.PUPIL_RECORD, resolver=_display, description=DISPLAY)
     date_of_birth: datetime.date | None = row_field(policies.PUPIL_RECORD, "date_of_birth")
     gender: Gender | None = row_field(policies.PUPIL_RECORD, "gender")
     email: str | None = row_field(policies.PUPIL_RECORD, "email")
@@ -149,7 +167,9 @@ class StaffType(Node):
     row: strawberry.Private[Staff]
     title: str | None = guarded(policies.STAFF_NAME)
     forename: str | None = guarded(policies.STAFF_NAME)
+    preferred_forename: str | None = guarded(policies.STAFF_NAME, description=PREFERRED)
     surname: str | None = guarded(policies.STAFF_NAME)
+    display_name: str | None = guarded(policies.STAFF_NAME, resolver=_display, description=DISPLAY)
     role_text: str | None = guarded(policies.STAFF_DIRECTORY)
     work_email: str | None = guarded(policies.STAFF_DIRECTORY)
     teaching: bool | None = guarded(policies.STAFF_DIRECTORY)
@@ -176,6 +196,7 @@ class StaffType(Node):
             id=to_global_id("Staff", row.id),
             title=row.title,
             forename=row.forename,
+            preferred_forename=row.preferred_forename,
             surname=row.surname,
             role_text=row.role_text,
             work_email=row.work_email,
@@ -195,7 +216,9 @@ class ContactType(Node):
     row: strawberry.Private[Contact]
     title: str | None = guarded(policies.CONTACT)
     forename: str | None = guarded(policies.CONTACT)
+    preferred_forename: str | None = guarded(policies.CONTACT, description=PREFERRED)
     surname: str | None = guarded(policies.CONTACT)
+    display_name: str | None = guarded(policies.CONTACT, resolver=_display, description=DISPLAY)
     email: str | None = guarded(policies.CONTACT)
     phone: str | None = guarded(policies.CONTACT)
     account: Annotated[AccountType, strawberry.lazy("graph.school.people.types")] | None = guarded(
@@ -209,6 +232,7 @@ class ContactType(Node):
             id=to_global_id("Contact", row.id),
             title=row.title,
             forename=row.forename,
+            preferred_forename=row.preferred_forename,
             surname=row.surname,
             email=row.email,
             phone=row.phone,

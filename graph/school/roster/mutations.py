@@ -49,6 +49,11 @@ class ImportRosterInput:
     mode: ImportMode = strawberry.field(
         default=ImportMode.AUTO, description="AUTO: as the manifest says per file (own layout: BULK)."
     )
+    strict: bool = strawberry.field(
+        default=False,
+        description="Refuse columns the format does not have (UNKNOWN_COLUMN errors); by default each is a "
+        "warning and the column is ignored.",
+    )
 
 
 @strawberry.type
@@ -153,7 +158,9 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
             stream,
             getattr(upload, "filename", None) or "upload.zip",
             by=_importer(info),
-            options=roster_service.ImportOptions(mode=input.mode.value, dry_run=input.dry_run),
+            options=roster_service.ImportOptions(
+                mode=input.mode.value, dry_run=input.dry_run, strict=input.strict
+            ),
             now=ctx.now,
         )
 
