@@ -4,7 +4,8 @@
 endpoint's ``prepare`` resolve the tenant, bind the transaction for row-level security and authenticate
 the caller (or refuse the request), and runs the operation. Then:
 
-- success: the request's audit trail is written in the same transaction, last, and it commits;
+- success: the request's audit trail is inserted in the same transaction, last, and it commits; the
+  school's audit sequencer is woken to number, chain and sign the new entries (``audit.sequencer``);
 - an unexpected error (a bug, a fault: never a GraphQL or domain error) rolls everything back, is logged
   with the request id, masked in the response, and the trail is written with outcome FAILED in a fresh
   transaction (LRS 5.1: an attempt is recorded even when its writes are gone);
@@ -133,9 +134,11 @@ async def _in_transaction(
                         exc_info=failure.original_error,
                     )
                 await record_failed_request(runtime.engine, prepared.trail, now=now)
+                runtime.recorded(prepared.trail.schools())
             else:
                 await prepared.trail.write(session, now=now)
                 await transaction.commit()
+                runtime.recorded(prepared.trail.schools())
         except RequestError as refused:
             await transaction.rollback()
             return refused.response(media)
@@ -144,6 +147,7 @@ async def _in_transaction(
             log.exception("request %s failed", request_id)
             if prepared is not None:
                 await record_failed_request(runtime.engine, prepared.trail, now=now)
+                runtime.recorded(prepared.trail.schools())
             return RequestError(
                 500,
                 "INTERNAL_SERVER_ERROR",
