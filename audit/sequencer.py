@@ -38,7 +38,7 @@ from auth.tokens import SigningKeys
 from common.clock import Clock
 from models import AuditEntry, AuditHead, AuditTreeHead, School
 from tenants.context import bind
-from tenants.scoping import in_school
+from tenants.scoping import in_school, in_schools
 
 log = logging.getLogger("schoolgraph.audit")
 
@@ -171,7 +171,7 @@ async def pending_schools(engine: AsyncEngine) -> list[uuid.UUID]:
             found += (
                 await session.execute(
                     select(AuditEntry.school_id)
-                    .where(AuditEntry.school_id.in_(chunk), AuditEntry.seq.is_(None))  # type: ignore[attr-defined,union-attr]
+                    .where(in_schools(AuditEntry, chunk), AuditEntry.seq.is_(None))  # type: ignore[union-attr]
                     .distinct()
                 )
             ).scalars()

@@ -35,6 +35,7 @@ from audit.store import pending_count, stream_entries, tree_heads
 from auth.tokens import SigningKeys
 from models import AuditTreeHead, School
 from tenants.context import bind
+from tenants.scoping import in_school
 
 __all__ = ["Anchor", "SchoolVerdict", "read_anchors", "schools", "signed_head_json", "verify_school"]
 
@@ -120,7 +121,8 @@ async def verify_school(
     await bind(session, [school_id])
     earlier = await chain_head(session, school_id) or (0, GENESIS)
     stored = await tree_heads(session, school_id)
-    checkpoints, fault = _checkpoints(stored, [a for a in anchors if a.school_id == school_id], keys)
+    mine = [anchor for anchor in anchors if anchor.school_id in (school_id,)]  # the file holds every school's
+    checkpoints, fault = _checkpoints(stored, mine, keys)
     walk = ChainWalk(remember=earlier[0])
     frontier = Frontier()
     last_good, tree_fault = 0, None
@@ -187,7 +189,7 @@ async def latest_head(session: AsyncSession, school_id: uuid.UUID) -> AuditTreeH
     """The school's newest signed tree head (the session bound to the school)."""
     stmt = (
         select(AuditTreeHead)
-        .where(AuditTreeHead.school_id == school_id)
+        .where(in_school(AuditTreeHead, school_id))
         .order_by(AuditTreeHead.tree_size.desc())  # type: ignore[attr-defined]
         .limit(1)
     )

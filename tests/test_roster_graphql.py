@@ -124,7 +124,7 @@ async def test_a_school_admin_uploads_a_package_dry_run_first(
         rows = (
             await session.execute(
                 text(
-                    "SELECT outcome, detail::text FROM audit_log WHERE action = 'roster.import' ORDER BY seq"
+                    "SELECT outcome, detail::text FROM audit_log WHERE action = 'roster.import' ORDER BY id"
                 )
             )
         ).all()

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from audit.sequencer import Sequenced, sequence_school
 from audit.verify import Anchor, SchoolVerdict, verify_school
 from auth.tokens import SigningKeys
-from tests.factories import clock
 from models import AuditEntry
 from tenants.context import bind
 from tenants.scoping import in_school
+from tests.factories import clock
 
 
 async def entries(engine: AsyncEngine, school_id: uuid.UUID, action: str | None = None) -> list[AuditEntry]:

@@ -1,7 +1,7 @@
 """The school schema's audit-log fields: school admins read their school's audit (LRS 7.3, LRS 8.9, LL 7.1.4).
 
 ``auditLog`` lists entries with filters, newest first; ``pupilAccessReport`` answers "who accessed this
-pupil's record". Both are cursor connections over the chain's ``seq``. Policies live in
+pupil's record". Both are cursor connections over the entries' ``id`` (insertion order). Policies live in
 :mod:`audit.policies`; every field of an entry declares one. Reading the audit is itself recorded.
 """
 
@@ -55,7 +55,11 @@ class AuditActorType(Enum):
 class AuditEntryType:
     row: strawberry.Private[AuditEntry]
     seq: int | None = guarded(
-        AUDIT_LOG, description="Position in the school's hash chain: from 1, without gaps."
+        AUDIT_LOG,
+        description=(
+            "Position in the school's log (its chain and Merkle tree): from 1, without gaps; null while "
+            "the entry is pending (recorded, not yet sequenced)."
+        ),
     )
     occurred_at: datetime.datetime | None = guarded(AUDIT_LOG)
     actor_type: AuditActorType | None = guarded(AUDIT_LOG)
@@ -127,8 +131,8 @@ def _bad_input(field: str, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": field})
 
 
-def _seq_page(info: Info, first: int | None, after: str | None) -> tuple[Page, int | None]:
-    """The page asked for and the ``seq`` its cursor stands at (entries older than it come next). A bad
+def _id_page(info: Info, first: int | None, after: str | None) -> tuple[Page, int | None]:
+    """The page asked for and the entry ``id`` its cursor stands at (entries older than it come next). A bad
     ``first`` or cursor is a GraphQL error here (a query has no payload to carry it)."""
     try:
         page = page_of(info, first, after)
@@ -173,7 +177,7 @@ def _where(filter: AuditLogFilter | None) -> queries.AuditFilter:
 
 
 def _connection(rows: Any, page: Page) -> Connection[AuditEntryType]:
-    return connection(rows, page, key=lambda e: (e.seq,), node=AuditEntryType.of)
+    return connection(rows, page, key=lambda e: (e.id,), node=AuditEntryType.of)
 
 
 async def _audit_log(
@@ -183,10 +187,10 @@ async def _audit_log(
     after: str | None = None,
 ) -> AuditEntryConnection:
     ctx = info.context
-    page, before_seq = _seq_page(info, first, after)
+    page, before_id = _id_page(info, first, after)
     where = _where(filter)
     rows = await queries.entries_page(
-        ctx.session, ctx.tenant.id, where, first=page.first, before_seq=before_seq
+        ctx.session, ctx.tenant.id, where, first=page.first, before_id=before_id
     )
     ctx.audit.record("read.audit_log", detail={"report": "auditLog"})
     return _connection(rows, page)
@@ -196,12 +200,12 @@ async def _pupil_access_report(
     info: Info, pupil_id: strawberry.ID, first: int | None = None, after: str | None = None
 ) -> AuditEntryConnection:
     ctx = info.context
-    page, before_seq = _seq_page(info, first, after)
+    page, before_id = _id_page(info, first, after)
     kind, pupil = _global_id(pupil_id, "pupilId")
     if kind != "Pupil":
         raise _bad_input("pupilId", f"{pupil_id!r} is not a pupil's id.")
     rows = await queries.pupil_access(
-        ctx.session, ctx.tenant.id, pupil, first=page.first, before_seq=before_seq
+        ctx.session, ctx.tenant.id, pupil, first=page.first, before_id=before_id
     )
     # Not targeted at the pupil: reading the report is not an access to the pupil's record.
     ctx.audit.record("read.audit_log", detail={"report": "pupilAccessReport", "pupilId": str(pupil_id)})
