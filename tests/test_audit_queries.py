@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from graph.core.relay import to_global_id
 from models import AuditEntry
+from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories import clock
-from server.runtime import Runtime
 from tests.factories.audit import entries, sequence
 from tests.factories.schools import SchoolFactory, gql, login
 
