@@ -132,7 +132,7 @@ async def sequence_school(
                 pg_insert(AuditHead)
                 .values(school_id=school_id, seq=seq, hash=prev, frontier=frontier.hashes)
                 .on_conflict_do_update(
-                    index_elements=[AuditHead.school_id],
+                    index_elements=["school_id"],
                     set_={"seq": seq, "hash": prev, "frontier": frontier.hashes},
                 )
             )

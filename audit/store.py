@@ -29,12 +29,12 @@ async def stream_entries(
     while True:
         stmt = (
             select(*CHAINED_COLUMNS)
-            .where(in_school(AuditEntry, school_id), AuditEntry.seq > after)  # type: ignore[operator]
+            .where(in_school(AuditEntry, school_id), AuditEntry.seq > after)
             .order_by(AuditEntry.seq)
             .limit(BATCH)
         )
         if upto is not None:
-            stmt = stmt.where(AuditEntry.seq <= upto)  # type: ignore[operator]
+            stmt = stmt.where(AuditEntry.seq <= upto)
         batch: Any = (await session.execute(stmt)).all()
         for row in batch:
             yield row

@@ -363,6 +363,6 @@ async def account_events(
         )
     )
     if before_id is not None:
-        stmt = stmt.where(AuditEntry.id < before_id)  # type: ignore[operator]
+        stmt = stmt.where(AuditEntry.id < before_id)
     stmt = stmt.order_by(AuditEntry.id.desc()).limit(first + 1)  # type: ignore[union-attr]
     return list((await session.execute(stmt)).scalars())

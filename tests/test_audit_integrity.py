@@ -329,9 +329,10 @@ async def test_verify_tolerates_appends_while_it_runs(
     """LRS 5.1: verifying a school in use is no false alarm: entries committed after the head was read
     continue the chain and are accepted (nothing is locked while verifying)."""
     import audit.verify as verify_module
+    from audit.store import stream_entries
 
     school = await _school_with_entries(factory, engine, 3)
-    original = verify_module.stream_entries
+    original = stream_entries
 
     async def append_then_read(session: AsyncSession, school_id: uuid.UUID) -> AsyncIterator[Any]:
         await _append(engine, school.id, "meanwhile.1", "meanwhile.2", request_id="meanwhile")
