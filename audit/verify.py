@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -70,7 +70,7 @@ class _Checkpoint:
     root: bytes
     chain_hash: bytes
     what: str
-    problems: list[str] = field(default_factory=list)
+    anchored: bool
 
 
 def _checkpoints(
@@ -99,7 +99,7 @@ def _checkpoints(
                 if fault is None or candidate.seq < fault.seq:
                     fault = candidate
                 continue
-        found.setdefault(size, []).append(_Checkpoint(size, root, chain, what))
+        found.setdefault(size, []).append(_Checkpoint(size, root, chain, what, kind == "anchored"))
     return found, fault
 
 
@@ -125,7 +125,10 @@ async def verify_school(
     checkpoints, fault = _checkpoints(stored, mine, keys)
     walk = ChainWalk(remember=earlier[0])
     frontier = Frontier()
-    last_good, tree_fault = 0, None
+    # The last size at which a head matched: any head, and an anchored one (the stored heads may have been
+    # rewritten with the rest, so a mismatch with an anchor is placed after the last anchor that held).
+    last_good = {"stored": 0, "anchored": 0}
+    tree_fault: ChainFault | None = None
     async for entry in stream_entries(session, school_id):
         if walk.step(entry) is not None:
             break
@@ -134,17 +137,15 @@ async def verify_school(
         if tree_fault is None and points:
             wrong = [p for p in points if p.root != frontier.root() or p.chain_hash != entry.hash]
             if wrong:
-                span = (
-                    f"entry {entry.seq}"
-                    if last_good + 1 == entry.seq
-                    else f"entries {last_good + 1} to {entry.seq}"
-                )
+                first = (last_good["anchored"] if wrong[0].anchored else max(last_good.values())) + 1
+                span = f"entry {entry.seq}" if first == entry.seq else f"entries {first} to {entry.seq}"
                 tree_fault = ChainFault(
-                    last_good + 1,
+                    first,
                     f"was rewritten: {span} no longer match {wrong[0].what} (entries and chain recomputed)",
                 )
             else:
-                last_good = entry.seq
+                for point in points:
+                    last_good["anchored" if point.anchored else "stored"] = entry.seq
     later = await chain_head(session, school_id) or (0, GENESIS)
     result = walk.finish(later, earlier=earlier)
     # The chain's diagnosis is the sharper one (it names what happened); the tree's stands when the chain

@@ -5,6 +5,7 @@ with signed tree heads, which ``schoolgraph audit verify`` (and ``--anchor``) ch
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -523,3 +524,107 @@ async def test_the_server_sequencer_runs_after_commits(
     assert token and [e.seq for e in found] == list(range(1, len(found) + 1))
     verdict = await verify(engine, school.id, runtime.auth.keys)
     assert (verdict.fault, verdict.pending) == (None, 0)
+
+
+# --- heads kept outside the database ----------------------------------------------------------------------
+
+
+async def _rewrite_log_and_heads(c: AsyncConnection, s: uuid.UUID) -> None:
+    """The owner who holds the database and the platform key: changes entry 3, recomputes the chain, the
+    tree, ``audit_heads`` and every stored signed tree head (signed again). Nothing inside the database
+    shows it."""
+    from audit.merkle import Frontier, head_payload, leaf_hash
+    from audit.sequencer import HEAD_TYPE
+
+    await c.execute(
+        text("UPDATE audit_log SET outcome = 'DENIED' WHERE school_id = :s AND seq = 3"), {"s": s}
+    )
+    await _rechain_from(c, s, 3)
+    heads = (
+        (await c.execute(text("SELECT * FROM audit_tree_heads WHERE school_id = :s"), {"s": s}))
+        .mappings()
+        .all()
+    )
+    await c.execute(text("DELETE FROM audit_tree_heads WHERE school_id = :s"), {"s": s})
+    rows = (
+        await c.execute(text("SELECT * FROM audit_log WHERE school_id = :s ORDER BY seq"), {"s": s})
+    ).mappings()
+    frontier = Frontier()
+    sizes = {h["tree_size"]: h["signed_at"] for h in heads}
+    for row in rows:
+        frontier.append(leaf_hash(SimpleNamespace(**row)))
+        if row["seq"] in sizes:
+            root, at = frontier.root(), sizes[row["seq"]]
+            payload = head_payload(
+                school_id=s, tree_size=row["seq"], root_hash=root, chain_hash=row["hash"], signed_at=at
+            )
+            await c.execute(
+                text(
+                    "INSERT INTO audit_tree_heads (school_id, tree_size, root_hash, chain_hash, signed_at, signature) "
+                    "VALUES (:s, :n, :r, :h, :at, :sig)"
+                ),
+                {
+                    "s": s,
+                    "n": row["seq"],
+                    "r": root,
+                    "h": row["hash"],
+                    "at": at,
+                    "sig": KEYS.sign_jws(payload, typ=HEAD_TYPE),
+                },
+            )
+    await c.execute(
+        text("UPDATE audit_heads SET frontier = :f WHERE school_id = :s"), {"s": s, "f": frontier.hashes}
+    )
+
+
+async def test_an_owner_who_rewrites_entries_and_heads_is_caught_by_the_anchor(
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    database_urls: DatabaseUrls,
+    tmp_path: Path,
+) -> None:
+    """LRS 5.1, issue 15: `schoolgraph audit head` exports each school's latest signed tree head as JSON;
+    kept outside the database (here: a file the heads were appended to after entries 2, 4 and 6), they
+    catch an owner who rewrote entry 3 and then every hash and signed head in the database: `audit verify`
+    alone passes, `audit verify --anchor FILE` exits 1 naming entry 3 (the first entry after the last
+    anchored head that still holds) and the anchored head it contradicts."""
+    school = await factory.school(pupils_per_group=1)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
+        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
+        "COLUMNS": "200",
+        "SCHOOLGRAPH_SIGNING_KEYS": KEYS.to_json(),
+    }
+    cli = [sys.executable, "-m", "server.cli", "audit"]
+    anchor = tmp_path / "anchored-heads.jsonl"
+    for i in range(6):
+        await _append(engine, school.id, f"test.action{i + 1}", request_id=f"req-{i + 1}")
+        await sequence(engine, school.id, KEYS)
+        if i % 2 == 1:
+            head = await anyio.run_process([*cli, "head", "--school", school.slug], cwd=REPO_ROOT, env=env)
+            exported = json.loads(head.stdout)
+            assert (exported["slug"], exported["tree_size"], exported["school_id"]) == (
+                school.slug,
+                i + 1,
+                str(school.id),
+            )
+            with anchor.open("a") as kept:
+                kept.write(head.stdout.decode())
+    verify_cli = [*cli, "verify", "--school", school.slug]
+    ok = await anyio.run_process([*verify_cli, "--anchor", str(anchor)], cwd=REPO_ROOT, env=env, check=False)
+    assert ok.returncode == 0 and f"{school.slug}: 6 entries, 9 signed heads, intact" in ok.stdout.decode()
+
+    await tamper(owner_engine, school.id, lambda c: _rewrite_log_and_heads(c, school.id))
+    fooled = await anyio.run_process(verify_cli, cwd=REPO_ROOT, env=env, check=False)
+    assert fooled.returncode == 0, fooled.stdout.decode()  # inside the database, everything agrees
+    caught = await anyio.run_process(
+        [*verify_cli, "--anchor", str(anchor)], cwd=REPO_ROOT, env=env, check=False, stderr=subprocess.STDOUT
+    )
+    output = caught.stdout.decode()
+    assert caught.returncode == 1, output
+    assert (
+        f"{school.slug}: entry 3 was rewritten: entries 3 to 4 no longer match the anchored signed tree head of size 4"
+        in output
+    )

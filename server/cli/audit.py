@@ -48,7 +48,10 @@ def audit_verify(
 
     async def run() -> list[str]:
         problems: list[str] = []
-        async with common.runtime_engine(settings, urls) as engine, AsyncSession(engine) as session:
+        async with (
+            common.runtime_engine(settings, urls) as engine,
+            AsyncSession(engine, expire_on_commit=False) as session,
+        ):
             targets = await schools(session, school)
             if school is not None and not targets:
                 problems.append(f"no school with slug {school!r}")
@@ -91,10 +94,13 @@ def audit_head(
     from tenants.context import bind
 
     settings = common.settings()
-    urls = common.urls(settings)
+    urls = common.urls(settings, announce=False)  # stdout is the JSON lines only
 
     async def run() -> None:
-        async with common.runtime_engine(settings, urls) as engine, AsyncSession(engine) as session:
+        async with (
+            common.runtime_engine(settings, urls) as engine,
+            AsyncSession(engine, expire_on_commit=False) as session,
+        ):
             for school_id, slug in await schools(session, school):
                 async with session.begin():
                     await bind(session, [school_id])
