@@ -529,7 +529,7 @@ async def test_the_server_sequencer_runs_after_commits(
 # --- heads kept outside the database ----------------------------------------------------------------------
 
 
-async def _rewrite_log_and_heads(c: AsyncConnection, s: uuid.UUID) -> None:
+async def _rewrite_log_and_heads(c: AsyncConnection, s: uuid.UUID, keys: SigningKeys = KEYS) -> None:
     """The owner who holds the database and the platform key: changes entry 3, recomputes the chain, the
     tree, ``audit_heads`` and every stored signed tree head (signed again). Nothing inside the database
     shows it."""
@@ -569,7 +569,7 @@ async def _rewrite_log_and_heads(c: AsyncConnection, s: uuid.UUID) -> None:
                     "r": root,
                     "h": row["hash"],
                     "at": at,
-                    "sig": KEYS.sign_jws(payload, typ=HEAD_TYPE),
+                    "sig": keys.sign_jws(payload, typ=HEAD_TYPE),
                 },
             )
     await c.execute(

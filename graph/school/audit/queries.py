@@ -17,14 +17,14 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from audit import queries
+from audit import proofs, queries
 from audit.policies import AUDIT_LOG, AUDIT_PERSONAL
 from common.errors import DomainError
 from common.pagination import Page
 from graph.core.arguments import page_of
 from graph.core.relay import Connection, connection, from_global_id, to_global_id
 from graph.permissions import guarded, personal_data
-from models import AuditEntry
+from models import AuditEntry, AuditTreeHead
 
 # The global-id type of an actor, by actor type (anonymous callers and the system have no id).
 _ACTOR_NODE = {"ACCOUNT": "Account", "PARTNER": "Partner", "OPERATOR": "Operator"}
@@ -212,6 +212,116 @@ async def _pupil_access_report(
     return _connection(rows, page)
 
 
+@strawberry.type(
+    name="AuditTreeHead",
+    description=(
+        "A signed tree head of the school's audit log (RFC 9162 hashing): the Merkle root over its first "
+        "treeSize entries, signed by the platform (ES256 JWS, keys at /.well-known/jwks.json). Keep it: "
+        "a later head must be a consistent extension of it."
+    ),
+)
+class AuditTreeHeadType:
+    row: strawberry.Private[AuditTreeHead]
+    tree_size: int | None = guarded(
+        AUDIT_LOG, description="How many entries the tree holds (seq 1..treeSize)."
+    )
+    root_hash: str | None = guarded(AUDIT_LOG, description="The Merkle root, lowercase hex.")
+    chain_hash: str | None = guarded(AUDIT_LOG, description="The hash of entry treeSize in the chain, hex.")
+    signed_at: datetime.datetime | None = guarded(AUDIT_LOG)
+    signature: str | None = guarded(
+        AUDIT_LOG, description="The compact JWS over the head (what the stand-alone verifier checks)."
+    )
+
+    @classmethod
+    def of(cls, head: AuditTreeHead) -> AuditTreeHeadType:
+        return cls(
+            row=head,
+            tree_size=head.tree_size,
+            root_hash=head.root_hash.hex(),
+            chain_hash=head.chain_hash.hex(),
+            signed_at=head.signed_at,
+            signature=head.signature,
+        )
+
+
+@strawberry.type(
+    name="AuditInclusionProof",
+    description="The audit path proving entry seq is in the signed tree of treeSize (RFC 9162 2.1.3).",
+)
+class AuditInclusionProofType:
+    row: strawberry.Private[proofs.InclusionProof]
+    seq: int | None = guarded(AUDIT_LOG)
+    tree_size: int | None = guarded(AUDIT_LOG)
+    leaf_hash: str | None = guarded(
+        AUDIT_LOG, description="SHA-256(0x00 || the entry's canonical form), hex."
+    )
+    path: list[str] | None = guarded(AUDIT_LOG, description="The audit path, hex, leaf to root.")
+    head: AuditTreeHeadType | None = guarded(AUDIT_LOG, description="The signed head of treeSize.")
+
+
+@strawberry.type(
+    name="AuditConsistencyProof",
+    description="Proof that the signed tree of fromSize is a prefix of the one of toSize (RFC 9162 2.1.4).",
+)
+class AuditConsistencyProofType:
+    row: strawberry.Private[proofs.ConsistencyProof]
+    from_size: int | None = guarded(AUDIT_LOG)
+    to_size: int | None = guarded(AUDIT_LOG)
+    path: list[str] | None = guarded(AUDIT_LOG, description="The consistency proof, hex.")
+    from_head: AuditTreeHeadType | None = guarded(AUDIT_LOG)
+    to_head: AuditTreeHeadType | None = guarded(AUDIT_LOG)
+
+
+def _user_error(error: DomainError) -> GraphQLError:
+    problem = error.problems[0]
+    return GraphQLError(problem.message, extensions={"code": "BAD_USER_INPUT", "field": problem.field})
+
+
+async def _audit_tree_head(info: Info, tree_size: int | None = None) -> AuditTreeHeadType | None:
+    ctx = info.context
+    ctx.audit.record("read.audit_log", detail={"report": "auditTreeHead"})
+    try:
+        return AuditTreeHeadType.of(await proofs.signed_head(ctx.session, ctx.tenant.id, tree_size))
+    except DomainError:
+        return None
+
+
+async def _inclusion_proof(info: Info, seq: int, tree_size: int | None = None) -> AuditInclusionProofType:
+    ctx = info.context
+    try:
+        proof = await proofs.prove_inclusion(ctx.session, ctx.tenant.id, seq, tree_size)
+    except DomainError as error:
+        raise _user_error(error) from None
+    ctx.audit.record("read.audit_log", detail={"report": "auditInclusionProof", "seq": seq})
+    return AuditInclusionProofType(
+        row=proof,
+        seq=proof.seq,
+        tree_size=proof.tree_size,
+        leaf_hash=proof.leaf_hash.hex(),
+        path=[h.hex() for h in proof.path],
+        head=AuditTreeHeadType.of(proof.head),
+    )
+
+
+async def _consistency_proof(
+    info: Info, from_size: int, to_size: int | None = None
+) -> AuditConsistencyProofType:
+    ctx = info.context
+    try:
+        proof = await proofs.prove_consistency(ctx.session, ctx.tenant.id, from_size, to_size)
+    except DomainError as error:
+        raise _user_error(error) from None
+    ctx.audit.record("read.audit_log", detail={"report": "auditConsistencyProof", "fromSize": from_size})
+    return AuditConsistencyProofType(
+        row=proof,
+        from_size=proof.from_size,
+        to_size=proof.to_size,
+        path=[h.hex() for h in proof.path],
+        from_head=AuditTreeHeadType.of(proof.from_head),
+        to_head=AuditTreeHeadType.of(proof.to_head),
+    )
+
+
 @strawberry.type
 class AuditQuery:
     audit_log: AuditEntryConnection | None = guarded(
@@ -225,5 +335,23 @@ class AuditQuery:
         description=(
             "Who accessed this pupil's record: reads of the record, lists that included the pupil, and "
             "changes to it, newest first."
+        ),
+    )
+    audit_tree_head: AuditTreeHeadType | None = guarded(
+        AUDIT_LOG,
+        resolver=_audit_tree_head,
+        description="The school's latest signed tree head, or the one of treeSize; null when there is none.",
+    )
+    audit_inclusion_proof: AuditInclusionProofType | None = guarded(
+        AUDIT_LOG,
+        resolver=_inclusion_proof,
+        description="Proof that entry seq is in the signed tree of treeSize (default: the latest head).",
+    )
+    audit_consistency_proof: AuditConsistencyProofType | None = guarded(
+        AUDIT_LOG,
+        resolver=_consistency_proof,
+        description=(
+            "Proof that the signed tree of fromSize is a prefix of the signed tree of toSize (default: the "
+            "latest head): the log only grew."
         ),
     )
