@@ -135,13 +135,16 @@ def database_unavailable(error: BaseException | None) -> bool:
         seen.add(id(error))
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             return True
-        if isinstance(error, DisconnectionError | PoolTimeout | ConnectionError | _ASYNCPG_CONNECTION_FAULTS):
+        if isinstance(error, _CONNECTION_FAULTS):
             return True
         error = getattr(error, "orig", None) or error.__cause__ or error.__context__
     return False
 
 
-_ASYNCPG_CONNECTION_FAULTS = (
+_CONNECTION_FAULTS = (
+    DisconnectionError,
+    PoolTimeout,
+    ConnectionError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.AdminShutdownError,
