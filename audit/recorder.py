@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy import Insert, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from audit.queries import BULK_PUPIL_READ
 from common.events import Actor, Event
 from models import AuditEntry, AuditHead
 from tenants.context import bind
@@ -53,6 +54,9 @@ class AuditTrail:
         self.actor, self.request_id, self.client_address = actor, request_id, client_address
         self.school_id = school_id
         self.events: list[Event] = []
+        self.pupils_read: dict[uuid.UUID, None] = {}
+        """Pupils whose personal data the request returned, in order (one ``read.pupils`` event)."""
+        self.read_views: set[str] = set()
 
     def record(
         self,
@@ -83,18 +87,34 @@ class AuditTrail:
             raise ValueError("a school's trail records events about its own school's chain only")
         self.record(action, outcome, target_type=target_type, target_id=target_id, detail=detail)
 
+    def read_pupils(self, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
+        """Personal data of these pupils was returned by ``view`` (a field: ``pupils``, ``classProgress``,
+        ``Group.pupils``, ...). However many fields and objects read pupils, the request records one
+        ``read.pupils`` event naming every pupil and the views (LRS 5.1, the pupil access report)."""
+        ids = list(pupil_ids)
+        if ids:
+            self.pupils_read.update(dict.fromkeys(ids))
+            self.read_views.add(view)
+
+    def all_events(self) -> list[Event]:
+        """The recorded events and, when pupils were read, the one read event naming them."""
+        if not self.pupils_read:
+            return self.events
+        detail = {"pupil_ids": [str(p) for p in self.pupils_read], "views": sorted(self.read_views)}
+        return [*self.events, Event(BULK_PUPIL_READ, "SUCCESS", None, None, detail, None)]
+
     def failed(self) -> list[Event]:
         """The events as they stand after the request's transaction was rolled back."""
-        return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.events]
+        return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.all_events()]
 
     def schools(self) -> set[uuid.UUID]:
         """The schools whose logs this trail writes (their sequencers are woken after the commit)."""
-        return {self.school_id} if self.school_id is not None and self.events else set()
+        return {self.school_id} if self.school_id is not None and (self.events or self.pupils_read) else set()
 
     async def write(self, session: AsyncSession, *, now: datetime) -> None:
         """Insert the events in the request's own transaction (already bound to the school), last
         before it commits: the entries commit or roll back with the request's writes."""
-        await self._append(session, self.events, now)
+        await self._append(session, self.all_events(), now)
 
     async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
         """After the request's transaction rolled back: insert the events with outcome FAILED, in

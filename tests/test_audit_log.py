@@ -345,7 +345,7 @@ async def test_bulk_and_record_reads_are_recorded(
         None,
     )
     by_id = {to_global_id("Pupil", p.id): str(p.id) for p in school.pupils.values()}
-    assert bulk.detail == {"pupil_ids": [by_id[g] for g in listed]}
+    assert bulk.detail == {"pupil_ids": [by_id[g] for g in listed], "views": ["pupils"]}
 
     admin = await login(client, school.slug, "admin")
     pupil = school.pupils["pupil2"]
@@ -418,3 +418,41 @@ async def test_the_hashed_part_holds_no_personal_data(
     assert all(e.actor_username is None for e in erased if e.actor_id == school.accounts["teacher1"].id)
     verdict = await verify(engine, school.id, runtime.auth.keys)
     assert verdict.fault is None and verdict.entries == len(found)
+
+
+async def test_one_read_event_per_request_names_every_pupil_read(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, LRS 7.3, issue 15: a teacher's request reading the class view, a group's members and a
+    learner record records one ``read.pupils`` event naming every pupil returned and the
+    views, not one per field or object. A class view alone is recorded too (it returns the class's names)."""
+    from tests.factories.learning import gid, starter
+
+    school = await factory.school(pupils_per_group=3)
+    teacher = await login(client, school.slug, "teacher1")
+    group, ladder = gid("Group", school.groups["A"]), starter("Y4-MATHS").gid
+    class_view = (
+        "query($g: ID!, $l: ID!) { classProgress(groupId: $g, ladderId: $l) { pupils { pupil { id } } } }"
+    )
+    first = await gql(client, school.slug, class_view, {"g": group, "l": ladder}, token=teacher)
+    in_class = [p["pupil"]["id"] for p in first["data"]["classProgress"]["pupils"]]
+    assert len(in_class) == 3
+    (alone,) = await entries(engine, school.id, "read.pupils")
+    assert alone.detail["views"] == ["classProgress"] and len(alone.detail["pupil_ids"]) == 3
+
+    query = """
+    query($g: ID!, $l: ID!, $p: ID!) {
+      classProgress(groupId: $g, ladderId: $l) { pupils { pupil { id } } }
+      group(id: $g) { pupils { id } }
+      learnerRecord(pupilId: $p) { achievements { title } }
+    }"""
+    body = await gql(client, school.slug, query, {"g": group, "l": ladder, "p": in_class[0]}, token=teacher)
+    assert "errors" not in body, body
+    assert {p["id"] for p in body["data"]["group"]["pupils"]} == set(in_class)
+    reads = await entries(engine, school.id, "read.pupils")
+    assert len(reads) == 2  # one more for the whole request
+    read = reads[-1]
+    assert read.detail["views"] == ["Group.pupils", "classProgress", "learnerRecord"]
+    by_id = {to_global_id("Pupil", p.id): str(p.id) for p in school.pupils.values()}
+    assert sorted(read.detail["pupil_ids"]) == sorted(by_id[g] for g in in_class)
+    assert (read.actor_username, read.role, read.outcome) == ("teacher1", "STAFF", "SUCCESS")

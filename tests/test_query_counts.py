@@ -36,8 +36,9 @@ query($id: ID!) {
   }
 }
 """
-# group(id) + teachers + pupils + the pupils' groups: one statement each, however many pupils.
-GROUP_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 4
+# group(id) + teachers + pupils + the pupils' groups: one statement each, however many pupils; the pupils
+# read are recorded (one audit insert).
+GROUP_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 4 + 1
 
 # A request that records audit events inserts them before it commits, in one statement and nothing else:
 # no lock, no read of a head (audit/recorder.py; the sequencer chains them after the commit).
