@@ -235,6 +235,9 @@ async def _attempt(
                 runtime.recorded(prepared.trail.schools())
         except RequestError as refused:
             await _rollback(transaction)
+            if refused.trail is not None:
+                await record_failed_request(runtime.engine, refused.trail, now=now)
+                runtime.recorded(refused.trail.schools())
             return refused.response(media)
         except _DatabaseFault:
             raise

@@ -456,3 +456,46 @@ async def test_one_read_event_per_request_names_every_pupil_read(
     by_id = {to_global_id("Pupil", p.id): str(p.id) for p in school.pupils.values()}
     assert sorted(read.detail["pupil_ids"]) == sorted(by_id[g] for g in in_class)
     assert (read.actor_username, read.role, read.outcome) == ("teacher1", "STAFF", "SUCCESS")
+
+
+async def test_a_token_the_school_does_not_accept_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, issue 15: a request to a known school with a token it does not accept (forged, or another
+    school's) is recorded as ``auth.token_refused`` DENIED, once a minute per address however many come."""
+    school, other = await factory.school(), await factory.school()
+    foreign = await login(client, other.slug, "admin")
+    for token in ("not.a.token", foreign, foreign):
+        response = await client.post(
+            f"/schools/{school.slug}/graphql",
+            json={"query": "{ viewer { username } }"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200 and response.json()["data"] == {"viewer": None}
+    (refused,) = await entries(engine, school.id, "auth.token_refused")
+    assert (refused.outcome, refused.actor_type, refused.actor_id) == ("DENIED", "ANONYMOUS", None)
+    assert refused.client_address is not None and refused.client_address.startswith("test-")
+
+
+async def test_a_refused_school_request_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, trusts: Any, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, issue 15: a request to a suspended school is refused (403 with the reason) and the refusal
+    is recorded in that school's log as ``request.refused`` DENIED with the reason."""
+    from tests.factories.trusts import platform_gql, platform_login
+
+    school = await factory.school()
+    operator = await trusts.operator()
+    token = await platform_login(client, operator.username)
+    suspend = """mutation($i: SuspendSchoolInput!) { suspendSchool(input: $i) { errors { code } } }"""
+    done = await platform_gql(
+        client,
+        suspend,
+        {"i": {"schoolId": to_global_id("School", school.id), "reason": "DATA_BREACH", "days": 3}},
+        token=token,
+    )
+    assert done["data"]["suspendSchool"]["errors"] == []
+    response = await client.post(f"/schools/{school.slug}/graphql", json={"query": "{ viewer { username } }"})
+    assert response.status_code == 403
+    (refused,) = await entries(engine, school.id, "request.refused")
+    assert (refused.outcome, refused.detail) == ("DENIED", {"reason": "DATA_BREACH"})
