@@ -502,28 +502,36 @@ async def test_a_crash_between_commit_and_sequencing_loses_no_event(
 
 
 async def test_the_server_sequencer_runs_after_commits(
-    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, runtime: Any
+    factory: SchoolFactory, engine: AsyncEngine, runtime: Any
 ) -> None:
-    """Issue 15: the sequencer inside the server is woken by the commit of a request that recorded
-    something and sequences the school's entries under a head signed with the platform's key."""
+    """Issue 15: in a server whose sequencer runs (started as the app's lifespan starts it), the commit of
+    a request that recorded something wakes it, and it sequences the school's entries under a head signed
+    with the platform's key, with no interval sweep (30 s) involved."""
     from audit.sequencer import AuditSequencer
+    from server.runtime import build_runtime
+    from tests.factories.apps import app_client
 
     school = await factory.school(pupils_per_group=1)
-    sequencer = AuditSequencer(engine, runtime.auth.keys, runtime.clock, interval=30, settle=0)
+    serving = build_runtime(runtime.settings, engine, runtime.auth.keys, clock=runtime.clock)
+    sequencer = serving.audit_sequencer
+    assert isinstance(sequencer, AuditSequencer)
+    sequencer.interval, sequencer.settle = 30, 0
     sequencer.start()
     try:
-        token = await login(client, school.slug, "admin")
-        sequencer.wake([school.id])  # what runtime.recorded() does after the commit of a request
-        for _ in range(200):
+        async with app_client(serving) as client:
+            token = await login(client, school.slug, "admin")
+            await gql(client, school.slug, "{ pupils { edges { node { id } } } }", token=token)
+        for _ in range(250):
             found = await entries(engine, school.id)
-            if found and all(e.seq is not None for e in found):
+            if len(found) >= 2 and all(e.seq is not None for e in found):
                 break
             await asyncio.sleep(0.02)
     finally:
         await sequencer.stop()
-    assert token and [e.seq for e in found] == list(range(1, len(found) + 1))
+    assert {"auth.login", "read.pupils"} <= {e.action for e in found}
+    assert [e.seq for e in found] == list(range(1, len(found) + 1))
     verdict = await verify(engine, school.id, runtime.auth.keys)
-    assert (verdict.fault, verdict.pending) == (None, 0)
+    assert (verdict.fault, verdict.pending, verdict.entries) == (None, 0, len(found))
 
 
 # --- heads kept outside the database ----------------------------------------------------------------------
