@@ -47,6 +47,11 @@ class Outcome:
     every_acknowledged: list[str] = field(default_factory=list)
 
 
+def _tag(scenario: str) -> str:
+    """The scenario in a request id (``x-request-id`` takes letters, digits and ``._:-`` only)."""
+    return "".join(word[0] for word in scenario.split())
+
+
 async def _tokens(base: str, slugs: set[str]) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         tokens = {}
@@ -62,6 +67,7 @@ async def _scenario(name: str, bases: list[str], clients: list[tuple[str, str]],
     """Every client renames its own group on its own connection (client i on server i mod 2)."""
     tokens = await _tokens(bases[0], {slug for slug, _ in clients})
     outcome = Outcome(name)
+    tag = _tag(name)
 
     async def client(index: int, slug: str, group: str, until: float) -> None:
         address = urlsplit(bases[index % len(bases)])
@@ -71,7 +77,7 @@ async def _scenario(name: str, bases: list[str], clients: list[tuple[str, str]],
         try:
             while time.perf_counter() < until:
                 n += 1
-                label, request_id = f"{name[:3]} {index} {n}", f"load-{name[:3]}-{index}-{n}"
+                label, request_id = f"{tag} {index} {n}", f"load-{tag}-{index}-{n}"
                 body = json.dumps({"query": MUTATION, "variables": {"i": {"groupId": group, "name": label}}})
                 request = request_bytes(
                     "POST",
@@ -138,7 +144,7 @@ async def _lost(runtime_url: URL, outcome: Outcome) -> tuple[int, int]:
                         select(AuditEntry.request_id).where(
                             AuditEntry.action == "mutation.updateGroup",
                             AuditEntry.outcome == "SUCCESS",
-                            AuditEntry.request_id.startswith(f"load-{outcome.name[:3]}-"),  # type: ignore[union-attr]
+                            AuditEntry.request_id.startswith(f"load-{_tag(outcome.name)}-"),  # type: ignore[union-attr]
                         )
                     )
                 ).scalars()
