@@ -187,7 +187,8 @@ class AuditSequencer:
     """The sequencer inside a server: a background task woken after commits and every ``interval``.
 
     :meth:`wake` only notes the schools and sets an event (cheap, on the request path, after the commit);
-    the task sequences them a moment later (``settle``), so a burst of requests makes one tree head.
+    the task sequences them a moment later (``settle``, a second), so a burst of requests makes one tree
+    head: at most about one head a second per school and instance, however busy the school.
     """
 
     def __init__(
@@ -197,7 +198,7 @@ class AuditSequencer:
         clock: Clock,
         *,
         interval: float = 5.0,
-        settle: float = 0.05,
+        settle: float = 1.0,
     ) -> None:
         self.engine, self.keys, self.clock = engine, keys, clock
         self.interval, self.settle = interval, settle
