@@ -89,3 +89,22 @@ def test_a_signed_head_verifies_with_the_published_keys_only() -> None:
     assert check([{"heads": [token], "inclusion": [wrong]}], keys.public_jwks()) == [
         "inclusion of entry 3 in the tree of 5: the proof does not verify"
     ]
+
+
+def test_an_anchor_file_that_is_not_exported_heads_is_refused_naming_the_line() -> None:
+    """`audit verify --anchor FILE` reads JSON lines of `audit head`; a bad line is named, not skipped."""
+    from audit.verify import read_anchors
+
+    good = json.dumps(
+        {
+            "school_id": str(uuid.UUID(int=1)),
+            "tree_size": 3,
+            "root_hash": LEAVES[0].hex(),
+            "chain_hash": LEAVES[1].hex(),
+            "signature": "a.b.c",
+        }
+    )
+    (anchor,) = read_anchors(good + "\n\n", source="heads.jsonl")
+    assert (anchor.tree_size, anchor.root_hash) == (3, LEAVES[0])
+    with pytest.raises(ValueError, match=r"heads.jsonl, head 2: not an exported tree head"):
+        read_anchors(good + "\n" + json.dumps({"school_id": "x"}), source="heads.jsonl")
