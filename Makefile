@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint schema lock clean bench bench-roster bench-audit bench-learning
+.PHONY: install run test lint schema lock clean bench bench-roster bench-audit bench-audit-load bench-learning
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-roster: install
 
 bench-audit: install
 	$(BIN)/python -m bench bench.audit
+
+## make bench-audit-load: two server instances x 200 writing clients for a bounded time (5xx, writes lost, p95)
+bench-audit-load: install
+	$(BIN)/python -m bench bench.audit_load
 
 bench-learning: install
 	$(BIN)/python -m bench bench.learning

@@ -1,7 +1,7 @@
 """Recording what operators, trust admins and the jobs runner do.
 
 Every event goes to the platform audit log (``platform_audit``, global). An event about one school is also
-appended to that school's own hash chain (``audit.recorder.append``), so the school's log shows what was
+inserted into that school's own log (``audit.recorder.append``), so the school's log shows what was
 done to it, and by whom, from outside (an operator provisioning or suspending it, a trust admin creating
 its admin, the jobs runner switching its trust).
 
@@ -67,6 +67,9 @@ class PlatformTrail(AuditTrail):
         """
         event = Event(action, outcome, target_type, target_id, detail or {}, None)
         (self.school_events if chain else self.unchained).append((school_id, event))
+
+    def schools(self) -> set[uuid.UUID]:
+        return {school for school, _ in self.school_events}
 
     def failed(self) -> list[Event]:
         self.school_events = [

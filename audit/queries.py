@@ -1,7 +1,8 @@
 """Reading a school's audit log (LRS 7.3 spot checks, LRS 8.9 activity reported to administrators).
 
 Every function reads one school's entries through the scoping helper, newest first, as keyset pages on
-``seq`` (``first + 1`` rows at most: the extra one says there is a next page).
+``id`` (the insertion order: a pending entry has no ``seq`` yet, but is listed too; ``first + 1`` rows at
+most: the extra one says there is a next page).
 """
 
 from __future__ import annotations
@@ -39,16 +40,16 @@ class AuditFilter:
     """Exclusive."""
 
 
-def _page(stmt: Select[AuditEntry], *, first: int, before_seq: int | None) -> Select[AuditEntry]:
-    if before_seq is not None:
-        stmt = stmt.where(AuditEntry.seq < before_seq)
-    return stmt.order_by(col(AuditEntry.seq).desc()).limit(first + 1)
+def _page(stmt: Select[AuditEntry], *, first: int, before_id: int | None) -> Select[AuditEntry]:
+    if before_id is not None:
+        stmt = stmt.where(col(AuditEntry.id) < before_id)
+    return stmt.order_by(col(AuditEntry.id).desc()).limit(first + 1)
 
 
 async def entries_page(
-    session: AsyncSession, school_id: uuid.UUID, where: AuditFilter, *, first: int, before_seq: int | None
+    session: AsyncSession, school_id: uuid.UUID, where: AuditFilter, *, first: int, before_id: int | None
 ) -> Sequence[AuditEntry]:
-    """The school's entries matching ``where``, newest first, older than ``before_seq`` when given."""
+    """The school's entries matching ``where``, newest first, older than ``before_id`` when given."""
     stmt = scoped(AuditEntry, school_id)
     if where.actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == where.actor_id)
@@ -67,12 +68,12 @@ async def entries_page(
         stmt = stmt.where(AuditEntry.occurred_at >= where.since)
     if where.until is not None:
         stmt = stmt.where(AuditEntry.occurred_at < where.until)
-    rows = (await session.execute(_page(stmt, first=first, before_seq=before_seq))).scalars().all()
+    rows = (await session.execute(_page(stmt, first=first, before_id=before_id))).scalars().all()
     return rows
 
 
 async def pupil_access(
-    session: AsyncSession, school_id: uuid.UUID, pupil_id: uuid.UUID, *, first: int, before_seq: int | None
+    session: AsyncSession, school_id: uuid.UUID, pupil_id: uuid.UUID, *, first: int, before_id: int | None
 ) -> Sequence[AuditEntry]:
     """Who accessed this pupil's record: every entry about the pupil (its full record read, a change, a
     parent code issued) and every list of pupils that included it, newest first."""
@@ -85,5 +86,5 @@ async def pupil_access(
             ),
         )
     )
-    rows = (await session.execute(_page(stmt, first=first, before_seq=before_seq))).scalars().all()
+    rows = (await session.execute(_page(stmt, first=first, before_id=before_id))).scalars().all()
     return rows

@@ -1,11 +1,11 @@
-"""Recording activity: a request collects its events, and they are appended to the school's chain at once.
+"""Recording activity: a request collects its events and inserts them into the school's log at once.
 
-A request's :class:`AuditTrail` gathers events while it runs. The edge has it append them in the request's
+A request's :class:`AuditTrail` gathers events while it runs. The edge has it insert them in the request's
 own transaction just before commit (:meth:`AuditTrail.write`: entries of a write commit or roll back with
-it); when the request fails and rolls back, :func:`record_failed_request` appends them in a fresh
-transaction with outcome FAILED, so a refused or failed action is still recorded. Appending locks the
-school's chain head row until the transaction ends (the edge appends just before it commits), so
-concurrent writers queue instead of forking the chain.
+it); when the request fails and rolls back, :func:`record_failed_request` inserts them in a fresh
+transaction with outcome FAILED, so a refused or failed action is still recorded. Inserting takes no lock
+and reads nothing: the entries are pending until the school's sequencer (:mod:`audit.sequencer`) numbers
+them, chains them and adds them to the school's Merkle tree, after they committed.
 
 What goes into a trail: the domain services emit their actions through ``common.events`` into the trail
 attached to their session, and the GraphQL layer records the operation itself (``graph/audit.py``).
@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from audit.chain import GENESIS, entry_hash
+from audit.queries import BULK_PUPIL_READ
 from common.events import Actor, Event
 from models import AuditEntry, AuditHead
 from tenants.context import bind
@@ -57,6 +54,9 @@ class AuditTrail:
         self.actor, self.request_id, self.client_address = actor, request_id, client_address
         self.school_id = school_id
         self.events: list[Event] = []
+        self.pupils_read: dict[uuid.UUID, None] = {}
+        """Pupils whose personal data the request returned, in order (one ``read.pupils`` event)."""
+        self.read_views: set[str] = set()
 
     def record(
         self,
@@ -87,17 +87,37 @@ class AuditTrail:
             raise ValueError("a school's trail records events about its own school's chain only")
         self.record(action, outcome, target_type=target_type, target_id=target_id, detail=detail)
 
+    def read_pupils(self, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
+        """Personal data of these pupils was returned by ``view`` (a field: ``pupils``, ``classProgress``,
+        ``Group.pupils``, ...). However many fields and objects read pupils, the request records one
+        ``read.pupils`` event naming every pupil and the views (LRS 5.1, the pupil access report)."""
+        ids = list(pupil_ids)
+        if ids:
+            self.pupils_read.update(dict.fromkeys(ids))
+            self.read_views.add(view)
+
+    def all_events(self) -> list[Event]:
+        """The recorded events and, when pupils were read, the one read event naming them."""
+        if not self.pupils_read:
+            return self.events
+        detail = {"pupil_ids": [str(p) for p in self.pupils_read], "views": sorted(self.read_views)}
+        return [*self.events, Event(BULK_PUPIL_READ, "SUCCESS", None, None, detail, None)]
+
     def failed(self) -> list[Event]:
         """The events as they stand after the request's transaction was rolled back."""
-        return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.events]
+        return [replace(e, outcome="FAILED") if e.outcome == "SUCCESS" else e for e in self.all_events()]
+
+    def schools(self) -> set[uuid.UUID]:
+        """The schools whose logs this trail writes (their sequencers are woken after the commit)."""
+        return {self.school_id} if self.school_id is not None and (self.events or self.pupils_read) else set()
 
     async def write(self, session: AsyncSession, *, now: datetime) -> None:
-        """Append the events in the request's own transaction (already bound to the school), last
+        """Insert the events in the request's own transaction (already bound to the school), last
         before it commits: the entries commit or roll back with the request's writes."""
-        await self._append(session, self.events, now)
+        await self._append(session, self.all_events(), now)
 
     async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
-        """After the request's transaction rolled back: append the events with outcome FAILED, in
+        """After the request's transaction rolled back: insert the events with outcome FAILED, in
         ``session``'s fresh transaction (bound here, as nothing else in it is)."""
         assert self.school_id is not None, "a school trail names its school"
         await bind(session, [self.school_id])
@@ -128,34 +148,22 @@ async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: 
         log.exception("could not record the audit trail of failed request %s", trail.request_id)
 
 
-def _append_statement() -> Update:
-    """Insert a request's entries and move the chain head, in one statement of one fixed shape.
+def _insert_statement() -> Insert:
+    """Insert a request's entries, pending, in one statement of one fixed shape.
 
     The entries travel as one array per column (``unnest`` zips them back into rows), so the statement
     is the same however many entries a request has and SQLAlchemy compiles it once, not per request.
     """
     entries: Table = AuditEntry.__table__  # type: ignore[attr-defined]
-    heads: Table = AuditHead.__table__  # type: ignore[attr-defined]
+    columns = [entries.c[name] for name in _INSERTED]
     unnested = select(
-        *(
-            func.unnest(bindparam(f"entry_{c.name}", type_=ARRAY(c.type))).label(c.name)
-            for c in entries.columns
-        )
+        *(func.unnest(bindparam(f"entry_{c.name}", type_=ARRAY(c.type))).label(c.name) for c in columns)
     )
-    appended = insert(entries).from_select([c.name for c in entries.columns], unnested).cte("appended")
-    return (
-        update(heads)
-        .where(in_school(AuditHead, bindparam("head_school_id", type_=heads.c.school_id.type)))
-        .values(
-            seq=bindparam("head_seq", type_=heads.c.seq.type),
-            hash=bindparam("head_hash", type_=heads.c.hash.type),
-        )
-        .add_cte(appended)
-    )
+    return insert(entries).from_select([c.name for c in columns], unnested)
 
 
-_APPEND = _append_statement()
-_ENTRY_COLUMNS = tuple(AuditEntry.model_fields)
+_INSERTED = tuple(name for name in AuditEntry.model_fields if name not in ("id", "seq", "prev_hash", "hash"))
+_INSERT = _insert_statement()
 
 
 async def append(
@@ -168,78 +176,41 @@ async def append(
     client_address: str | None,
     now: datetime,
 ) -> None:
-    """Append ``events`` to the school's chain in the session's transaction (bound to the school).
+    """Insert ``events`` into the school's log, pending, in the session's transaction (bound to the school).
 
-    Two statements: lock the chain head (creating it at the school's first entry), then insert the entries
-    and move the head in one (a data-modifying CTE). The lock is held until the transaction ends, so concurrent writers of one
-    school queue here and each continues the chain from the head the previous one committed: a chain never
-    forks. Call it last before the commit: the fewer steps between the lock and the commit, the shorter
-    the queue (a step is an event-loop turn in which every other request may run first).
+    One INSERT and nothing else: no lock, no read of a head, so writers of one school never wait for each
+    other here. The entries commit or roll back with the transaction; the school's sequencer
+    (:mod:`audit.sequencer`) gives them their ``seq``, chain hash and Merkle leaf after they committed.
     """
     if not events:
         return
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    # Hashed as written and as read back: PostgreSQL returns timestamptz in UTC, to the microsecond.
+    # Hashed as read back: PostgreSQL returns timestamptz in UTC, to the microsecond.
     now = now.astimezone(UTC)
-    seq, prev = await _lock_head(session, school_id)
     rows = []
     for event in events:
         who = event.actor or actor
-        seq += 1
-        row: dict[str, Any] = {
-            "school_id": school_id,
-            "seq": seq,
-            "occurred_at": now,
-            "actor_type": who.type,
-            "actor_id": who.id,
-            "role": who.role,
-            "action": event.action,
-            "target_type": event.target_type,
-            "target_id": event.target_id,
-            "outcome": event.outcome,
-            "detail": event.detail,
-            "request_id": request_id,
-            "prev_hash": prev,
-            # Outside the hash: the personal values an erasure may blank later.
-            "actor_username": who.username,
-            "client_address": client_address,
-        }
-        row["hash"] = prev = entry_hash(prev, SimpleNamespace(**row))
-        rows.append(row)
-    connection = await session.connection()
-    await connection.execute(
-        _APPEND,
-        {
-            **{f"entry_{name}": [row[name] for row in rows] for name in _ENTRY_COLUMNS},
-            "head_school_id": school_id,
-            "head_seq": seq,
-            "head_hash": prev,
-        },
-    )
-
-
-async def _lock_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes]:
-    """Lock the school's chain head row and return it; create it (at seq 0) before the first entry.
-
-    ``FOR UPDATE`` waits for a concurrent writer to commit and then reads the head it left, in read
-    committed as in every other isolation level.
-    """
-    connection = await session.connection()  # Core: prebuilt, columns only (as the request prelude)
-    row = (await connection.execute(_LOCK_HEAD, {"school_id": school_id})).one_or_none()
-    if row is None:
-        await session.execute(
-            pg_insert(AuditHead).values(school_id=school_id, seq=0, hash=GENESIS).on_conflict_do_nothing()
+        rows.append(
+            {
+                "school_id": school_id,
+                "occurred_at": now,
+                "actor_type": who.type,
+                "actor_id": who.id,
+                "role": who.role,
+                "action": event.action,
+                "target_type": event.target_type,
+                "target_id": event.target_id,
+                "outcome": event.outcome,
+                "detail": event.detail,
+                "request_id": request_id,
+                # Outside the hash: the personal values an erasure may blank later.
+                "actor_username": who.username,
+                "client_address": client_address,
+            }
         )
-        row = (await connection.execute(_LOCK_HEAD, {"school_id": school_id})).one()
-    return int(row[0]), bytes(row[1])
-
-
-_LOCK_HEAD = (
-    select(AuditHead.seq, AuditHead.hash)
-    .where(in_school(AuditHead, bindparam("school_id", type_=PG_UUID(as_uuid=True))))
-    .with_for_update()
-)
+    connection = await session.connection()  # Core: prebuilt, one shape
+    await connection.execute(_INSERT, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

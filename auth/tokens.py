@@ -172,6 +172,24 @@ class SigningKeys:
             registry=_JWS_REGISTRY,
         )
 
+    def verify_jws(self, token: str, *, typ: str) -> str | None:
+        """The payload of a compact JWS of type ``typ`` that one of these keys signed (:meth:`sign_jws`),
+        else None."""
+        if len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        header = _unverified_header(token)
+        if header is None or set(header) != _HEADER_MEMBERS or header["alg"] != _ALGORITHM:
+            return None
+        if header["typ"] != typ or not isinstance(header["kid"], str):
+            return None
+        key = self._verifying_key(header["kid"])
+        if key is None:
+            return None
+        try:
+            return jws.deserialize_compact(token, key, registry=_JWS_REGISTRY).payload.decode()
+        except (JoseError, ValueError):
+            return None
+
     @classmethod
     def _create_file(cls, path: Path) -> SigningKeys:
         keys = cls.generate()

@@ -2,12 +2,14 @@
 
 ``make bench-audit`` (``python -m bench bench.audit``). In a scratch database on the server of
 ``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it seeds schools
-and serves them with uvicorn on 127.0.0.1: as shipped, and with the edge's audit append replaced by a
-no-op (``audit.recorder.append``, which a request's trail calls to write itself). Each server is a process of its own, so client
-and server never share an interpreter. Concurrent clients rename groups (``updateGroup``, a group per
-client) in two scenarios: all clients at one school (every request appends to one chain and queues on its
-head: the worst case) and a school per client (chains never wait for each other: the cost of the write
-itself). The servers run in the order with, without, without, with, each segment bounded by a request
+and serves them with uvicorn on 127.0.0.1: as shipped (the request inserts its entries; the server's
+sequencer numbers, chains and signs them in the background), and with the edge's audit insert replaced
+by a no-op (``audit.recorder.append``, which a request's trail calls to write itself). Each server is a
+process of its own, so client and server never share an interpreter. Concurrent clients rename groups
+(``updateGroup``, a group per client) in two scenarios: all clients at one school (one school's log, one
+sequencer: before issue 15, the queue on the chain head) and a school per client (the cost of the write
+itself). At the end the entries the servers' sequencers left pending are sequenced and every school's
+log is verified (a lost or broken entry fails the bench). The servers run in the order with, without, without, with, each segment bounded by a request
 count and a time limit; the totals of each mode give requests/s and the ratio. Knobs:
 ``BENCH_AUDIT_REQUESTS`` (per segment, default 600), ``BENCH_AUDIT_CLIENTS`` (default 8),
 ``BENCH_AUDIT_SECONDS`` (segment time limit, default 15).
@@ -95,9 +97,11 @@ async def _create_database(owner: URL, name: str, *, drop_only: bool = False) ->
         await engine.dispose()
 
 
-async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, list[str]]]:
-    """``schools`` schools, each with its admin (password ``PASSWORD``) and ``groups`` groups:
-    (slug, the groups' global ids) of each."""
+async def _seed(
+    runtime_url: URL, schools: int, groups: int, *, first_school_groups: int | None = None
+) -> list[tuple[str, list[str]]]:
+    """``schools`` schools, each with its admin (password ``PASSWORD``) and ``groups`` groups (the first
+    school ``first_school_groups`` when given): (slug, the groups' global ids) of each."""
     from auth.passwords import PasswordHasher
     from common.clock import utcnow
     from common.settings import Settings
@@ -123,7 +127,7 @@ async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, 
                 )
                 rows = [
                     Group(school_id=school.id, name=f"Group {i}", type="CLASS", year_group=4)
-                    for i in range(groups)
+                    for i in range(first_school_groups if n == 0 and first_school_groups else groups)
                 ]
                 session.add_all([admin, *rows])
                 await session.flush()
@@ -142,17 +146,40 @@ async def _seed(runtime_url: URL, schools: int, groups: int) -> list[tuple[str, 
     return seeded
 
 
-async def _audit_rows(runtime_url: URL) -> int:
+async def _audit_rows(runtime_url: URL) -> tuple[int, int, list[str]]:
+    """(entries written, entries the servers' sequencers left pending, problems verification found after
+    the pending ones were sequenced as ``jobs run`` does): every entry must end in a verified tree."""
+    from audit.sequencer import sequence_all
+    from audit.verify import schools, verify_school
+    from auth.tokens import SigningKeys
+    from common.clock import utcnow
     from common.settings import Settings
     from models import AuditEntry, School
     from server.database import create_engine
     from tenants.context import bind
 
     engine = create_engine(runtime_url, Settings(), pool_size=1)
+    keys = SigningKeys.generate()  # heads it signs here are checked by root, not by this throwaway key
     try:
         async with AsyncSession(engine) as session, session.begin():
             await bind(session, (await session.execute(select(School.id))).scalars().all())
-            return int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+            rows = int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+            pending = int(
+                (
+                    await session.execute(
+                        select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_(None))  # type: ignore[union-attr]
+                    )
+                ).scalar_one()
+            )
+        await sequence_all(engine, keys, now=utcnow())
+        problems = []
+        async with AsyncSession(engine) as session:
+            for school_id, slug in await schools(session):
+                async with session.begin():
+                    verdict = await verify_school(session, school_id, slug)
+                if verdict.fault is not None or verdict.pending:
+                    problems.append(f"{slug}: {verdict.fault or f'{verdict.pending} pending'}")
+        return rows, pending, problems
     finally:
         await engine.dispose()
 
@@ -305,8 +332,12 @@ def main() -> int:
             )
         ratio = rates["with audit"] / rates["without audit"]
         print(f"{name:<28} ratio with/without: {ratio:.3f} (the audit costs {(1 - ratio) * 100:.1f}%)")
-    print(f"audit entries written: {rows}")
-    return 0
+    written, pending, problems = rows
+    print(
+        f"audit entries written: {written}; left pending by the servers' sequencers at shutdown: {pending}; "
+        f"after sequencing those, every school's log verifies: {problems or 'yes'}"
+    )
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

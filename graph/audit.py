@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from threading import Lock
@@ -28,6 +28,15 @@ from strawberry.types import Info
 from audit.recorder import Event
 
 DENIAL_CODES = ("FORBIDDEN", "UNAUTHENTICATED")
+
+
+def pupils_read(info: Info, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
+    """A resolver returned these pupils' personal data to a member of staff: noted on the request's
+    trail, which records one ``read.pupils`` event per request naming every pupil read (LRS 5.1, LRS 7.3).
+    A pupil reading themself or a parent reading their children is not a read of others' data."""
+    principal = getattr(info.context, "principal", None)
+    if principal is not None and principal.is_staff:
+        info.context.audit.read_pupils(view, pupil_ids)
 
 
 def _target(payload: Any) -> tuple[str | None, uuid.UUID | None]:

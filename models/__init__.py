@@ -2,7 +2,7 @@
 
 from models import agreements, content, curriculum, learning, licensing, roster  # noqa: F401 - registers their tables
 from models.accounts import Account, AddressThrottle, AuthSession, ParentCode, RefreshToken
-from models.audit import AuditEntry, AuditHead
+from models.audit import AuditEntry, AuditHead, AuditTreeHead
 from models.base import metadata
 from models.groups import Group, GroupPupil, GroupTeacher
 from models.people import Contact, Pupil, PupilContact, Staff
@@ -14,6 +14,7 @@ __all__ = [
     "AddressThrottle",
     "AuditEntry",
     "AuditHead",
+    "AuditTreeHead",
     "AuthSession",
     "Contact",
     "Group",

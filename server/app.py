@@ -64,7 +64,11 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime.audit_sequencer is not None:
+            runtime.audit_sequencer.start()
         yield
+        if runtime.audit_sequencer is not None:
+            await runtime.audit_sequencer.stop()
         await runtime.engine.dispose()
         if on_shutdown is not None:
             on_shutdown()

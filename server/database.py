@@ -102,7 +102,9 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> Async
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=False,
+        # A connection the server dropped while idle (a restart, a failover, pg_terminate_backend) is
+        # found and replaced when it is lent, not by the first request that uses it.
+        pool_pre_ping=True,
         # JSON read back (the class view folds each pupil's judgements into one JSON object) is decoded by
         # orjson; what is written is still encoded by the standard library, byte for byte as before.
         json_deserializer=orjson.loads,

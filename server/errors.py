@@ -39,6 +39,8 @@ class RequestError(Exception):
         self.status, self.code, self.message, self.extensions = status, code, message, extensions
         self.headers = headers
         """Response headers the status calls for (the ``Allow`` of a 405)."""
+        self.trail: Any = None
+        """An audit trail to record after the rollback (a known school's refusal), if any."""
 
     def response(self, media_type: str = GRAPHQL_RESPONSE, headers: dict[str, str] | None = None) -> Response:
         body = {"errors": [{"message": self.message, "extensions": {"code": self.code, **self.extensions}}]}

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from audit.recorder import Actor, AuditTrail
+from audit.recorder import Actor, AuditTrail, Event
 from auth.access_tokens import verify_access_token
 from auth.principal import Principal, load_principal
 from graph.context import Context
@@ -45,6 +45,22 @@ async def _prepare_school(
     tenant = await enter_school(session, slug)
     refusal = tenant_refusal(tenant, slug)
     if refusal is not None:
+        if tenant is not None:
+            # A known school's refusal (suspended, terminated) is activity at that school: recorded, in a
+            # transaction of its own after the rollback, counted per address like anonymous denials.
+            refused = AuditTrail(
+                actor=Actor.anonymous(),
+                request_id=request_id,
+                client_address=client_address(request),
+                school_id=tenant.id,
+            )
+            event = Event(
+                "request.refused", "DENIED", None, None, {"reason": refusal.extensions["reason"]}, None
+            )
+            refused.events += runtime.anonymous_denials.admit(
+                (slug, client_address(request) or ""), [event], now
+            )
+            refusal.trail = refused
         return refusal
     assert tenant is not None
     principal = await authenticate(session, runtime, request, tenant, now)
@@ -56,6 +72,11 @@ async def _prepare_school(
         client_address=client_address(request),
         school_id=tenant.id,
     )
+    if principal is None and bearer_token(request) is not None:
+        # A token this school does not accept (forged, expired, another school's, a session ended): the
+        # request goes on as anonymous, and the refusal is recorded (counted per address).
+        event = Event("auth.token_refused", "DENIED", None, None, {}, None)
+        trail.events += runtime.anonymous_denials.admit((slug, client_address(request) or ""), [event], now)
     context = Context(
         audit=trail,
         session=session,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit.sequencer import AuditSequencer
 from auth.service import AuthRuntime
 from auth.tokens import SigningKeys
 from common.clock import Clock, SystemClock
@@ -24,6 +26,14 @@ class Runtime:
     """Where each request's ``now`` comes from: the host's clock, or a test's :class:`FixedClock`."""
     anonymous_denials: AnonymousDenials = field(default_factory=AnonymousDenials)
     """How anonymous denials reach the audit chains: counted, at most one entry a minute per address."""
+    audit_sequencer: AuditSequencer | None = None
+    """Numbers, chains and signs the schools' audit entries after their requests committed; the app's
+    lifespan starts it (a runtime without a running app only notes the schools it is woken for)."""
+
+    def recorded(self, schools: set[uuid.UUID]) -> None:
+        """A transaction that wrote audit entries of these schools ended: wake their sequencer."""
+        if self.audit_sequencer is not None and schools:
+            self.audit_sequencer.wake(schools)
 
 
 def load_keys(settings: Settings) -> SigningKeys:
@@ -38,10 +48,12 @@ def build_runtime(
 ) -> Runtime:
     from graph.school.schema import build_schema
 
+    clock = clock or SystemClock()
     return Runtime(
         settings=settings,
         engine=engine,
         auth=AuthRuntime.from_settings(settings, keys),
         school_schema=build_schema(settings),
-        clock=clock or SystemClock(),
+        clock=clock,
+        audit_sequencer=AuditSequencer(engine, keys, clock),
     )

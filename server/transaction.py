@@ -4,12 +4,18 @@
 endpoint's ``prepare`` resolve the tenant, bind the transaction for row-level security and authenticate
 the caller (or refuse the request), and runs the operation. Then:
 
-- success: the request's audit trail is written in the same transaction, last, and it commits;
+- success: the request's audit trail is inserted in the same transaction, last, and it commits; the
+  school's audit sequencer is woken to number, chain and sign the new entries (``audit.sequencer``);
 - an unexpected error (a bug, a fault: never a GraphQL or domain error) rolls everything back, is logged
   with the request id, masked in the response, and the trail is written with outcome FAILED in a fresh
   transaction (LRS 5.1: an attempt is recorded even when its writes are gone);
 - a request error found on the way (an unknown tenant, a mutation over GET, an unknown operation name)
-  rolls back and answers the error, with nothing recorded.
+  rolls back and answers the error, with nothing recorded;
+- a fault of the database connection (dropped, closed, refused) wherever it happens: a query, or any
+  operation that had not run yet, is retried once on a fresh connection; otherwise the answer is 503
+  ``SERVICE_UNAVAILABLE`` (GraphQL error shape, ``Retry-After``) and the trail is written with outcome
+  FAILED in a fresh transaction. The pool pings a connection before lending it (``pool_pre_ping``), so
+  the first request after the database dropped idle connections does not fail.
 
 Whatever the outcome, the hooks services registered on the transaction (common/transaction_hooks.py: an
 uploaded file that no committed row names is deleted) run once it has ended.
@@ -25,8 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
+from graphql import OperationType as GraphQLOperationType
+from graphql import get_operation_ast
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
@@ -111,11 +122,91 @@ def _request_id(request: Request) -> str:
     return request_id if _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex
 
 
+class _DatabaseFault(Exception):
+    """The database connection failed during an attempt (dropped, refused, closed under the request); the
+    attempt was rolled back."""
+
+    def __init__(self, *, executed: bool, trail: AuditTrail | None) -> None:
+        super().__init__("database unavailable")
+        self.executed, self.trail = executed, trail
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is a fault of the database connection, not of the request:
+    a connection dropped or closed under it, refused, shut down by the server, or the pool exhausted."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, _CONNECTION_FAULTS):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
+_CONNECTION_FAULTS = (
+    DisconnectionError,
+    PoolTimeout,
+    ConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,  # "another operation is in progress" on a connection being closed
+)
+
+
+def _is_query(operation: Operation) -> bool:
+    if operation.document is None:
+        return True
+    found = get_operation_ast(operation.document, operation.name)
+    return found is not None and found.operation is GraphQLOperationType.QUERY
+
+
 async def _in_transaction(
+    runtime: Runtime, request: Request, prepare: Prepare, operation: Operation, media: str, request_id: str
+) -> Response:
+    """Run the request in one transaction; when the database connection fails, retry once on a fresh
+    connection if nothing was written (a query, or any operation that failed before it ran), else answer
+    503 with the GraphQL error shape and record the attempt as FAILED. Never a 200 or a 500 for a
+    database fault."""
+    read_only = _is_query(operation)
+    for attempt in (1, 2):
+        try:
+            return await _attempt(runtime, request, prepare, operation, media, request_id)
+        except _DatabaseFault as fault:
+            if attempt == 1 and (read_only or not fault.executed):
+                log.warning("request %s: the database connection failed; retrying once", request_id)
+                continue
+            log.error("request %s: the database connection failed", request_id)
+            if fault.trail is not None:
+                await record_failed_request(runtime.engine, fault.trail, now=runtime.clock.now())
+                runtime.recorded(fault.trail.schools())
+            break
+    return RequestError(
+        503,
+        "SERVICE_UNAVAILABLE",
+        f"The database is unavailable; try again (request id {request_id}).",
+        requestId=request_id,
+    ).response(media, headers={"x-request-id": request_id, "retry-after": "1"})
+
+
+async def _rollback(transaction: AsyncSessionTransaction) -> None:
+    """Roll back; on a connection that is gone, there is nothing left to roll back."""
+    try:
+        await transaction.rollback()
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+
+
+async def _attempt(
     runtime: Runtime, request: Request, prepare: Prepare, operation: Operation, media: str, request_id: str
 ) -> Response:
     now = runtime.clock.now()
     prepared: Prepared | None = None
+    executed = False
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session, hooks_run_after(session):
         transaction = await session.begin()
         try:
@@ -124,9 +215,13 @@ async def _in_transaction(
                 raise outcome
             prepared = outcome
             attach(session, prepared.trail)  # what the services emit goes to the request's trail
+            executed = True
             result = await _execute(prepared, operation)
             prepared.trail.events += _denials(runtime, prepared, operation, result, now)
             failures = unexpected_errors(result)
+            if any(database_unavailable(failure.original_error) for failure in failures):
+                await _rollback(transaction)
+                raise _DatabaseFault(executed=True, trail=prepared.trail)
             if failures:
                 await transaction.rollback()
                 for failure in failures:
@@ -137,17 +232,29 @@ async def _in_transaction(
                         exc_info=failure.original_error,
                     )
                 await record_failed_request(runtime.engine, prepared.trail, now=now)
+                runtime.recorded(prepared.trail.schools())
             else:
                 await prepared.trail.write(session, now=now)
                 await transaction.commit()
+                runtime.recorded(prepared.trail.schools())
         except RequestError as refused:
-            await transaction.rollback()
+            await _rollback(transaction)
+            if refused.trail is not None:
+                await record_failed_request(runtime.engine, refused.trail, now=now)
+                runtime.recorded(refused.trail.schools())
             return refused.response(media)
-        except Exception:
-            await transaction.rollback()
+        except _DatabaseFault:
+            raise
+        except Exception as error:
+            await _rollback(transaction)
+            if database_unavailable(error):
+                raise _DatabaseFault(
+                    executed=executed, trail=prepared.trail if prepared is not None else None
+                ) from error
             log.exception("request %s failed", request_id)
             if prepared is not None:
                 await record_failed_request(runtime.engine, prepared.trail, now=now)
+                runtime.recorded(prepared.trail.schools())
             return RequestError(
                 500,
                 "INTERNAL_SERVER_ERROR",

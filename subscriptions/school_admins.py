@@ -353,7 +353,7 @@ ACCOUNT_EVENT_PREFIXES = ("auth.", "school_admin.", "super_users.")
 
 
 async def account_events(
-    session: AsyncSession, school_id: uuid.UUID, *, first: int, before_seq: int | None
+    session: AsyncSession, school_id: uuid.UUID, *, first: int, before_id: int | None
 ) -> list[AuditEntry]:
     """The school's account events, newest first, ``first + 1`` at most (the school must be bound)."""
     stmt = scoped(AuditEntry, school_id).where(
@@ -362,7 +362,7 @@ async def account_events(
             *(AuditEntry.action.startswith(p) for p in ACCOUNT_EVENT_PREFIXES),
         )
     )
-    if before_seq is not None:
-        stmt = stmt.where(AuditEntry.seq < before_seq)
-    stmt = stmt.order_by(AuditEntry.seq.desc()).limit(first + 1)  # type: ignore[attr-defined]
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    stmt = stmt.order_by(AuditEntry.id.desc()).limit(first + 1)  # type: ignore[union-attr]
     return list((await session.execute(stmt)).scalars())

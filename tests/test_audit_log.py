@@ -26,7 +26,7 @@ from audit.chain import HASHED_FIELDS, canonical
 from graph.audit import AuditMutation
 from graph.core.relay import to_global_id
 from server.runtime import Runtime
-from tests.factories.audit import entries, verify
+from tests.factories.audit import entries, sequence, verify
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
 
 # --- every mutation ---------------------------------------------------------------------------------------
@@ -144,7 +144,9 @@ async def test_every_mutation_of_the_schema_is_audited(
         if not outcomes[(f"mutation.{name}", "ACCOUNT")] & {"SUCCESS", "REJECTED", "FAILED"}
     ]
     assert unrecorded == [], f"mutations whose resolver ran without an audit entry: {unrecorded}"
-    assert (await verify(engine, school.id)).fault is None
+    await sequence(engine, school.id, runtime.auth.keys)
+    verdict = await verify(engine, school.id, runtime.auth.keys)
+    assert (verdict.fault, verdict.pending) == (None, 0)
 
 
 async def test_a_denied_mutation_is_recorded_once_as_denied(
@@ -343,7 +345,7 @@ async def test_bulk_and_record_reads_are_recorded(
         None,
     )
     by_id = {to_global_id("Pupil", p.id): str(p.id) for p in school.pupils.values()}
-    assert bulk.detail == {"pupil_ids": [by_id[g] for g in listed]}
+    assert bulk.detail == {"pupil_ids": [by_id[g] for g in listed], "views": ["pupils"]}
 
     admin = await login(client, school.slug, "admin")
     pupil = school.pupils["pupil2"]
@@ -383,7 +385,7 @@ async def test_bulk_and_record_reads_are_recorded(
 
 
 async def test_the_hashed_part_holds_no_personal_data(
-    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, runtime: Runtime
 ) -> None:
     """LRS 5.1: the chain references people by id; the username at the time and the client address sit
     outside the hash, so erasing them (the runtime role may blank exactly those two) keeps the chain intact."""
@@ -397,6 +399,7 @@ async def test_the_hashed_part_holds_no_personal_data(
         assert entry.client_address.encode() not in hashed
     assert "actor_username" not in HASHED_FIELDS and "client_address" not in HASHED_FIELDS
 
+    await sequence(engine, school.id, runtime.auth.keys)
     from sqlalchemy import update
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -413,5 +416,86 @@ async def test_the_hashed_part_holds_no_personal_data(
         )
     erased = await entries(engine, school.id)
     assert all(e.actor_username is None for e in erased if e.actor_id == school.accounts["teacher1"].id)
-    verdict = await verify(engine, school.id)
+    verdict = await verify(engine, school.id, runtime.auth.keys)
     assert verdict.fault is None and verdict.entries == len(found)
+
+
+async def test_one_read_event_per_request_names_every_pupil_read(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, LRS 7.3, issue 15: a teacher's request reading the class view, a group's members and a
+    learner record records one ``read.pupils`` event naming every pupil returned and the
+    views, not one per field or object. A class view alone is recorded too (it returns the class's names)."""
+    from tests.factories.learning import gid, starter
+
+    school = await factory.school(pupils_per_group=3)
+    teacher = await login(client, school.slug, "teacher1")
+    group, ladder = gid("Group", school.groups["A"]), starter("Y4-MATHS").gid
+    class_view = (
+        "query($g: ID!, $l: ID!) { classProgress(groupId: $g, ladderId: $l) { pupils { pupil { id } } } }"
+    )
+    first = await gql(client, school.slug, class_view, {"g": group, "l": ladder}, token=teacher)
+    in_class = [p["pupil"]["id"] for p in first["data"]["classProgress"]["pupils"]]
+    assert len(in_class) == 3
+    (alone,) = await entries(engine, school.id, "read.pupils")
+    assert alone.detail["views"] == ["classProgress"] and len(alone.detail["pupil_ids"]) == 3
+
+    query = """
+    query($g: ID!, $l: ID!, $p: ID!) {
+      classProgress(groupId: $g, ladderId: $l) { pupils { pupil { id } } }
+      group(id: $g) { pupils { id } }
+      learnerRecord(pupilId: $p) { achievements { title } }
+    }"""
+    body = await gql(client, school.slug, query, {"g": group, "l": ladder, "p": in_class[0]}, token=teacher)
+    assert "errors" not in body, body
+    assert {p["id"] for p in body["data"]["group"]["pupils"]} == set(in_class)
+    reads = await entries(engine, school.id, "read.pupils")
+    assert len(reads) == 2  # one more for the whole request
+    read = reads[-1]
+    assert read.detail["views"] == ["Group.pupils", "classProgress", "learnerRecord"]
+    by_id = {to_global_id("Pupil", p.id): str(p.id) for p in school.pupils.values()}
+    assert sorted(read.detail["pupil_ids"]) == sorted(by_id[g] for g in in_class)
+    assert (read.actor_username, read.role, read.outcome) == ("teacher1", "STAFF", "SUCCESS")
+
+
+async def test_a_token_the_school_does_not_accept_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, issue 15: a request to a known school with a token it does not accept (forged, or another
+    school's) is recorded as ``auth.token_refused`` DENIED, once a minute per address however many come."""
+    school, other = await factory.school(), await factory.school()
+    foreign = await login(client, other.slug, "admin")
+    for token in ("not.a.token", foreign, foreign):
+        response = await client.post(
+            f"/schools/{school.slug}/graphql",
+            json={"query": "{ viewer { username } }"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200 and response.json()["data"] == {"viewer": None}
+    (refused,) = await entries(engine, school.id, "auth.token_refused")
+    assert (refused.outcome, refused.actor_type, refused.actor_id) == ("DENIED", "ANONYMOUS", None)
+    assert refused.client_address is not None and refused.client_address.startswith("test-")
+
+
+async def test_a_refused_school_request_is_recorded(
+    client: httpx.AsyncClient, factory: SchoolFactory, trusts: Any, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, issue 15: a request to a suspended school is refused (403 with the reason) and the refusal
+    is recorded in that school's log as ``request.refused`` DENIED with the reason."""
+    from tests.factories.trusts import platform_gql, platform_login
+
+    school = await factory.school()
+    operator = await trusts.operator()
+    token = await platform_login(client, operator.username)
+    suspend = """mutation($i: SuspendSchoolInput!) { suspendSchool(input: $i) { errors { code } } }"""
+    done = await platform_gql(
+        client,
+        suspend,
+        {"i": {"schoolId": to_global_id("School", school.id), "reason": "DATA_BREACH", "days": 3}},
+        token=token,
+    )
+    assert done["data"]["suspendSchool"]["errors"] == []
+    response = await client.post(f"/schools/{school.slug}/graphql", json={"query": "{ viewer { username } }"})
+    assert response.status_code == 403
+    (refused,) = await entries(engine, school.id, "request.refused")
+    assert (refused.outcome, refused.detail) == ("DENIED", {"reason": "DATA_BREACH"})

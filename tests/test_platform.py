@@ -37,7 +37,7 @@ from tests.factories.trusts import (
 async def school_chain(engine: AsyncEngine, school_id: uuid.UUID) -> list[AuditEntry]:
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
         await bind(session, [school_id])
-        rows = await session.execute(scoped(AuditEntry, school_id).order_by(AuditEntry.seq))
+        rows = await session.execute(scoped(AuditEntry, school_id).order_by(AuditEntry.id))
         return list(rows.scalars())
 
 

@@ -36,19 +36,20 @@ query($id: ID!) {
   }
 }
 """
-# group(id) + teachers + pupils + the pupils' groups: one statement each, however many pupils.
-GROUP_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 4
+# group(id) + teachers + pupils + the pupils' groups: one statement each, however many pupils; the pupils
+# read are recorded (one audit insert).
+GROUP_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 4 + 1
 
-# A request that records audit events appends them before it commits: lock the school's chain head, then
-# insert the entries and move the head in one statement (audit/recorder.py).
-AUDIT_APPEND = 2
+# A request that records audit events inserts them before it commits, in one statement and nothing else:
+# no lock, no read of a head (audit/recorder.py; the sequencer chains them after the commit).
+AUDIT_APPEND = 1
 
 PUPILS_QUERY = "{ pupils(first: 100) { edges { node { groups { name teachers { surname } } } } } }"
 # the pupils page + their groups + those groups' teachers; a list of pupils read by staff is recorded.
 PUPILS_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 3 + AUDIT_APPEND
-RECORD_JUDGEMENT_STATEMENTS = 8
+RECORD_JUDGEMENT_STATEMENTS = 7
 """recordJudgement: the request overhead (2), the mutation's savepoint and its release (2), the pupil's
-check (1), the insert (1) and the audit append (2); the rung, its ladder and the payload come from the
+check (1), the insert (1) and the audit insert (1); the rung, its ladder and the payload come from the
 platform ladders the process keeps (read once, and again every PLATFORM_CACHE_SECONDS: one statement more
 for that request)."""
 

@@ -127,9 +127,7 @@ async def test_a_school_admin_uploads_a_package_dry_run_first(
         await bind(session, [school.id])
         rows = (
             await session.execute(
-                text(
-                    "SELECT outcome, detail::text FROM audit_log WHERE action = 'roster.import' ORDER BY seq"
-                )
+                text("SELECT outcome, detail::text FROM audit_log WHERE action = 'roster.import' ORDER BY id")
             )
         ).all()
     assert [r.outcome for r in rows] == ["SUCCESS", "SUCCESS", "SUCCESS"]

@@ -212,9 +212,9 @@ async def _account_events(
                 "after", "INVALID_CURSOR", "The cursor is not one this server issued."
             ) from None
     rows = await school_admins.account_events(
-        info.context.session, school, first=page.first, before_seq=before
+        info.context.session, school, first=page.first, before_id=before
     )
-    return connection(rows, page, key=lambda e: (e.seq,), node=AccountEventType.of)
+    return connection(rows, page, key=lambda e: (e.id,), node=AccountEventType.of)
 
 
 def _terms(info: Info) -> str:

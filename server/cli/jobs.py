@@ -20,9 +20,10 @@ def jobs_run(
     step: list[str] = typer.Option([], "--step", help="Only these steps (repeatable); default every step."),
 ) -> None:
     """Apply everything that is due, once: novations on their date, ended suspensions, renewals and their
-    notices, non-payment, destruction of terminated schools' data, then the outbox. Safe to run twice or
+    notices, non-payment, destruction of terminated schools' data, the outbox, then the audit sequencer. Safe to run twice or
     from several machines at once; run it from cron (e.g. every 15 minutes)."""
     from server.jobs import STEPS, run_jobs
+    from server.runtime import load_keys
     from subscriptions.outbox import MailSettings
 
     settings = common.settings()
@@ -44,7 +45,12 @@ def jobs_run(
         try:
             async with common.runtime_engine(settings, urls) as engine:
                 report = await run_jobs(
-                    engine, owner_engine=owner, data_dir=settings.data_dir, mail=mail, steps=step or STEPS
+                    engine,
+                    owner_engine=owner,
+                    data_dir=settings.data_dir,
+                    mail=mail,
+                    steps=step or STEPS,
+                    keys=load_keys(settings),
                 )
         finally:
             await owner.dispose()

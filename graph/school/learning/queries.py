@@ -14,6 +14,7 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
 from auth import policies
+from graph.audit import pupils_read
 from graph.core.arguments import lookup_id, page_of
 from graph.core.relay import connection
 from graph.permissions import guarded
@@ -104,7 +105,10 @@ async def _pupil_progress(
     if row is None:
         return None
     found = await loaders.progress.load((pupil, ladder))
-    return None if found is None else PupilProgressType.of(found, row)
+    if found is None:
+        return None
+    pupils_read(info, "pupilProgress", [row.id])
+    return PupilProgressType.of(found, row)
 
 
 async def _class_progress(
@@ -114,7 +118,10 @@ async def _class_progress(
     if group is None or ladder is None:
         return None
     view = await progress.class_view(info.context.session, info.context.principal, group, ladder)
-    return None if view is None else ClassProgressType(row=view)
+    if view is None:
+        return None
+    pupils_read(info, "classProgress", (p.id for p in view.pupils))
+    return ClassProgressType(row=view)
 
 
 async def _school_progress(info: Info, year_group: int) -> list[LadderSummaryType]:
@@ -218,7 +225,10 @@ async def _learner_record(info: Info, pupil_id: strawberry.ID) -> LearnerRecordT
         return None
     rows = await people.pupils_by_ids(info.context.session, info.context.principal, [pupil])
     row = rows.get(pupil)
-    return None if row is None else LearnerRecordType.of(row)
+    if row is None:
+        return None
+    pupils_read(info, "learnerRecord", [row.id])  # the record carries the ULN
+    return LearnerRecordType.of(row)
 
 
 @strawberry.type

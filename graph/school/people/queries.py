@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from audit import queries as audit_queries
 from auth import policies
+from graph.audit import pupils_read
 from graph.core.arguments import page_of
 from graph.core.relay import Node, connection, from_global_id, to_global_id
 from graph.limits import list_size
@@ -114,11 +115,8 @@ async def _pupils(
     rows = await queries.pupils_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )
-    if info.context.principal.is_staff and rows:
-        # A bulk read of personal data, recorded with the pupils it returned (the access report's source).
-        info.context.audit.record(
-            audit_queries.BULK_PUPIL_READ, detail={"pupil_ids": [str(p.id) for p in rows[: page.first]]}
-        )
+    # A bulk read of personal data, recorded with the pupils it returned (the access report's source).
+    pupils_read(info, "pupils", (p.id for p in rows[: page.first]))
     return connection(rows, page, key=lambda p: (p.id,), node=PupilType.of)
 
 

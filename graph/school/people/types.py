@@ -14,6 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
+from graph.audit import pupils_read
 from graph.core.relay import Connection, Node, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public, row_field
@@ -240,7 +241,9 @@ class ContactType(Node):
 
 
 async def _group_pupils(root: GroupType, info: Info) -> list[PupilType]:
-    return [PupilType.of(p) for p in await info.context.loaders.people.pupils_of_group.load(root.row.id)]
+    rows = await info.context.loaders.people.pupils_of_group.load(root.row.id)
+    pupils_read(info, "Group.pupils", (p.id for p in rows))
+    return [PupilType.of(p) for p in rows]
 
 
 async def _group_teachers(root: GroupType, info: Info) -> list[StaffType]:

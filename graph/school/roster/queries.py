@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
+from graph.audit import pupils_read
 from graph.core.arguments import page_of
 from graph.core.relay import connection
 from graph.permissions import guarded
@@ -48,6 +49,7 @@ async def _extended_pupil_data(
     ctx = info.context
     page = page_of(info, first, after)
     rows = await extended_data.pupils_page(ctx.session, ctx.tenant.id, page)
+    pupils_read(info, "extendedPupilData", (r.pupil_id for r in rows[: page.first]))
     return connection(rows, page, key=lambda r: (r.pupil_id,), node=ExtendedPupilDataType.of)
 
 
