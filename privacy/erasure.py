@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -222,15 +222,9 @@ async def purge_files(
     return removed
 
 
-def pending_files(school_id: uuid.UUID | None = None) -> Any:
-    """Erasure records whose files are still to be removed from the store."""
-    stmt = select(ErasureRecord).where(
+def pending_files(school_id: uuid.UUID) -> Any:
+    """The school's erasure records whose files are still to be removed from the store."""
+    return scoped(ErasureRecord, school_id).where(
         ErasureRecord.files_deleted_at.is_(None),  # type: ignore[union-attr]
-        ErasureRecord.files_pending != [],
+        func.cardinality(ErasureRecord.files_pending) > 0,
     )
-    if school_id is not None:
-        stmt = scoped(ErasureRecord, school_id).where(
-            ErasureRecord.files_deleted_at.is_(None),  # type: ignore[union-attr]
-            ErasureRecord.files_pending != [],
-        )
-    return stmt

@@ -3,8 +3,8 @@
 Steps, in order: accepted novations on their effective date (LL 20), suspensions that have ended (LL-A 9.1),
 licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
 (LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
-(LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3)
-and the outbox (notices to Super-Users and trust admins).
+(LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3),
+the stored files of erased people (LL 5.1.6) and the outbox (notices to Super-Users and trust admins).
 
 Exactly once, however many runners: each change is one transaction that first claims its row with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and re-checks that it is still due. A concurrent runner skips a
@@ -34,7 +34,8 @@ from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
-from privacy import consent_at_13
+from privacy import consent_at_13, erasure
+from storage.files import local_store
 from subscriptions import licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
 from tenants.context import bind
@@ -49,6 +50,7 @@ STEPS = (
     "non_payment",
     "destructions",
     "consent_at_13",
+    "erasure_files",
     "outbox",
 )
 
@@ -272,6 +274,24 @@ class _Run:
                 detail={"pupils": flagged},
             )
             return str(flagged)
+
+        await self.each(report, pick, apply)
+
+    async def erasure_files(self, report: StepReport) -> None:
+        """The stored files of erased people (LL 5.1.6), removed from the store once their erasure committed:
+        each school with erasures whose files are pending, in its own transaction bound to it."""
+        store = local_store(self.data_dir)
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            records = (await session.execute(erasure.pending_files(row.id).with_for_update())).scalars().all()
+            removed = 0
+            for record in records:
+                removed += await erasure.purge_files(session, store, record, now=self.now)
+            return str(removed) if records else None
 
         await self.each(report, pick, apply)
 

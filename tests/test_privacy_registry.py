@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.settings import Settings
 from privacy import erasure, exporter
 from privacy.registry import REGISTRY, SCHOOL_SUBJECTS, Category, Erase, Subject, unclassified_entry
 
@@ -112,3 +113,34 @@ def test_the_exporter_covers_every_personal_column() -> None:
         and any(link.subject is not Subject.PLATFORM_USER for link in t.links)
     }
     assert school_personal - reached == set()
+
+
+async def test_the_runtime_role_may_do_what_the_registry_says_an_erasure_does(
+    owner_engine: AsyncEngine, settings: Settings
+) -> None:
+    """LL 5.1.6: the application's role holds DELETE on every table whose rows an erasure deletes, and UPDATE
+    on every column it empties, replaces or blanks (a missing grant would fail the erasure at run time)."""
+    role = settings.app_role
+    missing = []
+    async with owner_engine.connect() as connection:
+        for table in REGISTRY.values():
+            if table.platform is not None:
+                continue
+            for link in table.links:
+                if link.erase is Erase.KEEP:
+                    continue
+                if link.erase is Erase.DELETE_ROW:
+                    checks: list[tuple[str, str | None]] = [("DELETE", None)]
+                else:
+                    changed = link.also if link.erase is Erase.BLANK else (link.column, *link.also)
+                    checks = [("UPDATE", column) for column in changed]
+                for privilege, column in checks:
+                    if column is None:
+                        query = text("SELECT has_table_privilege(:r, :t, :p)")
+                        params = {"r": role, "t": table.name, "p": privilege}
+                    else:
+                        query = text("SELECT has_column_privilege(:r, :t, :c, :p)")
+                        params = {"r": role, "t": table.name, "c": column, "p": privilege}
+                    if not (await connection.execute(query, params)).scalar_one():
+                        missing.append(f"{privilege} {table.name}.{column or '*'}")
+    assert missing == []

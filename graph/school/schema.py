@@ -18,6 +18,7 @@ from graph.school.learning.queries import LearningQuery
 from graph.school.learning.schema import LearningMutation
 from graph.school.people.queries import Query as PeopleQuery
 from graph.school.people.types import ContactType, GroupType, PupilType, StaffType
+from graph.school.privacy.mutations import PrivacyMutation
 from graph.school.roster.mutations import RosterMutation
 from graph.school.roster.queries import RosterQuery
 
@@ -29,7 +30,13 @@ class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery):
 
 @strawberry.type
 class Mutation(
-    AuthMutation, ActivationMutation, AdminMutation, RosterMutation, LearningMutation, ConsentMutation
+    AuthMutation,
+    ActivationMutation,
+    AdminMutation,
+    RosterMutation,
+    LearningMutation,
+    ConsentMutation,
+    PrivacyMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module."""
 

@@ -122,9 +122,11 @@ def upgrade() -> None:
         unique=False,
     )
     # An erasure record is written once and its files stamped when removed; requests and restrictions
-    # change status; none is deleted by the runtime role (they go with the school at termination).
+    # change status.
+    rls.grant("erasure_records", "SELECT, INSERT, UPDATE")
+    rls.grant("processing_restrictions")  # an erasure deletes the person's, with the rest of their rows
+    rls.grant("subject_access_requests")
     for table in ("erasure_records", "processing_restrictions", "subject_access_requests"):
-        rls.grant(table, "SELECT, INSERT, UPDATE")
         rls.enable_tenant_rls(table)
     # Erasure deletes a person's rows per privacy/registry.py, and the retention step purges expired rows:
     # the tables whose history the runtime role could only append to until now.
@@ -132,11 +134,13 @@ def upgrade() -> None:
                   "admin_refresh_tokens", "job_runs", "outbox"):  # fmt: skip
         rls.grant(table, "DELETE")
     op.execute(f'GRANT UPDATE (account_id, actor) ON roster_imports TO "{rls.runtime_role()}"')
+    op.execute(f'GRANT UPDATE (requested_by) ON print_requests TO "{rls.runtime_role()}"')
 
 
 def downgrade() -> None:
     role = rls.runtime_role()
     op.execute(f'REVOKE UPDATE (account_id, actor) ON roster_imports FROM "{role}"')
+    op.execute(f'REVOKE UPDATE (requested_by) ON print_requests FROM "{role}"')
     for table in ("pupil_consents", "own_consent_due", "downloads", "print_requests", "admin_sessions",
                   "admin_refresh_tokens", "job_runs", "outbox"):  # fmt: skip
         op.execute(f'REVOKE DELETE ON "{table}" FROM "{role}"')
