@@ -4,7 +4,8 @@ Steps, in order: accepted novations on their effective date (LL 20), suspensions
 licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
 (LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
 (LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3),
-the stored files of erased people (LL 5.1.6) and the outbox (notices to Super-Users and trust admins).
+the stored files of erased people (LL 5.1.6), subject access exports built and purged (LL 5.1.1) and the
+outbox (notices to Super-Users and trust admins).
 
 Exactly once, however many runners: each change is one transaction that first claims its row with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and re-checks that it is still due. A concurrent runner skips a
@@ -34,7 +35,7 @@ from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
-from privacy import consent_at_13, erasure
+from privacy import consent_at_13, erasure, subject_access
 from storage.files import local_store
 from subscriptions import licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
@@ -51,6 +52,7 @@ STEPS = (
     "destructions",
     "consent_at_13",
     "erasure_files",
+    "subject_access",
     "outbox",
 )
 
@@ -292,6 +294,32 @@ class _Run:
             for record in records:
                 removed += await erasure.purge_files(session, store, record, now=self.now)
             return str(removed) if records else None
+
+        await self.each(report, pick, apply)
+
+    async def subject_access(self, report: StepReport) -> None:
+        """Subject access exports (LL 5.1.1): each school's OPEN requests built and staged, and released
+        archives past their download window purged; one transaction per school, bound to it."""
+        store = local_store(self.data_dir)
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            due = subject_access.scoped_open(row.id).with_for_update(skip_locked=True)
+            built = [r for r in (await session.execute(due)).scalars()]
+            for request in built:
+                await subject_access.build(
+                    session, request, data_dir=self.data_dir, store=store, now=self.now
+                )
+            expired = subject_access.purge_due(row.id, self.now).with_for_update(skip_locked=True)
+            purged = [r for r in (await session.execute(expired)).scalars()]
+            for request in purged:
+                await subject_access.purge(session, request, data_dir=self.data_dir, now=self.now)
+            if not built and not purged:
+                return None
+            return f"built={len(built)},purged={len(purged)}"
 
         await self.each(report, pick, apply)
 

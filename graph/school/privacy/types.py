@@ -11,7 +11,7 @@ from auth import policies
 from common.errors import DomainError
 from graph.core.relay import Node, from_global_id, to_global_id
 from graph.permissions import guarded, personal_data, row_field
-from models.privacy import ErasureRecord
+from models.privacy import ErasureRecord, SubjectAccessRequest
 from privacy.registry import Subject
 from privacy.subjects import GLOBAL_TYPES
 
@@ -60,3 +60,52 @@ class ErasureType(Node):
     @classmethod
     def of(cls, row: ErasureRecord) -> ErasureType:
         return cls(id=to_global_id("Erasure", row.id), row=row)
+
+
+def _subject_id(root: SubjectAccessRequestType) -> strawberry.ID:
+    kind = {v: k for k, v in GLOBAL_TYPES.items()}[Subject(root.row.subject_type)]
+    return to_global_id(kind, root.row.subject_id)
+
+
+def _overdue(root: SubjectAccessRequestType) -> bool:
+    return (
+        root.overdue_on is not None
+        and root.row.status in ("OPEN", "READY")
+        and root.row.due_on < root.overdue_on
+    )
+
+
+@personal_data
+@strawberry.type(
+    name="SubjectAccessRequest",
+    description="A subject access request (LL 5.1.1): due a calendar month after it was opened.",
+)
+class SubjectAccessRequestType(Node):
+    row: strawberry.Private[SubjectAccessRequest]
+    overdue_on: strawberry.Private[datetime.date | None]
+    subject_type: str | None = row_field(policies.SCHOOL_ADMIN, "subject_type")
+    subject_id: strawberry.ID | None = guarded(
+        policies.SCHOOL_ADMIN, resolver=_subject_id, description="The pupil, member of staff or contact."
+    )
+    channel: str | None = row_field(
+        policies.SCHOOL_ADMIN, "channel", description="ADMIN, or SELF: asked from the person's own account."
+    )
+    status: str | None = row_field(
+        policies.SCHOOL_ADMIN, "status", description="OPEN, READY, RELEASED, PURGED."
+    )
+    opened_at: datetime.datetime | None = row_field(policies.SCHOOL_ADMIN, "opened_at")
+    due_on: datetime.date | None = row_field(policies.SCHOOL_ADMIN, "due_on")
+    overdue: bool | None = guarded(
+        policies.SCHOOL_ADMIN, resolver=_overdue, description="Past due, not released."
+    )
+    built_at: datetime.datetime | None = row_field(policies.SCHOOL_ADMIN, "built_at")
+    released_at: datetime.datetime | None = row_field(policies.SCHOOL_ADMIN, "released_at")
+    expires_at: datetime.datetime | None = row_field(
+        policies.SCHOOL_ADMIN, "expires_at", description="The archive is purged then."
+    )
+    archive_sha256: str | None = row_field(policies.SCHOOL_ADMIN, "archive_sha256")
+    downloads: int | None = row_field(policies.SCHOOL_ADMIN, "downloads")
+
+    @classmethod
+    def of(cls, row: SubjectAccessRequest, today: datetime.date | None = None) -> SubjectAccessRequestType:
+        return cls(id=to_global_id("SubjectAccessRequest", row.id), row=row, overdue_on=today)
