@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import DomainError
 from models import Account, Contact, Pupil, Staff
+from models.privacy import ErasureRecord
 from privacy.registry import Subject
 from tenants.scoping import in_school
 
@@ -88,3 +89,22 @@ async def find(
         )
     ).scalars()
     return Person(school_id, kind, person_id, row.forename, row.surname, tuple(accounts))
+
+
+async def find_living(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    kind: Subject,
+    person_id: uuid.UUID,
+    *,
+    field: str = "personId",
+) -> Person:
+    """:func:`find`, but ``ERASED`` (not ``NOT_FOUND``) for a person this school has erased."""
+    erased = await session.scalar(
+        select(ErasureRecord.id).where(
+            in_school(ErasureRecord, school_id), ErasureRecord.subject_digest == digest(school_id, person_id)
+        )
+    )
+    if erased is not None:
+        raise DomainError.one(field, "ERASED", "This person has been erased: nothing of theirs is left.")
+    return await find(session, school_id, kind, person_id, field=field)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -13,9 +14,10 @@ from common.clock import school_today
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.school.privacy.types import ErasureType, SubjectAccessRequestType, person_of
-from models.privacy import ErasureRecord, SubjectAccessRequest
+from graph.school.privacy.types import ErasureType, RestrictionType, SubjectAccessRequestType, person_of
+from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
 from privacy import erasure, subject_access
+from privacy import restriction as restrictions
 
 
 @strawberry.input
@@ -127,6 +129,86 @@ async def release_subject_access_export(
     )
 
 
+@strawberry.enum
+class RestrictionKind(Enum):
+    RESTRICTION = "RESTRICTION"
+    OBJECTION = "OBJECTION"
+
+
+@strawberry.input
+class RestrictProcessingInput:
+    person_id: strawberry.ID = strawberry.field(description="A pupil, member of staff or contact.")
+    kind: RestrictionKind = strawberry.field(
+        description="RESTRICTION: read-only, admins only, out of statistics. OBJECTION: out of statistics."
+    )
+    reason: str
+
+
+@strawberry.input
+class LiftRestrictionInput:
+    person_id: strawberry.ID
+    kind: RestrictionKind
+
+
+@strawberry.input
+class ObjectForChildInput:
+    pupil_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class RestrictionPayload:
+    restriction: RestrictionType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _restriction_done(row: ProcessingRestriction) -> RestrictionPayload:
+    return RestrictionPayload(restriction=RestrictionType.of(row))
+
+
+async def restrict_processing(info: Info, input: RestrictProcessingInput) -> RestrictionPayload:
+    ctx = info.context
+
+    async def call() -> ProcessingRestriction:
+        kind, person_id = person_of(input.person_id)
+        return await restrictions.start(
+            ctx.session,
+            ctx.principal,
+            kind,
+            person_id,
+            what=input.kind.value,
+            reason=input.reason,
+            now=ctx.now,
+        )
+
+    return await mutate(info, RestrictionPayload, call, done=_restriction_done)
+
+
+async def lift_restriction(info: Info, input: LiftRestrictionInput) -> RestrictionPayload:
+    ctx = info.context
+
+    async def call() -> ProcessingRestriction:
+        kind, person_id = person_of(input.person_id)
+        return await restrictions.lift(
+            ctx.session, ctx.principal, kind, person_id, what=input.kind.value, now=ctx.now
+        )
+
+    return await mutate(info, RestrictionPayload, call, done=_restriction_done)
+
+
+async def object_for_child(info: Info, input: ObjectForChildInput) -> RestrictionPayload:
+    ctx = info.context
+    return await mutate(
+        info,
+        RestrictionPayload,
+        lambda pupil_id: restrictions.object_for_child(
+            ctx.session, ctx.principal, pupil_id, reason=input.reason, now=ctx.now
+        ),
+        [("pupilId", "Pupil", input.pupil_id)],
+        done=_restriction_done,
+    )
+
+
 @strawberry.type
 class PrivacyMutation:
     erase_person: ErasePersonPayload = guarded_mutation(
@@ -153,4 +235,21 @@ class PrivacyMutation:
         resolver=release_subject_access_export,
         description="Release a built export as an AES-256 encrypted zip marked PROTECT (LRS 6.6, LRS 6.8), "
         "downloadable for 7 days; its password is in this payload only.",
+    )
+    restrict_processing: RestrictionPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=restrict_processing,
+        description="Restrict a person's processing (LL-S2 (xiii)): their data becomes read-only (RESTRICTED), "
+        "visible to school admins only and left out of statistics and partner feeds; or record their objection "
+        "to statistical use (LL-A 5.2): left out of every aggregate.",
+    )
+    lift_restriction: RestrictionPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=lift_restriction,
+        description="End a restriction or objection in force.",
+    )
+    object_for_child: RestrictionPayload = guarded_mutation(
+        policies.PARENT,
+        resolver=object_for_child,
+        description="A parent objects to the statistical use of their child's data (a child under 13; LL-A 5.2).",
     )

@@ -11,7 +11,7 @@ from auth import policies
 from common.errors import DomainError
 from graph.core.relay import Node, from_global_id, to_global_id
 from graph.permissions import guarded, personal_data, row_field
-from models.privacy import ErasureRecord, SubjectAccessRequest
+from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
 from privacy.registry import Subject
 from privacy.subjects import GLOBAL_TYPES
 
@@ -109,3 +109,27 @@ class SubjectAccessRequestType(Node):
     @classmethod
     def of(cls, row: SubjectAccessRequest, today: datetime.date | None = None) -> SubjectAccessRequestType:
         return cls(id=to_global_id("SubjectAccessRequest", row.id), row=row, overdue_on=today)
+
+
+def _restricted_person(root: RestrictionType) -> strawberry.ID:
+    kind = {v: k for k, v in GLOBAL_TYPES.items()}[Subject(root.row.subject_type)]
+    return to_global_id(kind, root.row.subject_id)
+
+
+@personal_data
+@strawberry.type(
+    name="ProcessingRestriction",
+    description="A restriction of a person's processing (LL-S2 (xiii)) or their objection to statistical use "
+    "(LL-A 5.2): in force until lifted.",
+)
+class RestrictionType(Node):
+    row: strawberry.Private[ProcessingRestriction]
+    kind: str | None = row_field(policies.CONSENT_MANAGER, "kind", description="RESTRICTION or OBJECTION.")
+    person_id: strawberry.ID | None = guarded(policies.CONSENT_MANAGER, resolver=_restricted_person)
+    reason: str | None = row_field(policies.CONSENT_MANAGER, "reason")
+    started_at: datetime.datetime | None = row_field(policies.CONSENT_MANAGER, "started_at")
+    lifted_at: datetime.datetime | None = row_field(policies.CONSENT_MANAGER, "lifted_at")
+
+    @classmethod
+    def of(cls, row: ProcessingRestriction) -> RestrictionType:
+        return cls(id=to_global_id("ProcessingRestriction", row.id), row=row)
