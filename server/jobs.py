@@ -4,7 +4,8 @@ Steps, in order: accepted novations on their effective date (LL 20), suspensions
 licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
 (LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
 (LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3),
-the stored files of erased people (LL 5.1.6), subject access exports built and purged (LL 5.1.1) and the
+leaving dates that have come (LL 11.1), the registry's retention rules (LL-S2 (v)), the stored files of
+erased people (LL 5.1.6), subject access exports built and purged (LL 5.1.1) and the
 outbox (notices to Super-Users and trust admins).
 
 Exactly once, however many runners: each change is one transaction that first claims its row with
@@ -35,7 +36,7 @@ from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
-from privacy import consent_at_13, erasure, subject_access
+from privacy import consent_at_13, erasure, leavers, retention, subject_access
 from storage.files import local_store
 from subscriptions import licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
@@ -51,6 +52,8 @@ STEPS = (
     "non_payment",
     "destructions",
     "consent_at_13",
+    "leavers",
+    "retention",
     "erasure_files",
     "subject_access",
     "outbox",
@@ -278,6 +281,37 @@ class _Run:
             return str(flagged)
 
         await self.each(report, pick, apply)
+
+    def _schools(self, tried: list[Any]) -> Any:
+        return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+    async def leavers(self, report: StepReport) -> None:
+        """Leaving dates that have come (LL 11.1, LRS 7.1): each school in its own bound transaction."""
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            left = await leavers.apply_due(session, row.id, now=self.now)
+            return str(left) if left else None
+
+        await self.each(report, self._schools, apply)
+
+    async def retention(self, report: StepReport) -> None:
+        """The registry's retention rules (LL-S2 (v)): each school's tables in its own bound transaction,
+        then the platform's tables; ``<school or platform>:<table>=<rows>`` per table purged."""
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            done = await retention.purge(session, row.id, self.now)
+            if done:
+                trail.for_school(
+                    row.id, "retention.purged", target_type="School", target_id=row.id, detail=done
+                )
+            return ",".join(f"{table}={n}" for table, n in sorted(done.items())) or None
+
+        await self.each(report, self._schools, apply)
+        async with AsyncSession(self.engine) as session, session.begin():
+            done = await retention.purge(session, None, self.now)
+        report.applied += [f"platform:{table}={n}" for table, n in sorted(done.items())]
 
     async def erasure_files(self, report: StepReport) -> None:
         """The stored files of erased people (LL 5.1.6), removed from the store once their erasure committed:

@@ -12,6 +12,7 @@ from common.errors import DomainError
 from graph.core.relay import Node, from_global_id, to_global_id
 from graph.permissions import guarded, personal_data, row_field
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
+from privacy.leavers import Leaver
 from privacy.registry import Subject
 from privacy.subjects import GLOBAL_TYPES
 
@@ -133,3 +134,33 @@ class RestrictionType(Node):
     @classmethod
     def of(cls, row: ProcessingRestriction) -> RestrictionType:
         return cls(id=to_global_id("ProcessingRestriction", row.id), row=row)
+
+
+@strawberry.type(
+    name="RetentionDue", description="Rows due for purging under one retention rule (LL-S2 (v))."
+)
+class RetentionDueType:
+    table: str
+    rule: str
+    rows: int
+
+
+def _leaver_id(root: LeaverType) -> strawberry.ID:
+    return to_global_id("Pupil" if root.row.kind == "PUPIL" else "Staff", root.row.id)
+
+
+def _leaver_name(root: LeaverType) -> str:
+    return f"{root.row.forename} {root.row.surname}"
+
+
+def _leaver_date(root: LeaverType) -> datetime.date:
+    return root.row.date_of_leaving
+
+
+@personal_data
+@strawberry.type(name="OverdueLeaver", description="Still active 7 days past their leaving date (LL 11.1).")
+class LeaverType:
+    row: strawberry.Private[Leaver]
+    person_id: strawberry.ID | None = guarded(policies.SCHOOL_ADMIN, resolver=_leaver_id)
+    name: str | None = guarded(policies.SCHOOL_ADMIN, resolver=_leaver_name)
+    date_of_leaving: datetime.date | None = guarded(policies.SCHOOL_ADMIN, resolver=_leaver_date)
