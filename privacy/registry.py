@@ -259,10 +259,12 @@ TABLES: tuple[TableEntry, ...] = (
     entry("curriculum_ladders", Subject.NONE, operational="id code subject year_group title created_at"),
     entry("curriculum_rungs", Subject.NONE, operational="id ladder_id position code statement"),
     entry(
-        "destruction_records", Subject.NONE, retention=PLATFORM, links=(Link("requested_by", U, KEEP),),
+        "destruction_records", Subject.NONE, retention=PLATFORM,
+        links=(Link("requested_by", U, KEEP), Link("handover_by", U, KEEP)),
         operational="id tenant_id school_slug school_name reason requested_at destroy_on status export_path "
-        "export_sha256 export_bytes destroyed_at row_counts total_rows",
-        identifier="requested_by",
+        "export_sha256 export_bytes destroyed_at row_counts total_rows trust_id handover handover_at "
+        "return_until archive_sha256 released_at copies_purged_at",
+        identifier="requested_by handover_by",
     ),
     entry(
         "downloads", A, links=(Link("account_id", A, DELETE),),

@@ -3,7 +3,7 @@
 Steps, in order: accepted novations on their effective date (LL 20), suspensions that have ended (LL-A 9.1),
 licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
 (LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
-(LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3),
+(LL 5.1.3, LL-A 9.3; needs the owner connection) and every copy of it purged after the handover, pupils who turned 13 and owe their own consent (LL 6.3.3),
 leaving dates that have come (LL 11.1), the registry's retention rules (LL-S2 (v)), the stored files of
 erased people (LL 5.1.6), subject access exports built and purged (LL 5.1.1) and the
 outbox (notices to Super-Users and trust admins).
@@ -38,7 +38,7 @@ from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
 from privacy import consent_at_13, erasure, leavers, retention, subject_access
 from storage.files import local_store
-from subscriptions import licences, novation, outbox, suspension, termination
+from subscriptions import handover, licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
 from tenants.context import bind
 
@@ -51,6 +51,7 @@ STEPS = (
     "renewal_notices",
     "non_payment",
     "destructions",
+    "handovers",
     "consent_at_13",
     "leavers",
     "retention",
@@ -258,6 +259,26 @@ class _Run:
             ).scalars()
             for school_id in termination.purge_files(self.data_dir, list(destroyed)):
                 report.applied.append(f"files:{school_id}")
+
+    async def handovers(self, report: StepReport) -> None:
+        """Every copy of a destroyed school's data purged (LL 5.1.3, LL-A 9.3): at once when its trust chose
+        DELETE, after the return window otherwise; the destruction record says when."""
+        today = self.now.date()
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(handover.purge_due(today), DestructionRecord, tried, DestructionRecord.destroy_on)
+
+        async def apply(session: AsyncSession, row: DestructionRecord, trail: PlatformTrail) -> str:
+            await handover.purge_copies(row, now=self.now)
+            trail.record(
+                "termination.copies_purged",
+                target_type="DestructionRecord",
+                target_id=row.id,
+                detail={"handover": row.handover},
+            )
+            return str(row.handover or "RETURN_WINDOW_ENDED")
+
+        await self.each(report, pick, apply)
 
     async def consent_at_13(self, report: StepReport) -> None:
         """Each school that is not terminated, once a run, in its own transaction bound to it: flagging is

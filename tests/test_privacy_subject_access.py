@@ -106,7 +106,7 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
     assert problems(early) == [("requestId", "NOT_READY")] and early["password"] is None
 
     report = await _jobs(engine, owner_engine, settings, clock)
-    assert report.step("subject_access").applied == [f"{school.id}:built=1,purged=0"]
+    assert f"{school.id}:built=1,purged=0" in report.step("subject_access").applied
     released = await mutate(
         client, school.slug, admin, "releaseSubjectAccessExport", f"password downloadPath {REQUEST}",
         requestId=request["id"],
@@ -172,7 +172,7 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
     # Seven days later the archive is purged: the download is gone, and so is every copy on the server.
     clock.advance(timedelta(days=7, minutes=1))
     report = await _jobs(engine, owner_engine, settings, clock)
-    assert report.step("subject_access").applied == [f"{school.id}:built=0,purged=1"]
+    assert f"{school.id}:built=0,purged=1" in report.step("subject_access").applied
     gone = await client.get(
         released["downloadPath"],
         headers={"authorization": f"Bearer {await login(client, school.slug, 'admin')}"},

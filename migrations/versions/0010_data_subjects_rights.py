@@ -123,6 +123,31 @@ def upgrade() -> None:
     )
     # An erasure record is written once and its files stamped when removed; requests and restrictions
     # change status.
+    # The termination handover (LL 5.1.3, LL-A 9.3) on the destruction record.
+    op.add_column("destruction_records", sa.Column("trust_id", sa.UUID(), nullable=True))
+    op.add_column(
+        "destruction_records",
+        sa.Column("handover", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    )
+    op.add_column("destruction_records", sa.Column("handover_by", sa.UUID(), nullable=True))
+    op.add_column("destruction_records", sa.Column("handover_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("destruction_records", sa.Column("return_until", sa.Date(), nullable=True))
+    op.add_column(
+        "destruction_records",
+        sa.Column("archive_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    )
+    op.add_column("destruction_records", sa.Column("released_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "destruction_records", sa.Column("copies_purged_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.create_foreign_key(
+        op.f("fk_destruction_records_trust_id_trusts"), "destruction_records", "trusts", ["trust_id"], ["id"]
+    )
+    op.create_check_constraint(
+        op.f("ck_destruction_records_handover"),
+        "destruction_records",
+        "handover IS NULL OR handover IN ('RETURN', 'DELETE')",
+    )
     rls.grant("erasure_records", "SELECT, INSERT, UPDATE")
     rls.grant("processing_restrictions")  # an erasure deletes the person's, with the rest of their rows
     rls.grant("subject_access_requests")
@@ -139,6 +164,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     role = rls.runtime_role()
+    op.drop_constraint(op.f("ck_destruction_records_handover"), "destruction_records", type_="check")
+    op.drop_constraint(
+        op.f("fk_destruction_records_trust_id_trusts"), "destruction_records", type_="foreignkey"
+    )
+    for column in ("copies_purged_at", "released_at", "archive_sha256", "return_until", "handover_at",
+                   "handover_by", "handover", "trust_id"):  # fmt: skip
+        op.drop_column("destruction_records", column)
     op.execute(f'REVOKE UPDATE (account_id, actor) ON roster_imports FROM "{role}"')
     op.execute(f'REVOKE UPDATE (requested_by) ON print_requests FROM "{role}"')
     for table in ("pupil_consents", "own_consent_due", "downloads", "print_requests", "admin_sessions",
