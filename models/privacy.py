@@ -193,3 +193,19 @@ class ProcessingRestriction(SQLModel, table=True):
     started_at: datetime = timestamp(nullable=False)
     lifted_by: uuid.UUID | None = uuid_ref(nullable=True)
     lifted_at: datetime | None = timestamp()
+
+
+HANDOVER_CHOICES = ("RETURN", "DELETE")
+
+
+class TerminationPreference(SQLModel, table=True):
+    """What a school's Super-User chose, in advance, for its data at termination (LL 5.1.3): RETURN or
+    DELETE. Termination copies it onto the destruction record (where the trust's admins may change it)."""
+
+    __tablename__ = "termination_preferences"
+    __table_args__ = (CheckConstraint(f"choice IN {HANDOVER_CHOICES}", name="choice"),)
+
+    school_id: uuid.UUID = school_key()
+    choice: str = Field(max_length=8)
+    chosen_by: uuid.UUID | None = uuid_ref(nullable=True)
+    chosen_at: datetime = timestamp(nullable=False)

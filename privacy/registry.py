@@ -487,6 +487,10 @@ TABLES: tuple[TableEntry, ...] = (
         "created_at updated_at",
     ),
     entry(
+        "termination_preferences", Subject.NONE, links=(Link("chosen_by", A, NULL),),
+        operational="school_id choice chosen_at", identifier="chosen_by",
+    ),
+    entry(
         "trust_admin_accounts", U, retention=PLATFORM, platform=_OPERATORS,
         operational="id trust_id status status_reason must_change_password failed_logins locked_until "
         "activation_expires_at created_by created_at",

@@ -25,12 +25,16 @@ import anyio
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.principal import Principal
 from auth.trust_admins import TrustAdminPrincipal
 from common.errors import DomainError, Problem
 from common.events import emit
 from models.licensing import DestructionRecord
+from models.platform import SuperUser
+from models.privacy import TerminationPreference
 from privacy.exporter import encrypted_zip
 from subscriptions.termination import exported_files_dir
+from tenants.scoping import in_school
 
 CHOICES = ("RETURN", "DELETE")
 
@@ -175,3 +179,32 @@ async def purge_copies(record: DestructionRecord, *, now: datetime) -> None:
     """Delete every copy (export, copied files, archive) and say so on the record."""
     await anyio.to_thread.run_sync(_remove, record)
     record.copies_purged_at = now
+
+
+async def prefer(
+    session: AsyncSession, principal: Principal, choice: str, *, now: datetime
+) -> TerminationPreference:
+    """A Super-User of the school records, in advance, RETURN or DELETE for its data at termination
+    (``NOT_A_SUPER_USER`` for any other admin)."""
+    if choice not in CHOICES:
+        raise DomainError.one("choice", "INVALID_CHOICE", "Choose RETURN or DELETE.")
+    nominated = await session.scalar(
+        select(SuperUser.account_id).where(
+            in_school(SuperUser, principal.school_id), SuperUser.account_id == principal.account_id
+        )
+    )
+    if nominated is None:
+        raise DomainError.one(None, "NOT_A_SUPER_USER", "Only the school's Super-Users choose this.")
+    row = await session.get(TerminationPreference, principal.school_id, with_for_update=True)
+    if row is None:
+        row = TerminationPreference(school_id=principal.school_id, choice=choice, chosen_at=now)
+        session.add(row)
+    row.choice, row.chosen_by, row.chosen_at = choice, principal.account_id, now
+    await emit(session, "termination.handover_preferred", target_type="School", target_id=principal.school_id,
+               detail={"choice": choice})  # fmt: skip
+    return row
+
+
+async def preference_of(session: AsyncSession, school_id: uuid.UUID) -> TerminationPreference | None:
+    """The Super-Users' standing choice (the session bound to the school)."""
+    return await session.get(TerminationPreference, school_id)

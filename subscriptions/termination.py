@@ -39,6 +39,7 @@ from common.events import emit_for_school
 from learning.achievements import export_rows
 from models import School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
+from models.privacy import TerminationPreference
 from subscriptions.licences import end_school_cover
 from subscriptions.trusts import current_trust_ids
 from tenants.context import bind, bound
@@ -109,9 +110,13 @@ async def terminate(
         novation.close_reason = "The school was terminated."
     async with bound(session, [school_id]):  # the memberships go with the data: keep who to return it to
         trust_id = (await current_trust_ids(session, [school_id], today)).get(school_id)
+        preferred = await session.get(TerminationPreference, school_id)  # a Super-User's standing choice
     await end_school_cover(session, school_id, on=today, status="TERMINATED")
     record = DestructionRecord(
         trust_id=trust_id,
+        handover=None if preferred is None else preferred.choice,
+        handover_by=None if preferred is None else preferred.chosen_by,
+        handover_at=None if preferred is None else preferred.chosen_at,
         tenant_id=school_id,
         school_slug=school.slug,
         school_name=school.name,

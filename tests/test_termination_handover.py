@@ -20,7 +20,7 @@ from server.jobs import run_jobs
 from storage.files import local_store
 from storage.files import storage_key as file_key
 from tests.factories import clock as suite_clock
-from tests.factories.schools import SchoolData, SchoolFactory
+from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import (
     TrustData,
     TrustFactory,
@@ -190,3 +190,52 @@ async def test_on_delete_every_copy_goes_with_the_destruction(
     assert released["data"]["releaseTerminationExport"]["errors"] == [
         {"field": "schoolId", "code": "ALREADY_PURGED"}
     ]
+
+
+async def test_a_super_user_chooses_in_advance_and_termination_keeps_the_choice(
+    client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
+) -> None:
+    """LL 5.1.3, LL-A 9.3: a Super-User of the school records DELETE while the school is active; another admin
+    and a teacher cannot; termination carries the choice onto the destruction record."""
+    school = await factory.school()
+    trust = await trusts.trust()
+    await trusts.join(school, trust)
+    query = "mutation($c: HandoverChoice!) { setTerminationHandover(input: {choice: $c}) { choice errors { code } } }"
+    admin = await login(client, school.slug, "admin")
+    before = await gql(client, school.slug, query, {"c": "DELETE"}, token=admin)
+    assert before["data"]["setTerminationHandover"] == {
+        "choice": None,
+        "errors": [{"code": "NOT_A_SUPER_USER"}],
+    }
+    teacher = await gql(
+        client, school.slug, query, {"c": "DELETE"}, token=await login(client, school.slug, "teacher1")
+    )
+    assert teacher["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    nominated = await trust_gql(
+        client, trust.slug,
+        "mutation($s: ID!, $a: [ID!]!) { setSuperUsers(input: {schoolId: $s, accountIds: $a}) { errors { code } } }",
+        {"s": to_global_id("School", school.id), "a": [to_global_id("Account", school.accounts["admin"].id)]},
+        token=await trust_login(client, trust.slug),
+    )  # fmt: skip
+    assert nominated["data"]["setSuperUsers"]["errors"] == []
+    chosen = await gql(client, school.slug, query, {"c": "DELETE"}, token=admin)
+    assert chosen["data"]["setTerminationHandover"] == {"choice": "DELETE", "errors": []}
+
+    operator = await platform_login(client, (await trusts.operator()).username)
+    done = await platform_gql(
+        client,
+        TERMINATE,
+        {
+            "i": {
+                "schoolId": to_global_id("School", school.id),
+                "reason": "END_OF_LICENCE",
+                "confirmSlug": school.slug,
+            }
+        },
+        token=operator,
+    )
+    assert done["data"]["terminateSchool"]["errors"] == []
+    record = (await platform_gql(client, RECORD, {"s": school.slug}, token=operator))["data"]["school"][
+        "destruction"
+    ]
+    assert record["handover"] == "DELETE" and record["status"] == "PENDING"

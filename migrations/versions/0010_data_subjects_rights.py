@@ -123,6 +123,20 @@ def upgrade() -> None:
     )
     # An erasure record is written once and its files stamped when removed; requests and restrictions
     # change status.
+    op.create_table(
+        "termination_preferences",
+        sa.Column("school_id", sa.UUID(), nullable=False),
+        sa.Column("choice", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("chosen_by", sa.UUID(), nullable=True),
+        sa.Column("chosen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("choice IN ('RETURN', 'DELETE')", name=op.f("ck_termination_preferences_choice")),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_termination_preferences_school_id_schools")
+        ),
+        sa.PrimaryKeyConstraint("school_id", name=op.f("pk_termination_preferences")),
+    )
+    rls.grant("termination_preferences", "SELECT, INSERT, UPDATE")
+    rls.enable_tenant_rls("termination_preferences")
     # The termination handover (LL 5.1.3, LL-A 9.3) on the destruction record.
     op.add_column("destruction_records", sa.Column("trust_id", sa.UUID(), nullable=True))
     op.add_column(
@@ -164,6 +178,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     role = rls.runtime_role()
+    op.drop_table("termination_preferences")
     op.drop_constraint(op.f("ck_destruction_records_handover"), "destruction_records", type_="check")
     op.drop_constraint(
         op.f("fk_destruction_records_trust_id_trusts"), "destruction_records", type_="foreignkey"

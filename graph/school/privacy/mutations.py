@@ -18,6 +18,7 @@ from graph.school.privacy.types import ErasureType, RestrictionType, SubjectAcce
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
 from privacy import erasure, subject_access
 from privacy import restriction as restrictions
+from subscriptions import handover
 
 
 @strawberry.input
@@ -209,6 +210,35 @@ async def object_for_child(info: Info, input: ObjectForChildInput) -> Restrictio
     )
 
 
+@strawberry.enum
+class HandoverChoice(Enum):
+    RETURN = "RETURN"
+    DELETE = "DELETE"
+
+
+@strawberry.input
+class SetTerminationHandoverInput:
+    choice: HandoverChoice
+
+
+@strawberry.type
+class SetTerminationHandoverPayload:
+    choice: str | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def set_termination_handover(
+    info: Info, input: SetTerminationHandoverInput
+) -> SetTerminationHandoverPayload:
+    ctx = info.context
+    return await mutate(
+        info,
+        SetTerminationHandoverPayload,
+        lambda: handover.prefer(ctx.session, ctx.principal, input.choice.value, now=ctx.now),
+        done=lambda row: SetTerminationHandoverPayload(choice=row.choice),
+    )
+
+
 @strawberry.type
 class PrivacyMutation:
     erase_person: ErasePersonPayload = guarded_mutation(
@@ -252,4 +282,10 @@ class PrivacyMutation:
         policies.PARENT,
         resolver=object_for_child,
         description="A parent objects to the statistical use of their child's data (a child under 13; LL-A 5.2).",
+    )
+    set_termination_handover: SetTerminationHandoverPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=set_termination_handover,
+        description="A Super-User's standing choice for the school's data at termination (LL 5.1.3): RETURN (an "
+        "encrypted export for the trust's admins to download) or DELETE (every copy purged with the data).",
     )
