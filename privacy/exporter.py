@@ -35,6 +35,16 @@ MARKING = "PROTECT"
 MARKING_LINE = f"{MARKING} - personal data; handle under the Learning Records Service user agreement"
 
 
+CONTEXT: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "group_pupils": (("group_id", "groups", ("id", "name", "type", "year_group", "subject")),),
+    "group_teachers": (("group_id", "groups", ("id", "name", "type", "year_group", "subject")),),
+    "submissions": (("assignment_id", "assignments", ("id", "title", "kind", "instructions", "due_on")),),
+}
+"""What a person's rows point at that a reader needs to make sense of them (the groups they are in, the
+assignments they answered): ``table: ((column, referenced table, its columns), ...)``, exported under
+``context`` (operational rows of the school, not the person's own)."""
+
+
 def tables_for(kind: Subject) -> list[TableEntry]:
     """The tables a person of ``kind`` is reached in: those with a link to them, their accounts or any id."""
     assert kind in SCHOOL_SUBJECTS
@@ -65,6 +75,7 @@ class Collected:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     """Submitted files: ``files/<file id>-<file name>``: their bytes."""
+    context: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 async def collect(session: AsyncSession, person: Person, store: FileStore | None = None) -> Collected:
@@ -84,6 +95,19 @@ async def collect(session: AsyncSession, person: Person, store: FileStore | None
         rows = (await session.execute(stmt)).mappings().all()
         if rows:
             found.tables[entry.name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    for name, references in CONTEXT.items():
+        for column, referenced, wanted in references:
+            referenced_ids = {uuid.UUID(row[column]) for row in found.tables.get(name, []) if row.get(column)}
+            if not referenced_ids:
+                continue
+            target = metadata.tables[referenced]
+            stmt = select(*(target.c[c] for c in wanted)).where(
+                in_school(target.c, person.school_id), target.c.id.in_(list(referenced_ids))
+            )
+            rows = (await session.execute(stmt)).mappings().all()
+            found.context.setdefault(referenced, []).extend(
+                {k: _plain(v) for k, v in r.items()} for r in rows
+            )
     if store is not None:
         file_ids = {
             row[entry.files]
@@ -130,6 +154,7 @@ def render(found: Collected, *, now: datetime, request_id: uuid.UUID) -> dict[st
         "subject": {"type": person.kind.value, "id": str(person.id), "name": person.name},
         "withheld": {"reason": "one-way hashes of credentials, which identify nothing", "columns": withheld},
         "tables": found.tables,
+        "context": found.context,
         "files": sorted(found.files),
     }
     files = {"subject-access.json": _json(payload)}

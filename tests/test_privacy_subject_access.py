@@ -148,6 +148,8 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
     assert {"group_pupils", "submissions", "accounts", "audit_log", "pupil_consents"} <= set(
         document["tables"]
     )
+    assert [g["name"] for g in document["context"]["groups"]] == ["Class A"]
+    assert [a["title"] for a in document["context"]["assignments"]] == ["Spellings"]
     assert "password_hash" not in document["tables"]["accounts"][0]
     assert document["withheld"]["columns"]["accounts"] == ["password_hash"]
     pupils_csv = list(csv.reader(io.StringIO(files["pupils.csv"].decode())))
