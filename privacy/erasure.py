@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from common.errors import DomainError, Problems
-from common.events import emit
+from common.events import emit_for_school
 from models import metadata
 from models.privacy import ERASURE_REASON_MAX, ErasureRecord
 from privacy import subjects
@@ -98,25 +98,34 @@ async def erase(
     if principal.account_id in person.account_ids:
         raise DomainError.one("personId", "CANNOT_ERASE_SELF", "An admin cannot erase themself.")
 
+    return await erase_person(session, person, reason=reason, erased_by=principal.account_id, now=now)
+
+
+async def erase_person(
+    session: AsyncSession, person: Person, *, reason: str, erased_by: uuid.UUID | None, now: datetime
+) -> ErasureRecord:
+    """The erasure itself, without the caller's checks (:func:`erase` for an admin's; the retention step for
+    leavers past their time): every link applied, the files listed, the record written and audited."""
     record = ErasureRecord(
-        school_id=school_id,
+        school_id=person.school_id,
         subject_type=person.kind.value,
         reference=uuid.uuid4(),
-        subject_digest=digest,
+        subject_digest=subjects.digest(person.school_id, person.id),
         reason=reason,
-        erased_by=principal.account_id,
+        erased_by=erased_by,
         erased_at=now,
     )
     files = await _files_of(session, person)
     counts = await apply(session, person, record.reference)
-    counts.update(await _delete_files(session, school_id, files))
+    counts.update(await _delete_files(session, person.school_id, files))
     keys = sorted(files.values())
     record.row_counts = {table: n for table, n in sorted(counts.items()) if n}
     record.total_rows = sum(record.row_counts.values())
     record.files_pending = keys
     session.add(record)
-    await emit(
+    await emit_for_school(
         session,
+        person.school_id,
         "person.erased",
         target_type="Erasure",
         target_id=record.id,

@@ -100,8 +100,8 @@ class Retention:
 
 WHILE_CUSTOMER = Retention("kept while the school is a customer; destroyed on termination (LL 5.1.3)")
 LEAVERS = Retention(
-    "a leaver's record is erased a configurable time after their leaving date (settings: "
-    "leaver_retention_days)",
+    "a leaver is erased leaver_retention_days after their leaving date (SCHOOLGRAPH_LEAVER_RETENTION_DAYS; "
+    "0, the default, keeps leavers until a school admin erases them)",
     after="date_of_leaving",
 )
 PLATFORM = Retention("the provider's own record: kept for the contract's life and its limitation period")

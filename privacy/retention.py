@@ -3,7 +3,8 @@
 Each :class:`~privacy.registry.Retention` with ``days`` makes rows due ``days`` after their ``after`` column
 (expired sessions, refresh tokens and codes after 30 days, sign-in throttles after a day, job runs and sent
 notices after a year); the audit log's personal columns (username at the time, client address) are blanked
-after :data:`~privacy.registry.AUDIT_YEARS` years, the chain kept. A school's tables are purged in a
+after :data:`~privacy.registry.AUDIT_YEARS` years, the chain kept; and, when the operator sets
+``leaver_retention_days``, leavers are erased that many days after their leaving date (:func:`erase_leavers`). A school's tables are purged in a
 transaction bound to that school; the platform's (global) tables on their own. :func:`report` says what is
 due without purging, the step what it purged.
 """
@@ -18,8 +19,10 @@ from typing import Any
 from sqlalchemy import Delete, Table, Update, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import metadata
-from privacy.registry import TABLES, TableEntry
+from common.clock import school_today
+from models import Pupil, Staff, metadata
+from privacy import erasure, subjects
+from privacy.registry import TABLES, Subject, TableEntry
 from tenants.scoping import in_school
 
 
@@ -77,3 +80,24 @@ async def purge(session: AsyncSession, school_id: uuid.UUID | None, now: datetim
         if result.rowcount:  # type: ignore[attr-defined]
             done[entry.name] = int(result.rowcount)  # type: ignore[attr-defined]
     return done
+
+
+async def erase_leavers(session: AsyncSession, school_id: uuid.UUID, *, days: int, now: datetime) -> int:
+    """Erase the pupils and staff who left more than ``days`` days ago (the LEAVERS rule; 0 erases nobody),
+    each with an erasure record whose reason names the rule; the number erased."""
+    if days <= 0:
+        return 0
+    before = school_today(now) - timedelta(days=days)
+    erased = 0
+    for kind, model in ((Subject.PUPIL, Pupil), (Subject.STAFF, Staff)):
+        rows = await session.execute(
+            select(model.id, model.date_of_leaving).where(
+                in_school(model, school_id), ~model.active, model.date_of_leaving < before
+            )
+        )
+        for person_id, left_on in rows.all():
+            person = await subjects.find(session, school_id, kind, person_id)
+            reason = f"Retention: left on {left_on}; leavers are kept {days} days (LL-S2 (v))."
+            await erasure.erase_person(session, person, reason=reason, erased_by=None, now=now)
+            erased += 1
+    return erased

@@ -99,6 +99,7 @@ class _Run:
     mail: MailSettings
     now: datetime
     runner: str
+    leaver_retention_days: int = 0
 
     async def each(
         self, report: StepReport, pick: Pick, apply: Apply, *, engine: AsyncEngine | None = None
@@ -323,6 +324,11 @@ class _Run:
         async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
             await bind(session, [row.id])
             done = await retention.purge(session, row.id, self.now)
+            erased = await retention.erase_leavers(
+                session, row.id, days=self.leaver_retention_days, now=self.now
+            )
+            if erased:
+                done["leavers_erased"] = erased
             if done:
                 trail.for_school(
                     row.id, "retention.purged", target_type="School", target_id=row.id, detail=done
@@ -410,13 +416,20 @@ async def run_jobs(
     mail: MailSettings | None = None,
     now: datetime | None = None,
     steps: Sequence[str] = STEPS,
+    leaver_retention_days: int = 0,
 ) -> JobReport:
     """Run the steps (all by default) with the runtime engine, destruction with the owner engine."""
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown job steps: {sorted(unknown)}")
     run = _Run(
-        engine, owner_engine, data_dir, mail or MailSettings.from_env(), now or utcnow(), runner_name()
+        engine,
+        owner_engine,
+        data_dir,
+        mail or MailSettings.from_env(),
+        now or utcnow(),
+        runner_name(),
+        leaver_retention_days,
     )
     report = JobReport(runner=run.runner)
     for name in STEPS:

@@ -125,3 +125,43 @@ async def test_the_reports_are_for_the_schools_admins_only(
         for token in (teacher, None):
             body = await gql(client, school.slug, query, token=token)
             assert body["errors"][0]["extensions"]["code"] in ("FORBIDDEN", "UNAUTHENTICATED")
+
+
+async def test_leavers_are_erased_the_configured_time_after_leaving(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """LL-S2 (v): with leaver_retention_days set, the retention step erases a pupil that many days after their
+    leaving date (an erasure record says why); before then, or with the default 0, the leaver is kept."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    left = await mutate(
+        client, school.slug, admin, "deactivatePupil", "pupil { active } errors { code }",
+        pupilId=gid("Pupil", school.pupils["pupil2"]),
+    )  # fmt: skip
+    assert left == {"pupil": {"active": False}, "errors": []}
+
+    async def run(days: int) -> list[str]:
+        report = await run_jobs(
+            engine, owner_engine=owner_engine, data_dir=tmp_path, now=clock.now(), steps=["retention"],
+            leaver_retention_days=days,
+        )  # fmt: skip
+        return [a for a in report.step("retention").applied if a.startswith(str(school.id))]
+
+    clock.set(suite_clock.INSTANT + timedelta(days=20))
+    assert not any("leavers_erased" in a for a in await run(30))
+    clock.set(suite_clock.INSTANT + timedelta(days=40))
+    assert not any("leavers_erased" in a for a in await run(0))
+    (applied,) = await run(30)
+    assert "leavers_erased=1" in applied
+    admin = await login(client, school.slug, "admin")
+    names = await gql(
+        client, school.slug, "{ pupils(first: 50) { edges { node { forename } } } }", token=admin
+    )
+    assert "PatA2" not in {e["node"]["forename"] for e in names["data"]["pupils"]["edges"]}
+    (erased,) = await entries(engine, school.id, "person.erased")
+    assert erased.detail["subjectType"] == "PUPIL" and erased.actor_type == "SYSTEM"

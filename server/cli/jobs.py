@@ -44,7 +44,12 @@ def jobs_run(
         try:
             async with common.runtime_engine(settings, urls) as engine:
                 report = await run_jobs(
-                    engine, owner_engine=owner, data_dir=settings.data_dir, mail=mail, steps=step or STEPS
+                    engine,
+                    owner_engine=owner,
+                    data_dir=settings.data_dir,
+                    mail=mail,
+                    steps=step or STEPS,
+                    leaver_retention_days=settings.leaver_retention_days,
                 )
         finally:
             await owner.dispose()
