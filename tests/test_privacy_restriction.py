@@ -144,3 +144,33 @@ async def test_restriction_is_for_admins_and_an_erased_person_cannot_be_restrict
     gone = {**input, "personId": gid("Pupil", school.pupils["pupil3"])}
     body = await gql(client, school.slug, query, {"i": gone}, token=admin)
     assert body["data"]["restrictProcessing"]["errors"] == [{"field": "personId", "code": "ERASED"}]
+
+
+async def test_a_restricted_pupils_work_cannot_be_submitted_or_marked(
+    client: httpx.AsyncClient, factory: SchoolFactory
+) -> None:
+    """LL-S2 (xiii): while pupil1 is restricted, their submission and its feedback are read-only."""
+    school = await factory.school()
+    teacher = await login(client, school.slug, "teacher1")
+    set_ = await mutate(
+        client, school.slug, teacher, "setAssignment", "assignment { id } errors { code }",
+        groupId=gid("Group", school.groups["A"]), title="Spellings", kind="HOMEWORK", dueOn=str(today()),
+        instructions="Learn them.",
+    )  # fmt: skip
+    pupil = await login(client, school.slug, "pupil1")
+    work = "submission { id } errors { field code }"
+    submitted = await mutate(
+        client, school.slug, pupil, "submitWork", work, assignmentId=set_["assignment"]["id"], text="Done"
+    )
+    assert submitted["errors"] == []
+    admin = await login(client, school.slug, "admin")
+    assert (await _restrict(client, school, admin, "pupil1", "RESTRICTION"))["errors"] == []
+    again = await mutate(
+        client, school.slug, pupil, "submitWork", work, assignmentId=set_["assignment"]["id"], text="Changed"
+    )
+    assert problems(again) == [(None, "RESTRICTED")]
+    feedback = await mutate(
+        client, school.slug, teacher, "giveFeedback", work,
+        submissionId=submitted["submission"]["id"], feedback="Well done",
+    )  # fmt: skip
+    assert problems(feedback) == [("submissionId", "RESTRICTED")]
