@@ -41,6 +41,9 @@ SCHOOL_ADMIN = Policy("school_admin", "school admins", lambda p, _: p.role is Ro
 STAFF = Policy("staff", "school admins and staff", lambda p, _: p.is_staff)
 PARENT = Policy("parent", "parents", lambda p, _: p.role is Role.PARENT)
 PUPIL = Policy("pupil", "pupils", lambda p, _: p.role is Role.PUPIL)
+OWN_DATA = Policy(
+    "own_data", "parents and pupils, for their own data", lambda p, _: p.role in (Role.PARENT, Role.PUPIL)
+)
 
 # --- pupils ---------------------------------------------------------------------------------------------
 PUPIL_RECORD = Policy(

@@ -86,6 +86,9 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 4000
     max_page_size: int = 100
+    leaver_retention_days: int = 0
+    """Days after their leaving date that a leaver is erased by the retention jobs step (LL-S2 (v)); 0 keeps
+    leavers (the school erases them by hand)."""
     max_query_chars: int = 100_000
     """A document longer than this is refused before it is lexed."""
     max_directives: int = 8
@@ -159,6 +162,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "SCHOOLGRAPH_MAX_BODY_BYTES", 1_000_000, minimum=1024),
         max_upload_bytes=_int(env, "SCHOOLGRAPH_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024),
         max_json_depth=_int(env, "SCHOOLGRAPH_MAX_JSON_DEPTH", 32, minimum=4),
+        leaver_retention_days=_int(env, "SCHOOLGRAPH_LEAVER_RETENTION_DAYS", 0),
         body_timeout_seconds=_int(env, "SCHOOLGRAPH_BODY_TIMEOUT_SECONDS", 10, minimum=1),
         upload_timeout_seconds=_int(env, "SCHOOLGRAPH_UPLOAD_TIMEOUT_SECONDS", 300, minimum=1),
         header_timeout_seconds=_int(env, "SCHOOLGRAPH_HEADER_TIMEOUT_SECONDS", 10, minimum=1),

@@ -23,6 +23,7 @@ from learning import ladders
 from learning.policies import may_assess
 from models import Pupil
 from models.learning import ACHIEVEMENT_KINDS, GOAL_STATUSES, Achievement, LearningGoal
+from people.processing import refuse_if_restricted
 from tenants.scoping import in_school, scoped
 
 EARLIEST: Final = timedelta(days=366 * 20)
@@ -76,6 +77,7 @@ async def record_achievement(
     if not await _taught_pupil(session, principal, data.pupil_id):
         problems.add("pupilId", "PUPIL_NOT_TAUGHT", NOT_TAUGHT)
     problems.raise_if_any()
+    await refuse_if_restricted(session, principal.school_id, [data.pupil_id], "pupilId")
     row = Achievement(
         school_id=principal.school_id,
         pupil_id=data.pupil_id,
@@ -114,6 +116,7 @@ async def set_goal(
     if not await _taught_pupil(session, principal, data.pupil_id):
         problems.add("pupilId", "PUPIL_NOT_TAUGHT", NOT_TAUGHT)
     problems.raise_if_any()
+    await refuse_if_restricted(session, principal.school_id, [data.pupil_id], "pupilId")
     row = LearningGoal(
         school_id=principal.school_id,
         pupil_id=data.pupil_id,
@@ -137,6 +140,7 @@ async def close_goal(
     ).scalar_one_or_none()
     if goal is None or not may_assess(principal, goal.pupil_id):
         raise DomainError.one("goalId", "NOT_FOUND", "No goal with this id for a pupil you teach.")
+    await refuse_if_restricted(session, principal.school_id, [goal.pupil_id], "goalId")
     if status not in GOAL_STATUSES:
         raise DomainError.one(
             "status", "INVALID_STATUS", f"status must be one of {', '.join(GOAL_STATUSES)}."

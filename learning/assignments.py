@@ -33,6 +33,7 @@ from models import Group, GroupPupil, Pupil
 from models.base import new_id
 from models.learning import ASSIGNMENT_KINDS, Assignment, Submission
 from people import queries as people
+from people.processing import refuse_if_restricted
 from storage.files import FileStore
 from tenants.scoping import in_school, scoped
 
@@ -240,6 +241,7 @@ async def submit_work(
     if principal.role is not Role.PUPIL or principal.pupil_id is None:
         raise DomainError.one(None, "PUPILS_ONLY", "Only pupils submit work.")
     pupil_id = principal.pupil_id
+    await refuse_if_restricted(session, principal.school_id, [pupil_id], None)  # LL-S2 (xiii)
     assignment = (await assignments_by_ids(session, principal, [work.assignment_id])).get(work.assignment_id)
     if assignment is None:
         problems.add("assignmentId", "ASSIGNMENT_NOT_FOUND", "No assignment with this id for you.")
@@ -309,6 +311,7 @@ async def give_feedback(
         raise DomainError.one(
             "submissionId", "NOT_FOUND", "No submission with this id from a pupil you teach."
         )
+    await refuse_if_restricted(session, principal.school_id, [submission.pupil_id], "submissionId")
     text = (feedback or "").strip()
     if not text:
         problems.add("feedback", "REQUIRED", "feedback must not be empty.")

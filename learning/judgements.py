@@ -29,6 +29,7 @@ from learning.policies import may_assess, may_teach_group
 from learning.queries import active_members
 from models import Group, Pupil
 from models.curriculum import LEVELS, Judgement
+from people.processing import refuse_if_restricted
 from tenants.scoping import in_school, scoped
 
 MAX_NOTE: Final = 2000
@@ -149,6 +150,7 @@ async def record_judgement(
     ):
         problems.add("pupilId", "PUPIL_NOT_TAUGHT", NOT_TAUGHT)
     problems.raise_if_any()
+    await refuse_if_restricted(session, principal.school_id, [data.pupil_id], "pupilId")
     assert rung is not None
     (judgement,) = await _insert(
         session, [_row(principal, data.pupil_id, rung[0], data.level, assessed_on, note, now)]
@@ -194,6 +196,7 @@ async def assess_group(
                 f"entries.{i}.pupilId", "PUPIL_NOT_IN_GROUP", "No pupil with this id in the group you teach."
             )
     problems.raise_if_any()
+    await refuse_if_restricted(session, principal.school_id, seen, "entries")
     assert rung is not None
     rows = [
         _row(principal, e.pupil_id, rung[0], e.level, assessed_on, notes[i], now)

@@ -2,7 +2,8 @@
 """Aggregates across schools: per-school summaries for a trust, usage statistics for the operator.
 
 Nothing here returns personal data: only counts, shares and the titles of pre-loaded (platform) items.
-Every count below :data:`SUPPRESS_BELOW` (5) is suppressed (``None``), and so is every share computed
+People whose processing is restricted or who object to statistical use are left out of every count
+(``people.processing.counted``; LL-S2 (xiii), LL-A 5.2). Every count below :data:`SUPPRESS_BELOW` (5) is suppressed (``None``), and so is every share computed
 from a suppressed count, because a small count across schools can point at a person.
 
 Contract of both functions: the caller binds the transaction to the schools it reads (the trust's
@@ -28,6 +29,7 @@ from models import Pupil
 from models.content import Download, PlatformContent, SchoolContent
 from models.curriculum import SECURE_OR_BETTER, CurriculumLadder, Judgement, SchoolLadder
 from models.learning import Assignment, Submission
+from people.processing import counted
 from tenants.scoping import in_schools
 
 SUPPRESS_BELOW: Final = 5
@@ -90,7 +92,7 @@ async def _active_pupils(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uu
     """Active pupils per school (one statement; schools without any are absent)."""
     rows = await session.execute(
         select(Pupil.school_id, func.count())
-        .where(in_schools(Pupil, ids), Pupil.active)
+        .where(in_schools(Pupil, ids), Pupil.active, counted(Pupil, Pupil.id))
         .group_by(Pupil.school_id)
     )
     return dict(rows.all())
@@ -100,7 +102,7 @@ async def _judgement_totals(session: AsyncSession, ids: list[uuid.UUID]) -> dict
     """(assessed pupils, judgements) per school (one statement; schools without any are absent)."""
     rows = await session.execute(
         select(Judgement.school_id, func.count(func.distinct(Judgement.pupil_id)), func.count())
-        .where(in_schools(Judgement, ids))
+        .where(in_schools(Judgement, ids), counted(Judgement, Judgement.pupil_id))
         .group_by(Judgement.school_id)
     )
     return {row[0]: (row[1], row[2]) for row in rows.all()}
@@ -123,7 +125,7 @@ async def _subjects_by_school(
         select(
             Judgement.school_id, Judgement.pupil_id, Judgement.ladder_id, Judgement.rung_id, Judgement.level
         )
-        .where(in_schools(Judgement, ids))
+        .where(in_schools(Judgement, ids), counted(Judgement, Judgement.pupil_id))
         .ext(distinct_on(Judgement.school_id, Judgement.pupil_id, Judgement.rung_id))
         .order_by(
             Judgement.school_id,
@@ -246,7 +248,11 @@ async def _content_counts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[u
             tuple_(Submission.school_id, Submission.assignment_id)
             == tuple_(Assignment.school_id, Assignment.id),
         )
-        .where(in_schools(Assignment, ids), Assignment.platform_content_id.is_not(None))
+        .where(
+            in_schools(Assignment, ids),
+            Assignment.platform_content_id.is_not(None),
+            counted(Submission, Submission.pupil_id),
+        )
         .group_by(Assignment.platform_content_id)
     )
     download_use = (

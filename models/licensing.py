@@ -204,6 +204,7 @@ class DestructionRecord(SQLModel, table=True):
     __tablename__ = "destruction_records"
     __table_args__ = (
         CheckConstraint(f"status IN {DESTRUCTION_STATUSES}", name="status"),
+        CheckConstraint("handover IS NULL OR handover IN ('RETURN', 'DELETE')", name="handover"),
         Index("ix_destruction_records_due", "destroy_on", postgresql_where=text("status = 'PENDING'")),
     )
 
@@ -222,6 +223,17 @@ class DestructionRecord(SQLModel, table=True):
     destroyed_at: datetime | None = timestamp()
     row_counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     total_rows: int = Field(default=0, sa_type=BigInteger)
+    # The handover (LL 5.1.3, LL-A 9.3): the school's trust admins choose RETURN or DELETE; a returned
+    # export is released encrypted (the password shown once) and downloadable until ``return_until``; then
+    # every copy is purged and ``copies_purged_at`` says when.
+    trust_id: uuid.UUID | None = Field(default=None, foreign_key="trusts.id", nullable=True)
+    handover: str | None = Field(default=None, max_length=8)
+    handover_by: uuid.UUID | None = uuid_ref(nullable=True)
+    handover_at: datetime | None = timestamp()
+    return_until: date | None = day()
+    archive_sha256: str | None = Field(default=None, max_length=64)
+    released_at: datetime | None = timestamp()
+    copies_purged_at: datetime | None = timestamp()
 
 
 __all__ = [

@@ -21,7 +21,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Index, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import String
 from sqlmodel import Field, SQLModel
 
@@ -89,3 +89,123 @@ class OwnConsentDue(SQLModel, table=True):
     """Why a parent necessarily stays responsible (LL 6.3.3's exception), as a school admin recorded it."""
     parent_responsible_by: uuid.UUID | None = uuid_ref(nullable=True)
     parent_responsible_at: datetime | None = timestamp()
+
+
+ERASABLE_SUBJECTS = ("PUPIL", "STAFF", "CONTACT")
+ERASURE_REASON_MAX = 500
+REQUEST_CHANNELS = ("ADMIN", "SELF")
+REQUEST_STATUSES = ("OPEN", "READY", "RELEASED", "PURGED")
+RESTRICTION_KINDS = ("RESTRICTION", "OBJECTION")
+
+
+class ErasureRecord(SQLModel, table=True):
+    """A person erased (LL 5.1.6): what, why, who, and how many rows, under a pseudonymous reference only.
+
+    ``reference`` is a fresh id that replaces the person wherever another record must keep a link
+    (``privacy.registry.Erase.PSEUDONYMISE``); ``subject_digest`` (SHA-256 of the school and the person's id)
+    lets a second erasure of the same person be refused without keeping the id itself. ``files_pending``
+    are the stored files' keys, removed from the store after the commit (the ``erasure_files`` jobs step).
+    """
+
+    __tablename__ = "erasure_records"
+    __table_args__ = (
+        CheckConstraint(f"subject_type IN {ERASABLE_SUBJECTS}", name="subject_type"),
+        Index("uq_erasure_records_school_id_subject_digest", "school_id", "subject_digest", unique=True),
+    )
+
+    school_id: uuid.UUID = school_key()
+    id: uuid.UUID = id_field()
+    subject_type: str = Field(max_length=16)
+    reference: uuid.UUID = uuid_ref()
+    subject_digest: str = Field(max_length=64)
+    reason: str = Field(max_length=ERASURE_REASON_MAX)
+    erased_by: uuid.UUID | None = uuid_ref(nullable=True)
+    erased_at: datetime = timestamp(nullable=False)
+    row_counts: dict[str, int] = Field(default_factory=dict, sa_type=JSONB)
+    total_rows: int = 0
+    files_pending: list[str] = Field(default_factory=list, sa_type=ARRAY(String(200)))
+    files_deleted_at: datetime | None = timestamp()
+
+
+class SubjectAccessRequest(SQLModel, table=True):
+    """A subject access request (LL 5.1.1, LL-S2 (xii)): opened by a school admin, or by a parent or a pupil
+    of 13+ for themself; due a calendar month after it was opened.
+
+    OPEN: in the admins' queue until the ``subject_access`` jobs step builds the export (READY, staged in the
+    store). RELEASED: an admin released it, encrypted with a password shown to them once and never stored
+    (LRS 6.8), downloadable until ``expires_at``. PURGED: the archive is gone (7 days after release).
+    """
+
+    __tablename__ = "subject_access_requests"
+    __table_args__ = (
+        CheckConstraint(f"subject_type IN {ERASABLE_SUBJECTS}", name="subject_type"),
+        CheckConstraint(f"channel IN {REQUEST_CHANNELS}", name="channel"),
+        CheckConstraint(f"status IN {REQUEST_STATUSES}", name="status"),
+        Index("ix_subject_access_requests_school_id_status", "school_id", "status"),
+    )
+
+    school_id: uuid.UUID = school_key()
+    id: uuid.UUID = id_field()
+    subject_type: str = Field(max_length=16)
+    subject_id: uuid.UUID = uuid_ref()
+    channel: str = Field(max_length=8)
+    requested_by: uuid.UUID = uuid_ref()
+    opened_at: datetime = timestamp(nullable=False)
+    due_on: date = day(nullable=False)
+    status: str = Field(default="OPEN", max_length=16)
+    built_at: datetime | None = timestamp()
+    staged_key: str | None = Field(default=None, max_length=200)
+    released_by: uuid.UUID | None = uuid_ref(nullable=True)
+    released_at: datetime | None = timestamp()
+    archive_key: str | None = Field(default=None, max_length=200)
+    archive_sha256: str | None = Field(default=None, max_length=64)
+    archive_bytes: int | None = None
+    expires_at: datetime | None = timestamp()
+    downloads: int = 0
+    purged_at: datetime | None = timestamp()
+
+
+class ProcessingRestriction(SQLModel, table=True):
+    """A restriction of a person's processing (LL-S2 (xiii)) or their objection to statistical use (LL-A
+    5.2), in force while ``lifted_at`` is NULL; kept after it is lifted, as the history."""
+
+    __tablename__ = "processing_restrictions"
+    __table_args__ = (
+        CheckConstraint(f"subject_type IN {ERASABLE_SUBJECTS}", name="subject_type"),
+        CheckConstraint(f"kind IN {RESTRICTION_KINDS}", name="kind"),
+        Index(
+            "uq_processing_restrictions_current",
+            "school_id",
+            "subject_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("lifted_at IS NULL"),
+        ),
+    )
+
+    school_id: uuid.UUID = school_key()
+    id: uuid.UUID = id_field()
+    subject_type: str = Field(max_length=16)
+    subject_id: uuid.UUID = uuid_ref()
+    kind: str = Field(max_length=16)
+    reason: str = Field(max_length=ERASURE_REASON_MAX)
+    started_by: uuid.UUID = uuid_ref()
+    started_at: datetime = timestamp(nullable=False)
+    lifted_by: uuid.UUID | None = uuid_ref(nullable=True)
+    lifted_at: datetime | None = timestamp()
+
+
+HANDOVER_CHOICES = ("RETURN", "DELETE")
+
+
+class TerminationPreference(SQLModel, table=True):
+    """What a school's Super-User chose, in advance, for its data at termination (LL 5.1.3): RETURN or
+    DELETE. Termination copies it onto the destruction record (where the trust's admins may change it)."""
+
+    __tablename__ = "termination_preferences"
+    __table_args__ = (CheckConstraint(f"choice IN {HANDOVER_CHOICES}", name="choice"),)
+
+    school_id: uuid.UUID = school_key()
+    choice: str = Field(max_length=8)
+    chosen_by: uuid.UUID | None = uuid_ref(nullable=True)
+    chosen_at: datetime = timestamp(nullable=False)

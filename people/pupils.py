@@ -20,6 +20,7 @@ from models import Account, Pupil
 from models.people import GENDERS
 from people import validation as v
 from people.leaving import date_of_leaving, record_leaving
+from people.processing import refuse_if_restricted
 from people.rows import PUPIL, Unique, apply_changes, check_unique, find
 
 
@@ -93,6 +94,7 @@ async def update_pupil(
     cleaned = v.clean(problems, _fields(school_today(now)), data)
     await check_unique(session, principal, problems, Pupil, cleaned, UNIQUE, exclude=data.pupil_id)
     problems.raise_if_any()
+    await refuse_if_restricted(session, principal.school_id, [data.pupil_id], "pupilId")
     assert pupil is not None
     apply_changes(pupil, cleaned, now=now)
     await session.flush()

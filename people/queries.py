@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from auth.principal import Principal
 from common.pagination import TEXT, UUID, Page, after_key
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
+from people.processing import visible_to_all
 from tenants.scoping import in_school, scoped
 
 R = TypeVar("R")
@@ -62,6 +63,8 @@ async def pupils_page(
     last pupil's id."""
     order = (Pupil.surname, Pupil.forename, Pupil.id)
     stmt = _within(scoped(Pupil, principal.school_id), Pupil.id, principal.pupil_scope)
+    if not principal.is_admin:
+        stmt = stmt.where(visible_to_all(Pupil, Pupil.id))  # a restricted pupil: admins only
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Pupil.active)
     stmt = _after_anchor(stmt, Pupil, order, principal.school_id, page).order_by(*order).limit(page.first + 1)
@@ -106,6 +109,8 @@ async def _by_ids(
     if not principal.is_admin:
         # Leavers and closed groups are the admin's to see; everyone else reaches them no more (LL 11.2).
         stmt = stmt.where(model.active)
+        if model is not Group:  # nor a person whose processing is restricted (LL-S2 (xiii))
+            stmt = stmt.where(visible_to_all(model, model.id))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -159,6 +164,8 @@ async def pupils_of_groups(
         .order_by(Pupil.surname, Pupil.forename, Pupil.id)
     )
     stmt = _within(stmt, Pupil.id, principal.pupil_scope)
+    if not principal.is_admin:
+        stmt = stmt.where(visible_to_all(Pupil, Pupil.id))
     return _grouped(await _pairs(session, stmt), group_ids)
 
 

@@ -20,6 +20,7 @@ from models import Account, Staff
 from models.people import PUPIL_ACCESS_SCOPES
 from people import validation as v
 from people.leaving import date_of_leaving, record_leaving
+from people.processing import refuse_if_restricted
 from people.rows import STAFF, Unique, apply_changes, check_unique, find
 
 
@@ -128,6 +129,7 @@ async def update_staff(
     if leaves_now:
         _own_record(problems, principal, data.staff_id)
     problems.raise_if_any()
+    await refuse_if_restricted(session, principal.school_id, [data.staff_id], "staffId")
     assert staff is not None
     apply_changes(staff, cleaned, now=now)
     if leaves_now:

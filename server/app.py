@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.admin_http import platform_graphql, trust_graphql
 from server.http import school_graphql
 from server.runtime import Runtime
+from server.subject_access_http import subject_access_download
+from server.termination_http import termination_export_download
 
 
 async def jwks(request: Request) -> Response:
@@ -78,6 +80,10 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route("/schools/{slug}/graphql", school_graphql, methods=["GET", "POST"]),
             Route("/trusts/{slug}/graphql", trust_graphql, methods=["GET", "POST"]),
             Route("/platform/graphql", platform_graphql, methods=["GET", "POST"]),
+            Route("/schools/{slug}/subject-access/{request_id}", subject_access_download, methods=["GET"]),
+            Route(
+                "/trusts/{slug}/termination-exports/{school_id}", termination_export_download, methods=["GET"]
+            ),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ],

@@ -3,9 +3,12 @@
 Steps, in order: accepted novations on their effective date (LL 20), suspensions that have ended (LL-A 9.1),
 licence renewals and endings (LL 15.1), renewal and price notices (LL 15.1, LL 15.2), non-payment
 (LL 15.4: refuse the school until paid; restore it when paid), destruction of terminated schools' data
-(LL 5.1.3, LL-A 9.3; needs the owner connection), pupils who turned 13 and owe their own consent (LL 6.3.3),
-the outbox (notices to Super-Users and trust admins) and, last, the audit sequencer (every school's pending
-audit entries numbered, chained, added to its Merkle tree under a signed tree head: ``audit.sequencer``).
+(LL 5.1.3, LL-A 9.3; needs the owner connection) and every copy of it purged after the handover, pupils who
+turned 13 and owe their own consent (LL 6.3.3), leaving dates that have come (LL 11.1), the registry's
+retention rules (LL-S2 (v)), the stored files of erased people (LL 5.1.6), subject access exports built and
+purged (LL 5.1.1), the outbox (notices to Super-Users and trust admins) and, last, the audit sequencer (every
+school's pending audit entries numbered, chained, added to its Merkle tree under a signed tree head:
+``audit.sequencer``).
 
 Exactly once, however many runners: each change is one transaction that first claims its row with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and re-checks that it is still due. A concurrent runner skips a
@@ -37,8 +40,9 @@ from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
-from privacy import consent_at_13
-from subscriptions import licences, novation, outbox, suspension, termination
+from privacy import consent_at_13, erasure, leavers, retention, subject_access
+from storage.files import local_store
+from subscriptions import handover, licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
 from tenants.context import bind
 
@@ -51,7 +55,12 @@ STEPS = (
     "renewal_notices",
     "non_payment",
     "destructions",
+    "handovers",
     "consent_at_13",
+    "leavers",
+    "retention",
+    "erasure_files",
+    "subject_access",
     "outbox",
     "audit",
 )
@@ -96,6 +105,7 @@ class _Run:
     now: datetime
     runner: str
     keys: SigningKeys | None = None
+    leaver_retention_days: int = 0
 
     async def each(
         self, report: StepReport, pick: Pick, apply: Apply, *, engine: AsyncEngine | None = None
@@ -257,6 +267,26 @@ class _Run:
             for school_id in termination.purge_files(self.data_dir, list(destroyed)):
                 report.applied.append(f"files:{school_id}")
 
+    async def handovers(self, report: StepReport) -> None:
+        """Every copy of a destroyed school's data purged (LL 5.1.3, LL-A 9.3): at once when its trust chose
+        DELETE, after the return window otherwise; the destruction record says when."""
+        today = self.now.date()
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(handover.purge_due(today), DestructionRecord, tried, DestructionRecord.destroy_on)
+
+        async def apply(session: AsyncSession, row: DestructionRecord, trail: PlatformTrail) -> str:
+            await handover.purge_copies(row, now=self.now)
+            trail.record(
+                "termination.copies_purged",
+                target_type="DestructionRecord",
+                target_id=row.id,
+                detail={"handover": row.handover},
+            )
+            return str(row.handover or "RETURN_WINDOW_ENDED")
+
+        await self.each(report, pick, apply)
+
     async def consent_at_13(self, report: StepReport) -> None:
         """Each school that is not terminated, once a run, in its own transaction bound to it: flagging is
         idempotent (a flagged pupil is not flagged again), so a concurrent runner changes nothing."""
@@ -277,6 +307,86 @@ class _Run:
                 detail={"pupils": flagged},
             )
             return str(flagged)
+
+        await self.each(report, pick, apply)
+
+    def _schools(self, tried: list[Any]) -> Any:
+        return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+    async def leavers(self, report: StepReport) -> None:
+        """Leaving dates that have come (LL 11.1, LRS 7.1): each school in its own bound transaction."""
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            left = await leavers.apply_due(session, row.id, now=self.now)
+            return str(left) if left else None
+
+        await self.each(report, self._schools, apply)
+
+    async def retention(self, report: StepReport) -> None:
+        """The registry's retention rules (LL-S2 (v)): each school's tables in its own bound transaction,
+        then the platform's tables; ``<school or platform>:<table>=<rows>`` per table purged."""
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            done = await retention.purge(session, row.id, self.now)
+            erased = await retention.erase_leavers(
+                session, row.id, days=self.leaver_retention_days, now=self.now
+            )
+            if erased:
+                done["leavers_erased"] = erased
+            if done:
+                trail.for_school(
+                    row.id, "retention.purged", target_type="School", target_id=row.id, detail=done
+                )
+            return ",".join(f"{table}={n}" for table, n in sorted(done.items())) or None
+
+        await self.each(report, self._schools, apply)
+        async with AsyncSession(self.engine) as session, session.begin():
+            done = await retention.purge(session, None, self.now)
+        report.applied += [f"platform:{table}={n}" for table, n in sorted(done.items())]
+
+    async def erasure_files(self, report: StepReport) -> None:
+        """The stored files of erased people (LL 5.1.6), removed from the store once their erasure committed:
+        each school with erasures whose files are pending, in its own transaction bound to it."""
+        store = local_store(self.data_dir)
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            records = (await session.execute(erasure.pending_files(row.id).with_for_update())).scalars().all()
+            removed = 0
+            for record in records:
+                removed += await erasure.purge_files(session, store, record, now=self.now)
+            return str(removed) if records else None
+
+        await self.each(report, pick, apply)
+
+    async def subject_access(self, report: StepReport) -> None:
+        """Subject access exports (LL 5.1.1): each school's OPEN requests built and staged, and released
+        archives past their download window purged; one transaction per school, bound to it."""
+        store = local_store(self.data_dir)
+
+        def pick(tried: list[Any]) -> Any:
+            return _claim(select(School).where(School.status != "TERMINATED"), School, tried, School.slug)
+
+        async def apply(session: AsyncSession, row: School, trail: PlatformTrail) -> str | None:
+            await bind(session, [row.id])
+            due = subject_access.scoped_open(row.id).with_for_update(skip_locked=True)
+            built = [r for r in (await session.execute(due)).scalars()]
+            for request in built:
+                await subject_access.build(
+                    session, request, data_dir=self.data_dir, store=store, now=self.now
+                )
+            expired = subject_access.purge_due(row.id, self.now).with_for_update(skip_locked=True)
+            purged = [r for r in (await session.execute(expired)).scalars()]
+            for request in purged:
+                await subject_access.purge(session, request, data_dir=self.data_dir, now=self.now)
+            if not built and not purged:
+                return None
+            return f"built={len(built)},purged={len(purged)}"
 
         await self.each(report, pick, apply)
 
@@ -323,6 +433,7 @@ async def run_jobs(
     now: datetime | None = None,
     steps: Sequence[str] = STEPS,
     keys: SigningKeys | None = None,
+    leaver_retention_days: int = 0,
 ) -> JobReport:
     """Run the steps (all by default) with the runtime engine, destruction with the owner engine; the
     audit step signs tree heads with ``keys`` (skipped without them)."""
@@ -330,7 +441,14 @@ async def run_jobs(
     if unknown:
         raise ValueError(f"unknown job steps: {sorted(unknown)}")
     run = _Run(
-        engine, owner_engine, data_dir, mail or MailSettings.from_env(), now or utcnow(), runner_name(), keys
+        engine,
+        owner_engine,
+        data_dir,
+        mail or MailSettings.from_env(),
+        now or utcnow(),
+        runner_name(),
+        keys=keys,
+        leaver_retention_days=leaver_retention_days,
     )
     report = JobReport(runner=run.runner)
     for name in STEPS:

@@ -27,7 +27,7 @@ import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, text
@@ -39,9 +39,13 @@ from common.events import emit_for_school
 from learning.achievements import export_rows
 from models import School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
+from models.privacy import TerminationPreference
 from subscriptions.licences import end_school_cover
+from subscriptions.trusts import current_trust_ids
 from tenants.context import bind, bound
 
+RETURN_WINDOW = timedelta(days=30)
+"""How long a returned export stays downloadable after the destruction (LL 5.1.3; subscriptions/handover.py)."""
 TERMINATION_REASONS = ("END_OF_LICENCE", "NON_PAYMENT", "AT_LICENSEE_REQUEST", "BREACH")
 SECRET_COLUMNS = ("password_hash", "token_hash", "code_hash")
 """Left out of the export: credentials are not User Data to return, and a copy of them is only a risk."""
@@ -104,8 +108,15 @@ async def terminate(
     ).scalars():
         novation.status, novation.closed_by_type, novation.closed_at = "WITHDRAWN", "SYSTEM", now
         novation.close_reason = "The school was terminated."
+    async with bound(session, [school_id]):  # the memberships go with the data: keep who to return it to
+        trust_id = (await current_trust_ids(session, [school_id], today)).get(school_id)
+        preferred = await session.get(TerminationPreference, school_id)  # a Super-User's standing choice
     await end_school_cover(session, school_id, on=today, status="TERMINATED")
     record = DestructionRecord(
+        trust_id=trust_id,
+        handover=None if preferred is None else preferred.choice,
+        handover_by=None if preferred is None else preferred.chosen_by,
+        handover_at=None if preferred is None else preferred.chosen_at,
         tenant_id=school_id,
         school_slug=school.slug,
         school_name=school.name,
@@ -201,6 +212,7 @@ async def destroy(
         raise
     record.status = "DESTROYED"
     record.destroyed_at = now
+    record.return_until = now.date() + RETURN_WINDOW  # the handover (subscriptions/handover.py)
     record.row_counts = dict(sorted(counts.items()))
     record.total_rows = sum(counts.values())
     record.export_path = str(path)

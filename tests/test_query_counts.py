@@ -47,9 +47,10 @@ AUDIT_APPEND = 1
 PUPILS_QUERY = "{ pupils(first: 100) { edges { node { groups { name teachers { surname } } } } } }"
 # the pupils page + their groups + those groups' teachers; a list of pupils read by staff is recorded.
 PUPILS_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 3 + AUDIT_APPEND
-RECORD_JUDGEMENT_STATEMENTS = 7
+RECORD_JUDGEMENT_STATEMENTS = 8
 """recordJudgement: the request overhead (2), the mutation's savepoint and its release (2), the pupil's
-check (1), the insert (1) and the audit insert (1); the rung, its ladder and the payload come from the
+check (1), whether their processing is restricted (1, LL-S2 (xiii)), the insert (1) and the audit insert
+(1); the rung, its ladder and the payload come from the
 platform ladders the process keeps (read once, and again every PLATFORM_CACHE_SECONDS: one statement more
 for that request)."""
 

@@ -179,12 +179,24 @@ class DestructionRecordType:
     status: str = strawberry.field(
         description="PENDING until the jobs runner has destroyed it, then DESTROYED."
     )
-    export_path: str | None = strawberry.field(description="The JSON export for return to the school.")
+    export_path: str | None = strawberry.field(
+        description="The JSON export for return to the school (purged with every copy after the handover)."
+    )
     export_sha256: str | None
     export_bytes: int | None
     destroyed_at: datetime.datetime | None
     total_rows: int
     row_counts: list[TableRows] = strawberry.field(metadata=list_size(100))
+    handover: str | None = strawberry.field(
+        default=None, description="RETURN or DELETE, as the school's trust admins chose (null: not chosen)."
+    )
+    return_until: datetime.date | None = strawberry.field(
+        default=None, description="A returned export is downloadable by the trust's admins until this day."
+    )
+    released_at: datetime.datetime | None = None
+    copies_purged_at: datetime.datetime | None = strawberry.field(
+        default=None, description="When every copy (export, copied files, encrypted archive) was purged."
+    )
 
     @classmethod
     def of(cls, row: DestructionRecord) -> DestructionRecordType:
@@ -202,6 +214,10 @@ class DestructionRecordType:
             destroyed_at=row.destroyed_at,
             total_rows=row.total_rows,
             row_counts=[TableRows(table=t, rows=int(n)) for t, n in sorted(row.row_counts.items())],
+            handover=row.handover,
+            return_until=row.return_until,
+            released_at=row.released_at,
+            copies_purged_at=row.copies_purged_at,
         )
 
 

@@ -20,12 +20,14 @@ from graph.school.learning.queries import LearningQuery
 from graph.school.learning.schema import LearningMutation
 from graph.school.people.queries import Query as PeopleQuery
 from graph.school.people.types import ContactType, GroupType, PupilType, StaffType
+from graph.school.privacy.mutations import PrivacyMutation
+from graph.school.privacy.queries import PrivacyQuery
 from graph.school.roster.mutations import RosterMutation
 from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, AgreementsQuery):
+class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, AgreementsQuery, PrivacyQuery):
     """The root query: each domain contributes its fields from its own module."""
 
 
@@ -38,6 +40,7 @@ class Mutation(
     LearningMutation,
     ConsentMutation,
     AgreementsMutation,
+    PrivacyMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module."""
 

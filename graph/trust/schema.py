@@ -9,15 +9,17 @@ from graph.audit import audit_every_mutation
 from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
 from graph.trust.auth import AuthMutation
+from graph.trust.handover import HandoverMutation
 from graph.trust.novations import NovationMutation
 from graph.trust.queries import Query
 from graph.trust.school_admins import SchoolAdminMutation
 
 
 @strawberry.type
-class Mutation(AuthMutation, SchoolAdminMutation, NovationMutation):
+class Mutation(AuthMutation, SchoolAdminMutation, NovationMutation, HandoverMutation):
     """The root mutation: sign-in and activation of trust admins, the trust's school admins (create,
-    deactivate, Super-Users), and novations in and out (LL 20, LL 7.1.16), in the order of the bases."""
+    deactivate, Super-Users), novations in and out (LL 20, LL 7.1.16), and the termination handover
+    (LL 5.1.3), in the order of the bases."""
 
 
 audit_every_mutation(Mutation)

@@ -51,6 +51,7 @@ def jobs_run(
                     mail=mail,
                     steps=step or STEPS,
                     keys=load_keys(settings),
+                    leaver_retention_days=settings.leaver_retention_days,
                 )
         finally:
             await owner.dispose()

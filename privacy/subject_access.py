@@ -1,0 +1,270 @@
+"""Subject access requests (LL 5.1.1, LL 5.1.4, LL-S2 (xii), LRS 6.6, LRS 6.8).
+
+A school admin opens one for a pupil, member of staff or contact; a parent, or a pupil of 13 or over, opens
+one for themself from their own account, into the admins' queue. It is due a calendar month after it was
+opened (the statutory deadline), and is overdue after that until released.
+
+OPEN -> READY: the ``subject_access`` jobs step builds the export in the background (``privacy.exporter``:
+JSON plus a CSV per table, every file marked PROTECT) and stages it on the server. READY -> RELEASED: an
+admin releases it; the staged files are packed in an AES-256 encrypted zip under a fresh password, which is
+returned to that admin once and never stored, and the staged copy is deleted. The archive is downloadable by
+the school's admins for :data:`DOWNLOAD_DAYS` days (``GET /schools/{slug}/subject-access/{id}``), then the
+same jobs step purges it (PURGED). Opening, building, releasing and every download are audited.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import anyio
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal, Role
+from common.clock import school_today
+from common.errors import DomainError, Problem
+from common.events import emit, emit_for_school
+from models import Pupil
+from models.privacy import SubjectAccessRequest
+from privacy import exporter, subjects
+from privacy.consent import needs_parental_consent
+from privacy.registry import Subject
+from storage.files import FileStore
+from tenants.scoping import in_school, scoped
+
+DOWNLOAD_DAYS = 7
+PENDING = ("OPEN", "READY")
+
+
+def due_date(opened_on: date) -> date:
+    """A calendar month after ``opened_on`` (the last day of the next month when it is shorter)."""
+    year, month = (opened_on.year + 1, 1) if opened_on.month == 12 else (opened_on.year, opened_on.month + 1)
+    return date(year, month, min(opened_on.day, calendar.monthrange(year, month)[1]))
+
+
+def exports_dir(data_dir: Path, school_id: uuid.UUID) -> Path:
+    """Where a school's staged and released subject access exports are kept (never in the file store)."""
+    return data_dir / "subject-access" / str(school_id)
+
+
+def _staged(data_dir: Path, row: SubjectAccessRequest) -> Path:
+    return exports_dir(data_dir, row.school_id) / f"{row.id}.staged.zip"
+
+
+def _archive(data_dir: Path, row: SubjectAccessRequest) -> Path:
+    return exports_dir(data_dir, row.school_id) / f"{row.id}.zip"
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o600)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+async def _open(
+    session: AsyncSession, principal: Principal, person: subjects.Person, channel: str, *, now: datetime
+) -> SubjectAccessRequest:
+    pending = await session.scalar(
+        scoped(SubjectAccessRequest, person.school_id).where(
+            SubjectAccessRequest.subject_id == person.id,
+            SubjectAccessRequest.status.in_(PENDING),  # type: ignore[attr-defined]
+        )
+    )
+    if pending is not None:
+        raise DomainError.one(
+            "personId", "ALREADY_OPEN", "A request for this person is already in the admins' queue."
+        )
+    opened_on = school_today(now)
+    row = SubjectAccessRequest(
+        school_id=person.school_id,
+        subject_type=person.kind.value,
+        subject_id=person.id,
+        channel=channel,
+        requested_by=principal.account_id,
+        opened_at=now,
+        due_on=due_date(opened_on),
+    )
+    session.add(row)
+    await emit(
+        session,
+        "subject_access.requested",
+        target_type="SubjectAccessRequest",
+        target_id=row.id,
+        detail={"channel": channel, "subjectType": person.kind.value, "dueOn": str(row.due_on)},
+    )
+    return row
+
+
+async def open_request(
+    session: AsyncSession, principal: Principal, kind: Subject, person_id: uuid.UUID, *, now: datetime
+) -> SubjectAccessRequest:
+    """A school admin opens a request for a person of the school."""
+    person = await subjects.find(session, principal.school_id, kind, person_id)
+    return await _open(session, principal, person, "ADMIN", now=now)
+
+
+async def open_own(session: AsyncSession, principal: Principal, *, now: datetime) -> SubjectAccessRequest:
+    """A parent, or a pupil of 13 or over, asks for their own data (``UNDER_13`` for a younger pupil: their
+    parent asks for them)."""
+    if principal.role is Role.PARENT and principal.contact_id is not None:
+        person = await subjects.find(session, principal.school_id, Subject.CONTACT, principal.contact_id)
+    elif principal.role is Role.PUPIL and principal.pupil_id is not None:
+        born = await session.scalar(
+            select(Pupil.date_of_birth).where(
+                in_school(Pupil, principal.school_id), Pupil.id == principal.pupil_id
+            )
+        )
+        if needs_parental_consent(born, school_today(now)):
+            raise DomainError.one(
+                None, "UNDER_13", "Under 13, a parent asks for a pupil's data: ask your parent or the school."
+            )
+        person = await subjects.find(session, principal.school_id, Subject.PUPIL, principal.pupil_id)
+    else:
+        raise DomainError.one(None, "NOT_A_SUBJECT", "Only parents and pupils ask for their own data here.")
+    return await _open(session, principal, person, "SELF", now=now)
+
+
+async def build(
+    session: AsyncSession, row: SubjectAccessRequest, *, data_dir: Path, store: FileStore, now: datetime
+) -> int:
+    """Build and stage the export of an OPEN request (the jobs step); returns its number of files."""
+    person = await subjects.find(session, row.school_id, Subject(row.subject_type), row.subject_id)
+    found = await exporter.collect(session, person, store)
+    files = exporter.render(found, now=now, request_id=row.id)
+    await anyio.to_thread.run_sync(_write, _staged(data_dir, row), exporter.plain_zip(files))
+    row.status, row.built_at, row.staged_key = "READY", now, _staged(data_dir, row).name
+    await emit_for_school(
+        session,
+        row.school_id,
+        "subject_access.built",
+        target_type="SubjectAccessRequest",
+        target_id=row.id,
+        detail={"files": len(files), "tables": len(found.tables)},
+    )
+    return len(files)
+
+
+@dataclass(frozen=True)
+class Released:
+    request: SubjectAccessRequest
+    password: str
+    """Shown once to the admin who released it; never stored."""
+
+
+async def _get(session: AsyncSession, school_id: uuid.UUID, request_id: uuid.UUID) -> SubjectAccessRequest:
+    row: SubjectAccessRequest | None = (
+        await session.execute(
+            scoped(SubjectAccessRequest, school_id)
+            .where(SubjectAccessRequest.id == request_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise DomainError.one("requestId", "NOT_FOUND", "No such subject access request at this school.")
+    return row
+
+
+async def release(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, data_dir: Path, now: datetime
+) -> Released:
+    """Encrypt a READY export under a fresh password (AES-256, LRS 6.8) for :data:`DOWNLOAD_DAYS` days."""
+    row = await _get(session, principal.school_id, request_id)
+    if row.status != "READY":
+        raise DomainError.one(
+            "requestId",
+            "NOT_READY" if row.status == "OPEN" else "ALREADY_RELEASED",
+            "The export is still being built."
+            if row.status == "OPEN"
+            else "The export was already released.",
+        )
+    password = secrets.token_urlsafe(18)
+    staged = _staged(data_dir, row)
+    files = exporter.unzip(await anyio.to_thread.run_sync(staged.read_bytes))
+    archive = exporter.encrypted_zip(files, password)
+    await anyio.to_thread.run_sync(_write, _archive(data_dir, row), archive)
+    await anyio.to_thread.run_sync(_remove, staged)
+    row.status, row.released_by, row.released_at = "RELEASED", principal.account_id, now
+    row.staged_key, row.archive_key = None, _archive(data_dir, row).name
+    row.archive_sha256, row.archive_bytes = hashlib.sha256(archive).hexdigest(), len(archive)
+    row.expires_at = now + timedelta(days=DOWNLOAD_DAYS)
+    await emit(
+        session,
+        "subject_access.released",
+        target_type="SubjectAccessRequest",
+        target_id=row.id,
+        detail={"sha256": row.archive_sha256, "expiresAt": row.expires_at.isoformat()},
+    )
+    return Released(row, password)
+
+
+class Gone(DomainError):
+    """The archive was purged, or its download window closed."""
+
+
+async def download(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, data_dir: Path, now: datetime
+) -> tuple[SubjectAccessRequest, bytes]:
+    """The released archive (audited), for a school admin, within its window."""
+    row = await _get(session, principal.school_id, request_id)
+    if row.status == "PURGED" or (row.status == "RELEASED" and row.expires_at and row.expires_at <= now):
+        raise Gone([Problem(None, "EXPIRED", "The download window has closed; the export was purged.")])
+    if row.status != "RELEASED":
+        raise DomainError.one("requestId", "NOT_RELEASED", "Release the export first.")
+    data = await anyio.to_thread.run_sync(_archive(data_dir, row).read_bytes)
+    row.downloads += 1
+    await emit(
+        session,
+        "subject_access.downloaded",
+        target_type="SubjectAccessRequest",
+        target_id=row.id,
+        detail={"sha256": row.archive_sha256},
+    )
+    return row, data
+
+
+def scoped_open(school_id: uuid.UUID) -> Select[SubjectAccessRequest]:
+    """Requests waiting to be built."""
+    return scoped(SubjectAccessRequest, school_id).where(SubjectAccessRequest.status == "OPEN")
+
+
+def purge_due(school_id: uuid.UUID, now: datetime) -> Select[SubjectAccessRequest]:
+    """Released requests whose download window has closed."""
+    return scoped(SubjectAccessRequest, school_id).where(
+        SubjectAccessRequest.status == "RELEASED",
+        SubjectAccessRequest.expires_at <= now,
+    )
+
+
+async def purge(session: AsyncSession, row: SubjectAccessRequest, *, data_dir: Path, now: datetime) -> None:
+    """Delete every copy of the export (staged and archive); the request is kept, PURGED."""
+    for path in (_staged(data_dir, row), _archive(data_dir, row)):
+        await anyio.to_thread.run_sync(_remove, path)
+    row.status, row.purged_at, row.archive_key = "PURGED", now, None
+    await emit_for_school(
+        session, row.school_id, "subject_access.purged", target_type="SubjectAccessRequest", target_id=row.id
+    )
+
+
+async def requests(
+    session: AsyncSession, school_id: uuid.UUID, *, overdue_on: date | None = None, limit: int = 200
+) -> list[SubjectAccessRequest]:
+    """The school's requests, oldest due first; with ``overdue_on``, only those still not released by then
+    past their due date (the overdue report)."""
+    stmt = scoped(SubjectAccessRequest, school_id)
+    if overdue_on is not None:
+        stmt = stmt.where(
+            SubjectAccessRequest.status.in_(PENDING),  # type: ignore[attr-defined]
+            SubjectAccessRequest.due_on < overdue_on,
+        )
+    stmt = stmt.order_by(SubjectAccessRequest.due_on, SubjectAccessRequest.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
