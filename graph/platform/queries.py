@@ -12,6 +12,7 @@ from graph.permissions import guarded, public
 from graph.platform.context import AdminContext
 from graph.platform.learning import LearningQuery
 from graph.platform.novations.types import NovationStatus, NovationType
+from graph.platform.partners import PartnerQuery
 from graph.platform.refs import SchoolStatus
 from graph.platform.types import (
     DestructionRecordType,
@@ -97,7 +98,7 @@ def _terms(info: Info) -> str:
 
 
 @strawberry.type
-class Query(LearningQuery):
+class Query(LearningQuery, PartnerQuery):
     viewer: OperatorViewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     trusts: TrustConnection | None = guarded(OPERATOR, resolver=_trusts, description="Every trust, by slug.")
     trust: TrustType | None = guarded(OPERATOR, resolver=_trust)

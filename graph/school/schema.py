@@ -16,6 +16,7 @@ from graph.school.consent.mutations import ConsentMutation
 from graph.school.consent.queries import ConsentQuery
 from graph.school.learning.queries import LearningQuery
 from graph.school.learning.schema import LearningMutation
+from graph.school.partners.schema import PartnerMutation, PartnerQuery
 from graph.school.people.queries import Query as PeopleQuery
 from graph.school.people.types import ContactType, GroupType, PupilType, StaffType
 from graph.school.roster.mutations import RosterMutation
@@ -23,13 +24,19 @@ from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery):
+class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, PartnerQuery):
     """The root query: each domain contributes its fields from its own module."""
 
 
 @strawberry.type
 class Mutation(
-    AuthMutation, ActivationMutation, AdminMutation, RosterMutation, LearningMutation, ConsentMutation
+    AuthMutation,
+    ActivationMutation,
+    AdminMutation,
+    RosterMutation,
+    LearningMutation,
+    ConsentMutation,
+    PartnerMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module."""
 
