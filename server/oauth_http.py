@@ -36,6 +36,8 @@ from server.runtime import Runtime
 log = logging.getLogger("schoolgraph.oauth")
 
 MAX_FORM_BYTES = 16 * 1024
+ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
+"""Algorithms a partner may sign its client assertion with (private_key_jwt)."""
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
@@ -51,7 +53,9 @@ def issuer(request: Request) -> str:
 
 
 def metadata(request: Request) -> dict[str, Any]:
-    """RFC 8414 metadata of this authorization server, checked by authlib's validator."""
+    """RFC 8414 metadata of this authorization server, checked by authlib's validator (when served over https, as
+    in production: the RFC requires https URLs, and a development server on http://127.0.0.1 still
+    describes itself)."""
     base = issuer(request)
     document = AuthorizationServerMetadata(
         {
@@ -62,15 +66,22 @@ def metadata(request: Request) -> dict[str, Any]:
             "response_types_supported": [],
             "grant_types_supported": [oauth.GRANT_TYPE],
             "token_endpoint_auth_methods_supported": list(oauth.AUTH_METHODS),
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "revocation_endpoint": f"{base}/oauth/revoke",
             "revocation_endpoint_auth_methods_supported": list(oauth.AUTH_METHODS),
+            "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "introspection_endpoint": f"{base}/oauth/introspect",
             "introspection_endpoint_auth_methods_supported": list(oauth.AUTH_METHODS),
+            "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "service_documentation": f"{base}/docs/adr/0017-integration-partners.md",
         }
     )
-    document.validate()
+    if base.startswith("https://"):
+        for key in document.REGISTRY_KEYS:
+            # No authorization endpoint (client credentials only), so no response types: RFC 8414 lists
+            # the member as required with the authorization endpoint in mind; it is served empty.
+            if key != "response_types_supported":
+                getattr(document, f"validate_{key}")()
     return dict(document)
 
 
@@ -80,9 +91,9 @@ async def server_metadata(request: Request) -> Response:
 
 def error_response(error: OAuth2Error, headers: dict[str, str] | None = None) -> Response:
     status, body, error_headers = error()
-    merged = {**dict(error_headers), **NO_STORE, **(headers or {})}
-    merged.pop("Content-Type", None)
-    return JSONResponse(body, status_code=status, headers=merged)
+    merged = {name.lower(): value for name, value in error_headers}
+    merged.pop("content-type", None)
+    return JSONResponse(body, status_code=status, headers={**merged, **NO_STORE, **(headers or {})})
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -14,6 +14,7 @@ from auth.operators import OPERATOR
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.core.relay import from_global_id, to_global_id
+from graph.limits import list_size
 from graph.permissions import guarded, guarded_mutation
 from graph.platform.context import AdminContext
 from models.partners import Partner, PartnerKey
@@ -32,7 +33,9 @@ class PartnerType:
     contact_name: str
     contact_email: str
     privacy_notice_url: str
-    allowed_scopes: list[str] = strawberry.field(description="The scopes schools may approve it for.")
+    allowed_scopes: list[str] = strawberry.field(
+        description="The scopes schools may approve it for.", metadata=list_size(8)
+    )
     status: str
     created_at: datetime.datetime
 
@@ -193,7 +196,10 @@ class PartnerQuery:
         OPERATOR, resolver=_partners, description="Every registered integration partner, by name."
     )
     partner_keys: list[PartnerKeyType] | None = guarded(
-        OPERATOR, resolver=_partner_keys, description="A partner's public keys in use (private_key_jwt)."
+        OPERATOR,
+        resolver=_partner_keys,
+        description="A partner's public keys in use (private_key_jwt).",
+        metadata=list_size(20),
     )
 
 

@@ -119,7 +119,7 @@ class PartnerFactory:
 
 @asynccontextmanager
 async def oauth_client(
-    app_client: httpx.AsyncClient, partner: PartnerData, *, secret: str | None = None, **kwargs: Any
+    app_client: httpx.AsyncClient, partner: PartnerData, *, secret: Any = None, **kwargs: Any
 ) -> AsyncIterator[AsyncOAuth2Client]:
     """authlib's OAuth2 client for the partner, over the same app as ``app_client``."""
     async with AsyncOAuth2Client(

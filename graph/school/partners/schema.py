@@ -8,6 +8,7 @@ from strawberry.types import Info
 from auth import policies
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
+from graph.limits import list_size
 from graph.permissions import guarded, guarded_mutation
 from graph.school.partners.types import PartnerListing
 from models.partners import PartnerApproval
@@ -78,6 +79,7 @@ class PartnerQuery:
     partner_directory: list[PartnerListing] | None = guarded(
         policies.SCHOOL_ADMIN,
         resolver=_directory,
+        metadata=list_size(20),
         description="Registered integration partners, what each scope would expose, and this school's approvals.",
     )
 

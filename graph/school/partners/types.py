@@ -8,6 +8,7 @@ import datetime
 import strawberry
 
 from graph.core.relay import to_global_id
+from graph.limits import list_size
 from models.partners import Partner, PartnerApproval
 from partners.approvals import DirectoryEntry
 from partners.scopes import SCOPES, exposed_by
@@ -16,7 +17,7 @@ from partners.scopes import SCOPES, exposed_by
 @strawberry.type
 class ExposedCollection:
     collection: str = strawberry.field(description="The OneRoster 1.1 collection (a path segment).")
-    fields: list[str]
+    fields: list[str] = strawberry.field(metadata=list_size(20))
 
 
 @strawberry.type
@@ -24,7 +25,8 @@ class PartnerScope:
     scope: str
     description: str
     exposes: list[ExposedCollection] = strawberry.field(
-        description="Exactly which collections and fields a token with this scope can read."
+        description="Exactly which collections and fields a token with this scope can read.",
+        metadata=list_size(10),
     )
 
     @classmethod
@@ -38,7 +40,7 @@ class PartnerScope:
 
 @strawberry.type(name="PartnerApproval")
 class PartnerApprovalType:
-    scopes: list[str]
+    scopes: list[str] = strawberry.field(metadata=list_size(8))
     approved_at: datetime.datetime
 
     @classmethod
