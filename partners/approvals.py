@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -141,7 +142,7 @@ async def _revoke_row(
 async def approved_partners(
     session: AsyncSession, school_id: uuid.UUID
 ) -> list[tuple[Partner, PartnerApproval]]:
-    stmt = restrict(
+    stmt: Select[Any] = restrict(
         select(Partner, PartnerApproval)
         .join(PartnerApproval, PartnerApproval.partner_id == Partner.id)
         .where(col(PartnerApproval.revoked_at).is_(None)),

@@ -55,7 +55,7 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 GRANT_TYPE = "client_credentials"
 
 
-class InvalidTargetError(OAuth2Error):
+class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
     """RFC 8707 2: the requested resource (here: the school) is not one this client may have a token for."""
 
     error = "invalid_target"
@@ -114,7 +114,7 @@ def client_credentials_of(form: dict[str, str], authorization: str | None) -> Cl
     return offered[0]
 
 
-class _AssertionVerifier(JWTBearerClientAssertion):
+class _AssertionVerifier(JWTBearerClientAssertion):  # type: ignore[misc]
     """authlib's RFC 7523 verifier, with the request's clock and this endpoint's audiences; ``jti`` replay
     is checked by :func:`authenticate_client` in the database (authlib's hook is synchronous)."""
 

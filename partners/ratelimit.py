@@ -24,7 +24,7 @@ async def admit(
     in_window = PartnerRateWindow.window_started_at > now - window
     stmt = insert(PartnerRateWindow).values(partner_id=partner_id, window_started_at=now, requests=1)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[PartnerRateWindow.partner_id],
+        index_elements=["partner_id"],
         set_={
             "requests": case((in_window, PartnerRateWindow.requests + 1), else_=1),
             "window_started_at": case((in_window, PartnerRateWindow.window_started_at), else_=now),
@@ -33,4 +33,5 @@ async def admit(
     requests, started = (await session.execute(stmt)).one()
     if requests <= settings.partner_rate_limit:
         return None
-    return max(1, math.ceil((started + window - now).total_seconds()))
+    remaining: float = (started + window - now).total_seconds()
+    return max(1, math.ceil(remaining))

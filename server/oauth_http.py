@@ -41,7 +41,7 @@ ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
-class Throttled(OAuth2Error):
+class Throttled(OAuth2Error):  # type: ignore[misc]
     """Too many failed client authentications from this address (``auth/throttling.py``)."""
 
     error = "temporarily_unavailable"

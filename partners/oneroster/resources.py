@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, Text, case, cast, func, literal, null, select, true, union_all
+from sqlalchemy import ARRAY, UUID, Boolean, Text, case, cast, func, literal, null, select, true, union_all
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from models import Contact, Pupil, School, Staff
 from models.roster import PupilExtendedData, Term
@@ -106,14 +107,15 @@ COMMON = ("sourcedId", "status", "dateLastModified")
 
 
 def _orgs(school: SchoolRef, extended: bool) -> Select[Any]:
-    return select(
+    stmt: Select[Any] = select(
         literal(school.org_sourced_id or school.own_org_id, Text).label("sourcedId"),
         ACTIVE.label("status"),
         iso_timestamp(School.created_at).label("dateLastModified"),
-        School.name.label("name"),
+        col(School.name).label("name"),
         literal("school", Text).label("type"),
         func.coalesce(School.urn, "").label("identifier"),
     ).where(School.id == school.id)
+    return stmt
 
 
 def _org(row: Any, ctx: Context) -> dict[str, Any]:
@@ -136,17 +138,18 @@ def _common(row: Any) -> dict[str, Any]:
 
 def _sessions(school: SchoolRef, extended: bool) -> Select[Any]:
     kind = case(*((Term.type == ours, theirs) for ours, theirs in TERM_TYPES.items()), else_=literal("term"))
-    return select(
-        Term.source_id.label("sourcedId"),
+    stmt: Select[Any] = select(
+        col(Term.source_id).label("sourcedId"),
         ACTIVE.label("status"),
         _modified(Term).label("dateLastModified"),
-        Term.title.label("title"),
+        col(Term.title).label("title"),
         kind.label("type"),
         _text(Term.start_date).label("startDate"),
         _text(Term.end_date).label("endDate"),
-        Term.parent_source_id.label("parentSourcedId"),
+        col(Term.parent_source_id).label("parentSourcedId"),
         _text(Term.school_year).label("schoolYear"),
     ).where(in_school(Term, school.id), Term.active)
+    return stmt
 
 
 def _session(row: Any, ctx: Context) -> dict[str, Any]:
@@ -231,7 +234,9 @@ def _users(school: SchoolRef, extended: bool) -> Select[Any]:
         .add_columns(_modified(Staff).label("modified"))
         .where(served_persons(Staff, school))
     )
-    pupils = pupil_users(school).add_columns(_modified(Pupil).label("modified"), Pupil.id.label("pupil_id"))
+    pupils = pupil_users(school).add_columns(
+        _modified(Pupil).label("modified"), col(Pupil.id).label("pupil_id")
+    )
     contacts = (
         contact_users(school)
         .add_columns(iso_timestamp(Contact.created_at).label("modified"))
@@ -267,7 +272,7 @@ def _users(school: SchoolRef, extended: bool) -> Select[Any]:
             pupil.label("pupil_id"),
         )
 
-    no_pupil = cast(null(), Pupil.id.type)
+    no_pupil = cast(null(), UUID(as_uuid=True))
     staff_role = case((s.c.teaching, STAFF_ROLES[True]), else_=STAFF_ROLES[False])
     return (
         union_all(
@@ -358,7 +363,7 @@ def _enrollment(row: Any, ctx: Context) -> dict[str, Any]:
 def _demographics(school: SchoolRef, extended: bool) -> Select[Any]:
     d = (
         demographics_stmt(school)
-        .add_columns(Pupil.id.label("pupil_id"), _modified(Pupil).label("modified"))
+        .add_columns(col(Pupil.id).label("pupil_id"), _modified(Pupil).label("modified"))
         .where(served_persons(Pupil, school))
     )
     base = d.order_by(None).subquery()
