@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-ROSTER_READ = "roster.read"
-ROSTER_WRITE = "roster.write"
-PROGRESS_READ = "progress.read"
-ACHIEVEMENTS_READ = "achievements.read"
-ROSTER_EXTENDED_READ = "roster.extended.read"
+from auth.scopes import ACHIEVEMENTS_READ, PROGRESS_READ, ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
+
+__all__ = [
+    "ACHIEVEMENTS_READ",
+    "PROGRESS_READ",
+    "ROSTER_EXTENDED_READ",
+    "ROSTER_READ",
+    "ROSTER_WRITE",
+    "SCOPES",
+]
 
 SCOPES: dict[str, str] = {
     ROSTER_READ: "Read the school's roster: the school, its terms, classes, staff, pupils, contacts and "

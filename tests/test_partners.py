@@ -463,11 +463,11 @@ async def test_a_partner_approved_at_school_a_gets_nothing_at_school_b(
         client, {"grant_type": "client_credentials", "school": theirs.slug}, basic(partner)
     )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
-    # Nor is the partner token worth anything at the school's GraphQL endpoint as an account's token.
+    # Nor at the other school's GraphQL endpoint: there it is no caller at all.
     body = await gql(
-        client, mine.slug, "{ pupils { edges { node { surname } } } }", token=token["access_token"]
+        client, theirs.slug, "{ pupils { edges { node { surname } } } }", token=token["access_token"]
     )
-    assert body["data"]["pupils"] is None
+    assert body["data"]["pupils"] is None and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_every_collection_needs_roster_read(
@@ -757,3 +757,112 @@ async def test_partner_requests_are_in_the_schools_chain_and_the_pupil_access_re
     async with AsyncSession(engine) as session:
         platform = (await session.execute(text("SELECT detail::text FROM platform_audit"))).scalars().all()
     assert not any(partner.secret in d or token in d for d in platform)
+
+
+# --- GraphQL: the school endpoint accepts partner tokens, fields declare the scopes that read them -------
+
+
+def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
+    """Default deny for partners across the whole school schema: a field's policy admits a partner
+    granted a scope exactly when the policy declares that scope, whatever else it checks; the fields that
+    declare roster.read are the roster a OneRoster consumer reads, and no mutation declares any."""
+    import uuid as _uuid
+
+    from graphql import GraphQLObjectType
+
+    from auth.principal import Principal, Role
+    from common.settings import Settings
+    from graph.permissions import POLICY_KEY
+    from graph.school.schema import build_schema
+    from partners.scopes import SCOPES
+
+    schema = build_schema(Settings())
+    opened: dict[str, set[str]] = {}
+    for named in schema._schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
+            continue
+        for field_name, field in named.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if definition is None or POLICY_KEY not in definition.metadata:
+                continue
+            policy = definition.metadata[POLICY_KEY]
+            for scope in SCOPES:
+                partner = Principal(
+                    account_id=_uuid.uuid4(),
+                    username="sgp_x",
+                    school_id=_uuid.uuid4(),
+                    role=Role.PARTNER,
+                    session_id=_uuid.uuid4(),
+                    pupil_scope=None,
+                    group_scope=None,
+                    teacher_scope=None,
+                    scopes=frozenset({scope}),
+                )
+                admitted = policy(
+                    partner, type("Row", (), {"id": _uuid.uuid4(), "pupil_id": _uuid.uuid4()})()
+                )
+                assert admitted == (scope in policy.scopes), f"{named.name}.{field_name} {scope}"
+                if admitted:
+                    opened.setdefault(scope, set()).add(f"{named.name}.{field_name}")
+    assert set(opened) == {"roster.read"}
+    roster = opened["roster.read"]
+    assert {"Query.pupils", "Pupil.surname", "Pupil.upn", "Group.name", "Staff.surname"} <= roster
+    assert not any(name.startswith("Mutation.") for name in roster)
+    assert not {"Pupil.dateOfLeaving", "Pupil.contacts", "Pupil.account", "Query.auditLog"} & roster
+
+
+PUPILS = "{ pupils(first: 50) { edges { node { id forename surname upn groups { name } } } } }"
+
+
+async def test_a_partner_token_reads_the_roster_over_graphql_and_nothing_more(
+    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory
+) -> None:
+    school = await factory.school()
+    partner = await approved(partners, school)
+    async with oauth_client(client, partner) as oauth:
+        token = (await fetch_token(oauth, school))["access_token"]
+    body = await gql(client, school.slug, PUPILS, token=token)
+    assert "errors" not in body, body
+    surnames = sorted(e["node"]["surname"] for e in body["data"]["pupils"]["edges"])
+    assert surnames == sorted(p.surname for p in school.pupils.values())
+    refused = await gql(
+        client,
+        school.slug,
+        "{ pupils(first: 5) { edges { node { surname dateOfLeaving contacts { surname } } } } viewer { id } }",
+        token=token,
+    )
+    assert {e["extensions"]["code"] for e in refused["errors"]} == {"FORBIDDEN"}
+    assert {tuple(e["path"][-1:]) for e in refused["errors"]} == {("dateOfLeaving",), ("contacts",)}
+    assert refused["data"]["viewer"] is None
+    mutation = await gql(
+        client,
+        school.slug,
+        "mutation { optInToExtendedData { errors { code } } }",
+        token=token,
+    )
+    assert mutation["data"] is None or mutation["data"]["optInToExtendedData"] is None
+    assert mutation["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_graphql_enforces_scope_school_and_revocation_for_partner_tokens(
+    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory
+) -> None:
+    mine, theirs = await factory.school(), await factory.school()
+    progress_only = await approved(
+        partners, mine, ("progress.read",), allowed=("roster.read", "progress.read")
+    )
+    async with oauth_client(client, progress_only) as oauth:
+        token = (await fetch_token(oauth, mine))["access_token"]
+    denied = await gql(client, mine.slug, PUPILS, token=token)
+    assert denied["data"]["pupils"] is None and denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    partner = await approved(partners, mine)
+    async with oauth_client(client, partner) as oauth:
+        token = (await fetch_token(oauth, mine))["access_token"]
+    elsewhere = await gql(client, theirs.slug, PUPILS, token=token)
+    assert elsewhere["data"]["pupils"] is None
+    assert elsewhere["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await gql(client, mine.slug, PUPILS, token=token))["data"]["pupils"]["edges"]
+    await partners.revoke(mine, partner)
+    revoked = await gql(client, mine.slug, PUPILS, token=token)
+    assert revoked["data"]["pupils"] is None
+    assert revoked["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

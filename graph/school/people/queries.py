@@ -91,7 +91,7 @@ class Viewer:
 
 def _viewer(info: Info) -> Viewer | None:
     principal = info.context.principal
-    if principal is None:
+    if principal is None or principal.is_partner:  # a partner is no account: it has no viewer
         return None
     return Viewer(
         row=ViewerRow(principal.account_id),
@@ -114,7 +114,7 @@ async def _pupils(
     rows = await queries.pupils_page(
         info.context.session, info.context.principal, page, include_inactive=include_inactive
     )
-    if info.context.principal.is_staff and rows:
+    if (info.context.principal.is_staff or info.context.principal.is_partner) and rows:
         # A bulk read of personal data, recorded with the pupils it returned (the access report's source).
         info.context.audit.record(
             audit_queries.BULK_PUPIL_READ, detail={"pupil_ids": [str(p.id) for p in rows[: page.first]]}
@@ -194,19 +194,19 @@ class Query:
     viewer: Viewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     school: SchoolInfo = public("the school's name is on its own public URL", resolver=_school)
     node: Node | None = guarded(
-        policies.SIGNED_IN, resolver=_node, description="Any object by global id, if visible."
+        policies.SIGNED_IN_ROSTER, resolver=_node, description="Any object by global id, if visible."
     )
     pupils: PupilConnection | None = guarded(
-        policies.SIGNED_IN,
+        policies.SIGNED_IN_ROSTER,
         resolver=_pupils,
         description="Pupils the caller may see, by surname and forename.",
     )
     staff: StaffConnection | None = guarded(
-        policies.STAFF, resolver=_staff, description="The staff directory (school admins and staff)."
+        policies.STAFF_ROSTER, resolver=_staff, description="The staff directory (school admins and staff)."
     )
     groups: GroupConnection | None = guarded(
-        policies.SIGNED_IN, resolver=_groups, description="Groups the caller may see."
+        policies.SIGNED_IN_ROSTER, resolver=_groups, description="Groups the caller may see."
     )
-    pupil: PupilType | None = guarded(policies.SIGNED_IN, resolver=_pupil)
-    staff_member: StaffType | None = guarded(policies.SIGNED_IN, resolver=_staff_member)
-    group: GroupType | None = guarded(policies.SIGNED_IN, resolver=_group)
+    pupil: PupilType | None = guarded(policies.SIGNED_IN_ROSTER, resolver=_pupil)
+    staff_member: StaffType | None = guarded(policies.SIGNED_IN_ROSTER, resolver=_staff_member)
+    group: GroupType | None = guarded(policies.SIGNED_IN_ROSTER, resolver=_group)
