@@ -161,11 +161,21 @@ async def test_the_directory_says_exactly_what_each_scope_exposes(
     body = await gql(
         client,
         school.slug,
-        "{ partnerDirectory { clientId scopes { scope exposes { collection fields } } } }",
+        "{ partnerDirectory { clientId scopes { scope exposes { api collection fields } } } }",
         token=admin,
     )
     entry = next(p for p in body["data"]["partnerDirectory"] if p["clientId"] == partner.client_id)
-    scopes = {s["scope"]: {e["collection"]: e["fields"] for e in s["exposes"]} for s in entry["scopes"]}
+    scopes = {
+        s["scope"]: {e["collection"]: e["fields"] for e in s["exposes"] if e["api"] == "ONEROSTER"}
+        for s in entry["scopes"]
+    }
+    graphql = {
+        s["scope"]: {e["collection"]: e["fields"] for e in s["exposes"] if e["api"] == "GRAPHQL"}
+        for s in entry["scopes"]
+    }
+    assert "upn" in graphql["roster.read"]["Pupil"] and "pupils" in graphql["roster.read"]["Query"]
+    assert "dateOfLeaving" not in graphql["roster.read"]["Pupil"]
+    assert graphql["progress.read"] == {} and graphql["roster.extended.read"] == {}
     assert set(scopes) == {"roster.read", "roster.extended.read", "progress.read"}
     assert set(scopes["roster.read"]) == set(COLLECTIONS)
     assert "birthDate" in scopes["roster.read"]["demographics"]

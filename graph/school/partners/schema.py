@@ -10,7 +10,7 @@ from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.limits import list_size
 from graph.permissions import guarded, guarded_mutation
-from graph.school.partners.types import PartnerListing
+from graph.school.partners.types import PartnerListing, graphql_exposure
 from models.partners import PartnerApproval
 from partners import approvals
 from partners.approvals import DirectoryEntry
@@ -35,7 +35,8 @@ class PartnerApprovalPayload:
 
 async def _directory(info: Info) -> list[PartnerListing]:
     ctx = info.context
-    return [PartnerListing.of(e) for e in await approvals.directory(ctx.session, ctx.tenant.id)]
+    graphql = graphql_exposure(info.schema._schema)
+    return [PartnerListing.of(e, graphql) for e in await approvals.directory(ctx.session, ctx.tenant.id)]
 
 
 async def _listing(
@@ -44,7 +45,9 @@ async def _listing(
     ctx = info.context
     for entry in await approvals.directory(ctx.session, ctx.tenant.id):
         if entry.partner.id == partner_id:
-            return PartnerApprovalPayload(partner=PartnerListing.of(entry))
+            return PartnerApprovalPayload(
+                partner=PartnerListing.of(entry, graphql_exposure(info.schema._schema))
+            )
     return PartnerApprovalPayload()
 
 
@@ -79,7 +82,7 @@ class PartnerQuery:
     partner_directory: list[PartnerListing] | None = guarded(
         policies.SCHOOL_ADMIN,
         resolver=_directory,
-        metadata=list_size(20),
+        metadata=list_size(10),
         description="Registered integration partners, what each scope would expose, and this school's approvals.",
     )
 
