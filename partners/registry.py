@@ -13,17 +13,18 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from auth.runtime import AuthRuntime
+from auth.passwords import PasswordHasher
 from common.errors import DomainError, Problems
 from common.events import emit
 from models.partners import Partner, PartnerKey, PartnerSecret
@@ -122,13 +123,13 @@ async def all_partners(session: AsyncSession) -> list[Partner]:
 
 
 async def issue_secret(
-    session: AsyncSession, auth: AuthRuntime, partner_id: uuid.UUID, *, now: datetime
+    session: AsyncSession, hasher: PasswordHasher, partner_id: uuid.UUID, *, overlap: timedelta, now: datetime
 ) -> IssuedSecret:
-    """A new client secret for the partner. Secrets issued before it stop working after the overlap
-    window (``Settings.partner_secret_overlap``), so the partner can switch without an outage; the
-    secret itself is never stored, logged nor audited."""
+    """A new client secret for the partner. Secrets issued before it stop working after ``overlap``
+    (``Settings.partner_secret_overlap``), so the partner can switch without an outage; the secret itself
+    is never stored, logged nor audited (only its argon2 hash is kept)."""
     partner = await get(session, partner_id)
-    overlap_end = now + auth.settings.partner_secret_overlap
+    overlap_end = now + overlap
     await session.execute(
         update(PartnerSecret)
         .where(
@@ -138,7 +139,9 @@ async def issue_secret(
         .values(expires_at=overlap_end)
     )
     secret = secrets.token_urlsafe(32)
-    row = PartnerSecret(partner_id=partner.id, secret_hash=await auth.hash(secret), created_at=now)
+    # argon2 is deliberately slow: off the event loop.
+    secret_hash = await anyio.to_thread.run_sync(hasher.hash, secret)
+    row = PartnerSecret(partner_id=partner.id, secret_hash=secret_hash, created_at=now)
     session.add(row)
     await emit(
         session,

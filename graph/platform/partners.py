@@ -147,7 +147,13 @@ async def issue_partner_secret(info: Info, input: IssuePartnerSecretInput) -> Pa
     return await mutate(
         info,
         PartnerSecretPayload,
-        lambda partner_id: registry.issue_secret(ctx.session, ctx.auth, partner_id, now=ctx.now),
+        lambda partner_id: registry.issue_secret(
+            ctx.session,
+            ctx.auth.hasher,
+            partner_id,
+            overlap=ctx.auth.settings.partner_secret_overlap,
+            now=ctx.now,
+        ),
         [("partnerId", "Partner", input.partner_id)],
         done=done,
     )
