@@ -47,6 +47,8 @@ mutation($id: ID!) {
 
 TOKEN_URL = "http://testserver/oauth/token"
 
+__all__ = ["AsyncOAuth2Client", "PartnerData", "PartnerFactory", "fetch_token", "oauth_client"]
+
 
 @dataclass
 class PartnerData:
