@@ -31,7 +31,7 @@ from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, Pup
 from partners import approvals, registry
 from privacy.consent import parental_consent
 from subscriptions.provisioning import create_school, create_trust, join_trust
-from tenants.context import bind, bound
+from tenants.context import bind, enter_school
 
 PUPILS_PER_SCHOOL = 60
 FORENAMES = (
@@ -259,9 +259,14 @@ class DemoPartner:
 
 
 async def seed_partner(
-    engine: AsyncEngine, hasher: PasswordHasher, now: datetime, *, overlap: timedelta
+    engine: AsyncEngine,
+    hasher: PasswordHasher,
+    now: datetime,
+    *,
+    overlap: timedelta,
+    school: str = OAKFIELD.slug,
 ) -> DemoPartner:
-    """Register "Demo MIS", issue its client secret and approve it at oakfield-primary with roster.read,
+    """Register "Demo MIS", issue its client secret and approve it at ``school`` (oakfield-primary) with roster.read,
     through the partner services (recorded in the platform audit log as the demo seed), in one
     transaction. The secret is returned to be shown once; only its hash is stored."""
     trail = PlatformTrail(
@@ -278,10 +283,9 @@ async def seed_partner(
             allowed_scopes=[ROSTER_READ],
         )
         issued = await registry.issue_secret(session, hasher, partner.id, overlap=overlap, now=now)
-        school_id = (
-            await session.execute(select(School.id).where(School.slug == OAKFIELD.slug))
-        ).scalar_one()
-        async with bound(session, [school_id]):
-            await approvals.approve(session, None, school_id, partner.id, [ROSTER_READ], now=now)
+        tenant = await enter_school(session, school)  # binds the transaction to the school
+        if tenant is None:
+            raise ValueError(f"no school {school!r} to approve the demo partner at")
+        await approvals.approve(session, None, tenant.id, partner.id, [ROSTER_READ], now=now)
         await trail.write(session, now=now)
-    return DemoPartner(partner.client_id, issued.secret)
+    return DemoPartner(partner.client_id, issued.secret, school)

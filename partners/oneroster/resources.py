@@ -16,7 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, UUID, Boolean, Text, case, cast, func, literal, null, select, true, union_all
+from sqlalchemy import (
+    UUID,
+    Boolean,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -245,7 +258,7 @@ def _users(school: SchoolRef, extended: bool) -> Select[Any]:
     s = staff.order_by(None).subquery()
     p = pupils.where(served_persons(Pupil, school)).order_by(None).subquery()
     c = contacts.order_by(None).subquery()
-    agents_none = cast(null(), ARRAY(Text))
+    agents_none = literal_column("NULL::text[]")
     contact_role = case(
         *(
             (func.coalesce(c.c.relationship, "PARENT") == ours, theirs)

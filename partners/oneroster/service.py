@@ -17,6 +17,7 @@ from common.events import emit
 from partners.oneroster.params import Filter, Query
 from partners.oneroster.resources import Resource
 from roster.reading import SchoolRef
+from roster.session_settings import set_local
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,27 @@ def _where(columns: Any, filter: Filter | None) -> ColumnElement[bool] | None:
     return combined
 
 
+PROVIDER_SETTINGS = {"enable_nestloop": "off", "work_mem": "64MB"}
+"""Set for a collection read (transaction-local, restored after it), for the export's reason
+(roster/session_settings.py): the statement reads the school's rows whole (the total, the sort) and joins
+them set-based, on rows that may have no statistics yet right after an import, where the planner's nested
+loops go quadratic. The request's statement timeout stays."""
+
+
 async def read_page(
     session: AsyncSession, school: SchoolRef, resource: Resource, query: Query, *, extended: bool
 ) -> Page:
     """One page of the collection and the total the filter matches, in one statement (a window count);
     a page past the end counts in a second."""
+    previous = await set_local(session, PROVIDER_SETTINGS)
+    page = await _read_page(session, school, resource, query, extended=extended)
+    await set_local(session, previous)
+    return page
+
+
+async def _read_page(
+    session: AsyncSession, school: SchoolRef, resource: Resource, query: Query, *, extended: bool
+) -> Page:
     rows = resource.rows(school, extended).subquery("r")
     where = _where(rows.c, query.filter)
     order = rows.c[query.sort] if query.sort else rows.c.sourcedId
