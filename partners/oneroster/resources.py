@@ -258,7 +258,7 @@ def _users(school: SchoolRef, extended: bool) -> Select[Any]:
     s = staff.order_by(None).subquery()
     p = pupils.where(served_persons(Pupil, school)).order_by(None).subquery()
     c = contacts.order_by(None).subquery()
-    agents_none = literal_column("NULL::text[]")
+    agents_none: Any = literal_column("NULL::text[]")
     contact_role = case(
         *(
             (func.coalesce(c.c.relationship, "PARENT") == ours, theirs)
