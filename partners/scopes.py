@@ -56,4 +56,9 @@ def exposed_by(scope: str) -> list[tuple[str, tuple[str, ...]]]:
     ]
     if scope == ROSTER_EXTENDED_READ:
         exposed.append(("demographics", tuple(f"metadata.{name}" for name in EXTENDED_FIELDS)))
+    if scope == ROSTER_WRITE:
+        from roster.oneroster_spec import SPECS_11
+
+        # POST .../packages: what the importer reads from a pushed OneRoster 1.1 package.
+        exposed.append(("packages", tuple(SPECS_11)))
     return exposed

@@ -17,7 +17,7 @@ from server.admin_http import platform_graphql, trust_graphql
 from server.http import school_graphql
 from server.oauth_http import introspection_endpoint, revocation_endpoint, server_metadata, token_endpoint
 from server.oneroster_http import PREFIX as ONEROSTER
-from server.oneroster_http import oneroster_collection, oneroster_object
+from server.oneroster_http import oneroster_collection, oneroster_object, oneroster_push
 from server.runtime import Runtime
 
 
@@ -84,6 +84,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route("/oauth/revoke", revocation_endpoint, methods=["POST"]),
             Route("/oauth/introspect", introspection_endpoint, methods=["POST"]),
             Route("/.well-known/oauth-authorization-server", server_metadata, methods=["GET"]),
+            Route(f"/schools/{{slug}}{ONEROSTER}/packages", oneroster_push, methods=["POST"]),
             Route(f"/schools/{{slug}}{ONEROSTER}/{{collection}}", oneroster_collection, methods=["GET"]),
             Route(
                 f"/schools/{{slug}}{ONEROSTER}/{{collection}}/{{sourced_id}}",

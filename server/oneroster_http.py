@@ -12,6 +12,7 @@ returned are recorded for the pupil access report. Refusals are the specificatio
 from __future__ import annotations
 
 import logging
+import tempfile
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,8 @@ from partners import oauth, ratelimit
 from partners.oneroster import service
 from partners.oneroster.params import OneRosterError, parse_query, single_fields
 from partners.oneroster.resources import RESOURCES, Context
-from partners.scopes import ROSTER_EXTENDED_READ
+from partners.push import push, report_body
+from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_WRITE
 from privacy.extended_data import is_opted_in
 from roster.service import school_ref
 from server.caller import bearer_token, client_address
@@ -51,7 +53,14 @@ async def oneroster_object(request: Request) -> Response:
     return await _serve(request, request.path_params["collection"], request.path_params["sourced_id"])
 
 
-async def _serve(request: Request, collection: str, sourced_id: str | None) -> Response:
+async def oneroster_push(request: Request) -> Response:
+    """``POST .../v1p1/packages?dryRun=true|false``: a OneRoster CSV zip (the body) into the importer."""
+    return await _serve(request, "packages", None, push=True)
+
+
+async def _serve(
+    request: Request, collection: str, sourced_id: str | None, *, push: bool = False
+) -> Response:
     runtime: Runtime = request.app.state.runtime
     now = runtime.clock.now()
     request_id = uuid.uuid4().hex
@@ -60,7 +69,10 @@ async def _serve(request: Request, collection: str, sourced_id: str | None) -> R
             trail, response = await _prepare(session, runtime, request, collection)
             if trail is not None and response is None:
                 try:
-                    response = await _read(session, runtime, request, trail, collection, sourced_id)
+                    if push:
+                        response = await _push(session, runtime, request, trail)
+                    else:
+                        response = await _read(session, runtime, request, trail, collection, sourced_id)
                 except OneRosterError as error:
                     trail.record(
                         "partner.oneroster.read",
@@ -183,6 +195,42 @@ async def _read(
     if links:
         headers["link"] = links
     return JSONBody(body, headers=headers)
+
+
+async def _push(session: AsyncSession, runtime: Runtime, request: Request, trail: AuditTrail) -> Response:
+    access: oauth.PartnerAccess = request.state.partner_access
+    if not access.has(ROSTER_WRITE):
+        trail.record("partner.roster_push", "DENIED", detail={"scope": ROSTER_WRITE})
+        raise OneRosterError(403, "forbidden", f"Pushing a roster needs the scope {ROSTER_WRITE}.")
+    dry_run = request.query_params.get("dryRun", "true")
+    if dry_run not in ("true", "false"):
+        raise OneRosterError(400, "invaliddata", f"dryRun: {dry_run!r} must be true or false.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/zip", "application/x-zip-compressed", "application/octet-stream"):
+        raise OneRosterError(
+            400, "invaliddata", "Send the OneRoster CSV package as the body, application/zip."
+        )
+    limit = runtime.settings.max_upload_bytes
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise OneRosterError(413, "invaliddata", f"The package is over {limit // 1024**2} MiB.")
+            spool.write(chunk)
+        spool.seek(0)
+        school = await school_ref(session, request.state.school_id)
+        report = await push(
+            session,
+            school,
+            access,
+            spool,
+            request.query_params.get("fileName", "push.zip")[:255],
+            dry_run=dry_run == "true",
+            now=runtime.clock.now(),
+        )
+    status = 200 if report.outcome in ("COMMITTED", "DRY_RUN") else 422
+    return JSONBody(report_body(report), status_code=status)
 
 
 def _select(obj: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:

@@ -876,3 +876,70 @@ async def test_graphql_enforces_scope_school_and_revocation_for_partner_tokens(
     revoked = await gql(client, mine.slug, PUPILS, token=token)
     assert revoked["data"]["pupils"] is None
     assert revoked["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+# --- roster push ------------------------------------------------------------------------------------------
+
+
+async def test_roster_push_goes_through_the_importer_dry_run_first(
+    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory, engine: AsyncEngine
+) -> None:
+    """LL 10.2: a partner with roster.write pushes a OneRoster package into the school's importer: a dry
+    run unless it asks otherwise (nothing written), then the import, all or nothing, with the same problems
+    report as an admin's upload; a partner without roster.write is refused."""
+    from tests.factories.roster import enrol, klass, oneroster, set_org, user
+
+    school = await factory.school()
+    await set_org(engine, school.id, "org-1")
+    package = oneroster(
+        users=[
+            user("t1", "teacher", "Tina", "Tutor", username="tina.tutor"),
+            user("p1", "student", "Olly", "Older", username="olly.older"),
+        ],
+        classes=[klass("c1", "Class 8T")],
+        enrollments=[enrol("e1", "c1", "t1", "teacher"), enrol("e2", "c1", "p1")],
+    )
+    reader_only = await approved(partners, school)
+    writer = await approved(
+        partners, school, ("roster.read", "roster.write"), allowed=("roster.read", "roster.write")
+    )
+    zip_headers = {"content-type": "application/zip"}
+    url = roster_url(school, "packages")
+    async with oauth_client(client, reader_only) as oauth:
+        await fetch_token(oauth, school)
+        refused = await oauth.post(url, content=package, headers=zip_headers)
+    assert refused.status_code == 403
+    async with oauth_client(client, writer) as oauth:
+        await fetch_token(oauth, school)
+        dry = await oauth.post(url, content=package, headers=zip_headers)
+        assert dry.status_code == 200, dry.text
+        assert dry.json()["outcome"] == "DRY_RUN" and dry.json()["counts"]["pupils"]["create"] == 1
+        students = (await oauth.get(roster_url(school, "students?filter=familyName='Older'"))).json()
+        assert students["students"] == []
+        broken = await oauth.post(
+            url + "?dryRun=false",
+            content=oneroster(users=[user("p9", "student", "", "Nameless")]),
+            headers=zip_headers,
+        )
+        assert broken.status_code == 422 and broken.json()["outcome"] == "REFUSED"
+        assert broken.json()["errors"] >= 1 and broken.json()["problems"][0]["file"] == "users.csv"
+        real = await oauth.post(url + "?dryRun=false", content=package, headers=zip_headers)
+        assert real.status_code == 200 and real.json()["outcome"] == "COMMITTED"
+        students = (await oauth.get(roster_url(school, "students?filter=familyName='Older'"))).json()
+        assert [s["givenName"] for s in students["students"]] == ["Olly"]
+        bad = await oauth.post(url + "?dryRun=maybe", content=package, headers=zip_headers)
+        assert bad.status_code == 400
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school.id])
+        imports = (
+            await session.execute(
+                select(AuditEntry.actor_type, AuditEntry.outcome)
+                .where(AuditEntry.action == "roster.import")
+                .order_by(AuditEntry.seq)
+            )
+        ).all()
+    assert [tuple(i) for i in imports] == [
+        ("PARTNER", "SUCCESS"),
+        ("PARTNER", "REJECTED"),
+        ("PARTNER", "SUCCESS"),
+    ]
