@@ -27,7 +27,7 @@ from sqlmodel import col
 from auth.passwords import PasswordHasher
 from common.errors import DomainError, Problems
 from common.events import emit
-from models.partners import Partner, PartnerKey, PartnerSecret
+from models.partners import PARTNER_STATUSES, Partner, PartnerKey, PartnerSecret
 from partners.scopes import SCOPES, normalise, unknown_scopes
 
 CLIENT_ID_PREFIX = "sgp_"
@@ -108,6 +108,23 @@ async def get(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
     partner = await session.get(Partner, partner_id)
     if partner is None:
         raise DomainError.one("partnerId", "NOT_FOUND", "No partner has this id.")
+    return partner
+
+
+async def set_status(session: AsyncSession, partner_id: uuid.UUID, status: str) -> Partner:
+    """Disable a partner everywhere (``DISABLED``: every token and approval stops working at its next
+    request, and no token is issued) or enable it again (``ACTIVE``); emits ``partner.status_changed``."""
+    if status not in PARTNER_STATUSES:
+        raise DomainError.one("status", "INVALID", f"status must be one of {', '.join(PARTNER_STATUSES)}.")
+    partner = await get(session, partner_id)
+    previous, partner.status = partner.status, status
+    await emit(
+        session,
+        "partner.status_changed",
+        target_type="Partner",
+        target_id=partner.id,
+        detail={"clientId": partner.client_id, "from": previous, "to": status},
+    )
     return partner
 
 

@@ -943,3 +943,27 @@ async def test_roster_push_goes_through_the_importer_dry_run_first(
         ("PARTNER", "REJECTED"),
         ("PARTNER", "SUCCESS"),
     ]
+
+
+async def test_a_disabled_partner_is_refused_everywhere_at_its_next_request(
+    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory
+) -> None:
+    school = await factory.school()
+    partner = await approved(partners, school)
+    status = (
+        "mutation($id: ID!, $s: PartnerStatus!) { setPartnerStatus(input: {partnerId: $id, status: $s}) "
+        "{ partner { status } errors { code } } }"
+    )
+    async with oauth_client(client, partner) as oauth:
+        await fetch_token(oauth, school)
+        assert (await oauth.get(roster_url(school, "orgs"))).status_code == 200
+        disabled = await platform_gql(
+            client, status, {"id": partner.id, "s": "DISABLED"}, token=partner.operator_token
+        )
+        assert disabled["data"]["setPartnerStatus"]["partner"]["status"] == "DISABLED"
+        assert (await oauth.get(roster_url(school, "orgs"))).status_code == 401
+    form = {"grant_type": "client_credentials", "school": school.slug}
+    refused = await token_request(client, form, basic(partner))
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    await platform_gql(client, status, {"id": partner.id, "s": "ACTIVE"}, token=partner.operator_token)
+    assert (await token_request(client, form, basic(partner))).status_code == 200

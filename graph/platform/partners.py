@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -76,6 +77,18 @@ class RegisterPartnerInput:
     allowed_scopes: list[str] = strawberry.field(description="Scopes it may ask schools for.")
 
 
+@strawberry.enum
+class PartnerStatus(Enum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+@strawberry.input
+class SetPartnerStatusInput:
+    partner_id: strawberry.ID
+    status: PartnerStatus
+
+
 @strawberry.type
 class PartnerPayload:
     partner: PartnerType | None = None
@@ -130,6 +143,17 @@ async def register_partner(info: Info, input: RegisterPartnerInput) -> PartnerPa
             privacy_notice_url=input.privacy_notice_url,
             allowed_scopes=input.allowed_scopes,
         ),
+        done=lambda partner: PartnerPayload(partner=PartnerType.of(partner)),
+    )
+
+
+async def set_partner_status(info: Info, input: SetPartnerStatusInput) -> PartnerPayload:
+    ctx: AdminContext = info.context
+    return await mutate(
+        info,
+        PartnerPayload,
+        lambda partner_id: registry.set_status(ctx.session, partner_id, input.status.value),
+        [("partnerId", "Partner", input.partner_id)],
         done=lambda partner: PartnerPayload(partner=PartnerType.of(partner)),
     )
 
@@ -225,3 +249,8 @@ class PartnerMutation:
         description="Register a public key for private_key_jwt (RFC 7523).",
     )
     revoke_partner_key: PartnerKeyPayload = guarded_mutation(OPERATOR, resolver=revoke_partner_key)
+    set_partner_status: PartnerPayload = guarded_mutation(
+        OPERATOR,
+        resolver=set_partner_status,
+        description="DISABLED refuses the partner everywhere from its next request; ACTIVE restores it.",
+    )
