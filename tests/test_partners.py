@@ -967,3 +967,41 @@ async def test_a_disabled_partner_is_refused_everywhere_at_its_next_request(
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     await platform_gql(client, status, {"id": partner.id, "s": "ACTIVE"}, token=partner.operator_token)
     assert (await token_request(client, form, basic(partner))).status_code == 200
+
+
+async def test_graphql_partner_reads_are_audited_and_rate_limited(
+    runtime: Runtime, factory: SchoolFactory, trusts: TrustFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: a partner's GraphQL read is in the school's chain with actor PARTNER, with the pupils it
+    listed (the access report's source); beyond its rate limit it gets 429 with Retry-After."""
+    limited = with_settings(runtime, partner_rate_limit=2)
+    school = await factory.school()
+    async with app_client(limited) as client:
+        partners = PartnerFactory(client, trusts)
+        partner = await approved(partners, school)
+        async with oauth_client(client, partner) as oauth:
+            token = (await fetch_token(oauth, school))["access_token"]
+        assert (await gql(client, school.slug, PUPILS, token=token))["data"]["pupils"]["edges"]
+        assert (await gql(client, school.slug, PUPILS, token=token))["data"]["pupils"]["edges"]
+        limited_response = await client.post(
+            f"/schools/{school.slug}/graphql",
+            json={"query": PUPILS},
+            headers={"authorization": f"Bearer {token}"},
+        )
+    assert limited_response.status_code == 429 and int(limited_response.headers["retry-after"]) > 0
+    assert limited_response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        await bind(session, [school.id])
+        reads = (
+            (
+                await session.execute(
+                    select(AuditEntry).where(
+                        AuditEntry.action == "read.pupils", AuditEntry.actor_type == "PARTNER"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(reads) == 2 and all(r.actor_username == partner.client_id for r in reads)
+    assert str(school.pupils["pupil1"].id) in reads[0].detail["pupil_ids"]
