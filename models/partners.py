@@ -4,7 +4,8 @@ Global tables (reference data, no ``school_id``): ``partners`` (the organisation
 for), ``partner_secrets`` (client secrets, stored only as argon2 hashes; a rotated one keeps working until
 ``expires_at``, the overlap window), ``partner_keys`` (public JWKs for ``private_key_jwt``, RFC 7523),
 ``partner_assertions`` (the ``jti`` of client assertions already used, so one cannot be replayed) and
-``partner_rate_windows`` (the per-client request counter of the rate limit).
+``partner_rate_windows`` (the per-client request counter of the rate limit). ``roster_change_heads`` (tenant)
+is each school's change-version sequencer for the roster change feed.
 
 Tenant tables: ``partner_approvals`` (a school's approval of a partner, with the subset of scopes it granted,
 and its revocation) and ``partner_tokens`` (each access token issued: its id, scopes and expiry, never the
@@ -17,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.types import String
 from sqlmodel import Field, SQLModel
@@ -144,3 +145,13 @@ class PartnerToken(SQLModel, table=True):
     issued_at: datetime = timestamp(nullable=False)
     expires_at: datetime = timestamp(nullable=False)
     revoked_at: datetime | None = timestamp()
+
+
+class RosterChangeHead(SQLModel, table=True):
+    """A school's change-version sequencer: the last version handed to a roster row's write (the
+    ``stamp_change_version`` trigger, migration 0011; read by ``partners/changes.py``)."""
+
+    __tablename__ = "roster_change_heads"
+
+    school_id: uuid.UUID = school_key()
+    version: int = Field(sa_type=BigInteger)

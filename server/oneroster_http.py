@@ -23,12 +23,12 @@ from starlette.responses import Response
 
 from audit.recorder import AuditTrail
 from common.events import Actor, attach
-from partners import oauth, ratelimit
+from partners import changes, oauth, ratelimit
 from partners.oneroster import service
 from partners.oneroster.params import OneRosterError, parse_query, single_fields
 from partners.oneroster.resources import RESOURCES, Context
 from partners.push import push, report_body
-from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_WRITE
+from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
 from privacy.extended_data import is_opted_in
 from roster.service import school_ref
 from server.caller import bearer_token, client_address
@@ -147,6 +147,8 @@ async def _read(
     sourced_id: str | None,
 ) -> Response:
     access: oauth.PartnerAccess = request.state.partner_access
+    if collection == "changes" and sourced_id is None:
+        return await _changes(session, request, trail, access)
     resource = RESOURCES.get(collection)
     if resource is None:
         raise OneRosterError(
@@ -195,6 +197,41 @@ async def _read(
     if links:
         headers["link"] = links
     return JSONBody(body, headers=headers)
+
+
+async def _changes(
+    session: AsyncSession, request: Request, trail: AuditTrail, access: oauth.PartnerAccess
+) -> Response:
+    """``GET .../v1p1/changes?since=<N or next>&limit=``: the roster change feed (``partners/changes.py``)."""
+    if not access.has(ROSTER_READ):
+        trail.record("partner.changes.read", "DENIED", detail={"scope": ROSTER_READ})
+        raise OneRosterError(403, "forbidden", f"The change feed needs the scope {ROSTER_READ}.")
+    params = request.query_params
+    try:
+        since = changes.Cursor.parse(params.get("since", "0"))
+    except changes.BadCursor:
+        raise OneRosterError(
+            400, "invaliddata", "since: a version (a whole number) or the next cursor of a previous page."
+        ) from None
+    limit = parse_query({"limit": params.get("limit", "100")}, filterable=(), selectable=()).limit
+    school = await school_ref(session, request.state.school_id)
+    feed = await changes.read(session, school, since, limit)
+    base = f"{str(request.base_url).rstrip('/')}/schools/{school.slug}{PREFIX}"
+    trail.record("partner.changes.read", detail={"returned": len(feed.changes), "since": since.version})
+    body = {
+        "changes": [
+            {
+                "version": r.version,
+                "collection": r.collection,
+                "sourcedId": r.sourcedId,
+                "status": r.status,
+                "href": f"{base}/{r.collection}/{r.sourcedId}",
+            }
+            for r in feed.changes
+        ],
+        "next": feed.next.encode(),
+    }
+    return JSONBody(body)
 
 
 async def _push(session: AsyncSession, runtime: Runtime, request: Request, trail: AuditTrail) -> Response:

@@ -4,6 +4,7 @@ authlib's OAuth2 client obtaining the tokens, on real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import logging
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock
 from graph.core.relay import to_global_id
+from models import Pupil
 from models.audit import AuditEntry
 from models.platform import PlatformAuditEntry
 from roster.export import export_oneroster
@@ -1005,3 +1007,113 @@ async def test_graphql_partner_reads_are_audited_and_rate_limited(
         )
     assert len(reads) == 2 and all(r.actor_username == partner.client_id for r in reads)
     assert str(school.pupils["pupil1"].id) in reads[0].detail["pupil_ids"]
+
+
+# --- the change feed --------------------------------------------------------------------------------------
+
+
+async def _feed(
+    client: httpx.AsyncClient, school: SchoolData, since: str, limit: int = 100
+) -> dict[str, Any]:
+    response = await client.get(roster_url(school, "changes"), params={"since": since, "limit": str(limit)})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_the_change_feed_serves_each_change_once_with_tombstones(
+    reader: tuple[SchoolData, httpx.AsyncClient], factory: SchoolFactory
+) -> None:
+    """Every person and class once, in version order, paged by keyset; then only what changed since, a
+    leaver as a tombstone (status tobedeleted)."""
+    school, client = reader
+    partner_token = client.headers.pop("authorization")
+    admin = await login(client, school.slug, "admin")
+    client.headers["authorization"] = partner_token
+    everything: list[dict[str, Any]] = []
+    since = "0"
+    while True:
+        page = await _feed(client, school, since, limit=5)
+        everything += page["changes"]
+        since = page["next"]
+        if len(page["changes"]) < 5:
+            break
+    users = (await client.get(roster_url(school, "users?limit=1000"))).json()["users"]
+    classes = (await client.get(roster_url(school, "classes?limit=1000"))).json()["classes"]
+    assert sorted((c["collection"], c["sourcedId"]) for c in everything) == sorted(
+        [("users", u["sourcedId"]) for u in users] + [("classes", c["sourcedId"]) for c in classes]
+    )
+    versions = [c["version"] for c in everything]
+    assert versions == sorted(versions)
+    assert (await _feed(client, school, since))["changes"] == []
+    pupil = school.pupils["pupil2"]
+    pupil_id = to_global_id("Pupil", pupil.id)
+    client.headers["authorization"] = f"Bearer {admin}"
+    changed = await gql(
+        client,
+        school.slug,
+        "mutation($i: UpdatePupilInput!) { updatePupil(input: $i) { errors { code } } }",
+        {"i": {"pupilId": pupil_id, "email": "new@example.org"}},
+    )
+    assert changed["data"]["updatePupil"]["errors"] == []
+    left = await gql(
+        client,
+        school.slug,
+        "mutation($i: DeactivatePupilInput!) { deactivatePupil(input: $i) { errors { code } } }",
+        {"i": {"pupilId": to_global_id("Pupil", school.pupils["pupil1"].id)}},
+    )
+    assert left["data"]["deactivatePupil"]["errors"] == []
+    client.headers["authorization"] = partner_token
+    later = await _feed(client, school, since)
+    assert [(c["sourcedId"], c["status"]) for c in later["changes"]] == [
+        (pupil.source_id or str(pupil.id), "active"),
+        (school.pupils["pupil1"].source_id or str(school.pupils["pupil1"].id), "tobedeleted"),
+    ]
+    assert (await _feed(client, school, later["next"]))["changes"] == []
+    bad = await client.get(roster_url(school, "changes"), params={"since": "not-a-cursor!"})
+    assert bad.status_code == 400
+
+
+async def test_the_change_feed_never_skips_a_change_that_commits_late(
+    reader: tuple[SchoolData, httpx.AsyncClient], engine: AsyncEngine
+) -> None:
+    """Two concurrent writers of one school's roster: the first holds its transaction open. The second's
+    write waits for it (the school's version sequencer is locked until the first ends), so versions follow
+    commit order: while the first runs, the feed serves neither change; then each comes once, the first
+    writer's with the lower version. (The writers are held open mid-transaction, which no HTTP request can
+    do, so they change rows through the models; the versions are the database trigger's, which is what is
+    under test.)"""
+    school, client = reader
+    start = (await _feed(client, school, "0", limit=1000))["next"]
+    first, second = school.pupils["pupil1"], school.pupils["pupil2"]
+    second_started = asyncio.Event()
+
+    async def late_writer() -> None:
+        async with AsyncSession(engine) as late, late.begin():
+            await bind(late, [school.id])
+            other = await late.get(Pupil, (school.id, second.id))
+            assert other is not None
+            other.email = "late@example.org"
+            second_started.set()
+            await late.flush()  # waits here until the early writer ends
+
+    async with AsyncSession(engine) as early:
+        await early.begin()
+        await bind(early, [school.id])
+        row = await early.get(Pupil, (school.id, first.id))
+        assert row is not None
+        row.email = "early@example.org"
+        await early.flush()  # the early writer now holds the school's sequencer, uncommitted
+        late = asyncio.create_task(late_writer())
+        await second_started.wait()
+        await asyncio.sleep(0.2)
+        assert not late.done()  # queued behind the early writer
+        while_running = await _feed(client, school, start)
+        assert while_running["changes"] == [] and while_running["next"] == start
+        await early.commit()
+    await asyncio.wait_for(late, timeout=30)
+    after = await _feed(client, school, start)
+    served = [c["sourcedId"] for c in after["changes"]]
+    assert served == [first.source_id or str(first.id), second.source_id or str(second.id)]
+    assert after["changes"][0]["version"] < after["changes"][1]["version"]
+    assert (await _feed(client, school, after["next"]))["changes"] == []

@@ -18,6 +18,9 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+CHANGE_FED = ("staff", "pupils", "contacts", "groups")
+"""The roster tables whose rows carry ``changed_version`` for the partners' change feed."""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -158,6 +161,41 @@ def upgrade() -> None:
     rls.enable_tenant_rls("partner_approvals")
     rls.grant("partner_tokens", "SELECT, INSERT, UPDATE")
     rls.enable_tenant_rls("partner_tokens")
+    # The change feed (partners/changes.py): every write of a roster row takes the school's next change
+    # version from its sequencer row, whatever the application sends; rows written before stay 0 ("before
+    # the feed"). The sequencer row stays locked until the writer's transaction ends, so versions are
+    # handed out in commit order.
+    op.create_table(
+        "roster_change_heads",
+        sa.Column("school_id", sa.UUID(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_roster_change_heads_school_id_schools")
+        ),
+        sa.PrimaryKeyConstraint("school_id", name=op.f("pk_roster_change_heads")),
+    )
+    rls.grant("roster_change_heads", "SELECT, INSERT, UPDATE")
+    rls.enable_tenant_rls("roster_change_heads")
+    op.execute(
+        """
+        CREATE FUNCTION stamp_change_version() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO roster_change_heads AS head (school_id, version) VALUES (NEW.school_id, 1)
+            ON CONFLICT (school_id) DO UPDATE SET version = head.version + 1
+            RETURNING head.version INTO NEW.changed_version;
+            RETURN NEW;
+        END
+        $$"""
+    )
+    for table in CHANGE_FED:
+        op.add_column(
+            table, sa.Column("changed_version", sa.BigInteger(), server_default=sa.text("0"), nullable=False)
+        )
+        op.create_index(f"ix_{table}_school_id_changed_version", table, ["school_id", "changed_version"])
+        op.execute(
+            f'CREATE TRIGGER stamp_change_version BEFORE INSERT OR UPDATE ON "{table}" '
+            "FOR EACH ROW EXECUTE FUNCTION stamp_change_version()"
+        )
     # The OAuth endpoints record partners in the platform log (client authentication, token revocation).
     op.drop_constraint(op.f("ck_platform_audit_actor_type"), "platform_audit", type_="check")
     op.create_check_constraint(
@@ -168,6 +206,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in CHANGE_FED:
+        op.execute(f'DROP TRIGGER stamp_change_version ON "{table}"')
+        op.drop_index(f"ix_{table}_school_id_changed_version", table_name=table)
+        op.drop_column(table, "changed_version")
+    op.execute("DROP FUNCTION stamp_change_version()")
+    op.drop_table("roster_change_heads")
     op.execute("DELETE FROM platform_audit WHERE actor_type = 'PARTNER'")
     op.drop_constraint(op.f("ck_platform_audit_actor_type"), "platform_audit", type_="check")
     op.create_check_constraint(
