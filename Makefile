@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint schema lock clean bench bench-roster bench-audit bench-audit-load bench-learning
+.PHONY: install run test lint schema lock clean bench bench-roster bench-audit bench-audit-load bench-learning bench-partners
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-audit-load: install
 
 bench-learning: install
 	$(BIN)/python -m bench bench.learning
+
+bench-partners: install
+	$(BIN)/python -m bench bench.partners
 
 ## make lock: re-pin requirements.lock from the current environment (after changing pyproject.toml)
 lock: install

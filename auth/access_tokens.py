@@ -27,6 +27,10 @@ class AccessClaims:
     expires_at: datetime
 
 
+PARTNER_ROLE = "PARTNER"
+"""The role in the ``roles`` claim of a token issued to an integration partner (``partners.oauth``)."""
+
+
 def audience_for_school(school_id: uuid.UUID) -> str:
     """The ``aud`` of access tokens for ``school_id``: ``"school:<uuid>"``."""
     return f"school:{school_id}"
@@ -81,6 +85,8 @@ def _access_claims(claims: dict[str, Any], school_id: uuid.UUID) -> AccessClaims
     account_id = canonical_uuid(claims["sub"])
     session_id = canonical_uuid(claims["sid"])
     roles = roles_of(claims)
+    if roles is not None and PARTNER_ROLE in roles:
+        return None  # a partner's token is for the partner door (partners.oauth), never an account's
     issued_at = timestamp(claims["iat"])
     expires_at = timestamp(claims["exp"])
     if account_id is None or session_id is None or roles is None or issued_at is None or expires_at is None:

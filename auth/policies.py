@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth.principal import Principal, Role
+from auth.scopes import ROSTER_READ
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,32 @@ class Policy:
     check: Callable[[Principal, Any], bool]
     lrs_agreement: bool = False
     """ULN and learner-record data: only for callers who accepted the current LRS user agreement (LRS 1.1)."""
+    scopes: frozenset[str] = frozenset()
+    """The integration partners' scopes that open it (issue 14). None: no partner ever passes, whatever
+    ``check`` says (default deny: a partner's row scopes are the whole school, so ``check`` must not be
+    what admits it)."""
 
     def __call__(self, principal: Principal | None, obj: Any) -> bool:
         if principal is None:
             return False
+        if getattr(principal, "role", None) is Role.PARTNER:
+            return not self.scopes.isdisjoint(principal.scopes)
         if self.lrs_agreement and principal.lrs_pending:
             return False
         return self.check(principal, obj)
+
+
+def for_partners(policy: Policy, *scopes: str) -> Policy:
+    """``policy`` that also admits integration partners granted one of ``scopes`` (and names them, so the
+    permission matrix shows it)."""
+    suffix = "_".join(scope.replace(".", "_") for scope in scopes)
+    return Policy(
+        f"{policy.name}_or_{suffix}",
+        f"{policy.who}; integration partners granted {' or '.join(scopes)}",
+        policy.check,
+        lrs_agreement=policy.lrs_agreement,
+        scopes=policy.scopes | frozenset(scopes),
+    )
 
 
 def _pupil_id(obj: Any) -> Any:
@@ -136,3 +156,16 @@ OWN_ACCOUNT = Policy(
 )
 
 ALL: tuple[Policy, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Policy))
+
+
+# --- integration partners (issue 14): what roster.read opens at the GraphQL endpoint ---------------------
+# The roster a OneRoster consumer reads (partners.oneroster.resources), and nothing else: no account, no
+# contact, no learning record, no administration field. Every other policy refuses a partner.
+SIGNED_IN_ROSTER = for_partners(SIGNED_IN, ROSTER_READ)
+STAFF_ROSTER = for_partners(STAFF, ROSTER_READ)
+PUPIL_RECORD_ROSTER = for_partners(PUPIL_RECORD, ROSTER_READ)
+PUPIL_IDENTIFIER_ROSTER = for_partners(PUPIL_IDENTIFIER, ROSTER_READ)
+PUPIL_LEARNER_NUMBER_ROSTER = for_partners(PUPIL_LEARNER_NUMBER, ROSTER_READ)
+STAFF_NAME_ROSTER = for_partners(STAFF_NAME, ROSTER_READ)
+STAFF_DIRECTORY_ROSTER = for_partners(STAFF_DIRECTORY, ROSTER_READ)
+GROUP_ROSTER = for_partners(GROUP, ROSTER_READ)

@@ -28,6 +28,8 @@ class Role(StrEnum):
     STAFF = "STAFF"
     PUPIL = "PUPIL"
     PARENT = "PARENT"
+    PARTNER = "PARTNER"
+    """An integration partner's token (issue 14): no account; what it reads is decided by its scopes."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class Principal:
     teacher_scope: frozenset[uuid.UUID] | None = frozenset()
     """Staff whose names this caller may see (their own or their children's teachers); None: all staff."""
     school_wide_reason: str | None = None
+    scopes: frozenset[str] = frozenset()
+    """An integration partner's granted scopes (``Role.PARTNER`` only): the policies that declare one of
+    them admit it (``auth.policies.for_partners``); every other policy refuses it."""
 
     @property
     def pending(self) -> str | None:
@@ -78,6 +83,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.SCHOOL_ADMIN
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role is Role.PARTNER
 
     @property
     def is_staff(self) -> bool:

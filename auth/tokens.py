@@ -285,6 +285,7 @@ def sign_token(
     roles: Sequence[str],
     ttl: timedelta,
     now: datetime,
+    extra_claims: dict[str, Any] | None = None,
 ) -> str:
     """Sign an access token for ``audience`` with the current key of ``keys``, valid from ``now`` for ``ttl``.
 
@@ -315,6 +316,10 @@ def sign_token(
         "exp": expires_at,
         "jti": secrets.token_urlsafe(16),
     }
+    for name, value in (extra_claims or {}).items():
+        if name in claims:
+            raise ValueError(f"extra claim {name!r} would replace a standard claim")
+        claims[name] = value
     return jwt.encode(header, claims, keys._signing_key, registry=_JWS_REGISTRY, default_type=None)
 
 

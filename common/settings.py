@@ -108,6 +108,13 @@ class Settings:
     get_queries: bool | None = None
     """Queries over GET: None follows the environment (off in production, where no persisted queries exist)."""
     demo_password: str | None = None
+    partner_token_ttl: timedelta = timedelta(minutes=15)
+    """Lifetime of a partner's access token (issue 14): short, and re-checked against the approval anyway."""
+    partner_secret_overlap: timedelta = timedelta(hours=24)
+    """After a partner's secret is rotated, the previous one keeps working this long."""
+    partner_rate_limit: int = 600
+    """Requests a partner may make per ``partner_rate_window``; beyond it, 429 with Retry-After."""
+    partner_rate_window: timedelta = timedelta(minutes=1)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -168,4 +175,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         header_timeout_seconds=_int(env, "SCHOOLGRAPH_HEADER_TIMEOUT_SECONDS", 10, minimum=1),
         get_queries=_switch(env, "SCHOOLGRAPH_GET_QUERIES"),
         demo_password=env.get("SCHOOLGRAPH_DEMO_PASSWORD") or None,
+        partner_token_ttl=timedelta(seconds=_int(env, "SCHOOLGRAPH_PARTNER_TOKEN_SECONDS", 900, minimum=30)),
+        partner_rate_limit=_int(env, "SCHOOLGRAPH_PARTNER_RATE_LIMIT", 600, minimum=1),
     )

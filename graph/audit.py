@@ -31,11 +31,12 @@ DENIAL_CODES = ("FORBIDDEN", "UNAUTHENTICATED")
 
 
 def pupils_read(info: Info, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
-    """A resolver returned these pupils' personal data to a member of staff: noted on the request's
-    trail, which records one ``read.pupils`` event per request naming every pupil read (LRS 5.1, LRS 7.3).
-    A pupil reading themself or a parent reading their children is not a read of others' data."""
+    """A resolver returned these pupils' personal data to a member of staff or an integration partner:
+    noted on the request's trail, which records one ``read.pupils`` event per request naming every pupil
+    read (LRS 5.1, LRS 7.3). A pupil reading themself or a parent reading their children is not a read of
+    others' data."""
     principal = getattr(info.context, "principal", None)
-    if principal is not None and principal.is_staff:
+    if principal is not None and (principal.is_staff or principal.is_partner):
         info.context.audit.read_pupils(view, pupil_ids)
 
 

@@ -1,6 +1,6 @@
 """Every table of schoolgraph. Importing this package registers them all on ``models.base.metadata``."""
 
-from models import agreements, content, curriculum, learning, licensing, roster  # noqa: F401 - registers their tables
+from models import agreements, content, curriculum, learning, licensing, partners, roster  # noqa: F401 - registers their tables
 from models.accounts import Account, AddressThrottle, AuthSession, ParentCode, RefreshToken
 from models.audit import AuditEntry, AuditHead, AuditTreeHead
 from models.base import metadata

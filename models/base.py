@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKeyConstraint, MetaData, text
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKeyConstraint, MetaData, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
@@ -59,6 +59,19 @@ def created_at() -> Any:
 
 def timestamp(*, nullable: bool = True) -> Any:
     return Field(default=None, sa_type=DateTime(timezone=True), nullable=nullable)
+
+
+def change_version() -> Any:
+    """``changed_version``: the school's change version of the row's last write (set by the database's
+    ``stamp_change_version`` trigger on every insert and update from the school's sequencer row,
+    whatever the application sends; 0 for rows last written before the change feed existed). Read by
+    the partners' change feed (``partners/changes.py``)."""
+    return Field(
+        default=None,
+        sa_type=BigInteger,
+        nullable=False,
+        sa_column_kwargs={"server_default": text("0")},
+    )
 
 
 def day(*, nullable: bool = True) -> Any:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at, id_field, school_key, tenant_fk, timestamp
+from models.base import change_version, created_at, id_field, school_key, tenant_fk, timestamp
 
 GROUP_TYPES = ("REGISTRATION", "YEAR", "CLASS", "SUBJECT", "CUSTOM")
 
@@ -16,6 +16,7 @@ GROUP_TYPES = ("REGISTRATION", "YEAR", "CLASS", "SUBJECT", "CUSTOM")
 class Group(SQLModel, table=True):
     __tablename__ = "groups"
     __table_args__ = (
+        Index("ix_groups_school_id_changed_version", "school_id", "changed_version"),
         UniqueConstraint("school_id", "external_id"),
         CheckConstraint(f"type IN {GROUP_TYPES}", name="type"),
         CheckConstraint("year_group IS NULL OR year_group BETWEEN -2 AND 14", name="year_group"),
@@ -32,6 +33,7 @@ class Group(SQLModel, table=True):
     active: bool = True
     created_at: datetime = created_at()
     updated_at: datetime | None = timestamp()
+    changed_version: int | None = change_version()
 
 
 class GroupPupil(SQLModel, table=True):

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at, day, id_field, school_key, tenant_fk, timestamp, uuid_ref
+from models.base import change_version, created_at, day, id_field, school_key, tenant_fk, timestamp, uuid_ref
 
 GENDERS = ("FEMALE", "MALE", "OTHER", "NOT_KNOWN")
 PUPIL_ACCESS_SCOPES = ("TAUGHT", "SCHOOL")
@@ -37,6 +37,7 @@ class Staff(SQLModel, table=True):
 
     __tablename__ = "staff"
     __table_args__ = (
+        Index("ix_staff_school_id_changed_version", "school_id", "changed_version"),
         UniqueConstraint("school_id", "staff_code"),
         UniqueConstraint("school_id", "source_id"),
         CheckConstraint(f"pupil_access IN {PUPIL_ACCESS_SCOPES}", name="pupil_access"),
@@ -71,6 +72,7 @@ class Staff(SQLModel, table=True):
     source_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = created_at()
     updated_at: datetime | None = timestamp()
+    changed_version: int | None = change_version()
 
 
 class Pupil(SQLModel, table=True):
@@ -78,6 +80,7 @@ class Pupil(SQLModel, table=True):
 
     __tablename__ = "pupils"
     __table_args__ = (
+        Index("ix_pupils_school_id_changed_version", "school_id", "changed_version"),
         UniqueConstraint("school_id", "upn"),
         UniqueConstraint("school_id", "source_id"),
         CheckConstraint(f"gender IN {GENDERS}", name="gender"),
@@ -107,13 +110,17 @@ class Pupil(SQLModel, table=True):
     source_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = created_at()
     updated_at: datetime | None = timestamp()
+    changed_version: int | None = change_version()
 
 
 class Contact(SQLModel, table=True):
     """A parent, guardian or other contact of one or more pupils (Parent Subscriber when they have an account)."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("school_id", "source_id"),)
+    __table_args__ = (
+        UniqueConstraint("school_id", "source_id"),
+        Index("ix_contacts_school_id_changed_version", "school_id", "changed_version"),
+    )
 
     school_id: uuid.UUID = school_key()
     id: uuid.UUID = id_field()
@@ -128,6 +135,7 @@ class Contact(SQLModel, table=True):
     active: bool = True
     source_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = created_at()
+    changed_version: int | None = change_version()
 
 
 class PupilContact(SQLModel, table=True):

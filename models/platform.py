@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from models.base import created_at, id_field, school_key, tenant_fk, timestamp, uuid_ref
 
 ADMIN_ACCOUNT_STATUSES = ("PENDING", "ACTIVE", "DISABLED")
-PLATFORM_ACTOR_TYPES = ("OPERATOR", "TRUST_ADMIN", "ANONYMOUS", "SYSTEM")
+PLATFORM_ACTOR_TYPES = ("OPERATOR", "TRUST_ADMIN", "ANONYMOUS", "SYSTEM", "PARTNER")
 ISSUER_TYPES = ("OPERATOR", "TRUST_ADMIN")
 OUTBOX_AUDIENCES = ("SUPER_USERS", "TRUST_ADMINS")
 

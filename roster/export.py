@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import case, and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,6 +62,8 @@ SEXES = {"FEMALE": "female", "MALE": "male"}
 """OneRoster 1.1's sex is male or female; it may be left blank, which is how OTHER and NOT_KNOWN are written
 (and a blank sex leaves a pupil's recorded one as it is when the package is imported again)."""
 CONTACT_ROLES = {"PARENT": "parent", "GUARDIAN": "guardian", "RELATIVE": "relative"}
+STAFF_ROLES = {True: "teacher", False: "administrator"}
+"""A member of staff's OneRoster role: by whether they teach."""
 
 
 @dataclass
@@ -158,7 +160,7 @@ async def _terms(session: AsyncSession, school: SchoolRef) -> AsyncIterator[list
         ]
 
 
-def _groups_stmt(school: SchoolRef) -> Any:
+def groups_stmt(school: SchoolRef) -> Any:
     terms = (
         select(func.array_agg(Term.source_id))
         .where(GroupTerm.group_id == Group.id, Term.id == GroupTerm.term_id, in_school(GroupTerm, school.id))
@@ -181,12 +183,12 @@ def _groups_stmt(school: SchoolRef) -> Any:
 
 
 async def _courses(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
-    async for row in _stream(session, _groups_stmt(school)):
+    async for row in _stream(session, groups_stmt(school)):
         yield [f"course-{row.sid}", "", "", "", row.name, "", "", org, _blank(row.subject), ""]
 
 
 async def _classes(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
-    async for row in _stream(session, _groups_stmt(school)):
+    async for row in _stream(session, groups_stmt(school)):
         kind = "homeroom" if row.type == "REGISTRATION" else "scheduled"
         terms = ",".join(sorted(row.terms or []))
         yield [
@@ -246,18 +248,29 @@ def _user_row(
 
 async def _users(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
     """users.csv: the active staff, pupils and contacts, each kind in sourcedId order."""
-    async for row in _stream(session, _staff_users(school)):
-        role = STAFF_ROLES_11.get(row.staff_role or "") or ("teacher" if row.teaching else "administrator")
-        yield _user_row(row, org, role, email=row.work_email)
-    async for row in _stream(session, _pupil_users(school)):
+    async for row in _stream(session, staff_users(school)):
+        yield _user_row(row, org, staff_role(row), email=row.work_email)
+    async for row in _stream(session, pupil_users(school)):
         ids = ",".join(f"{{{k}:{v}}}" for k, v in (("UPN", row.upn), ("ULN", row.uln)) if v)
         yield _user_row(row, org, "student", email=row.email, ids=ids)
-    async for row in _stream(session, _contact_users(school)):
+    async for row in _stream(session, contact_users(school)):
         role = CONTACT_ROLES.get(row.relationship or "PARENT", "guardian")
         yield _user_row(row, org, role, email=row.email, phone=_blank(row.phone))
 
 
-def _staff_users(school: SchoolRef) -> Any:
+def staff_role(row: Any) -> str:
+    """A member of staff's role in the 1.1 vocabulary: the stored role an import gave, else teacher or
+    administrator by whether they teach (the CSV export and the OneRoster provider both write this)."""
+    return STAFF_ROLES_11.get(row.staff_role or "") or STAFF_ROLES[bool(row.teaching)]
+
+
+def staff_role_sql(staff_role: Any, teaching: Any) -> Any:
+    """:func:`staff_role` as SQL over the columns of :func:`staff_users` (the OneRoster provider's)."""
+    stored = [(staff_role == name, written) for name, written in STAFF_ROLES_11.items()]
+    return case(*stored, (teaching, STAFF_ROLES[True]), else_=STAFF_ROLES[False])
+
+
+def staff_users(school: SchoolRef) -> Any:
     sid = school.id
     return restrict(
         select(
@@ -278,7 +291,7 @@ def _staff_users(school: SchoolRef) -> Any:
     )
 
 
-def _pupil_users(school: SchoolRef) -> Any:
+def pupil_users(school: SchoolRef) -> Any:
     sid = school.id
     agents = _agents(PupilContact.pupil_id, PupilContact.contact_id, Contact, school)
     return restrict(
@@ -301,7 +314,7 @@ def _pupil_users(school: SchoolRef) -> Any:
     )
 
 
-def _contact_users(school: SchoolRef) -> Any:
+def contact_users(school: SchoolRef) -> Any:
     """Contacts, with the first of their relationships (which OneRoster role they are exported as)."""
     sid = school.id
     relationship = (
@@ -332,39 +345,46 @@ def _contact_users(school: SchoolRef) -> Any:
     )
 
 
-async def _demographics(session: AsyncSession, school: SchoolRef) -> AsyncIterator[list[str]]:
-    stmt = restrict(
+def demographics_stmt(school: SchoolRef) -> Any:
+    """demographics.csv's rows (and the OneRoster provider's): active pupils with a date of birth or a
+    known sex, as ``sid``, ``date_of_birth``, ``gender``, in sourcedId order."""
+    return restrict(
         select(key(Pupil).label("sid"), Pupil.date_of_birth, Pupil.gender)
         .where(Pupil.active, col(Pupil.date_of_birth).is_not(None) | (Pupil.gender != "NOT_KNOWN"))
         .order_by("sid"),
         Pupil,
         school.id,
     )
-    async for row in _stream(session, stmt):
+
+
+async def _demographics(session: AsyncSession, school: SchoolRef) -> AsyncIterator[list[str]]:
+    async for row in _stream(session, demographics_stmt(school)):
         born = row.date_of_birth.isoformat() if row.date_of_birth else ""
         yield [row.sid, "", "", born, SEXES.get(row.gender, ""), *([""] * 11)]
 
 
-async def _enrollments(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
+ENROLLED = ((GroupPupil, "pupil_id", Pupil, "student"), (GroupTeacher, "staff_id", Staff, "teacher"))
+"""Who is enrolled in a class, by link table: its person column, the person's model, the OneRoster role."""
+
+
+def enrollments_stmt(school: SchoolRef, link: Any, column: str, model: Any) -> Any:
+    """enrollments.csv's rows of one link table (and the provider's): active class and active person, as
+    ``gsid`` (the class's sourcedId) and ``psid`` (the user's), in that order."""
     sid = school.id
-    for link, column, model, role in (
-        (GroupPupil, GroupPupil.pupil_id, Pupil, "student"),
-        (GroupTeacher, GroupTeacher.staff_id, Staff, "teacher"),
-    ):
-        stmt = restrict(
-            restrict(
-                restrict(
-                    select(key(Group, "external_id").label("gsid"), key(model).label("psid"))
-                    .where(Group.id == link.group_id, model.id == column, Group.active, model.active)
-                    .order_by("gsid", "psid"),
-                    link,
-                    sid,
-                ),
-                Group,
-                sid,
-            ),
-            model,
-            sid,
-        )
-        async for row in _stream(session, stmt):
-            yield [f"{row.gsid}:{row.psid}:{role[0]}", "", "", row.gsid, org, row.psid, role, "", "", ""]
+    stmt = (
+        select(key(Group, "external_id").label("gsid"), key(model).label("psid"))
+        .where(Group.id == link.group_id, model.id == getattr(link, column), Group.active, model.active)
+        .order_by("gsid", "psid")
+    )
+    return restrict(restrict(restrict(stmt, link, sid), Group, sid), model, sid)
+
+
+def enrollment_id(gsid: str, psid: str, role: str) -> str:
+    """An enrolment's sourcedId: class, user and the role's initial."""
+    return f"{gsid}:{psid}:{role[0]}"
+
+
+async def _enrollments(session: AsyncSession, school: SchoolRef, org: str) -> AsyncIterator[list[str]]:
+    for link, column, model, role in ENROLLED:
+        async for row in _stream(session, enrollments_stmt(school, link, column, model)):
+            yield [enrollment_id(row.gsid, row.psid, role), "", "", row.gsid, org, row.psid, role, "", "", ""]

@@ -15,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.admin_http import platform_graphql, trust_graphql
 from server.http import school_graphql
+from server.oauth_http import introspection_endpoint, revocation_endpoint, server_metadata, token_endpoint
+from server.oneroster_http import PREFIX as ONEROSTER
+from server.oneroster_http import oneroster_collection, oneroster_object, oneroster_push
 from server.runtime import Runtime
 from server.subject_access_http import subject_access_download
 from server.termination_http import termination_export_download
@@ -86,6 +89,18 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             ),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
+            # Integration partners (issue 14): OAuth 2.0 client credentials and the OneRoster provider.
+            Route("/oauth/token", token_endpoint, methods=["POST"]),
+            Route("/oauth/revoke", revocation_endpoint, methods=["POST"]),
+            Route("/oauth/introspect", introspection_endpoint, methods=["POST"]),
+            Route("/.well-known/oauth-authorization-server", server_metadata, methods=["GET"]),
+            Route(f"/schools/{{slug}}{ONEROSTER}/packages", oneroster_push, methods=["POST"]),
+            Route(f"/schools/{{slug}}{ONEROSTER}/{{collection}}", oneroster_collection, methods=["GET"]),
+            Route(
+                f"/schools/{{slug}}{ONEROSTER}/{{collection}}/{{sourced_id}}",
+                oneroster_object,
+                methods=["GET"],
+            ),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=runtime.settings.production)],
         lifespan=lifespan,

@@ -17,13 +17,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from audit.platform import PlatformTrail
 from auth.passwords import PasswordHasher, check_password_policy
+from auth.scopes import ROSTER_READ
 from common.clock import platform_today, school_today
+from common.events import Actor, attach
 from common.identifiers import upn_check_letter
 from learning.demo import DemoClass, seed_learning
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, School, Staff
@@ -36,9 +39,10 @@ from models.agreements import (
     PolicyDocument,
 )
 from models.platform import SuperUser
+from partners import approvals, registry
 from privacy.consent import PRIVACY_NOTICE_VERSION, parental_consent
 from subscriptions.provisioning import create_school, create_trust, join_trust
-from tenants.context import bind
+from tenants.context import bind, enter_school
 
 PUPILS_PER_SCHOOL = 60
 FORENAMES = (
@@ -332,3 +336,46 @@ async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: 
 
 
 SCHOOLS = (OAKFIELD, RIVERSIDE, HILLCREST)
+
+DEMO_PARTNER = "Demo MIS"
+"""The integration partner the demo registers and approves at oakfield-primary with roster.read."""
+
+
+@dataclass(frozen=True)
+class DemoPartner:
+    client_id: str
+    client_secret: str
+    school: str = OAKFIELD.slug
+
+
+async def seed_partner(
+    engine: AsyncEngine,
+    hasher: PasswordHasher,
+    now: datetime,
+    *,
+    overlap: timedelta,
+    school: str = OAKFIELD.slug,
+) -> DemoPartner:
+    """Register "Demo MIS", issue its client secret and approve it at ``school`` (oakfield-primary) with roster.read,
+    through the partner services (recorded in the platform audit log as the demo seed), in one
+    transaction. The secret is returned to be shown once; only its hash is stored."""
+    trail = PlatformTrail(
+        actor=Actor("SYSTEM", None, "demo", "DEMO"), request_id="demo-seed", client_address=None
+    )
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        attach(session, trail)
+        partner = await registry.register(
+            session,
+            name=DEMO_PARTNER,
+            contact_name="Demo MIS support",
+            contact_email="support@demo-mis.example",
+            privacy_notice_url="https://demo-mis.example/privacy",
+            allowed_scopes=[ROSTER_READ],
+        )
+        issued = await registry.issue_secret(session, hasher, partner.id, overlap=overlap, now=now)
+        tenant = await enter_school(session, school)  # binds the transaction to the school
+        if tenant is None:
+            raise ValueError(f"no school {school!r} to approve the demo partner at")
+        await approvals.approve(session, None, tenant.id, partner.id, [ROSTER_READ], now=now)
+        await trail.write(session, now=now)
+    return DemoPartner(partner.client_id, issued.secret, school)

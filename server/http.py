@@ -23,9 +23,11 @@ from starlette.responses import Response
 
 from audit.recorder import Actor, AuditTrail, Event
 from auth.access_tokens import verify_access_token
-from auth.principal import Principal, load_principal
+from auth.principal import Principal, Role, load_principal
 from graph.context import Context
 from graph.school.loaders import Loaders
+from partners import ratelimit
+from partners.oauth import access as partner_access
 from server.caller import bearer_token, client_address
 from server.errors import RequestError
 from server.runtime import Runtime
@@ -130,7 +132,7 @@ async def authenticate(
         return None
     claims = verify_access_token(runtime.auth.keys, token, school_id=tenant.id, now=now)
     if claims is None:
-        return None
+        return await partner_principal(session, runtime, token, tenant, now)
     return await load_principal(
         session, school_id=tenant.id, account_id=claims.account_id, session_id=claims.session_id, now=now
     )
@@ -140,4 +142,35 @@ def actor_of(principal: Principal | None) -> Actor:
     """How a school request's caller is named in the school's audit chain."""
     if principal is None:
         return Actor.anonymous()
-    return Actor("ACCOUNT", principal.account_id, principal.username, principal.role.value)
+    kind = "PARTNER" if principal.is_partner else "ACCOUNT"
+    return Actor(kind, principal.account_id, principal.username, principal.role.value)
+
+
+async def partner_principal(
+    session: AsyncSession, runtime: Runtime, token: str, tenant: Tenant, now: datetime
+) -> Principal | None:
+    """An integration partner's token for this school (issue 14), checked against its approval on this
+    very request, as a principal of role PARTNER whose scopes decide what it reads; its request counts
+    against the partner's rate limit (429 with Retry-After beyond it). None for anything else."""
+    access = await partner_access(session, runtime.auth.keys, token, tenant.id, now)
+    if access is None:
+        return None
+    retry_after = await ratelimit.admit(session, runtime.settings, access.partner_id, now)
+    if retry_after is not None:
+        raise RequestError(
+            429,
+            "RATE_LIMITED",
+            "This client's rate limit is reached; retry after the Retry-After seconds.",
+            headers={"retry-after": str(retry_after)},
+        )
+    return Principal(
+        account_id=access.partner_id,
+        username=access.client_id,
+        school_id=tenant.id,
+        role=Role.PARTNER,
+        session_id=access.token_id,
+        pupil_scope=None,
+        group_scope=None,
+        teacher_scope=None,
+        scopes=access.scopes,
+    )

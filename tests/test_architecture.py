@@ -23,6 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"people", "storage"}),
     frozenset({"learning", "privacy"}),
     frozenset({"roster"}),
+    frozenset({"partners"}),  # integration partners: registry, approvals, OAuth2 clients, OneRoster REST
     frozenset({"subscriptions"}),  # the operator's: trusts, licences, novation, suspension, termination
     frozenset({"graph"}),  # GraphQL only: translates to the services above
     frozenset({"server"}),  # the composition root: HTTP edge, app, CLI, jobs runner

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import IO, Any
 
 import anyio
@@ -111,6 +112,7 @@ async def _serve_demo(database: URL, data_dir: os.PathLike[str]) -> AsyncIterato
     assert "Password for every demo user" in printed
     for spec in demo.SCHOOLS:
         assert f"/schools/{spec.slug}/graphql" in printed
+    assert f"Integration partner {demo.DEMO_PARTNER}" in printed and "/oauth/token" in printed
 
 
 LOGIN = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }"
@@ -198,3 +200,25 @@ async def test_the_demo_leaves_a_few_pupils_without_consent(demo_server: str) ->
                 o["document"]["kind"]: {a["username"] for a in o["accounts"]}
                 for o in acceptances["outstanding"]
             } == {kind: missing for kind in ("ACCEPTABLE_USE", "LRS_AGREEMENT", "PRIVACY_NOTICE")}
+
+
+async def test_the_demo_partner_gets_a_token_and_reads_oneroster_over_a_real_socket(
+    demo_server: str, tmp_path: os.PathLike[str]
+) -> None:
+    """The seeded "Demo MIS" partner, with the client id and secret the demo printed, gets a token from
+    /oauth/token with authlib's OAuth2 client over a real socket and reads oakfield-primary's students
+    through the OneRoster provider; riverside-academy never approved it."""
+    from tests.factories.partners import AsyncOAuth2Client
+
+    client_id, secret = (Path(tmp_path) / "demo-partner.txt").read_text().split()
+    async with AsyncOAuth2Client(client_id, secret, base_url=demo_server) as oauth:
+        token = await oauth.fetch_token(
+            f"{demo_server}/oauth/token", grant_type="client_credentials", school=demo.OAKFIELD.slug
+        )
+        assert token["scope"] == "roster.read"
+        students = await oauth.get(f"/schools/{demo.OAKFIELD.slug}/ims/oneroster/v1p1/students?limit=100")
+        elsewhere = await oauth.get(f"/schools/{demo.RIVERSIDE.slug}/ims/oneroster/v1p1/students")
+    assert students.status_code == 200, students.text
+    assert len(students.json()["students"]) == demo.PUPILS_PER_SCHOOL
+    assert students.headers["x-total-count"] == str(demo.PUPILS_PER_SCHOOL)
+    assert elsewhere.status_code == 401

@@ -52,7 +52,8 @@ def test_matrix_lists_every_policy_with_who() -> None:
     """Each declared pupil field appears in the matrix with its policy name and whom it admits."""
     text = export.generated()[export.PERMISSIONS_FILE]
     assert (
-        "| `Pupil.upn` | `pupil_identifier` | school admins and staff with school-wide pupil access" in text
+        "| `Pupil.upn` | `pupil_identifier_or_roster_read` | school admins and staff with school-wide pupil "
+        "access (UPN is an administrative identifier); integration partners granted roster.read |" in text
     )
     assert "| `Query.viewer` | public | public: says who the caller is; null when anonymous |" in text
     assert "| `Pupil.id` | public | public: opaque identifier |" in text

@@ -13,6 +13,7 @@ from graph.platform.context import AdminContext
 from graph.platform.documents import DocumentsQuery
 from graph.platform.learning import LearningQuery
 from graph.platform.novations.types import NovationStatus, NovationType
+from graph.platform.partners import PartnerQuery
 from graph.platform.refs import SchoolStatus
 from graph.platform.types import (
     DestructionRecordType,
@@ -98,7 +99,7 @@ def _terms(info: Info) -> str:
 
 
 @strawberry.type
-class Query(LearningQuery, DocumentsQuery):
+class Query(LearningQuery, DocumentsQuery, PartnerQuery):
     viewer: OperatorViewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     trusts: TrustConnection | None = guarded(OPERATOR, resolver=_trusts, description="Every trust, by slug.")
     trust: TrustType | None = guarded(OPERATOR, resolver=_trust)

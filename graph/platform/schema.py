@@ -13,6 +13,7 @@ from graph.platform.documents import DocumentsMutation
 from graph.platform.learning import LearningMutation
 from graph.platform.licences.mutations import LicenceMutation
 from graph.platform.novations.mutations import NovationMutation
+from graph.platform.partners import PartnerMutation
 from graph.platform.provisioning import ProvisioningMutation
 from graph.platform.queries import Query
 from graph.platform.schools import SuspensionMutation
@@ -29,6 +30,7 @@ class Mutation(
     SuspensionMutation,
     NovationMutation,
     DocumentsMutation,
+    PartnerMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module, in the order of the bases."""
 

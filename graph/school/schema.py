@@ -18,6 +18,7 @@ from graph.school.consent.mutations import ConsentMutation
 from graph.school.consent.queries import ConsentQuery
 from graph.school.learning.queries import LearningQuery
 from graph.school.learning.schema import LearningMutation
+from graph.school.partners.schema import PartnerMutation, PartnerQuery
 from graph.school.people.queries import Query as PeopleQuery
 from graph.school.people.types import ContactType, GroupType, PupilType, StaffType
 from graph.school.privacy.mutations import PrivacyMutation
@@ -27,7 +28,7 @@ from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, AgreementsQuery, PrivacyQuery):
+class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, AgreementsQuery, PrivacyQuery, PartnerQuery):
     """The root query: each domain contributes its fields from its own module."""
 
 
@@ -41,6 +42,7 @@ class Mutation(
     ConsentMutation,
     AgreementsMutation,
     PrivacyMutation,
+    PartnerMutation,
 ):
     """The root mutation: each domain contributes its fields from its own module."""
 

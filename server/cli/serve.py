@@ -56,6 +56,17 @@ def _demo_password_file(settings: Settings) -> Path:
     return settings.data_dir / "demo-password.txt"
 
 
+def _demo_partner_file(settings: Settings) -> Path:
+    """The demo partner's client id and secret (the secret is stored nowhere else but as its hash)."""
+    return settings.data_dir / "demo-partner.txt"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o600)
+
+
 def _seed_demo(settings: Settings, urls: DatabaseUrls) -> None:
     """Seed the demo into an empty database and print how to sign in."""
     from auth.passwords import PasswordHasher
@@ -72,6 +83,10 @@ def _seed_demo(settings: Settings, urls: DatabaseUrls) -> None:
                 parallelism=settings.argon2_parallelism,
             )
             await demo.seed(engine, hasher, password, utcnow())
+            partner = await demo.seed_partner(
+                engine, hasher, utcnow(), overlap=settings.partner_secret_overlap
+            )
+            _write_private(_demo_partner_file(settings), f"{partner.client_id}\n{partner.client_secret}\n")
             if generated:
                 path = _demo_password_file(settings)
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,3 +130,24 @@ def _print_demo(settings: Settings, password: str | None) -> None:
         else "Password: the one set when the demo was seeded (SCHOOLGRAPH_DEMO_PASSWORD)."
     )
     console.print(f"JWKS: {base}/.well-known/jwks.json")
+    stored = _demo_partner_file(settings)
+    if stored.exists():
+        client_id, secret = stored.read_text().split()[:2]
+        console.print(
+            f"Integration partner {demo.DEMO_PARTNER} (approved at {demo.OAKFIELD.slug}, roster.read): "
+            f"client id [bold]{client_id}[/bold], client secret [bold]{secret}[/bold]",
+            soft_wrap=True,
+            highlight=False,
+        )
+        console.print(
+            f"  Token: curl -u {client_id}:{secret} -d grant_type=client_credentials "
+            f"-d school={demo.OAKFIELD.slug} {base}/oauth/token",
+            soft_wrap=True,
+            highlight=False,
+        )
+        console.print(
+            f"  OneRoster: curl -H 'Authorization: Bearer <access_token>' "
+            f"{base}/schools/{demo.OAKFIELD.slug}/ims/oneroster/v1p1/students",
+            soft_wrap=True,
+            highlight=False,
+        )

@@ -92,7 +92,7 @@ class Viewer:
 
 def _viewer(info: Info) -> Viewer | None:
     principal = info.context.principal
-    if principal is None:
+    if principal is None or principal.is_partner:  # a partner is no account: it has no viewer
         return None
     return Viewer(
         row=ViewerRow(principal.account_id),
@@ -192,19 +192,19 @@ class Query:
     viewer: Viewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     school: SchoolInfo = public("the school's name is on its own public URL", resolver=_school)
     node: Node | None = guarded(
-        policies.SIGNED_IN, resolver=_node, description="Any object by global id, if visible."
+        policies.SIGNED_IN_ROSTER, resolver=_node, description="Any object by global id, if visible."
     )
     pupils: PupilConnection | None = guarded(
-        policies.SIGNED_IN,
+        policies.SIGNED_IN_ROSTER,
         resolver=_pupils,
         description="Pupils the caller may see, by surname and forename.",
     )
     staff: StaffConnection | None = guarded(
-        policies.STAFF, resolver=_staff, description="The staff directory (school admins and staff)."
+        policies.STAFF_ROSTER, resolver=_staff, description="The staff directory (school admins and staff)."
     )
     groups: GroupConnection | None = guarded(
-        policies.SIGNED_IN, resolver=_groups, description="Groups the caller may see."
+        policies.SIGNED_IN_ROSTER, resolver=_groups, description="Groups the caller may see."
     )
-    pupil: PupilType | None = guarded(policies.SIGNED_IN, resolver=_pupil)
-    staff_member: StaffType | None = guarded(policies.SIGNED_IN, resolver=_staff_member)
-    group: GroupType | None = guarded(policies.SIGNED_IN, resolver=_group)
+    pupil: PupilType | None = guarded(policies.SIGNED_IN_ROSTER, resolver=_pupil)
+    staff_member: StaffType | None = guarded(policies.SIGNED_IN_ROSTER, resolver=_staff_member)
+    group: GroupType | None = guarded(policies.SIGNED_IN_ROSTER, resolver=_group)

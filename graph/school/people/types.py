@@ -125,23 +125,25 @@ class PupilType(Node):
     """Fields read from the wrapped row when asked (``row_field``): a list of pupils builds no copies."""
 
     row: strawberry.Private[Pupil]
-    forename: str | None = row_field(policies.PUPIL_RECORD, "forename")
+    forename: str | None = row_field(policies.PUPIL_RECORD_ROSTER, "forename")
     preferred_forename: str | None = row_field(
-        policies.PUPIL_RECORD, "preferred_forename", description=PREFERRED
+        policies.PUPIL_RECORD_ROSTER, "preferred_forename", description=PREFERRED
     )
-    surname: str | None = row_field(policies.PUPIL_RECORD, "surname")
-    display_name: str | None = guarded(policies.PUPIL_RECORD, resolver=_display, description=DISPLAY)
-    date_of_birth: datetime.date | None = row_field(policies.PUPIL_RECORD, "date_of_birth")
-    gender: Gender | None = row_field(policies.PUPIL_RECORD, "gender")
-    email: str | None = row_field(policies.PUPIL_RECORD, "email")
-    upn: str | None = row_field(policies.PUPIL_IDENTIFIER, "upn", description="Unique Pupil Number (DfE).")
+    surname: str | None = row_field(policies.PUPIL_RECORD_ROSTER, "surname")
+    display_name: str | None = guarded(policies.PUPIL_RECORD_ROSTER, resolver=_display, description=DISPLAY)
+    date_of_birth: datetime.date | None = row_field(policies.PUPIL_RECORD_ROSTER, "date_of_birth")
+    gender: Gender | None = row_field(policies.PUPIL_RECORD_ROSTER, "gender")
+    email: str | None = row_field(policies.PUPIL_RECORD_ROSTER, "email")
+    upn: str | None = row_field(
+        policies.PUPIL_IDENTIFIER_ROSTER, "upn", description="Unique Pupil Number (DfE)."
+    )
     uln: str | None = row_field(
-        policies.PUPIL_LEARNER_NUMBER, "uln", description="Unique Learner Number, if known."
+        policies.PUPIL_LEARNER_NUMBER_ROSTER, "uln", description="Unique Learner Number, if known."
     )
-    active: bool | None = row_field(policies.PUPIL_RECORD, "active")
+    active: bool | None = row_field(policies.PUPIL_RECORD_ROSTER, "active")
     date_of_leaving: datetime.date | None = row_field(policies.PUPIL_ADMINISTRATION, "date_of_leaving")
     groups: list[Annotated[GroupType, strawberry.lazy("graph.school.people.types")]] | None = guarded(
-        policies.PUPIL_RECORD, resolver=_pupil_groups, metadata=list_size(20)
+        policies.PUPIL_RECORD_ROSTER, resolver=_pupil_groups, metadata=list_size(20)
     )
     contacts: list[Annotated[ContactType, strawberry.lazy("graph.school.people.types")]] | None = guarded(
         policies.PUPIL_RECORD,
@@ -166,18 +168,18 @@ async def _staff_groups(root: StaffType, info: Info) -> list[GroupType]:
 @strawberry.type(name="Staff")
 class StaffType(Node):
     row: strawberry.Private[Staff]
-    title: str | None = guarded(policies.STAFF_NAME)
-    forename: str | None = guarded(policies.STAFF_NAME)
-    preferred_forename: str | None = guarded(policies.STAFF_NAME, description=PREFERRED)
-    surname: str | None = guarded(policies.STAFF_NAME)
-    display_name: str | None = guarded(policies.STAFF_NAME, resolver=_display, description=DISPLAY)
-    role_text: str | None = guarded(policies.STAFF_DIRECTORY)
-    work_email: str | None = guarded(policies.STAFF_DIRECTORY)
-    teaching: bool | None = guarded(policies.STAFF_DIRECTORY)
+    title: str | None = guarded(policies.STAFF_NAME_ROSTER)
+    forename: str | None = guarded(policies.STAFF_NAME_ROSTER)
+    preferred_forename: str | None = guarded(policies.STAFF_NAME_ROSTER, description=PREFERRED)
+    surname: str | None = guarded(policies.STAFF_NAME_ROSTER)
+    display_name: str | None = guarded(policies.STAFF_NAME_ROSTER, resolver=_display, description=DISPLAY)
+    role_text: str | None = guarded(policies.STAFF_DIRECTORY_ROSTER)
+    work_email: str | None = guarded(policies.STAFF_DIRECTORY_ROSTER)
+    teaching: bool | None = guarded(policies.STAFF_DIRECTORY_ROSTER)
     secondary_email: str | None = guarded(policies.STAFF_PRIVATE)
     staff_code: str | None = guarded(policies.STAFF_PRIVATE)
     date_of_leaving: datetime.date | None = guarded(policies.STAFF_PRIVATE)
-    active: bool | None = guarded(policies.STAFF_DIRECTORY)
+    active: bool | None = guarded(policies.STAFF_DIRECTORY_ROSTER)
     pupil_access: PupilAccess | None = guarded(policies.STAFF_PRIVATE)
     pupil_access_reason: str | None = guarded(policies.STAFF_PRIVATE)
     groups: list[Annotated[GroupType, strawberry.lazy("graph.school.people.types")]] | None = guarded(
@@ -254,19 +256,19 @@ async def _group_teachers(root: GroupType, info: Info) -> list[StaffType]:
 @strawberry.type(name="Group", description="A registration, year, class, subject or custom group.")
 class GroupType(Node):
     row: strawberry.Private[Group]
-    name: str | None = guarded(policies.GROUP)
-    kind: GroupKind | None = guarded(policies.GROUP)
-    year_group: int | None = guarded(policies.GROUP)
-    subject: str | None = guarded(policies.GROUP)
+    name: str | None = guarded(policies.GROUP_ROSTER)
+    kind: GroupKind | None = guarded(policies.GROUP_ROSTER)
+    year_group: int | None = guarded(policies.GROUP_ROSTER)
+    subject: str | None = guarded(policies.GROUP_ROSTER)
     external_id: str | None = guarded(policies.PUPIL_ADMINISTRATION)
-    active: bool | None = guarded(policies.GROUP)
+    active: bool | None = guarded(policies.GROUP_ROSTER)
     pupils: list[PupilType] | None = guarded(
-        policies.GROUP,
+        policies.GROUP_ROSTER,
         resolver=_group_pupils,
         description="Pupils of the group the caller may see: a pupil sees only themself, a parent their children.",
     )
     teachers: list[StaffType] | None = guarded(
-        policies.GROUP, resolver=_group_teachers, metadata=list_size(10)
+        policies.GROUP_ROSTER, resolver=_group_teachers, metadata=list_size(10)
     )
 
     @classmethod

@@ -1,0 +1,586 @@
+"""The OneRoster 1.1 collections the provider serves, each declared once: the scope that opens it, its rows
+as one SQL statement whose columns are named by the specification's fields (so ``filter`` and ``sort`` are
+SQL), and how a row becomes the specification's JSON object.
+
+The rows are the CSV export's (:mod:`roster.export`: the same statements, sourcedIds and vocabulary), so a
+consumer sees the same roster through either door. Every column a filter or sort may name is text, in the
+form the JSON shows it (dates ISO 8601), so comparisons mean what the consumer reads.
+
+Persons pass through :func:`served_persons`, the one place that decides which persons a partner is served
+(today: active ones, as the export; restriction of processing, issue 12, belongs there too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    UUID,
+    Boolean,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from models import Contact, Pupil, School, Staff
+from models.roster import PupilExtendedData, Term
+from partners.scopes import ROSTER_READ
+from roster.export import (
+    CONTACT_ROLES,
+    ENROLLED,
+    SEXES,
+    staff_role_sql,
+    TERM_TYPES,
+    contact_users,
+    demographics_stmt,
+    enrollment_id,
+    enrollments_stmt,
+    groups_stmt,
+    pupil_users,
+    staff_users,
+)
+from roster.reading import SchoolRef
+from tenants.scoping import in_school
+
+
+def served_persons(model: Any, school: SchoolRef) -> ColumnElement[bool]:
+    """THE place that decides which persons (pupils, staff, contacts) a partner is served: a predicate on
+    ``model``'s rows, ANDed into every statement that returns persons or their enrolments and
+    demographics. The export's statements already keep to active persons; this adds what applies to
+    partners only. Restriction of processing (issue 12) is added here when it lands: a restricted
+    person must never be served."""
+    return true()
+
+
+def iso_timestamp(column: Any) -> Any:
+    """A timestamp as OneRoster's dateLastModified text: UTC, milliseconds, ``Z``."""
+    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+
+
+def _text(value: Any) -> Any:
+    return cast(value, Text)
+
+
+def _modified(model: Any) -> Any:
+    return iso_timestamp(func.coalesce(model.updated_at, model.created_at))
+
+
+ACTIVE = literal("active", Text)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rendering needs: where the provider is (for hrefs), the school's org, what may be shown."""
+
+    base: str
+    org: str
+    extended: bool = False
+    """The pupils' extended data may be shown (the school opted in and the scope is approved)."""
+
+    def ref(self, kind: str, sourced_id: str | None) -> dict[str, str] | None:
+        if not sourced_id:
+            return None
+        collection = {"org": "orgs", "academicSession": "academicSessions"}.get(kind, f"{kind}s")
+        return {"href": f"{self.base}/{collection}/{sourced_id}", "sourcedId": sourced_id, "type": kind}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One collection: ``rows(school, extended)`` is its statement (every filterable field a column),
+    ``render(row, context)`` one object of the specification."""
+
+    collection: str
+    singular: str
+    scope: str
+    filterable: tuple[str, ...]
+    fields: tuple[str, ...]
+    rows: Callable[[SchoolRef, bool], Select[Any]]
+    render: Callable[[Any, Context], dict[str, Any]]
+    persons: str | None = None
+    """``"pupil_id"`` when rows carry the pupil they are about (recorded for the pupil access report)."""
+    description: str = ""
+
+
+COMMON = ("sourcedId", "status", "dateLastModified")
+
+
+# --- orgs -------------------------------------------------------------------------------------------------
+
+
+def _orgs(school: SchoolRef, extended: bool) -> Select[Any]:
+    stmt: Select[Any] = select(
+        literal(school.org_sourced_id or school.own_org_id, Text).label("sourcedId"),
+        ACTIVE.label("status"),
+        iso_timestamp(School.created_at).label("dateLastModified"),
+        col(School.name).label("name"),
+        literal("school", Text).label("type"),
+        func.coalesce(School.urn, "").label("identifier"),
+    ).where(School.id == school.id)
+    return stmt
+
+
+def _org(row: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        **_common(row),
+        "name": row.name,
+        "type": row.type,
+        "identifier": row.identifier,
+        "parent": None,
+        "children": [],
+    }
+
+
+def _common(row: Any) -> dict[str, Any]:
+    return {"sourcedId": row.sourcedId, "status": row.status, "dateLastModified": row.dateLastModified}
+
+
+# --- academicSessions -------------------------------------------------------------------------------------
+
+
+def _sessions(school: SchoolRef, extended: bool) -> Select[Any]:
+    kind = case(*((Term.type == ours, theirs) for ours, theirs in TERM_TYPES.items()), else_=literal("term"))
+    stmt: Select[Any] = select(
+        col(Term.source_id).label("sourcedId"),
+        ACTIVE.label("status"),
+        _modified(Term).label("dateLastModified"),
+        col(Term.title).label("title"),
+        kind.label("type"),
+        _text(Term.start_date).label("startDate"),
+        _text(Term.end_date).label("endDate"),
+        col(Term.parent_source_id).label("parentSourcedId"),
+        _text(Term.school_year).label("schoolYear"),
+    ).where(in_school(Term, school.id), Term.active)
+    return stmt
+
+
+def _session(row: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        **_common(row),
+        "title": row.title,
+        "type": row.type,
+        "startDate": row.startDate,
+        "endDate": row.endDate,
+        "parent": ctx.ref("academicSession", row.parentSourcedId),
+        "children": [],
+        "schoolYear": row.schoolYear,
+    }
+
+
+# --- courses and classes: one per active group, as the export -------------------------------------------
+
+
+def _groups(school: SchoolRef) -> Any:
+    return groups_stmt(school).order_by(None).subquery()
+
+
+def _courses(school: SchoolRef, extended: bool) -> Select[Any]:
+    g = _groups(school)
+    return select(
+        ("course-" + g.c.sid).label("sourcedId"),
+        ACTIVE.label("status"),
+        literal(None, Text).label("dateLastModified"),
+        g.c.name.label("title"),
+        g.c.subject.label("subjects"),
+    )
+
+
+def _course(row: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        **_common(row),
+        "title": row.title,
+        "schoolYear": None,
+        "courseCode": "",
+        "grades": [],
+        "subjects": [row.subjects] if row.subjects else [],
+        "org": ctx.ref("org", ctx.org),
+    }
+
+
+def _classes(school: SchoolRef, extended: bool) -> Select[Any]:
+    g = _groups(school)
+    return select(
+        g.c.sid.label("sourcedId"),
+        ACTIVE.label("status"),
+        literal(None, Text).label("dateLastModified"),
+        g.c.name.label("title"),
+        case((g.c.type == "REGISTRATION", "homeroom"), else_="scheduled").label("classType"),
+        g.c.subject.label("subjects"),
+        g.c.terms.label("terms"),
+    )
+
+
+def _class(row: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        **_common(row),
+        "title": row.title,
+        "classCode": "",
+        "classType": row.classType,
+        "location": "",
+        "grades": [],
+        "subjects": [row.subjects] if row.subjects else [],
+        "course": ctx.ref("course", f"course-{row.sourcedId}"),
+        "school": ctx.ref("org", ctx.org),
+        "terms": [ctx.ref("academicSession", t) for t in sorted(row.terms or [])],
+        "periods": [],
+    }
+
+
+# --- users (staff, pupils, contacts: the export's three statements, as one) ------------------------------
+
+
+def _users(school: SchoolRef, extended: bool) -> Select[Any]:
+    none = literal(None, Text)
+    staff = (
+        staff_users(school)
+        .add_columns(_modified(Staff).label("modified"))
+        .where(served_persons(Staff, school))
+    )
+    pupils = pupil_users(school).add_columns(
+        _modified(Pupil).label("modified"), col(Pupil.id).label("pupil_id")
+    )
+    contacts = (
+        contact_users(school)
+        .add_columns(iso_timestamp(Contact.created_at).label("modified"))
+        .where(served_persons(Contact, school))
+    )
+    s = staff.order_by(None).subquery()
+    p = pupils.where(served_persons(Pupil, school)).order_by(None).subquery()
+    c = contacts.order_by(None).subquery()
+    agents_none: Any = literal_column("NULL::text[]")
+    contact_role = case(
+        *(
+            (func.coalesce(c.c.relationship, "PARENT") == ours, theirs)
+            for ours, theirs in CONTACT_ROLES.items()
+        ),
+        else_=literal("guardian"),
+    )
+
+    def user(sub: Any, role: Any, email: Any, phone: Any, upn: Any, uln: Any, agents: Any, pupil: Any) -> Any:
+        return select(
+            sub.c.sid.label("sourcedId"),
+            ACTIVE.label("status"),
+            sub.c.modified.label("dateLastModified"),
+            func.coalesce(sub.c.username, "").label("username"),
+            literal("true", Text).label("enabledUser"),
+            sub.c.forename.label("givenName"),
+            sub.c.surname.label("familyName"),
+            role.label("role"),
+            func.coalesce(email, "").label("email"),
+            func.coalesce(phone, "").label("phone"),
+            upn.label("upn"),
+            uln.label("uln"),
+            agents.label("agents"),
+            pupil.label("pupil_id"),
+        )
+
+    no_pupil = cast(null(), UUID(as_uuid=True))
+    staff_role = staff_role_sql(s.c.staff_role, s.c.teaching)
+    return (
+        union_all(
+            user(s, staff_role, s.c.work_email, none, none, none, agents_none, no_pupil),
+            user(p, literal("student", Text), p.c.email, none, p.c.upn, p.c.uln, p.c.agents, p.c.pupil_id),
+            user(c, contact_role, c.c.email, c.c.phone, none, none, c.c.agents, no_pupil),
+        )
+        .subquery()
+        .select()
+    )
+
+
+def _user(row: Any, ctx: Context) -> dict[str, Any]:
+    ids = [
+        {"type": kind, "identifier": value} for kind, value in (("UPN", row.upn), ("ULN", row.uln)) if value
+    ]
+    return {
+        **_common(row),
+        "username": row.username,
+        "userIds": ids,
+        "enabledUser": row.enabledUser,
+        "givenName": row.givenName,
+        "familyName": row.familyName,
+        "middleName": "",
+        "role": row.role,
+        "identifier": "",
+        "email": row.email,
+        "sms": "",
+        "phone": row.phone,
+        "agents": [ctx.ref("user", a) for a in sorted(row.agents or [])],
+        "orgs": [ctx.ref("org", ctx.org)],
+        "grades": [],
+    }
+
+
+def _role_users(role: str) -> Callable[[SchoolRef, bool], Select[Any]]:
+    def rows(school: SchoolRef, extended: bool) -> Select[Any]:
+        users = _users(school, extended).subquery()
+        return select(users).where(users.c.role == role)
+
+    return rows
+
+
+# --- enrollments ------------------------------------------------------------------------------------------
+
+
+def _enrollments(school: SchoolRef, extended: bool) -> Select[Any]:
+    parts = []
+    for link, column, model, role in ENROLLED:
+        e = (
+            enrollments_stmt(school, link, column, model)
+            .where(served_persons(model, school))
+            .order_by(None)
+            .subquery()
+        )
+        parts.append(
+            select(
+                (e.c.gsid + ":" + e.c.psid + ":" + role[0]).label("sourcedId"),
+                ACTIVE.label("status"),
+                literal(None, Text).label("dateLastModified"),
+                literal(role, Text).label("role"),
+                e.c.gsid.label("classSourcedId"),
+                e.c.psid.label("userSourcedId"),
+            )
+        )
+    return union_all(*parts).subquery().select()
+
+
+assert enrollment_id("c", "u", "student") == "c:u:s"  # the sourcedId built in SQL above is the export's
+
+
+def _enrollment(row: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        **_common(row),
+        "role": row.role,
+        "primary": "false",
+        "user": ctx.ref("user", row.userSourcedId),
+        "class": ctx.ref("class", row.classSourcedId),
+        "school": ctx.ref("org", ctx.org),
+        "beginDate": None,
+        "endDate": None,
+    }
+
+
+# --- demographics: the basics for roster.read; extended data only on opt-in and its scope ---------------
+
+
+def _demographics(school: SchoolRef, extended: bool) -> Select[Any]:
+    d = (
+        demographics_stmt(school)
+        .add_columns(col(Pupil.id).label("pupil_id"), _modified(Pupil).label("modified"))
+        .where(served_persons(Pupil, school))
+    )
+    base = d.order_by(None).subquery()
+    sex_case = case(*((base.c.gender == ours, theirs) for ours, theirs in SEXES.items()), else_=literal(""))
+    columns: list[Any] = [
+        base.c.sid.label("sourcedId"),
+        ACTIVE.label("status"),
+        base.c.modified.label("dateLastModified"),
+        func.coalesce(_text(base.c.date_of_birth), "").label("birthDate"),
+        sex_case.label("sex"),
+        base.c.pupil_id.label("pupil_id"),
+    ]
+    stmt = select(*columns)
+    if extended:
+        x = PupilExtendedData
+        stmt = stmt.add_columns(x.sen_status, x.pupil_premium, x.eal, x.lea_care).outerjoin(
+            x, (x.pupil_id == base.c.pupil_id) & in_school(x, school.id)
+        )
+    else:
+        stmt = stmt.add_columns(
+            literal(None, Text).label("sen_status"),
+            cast(null(), Boolean()).label("pupil_premium"),
+            cast(null(), Boolean()).label("eal"),
+            cast(null(), Boolean()).label("lea_care"),
+        )
+    return stmt.subquery().select()
+
+
+def _demographic(row: Any, ctx: Context) -> dict[str, Any]:
+    out = {
+        **_common(row),
+        "birthDate": row.birthDate,
+        "sex": row.sex,
+        "americanIndianOrAlaskaNative": "",
+        "asian": "",
+        "blackOrAfricanAmerican": "",
+        "nativeHawaiianOrOtherPacificIslander": "",
+        "white": "",
+        "demographicRaceTwoOrMoreRaces": "",
+        "hispanicOrLatinoEthnicity": "",
+        "countryOfBirthCode": "",
+        "stateOfBirthAbbreviation": "",
+        "cityOfBirth": "",
+        "publicSchoolResidenceStatus": "",
+    }
+    if ctx.extended:
+        # OneRoster 1.1 has no fields for England's extended data: it travels in the object's metadata.
+        out["metadata"] = {name: getattr(row, column) for name, column in EXTENDED_FIELDS.items()}
+    return out
+
+
+EXTENDED_FIELDS = {
+    "uk.senStatus": "sen_status",
+    "uk.pupilPremium": "pupil_premium",
+    "uk.eal": "eal",
+    "uk.lookedAfter": "lea_care",
+}
+"""A demographics object's extended data (metadata name: column), shown only on opt-in with its scope."""
+
+_USER_FIELDS = (
+    *COMMON,
+    "username",
+    "userIds",
+    "enabledUser",
+    "givenName",
+    "familyName",
+    "middleName",
+    "role",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agents",
+    "orgs",
+    "grades",
+)
+_USER_FILTERS = (*COMMON, "username", "enabledUser", "givenName", "familyName", "role", "email", "phone")
+_DEMOGRAPHIC_FIELDS = (
+    *COMMON,
+    "birthDate",
+    "sex",
+    "americanIndianOrAlaskaNative",
+    "asian",
+    "blackOrAfricanAmerican",
+    "nativeHawaiianOrOtherPacificIslander",
+    "white",
+    "demographicRaceTwoOrMoreRaces",
+    "hispanicOrLatinoEthnicity",
+    "countryOfBirthCode",
+    "stateOfBirthAbbreviation",
+    "cityOfBirth",
+    "publicSchoolResidenceStatus",
+    "metadata",
+)
+
+RESOURCES: dict[str, Resource] = {
+    r.collection: r
+    for r in (
+        Resource(
+            "orgs",
+            "org",
+            ROSTER_READ,
+            (*COMMON, "name", "type", "identifier"),
+            (*COMMON, "name", "type", "identifier", "parent", "children"),
+            _orgs,
+            _org,
+            description="the school as an org",
+        ),
+        Resource(
+            "academicSessions",
+            "academicSession",
+            ROSTER_READ,
+            (*COMMON, "title", "type", "startDate", "endDate", "schoolYear"),
+            (*COMMON, "title", "type", "startDate", "endDate", "parent", "children", "schoolYear"),
+            _sessions,
+            _session,
+            description="terms and school years",
+        ),
+        Resource(
+            "courses",
+            "course",
+            ROSTER_READ,
+            (*COMMON, "title", "subjects"),
+            (*COMMON, "title", "schoolYear", "courseCode", "grades", "subjects", "org"),
+            _courses,
+            _course,
+            description="one course per class",
+        ),
+        Resource(
+            "classes",
+            "class",
+            ROSTER_READ,
+            (*COMMON, "title", "classType", "subjects"),
+            (
+                *COMMON,
+                "title",
+                "classCode",
+                "classType",
+                "location",
+                "grades",
+                "subjects",
+                "course",
+                "school",
+                "terms",
+                "periods",
+            ),
+            _classes,
+            _class,
+            description="classes and registration groups",
+        ),
+        Resource(
+            "users",
+            "user",
+            ROSTER_READ,
+            _USER_FILTERS,
+            _USER_FIELDS,
+            _users,
+            _user,
+            persons="pupil_id",
+            description="staff, pupils and contacts: names, usernames, e-mail, phone, UPN and ULN",
+        ),
+        Resource(
+            "students",
+            "user",
+            ROSTER_READ,
+            _USER_FILTERS,
+            _USER_FIELDS,
+            _role_users("student"),
+            _user,
+            persons="pupil_id",
+            description="pupils (users with role student)",
+        ),
+        Resource(
+            "teachers",
+            "user",
+            ROSTER_READ,
+            _USER_FILTERS,
+            _USER_FIELDS,
+            _role_users("teacher"),
+            _user,
+            description="teaching staff (users with role teacher)",
+        ),
+        Resource(
+            "enrollments",
+            "enrollment",
+            ROSTER_READ,
+            (*COMMON, "role", "classSourcedId", "userSourcedId"),
+            (*COMMON, "role", "primary", "user", "class", "school", "beginDate", "endDate"),
+            _enrollments,
+            _enrollment,
+            description="who is in and who teaches each class",
+        ),
+        Resource(
+            "demographics",
+            "demographics",
+            ROSTER_READ,
+            (*COMMON, "birthDate", "sex"),
+            _DEMOGRAPHIC_FIELDS,
+            _demographics,
+            _demographic,
+            persons="pupil_id",
+            description="pupils' date of birth and sex; with roster.extended.read and the school's opt-in, "
+            "their extended data in metadata",
+        ),
+    )
+}
+"""Every collection the provider serves, by its path segment."""

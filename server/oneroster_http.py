@@ -1,0 +1,292 @@
+"""The OneRoster 1.1 REST provider at ``/schools/{slug}/ims/oneroster/v1p1/`` (issue 14).
+
+A request is one transaction: the school is resolved and bound as for the GraphQL endpoint, the bearer
+token must be a partner token for this school whose approval is in force on this very request
+(:func:`partners.oauth.access`), the partner's rate limit is counted (429 with ``Retry-After``), the
+collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
+request that reached a partner is in the school's audit chain with actor PARTNER, and the pupils it
+returned are recorded for the pupil access report. Refusals are the specification's status-info payload
+(``imsx_codeMajor``, ``imsx_severity``, ``imsx_CodeMinor``); nothing answers a 500 with a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from audit.recorder import AuditTrail
+from common.events import Actor, attach
+from partners import changes, oauth, ratelimit
+from partners.oneroster import service
+from partners.oneroster.params import OneRosterError, parse_query, single_fields
+from partners.oneroster.resources import RESOURCES, Context
+from partners.push import push, report_body
+from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
+from privacy.extended_data import is_opted_in
+from roster.service import school_ref
+from server.caller import bearer_token, client_address
+from server.errors import JSONBody
+from server.runtime import Runtime
+from tenants.context import enter_school
+
+log = logging.getLogger("schoolgraph.oneroster")
+
+PREFIX = "/ims/oneroster/v1p1"
+
+
+def _error(error: OneRosterError) -> Response:
+    return JSONBody(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def oneroster_collection(request: Request) -> Response:
+    return await _serve(request, request.path_params["collection"], None)
+
+
+async def oneroster_object(request: Request) -> Response:
+    return await _serve(request, request.path_params["collection"], request.path_params["sourced_id"])
+
+
+async def oneroster_push(request: Request) -> Response:
+    """``POST .../v1p1/packages?dryRun=true|false``: a OneRoster CSV zip (the body) into the importer."""
+    return await _serve(request, "packages", None, push=True)
+
+
+async def _serve(
+    request: Request, collection: str, sourced_id: str | None, *, push: bool = False
+) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    now = runtime.clock.now()
+    request_id = uuid.uuid4().hex
+    try:
+        async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
+            trail, response = await _prepare(session, runtime, request, collection)
+            if trail is not None and response is None:
+                try:
+                    if push:
+                        response = await _push(session, runtime, request, trail)
+                    else:
+                        response = await _read(session, runtime, request, trail, collection, sourced_id)
+                except OneRosterError as error:
+                    trail.record(
+                        "partner.oneroster.read",
+                        "REJECTED",
+                        detail={"collection": collection, "error": error.code_minor, "status": error.status},
+                    )
+                    response = _error(error)
+            if trail is not None:
+                await trail.write(session, now=now)
+            assert response is not None
+            return response
+    except OneRosterError as error:
+        return _error(error)
+    except Exception:
+        log.exception("OneRoster request %s failed", request_id)
+        return _error(
+            OneRosterError(500, "internal_server_error", f"Internal error (request id {request_id}).")
+        )
+
+
+async def _prepare(
+    session: AsyncSession, runtime: Runtime, request: Request, collection: str
+) -> tuple[AuditTrail | None, Response | None]:
+    """The school, the partner and its rate limit: the request's trail, or the refusal."""
+    now = runtime.clock.now()
+    slug = request.path_params["slug"]
+    tenant = await enter_school(session, slug)
+    if tenant is None:
+        raise OneRosterError(404, "unknownobject", f"No school at /schools/{slug}.")
+    if not tenant.active:
+        raise OneRosterError(403, "forbidden", f"This school's access is {tenant.status.lower()}.")
+    token = bearer_token(request)
+    access = None if token is None else await oauth.access(session, runtime.auth.keys, token, tenant.id, now)
+    if access is None:
+        raise OneRosterError(
+            401,
+            "unauthorisedrequest",
+            "A partner access token for this school is required (POST /oauth/token); it is missing, "
+            "expired, revoked, or the school's approval was withdrawn.",
+            headers={"www-authenticate": 'Bearer error="invalid_token"'},
+        )
+    trail = AuditTrail(
+        actor=Actor("PARTNER", access.partner_id, access.client_id, "PARTNER"),
+        request_id=uuid.uuid4().hex,
+        client_address=client_address(request),
+        school_id=tenant.id,
+    )
+    attach(session, trail)
+    request.state.partner_access = access
+    request.state.school_id = tenant.id
+    retry_after = await ratelimit.admit(session, runtime.settings, access.partner_id, now)
+    if retry_after is not None:
+        trail.record("partner.rate_limited", "REJECTED", detail={"collection": collection})
+        return trail, _error(
+            OneRosterError(
+                429,
+                "server_busy",
+                f"Rate limit of {runtime.settings.partner_rate_limit} requests per "
+                f"{int(runtime.settings.partner_rate_window.total_seconds())} seconds reached.",
+                headers={"retry-after": str(retry_after)},
+            )
+        )
+    return trail, None
+
+
+async def _read(
+    session: AsyncSession,
+    runtime: Runtime,
+    request: Request,
+    trail: AuditTrail,
+    collection: str,
+    sourced_id: str | None,
+) -> Response:
+    access: oauth.PartnerAccess = request.state.partner_access
+    if collection == "changes" and sourced_id is None:
+        return await _changes(session, request, trail, access)
+    resource = RESOURCES.get(collection)
+    if resource is None:
+        raise OneRosterError(
+            404, "unknownobject", f"{collection!r} is not a OneRoster 1.1 collection served here."
+        )
+    if not access.has(resource.scope):
+        trail.record(
+            "partner.oneroster.read", "DENIED", detail={"collection": collection, "scope": resource.scope}
+        )
+        raise OneRosterError(
+            403, "forbidden", f"{collection} needs the scope {resource.scope}, not granted to this token."
+        )
+    school = await school_ref(session, request.state.school_id)
+    extended = (
+        resource.collection == "demographics"
+        and access.has(ROSTER_EXTENDED_READ)
+        and await is_opted_in(session, school.id)
+    )
+    base = f"{str(request.base_url).rstrip('/')}/schools/{school.slug}{PREFIX}"
+    context = Context(base=base, org=school.org_sourced_id or school.own_org_id, extended=extended)
+    params = dict(request.query_params)
+    if sourced_id is not None:
+        fields = single_fields(params, resource.fields)
+        row = await service.read_one(session, school, resource, sourced_id, extended=extended)
+        if row is None:
+            raise OneRosterError(
+                404, "unknownobject", f"No {resource.singular} with sourcedId {sourced_id!r}."
+            )
+        trail.record("partner.oneroster.read", detail={"collection": collection, "sourcedId": sourced_id})
+        return JSONBody({resource.singular: _select(resource.render(row, context), fields)})
+    query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
+    page = await service.read_page(session, school, resource, query, extended=extended)
+    trail.record(
+        "partner.oneroster.read",
+        detail={
+            "collection": collection,
+            "offset": query.offset,
+            "limit": query.limit,
+            "returned": len(page.rows),
+            "filterFields": sorted({p.field for p in query.filter.predicates}) if query.filter else [],
+        },
+    )
+    body = {collection: [_select(resource.render(row, context), query.fields) for row in page.rows]}
+    headers = {"x-total-count": str(page.total)}
+    links = _links(request, params, query.offset, query.limit, page.total)
+    if links:
+        headers["link"] = links
+    return JSONBody(body, headers=headers)
+
+
+async def _changes(
+    session: AsyncSession, request: Request, trail: AuditTrail, access: oauth.PartnerAccess
+) -> Response:
+    """``GET .../v1p1/changes?since=<N or next>&limit=``: the roster change feed (``partners/changes.py``)."""
+    if not access.has(ROSTER_READ):
+        trail.record("partner.changes.read", "DENIED", detail={"scope": ROSTER_READ})
+        raise OneRosterError(403, "forbidden", f"The change feed needs the scope {ROSTER_READ}.")
+    params = request.query_params
+    try:
+        since = changes.Cursor.parse(params.get("since", "0"))
+    except changes.BadCursor:
+        raise OneRosterError(
+            400, "invaliddata", "since: a version (a whole number) or the next cursor of a previous page."
+        ) from None
+    limit = parse_query({"limit": params.get("limit", "100")}, filterable=(), selectable=()).limit
+    school = await school_ref(session, request.state.school_id)
+    feed = await changes.read(session, school, since, limit)
+    base = f"{str(request.base_url).rstrip('/')}/schools/{school.slug}{PREFIX}"
+    trail.record("partner.changes.read", detail={"returned": len(feed.changes), "since": since.version})
+    body = {
+        "changes": [
+            {
+                "version": r.version,
+                "collection": r.collection,
+                "sourcedId": r.sourcedId,
+                "status": r.status,
+                "href": f"{base}/{r.collection}/{r.sourcedId}",
+            }
+            for r in feed.changes
+        ],
+        "next": feed.next.encode(),
+    }
+    return JSONBody(body)
+
+
+async def _push(session: AsyncSession, runtime: Runtime, request: Request, trail: AuditTrail) -> Response:
+    access: oauth.PartnerAccess = request.state.partner_access
+    if not access.has(ROSTER_WRITE):
+        trail.record("partner.roster_push", "DENIED", detail={"scope": ROSTER_WRITE})
+        raise OneRosterError(403, "forbidden", f"Pushing a roster needs the scope {ROSTER_WRITE}.")
+    dry_run = request.query_params.get("dryRun", "true")
+    if dry_run not in ("true", "false"):
+        raise OneRosterError(400, "invaliddata", f"dryRun: {dry_run!r} must be true or false.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/zip", "application/x-zip-compressed", "application/octet-stream"):
+        raise OneRosterError(
+            400, "invaliddata", "Send the OneRoster CSV package as the body, application/zip."
+        )
+    limit = runtime.settings.max_upload_bytes
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise OneRosterError(413, "invaliddata", f"The package is over {limit // 1024**2} MiB.")
+            spool.write(chunk)
+        spool.seek(0)
+        school = await school_ref(session, request.state.school_id)
+        report = await push(
+            session,
+            school,
+            access,
+            spool,
+            request.query_params.get("fileName", "push.zip")[:255],
+            dry_run=dry_run == "true",
+            now=runtime.clock.now(),
+        )
+    status = 200 if report.outcome in ("COMMITTED", "DRY_RUN") else 422
+    return JSONBody(report_body(report), status_code=status)
+
+
+def _select(obj: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    return obj if fields is None else {name: obj.get(name) for name in fields}
+
+
+def _links(request: Request, params: dict[str, str], offset: int, limit: int, total: int) -> str:
+    """RFC 8288 Link header with the specification's rels: next, prev, first, last."""
+    base = str(request.url.replace(query=""))
+
+    def url(at: int) -> str:
+        return f"{base}?{urlencode({**params, 'limit': str(limit), 'offset': str(at)})}"
+
+    last = max(0, ((total - 1) // limit) * limit) if total else 0
+    links = []
+    if offset + limit < total:
+        links.append(f'<{url(offset + limit)}>; rel="next"')
+    if offset > 0:
+        links.append(f'<{url(max(0, offset - limit))}>; rel="prev"')
+    links.append(f'<{url(0)}>; rel="first"')
+    links.append(f'<{url(last)}>; rel="last"')
+    return ", ".join(links)
