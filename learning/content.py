@@ -179,12 +179,17 @@ class NewContent:
     subject: str | None = None
     year_group: int | None = None
     is_workbook: bool = False
+    size: int | None = None
+    """The file's real size when ``data`` holds only its first bytes (see :func:`accepted_file`)."""
 
 
-def accepted_file(problems: Problems, field: str, file_name: str, data: bytes, max_bytes: int) -> Any:
-    """The checked file, or None with the refusal added to ``problems`` (LL 6.4.4)."""
+def accepted_file(
+    problems: Problems, field: str, file_name: str, data: bytes, max_bytes: int, size: int | None = None
+) -> Any:
+    """The checked file, or None with the refusal added to ``problems`` (LL 6.4.4); ``size`` is the
+    file's real size when ``data`` was read only as far as the limit."""
     try:
-        return check_upload(file_name, data, max_bytes=max_bytes)
+        return check_upload(file_name, data, max_bytes=max_bytes, size=size)
     except UploadRefused as refused:
         problems.add(field, refused.code, refused.message)
         return None
@@ -230,7 +235,7 @@ async def upload_content(
         problems.add("yearGroup", "INVALID_YEAR_GROUP", "yearGroup must be between -2 (nursery) and 14.")
     if data.subject is not None and len(data.subject.strip()) > 60:
         problems.add("subject", "TOO_LONG", "subject has at most 60 characters.")
-    accepted = accepted_file(problems, "file", data.file_name, data.data, max_bytes)
+    accepted = accepted_file(problems, "file", data.file_name, data.data, max_bytes, data.size)
     problems.raise_if_any()
     stored = await store_file(session, principal, store, accepted, now=now)
     row = SchoolContent(
