@@ -342,11 +342,7 @@ class DownloadRecord:
     title: str
 
 
-async def downloads_page(
-    session: AsyncSession, principal: Principal, page: Page, *, content_id: uuid.UUID | None = None
-) -> list[DownloadRecord]:
-    """The download log, newest first (school admins: the GraphQL edge checks the policy)."""
-    school = principal.school_id
+def _downloads_stmt(school: uuid.UUID) -> Select[Any]:
     stmt: Select[Any] = (
         select(
             Download.id,
@@ -361,6 +357,20 @@ async def downloads_page(
         .outerjoin(Account, and_(in_school(Account, school), Account.id == Download.account_id))
         .where(in_school(Download, school))
     )
+    return stmt
+
+
+def _download_records(rows: Sequence[Any]) -> list[DownloadRecord]:
+    return [
+        DownloadRecord(r[0], r[1], r[2], r[3], r[4], r[5], PLATFORM if r[6] else SCHOOL, r[7]) for r in rows
+    ]
+
+
+async def downloads_page(
+    session: AsyncSession, principal: Principal, page: Page, *, content_id: uuid.UUID | None = None
+) -> list[DownloadRecord]:
+    """The download log, newest first (school admins: the GraphQL edge checks the policy)."""
+    stmt = _downloads_stmt(principal.school_id)
     if content_id is not None:
         stmt = stmt.where(
             or_(Download.platform_content_id == content_id, Download.school_content_id == content_id)
@@ -369,10 +379,17 @@ async def downloads_page(
     if after is not None:
         stmt = stmt.where(tuple_(Download.downloaded_at, Download.id) < tuple_(*after))
     stmt = stmt.order_by(Download.downloaded_at.desc(), Download.id.desc()).limit(page.first + 1)
-    return [
-        DownloadRecord(r[0], r[1], r[2], r[3], r[4], r[5], PLATFORM if r[6] else SCHOOL, r[7])
-        for r in (await session.execute(stmt)).all()
-    ]
+    return _download_records((await session.execute(stmt)).all())
+
+
+async def downloads_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, DownloadRecord]:
+    """Entries of the download log by id (school admins: the GraphQL edge checks the policy)."""
+    if not ids:
+        return {}
+    stmt = _downloads_stmt(principal.school_id).where(Download.id.in_(ids))
+    return {record.id: record for record in _download_records((await session.execute(stmt)).all())}
 
 
 def same_item(model: Any, item: ContentItem) -> Any:
