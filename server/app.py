@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.admin_http import platform_graphql, trust_graphql
+from server.graphiql import assets_mount
 from server.http import school_graphql
 from server.runtime import Runtime
 
@@ -81,6 +82,8 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if runtime.settings.graphiql:
+        app.router.routes.append(assets_mount())
     # The trust and platform schemas are built here rather than in the Runtime, which carries the school
     # schema that everything else uses; building them takes milliseconds.
     from graph.platform.schema import build_schema as build_platform_schema

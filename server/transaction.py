@@ -25,8 +25,7 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -35,6 +34,7 @@ from audit.recorder import AuditTrail, record_failed_request
 from common.events import Event, attach
 from graph.audit import denial_events
 from server.errors import RequestError
+from server.graphiql import graphiql_page
 from server.protocol import (
     Operation,
     media_type,
@@ -93,7 +93,7 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
     ):
         if not runtime.settings.graphiql:
             return RequestError(404, "NOT_FOUND", "GraphiQL is not served in production.").response()
-        return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+        return graphiql_page()
     try:
         operation = await read_operation(request, runtime.settings)
     except RequestError as error:
