@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.admin_http import platform_graphql, trust_graphql
+from server.cors import cors_middleware
 from server.graphiql import assets_mount
 from server.http import school_graphql
 from server.runtime import Runtime
@@ -78,7 +79,10 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ],
-        middleware=[Middleware(SecurityHeaders, hsts=runtime.settings.production)],
+        middleware=[
+            *cors_middleware(runtime.settings),
+            Middleware(SecurityHeaders, hsts=runtime.settings.production),
+        ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -25,6 +25,7 @@ from auth.principal import Principal, load_principal
 from graph.context import Context
 from graph.school.loaders import Loaders
 from server.caller import bearer_token, client_address
+from server.cookies import browser_session
 from server.errors import RequestError
 from server.runtime import Runtime
 from server.transaction import Prepared, serve_graphql
@@ -63,6 +64,7 @@ async def _prepare_school(
         request_id=request_id,
         client_address=client_address(request),
         max_page_size=runtime.settings.max_page_size,
+        browser=browser_session(request, runtime.settings, slug),
     )
     return Prepared(runtime.school_schema, context, trail, slug)
 

@@ -33,6 +33,7 @@ from strawberry.types.graphql import OperationType
 from audit.recorder import AuditTrail, record_failed_request
 from common.events import Event, attach
 from graph.audit import denial_events
+from server.cookies import write_cookie
 from server.errors import RequestError
 from server.graphiql import graphiql_page
 from server.protocol import (
@@ -112,6 +113,7 @@ async def _in_transaction(
 ) -> Response:
     now = runtime.clock.now()
     prepared: Prepared | None = None
+    committed = False
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
         transaction = await session.begin()
         try:
@@ -136,6 +138,7 @@ async def _in_transaction(
             else:
                 await prepared.trail.write(session, now=now)
                 await transaction.commit()
+                committed = True
         except RequestError as refused:
             await transaction.rollback()
             return refused.response(media)
@@ -150,7 +153,10 @@ async def _in_transaction(
                 f"Internal error (request id {request_id}).",
                 requestId=request_id,
             ).response(media, headers={"x-request-id": request_id})
-    return result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
+    response = result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
+    if committed and prepared is not None:
+        write_cookie(response, prepared.context, runtime.settings)
+    return response
 
 
 def _denials(
