@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.admin_http import platform_graphql, trust_graphql
 from server.cors import cors_middleware
 from server.graphiql import assets_mount
+from server.health import livez, readyz
 from server.http import school_graphql
 from server.runtime import Runtime
 
@@ -24,10 +25,6 @@ async def jwks(request: Request) -> Response:
     """The public signing keys, for anyone verifying schoolgraph's access tokens."""
     runtime: Runtime = request.app.state.runtime
     return JSONResponse(runtime.auth.keys.public_jwks(), headers={"cache-control": "public, max-age=300"})
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 class SecurityHeaders:
@@ -77,7 +74,9 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route("/trusts/{slug}/graphql", trust_graphql, methods=["GET", "POST"]),
             Route("/platform/graphql", platform_graphql, methods=["GET", "POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/healthz", readyz, methods=["GET"]),
+            Route("/livez", livez, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ],
         middleware=[
             *cors_middleware(runtime.settings),
