@@ -77,7 +77,8 @@ async def _login(
         headers={name.replace("_", "-"): value for name, value in headers.items()},
     )
     payload = response.json()["data"]["login"]
-    return payload["accessToken"] or payload["errors"][0]["code"]
+    found: str | None = payload["accessToken"] or payload["errors"][0]["code"]
+    return found
 
 
 async def test_failed_tries_at_one_school_do_not_lock_out_another_schools_users_from_the_same_address(
