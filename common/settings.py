@@ -146,6 +146,8 @@ class Settings:
     """JSON ``{sha256 hex: document}`` of the registered operations (``persisted_queries=registered``)."""
     metrics: bool = True
     """``/metrics`` in the Prometheus text format."""
+    metrics_token: str | None = None
+    """Bearer token a scraper sends to ``/metrics``; required in production (else it is refused)."""
     log_format: str | None = None
     """``json`` (one line per request) or ``console``; None follows the environment (json in production)."""
     workers: int = 1
@@ -217,6 +219,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         if env.get("SCHOOLGRAPH_REGISTERED_OPERATIONS")
         else None,
         metrics=_switch(env, "SCHOOLGRAPH_METRICS") is not False,
+        metrics_token=env.get("SCHOOLGRAPH_METRICS_TOKEN") or None,
         log_format=_choice(env, "SCHOOLGRAPH_LOG_FORMAT", "", ("", "json", "console")) or None,
         workers=_int(env, "SCHOOLGRAPH_WORKERS", 1, minimum=1),
     )

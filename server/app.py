@@ -18,7 +18,10 @@ from server.cors import cors_middleware
 from server.graphiql import assets_mount
 from server.health import livez, readyz
 from server.http import school_graphql
+from server.logs import log_request
+from server.metrics import Observed, metrics
 from server.runtime import Runtime
+from server.tracing import instrument, tracing_configured
 
 
 async def jwks(request: Request) -> Response:
@@ -64,6 +67,8 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        if tracer is not None:
+            tracer.shutdown()
         await runtime.engine.dispose()
         if on_shutdown is not None:
             on_shutdown()
@@ -77,6 +82,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route("/healthz", readyz, methods=["GET"]),
             Route("/livez", livez, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *([Route("/metrics", metrics, methods=["GET"])] if runtime.settings.metrics else []),
         ],
         middleware=[
             *cors_middleware(runtime.settings),
@@ -87,6 +93,9 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
     app.state.runtime = runtime
     if runtime.settings.graphiql:
         app.router.routes.append(assets_mount())
+    # Outermost: every request is timed, counted and logged, whatever answers it.
+    app.add_middleware(Observed, router=app.router, log_request=log_request)
+    tracer = instrument(app, runtime.engine) if tracing_configured() else None
     # The trust and platform schemas are built here rather than in the Runtime, which carries the school
     # schema that everything else uses; building them takes milliseconds.
     from graph.platform.schema import build_schema as build_platform_schema

