@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.admin_http import platform_graphql, trust_graphql
+from server.compression import Compression
 from server.cors import cors_middleware
 from server.graphiql import assets_mount
 from server.health import livez, readyz
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
         ],
         middleware=[
             *cors_middleware(runtime.settings),
+            Middleware(Compression),
             Middleware(SecurityHeaders, hsts=runtime.settings.production),
         ],
         lifespan=lifespan,

@@ -39,6 +39,7 @@ from server.graphiql import graphiql_page
 from server.metrics import record_of
 from server.protocol import (
     Operation,
+    cache_control,
     document_operation_name,
     media_type,
     read_operation,
@@ -165,6 +166,9 @@ async def _in_transaction(
     if result.errors and (record := record_of(request)) is not None:
         record.graphql_errors = True
     response = result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
+    if (cached := cache_control(request, operation, result)) is not None:
+        response.headers["cache-control"] = cached
+        response.headers["vary"] = "Accept, Accept-Encoding, Authorization, Cookie"
     if committed and prepared is not None:
         write_cookie(response, prepared.context, runtime.settings)
     return response
