@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607 - the docker CLI, found on PATH, with fixed arguments of this test
 """The deployable image and stack (docker/): the compose file's shape is checked here always; ``docker
 compose config`` validates it where the Compose plugin is installed, and the image is built where a Docker
 daemon answers (both are skipped otherwise, saying why)."""
@@ -10,7 +11,7 @@ import subprocess
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from common.settings import REPO_ROOT
 
