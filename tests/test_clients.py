@@ -58,6 +58,9 @@ async def base_url(runtime: Runtime) -> AsyncIterator[str]:
     try:
         async with asyncio.timeout(10):
             while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("uvicorn exited before it started")
                 await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
