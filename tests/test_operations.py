@@ -7,15 +7,19 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.app import create_app
 from server.caller import forwarded_client
-from server.database import create_engine
+from server.database import DatabaseUrls, create_engine, runtime_url_for
 from server.health import migrations_head
+from server.migrate import upgrade
 from server.runtime import Runtime, build_runtime
+from tests.factories.databases import scratch_database
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory
 
 LOGIN = """mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) {
@@ -66,6 +70,28 @@ async def test_not_ready_while_the_database_is_down(database_down: Runtime) -> N
             body = response.json()
             assert body["status"] == "unavailable" and body["database"] == "down"
             assert "Traceback" not in response.text
+
+
+async def test_not_ready_while_the_database_is_behind_the_code(
+    runtime: Runtime, owner_engine: AsyncEngine, database_urls: DatabaseUrls
+) -> None:
+    """A deploy whose migration step has not run: the database answers, at an older revision, and the
+    replica says so instead of failing on its first request."""
+    async with scratch_database(owner_engine, database_urls.owner) as owner_url:
+        await anyio.to_thread.run_sync(lambda: upgrade(owner_url, runtime.settings, "0006"))
+        engine = create_engine(runtime_url_for(owner_url, runtime.settings), runtime.settings, pool_size=1)
+        try:
+            behind = build_runtime(runtime.settings, engine, runtime.auth.keys, clock=runtime.clock)
+            async with _client(behind) as client:
+                response = await client.get("/readyz")
+                assert response.status_code == 503
+                assert response.json() == {
+                    "status": "unavailable",
+                    "database": "up",
+                    "migrations": {"database": "0006", "code": migrations_head()},
+                }
+        finally:
+            await engine.dispose()
 
 
 async def _login(
