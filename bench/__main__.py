@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("bench.audit", "bench.learning", "bench.roster")
+BENCHES = ("bench.audit", "bench.learning", "bench.roster", "bench.edge")
 
 
 def main() -> int:
