@@ -176,6 +176,12 @@ class Settings:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read :class:`Settings` from ``env`` (default ``os.environ``); raises :class:`SettingsError`."""
     env = dict(os.environ if env is None else env)
+    if env.get("SCHOOLGRAPH_PERSISTED_QUERIES") == "registered" and not env.get(
+        "SCHOOLGRAPH_REGISTERED_OPERATIONS"
+    ):
+        raise SettingsError(
+            "SCHOOLGRAPH_PERSISTED_QUERIES=registered needs SCHOOLGRAPH_REGISTERED_OPERATIONS (the operations file)"
+        )
     data_dir = Path(env.get("SCHOOLGRAPH_DATA_DIR") or REPO_ROOT / ".data")
     key_file = env.get("SCHOOLGRAPH_SIGNING_KEY_FILE")
     return Settings(

@@ -21,6 +21,7 @@ from server.health import livez, readyz
 from server.http import school_graphql
 from server.logs import log_request
 from server.metrics import Observed, metrics
+from server.persisted import check_registered_operations
 from server.runtime import Runtime
 from server.tracing import instrument, tracing_configured
 
@@ -93,6 +94,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    check_registered_operations(runtime.settings)  # an unreadable or wrong operations file fails here
     if runtime.settings.graphiql:
         app.router.routes.append(assets_mount())
     # Outermost: every request is timed, counted and logged, whatever answers it.

@@ -80,6 +80,15 @@ def registered_operations(path: Path) -> dict[str, str]:
     return {digest.lower(): document for digest, document in loaded.items()}
 
 
+def check_registered_operations(settings: Settings) -> None:
+    """Read the registered operations at start-up (registered mode), so a missing file or a document that
+    does not match its hash stops the server before it answers anything."""
+    if settings.persisted_queries == "registered":
+        if settings.registered_operations_file is None:
+            raise RuntimeError("persisted_queries=registered needs the registered operations file")
+        registered_operations(settings.registered_operations_file)
+
+
 def _persisted_hash(params: dict[str, Any]) -> str | None:
     extensions = params.get("extensions")
     if extensions is None:

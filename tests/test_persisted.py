@@ -13,8 +13,10 @@ from typing import Any
 
 import brotli
 import httpx
+import pytest
 import zstandard
 
+from common.settings import SettingsError, load_settings
 from server.app import create_app
 from server.persisted import APQ_STORE
 from server.runtime import Runtime, build_runtime
@@ -108,6 +110,12 @@ async def test_registered_operations_only(runtime: Runtime, factory: SchoolFacto
         assert _code(learnt) == "PERSISTED_QUERY_REQUIRED"
         unknown = await client.post(url, json={"extensions": _apq(_sha(other))})
         assert _code(unknown) == "PERSISTED_QUERY_NOT_FOUND"
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"0" * 64: PUBLIC}))
+    with pytest.raises(RuntimeError, match="does not have that SHA-256"):
+        _client(runtime, persisted_queries="registered", registered_operations_file=wrong)
+    with pytest.raises(SettingsError, match="SCHOOLGRAPH_REGISTERED_OPERATIONS"):
+        load_settings({"SCHOOLGRAPH_PERSISTED_QUERIES": "registered"})
     async with _client(runtime, persisted_queries="off") as client:
         off = await client.post(url, json={"extensions": _apq(_sha(PUBLIC))})
         assert off.status_code == 400 and _code(off) == "PERSISTED_QUERY_NOT_SUPPORTED"
