@@ -236,6 +236,7 @@ class Observed:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        endpoint = endpoint_label(self.router, scope)  # before routing: a Mount rewrites the scope's paths
         record = RequestRecord()
         scope.setdefault("state", {})["record"] = record
         status = 500
@@ -250,7 +251,6 @@ class Observed:
             await self.app(scope, receive, send_status)
         finally:
             seconds = time.perf_counter() - started
-            endpoint = endpoint_label(self.router, scope)
             if endpoint != "metrics":
                 operation = operation_label(record.operation)
                 outcome = outcome_label(status, record.graphql_errors)

@@ -81,6 +81,10 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> Config:
         "timeout_keep_alive": 5,
         "proxy_headers": False,
         "log_level": "info",
+        # Logging is the app's (server.logs): uvicorn's own configuration would bring back its access
+        # log, which writes each client's address.
+        "log_config": None,
+        "access_log": False,
         **overrides,
     }
     if settings.workers > 1:

@@ -82,6 +82,7 @@ def _worker_options(settings: Settings) -> dict[str, object]:
         "timeout_keep_alive": config.timeout_keep_alive,
         "proxy_headers": False,
         "log_config": None,
+        "access_log": False,
     }
 
 
