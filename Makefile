@@ -15,8 +15,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-## make run: migrate, seed the demo if the database is empty, serve on http://127.0.0.1:8000
+## make run: migrate (as the owner), then seed the demo if the database is empty and serve on
+## http://127.0.0.1:8000 (as the runtime role: serve never migrates)
 run: install
+	$(BIN)/schoolgraph db upgrade
 	$(BIN)/schoolgraph serve --demo
 
 ## make test: the whole suite on real PostgreSQL (TEST_DATABASE_URL, or an embedded server)

@@ -85,7 +85,7 @@ async def check_password(
 
     ``unlock_remedy`` ends the lockout message (", or until ..."), ``not_active_remedy`` the message for a
     pending or disabled account ("ask ..."): each kind of account has its own way back in."""
-    if await address_blocked(session, auth, address, now):
+    if await address_blocked(session, auth, address, now, realm=realm):
         return Checked(throttled_problem(auth), about_account=False)
     key = sign_in_key(realm, username, address)
     until = await sign_in_locked_until(session, auth, key, now)
@@ -97,12 +97,12 @@ async def check_password(
     ):
         until = account.locked_until
     if until is not None:
-        await record_address_failure(session, auth, address, now)
+        await record_address_failure(session, auth, address, now, realm=realm)
         return Checked(locked_problem(until, unlock_remedy))
     # An unknown account is verified against a dummy hash: it costs what a known one does.
     verified = await auth.verify(account.password_hash if account is not None else None, password)
     if account is None or not verified:
-        return await _failed(session, auth, account, key, address, now, unlock_remedy)
+        return await _failed(session, auth, account, key, address, now, unlock_remedy, realm)
     if account.status != "ACTIVE":
         code = "ACCOUNT_NOT_ACTIVATED" if account.status == "PENDING" else "ACCOUNT_DISABLED"
         return Checked(Problem(None, code, f"This account cannot sign in: {not_active_remedy}."))
@@ -123,10 +123,11 @@ async def _failed(
     address: str,
     now: datetime,
     unlock_remedy: str,
+    realm: str,
 ) -> Checked:
     """Count a wrong password (or an unknown username, verified all the same) against the address, the
     username at the address, and the account; the refusal, a lock if this failure caused one."""
-    await record_address_failure(session, auth, address, now)
+    await record_address_failure(session, auth, address, now, realm=realm)
     locked = await record_sign_in_failure(session, auth, key, now)
     if account is not None:
         account.failed_logins += 1

@@ -1,8 +1,11 @@
-"""Throttling failed attempts (LRS 5.11): per network address, and per username from an address.
+"""Throttling failed attempts (LRS 5.11): per network address in a realm, and per username from an address.
 
-Per address (sign-ins, and codes that could be guessed): a window of ``address_failure_window`` opens at
-an address's first failure; at ``address_failure_limit`` failures in it, the address is refused until the
-window has passed.
+Per address in a realm (sign-ins, and codes that could be guessed): a window of ``address_failure_window``
+opens at an address's first failure at a school (or a trust, or the platform); at
+``address_failure_limit`` failures in it, that address is refused *at that realm* until the window has
+passed. Keyed by (realm, address), never by the address alone: a school's pupils share one address (the
+school's network, a trust's, a provider's NAT), so failed tries at one school must not lock out another
+school's users from the same address (:func:`address_key`).
 
 Per username from an address (sign-ins): ``lockout_threshold`` failures in a row lock that username *at
 that address* for ``lockout_duration``. It limits the attacker, not the owner (NIST SP 800-63B 5.2.2): a
@@ -27,8 +30,15 @@ from common.errors import Problem
 from models import AddressThrottle
 
 
-async def address_blocked(session: AsyncSession, auth: AuthRuntime, address: str, now: datetime) -> bool:
-    row = await session.get(AddressThrottle, address)
+def address_key(realm: str, address: str) -> str:
+    """The throttle row of failed attempts from ``address`` in ``realm`` (hashed: it fits the key)."""
+    return "addr:" + hashlib.sha256(f"{realm}\0{address}".encode()).hexdigest()[:40]
+
+
+async def address_blocked(
+    session: AsyncSession, auth: AuthRuntime, address: str, now: datetime, *, realm: str
+) -> bool:
+    row = await session.get(AddressThrottle, address_key(realm, address))
     settings = auth.settings
     return (
         row is not None
@@ -38,11 +48,13 @@ async def address_blocked(session: AsyncSession, auth: AuthRuntime, address: str
 
 
 async def record_address_failure(
-    session: AsyncSession, auth: AuthRuntime, address: str, now: datetime
+    session: AsyncSession, auth: AuthRuntime, address: str, now: datetime, *, realm: str
 ) -> None:
-    """Count a failed attempt (sign-in or parent code) from ``address`` in the current window."""
+    """Count a failed attempt (sign-in or code) from ``address`` in ``realm`` in the current window."""
     in_window = AddressThrottle.window_started_at > now - auth.settings.address_failure_window
-    stmt = insert(AddressThrottle).values(address=address, window_started_at=now, failures=1)
+    stmt = insert(AddressThrottle).values(
+        address=address_key(realm, address), window_started_at=now, failures=1
+    )
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[AddressThrottle.address],
@@ -59,7 +71,7 @@ def throttled_problem(auth: AuthRuntime) -> Problem:
     return Problem(
         None,
         "TOO_MANY_ATTEMPTS",
-        f"Too many failed attempts from this network address; try again in {minutes} minutes.",
+        f"Too many failed attempts from this network address here; try again in {minutes} minutes.",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("bench.audit", "bench.learning", "bench.roster", "bench.partners")
+BENCHES = ("bench.audit", "bench.learning", "bench.roster", "bench.partners", "bench.edge")
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ start-up with the variable's name, never later inside a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,6 +49,32 @@ def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ..
     if value not in choices:
         raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated origins, each ``scheme://host[:port]`` with no path (how browsers send Origin)."""
+    found: list[str] = []
+    for raw in (env.get(name) or "").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        scheme, _, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not rest or "/" in rest or origin == "*":
+            raise SettingsError(f"{name}: {raw.strip()!r} is not an origin such as https://app.example.org")
+        found.append(origin.lower())
+    return tuple(found)
+
+
+def _networks(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, each checked."""
+    found: list[str] = []
+    for raw in (env.get(name) or "").split(","):
+        if raw.strip():
+            try:
+                found.append(str(ipaddress.ip_network(raw.strip(), strict=False)))
+            except ValueError:
+                raise SettingsError(f"{name}: {raw.strip()!r} is not an address or network") from None
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,26 @@ class Settings:
     partner_rate_limit: int = 600
     """Requests a partner may make per ``partner_rate_window``; beyond it, 429 with Retry-After."""
     partner_rate_window: timedelta = timedelta(minutes=1)
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins (``https://app.example.org``) that may call the API from another origin, with
+    credentials; any other origin's preflight is refused and its responses carry no CORS headers."""
+    cookie_same_site: str = "strict"
+    """SameSite of the browser-session cookie (``strict``, ``lax``, or ``none`` for a frontend on another site)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (CIDR) of the reverse proxies whose ``X-Forwarded-For`` is believed."""
+    persisted_queries: str = "apq"
+    """``apq``: Apollo's automatic persisted queries; ``registered``: only documents in the registered
+    operations file run (production's choice for first-party clients); ``off``: neither."""
+    registered_operations_file: Path | None = None
+    """JSON ``{sha256 hex: document}`` of the registered operations (``persisted_queries=registered``)."""
+    metrics: bool = True
+    """``/metrics`` in the Prometheus text format."""
+    metrics_token: str | None = None
+    """Bearer token a scraper sends to ``/metrics``; required in production (else it is refused)."""
+    log_format: str | None = None
+    """``json`` (one line per request) or ``console``; None follows the environment (json in production)."""
+    workers: int = 1
+    """uvicorn worker processes of ``schoolgraph serve``."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -139,6 +186,12 @@ class Settings:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read :class:`Settings` from ``env`` (default ``os.environ``); raises :class:`SettingsError`."""
     env = dict(os.environ if env is None else env)
+    if env.get("SCHOOLGRAPH_PERSISTED_QUERIES") == "registered" and not env.get(
+        "SCHOOLGRAPH_REGISTERED_OPERATIONS"
+    ):
+        raise SettingsError(
+            "SCHOOLGRAPH_PERSISTED_QUERIES=registered needs SCHOOLGRAPH_REGISTERED_OPERATIONS (the operations file)"
+        )
     data_dir = Path(env.get("SCHOOLGRAPH_DATA_DIR") or REPO_ROOT / ".data")
     key_file = env.get("SCHOOLGRAPH_SIGNING_KEY_FILE")
     return Settings(
@@ -177,4 +230,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         demo_password=env.get("SCHOOLGRAPH_DEMO_PASSWORD") or None,
         partner_token_ttl=timedelta(seconds=_int(env, "SCHOOLGRAPH_PARTNER_TOKEN_SECONDS", 900, minimum=30)),
         partner_rate_limit=_int(env, "SCHOOLGRAPH_PARTNER_RATE_LIMIT", 600, minimum=1),
+        cors_origins=_origins(env, "SCHOOLGRAPH_CORS_ORIGINS"),
+        cookie_same_site=_choice(env, "SCHOOLGRAPH_COOKIE_SAMESITE", "strict", ("strict", "lax", "none")),
+        trusted_proxies=_networks(env, "SCHOOLGRAPH_TRUSTED_PROXIES"),
+        persisted_queries=_choice(env, "SCHOOLGRAPH_PERSISTED_QUERIES", "apq", ("apq", "registered", "off")),
+        registered_operations_file=Path(env["SCHOOLGRAPH_REGISTERED_OPERATIONS"])
+        if env.get("SCHOOLGRAPH_REGISTERED_OPERATIONS")
+        else None,
+        metrics=_switch(env, "SCHOOLGRAPH_METRICS") is not False,
+        metrics_token=env.get("SCHOOLGRAPH_METRICS_TOKEN") or None,
+        log_format=_choice(env, "SCHOOLGRAPH_LOG_FORMAT", "", ("", "json", "console")) or None,
+        workers=_int(env, "SCHOOLGRAPH_WORKERS", 1, minimum=1),
     )

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audit.recorder import AuditTrail
 from auth.principal import Principal
 from auth.service import AuthRuntime
+from auth.throttling import school_realm
+from graph.core.browser import BrowserSession
 from tenants.context import Tenant
 
 if TYPE_CHECKING:
@@ -31,3 +33,10 @@ class Context:
     request_id: str
     client_address: str
     max_page_size: int
+    browser: BrowserSession | None = None
+    """The cookie side of a browser session (school endpoint); None where cookies are not used."""
+
+    @property
+    def throttle_realm(self) -> str:
+        """Where failed attempts from an address count (:mod:`auth.throttling`): this school."""
+        return school_realm(self.tenant.id)

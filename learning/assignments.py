@@ -221,6 +221,8 @@ class NewWork:
     text: str | None = None
     file_name: str | None = None
     data: bytes | None = None
+    size: int | None = None
+    """The file's real size when ``data`` holds only its first bytes (see :func:`accepted_file`)."""
 
 
 async def submit_work(
@@ -250,7 +252,7 @@ async def submit_work(
         problems.add("text", "TOO_LONG", f"text has at most {MAX_TEXT} characters.")
     accepted = None
     if work.data is not None:
-        accepted = accepted_file(problems, "file", work.file_name or "", work.data, max_bytes)
+        accepted = accepted_file(problems, "file", work.file_name or "", work.data, max_bytes, work.size)
     elif text is None:
         problems.add("text", "REQUIRED", "Submit some text, a file, or both.")
     existing = None

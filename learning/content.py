@@ -181,12 +181,17 @@ class NewContent:
     subject: str | None = None
     year_group: int | None = None
     is_workbook: bool = False
+    size: int | None = None
+    """The file's real size when ``data`` holds only its first bytes (see :func:`accepted_file`)."""
 
 
-def accepted_file(problems: Problems, field: str, file_name: str, data: bytes, max_bytes: int) -> Any:
-    """The checked file, or None with the refusal added to ``problems`` (LL 6.4.4)."""
+def accepted_file(
+    problems: Problems, field: str, file_name: str, data: bytes, max_bytes: int, size: int | None = None
+) -> Any:
+    """The checked file, or None with the refusal added to ``problems`` (LL 6.4.4); ``size`` is the
+    file's real size when ``data`` was read only as far as the limit."""
     try:
-        return check_upload(file_name, data, max_bytes=max_bytes)
+        return check_upload(file_name, data, max_bytes=max_bytes, size=size)
     except UploadRefused as refused:
         problems.add(field, refused.code, refused.message)
         return None
@@ -254,7 +259,7 @@ async def upload_content(
         problems.add("yearGroup", "INVALID_YEAR_GROUP", "yearGroup must be between -2 (nursery) and 14.")
     if data.subject is not None and len(data.subject.strip()) > 60:
         problems.add("subject", "TOO_LONG", "subject has at most 60 characters.")
-    accepted = accepted_file(problems, "file", data.file_name, data.data, max_bytes)
+    accepted = accepted_file(problems, "file", data.file_name, data.data, max_bytes, data.size)
     problems.raise_if_any()
     stored = await store_file(session, principal, store, accepted, now=now)
     row = SchoolContent(
@@ -361,11 +366,7 @@ class DownloadRecord:
     title: str
 
 
-async def downloads_page(
-    session: AsyncSession, principal: Principal, page: Page, *, content_id: uuid.UUID | None = None
-) -> list[DownloadRecord]:
-    """The download log, newest first (school admins: the GraphQL edge checks the policy)."""
-    school = principal.school_id
+def _downloads_stmt(school: uuid.UUID) -> Select[Any]:
     stmt: Select[Any] = (
         select(
             Download.id,
@@ -380,6 +381,20 @@ async def downloads_page(
         .outerjoin(Account, and_(in_school(Account, school), Account.id == Download.account_id))
         .where(in_school(Download, school))
     )
+    return stmt
+
+
+def _download_records(rows: Sequence[Any]) -> list[DownloadRecord]:
+    return [
+        DownloadRecord(r[0], r[1], r[2], r[3], r[4], r[5], PLATFORM if r[6] else SCHOOL, r[7]) for r in rows
+    ]
+
+
+async def downloads_page(
+    session: AsyncSession, principal: Principal, page: Page, *, content_id: uuid.UUID | None = None
+) -> list[DownloadRecord]:
+    """The download log, newest first (school admins: the GraphQL edge checks the policy)."""
+    stmt = _downloads_stmt(principal.school_id)
     if content_id is not None:
         stmt = stmt.where(
             or_(Download.platform_content_id == content_id, Download.school_content_id == content_id)
@@ -388,10 +403,17 @@ async def downloads_page(
     if after is not None:
         stmt = stmt.where(tuple_(Download.downloaded_at, Download.id) < tuple_(*after))
     stmt = stmt.order_by(Download.downloaded_at.desc(), Download.id.desc()).limit(page.first + 1)
-    return [
-        DownloadRecord(r[0], r[1], r[2], r[3], r[4], r[5], PLATFORM if r[6] else SCHOOL, r[7])
-        for r in (await session.execute(stmt)).all()
-    ]
+    return _download_records((await session.execute(stmt)).all())
+
+
+async def downloads_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, DownloadRecord]:
+    """Entries of the download log by id (school admins: the GraphQL edge checks the policy)."""
+    if not ids:
+        return {}
+    stmt = _downloads_stmt(principal.school_id).where(Download.id.in_(ids))
+    return {record.id: record for record in _download_records((await session.execute(stmt)).all())}
 
 
 def same_item(model: Any, item: ContentItem) -> Any:

@@ -24,6 +24,12 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    role = config.attributes.get("app_role")
+    if role:
+        # The runtime role reads which revision the database is at (``/readyz`` compares it with the
+        # code's head) and nothing else of Alembic's table.
+        with context.begin_transaction():
+            connection.exec_driver_sql(f'GRANT SELECT ON alembic_version TO "{role}"')
 
 
 async def _run_async() -> None:

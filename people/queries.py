@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, false, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from auth.principal import Principal
+from auth.principal import Principal, Role
 from common.pagination import TEXT, UUID, Page, after_key
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from people.processing import visible_to_all
@@ -244,3 +244,28 @@ async def accounts_of_people(
             if person is not None:
                 by_person[person] = account
     return [by_person.get(pid) for pid in person_ids]
+
+
+async def pupil_rows_by_ids(
+    session: AsyncSession, principal: Principal, model: Any, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """Rows of ``model`` (a school's table with a ``pupil_id``: judgements, achievements, goals,
+    prints, consents...) by id, of pupils the caller may see; one statement. The same scope as the lists of a
+    pupil's rows, so ``node(id)`` shows exactly what those lists show."""
+    if not ids:
+        return {}
+    stmt = scoped(model, principal.school_id).where(model.id.in_(ids))
+    rows = (await session.execute(stmt)).scalars().all()
+    return {row.id: row for row in rows if principal.may_see_pupil(row.pupil_id)}
+
+
+async def accounts_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Account]:
+    """Accounts by id: any of the school's for a school admin, otherwise only the caller's own."""
+    if principal.role is not Role.SCHOOL_ADMIN:
+        ids = [i for i in ids if i == principal.account_id]
+    if not ids:
+        return {}
+    stmt = scoped(Account, principal.school_id).where(Account.id.in_(ids))  # type: ignore[attr-defined]
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}

@@ -22,6 +22,15 @@ async def import_by_id(session: AsyncSession, school_id: uuid.UUID, import_id: u
     return row
 
 
+async def imports_by_ids(
+    session: AsyncSession, school_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, RosterImport]:
+    if not ids:
+        return {}
+    stmt = scoped(RosterImport, school_id).where(RosterImport.id.in_(ids))  # type: ignore[attr-defined]
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
 async def imports_page(session: AsyncSession, school_id: uuid.UUID, page: Page) -> Sequence[RosterImport]:
     """Newest first, ``page.first + 1`` rows at most; the cursor is (started_at ISO, id)."""
     order = (RosterImport.started_at.desc(), RosterImport.id.desc())  # type: ignore[attr-defined]

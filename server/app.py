@@ -14,23 +14,27 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.admin_http import platform_graphql, trust_graphql
+from server.compression import Compression
+from server.cors import cors_middleware
+from server.graphiql import assets_mount
+from server.health import livez, readyz
 from server.http import school_graphql
+from server.logs import log_request
+from server.metrics import Observed, metrics
 from server.oauth_http import introspection_endpoint, revocation_endpoint, server_metadata, token_endpoint
 from server.oneroster_http import PREFIX as ONEROSTER
 from server.oneroster_http import oneroster_collection, oneroster_object, oneroster_push
+from server.persisted import check_registered_operations
 from server.runtime import Runtime
 from server.subject_access_http import subject_access_download
 from server.termination_http import termination_export_download
+from server.tracing import instrument, tracing_configured
 
 
 async def jwks(request: Request) -> Response:
     """The public signing keys, for anyone verifying schoolgraph's access tokens."""
     runtime: Runtime = request.app.state.runtime
     return JSONResponse(runtime.auth.keys.public_jwks(), headers={"cache-control": "public, max-age=300"})
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 class SecurityHeaders:
@@ -74,6 +78,8 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
         yield
         if runtime.audit_sequencer is not None:
             await runtime.audit_sequencer.stop()
+        if tracer is not None:
+            tracer.shutdown()
         await runtime.engine.dispose()
         if on_shutdown is not None:
             on_shutdown()
@@ -88,7 +94,10 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
                 "/trusts/{slug}/termination-exports/{school_id}", termination_export_download, methods=["GET"]
             ),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/healthz", readyz, methods=["GET"]),
+            Route("/livez", livez, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            *([Route("/metrics", metrics, methods=["GET"])] if runtime.settings.metrics else []),
             # Integration partners (issue 14): OAuth 2.0 client credentials and the OneRoster provider.
             Route("/oauth/token", token_endpoint, methods=["POST"]),
             Route("/oauth/revoke", revocation_endpoint, methods=["POST"]),
@@ -102,10 +111,20 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
                 methods=["GET"],
             ),
         ],
-        middleware=[Middleware(SecurityHeaders, hsts=runtime.settings.production)],
+        middleware=[
+            *cors_middleware(runtime.settings),
+            Middleware(Compression),
+            Middleware(SecurityHeaders, hsts=runtime.settings.production),
+        ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    check_registered_operations(runtime.settings)  # an unreadable or wrong operations file fails here
+    if runtime.settings.graphiql:
+        app.router.routes.append(assets_mount())
+    # Outermost: every request is timed, counted and logged, whatever answers it.
+    app.add_middleware(Observed, router=app.router, log_request=log_request)
+    tracer = instrument(app, runtime.engine) if tracing_configured() else None
     # The trust and platform schemas are built here rather than in the Runtime, which carries the school
     # schema that everything else uses; building them takes milliseconds.
     from graph.platform.schema import build_schema as build_platform_schema

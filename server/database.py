@@ -96,6 +96,17 @@ def resolve_urls(settings: Settings) -> DatabaseUrls:
     return DatabaseUrls(owner=owner, runtime=runtime_url_for(owner, settings))
 
 
+def serving_url(settings: Settings) -> URL | None:
+    """The runtime role's URL for ``schoolgraph serve``, worked out without the owner's credentials:
+    ``DATABASE_APP_URL``, else ``DATABASE_URL``'s server and database with the runtime role's name and
+    password; None when neither is set (the embedded database, local development only)."""
+    if settings.database_app_url:
+        return _asyncpg(settings.database_app_url)
+    if settings.database_url:
+        return runtime_url_for(_asyncpg(settings.database_url), settings)
+    return None
+
+
 def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone."""
     return create_async_engine(

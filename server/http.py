@@ -29,6 +29,7 @@ from graph.school.loaders import Loaders
 from partners import ratelimit
 from partners.oauth import access as partner_access
 from server.caller import bearer_token, client_address
+from server.cookies import browser_session
 from server.errors import RequestError
 from server.runtime import Runtime
 from server.transaction import Prepared, serve_graphql
@@ -90,6 +91,7 @@ async def _prepare_school(
         request_id=request_id,
         client_address=client_address(request),
         max_page_size=runtime.settings.max_page_size,
+        browser=browser_session(request, runtime.settings, slug),
     )
     return Prepared(runtime.school_schema, context, trail, slug)
 

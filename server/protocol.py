@@ -2,8 +2,9 @@
 
 What the spec (graphql.github.io/graphql-over-http) asks and this edge does: POST with
 ``application/json`` (or ``multipart/form-data`` with files, :mod:`server.multipart`), GET for queries
-only (and not at all in production: ``Settings.allows_get_queries``); bodies are read within the limits
-of :mod:`server.body`, documents parsed within those of :mod:`graph.documents`. The response is
+only (in production only persisted queries sent by hash: ``Settings.allows_get_queries``,
+:mod:`server.persisted`); bodies are read within the limits of :mod:`server.body`, documents parsed
+within those of :mod:`graph.documents`. The response is
 ``application/graphql-response+json`` unless the client accepts only ``application/json``. With
 ``application/graphql-response+json`` a request error (nothing executed: bad JSON, syntax, validation) is
 a 400 and an executed operation a 200; with ``application/json`` every executed or validated request is a
@@ -27,6 +28,7 @@ from graph.limits import without_suggestions
 from server.body import guarded, parse_json
 from server.errors import GRAPHQL_RESPONSE, JSONBody, RequestError
 from server.multipart import multipart_params
+from server.persisted import resolve_document
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Operation:
     document: DocumentNode | None
     mutations_allowed: bool
     """False over GET: the spec allows only queries there."""
+    by_hash: bool = False
+    """Sent as a persisted query's hash alone (:mod:`server.persisted`): a GET of it may be cached."""
 
 
 def media_type(request: Request) -> str:
@@ -70,6 +74,16 @@ async def read_operation(request: Request, settings: Settings) -> Operation:
         params, mutations_allowed = _get_params(request, settings), False
     else:
         params, mutations_allowed = await _post_params(request, settings), True
+    params["query"], by_hash = resolve_document(params, settings)
+    if request.method == "GET" and not settings.allows_get_queries and not by_hash:
+        # A persisted query's hash is the one GET production takes: no document of the caller's own.
+        raise RequestError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Send GraphQL requests with POST: this server takes GET for persisted queries only.",
+            allow="POST",
+            headers={"allow": "POST"},
+        )
     query, variables, name = _checked(params)
     try:
         document: DocumentNode | None = parse_document(query, DocumentLimits.of(settings))
@@ -82,7 +96,7 @@ async def read_operation(request: Request, settings: Settings) -> Operation:
         raise RequestError(
             400, "BAD_REQUEST", "The document has several operations: name the one to run in 'operationName'."
         )
-    return Operation(query, variables, name, document, mutations_allowed)
+    return Operation(query, variables, name, document, mutations_allowed, by_hash)
 
 
 async def _post_params(request: Request, settings: Settings) -> dict[str, Any]:
@@ -103,22 +117,31 @@ async def _post_params(request: Request, settings: Settings) -> dict[str, Any]:
 
 
 def _get_params(request: Request, settings: Settings) -> dict[str, Any]:
-    if not settings.allows_get_queries:
-        raise RequestError(
-            405,
-            "METHOD_NOT_ALLOWED",
-            "Send GraphQL requests with POST: this server does not take queries over GET.",
-            allow="POST",
-            headers={"allow": "POST"},
-        )
-    variables = request.query_params.get("variables")
+    def json_param(name: str) -> Any:
+        raw = request.query_params.get(name)
+        return parse_json(raw, settings.max_json_depth, f"The '{name}' parameter") if raw else None
+
     return {
         "query": request.query_params.get("query"),
-        "variables": parse_json(variables, settings.max_json_depth, "The 'variables' parameter")
-        if variables
-        else None,
+        "variables": json_param("variables"),
         "operationName": request.query_params.get("operationName"),
+        "extensions": json_param("extensions"),
     }
+
+
+def cache_control(request: Request, operation: Operation, result: ExecutionResult) -> str | None:
+    """A shared cache may keep a response only when it is the same for everyone: a persisted query by GET,
+    from a caller with no credentials (no Authorization, no cookie), answered without errors. Everything
+    else keeps ``no-store`` (:class:`server.app.SecurityHeaders`)."""
+    if request.method != "GET" or not operation.by_hash or result.errors:
+        return None
+    if "authorization" in request.headers or "cookie" in request.headers:
+        return None
+    return f"public, max-age={PUBLIC_MAX_AGE}"
+
+
+PUBLIC_MAX_AGE = 60
+"""Seconds a shared cache may serve an anonymous persisted query's response (public data only)."""
 
 
 def _checked(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -130,6 +153,16 @@ def _checked(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | 
     if operation is not None and not isinstance(operation, str):
         raise RequestError(400, "BAD_REQUEST", "The 'operationName' parameter must be a string.")
     return query, variables, operation
+
+
+def document_operation_name(document: DocumentNode | None) -> str | None:
+    """The name of the document's only operation, if it has one and it is named."""
+    if document is None:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) == 1 and operations[0].name is not None:
+        return operations[0].name.value
+    return None
 
 
 def _operation_count(document: DocumentNode) -> int:

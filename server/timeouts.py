@@ -10,6 +10,7 @@ within the time answers 408 and is closed. The body's own limit is the edge's (:
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from uvicorn import Config
@@ -63,6 +64,13 @@ def header_timeout_protocol(seconds: float) -> type[Any]:
     return type("HeaderTimeoutProtocol", (_HeaderTimeoutProtocol,), {"header_timeout": float(seconds)})
 
 
+class EnvironmentHeaderTimeoutProtocol(_HeaderTimeoutProtocol):
+    """The same protocol for worker processes (``SCHOOLGRAPH_WORKERS`` > 1): a class of this module, so
+    uvicorn's supervisor can hand it to the workers it spawns, with the limit read from the environment."""
+
+    header_timeout = float(os.environ.get("SCHOOLGRAPH_HEADER_TIMEOUT_SECONDS") or 10)
+
+
 def server_config(app: Any, settings: Settings, **overrides: Any) -> Config:
     """The uvicorn configuration ``schoolgraph serve`` runs with (tests start the same one): the header
     limit above, a short keep-alive, and no proxy headers (the client address is the socket's)."""
@@ -73,6 +81,13 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> Config:
         "timeout_keep_alive": 5,
         "proxy_headers": False,
         "log_level": "info",
+        # Logging is the app's (server.logs): uvicorn's own configuration would bring back its access
+        # log, which writes each client's address.
+        "log_config": None,
+        "access_log": False,
         **overrides,
     }
+    if settings.workers > 1:
+        # Several processes (uvicorn's supervisor): each builds the app from the environment.
+        options.update(workers=settings.workers, factory=True, http=EnvironmentHeaderTimeoutProtocol)
     return Config(app, **options)

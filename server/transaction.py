@@ -39,8 +39,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -49,9 +48,14 @@ from audit.recorder import AuditTrail, record_failed_request
 from common.events import Event, attach
 from common.transaction_hooks import hooks_run_after
 from graph.audit import denial_events
+from server.cookies import write_cookie
 from server.errors import RequestError
+from server.graphiql import graphiql_page
+from server.metrics import record_of
 from server.protocol import (
     Operation,
+    cache_control,
+    document_operation_name,
     media_type,
     read_operation,
     result_response,
@@ -108,11 +112,16 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
     ):
         if not runtime.settings.graphiql:
             return RequestError(404, "NOT_FOUND", "GraphiQL is not served in production.").response()
-        return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+        return graphiql_page()
+    record = record_of(request)
+    if record is not None:
+        record.request_id = request_id
     try:
         operation = await read_operation(request, runtime.settings)
     except RequestError as error:
         return error.response(media)
+    if record is not None:
+        record.operation = operation.name or document_operation_name(operation.document)
     return await _in_transaction(runtime, request, prepare, operation, media, request_id)
 
 
@@ -207,6 +216,7 @@ async def _attempt(
     now = runtime.clock.now()
     prepared: Prepared | None = None
     executed = False
+    committed = False
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session, hooks_run_after(session):
         transaction = await session.begin()
         try:
@@ -214,6 +224,8 @@ async def _attempt(
             if isinstance(outcome, RequestError):
                 raise outcome
             prepared = outcome
+            if (record := record_of(request)) is not None:
+                record.tenant = prepared.label
             attach(session, prepared.trail)  # what the services emit goes to the request's trail
             executed = True
             result = await _execute(prepared, operation)
@@ -236,6 +248,7 @@ async def _attempt(
             else:
                 await prepared.trail.write(session, now=now)
                 await transaction.commit()
+                committed = True
                 runtime.recorded(prepared.trail.schools())
         except RequestError as refused:
             await _rollback(transaction)
@@ -261,7 +274,15 @@ async def _attempt(
                 f"Internal error (request id {request_id}).",
                 requestId=request_id,
             ).response(media, headers={"x-request-id": request_id})
-    return result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
+    if result.errors and (record := record_of(request)) is not None:
+        record.graphql_errors = True
+    response = result_response(result, media, request_id, hide_suggestions=runtime.settings.production)
+    if (cached := cache_control(request, operation, result)) is not None:
+        response.headers["cache-control"] = cached
+        response.headers["vary"] = "Accept, Accept-Encoding, Authorization, Cookie"
+    if committed and prepared is not None:
+        write_cookie(response, prepared.context, runtime.settings)
+    return response
 
 
 def _denials(

@@ -130,8 +130,13 @@ def clean_file_name(name: str) -> str:
     return base
 
 
-def check_upload(file_name: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> AcceptedFile:
-    """Accept ``data`` named ``file_name``, or raise :class:`UploadRefused` saying why (LL 6.4.4)."""
+def check_upload(
+    file_name: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES, size: int | None = None
+) -> AcceptedFile:
+    """Accept ``data`` named ``file_name``, or raise :class:`UploadRefused` saying why (LL 6.4.4).
+
+    ``size`` is the file's real size when ``data`` is only its first ``max_bytes + 1`` bytes (an upload
+    is read no further than needed to know it is too large): the refusal names the real size."""
     name = clean_file_name(file_name or "")
     if not name:
         raise UploadRefused(
@@ -140,9 +145,10 @@ def check_upload(file_name: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES
     if not data:
         raise UploadRefused("FILE_EMPTY", f"{name} is empty.")
     if len(data) > max_bytes:
+        real = max(size or 0, len(data))
         raise UploadRefused(
             "FILE_TOO_LARGE",
-            f"{name} is {len(data):,} bytes; files may be at most {max_bytes:,} bytes "
+            f"{name} is {real:,} bytes; files may be at most {max_bytes:,} bytes "
             f"({max_bytes / 1024 / 1024:.0f} MiB).",
         )
     extension = os.path.splitext(name)[1].lower()

@@ -104,9 +104,12 @@ async def guessing_attempt(
     guessing the secret. The failure is counted outside the operation's savepoint, so it is kept.
     """
     ctx = info.context
-    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now):
+    realm = ctx.throttle_realm
+    if await auth_service.address_blocked(ctx.session, ctx.auth, ctx.client_address, ctx.now, realm=realm):
         return None, user_errors([auth_service.throttled_problem(ctx.auth)])
     result, errors = await attempt(info, operation)
     if any(e.code == failure_code for e in errors):
-        await auth_service.record_address_failure(ctx.session, ctx.auth, ctx.client_address, ctx.now)
+        await auth_service.record_address_failure(
+            ctx.session, ctx.auth, ctx.client_address, ctx.now, realm=realm
+        )
     return result, errors

@@ -1,15 +1,18 @@
-"""Relay plumbing: opaque global IDs, the Node interface and cursor connections with a capped ``first``."""
+"""Relay plumbing: opaque global IDs, the Node interface, the registry ``node(id)`` reads, and cursor
+connections with a capped ``first``."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
+from auth.policies import Policy
 from common.errors import DomainError
 from common.pagination import Page, encode_cursor
 
@@ -41,6 +44,38 @@ def expect_global_id(global_id: str, type_name: str, *, field: str) -> uuid.UUID
 @strawberry.interface(description="An object with a globally unique, opaque id.")
 class Node:
     id: strawberry.ID = strawberry.field(metadata={"schoolgraph.public": "opaque identifier"})
+
+
+NodeFetch = Callable[[Any, list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]]
+"""``(info, database ids) -> {id: GraphQL object}`` with the caller's row scope applied: an id the caller
+may not see (or of another school) is simply missing."""
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    """How ``node(id)`` reads one kind of object: the policy of the field that lists it (checked against
+    the school first), then the scoped fetch the list uses."""
+
+    prefix: str
+    policy: Policy
+    fetch: NodeFetch
+
+
+NODE_KINDS: dict[str, NodeKind] = {}
+"""Every kind ``node(id)`` can return, by the type name its global ids carry (filled at import by the
+modules that define the root fields: the schema imports them all)."""
+
+
+def node_kind(prefix: str, policy: Policy) -> Callable[[NodeFetch], NodeFetch]:
+    """Register the fetch of the objects whose global ids are ``prefix:<uuid>`` for ``node(id)``."""
+
+    def register(fetch: NodeFetch) -> NodeFetch:
+        if prefix in NODE_KINDS and NODE_KINDS[prefix].fetch is not fetch:
+            raise ValueError(f"Two node kinds for global ids of {prefix!r}.")
+        NODE_KINDS[prefix] = NodeKind(prefix, policy, fetch)
+        return fetch
+
+    return register
 
 
 @strawberry.type

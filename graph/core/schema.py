@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from graph.core.scalars import SCALARS
 from graph.execution import Executor, plan
 from graph.permissions import compile_guards
 
@@ -17,7 +18,9 @@ class SchoolSchema(strawberry.Schema):
     lists of leaves completed in one pass (:mod:`graph.execution`), errors not logged here."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **{"execution_context_class": Executor, **kwargs})
+        super().__init__(
+            *args, **{"execution_context_class": Executor, "scalar_overrides": SCALARS, **kwargs}
+        )
         compile_guards(self)
         plan(self._schema)
 

@@ -15,7 +15,11 @@ class LoginInput:
 
 @strawberry.input
 class RefreshTokenInput:
-    refresh_token: str
+    refresh_token: str | None = strawberry.field(
+        default=None,
+        description="The refresh token; null at a school's endpoint takes it from the browser-session "
+        "cookie (with the X-CSRF-Token header).",
+    )
 
 
 @strawberry.input

@@ -30,7 +30,11 @@ async def login(info: Info, input: LoginInput) -> AdminAuthPayload:
 async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayload:
     ctx: AdminContext = info.context
     outcome = await admin_sessions.refresh(
-        ctx.session, ctx.auth, refresh_token=input.refresh_token, audience=PLATFORM_AUDIENCE, now=ctx.now
+        ctx.session,
+        ctx.auth,
+        refresh_token=input.refresh_token or "",
+        audience=PLATFORM_AUDIENCE,
+        now=ctx.now,
     )
     return AdminAuthPayload.from_outcome(outcome)
 

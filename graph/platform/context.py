@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from audit.platform import PlatformTrail
+from auth.admin_tokens import PLATFORM_AUDIENCE, audience_for_trust
 from auth.operators import OperatorPrincipal
 from auth.service import AuthRuntime
 from auth.trust_admins import TrustAdminPrincipal
@@ -61,6 +62,11 @@ class AdminContext:
     @property
     def today(self) -> datetime.date:
         return self.now.date()
+
+    @property
+    def throttle_realm(self) -> str:
+        """Where failed attempts from an address count (:mod:`auth.throttling`): this trust, or the platform."""
+        return PLATFORM_AUDIENCE if self.tenant is None else audience_for_trust(self.tenant.id)
 
     @asynccontextmanager
     async def tenant_rows(

@@ -40,7 +40,7 @@ async def refresh_token(info: Info, input: RefreshTokenInput) -> AdminAuthPayloa
     outcome = await admin_sessions.refresh(
         ctx.session,
         ctx.auth,
-        refresh_token=input.refresh_token,
+        refresh_token=input.refresh_token or "",
         audience=audience_for_trust(ctx.tenant.id),
         now=ctx.now,
     )

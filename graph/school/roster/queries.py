@@ -4,13 +4,16 @@ the extended-data opt-in with the data it holds (LL-A 3.2).
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
 from auth import policies
 from graph.audit import pupils_read
 from graph.core.arguments import page_of
-from graph.core.relay import connection
+from graph.core.relay import connection, node_kind
 from graph.permissions import guarded
 from graph.school.roster.types import (
     ExtendedDataSettingType,
@@ -51,6 +54,12 @@ async def _extended_pupil_data(
     rows = await extended_data.pupils_page(ctx.session, ctx.tenant.id, page)
     pupils_read(info, "extendedPupilData", (r.pupil_id for r in rows[: page.first]))
     return connection(rows, page, key=lambda r: (r.pupil_id,), node=ExtendedPupilDataType.of)
+
+
+@node_kind("RosterImport", policies.SCHOOL_ADMIN)
+async def _import_nodes(info: Info, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found = await roster_queries.imports_by_ids(info.context.session, info.context.tenant.id, ids)
+    return {key: RosterImportType.of(row) for key, row in found.items()}
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
-from graph.core.relay import Connection, to_global_id
+from graph.core.relay import Connection, Node, to_global_id
 from graph.permissions import guarded, personal_data, public
 from graph.school.people.types import AccountType, PupilType
 from models.roster import ExtendedDataOptIn, PupilExtendedData, RosterImport
@@ -95,7 +95,7 @@ def _counts(data: dict[str, Any]) -> list[RosterCounts]:
 
 @personal_data
 @strawberry.type(name="RosterImport", description="One import in the school's import history.")
-class RosterImportType:
+class RosterImportType(Node):
     row: strawberry.Private[RosterImport]
     id: strawberry.ID = public("opaque identifier")
     started_at: datetime.datetime | None = guarded(policies.SCHOOL_ADMIN)

@@ -94,8 +94,10 @@ async def submit_work(info: Info, input: SubmitWorkInput) -> SubmissionPayload:
     limit = max_upload_bytes(info)
 
     async def submit(assignment_id: uuid.UUID) -> Submission:
-        name, data = (None, None) if input.file is None else await read_upload(input.file, limit)
-        work = assignments.NewWork(assignment_id=assignment_id, text=input.text, file_name=name, data=data)
+        name, data, size = (None, None, None) if input.file is None else await read_upload(input.file, limit)
+        work = assignments.NewWork(
+            assignment_id=assignment_id, text=input.text, file_name=name, data=data, size=size
+        )
         return await assignments.submit_work(
             ctx.session, ctx.principal, store(info), work, max_bytes=limit, now=ctx.now
         )

@@ -117,11 +117,12 @@ async def upload_content(info: Info, input: UploadContentInput) -> ContentPayloa
     limit = max_upload_bytes(info)
 
     async def upload() -> content.ContentItem:
-        name, data = await read_upload(input.file, limit)
+        name, data, size = await read_upload(input.file, limit)
         new = content.NewContent(
             title=input.title,
             file_name=name,
             data=data,
+            size=size,
             description=input.description,
             subject=input.subject,
             year_group=input.year_group,

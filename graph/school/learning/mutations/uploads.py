@@ -18,12 +18,14 @@ def max_upload_bytes(info: Info) -> int:
     return int(configured) if configured else MAX_FILE_BYTES
 
 
-async def read_upload(upload: Any, limit: int) -> tuple[str, bytes]:
-    """The upload's name and at most ``limit + 1`` bytes (enough to tell it is too large)."""
+async def read_upload(upload: Any, limit: int) -> tuple[str, bytes, int]:
+    """The upload's name, at most ``limit + 1`` of its bytes (enough to tell it is too large) and its
+    real size (the edge has spooled the whole part and counted it), for a refusal that names it."""
     name = str(getattr(upload, "filename", None) or "")
     try:
         data = await upload.read(limit + 1)
     finally:
         # The edge spools uploads to temporary files: release this one as soon as it is read.
         await upload.close()
-    return name, bytes(data)
+    size = getattr(upload, "size", None)
+    return name, bytes(data), size if isinstance(size, int) else len(data)

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from graph.core.relay import Connection, to_global_id
+from graph.core.relay import Connection, Node, to_global_id
 from graph.permissions import guarded, personal_data, public
 from graph.school.learning.types.content import ContentType
 from graph.school.learning.types.progress import pupil_of_row
@@ -58,7 +58,7 @@ async def _feedback_by(root: SubmissionType, info: Info) -> StaffType | None:
 
 @personal_data
 @strawberry.type(name="Submission", description="A pupil's work on an assignment and the feedback on it.")
-class SubmissionType:
+class SubmissionType(Node):
     row: strawberry.Private[Submission]
     id: strawberry.ID = public("opaque identifier")
     text: str | None = guarded(rules.LEARNING_RECORD)
@@ -131,7 +131,7 @@ async def _assignment_work(root: AssignmentType, info: Info) -> list[PupilWorkTy
 
 @personal_data
 @strawberry.type(name="Assignment", description="Homework or a revision resource set to a group.")
-class AssignmentType:
+class AssignmentType(Node):
     row: strawberry.Private[Any]
     id: strawberry.ID = public("opaque identifier")
     title: str | None = guarded(rules.GROUP_WORK)

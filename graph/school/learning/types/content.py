@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from graph.core.relay import Connection, to_global_id
+from graph.core.relay import Connection, Node, to_global_id
 from graph.permissions import guarded, personal_data, public
 from graph.school.learning.types.progress import pupil_of_row
 from graph.school.learning.types.scale import ReportStatus, Source
@@ -21,7 +21,7 @@ from models.content import ContentReport, PrintGrant, PrintRequest
 
 
 @strawberry.type(name="Content", description="Pre-loaded (PLATFORM) or school-uploaded (SCHOOL) content.")
-class ContentType:
+class ContentType(Node):
     row: strawberry.Private[ContentItem]
     id: strawberry.ID
     source: Source
@@ -85,7 +85,7 @@ class DownloadedFileType:
 
 @personal_data
 @strawberry.type(name="DownloadRecord", description="Who downloaded what, when (licence 7.1.4.2).")
-class DownloadRecordType:
+class DownloadRecordType(Node):
     row: strawberry.Private[DownloadRecord]
     id: strawberry.ID = public("opaque identifier")
     downloaded_at: datetime.datetime | None = guarded(rules.CONTENT_ADMIN)
@@ -128,7 +128,7 @@ async def _report_content(root: ContentReportType, info: Info) -> ContentType | 
 @strawberry.type(
     name="ContentReport", description="A complaint about content and its review (licence 13.3, 8.4)."
 )
-class ContentReportType:
+class ContentReportType(Node):
     row: strawberry.Private[ContentReport]
     id: strawberry.ID = public("opaque identifier")
     content: ContentType | None = guarded(rules.CONTENT_REPORT, resolver=_report_content)
@@ -170,7 +170,7 @@ async def _print_content(root: Any, info: Info) -> ContentType | None:
 @strawberry.type(
     name="PrintRequest", description="A printed copy of a workbook for one pupil (licence 6.4.2)."
 )
-class PrintRequestType:
+class PrintRequestType(Node):
     row: strawberry.Private[PrintRequest]
     id: strawberry.ID = public("opaque identifier")
     copy_number: int | None = guarded(rules.LEARNING_RECORD, description="1 for the pupil's first copy.")
@@ -190,7 +190,7 @@ class PrintRequestType:
 
 @personal_data
 @strawberry.type(name="PrintGrant", description="A school admin's permission for one more printed copy.")
-class PrintGrantType:
+class PrintGrantType(Node):
     row: strawberry.Private[PrintGrant]
     id: strawberry.ID = public("opaque identifier")
     reason: str | None = guarded(rules.CONTENT_ADMIN)

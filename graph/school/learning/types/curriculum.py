@@ -9,13 +9,13 @@ from functools import lru_cache
 
 import strawberry
 
-from graph.core.relay import Connection, to_global_id
+from graph.core.relay import Connection, Node, to_global_id
 from graph.school.learning.types.scale import JudgementLevel, Source
 from learning import ladders
 
 
 @strawberry.type(name="Rung", description="One objective of a ladder.")
-class RungType:
+class RungType(Node):
     row: strawberry.Private[ladders.RungRow]
     id: strawberry.ID
     position: int = strawberry.field(description="1 = the first objective of the ladder.")
@@ -41,7 +41,7 @@ def _rung_type(row: ladders.RungRow) -> RungType:
 
 
 @strawberry.type(name="Ladder", description="A subject and year group with ordered rungs (objectives).")
-class LadderType:
+class LadderType(Node):
     row: strawberry.Private[ladders.LadderRow]
     id: strawberry.ID
     source: Source

@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from graph.core.relay import Connection, to_global_id
+from graph.core.relay import Connection, Node, to_global_id
 from graph.permissions import guarded, personal_data, public
 from graph.school.learning.types.curriculum import LadderType, RungType
 from graph.school.learning.types.scale import LEVEL_BY_NAME, JudgementLevel
@@ -46,7 +46,7 @@ async def _judgement_assessor(root: JudgementType, info: Info) -> StaffType | No
 @strawberry.type(
     name="Judgement", description="One recorded judgement of a pupil on a rung (history is kept)."
 )
-class JudgementType:
+class JudgementType(Node):
     row: strawberry.Private[Judgement]
     id: strawberry.ID = public("opaque identifier")
     level: JudgementLevel | None = guarded(rules.LEARNING_RECORD)

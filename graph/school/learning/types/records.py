@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth import policies
-from graph.core.relay import to_global_id
+from graph.core.relay import Node, to_global_id
 from graph.permissions import guarded, personal_data, public
 from graph.school.learning.types.curriculum import RungType
 from graph.school.learning.types.scale import AchievementKind, GoalStatus
@@ -20,7 +20,7 @@ from models.learning import Achievement, LearningGoal
 
 @personal_data
 @strawberry.type(name="Achievement", description="Participation or an achievement (award or qualification).")
-class AchievementType:
+class AchievementType(Node):
     row: strawberry.Private[Achievement]
     id: strawberry.ID = public("opaque identifier")
     kind: AchievementKind | None = guarded(rules.LEARNING_RECORD)
@@ -51,7 +51,7 @@ async def _goal_rung(root: LearningGoalType, info: Info) -> RungType | None:
 
 @personal_data
 @strawberry.type(name="LearningGoal")
-class LearningGoalType:
+class LearningGoalType(Node):
     row: strawberry.Private[LearningGoal]
     id: strawberry.ID = public("opaque identifier")
     statement: str | None = guarded(rules.LEARNING_RECORD)

@@ -1,0 +1,81 @@
+"""Structured logs (structlog): one JSON object per line on stdout in production, readable lines in
+development.
+
+* One line per HTTP request (logger ``schoolgraph.request``): ``request_id``, ``tenant`` (the school's or
+  trust's slug, or ``platform``), ``endpoint``, ``operation``, ``method``, ``status``, ``duration_ms``.
+  No client address, token or variable: the log is not a second copy of personal data.
+* Every other log record of the process (the standard library's ``logging``: uvicorn, SQLAlchemy, ours)
+  goes through the same renderer, so an exception's traceback is a field (``exception``) of its one JSON
+  line, never a run of lines on stdout that a log shipper would split.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from starlette.types import Scope
+
+from common.settings import Settings
+
+request_log = structlog.get_logger("schoolgraph.request")
+
+
+def log_format(settings: Settings) -> str:
+    return settings.log_format or ("json" if settings.production else "console")
+
+
+def configure_logging(settings: Settings, *, stream: Any = None) -> None:
+    """Route structlog and the standard library's logging through one renderer on ``stream`` (stdout)."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if log_format(settings) == "json":
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.dict_tracebacks)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # The request line below replaces uvicorn's access log (which has the client's address).
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def log_request(scope: Scope, record: Any, endpoint: str, status: int, seconds: float) -> None:
+    """The request's one line (:class:`server.metrics.Observed` calls it when the response is sent)."""
+    if endpoint in ("livez", "readyz", "healthz", "metrics") and status < 400:
+        return  # probes and scrapes every few seconds: counted in the metrics, not logged
+    request_log.info(
+        "request",
+        request_id=record.request_id,
+        tenant=record.tenant,
+        endpoint=endpoint,
+        operation=record.operation,
+        method=scope.get("method"),
+        status=status,
+        duration_ms=round(seconds * 1000, 1),
+    )

