@@ -225,7 +225,7 @@ TABLES: tuple[TableEntry, ...] = (
         "due_on created_at",
         identifier="set_by set_by_staff",
     ),
-    entry("audit_heads", Subject.NONE, operational="school_id seq hash"),
+    entry("audit_heads", Subject.NONE, operational="school_id seq hash frontier"),
     entry(
         "audit_log", A,
         retention=Retention(
@@ -234,9 +234,13 @@ TABLES: tuple[TableEntry, ...] = (
         ),
         links=(Link("actor_id", Subject.PERSON, BLANK, also=("actor_username", "client_address")),
                Link("target_id", Subject.PERSON, KEEP)),
-        operational="school_id seq occurred_at actor_type role action target_type outcome detail request_id "
+        operational="school_id id seq occurred_at actor_type role action target_type outcome detail request_id "
         "prev_hash hash",
         audit="actor_id target_id actor_username client_address",
+    ),
+    entry(
+        "audit_tree_heads", Subject.NONE,
+        operational="school_id tree_size root_hash chain_hash signed_at signature",
     ),
     entry(
         "auth_sessions", A, retention=expired("expires_at"), links=(Link("account_id", A, DELETE),),
@@ -245,8 +249,15 @@ TABLES: tuple[TableEntry, ...] = (
     ),
     entry(
         "contacts", C, links=(Link("id", C, DELETE),),
-        operational="school_id active created_at", identifier="id title forename surname source_id",
+        operational="school_id active created_at changed_version",
+        identifier="id title forename preferred_forename surname source_id",
         contact="email phone",
+    ),
+    entry(
+        "document_acceptances", A,
+        links=(Link("account_id", A, DELETE), Link("on_behalf_of_pupil_id", P, DELETE)),
+        operational="school_id id document_id accepted_at", identifier="account_id on_behalf_of_pupil_id",
+        audit="evidence_reference",
     ),
     entry(
         "content_reports", Subject.NONE,
@@ -296,7 +307,8 @@ TABLES: tuple[TableEntry, ...] = (
     entry("group_terms", Subject.NONE, operational="school_id group_id term_id"),
     entry(
         "groups", Subject.NONE,
-        operational="school_id id name type external_id year_group subject active created_at updated_at",
+        operational="school_id id name type external_id year_group subject active created_at updated_at "
+        "changed_version",
     ),
     entry(
         "invoices", Subject.NONE, retention=PLATFORM,
@@ -337,6 +349,10 @@ TABLES: tuple[TableEntry, ...] = (
         identifier="proposed_by accepted_by closed_by",
     ),
     entry(
+        "notice_reads", A, links=(Link("account_id", A, DELETE),),
+        operational="school_id document_id read_at", identifier="account_id",
+    ),
+    entry(
         "operator_accounts", U, retention=PLATFORM, platform=_OPERATORS,
         operational="id status must_change_password failed_logins locked_until created_at",
         identifier="username display_name", contact="email", credentials="password_hash",
@@ -346,6 +362,39 @@ TABLES: tuple[TableEntry, ...] = (
         "outbox", Subject.NONE, retention=expired("created_at", 365),
         operational="id kind audience tenant_id trust_id subject body dedupe_key created_at sent_at recipients "
         "attempts last_error",
+    ),
+    entry(
+        "partner_approvals", Subject.NONE,
+        links=(Link("approved_by", A, NULL), Link("revoked_by", A, NULL)),
+        operational="school_id id partner_id scopes approved_at revoked_at", identifier="approved_by revoked_by",
+    ),
+    entry(
+        "partner_assertions", Subject.NONE, retention=expired("expires_at", 1),
+        platform="an integration partner's used client assertions (replay protection), no person",
+        operational="partner_id jti expires_at",
+    ),
+    entry(
+        "partner_keys", Subject.NONE, retention=PLATFORM, platform="an integration partner's public keys",
+        operational="id partner_id kid jwk created_at revoked_at",
+    ),
+    entry(
+        "partner_rate_windows", Subject.NONE, retention=expired("window_started_at", 1),
+        platform="an integration partner's request counts, no person",
+        operational="partner_id window_started_at requests",
+    ),
+    entry(
+        "partner_secrets", Subject.NONE, retention=PLATFORM, platform="an integration partner's credentials",
+        operational="id partner_id created_at expires_at", credentials="secret_hash",
+    ),
+    entry(
+        "partner_tokens", Subject.NONE, retention=expired("expires_at"),
+        operational="school_id id partner_id approval_id scopes issued_at expires_at revoked_at",
+    ),
+    entry(
+        "partners", U, retention=PLATFORM,
+        platform="the operator's register of integration partners; its contact is the partner's, not a school's",
+        operational="id client_id name privacy_notice_url allowed_scopes status created_at",
+        identifier="contact_name", contact="contact_email",
     ),
     entry(
         "own_consent_due", P, links=(Link("pupil_id", P, DELETE), Link("parent_responsible_by", A, NULL)),
@@ -387,6 +436,12 @@ TABLES: tuple[TableEntry, ...] = (
         identifier="subject_id started_by lifted_by", audit="reason",
     ),
     entry(
+        "policy_documents", Subject.NONE, retention=PLATFORM, links=(Link("published_by", U, KEEP),),
+        platform="the platform's published documents (licence terms, notices, agreements)",
+        operational="id kind version title body summary_of_changes effective_from published_at",
+        identifier="published_by",
+    ),
+    entry(
         "pupil_consents", P,
         links=(Link("pupil_id", P, DELETE), Link("contact_id", C, DELETE), Link("account_id", A, PSEUDO),
                Link("withdrawn_by", A, NULL)),
@@ -405,8 +460,9 @@ TABLES: tuple[TableEntry, ...] = (
     ),
     entry(
         "pupils", P, retention=LEAVERS, links=(Link("id", P, DELETE),),
-        operational="school_id active created_at updated_at",
-        identifier="id forename surname date_of_birth gender upn uln date_of_leaving source_id",
+        operational="school_id active created_at updated_at changed_version",
+        identifier="id forename preferred_forename surname date_of_birth gender upn uln date_of_leaving "
+        "source_id",
         contact="email",
     ),
     entry(
@@ -444,11 +500,13 @@ TABLES: tuple[TableEntry, ...] = (
     entry(
         "staff", S, retention=LEAVERS,
         links=(Link("id", S, DELETE), Link("pupil_access_granted_by", A, NULL)),
-        operational="school_id teaching active pupil_access created_at updated_at",
-        identifier="id title forename surname role_text staff_code date_of_leaving pupil_access_reason "
+        operational="school_id teaching active pupil_access created_at updated_at changed_version",
+        identifier="id title forename preferred_forename surname role_text staff_role staff_code "
+        "date_of_leaving pupil_access_reason "
         "pupil_access_granted_by pupil_access_granted_at source_id",
         contact="work_email secondary_email",
     ),
+    entry("roster_change_heads", Subject.NONE, operational="school_id version"),
     entry(
         "stored_files", Subject.NONE, links=(Link("uploaded_by", A, PSEUDO),),
         operational="school_id id storage_key file_name media_type byte_size sha256 created_at",

@@ -28,7 +28,16 @@ from graph.school.roster.queries import RosterQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, AuditQuery, RosterQuery, LearningQuery, ConsentQuery, AgreementsQuery, PrivacyQuery, PartnerQuery):
+class Query(
+    PeopleQuery,
+    AuditQuery,
+    RosterQuery,
+    LearningQuery,
+    ConsentQuery,
+    AgreementsQuery,
+    PrivacyQuery,
+    PartnerQuery,
+):
     """The root query: each domain contributes its fields from its own module."""
 
 

@@ -95,8 +95,8 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("on_behalf_of_pupil_id IS NOT NULL"),
     )
-    # The history: recorded, never changed or deleted by the runtime role.
-    rls.grant("document_acceptances", "SELECT, INSERT")
+    # The history: recorded and never changed; deleted only by an erasure (LL 5.1.6, privacy/registry.py).
+    rls.grant("document_acceptances", "SELECT, INSERT, DELETE")
     rls.enable_tenant_rls("document_acceptances")
 
     op.create_table(
@@ -121,7 +121,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("school_id", "account_id", "document_id", name=op.f("pk_notice_reads")),
     )
-    rls.grant("notice_reads", "SELECT, INSERT")
+    rls.grant("notice_reads", "SELECT, INSERT, DELETE")  # DELETE: an erasure
     rls.enable_tenant_rls("notice_reads")
 
 

@@ -2,7 +2,7 @@
 signed tree heads (issue 15)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 - ``audit_log.id``: an identity, the entry's key from the moment it is inserted. ``seq``, ``prev_hash`` and
   ``hash`` become nullable: a request inserts its entries without them (pending), and the sequencer sets
@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from migrations import rls
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """integration partners (issue 14): partners and their credentials, per-school approvals and issued tokens.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from migrations import rls
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 runtime role has the tables an import wrote analysed (it cannot ANALYZE tables it does not own).
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 from migrations import rls
 
 revision: str = "0012"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -27,7 +27,6 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.sql import Select
@@ -37,11 +36,11 @@ from sqlmodel import col
 from models import Contact, Pupil, School, Staff
 from models.roster import PupilExtendedData, Term
 from partners.scopes import ROSTER_READ
+from people.processing import visible_to_all
 from roster.export import (
     CONTACT_ROLES,
     ENROLLED,
     SEXES,
-    staff_role_sql,
     TERM_TYPES,
     contact_users,
     demographics_stmt,
@@ -49,6 +48,7 @@ from roster.export import (
     enrollments_stmt,
     groups_stmt,
     pupil_users,
+    staff_role_sql,
     staff_users,
 )
 from roster.reading import SchoolRef
@@ -59,9 +59,8 @@ def served_persons(model: Any, school: SchoolRef) -> ColumnElement[bool]:
     """THE place that decides which persons (pupils, staff, contacts) a partner is served: a predicate on
     ``model``'s rows, ANDed into every statement that returns persons or their enrolments and
     demographics. The export's statements already keep to active persons; this adds what applies to
-    partners only. Restriction of processing (issue 12) is added here when it lands: a restricted
-    person must never be served."""
-    return true()
+    partners only: a person whose processing is restricted (LL-S2 (xiii)) is never served."""
+    return visible_to_all(model, model.id)
 
 
 def iso_timestamp(column: Any) -> Any:
