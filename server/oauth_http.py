@@ -40,6 +40,10 @@ ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 """Algorithms a partner may sign its client assertion with (private_key_jwt)."""
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
+OAUTH_REALM = "oauth"
+"""The throttle realm of failed client authentications at the token endpoint (one for every school: a
+client is the platform's, not a school's)."""
+
 
 class Throttled(OAuth2Error):  # type: ignore[misc]
     """Too many failed client authentications from this address (``auth/throttling.py``)."""
@@ -168,7 +172,7 @@ async def _authenticated(
     now: Any,
 ) -> Response:
     address = trail.client_address or "unknown"
-    if await address_blocked(session, runtime.auth, address, now):
+    if await address_blocked(session, runtime.auth, address, now, realm=OAUTH_REALM):
         raise Throttled("Too many failed client authentications from this address; try again later.")
     if grant:
         oauth.check_grant_type(form)
@@ -183,7 +187,7 @@ async def _authenticated(
             now=now,
         )
     except InvalidClientError:
-        await record_address_failure(session, runtime.auth, address, now)
+        await record_address_failure(session, runtime.auth, address, now, realm=OAUTH_REALM)
         trail.record(
             "partner.client_authentication",
             "DENIED",

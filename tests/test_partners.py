@@ -1117,3 +1117,33 @@ async def test_the_change_feed_never_skips_a_change_that_commits_late(
     assert served == [first.source_id or str(first.id), second.source_id or str(second.id)]
     assert after["changes"][0]["version"] < after["changes"][1]["version"]
     assert (await _feed(client, school, after["next"]))["changes"] == []
+
+
+async def test_a_person_whose_processing_is_restricted_is_never_served(
+    reader: tuple[SchoolData, httpx.AsyncClient],
+) -> None:
+    """Issue 14, LL-S2 (xiii): once a school admin restricts a pupil's processing, the OneRoster provider
+    leaves them out of the collections and answers their object as unknown."""
+    school, client = reader
+    pupil = school.pupils["pupil1"]
+    before = (await client.get(roster_url(school, "students?limit=1000"))).json()["students"]
+    [sourced_id] = [
+        s["sourcedId"] for s in before if (s["givenName"], s["familyName"]) == (pupil.forename, pupil.surname)
+    ]
+    partner_auth = client.headers.pop("authorization")
+    admin = await login(client, school.slug, "admin")
+    restricted = await gql(
+        client,
+        school.slug,
+        "mutation($i: RestrictProcessingInput!) { restrictProcessing(input: $i) { errors { field code } } }",
+        {"i": {"personId": to_global_id("Pupil", pupil.id), "kind": "RESTRICTION", "reason": "Contested"}},
+        token=admin,
+    )
+    assert restricted["data"]["restrictProcessing"]["errors"] == []
+    client.headers["authorization"] = partner_auth
+    after = await client.get(roster_url(school, "students?limit=1000"))
+    served = {s["sourcedId"] for s in after.json()["students"]}
+    assert sourced_id not in served and len(served) == len(before) - 1
+    assert after.headers["x-total-count"] == str(len(before) - 1)
+    one = await client.get(roster_url(school, f"students/{sourced_id}"))
+    assert one.status_code == 404, one.text
