@@ -21,12 +21,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BYTEA
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -159,23 +159,30 @@ _SWEEP_CHUNK = 500
 
 
 async def pending_schools(engine: AsyncEngine) -> list[uuid.UUID]:
-    """The schools with pending entries, read through row-level security like everything else: the
-    transaction is bound to a chunk of schools at a time, and the partial index of pending entries
-    answers."""
+    """The schools with pending entries (:func:`pending`)."""
+    return (await pending(engine))[0]
+
+
+async def pending(engine: AsyncEngine) -> tuple[list[uuid.UUID], datetime | None]:
+    """The schools with pending entries, and when the oldest pending entry occurred (None: nothing
+    pending), read through row-level security like everything else: the transaction is bound to a chunk of
+    schools at a time, and the partial index of pending entries answers."""
     found: list[uuid.UUID] = []
+    oldest: datetime | None = None
     async with AsyncSession(engine) as session, session.begin():
         everyone = list((await session.execute(select(School.id).order_by(School.id))).scalars())
         for start in range(0, len(everyone), _SWEEP_CHUNK):
             chunk = everyone[start : start + _SWEEP_CHUNK]
             await bind(session, chunk)
-            found += (
-                await session.execute(
-                    select(AuditEntry.school_id)
-                    .where(in_schools(AuditEntry, chunk), AuditEntry.seq.is_(None))  # type: ignore[union-attr]
-                    .distinct()
-                )
-            ).scalars()
-    return found
+            rows = await session.execute(
+                select(AuditEntry.school_id, func.min(AuditEntry.occurred_at))
+                .where(in_schools(AuditEntry, chunk), AuditEntry.seq.is_(None))  # type: ignore[union-attr]
+                .group_by(AuditEntry.school_id)
+            )
+            for school, occurred in rows.all():
+                found.append(school)
+                oldest = occurred if oldest is None else min(oldest, occurred)
+    return found, oldest
 
 
 async def sequence_all(engine: AsyncEngine, keys: SigningKeys, *, now: datetime) -> list[Sequenced]:
@@ -199,8 +206,11 @@ class AuditSequencer:
         *,
         interval: float = 5.0,
         settle: float = 1.0,
+        on_lag: Callable[[float], None] | None = None,
     ) -> None:
         self.engine, self.keys, self.clock = engine, keys, clock
+        self.on_lag = on_lag
+        """Told, at each sweep, how many seconds the oldest pending entry has waited (0: none waits)."""
         self.interval, self.settle = interval, settle
         self._dirty: set[uuid.UUID] = set()
         self._event = asyncio.Event()
@@ -237,7 +247,11 @@ class AuditSequencer:
             schools, self._dirty = self._dirty, set()
             try:
                 if sweep:
-                    schools |= set(await pending_schools(self.engine))
+                    waiting, oldest = await pending(self.engine)
+                    schools |= set(waiting)
+                    if self.on_lag is not None:
+                        lag = 0.0 if oldest is None else (self.clock.now() - oldest).total_seconds()
+                        self.on_lag(max(lag, 0.0))
                 for school in schools:
                     done = await sequence_school(self.engine, school, self.keys, now=self.clock.now())
                     if done.busy:

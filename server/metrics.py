@@ -14,7 +14,7 @@ What is measured:
 * ``schoolgraph_job_last_run_timestamp_seconds{step, outcome}``: the jobs runner's last run of each step,
   read from the ``job_runs`` table at each scrape (the runner is a separate, short-lived process).
 * ``schoolgraph_audit_sequencing_lag_seconds``: a gauge for the audit sequencer to set
-  (:data:`AUDIT_SEQUENCING_LAG`); 0 until it does.
+  (:data:`AUDIT_SEQUENCING_LAG`, set by the audit sequencer at each sweep).
 
 With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by them: the
 scrape then adds up every worker's counters (prometheus_client's multiprocess mode).

@@ -14,6 +14,7 @@ from auth.tokens import SigningKeys
 from common.clock import Clock, SystemClock
 from common.settings import Settings
 from graph.audit import AnonymousDenials
+from server.metrics import AUDIT_SEQUENCING_LAG
 
 
 @dataclass(frozen=True)
@@ -55,5 +56,5 @@ def build_runtime(
         auth=AuthRuntime.from_settings(settings, keys),
         school_schema=build_schema(settings),
         clock=clock,
-        audit_sequencer=AuditSequencer(engine, keys, clock),
+        audit_sequencer=AuditSequencer(engine, keys, clock, on_lag=AUDIT_SEQUENCING_LAG.set),
     )

@@ -636,3 +636,32 @@ async def test_an_owner_who_rewrites_entries_and_heads_is_caught_by_the_anchor(
         f"{school.slug}: entry 3 was rewritten: entries 3 to 4 no longer match the anchored signed tree head of size 4"
         in output
     )
+
+
+async def test_the_sequencer_reports_how_long_the_oldest_entry_waited(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1 in operation: at each sweep the server's sequencer reports the age of the oldest entry not
+    yet sequenced (the ``schoolgraph_audit_sequencing_lag_seconds`` gauge), then sequences it."""
+    from audit.sequencer import AuditSequencer, pending
+
+    school = await factory.school(pupils_per_group=1)
+    token = await login(client, school.slug, "admin")
+    group = to_global_id("Group", school.groups["A"].id)
+    mutation = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }"
+    body = await gql(client, school.slug, mutation, {"i": {"groupId": group, "name": "Class Z"}}, token=token)
+    assert body["data"]["updateGroup"]["errors"] == []
+    waiting, oldest = await pending(engine)
+    assert school.id in waiting and oldest is not None and oldest <= clock.now()
+    clock.CLOCK.advance(timedelta(seconds=90))
+    lags: list[float] = []
+    sequencer = AuditSequencer(engine, KEYS, clock.CLOCK, interval=0.01, settle=0, on_lag=lags.append)
+    sequencer.start()
+    try:
+        with anyio.fail_after(60):
+            while not lags or school.id in (await pending(engine))[0]:  # noqa: ASYNC110 - the database signals nothing
+                await asyncio.sleep(0.05)
+    finally:
+        await sequencer.stop()
+    assert lags[0] >= 90
+    assert all(e.seq is not None for e in await entries(engine, school.id))
