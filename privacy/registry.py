@@ -378,8 +378,8 @@ TABLES: tuple[TableEntry, ...] = (
         operational="id partner_id kid jwk created_at revoked_at",
     ),
     entry(
-        "partner_rate_windows", Subject.NONE, retention=expired("window_started_at", 1),
-        platform="an integration partner's request counts, no person",
+        "partner_rate_windows", Subject.NONE, retention=PLATFORM,
+        platform="an integration partner's request count in its current window (one row, updated in place)",
         operational="partner_id window_started_at requests",
     ),
     entry(

@@ -321,9 +321,9 @@ async def test_concurrent_first_submissions_all_succeed_with_one_row(
     as a first submission or a resubmission (none is a CONFLICT), and the pupil has one submission, holding
     one of the ten texts.
 
-    To make the ten overlap for certain, a concurrent writer of the school's audit log holds its chain head
-    while they run: every request then reaches its write before the first of them can commit (a request
-    writes its audit trail last), which is the race of ten requests served in parallel."""
+    To make the ten overlap for certain, a concurrent transaction holds the audit log in SHARE mode while they
+    run: every request then reaches its write before the first of them can commit (a request inserts its
+    audit trail last, and that insert waits), which is the race of ten requests served in parallel."""
     school = await factory.school()
     assignment = (await _set(client, school, await login(client, school.slug, "teacher1")))["assignment"]
     pupil = await login(client, school.slug, "pupil1")
@@ -331,9 +331,7 @@ async def test_concurrent_first_submissions_all_succeed_with_one_row(
 
     async with owner_engine.connect() as holder, owner_engine.connect() as watcher:
         held = await holder.begin()
-        await holder.execute(
-            text("SELECT seq FROM audit_heads WHERE school_id = :s FOR UPDATE"), {"s": school.id}
-        )
+        await holder.execute(text("LOCK TABLE audit_log IN SHARE MODE"))
         requests = [
             asyncio.create_task(
                 mutate(
@@ -400,9 +398,7 @@ async def test_a_rolled_back_upload_of_work_leaves_no_file(
 
     async with owner_engine.connect() as holder, owner_engine.connect() as watcher:
         held = await holder.begin()
-        await holder.execute(
-            text("SELECT seq FROM audit_heads WHERE school_id = :s FOR UPDATE"), {"s": school.id}
-        )
+        await holder.execute(text("LOCK TABLE audit_log IN SHARE MODE"))
         request = asyncio.create_task(
             client.post(
                 f"/schools/{school.slug}/graphql",

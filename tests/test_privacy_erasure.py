@@ -10,11 +10,12 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from auth.tokens import SigningKeys
 from common.settings import Settings
 from server.jobs import run_jobs
 from storage.files import local_store
 from tests.factories import clock
-from tests.factories.audit import verify
+from tests.factories.audit import sequence, verify
 from tests.factories.learning import PDF, gid, mutate, problems, seed_judgements, starter, today, upload
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.test_learning_assignments import ASSIGNMENT, SUBMISSION
@@ -98,6 +99,7 @@ async def test_erasing_a_pupil_leaves_nothing_of_them_but_a_pseudonymous_record(
     engine: AsyncEngine,
     owner_engine: AsyncEngine,
     settings: Settings,
+    keys: SigningKeys,
 ) -> None:
     """LL 5.1.6, LL-S2 (xii): after a school admin erases a pupil, a scan of every table finds none of their
     ids, names, UPN, ULN, e-mail or username (the audit chain's hashed ids aside); their sessions end; the
@@ -110,6 +112,7 @@ async def test_erasing_a_pupil_leaves_nothing_of_them_but_a_pseudonymous_record(
         school,
         [(school.pupils["pupil1"].id, made["ladder"].id, made["ladder"].rung_ids[2], "SECURE", today())],
     )
+    await sequence(engine, school.id, keys)  # the pupil's entries are in the signed tree before the erasure
     pupil = school.pupils["pupil1"]
     account = school.accounts["pupil1"]
     store = local_store(settings.data_dir)
@@ -152,8 +155,9 @@ async def test_erasing_a_pupil_leaves_nothing_of_them_but_a_pseudonymous_record(
     # Their session is gone: the token they signed in with is anonymous now.
     refused = await gql(client, school.slug, "{ viewer { username } }", token=made["pupil_token"])
     assert refused == {"data": {"viewer": None}}
-    verdict = await verify(engine, school.id)
-    assert verdict.fault is None and verdict.entries > 10
+    await sequence(engine, school.id, keys)
+    verdict = await verify(engine, school.id, keys)
+    assert verdict.fault is None and verdict.pending == 0 and verdict.entries > 10
     listed = await gql(
         client, school.slug, "{ pupils(first: 50) { edges { node { forename } } } }", token=made["admin"]
     )
@@ -243,13 +247,18 @@ async def test_only_the_schools_admins_may_erase(client: httpx.AsyncClient, fact
 
 
 async def test_a_failure_mid_erasure_leaves_the_database_as_it_was(
-    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    keys: SigningKeys,
 ) -> None:
     """LL 5.1.6: the erasure is one transaction. A fault injected into it (the database refusing one of its
     deletes, part-way through the tables) leaves every row of the school as it was, the client gets a masked
     error (no stack trace), and the audit chain still verifies."""
     school = await factory.school()
     made = await _busy_pupil(client, school)
+    await sequence(engine, school.id, keys)
     before = await rows_per_table(owner_engine, school.id)
     trigger = f"fault_{uuid.uuid4().hex[:8]}"
     async with owner_engine.begin() as connection:
@@ -281,7 +290,8 @@ async def test_a_failure_mid_erasure_leaves_the_database_as_it_was(
     assert {t: n for t, n in after.items() if t not in ("audit_log", "audit_heads")} == {
         t: n for t, n in before.items() if t not in ("audit_log", "audit_heads")
     }
-    verdict = await verify(engine, school.id)
-    assert verdict.fault is None and verdict.entries > 10
+    await sequence(engine, school.id, keys)
+    verdict = await verify(engine, school.id, keys)
+    assert verdict.fault is None and verdict.pending == 0 and verdict.entries > 10
     signed_in = await gql(client, school.slug, "{ viewer { username } }", token=made["pupil_token"])
     assert signed_in["data"]["viewer"] == {"username": "pupil1"}

@@ -156,10 +156,11 @@ def upgrade() -> None:
     # Used assertion ids are pruned once expired; the rate window is one row per partner, updated in place.
     rls.grant("partner_assertions", "SELECT, INSERT, DELETE")
     rls.grant("partner_rate_windows", "SELECT, INSERT, UPDATE")
-    # A school's approvals and tokens: approved, revoked (an UPDATE), never deleted (the history stays).
+    # A school's approvals and tokens: approved, revoked (an UPDATE); approvals are never deleted (the
+    # history stays), tokens are purged by the retention step 30 days after they expire (privacy/registry.py).
     rls.grant("partner_approvals", "SELECT, INSERT, UPDATE")
     rls.enable_tenant_rls("partner_approvals")
-    rls.grant("partner_tokens", "SELECT, INSERT, UPDATE")
+    rls.grant("partner_tokens", "SELECT, INSERT, UPDATE, DELETE")
     rls.enable_tenant_rls("partner_tokens")
     # The change feed (partners/changes.py): every write of a roster row takes the school's next change
     # version from its sequencer row, whatever the application sends; rows written before stay 0 ("before
