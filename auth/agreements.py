@@ -15,17 +15,24 @@ statement per request) asks them to refuse the request or the field, and ``auth`
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
+from common.clock import school_today, years_before
 from models import Account, Pupil
 from models.agreements import LICENCE_TERMS, LRS_AGREEMENT, USER_POLICIES, DocumentAcceptance, PolicyDocument
 from tenants.scoping import in_school
 
 CONSENT_AGE = 13
 """Under this age a pupil's parent consents and accepts for them (LL 6.3.2); from it, the pupil (LL 6.3.3)."""
+
+
+def born_after(now: datetime) -> date:
+    """Pupils born after this date are under 13 on the school's date at ``now``."""
+    return years_before(school_today(now), CONSENT_AGE)
 
 
 def current_document(document: Any, now: Any) -> ColumnElement[bool]:

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.agreements import CONSENT_AGE, lrs_pending, policies_pending, terms_pending
+from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
-from common.clock import school_today, years_before
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.platform import SuperUser
 from tenants.scoping import in_school
@@ -124,7 +123,7 @@ def _principal_stmt() -> Select[Any]:
     """
     school: Any = bindparam("school_id")
     now: Any = bindparam("now")
-    born_after: Any = bindparam("born_after")
+    child_if_born_after: Any = bindparam("born_after")
     exists_super_user = (
         select(SuperUser.account_id)
         .where(in_school(SuperUser, school), SuperUser.account_id == Account.id)
@@ -205,8 +204,8 @@ def _principal_stmt() -> Select[Any]:
             ),
             exists_super_user,
             terms_pending(school, now),
-            policies_pending(school, now, born_after),
-            lrs_pending(school, now, born_after),
+            policies_pending(school, now, child_if_born_after),
+            lrs_pending(school, now, child_if_born_after),
         )
         .join(
             AuthSession,
@@ -249,7 +248,7 @@ async def load_principal(
         "account_id": account_id,
         "session_id": session_id,
         "now": now,
-        "born_after": years_before(school_today(now), CONSENT_AGE),
+        "born_after": born_after(now),
     }
     connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
     row = (await connection.execute(_PRINCIPAL, params)).one_or_none()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
@@ -27,9 +27,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from auth.agreements import CONSENT_AGE, accepted_by, current_document, under_13
+from auth.agreements import CONSENT_AGE, accepted_by, born_after, current_document, under_13
 from auth.principal import Principal, Role
-from common.clock import school_today, years_before
 from common.errors import DomainError, Problems
 from common.events import emit
 from models import Account, Pupil
@@ -45,11 +44,6 @@ from tenants.scoping import in_school
 
 LISTED = 100
 """At most this many accounts are named per document in the report (the count beside it is exact)."""
-
-
-def born_after(now: datetime) -> date:
-    """Pupils born after this date are under 13 on the school's date at ``now``."""
-    return years_before(school_today(now), CONSENT_AGE)
 
 
 def _latest(now: datetime) -> Select[Any]:

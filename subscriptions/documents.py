@@ -14,6 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +45,8 @@ WHO_ACCEPTS = {
     LRS_AGREEMENT: "every user, before any ULN or learner record is shown to them",
 }
 EVERY_USER = "every user (a parent for a child under 13), before anything else works"
+LISTED = 200
+"""At most this many versions are listed to the operator."""
 
 
 @dataclass(frozen=True)
@@ -184,3 +187,12 @@ async def _tell_schools(
         )
         told += 1
     return told, [s for s in schools if s.id not in with_super_users]
+
+
+async def published(session: AsyncSession, kind: str | None = None) -> list[PolicyDocument]:
+    """Every published version (of ``kind``), by kind, newest first: the operator's list."""
+    effective: Any = PolicyDocument.effective_from
+    stmt = select(PolicyDocument).order_by(PolicyDocument.kind, effective.desc()).limit(LISTED)
+    if kind is not None:
+        stmt = stmt.where(PolicyDocument.kind == kind)
+    return list((await session.execute(stmt)).scalars())

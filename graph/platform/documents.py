@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from auth.operators import OPERATOR
@@ -16,7 +15,6 @@ from graph.permissions import guarded, guarded_mutation
 from graph.platform.context import AdminContext, operator_of
 from graph.platform.refs import SchoolRef
 from graph.school.agreements.types import DocumentKind, PolicyDocumentType
-from models.agreements import PolicyDocument
 from subscriptions import documents
 
 
@@ -75,11 +73,8 @@ async def publish_document(info: Info, input: PublishDocumentInput) -> PublishDo
 
 
 async def _documents(info: Info, kind: DocumentKind | None = None) -> list[PolicyDocumentType]:
-    stmt = select(PolicyDocument).order_by(PolicyDocument.kind, PolicyDocument.effective_from.desc())  # type: ignore[attr-defined]
-    if kind is not None:
-        stmt = stmt.where(PolicyDocument.kind == kind.value)
-    rows = await info.context.session.execute(stmt.limit(200))
-    return [PolicyDocumentType.of(r) for r in rows.scalars()]
+    rows = await documents.published(info.context.session, None if kind is None else kind.value)
+    return [PolicyDocumentType.of(r) for r in rows]
 
 
 @strawberry.type
@@ -87,8 +82,8 @@ class DocumentsQuery:
     documents: list[PolicyDocumentType] | None = guarded(
         OPERATOR,
         resolver=_documents,
-        description="Every published version, by kind, newest first (at most 200).",
-        metadata=list_size(200),
+        description=f"Every published version, by kind, newest first (at most {documents.LISTED}).",
+        metadata=list_size(documents.LISTED),
     )
 
 

@@ -51,6 +51,7 @@ from roster.export import (
     staff_role_sql,
     staff_users,
 )
+from roster.oneroster_spec import SPECS_11
 from roster.reading import SchoolRef
 from tenants.scoping import in_school
 
@@ -453,23 +454,8 @@ _USER_FIELDS = (
     "grades",
 )
 _USER_FILTERS = (*COMMON, "username", "enabledUser", "givenName", "familyName", "role", "email", "phone")
-_DEMOGRAPHIC_FIELDS = (
-    *COMMON,
-    "birthDate",
-    "sex",
-    "americanIndianOrAlaskaNative",
-    "asian",
-    "blackOrAfricanAmerican",
-    "nativeHawaiianOrOtherPacificIslander",
-    "white",
-    "demographicRaceTwoOrMoreRaces",
-    "hispanicOrLatinoEthnicity",
-    "countryOfBirthCode",
-    "stateOfBirthAbbreviation",
-    "cityOfBirth",
-    "publicSchoolResidenceStatus",
-    "metadata",
-)
+_DEMOGRAPHIC_FIELDS = (*SPECS_11["demographics.csv"], "metadata")
+"""The 1.1 CSV binding's demographics columns (the REST binding has the same fields) and its metadata."""
 
 RESOURCES: dict[str, Resource] = {
     r.collection: r

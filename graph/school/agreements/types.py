@@ -12,6 +12,7 @@ from auth import policies
 from graph.core.relay import Node, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, personal_data, public
+from graph.school.people.types import Role
 from models import Account
 from models.agreements import DocumentAcceptance, PolicyDocument
 from privacy.agreements import LISTED, AcceptanceReport, DocumentView, Outstanding
@@ -99,24 +100,16 @@ class AcceptanceType:
         )
 
 
-@strawberry.enum
-class AccountRole(Enum):
-    SCHOOL_ADMIN = "SCHOOL_ADMIN"
-    STAFF = "STAFF"
-    PUPIL = "PUPIL"
-    PARENT = "PARENT"
-
-
 @personal_data
 @strawberry.type(name="AccountNotAccepted", description="An active account that has not accepted a document.")
 class AccountNotAcceptedType:
     row: strawberry.Private[Account]
     username: str | None = guarded(policies.SCHOOL_ADMIN)
-    role: AccountRole | None = guarded(policies.SCHOOL_ADMIN)
+    role: Role | None = guarded(policies.SCHOOL_ADMIN)
 
     @classmethod
     def of(cls, row: Account) -> AccountNotAcceptedType:
-        return cls(row=row, username=row.username, role=AccountRole(row.role))
+        return cls(row=row, username=row.username, role=Role(row.role))
 
 
 @strawberry.type(name="OutstandingAcceptance")
