@@ -1,13 +1,13 @@
 # ruff: noqa: S603, S607 - the docker CLI, found on PATH, with fixed arguments of this test
 """The deployable image and stack (docker/): the compose file's shape is checked here always; ``docker
-compose config`` validates it where the Compose plugin is installed, and the image is built where a Docker
+compose config`` (or the stand-alone ``docker-compose config``) validates it where either is installed, and the image is built where a Docker
 daemon answers (both are skipped otherwise, saying why)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,24 +67,44 @@ def test_the_image_is_slim_non_root_and_checks_its_health() -> None:
     assert excluded <= locked  # each exclusion names a pinned package (a typo would exclude nothing)
 
 
-def _compose_plugin() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
-    return probe.returncode == 0
+def _compose_cli() -> list[str] | None:
+    """The Compose command here: the Docker CLI's plugin, else the stand-alone ``docker-compose`` (which
+    .ci/run installs from the distribution's packages where it can); None where neither exists."""
+    if shutil.which("docker") is not None:
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose") is not None:
+        return ["docker-compose"]
+    return None
 
 
-@pytest.mark.skipif(not _compose_plugin(), reason="the Docker Compose plugin is not installed here")
-def test_docker_compose_config_accepts_the_file() -> None:
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), "config", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
+COMPOSE_CLI = _compose_cli()
+
+
+def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+    assert COMPOSE_CLI is not None
+    return subprocess.run(
+        [*COMPOSE_CLI, "-f", str(path), "config"], capture_output=True, text=True, check=False
     )
+
+
+@pytest.mark.skipif(
+    COMPOSE_CLI is None, reason="neither `docker compose` nor `docker-compose` is installed here"
+)
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    result = _compose_config(COMPOSE)
     assert result.returncode == 0, result.stderr
-    config = json.loads(result.stdout)
+    config = yaml.safe_load(result.stdout)
     assert set(config["services"]) == {"db", "migrate", "api", "jobs"}
+    assert config["services"]["api"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"
+    }
+    # The validator validates: the same file with a misspelt service key is refused, naming the key.
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(COMPOSE.read_text(encoding="utf-8").replace("    depends_on:", "    depend_on:", 1))
+    refused = _compose_config(broken)
+    assert refused.returncode != 0 and "depend_on" in refused.stdout + refused.stderr
 
 
 def _daemon() -> bool:
