@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types import Info
 
 from auth.policies import Policy
 from common.errors import DomainError
@@ -76,6 +77,26 @@ def node_kind(prefix: str, policy: Policy) -> Callable[[NodeFetch], NodeFetch]:
         return fetch
 
     return register
+
+
+AdminNodeFetch = Callable[[Any, uuid.UUID], Awaitable[Any]]
+"""``(info, database id) -> GraphQL object or None``, scoped to what the caller's listing fields show."""
+
+
+def admin_node_resolver(
+    kinds: Mapping[str, AdminNodeFetch],
+) -> Callable[[Info, strawberry.ID], Awaitable[Node | None]]:
+    """The ``node(id)`` resolver of an admin schema (trust, platform): the fetch registered for the global
+    id's type name, or None for an id that is not one of ours, of an unknown kind, or not the caller's to see.
+    The root field that carries it states its policy (``guarded``)."""
+
+    async def node(info: Info, id: strawberry.ID) -> Node | None:
+        decoded = from_global_id(id)
+        fetch = None if decoded is None else kinds.get(decoded[0])
+        found: Node | None = None if fetch is None or decoded is None else await fetch(info, decoded[1])
+        return found
+
+    return node
 
 
 @strawberry.type

@@ -18,7 +18,7 @@ from auth.operators import OPERATOR
 from common.errors import DomainError
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
-from graph.core.relay import to_global_id
+from graph.core.relay import Node, to_global_id
 from graph.permissions import guarded, guarded_mutation
 from graph.platform.context import AdminContext, operator_of
 from graph.school.learning.mutations.content import ReviewDecision
@@ -87,7 +87,7 @@ class PlatformUsageType:
     name="PlatformContentReport",
     description="A report about a pre-loaded item, for the operator to review. The reporter is not shown.",
 )
-class PlatformReportType:
+class PlatformReportType(Node):
     id: strawberry.ID
     school_slug: str
     content_code: str

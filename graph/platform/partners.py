@@ -14,7 +14,7 @@ from strawberry.types import Info
 from auth.operators import OPERATOR
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
-from graph.core.relay import from_global_id, to_global_id
+from graph.core.relay import Node, from_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, guarded_mutation
 from graph.platform.context import AdminContext
@@ -24,7 +24,7 @@ from partners.registry import IssuedSecret
 
 
 @strawberry.type(name="Partner")
-class PartnerType:
+class PartnerType(Node):
     """An integration partner (an OAuth2 client). Its contact is the operator's business contact."""
 
     row: strawberry.Private[Partner]

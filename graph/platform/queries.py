@@ -7,11 +7,12 @@ from strawberry.types import Info
 
 from auth.operators import OPERATOR, OperatorPrincipal
 from graph.core.arguments import page_of
-from graph.core.relay import connection, to_global_id
+from graph.core.relay import connection
 from graph.permissions import guarded, public
 from graph.platform.context import AdminContext
 from graph.platform.documents import DocumentsQuery
 from graph.platform.learning import LearningQuery
+from graph.platform.nodes import NodeQuery
 from graph.platform.novations.types import NovationStatus, NovationType
 from graph.platform.partners import PartnerQuery
 from graph.platform.refs import SchoolStatus
@@ -33,14 +34,7 @@ async def _viewer(info: Info) -> OperatorViewer | None:
     if not isinstance(principal, OperatorPrincipal):
         return None
     account = await info.context.session.get(OperatorAccount, principal.account_id)
-    if account is None:
-        return None
-    return OperatorViewer(
-        id=to_global_id("Operator", account.id),
-        username=account.username,
-        display_name=account.display_name,
-        must_change_password=account.must_change_password,
-    )
+    return None if account is None else OperatorViewer.of(account)
 
 
 async def _trusts(info: Info, first: int | None = None, after: str | None = None) -> TrustConnection:
@@ -99,7 +93,7 @@ def _terms(info: Info) -> str:
 
 
 @strawberry.type
-class Query(LearningQuery, DocumentsQuery, PartnerQuery):
+class Query(NodeQuery, LearningQuery, DocumentsQuery, PartnerQuery):
     viewer: OperatorViewer | None = public("says who the caller is; null when anonymous", resolver=_viewer)
     trusts: TrustConnection | None = guarded(OPERATOR, resolver=_trusts, description="Every trust, by slug.")
     trust: TrustType | None = guarded(OPERATOR, resolver=_trust)

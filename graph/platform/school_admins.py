@@ -15,7 +15,7 @@ from strawberry.types import Info
 from auth.trust_admins import SCHOOL_ADMIN_DIRECTORY
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
-from graph.core.relay import expect_global_id, to_global_id
+from graph.core.relay import Node, expect_global_id, to_global_id
 from graph.permissions import guarded, public
 from graph.platform.context import AdminContext, admin_data
 from subscriptions import school_admins
@@ -35,7 +35,7 @@ class AdminAccountStatus(Enum):
 
 @admin_data
 @strawberry.type(name="SchoolAdmin", description="A school admin account (School Subscriber, LL 4.3).")
-class SchoolAdminType:
+class SchoolAdminType(Node):
     row: strawberry.Private[SchoolAdminView]
     id: strawberry.ID = public("opaque identifier")
     username: str | None = guarded(SCHOOL_ADMIN_DIRECTORY)

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.operators import OPERATOR
-from graph.core.relay import Connection, to_global_id
+from graph.core.relay import Connection, Node, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
 from graph.platform.context import AdminContext, admin_data, school_url
@@ -29,22 +29,31 @@ from graph.platform.refs import (
 from graph.platform.school_admins import AdminAccountStatus, SchoolAdminType
 from models import School, Trust
 from models.licensing import DestructionRecord, Suspension
-from models.platform import JobRun, TrustAdminAccount
+from models.platform import JobRun, OperatorAccount, TrustAdminAccount
 from subscriptions import licences, records, school_admins, trusts
 
 
 @admin_data
 @strawberry.type(name="Operator", description="The signed-in platform operator.")
-class OperatorViewer:
+class OperatorViewer(Node):
     id: strawberry.ID = public("opaque identifier of the caller's own account")
     username: str | None = guarded(OPERATOR, password_change_exempt=True)
     display_name: str | None = guarded(OPERATOR, password_change_exempt=True)
     must_change_password: bool | None = guarded(OPERATOR, password_change_exempt=True)
 
+    @classmethod
+    def of(cls, account: OperatorAccount) -> OperatorViewer:
+        return cls(
+            id=to_global_id("Operator", account.id),
+            username=account.username,
+            display_name=account.display_name,
+            must_change_password=account.must_change_password,
+        )
+
 
 @admin_data
 @strawberry.type(name="TrustAdmin", description="An admin account of a trust.")
-class TrustAdminType:
+class TrustAdminType(Node):
     row: strawberry.Private[TrustAdminAccount]
     id: strawberry.ID = public("opaque identifier")
     username: str | None = guarded(OPERATOR)
@@ -82,7 +91,7 @@ async def _trust_licences(root: TrustType, info: Info) -> list[LicenceType]:
 
 
 @strawberry.type(name="Trust", description="A multi-academy trust, single-academy trust or local authority.")
-class TrustType:
+class TrustType(Node):
     row: strawberry.Private[Trust]
     id: strawberry.ID
     slug: str
@@ -131,7 +140,7 @@ class SuspensionReason(Enum):
 
 
 @strawberry.type(name="Suspension", description="A suspension on a breach (LL-A 9.1).")
-class SuspensionType:
+class SuspensionType(Node):
     id: strawberry.ID
     reason: SuspensionReason
     note: str | None
@@ -169,7 +178,7 @@ class TableRows:
     name="DestructionRecord",
     description="What was destroyed of a terminated school, when and at whose request (LL 5.1.3, LL-A 9.3).",
 )
-class DestructionRecordType:
+class DestructionRecordType(Node):
     id: strawberry.ID
     school_slug: str
     school_name: str
@@ -279,7 +288,7 @@ async def _school_destruction(root: PlatformSchool, info: Info) -> DestructionRe
 @strawberry.type(
     name="School", description="A school (tenant) as the operator sees it: no pupil's personal data."
 )
-class PlatformSchool:
+class PlatformSchool(Node):
     row: strawberry.Private[School]
     id: strawberry.ID
     slug: str

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from auth.trust_admins import TRUST_ADMIN, TrustAdminPrincipal
 from common.errors import DomainError
 from common.pagination import Page
-from graph.core.relay import Connection, connection, from_global_id, to_global_id
+from graph.core.relay import Connection, Node, connection, from_global_id, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, public
 from graph.platform.context import AdminContext, admin_data, school_url
@@ -41,11 +41,20 @@ def school_of_trust(info: Info, global_id: str, *, field: str = "schoolId") -> u
 
 @admin_data
 @strawberry.type(name="TrustAdmin", description="The signed-in trust admin.")
-class TrustAdminViewer:
+class TrustAdminViewer(Node):
     id: strawberry.ID = public("opaque identifier of the caller's own account")
     username: str | None = guarded(TRUST_ADMIN, password_change_exempt=True)
     display_name: str | None = guarded(TRUST_ADMIN, password_change_exempt=True)
     email: str | None = guarded(TRUST_ADMIN, password_change_exempt=True)
+
+    @classmethod
+    def of(cls, account: TrustAdminAccount) -> TrustAdminViewer:
+        return cls(
+            id=to_global_id("TrustAdmin", account.id),
+            username=account.username,
+            display_name=account.display_name,
+            email=account.email,
+        )
 
 
 async def _admins(root: TrustSchool, info: Info) -> list[SchoolAdminType]:
@@ -63,7 +72,7 @@ async def _licence(root: TrustSchool, info: Info) -> LicenceType | None:
 @strawberry.type(
     name="School", description="One of the trust's schools today: counts, no one's personal data."
 )
-class TrustSchool:
+class TrustSchool(Node):
     row: strawberry.Private[School]
     id: strawberry.ID
     slug: str
@@ -149,14 +158,7 @@ async def _viewer(info: Info) -> TrustAdminViewer | None:
     if not isinstance(principal, TrustAdminPrincipal):
         return None
     account = await info.context.session.get(TrustAdminAccount, principal.account_id)
-    if account is None:
-        return None
-    return TrustAdminViewer(
-        id=to_global_id("TrustAdmin", account.id),
-        username=account.username,
-        display_name=account.display_name,
-        email=account.email,
-    )
+    return None if account is None else TrustAdminViewer.of(account)
 
 
 async def _trust(info: Info) -> TrustRef | None:
@@ -177,13 +179,17 @@ async def _schools(info: Info) -> list[TrustSchool]:
     return await _schools_of(info, list(info.context.school_ids))
 
 
-async def _school(info: Info, id: strawberry.ID) -> TrustSchool | None:
-    try:
-        school_id = school_of_trust(info, id)
-    except DomainError:
+async def fetch_school(info: Info, school_id: uuid.UUID) -> TrustSchool | None:
+    """One of the trust's schools today; None for any other school."""
+    if school_id not in info.context.school_ids:
         return None
     found = await _schools_of(info, [school_id])
     return found[0] if found else None
+
+
+async def _school(info: Info, id: strawberry.ID) -> TrustSchool | None:
+    decoded = from_global_id(id)
+    return None if decoded is None or decoded[0] != "School" else await fetch_school(info, decoded[1])
 
 
 async def _novations(

@@ -10,9 +10,16 @@ from graph.core.schema import SchoolSchema
 from graph.limits import schema_extensions
 from graph.trust.auth import AuthMutation
 from graph.trust.handover import HandoverMutation
+from graph.trust.nodes import NodeQuery
 from graph.trust.novations import NovationMutation
-from graph.trust.queries import Query
+from graph.trust.queries import Query as TrustQuery
 from graph.trust.school_admins import SchoolAdminMutation
+
+
+@strawberry.type
+class Query(NodeQuery, TrustQuery):
+    """The root query: ``node(id)`` (graph/trust/nodes.py, which reads the types of graph/trust/queries.py)
+    and the trust's fields."""
 
 
 @strawberry.type

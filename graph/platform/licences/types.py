@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph.core.relay import to_global_id
+from graph.core.relay import Node, to_global_id
 from graph.limits import list_size
 from graph.platform.refs import SchoolRef, TrustRef, school_ref, trust_ref
 from models.licensing import Invoice, Licence
@@ -36,7 +36,7 @@ class InvoiceStatus(Enum):
 
 
 @strawberry.type(name="Invoice")
-class InvoiceType:
+class InvoiceType(Node):
     row: strawberry.Private[Invoice]
     id: strawberry.ID
     number: str
@@ -104,7 +104,7 @@ async def _licensee_trust(root: LicenceType, info: Info) -> TrustRef | None:
 @strawberry.type(
     name="Licence", description="A licence: who holds it, its term, renewal and notice dates (LL 15)."
 )
-class LicenceType:
+class LicenceType(Node):
     row: strawberry.Private[Licence]
     id: strawberry.ID
     reference: str

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.core.errors import UserError
-from graph.core.relay import to_global_id
+from graph.core.relay import Node, to_global_id
 from graph.platform.licences.types import LicenceType
 from graph.platform.refs import SchoolRef, TrustRef, school_ref, trust_ref
 from models.licensing import Licence, Novation
@@ -74,7 +74,7 @@ async def _novation_new_licence(root: NovationType, info: Info) -> LicenceType |
 
 
 @strawberry.type(name="Novation", description="A school moving between trusts (LL 20); no tenant data moves.")
-class NovationType:
+class NovationType(Node):
     row: strawberry.Private[Novation]
     id: strawberry.ID
     reason: NovationReason
