@@ -15,6 +15,10 @@ from contextlib import asynccontextmanager
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+NO_TIMEOUT = "SET statement_timeout = 0"
+"""Creating and dropping a database waits for a checkpoint, which on a loaded machine takes longer than the
+engine's statement timeout (a guard for requests, not for this)."""
+
 
 @asynccontextmanager
 async def scratch_database(owner_engine: AsyncEngine, owner_url: URL) -> AsyncIterator[URL]:
@@ -22,9 +26,11 @@ async def scratch_database(owner_engine: AsyncEngine, owner_url: URL) -> AsyncIt
     name = f"scratch_{uuid.uuid4().hex[:12]}"
     autocommit = owner_engine.execution_options(isolation_level="AUTOCOMMIT")
     async with autocommit.connect() as connection:
+        await connection.execute(text(NO_TIMEOUT))
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield owner_url.set(database=name)
     finally:
         async with autocommit.connect() as connection:
+            await connection.execute(text(NO_TIMEOUT))
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
