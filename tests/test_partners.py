@@ -4,7 +4,6 @@ authlib's OAuth2 client obtaining the tokens, on real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import logging
