@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,11 +22,14 @@ from graphql import (
     is_required_argument,
     is_required_input_field,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.chain import HASHED_FIELDS, canonical
+from common.clock import FixedClock
 from graph.audit import AuditMutation
 from graph.core.relay import to_global_id
+from models.platform import PlatformAuditEntry
 from server.runtime import Runtime
 from tests.factories.audit import entries, sequence, verify
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
@@ -548,3 +552,78 @@ async def test_a_refused_school_request_is_recorded(
     assert response.status_code == 403
     (refused,) = await entries(engine, school.id, "request.refused")
     assert (refused.outcome, refused.detail) == ("DENIED", {"reason": "DATA_BREACH"})
+
+
+async def _platform_entries(engine: AsyncEngine, address: str) -> list[PlatformAuditEntry]:
+    async with AsyncSession(engine) as session:
+        stmt = (
+            select(PlatformAuditEntry)
+            .where(PlatformAuditEntry.client_address == address)
+            .order_by(PlatformAuditEntry.id)  # type: ignore[arg-type]
+        )
+        return list((await session.execute(stmt)).scalars().all())
+
+
+async def test_a_request_refused_before_its_school_is_known_is_recorded_in_the_platform_log(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, clock: FixedClock
+) -> None:
+    """LRS 5.1, issue 15: a request refused before any school was resolved (an unknown school, a body the
+    edge cannot read) has no school's log to go to: it is recorded in the platform audit log as
+    ``request.refused`` by an anonymous caller, with the code, the status, the path and the request id.
+    A source's repeats of one refusal within a minute are counted, not recorded, and the count is carried
+    by its next entry; the school whose URL carried an unreadable body records nothing of it."""
+    school = await factory.school()
+    await login(client, school.slug, "teacher1")
+    address = (await entries(engine, school.id, "auth.login"))[-1].client_address
+    assert address is not None
+    before = len(await entries(engine, school.id))
+    unknown = await client.post(
+        "/schools/no-such-school/graphql",
+        json={"query": "{ viewer { username } }"},
+        headers={"x-request-id": "req-unknown-school-1"},
+    )
+    assert unknown.status_code == 404
+    broken = await client.post(
+        f"/schools/{school.slug}/graphql",
+        content=b"{not json",
+        headers={"content-type": "application/json", "x-request-id": "req-broken-body-1"},
+    )
+    assert broken.status_code == 400
+    for _ in range(3):  # the same refusal again from the same address, within the minute: counted
+        again = await client.post("/schools/no-such-school/graphql", json={"query": "{ viewer { id } }"})
+        assert again.status_code == 404
+
+    found = await _platform_entries(engine, address)
+    assert [(e.action, e.outcome, e.actor_type, e.request_id) for e in found] == [
+        ("request.refused", "REJECTED", "ANONYMOUS", "req-unknown-school-1"),
+        ("request.refused", "REJECTED", "ANONYMOUS", "req-broken-body-1"),
+    ]
+    assert found[0].detail == {"code": "NOT_FOUND", "status": 404, "path": "/schools/no-such-school/graphql"}
+    assert (found[1].detail["code"], found[1].detail["status"]) == ("BAD_REQUEST", 400)
+    assert found[1].detail["path"] == f"/schools/{school.slug}/graphql"
+    assert all(e.tenant_id is None for e in found)
+    assert len(await entries(engine, school.id)) == before  # nothing in the school's own log
+
+    clock.advance(timedelta(minutes=2))  # a new window: recorded again, with the three counted before
+    await client.post("/schools/no-such-school/graphql", json={"query": "{ viewer { id } }"})
+    latest = (await _platform_entries(engine, address))[-1]
+    assert (latest.detail["code"], latest.detail["suppressed"]) == ("NOT_FOUND", 3)
+
+
+async def test_a_request_refused_at_a_known_school_is_recorded_there(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, issue 15: a request refused once its school and caller are known (a mutation sent over
+    GET) is recorded in the school's log as ``request.refused`` REJECTED with the code and status, as the
+    signed-in caller."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    response = await client.get(
+        f"/schools/{school.slug}/graphql",
+        params={"query": "mutation { logout { ok } }"},
+        headers={"authorization": f"Bearer {admin}", "x-request-id": "req-mutation-over-get"},
+    )
+    assert response.status_code == 405
+    (refused,) = await entries(engine, school.id, "request.refused")
+    assert (refused.outcome, refused.detail) == ("REJECTED", {"code": "METHOD_NOT_ALLOWED", "status": 405})
+    assert (refused.actor_username, refused.request_id) == ("admin", "req-mutation-over-get")
