@@ -74,10 +74,10 @@ async def _prepare_school(
         school_id=tenant.id,
     )
     if principal is not None and principal.terms_pending and not principal.super_user:
-        refused = terms_not_accepted()
-        refused.trail = trail  # recorded at the school, as the signed-in caller (server.transaction)
-        trail.events.append(refused_event(refused))
-        return refused
+        terms = terms_not_accepted()
+        terms.trail = trail  # recorded at the school, as the signed-in caller (server.transaction)
+        trail.events.append(refused_event(terms))
+        return terms
     if principal is None and bearer_token(request) is not None:
         # A token this school does not accept (forged, expired, another school's, a session ended): the
         # request goes on as anonymous, and the refusal is recorded (counted per address).

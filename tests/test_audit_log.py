@@ -559,7 +559,7 @@ async def _platform_entries(engine: AsyncEngine, address: str) -> list[PlatformA
         stmt = (
             select(PlatformAuditEntry)
             .where(PlatformAuditEntry.client_address == address)
-            .order_by(PlatformAuditEntry.id)  # type: ignore[arg-type]
+            .order_by(PlatformAuditEntry.id)
         )
         return list((await session.execute(stmt)).scalars().all())
 
