@@ -264,7 +264,7 @@ async def _attempt(
                 # Refused once the tenant and caller were known (a mutation over GET, an unknown operation
                 # name): the request's own trail records it.
                 trail = prepared.trail
-                trail.events.append(refused_event(refused))
+                trail.events += _admitted(runtime, prepared, [refused_event(refused)], now)
             if trail is not None:
                 await record_failed_request(runtime.engine, trail, now=now)
                 runtime.recorded(trail.schools())
@@ -301,6 +301,8 @@ async def _attempt(
 
 
 def refused_event(refused: RequestError) -> Event:
+    """A refused request as an audit event: ``request.refused``, DENIED for 401 and 403, else REJECTED,
+    with the code, the status and the reason when the refusal gave one."""
     outcome = "DENIED" if refused.status in (401, 403) else "REJECTED"
     detail: dict[str, Any] = {"code": refused.code, "status": refused.status}
     if "reason" in refused.extensions:
@@ -338,7 +340,11 @@ def _denials(
     runtime: Runtime, prepared: Prepared, operation: Operation, result: ExecutionResult, now: datetime
 ) -> list[Event]:
     """The request's denials to chain: a stranger's are counted per address (:class:`AnonymousDenials`)."""
-    events = denial_events(operation.document, operation.name, result.errors)
+    return _admitted(runtime, prepared, denial_events(operation.document, operation.name, result.errors), now)
+
+
+def _admitted(runtime: Runtime, prepared: Prepared, events: list[Event], now: datetime) -> list[Event]:
+    """The events to chain: a stranger's are counted per address (:class:`AnonymousDenials`)."""
     trail = prepared.trail
     if trail.actor.type != "ANONYMOUS":
         return events

@@ -615,7 +615,7 @@ async def test_a_request_refused_at_a_known_school_is_recorded_there(
 ) -> None:
     """LRS 5.1, issue 15: a request refused once its school and caller are known (a mutation sent over
     GET) is recorded in the school's log as ``request.refused`` REJECTED with the code and status, as the
-    signed-in caller."""
+    signed-in caller; an anonymous caller's repeats are counted, not recorded."""
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     response = await client.get(
@@ -627,3 +627,11 @@ async def test_a_request_refused_at_a_known_school_is_recorded_there(
     (refused,) = await entries(engine, school.id, "request.refused")
     assert (refused.outcome, refused.detail) == ("REJECTED", {"code": "METHOD_NOT_ALLOWED", "status": 405})
     assert (refused.actor_username, refused.request_id) == ("admin", "req-mutation-over-get")
+    # A stranger's refusals are counted per address, like anonymous denials: one entry a minute.
+    for _ in range(3):
+        anonymous = await client.get(
+            f"/schools/{school.slug}/graphql", params={"query": "mutation { logout { ok } }"}
+        )
+        assert anonymous.status_code == 405
+    found = await entries(engine, school.id, "request.refused")
+    assert [(e.actor_type, e.outcome) for e in found] == [("ACCOUNT", "REJECTED"), ("ANONYMOUS", "REJECTED")]
