@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.recorder import Actor, AuditTrail, Event, append
+from audit.recorder import Actor, AuditTrail, Event, Mark, append, fold_operation
 from common.events import operator_actor, trust_admin_actor
 from models.platform import PlatformAuditEntry
 from tenants.context import bound
@@ -67,6 +67,34 @@ class PlatformTrail(AuditTrail):
         """
         event = Event(action, outcome, target_type, target_id, detail or {}, None)
         (self.school_events if chain else self.unchained).append((school_id, event))
+
+    def mark(self) -> Mark:
+        return Mark(len(self.events), len(self.school_events), len(self.unchained))
+
+    def record_operation(
+        self,
+        since: Mark,
+        action: str,
+        outcome: str,
+        *,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """As :meth:`AuditTrail.record_operation`; the service's event may be one about a school (then the
+        school's chain and the platform log both hold the one entry, carrying the operation)."""
+        if len(self.events) > since.events:
+            super().record_operation(
+                since, action, outcome, target_type=target_type, target_id=target_id, detail=detail
+            )
+            return
+        operation = Event(action, outcome, target_type, target_id, detail or {}, None)
+        for emitted, at in ((self.school_events, since.school_events), (self.unchained, since.unchained)):
+            if len(emitted) > at:
+                school, event = emitted[at]
+                emitted[at] = (school, fold_operation(event, operation))
+                return
+        self.events.append(operation)
 
     def schools(self) -> set[uuid.UUID]:
         return {school for school, _ in self.school_events}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,16 @@ from tenants.scoping import in_school
 
 log = logging.getLogger("schoolgraph.audit")
 
-__all__ = ["Actor", "AuditTrail", "Event", "append", "chain_head", "record_failed_request"]
+__all__ = [
+    "Actor",
+    "AuditTrail",
+    "Event",
+    "Mark",
+    "append",
+    "chain_head",
+    "fold_operation",
+    "record_failed_request",
+]
 
 
 class AuditTrail:
@@ -87,6 +96,30 @@ class AuditTrail:
             raise ValueError("a school's trail records events about its own school's chain only")
         self.record(action, outcome, target_type=target_type, target_id=target_id, detail=detail)
 
+    def mark(self) -> Mark:
+        """Where the trail stands now: :meth:`record_operation` folds into what was emitted after it."""
+        return Mark(len(self.events))
+
+    def record_operation(
+        self,
+        since: Mark,
+        action: str,
+        outcome: str,
+        *,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record an operation (a GraphQL mutation, ``action`` ``mutation.<name>``) once: when the service
+        it ran emitted its own event since ``since`` (``roster.import``, ``auth.login``), that event is the
+        action's one entry and carries the operation too (:func:`fold_operation`); otherwise the operation
+        is recorded as ``action``."""
+        operation = Event(action, outcome, target_type, target_id, detail or {}, None)
+        if len(self.events) > since.events:
+            self.events[since.events] = fold_operation(self.events[since.events], operation)
+        else:
+            self.events.append(operation)
+
     def read_pupils(self, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
         """Personal data of these pupils was returned by ``view`` (a field: ``pupils``, ``classProgress``,
         ``Group.pupils``, ...). However many fields and objects read pupils, the request records one
@@ -135,6 +168,39 @@ class AuditTrail:
             client_address=self.client_address,
             now=now,
         )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A position in a trail (:meth:`AuditTrail.mark`): how many events each of its lists held."""
+
+    events: int
+    school_events: int = 0
+    unchained: int = 0
+
+
+_SEVERITY = {"SUCCESS": 0, "DENIED": 1, "REJECTED": 2, "FAILED": 3}
+
+
+def fold_operation(event: Event, operation: Event) -> Event:
+    """One entry for one action: the service's ``event`` carrying its ``operation`` as well.
+
+    The action, actor and target stay the service's (an import is ``roster.import`` whether a command or
+    a mutation ran it); ``detail.mutation`` names the operation (``mutation.importRoster`` -> ``importRoster``),
+    ``detail.codes`` keeps the error codes its payload returned, and ``detail.result`` the object it
+    returned when that is not the event's target. The outcome is the worse of the two (a service success
+    the operation then refused is REJECTED; an operation that raised is FAILED)."""
+    detail = {**event.detail, "mutation": operation.action.removeprefix("mutation.")}
+    if "codes" in operation.detail:
+        detail["codes"] = operation.detail["codes"]
+    target_type, target_id = event.target_type, event.target_id
+    if operation.target_id is not None and operation.target_id != target_id:
+        if target_id is None:
+            target_type, target_id = operation.target_type, operation.target_id
+        else:
+            detail["result"] = {"type": operation.target_type, "id": str(operation.target_id)}
+    outcome = max(event.outcome, operation.outcome, key=lambda o: _SEVERITY.get(o, 0))
+    return replace(event, outcome=outcome, target_type=target_type, target_id=target_id, detail=detail)
 
 
 async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: datetime) -> None:

@@ -2,7 +2,10 @@
 
 :func:`audit_every_mutation` gives each root mutation field an innermost extension that records the
 mutation with its outcome (SUCCESS, REJECTED with the error codes, or FAILED) and its target when the
-payload carries one. Denials never reach a resolver (the permission check runs first), nor does a document
+payload carries one. One event per action: when the service the mutation ran emitted its own event
+(``roster.import``, ``auth.login``), that event is the entry, carrying the mutation's name, codes and
+outcome (``audit.recorder.fold_operation``); ``mutation.<name>`` is recorded only for a mutation whose
+service emitted nothing. Denials never reach a resolver (the permission check runs first), nor does a document
 refused before it runs, so the HTTP edge records both from the result's errors with :func:`denial_events`.
 An anonymous caller's denials go through :class:`AnonymousDenials` first, so that strangers cannot flood a
 school's chain.
@@ -60,14 +63,16 @@ class AuditMutation(FieldExtension):
     ) -> Any:
         action = f"mutation.{info.field_name}"
         audit = info.context.audit
+        since = audit.mark()  # a service event emitted from here on is the action's one entry
         try:
             payload = await next_(source, info, **kwargs)
         except Exception:
-            audit.record(action, "FAILED")
+            audit.record_operation(since, action, "FAILED")
             raise
         errors = getattr(payload, "errors", None) or []
         target_type, target_id = _target(payload)
-        audit.record(
+        audit.record_operation(
+            since,
             action,
             "REJECTED" if errors else "SUCCESS",
             target_type=target_type,

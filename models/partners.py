@@ -5,7 +5,7 @@ for), ``partner_secrets`` (client secrets, stored only as argon2 hashes; a rotat
 ``expires_at``, the overlap window), ``partner_keys`` (public JWKs for ``private_key_jwt``, RFC 7523),
 ``partner_assertions`` (the ``jti`` of client assertions already used, so one cannot be replayed) and
 ``partner_rate_windows`` (the per-client request counter of the rate limit). ``roster_change_heads`` (tenant)
-is each school's change-version sequencer for the roster change feed.
+was each school's change-version sequencer for the roster change feed (until migration 0015).
 
 Tenant tables: ``partner_approvals`` (a school's approval of a partner, with the subset of scopes it granted,
 and its revocation) and ``partner_tokens`` (each access token issued: its id, scopes and expiry, never the
@@ -148,8 +148,9 @@ class PartnerToken(SQLModel, table=True):
 
 
 class RosterChangeHead(SQLModel, table=True):
-    """A school's change-version sequencer: the last version handed to a roster row's write (the
-    ``stamp_change_version`` trigger, migration 0011; read by ``partners/changes.py``)."""
+    """A school's change-version sequencer of the first design (migration 0011): the last version it
+    handed to a roster row's write. Since migration 0015 versions come from the writer's transaction id
+    (no per-school lock: ``partners/changes.py``); the rows stay for the downgrade."""
 
     __tablename__ = "roster_change_heads"
 

@@ -1,16 +1,17 @@
-"""The roster change feed for partners (issue 14): every change to a person or a class, in commit order,
+"""The roster change feed for partners (issue 14): every change to a person or a class, in version order,
 with deactivations as tombstones, never skipping a change that commits late.
 
 Each row of ``staff``, ``pupils``, ``contacts`` and ``groups`` carries ``changed_version``, stamped by a
-database trigger on every insert and update (so no writer can forget it; migration 0011) from the school's
-sequencer row, ``roster_change_heads``: the trigger increments it, and the row stays locked until the
-writer's transaction ends. A second writer of the same school's roster waits for the first to commit or
-roll back before it gets a version, so versions are handed out in commit order: when a reader sees
-version N committed, every version below N is committed too (or was rolled back and handed out again).
-A consumer that has read up to N therefore never misses a change by asking for versions after N - unlike
-a sequence or a timestamp, where a transaction that took its number early and commits late would land
-behind the consumer's position. The price is that roster writers of one school queue (imports are one
-transaction anyway); schools never wait for each other.
+database trigger on every insert and update (so no writer can forget it): the writer's transaction id
+plus a constant above every version of the first design (migration 0015). No lock and no read, so roster
+writers of one school never queue behind each other (the first design, 0011, took each version from the
+school's row in ``roster_change_heads``, locked until the writer committed: one school's writes queued,
+and under load timed out). Versions are handed out in the order the writers started, not the order they
+commit, so the feed serves only the versions below ``roster_change_horizon()``, read first in a
+statement of its own: the oldest transaction id still held by a transaction of this database, or the
+first not yet assigned. A change that has not committed yet is at or above the horizon, and so is every
+later one: a consumer that has read up to N never misses a change by asking for versions after N. A
+long transaction (an import) holds the feed back while it runs; nothing is skipped.
 
 A consumer pages with the opaque ``next`` it is given (the last ``(version, collection, sourcedId)``,
 keyset); a row changed twice is served once, at its latest version. Deleting a person is not a feed
@@ -26,7 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import UUID, BigInteger, Text, case, cast, literal, select, tuple_, union_all
+from sqlalchemy import UUID, BigInteger, Text, case, cast, func, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -98,14 +99,20 @@ def _rows(school: SchoolRef) -> Any:
 
 
 async def read(session: AsyncSession, school: SchoolRef, since: Cursor, limit: int) -> Feed:
-    """The changes after ``since``, oldest first, at most ``limit``; the pupils among them are recorded
-    for the pupil access report."""
+    """The changes after ``since`` and below the horizon (the versions no transaction still running can
+    be given: :mod:`partners.changes`), oldest first, at most ``limit``; the pupils among them are
+    recorded for the pupil access report. Two statements: the horizon first, then the rows, in a later
+    snapshot."""
+    horizon = (await session.execute(select(func.roster_change_horizon()))).scalar_one()
     rows = _rows(school)
     after = tuple_(rows.c.version, rows.c.collection, rows.c.sourcedId) > tuple_(
         literal(since.version, BigInteger), literal(since.collection, Text), literal(since.sourced_id, Text)
     )
     stmt = (
-        select(rows).where(after).order_by(rows.c.version, rows.c.collection, rows.c.sourcedId).limit(limit)
+        select(rows)
+        .where(after, rows.c.version < horizon)
+        .order_by(rows.c.version, rows.c.collection, rows.c.sourcedId)
+        .limit(limit)
     )
     found = list((await session.execute(stmt)).all())
     following = since

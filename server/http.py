@@ -32,7 +32,7 @@ from server.caller import bearer_token, client_address
 from server.cookies import browser_session
 from server.errors import RequestError
 from server.runtime import Runtime
-from server.transaction import Prepared, serve_graphql
+from server.transaction import Prepared, refused_event, serve_graphql
 from tenants.context import Tenant, enter_school
 
 
@@ -67,14 +67,17 @@ async def _prepare_school(
         return refusal
     assert tenant is not None
     principal = await authenticate(session, runtime, request, tenant, now)
-    if principal is not None and principal.terms_pending and not principal.super_user:
-        return TERMS_NOT_ACCEPTED
     trail = AuditTrail(
         actor=actor_of(principal),
         request_id=request_id,
         client_address=client_address(request),
         school_id=tenant.id,
     )
+    if principal is not None and principal.terms_pending and not principal.super_user:
+        terms = terms_not_accepted()
+        terms.trail = trail  # recorded at the school, as the signed-in caller (server.transaction)
+        trail.events.append(refused_event(terms))
+        return terms
     if principal is None and bearer_token(request) is not None:
         # A token this school does not accept (forged, expired, another school's, a session ended): the
         # request goes on as anonymous, and the refusal is recorded (counted per address).
@@ -96,15 +99,17 @@ async def _prepare_school(
     return Prepared(runtime.school_schema, context, trail, slug)
 
 
-TERMS_NOT_ACCEPTED = RequestError(
-    403,
-    "FORBIDDEN",
-    "The school has not accepted the platform's current licence terms: one of its Super-Users must sign in "
-    "and accept them (LL 21).",
-    reason="TERMS_NOT_ACCEPTED",
-)
-"""A signed-in caller of a school whose Super-Users have not accepted the licence terms in force. Sign-in
-itself (anonymous) still works, so a Super-User can sign in, read and accept them."""
+def terms_not_accepted() -> RequestError:
+    """The refusal of a signed-in caller of a school whose Super-Users have not accepted the licence terms
+    in force (a new error each time: the request's audit trail goes with it). Sign-in itself (anonymous)
+    still works, so a Super-User can sign in, read and accept them."""
+    return RequestError(
+        403,
+        "FORBIDDEN",
+        "The school has not accepted the platform's current licence terms: one of its Super-Users must sign "
+        "in and accept them (LL 21).",
+        reason="TERMS_NOT_ACCEPTED",
+    )
 
 
 def tenant_refusal(tenant: Tenant | None, slug: str) -> RequestError | None:

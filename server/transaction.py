@@ -9,8 +9,11 @@ the caller (or refuse the request), and runs the operation. Then:
 - an unexpected error (a bug, a fault: never a GraphQL or domain error) rolls everything back, is logged
   with the request id, masked in the response, and the trail is written with outcome FAILED in a fresh
   transaction (LRS 5.1: an attempt is recorded even when its writes are gone);
-- a request error found on the way (an unknown tenant, a mutation over GET, an unknown operation name)
-  rolls back and answers the error, with nothing recorded;
+- a request error found on the way rolls back and answers the error, and is recorded: after the tenant
+  was resolved (a mutation over GET, an unknown operation name, a suspended school, terms not accepted)
+  in the tenant's log, as ``request.refused`` with the trail's other events turned FAILED; before it
+  (a body the edge cannot read, an unknown school or trust) in the platform audit log, no school's log
+  being known (:func:`record_unresolved`; a source's repeats of one refusal are counted, not recorded);
 - a fault of the database connection (dropped, closed, refused) wherever it happens: a query, or any
   operation that had not run yet, is retried once on a fresh connection; otherwise the answer is 503
   ``SERVICE_UNAVAILABLE`` (GraphQL error shape, ``Retry-After``) and the trail is written with outcome
@@ -27,7 +30,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,10 +47,12 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from audit.platform import PlatformTrail
 from audit.recorder import AuditTrail, record_failed_request
-from common.events import Event, attach
+from common.events import Actor, Event, attach
 from common.transaction_hooks import hooks_run_after
 from graph.audit import denial_events
+from server.caller import client_address
 from server.cookies import write_cookie
 from server.errors import RequestError
 from server.graphiql import graphiql_page
@@ -96,6 +101,7 @@ async def serve_graphql(request: Request, prepare: Prepare) -> Response:
     try:
         limited = with_body_limits(request, runtime.settings)
     except RequestError as error:
+        await record_unresolved(runtime, request, _request_id(request), error, now=runtime.clock.now())
         return error.response(media)
     try:
         return await _serve(limited, prepare, runtime, media)
@@ -119,6 +125,7 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
     try:
         operation = await read_operation(request, runtime.settings)
     except RequestError as error:
+        await record_unresolved(runtime, request, request_id, error, now=runtime.clock.now())
         return error.response(media)
     if record is not None:
         record.operation = operation.name or document_operation_name(operation.document)
@@ -252,9 +259,17 @@ async def _attempt(
                 runtime.recorded(prepared.trail.schools())
         except RequestError as refused:
             await _rollback(transaction)
-            if refused.trail is not None:
-                await record_failed_request(runtime.engine, refused.trail, now=now)
-                runtime.recorded(refused.trail.schools())
+            trail: AuditTrail | None = refused.trail
+            if trail is None and prepared is not None:
+                # Refused once the tenant and caller were known (a mutation over GET, an unknown operation
+                # name): the request's own trail records it.
+                trail = prepared.trail
+                trail.events += _admitted(runtime, prepared, [refused_event(refused)], now)
+            if trail is not None:
+                await record_failed_request(runtime.engine, trail, now=now)
+                runtime.recorded(trail.schools())
+            else:
+                await record_unresolved(runtime, request, request_id, refused, now=now)
             return refused.response(media)
         except _DatabaseFault:
             raise
@@ -285,11 +300,51 @@ async def _attempt(
     return response
 
 
+def refused_event(refused: RequestError) -> Event:
+    """A refused request as an audit event: ``request.refused``, DENIED for 401 and 403, else REJECTED,
+    with the code, the status and the reason when the refusal gave one."""
+    outcome = "DENIED" if refused.status in (401, 403) else "REJECTED"
+    detail: dict[str, Any] = {"code": refused.code, "status": refused.status}
+    if "reason" in refused.extensions:
+        detail["reason"] = refused.extensions["reason"]
+    return Event("request.refused", outcome, detail=detail)
+
+
+async def record_unresolved(
+    runtime: Runtime, request: Request, request_id: str, refused: RequestError, *, now: datetime
+) -> None:
+    """A request refused before its tenant was resolved (a body the edge cannot read, an unknown school
+    or trust): no school's log is known, so it is recorded in the platform audit log (LRS 5.1: all
+    activity), as ``request.refused`` by an anonymous caller, with the code, the status and the path.
+
+    Anyone can send these, so they are counted like anonymous denials (:class:`AnonymousDenials`, per
+    client address and refusal code): a source's first refusal of a kind in a window is recorded, its
+    repeats are counted and carried by the next one recorded. Never raises (the database may be the
+    reason it could not be served)."""
+    address = client_address(request)
+    event = refused_event(refused)
+    event = replace(event, detail={**event.detail, "path": request.url.path[:PATH_RECORDED]})
+    admitted = runtime.anonymous_denials.admit((f"unresolved {refused.code}", address), [event], now)
+    if not admitted:
+        return
+    trail = PlatformTrail(actor=Actor.anonymous(), request_id=request_id, client_address=address)
+    trail.events += admitted
+    await record_failed_request(runtime.engine, trail, now=now)
+
+
+PATH_RECORDED = 200
+"""How much of a refused request's path the platform log keeps (the path is the caller's to choose)."""
+
+
 def _denials(
     runtime: Runtime, prepared: Prepared, operation: Operation, result: ExecutionResult, now: datetime
 ) -> list[Event]:
     """The request's denials to chain: a stranger's are counted per address (:class:`AnonymousDenials`)."""
-    events = denial_events(operation.document, operation.name, result.errors)
+    return _admitted(runtime, prepared, denial_events(operation.document, operation.name, result.errors), now)
+
+
+def _admitted(runtime: Runtime, prepared: Prepared, events: list[Event], now: datetime) -> list[Event]:
+    """The events to chain: a stranger's are counted per address (:class:`AnonymousDenials`)."""
     trail = prepared.trail
     if trail.actor.type != "ANONYMOUS":
         return events

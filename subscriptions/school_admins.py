@@ -349,7 +349,7 @@ ACCOUNT_EVENT_ACTIONS = (
     "mutation.activateAccount",
 )
 """What a trust admin reads of its schools' audit (LRS 8.9): sign-ins and account administration."""
-ACCOUNT_EVENT_PREFIXES = ("auth.", "school_admin.", "super_users.")
+ACCOUNT_EVENT_PREFIXES = ("auth.", "account.", "school_admin.", "super_users.")
 
 
 async def account_events(

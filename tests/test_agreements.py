@@ -157,7 +157,7 @@ async def test_until_a_super_user_accepts_the_licence_terms_the_school_is_refuse
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory, engine: AsyncEngine
 ) -> None:
     """LL 21: after the effective date, until one of its Super-Users accepts the current licence terms, the
-    school's users get 403 TERMS_NOT_ACCEPTED; the Super-User can only read and accept them. The acceptance
+    school's users get 403 TERMS_NOT_ACCEPTED (recorded in its log); the Super-User can only read and accept them. The acceptance
     is in the school's audit chain and the report shows it."""
     operator = await operator_token(client, trusts)
     school = await new_school(factory)
@@ -172,6 +172,13 @@ async def test_until_a_super_user_accepts_the_licence_terms_the_school_is_refuse
     )
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"] == {"code": "FORBIDDEN", "reason": "TERMS_NOT_ACCEPTED"}
+    # LRS 5.1: the refusal is recorded at the school, as the signed-in caller.
+    (recorded,) = await entries(engine, school.id, "request.refused")
+    assert (recorded.outcome, recorded.actor_username, recorded.detail) == (
+        "DENIED",
+        "teacher1",
+        {"code": "FORBIDDEN", "status": 403, "reason": "TERMS_NOT_ACCEPTED"},
+    )
 
     admin = await login(client, school.slug, "admin")
     assert await refusal(client, school, admin, VIEWER) == "TERMS_NOT_ACCEPTED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,11 +22,14 @@ from graphql import (
     is_required_argument,
     is_required_input_field,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.chain import HASHED_FIELDS, canonical
+from common.clock import FixedClock
 from graph.audit import AuditMutation
 from graph.core.relay import to_global_id
+from models.platform import PlatformAuditEntry
 from server.runtime import Runtime
 from tests.factories.audit import entries, sequence, verify
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory, gql, login
@@ -143,7 +147,7 @@ async def test_every_mutation_of_the_schema_is_audited(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, runtime: Runtime
 ) -> None:
     """LRS 5.1: every mutation of the school schema, walked from the schema itself, leaves an entry
-    ``mutation.<name>``: called anonymously (a denial, or a refusal of a public mutation) and then by the
+    ``mutation.<name>`` (or the service's own event naming it, ``detail.mutation``): called anonymously (a denial, or a refusal of a public mutation) and then by the
     roles until one reaches the resolver (its own outcome: SUCCESS, REJECTED or FAILED). A mutation added
     later is walked too; one that escapes the audit extension fails here."""
     school = await factory.school()
@@ -177,7 +181,9 @@ async def test_every_mutation_of_the_schema_is_audited(
 
     outcomes: dict[tuple[str, str], set[str]] = defaultdict(set)
     for entry in await entries(engine, school.id):
-        outcomes[(entry.action, entry.actor_type)].add(entry.outcome)
+        # One entry per action: a mutation whose service emitted its own event is that event, naming it.
+        action = f"mutation.{entry.detail['mutation']}" if "mutation" in entry.detail else entry.action
+        outcomes[(action, entry.actor_type)].add(entry.outcome)
     # The anonymous pass: public mutations run and are refused for their input, the others are denied.
     missing = [name for name in documents if not outcomes[(f"mutation.{name}", "ANONYMOUS")]]
     assert missing == [], f"mutations with no audit entry: {missing}"
@@ -243,8 +249,8 @@ async def test_field_denials_are_recorded_with_their_path(
 async def test_failed_login_is_recorded(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
-    """LRS 5.11, LRS 5.1: a failed sign-in is an ``auth.login`` REJECTED entry naming the account tried,
-    and a ``mutation.login`` REJECTED entry, with the client address and the request id."""
+    """LRS 5.11, LRS 5.1: a failed sign-in is one ``auth.login`` REJECTED entry naming the account tried
+    and the mutation that tried it (one event per action), with the client address and the request id."""
     school = await factory.school()
     response = await client.post(
         f"/schools/{school.slug}/graphql",
@@ -255,26 +261,26 @@ async def test_failed_login_is_recorded(
     )
     assert response.json()["data"]["login"]["errors"] == [{"code": "INVALID_CREDENTIALS"}]
     found = await entries(engine, school.id)
-    assert [(e.action, e.outcome) for e in found] == [
-        ("auth.login", "REJECTED"),
-        ("mutation.login", "REJECTED"),
-    ]
-    auth_login, mutation = found
+    assert [(e.action, e.outcome) for e in found] == [("auth.login", "REJECTED")]
+    (auth_login,) = found
     assert auth_login.actor_type == "ANONYMOUS"
     assert (auth_login.target_type, auth_login.target_id) == ("Account", school.accounts["teacher1"].id)
-    assert auth_login.detail == {"code": "INVALID_CREDENTIALS"}
-    assert mutation.detail == {"codes": ["INVALID_CREDENTIALS"]}
-    assert {e.request_id for e in found} == {"req-failed-login-1"}
-    assert all(e.client_address and e.client_address.startswith("test-") for e in found)
+    assert auth_login.detail == {
+        "code": "INVALID_CREDENTIALS",
+        "codes": ["INVALID_CREDENTIALS"],
+        "mutation": "login",
+    }
+    assert auth_login.request_id == "req-failed-login-1"
+    assert auth_login.client_address and auth_login.client_address.startswith("test-")
     # An unknown username is recorded too, with no target (nobody's account was tried).
     await gql(
         client, school.slug, 'mutation { login(input: {username: "nobody", password: "x"}) { accessToken } }'
     )
     unknown = (await entries(engine, school.id, "auth.login"))[-1]
-    assert (unknown.outcome, unknown.target_id, unknown.detail) == (
+    assert (unknown.outcome, unknown.target_id, unknown.detail["code"]) == (
         "REJECTED",
         None,
-        {"code": "INVALID_CREDENTIALS"},
+        "INVALID_CREDENTIALS",
     )
     # A success names the account that signed in, as actor, with its username at the time.
     await login(client, school.slug, "teacher1")
@@ -302,7 +308,7 @@ async def test_lockout_is_recorded(
     ]
     attempts = await entries(engine, school.id, "auth.login")
     assert len(attempts) == threshold
-    assert attempts[-1].detail == {"code": "ACCOUNT_LOCKED"}
+    assert attempts[-1].detail["code"] == "ACCOUNT_LOCKED"
     # Even the right password is refused now, and that is recorded as well.
     body = await gql(
         client,
@@ -311,7 +317,7 @@ async def test_lockout_is_recorded(
         {"p": PASSWORD},
     )
     assert body["data"]["login"]["errors"] == [{"code": "ACCOUNT_LOCKED"}]
-    assert (await entries(engine, school.id, "auth.login"))[-1].detail == {"code": "ACCOUNT_LOCKED"}
+    assert (await entries(engine, school.id, "auth.login"))[-1].detail["code"] == "ACCOUNT_LOCKED"
 
 
 async def test_a_document_refused_before_it_runs_is_recorded(
@@ -546,3 +552,86 @@ async def test_a_refused_school_request_is_recorded(
     assert response.status_code == 403
     (refused,) = await entries(engine, school.id, "request.refused")
     assert (refused.outcome, refused.detail) == ("DENIED", {"reason": "DATA_BREACH"})
+
+
+async def _platform_entries(engine: AsyncEngine, address: str) -> list[PlatformAuditEntry]:
+    async with AsyncSession(engine) as session:
+        stmt = (
+            select(PlatformAuditEntry)
+            .where(PlatformAuditEntry.client_address == address)
+            .order_by(PlatformAuditEntry.id)
+        )
+        return list((await session.execute(stmt)).scalars().all())
+
+
+async def test_a_request_refused_before_its_school_is_known_is_recorded_in_the_platform_log(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, clock: FixedClock
+) -> None:
+    """LRS 5.1, issue 15: a request refused before any school was resolved (an unknown school, a body the
+    edge cannot read) has no school's log to go to: it is recorded in the platform audit log as
+    ``request.refused`` by an anonymous caller, with the code, the status, the path and the request id.
+    A source's repeats of one refusal within a minute are counted, not recorded, and the count is carried
+    by its next entry; the school whose URL carried an unreadable body records nothing of it."""
+    school = await factory.school()
+    await login(client, school.slug, "teacher1")
+    address = (await entries(engine, school.id, "auth.login"))[-1].client_address
+    assert address is not None
+    before = len(await entries(engine, school.id))
+    unknown = await client.post(
+        "/schools/no-such-school/graphql",
+        json={"query": "{ viewer { username } }"},
+        headers={"x-request-id": "req-unknown-school-1"},
+    )
+    assert unknown.status_code == 404
+    broken = await client.post(
+        f"/schools/{school.slug}/graphql",
+        content=b"{not json",
+        headers={"content-type": "application/json", "x-request-id": "req-broken-body-1"},
+    )
+    assert broken.status_code == 400
+    for _ in range(3):  # the same refusal again from the same address, within the minute: counted
+        again = await client.post("/schools/no-such-school/graphql", json={"query": "{ viewer { id } }"})
+        assert again.status_code == 404
+
+    found = await _platform_entries(engine, address)
+    assert [(e.action, e.outcome, e.actor_type, e.request_id) for e in found] == [
+        ("request.refused", "REJECTED", "ANONYMOUS", "req-unknown-school-1"),
+        ("request.refused", "REJECTED", "ANONYMOUS", "req-broken-body-1"),
+    ]
+    assert found[0].detail == {"code": "NOT_FOUND", "status": 404, "path": "/schools/no-such-school/graphql"}
+    assert (found[1].detail["code"], found[1].detail["status"]) == ("BAD_REQUEST", 400)
+    assert found[1].detail["path"] == f"/schools/{school.slug}/graphql"
+    assert all(e.tenant_id is None for e in found)
+    assert len(await entries(engine, school.id)) == before  # nothing in the school's own log
+
+    clock.advance(timedelta(minutes=2))  # a new window: recorded again, with the three counted before
+    await client.post("/schools/no-such-school/graphql", json={"query": "{ viewer { id } }"})
+    latest = (await _platform_entries(engine, address))[-1]
+    assert (latest.detail["code"], latest.detail["suppressed"]) == ("NOT_FOUND", 3)
+
+
+async def test_a_request_refused_at_a_known_school_is_recorded_there(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1, issue 15: a request refused once its school and caller are known (a mutation sent over
+    GET) is recorded in the school's log as ``request.refused`` REJECTED with the code and status, as the
+    signed-in caller; an anonymous caller's repeats are counted, not recorded."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    response = await client.get(
+        f"/schools/{school.slug}/graphql",
+        params={"query": "mutation { logout { ok } }"},
+        headers={"authorization": f"Bearer {admin}", "x-request-id": "req-mutation-over-get"},
+    )
+    assert response.status_code == 405
+    (refused,) = await entries(engine, school.id, "request.refused")
+    assert (refused.outcome, refused.detail) == ("REJECTED", {"code": "METHOD_NOT_ALLOWED", "status": 405})
+    assert (refused.actor_username, refused.request_id) == ("admin", "req-mutation-over-get")
+    # A stranger's refusals are counted per address, like anonymous denials: one entry a minute.
+    for _ in range(3):
+        anonymous = await client.get(
+            f"/schools/{school.slug}/graphql", params={"query": "mutation { logout { ok } }"}
+        )
+        assert anonymous.status_code == 405
+    found = await entries(engine, school.id, "request.refused")
+    assert [(e.actor_type, e.outcome) for e in found] == [("ACCOUNT", "REJECTED"), ("ANONYMOUS", "REJECTED")]

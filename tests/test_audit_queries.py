@@ -68,7 +68,10 @@ async def test_school_admin_reads_the_audit_log_with_every_field(
     assert (code["targetType"], code["targetId"], code["outcome"]) == ("Pupil", pupil, "SUCCESS")
     assert code["clientAddress"].startswith("test-")
     assert code["requestId"] and code["occurredAt"]
-    assert set(code["detail"]) == {"parentCodeId"}
+    # One event per action: the service's, naming the mutation that ran it.
+    assert set(code["detail"]) == {"parentCodeId", "mutation"}
+    assert code["detail"]["mutation"] == "issueParentCode"
+    assert not any(n["action"].startswith("mutation.") for n in nodes)
     login_entry = next(n for n in nodes if n["action"] == "auth.login")
     assert login_entry["targetId"] == to_global_id("Account", school.accounts["admin"].id)
 

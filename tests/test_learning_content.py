@@ -457,8 +457,8 @@ async def test_pre_loaded_content_is_reviewed_by_the_operator(
     }
     reviewed = await entries(engine, school.id, "content.report_reviewed")
     assert [(e.actor_type, e.detail) for e in reviewed] == [
-        ("OPERATOR", {"decision": "TAKE_DOWN", "by": "operator"})
-    ]
+        ("OPERATOR", {"decision": "TAKE_DOWN", "by": "operator", "mutation": "reviewContentReport"})
+    ]  # one event per action: the service's, naming the operator's mutation
     for slug, role in ((school.slug, "teacher1"), (other.slug, "pupil1")):
         token = await login(client, slug, role)
         listing = await gql(client, slug, "{ content(first: 100) { edges { node { id } } } }", token=token)

@@ -130,7 +130,22 @@ async def test_a_school_admin_uploads_a_package_dry_run_first(
                 text("SELECT outcome, detail::text FROM audit_log WHERE action = 'roster.import' ORDER BY id")
             )
         ).all()
+        importing = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT action FROM audit_log WHERE request_id IN "
+                        "(SELECT request_id FROM audit_log WHERE action = 'roster.import')"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    # LRS 5.1, one event per action: each import is one entry, the service's, naming the mutation.
+    assert importing == ["roster.import"] * 3
     assert [r.outcome for r in rows] == ["SUCCESS", "SUCCESS", "SUCCESS"]
+    assert all(json.loads(r.detail)["mutation"] == "importRoster" for r in rows)
     detail = json.loads(rows[1].detail)
     assert detail["counts"]["pupils"]["create"] == 3 and detail["outcome"] == "COMMITTED"
     for personal in ("Olly", "olly.older", "tina@school.example", "Tutor", "p1"):
