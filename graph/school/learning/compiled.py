@@ -36,7 +36,8 @@ from strawberry.types.field import StrawberryField
 from graph.audit import pupils_read_in
 from graph.core.relay import from_global_id, global_id_sql
 from graph.execution import MISS, Executor
-from graph.permissions import PASSWORD_CHANGE_EXEMPT_KEY, POLICY_KEY, refusal
+from graph import permissions
+from graph.permissions import PASSWORD_CHANGE_EXEMPT_KEY, POLICY_KEY
 from learning import ladders
 from learning.policies import may_teach_group
 from learning.queries import ClassJsonShape, class_json
@@ -200,7 +201,7 @@ def _admits(checks: Iterable[_Check], subjects: dict[str, list[Any]], context: A
     for check in checks:
         for subject in subjects[check.subject]:
             try:
-                refused = refusal(check.policy, principal, subject, context, exempt=check.exempt)
+                refused = permissions.refusal(check.policy, principal, subject, context, exempt=check.exempt)
             except AttributeError:
                 return False
             if refused is not None:
@@ -224,7 +225,7 @@ async def class_progress(executor: Executor, field: GraphQLField, details: Any) 
     root = _check_of(field, "school")
     if principal is None or not isinstance(root, _Check):
         return MISS
-    if refusal(root.policy, principal, None, context, exempt=root.exempt) is not None:
+    if permissions.refusal(root.policy, principal, None, context, exempt=root.exempt) is not None:
         return MISS
     arguments = get_argument_values(field, node, executor.variable_values)
     group_id = _id_argument(arguments.get("groupId"), "Group")
