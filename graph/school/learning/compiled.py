@@ -33,10 +33,10 @@ from graphql.execution.values import get_argument_values
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from graph import permissions
 from graph.audit import pupils_read_in
 from graph.core.relay import from_global_id, global_id_sql
 from graph.execution import MISS, Executor
-from graph import permissions
 from graph.permissions import PASSWORD_CHANGE_EXEMPT_KEY, POLICY_KEY
 from learning import ladders
 from learning.policies import may_teach_group
