@@ -31,6 +31,7 @@ from sqlalchemy import (
     join,
     literal_column,
     null,
+    or_,
     select,
     type_coerce,
 )
@@ -40,6 +41,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common.prepared import Prepared
 from models import Account, Group, GroupPupil, Pupil
 from models.content import StoredFile
 from models.curriculum import SECURE_OR_BETTER, Judgement
@@ -342,7 +344,7 @@ def _json_object(entries: Sequence[tuple[str, Any]]) -> Any:
 @cache
 def _class_json_stmt(
     shape: ClassJsonShape, global_id: GlobalIdSql, *, scoped_pupils: bool, closed_groups: bool
-) -> Select[Any]:
+) -> Prepared:
     """The class view's statement (:func:`_class_stmt`: the same rows, scope and order) folded by
     PostgreSQL into the JSON ``shape`` asks for: one row, or none when the group is not visible. Levels
     follow the ``rung_ids`` parameter (the ladder's order); a share is rounded half-even to 4 places as
@@ -351,7 +353,12 @@ def _class_json_stmt(
     rung_ids = bindparam("rung_ids", type_=ARRAY(PG_UUID(as_uuid=True)))
     rung = func.unnest(rung_ids).table_valued("id", with_ordinality="position").render_derived().alias("rung")
     level = rows.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(literal_column("0"))
-    secure = select(func.count()).select_from(rung).where(level.in_(SECURE_OR_BETTER)).scalar_subquery()
+    secure = (
+        select(func.count())
+        .select_from(rung)
+        .where(or_(*(level == value for value in SECURE_OR_BETTER)))
+        .scalar_subquery()
+    )
     # round(x, 4) in Python rounds half to even; so does round(float8) (rint) on x * 10000.
     share = func.round(sql_cast(secure, Float) / func.nullif(func.cardinality(rung_ids), 0) * 10000) / 10000
     share_text = sql_cast(func.coalesce(share, literal_column("0::float8")), Text)
@@ -407,8 +414,7 @@ def _class_json_stmt(
         columns.append(sql_cast(pupils, Text))
     else:
         columns.append(null())
-    stmt: Select[Any] = select(*columns).where(select(rows.c[_GROUP_PREFIX + "id"]).exists())
-    return stmt
+    return Prepared(select(*columns).where(select(rows.c[_GROUP_PREFIX + "id"]).exists()))
 
 
 async def class_json(
@@ -438,7 +444,7 @@ async def class_json(
     if scope is not None:
         params["pupil_scope"] = list(scope)
     connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
-    row = (await connection.execute(stmt, params)).one_or_none()
+    row = (await stmt.execute(connection, params)).one_or_none()
     if row is None:
         return None
     found_group, pupil_ids, group, pupils = row
