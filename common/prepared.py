@@ -25,7 +25,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class CompiledText:
+    """A statement compiled for one dialect: its SQL text and how its positional parameters are filled."""
+
     sql: str
     names: tuple[str, ...]
     """The parameters in positional order."""
@@ -39,9 +41,10 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[int, tuple[Dialect, _Compiled]] = {}
+        self._compiled: dict[int, tuple[Dialect, CompiledText]] = {}
 
-    def _for(self, dialect: Dialect) -> _Compiled:
+    def compiled_for(self, dialect: Dialect) -> CompiledText:
+        """The statement compiled for ``dialect`` (once)."""
         found = self._compiled.get(id(dialect))
         if found is not None and found[0] is dialect:
             return found[1]
@@ -56,7 +59,7 @@ class Prepared:
             for name, processor in getattr(compiled, "_bind_processors", {}).items()
             if name in names and processor is not None
         }
-        made = _Compiled(compiled.string, names, fixed, processors)
+        made = CompiledText(compiled.string, names, fixed, processors)
         self._compiled[id(dialect)] = (dialect, made)  # the dialect kept alive with it: its id stays its own
         return made
 
@@ -65,7 +68,7 @@ class Prepared:
     ) -> CursorResult[*tuple[Any, ...]]:
         """Run it on ``connection`` (in its transaction) with ``params`` by name; the other parameters
         keep the values the statement was built with."""
-        compiled = self._for(connection.dialect)
+        compiled = self.compiled_for(connection.dialect)
         values = []
         processors = compiled.processors
         for name in compiled.names:

@@ -33,10 +33,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, distinct_on
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -352,15 +353,25 @@ def _class_json_stmt(
     rows = _class_stmt(scoped_pupils=scoped_pupils, closed_groups=closed_groups).cte("class_rows")
     rung_ids = bindparam("rung_ids", type_=ARRAY(PG_UUID(as_uuid=True)))
     rung = func.unnest(rung_ids).table_valued("id", with_ordinality="position").render_derived().alias("rung")
-    level = rows.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(literal_column("0"))
-    secure = (
-        select(func.count())
-        .select_from(rung)
-        .where(or_(*(level == value for value in SECURE_OR_BETTER)))
-        .scalar_subquery()
+    # Per pupil, ONE pass over the ladder's rungs: the cells read as jsonb once (json would be parsed again
+    # for every rung), the levels in ladder order and the secure count together (an aggregate: computed
+    # once per pupil, however often the JSON below names it).
+    cells = select(sql_cast(rows.c.cells, JSONB).label("cells")).correlate(rows).lateral("pupil_cells")
+    level = cells.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(literal_column("0"))
+    per_pupil = (
+        select(
+            func.json_agg(aggregate_order_by(level, rung.c.position)).label("levels"),
+            func.count().filter(or_(*(level == value for value in SECURE_OR_BETTER))).label("secure"),
+        )
+        .select_from(cells, rung)
+        .correlate(rows)
+        .lateral("progress")
     )
+    secure = per_pupil.c.secure
     # round(x, 4) in Python rounds half to even; so does round(float8) (rint) on x * 10000.
-    share = func.round(sql_cast(secure, Float) / func.nullif(func.cardinality(rung_ids), 0) * 10000) / 10000
+    rungs = sql_cast(func.nullif(func.cardinality(rung_ids), literal_column("0")), Float)
+    ten_thousand: Any = literal_column("10000::float8")
+    share = func.round(sql_cast(secure, Float) / rungs * ten_thousand, type_=Float) / ten_thousand
     share_text = sql_cast(func.coalesce(share, literal_column("0::float8")), Text)
     # Written as a float: "0.0" and "1.0", as the API writes them (json keeps the text it is given).
     share_json = sql_cast(
@@ -374,9 +385,7 @@ def _class_json_stmt(
         "surname": rows.c.surname,
     }
     progress_values = {
-        "levels": select(func.json_agg(aggregate_order_by(level, rung.c.position)))
-        .select_from(rung)
-        .scalar_subquery(),
+        "levels": per_pupil.c.levels,
         "secure_share": share_json,
         "secure_count": secure,
     }
@@ -408,6 +417,8 @@ def _class_json_stmt(
                     literal_column("'[]'::json"),
                 )
             )
+            .select_from(rows)
+            .join(per_pupil, true())
             .where(rows.c.id.is_not(None))
             .scalar_subquery()
         )
