@@ -356,14 +356,28 @@ def _class_json_stmt(
     # Per pupil, ONE pass over the ladder's rungs: the cells read as jsonb once (json would be parsed again
     # for every rung), the levels in ladder order and the secure count together (an aggregate: computed
     # once per pupil, however often the JSON below names it).
-    cells = select(sql_cast(rows.c.cells, JSONB).label("cells")).correlate(rows).lateral("pupil_cells")
-    level = cells.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(literal_column("0"))
+    # OFFSET 0 keeps each step a step: pulled up into its users, the cast (a parse of the cells) and each
+    # level's lookup would be repeated wherever they are named.
+    cells = (
+        select(sql_cast(rows.c.cells, JSONB).label("cells")).correlate(rows).offset(0).lateral("pupil_cells")
+    )
+    lookup = cells.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(
+        literal_column("0")
+    )
+    rung_levels = (
+        select(rung.c.position, lookup.label("level"))
+        .select_from(cells, rung)
+        .correlate(rows)
+        .offset(0)
+        .lateral("rung_levels")
+    )
+    level = rung_levels.c.level
     per_pupil = (
         select(
-            func.json_agg(aggregate_order_by(level, rung.c.position)).label("levels"),
+            func.json_agg(aggregate_order_by(level, rung_levels.c.position)).label("levels"),
             func.count().filter(or_(*(level == value for value in SECURE_OR_BETTER))).label("secure"),
         )
-        .select_from(cells, rung)
+        .select_from(rung_levels)
         .correlate(rows)
         .lateral("progress")
     )
