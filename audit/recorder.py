@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.queries import BULK_PUPIL_READ
 from common.events import Actor, Event
+from common.prepared import Prepared
 from models import AuditEntry, AuditHead
 from tenants.context import bind
 from tenants.scoping import in_school
@@ -229,7 +230,7 @@ def _insert_statement() -> Insert:
 
 
 _INSERTED = tuple(name for name in AuditEntry.model_fields if name not in ("id", "seq", "prev_hash", "hash"))
-_INSERT = _insert_statement()
+_INSERT = Prepared(_insert_statement())
 
 
 async def append(
@@ -276,7 +277,7 @@ async def append(
             }
         )
     connection = await session.connection()  # Core: prebuilt, one shape
-    await connection.execute(_INSERT, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
+    await _INSERT.execute(connection, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

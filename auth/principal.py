@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
+from common.prepared import Prepared
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.platform import SuperUser
 from tenants.scoping import in_school
@@ -226,7 +227,8 @@ def _principal_stmt() -> Select[Any]:
     return stmt
 
 
-_PRINCIPAL = _principal_stmt()
+_PRINCIPAL = Prepared(_principal_stmt())
+"""Compiled once per process (:mod:`common.prepared`): its cache key cost more than running it."""
 
 
 def _ids(values: list[uuid.UUID] | None) -> frozenset[uuid.UUID]:
@@ -251,7 +253,7 @@ async def load_principal(
         "born_after": born_after(now),
     }
     connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
-    row = (await connection.execute(_PRINCIPAL, params)).one_or_none()
+    row = (await _PRINCIPAL.execute(connection, params)).one_or_none()
     if row is None:
         return None
     (account, username, role_name, staff_id, pupil_id, contact_id, must_change, pupil_access, reason,

@@ -38,9 +38,14 @@ def pupils_read(info: Info, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
     noted on the request's trail, which records one ``read.pupils`` event per request naming every pupil
     read (LRS 5.1, LRS 7.3). A pupil reading themself or a parent reading their children is not a read of
     others' data."""
-    principal = getattr(info.context, "principal", None)
+    pupils_read_in(info.context, view, pupil_ids)
+
+
+def pupils_read_in(context: Any, view: str, pupil_ids: Iterable[uuid.UUID]) -> None:
+    """:func:`pupils_read` for a caller holding the request's context rather than a resolve info."""
+    principal = getattr(context, "principal", None)
     if principal is not None and (principal.is_staff or principal.is_partner):
-        info.context.audit.read_pupils(view, pupil_ids)
+        context.audit.read_pupils(view, pupil_ids)
 
 
 def _target(payload: Any) -> tuple[str | None, uuid.UUID | None]:

@@ -22,7 +22,7 @@ both executors side by side; every schema test runs through this one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import cache
 from math import isfinite
 from typing import Any
@@ -48,22 +48,37 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 FETCH_KEY = "schoolgraph.fetch"
+COMPILED_KEY = "schoolgraph.compiled"
+"""A root field's metadata key for its compiled form (:data:`Compiled`)."""
 _LEAF = (GraphQLScalarType, GraphQLEnumType)
 _MISS: Any = object()
+MISS: Any = _MISS
 
 Fetch = Callable[[Any, Any], Any]
+Compiled = Callable[["Executor", GraphQLField, Any], Awaitable[Any]]
+"""A root field answered whole, without the field-by-field walk: ``compiled(executor, field, details)``
+returns the field's value as the response carries it (an ``orjson.Fragment`` of JSON built elsewhere, say),
+or :data:`MISS` when this request is not one it answers exactly as the general executor would: then the
+general executor runs the field as always. It must have no side effect before it knows it answers."""
 Complete = Callable[[Any, Any], Any]
 """A completer, ``complete(value, context)``: the value as the response carries it, or ``_MISS`` for
 graphql-core to complete instead."""
 
 
 def plan(schema: GraphQLSchema) -> int:
-    """Give every field whose value comes from its object alone a ``fetch``; returns how many."""
+    """Give every field whose value comes from its object alone a ``fetch``, and every field declared with
+    a compiled form (metadata :data:`COMPILED_KEY`) that form; returns how many fetches."""
     planned = 0
     for named in schema.type_map.values():
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
             continue
         for field in named.fields.values():
+            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            compiled = (
+                definition.metadata.get(COMPILED_KEY) if isinstance(definition, StrawberryField) else None
+            )
+            if compiled is not None:
+                field.extensions = {**(field.extensions or {}), COMPILED_KEY: compiled}
             fetch = _fetch_of(field)
             if fetch is None or field.args:
                 continue
@@ -102,6 +117,50 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._static = _static(self.operation, self.fragments)
 
     # --- graphql-core's entry points ---------------------------------------------------------------------
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: Any,
+        serially: bool,
+        new_defer_usages: Any,
+    ) -> Any:
+        """One root field with a compiled form (:data:`Compiled`) in a query without directives: the
+        compiled form answers it, or, when it cannot answer exactly, graphql-core runs it as always."""
+        if (
+            self._direct
+            and self._static
+            and not serially
+            and not new_defer_usages
+            and len(grouped_field_set) == 1
+        ):
+            ((key, details),) = grouped_field_set.items()
+            field_def = self.schema.get_field(root_type, details[0].node.name.value)
+            compiled = None if field_def is None else (field_def.extensions or {}).get(COMPILED_KEY)
+            if compiled is not None and len(details) == 1 and details[0].defer_usage is None:
+                assert field_def is not None
+                return self._compiled_root(
+                    compiled, key, field_def, details, (root_type, root_value, grouped_field_set, serially)
+                )
+        return super().execute_collected_root_fields(
+            root_type, root_value, grouped_field_set, serially, new_defer_usages
+        )
+
+    async def _compiled_root(
+        self, compiled: Compiled, key: str, field_def: GraphQLField, details: Any, general: tuple[Any, ...]
+    ) -> Any:
+        value = await compiled(self, field_def, details)
+        if value is not _MISS:
+            return {key: value}
+        root_type, root_value, grouped_field_set, serially = general
+        result = super().execute_collected_root_fields(root_type, root_value, grouped_field_set, serially, ())
+        return await result if self.is_awaitable(result) else result
+
+    def complete_directly(self, type_: Any, details: Any, value: Any) -> Any:
+        """``value`` completed as a field of ``type_`` under ``details`` by the direct path, or :data:`MISS`
+        where graphql-core would have to (for a compiled field's parts that Python answers)."""
+        return self._completer(type_, details)(value, self.context_value)
 
     def execute_field(
         self,

@@ -7,24 +7,45 @@ see, and issues one statement however many keys it gets. Keys of rows outside th
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import JSON, Select, and_, any_, bindparam, false, func, join, select, type_coerce
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy import (
+    JSON,
+    Float,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    false,
+    func,
+    join,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, distinct_on
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common.prepared import Prepared
 from models import Account, Group, GroupPupil, Pupil
 from models.content import StoredFile
-from models.curriculum import Judgement
+from models.curriculum import SECURE_OR_BETTER, Judgement
 from models.learning import Achievement, LearningGoal, Submission
 from tenants.scoping import in_school, scoped
 
@@ -270,3 +291,186 @@ async def files_by_ids(
     """Stored files of the school by id (their readers' policies decide who sees them); one statement."""
     stmt = scoped(StoredFile, school_id).where(StoredFile.id.in_(list(file_ids)))
     return {f.id: f for f in (await session.execute(stmt)).scalars()}
+
+
+# --- the class view as JSON built by PostgreSQL ----------------------------------------------------------
+
+GlobalIdSql = Callable[[str, Any], Any]
+"""``(type name, uuid column) -> SQL text expression`` of an opaque id, as the API spells it."""
+
+GROUP_VALUES = ("id", "name")
+"""What :class:`ClassJsonShape` can ask of the group."""
+PUPIL_VALUES = ("id", "forename", "preferred_forename", "surname")
+"""What it can ask of each pupil."""
+PROGRESS_VALUES = ("levels", "secure_share", "secure_count")
+"""What it can ask of each pupil's progress (besides the pupil)."""
+
+
+@dataclass(frozen=True)
+class ClassJsonShape:
+    """Which values the JSON of a class view carries, under which keys, in which order: each entry is
+    ``(key, value)`` with a value of ``GROUP_VALUES``/``PUPIL_VALUES``/``PROGRESS_VALUES``, or, for the
+    pupil inside a progress entry, ``(key, ("pupil", <its entries>))``. ``group`` or ``pupils`` None: not
+    asked for. Hashable, so each shape's statement is built once."""
+
+    group: tuple[tuple[str, str], ...] | None
+    pupils: tuple[tuple[str, Any], ...] | None
+
+
+@dataclass(frozen=True)
+class ClassJson:
+    """The class view's JSON texts as PostgreSQL built them (None where the shape did not ask), and the ids
+    the field policies are asked about."""
+
+    group: str | None
+    pupils: str | None
+    group_id: uuid.UUID
+    pupil_ids: list[uuid.UUID]
+
+
+_RESPONSE_KEY = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
+def _json_object(entries: Sequence[tuple[str, Any]]) -> Any:
+    """``json_build_object`` of the entries; the keys are GraphQL response keys (names, checked), written
+    into the statement, which is built once per shape."""
+    parts: list[Any] = []
+    for key, value in entries:
+        if not _RESPONSE_KEY.fullmatch(key):
+            raise ValueError(f"not a response key: {key!r}")
+        parts += [literal_column(f"'{key}'"), value]
+    return func.json_build_object(*parts)
+
+
+@cache
+def _class_json_stmt(
+    shape: ClassJsonShape, global_id: GlobalIdSql, *, scoped_pupils: bool, closed_groups: bool
+) -> Prepared:
+    """The class view's statement (:func:`_class_stmt`: the same rows, scope and order) folded by
+    PostgreSQL into the JSON ``shape`` asks for: one row, or none when the group is not visible. Levels
+    follow the ``rung_ids`` parameter (the ladder's order); a share is rounded half-even to 4 places as
+    ``round(float, 4)`` rounds it, and written as the API writes a float (``0.0``, not ``0``)."""
+    rows = _class_stmt(scoped_pupils=scoped_pupils, closed_groups=closed_groups).cte("class_rows")
+    rung_ids = bindparam("rung_ids", type_=ARRAY(PG_UUID(as_uuid=True)))
+    rung = func.unnest(rung_ids).table_valued("id", with_ordinality="position").render_derived().alias("rung")
+    # Per pupil, ONE pass over the ladder's rungs: the cells read as jsonb once (json would be parsed again
+    # for every rung), the levels in ladder order and the secure count together (an aggregate: computed
+    # once per pupil, however often the JSON below names it).
+    # OFFSET 0 keeps each step a step: pulled up into its users, the cast (a parse of the cells) and each
+    # level's lookup would be repeated wherever they are named.
+    cells = (
+        select(sql_cast(rows.c.cells, JSONB).label("cells")).correlate(rows).offset(0).lateral("pupil_cells")
+    )
+    lookup = cells.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(
+        literal_column("0")
+    )
+    rung_levels = (
+        select(rung.c.position, lookup.label("level"))
+        .select_from(cells, rung)
+        .correlate(rows)
+        .offset(0)
+        .lateral("rung_levels")
+    )
+    level = rung_levels.c.level
+    per_pupil = (
+        select(
+            func.json_agg(aggregate_order_by(level, rung_levels.c.position)).label("levels"),
+            func.count().filter(or_(*(level == value for value in SECURE_OR_BETTER))).label("secure"),
+        )
+        .select_from(rung_levels)
+        .correlate(rows)
+        .lateral("progress")
+    )
+    secure = per_pupil.c.secure
+    # round(x, 4) in Python rounds half to even; so does round(float8) (rint) on x * 10000.
+    rungs = sql_cast(func.nullif(func.cardinality(rung_ids), literal_column("0")), Float)
+    ten_thousand: Any = literal_column("10000::float8")
+    share = func.round(sql_cast(secure, Float) / rungs * ten_thousand, type_=Float) / ten_thousand
+    share_text = sql_cast(func.coalesce(share, literal_column("0::float8")), Text)
+    # Written as a float: "0.0" and "1.0", as the API writes them (json keeps the text it is given).
+    share_json = sql_cast(
+        case((share_text.op("~")(literal_column(r"'^-?[0-9]+$'")), share_text + ".0"), else_=share_text),
+        JSON,
+    )
+    pupil_values = {
+        "id": global_id("Pupil", rows.c.id),
+        "forename": rows.c.forename,
+        "preferred_forename": rows.c.preferred_forename,
+        "surname": rows.c.surname,
+    }
+    progress_values = {
+        "levels": per_pupil.c.levels,
+        "secure_share": share_json,
+        "secure_count": secure,
+    }
+    group_values = {
+        "id": global_id("Group", rows.c[_GROUP_PREFIX + "id"]),
+        "name": rows.c[_GROUP_PREFIX + "name"],
+    }
+    columns: list[Any] = [
+        select(rows.c[_GROUP_PREFIX + "id"]).limit(1).scalar_subquery(),
+        select(func.array_agg(rows.c.id)).where(rows.c.id.is_not(None)).scalar_subquery(),
+    ]
+    if shape.group is not None:
+        group = _json_object([(key, group_values[value]) for key, value in shape.group])
+        columns.append(sql_cast(select(group).limit(1).scalar_subquery(), Text))
+    else:
+        columns.append(null())
+    if shape.pupils is not None:
+        entries = []
+        for key, value in shape.pupils:
+            if isinstance(value, tuple):
+                entries.append((key, _json_object([(k, pupil_values[v]) for k, v in value[1]])))
+            else:
+                entries.append((key, progress_values[value]))
+        entry = _json_object(entries)
+        pupils = (
+            select(
+                func.coalesce(
+                    func.json_agg(aggregate_order_by(entry, rows.c.surname, rows.c.forename, rows.c.id)),
+                    literal_column("'[]'::json"),
+                )
+            )
+            .select_from(rows)
+            .join(per_pupil, true())
+            .where(rows.c.id.is_not(None))
+            .scalar_subquery()
+        )
+        columns.append(sql_cast(pupils, Text))
+    else:
+        columns.append(null())
+    return Prepared(select(*columns).where(select(rows.c[_GROUP_PREFIX + "id"]).exists()))
+
+
+async def class_json(
+    session: AsyncSession,
+    principal: Principal,
+    group_id: uuid.UUID,
+    ladder_rungs: Sequence[uuid.UUID],
+    ladder_id: uuid.UUID,
+    shape: ClassJsonShape,
+    global_id: GlobalIdSql,
+) -> ClassJson | None:
+    """The class view of :func:`class_rows` (same rows, same scope, ONE statement) as the JSON ``shape``
+    asks for, built by PostgreSQL. None when the group is not visible. The caller decides, with the field
+    policies, whether the caller may read what it asked (``group_id``, ``pupil_ids``)."""
+    if not principal.may_see_group(group_id):
+        return None
+    scope = principal.pupil_scope
+    stmt = _class_json_stmt(
+        shape, global_id, scoped_pupils=scope is not None, closed_groups=principal.is_admin
+    )
+    params: dict[str, Any] = {
+        "school_id": principal.school_id,
+        "group_id": group_id,
+        "ladder_id": ladder_id,
+        "rung_ids": list(ladder_rungs),
+    }
+    if scope is not None:
+        params["pupil_scope"] = list(scope)
+    connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
+    row = (await stmt.execute(connection, params)).one_or_none()
+    if row is None:
+        return None
+    found_group, pupil_ids, group, pupils = row
+    return ClassJson(group, pupils, found_group, list(pupil_ids or ()))

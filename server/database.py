@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from common.settings import Settings
 
@@ -109,13 +111,10 @@ def serving_url(settings: Settings) -> URL | None:
 
 def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone."""
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # A connection the server dropped while idle (a restart, a failover, pg_terminate_backend) is
-        # found and replaced when it is lent, not by the first request that uses it.
-        pool_pre_ping=True,
         # JSON read back (the class view folds each pupil's judgements into one JSON object) is decoded by
         # orjson; what is written is still encoded by the standard library, byte for byte as before.
         json_deserializer=orjson.loads,
@@ -127,6 +126,27 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> Async
             }
         },
     )
+    event.listen(engine.sync_engine, "checkout", _closed_while_idle)
+    return engine
+
+
+def _closed_while_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A connection the server dropped while it was idle in the pool (a restart, a failover,
+    pg_terminate_backend) is found and replaced when it is lent, not by the request that uses it.
+
+    One round trip: an empty statement outside any transaction. SQLAlchemy's ``pool_pre_ping`` wrapped its
+    ping in a transaction of its own (BEGIN, the statement, ROLLBACK): three round trips before every
+    request.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is None:
+        return
+    try:
+        if driver.is_closed():
+            raise ConnectionError("closed")
+        await_only(driver.fetchrow(";"))
+    except Exception as error:  # a connection whose ping fails in any way is not lent
+        raise DisconnectionError("the server closed this pooled connection while it was idle") from error
 
 
 @asynccontextmanager

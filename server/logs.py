@@ -15,6 +15,7 @@ import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
 from starlette.types import Scope
 
@@ -37,7 +38,7 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     ]
     renderer: Any
     if log_format(settings) == "json":
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line)
         shared.append(structlog.processors.dict_tracebacks)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
@@ -63,6 +64,12 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         logger.propagate = True
     # The request line below replaces uvicorn's access log (which has the client's address).
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def _json_line(event: Any, **options: Any) -> str:
+    """A log line's JSON by orjson (one per request: the standard encoder cost a visible share of a
+    small request); what orjson cannot encode is written by ``options["default"]`` as before."""
+    return orjson.dumps(event, default=options.get("default")).decode()
 
 
 def log_request(scope: Scope, record: Any, endpoint: str, status: int, seconds: float) -> None:

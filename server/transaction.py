@@ -17,7 +17,7 @@ the caller (or refuse the request), and runs the operation. Then:
 - a fault of the database connection (dropped, closed, refused) wherever it happens: a query, or any
   operation that had not run yet, is retried once on a fresh connection; otherwise the answer is 503
   ``SERVICE_UNAVAILABLE`` (GraphQL error shape, ``Retry-After``) and the trail is written with outcome
-  FAILED in a fresh transaction. The pool pings a connection before lending it (``pool_pre_ping``), so
+  FAILED in a fresh transaction. The pool pings a connection before lending it (one round trip, server/database.py), so
   the first request after the database dropped idle connections does not fail.
 
 Whatever the outcome, the hooks services registered on the transaction (common/transaction_hooks.py: an

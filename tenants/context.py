@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import String, bindparam, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.prepared import Prepared
 from models import School
 
 
@@ -50,7 +51,7 @@ async def bind(
     )
 
 
-_ENTER = (
+_ENTER = Prepared(
     select(School.id, School.slug, School.name, School.status, School.status_reason)
     .add_columns(
         func.set_config("app.school_ids", cast(School.id, String), True),
@@ -67,9 +68,9 @@ async def enter_school(session: AsyncSession, slug: str) -> Tenant | None:
     no school has the slug; a school that is not active is bound too, and its request refused.
     """
     # Core execution on the session's connection: the statement names columns only, and the ORM layer
-    # of Session.execute adds a third to its cost on every request.
+    # of Session.execute adds a third to its cost on every request; compiled once (common.prepared).
     connection = await session.connection()
-    row = (await connection.execute(_ENTER, {"slug": slug})).one_or_none()
+    row = (await _ENTER.execute(connection, {"slug": slug})).one_or_none()
     return None if row is None else Tenant(*row[:5])
 
 

@@ -138,10 +138,10 @@ query($group: ID!, $ladder: ID!) {
 async def test_class_view_checks_each_guarded_field_once(
     client: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The class view's ladder with its rungs stays on the executor's direct path (graph/execution.py):
-    ``Ladder.rungs`` is planned as a fetch, so each guarded field's policy is asked exactly once (the root
-    field, ``ClassProgress.group``, ``ClassProgress.ladder`` and ``Group.name``), not again for a fall-back
-    to graphql-core."""
+    """The class view's ladder with its rungs stays on the executor's direct path (graph/execution.py;
+    the compiled class view completes the ladder through it): ``Ladder.rungs`` is planned as a fetch, so
+    each guarded field's policy is asked exactly once (the root field, ``ClassProgress.group``,
+    ``ClassProgress.ladder`` and ``Group.name``), not again for a fall-back to graphql-core."""
     school = await factory.school()
     token = await login(client, school.slug, "teacher1")
     ladder = starter("Y4-MATHS")

@@ -25,10 +25,12 @@ import anyio
 import asyncpg
 import pytest
 from sqlalchemy import URL
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
 from common.settings import Settings
+from graph.core.relay import global_id_sql
 from learning import curriculum
-from learning.queries import _class_stmt
+from learning.queries import ClassJsonShape, _class_json_stmt, _class_stmt
 from server.database import DatabaseUrls, runtime_url_for
 from server.migrate import upgrade
 from tests.factories.schools import make_upn
@@ -150,24 +152,38 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def _class_view_plan(
-    owner: URL, settings: Settings, school: uuid.UUID, group: uuid.UUID
+    owner: URL, settings: Settings, school: uuid.UUID, group: uuid.UUID, *, compiled_view: bool = False
 ) -> list[dict[str, Any]]:
-    """The class view's statement EXPLAINed as the runtime role, bound to ``school`` as a request is."""
+    """The class view's statement EXPLAINed as the runtime role, bound to ``school`` as a request is; with
+    ``compiled_view``, the statement of the compiled class view (the same rows folded into JSON)."""
     runtime = runtime_url_for(owner, settings)
     connection = await asyncpg.connect(_dsn(runtime))
     try:
         async with connection.transaction():
             await connection.execute("SELECT set_config('app.school_ids', $1, true)", str(school))
-            compiled = _class_stmt(scoped_pupils=False, closed_groups=False).compile(
-                compile_kwargs={"render_postcompile": True}
-            )
-            sql, names = _numbered(str(compiled))
+            statement: Any = _class_stmt(scoped_pupils=False, closed_groups=False)
+            if compiled_view:
+                shape = ClassJsonShape(
+                    (("name", "name"),), (("pupil", ("pupil", (("id", "id"),))), ("l", "levels"))
+                )
+                statement = _class_json_stmt(shape, global_id_sql, scoped_pupils=False, closed_groups=False)
+            if compiled_view:
+                # As the request runs it: compiled for asyncpg once (common.prepared), its literals fixed.
+                made = statement.compiled_for(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+                sql, names, fixed = made.sql, list(made.names), made.fixed
+            else:
+                compiled = statement.compile(compile_kwargs={"render_postcompile": True})
+                (sql, names), fixed = _numbered(str(compiled)), {}
+            ladder = curriculum.starter_ladders()[0]
             values = {
                 "school_id": school,
                 "group_id": group,
-                "ladder_id": curriculum.ladder_id(curriculum.starter_ladders()[0].code),
+                "ladder_id": curriculum.ladder_id(ladder.code),
+                "rung_ids": [curriculum.rung_id(rung.code) for rung in ladder.rungs],
             }
-            row = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *(values[n] for n in names))
+            row = await connection.fetchval(
+                f"EXPLAIN (FORMAT JSON) {sql}", *({**fixed, **values}[n] for n in names)
+            )
     finally:
         await connection.close()
     return list(_nodes(json.loads(row)[0]["Plan"]))
@@ -207,6 +223,12 @@ async def test_class_view_plans_are_one_schools_at_10_and_1000_schools(
         school, group = first[3]
         access = _access(await _class_view_plan(plans_database, settings, school, group))
         assert set(access) == {"groups", "group_pupils", "pupils", "judgements"}, (schools, access)
+        # The compiled class view (graph/school/learning/compiled.py) folds the same statement into JSON:
+        # its tables are read the same way.
+        compiled = _access(
+            await _class_view_plan(plans_database, settings, school, group, compiled_view=True)
+        )
+        assert compiled == access, (schools, compiled, access)
         # The latest-judgement read: an index-only range scan of one pupil's judgements on the ladder,
         # whatever the number of schools (the rows a class view reads, not a thousand per pupil).
         kind, index, condition = access["judgements"]

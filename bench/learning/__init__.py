@@ -2,7 +2,7 @@
 
 ``make bench-learning`` (or ``python -m bench bench.learning``):
 
-1. Creates a fresh database ``schoolgraph_bench_learning`` on the server of ``BENCH_DATABASE_URL`` (else
+1. Creates a fresh database ``schoolgraph_bench_learning`` (``BENCH_DATABASE_NAME`` to choose another) on the server of ``BENCH_DATABASE_URL`` (else
    ``DATABASE_URL``, else the embedded PostgreSQL under ``.data/bench``), migrates it, and seeds a trust of
    ``BENCH_SCHOOLS`` (20) schools x ``BENCH_PUPILS`` (1,000) pupils, ``BENCH_GROUPS`` (40) groups of 30 each
    and their teachers, and judgements of every pupil on 6 starter ladders (about 15 rungs each, some with
@@ -95,6 +95,8 @@ def _run(scale: Scale, keys: Sequence[str]) -> list[Round]:
         "SCHOOLGRAPH_ARGON2_MEMORY_KIB": "8",
         "SCHOOLGRAPH_ARGON2_PARALLELISM": "1",
         "SCHOOLGRAPH_ACCESS_TOKEN_SECONDS": "3600",
+        # As production logs: one JSON line per request (the console format costs more, and is for people).
+        "SCHOOLGRAPH_LOG_FORMAT": "json",
     }
     print(
         f"bench.learning: {scale.schools} schools x {scale.pupils} pupils, {scale.groups} groups of "

@@ -16,7 +16,8 @@ from sqlalchemy import URL
 from common.identifiers import upn_check_letter
 from learning import curriculum
 
-BENCH_DATABASE = "schoolgraph_bench_learning"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME") or "schoolgraph_bench_learning"
+"""The bench's own database (recreated each run): ``BENCH_DATABASE_NAME`` when suites share a server."""
 PASSWORD = "bench harbour lantern quietly"  # noqa: S105 - the bench's own throwaway accounts
 GROUP_SIZE = 30
 LADDERS_PER_PUPIL = 6

@@ -124,10 +124,12 @@ def serve_floor(port: int) -> None:
 
 
 def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A server in a child process; its request log (stdout) is written, as in production, but not shown."""
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "bench.learning", kind, str(port)],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
     )
 
 

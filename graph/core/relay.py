@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import Text, func, literal_column
+from sqlalchemy import cast as sql_cast
 from strawberry.types import Info
 
 from auth.policies import Policy
@@ -22,6 +24,19 @@ T = TypeVar("T")
 
 def to_global_id(type_name: str, db_id: uuid.UUID) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{db_id}".encode()).decode().rstrip("="))
+
+
+def global_id_sql(type_name: str, column: Any) -> Any:
+    """:func:`to_global_id` as a SQL expression of a uuid column, for JSON that PostgreSQL builds: the same
+    text (base64url of ``Type:uuid`` without padding; PostgreSQL's base64 breaks lines, which are dropped)."""
+    if not type_name.isidentifier():
+        raise ValueError(f"not a type name: {type_name!r}")
+    raw = func.convert_to(
+        literal_column(f"'{type_name}:'").concat(sql_cast(column, Text)), literal_column("'UTF8'")
+    )
+    base64_text = func.encode(raw, literal_column("'base64'"))
+    urlsafe = func.translate(base64_text, literal_column("E'+/\\n'"), literal_column("'-_'"))
+    return func.rtrim(urlsafe, literal_column("'='"), type_=Text)
 
 
 def from_global_id(global_id: str) -> tuple[str, uuid.UUID] | None:

@@ -18,7 +18,9 @@ from auth import policies
 from graph.audit import pupils_read
 from graph.core.arguments import lookup_id, page_of
 from graph.core.relay import connection, node_kind
+from graph.execution import COMPILED_KEY
 from graph.permissions import guarded
+from graph.school.learning import compiled
 from graph.school.learning.types.assignments import AssignmentConnection, AssignmentType, SubmissionType
 from graph.school.learning.types.content import (
     ContentConnection,
@@ -257,6 +259,7 @@ class LearningQuery:
         policies.STAFF,
         resolver=_class_progress,
         description="The class view: null unless the caller teaches the group (or has school-wide access).",
+        metadata={COMPILED_KEY: compiled.class_progress},
     )
     school_progress: list[LadderSummaryType] | None = guarded(
         rules.SCHOOL_PROGRESS,
