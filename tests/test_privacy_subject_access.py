@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.clock import FixedClock
 from common.settings import Settings
+from graph.core.arguments import lookup_id
 from server.jobs import run_jobs
 from tests.factories import clock as suite_clock
 from tests.factories.audit import entries
@@ -200,8 +201,10 @@ async def test_the_download_is_for_the_schools_admins_only(
     settings: Settings,
     clock: FixedClock,
 ) -> None:
-    """LL 5.1.1, LRS 6.8: another role, an anonymous caller and another school's admin get nothing of the
-    archive (nor of the queue)."""
+    """LL 5.1.1, LRS 6.8, LRS 5.1: another role, an anonymous caller and another school's admin get nothing of
+    the archive (nor of the queue), and every refusal is in the audit chain of the school asked (DENIED, with
+    the status answered; an anonymous address's repeats counted, not chained); so is a download asked for
+    after its window closed."""
     school = await factory.school()
     other = await factory.school()
     admin = await login(client, school.slug, "admin")
@@ -233,6 +236,26 @@ async def test_the_download_is_for_the_schools_admins_only(
     assert seen["data"]["subjectAccessRequests"] == []
     downloaded = await client.get(path, headers={"authorization": f"Bearer {admin}"})
     assert downloaded.status_code == 200
+    clock.advance(timedelta(days=7, minutes=1))  # the window closed; the purge has not run yet
+    admin = await login(client, school.slug, "admin")
+    assert (await client.get(path, headers={"authorization": f"Bearer {admin}"})).status_code == 410
+
+    def refusals(rows: list[Any]) -> list[tuple[str, str | None, str, int]]:
+        return [(e.actor_type, e.role, e.outcome, e.detail["status"]) for e in rows]
+
+    refused = await entries(engine, school.id, "subject_access.download_refused")
+    # The teacher's 403; the anonymous 401 (the other school's admin's token is worth nothing here: a
+    # second anonymous 401 from the same address, counted); the admin's 410.
+    assert refusals(refused) == [
+        ("ACCOUNT", "STAFF", "DENIED", 403),
+        ("ANONYMOUS", None, "DENIED", 401),
+        ("ACCOUNT", "SCHOOL_ADMIN", "DENIED", 410),
+    ]
+    assert {e.target_id for e in refused} == {lookup_id(opened["request"]["id"], "SubjectAccessRequest")}
+    # The other school's admin asking their own school for this request: refused there, and recorded there.
+    assert refusals(await entries(engine, other.id, "subject_access.download_refused")) == [
+        ("ACCOUNT", "SCHOOL_ADMIN", "DENIED", 404)
+    ]
 
 
 async def test_parents_and_older_pupils_ask_for_their_own_data_into_the_admins_queue(

@@ -5,6 +5,7 @@ window closes; then every copy is purged and the destruction record says so."""
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import pyzipper
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock
 from graph.core.relay import to_global_id
+from models.platform import PlatformAuditEntry
 from server.jobs import run_jobs
 from storage.files import local_store
 from storage.files import storage_key as file_key
@@ -82,6 +85,19 @@ async def _jobs(engine: AsyncEngine, owner_engine: AsyncEngine, tmp_path: Path, 
     return report
 
 
+async def _refusals(engine: AsyncEngine, trust_id: uuid.UUID) -> list[tuple[str, str, int, uuid.UUID | None]]:
+    async with AsyncSession(engine) as session:
+        rows = await session.execute(
+            select(PlatformAuditEntry)
+            .where(
+                PlatformAuditEntry.action == "termination.export_download_refused",
+                PlatformAuditEntry.trust_id == trust_id,
+            )
+            .order_by(PlatformAuditEntry.id)  # type: ignore[arg-type]
+        )
+        return [(e.actor_type, e.outcome, e.detail["status"], e.target_id) for e in rows.scalars()]
+
+
 async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_every_copy_purged(
     client: httpx.AsyncClient,
     factory: SchoolFactory,
@@ -91,10 +107,10 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     clock: FixedClock,
     tmp_path: Path,
 ) -> None:
-    """LL 5.1.3, LL-A 9.3, LRS 6.6, LRS 6.8: the trust admin chooses RETURN; after the destruction they
+    """LL 5.1.3, LL-A 9.3, LRS 6.6, LRS 6.8, LRS 5.1: the trust admin chooses RETURN; after the destruction they
     release the export (the password shown once) and download an AES-256 zip that opens only with it, marked
     PROTECT, with the school's rows and files; another trust's admin and an anonymous caller get nothing; after
-    the return window every copy is gone and the record says when."""
+    the return window every copy is gone and the record says when; every refused download is logged."""
     school, trust, operator = await _terminated(client, factory, trusts, tmp_path)
     admin = await trust_login(client, trust.slug)
     sid = to_global_id("School", school.id)
@@ -159,6 +175,15 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     assert not export_path.with_suffix(".files").exists()
     admin = await trust_login(client, trust.slug)
     assert (await client.get(path, headers={"authorization": f"Bearer {admin}"})).status_code == 410
+
+    # Every refusal is in the platform log under the trust asked (LRS 5.1): the other trust's admin's 404 at
+    # their own trust; at this trust, their token's 401 and the anonymous one from the same address (counted,
+    # not logged twice), and the 410 after the window.
+    assert await _refusals(engine, other.id) == [("TRUST_ADMIN", "DENIED", 404, school.id)]
+    assert await _refusals(engine, trust.id) == [
+        ("ANONYMOUS", "DENIED", 401, school.id),
+        ("TRUST_ADMIN", "DENIED", 410, school.id),
+    ]
 
 
 async def test_on_delete_every_copy_goes_with_the_destruction(
