@@ -93,7 +93,7 @@ async def _refusals(engine: AsyncEngine, trust_id: uuid.UUID) -> list[tuple[str,
                 PlatformAuditEntry.action == "termination.export_download_refused",
                 PlatformAuditEntry.trust_id == trust_id,
             )
-            .order_by(PlatformAuditEntry.id)  # type: ignore[arg-type]
+            .order_by(PlatformAuditEntry.id)
         )
         return [(e.actor_type, e.outcome, e.detail["status"], e.target_id) for e in rows.scalars()]
 
