@@ -209,3 +209,18 @@ class TerminationPreference(SQLModel, table=True):
     choice: str = Field(max_length=8)
     chosen_by: uuid.UUID | None = uuid_ref(nullable=True)
     chosen_at: datetime = timestamp(nullable=False)
+
+
+class RetentionPeriod(SQLModel, table=True):
+    """A school's tightening of one retention rule (LL-S2 (v)): ``days`` instead of the platform's default
+    for ``rule`` (a registry table's rule, or ``leavers``), never longer than the default nor shorter than the
+    rule's floor (``privacy.retention.TIGHTENABLE``). No row: the platform's default."""
+
+    __tablename__ = "retention_periods"
+    __table_args__ = (CheckConstraint("days > 0", name="days"),)
+
+    school_id: uuid.UUID = school_key()
+    rule: str = Field(primary_key=True, max_length=32)
+    days: int
+    set_by: uuid.UUID | None = uuid_ref(nullable=True)
+    set_at: datetime = timestamp(nullable=False)

@@ -470,6 +470,10 @@ TABLES: tuple[TableEntry, ...] = (
         operational="school_id id session_id created_at expires_at used_at", credentials="token_hash",
     ),
     entry(
+        "retention_periods", Subject.NONE, links=(Link("set_by", A, NULL),),
+        operational="school_id rule days set_at", identifier="set_by",
+    ),
+    entry(
         "roster_imports", Subject.NONE, links=(Link("account_id", A, NULL, also=("actor",)),),
         operational="school_id id started_at finished_at file_name sha256 size_bytes format mode dry_run "
         "outcome counts error_count warning_count problem_codes",
