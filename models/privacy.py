@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import CheckConstraint, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import String
 from sqlmodel import Field, SQLModel
@@ -163,6 +163,9 @@ class SubjectAccessRequest(SQLModel, table=True):
     expires_at: datetime | None = timestamp()
     downloads: int = 0
     purged_at: datetime | None = timestamp()
+    sealed_password: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    """The archive's password sealed under the server's export key from build to release, then cleared
+    (``privacy.exporter.seal``): never stored once shown."""
 
 
 class ProcessingRestriction(SQLModel, table=True):

@@ -275,7 +275,7 @@ TABLES: tuple[TableEntry, ...] = (
         operational="id tenant_id school_slug school_name reason requested_at destroy_on status export_path "
         "export_sha256 export_bytes destroyed_at row_counts total_rows trust_id handover handover_at "
         "return_until archive_sha256 released_at copies_purged_at",
-        identifier="requested_by handover_by",
+        identifier="requested_by handover_by", credentials="sealed_password",
     ),
     entry(
         "downloads", A, links=(Link("account_id", A, DELETE),),
@@ -530,7 +530,7 @@ TABLES: tuple[TableEntry, ...] = (
                Link("released_by", A, NULL)),
         operational="school_id id subject_type channel opened_at due_on status built_at staged_key released_at "
         "archive_key archive_sha256 archive_bytes expires_at downloads purged_at",
-        identifier="subject_id requested_by released_by",
+        identifier="subject_id requested_by released_by", credentials="sealed_password",
     ),
     entry(
         "super_users", A, links=(Link("account_id", A, DELETE), Link("nominated_by", U, KEEP)),

@@ -16,12 +16,14 @@ import anyio
 import httpx
 import pytest
 import pyzipper
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock
 from common.settings import Settings
 from graph.core.arguments import lookup_id
+from models.privacy import SubjectAccessRequest
 from server.jobs import run_jobs
+from tenants.context import bind
 from tests.factories import clock as suite_clock
 from tests.factories.audit import entries
 from tests.factories.learning import PDF, gid, mutate, problems, today, upload
@@ -45,6 +47,14 @@ async def _jobs(engine: AsyncEngine, owner_engine: AsyncEngine, settings: Settin
     )
     assert report.failed == 0
     return report
+
+
+async def _sealed(engine: AsyncEngine, school: SchoolData, request_id: Any) -> bytes | None:
+    async with AsyncSession(engine) as session:
+        await bind(session, [school.id])
+        row = await session.get(SubjectAccessRequest, (school.id, request_id))
+        assert row is not None
+        return row.sealed_password
 
 
 async def _pupil_with_work(client: httpx.AsyncClient, school: SchoolData) -> None:
@@ -108,6 +118,14 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
 
     report = await _jobs(engine, owner_engine, settings, clock)
     assert f"{school.id}:built=1,purged=0" in report.step("subject_access").applied
+    # Built encrypted (LRS 6.8): the only file on the server is the AES archive, no plain copy of anything;
+    # its password is sealed on the request until release, and gone from it after.
+    request_id = lookup_id(request["id"], "SubjectAccessRequest")
+    built = Path(settings.data_dir) / "subject-access" / str(school.id)
+    assert [p.name for p in built.iterdir()] == [f"{request_id}.zip"]
+    on_disk = (built / f"{request_id}.zip").read_bytes()
+    assert school.pupils["pupil1"].upn.encode() not in on_disk  # type: ignore[union-attr]
+    assert await _sealed(engine, school, request_id) is not None
     released = await mutate(
         client, school.slug, admin, "releaseSubjectAccessExport", f"password downloadPath {REQUEST}",
         requestId=request["id"],
@@ -115,6 +133,7 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
     assert released["errors"] == [] and released["request"]["status"] == "RELEASED"
     password = released["password"]
     assert len(password) >= 20
+    assert await _sealed(engine, school, request_id) is None  # shown once, stored nowhere now
     second = await mutate(
         client, school.slug, admin, "releaseSubjectAccessExport", "password errors { field code }",
         requestId=request["id"],
@@ -190,6 +209,7 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
         "subject_access.released",
         "subject_access.downloaded",
         "subject_access.purged",
+        "subject_access.download_refused",  # the 410 after the purge
     ]
 
 

@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock
+from common.settings import Settings
 from graph.core.relay import to_global_id
 from models.platform import PlatformAuditEntry
+from privacy.exporter import export_key_path
 from server.jobs import run_jobs
 from storage.files import local_store
 from storage.files import storage_key as file_key
@@ -73,13 +75,17 @@ async def _terminated(
     return school, trust, operator
 
 
-async def _jobs(engine: AsyncEngine, owner_engine: AsyncEngine, tmp_path: Path, clock: FixedClock) -> Any:
+async def _jobs(
+    engine: AsyncEngine, owner_engine: AsyncEngine, tmp_path: Path, clock: FixedClock, settings: Settings
+) -> Any:
+    """The steps, with the server's export key (the release unseals with it)."""
     report = await run_jobs(
         engine,
         owner_engine=owner_engine,
         data_dir=tmp_path,
         now=clock.now(),
         steps=["destructions", "handovers"],
+        export_key_file=export_key_path(settings.data_dir, settings.export_key_file),
     )
     assert report.failed == 0
     return report
@@ -106,6 +112,7 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     owner_engine: AsyncEngine,
     clock: FixedClock,
     tmp_path: Path,
+    settings: Settings,
 ) -> None:
     """LL 5.1.3, LL-A 9.3, LRS 6.6, LRS 6.8, LRS 5.1: the trust admin chooses RETURN; after the destruction they
     release the export (the password shown once) and download an AES-256 zip that opens only with it, marked
@@ -121,7 +128,7 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     early = await trust_gql(client, trust.slug, RELEASE, {"i": {"schoolId": sid}}, token=admin)
     assert early["data"]["releaseTerminationExport"]["errors"] == [{"field": "schoolId", "code": "NOT_READY"}]
 
-    await _jobs(engine, owner_engine, tmp_path, clock)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
     released = (await trust_gql(client, trust.slug, RELEASE, {"i": {"schoolId": sid}}, token=admin))["data"][
         "releaseTerminationExport"
     ]
@@ -165,7 +172,7 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     export_path = Path(record["exportPath"])
     assert export_path.exists() and record["copiesPurgedAt"] is None  # noqa: ASYNC240 - a test's check
     clock.set(suite_clock.INSTANT + timedelta(days=31))
-    await _jobs(engine, owner_engine, tmp_path, clock)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
     operator = await platform_login(client, (await trusts.operator()).username)
     record = (await platform_gql(client, RECORD, {"s": school.slug}, token=operator))["data"]["school"][
         "destruction"
@@ -194,6 +201,7 @@ async def test_on_delete_every_copy_goes_with_the_destruction(
     owner_engine: AsyncEngine,
     clock: FixedClock,
     tmp_path: Path,
+    settings: Settings,
 ) -> None:
     """LL 5.1.3, LL-A 6.3.7: the trust admin chooses DELETE; the run that destroys the data purges the export
     and the copied files too, and the destruction record says so; nothing is left to release."""
@@ -204,7 +212,7 @@ async def test_on_delete_every_copy_goes_with_the_destruction(
         client, trust.slug, CHOOSE, {"i": {"schoolId": sid, "choice": "DELETE"}}, token=admin
     )
     assert chosen["data"]["chooseTerminationHandover"]["destruction"]["handover"] == "DELETE"
-    await _jobs(engine, owner_engine, tmp_path, clock)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
     record = (await platform_gql(client, RECORD, {"s": school.slug}, token=operator))["data"]["school"][
         "destruction"
     ]

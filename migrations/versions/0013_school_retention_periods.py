@@ -1,5 +1,6 @@
-"""school retention periods: a school's admin may shorten a retention rule within the platform's limits
-(LL-S2 (v)); the retention jobs step applies the shorter period.
+"""school retention periods and sealed export passwords: a school's admin may shorten a retention rule within
+the platform's limits (LL-S2 (v)); an export is encrypted when it is built, its password sealed under the
+server's export key on its row until it is released (LRS 6.8).
 
 Revision ID: 0013
 Revises: 0012
@@ -36,7 +37,11 @@ def upgrade() -> None:
     # DELETE: back to the platform's default; UPDATE (set_by): erasure empties the link.
     rls.grant("retention_periods", "SELECT, INSERT, UPDATE, DELETE")
     rls.enable_tenant_rls("retention_periods")
+    for table in ("subject_access_requests", "destruction_records"):
+        op.add_column(table, sa.Column("sealed_password", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
+    for table in ("subject_access_requests", "destruction_records"):
+        op.drop_column(table, "sealed_password")
     op.drop_table("retention_periods")

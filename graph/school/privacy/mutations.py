@@ -24,6 +24,7 @@ from graph.school.privacy.types import (
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
 from privacy import erasure, retention, subject_access
 from privacy import restriction as restrictions
+from privacy.exporter import export_key_of
 from subscriptions import handover
 
 
@@ -125,7 +126,7 @@ async def release_subject_access_export(
         info,
         ReleaseSubjectAccessExportPayload,
         lambda request_id: subject_access.release(
-            ctx.session, ctx.principal, request_id, data_dir=ctx.auth.settings.data_dir, now=ctx.now
+            ctx.session, ctx.principal, request_id, key=export_key_of(ctx.auth.settings), now=ctx.now
         ),
         [("requestId", "SubjectAccessRequest", input.request_id)],
         done=lambda released: ReleaseSubjectAccessExportPayload(
