@@ -274,8 +274,9 @@ TABLES: tuple[TableEntry, ...] = (
         links=(Link("requested_by", U, KEEP), Link("handover_by", U, KEEP)),
         operational="id tenant_id school_slug school_name reason requested_at destroy_on status export_path "
         "export_sha256 export_bytes destroyed_at row_counts total_rows trust_id handover handover_at "
-        "return_until archive_sha256 released_at copies_purged_at",
-        identifier="requested_by handover_by", credentials="sealed_password",
+        # sealed_password: the seal of a whole school's archive until release; no one person's datum.
+        "return_until archive_sha256 released_at copies_purged_at sealed_password",
+        identifier="requested_by handover_by",
     ),
     entry(
         "downloads", A, links=(Link("account_id", A, DELETE),),

@@ -41,6 +41,8 @@ FLOORS = {"audit_log": 365, LEAVERS_RULE: 30}
 """The shortest period a school may set, in days: a year of knowing who did what in the audit log (an
 investigation needs it), and a month after a leaving date (a wrong date can still be put right before the
 person is erased). Every other rule: a day (its rows are expired credentials or throttles)."""
+MAX_DAYS = 100 * 365
+"""The longest period a school may set where the platform keeps rows without a limit (leavers)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ async def set_period(
     now: datetime,
 ) -> Period:
     """A school admin shortens ``rule`` to ``days`` for their school, or (None) goes back to the default:
-    ``UNKNOWN_RULE``, ``BELOW_MINIMUM`` or ``NOT_SHORTER`` (a school may shorten a period, never lengthen it).
+    ``UNKNOWN_RULE``, ``BELOW_MINIMUM``, ``TOO_LONG`` or ``NOT_SHORTER`` (a school may shorten a period, never
+    lengthen it).
     Audited (``retention.period_set``) with the previous and the new period."""
     known = limits(leaver_days)
     period = known.get(rule)
@@ -137,6 +140,8 @@ async def set_period(
             "BELOW_MINIMUM",
             f"{rule} keeps rows at least {period.minimum_days} days; {days} is shorter.",
         )
+    if days is not None and period.default_days is None and days > MAX_DAYS:
+        problems.add("days", "TOO_LONG", f"At most {MAX_DAYS} days (a hundred years).")
     if days is not None and period.default_days is not None and days > period.default_days:
         problems.add(
             "days", "NOT_SHORTER",

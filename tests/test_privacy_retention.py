@@ -211,6 +211,7 @@ async def test_a_school_admin_tightens_retention_within_the_platforms_limits(
     assert problems(await set_("auth_sessions", 45)) == [("days", "NOT_SHORTER")]
     assert problems(await set_("audit_log", 100)) == [("days", "BELOW_MINIMUM")]
     assert problems(await set_("leavers", 10)) == [("days", "BELOW_MINIMUM")]
+    assert problems(await set_("leavers", 2_000_000_000)) == [("days", "TOO_LONG")]
     unknown = await set_("pupils", 7)
     assert (
         problems(unknown) == [("rule", "UNKNOWN_RULE")] and "auth_sessions" in unknown["errors"][0]["message"]
