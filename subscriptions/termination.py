@@ -12,8 +12,9 @@ Two steps, on purpose in two places:
    before parents; the export and the school's files are then packed into an AES-256 zip marked PROTECT
    under a fresh password, sealed under the server's export key until a trust admin releases it
    (``privacy.exporter.seal``, LRS 6.6, LRS 6.8): no plain copy stays on disk. The destruction record gets
-   the row counts per table, the archive's path and SHA-256, the sealed password, and the time. The audit log refuses DELETE by trigger (append-only): the owner disables that trigger
-   for its own transaction only, and enables it again before committing (docs/adr/0009-termination-and-destruction.md).
+   the row counts per table, the archive's path and SHA-256, the sealed password, and the time. The audit
+   log refuses DELETE by trigger (append-only): the owner disables that trigger for its own transaction
+   only, and enables it again before committing (docs/adr/0009-termination-and-destruction.md).
 
 The web server never holds the owner's credentials, so it cannot destroy anything; the runner that can is
 the one that has them. The ``schools`` row itself stays (TERMINATED), so the slug stays reserved and
