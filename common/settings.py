@@ -113,6 +113,9 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 4000
     max_page_size: int = 100
+    export_key_file: Path | None = None
+    """The key that seals an export's password from its build to its release (``privacy.exporter``); None:
+    ``<data_dir>/export-key``, made on first use. Production names a file outside the data directory."""
     leaver_retention_days: int = 0
     """Days after their leaving date that a leaver is erased by the retention jobs step (LL-S2 (v)); 0 keeps
     leavers (the school erases them by hand)."""
@@ -223,6 +226,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_upload_bytes=_int(env, "SCHOOLGRAPH_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024),
         max_json_depth=_int(env, "SCHOOLGRAPH_MAX_JSON_DEPTH", 32, minimum=4),
         leaver_retention_days=_int(env, "SCHOOLGRAPH_LEAVER_RETENTION_DAYS", 0),
+        export_key_file=Path(env["SCHOOLGRAPH_EXPORT_KEY_FILE"])
+        if env.get("SCHOOLGRAPH_EXPORT_KEY_FILE")
+        else None,
         body_timeout_seconds=_int(env, "SCHOOLGRAPH_BODY_TIMEOUT_SECONDS", 10, minimum=1),
         upload_timeout_seconds=_int(env, "SCHOOLGRAPH_UPLOAD_TIMEOUT_SECONDS", 300, minimum=1),
         header_timeout_seconds=_int(env, "SCHOOLGRAPH_HEADER_TIMEOUT_SECONDS", 10, minimum=1),

@@ -33,7 +33,7 @@ from models import Group, GroupPupil, Pupil
 from models.base import new_id
 from models.learning import ASSIGNMENT_KINDS, Assignment, Submission
 from people import queries as people
-from people.processing import refuse_if_restricted
+from people.processing import refuse_if_restricted, visible_to
 from storage.files import FileStore
 from tenants.scoping import in_school, scoped
 
@@ -143,7 +143,9 @@ async def assignments_page(
         stmt = stmt.where(
             Assignment.group_id.in_(
                 select(GroupPupil.group_id).where(
-                    in_school(GroupPupil, school), GroupPupil.pupil_id == pupil_id
+                    in_school(GroupPupil, school),
+                    GroupPupil.pupil_id == pupil_id,
+                    visible_to(principal, GroupPupil, GroupPupil.pupil_id),  # LL-S2 (xiii)
                 )
             )
         )

@@ -29,7 +29,7 @@ from learning.policies import may_assess, may_teach_group
 from learning.queries import active_members
 from models import Group, Pupil
 from models.curriculum import LEVELS, Judgement
-from people.processing import refuse_if_restricted
+from people.processing import refuse_if_restricted, visible_to
 from tenants.scoping import in_school, scoped
 
 MAX_NOTE: Final = 2000
@@ -214,11 +214,14 @@ async def history(
     ladder_id: uuid.UUID | None = None,
     rung_id: uuid.UUID | None = None,
 ) -> list[Judgement]:
-    """Every judgement of a pupil the caller may see, newest first (``page.first + 1`` rows at most)."""
+    """Every judgement of a pupil the caller may see, newest first (``page.first + 1`` rows at most); none of
+    a restricted pupil but to a school admin (LL-S2 (xiii))."""
     if not principal.may_see_pupil(pupil_id):
         return []
     order = (Judgement.assessed_on.desc(), Judgement.recorded_at.desc(), Judgement.id.desc())
-    stmt = scoped(Judgement, principal.school_id).where(Judgement.pupil_id == pupil_id)
+    stmt = scoped(Judgement, principal.school_id).where(
+        Judgement.pupil_id == pupil_id, visible_to(principal, Judgement, Judgement.pupil_id)
+    )
     if ladder_id is not None:
         stmt = stmt.where(Judgement.ladder_id == ladder_id)
     if rung_id is not None:

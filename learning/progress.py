@@ -29,6 +29,7 @@ from learning.policies import may_teach_group, sees_school_progress
 from learning.queries import Cells, LatestJudgement, class_rows, latest_cells, latest_judgements_stmt
 from models import Group, GroupPupil, Pupil
 from models.curriculum import LEVELS, SECURE_OR_BETTER, CurriculumLadder, Judgement, SchoolLadder
+from people.processing import visible_to_all
 from tenants.scoping import in_school
 
 SECURE = frozenset(SECURE_OR_BETTER)
@@ -188,7 +189,13 @@ async def school_summary(session: AsyncSession, principal: Principal, year_group
         select(GroupPupil.pupil_id)
         .join(Group, and_(in_school(Group, school), Group.id == GroupPupil.group_id))
         .join(Pupil, and_(in_school(Pupil, school), Pupil.id == GroupPupil.pupil_id))
-        .where(in_school(GroupPupil, school), Group.year_group == year_group, Group.active, Pupil.active)
+        .where(
+            in_school(GroupPupil, school),
+            Group.year_group == year_group,
+            Group.active,
+            Pupil.active,
+            visible_to_all(Pupil, Pupil.id),  # a restricted pupil is left out of statistics (LL-S2 (xiii))
+        )
         .distinct()
         .subquery("cohort")
     )

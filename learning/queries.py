@@ -3,6 +3,7 @@
 
 Like :mod:`people.queries`: every function takes the :class:`Principal` and returns only rows it may
 see, and issues one statement however many keys it gets. Keys of rows outside the scope come back empty.
+A restricted pupil's rows are a school admin's only (``people.processing.visible_to``, LL-S2 (xiii)).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from models import Account, Group, GroupPupil, Pupil
 from models.content import StoredFile
 from models.curriculum import SECURE_OR_BETTER, Judgement
 from models.learning import Achievement, LearningGoal, Submission
+from people.processing import visible_to, visible_to_all
 from tenants.scoping import in_school, scoped
 
 
@@ -91,14 +93,18 @@ Cells = dict[str, list[str]]
 
 
 @cache
-def _cells_stmt() -> Select[Any]:
-    """Built once: the latest judgements, folded per pupil into one JSON object in PostgreSQL, so that a
-    class of 30 pupils x 15 rungs comes back as 30 rows, not 450."""
-    latest = latest_judgements_stmt(
+def _cells_stmt(*, hide_restricted: bool = False) -> Select[Any]:
+    """Built once per variant: the latest judgements, folded per pupil into one JSON object in PostgreSQL,
+    so that a class of 30 pupils x 15 rungs comes back as 30 rows, not 450; ``hide_restricted`` leaves out
+    restricted pupils (every caller but a school admin)."""
+    latest_stmt = latest_judgements_stmt(
         bindparam("school_id"),
         bindparam("pupil_ids", expanding=True),
         bindparam("ladder_ids", expanding=True),
-    ).subquery("latest")
+    )
+    if hide_restricted:
+        latest_stmt = latest_stmt.where(visible_to_all(Judgement, Judgement.pupil_id))
+    latest = latest_stmt.subquery("latest")
     cells = func.json_object_agg(
         latest.c.rung_id, func.json_build_array(latest.c.level, latest.c.assessed_on)
     )
@@ -117,7 +123,7 @@ async def latest_cells(
     if not visible or not ladder_ids:
         return {}
     result = await session.execute(
-        _cells_stmt(),
+        _cells_stmt(hide_restricted=not principal.is_admin),
         {"school_id": principal.school_id, "pupil_ids": visible, "ladder_ids": list(ladder_ids)},
     )
     return {pupil_id: cells for pupil_id, cells in result.all()}
@@ -127,9 +133,10 @@ _GROUP_PREFIX = "group_"
 
 
 @cache
-def _class_stmt(*, scoped_pupils: bool, closed_groups: bool) -> Select[Any]:
+def _class_stmt(*, scoped_pupils: bool, closed_groups: bool, hide_restricted: bool = False) -> Select[Any]:
     """Built once per variant, with bound parameters: ``school_id``, ``group_id``, ``ladder_id`` and, for a
     caller with a pupil scope, ``pupil_scope`` (one array parameter: the statement text never changes).
+    ``hide_restricted``: restricted pupils are left out (every caller but a school admin, LL-S2 (xiii)).
 
     Columns, not entities: the pupil's columns under their own names, then ``cells``, then the group's
     columns prefixed ``group_``. Reading 30 rows as ORM entities (identity map, instance state) cost more
@@ -163,6 +170,8 @@ def _class_stmt(*, scoped_pupils: bool, closed_groups: bool) -> Select[Any]:
     if scoped_pupils:
         scope = bindparam("pupil_scope", type_=ARRAY(PG_UUID(as_uuid=True)))
         member = and_(member, Pupil.id == any_(scope))
+    if hide_restricted:
+        member = and_(member, visible_to_all(Pupil, Pupil.id))
     members = join(GroupPupil, Pupil, member)
     stmt = (
         select(
@@ -191,7 +200,11 @@ async def class_rows(
     if not principal.may_see_group(group_id):
         return None
     scope = principal.pupil_scope
-    stmt = _class_stmt(scoped_pupils=scope is not None, closed_groups=principal.is_admin)
+    stmt = _class_stmt(
+        scoped_pupils=scope is not None,
+        closed_groups=principal.is_admin,
+        hide_restricted=not principal.is_admin,
+    )
     params: dict[str, Any] = {"school_id": principal.school_id, "group_id": group_id, "ladder_id": ladder_id}
     if scope is not None:
         params["pupil_scope"] = list(scope)
@@ -220,7 +233,7 @@ async def achievements_of_pupils(
         return [[] for _ in pupil_ids]
     stmt = (
         scoped(Achievement, principal.school_id)
-        .where(Achievement.pupil_id.in_(visible))
+        .where(Achievement.pupil_id.in_(visible), visible_to(principal, Achievement, Achievement.pupil_id))
         .order_by(Achievement.achieved_on.desc(), Achievement.title, Achievement.id)
     )
     return _grouped((await session.execute(stmt)).scalars().all(), pupil_ids, "pupil_id")
@@ -234,7 +247,7 @@ async def goals_of_pupils(
         return [[] for _ in pupil_ids]
     stmt = (
         scoped(LearningGoal, principal.school_id)
-        .where(LearningGoal.pupil_id.in_(visible))
+        .where(LearningGoal.pupil_id.in_(visible), visible_to(principal, LearningGoal, LearningGoal.pupil_id))
         .order_by(LearningGoal.status != "OPEN", LearningGoal.created_at.desc(), LearningGoal.id)
     )
     return _grouped((await session.execute(stmt)).scalars().all(), pupil_ids, "pupil_id")
@@ -246,7 +259,9 @@ async def submissions_of_assignments(
     """(assignment id, pupil id) -> submission, for pupils the caller may see; one statement."""
     if not assignment_ids:
         return {}
-    stmt = scoped(Submission, principal.school_id).where(Submission.assignment_id.in_(assignment_ids))
+    stmt = scoped(Submission, principal.school_id).where(
+        Submission.assignment_id.in_(assignment_ids), visible_to(principal, Submission, Submission.pupil_id)
+    )
     if principal.pupil_scope is not None:
         if not principal.pupil_scope:
             stmt = stmt.where(false())

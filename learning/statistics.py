@@ -19,13 +19,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Row, and_, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import Row, Select, and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Pupil
+from models import Account, Pupil
 from models.content import Download, PlatformContent, SchoolContent
 from models.curriculum import SECURE_OR_BETTER, CurriculumLadder, Judgement, SchoolLadder
 from models.learning import Assignment, Submission
@@ -255,15 +255,9 @@ async def _content_counts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[u
         )
         .group_by(Assignment.platform_content_id)
     )
-    download_use = (
-        select(
-            Download.platform_content_id,
-            func.count(func.distinct(Download.school_id)),
-            func.count(),
-        )
-        .where(in_schools(Download, ids), Download.platform_content_id.is_not(None))
-        .group_by(Download.platform_content_id)
-    )
+    download_use = _counted_downloads(
+        ids, Download.platform_content_id, func.count(func.distinct(Download.school_id)), func.count()
+    ).group_by(Download.platform_content_id)
     used: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for content_id, _, count in (await session.execute(assignment_use)).all():
         used[content_id]["assignments"] = count
@@ -274,6 +268,25 @@ async def _content_counts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[u
     return used
 
 
+def _counted_downloads(ids: list[uuid.UUID], *columns: Any) -> Select[Any]:
+    """``columns`` of the downloads of pre-loaded items by people who may be counted (``counted``: neither
+    restricted nor objecting). A download names an account, so the person is the account's staff, pupil or
+    contact record, joined through the account (an admin without a staff record has none and is counted)."""
+    person = func.coalesce(Account.staff_id, Account.pupil_id, Account.contact_id)
+    return (
+        select(*columns)
+        .select_from(Download)
+        .outerjoin(
+            Account,
+            # The composite key, school first (as every tenant join).
+            tuple_(Account.school_id, Account.id) == tuple_(Download.school_id, Download.account_id),
+        )
+        .where(
+            in_schools(Download, ids), Download.platform_content_id.is_not(None), counted(Download, person)
+        )
+    )
+
+
 async def _content_schools(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Per pre-loaded item, the schools that assigned or downloaded it (one statement)."""
     # Schools using an item in either way: counted exactly (a school may both assign and download).
@@ -281,9 +294,7 @@ async def _content_schools(session: AsyncSession, ids: list[uuid.UUID]) -> dict[
         select(Assignment.platform_content_id.label("content_id"), Assignment.school_id).where(
             in_schools(Assignment, ids), Assignment.platform_content_id.is_not(None)
         ),
-        select(Download.platform_content_id, Download.school_id).where(
-            in_schools(Download, ids), Download.platform_content_id.is_not(None)
-        ),
+        _counted_downloads(ids, Download.platform_content_id, Download.school_id),
     ).subquery("use")
     rows = await session.execute(
         select(both.c.content_id, func.count(func.distinct(both.c.school_id))).group_by(both.c.content_id)

@@ -13,7 +13,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -234,6 +234,9 @@ class DestructionRecord(SQLModel, table=True):
     archive_sha256: str | None = Field(default=None, max_length=64)
     released_at: datetime | None = timestamp()
     copies_purged_at: datetime | None = timestamp()
+    sealed_password: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    """The archive's password sealed under the server's export key from destruction to release, then
+    cleared (``privacy.exporter.seal``)."""
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import CheckConstraint, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import String
 from sqlmodel import Field, SQLModel
@@ -163,6 +163,9 @@ class SubjectAccessRequest(SQLModel, table=True):
     expires_at: datetime | None = timestamp()
     downloads: int = 0
     purged_at: datetime | None = timestamp()
+    sealed_password: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    """The archive's password sealed under the server's export key from build to release, then cleared
+    (``privacy.exporter.seal``): never stored once shown."""
 
 
 class ProcessingRestriction(SQLModel, table=True):
@@ -209,3 +212,18 @@ class TerminationPreference(SQLModel, table=True):
     choice: str = Field(max_length=8)
     chosen_by: uuid.UUID | None = uuid_ref(nullable=True)
     chosen_at: datetime = timestamp(nullable=False)
+
+
+class RetentionPeriod(SQLModel, table=True):
+    """A school's tightening of one retention rule (LL-S2 (v)): ``days`` instead of the platform's default
+    for ``rule`` (a registry table's rule, or ``leavers``), never longer than the default nor shorter than the
+    rule's floor (``privacy.retention.TIGHTENABLE``). No row: the platform's default."""
+
+    __tablename__ = "retention_periods"
+    __table_args__ = (CheckConstraint("days > 0", name="days"),)
+
+    school_id: uuid.UUID = school_key()
+    rule: str = Field(primary_key=True, max_length=32)
+    days: int
+    set_by: uuid.UUID | None = uuid_ref(nullable=True)
+    set_at: datetime = timestamp(nullable=False)

@@ -5,7 +5,8 @@ The records are ``processing_restrictions`` rows (``models.privacy.ProcessingRes
 learning, roster and the partner feeds import it; privacy re-exports it):
 
 * :func:`refuse_if_restricted`: a write to a restricted person's data is refused with ``RESTRICTED``;
-* :func:`visible_to_all`: a restricted person is seen by school admins only;
+* :func:`visible_to_all`: a restricted person is seen by school admins only; :func:`visible_to` is that
+  rule for one caller (every read of a pupil's rows by id or in a list asks it, LL-S2 (xiii));
 * :func:`counted`: a restricted or objecting person is left out of every aggregate (statistics, partner
   feeds).
 """
@@ -16,10 +17,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from auth.principal import Principal
 from common.errors import DomainError
 from models.privacy import ProcessingRestriction
 from tenants.scoping import in_school, same_school
@@ -43,6 +45,13 @@ def visible_to_all(rows: Any, person_column: Any) -> ColumnElement[bool]:
     """True for a row whose person is not restricted: ``rows`` is the model (or subquery columns) with
     ``school_id``, ``person_column`` the column holding the person's id."""
     return ~_current((RESTRICTION,), rows, person_column)
+
+
+def visible_to(principal: Principal, rows: Any, person_column: Any) -> ColumnElement[bool]:
+    """:func:`visible_to_all` for a caller who is not a school admin; nothing hidden from an admin. The one
+    condition every read of a person's rows adds (by id, in lists, in a class view), so a restriction holds
+    on every path, not only where the person is listed."""
+    return true() if principal.is_admin else visible_to_all(rows, person_column)
 
 
 def counted(rows: Any, person_column: Any) -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from auth.principal import Principal, Role
 from common.pagination import TEXT, UUID, Page, after_key
 from models import Account, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
-from people.processing import visible_to_all
+from people.processing import visible_to
 from tenants.scoping import in_school, scoped
 
 R = TypeVar("R")
@@ -63,8 +63,7 @@ async def pupils_page(
     last pupil's id."""
     order = (Pupil.surname, Pupil.forename, Pupil.id)
     stmt = _within(scoped(Pupil, principal.school_id), Pupil.id, principal.pupil_scope)
-    if not principal.is_admin:
-        stmt = stmt.where(visible_to_all(Pupil, Pupil.id))  # a restricted pupil: admins only
+    stmt = stmt.where(visible_to(principal, Pupil, Pupil.id))  # a restricted pupil: admins only
     if not (include_inactive and principal.is_admin):
         stmt = stmt.where(Pupil.active)
     stmt = _after_anchor(stmt, Pupil, order, principal.school_id, page).order_by(*order).limit(page.first + 1)
@@ -110,7 +109,7 @@ async def _by_ids(
         # Leavers and closed groups are the admin's to see; everyone else reaches them no more (LL 11.2).
         stmt = stmt.where(model.active)
         if model is not Group:  # nor a person whose processing is restricted (LL-S2 (xiii))
-            stmt = stmt.where(visible_to_all(model, model.id))
+            stmt = stmt.where(visible_to(principal, model, model.id))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -163,9 +162,7 @@ async def pupils_of_groups(
         .where(in_school(GroupPupil, school), GroupPupil.group_id.in_(group_ids), Pupil.active)  # type: ignore[attr-defined]
         .order_by(Pupil.surname, Pupil.forename, Pupil.id)
     )
-    stmt = _within(stmt, Pupil.id, principal.pupil_scope)
-    if not principal.is_admin:
-        stmt = stmt.where(visible_to_all(Pupil, Pupil.id))
+    stmt = _within(stmt, Pupil.id, principal.pupil_scope).where(visible_to(principal, Pupil, Pupil.id))
     return _grouped(await _pairs(session, stmt), group_ids)
 
 
@@ -251,10 +248,13 @@ async def pupil_rows_by_ids(
 ) -> dict[uuid.UUID, Any]:
     """Rows of ``model`` (a school's table with a ``pupil_id``: judgements, achievements, goals,
     prints, consents...) by id, of pupils the caller may see; one statement. The same scope as the lists of a
-    pupil's rows, so ``node(id)`` shows exactly what those lists show."""
+    pupil's rows, so ``node(id)`` shows exactly what those lists show: nothing of a restricted pupil but to
+    a school admin (LL-S2 (xiii))."""
     if not ids:
         return {}
-    stmt = scoped(model, principal.school_id).where(model.id.in_(ids))
+    stmt = scoped(model, principal.school_id).where(
+        model.id.in_(ids), visible_to(principal, model, model.pupil_id)
+    )
     rows = (await session.execute(stmt)).scalars().all()
     return {row.id: row for row in rows if principal.may_see_pupil(row.pupil_id)}
 

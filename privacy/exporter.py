@@ -5,25 +5,41 @@ AES-256 encrypted zip.
 Every table a link of the registry reaches from the person (their record, their accounts, the audit entries
 where they are actor or target) is read with every column but one-way credentials (password and code hashes,
 named in the manifest as withheld), together with the files they submitted. :func:`collect` reads,
-:func:`render` makes the files, :func:`encrypted_zip` packs them; the same packing serves the termination
-handover (``subscriptions.termination``).
+:func:`render` makes the files, :func:`seal` packs them.
+
+:func:`seal` is the one packing of every export that leaves the server (this one and the termination
+export, ``subscriptions.termination``): the files go, when the export is built, into an AES-256 zip under a
+fresh password, so no plain copy is ever kept. Nobody is there to be shown the password when a background
+step builds the export, so it is kept *sealed* until release: encrypted (AES-GCM) under the server's export
+key (:func:`export_key`, a file outside the database, ``SCHOOLGRAPH_EXPORT_KEY_FILE``), bound to the
+archive's SHA-256, on the export's row. Releasing it (:func:`unseal`) shows the password once to the admin
+who released it and clears the sealed copy: from then on it is stored nowhere (LRS 6.8). Reading an export
+before its release takes the database row, the archive and the key file together.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pyzipper
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.errors import DomainError
+from common.settings import Settings
 from models import metadata
 from privacy.registry import REGISTRY, SCHOOL_SUBJECTS, Category, Subject, TableEntry
 from privacy.subjects import Person
@@ -164,20 +180,6 @@ def render(found: Collected, *, now: datetime, request_id: uuid.UUID) -> dict[st
     return files
 
 
-def plain_zip(files: Mapping[str, bytes]) -> bytes:
-    """The files in an unencrypted zip (the staged export, which never leaves the server)."""
-    buffer = io.BytesIO()
-    with pyzipper.ZipFile(buffer, "w", compression=pyzipper.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def unzip(data: bytes) -> dict[str, bytes]:
-    with pyzipper.ZipFile(io.BytesIO(data)) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
-
-
 def encrypted_zip(files: Mapping[str, bytes], password: str) -> bytes:
     """The files in a zip encrypted with AES-256 (WinZip AE-2, which 7-Zip and pyzipper read), marked
     PROTECT in its comment too (LRS 6.6, LRS 6.8)."""
@@ -191,3 +193,74 @@ def encrypted_zip(files: Mapping[str, bytes], password: str) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+EXPORT_KEY_FILE = "export-key"
+"""The export key's file under the data directory, unless ``SCHOOLGRAPH_EXPORT_KEY_FILE`` names another."""
+
+
+def export_key_path(data_dir: Path, configured: Path | None = None) -> Path:
+    """``configured``, or ``<data_dir>/export-key``."""
+    return configured or data_dir / EXPORT_KEY_FILE
+
+
+def export_key(data_dir: Path, configured: Path | None = None) -> bytes:
+    """The server's export key (32 bytes) at :func:`export_key_path`, made (0600) on first use. Production
+    names a file outside the data directory, so the archives and the key never sit together."""
+    path = export_key_path(data_dir, configured)
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            key = path.read_bytes()
+        else:
+            key = secrets.token_bytes(32)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key)
+    if len(key) != 32:
+        raise ValueError(f"{path}: an export key is 32 bytes, not {len(key)}")
+    return key
+
+
+def export_key_of(settings: Settings) -> bytes:
+    """The export key the server's settings name (:func:`export_key`)."""
+    return export_key(settings.data_dir, settings.export_key_file)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """An export packed for release: the encrypted archive and its password sealed under the export key."""
+
+    archive: bytes
+    sha256: str
+    """The archive's SHA-256 (hex): recorded with it, and bound into the seal."""
+    sealed_password: bytes
+
+
+def seal(files: Mapping[str, bytes], key: bytes) -> Sealed:
+    """Pack ``files`` into an AES-256 zip (:func:`encrypted_zip`) under a fresh password, and seal that
+    password under ``key`` for :func:`unseal` at release."""
+    password = secrets.token_urlsafe(18)
+    archive = encrypted_zip(files, password)
+    sha256 = hashlib.sha256(archive).hexdigest()
+    nonce = secrets.token_bytes(12)
+    sealed = nonce + AESGCM(key).encrypt(nonce, password.encode(), sha256.encode())
+    return Sealed(archive, sha256, sealed)
+
+
+def unseal(sealed_password: bytes, sha256: str, key: bytes) -> str:
+    """The archive's password (the caller shows it once and clears ``sealed_password``);
+    ``EXPORT_KEY_MISMATCH`` when another key sealed it, or it was sealed for another archive."""
+    nonce, body = sealed_password[:12], sealed_password[12:]
+    try:
+        return AESGCM(key).decrypt(nonce, body, sha256.encode()).decode()
+    except InvalidTag:
+        raise DomainError.one(
+            None,
+            "EXPORT_KEY_MISMATCH",
+            "This server's export key did not seal this export (SCHOOLGRAPH_EXPORT_KEY_FILE must name the key "
+            "the jobs runner used): the platform operator must restore it.",
+        ) from None

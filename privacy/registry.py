@@ -274,7 +274,8 @@ TABLES: tuple[TableEntry, ...] = (
         links=(Link("requested_by", U, KEEP), Link("handover_by", U, KEEP)),
         operational="id tenant_id school_slug school_name reason requested_at destroy_on status export_path "
         "export_sha256 export_bytes destroyed_at row_counts total_rows trust_id handover handover_at "
-        "return_until archive_sha256 released_at copies_purged_at",
+        # sealed_password: the seal of a whole school's archive until release; no one person's datum.
+        "return_until archive_sha256 released_at copies_purged_at sealed_password",
         identifier="requested_by handover_by",
     ),
     entry(
@@ -470,6 +471,10 @@ TABLES: tuple[TableEntry, ...] = (
         operational="school_id id session_id created_at expires_at used_at", credentials="token_hash",
     ),
     entry(
+        "retention_periods", Subject.NONE, links=(Link("set_by", A, NULL),),
+        operational="school_id rule days set_at", identifier="set_by",
+    ),
+    entry(
         "roster_imports", Subject.NONE, links=(Link("account_id", A, NULL, also=("actor",)),),
         operational="school_id id started_at finished_at file_name sha256 size_bytes format mode dry_run "
         "outcome counts error_count warning_count problem_codes",
@@ -526,7 +531,7 @@ TABLES: tuple[TableEntry, ...] = (
                Link("released_by", A, NULL)),
         operational="school_id id subject_type channel opened_at due_on status built_at staged_key released_at "
         "archive_key archive_sha256 archive_bytes expires_at downloads purged_at",
-        identifier="subject_id requested_by released_by",
+        identifier="subject_id requested_by released_by", credentials="sealed_password",
     ),
     entry(
         "super_users", A, links=(Link("account_id", A, DELETE), Link("nominated_by", U, KEEP)),

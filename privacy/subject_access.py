@@ -5,18 +5,17 @@ one for themself from their own account, into the admins' queue. It is due a cal
 opened (the statutory deadline), and is overdue after that until released.
 
 OPEN -> READY: the ``subject_access`` jobs step builds the export in the background (``privacy.exporter``:
-JSON plus a CSV per table, every file marked PROTECT) and stages it on the server. READY -> RELEASED: an
-admin releases it; the staged files are packed in an AES-256 encrypted zip under a fresh password, which is
-returned to that admin once and never stored, and the staged copy is deleted. The archive is downloadable by
-the school's admins for :data:`DOWNLOAD_DAYS` days (``GET /schools/{slug}/subject-access/{id}``), then the
-same jobs step purges it (PURGED). Opening, building, releasing and every download are audited.
+JSON plus a CSV per table, every file marked PROTECT) straight into an AES-256 encrypted zip under a fresh
+password, sealed under the server's export key on the request until release (``privacy.exporter.seal``): no
+plain copy is ever written. READY -> RELEASED: an admin releases it; the password is unsealed, returned to
+that admin once and cleared from the row, so it is stored nowhere after. The archive is downloadable by the
+school's admins for :data:`DOWNLOAD_DAYS` days (``GET /schools/{slug}/subject-access/{id}``), then the same
+jobs step purges it (PURGED). Opening, building, releasing and every download are audited.
 """
 
 from __future__ import annotations
 
 import calendar
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -54,6 +53,7 @@ def exports_dir(data_dir: Path, school_id: uuid.UUID) -> Path:
 
 
 def _staged(data_dir: Path, row: SubjectAccessRequest) -> Path:
+    """Where an export built before exports were sealed at build was staged (purged like the archive)."""
     return exports_dir(data_dir, row.school_id) / f"{row.id}.staged.zip"
 
 
@@ -135,14 +135,24 @@ async def open_own(session: AsyncSession, principal: Principal, *, now: datetime
 
 
 async def build(
-    session: AsyncSession, row: SubjectAccessRequest, *, data_dir: Path, store: FileStore, now: datetime
+    session: AsyncSession,
+    row: SubjectAccessRequest,
+    *,
+    data_dir: Path,
+    store: FileStore,
+    key: bytes,
+    now: datetime,
 ) -> int:
-    """Build and stage the export of an OPEN request (the jobs step); returns its number of files."""
+    """Build the export of an OPEN request, encrypted, its password sealed under ``key`` (the jobs step);
+    returns its number of files."""
     person = await subjects.find(session, row.school_id, Subject(row.subject_type), row.subject_id)
     found = await exporter.collect(session, person, store)
     files = exporter.render(found, now=now, request_id=row.id)
-    await anyio.to_thread.run_sync(_write, _staged(data_dir, row), exporter.plain_zip(files))
-    row.status, row.built_at, row.staged_key = "READY", now, _staged(data_dir, row).name
+    sealed = await anyio.to_thread.run_sync(exporter.seal, files, key)
+    await anyio.to_thread.run_sync(_write, _archive(data_dir, row), sealed.archive)
+    row.status, row.built_at, row.staged_key = "READY", now, _archive(data_dir, row).name
+    row.archive_sha256, row.archive_bytes = sealed.sha256, len(sealed.archive)
+    row.sealed_password = sealed.sealed_password
     await emit_for_school(
         session,
         row.school_id,
@@ -175,9 +185,10 @@ async def _get(session: AsyncSession, school_id: uuid.UUID, request_id: uuid.UUI
 
 
 async def release(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, data_dir: Path, now: datetime
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, key: bytes, now: datetime
 ) -> Released:
-    """Encrypt a READY export under a fresh password (AES-256, LRS 6.8) for :data:`DOWNLOAD_DAYS` days."""
+    """Release a READY export for :data:`DOWNLOAD_DAYS` days: its password (AES-256, LRS 6.8) unsealed for
+    this admin, once, and cleared from the row."""
     row = await _get(session, principal.school_id, request_id)
     if row.status != "READY":
         raise DomainError.one(
@@ -187,15 +198,10 @@ async def release(
             if row.status == "OPEN"
             else "The export was already released.",
         )
-    password = secrets.token_urlsafe(18)
-    staged = _staged(data_dir, row)
-    files = exporter.unzip(await anyio.to_thread.run_sync(staged.read_bytes))
-    archive = exporter.encrypted_zip(files, password)
-    await anyio.to_thread.run_sync(_write, _archive(data_dir, row), archive)
-    await anyio.to_thread.run_sync(_remove, staged)
+    assert row.sealed_password is not None and row.archive_sha256 is not None
+    password = exporter.unseal(row.sealed_password, row.archive_sha256, key)
     row.status, row.released_by, row.released_at = "RELEASED", principal.account_id, now
-    row.staged_key, row.archive_key = None, _archive(data_dir, row).name
-    row.archive_sha256, row.archive_bytes = hashlib.sha256(archive).hexdigest(), len(archive)
+    row.staged_key, row.archive_key, row.sealed_password = None, row.staged_key, None
     row.expires_at = now + timedelta(days=DOWNLOAD_DAYS)
     await emit(
         session,
@@ -249,7 +255,8 @@ async def purge(session: AsyncSession, row: SubjectAccessRequest, *, data_dir: P
     """Delete every copy of the export (staged and archive); the request is kept, PURGED."""
     for path in (_staged(data_dir, row), _archive(data_dir, row)):
         await anyio.to_thread.run_sync(_remove, path)
-    row.status, row.purged_at, row.archive_key = "PURGED", now, None
+    row.status, row.purged_at, row.archive_key, row.staged_key = "PURGED", now, None, None
+    row.sealed_password = None
     await emit_for_school(
         session, row.school_id, "subject_access.purged", target_type="SubjectAccessRequest", target_id=row.id
     )

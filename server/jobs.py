@@ -40,7 +40,7 @@ from common.events import attach
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
-from privacy import consent_at_13, erasure, leavers, retention, subject_access
+from privacy import consent_at_13, erasure, exporter, leavers, retention, subject_access
 from storage.files import local_store
 from subscriptions import handover, licences, novation, outbox, suspension, termination
 from subscriptions.outbox import MailSettings
@@ -106,6 +106,12 @@ class _Run:
     runner: str
     keys: SigningKeys | None = None
     leaver_retention_days: int = 0
+    export_key_file: Path | None = None
+
+    @property
+    def export_key(self) -> bytes:
+        """The key that seals the passwords of the exports this run builds (``privacy.exporter``)."""
+        return exporter.export_key(self.data_dir, self.export_key_file)
 
     async def each(
         self, report: StepReport, pick: Pick, apply: Apply, *, engine: AsyncEngine | None = None
@@ -245,7 +251,7 @@ class _Run:
             )
 
         async def apply(session: AsyncSession, row: DestructionRecord, trail: PlatformTrail) -> str:
-            await termination.destroy(session, row, data_dir=self.data_dir, now=self.now)
+            await termination.destroy(session, row, data_dir=self.data_dir, key=self.export_key, now=self.now)
             trail.for_school(
                 row.tenant_id,
                 "school.data_destroyed",
@@ -378,7 +384,7 @@ class _Run:
             built = [r for r in (await session.execute(due)).scalars()]
             for request in built:
                 await subject_access.build(
-                    session, request, data_dir=self.data_dir, store=store, now=self.now
+                    session, request, data_dir=self.data_dir, store=store, key=self.export_key, now=self.now
                 )
             expired = subject_access.purge_due(row.id, self.now).with_for_update(skip_locked=True)
             purged = [r for r in (await session.execute(expired)).scalars()]
@@ -434,6 +440,7 @@ async def run_jobs(
     steps: Sequence[str] = STEPS,
     keys: SigningKeys | None = None,
     leaver_retention_days: int = 0,
+    export_key_file: Path | None = None,
 ) -> JobReport:
     """Run the steps (all by default) with the runtime engine, destruction with the owner engine; the
     audit step signs tree heads with ``keys`` (skipped without them)."""
@@ -449,6 +456,7 @@ async def run_jobs(
         runner_name(),
         keys=keys,
         leaver_retention_days=leaver_retention_days,
+        export_key_file=export_key_file,
     )
     report = JobReport(runner=run.runner)
     for name in STEPS:

@@ -2,8 +2,10 @@
 
 The same gate as the school endpoint (the school from the URL, the bearer token verified for that school):
 an anonymous caller gets 401, any other role 403, another school's request (or no such request) 404, an
-archive past its download window 410. Every download is audited in the school's chain in the same
-transaction that counts it (LL 5.1.1, LRS 6.8: the archive is encrypted; its password is not here).
+archive past its download window 410, a suspended or terminated school 403. Every download is audited in
+the school's chain in the same transaction that counts it, and so is every refusal at a known school
+(``subject_access.download_refused``, DENIED, with the status and code: :mod:`server.refusals`)
+(LL 5.1.1, LRS 5.1, LRS 6.8: the archive is encrypted; its password is not here).
 """
 
 from __future__ import annotations
@@ -22,48 +24,66 @@ from privacy import subject_access
 from server.caller import client_address
 from server.errors import RequestError
 from server.http import actor_of, authenticate, tenant_refusal
+from server.refusals import JSON, refuse
 from server.runtime import Runtime
 from tenants.context import enter_school
 
-JSON = "application/json"
+REFUSED = "subject_access.download_refused"
+
+
+def _request_id(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
 
 
 async def subject_access_download(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     slug = request.path_params["slug"]
-    try:
-        request_id = uuid.UUID(request.path_params["request_id"])
-    except ValueError:
-        return RequestError(404, "NOT_FOUND", "No such subject access request.").response(JSON)
+    request_id = _request_id(request.path_params["request_id"])
     now = runtime.clock.now()
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
         tenant = await enter_school(session, slug)
         refusal = tenant_refusal(tenant, slug)
-        if refusal is not None:
-            return refusal.response(JSON)
-        assert tenant is not None
-        principal = await authenticate(session, runtime, request, tenant, now)
-        if principal is None:
-            return RequestError(401, "UNAUTHENTICATED", "Sign in as a school admin.").response(JSON)
-        if not policies.SCHOOL_ADMIN(principal, None):
-            return RequestError(403, "FORBIDDEN", "Only the school's admins download exports.").response(JSON)
+        if tenant is None:
+            assert refusal is not None
+            return refusal.response(JSON)  # no school: no log to record it in
+        principal = (
+            None if refusal is not None else await authenticate(session, runtime, request, tenant, now)
+        )
         trail = AuditTrail(
             actor=actor_of(principal),
             request_id=uuid.uuid4().hex,
             client_address=client_address(request),
             school_id=tenant.id,
         )
+
+        async def refused(answer: RequestError) -> Response:
+            return await refuse(
+                session, runtime, trail, answer, action=REFUSED,
+                target=("SubjectAccessRequest", request_id), source=f"subject-access:{slug}", now=now,
+            )  # fmt: skip
+
+        if refusal is not None:  # a suspended or terminated school: recorded as an anonymous refusal
+            return await refused(refusal)
+        if principal is None:
+            return await refused(RequestError(401, "UNAUTHENTICATED", "Sign in as a school admin."))
+        if not policies.SCHOOL_ADMIN(principal, None):
+            return await refused(RequestError(403, "FORBIDDEN", "Only the school's admins download exports."))
+        if request_id is None:
+            return await refused(RequestError(404, "NOT_FOUND", "No such subject access request."))
         attach(session, trail)
         try:
             row, data = await subject_access.download(
                 session, principal, request_id, data_dir=runtime.settings.data_dir, now=now
             )
         except subject_access.Gone as gone:
-            return RequestError(410, "GONE", gone.problems[0].message).response(JSON)
-        except DomainError as refused:
-            problem = refused.problems[0]
+            return await refused(RequestError(410, "GONE", gone.problems[0].message))
+        except DomainError as error:
+            problem = error.problems[0]
             status = 404 if problem.code == "NOT_FOUND" else 409
-            return RequestError(status, problem.code, problem.message).response(JSON)
+            return await refused(RequestError(status, problem.code, problem.message))
         await trail.write(session, now=now)
     return Response(
         data,

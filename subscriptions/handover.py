@@ -2,19 +2,18 @@
 
 At termination the school's trust is kept on the destruction record (the memberships go with the school's
 data). The trust's admins choose RETURN or DELETE (:func:`choose`; they may change their mind until the
-copies are purged). The ``destructions`` jobs step exports and destroys the data as before and sets
-``return_until`` (``termination.RETURN_WINDOW`` after the destruction). On RETURN a trust admin releases the export
-(:func:`release`): the export and the school's copied files are packed into an AES-256 encrypted zip
-marked PROTECT (LRS 6.6, LRS 6.8) under a fresh password returned once and never stored, downloadable by the
-trust's admins (``GET /trusts/{slug}/termination-exports/{school id}``) until ``return_until``. The
+copies are purged). The ``destructions`` jobs step exports and destroys the data as before, packing the
+export and the school's copied files into an AES-256 encrypted zip marked PROTECT (LRS 6.6, LRS 6.8) whose
+password is sealed under the server's export key, and sets ``return_until`` (``termination.RETURN_WINDOW``
+after the destruction). On RETURN a trust admin releases the export (:func:`release`): the password is
+unsealed, returned to them once and cleared from the record (stored nowhere after); the archive is
+downloadable by the trust's admins (``GET /trusts/{slug}/termination-exports/{school id}``) until ``return_until``. The
 ``handovers`` jobs step then purges every copy (the export, the copied files, the archive) at once on DELETE,
 or after ``return_until`` otherwise, and stamps ``copies_purged_at`` on the record.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from common.events import emit
 from models.licensing import DestructionRecord
 from models.platform import SuperUser
 from models.privacy import TerminationPreference
-from privacy.exporter import encrypted_zip
+from privacy.exporter import unseal
 from subscriptions.termination import exported_files_dir
 from tenants.scoping import in_school
 
@@ -86,26 +85,11 @@ class Released:
     password: str
 
 
-def _pack(record: DestructionRecord, password: str) -> bytes:
-    assert record.export_path is not None
-    export = Path(record.export_path)
-    files = {"termination-export.json": export.read_bytes()}  # its first line carries the PROTECT marking
-    copied = exported_files_dir(export)
-    if copied.is_dir():
-        for path in sorted(p for p in copied.rglob("*") if p.is_file()):
-            files[f"files/{path.relative_to(copied)}"] = path.read_bytes()
-    archive = encrypted_zip(files, password)
-    target = archive_of(record)
-    assert target is not None
-    target.write_bytes(archive)
-    target.chmod(0o600)
-    return archive
-
-
 async def release(
-    session: AsyncSession, principal: TrustAdminPrincipal, school_id: uuid.UUID, *, now: datetime
+    session: AsyncSession, principal: TrustAdminPrincipal, school_id: uuid.UUID, *, key: bytes, now: datetime
 ) -> Released:
-    """Pack a destroyed school's export for return under a fresh password (returned once, never stored)."""
+    """Release a destroyed school's encrypted export for return: its password, unsealed with ``key``, is
+    returned once and cleared from the record."""
     record = await _record(session, principal, school_id)
     if record.handover != "RETURN":
         raise DomainError.one("schoolId", "NOT_RETURNED", "Choose RETURN first.")
@@ -113,9 +97,10 @@ async def release(
         raise DomainError.one("schoolId", "NOT_READY", "The export is made when the data is destroyed.")
     if record.released_at is not None:
         raise DomainError.one("schoolId", "ALREADY_RELEASED", "The export was already released.")
-    password = secrets.token_urlsafe(18)
-    archive = await anyio.to_thread.run_sync(_pack, record, password)
-    record.archive_sha256, record.released_at = hashlib.sha256(archive).hexdigest(), now
+    if record.sealed_password is None or record.archive_sha256 is None:
+        raise DomainError.one("schoolId", "NOT_READY", "The export was not sealed at destruction.")
+    password = unseal(record.sealed_password, record.archive_sha256, key)
+    record.sealed_password, record.released_at = None, now
     await emit(
         session,
         "termination.export_released",
@@ -178,7 +163,7 @@ def _remove(record: DestructionRecord) -> None:
 async def purge_copies(record: DestructionRecord, *, now: datetime) -> None:
     """Delete every copy (export, copied files, archive) and say so on the record."""
     await anyio.to_thread.run_sync(_remove, record)
-    record.copies_purged_at = now
+    record.copies_purged_at, record.sealed_password = now, None
 
 
 async def prefer(

@@ -9,9 +9,12 @@ Two steps, on purpose in two places:
 2. :func:`destroy` (``schoolgraph jobs run``, as the table owner): in ONE transaction, every tenant row of
    the school is written to a JSON export under the data directory, then really DELETEd from every table
    that has a ``school_id`` column (the catalog is the list, so tables added later are included), children
-   before parents; the destruction record gets the row counts per table, the export's path and SHA-256,
-   and the time. The audit log refuses DELETE by trigger (append-only): the owner disables that trigger
-   for its own transaction only, and enables it again before committing (docs/adr/0009-termination-and-destruction.md).
+   before parents; the export and the school's files are then packed into an AES-256 zip marked PROTECT
+   under a fresh password, sealed under the server's export key until a trust admin releases it
+   (``privacy.exporter.seal``, LRS 6.6, LRS 6.8): no plain copy stays on disk. The destruction record gets
+   the row counts per table, the archive's path and SHA-256, the sealed password, and the time. The audit
+   log refuses DELETE by trigger (append-only): the owner disables that trigger for its own transaction
+   only, and enables it again before committing (docs/adr/0009-termination-and-destruction.md).
 
 The web server never holds the owner's credentials, so it cannot destroy anything; the runner that can is
 the one that has them. The ``schools`` row itself stays (TERMINATED), so the slug stays reserved and
@@ -30,6 +33,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import anyio
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +44,7 @@ from learning.achievements import export_rows
 from models import School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
 from models.privacy import TerminationPreference
+from privacy.exporter import Sealed, seal
 from subscriptions.licences import end_school_cover
 from subscriptions.trusts import current_trust_ids
 from tenants.context import bind, bound
@@ -174,7 +179,7 @@ def _ident(name: str) -> str:
 
 
 async def destroy(
-    owner_session: AsyncSession, record: DestructionRecord, *, data_dir: Path, now: datetime
+    owner_session: AsyncSession, record: DestructionRecord, *, data_dir: Path, key: bytes, now: datetime
 ) -> DestructionRecord:
     """Export then delete every tenant row of the school, in the owner's transaction (locked record)."""
     school_id = record.tenant_id
@@ -197,8 +202,9 @@ async def destroy(
     exports.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = exports / f"{record.school_slug}-{school_id}-{now:%Y%m%dT%H%M%SZ}.json"
     files = exported_files_dir(path)
+    archive = path.with_suffix(".zip")
     try:
-        sha256 = await _write_export(owner_session, record, sorted(tables.values()), path, now=now)
+        await _write_export(owner_session, record, sorted(tables.values()), path, now=now)
         # The school's uploaded files (content, submitted work) go with the export; the originals are
         # removed only after this transaction commits (purge_files), so a failure here loses nothing.
         originals = school_files_dir(data_dir, school_id)
@@ -206,20 +212,40 @@ async def destroy(
             shutil.copytree(originals, files)
         counts = await _delete_rows(owner_session, school_id, order, triggers)
         await _check_none_left(owner_session, school_id, order)
+        sealed = await anyio.to_thread.run_sync(_seal, path, files, archive, key)
     except BaseException:
+        archive.unlink(missing_ok=True)
+        raise
+    finally:  # the plain export and the copied files: in the archive now, or not wanted
         path.unlink(missing_ok=True)
         shutil.rmtree(files, ignore_errors=True)
-        raise
     record.status = "DESTROYED"
     record.destroyed_at = now
     record.return_until = now.date() + RETURN_WINDOW  # the handover (subscriptions/handover.py)
     record.row_counts = dict(sorted(counts.items()))
     record.total_rows = sum(counts.values())
-    record.export_path = str(path)
-    record.export_sha256 = sha256
-    record.export_bytes = path.stat().st_size
+    record.export_path = str(archive)
+    record.export_sha256 = record.archive_sha256 = sealed.sha256
+    record.export_bytes = len(sealed.archive)
+    record.sealed_password = sealed.sealed_password
     await owner_session.flush()
     return record
+
+
+def _seal(export: Path, files: Path, archive: Path, key: bytes) -> Sealed:
+    """Pack the export (its first line carries the PROTECT marking) and the copied files into a new archive
+    (0600, never overwritten), synced to disk."""
+    contents = {"termination-export.json": export.read_bytes()}
+    if files.is_dir():
+        for file in sorted(p for p in files.rglob("*") if p.is_file()):
+            contents[f"files/{file.relative_to(files)}"] = file.read_bytes()
+    sealed = seal(contents, key)
+    fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(sealed.archive)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return sealed
 
 
 async def _write_export(

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from learning.statistics import school_summaries
+from learning.statistics import platform_usage, school_summaries
 from people.processing import counted
 from privacy import restriction
 from tenants.context import bind
-from tests.factories.learning import gid, mutate, problems, today
+from tests.factories.learning import gid, mutate, problems, starter, today, workbook_gid
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.test_learning_statistics import _judge
 
@@ -174,3 +174,159 @@ async def test_a_restricted_pupils_work_cannot_be_submitted_or_marked(
         submissionId=submitted["submission"]["id"], feedback="Well done",
     )  # fmt: skip
     assert problems(feedback) == [("submissionId", "RESTRICTED")]
+
+
+LEARNING = """
+query($pupil: ID!, $group: ID!, $ladder: ID!, $assignment: ID!, $judgement: ID!, $achievement: ID!,
+      $goal: ID!, $submission: ID!) {
+  j: node(id: $judgement) { id }
+  a: node(id: $achievement) { id }
+  g: node(id: $goal) { id }
+  s: node(id: $submission) { id }
+  judgementHistory(pupilId: $pupil) { edges { node { id } } }
+  pupilProgress(pupilId: $pupil, ladderId: $ladder) { levels }
+  classProgress(groupId: $group, ladderId: $ladder) { pupils { pupil { forename } levels } }
+  assignments(pupilId: $pupil) { edges { node { id } } }
+  assignment(id: $assignment) { work { pupil { forename } submission { id } } }
+  learnerRecord(pupilId: $pupil) { achievements { title } goals { statement } }
+  schoolProgress(yearGroup: 4) { cohort }
+}
+"""
+
+
+def _seen(data: dict[str, Any]) -> dict[str, Any]:
+    """What the learning reads show of pupil1 (PatA1)."""
+    work = (data["assignment"] or {}).get("work") or []
+    klass = (data["classProgress"] or {}).get("pupils") or []
+    return {
+        "nodes": [key for key in ("j", "a", "g", "s") if data[key] is not None],
+        "history": len((data["judgementHistory"] or {}).get("edges") or []),
+        "progress": data["pupilProgress"] is not None,
+        "class": [p["pupil"]["forename"] for p in klass if p["pupil"]["forename"] == "PatA1"],
+        "assignments": len((data["assignments"] or {}).get("edges") or []),
+        "work": [w["submission"] for w in work if w["pupil"]["forename"] == "PatA1"],
+        "record": data["learnerRecord"],
+        "cohort": [row["cohort"] for row in data["schoolProgress"] or []][:1],
+    }
+
+
+async def test_a_restricted_pupils_learning_is_hidden_by_id_and_in_every_list(
+    client: httpx.AsyncClient, factory: SchoolFactory
+) -> None:
+    """LL-S2 (xiii): while pupil1's processing is restricted, their judgement, achievement, goal and submission
+    read by node id, their judgement history, progress, place in the class view and in an assignment's work,
+    their assignments, learner record and their place in the year's summary are hidden from the teacher who
+    teaches them and from staff with school-wide access; a school admin still sees everything; another
+    school's admin and an anonymous caller see nothing, before and after. Lifting puts it all back."""
+    school = await factory.school()
+    other = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    teacher = await login(client, school.slug, "teacher1")
+    senco = await login(client, school.slug, "senco")
+    pupil = gid("Pupil", school.pupils["pupil1"])
+    ladder = starter("Y4-MATHS")
+    judged = await mutate(
+        client, school.slug, teacher, "recordJudgement", "judgement { id } errors { code }",
+        pupilId=pupil, rungId=ladder.rung_gid(0), level="SECURE",
+    )  # fmt: skip
+    achieved = await mutate(
+        client, school.slug, teacher, "recordAchievement", "achievement { id } errors { code }",
+        pupilId=pupil, kind="PARTICIPATION", title="Choir", achievedOn=str(today()),
+    )  # fmt: skip
+    goal = await mutate(
+        client, school.slug, teacher, "setLearningGoal", "goal { id } errors { code }",
+        pupilId=pupil, statement="Times tables to 12",
+    )  # fmt: skip
+    set_ = await mutate(
+        client, school.slug, teacher, "setAssignment", "assignment { id } errors { code }",
+        groupId=gid("Group", school.groups["A"]), title="Spellings", kind="HOMEWORK", dueOn=str(today()),
+        instructions="Learn them.",
+    )  # fmt: skip
+    submitted = await mutate(
+        client, school.slug, await login(client, school.slug, "pupil1"), "submitWork",
+        "submission { id } errors { code }", assignmentId=set_["assignment"]["id"], text="Done",
+    )  # fmt: skip
+    assert [p["errors"] for p in (judged, achieved, goal, set_, submitted)] == [[]] * 5
+    variables = {
+        "pupil": pupil,
+        "group": gid("Group", school.groups["A"]),
+        "ladder": ladder.gid,
+        "assignment": set_["assignment"]["id"],
+        "judgement": judged["judgement"]["id"],
+        "achievement": achieved["achievement"]["id"],
+        "goal": goal["goal"]["id"],
+        "submission": submitted["submission"]["id"],
+    }
+
+    async def seen(slug: str, token: str | None) -> dict[str, Any]:
+        body = await gql(client, slug, LEARNING, variables, token=token)
+        return _seen(body["data"] or {}) if body.get("data") else {"refused": body["errors"][0]["extensions"]}
+
+    everything = {
+        "nodes": ["j", "a", "g", "s"], "history": 1, "progress": True, "class": ["PatA1"], "assignments": 1,
+        "work": [{"id": variables["submission"]}],
+        "record": {"achievements": [{"title": "Choir"}], "goals": [{"statement": "Times tables to 12"}]},
+    }  # fmt: skip
+    before = {"teacher": await seen(school.slug, teacher), "senco": await seen(school.slug, senco)}
+    for who in ("teacher", "senco"):
+        assert {k: v for k, v in before[who].items() if k != "cohort"} == everything, who
+    assert before["senco"]["cohort"] == [3]  # group A, year 4
+
+    assert (await _restrict(client, school, admin, "pupil1", "RESTRICTION"))["errors"] == []
+    hidden = {
+        "nodes": [], "history": 0, "progress": False, "class": [], "assignments": 0, "work": [], "record": None,
+    }  # fmt: skip
+    for who, token in (("teacher", teacher), ("senco", senco)):
+        now_seen = await seen(school.slug, token)
+        assert {k: v for k, v in now_seen.items() if k != "cohort"} == hidden, who
+    assert (await seen(school.slug, senco))["cohort"] == [2]  # left out of the year's summary too
+    as_admin = await seen(school.slug, admin)
+    assert {k: v for k, v in as_admin.items() if k != "cohort"} == everything
+
+    # Another school's admin (the ids are foreign there) and an anonymous caller: nothing.
+    foreign = await seen(other.slug, await login(client, other.slug, "admin"))
+    assert {k: v for k, v in foreign.items() if k != "cohort"} == hidden
+    anonymous = await seen(school.slug, None)
+    assert anonymous == {"refused": {"code": "UNAUTHENTICATED"}} or anonymous.get("nodes") == []
+
+    lifted = await mutate(
+        client, school.slug, admin, "liftRestriction", RESTRICT, personId=pupil, kind="RESTRICTION"
+    )
+    assert lifted["errors"] == []
+    again = await seen(school.slug, teacher)
+    assert {k: v for k, v in again.items() if k != "cohort"} == everything
+
+
+async def test_downloads_of_restricted_or_objecting_people_are_left_out_of_platform_usage(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LL-S2 (xiii), LL-A 5.2: a download names an account; the operator's usage statistics join it to the
+    person and leave out the downloads of a restricted member of staff and of one who objects, as every other
+    aggregate does, so the item's counts fall under the suppression threshold and it leaves the ranking."""
+    schools = [await factory.school() for _ in range(6)]
+    workbook = workbook_gid("Y3-MATHS")
+    for school in schools:
+        got = await mutate(
+            client, school.slug, await login(client, school.slug, "teacher1"), "downloadContent",
+            "file { fileName } errors { field code }", contentId=workbook,
+        )  # fmt: skip
+        assert got["errors"] == []
+    ids = [s.id for s in schools]
+
+    async def usage() -> list[tuple[str, int | None, int | None]]:
+        async with AsyncSession(engine) as session:
+            await bind(session, ids)
+            found = await platform_usage(session, ids)
+        return [(item.code, item.downloads, item.schools) for item in found.top_content]
+
+    assert await usage() == [("Y3-MATHS-WORKBOOK", 6, 6)]
+    for school, kind in ((schools[0], "RESTRICTION"), (schools[1], "OBJECTION")):
+        admin = await login(client, school.slug, "admin")
+        done = await mutate(
+            client, school.slug, admin, "restrictProcessing", RESTRICT,
+            personId=gid("Staff", school.staff["teacher1"]), kind=kind, reason="Asked by the teacher",
+        )  # fmt: skip
+        assert done["errors"] == []
+        if kind == "RESTRICTION":
+            assert await usage() == [("Y3-MATHS-WORKBOOK", 5, 5)]
+    assert await usage() == []  # 4 downloads in 4 schools: suppressed, so out of the ranking

@@ -16,11 +16,14 @@ import anyio
 import httpx
 import pytest
 import pyzipper
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock
 from common.settings import Settings
+from graph.core.arguments import lookup_id
+from models.privacy import SubjectAccessRequest
 from server.jobs import run_jobs
+from tenants.context import bind
 from tests.factories import clock as suite_clock
 from tests.factories.audit import entries
 from tests.factories.learning import PDF, gid, mutate, problems, today, upload
@@ -44,6 +47,14 @@ async def _jobs(engine: AsyncEngine, owner_engine: AsyncEngine, settings: Settin
     )
     assert report.failed == 0
     return report
+
+
+async def _sealed(engine: AsyncEngine, school: SchoolData, request_id: Any) -> bytes | None:
+    async with AsyncSession(engine) as session:
+        await bind(session, [school.id])
+        row = await session.get(SubjectAccessRequest, (school.id, request_id))
+        assert row is not None
+        return row.sealed_password
 
 
 async def _pupil_with_work(client: httpx.AsyncClient, school: SchoolData) -> None:
@@ -107,6 +118,14 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
 
     report = await _jobs(engine, owner_engine, settings, clock)
     assert f"{school.id}:built=1,purged=0" in report.step("subject_access").applied
+    # Built encrypted (LRS 6.8): the only file on the server is the AES archive, no plain copy of anything;
+    # its password is sealed on the request until release, and gone from it after.
+    request_id = lookup_id(request["id"], "SubjectAccessRequest")
+    built = Path(settings.data_dir) / "subject-access" / str(school.id)
+    assert [p.name for p in built.iterdir()] == [f"{request_id}.zip"]
+    on_disk = (built / f"{request_id}.zip").read_bytes()
+    assert school.pupils["pupil1"].upn.encode() not in on_disk  # type: ignore[union-attr]
+    assert await _sealed(engine, school, request_id) is not None
     released = await mutate(
         client, school.slug, admin, "releaseSubjectAccessExport", f"password downloadPath {REQUEST}",
         requestId=request["id"],
@@ -114,6 +133,7 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
     assert released["errors"] == [] and released["request"]["status"] == "RELEASED"
     password = released["password"]
     assert len(password) >= 20
+    assert await _sealed(engine, school, request_id) is None  # shown once, stored nowhere now
     second = await mutate(
         client, school.slug, admin, "releaseSubjectAccessExport", "password errors { field code }",
         requestId=request["id"],
@@ -189,6 +209,7 @@ async def test_a_request_is_queued_built_released_encrypted_downloaded_and_purge
         "subject_access.released",
         "subject_access.downloaded",
         "subject_access.purged",
+        "subject_access.download_refused",  # the 410 after the purge
     ]
 
 
@@ -200,8 +221,10 @@ async def test_the_download_is_for_the_schools_admins_only(
     settings: Settings,
     clock: FixedClock,
 ) -> None:
-    """LL 5.1.1, LRS 6.8: another role, an anonymous caller and another school's admin get nothing of the
-    archive (nor of the queue)."""
+    """LL 5.1.1, LRS 6.8, LRS 5.1: another role, an anonymous caller and another school's admin get nothing of
+    the archive (nor of the queue), and every refusal is in the audit chain of the school asked (DENIED, with
+    the status answered; an anonymous address's repeats counted, not chained); so is a download asked for
+    after its window closed."""
     school = await factory.school()
     other = await factory.school()
     admin = await login(client, school.slug, "admin")
@@ -233,6 +256,26 @@ async def test_the_download_is_for_the_schools_admins_only(
     assert seen["data"]["subjectAccessRequests"] == []
     downloaded = await client.get(path, headers={"authorization": f"Bearer {admin}"})
     assert downloaded.status_code == 200
+    clock.advance(timedelta(days=7, minutes=1))  # the window closed; the purge has not run yet
+    admin = await login(client, school.slug, "admin")
+    assert (await client.get(path, headers={"authorization": f"Bearer {admin}"})).status_code == 410
+
+    def refusals(rows: list[Any]) -> list[tuple[str, str | None, str, int]]:
+        return [(e.actor_type, e.role, e.outcome, e.detail["status"]) for e in rows]
+
+    refused = await entries(engine, school.id, "subject_access.download_refused")
+    # The teacher's 403; the anonymous 401 (the other school's admin's token is worth nothing here: a
+    # second anonymous 401 from the same address, counted); the admin's 410.
+    assert refusals(refused) == [
+        ("ACCOUNT", "STAFF", "DENIED", 403),
+        ("ANONYMOUS", None, "DENIED", 401),
+        ("ACCOUNT", "SCHOOL_ADMIN", "DENIED", 410),
+    ]
+    assert {e.target_id for e in refused} == {lookup_id(opened["request"]["id"], "SubjectAccessRequest")}
+    # The other school's admin asking their own school for this request: refused there, and recorded there.
+    assert refusals(await entries(engine, other.id, "subject_access.download_refused")) == [
+        ("ACCOUNT", "SCHOOL_ADMIN", "DENIED", 404)
+    ]
 
 
 async def test_parents_and_older_pupils_ask_for_their_own_data_into_the_admins_queue(

@@ -4,6 +4,7 @@ data for return and then destroys every tenant row, keeping a destruction record
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import pyzipper
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import Settings
 from graph.core.relay import to_global_id
+from privacy.exporter import export_key, unseal
 from server.jobs import run_jobs
 from storage.files import local_store
 from storage.files import storage_key as file_key
@@ -207,10 +210,30 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
     assert record["totalRows"] == sum(before.values())
 
     export = Path(record["exportPath"])
-    assert export.parent == tmp_path / "exports"
-    raw = export.read_bytes()  # noqa: ASYNC240 - a test reading a small file
-    assert hashlib.sha256(raw).hexdigest() == record["exportSha256"] and len(raw) == record["exportBytes"]
+    assert export.parent == tmp_path / "exports" and export.suffix == ".zip"
+    packed = export.read_bytes()  # noqa: ASYNC240 - a test reading a small file
+    assert (
+        hashlib.sha256(packed).hexdigest() == record["exportSha256"] and len(packed) == record["exportBytes"]
+    )
     assert export.stat().st_mode & 0o077 == 0  # noqa: ASYNC240 - readable by the service account only
+    # Encrypted from the start (LRS 6.8): no plain copy beside it; the password is sealed on the record, and
+    # only the server's export key opens the seal.
+    mine = [p.name for p in export.parent.iterdir() if p.name.startswith(f"{school.slug}-")]
+    assert mine == [export.name]  # other schools the step destroyed have theirs
+    async with owner_engine.begin() as connection:
+        sealed = (
+            await connection.execute(
+                text("SELECT sealed_password FROM destruction_records WHERE tenant_id = :s"), {"s": school.id}
+            )
+        ).scalar_one()
+    password = unseal(sealed, record["exportSha256"], export_key(tmp_path))
+    with pyzipper.AESZipFile(io.BytesIO(packed)) as archive:
+        with pytest.raises(RuntimeError):
+            archive.read("termination-export.json")
+        archive.setpassword(password.encode())
+        raw = archive.read("termination-export.json")
+        homework = archive.read(f"files/{'a' * 64}")
+    assert b"PROTECT" in raw.split(b"\n", 1)[0]
     data = json.loads(raw)
     assert data["school"]["slug"] == school.slug
     assert {p["upn"] for p in data["tables"]["pupils"]} == {p.upn for p in school.pupils.values()}
@@ -222,7 +245,7 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
     ]
     assert "password_hash" not in raw.decode() and "token_hash" not in raw.decode()
     # The files went with the export and left the store; the bystander's are where they were.
-    assert (exported_files_dir(export) / ("a" * 64)).read_bytes() == b"the school's homework"
+    assert homework == b"the school's homework" and not exported_files_dir(export).exists()
     assert not school_files_dir(tmp_path, school.id).exists()
     assert await store.get(file_key(bystander.id, "b" * 64)) == b"another school's homework"
     assert f"files:{school.id}" in report.step("destructions").applied

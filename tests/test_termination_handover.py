@@ -5,6 +5,7 @@ window closes; then every copy is purged and the destruction record says so."""
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,14 @@ from typing import Any
 import httpx
 import pytest
 import pyzipper
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.clock import FixedClock
+from common.settings import Settings
 from graph.core.relay import to_global_id
+from models.platform import PlatformAuditEntry
+from privacy.exporter import export_key_path
 from server.jobs import run_jobs
 from storage.files import local_store
 from storage.files import storage_key as file_key
@@ -70,16 +75,33 @@ async def _terminated(
     return school, trust, operator
 
 
-async def _jobs(engine: AsyncEngine, owner_engine: AsyncEngine, tmp_path: Path, clock: FixedClock) -> Any:
+async def _jobs(
+    engine: AsyncEngine, owner_engine: AsyncEngine, tmp_path: Path, clock: FixedClock, settings: Settings
+) -> Any:
+    """The steps, with the server's export key (the release unseals with it)."""
     report = await run_jobs(
         engine,
         owner_engine=owner_engine,
         data_dir=tmp_path,
         now=clock.now(),
         steps=["destructions", "handovers"],
+        export_key_file=export_key_path(settings.data_dir, settings.export_key_file),
     )
     assert report.failed == 0
     return report
+
+
+async def _refusals(engine: AsyncEngine, trust_id: uuid.UUID) -> list[tuple[str, str, int, uuid.UUID | None]]:
+    async with AsyncSession(engine) as session:
+        rows = await session.execute(
+            select(PlatformAuditEntry)
+            .where(
+                PlatformAuditEntry.action == "termination.export_download_refused",
+                PlatformAuditEntry.trust_id == trust_id,
+            )
+            .order_by(PlatformAuditEntry.id)
+        )
+        return [(e.actor_type, e.outcome, e.detail["status"], e.target_id) for e in rows.scalars()]
 
 
 async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_every_copy_purged(
@@ -90,11 +112,12 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     owner_engine: AsyncEngine,
     clock: FixedClock,
     tmp_path: Path,
+    settings: Settings,
 ) -> None:
-    """LL 5.1.3, LL-A 9.3, LRS 6.6, LRS 6.8: the trust admin chooses RETURN; after the destruction they
+    """LL 5.1.3, LL-A 9.3, LRS 6.6, LRS 6.8, LRS 5.1: the trust admin chooses RETURN; after the destruction they
     release the export (the password shown once) and download an AES-256 zip that opens only with it, marked
     PROTECT, with the school's rows and files; another trust's admin and an anonymous caller get nothing; after
-    the return window every copy is gone and the record says when."""
+    the return window every copy is gone and the record says when; every refused download is logged."""
     school, trust, operator = await _terminated(client, factory, trusts, tmp_path)
     admin = await trust_login(client, trust.slug)
     sid = to_global_id("School", school.id)
@@ -105,7 +128,7 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     early = await trust_gql(client, trust.slug, RELEASE, {"i": {"schoolId": sid}}, token=admin)
     assert early["data"]["releaseTerminationExport"]["errors"] == [{"field": "schoolId", "code": "NOT_READY"}]
 
-    await _jobs(engine, owner_engine, tmp_path, clock)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
     released = (await trust_gql(client, trust.slug, RELEASE, {"i": {"schoolId": sid}}, token=admin))["data"][
         "releaseTerminationExport"
     ]
@@ -149,7 +172,7 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     export_path = Path(record["exportPath"])
     assert export_path.exists() and record["copiesPurgedAt"] is None  # noqa: ASYNC240 - a test's check
     clock.set(suite_clock.INSTANT + timedelta(days=31))
-    await _jobs(engine, owner_engine, tmp_path, clock)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
     operator = await platform_login(client, (await trusts.operator()).username)
     record = (await platform_gql(client, RECORD, {"s": school.slug}, token=operator))["data"]["school"][
         "destruction"
@@ -160,6 +183,15 @@ async def test_a_returned_export_is_encrypted_downloadable_by_the_trust_then_eve
     admin = await trust_login(client, trust.slug)
     assert (await client.get(path, headers={"authorization": f"Bearer {admin}"})).status_code == 410
 
+    # Every refusal is in the platform log under the trust asked (LRS 5.1): the other trust's admin's 404 at
+    # their own trust; at this trust, their token's 401 and the anonymous one from the same address (counted,
+    # not logged twice), and the 410 after the window.
+    assert await _refusals(engine, other.id) == [("TRUST_ADMIN", "DENIED", 404, school.id)]
+    assert await _refusals(engine, trust.id) == [
+        ("ANONYMOUS", "DENIED", 401, school.id),
+        ("TRUST_ADMIN", "DENIED", 410, school.id),
+    ]
+
 
 async def test_on_delete_every_copy_goes_with_the_destruction(
     client: httpx.AsyncClient,
@@ -169,6 +201,7 @@ async def test_on_delete_every_copy_goes_with_the_destruction(
     owner_engine: AsyncEngine,
     clock: FixedClock,
     tmp_path: Path,
+    settings: Settings,
 ) -> None:
     """LL 5.1.3, LL-A 6.3.7: the trust admin chooses DELETE; the run that destroys the data purges the export
     and the copied files too, and the destruction record says so; nothing is left to release."""
@@ -179,7 +212,7 @@ async def test_on_delete_every_copy_goes_with_the_destruction(
         client, trust.slug, CHOOSE, {"i": {"schoolId": sid, "choice": "DELETE"}}, token=admin
     )
     assert chosen["data"]["chooseTerminationHandover"]["destruction"]["handover"] == "DELETE"
-    await _jobs(engine, owner_engine, tmp_path, clock)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
     record = (await platform_gql(client, RECORD, {"s": school.slug}, token=operator))["data"]["school"][
         "destruction"
     ]

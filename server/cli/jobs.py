@@ -52,6 +52,7 @@ def jobs_run(
                     steps=step or STEPS,
                     keys=load_keys(settings),
                     leaver_retention_days=settings.leaver_retention_days,
+                    export_key_file=settings.export_key_file,
                 )
         finally:
             await owner.dispose()

@@ -14,10 +14,17 @@ from common.clock import school_today
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
-from graph.school.privacy.types import ErasureType, RestrictionType, SubjectAccessRequestType, person_of
+from graph.school.privacy.types import (
+    ErasureType,
+    RestrictionType,
+    RetentionPeriodType,
+    SubjectAccessRequestType,
+    person_of,
+)
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
-from privacy import erasure, subject_access
+from privacy import erasure, retention, subject_access
 from privacy import restriction as restrictions
+from privacy.exporter import export_key_of
 from subscriptions import handover
 
 
@@ -119,7 +126,7 @@ async def release_subject_access_export(
         info,
         ReleaseSubjectAccessExportPayload,
         lambda request_id: subject_access.release(
-            ctx.session, ctx.principal, request_id, data_dir=ctx.auth.settings.data_dir, now=ctx.now
+            ctx.session, ctx.principal, request_id, key=export_key_of(ctx.auth.settings), now=ctx.now
         ),
         [("requestId", "SubjectAccessRequest", input.request_id)],
         done=lambda released: ReleaseSubjectAccessExportPayload(
@@ -239,6 +246,37 @@ async def set_termination_handover(
     )
 
 
+@strawberry.input
+class SetRetentionPeriodInput:
+    rule: str = strawberry.field(description="A rule of retentionPeriods (a registry table, or leavers).")
+    days: int | None = strawberry.field(
+        default=None, description="The school's shorter period in days; null: back to the platform's default."
+    )
+
+
+@strawberry.type
+class SetRetentionPeriodPayload:
+    period: RetentionPeriodType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def set_retention_period(info: Info, input: SetRetentionPeriodInput) -> SetRetentionPeriodPayload:
+    ctx = info.context
+    return await mutate(
+        info,
+        SetRetentionPeriodPayload,
+        lambda: retention.set_period(
+            ctx.session,
+            ctx.principal,
+            input.rule,
+            input.days,
+            leaver_days=ctx.auth.settings.leaver_retention_days,
+            now=ctx.now,
+        ),
+        done=lambda period: SetRetentionPeriodPayload(period=RetentionPeriodType.of(period)),
+    )
+
+
 @strawberry.type
 class PrivacyMutation:
     erase_person: ErasePersonPayload = guarded_mutation(
@@ -282,6 +320,13 @@ class PrivacyMutation:
         policies.PARENT,
         resolver=object_for_child,
         description="A parent objects to the statistical use of their child's data (a child under 13; LL-A 5.2).",
+    )
+    set_retention_period: SetRetentionPeriodPayload = guarded_mutation(
+        policies.SCHOOL_ADMIN,
+        resolver=set_retention_period,
+        description="Shorten a retention period for this school (LL-S2 (v)), within the platform's limits: "
+        "never below the rule's floor nor above the platform's default; null days: back to the default. The "
+        "retention jobs step applies it.",
     )
     set_termination_handover: SetTerminationHandoverPayload = guarded_mutation(
         policies.SCHOOL_ADMIN,

@@ -1,4 +1,5 @@
-"""Privacy queries: the admins' queue of subject access requests and its overdue report."""
+"""Privacy queries: the admins' queue of subject access requests and its overdue report, the retention
+report and the school's retention periods, the overdue leavers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from auth import policies
 from common.clock import school_today
 from graph.limits import list_size
 from graph.permissions import guarded
-from graph.school.privacy.types import LeaverType, RetentionDueType, SubjectAccessRequestType
+from graph.school.privacy.types import (
+    LeaverType,
+    RetentionDueType,
+    RetentionPeriodType,
+    SubjectAccessRequestType,
+)
 from privacy import leavers, retention, subject_access
 
 
@@ -24,6 +30,14 @@ async def _retention(info: Info) -> list[RetentionDueType]:
     ctx = info.context
     due = await retention.report(ctx.session, ctx.tenant.id, ctx.now)
     return [RetentionDueType(table=d.table, rule=d.rule, rows=d.rows) for d in due]
+
+
+async def _retention_periods(info: Info) -> list[RetentionPeriodType]:
+    ctx = info.context
+    found = await retention.periods(
+        ctx.session, ctx.tenant.id, leaver_days=ctx.auth.settings.leaver_retention_days
+    )
+    return [RetentionPeriodType.of(period) for period in found]
 
 
 async def _overdue_leavers(info: Info) -> list[LeaverType]:
@@ -44,6 +58,13 @@ class PrivacyQuery:
         policies.SCHOOL_ADMIN,
         resolver=_retention,
         description="What the retention rules make due for purging now, per table (LL-S2 (v)).",
+        metadata=list_size(20),
+    )
+    retention_periods: list[RetentionPeriodType] | None = guarded(
+        policies.SCHOOL_ADMIN,
+        resolver=_retention_periods,
+        description="The retention rules this school may tighten, with the platform's defaults and floors and "
+        "the school's own periods (LL-S2 (v)).",
         metadata=list_size(20),
     )
     overdue_leavers: list[LeaverType] | None = guarded(

@@ -14,6 +14,7 @@ from graph.permissions import guarded, personal_data, row_field
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
 from privacy.leavers import Leaver
 from privacy.registry import Subject
+from privacy.retention import Period
 from privacy.subjects import GLOBAL_TYPES
 
 
@@ -143,6 +144,33 @@ class RetentionDueType:
     table: str
     rule: str
     rows: int
+
+
+@strawberry.type(
+    name="RetentionPeriod",
+    description="A retention rule a school may tighten (LL-S2 (v)): the platform's default, the floor, and "
+    "what the school set.",
+)
+class RetentionPeriodType:
+    rule: str = strawberry.field(description="A table of the data registry, or leavers.")
+    description: str
+    default_days: int | None = strawberry.field(description="The platform's period; null: kept.")
+    minimum_days: int = strawberry.field(description="The shortest period a school may set.")
+    school_days: int | None = strawberry.field(description="The school's own period; null: the default.")
+    days: int | None = strawberry.field(description="The period applied to this school; null: kept.")
+    set_at: datetime.datetime | None = None
+
+    @classmethod
+    def of(cls, period: Period) -> RetentionPeriodType:
+        return cls(
+            rule=period.rule,
+            description=period.description,
+            default_days=period.default_days,
+            minimum_days=period.minimum_days,
+            school_days=period.school_days,
+            days=period.days,
+            set_at=period.set_at,
+        )
 
 
 def _leaver_id(root: LeaverType) -> strawberry.ID:
