@@ -172,28 +172,48 @@ async def _read(
     params = dict(request.query_params)
     if sourced_id is not None:
         fields = single_fields(params, resource.fields)
-        row = await service.read_one(session, school, resource, sourced_id, extended=extended)
-        if row is None:
+        if resource.render is None:
+            obj = await service.read_person(
+                session, school, resource, sourced_id, base=context.base, org=context.org
+            )
+        else:
+            row = await service.read_one(session, school, resource, sourced_id, extended=extended)
+            obj = None if row is None else resource.render(row, context)
+        if obj is None:
             raise OneRosterError(
                 404, "unknownobject", f"No {resource.singular} with sourcedId {sourced_id!r}."
             )
         trail.record("partner.oneroster.read", detail={"collection": collection, "sourcedId": sourced_id})
-        return JSONBody({resource.singular: _select(resource.render(row, context), fields)})
+        return JSONBody({resource.singular: _select(obj, fields)})
     query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
-    page = await service.read_page(session, school, resource, query, extended=extended)
+    if resource.render is None:
+        built = await service.read_people(
+            session,
+            school,
+            resource,
+            query,
+            base=context.base,
+            org=context.org,
+            positions=runtime.oneroster_positions,
+        )
+        objects, total = built.objects, built.total
+    else:
+        page = await service.read_page(session, school, resource, query, extended=extended)
+        render = resource.render
+        objects, total = [render(row, context) for row in page.rows], page.total
     trail.record(
         "partner.oneroster.read",
         detail={
             "collection": collection,
             "offset": query.offset,
             "limit": query.limit,
-            "returned": len(page.rows),
+            "returned": len(objects),
             "filterFields": sorted({p.field for p in query.filter.predicates}) if query.filter else [],
         },
     )
-    body = {collection: [_select(resource.render(row, context), query.fields) for row in page.rows]}
-    headers = {"x-total-count": str(page.total)}
-    links = _links(request, params, query.offset, query.limit, page.total)
+    body = {collection: [_select(obj, query.fields) for obj in objects]}
+    headers = {"x-total-count": str(total)}
+    links = _links(request, params, query.offset, query.limit, total)
     if links:
         headers["link"] = links
     return JSONBody(body, headers=headers)
