@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -186,6 +187,7 @@ async def _read(
         trail.record("partner.oneroster.read", detail={"collection": collection, "sourcedId": sourced_id})
         return JSONBody({resource.singular: _select(obj, fields)})
     query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
+    content: bytes | None = None
     if resource.render is None:
         built = await service.read_people(
             session,
@@ -196,27 +198,33 @@ async def _read(
             org=context.org,
             positions=runtime.oneroster_positions,
         )
-        objects, total = built.objects, built.total
+        returned, total = built.count, built.total
+        if query.fields is None:  # the page's JSON as PostgreSQL built it, wrapped, never re-encoded
+            content = b'{"' + collection.encode() + b'":' + built.objects + b"}"
+        else:
+            objects = orjson.loads(built.objects)
     else:
         page = await service.read_page(session, school, resource, query, extended=extended)
         render = resource.render
         objects, total = [render(row, context) for row in page.rows], page.total
+        returned = len(objects)
     trail.record(
         "partner.oneroster.read",
         detail={
             "collection": collection,
             "offset": query.offset,
             "limit": query.limit,
-            "returned": len(objects),
+            "returned": returned,
             "filterFields": sorted({p.field for p in query.filter.predicates}) if query.filter else [],
         },
     )
-    body = {collection: [_select(obj, query.fields) for obj in objects]}
     headers = {"x-total-count": str(total)}
     links = _links(request, params, query.offset, query.limit, total)
     if links:
         headers["link"] = links
-    return JSONBody(body, headers=headers)
+    if content is not None:
+        return Response(content, media_type="application/json", headers=headers)
+    return JSONBody({collection: [_select(obj, query.fields) for obj in objects]}, headers=headers)
 
 
 async def _changes(

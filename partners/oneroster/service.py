@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,7 +73,9 @@ async def _read_page(
 class Objects:
     """A page of objects already in the specification's JSON shape (the person collections)."""
 
-    objects: list[Any]
+    objects: bytes
+    """One JSON array, compact UTF-8, as the response encodes it."""
+    count: int
     total: int
 
 
@@ -92,10 +95,10 @@ async def read_people(
     role = users.role_of(resource.collection)
     keyed = query.filter is None and query.sort in (None, "sourcedId") and not query.descending
     if not keyed:
-        page = await users.read_general(session, school, role, query, base=base, org=org)
-        await _record(session, resource, page.pupils)
-        assert page.total is not None
-        return Objects(page.objects, page.total)
+        general = await users.read_general(session, school, role, query, base=base, org=org)
+        await _record(session, resource, general.pupils)
+        assert general.total is not None
+        return Objects(general.objects, general.count, general.total)
     listing = positions.get(school.id, resource.collection)
     after = None if listing is None else listing.after.get(query.offset)
     page: users.UserPage | None = None
@@ -113,9 +116,9 @@ async def read_people(
         assert page.total is not None
         listing = positions.start(school.id, resource.collection, page.stamp, page.total)
     if page.last is not None:
-        positions.remember(listing, query.offset + len(page.objects), page.last)
+        positions.remember(listing, query.offset + page.count, page.last)
     await _record(session, resource, page.pupils)
-    return Objects(page.objects, listing.total)
+    return Objects(page.objects, page.count, listing.total)
 
 
 async def read_person(
@@ -128,7 +131,8 @@ async def read_person(
     )
     for pupil in page.pupils:
         await emit(session, PUPIL_READ, target_type="Pupil", target_id=pupil, detail={"via": "oneroster"})
-    return page.objects[0] if page.objects else None
+    found: list[Any] = orjson.loads(page.objects)
+    return found[0] if found else None
 
 
 async def _record(session: AsyncSession, resource: Resource, pupils: list[uuid.UUID]) -> None:

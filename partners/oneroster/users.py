@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Text,
     and_,
@@ -35,7 +35,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
     text,
@@ -48,7 +47,7 @@ from sqlmodel import col
 from models import Account, Contact, Pupil, PupilContact, Staff
 from models.partners import RosterChangeHead
 from partners.oneroster.params import Filter, Query
-from partners.oneroster.resources import iso_timestamp, served_persons
+from partners.oneroster.resources import Context, iso_timestamp, served_persons
 from roster.export import CONTACT_ROLES, staff_role_sql
 from roster.reading import SchoolRef
 from roster.records import key
@@ -62,12 +61,44 @@ def _text(value: str) -> Any:
     return literal(value, Text)
 
 
+def json_text(value: Any) -> Any:
+    """A text value as JSON text (``"..."`` escaped as the response's encoder writes it; ``null``)."""
+    return func.coalesce(cast(func.to_json(value), Text), "null")
+
+
+def constant(value: Any) -> Any:
+    """A constant as JSON text, encoded as the response is."""
+    return literal(orjson.dumps(value).decode(), Text)
+
+
+def json_object(*pairs: tuple[str, Any]) -> Any:
+    """``{"name":value,...}`` as compact JSON text, keys in the given order; each value is JSON text."""
+    parts: list[Any] = []
+    for index, (name, value) in enumerate(pairs):
+        parts.append(("{" if index == 0 else ",") + orjson.dumps(name).decode() + ":")
+        parts.append(value)
+    parts.append("}")
+    merged: list[Any] = []
+    for part in parts:  # adjacent constants joined, so the statement concatenates as little as it can
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return func.concat(*(literal(m, Text) if isinstance(m, str) else m for m in merged))
+
+
 def json_ref(base: Any, collection: str, kind: str, sourced_id: Any) -> Any:
-    """``Context.ref`` in SQL: ``{href, sourcedId, type}``, or null for a blank sourcedId."""
-    obj = func.json_build_object(
-        "href", base + f"/{collection}/" + sourced_id, "sourcedId", sourced_id, "type", kind
+    """``Context.ref`` as JSON text: ``{href, sourcedId, type}``, or null for a blank sourcedId."""
+    obj = json_object(
+        ("href", json_text(base + f"/{collection}/" + sourced_id)),
+        ("sourcedId", json_text(sourced_id)),
+        ("type", constant(kind)),
     )
-    return case((func.coalesce(sourced_id, "") == "", null()), else_=obj)
+    return case((func.coalesce(sourced_id, "") == "", "null"), else_=obj)
+
+
+EMPTY = constant([])
+COMMA: Any = literal_column("','")
 
 
 @dataclass(frozen=True)
@@ -149,12 +180,12 @@ def _username(branch: Branch) -> Any:
 def _agents(branch: Branch, base: Any) -> Any:
     """The row's agents as refs, in sourcedId order (the export's agents: active, in the school)."""
     if branch.agents_of is None:
-        return literal_column("'[]'::json")
+        return EMPTY
     owner, other_column, other = branch.agents_of
     model = branch.model
     agent = key(other)
     refs = (
-        select(func.json_agg(aggregate_order_by(json_ref(base, "users", "user", agent), agent)))
+        select(func.string_agg(json_ref(base, "users", "user", agent), aggregate_order_by(COMMA, agent)))
         .where(
             PupilContact.school_id == model.school_id,
             owner == model.id,
@@ -165,48 +196,47 @@ def _agents(branch: Branch, base: Any) -> Any:
         .correlate(model)
         .scalar_subquery()
     )
-    return func.coalesce(refs, literal_column("'[]'::json"))
+    return func.concat("[", refs, "]")
 
 
 def _user_ids(branch: Branch) -> Any:
     """``userIds``: the UPN and ULN a pupil has (non-blank), in that order; none for anyone else."""
-    empty: Any = literal_column("'[]'::json")
     if branch.model is not Pupil:
-        return empty
-    upn = func.json_build_object("type", "UPN", "identifier", Pupil.upn)
-    uln = func.json_build_object("type", "ULN", "identifier", Pupil.uln)
+        return EMPTY
+    upn = json_object(("type", constant("UPN")), ("identifier", json_text(Pupil.upn)))
+    uln = json_object(("type", constant("ULN")), ("identifier", json_text(Pupil.uln)))
     has_upn, has_uln = Pupil.upn != "", Pupil.uln != ""
     return case(
-        (and_(has_upn, has_uln), func.json_build_array(upn, uln)),
-        (has_upn, func.json_build_array(upn)),
-        (has_uln, func.json_build_array(uln)),
-        else_=empty,
+        (and_(has_upn, has_uln), func.concat("[", upn, ",", uln, "]")),
+        (has_upn, func.concat("[", upn, "]")),
+        (has_uln, func.concat("[", uln, "]")),
+        else_=EMPTY,
     )
 
 
 def user_object(branch: Branch, base: Any, org: Any) -> Any:
-    """The specification's user object of the branch's current row, key for key as the provider has
-    always served it."""
+    """The specification's user object of the branch's current row as compact JSON text, key for key
+    as the provider has always served it."""
     model = branch.model
-    return func.json_build_object(
-        "sourcedId", key(model),
-        "status", "active",
-        "dateLastModified", branch.modified(),
-        "username", func.coalesce(_username(branch), ""),
-        "userIds", _user_ids(branch),
-        "enabledUser", "true",
-        "givenName", model.forename,
-        "familyName", model.surname,
-        "middleName", "",
-        "role", branch.role(),
-        "identifier", "",
-        "email", branch.email(),
-        "sms", "",
-        "phone", branch.phone(),
-        "agents", _agents(branch, base),
-        "orgs", func.json_build_array(json_ref(base, "orgs", "org", org)),
-        "grades", literal_column("'[]'::json"),
-    )  # fmt: skip
+    return json_object(
+        ("sourcedId", json_text(key(model))),
+        ("status", constant("active")),
+        ("dateLastModified", json_text(branch.modified())),
+        ("username", json_text(func.coalesce(_username(branch), ""))),
+        ("userIds", _user_ids(branch)),
+        ("enabledUser", constant("true")),
+        ("givenName", json_text(model.forename)),
+        ("familyName", json_text(model.surname)),
+        ("middleName", constant("")),
+        ("role", json_text(branch.role())),
+        ("identifier", constant("")),
+        ("email", json_text(branch.email())),
+        ("sms", constant("")),
+        ("phone", json_text(branch.phone())),
+        ("agents", _agents(branch, base)),
+        ("orgs", org),
+        ("grades", EMPTY),
+    )
 
 
 def _columns(branch: Branch) -> dict[str, Callable[[], Any]]:
@@ -259,7 +289,9 @@ def escape_like(value: str) -> str:
 
 @dataclass(frozen=True)
 class UserPage:
-    objects: list[Any]
+    objects: bytes
+    """The page's objects as one JSON array, compact UTF-8 (as the response is encoded)."""
+    count: int
     pupils: list[uuid.UUID]
     total: int | None
     """The filter's total when the statement counted it (None: the caller's remembered total holds)."""
@@ -305,14 +337,14 @@ assert BRANCHES[PUPILS].model is Pupil
 
 
 def _objects_of(page: Any, role: str | None, base: str, org: str) -> Any:
-    """The user object of each row of ``page`` (``branch``, ``id``): looked up by primary key in its
-    branch's table and built there, for the page's rows only."""
-    base_p, org_p = bindparam("base", base, Text), bindparam("org", org, Text)
+    """The user object of each row of ``page`` (``branch``, ``school_id``, ``id``): looked up by primary
+    key in its branch's table and built there, for the page's rows only."""
+    base_p, orgs_p = _params(base, org)
     lookups = []
     for branch in _branches(role):
         model = branch.model
         found = (
-            select(user_object(branch, base_p, org_p))
+            select(user_object(branch, base_p, orgs_p))
             .where(model.school_id == page.c.school_id, model.id == page.c.id)
             .scalar_subquery()
         )
@@ -320,15 +352,19 @@ def _objects_of(page: Any, role: str | None, base: str, org: str) -> Any:
     return case(*lookups)
 
 
-def _page_columns(
-    page: Any, school: SchoolRef, role: str | None, base: str, org: str, order: Any
-) -> list[Any]:
-    obj = _objects_of(page, role, base, org)
+def _page_columns(page: Any, school: SchoolRef, obj: Any, order: Any) -> list[Any]:
     return [
         stamp_sql(school).label("stamp"),
-        func.json_agg(aggregate_order_by(obj, order), type_=JSON).label("objects"),
+        func.string_agg(obj, aggregate_order_by(COMMA, order)).label("objects"),
         func.array_agg(page.c.id).filter(page.c.branch == PUPILS).label("pupils"),
+        func.count().label("count"),
     ]
+
+
+def _params(base: str, org: str) -> tuple[Any, Any]:
+    """The request's provider URL and the school's org refs (JSON text) as bound parameters."""
+    orgs = orjson.dumps([Context(base=base, org=org).ref("org", org)]).decode()
+    return bindparam("base", base, Text), bindparam("orgs", orgs, Text)
 
 
 NO_JIT = text("SELECT set_config('jit', 'off', true)")
@@ -352,18 +388,25 @@ async def read_keyed(
     """A page in sourcedId order: after ``after`` (a remembered position) or at ``offset``; with the
     total when ``count``. One statement: each branch read in sourcedId order through its index up to the
     page's end, merged and cut; the objects built for the page's rows."""
+    # From a position (or the start) each branch builds the objects of the rows it yields, and the merge
+    # pulls no more rows from a branch than the page takes; past an OFFSET the page's rows are looked up
+    # again by key instead, so the skipped rows cost their index entries only.
+    built_here = after is not None or offset == 0
+    base_p, orgs_p = _params(base, org)
     parts = []
     for branch in _branches(role):
         model = branch.model
         conditions = _base(branch, school, role)
         if after is not None:
             conditions.append(key(model) > bindparam("after", after, Text))
+        objects = [user_object(branch, base_p, orgs_p).label("obj")] if built_here else []
         parts.append(
             select(
                 literal(_number(branch)).label("branch"),
                 col(model.school_id).label("school_id"),
                 col(model.id).label("id"),
                 key(model).label("sid"),
+                *objects,
             )
             .where(*conditions)
             .order_by(key(model))
@@ -374,7 +417,8 @@ async def read_keyed(
     if offset:
         page = page.offset(offset)
     p = page.subquery("p")
-    columns = [*_page_columns(p, school, role, base, org, p.c.sid), func.max(p.c.sid).label("last")]
+    obj = p.c.obj if built_here else _objects_of(p, role, base, org)
+    columns = [*_page_columns(p, school, obj, p.c.sid), func.max(p.c.sid).label("last")]
     if count:
         counted = union_all(
             *(select(literal(1).label("one")).where(*_base(b, school, role)) for b in _branches(role))
@@ -383,12 +427,17 @@ async def read_keyed(
     await session.execute(NO_JIT)
     row = (await session.execute(select(*columns).select_from(p))).one()
     return UserPage(
-        _objects(row.objects), list(row.pupils or []), row.total if count else None, row.stamp, row.last
+        _objects(row.objects),
+        row.count,
+        list(row.pupils or []),
+        row.total if count else None,
+        row.stamp,
+        row.last,
     )
 
 
-def _objects(value: Any) -> list[Any]:
-    return list(value) if value else []
+def _objects(value: str | None) -> bytes:
+    return f"[{value or ''}]".encode()
 
 
 async def read_general(
@@ -429,7 +478,8 @@ async def read_general(
     if condition is not None:
         stmt = stmt.where(condition)
     p = stmt.order_by(*ordering).offset(query.offset).limit(query.limit).subquery("p")
-    built = [*_page_columns(p, school, role, base, org, p.c.n), func.max(p.c.total).label("total")]
+    obj = _objects_of(p, role, base, org)
+    built = [*_page_columns(p, school, obj, p.c.n), func.max(p.c.total).label("total")]
     await session.execute(NO_JIT)
     row = (await session.execute(select(*built).select_from(p))).one()
     total = row.total
@@ -438,7 +488,7 @@ async def read_general(
         total = (
             await session.execute(counted.where(condition) if condition is not None else counted)
         ).scalar_one()
-    return UserPage(_objects(row.objects), list(row.pupils or []), total, row.stamp, None)
+    return UserPage(_objects(row.objects), row.count, list(row.pupils or []), total, row.stamp, None)
 
 
 def role_of(collection: str) -> str | None:
