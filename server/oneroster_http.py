@@ -136,6 +136,18 @@ async def _prepare(
                 headers={"retry-after": str(retry_after)},
             )
         )
+    if access.terms_pending:
+        trail.record(
+            "partner.oneroster.read", "DENIED", detail={"collection": collection, "reason": "TERMS_NOT_ACCEPTED"}
+        )
+        return trail, _error(
+            OneRosterError(
+                403,
+                "forbidden",
+                "TERMS_NOT_ACCEPTED: the school has not accepted the platform's current licence terms; until "
+                "one of its Super-Users accepts them, no partner is served (LL 21).",
+            )
+        )
     return trail, None
 
 
