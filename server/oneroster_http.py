@@ -138,7 +138,9 @@ async def _prepare(
         )
     if access.terms_pending:
         trail.record(
-            "partner.oneroster.read", "DENIED", detail={"collection": collection, "reason": "TERMS_NOT_ACCEPTED"}
+            "partner.oneroster.read",
+            "DENIED",
+            detail={"collection": collection, "reason": "TERMS_NOT_ACCEPTED"},
         )
         return trail, _error(
             OneRosterError(

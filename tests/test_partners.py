@@ -177,7 +177,13 @@ async def test_the_directory_says_exactly_what_each_scope_exposes(
     }
     assert "upn" in graphql["roster.read"]["Pupil"] and "pupils" in graphql["roster.read"]["Query"]
     assert "dateOfLeaving" not in graphql["roster.read"]["Pupil"]
-    assert graphql["progress.read"] == {} and graphql["roster.extended.read"] == {}
+    assert graphql["progress.read"] == {
+        "Query": ["ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory"],
+        **{k: v for k, v in graphql["progress.read"].items() if k != "Query"},
+    }
+    assert set(graphql["progress.read"]["PupilProgress"]) >= {"levels", "latest", "secureShare"}
+    assert "note" not in graphql["progress.read"]["Judgement"]
+    assert graphql["roster.extended.read"] == {}
     assert set(scopes) == {"roster.read", "roster.extended.read", "progress.read"}
     assert set(scopes["roster.read"]) == set(COLLECTIONS)
     assert "birthDate" in scopes["roster.read"]["demographics"]
@@ -774,10 +780,15 @@ async def test_partner_requests_are_in_the_schools_chain_and_the_pupil_access_re
 # --- GraphQL: the school endpoint accepts partner tokens, fields declare the scopes that read them -------
 
 
+PROGRESS_FIELDS = ("pupil", "ladder", "levels", "latest", "secureCount", "secureShare", "currentRung")
+
+
 def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
     """Default deny for partners across the whole school schema: a field's policy admits a partner
     granted a scope exactly when the policy declares that scope, whatever else it checks; the fields that
-    declare roster.read are the roster a OneRoster consumer reads, and no mutation declares any."""
+    declare roster.read are the roster a OneRoster consumer reads, progress.read the ladders and the
+    pupils' progress and judgements (not a judgement's note or assessor), achievements.read the learning
+    record's achievements (not its goals); no mutation declares any."""
     import uuid as _uuid
 
     from graphql import GraphQLObjectType
@@ -816,7 +827,17 @@ def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
                 assert admitted == (scope in policy.scopes), f"{named.name}.{field_name} {scope}"
                 if admitted:
                     opened.setdefault(scope, set()).add(f"{named.name}.{field_name}")
-    assert set(opened) == {"roster.read"}
+    assert set(opened) == {"roster.read", "progress.read", "achievements.read"}
+    assert opened["progress.read"] == {
+        *(f"Query.{f}" for f in ("ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory")),
+        *(f"Judgement.{f}" for f in ("level", "assessedOn", "recordedAt", "pupil", "rung")),
+        *(f"PupilProgress.{f}" for f in PROGRESS_FIELDS),
+    }
+    assert opened["achievements.read"] == {
+        "Query.learnerRecord",
+        "LearnerRecord.achievements",
+        *(f"Achievement.{f}" for f in ("kind", "title", "awardingBody", "achievedOn", "grade")),
+    }
     roster = opened["roster.read"]
     assert {"Query.pupils", "Pupil.surname", "Pupil.upn", "Group.name", "Staff.surname"} <= roster
     assert not any(name.startswith("Mutation.") for name in roster)

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.app import create_app
