@@ -177,3 +177,10 @@ GROUP_ROSTER = for_partners(GROUP, ROSTER_READ)
 SIGNED_IN_PROGRESS = for_partners(SIGNED_IN, PROGRESS_READ)
 LEARNER_RECORD_ACHIEVEMENTS = for_partners(LEARNER_RECORD, ACHIEVEMENTS_READ)
 PUPIL_RECORD_ACHIEVEMENTS = for_partners(PUPIL_RECORD, ACHIEVEMENTS_READ)
+
+ROSTER_CHANGES = for_partners(
+    Policy("partners_only", "no account of the school (a feed for integration partners)", lambda p, _: False),
+    ROSTER_READ,
+)
+"""The roster change feed at the GraphQL endpoint (``rosterChanges``): integration partners granted
+roster.read, as the REST feed; no account uses it."""

@@ -67,3 +67,72 @@ async def test_pages_by_position_are_the_pages_by_offset_even_when_the_roster_ch
     assert (after, after_total) == (await _page(client, school, f"limit=2&offset=2&{GENERAL}"))[:2]
     assert first.surname not in str(after)
     assert 'rel="last"' in links and f"offset={((len(every) - 2) // 2) * 2}" in links
+
+
+CHANGES = """
+query($since: String!, $first: Int, $after: String) {
+  rosterChanges(since: $since, first: $first, after: $after) {
+    edges { cursor node { version collection sourcedId status } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def _connection(
+    client: httpx.AsyncClient, school: SchoolData, since: str, after: str | None = None, first: int = 4
+) -> dict[str, Any]:
+    body = await gql(client, school.slug, CHANGES, {"since": since, "first": first, "after": after})
+    assert "errors" not in body, body
+    connection: dict[str, Any] = body["data"]["rosterChanges"]
+    return connection
+
+
+async def test_the_change_feed_as_a_graphql_connection(
+    reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
+) -> None:
+    """Issue 14: the feed the REST provider serves, as a connection paged by its cursors: every person and
+    class once in version order, then after the last cursor only what changed, a leaver as a tombstone;
+    only a partner with roster.read reads it (an account, even the school admin, and an anonymous caller
+    are refused); a version that is not one is a clear error."""
+    school, client = reader
+    rest = (await client.get(roster_url(school, "changes?since=0&limit=1000"))).json()["changes"]
+    served: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = await _connection(client, school, "0", after)
+        served += [e["node"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert [(c["version"], c["collection"], c["sourcedId"], c["status"]) for c in served] == [
+        (str(c["version"]), c["collection"], c["sourcedId"], c["status"]) for c in rest
+    ]
+    last = served[-1]["version"]
+    assert (await _connection(client, school, "0", after))["edges"] == []  # nothing after the last page
+    assert [e["node"] for e in (await _connection(client, school, last))["edges"]] == [served[-1]]
+
+    partner = client.headers.pop("authorization")
+    admin = await login(client, school.slug, "admin")
+    left = await gql(
+        client,
+        school.slug,
+        "mutation($i: DeactivatePupilInput!) { deactivatePupil(input: $i) { errors { code } } }",
+        {"i": {"pupilId": to_global_id("Pupil", school.pupils["pupil1"].id)}},
+        token=admin,
+    )
+    assert left["data"]["deactivatePupil"]["errors"] == []
+    for token in (admin, None):
+        refused = await gql(client, school.slug, CHANGES, {"since": "0"}, token=token)
+        assert refused["data"] is None or refused["data"]["rosterChanges"] is None
+        assert refused["errors"], refused
+    client.headers["authorization"] = partner
+
+    since_then = await _connection(client, school, "0", after)  # from where the consumer stopped
+    pupil1 = school.pupils["pupil1"]
+    assert [(e["node"]["sourcedId"], e["node"]["status"]) for e in since_then["edges"]] == [
+        (pupil1.source_id or str(pupil1.id), "tobedeleted")
+    ]
+    assert int(since_then["edges"][0]["node"]["version"]) > int(last)
+    bad = await gql(client, school.slug, CHANGES, {"since": "yesterday"})
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_VERSION", bad
