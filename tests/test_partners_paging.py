@@ -65,7 +65,7 @@ async def test_pages_by_position_are_the_pages_by_offset_even_when_the_roster_ch
     assert after_total == str(len(every) - 1)
     assert after == every[3:5]  # not every[2:4], where the remembered position would have started
     assert (after, after_total) == (await _page(client, school, f"limit=2&offset=2&{GENERAL}"))[:2]
-    assert first.surname not in str(after)
+    assert every[0]["sourcedId"] not in [s["sourcedId"] for s in after]
     assert 'rel="last"' in links and f"offset={((len(every) - 2) // 2) * 2}" in links
 
 

@@ -49,7 +49,7 @@ from roster.reading import SchoolRef
 from tenants.scoping import in_school
 
 
-def served_persons(model: Any, school: SchoolRef) -> ColumnElement[bool]:
+def served_persons(model: Any) -> ColumnElement[bool]:
     """THE place that decides which persons (pupils, staff, contacts) a partner is served: a predicate on
     ``model``'s rows, ANDed into every statement that returns persons or their enrolments and
     demographics. The export's statements already keep to active persons; this adds what applies to
@@ -242,7 +242,7 @@ def _enrollments(school: SchoolRef, extended: bool) -> Select[Any]:
     for link, column, model, role in ENROLLED:
         e = (
             enrollments_stmt(school, link, column, model)
-            .where(served_persons(model, school))
+            .where(served_persons(model))
             .order_by(None)
             .subquery()
         )
@@ -282,7 +282,7 @@ def _demographics(school: SchoolRef, extended: bool) -> Select[Any]:
     d = (
         demographics_stmt(school)
         .add_columns(col(Pupil.id).label("pupil_id"), _modified(Pupil).label("modified"))
-        .where(served_persons(Pupil, school))
+        .where(served_persons(Pupil))
     )
     base = d.order_by(None).subquery()
     sex_case = case(*((base.c.gender == ours, theirs) for ours, theirs in SEXES.items()), else_=literal(""))

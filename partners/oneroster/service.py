@@ -81,12 +81,11 @@ class Objects:
 
 async def read_people(
     session: AsyncSession,
-    school: SchoolRef,
+    school_id: uuid.UUID,
     resource: Resource,
     query: Query,
     *,
     base: str,
-    org: str,
     positions: Positions,
 ) -> Objects:
     """A page of ``users``, ``students`` or ``teachers`` (:mod:`partners.oneroster.users`): in sourcedId
@@ -95,26 +94,26 @@ async def read_people(
     role = users.role_of(resource.collection)
     keyed = query.filter is None and query.sort in (None, "sourcedId") and not query.descending
     if not keyed:
-        general = await users.read_general(session, school, role, query, base=base, org=org)
+        general = await users.read_general(session, school_id, role, query, base=base)
         await _record(session, resource, general.pupils)
         assert general.total is not None
         return Objects(general.objects, general.count, general.total)
-    listing = positions.get(school.id, resource.collection)
+    listing = positions.get(school_id, resource.collection)
     after = None if listing is None else listing.after.get(query.offset)
     page: users.UserPage | None = None
     if listing is not None and (after is not None or query.offset == 0):
         page = await users.read_keyed(
-            session, school, role, base=base, org=org, after=after, offset=0, limit=query.limit, count=False
+            session, school_id, role, base=base, after=after, offset=0, limit=query.limit, count=False
         )
         if page.stamp != listing.stamp:
             page = None  # the roster changed since the position was remembered: read it afresh
     if page is None or listing is None:
         page = await users.read_keyed(
-            session, school, role, base=base, org=org, after=None, offset=query.offset,
+            session, school_id, role, base=base, after=None, offset=query.offset,
             limit=query.limit, count=True,
         )  # fmt: skip
         assert page.total is not None
-        listing = positions.start(school.id, resource.collection, page.stamp, page.total)
+        listing = positions.start(school_id, resource.collection, page.stamp, page.total)
     if page.last is not None:
         positions.remember(listing, query.offset + page.count, page.last)
     await _record(session, resource, page.pupils)
@@ -122,13 +121,11 @@ async def read_people(
 
 
 async def read_person(
-    session: AsyncSession, school: SchoolRef, resource: Resource, sourced_id: str, *, base: str, org: str
+    session: AsyncSession, school_id: uuid.UUID, resource: Resource, sourced_id: str, *, base: str
 ) -> Any | None:
     """One object of a person collection, or None."""
     query = Query(limit=1, filter=Filter((Predicate("sourcedId", "=", sourced_id),)))
-    page = await users.read_general(
-        session, school, users.role_of(resource.collection), query, base=base, org=org
-    )
+    page = await users.read_general(session, school_id, users.role_of(resource.collection), query, base=base)
     for pupil in page.pupils:
         await emit(session, PUPIL_READ, target_type="Pupil", target_id=pupil, detail={"via": "oneroster"})
     found: list[Any] = orjson.loads(page.objects)

@@ -46,8 +46,9 @@ from sqlmodel import col
 
 from models import Account, Contact, Pupil, PupilContact, Staff
 from models.partners import RosterChangeHead
+from models.roster import RosterSource
 from partners.oneroster.params import Filter, Query
-from partners.oneroster.resources import Context, iso_timestamp, served_persons
+from partners.oneroster.resources import iso_timestamp, served_persons
 from roster.export import CONTACT_ROLES, staff_role_sql
 from roster.reading import SchoolRef
 from roster.records import key
@@ -301,10 +302,10 @@ class UserPage:
     """The sourcedId of the page's last object (the keyed plan's next position)."""
 
 
-def stamp_sql(school: SchoolRef) -> Any:
+def stamp_sql(school_id: uuid.UUID) -> Any:
     """The school's roster version: bumped by every write to its persons, their removal and the
     restriction of their processing (migrations 0011, 0014)."""
-    head = select(RosterChangeHead.version).where(RosterChangeHead.school_id == school.id).scalar_subquery()
+    head = select(RosterChangeHead.version).where(RosterChangeHead.school_id == school_id).scalar_subquery()
     return func.coalesce(head, cast(literal(0), BigInteger))
 
 
@@ -318,12 +319,12 @@ def _role_filter(branch: Branch, role: str | None) -> list[ColumnElement[bool]]:
     return [branch.role() == role]
 
 
-def _base(branch: Branch, school: SchoolRef, role: str | None) -> list[ColumnElement[bool]]:
+def _base(branch: Branch, school_id: uuid.UUID, role: str | None) -> list[ColumnElement[bool]]:
     model = branch.model
     return [
-        in_school(model, school.id),
+        in_school(model, school_id),
         model.active,
-        served_persons(model, school),
+        served_persons(model),
         *_role_filter(branch, role),
     ]
 
@@ -336,10 +337,10 @@ PUPILS = 1
 assert BRANCHES[PUPILS].model is Pupil
 
 
-def _objects_of(page: Any, role: str | None, base: str, org: str) -> Any:
+def _objects_of(page: Any, school_id: uuid.UUID, role: str | None, base: str) -> Any:
     """The user object of each row of ``page`` (``branch``, ``school_id``, ``id``): looked up by primary
     key in its branch's table and built there, for the page's rows only."""
-    base_p, orgs_p = _params(base, org)
+    base_p, orgs_p = _params(school_id, base)
     lookups = []
     for branch in _branches(role):
         model = branch.model
@@ -352,34 +353,45 @@ def _objects_of(page: Any, role: str | None, base: str, org: str) -> Any:
     return case(*lookups)
 
 
-def _page_columns(page: Any, school: SchoolRef, obj: Any, order: Any) -> list[Any]:
+def _page_columns(page: Any, school_id: uuid.UUID, obj: Any, order: Any) -> list[Any]:
     return [
-        stamp_sql(school).label("stamp"),
+        stamp_sql(school_id).label("stamp"),
         func.string_agg(obj, aggregate_order_by(COMMA, order)).label("objects"),
         func.array_agg(page.c.id).filter(page.c.branch == PUPILS).label("pupils"),
         func.count().label("count"),
     ]
 
 
-def _params(base: str, org: str) -> tuple[Any, Any]:
-    """The request's provider URL and the school's org refs (JSON text) as bound parameters."""
-    orgs = orjson.dumps([Context(base=base, org=org).ref("org", org)]).decode()
-    return bindparam("base", base, Text), bindparam("orgs", orgs, Text)
+def _params(school_id: uuid.UUID, base: str) -> tuple[Any, Any]:
+    """The request's provider URL (a bound parameter) and the school's ``orgs`` (JSON text, read once per
+    statement): the org a school admin said is this school (``roster_sources``), else schoolgraph's own
+    id for it (``SchoolRef.own_org_id``)."""
+    base_p = bindparam("base", base, Text)
+    named = select(RosterSource.org_sourced_id).where(in_school(RosterSource, school_id)).scalar_subquery()
+    org = func.coalesce(named, literal(SchoolRef(school_id, "", None, None).own_org_id, Text))
+    return base_p, func.concat("[", json_ref(base_p, "orgs", "org", org), "]")
 
 
 NO_JIT = text("SELECT set_config('jit', 'off', true)")
-"""Run before a page statement (transaction-local): its estimated cost is the sum of every branch's
-per-row lookups although each row runs one, which crosses ``jit_above_cost`` and has PostgreSQL compile
-the statement's expressions for longer (about 100 ms) than the page takes to read (a few ms)."""
+JIT_ROWS = 200
+
+
+async def _without_jit(session: Any, rows: int) -> None:
+    """Before a page statement of more than :data:`JIT_ROWS` rows, JIT compilation off (transaction-local):
+    the planner charges every row with every branch's lookups although each row runs one branch's, which
+    crosses ``jit_above_cost`` from a few hundred rows and has PostgreSQL compile the statement's
+    expressions for longer (about 100 ms) than the page takes to read. Smaller pages stay far below it
+    and are spared the statement."""
+    if rows > JIT_ROWS:
+        await session.execute(NO_JIT)
 
 
 async def read_keyed(
     session: Any,
-    school: SchoolRef,
+    school_id: uuid.UUID,
     role: str | None,
     *,
     base: str,
-    org: str,
     after: str | None,
     offset: int,
     limit: int,
@@ -392,11 +404,11 @@ async def read_keyed(
     # pulls no more rows from a branch than the page takes; past an OFFSET the page's rows are looked up
     # again by key instead, so the skipped rows cost their index entries only.
     built_here = after is not None or offset == 0
-    base_p, orgs_p = _params(base, org)
+    base_p, orgs_p = _params(school_id, base)
     parts = []
     for branch in _branches(role):
         model = branch.model
-        conditions = _base(branch, school, role)
+        conditions = _base(branch, school_id, role)
         if after is not None:
             conditions.append(key(model) > bindparam("after", after, Text))
         objects = [user_object(branch, base_p, orgs_p).label("obj")] if built_here else []
@@ -417,14 +429,14 @@ async def read_keyed(
     if offset:
         page = page.offset(offset)
     p = page.subquery("p")
-    obj = p.c.obj if built_here else _objects_of(p, role, base, org)
-    columns = [*_page_columns(p, school, obj, p.c.sid), func.max(p.c.sid).label("last")]
+    obj = p.c.obj if built_here else _objects_of(p, school_id, role, base)
+    columns = [*_page_columns(p, school_id, obj, p.c.sid), func.max(p.c.sid).label("last")]
     if count:
         counted = union_all(
-            *(select(literal(1).label("one")).where(*_base(b, school, role)) for b in _branches(role))
+            *(select(literal(1).label("one")).where(*_base(b, school_id, role)) for b in _branches(role))
         ).subquery("c")
         columns.append(select(func.count()).select_from(counted).scalar_subquery().label("total"))
-    await session.execute(NO_JIT)
+    await _without_jit(session, offset + limit)
     row = (await session.execute(select(*columns).select_from(p))).one()
     return UserPage(
         _objects(row.objects),
@@ -441,7 +453,7 @@ def _objects(value: str | None) -> bytes:
 
 
 async def read_general(
-    session: Any, school: SchoolRef, role: str | None, query: Query, *, base: str, org: str
+    session: Any, school_id: uuid.UUID, role: str | None, query: Query, *, base: str
 ) -> UserPage:
     """A page under any filter and sort: the filterable columns the query names filtered, sorted and cut
     in SQL with a window count; the objects built for the page's rows only. One statement (a page past
@@ -460,7 +472,7 @@ async def read_general(
                 col(branch.model.school_id).label("school_id"),
                 col(branch.model.id).label("id"),
                 *(columns[name]().label(name) for name in names),
-            ).where(*_base(branch, school, role))
+            ).where(*_base(branch, school_id, role))
         )
     rows = union_all(*parts).subquery("r")
     condition = where(rows.c, query.filter)
@@ -478,9 +490,9 @@ async def read_general(
     if condition is not None:
         stmt = stmt.where(condition)
     p = stmt.order_by(*ordering).offset(query.offset).limit(query.limit).subquery("p")
-    obj = _objects_of(p, role, base, org)
-    built = [*_page_columns(p, school, obj, p.c.n), func.max(p.c.total).label("total")]
-    await session.execute(NO_JIT)
+    obj = _objects_of(p, school_id, role, base)
+    built = [*_page_columns(p, school_id, obj, p.c.n), func.max(p.c.total).label("total")]
+    await _without_jit(session, query.limit)
     row = (await session.execute(select(*built).select_from(p))).one()
     total = row.total
     if total is None:
