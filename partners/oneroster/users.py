@@ -22,11 +22,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from sqlalchemy import (
+    UUID,
     BigInteger,
+    Integer,
     Text,
     and_,
     bindparam,
@@ -50,7 +53,6 @@ from models.roster import RosterSource
 from partners.oneroster.params import Filter, Query
 from partners.oneroster.resources import iso_timestamp, served_persons
 from roster.export import CONTACT_ROLES, staff_role_sql
-from roster.reading import SchoolRef
 from roster.records import key
 from tenants.scoping import in_school
 
@@ -302,7 +304,7 @@ class UserPage:
     """The sourcedId of the page's last object (the keyed plan's next position)."""
 
 
-def stamp_sql(school_id: uuid.UUID) -> Any:
+def stamp_sql(school_id: Any) -> Any:
     """The school's roster version: bumped by every write to its persons, their removal and the
     restriction of their processing (migrations 0011, 0014)."""
     head = select(RosterChangeHead.version).where(RosterChangeHead.school_id == school_id).scalar_subquery()
@@ -319,7 +321,7 @@ def _role_filter(branch: Branch, role: str | None) -> list[ColumnElement[bool]]:
     return [branch.role() == role]
 
 
-def _base(branch: Branch, school_id: uuid.UUID, role: str | None) -> list[ColumnElement[bool]]:
+def _base(branch: Branch, school_id: Any, role: str | None) -> list[ColumnElement[bool]]:
     model = branch.model
     return [
         in_school(model, school_id),
@@ -337,10 +339,10 @@ PUPILS = 1
 assert BRANCHES[PUPILS].model is Pupil
 
 
-def _objects_of(page: Any, school_id: uuid.UUID, role: str | None, base: str) -> Any:
+def _objects_of(page: Any, school_id: Any, role: str | None) -> Any:
     """The user object of each row of ``page`` (``branch``, ``school_id``, ``id``): looked up by primary
     key in its branch's table and built there, for the page's rows only."""
-    base_p, orgs_p = _params(school_id, base)
+    base_p, orgs_p = _params(school_id, BASE)
     lookups = []
     for branch in _branches(role):
         model = branch.model
@@ -353,7 +355,7 @@ def _objects_of(page: Any, school_id: uuid.UUID, role: str | None, base: str) ->
     return case(*lookups)
 
 
-def _page_columns(page: Any, school_id: uuid.UUID, obj: Any, order: Any) -> list[Any]:
+def _page_columns(page: Any, school_id: Any, obj: Any, order: Any) -> list[Any]:
     return [
         stamp_sql(school_id).label("stamp"),
         func.string_agg(obj, aggregate_order_by(COMMA, order)).label("objects"),
@@ -362,14 +364,18 @@ def _page_columns(page: Any, school_id: uuid.UUID, obj: Any, order: Any) -> list
     ]
 
 
-def _params(school_id: uuid.UUID, base: str) -> tuple[Any, Any]:
-    """The request's provider URL (a bound parameter) and the school's ``orgs`` (JSON text, read once per
-    statement): the org a school admin said is this school (``roster_sources``), else schoolgraph's own
-    id for it (``SchoolRef.own_org_id``)."""
-    base_p = bindparam("base", base, Text)
+BASE: Any = bindparam("base", type_=Text)
+"""The request's provider URL (``https://host/schools/<slug>/ims/oneroster/v1p1``), bound at execution."""
+
+
+def _params(school_id: Any, base: Any) -> tuple[Any, Any]:
+    """The provider URL and the school's ``orgs`` (JSON text, read once per statement): the org a school
+    admin said is this school (``roster_sources``), else schoolgraph's own id for it
+    (``SchoolRef.own_org_id``)."""
     named = select(RosterSource.org_sourced_id).where(in_school(RosterSource, school_id)).scalar_subquery()
-    org = func.coalesce(named, literal(SchoolRef(school_id, "", None, None).own_org_id, Text))
-    return base_p, func.concat("[", json_ref(base_p, "orgs", "org", org), "]")
+    own = literal("schoolgraph-", Text) + cast(school_id, Text)
+    org = func.coalesce(named, own)
+    return base, func.concat("[", json_ref(base, "orgs", "org", org), "]")
 
 
 NO_JIT = text("SELECT set_config('jit', 'off', true)")
@@ -386,6 +392,53 @@ async def _without_jit(session: Any, rows: int) -> None:
         await session.execute(NO_JIT)
 
 
+SCHOOL: Any = bindparam("school_id", type_=UUID(as_uuid=True))
+"""The school of a keyed page, bound when the (cached) statement is executed."""
+
+
+@lru_cache(maxsize=64)
+def _keyed_statement(role: str | None, after: bool, offset: bool, count: bool) -> Any:
+    """The keyed page's statement for one shape, built once (it is large: building it took longer than
+    executing a small page); the school, URL, position, limit and offset are bound parameters."""
+    # From a position (or the start) each branch builds the objects of the rows it yields, and the merge
+    # pulls no more rows from a branch than the page takes; past an OFFSET the page's rows are looked up
+    # again by key instead, so the skipped rows cost their index entries only.
+    built_here = after or not offset
+    base_p, orgs_p = _params(SCHOOL, BASE)
+    parts = []
+    for branch in _branches(role):
+        model = branch.model
+        conditions = _base(branch, SCHOOL, role)
+        if after:
+            conditions.append(key(model) > bindparam("after", type_=Text))
+        objects = [user_object(branch, base_p, orgs_p).label("obj")] if built_here else []
+        parts.append(
+            select(
+                literal(_number(branch)).label("branch"),
+                col(model.school_id).label("school_id"),
+                col(model.id).label("id"),
+                key(model).label("sid"),
+                *objects,
+            )
+            .where(*conditions)
+            .order_by(key(model))
+            .limit(bindparam("through", type_=Integer))
+        )
+    union = union_all(*parts).subquery("u")
+    page = select(union).order_by(union.c.sid).limit(bindparam("limit", type_=Integer))
+    if offset:
+        page = page.offset(bindparam("offset", type_=Integer))
+    p = page.subquery("p")
+    obj = p.c.obj if built_here else _objects_of(p, SCHOOL, role)
+    columns = [*_page_columns(p, SCHOOL, obj, p.c.sid), func.max(p.c.sid).label("last")]
+    if count:
+        counted = union_all(
+            *(select(literal(1).label("one")).where(*_base(b, SCHOOL, role)) for b in _branches(role))
+        ).subquery("c")
+        columns.append(select(func.count()).select_from(counted).scalar_subquery().label("total"))
+    return select(*columns).select_from(p)
+
+
 async def read_keyed(
     session: Any,
     school_id: uuid.UUID,
@@ -400,44 +453,14 @@ async def read_keyed(
     """A page in sourcedId order: after ``after`` (a remembered position) or at ``offset``; with the
     total when ``count``. One statement: each branch read in sourcedId order through its index up to the
     page's end, merged and cut; the objects built for the page's rows."""
-    # From a position (or the start) each branch builds the objects of the rows it yields, and the merge
-    # pulls no more rows from a branch than the page takes; past an OFFSET the page's rows are looked up
-    # again by key instead, so the skipped rows cost their index entries only.
-    built_here = after is not None or offset == 0
-    base_p, orgs_p = _params(school_id, base)
-    parts = []
-    for branch in _branches(role):
-        model = branch.model
-        conditions = _base(branch, school_id, role)
-        if after is not None:
-            conditions.append(key(model) > bindparam("after", after, Text))
-        objects = [user_object(branch, base_p, orgs_p).label("obj")] if built_here else []
-        parts.append(
-            select(
-                literal(_number(branch)).label("branch"),
-                col(model.school_id).label("school_id"),
-                col(model.id).label("id"),
-                key(model).label("sid"),
-                *objects,
-            )
-            .where(*conditions)
-            .order_by(key(model))
-            .limit(offset + limit)
-        )
-    union = union_all(*parts).subquery("u")
-    page = select(union).order_by(union.c.sid).limit(limit)
-    if offset:
-        page = page.offset(offset)
-    p = page.subquery("p")
-    obj = p.c.obj if built_here else _objects_of(p, school_id, role, base)
-    columns = [*_page_columns(p, school_id, obj, p.c.sid), func.max(p.c.sid).label("last")]
-    if count:
-        counted = union_all(
-            *(select(literal(1).label("one")).where(*_base(b, school_id, role)) for b in _branches(role))
-        ).subquery("c")
-        columns.append(select(func.count()).select_from(counted).scalar_subquery().label("total"))
-    await _without_jit(session, offset + limit)
-    row = (await session.execute(select(*columns).select_from(p))).one()
+    stmt = _keyed_statement(role, after is not None, bool(offset) and after is None, count)
+    params: dict[str, Any] = {"school_id": school_id, "base": base, "limit": limit}
+    if after is not None:
+        params |= {"after": after, "through": limit}
+    else:
+        params |= {"offset": offset, "through": offset + limit}
+    await _without_jit(session, params["through"])
+    row = (await session.execute(stmt, params)).one()
     return UserPage(
         _objects(row.objects),
         row.count,
@@ -472,7 +495,7 @@ async def read_general(
                 col(branch.model.school_id).label("school_id"),
                 col(branch.model.id).label("id"),
                 *(columns[name]().label(name) for name in names),
-            ).where(*_base(branch, school_id, role))
+            ).where(*_base(branch, SCHOOL, role))
         )
     rows = union_all(*parts).subquery("r")
     condition = where(rows.c, query.filter)
@@ -490,15 +513,16 @@ async def read_general(
     if condition is not None:
         stmt = stmt.where(condition)
     p = stmt.order_by(*ordering).offset(query.offset).limit(query.limit).subquery("p")
-    obj = _objects_of(p, school_id, role, base)
-    built = [*_page_columns(p, school_id, obj, p.c.n), func.max(p.c.total).label("total")]
+    obj = _objects_of(p, SCHOOL, role)
+    built = [*_page_columns(p, SCHOOL, obj, p.c.n), func.max(p.c.total).label("total")]
     await _without_jit(session, query.limit)
-    row = (await session.execute(select(*built).select_from(p))).one()
+    bound = {"school_id": school_id, "base": base}
+    row = (await session.execute(select(*built).select_from(p), bound)).one()
     total = row.total
     if total is None:
         counted = select(func.count()).select_from(rows)
         total = (
-            await session.execute(counted.where(condition) if condition is not None else counted)
+            await session.execute(counted.where(condition) if condition is not None else counted, bound)
         ).scalar_one()
     return UserPage(_objects(row.objects), row.count, list(row.pupils or []), total, row.stamp, None)
 
