@@ -20,6 +20,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from auth.tokens import SigningKeys
 from common.clock import FixedClock
 from graph.core.relay import to_global_id
 from models import Pupil
@@ -30,6 +31,7 @@ from roster.service import school_ref
 from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client, with_settings
+from tests.factories.audit import sequence
 from tests.factories.partners import (
     ADD_KEY,
     TOKEN_URL,
@@ -905,7 +907,11 @@ async def test_graphql_enforces_scope_school_and_revocation_for_partner_tokens(
 
 
 async def test_roster_push_goes_through_the_importer_dry_run_first(
-    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory, engine: AsyncEngine
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    partners: PartnerFactory,
+    engine: AsyncEngine,
+    keys: SigningKeys,
 ) -> None:
     """LL 10.2: a partner with roster.write pushes a OneRoster package into the school's importer: a dry
     run unless it asks otherwise (nothing written), then the import, all or nothing, with the same problems
@@ -952,6 +958,7 @@ async def test_roster_push_goes_through_the_importer_dry_run_first(
         assert [s["givenName"] for s in students["students"]] == ["Olly"]
         bad = await oauth.post(url + "?dryRun=maybe", content=package, headers=zip_headers)
         assert bad.status_code == 400
+    await sequence(engine, school.id, keys)  # numbered in commit order (the server does it after commits)
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
         imports = (

@@ -54,7 +54,7 @@ from partners.oneroster.params import Filter, Query
 from partners.oneroster.resources import iso_timestamp, served_persons
 from roster.export import CONTACT_ROLES, staff_role_sql
 from roster.records import key
-from tenants.scoping import in_school
+from tenants.scoping import in_school, same_school
 
 STUDENT = "student"
 TEACHER = "teacher"
@@ -126,7 +126,7 @@ class Branch:
 def _contact_role() -> Any:
     first = (
         select(func.min(PupilContact.relationship))
-        .where(PupilContact.school_id == Contact.school_id, PupilContact.contact_id == Contact.id)
+        .where(same_school(PupilContact, Contact), PupilContact.contact_id == Contact.id)
         .scalar_subquery()
     )
     return case(CONTACT_ROLES, value=func.coalesce(first, "PARENT"), else_=literal("guardian"))
@@ -173,11 +173,7 @@ BRANCHES: tuple[Branch, ...] = (
 def _username(branch: Branch) -> Any:
     model = branch.model
     link = {Staff: Account.staff_id, Pupil: Account.pupil_id, Contact: Account.contact_id}[model]
-    return (
-        select(Account.username)
-        .where(Account.school_id == model.school_id, link == model.id)
-        .scalar_subquery()
-    )
+    return select(Account.username).where(same_school(Account, model), link == model.id).scalar_subquery()
 
 
 def _agents(branch: Branch, base: Any) -> Any:
@@ -190,9 +186,9 @@ def _agents(branch: Branch, base: Any) -> Any:
     refs = (
         select(func.string_agg(json_ref(base, "users", "user", agent), aggregate_order_by(COMMA, agent)))
         .where(
-            PupilContact.school_id == model.school_id,
+            same_school(PupilContact, model),
             owner == model.id,
-            other.school_id == PupilContact.school_id,
+            same_school(other, PupilContact),
             other.id == other_column,
             other.active,
         )
@@ -307,7 +303,7 @@ class UserPage:
 def stamp_sql(school_id: Any) -> Any:
     """The school's roster version: bumped by every write to its persons, their removal and the
     restriction of their processing (migrations 0011, 0014)."""
-    head = select(RosterChangeHead.version).where(RosterChangeHead.school_id == school_id).scalar_subquery()
+    head = select(RosterChangeHead.version).where(in_school(RosterChangeHead, school_id)).scalar_subquery()
     return func.coalesce(head, cast(literal(0), BigInteger))
 
 
@@ -348,7 +344,7 @@ def _objects_of(page: Any, school_id: Any, role: str | None) -> Any:
         model = branch.model
         found = (
             select(user_object(branch, base_p, orgs_p))
-            .where(model.school_id == page.c.school_id, model.id == page.c.id)
+            .where(same_school(model, page.c), model.id == page.c.id)
             .scalar_subquery()
         )
         lookups.append((page.c.branch == _number(branch), found))
