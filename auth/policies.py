@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth.principal import Principal, Role
-from auth.scopes import ROSTER_READ
+from auth.scopes import ACHIEVEMENTS_READ, PROGRESS_READ, ROSTER_READ
 
 
 @dataclass(frozen=True)
@@ -169,3 +169,18 @@ PUPIL_LEARNER_NUMBER_ROSTER = for_partners(PUPIL_LEARNER_NUMBER, ROSTER_READ)
 STAFF_NAME_ROSTER = for_partners(STAFF_NAME, ROSTER_READ)
 STAFF_DIRECTORY_ROSTER = for_partners(STAFF_DIRECTORY, ROSTER_READ)
 GROUP_ROSTER = for_partners(GROUP, ROSTER_READ)
+
+# progress.read: the curriculum ladders and the pupils' progress on them (learning.policies.PROGRESS_RECORD
+# for the judgements' and progress's own fields); achievements.read: a pupil's learning record's
+# achievements (learning.policies.ACHIEVEMENT_RECORD). Neither opens a judgement's note or assessor, a
+# goal, a submission or any mutation.
+SIGNED_IN_PROGRESS = for_partners(SIGNED_IN, PROGRESS_READ)
+LEARNER_RECORD_ACHIEVEMENTS = for_partners(LEARNER_RECORD, ACHIEVEMENTS_READ)
+PUPIL_RECORD_ACHIEVEMENTS = for_partners(PUPIL_RECORD, ACHIEVEMENTS_READ)
+
+ROSTER_CHANGES = for_partners(
+    Policy("partners_only", "no account of the school (a feed for integration partners)", lambda p, _: False),
+    ROSTER_READ,
+)
+"""The roster change feed at the GraphQL endpoint (``rosterChanges``): integration partners granted
+roster.read, as the REST feed; no account uses it."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 
-from auth.policies import Policy
+from auth.policies import Policy, for_partners
 from auth.principal import Principal, Role
+from auth.scopes import ACHIEVEMENTS_READ, PROGRESS_READ
 
 
 def may_assess(principal: Principal, pupil_id: uuid.UUID) -> bool:
@@ -35,6 +36,11 @@ LEARNING_RECORD = Policy(
     "the pupil, the pupil's parents",
     lambda p, row: p.may_see_pupil(row.pupil_id),
 )
+PROGRESS_RECORD = for_partners(LEARNING_RECORD, PROGRESS_READ)
+"""A judgement's level, dates and rung, and a pupil's progress on a ladder: the learning record's readers,
+and integration partners granted progress.read (issue 14)."""
+ACHIEVEMENT_RECORD = for_partners(LEARNING_RECORD, ACHIEVEMENTS_READ)
+"""An achievement's fields: the learning record's readers, and partners granted achievements.read."""
 ASSESSOR = Policy(
     "assessor",
     "school admins, staff who teach the pupil or have school-wide pupil access",

@@ -32,12 +32,24 @@ STAFF_ROLES = (
 """A member of staff's role as the MIS gave it (OneRoster's vocabulary, 1.1 and 1.2)."""
 
 
+def sourced_id_index(table: str) -> Index:
+    """A person table's active rows in OneRoster sourcedId order (the id a package knows a row by,
+    ``roster.records.key``): the provider's pages of users read through it (migration 0014)."""
+    return Index(
+        f"ix_{table}_school_id_sourced_id",
+        "school_id",
+        text("coalesce(source_id, id::text)"),
+        postgresql_where=text("active"),
+    )
+
+
 class Staff(SQLModel, table=True):
     """A member of staff (Teacher Subscriber, LL 6.3.1: named, with a work email)."""
 
     __tablename__ = "staff"
     __table_args__ = (
         Index("ix_staff_school_id_changed_version", "school_id", "changed_version"),
+        sourced_id_index("staff"),
         UniqueConstraint("school_id", "staff_code"),
         UniqueConstraint("school_id", "source_id"),
         CheckConstraint(f"pupil_access IN {PUPIL_ACCESS_SCOPES}", name="pupil_access"),
@@ -81,6 +93,7 @@ class Pupil(SQLModel, table=True):
     __tablename__ = "pupils"
     __table_args__ = (
         Index("ix_pupils_school_id_changed_version", "school_id", "changed_version"),
+        sourced_id_index("pupils"),
         UniqueConstraint("school_id", "upn"),
         UniqueConstraint("school_id", "source_id"),
         CheckConstraint(f"gender IN {GENDERS}", name="gender"),
@@ -120,6 +133,7 @@ class Contact(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("school_id", "source_id"),
         Index("ix_contacts_school_id_changed_version", "school_id", "changed_version"),
+        sourced_id_index("contacts"),
     )
 
     school_id: uuid.UUID = school_key()

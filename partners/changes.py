@@ -93,7 +93,7 @@ def _rows(school: SchoolRef) -> Any:
                 key(model, column).label("sourcedId"),
                 case((model.active, "active"), else_="tobedeleted").label("status"),
                 cast(pupil, UUID(as_uuid=True)).label("pupil_id"),
-            ).where(in_school(model, school.id), served_persons(model, school))
+            ).where(in_school(model, school.id), served_persons(model))
         )
     return union_all(*parts).subquery("changes")
 

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from auth.access_tokens import PARTNER_ROLE, audience_for_school
+from auth.agreements import terms_pending
 from auth.runtime import AuthRuntime
 from auth.tokens import SigningKeys, canonical_uuid, sign_token, verified_claims
 from common.events import Actor
@@ -324,6 +325,9 @@ class PartnerAccess:
     school_id: uuid.UUID
     token_id: uuid.UUID
     scopes: frozenset[str]
+    terms_pending: bool = False
+    """The school's Super-Users have not accepted the licence terms in force (LL 21): the partner is
+    refused everything, as the school's users are (``auth.agreements.terms_pending``)."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
@@ -334,12 +338,19 @@ async def access(
 ) -> PartnerAccess | None:
     """The partner behind ``token`` at ``school_id`` if the token is valid for this school and, read now in
     one statement, its row is unrevoked, its approval in force and its partner active; else None. The
-    session must be bound to the school."""
+    same statement reads whether the school owes its acceptance of the licence terms (``terms_pending``,
+    which the caller refuses). The session must be bound to the school."""
     identity = identify(keys, token, now)
     if identity is None or identity.school_id != school_id:
         return None
     stmt = (
-        select(Partner.client_id, Partner.name, PartnerToken.scopes, PartnerApproval.scopes)
+        select(
+            Partner.client_id,
+            Partner.name,
+            PartnerToken.scopes,
+            PartnerApproval.scopes,
+            terms_pending(school_id, now),
+        )
         .select_from(PartnerToken)
         .join(
             PartnerApproval,
@@ -359,7 +370,7 @@ async def access(
     row = (await session.execute(stmt)).first()
     if row is None:
         return None
-    client_id, name, token_scopes, approved = row
+    client_id, name, token_scopes, approved, terms = row
     return PartnerAccess(
         identity.partner_id,
         client_id,
@@ -367,6 +378,7 @@ async def access(
         school_id,
         identity.token_id,
         frozenset(token_scopes) & frozenset(approved),
+        bool(terms),
     )
 
 

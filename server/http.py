@@ -7,7 +7,8 @@
    loaded into a principal; anything unrecognised is anonymous, so a token of one school is worth nothing
    at any other.
 4. While the school has not accepted the licence terms in force, every signed-in caller but its Super-Users
-   is refused (403, ``TERMS_NOT_ACCEPTED``); the Super-Users may only read and accept them (LL 21).
+   is refused (403, ``TERMS_NOT_ACCEPTED``); the Super-Users may only read and accept them (LL 21). An
+   integration partner's token is refused the same way (and so is the OneRoster provider).
 
 The trust and platform endpoints are in :mod:`server.admin_http`; what happens next (execution, commit or
 rollback, the audit) is :mod:`server.transaction`, the same for all three.
@@ -180,4 +181,5 @@ async def partner_principal(
         group_scope=None,
         teacher_scope=None,
         scopes=access.scopes,
+        terms_pending=access.terms_pending,  # refused TERMS_NOT_ACCEPTED, as the school's users are
     )

@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,8 +26,8 @@ from audit.recorder import AuditTrail
 from common.events import Actor, attach
 from partners import changes, oauth, ratelimit
 from partners.oneroster import service
-from partners.oneroster.params import OneRosterError, parse_query, single_fields
-from partners.oneroster.resources import RESOURCES, Context
+from partners.oneroster.params import OneRosterError, Query, parse_query, single_fields
+from partners.oneroster.resources import RESOURCES, Context, Resource
 from partners.push import push, report_body
 from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
 from privacy.extended_data import is_opted_in
@@ -123,6 +124,7 @@ async def _prepare(
     attach(session, trail)
     request.state.partner_access = access
     request.state.school_id = tenant.id
+    request.state.school_slug = tenant.slug
     retry_after = await ratelimit.admit(session, runtime.settings, access.partner_id, now)
     if retry_after is not None:
         trail.record("partner.rate_limited", "REJECTED", detail={"collection": collection})
@@ -133,6 +135,20 @@ async def _prepare(
                 f"Rate limit of {runtime.settings.partner_rate_limit} requests per "
                 f"{int(runtime.settings.partner_rate_window.total_seconds())} seconds reached.",
                 headers={"retry-after": str(retry_after)},
+            )
+        )
+    if access.terms_pending:
+        trail.record(
+            "partner.oneroster.read",
+            "DENIED",
+            detail={"collection": collection, "reason": "TERMS_NOT_ACCEPTED"},
+        )
+        return trail, _error(
+            OneRosterError(
+                403,
+                "forbidden",
+                "TERMS_NOT_ACCEPTED: the school has not accepted the platform's current licence terms; until "
+                "one of its Super-Users accepts them, no partner is served (LL 21).",
             )
         )
     return trail, None
@@ -161,15 +177,17 @@ async def _read(
         raise OneRosterError(
             403, "forbidden", f"{collection} needs the scope {resource.scope}, not granted to this token."
         )
+    params = dict(request.query_params)
+    base = f"{str(request.base_url).rstrip('/')}/schools/{request.state.school_slug}{PREFIX}"
+    if resource.render is None:
+        return await _people(session, runtime, trail, resource, sourced_id, params, request, base)
     school = await school_ref(session, request.state.school_id)
     extended = (
         resource.collection == "demographics"
         and access.has(ROSTER_EXTENDED_READ)
         and await is_opted_in(session, school.id)
     )
-    base = f"{str(request.base_url).rstrip('/')}/schools/{school.slug}{PREFIX}"
     context = Context(base=base, org=school.org_sourced_id or school.own_org_id, extended=extended)
-    params = dict(request.query_params)
     if sourced_id is not None:
         fields = single_fields(params, resource.fields)
         row = await service.read_one(session, school, resource, sourced_id, extended=extended)
@@ -177,26 +195,72 @@ async def _read(
             raise OneRosterError(
                 404, "unknownobject", f"No {resource.singular} with sourcedId {sourced_id!r}."
             )
+        assert resource.render is not None
+        obj = resource.render(row, context)
         trail.record("partner.oneroster.read", detail={"collection": collection, "sourcedId": sourced_id})
-        return JSONBody({resource.singular: _select(resource.render(row, context), fields)})
+        return JSONBody({resource.singular: _select(obj, fields)})
     query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
     page = await service.read_page(session, school, resource, query, extended=extended)
+    render = resource.render
+    objects = [render(row, context) for row in page.rows]
+    _record_page(trail, collection, query, len(objects))
+    headers = _page_headers(request, params, query, page.total)
+    return JSONBody({collection: [_select(obj, query.fields) for obj in objects]}, headers=headers)
+
+
+async def _people(
+    session: AsyncSession,
+    runtime: Runtime,
+    trail: AuditTrail,
+    resource: Resource,
+    sourced_id: str | None,
+    params: dict[str, str],
+    request: Request,
+    base: str,
+) -> Response:
+    """``users``, ``students``, ``teachers``: pages PostgreSQL builds whole (``partners.oneroster.users``)."""
+    collection, school_id = resource.collection, request.state.school_id
+    if sourced_id is not None:
+        fields = single_fields(params, resource.fields)
+        obj = await service.read_person(session, school_id, resource, sourced_id, base=base)
+        if obj is None:
+            raise OneRosterError(
+                404, "unknownobject", f"No {resource.singular} with sourcedId {sourced_id!r}."
+            )
+        trail.record("partner.oneroster.read", detail={"collection": collection, "sourcedId": sourced_id})
+        return JSONBody({resource.singular: _select(obj, fields)})
+    query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
+    built = await service.read_people(
+        session, school_id, resource, query, base=base, positions=runtime.oneroster_positions
+    )
+    _record_page(trail, collection, query, built.count)
+    headers = _page_headers(request, params, query, built.total)
+    if query.fields is None:  # the page's JSON as PostgreSQL built it, wrapped, never re-encoded
+        content = b'{"' + collection.encode() + b'":' + built.objects + b"}"
+        return Response(content, media_type="application/json", headers=headers)
+    objects = orjson.loads(built.objects)
+    return JSONBody({collection: [_select(obj, query.fields) for obj in objects]}, headers=headers)
+
+
+def _record_page(trail: AuditTrail, collection: str, query: Query, returned: int) -> None:
     trail.record(
         "partner.oneroster.read",
         detail={
             "collection": collection,
             "offset": query.offset,
             "limit": query.limit,
-            "returned": len(page.rows),
+            "returned": returned,
             "filterFields": sorted({p.field for p in query.filter.predicates}) if query.filter else [],
         },
     )
-    body = {collection: [_select(resource.render(row, context), query.fields) for row in page.rows]}
-    headers = {"x-total-count": str(page.total)}
-    links = _links(request, params, query.offset, query.limit, page.total)
+
+
+def _page_headers(request: Request, params: dict[str, str], query: Query, total: int) -> dict[str, str]:
+    headers = {"x-total-count": str(total)}
+    links = _links(request, params, query.offset, query.limit, total)
     if links:
         headers["link"] = links
-    return JSONBody(body, headers=headers)
+    return headers
 
 
 async def _changes(

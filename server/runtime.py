@@ -14,6 +14,7 @@ from auth.tokens import SigningKeys
 from common.clock import Clock, SystemClock
 from common.settings import Settings
 from graph.audit import AnonymousDenials
+from partners.oneroster.positions import Positions
 from server.metrics import AUDIT_SEQUENCING_LAG
 
 
@@ -27,6 +28,8 @@ class Runtime:
     """Where each request's ``now`` comes from: the host's clock, or a test's :class:`FixedClock`."""
     anonymous_denials: AnonymousDenials = field(default_factory=AnonymousDenials)
     """How anonymous denials reach the audit chains: counted, at most one entry a minute per address."""
+    oneroster_positions: Positions = field(default_factory=Positions)
+    """The OneRoster person listings' remembered page positions (partners/oneroster/positions.py)."""
     audit_sequencer: AuditSequencer | None = None
     """Numbers, chains and signs the schools' audit entries after their requests committed; the app's
     lifespan starts it (a runtime without a running app only notes the schools it is woken for)."""

@@ -19,6 +19,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from auth.tokens import SigningKeys
 from common.clock import FixedClock
 from graph.core.relay import to_global_id
 from models import Pupil
@@ -29,6 +30,7 @@ from roster.service import school_ref
 from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client, with_settings
+from tests.factories.audit import sequence
 from tests.factories.partners import (
     ADD_KEY,
     TOKEN_URL,
@@ -176,7 +178,13 @@ async def test_the_directory_says_exactly_what_each_scope_exposes(
     }
     assert "upn" in graphql["roster.read"]["Pupil"] and "pupils" in graphql["roster.read"]["Query"]
     assert "dateOfLeaving" not in graphql["roster.read"]["Pupil"]
-    assert graphql["progress.read"] == {} and graphql["roster.extended.read"] == {}
+    assert graphql["progress.read"] == {
+        "Query": ["ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory"],
+        **{k: v for k, v in graphql["progress.read"].items() if k != "Query"},
+    }
+    assert set(graphql["progress.read"]["PupilProgress"]) >= {"levels", "latest", "secureShare"}
+    assert "note" not in graphql["progress.read"]["Judgement"]
+    assert graphql["roster.extended.read"] == {}
     assert set(scopes) == {"roster.read", "roster.extended.read", "progress.read"}
     assert set(scopes["roster.read"]) == set(COLLECTIONS)
     assert "birthDate" in scopes["roster.read"]["demographics"]
@@ -773,10 +781,15 @@ async def test_partner_requests_are_in_the_schools_chain_and_the_pupil_access_re
 # --- GraphQL: the school endpoint accepts partner tokens, fields declare the scopes that read them -------
 
 
+PROGRESS_FIELDS = ("pupil", "ladder", "levels", "latest", "secureCount", "secureShare", "currentRung")
+
+
 def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
     """Default deny for partners across the whole school schema: a field's policy admits a partner
     granted a scope exactly when the policy declares that scope, whatever else it checks; the fields that
-    declare roster.read are the roster a OneRoster consumer reads, and no mutation declares any."""
+    declare roster.read are the roster a OneRoster consumer reads, progress.read the ladders and the
+    pupils' progress and judgements (not a judgement's note or assessor), achievements.read the learning
+    record's achievements (not its goals); no mutation declares any."""
     import uuid as _uuid
 
     from graphql import GraphQLObjectType
@@ -815,7 +828,17 @@ def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
                 assert admitted == (scope in policy.scopes), f"{named.name}.{field_name} {scope}"
                 if admitted:
                     opened.setdefault(scope, set()).add(f"{named.name}.{field_name}")
-    assert set(opened) == {"roster.read"}
+    assert set(opened) == {"roster.read", "progress.read", "achievements.read"}
+    assert opened["progress.read"] == {
+        *(f"Query.{f}" for f in ("ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory")),
+        *(f"Judgement.{f}" for f in ("level", "assessedOn", "recordedAt", "pupil", "rung")),
+        *(f"PupilProgress.{f}" for f in PROGRESS_FIELDS),
+    }
+    assert opened["achievements.read"] == {
+        "Query.learnerRecord",
+        "LearnerRecord.achievements",
+        *(f"Achievement.{f}" for f in ("kind", "title", "awardingBody", "achievedOn", "grade")),
+    }
     roster = opened["roster.read"]
     assert {"Query.pupils", "Pupil.surname", "Pupil.upn", "Group.name", "Staff.surname"} <= roster
     assert not any(name.startswith("Mutation.") for name in roster)
@@ -883,7 +906,11 @@ async def test_graphql_enforces_scope_school_and_revocation_for_partner_tokens(
 
 
 async def test_roster_push_goes_through_the_importer_dry_run_first(
-    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory, engine: AsyncEngine
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    partners: PartnerFactory,
+    engine: AsyncEngine,
+    keys: SigningKeys,
 ) -> None:
     """LL 10.2: a partner with roster.write pushes a OneRoster package into the school's importer: a dry
     run unless it asks otherwise (nothing written), then the import, all or nothing, with the same problems
@@ -930,6 +957,7 @@ async def test_roster_push_goes_through_the_importer_dry_run_first(
         assert [s["givenName"] for s in students["students"]] == ["Olly"]
         bad = await oauth.post(url + "?dryRun=maybe", content=package, headers=zip_headers)
         assert bad.status_code == 400
+    await sequence(engine, school.id, keys)  # numbered in commit order (the server does it after commits)
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
         imports = (

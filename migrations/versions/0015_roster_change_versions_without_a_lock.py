@@ -12,7 +12,7 @@ before, so versions only grow. The feed (``partners/changes.py``) serves only ve
 version at or above that horizon until it commits, so a consumer never passes over it.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -79,9 +79,20 @@ def upgrade() -> None:
         $$"""  # noqa: S608 - the migration's own constants
     )
     op.execute("GRANT EXECUTE ON FUNCTION roster_change_horizon() TO PUBLIC")
+    # Versions below this are settled in the caller's snapshot: every transaction it does not see (still
+    # running, or not begun) has a higher id, so any change it makes carries a higher version. The
+    # OneRoster provider's remembered positions (partners/oneroster/positions.py) trust a stamp only then.
+    op.execute(
+        f"""
+        CREATE FUNCTION roster_change_floor() RETURNS bigint LANGUAGE sql STABLE AS $$
+            SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint + {int(epoch)}
+        $$"""
+    )
+    op.execute("GRANT EXECUTE ON FUNCTION roster_change_floor() TO PUBLIC")
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION roster_change_floor()")
     op.execute("DROP FUNCTION roster_change_horizon()")
     # The heads carry on above every version handed out since.
     op.execute(_BIND_EVERY_SCHOOL)

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    UUID,
     Boolean,
     Text,
     case,
     cast,
     func,
     literal,
-    literal_column,
     null,
     select,
     union_all,
@@ -33,30 +31,25 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from models import Contact, Pupil, School, Staff
+from models import Pupil, School
 from models.roster import PupilExtendedData, Term
 from partners.scopes import ROSTER_READ
 from people.processing import visible_to_all
 from roster.export import (
-    CONTACT_ROLES,
     ENROLLED,
     SEXES,
     TERM_TYPES,
-    contact_users,
     demographics_stmt,
     enrollment_id,
     enrollments_stmt,
     groups_stmt,
-    pupil_users,
-    staff_role_sql,
-    staff_users,
 )
 from roster.oneroster_spec import SPECS_11
 from roster.reading import SchoolRef
 from tenants.scoping import in_school
 
 
-def served_persons(model: Any, school: SchoolRef) -> ColumnElement[bool]:
+def served_persons(model: Any) -> ColumnElement[bool]:
     """THE place that decides which persons (pupils, staff, contacts) a partner is served: a predicate on
     ``model``'s rows, ANDed into every statement that returns persons or their enrolments and
     demographics. The export's statements already keep to active persons; this adds what applies to
@@ -106,8 +99,9 @@ class Resource:
     scope: str
     filterable: tuple[str, ...]
     fields: tuple[str, ...]
-    rows: Callable[[SchoolRef, bool], Select[Any]]
-    render: Callable[[Any, Context], dict[str, Any]]
+    rows: Callable[[SchoolRef, bool], Select[Any]] | None
+    """None for the person collections, whose pages :mod:`partners.oneroster.users` builds whole in SQL."""
+    render: Callable[[Any, Context], dict[str, Any]] | None
     persons: str | None = None
     """``"pupil_id"`` when rows carry the pupil they are about (recorded for the pupil access report)."""
     description: str = ""
@@ -237,96 +231,7 @@ def _class(row: Any, ctx: Context) -> dict[str, Any]:
     }
 
 
-# --- users (staff, pupils, contacts: the export's three statements, as one) ------------------------------
-
-
-def _users(school: SchoolRef, extended: bool) -> Select[Any]:
-    none = literal(None, Text)
-    staff = (
-        staff_users(school)
-        .add_columns(_modified(Staff).label("modified"))
-        .where(served_persons(Staff, school))
-    )
-    pupils = pupil_users(school).add_columns(
-        _modified(Pupil).label("modified"), col(Pupil.id).label("pupil_id")
-    )
-    contacts = (
-        contact_users(school)
-        .add_columns(iso_timestamp(Contact.created_at).label("modified"))
-        .where(served_persons(Contact, school))
-    )
-    s = staff.order_by(None).subquery()
-    p = pupils.where(served_persons(Pupil, school)).order_by(None).subquery()
-    c = contacts.order_by(None).subquery()
-    agents_none: Any = literal_column("NULL::text[]")
-    contact_role = case(
-        *(
-            (func.coalesce(c.c.relationship, "PARENT") == ours, theirs)
-            for ours, theirs in CONTACT_ROLES.items()
-        ),
-        else_=literal("guardian"),
-    )
-
-    def user(sub: Any, role: Any, email: Any, phone: Any, upn: Any, uln: Any, agents: Any, pupil: Any) -> Any:
-        return select(
-            sub.c.sid.label("sourcedId"),
-            ACTIVE.label("status"),
-            sub.c.modified.label("dateLastModified"),
-            func.coalesce(sub.c.username, "").label("username"),
-            literal("true", Text).label("enabledUser"),
-            sub.c.forename.label("givenName"),
-            sub.c.surname.label("familyName"),
-            role.label("role"),
-            func.coalesce(email, "").label("email"),
-            func.coalesce(phone, "").label("phone"),
-            upn.label("upn"),
-            uln.label("uln"),
-            agents.label("agents"),
-            pupil.label("pupil_id"),
-        )
-
-    no_pupil = cast(null(), UUID(as_uuid=True))
-    staff_role = staff_role_sql(s.c.staff_role, s.c.teaching)
-    return (
-        union_all(
-            user(s, staff_role, s.c.work_email, none, none, none, agents_none, no_pupil),
-            user(p, literal("student", Text), p.c.email, none, p.c.upn, p.c.uln, p.c.agents, p.c.pupil_id),
-            user(c, contact_role, c.c.email, c.c.phone, none, none, c.c.agents, no_pupil),
-        )
-        .subquery()
-        .select()
-    )
-
-
-def _user(row: Any, ctx: Context) -> dict[str, Any]:
-    ids = [
-        {"type": kind, "identifier": value} for kind, value in (("UPN", row.upn), ("ULN", row.uln)) if value
-    ]
-    return {
-        **_common(row),
-        "username": row.username,
-        "userIds": ids,
-        "enabledUser": row.enabledUser,
-        "givenName": row.givenName,
-        "familyName": row.familyName,
-        "middleName": "",
-        "role": row.role,
-        "identifier": "",
-        "email": row.email,
-        "sms": "",
-        "phone": row.phone,
-        "agents": [ctx.ref("user", a) for a in sorted(row.agents or [])],
-        "orgs": [ctx.ref("org", ctx.org)],
-        "grades": [],
-    }
-
-
-def _role_users(role: str) -> Callable[[SchoolRef, bool], Select[Any]]:
-    def rows(school: SchoolRef, extended: bool) -> Select[Any]:
-        users = _users(school, extended).subquery()
-        return select(users).where(users.c.role == role)
-
-    return rows
+# --- users, students, teachers: built in SQL, page by page (partners/oneroster/users.py) ----------------
 
 
 # --- enrollments ------------------------------------------------------------------------------------------
@@ -337,7 +242,7 @@ def _enrollments(school: SchoolRef, extended: bool) -> Select[Any]:
     for link, column, model, role in ENROLLED:
         e = (
             enrollments_stmt(school, link, column, model)
-            .where(served_persons(model, school))
+            .where(served_persons(model))
             .order_by(None)
             .subquery()
         )
@@ -377,7 +282,7 @@ def _demographics(school: SchoolRef, extended: bool) -> Select[Any]:
     d = (
         demographics_stmt(school)
         .add_columns(col(Pupil.id).label("pupil_id"), _modified(Pupil).label("modified"))
-        .where(served_persons(Pupil, school))
+        .where(served_persons(Pupil))
     )
     base = d.order_by(None).subquery()
     sex_case = case(*((base.c.gender == ours, theirs) for ours, theirs in SEXES.items()), else_=literal(""))
@@ -518,8 +423,8 @@ RESOURCES: dict[str, Resource] = {
             ROSTER_READ,
             _USER_FILTERS,
             _USER_FIELDS,
-            _users,
-            _user,
+            None,
+            None,
             persons="pupil_id",
             description="staff, pupils and contacts: names, usernames, e-mail, phone, UPN and ULN",
         ),
@@ -529,8 +434,8 @@ RESOURCES: dict[str, Resource] = {
             ROSTER_READ,
             _USER_FILTERS,
             _USER_FIELDS,
-            _role_users("student"),
-            _user,
+            None,
+            None,
             persons="pupil_id",
             description="pupils (users with role student)",
         ),
@@ -540,8 +445,8 @@ RESOURCES: dict[str, Resource] = {
             ROSTER_READ,
             _USER_FILTERS,
             _USER_FIELDS,
-            _role_users("teacher"),
-            _user,
+            None,
+            None,
             description="teaching staff (users with role teacher)",
         ),
         Resource(

@@ -8,13 +8,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+import orjson
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from audit.queries import BULK_PUPIL_READ, PUPIL_READ
 from common.events import emit
-from partners.oneroster.params import Filter, Query
+from partners.oneroster import users
+from partners.oneroster.params import Filter, Predicate, Query
+from partners.oneroster.positions import Positions
 from partners.oneroster.resources import Resource
 from roster.reading import SchoolRef
 from roster.session_settings import set_local
@@ -24,38 +26,6 @@ from roster.session_settings import set_local
 class Page:
     rows: list[Any]
     total: int
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _where(columns: Any, filter: Filter | None) -> ColumnElement[bool] | None:
-    if filter is None:
-        return None
-    parts: list[ColumnElement[bool]] = []
-    for p in filter.predicates:
-        column = columns[p.field]
-        if p.operator == "=":
-            parts.append(column == p.value)
-        elif p.operator == "!=":
-            parts.append(column.is_distinct_from(p.value))
-        elif p.operator == ">":
-            parts.append(column > p.value)
-        elif p.operator == ">=":
-            parts.append(column >= p.value)
-        elif p.operator == "<":
-            parts.append(column < p.value)
-        elif p.operator == "<=":
-            parts.append(column <= p.value)
-        else:  # "~": contains, case-insensitive
-            parts.append(column.ilike(f"%{_escape_like(p.value)}%", escape="\\"))
-    if filter.connective == "OR":
-        return or_(*parts)
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined & part
-    return combined
 
 
 PROVIDER_SETTINGS = {"enable_nestloop": "off", "work_mem": "64MB"}
@@ -79,8 +49,9 @@ async def read_page(
 async def _read_page(
     session: AsyncSession, school: SchoolRef, resource: Resource, query: Query, *, extended: bool
 ) -> Page:
+    assert resource.rows is not None
     rows = resource.rows(school, extended).subquery("r")
-    where = _where(rows.c, query.filter)
+    where = users.where(rows.c, query.filter)
     order = rows.c[query.sort] if query.sort else rows.c.sourcedId
     ordering = [order.desc().nulls_last() if query.descending else order.asc().nulls_first()]
     if query.sort and query.sort != "sourcedId":
@@ -98,9 +69,82 @@ async def _read_page(
     return Page(found, total)
 
 
+@dataclass(frozen=True)
+class Objects:
+    """A page of objects already in the specification's JSON shape (the person collections)."""
+
+    objects: bytes
+    """One JSON array, compact UTF-8, as the response encodes it."""
+    count: int
+    total: int
+
+
+async def read_people(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    resource: Resource,
+    query: Query,
+    *,
+    base: str,
+    positions: Positions,
+) -> Objects:
+    """A page of ``users``, ``students`` or ``teachers`` (:mod:`partners.oneroster.users`): in sourcedId
+    order without a filter, from the position remembered for its offset when there is one (one
+    statement); otherwise by filter, sort and offset. The pupils returned are recorded."""
+    role = users.role_of(resource.collection)
+    keyed = query.filter is None and query.sort in (None, "sourcedId") and not query.descending
+    if not keyed:
+        general = await users.read_general(session, school_id, role, query, base=base)
+        await _record(session, resource, general.pupils)
+        assert general.total is not None
+        return Objects(general.objects, general.count, general.total)
+    listing = positions.get(school_id, resource.collection)
+    after = None if listing is None else listing.after.get(query.offset)
+    page: users.UserPage | None = None
+    if listing is not None and (after is not None or query.offset == 0):
+        page = await users.read_keyed(
+            session, school_id, role, base=base, after=after, offset=0, limit=query.limit, count=False
+        )
+        if page.stamp == users.UNSETTLED or page.stamp != listing.stamp:
+            page = None  # the roster changed since the position was remembered: read it afresh
+    if page is None or listing is None:
+        page = await users.read_keyed(
+            session, school_id, role, base=base, after=None, offset=query.offset,
+            limit=query.limit, count=True,
+        )  # fmt: skip
+        assert page.total is not None
+        listing = positions.start(school_id, resource.collection, page.stamp, page.total)
+    if page.last is not None:
+        positions.remember(listing, query.offset + page.count, page.last)
+    await _record(session, resource, page.pupils)
+    return Objects(page.objects, page.count, listing.total)
+
+
+async def read_person(
+    session: AsyncSession, school_id: uuid.UUID, resource: Resource, sourced_id: str, *, base: str
+) -> Any | None:
+    """One object of a person collection, or None."""
+    query = Query(limit=1, filter=Filter((Predicate("sourcedId", "=", sourced_id),)))
+    page = await users.read_general(session, school_id, users.role_of(resource.collection), query, base=base)
+    for pupil in page.pupils:
+        await emit(session, PUPIL_READ, target_type="Pupil", target_id=pupil, detail={"via": "oneroster"})
+    found: list[Any] = orjson.loads(page.objects)
+    return found[0] if found else None
+
+
+async def _record(session: AsyncSession, resource: Resource, pupils: list[uuid.UUID]) -> None:
+    if pupils:
+        await emit(
+            session,
+            BULK_PUPIL_READ,
+            detail={"pupil_ids": [str(p) for p in pupils], "via": f"oneroster {resource.collection}"},
+        )
+
+
 async def read_one(
     session: AsyncSession, school: SchoolRef, resource: Resource, sourced_id: str, *, extended: bool
 ) -> Any | None:
+    assert resource.rows is not None
     rows = resource.rows(school, extended).subquery("r")
     found = (await session.execute(select(rows).where(rows.c.sourcedId == sourced_id).limit(1))).first()
     if found is not None and resource.persons is not None:

@@ -242,16 +242,18 @@ async def _learner_record(info: Info, pupil_id: strawberry.ID) -> LearnerRecordT
 @strawberry.type
 class LearningQuery:
     ladders: LadderConnection | None = guarded(
-        policies.SIGNED_IN,
+        policies.SIGNED_IN_PROGRESS,
         resolver=_ladders,
         description="Platform ladders (every school) and this school's own, by subject, year and title.",
     )
-    ladder: LadderType | None = guarded(policies.SIGNED_IN, resolver=_ladder)
+    ladder: LadderType | None = guarded(policies.SIGNED_IN_PROGRESS, resolver=_ladder)
     level_scale: list[LevelLabelType] | None = guarded(
-        policies.SIGNED_IN, resolver=_level_scale, description="The scale's levels with this school's labels."
+        policies.SIGNED_IN_PROGRESS,
+        resolver=_level_scale,
+        description="The scale's levels with this school's labels.",
     )
     pupil_progress: PupilProgressType | None = guarded(
-        policies.SIGNED_IN,
+        policies.SIGNED_IN_PROGRESS,
         resolver=_pupil_progress,
         description="A pupil's progress on a ladder, if the caller may see the pupil.",
     )
@@ -267,7 +269,7 @@ class LearningQuery:
         description="Each ladder of a year group with the year group's summary.",
     )
     judgement_history: JudgementConnection | None = guarded(
-        policies.SIGNED_IN,
+        policies.SIGNED_IN_PROGRESS,
         resolver=_judgement_history,
         description="Every judgement of a pupil the caller may see, newest first.",
     )
@@ -291,7 +293,7 @@ class LearningQuery:
         rules.CONTENT_ADMIN, resolver=_content_reports, description="Reports about content, newest first."
     )
     learner_record: LearnerRecordType | None = guarded(
-        policies.LEARNER_RECORD,
+        policies.LEARNER_RECORD_ACHIEVEMENTS,
         resolver=_learner_record,
         description="A pupil's learning record, if the caller may see the pupil.",
     )

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
 from auth import policies
+from common.errors import DomainError
+from common.pagination import INT, TEXT, after_key
+from graph.core.arguments import page_of
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
+from graph.core.relay import Connection, connection
 from graph.limits import list_size
 from graph.permissions import guarded, guarded_mutation
 from graph.school.partners.types import PartnerListing, graphql_exposure
 from models.partners import PartnerApproval
-from partners import approvals
+from partners import approvals, changes
 from partners.approvals import DirectoryEntry
+from roster.service import school_ref
 
 
 @strawberry.input
@@ -77,8 +84,62 @@ async def revoke_partner(info: Info, input: RevokePartnerInput) -> PartnerApprov
     )
 
 
+@strawberry.type(
+    name="RosterChange",
+    description="One person (users) or class (classes) written since the version asked for: its latest "
+    "change, with status tobedeleted when it has left (the tombstone).",
+)
+class RosterChangeType:
+    version: str = strawberry.field(
+        description="The change's version, a whole number (it may exceed 32 bits)."
+    )
+    collection: str = strawberry.field(description="The OneRoster collection: users or classes.")
+    sourced_id: str = strawberry.field(description="The OneRoster sourcedId (the provider's object).")
+    status: str = strawberry.field(description="active, or tobedeleted: the record has left the roster.")
+
+    @classmethod
+    def of(cls, row: Any) -> RosterChangeType:
+        return cls(
+            version=str(row.version), collection=row.collection, sourced_id=row.sourcedId, status=row.status
+        )
+
+
+RosterChangeConnection = Connection[RosterChangeType]
+
+
+async def _roster_changes(
+    info: Info, since: str = "0", first: int | None = None, after: str | None = None
+) -> RosterChangeConnection:
+    """The REST feed's rows (``partners.changes``) as a connection: the changes of version ``since`` and
+    later, or after a cursor of an earlier page (which carries its position: ``since`` is then not used)."""
+    ctx = info.context
+    page = page_of(info, first, after)
+    key = after_key(page, INT, TEXT, TEXT)
+    if key is not None:
+        cursor = changes.Cursor(*key)
+    elif since.isdigit() and len(since) <= 19:
+        cursor = changes.Cursor(int(since))
+    else:
+        raise DomainError.one(
+            "since", "INVALID_VERSION", "since must be a version: a whole number, 0 for all."
+        )
+    feed = await changes.read(
+        ctx.session, await school_ref(ctx.session, ctx.tenant.id), cursor, page.first + 1
+    )
+    return connection(
+        feed.changes, page, key=lambda r: (r.version, r.collection, r.sourcedId), node=RosterChangeType.of
+    )
+
+
 @strawberry.type
 class PartnerQuery:
+    roster_changes: RosterChangeConnection | None = guarded(
+        policies.ROSTER_CHANGES,
+        resolver=_roster_changes,
+        description="The roster change feed (integration partners with roster.read): every person and class "
+        "written at version `since` or later (or after `after`, a cursor of an earlier page), oldest first, "
+        "each once at its latest change; leavers as tombstones.",
+    )
     partner_directory: list[PartnerListing] | None = guarded(
         policies.SCHOOL_ADMIN,
         resolver=_directory,

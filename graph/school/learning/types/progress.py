@@ -49,12 +49,12 @@ async def _judgement_assessor(root: JudgementType, info: Info) -> StaffType | No
 class JudgementType(Node):
     row: strawberry.Private[Judgement]
     id: strawberry.ID = public("opaque identifier")
-    level: JudgementLevel | None = guarded(rules.LEARNING_RECORD)
-    assessed_on: datetime.date | None = guarded(rules.LEARNING_RECORD)
+    level: JudgementLevel | None = guarded(rules.PROGRESS_RECORD)
+    assessed_on: datetime.date | None = guarded(rules.PROGRESS_RECORD)
     note: str | None = guarded(rules.LEARNING_RECORD)
-    recorded_at: datetime.datetime | None = guarded(rules.LEARNING_RECORD)
-    pupil: PupilType | None = guarded(rules.LEARNING_RECORD, resolver=pupil_of_row)
-    rung: RungType | None = guarded(rules.LEARNING_RECORD, resolver=_judgement_rung)
+    recorded_at: datetime.datetime | None = guarded(rules.PROGRESS_RECORD)
+    pupil: PupilType | None = guarded(rules.PROGRESS_RECORD, resolver=pupil_of_row)
+    rung: RungType | None = guarded(rules.PROGRESS_RECORD, resolver=_judgement_rung)
     assessed_by: StaffType | None = guarded(
         rules.LEARNING_RECORD, resolver=_judgement_assessor, description="The member of staff who assessed."
     )
@@ -128,24 +128,24 @@ def _progress_pupil(root: PupilProgressType) -> PupilType:
 class PupilProgressType:
     row: strawberry.Private[progress.PupilProgress]
     pupil_row: strawberry.Private[Pupil]
-    pupil: PupilType | None = guarded(rules.LEARNING_RECORD, resolver=_progress_pupil)
-    ladder: LadderType | None = guarded(rules.LEARNING_RECORD, resolver=_progress_ladder)
+    pupil: PupilType | None = guarded(rules.PROGRESS_RECORD, resolver=_progress_pupil)
+    ladder: LadderType | None = guarded(rules.PROGRESS_RECORD, resolver=_progress_ladder)
     levels: list[JudgementLevel | None] | None = guarded(
-        rules.LEARNING_RECORD,
+        rules.PROGRESS_RECORD,
         resolver=_levels,
         description="The latest level on each rung, in ladder order (null: not assessed yet).",
     )
     latest: list[LatestJudgementType] | None = guarded(
-        rules.LEARNING_RECORD, resolver=_latest, description="The latest judgement on each assessed rung."
+        rules.PROGRESS_RECORD, resolver=_latest, description="The latest judgement on each assessed rung."
     )
-    secure_count: int | None = guarded(rules.LEARNING_RECORD, resolver=_secure_count)
+    secure_count: int | None = guarded(rules.PROGRESS_RECORD, resolver=_secure_count)
     secure_share: float | None = guarded(
-        rules.LEARNING_RECORD,
+        rules.PROGRESS_RECORD,
         resolver=_secure_share,
         description="Share of the ladder's rungs whose latest judgement is SECURE or GREATER_DEPTH (0..1).",
     )
     current_rung: RungType | None = guarded(
-        rules.LEARNING_RECORD,
+        rules.PROGRESS_RECORD,
         resolver=_current_rung,
         description="The first rung not yet secure: the next step (null when every rung is secure).",
     )

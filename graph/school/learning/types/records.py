@@ -23,11 +23,11 @@ from models.learning import Achievement, LearningGoal
 class AchievementType(Node):
     row: strawberry.Private[Achievement]
     id: strawberry.ID = public("opaque identifier")
-    kind: AchievementKind | None = guarded(rules.LEARNING_RECORD)
-    title: str | None = guarded(rules.LEARNING_RECORD)
-    awarding_body: str | None = guarded(rules.LEARNING_RECORD)
-    achieved_on: datetime.date | None = guarded(rules.LEARNING_RECORD)
-    grade: str | None = guarded(rules.LEARNING_RECORD, description="Grade or result, if any.")
+    kind: AchievementKind | None = guarded(rules.ACHIEVEMENT_RECORD)
+    title: str | None = guarded(rules.ACHIEVEMENT_RECORD)
+    awarding_body: str | None = guarded(rules.ACHIEVEMENT_RECORD)
+    achieved_on: datetime.date | None = guarded(rules.ACHIEVEMENT_RECORD)
+    grade: str | None = guarded(rules.ACHIEVEMENT_RECORD, description="Grade or result, if any.")
 
     @classmethod
     def of(cls, row: Achievement) -> AchievementType:
@@ -95,7 +95,9 @@ class LearnerRecordType:
     row: strawberry.Private[Pupil]
     pupil: PupilType | None = guarded(policies.PUPIL_RECORD, resolver=_record_pupil)
     uln: str | None = guarded(policies.PUPIL_LEARNER_NUMBER, description="Unique Learner Number, if known.")
-    achievements: list[AchievementType] | None = guarded(policies.PUPIL_RECORD, resolver=_record_achievements)
+    achievements: list[AchievementType] | None = guarded(
+        policies.PUPIL_RECORD_ACHIEVEMENTS, resolver=_record_achievements
+    )
     goals: list[LearningGoalType] | None = guarded(policies.PUPIL_RECORD, resolver=_record_goals)
 
     @classmethod
