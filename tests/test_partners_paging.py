@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from graph.core.relay import to_global_id
