@@ -20,8 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Insert, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.queries import BULK_PUPIL_READ
@@ -148,22 +147,20 @@ async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: 
         log.exception("could not record the audit trail of failed request %s", trail.request_id)
 
 
-def _insert_statement() -> Insert:
-    """Insert a request's entries, pending, in one statement of one fixed shape.
+_ENTRIES: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+_ROWS_PER_STATEMENT = 4000
 
-    The entries travel as one array per column (``unnest`` zips them back into rows), so the statement
-    is the same however many entries a request has and SQLAlchemy compiles it once, not per request.
+
+def _insert_statement(rows: list[dict[str, Any]]) -> Insert:
+    """Insert a request's entries, pending, in one statement: a multi-row ``INSERT ... VALUES``.
+
+    Not ``INSERT ... SELECT unnest(...)`` (one fixed shape for any number of entries), because on Citus
+    an INSERT ... SELECT into a distributed table is executed as a COPY into the shard, which row-level
+    security refuses ("COPY FROM not supported with row-level security"); a VALUES list is routed to the
+    school's shard as a plain INSERT. Still one statement and one round trip; SQLAlchemy caches the
+    compiled form per number of rows (a request records a handful of entries, so few shapes exist).
     """
-    entries: Table = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = [entries.c[name] for name in _INSERTED]
-    unnested = select(
-        *(func.unnest(bindparam(f"entry_{c.name}", type_=ARRAY(c.type))).label(c.name) for c in columns)
-    )
-    return insert(entries).from_select([c.name for c in columns], unnested)
-
-
-_INSERTED = tuple(name for name in AuditEntry.model_fields if name not in ("id", "seq", "prev_hash", "hash"))
-_INSERT = _insert_statement()
+    return insert(_ENTRIES).values(rows)
 
 
 async def append(
@@ -209,8 +206,11 @@ async def append(
                 "client_address": client_address,
             }
         )
-    connection = await session.connection()  # Core: prebuilt, one shape
-    await connection.execute(_INSERT, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
+    connection = await session.connection()  # Core: no ORM layer on the request path
+    # One statement for any request's entries; only a batch past PostgreSQL's 65,535 bound parameters
+    # (13 per entry) is split.
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        await connection.execute(_insert_statement(rows[start : start + _ROWS_PER_STATEMENT]))
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.settings import Settings
+from tenants.context import CITUS_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,27 @@ def serving_url(settings: Settings) -> URL | None:
     return None
 
 
+def _detect_citus(engine: AsyncEngine) -> None:
+    """Note on the engine's dialect, at its first connection, whether the database runs Citus (ADR 0019):
+    the tenant binding then takes the shape that reaches the workers. One catalog read per engine, on the
+    driver connection (outside the statements SQLAlchemy counts), before the connection is first lent."""
+    dialect = engine.sync_engine.dialect
+
+    def first_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+            setattr(dialect, CITUS_FLAG, bool(cursor.fetchone()[0]))
+        finally:
+            cursor.close()
+            dbapi_connection.rollback()
+
+    event.listen(engine.sync_engine, "first_connect", first_connect)
+
+
 def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone."""
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -127,6 +146,8 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> Async
             }
         },
     )
+    _detect_citus(engine)
+    return engine
 
 
 @asynccontextmanager
