@@ -148,7 +148,7 @@ async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: 
 
 
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[attr-defined]
-_ROWS_PER_STATEMENT = 4000
+_ROWS_PER_STATEMENT = 2000
 
 
 def _insert_statement(rows: list[dict[str, Any]]) -> Insert:
@@ -207,7 +207,7 @@ async def append(
             }
         )
     connection = await session.connection()  # Core: no ORM layer on the request path
-    # One statement for any request's entries; only a batch past PostgreSQL's 65,535 bound parameters
+    # One statement for any request's entries; only a batch past the driver's 32,767 bound parameters
     # (13 per entry) is split.
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         await connection.execute(_insert_statement(rows[start : start + _ROWS_PER_STATEMENT]))
