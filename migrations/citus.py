@@ -24,12 +24,10 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import text
 
-from migrations import rls
-
 LOCAL_TABLES = ("alembic_version",)
 """Global tables that stay local to the coordinator: Alembic's, read alone and never joined."""
 
-_ROLE_SETTINGS = {
+_DATABASE_SETTINGS = {
     # The tenant binding is ``SET LOCAL app.school_ids`` on Citus (tenants/context.py); with this the
     # coordinator sends it to the workers in the same transaction, where row-level security reads it.
     "citus.propagate_set_commands": "local",
@@ -40,6 +38,9 @@ _ROLE_SETTINGS = {
     # (or a job) that read many schools' shards may then still write a reference table (admin sessions,
     # the platform's audit), which Citus refuses after a parallel multi-shard operation.
     "citus.multi_shard_modify_mode": "sequential",
+    # The audit log's append-only guard and the roster's change stamp are triggers; Citus runs a distributed
+    # table's triggers on its shards only with this (each fires within one shard group: the row's school).
+    "citus.enable_unsafe_triggers": "on",
 }
 
 
@@ -63,6 +64,8 @@ def _tables(bind: object) -> tuple[list[str], list[str]]:
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
               AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
               AND NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)
+              -- a shard placed on the coordinator (reference tables'), visible to the owner
+              AND NOT EXISTS (SELECT FROM pg_dist_shard s WHERE c.relname = s.logicalrelid::regclass::text || '_' || s.shardid)
             ORDER BY c.relname
             """
         )
@@ -85,18 +88,15 @@ def _colocation_anchor(bind: object) -> str | None:
     ).scalar()
 
 
-def configure_roles() -> None:
-    """The runtime role's Citus settings (:data:`_ROLE_SETTINGS`); the coordinator propagates them to the
-    workers. ``citus.enable_unsafe_triggers`` for the database: the audit log's append-only guard and the
-    roster's change stamp are triggers, and Citus runs a distributed table's triggers on its shards only
-    with it (each fires within one shard group: the row's school)."""
-    role = rls.runtime_role()
-    for name, value in _ROLE_SETTINGS.items():
-        op.execute(f"ALTER ROLE \"{role}\" SET {name} = '{value}'")
-    op.execute(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', "
-        "current_database()); END $$"
-    )
+def _alter_database(clause: str) -> None:
+    op.execute(f"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I {clause}', current_database()); END $$")
+
+
+def configure_database() -> None:
+    """The database's Citus settings (:data:`_DATABASE_SETTINGS`), for every role that connects to the
+    coordinator: the runtime role, and the owner (jobs, migrations, the suite's fixtures) alike."""
+    for name, value in _DATABASE_SETTINGS.items():
+        _alter_database(f"SET {name} = ''{value}''")
 
 
 def distribute() -> None:
@@ -109,7 +109,7 @@ def distribute() -> None:
     # reference table's creation after a parallel (multi-connection) command in the same transaction.
     op.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     op.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
-    configure_roles()
+    configure_database()
     tenant, global_ = _tables(bind)
     if not tenant and not global_:
         return
@@ -178,6 +178,5 @@ def undistribute() -> None:
         op.execute(text("SELECT undistribute_table(:t)").bindparams(t=table))
     for table, name, definition in foreign_keys:
         op.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
-    role = rls.runtime_role()
-    for name in _ROLE_SETTINGS:
-        op.execute(f'ALTER ROLE "{role}" RESET {name}')
+    for name in _DATABASE_SETTINGS:
+        _alter_database(f"RESET {name}")

@@ -124,6 +124,9 @@ async def owner_engine(database_urls: DatabaseUrls, settings: Settings) -> Async
             await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
     await anyio.to_thread.run_sync(upgrade, database_urls.owner, settings)
+    if ON_CITUS:
+        # The distribution step sets the database's Citus settings; they apply to new connections.
+        await engine.dispose()
     yield engine
     await engine.dispose()
 
