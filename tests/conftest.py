@@ -29,6 +29,7 @@ from server.database import DatabaseUrls, _asyncpg, create_engine, runtime_url_f
 from server.migrate import upgrade
 from server.runtime import Runtime, build_runtime
 from tests.factories import clock as suite_clock
+from tests.factories.citus import ON_CITUS
 from tests.factories.schools import SchoolFactory
 from tests.factories.trusts import TrustFactory
 
@@ -42,10 +43,6 @@ def _settings() -> Settings:
         argon2_memory_kib=8,
         argon2_parallelism=1,
     )
-
-
-ON_CITUS = os.environ.get("SCHOOLGRAPH_TEST_CITUS") == "1"
-"""The suite runs on a Citus coordinator (``make test-citus``, ADR 0019): the tables are distributed."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
