@@ -16,3 +16,14 @@ ROSTER_IMPORT = (
     "runs as a COPY into the shards that row-level security refuses, and its checks join the staging "
     "tables to distributed ones (ADR 19: not yet ported)"
 )
+
+PLATFORM_CONTENT_TAKEDOWN = (
+    "taking pre-loaded content down updates platform_content, a reference table with a foreign key to "
+    "curriculum_ladders; Citus then locks curriculum_ladders, which needs a write privilege the runtime role "
+    "does not have on it (ADR 19: not yet resolved)"
+)
+
+COORDINATOR_LOCK_WAITS = (
+    "the test makes the race certain by counting the writers waiting on a lock in the coordinator's "
+    "pg_stat_activity; on Citus they wait on the worker that holds the school's shards"
+)
