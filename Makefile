@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint schema lock clean bench bench-roster bench-audit bench-audit-load bench-learning bench-partners
+.PHONY: install run test test-citus lint schema lock clean bench bench-roster bench-audit bench-audit-load bench-learning bench-partners
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ run: install
 ## make test: the whole suite on real PostgreSQL (TEST_DATABASE_URL, or an embedded server)
 test: install
 	$(BIN)/pytest
+
+## make test-citus: the suite with every table distributed on a throwaway 3-node Citus cluster (ADR 0019):
+## builds Citus if missing, starts the cluster (.data/citus), runs pytest on its coordinator, stops it.
+## CITUS_VENDOR names the folder with the Citus source and its build and cluster scripts.
+CITUS_VENDOR ?= ../shared/vendor/citus
+test-citus: install
+	CITUS_VENDOR=$(abspath $(CITUS_VENDOR)) scripts/test-citus.sh $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -28,7 +28,7 @@ from audit.queries import BULK_PUPIL_READ
 from common.events import Actor, Event
 from common.prepared import Prepared
 from models import AuditEntry, AuditHead
-from tenants.context import bind
+from tenants.context import bind, on_citus
 from tenants.scoping import in_school
 
 log = logging.getLogger("schoolgraph.audit")
@@ -215,22 +215,35 @@ async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: 
         log.exception("could not record the audit trail of failed request %s", trail.request_id)
 
 
-def _insert_statement() -> Insert:
-    """Insert a request's entries, pending, in one statement of one fixed shape.
+_ENTRIES: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+_ROWS_PER_STATEMENT = 2000
 
-    The entries travel as one array per column (``unnest`` zips them back into rows), so the statement
-    is the same however many entries a request has and SQLAlchemy compiles it once, not per request.
+
+def _insert_statement(rows: list[dict[str, Any]]) -> Insert:
+    """On Citus: insert a request's entries, pending, in one statement: a multi-row ``INSERT ... VALUES``.
+
+    Not ``INSERT ... SELECT unnest(...)`` (:func:`_unnest_statement`, plain PostgreSQL's one fixed shape
+    for any number of entries), because on Citus an INSERT ... SELECT into a distributed table is executed as a COPY into the shard, which row-level
+    security refuses ("COPY FROM not supported with row-level security"); a VALUES list is routed to the
+    school's shard as a plain INSERT. Still one statement and one round trip; SQLAlchemy caches the
+    compiled form per number of rows (a request records a handful of entries, so few shapes exist).
     """
-    entries: Table = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = [entries.c[name] for name in _INSERTED]
+    return insert(_ENTRIES).values(rows)
+
+
+def _unnest_statement() -> Insert:
+    """On plain PostgreSQL: the entries travel as one array per column (``unnest`` zips them back into
+    rows), so the statement is the same however many entries a request has, compiled once per process
+    (:class:`common.prepared.Prepared`)."""
+    columns = [_ENTRIES.c[name] for name in _INSERTED]
     unnested = select(
         *(func.unnest(bindparam(f"entry_{c.name}", type_=ARRAY(c.type))).label(c.name) for c in columns)
     )
-    return insert(entries).from_select([c.name for c in columns], unnested)
+    return insert(_ENTRIES).from_select([c.name for c in columns], unnested)
 
 
 _INSERTED = tuple(name for name in AuditEntry.model_fields if name not in ("id", "seq", "prev_hash", "hash"))
-_INSERT = Prepared(_insert_statement())
+_INSERT = Prepared(_unnest_statement())
 
 
 async def append(
@@ -277,7 +290,13 @@ async def append(
             }
         )
     connection = await session.connection()  # Core: prebuilt, one shape
-    await _INSERT.execute(connection, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
+    if not on_citus(connection):
+        await _INSERT.execute(connection, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
+        return
+    # On Citus, VALUES: one statement for any request's entries; only a batch past the driver's 32,767
+    # bound parameters (13 per entry) is split.
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        await connection.execute(_insert_statement(rows[start : start + _ROWS_PER_STATEMENT]))
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

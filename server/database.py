@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 from common.settings import Settings
+from tenants.context import CITUS_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,24 @@ def serving_url(settings: Settings) -> URL | None:
     return None
 
 
+def _detect_citus(engine: AsyncEngine) -> None:
+    """Note on the engine's dialect, at its first connection, whether the database runs Citus (ADR 0019):
+    the tenant binding then takes the shape that reaches the workers. One catalog read per engine, on the
+    driver connection (outside the statements SQLAlchemy counts), before the connection is first lent."""
+    dialect = engine.sync_engine.dialect
+
+    def first_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+            setattr(dialect, CITUS_FLAG, bool(cursor.fetchone()[0]))
+        finally:
+            cursor.close()
+            dbapi_connection.rollback()
+
+    event.listen(engine.sync_engine, "first_connect", first_connect)
+
+
 def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone."""
     engine = create_async_engine(
@@ -127,6 +146,7 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> Async
         },
     )
     event.listen(engine.sync_engine, "checkout", _closed_while_idle)
+    _detect_citus(engine)
     return engine
 
 

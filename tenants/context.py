@@ -8,10 +8,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import String, bindparam, cast, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from common.prepared import Prepared
 from models import School
+
+CITUS_FLAG = "schoolgraph_citus"
+"""The attribute of an engine's dialect that says its database runs Citus (set by server.database at the
+engine's first connection; absent means plain PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -34,21 +38,45 @@ _BIND = text(
 )
 
 
+def on_citus(connection: AsyncConnection) -> bool:
+    """Whether the connection's database runs Citus (noted at the engine's first connection)."""
+    return bool(getattr(connection.dialect, CITUS_FLAG, False))
+
+
+def _id_list(values: Iterable[uuid.UUID] | str) -> str:
+    """Canonical UUIDs joined by commas; from a string (a saved binding), each part re-parsed as a UUID.
+    Only this text is ever spliced into a ``SET LOCAL``: hexadecimal digits, hyphens and commas."""
+    parts = [p for p in values.split(",") if p] if isinstance(values, str) else values
+    return ",".join(str(uuid.UUID(str(p))) for p in parts)
+
+
+async def _set_local(connection: AsyncConnection, school_ids: str, trust_ids: str) -> None:
+    """The binding on Citus (ADR 0019): ``set_config`` stays on the coordinator, so the workers' row-level
+    security would see no school (0 rows, failing closed). ``SET LOCAL`` is what Citus forwards to every
+    worker the transaction reaches (``citus.propagate_set_commands = 'local'``, the runtime role's
+    setting from the distribution migration). It takes no parameters: the values are canonical UUIDs
+    (:func:`_id_list`), spliced as literals. Two statements more than ``set_config`` costs on a request;
+    plain PostgreSQL keeps the one-statement binding."""
+    await connection.exec_driver_sql(f"SET LOCAL app.school_ids = '{_id_list(school_ids)}'")
+    await connection.exec_driver_sql(f"SET LOCAL app.trust_ids = '{_id_list(trust_ids)}'")
+
+
 async def bind(
     session: AsyncSession, school_ids: Iterable[uuid.UUID], trust_ids: Iterable[uuid.UUID] = ()
 ) -> None:
     """Bind the current transaction to these schools (and trusts) for row-level security.
 
     ``set_config(..., true)`` is local to the transaction, so a pooled connection never carries a tenant
-    over to the next request; the values are bound parameters, never spliced into SQL.
+    over to the next request; the values are bound parameters, never spliced into SQL. On Citus the same
+    binding is made with ``SET LOCAL`` (:func:`_set_local`).
     """
-    await session.execute(
-        _BIND,
-        {
-            "school_ids": ",".join(str(i) for i in school_ids),
-            "trust_ids": ",".join(str(i) for i in trust_ids),
-        },
-    )
+    schools = ",".join(str(i) for i in school_ids)
+    trusts = ",".join(str(i) for i in trust_ids)
+    connection = await session.connection()
+    if on_citus(connection):
+        await _set_local(connection, schools, trusts)
+        return
+    await session.execute(_BIND, {"school_ids": schools, "trust_ids": trusts})
 
 
 _ENTER = Prepared(
@@ -71,7 +99,13 @@ async def enter_school(session: AsyncSession, slug: str) -> Tenant | None:
     # of Session.execute adds a third to its cost on every request; compiled once (common.prepared).
     connection = await session.connection()
     row = (await _ENTER.execute(connection, {"slug": slug})).one_or_none()
-    return None if row is None else Tenant(*row[:5])
+    if row is None:
+        return None
+    if on_citus(connection):
+        # The statement's set_config binds the coordinator only; the workers need SET LOCAL (two
+        # statements more per school request on Citus, none on plain PostgreSQL).
+        await _set_local(connection, str(row[0]), "")
+    return Tenant(*row[:5])
 
 
 _CURRENT = text(
@@ -98,4 +132,8 @@ async def bound(
     before = (await session.execute(_CURRENT)).one()
     await bind(session, school_ids, trust_ids)
     yield
+    connection = await session.connection()
+    if on_citus(connection):
+        await _set_local(connection, before[0], before[1])
+        return
     await session.execute(_RESTORE, {"school_ids": before[0], "trust_ids": before[1]})

@@ -29,6 +29,7 @@ from server.database import DatabaseUrls, _asyncpg, create_engine, runtime_url_f
 from server.migrate import upgrade
 from server.runtime import Runtime, build_runtime
 from tests.factories import clock as suite_clock
+from tests.factories.citus import ON_CITUS
 from tests.factories.schools import SchoolFactory
 from tests.factories.trusts import TrustFactory
 
@@ -42,6 +43,57 @@ def _settings() -> Settings:
         argon2_memory_kib=8,
         argon2_parallelism=1,
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip, with their reasons, the tests that cannot run where the suite runs: ``plain_only`` on Citus,
+    ``citus_only`` on plain PostgreSQL."""
+    for item in items:
+        if ON_CITUS and (marker := item.get_closest_marker("plain_only")) is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            if not reason:
+                raise pytest.UsageError(f"{item.nodeid}: plain_only needs a reason")
+            item.add_marker(pytest.mark.skip(reason=f"plain PostgreSQL only: {reason}"))
+        if not ON_CITUS and item.get_closest_marker("citus_only") is not None:
+            item.add_marker(pytest.mark.skip(reason="Citus only: run by `make test-citus`"))
+
+
+# Every object of the public schema that no extension owns (on Citus, the extension's own views and
+# functions live in ``public``, and dropping the schema would drop Citus with them).
+_DROP_OWN_OBJECTS = """
+DO $$
+DECLARE item record;
+BEGIN
+    FOR item IN
+        SELECT c.oid::regclass AS name FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('DROP TABLE IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+    FOR item IN
+        SELECT p.oid::regprocedure AS name FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+    FOR item IN
+        SELECT t.oid::regtype AS name FROM pg_type t
+        WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'c', 'd') AND t.typrelid = 0
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('DROP TYPE IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+    FOR item IN
+        SELECT c.oid::regclass AS name FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('DROP SEQUENCE IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+END
+$$"""
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +115,15 @@ def database_urls(settings: Settings) -> DatabaseUrls:
 async def owner_engine(database_urls: DatabaseUrls, settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_urls.owner, settings, pool_size=2)
     async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
+        if ON_CITUS:
+            await connection.execute(text(_DROP_OWN_OBJECTS))
+        else:
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
     await anyio.to_thread.run_sync(upgrade, database_urls.owner, settings)
+    if ON_CITUS:
+        # The distribution step sets the database's Citus settings; they apply to new connections.
+        await engine.dispose()
     yield engine
     await engine.dispose()
 

@@ -16,6 +16,7 @@ import yaml
 from common.settings import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker" / "compose.yaml"
+COMPOSE_CITUS = REPO_ROOT / "docker" / "compose.citus.yaml"
 DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
 
 
@@ -105,6 +106,34 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     broken.write_text(COMPOSE.read_text(encoding="utf-8").replace("    depends_on:", "    depend_on:", 1))
     refused = _compose_config(broken)
     assert refused.returncode != 0 and "depend_on" in refused.stdout + refused.stderr
+
+
+def test_the_citus_variant_runs_the_migration_on_a_registered_coordinator() -> None:
+    """docker/compose.citus.yaml (ADR 0019): the coordinator takes the plain stack's ``db`` (the only node
+    the API, jobs and migration connect to), two workers, and the migration waits for the nodes'
+    registration; the API still never holds the owner's credentials (it is not overridden)."""
+    variant: dict[str, Any] = yaml.safe_load(COMPOSE_CITUS.read_text(encoding="utf-8"))
+    services = variant["services"]
+    assert set(services) == {"db", "worker1", "worker2", "citus-nodes", "migrate"}
+    assert all(services[s]["image"].startswith("citusdata/citus:13.") for s in ("db", "worker1", "worker2"))
+    assert services["migrate"]["depends_on"]["citus-nodes"] == {"condition": "service_completed_successfully"}
+    registration = " ".join(services["citus-nodes"]["command"])
+    assert "citus_add_node('worker1'" in registration and "citus_add_node('worker2'" in registration
+    assert "api" not in services and "jobs" not in services
+
+
+@pytest.mark.skipif(not _compose_plugin(), reason="the Docker Compose plugin is not installed here")
+def test_docker_compose_config_accepts_the_citus_variant() -> None:
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "-f", str(COMPOSE_CITUS), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert set(config["services"]) == {"db", "worker1", "worker2", "citus-nodes", "migrate", "api", "jobs"}
+    assert config["services"]["db"]["image"].startswith("citusdata/citus:")
 
 
 def _daemon() -> bool:

@@ -26,6 +26,7 @@ from models.content import StoredFile
 from models.learning import Assignment, Submission
 from storage.files import MAX_FILE_BYTES
 from tenants.context import bind
+from tests.factories.citus import COORDINATOR_LOCK_WAITS
 from tests.factories.learning import (
     EXE,
     PDF,
@@ -314,6 +315,7 @@ async def test_pupils_submit_only_to_their_own_assignments(
     assert await _count(engine, school, Submission) == 1
 
 
+@pytest.mark.plain_only(reason=COORDINATOR_LOCK_WAITS)
 async def test_concurrent_first_submissions_all_succeed_with_one_row(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
 ) -> None:

@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph import permissions
 from graph.core.relay import to_global_id
+from tests.factories.citus import BINDING_EXTRA
 from tests.factories.learning import starter
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 # resolve the school and bind the transaction to it (one statement), the principal with its row scopes
-# (one statement, whatever the role), then one per level of the document.
-REQUEST_OVERHEAD = 2
+# (one statement, whatever the role), then one per level of the document. On Citus the binding is two
+# SET LOCAL statements more (BINDING_EXTRA, ADR 19); plain PostgreSQL's counts are unchanged.
+REQUEST_OVERHEAD = 2 + BINDING_EXTRA
 REQUEST_OVERHEAD_ADMIN = REQUEST_OVERHEAD
 
 GROUP_QUERY = """
@@ -47,8 +49,8 @@ AUDIT_APPEND = 1
 PUPILS_QUERY = "{ pupils(first: 100) { edges { node { groups { name teachers { surname } } } } } }"
 # the pupils page + their groups + those groups' teachers; a list of pupils read by staff is recorded.
 PUPILS_STATEMENTS = REQUEST_OVERHEAD_ADMIN + 3 + AUDIT_APPEND
-RECORD_JUDGEMENT_STATEMENTS = 8
-"""recordJudgement: the request overhead (2), the mutation's savepoint and its release (2), the pupil's
+RECORD_JUDGEMENT_STATEMENTS = 8 + BINDING_EXTRA
+"""recordJudgement: the request overhead (2, and BINDING_EXTRA on Citus), the mutation's savepoint and its release (2), the pupil's
 check (1), whether their processing is restricted (1, LL-S2 (xiii)), the insert (1) and the audit insert
 (1); the rung, its ladder and the payload come from the
 platform ladders the process keeps (read once, and again every PLATFORM_CACHE_SECONDS: one statement more

@@ -35,7 +35,14 @@ from server.database import DatabaseUrls, runtime_url_for
 from server.migrate import upgrade
 from tests.factories.schools import make_upn
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.plain_only(
+        reason="it builds a database of its own, which on a Citus cluster is a plain database of the "
+        "coordinator (nothing distributed): its plans are plain PostgreSQL's, checked by `make test`; the "
+        "routing on Citus is asserted by tests/test_citus.py"
+    ),
+]
 
 GROUPS, PUPILS_PER_GROUP, LADDERS = 4, 10, 2
 AT = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)

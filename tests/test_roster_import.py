@@ -15,6 +15,7 @@ from roster import merge
 from tenants.context import bind
 from tests.factories import clock
 from tests.factories.audit import entries
+from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school, new_uln, new_upn
 from tests.factories.roster import (
     ATTEMPT_ONLY,
@@ -37,6 +38,8 @@ from tests.factories.roster import (
     user,
 )
 from tests.factories.schools import SchoolFactory, gql, login
+
+pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
 
 TODAY = clock.school_day()
 

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.roster import ORG, generate
 from tests.factories import clock
+from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school
 from tests.factories.roster import export, oneroster_11_violations, problems, run_import, set_org
 from tests.factories.schools import SchoolFactory
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.plain_only(reason=ROSTER_IMPORT)]
 
 PUPILS = 5000
 

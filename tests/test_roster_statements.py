@@ -6,12 +6,16 @@ import in a transaction of its own (tests/factories/roster.py ``run_import``).
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school, new_upn
 from tests.factories.roster import enrol, klass, oneroster, problems, run_import, set_org, user
 from tests.factories.schools import SchoolFactory
 from tests.test_query_counts import counting
+
+pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
 
 TWO_USER_IMPORT = 117
 """A teacher and a pupil in one class (OneRoster bulk, committed), its audit event included (the import

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import URL
 
+from bench import citus
 from common.identifiers import upn_check_letter
 from learning import curriculum
 
@@ -143,6 +144,7 @@ async def recreate_database(owner: URL) -> None:
         await connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
     finally:
         await connection.close()
+    await citus.prepare(owner, BENCH_DATABASE)  # on a Citus cluster only (BENCH_CITUS_WORKERS)
 
 
 def _upn(n: int) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import citus
 from bench.learning.seed import (
     BENCH_DATABASE,
     FLOOR_SQL,
@@ -108,7 +109,11 @@ def serve_floor(port: int) -> None:
         async def transaction_shaped(request: Request) -> Response:
             school, group, ladder = arguments(request)
             async with pools[role].acquire() as connection, connection.transaction():
-                await connection.execute("SELECT set_config('app.school_ids', $1, true)", str(school))
+                if citus.workers():
+                    # On Citus the binding must reach the workers: SET LOCAL, as the app does (ADR 19).
+                    await connection.execute(f"SET LOCAL app.school_ids = '{school}'")
+                else:
+                    await connection.execute("SELECT set_config('app.school_ids', $1, true)", str(school))
                 body = await connection.fetchval(FLOOR_SQL, school, group, ladder)
             return Response(body, media_type="application/json")
 
