@@ -291,7 +291,9 @@ async def append(
         )
     connection = await session.connection()  # Core: prebuilt, one shape
     if not on_citus(connection):
-        await _INSERT.execute(connection, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED})
+        await _INSERT.execute(
+            connection, {f"entry_{name}": [row[name] for row in rows] for name in _INSERTED}
+        )
         return
     # On Citus, VALUES: one statement for any request's entries; only a batch past the driver's 32,767
     # bound parameters (13 per entry) is split.
