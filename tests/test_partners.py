@@ -31,7 +31,7 @@ from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client, with_settings
 from tests.factories.audit import sequence
-from tests.factories.citus import ROSTER_IMPORT
+from tests.factories.citus import ROSTER_CHANGE_VERSIONS, ROSTER_IMPORT
 from tests.factories.partners import (
     ADD_KEY,
     TOKEN_URL,
@@ -398,6 +398,7 @@ async def test_a_rotated_secret_works_until_the_overlap_ends(
     assert (await token_request(client, form, basic(partner, new_secret))).status_code == 200
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_revoking_the_approval_refuses_the_very_next_request(
     client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory
 ) -> None:
@@ -556,6 +557,7 @@ async def reader(
     return school, client
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_every_collection_and_object_in_the_specifications_shape(
     reader: tuple[SchoolData, httpx.AsyncClient],
 ) -> None:
@@ -587,6 +589,7 @@ async def test_every_collection_and_object_in_the_specifications_shape(
     assert enrollment["user"]["type"] == "user" and enrollment["class"]["type"] == "class"
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_provider_and_the_csv_export_agree(
     reader: tuple[SchoolData, httpx.AsyncClient], engine: AsyncEngine
 ) -> None:
@@ -624,6 +627,7 @@ async def test_the_provider_and_the_csv_export_agree(
         ), collection
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_paging_filter_sort_and_fields(reader: tuple[SchoolData, httpx.AsyncClient]) -> None:
     school, client = reader
     every = (await client.get(roster_url(school, "students?limit=1000&sort=familyName"))).json()["students"]
@@ -696,6 +700,7 @@ async def test_bad_parameters_get_the_specifications_error(
     assert body["imsx_description"]
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_unknown_collections_and_objects_are_unknownobject(
     reader: tuple[SchoolData, httpx.AsyncClient],
 ) -> None:
@@ -732,6 +737,7 @@ async def test_the_rate_limit_answers_429_with_retry_after(
 # --- the audit --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_partner_requests_are_in_the_schools_chain_and_the_pupil_access_report(
     client: httpx.AsyncClient,
     factory: SchoolFactory,
@@ -1050,6 +1056,7 @@ async def _feed(
     return body
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_serves_each_change_once_with_tombstones(
     reader: tuple[SchoolData, httpx.AsyncClient], factory: SchoolFactory
 ) -> None:
@@ -1103,6 +1110,7 @@ async def test_the_change_feed_serves_each_change_once_with_tombstones(
     assert bad.status_code == 400
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_never_skips_a_change_that_commits_late(
     reader: tuple[SchoolData, httpx.AsyncClient], engine: AsyncEngine
 ) -> None:
@@ -1140,6 +1148,7 @@ async def test_the_change_feed_never_skips_a_change_that_commits_late(
     assert (await _feed(client, school, after["next"]))["changes"] == []
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_a_person_whose_processing_is_restricted_is_never_served(
     reader: tuple[SchoolData, httpx.AsyncClient],
 ) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from graph.core.relay import to_global_id
 from models import Pupil
 from tenants.context import bind
+from tests.factories.citus import ROSTER_CHANGE_VERSIONS
 from tests.factories.schools import SchoolData, gql, login
 from tests.test_partners import partners, reader, roster_url  # noqa: F401 - fixtures
 
@@ -26,6 +28,7 @@ async def _page(client: httpx.AsyncClient, school: SchoolData, query: str) -> tu
     return response.json()["students"], response.headers["x-total-count"], response.headers["link"]
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_pages_by_position_are_the_pages_by_offset_even_when_the_roster_changes(
     reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
 ) -> None:
@@ -72,6 +75,7 @@ async def test_pages_by_position_are_the_pages_by_offset_even_when_the_roster_ch
     assert 'rel="last"' in links and f"offset={((len(every) - 2) // 2) * 2}" in links
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_a_change_that_commits_late_is_never_hidden_by_a_remembered_position(
     reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
     engine: AsyncEngine,
@@ -132,6 +136,7 @@ async def _connection(
     return connection
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_as_a_graphql_connection(
     reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
 ) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.app import create_app
 from server.runtime import Runtime
 from tests.factories.audit import entries
+from tests.factories.citus import ROSTER_CHANGE_VERSIONS
 from tests.factories.partners import AsyncOAuth2Client, PartnerFactory
 from tests.factories.people import new_school
 from tests.factories.schools import SchoolFactory, login
@@ -52,6 +53,7 @@ async def base_url(runtime: Runtime) -> AsyncIterator[str]:
         await task
 
 
+@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_a_partner_is_refused_until_the_school_accepts_the_licence_terms(
     client: httpx.AsyncClient,
     base_url: str,
