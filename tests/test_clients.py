@@ -19,12 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from common.settings import REPO_ROOT
-from server.app import create_app
 from server.persisted import APQ_STORE, sha256_hex
 from server.runtime import Runtime
+from tests.factories.apps import served
 from tests.factories.schools import PASSWORD, SchoolFactory, gql, login
 
 CLIENTS = REPO_ROOT / "tests" / "clients"
@@ -49,23 +48,8 @@ needs_node = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 @pytest.fixture
 async def base_url(runtime: Runtime) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free port (lifespan off: the suite's engine is shared)."""
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("uvicorn exited before it started")
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served(runtime) as url:
+        yield url
 
 
 @needs_node

@@ -7,7 +7,6 @@ GraphQL-over-HTTP rules (POST JSON, GET for queries only, status codes and media
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
@@ -19,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import update
@@ -30,12 +28,12 @@ import server.http
 from common.settings import Settings
 from graph.core.relay import to_global_id
 from models import Account
-from server.app import create_app
 from server.jobs import run_jobs
 from server.runtime import Runtime, build_runtime
 from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories import clock
+from tests.factories.apps import served
 from tests.factories.schools import PASSWORD, SchoolData, SchoolFactory
 from tests.factories.trusts import TrustData, TrustFactory, platform_gql, platform_login
 
@@ -50,25 +48,8 @@ mutation($u: String!, $p: String!) {
 
 
 async def _serve(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    # lifespan off: the app's shutdown disposes the runtime's engine, which the whole test session shares.
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("uvicorn exited before it started")
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    async with served(runtime) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield client
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ a real HTTP server with authlib's OAuth2 client obtaining the token; once they a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.app import create_app
 from server.runtime import Runtime
+from tests.factories.apps import served
 from tests.factories.audit import entries
 from tests.factories.citus import ROSTER_CHANGE_VERSIONS
 from tests.factories.partners import AsyncOAuth2Client, PartnerFactory
@@ -34,23 +32,8 @@ PUPILS = "{ pupils(first: 50) { edges { node { surname } } } }"
 
 @pytest.fixture
 async def base_url(runtime: Runtime) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free port (lifespan off: the suite's engine is shared)."""
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("uvicorn exited before it started")
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served(runtime) as url:
+        yield url
 
 
 @pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)

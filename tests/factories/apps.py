@@ -1,7 +1,9 @@
-"""Apps over a test runtime: a client whose requests come from one address, a runtime with other settings."""
+"""Apps over a test runtime: a client whose requests come from one address, an app served over real HTTP, a
+runtime with other settings."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 
 from server.app import create_app
 from server.runtime import Runtime, build_runtime
@@ -25,6 +28,29 @@ async def app_client(runtime: Runtime, address: str | None = None) -> AsyncItera
     transport = httpx.ASGITransport(app=create_app(runtime), client=(peer, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@asynccontextmanager
+async def served(runtime: Runtime) -> AsyncIterator[str]:
+    """The app over ``runtime`` served by uvicorn on a free port of 127.0.0.1 (a real socket, for what the
+    transport decides: clients' libraries, chunked bodies, compression); its base URL. Lifespan off: the
+    app's shutdown disposes the runtime's engine, which the whole test session shares."""
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("uvicorn exited before it started")
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
