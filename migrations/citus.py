@@ -21,8 +21,11 @@ distributed), then add the foreign keys. On plain PostgreSQL :func:`distribute` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import op
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from migrations import rls
 
@@ -124,18 +127,7 @@ def distribute() -> None:
     tenant, global_ = _tables(bind)
     if not tenant and not global_:
         return
-    foreign_keys = bind.execute(
-        text(
-            """
-            SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid)
-            FROM pg_constraint k
-            WHERE k.contype = 'f' AND k.connamespace = 'public'::regnamespace
-              AND (k.conrelid::regclass::text = ANY (:tables) OR k.confrelid::regclass::text = ANY (:tables))
-            ORDER BY 1, 2
-            """
-        ),
-        {"tables": tenant + global_},
-    ).all()
+    foreign_keys = _foreign_keys(bind, tenant + global_)
     for table, name, _definition in foreign_keys:
         op.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
     for table in global_:
@@ -155,6 +147,26 @@ def distribute() -> None:
         op.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
 
 
+def _foreign_keys(bind: Connection, tables: list[str]) -> list[Any]:
+    """(table, constraint name, definition) of every foreign key from or to one of ``tables``: dropped
+    before Citus converts them, re-added after."""
+    return list(
+        bind.execute(
+            text(
+                """
+                SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid)
+                FROM pg_constraint k
+                WHERE k.contype = 'f' AND k.connamespace = 'public'::regnamespace
+                  AND (k.conrelid::regclass::text = ANY (:tables)
+                       OR k.confrelid::regclass::text = ANY (:tables))
+                ORDER BY 1, 2
+                """
+            ),
+            {"tables": tables},
+        ).all()
+    )
+
+
 def undistribute() -> None:
     """Turn every distributed and reference table of the public schema back into a local table (the
     distribution step's downgrade). No-op without Citus."""
@@ -171,18 +183,7 @@ def undistribute() -> None:
             )
         ).all()
     ]
-    foreign_keys = bind.execute(
-        text(
-            """
-            SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid)
-            FROM pg_constraint k
-            WHERE k.contype = 'f' AND k.connamespace = 'public'::regnamespace
-              AND (k.conrelid::regclass::text = ANY (:tables) OR k.confrelid::regclass::text = ANY (:tables))
-            ORDER BY 1, 2
-            """
-        ),
-        {"tables": tables},
-    ).all()
+    foreign_keys = _foreign_keys(bind, tables)
     for table, name, _definition in foreign_keys:
         op.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
     for table in tables:
