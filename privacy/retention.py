@@ -37,6 +37,10 @@ from privacy.registry import LEAVERS, TABLES, Subject, TableEntry
 from tenants.scoping import in_school
 
 LEAVERS_RULE = "leavers"
+EXPORTS_RULE = "subject_access_exports"
+EXPORT_DAYS = 7
+"""How long a released subject access export stays downloadable before the jobs step purges it
+(:mod:`privacy.subject_access`): the platform's period, which a school may shorten like the others."""
 FLOORS = {"audit_log": 365, LEAVERS_RULE: 30}
 """The shortest period a school may set, in days: a year of knowing who did what in the audit log (an
 investigation needs it), and a month after a leaving date (a wrong date can still be put right before the
@@ -92,7 +96,20 @@ def limits(leaver_days: int) -> dict[str, Period]:
         for entry, _ in _rules(tenant=True)
     }
     rules[LEAVERS_RULE] = Period(LEAVERS_RULE, LEAVERS.rule, leaver_days or None, FLOORS[LEAVERS_RULE])
+    rules[EXPORTS_RULE] = Period(
+        EXPORTS_RULE,
+        "Released subject access exports: downloadable for this many days after release, then purged",
+        EXPORT_DAYS,
+        1,
+    )
     return rules
+
+
+async def export_days(session: AsyncSession, school_id: uuid.UUID) -> int:
+    """The days a subject access export the school releases now stays downloadable: its own period, if it
+    shortened the platform's."""
+    own = (await school_periods(session, school_id)).get(EXPORTS_RULE)
+    return EXPORT_DAYS if own is None else min(own.days, EXPORT_DAYS)
 
 
 async def school_periods(session: AsyncSession, school_id: uuid.UUID) -> dict[str, RetentionPeriod]:

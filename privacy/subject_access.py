@@ -31,13 +31,13 @@ from common.errors import DomainError, Problem
 from common.events import emit, emit_for_school
 from models import Pupil
 from models.privacy import SubjectAccessRequest
-from privacy import exporter, subjects
+from privacy import exporter, retention, subjects
 from privacy.consent import needs_parental_consent
 from privacy.registry import Subject
 from storage.files import FileStore
 from tenants.scoping import in_school, scoped
 
-DOWNLOAD_DAYS = 7
+DOWNLOAD_DAYS = retention.EXPORT_DAYS
 PENDING = ("OPEN", "READY")
 
 
@@ -187,7 +187,8 @@ async def _get(session: AsyncSession, school_id: uuid.UUID, request_id: uuid.UUI
 async def release(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, key: bytes, now: datetime
 ) -> Released:
-    """Release a READY export for :data:`DOWNLOAD_DAYS` days: its password (AES-256, LRS 6.8) unsealed for
+    """Release a READY export for :data:`DOWNLOAD_DAYS` days (or the shorter period the school set,
+    ``subject_access_exports``): its password (AES-256, LRS 6.8) unsealed for
     this admin, once, and cleared from the row."""
     row = await _get(session, principal.school_id, request_id)
     if row.status != "READY":
@@ -202,7 +203,7 @@ async def release(
     password = exporter.unseal(row.sealed_password, row.archive_sha256, key)
     row.status, row.released_by, row.released_at = "RELEASED", principal.account_id, now
     row.staged_key, row.archive_key, row.sealed_password = None, row.staged_key, None
-    row.expires_at = now + timedelta(days=DOWNLOAD_DAYS)
+    row.expires_at = now + timedelta(days=await retention.export_days(session, principal.school_id))
     await emit(
         session,
         "subject_access.released",
@@ -260,6 +261,29 @@ async def purge(session: AsyncSession, row: SubjectAccessRequest, *, data_dir: P
     await emit_for_school(
         session, row.school_id, "subject_access.purged", target_type="SubjectAccessRequest", target_id=row.id
     )
+
+
+async def sweep(session: AsyncSession, school_id: uuid.UUID, *, data_dir: Path) -> int:
+    """Remove every file in the school's exports folder that no READY or RELEASED request owns: the export
+    of a person erased since (LL 5.1.6: the erasure deleted the request, never the file before its commit)
+    or what an interrupted build left. Returns how many; reads the database only when the folder has files.
+    """
+    folder = exports_dir(data_dir, school_id)
+    names = await anyio.to_thread.run_sync(lambda: sorted(p.name for p in folder.glob("*")))
+    if not names:
+        return 0
+    live = scoped(SubjectAccessRequest, school_id).where(
+        SubjectAccessRequest.status.in_(("READY", "RELEASED"))  # type: ignore[attr-defined]
+    )
+    owned = {
+        path.name
+        for row in (await session.execute(live)).scalars()
+        for path in (_staged(data_dir, row), _archive(data_dir, row))
+    }
+    orphans = [folder / name for name in names if name not in owned]
+    for path in orphans:
+        await anyio.to_thread.run_sync(_remove, path)
+    return len(orphans)
 
 
 async def requests(

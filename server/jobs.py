@@ -371,8 +371,9 @@ class _Run:
         await self.each(report, pick, apply)
 
     async def subject_access(self, report: StepReport) -> None:
-        """Subject access exports (LL 5.1.1): each school's OPEN requests built and staged, and released
-        archives past their download window purged; one transaction per school, bound to it."""
+        """Subject access exports (LL 5.1.1): each school's OPEN requests built and staged, released
+        archives past their download window purged, and files no live request owns (an erased person's
+        export) removed; one transaction per school, bound to it."""
         store = local_store(self.data_dir)
 
         def pick(tried: list[Any]) -> Any:
@@ -390,9 +391,10 @@ class _Run:
             purged = [r for r in (await session.execute(expired)).scalars()]
             for request in purged:
                 await subject_access.purge(session, request, data_dir=self.data_dir, now=self.now)
-            if not built and not purged:
+            swept = await subject_access.sweep(session, row.id, data_dir=self.data_dir)
+            if not built and not purged and not swept:
                 return None
-            return f"built={len(built)},purged={len(purged)}"
+            return f"built={len(built)},purged={len(purged)}" + (f",swept={swept}" if swept else "")
 
         await self.each(report, pick, apply)
 

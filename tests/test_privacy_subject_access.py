@@ -317,3 +317,98 @@ async def test_parents_and_older_pupils_ask_for_their_own_data_into_the_admins_q
     admin = await login(client, school.slug, "admin")
     overdue = await gql(client, school.slug, QUEUE, {"o": True}, token=admin)
     assert [r["overdue"] for r in overdue["data"]["subjectAccessRequests"]] == [True]
+
+
+async def _released(
+    client: httpx.AsyncClient,
+    school: SchoolData,
+    admin: str,
+    jobs: Any,
+) -> dict[str, Any]:
+    """pupil1's request opened, built by the jobs step and released by the school admin."""
+    opened = await mutate(
+        client, school.slug, admin, "openSubjectAccessRequest", REQUEST,
+        personId=gid("Pupil", school.pupils["pupil1"]),
+    )  # fmt: skip
+    assert opened["errors"] == []
+    await jobs()
+    released = await mutate(
+        client, school.slug, admin, "releaseSubjectAccessExport", f"password downloadPath {REQUEST}",
+        requestId=opened["request"]["id"],
+    )  # fmt: skip
+    assert released["errors"] == []
+    return released
+
+
+async def test_a_school_shortens_the_download_window_of_its_exports(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    clock: FixedClock,
+) -> None:
+    """LL-S2 (v): the platform keeps a released export 7 days; a school admin shortens that to 2 (never
+    lengthens it), the next release is downloadable 2 days, and the jobs step purges it after them."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    set_period = "period { rule defaultDays schoolDays days } errors { field code }"
+    longer = await mutate(
+        client, school.slug, admin, "setRetentionPeriod", set_period, rule="subject_access_exports", days=8
+    )
+    assert problems(longer) == [("days", "NOT_SHORTER")]
+    shorter = await mutate(
+        client, school.slug, admin, "setRetentionPeriod", set_period, rule="subject_access_exports", days=2
+    )
+    assert shorter["period"] == {
+        "rule": "subject_access_exports", "defaultDays": 7, "schoolDays": 2, "days": 2,
+    }  # fmt: skip
+
+    async def jobs() -> Any:
+        return await _jobs(engine, owner_engine, settings, clock)
+
+    released = await _released(client, school, admin, jobs)
+    expires = released["request"]["expiresAt"]
+    assert expires.startswith(str((clock.now() + timedelta(days=2)).date()))
+    clock.advance(timedelta(days=2, minutes=1))
+    report = await jobs()
+    assert f"{school.id}:built=0,purged=1" in report.step("subject_access").applied
+    assert list((Path(settings.data_dir) / "subject-access" / str(school.id)).iterdir()) == []
+
+
+async def test_an_erased_persons_export_leaves_the_server_at_the_next_jobs_run(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    clock: FixedClock,
+) -> None:
+    """LL 5.1.6: erasing a pupil whose export was released deletes the request with the rest of their data;
+    the archive (encrypted, but whoever was shown its password could still open it) is removed from the
+    server by the next jobs run, and its download link answers nothing. Another school's export stays."""
+    school, other = await factory.school(), await factory.school()
+    admin, theirs = await login(client, school.slug, "admin"), await login(client, other.slug, "admin")
+
+    async def jobs() -> Any:
+        return await _jobs(engine, owner_engine, settings, clock)
+
+    released = await _released(client, school, admin, jobs)
+    kept = await _released(client, other, theirs, jobs)
+    folder = Path(settings.data_dir) / "subject-access" / str(school.id)
+    assert len(list(folder.iterdir())) == 1
+
+    pupil = school.pupils["pupil1"]
+    erased = await mutate(
+        client, school.slug, admin, "erasePerson", "erasure { id } errors { field code }",
+        personId=gid("Pupil", pupil), reason="Parent's request", confirmName=f"{pupil.forename} {pupil.surname}",
+    )  # fmt: skip
+    assert erased["errors"] == [], erased
+    assert len(list(folder.iterdir())) == 1  # the erasure never deletes files before its commit
+    report = await jobs()
+    assert f"{school.id}:built=0,purged=0,swept=1" in report.step("subject_access").applied
+    assert list(folder.iterdir()) == []
+    gone = await client.get(released["downloadPath"], headers={"authorization": f"Bearer {admin}"})
+    assert gone.status_code == 404
+    still = await client.get(kept["downloadPath"], headers={"authorization": f"Bearer {theirs}"})
+    assert still.status_code == 200
