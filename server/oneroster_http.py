@@ -33,8 +33,9 @@ from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
 from privacy.extended_data import is_opted_in
 from roster.service import school_ref
 from server.caller import bearer_token, client_address
-from server.errors import JSONBody
+from server.errors import JSONBody, RequestError
 from server.runtime import Runtime
+from server.transaction import record_unresolved, request_id_of
 from tenants.context import enter_school
 
 log = logging.getLogger("schoolgraph.oneroster")
@@ -101,8 +102,10 @@ async def _prepare(
     now = runtime.clock.now()
     slug = request.path_params["slug"]
     tenant = await enter_school(session, slug)
-    if tenant is None:
-        raise OneRosterError(404, "unknownobject", f"No school at /schools/{slug}.")
+    if tenant is None:  # no school's log: the platform's (LRS 5.1)
+        unknown = RequestError(404, "NOT_FOUND", f"No school at /schools/{slug}.")
+        await record_unresolved(runtime, request, request_id_of(request), unknown, now=now)
+        raise OneRosterError(404, "unknownobject", unknown.message)
     if not tenant.active:
         raise OneRosterError(403, "forbidden", f"This school's access is {tenant.status.lower()}.")
     token = bearer_token(request)

@@ -26,6 +26,7 @@ from server.errors import RequestError
 from server.http import actor_of, authenticate, tenant_refusal
 from server.refusals import JSON, refuse
 from server.runtime import Runtime
+from server.transaction import record_unresolved, request_id_of
 from tenants.context import enter_school
 
 REFUSED = "subject_access.download_refused"
@@ -47,8 +48,9 @@ async def subject_access_download(request: Request) -> Response:
         tenant = await enter_school(session, slug)
         refusal = tenant_refusal(tenant, slug)
         if tenant is None:
-            assert refusal is not None
-            return refusal.response(JSON)  # no school: no log to record it in
+            assert refusal is not None  # no school's log: the platform's (LRS 5.1)
+            await record_unresolved(runtime, request, request_id_of(request), refusal, now=now)
+            return refusal.response(JSON)
         principal = (
             None if refusal is not None else await authenticate(session, runtime, request, tenant, now)
         )

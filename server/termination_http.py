@@ -25,6 +25,7 @@ from server.caller import bearer_token, client_address
 from server.errors import RequestError
 from server.refusals import JSON, refuse
 from server.runtime import Runtime
+from server.transaction import record_unresolved, request_id_of
 from subscriptions import handover
 from subscriptions.trusts import resolve_trust
 from tenants.context import bind
@@ -46,7 +47,9 @@ async def termination_export_download(request: Request) -> Response:
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
         trust = await resolve_trust(session, request.path_params["slug"])
         if trust is None:
-            return RequestError(404, "NOT_FOUND", "No such trust.").response(JSON)  # no log to record it in
+            unknown = RequestError(404, "NOT_FOUND", "No such trust.")  # no trust's schools: the platform log
+            await record_unresolved(runtime, request, request_id_of(request), unknown, now=now)
+            return unknown.response(JSON)
         await bind(session, [], [trust.id])
         token = bearer_token(request)
         claims = (

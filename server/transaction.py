@@ -101,7 +101,7 @@ async def serve_graphql(request: Request, prepare: Prepare) -> Response:
     try:
         limited = with_body_limits(request, runtime.settings)
     except RequestError as error:
-        await record_unresolved(runtime, request, _request_id(request), error, now=runtime.clock.now())
+        await record_unresolved(runtime, request, request_id_of(request), error, now=runtime.clock.now())
         return error.response(media)
     try:
         return await _serve(limited, prepare, runtime, media)
@@ -110,7 +110,7 @@ async def serve_graphql(request: Request, prepare: Prepare) -> Response:
 
 
 async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: str) -> Response:
-    request_id = _request_id(request)
+    request_id = request_id_of(request)
     if (
         request.method == "GET"
         and "text/html" in request.headers.get("accept", "")
@@ -132,7 +132,7 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
     return await _in_transaction(runtime, request, prepare, operation, media, request_id)
 
 
-def _request_id(request: Request) -> str:
+def request_id_of(request: Request) -> str:
     """The client's ``x-request-id`` if it is short and plain (it is logged and echoed back), else a new one."""
     request_id = request.headers.get("x-request-id", "")
     return request_id if _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex

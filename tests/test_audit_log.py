@@ -610,6 +610,36 @@ async def test_a_request_refused_before_its_school_is_known_is_recorded_in_the_p
     assert (latest.detail["code"], latest.detail["suppressed"]) == ("NOT_FOUND", 3)
 
 
+async def test_the_download_and_partner_doors_record_an_unknown_school_or_trust_in_the_platform_log(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, clock: FixedClock
+) -> None:
+    """LRS 5.1, issue 15: the doors besides GraphQL (a subject access download, OneRoster, a termination
+    export download) record a request for a school or trust that does not exist in the platform log, as
+    the GraphQL endpoints do: ``request.refused`` by an anonymous caller, with the code and the path (a
+    minute apart, since a source's repeats of one refusal code within a minute are only counted)."""
+    school = await factory.school()
+    await login(client, school.slug, "teacher1")
+    address = (await entries(engine, school.id, "auth.login"))[-1].client_address
+    assert address is not None
+    export = uuid.uuid4()
+    paths = [
+        f"/schools/no-such-school/subject-access/{export}",
+        "/schools/no-such-school/ims/oneroster/v1p1/users",
+        f"/trusts/no-such-trust/termination-exports/{school.id}",
+    ]
+    for number, path in enumerate(paths):
+        response = await client.get(path, headers={"x-request-id": f"req-unknown-door-{number}"})
+        assert response.status_code == 404, path
+        clock.advance(timedelta(minutes=2))
+
+    found = await _platform_entries(engine, address)
+    assert [(e.action, e.outcome, e.actor_type, e.request_id) for e in found] == [
+        ("request.refused", "REJECTED", "ANONYMOUS", f"req-unknown-door-{number}") for number in range(3)
+    ]
+    assert [(e.detail["status"], e.detail["path"]) for e in found] == [(404, path) for path in paths]
+    assert all(e.tenant_id is None for e in found)
+
+
 async def test_a_request_refused_at_a_known_school_is_recorded_there(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
