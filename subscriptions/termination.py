@@ -10,7 +10,7 @@ Two steps, on purpose in two places:
    the school is written to a JSON export under the data directory, then really DELETEd from every table
    that has a ``school_id`` column (the catalog is the list, so tables added later are included), children
    before parents; the export and the school's files are then packed into an AES-256 zip marked PROTECT
-   under a fresh password, sealed under the server's export key until a trust admin releases it
+   under a fresh password, sealed under the server's export key until its recipient releases it
    (``privacy.exporter.seal``, LRS 6.6, LRS 6.8): no plain copy stays on disk. The destruction record gets
    the row counts per table, the archive's path and SHA-256, the sealed password, and the time. The audit
    log refuses DELETE by trigger (append-only): the owner disables that trigger for its own transaction
@@ -52,7 +52,7 @@ from tenants.context import bind, bound
 RETURN_WINDOW = timedelta(days=30)
 """How long a returned export stays downloadable after the destruction (LL 5.1.3; subscriptions/handover.py)."""
 TERMINATION_REASONS = ("END_OF_LICENCE", "NON_PAYMENT", "AT_LICENSEE_REQUEST", "BREACH")
-SECRET_COLUMNS = ("password_hash", "token_hash", "code_hash")
+SECRET_COLUMNS = ("password_hash", "token_hash", "code_hash", "credential_hash")
 """Left out of the export: credentials are not User Data to return, and a copy of them is only a risk."""
 
 _TENANT_TABLES = text(
@@ -122,6 +122,11 @@ async def terminate(
         handover=None if preferred is None else preferred.choice,
         handover_by=None if preferred is None else preferred.chosen_by,
         handover_at=None if preferred is None else preferred.chosen_at,
+        # The Super-User's handover credential (its digest): its holder releases and downloads the export.
+        credential_hash=None if preferred is None else preferred.credential_hash,
+        credential_holder=None
+        if preferred is None or preferred.credential_hash is None
+        else preferred.chosen_by,
         tenant_id=school_id,
         school_slug=school.slug,
         school_name=school.name,

@@ -14,7 +14,7 @@ import pytest
 import pyzipper
 
 from common.errors import DomainError
-from privacy.exporter import MARKING_LINE, export_key, seal, unseal
+from privacy.exporter import MARKING_LINE, ExportKeys, export_key, seal, unseal
 
 FILES = {
     "subject-access.json": b'{"marking": "PROTECT", "upn": "A123456789012"}\n',
@@ -27,7 +27,7 @@ def _sealed(tmp_path: Path) -> tuple[bytes, str, Path]:
     sealed = seal(FILES, key)
     path = tmp_path / "export.zip"
     path.write_bytes(sealed.archive)
-    return sealed.archive, unseal(sealed.sealed_password, sealed.sha256, key), path
+    return sealed.archive, unseal(sealed.sealed_password, sealed.sha256, ExportKeys(key)), path
 
 
 def test_a_sealed_export_opens_with_its_password_only(tmp_path: Path) -> None:
@@ -51,10 +51,10 @@ def test_a_sealed_export_opens_with_its_password_only(tmp_path: Path) -> None:
 
     again = seal(FILES, export_key(tmp_path))
     with pytest.raises(DomainError) as wrong_key:
-        unseal(again.sealed_password, again.sha256, export_key(tmp_path / "elsewhere"))
+        unseal(again.sealed_password, again.sha256, ExportKeys(export_key(tmp_path / "elsewhere")))
     assert wrong_key.value.problems[0].code == "EXPORT_KEY_MISMATCH"
     with pytest.raises(DomainError):  # a seal is for its own archive
-        unseal(again.sealed_password, "0" * 64, export_key(tmp_path))
+        unseal(again.sealed_password, "0" * 64, ExportKeys(export_key(tmp_path)))
 
 
 async def test_a_sealed_export_opens_with_7_zip(tmp_path: Path) -> None:
