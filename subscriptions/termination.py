@@ -41,8 +41,9 @@ from auth.service import revoke_sessions
 from common.errors import DomainError, Problems
 from common.events import emit_for_school
 from learning.achievements import export_rows
-from models import School
+from models import Account, School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
+from models.platform import SuperUser
 from models.privacy import TerminationPreference
 from privacy.exporter import Sealed, seal
 from subscriptions.licences import end_school_cover
@@ -116,6 +117,7 @@ async def terminate(
     async with bound(session, [school_id]):  # the memberships go with the data: keep who to return it to
         trust_id = (await current_trust_ids(session, [school_id], today)).get(school_id)
         preferred = await session.get(TerminationPreference, school_id)  # a Super-User's standing choice
+        holder = await _credential_holder(session, school_id, preferred)
     await end_school_cover(session, school_id, on=today, status="TERMINATED")
     record = DestructionRecord(
         trust_id=trust_id,
@@ -123,10 +125,8 @@ async def terminate(
         handover_by=None if preferred is None else preferred.chosen_by,
         handover_at=None if preferred is None else preferred.chosen_at,
         # The Super-User's handover credential (its digest): its holder releases and downloads the export.
-        credential_hash=None if preferred is None else preferred.credential_hash,
-        credential_holder=None
-        if preferred is None or preferred.credential_hash is None
-        else preferred.chosen_by,
+        credential_hash=None if holder is None or preferred is None else preferred.credential_hash,
+        credential_holder=holder,
         tenant_id=school_id,
         school_slug=school.slug,
         school_name=school.name,
@@ -146,6 +146,26 @@ async def terminate(
         detail={"reason": reason, "destroyOn": str(destroy_on)},
     )
     return record
+
+
+async def _credential_holder(
+    session: AsyncSession, school_id: uuid.UUID, preferred: TerminationPreference | None
+) -> uuid.UUID | None:
+    """Who the school's handover credential was issued to, if it is honoured: only while they are still one
+    of its Super-Users with an active account when the school is terminated (one who left, was disabled or
+    was replaced gets nothing; the trust's admins, if any, still can)."""
+    if preferred is None or preferred.credential_hash is None or preferred.chosen_by is None:
+        return None
+    holder: uuid.UUID | None = await session.scalar(
+        select(SuperUser.account_id)
+        .join(Account, (Account.school_id == SuperUser.school_id) & (Account.id == SuperUser.account_id))
+        .where(
+            SuperUser.school_id == school_id,
+            SuperUser.account_id == preferred.chosen_by,
+            Account.status == "ACTIVE",
+        )
+    )
+    return holder
 
 
 def due(today: date) -> object:

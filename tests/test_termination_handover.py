@@ -282,6 +282,7 @@ PREFER = """mutation($c: HandoverChoice!) { setTerminationHandover(input: {choic
   choice handoverCredential releasePath downloadPath errors { code } } }"""
 NOMINATE = """mutation($s: ID!, $a: [ID!]!) { setSuperUsers(input: {schoolId: $s, accountIds: $a}) {
   errors { code } } }"""
+HELD = "query($s: String!) { school(slug: $s) { destruction { handover superUserCredential status } } }"
 HOLDER_ACTIONS = (
     "termination.export_released",
     "termination.export_downloaded",
@@ -391,6 +392,10 @@ async def test_a_standalone_schools_super_user_gets_its_export_with_the_handover
 
     await _terminate(client, school, operator)
     await _jobs(engine, owner_engine, tmp_path, clock, settings)
+    held = (await platform_gql(client, HELD, {"s": school.slug}, token=operator))["data"]["school"][
+        "destruction"
+    ]
+    assert held == {"handover": "RETURN", "superUserCredential": True, "status": "DESTROYED"}
     for headers in (
         {},
         _bearer(voided),
@@ -554,3 +559,33 @@ async def test_choosing_delete_voids_the_credential_and_termination_keeps_none(
     assert (
         await client.post(chosen["releasePath"], headers=_bearer(chosen["handoverCredential"]))
     ).status_code == 401
+
+
+async def test_a_credential_is_honoured_only_for_a_super_user_still_in_office_at_termination(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    trusts: TrustFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    clock: FixedClock,
+    tmp_path: Path,
+    settings: Settings,
+) -> None:
+    """LL 5.1.3, LRS 6.8: the Super-User who chose RETURN is no longer a Super-User when the school is
+    terminated (the operator replaced the nomination): the destruction record keeps the choice but no
+    credential, and the credential they were shown releases nothing."""
+    school = await factory.school()
+    operator = await platform_login(client, (await trusts.operator()).username)
+    (chosen,) = await _super_user_returns(client, school, operator)
+    cleared = await platform_gql(
+        client, NOMINATE, {"s": to_global_id("School", school.id), "a": []}, token=operator
+    )
+    assert cleared["data"]["setSuperUsers"]["errors"] == []
+    await _terminate(client, school, operator)
+    await _jobs(engine, owner_engine, tmp_path, clock, settings)
+    record = (await platform_gql(client, HELD, {"s": school.slug}, token=operator))["data"]["school"][
+        "destruction"
+    ]
+    assert record == {"handover": "RETURN", "superUserCredential": False, "status": "DESTROYED"}
+    refused = await client.post(chosen["releasePath"], headers=_bearer(chosen["handoverCredential"]))
+    assert refused.status_code == 401 and "password" not in refused.text
