@@ -38,6 +38,7 @@ from tenants.context import bind
 from tests.factories.learning import gid, mutate, problems
 from tests.factories.schools import SchoolData, SchoolFactory, login
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
+from tests.test_termination_handover import _super_user_returns, _terminate
 
 RELEASE = "password downloadPath errors { field code }"
 TERMINATE = "mutation($i: TerminateSchoolInput!) { terminateSchool(input: $i) { errors { code } } }"
@@ -209,3 +210,30 @@ async def test_an_export_sealed_under_the_old_key_is_released_after_rotation_and
             assert b"PROTECT" in opened.read("termination-export.json").split(b"\n", 1)[0]
         still = await _release(only_b, stranger, stranger_request)
         assert problems(still) == [(None, "EXPORT_KEY_MISMATCH")]
+
+
+async def test_the_holders_release_under_a_key_that_did_not_seal_it_is_503_and_changes_nothing(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    trusts: TrustFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    keys: SigningKeys,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """LRS 6.8, LL 5.1.3: a server whose export key did not seal a termination export answers the credential's
+    holder 503 EXPORT_KEY_MISMATCH (not a 500), the seal stays, and the server with the right key releases it."""
+    school = await factory.school()
+    operator = await platform_login(client, (await trusts.operator()).username)
+    (chosen,) = await _super_user_returns(client, school, operator)
+    await _terminate(client, school, operator)
+    await _build(engine, owner_engine, settings, clock, steps=["destructions"])
+    headers = {"authorization": f"Bearer {chosen['handoverCredential']}"}
+    async with _server(settings, engine, keys, clock, export_key_file=tmp_path / "another-key") as other:
+        refused = await other.post(chosen["releasePath"], headers=headers)
+    assert refused.status_code == 503
+    assert refused.json()["errors"][0]["extensions"]["code"] == "EXPORT_KEY_MISMATCH"
+    released = await client.post(chosen["releasePath"], headers=headers)
+    assert released.status_code == 200 and released.json()["password"]
