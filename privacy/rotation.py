@@ -27,6 +27,7 @@ from models.licensing import DestructionRecord
 from models.privacy import SubjectAccessRequest
 from privacy.exporter import ExportKeys, reseal
 from tenants.context import bind
+from tenants.scoping import scoped
 
 
 @dataclass
@@ -44,10 +45,23 @@ async def reseal_pending(session: AsyncSession, keys: ExportKeys) -> Resealed:
     locked); audited as ``exports.resealed`` in the trail attached to the session."""
     await bind(session, (await session.execute(select(School.id))).scalars().all())
     done = Resealed()
+    sealed = SubjectAccessRequest.sealed_password.is_not(None)  # type: ignore[union-attr]
+    # The schools with a pending subject access seal (an unlocked read), then each school's rows locked by
+    # a statement scoped to it: on Citus one shard group each (a locking read may not fan out).
+    schools = (
+        await session.execute(select(SubjectAccessRequest.school_id).where(sealed).distinct())
+    ).scalars()
     pending: list[SubjectAccessRequest | DestructionRecord] = []
-    for model in (SubjectAccessRequest, DestructionRecord):
-        stmt = select(model).where(model.sealed_password.is_not(None)).order_by(model.id).with_for_update()  # type: ignore[union-attr]
-        pending += (await session.execute(stmt)).scalars().all()
+    for school_id in sorted(schools.all()):
+        stmt = scoped(SubjectAccessRequest, school_id).where(sealed).order_by(SubjectAccessRequest.id)
+        pending += (await session.execute(stmt.with_for_update())).scalars().all()
+    records = (
+        select(DestructionRecord)
+        .where(DestructionRecord.sealed_password.is_not(None))  # type: ignore[union-attr]
+        .order_by(DestructionRecord.id)
+        .with_for_update()
+    )
+    pending += (await session.execute(records)).scalars().all()
     for row in pending:
         assert row.sealed_password is not None and row.archive_sha256 is not None
         try:

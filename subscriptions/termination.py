@@ -49,6 +49,7 @@ from privacy.exporter import Sealed, seal
 from subscriptions.licences import end_school_cover
 from subscriptions.trusts import current_trust_ids
 from tenants.context import bind, bound
+from tenants.scoping import in_school, same_school
 
 RETURN_WINDOW = timedelta(days=30)
 """How long a returned export stays downloadable after the destruction (LL 5.1.3; subscriptions/handover.py)."""
@@ -158,9 +159,9 @@ async def _credential_holder(
         return None
     holder: uuid.UUID | None = await session.scalar(
         select(SuperUser.account_id)
-        .join(Account, (Account.school_id == SuperUser.school_id) & (Account.id == SuperUser.account_id))
+        .join(Account, same_school(Account, SuperUser) & (Account.id == SuperUser.account_id))
         .where(
-            SuperUser.school_id == school_id,
+            in_school(SuperUser, school_id),
             SuperUser.account_id == preferred.chosen_by,
             Account.status == "ACTIVE",
         )
