@@ -46,7 +46,7 @@ from models.licensing import DestructionRecord
 from models.platform import SuperUser
 from models.privacy import TerminationPreference
 from privacy.exporter import ExportKeys, unseal
-from subscriptions.termination import exported_files_dir
+from subscriptions.termination import credential_holder, exported_files_dir
 from tenants.scoping import in_school
 
 CHOICES = ("RETURN", "DELETE")
@@ -274,6 +274,18 @@ async def prefer(session: AsyncSession, principal: Principal, choice: str, *, no
     return Preferred(row, credential)
 
 
-async def preference_of(session: AsyncSession, school_id: uuid.UUID) -> TerminationPreference | None:
-    """The Super-Users' standing choice (the session bound to the school)."""
-    return await session.get(TerminationPreference, school_id)
+@dataclass(frozen=True)
+class Standing:
+    """The school's standing choice, and whether its handover credential would be honoured today."""
+
+    row: TerminationPreference
+    credential_honoured: bool
+
+
+async def standing(session: AsyncSession, school_id: uuid.UUID) -> Standing | None:
+    """The Super-Users' standing choice (the session bound to the school), with whether a termination now
+    would honour its credential (its holder still a Super-User with an active account)."""
+    row = await session.get(TerminationPreference, school_id)
+    if row is None:
+        return None
+    return Standing(row, await credential_holder(session, school_id, row) is not None)

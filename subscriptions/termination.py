@@ -118,7 +118,7 @@ async def terminate(
     async with bound(session, [school_id]):  # the memberships go with the data: keep who to return it to
         trust_id = (await current_trust_ids(session, [school_id], today)).get(school_id)
         preferred = await session.get(TerminationPreference, school_id)  # a Super-User's standing choice
-        holder = await _credential_holder(session, school_id, preferred)
+        holder = await credential_holder(session, school_id, preferred)
     await end_school_cover(session, school_id, on=today, status="TERMINATED")
     record = DestructionRecord(
         trust_id=trust_id,
@@ -149,7 +149,7 @@ async def terminate(
     return record
 
 
-async def _credential_holder(
+async def credential_holder(
     session: AsyncSession, school_id: uuid.UUID, preferred: TerminationPreference | None
 ) -> uuid.UUID | None:
     """Who the school's handover credential was issued to, if it is honoured: only while they are still one

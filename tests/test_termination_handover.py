@@ -283,6 +283,7 @@ PREFER = """mutation($c: HandoverChoice!) { setTerminationHandover(input: {choic
 NOMINATE = """mutation($s: ID!, $a: [ID!]!) { setSuperUsers(input: {schoolId: $s, accountIds: $a}) {
   errors { code } } }"""
 HELD = "query($s: String!) { school(slug: $s) { destruction { handover superUserCredential status } } }"
+STANDING = "{ terminationHandover { choice credentialIssuedAt credentialHonoured } }"
 HOLDER_ACTIONS = (
     "termination.export_released",
     "termination.export_downloaded",
@@ -571,16 +572,31 @@ async def test_a_credential_is_honoured_only_for_a_super_user_still_in_office_at
     tmp_path: Path,
     settings: Settings,
 ) -> None:
-    """LL 5.1.3, LRS 6.8: the Super-User who chose RETURN is no longer a Super-User when the school is
-    terminated (the operator replaced the nomination): the destruction record keeps the choice but no
-    credential, and the credential they were shown releases nothing."""
-    school = await factory.school()
+    """LL 5.1.3, LRS 6.8: the school's admins see the standing choice (terminationHandover) and whether its
+    credential would be honoured; another school's admin sees only their own (none), a teacher and an
+    anonymous caller nothing. The Super-User who chose RETURN is then no longer a Super-User when the school is
+    terminated (the operator replaced the nomination): the query says the credential is not honoured, the
+    destruction record keeps the choice but no credential, and the credential releases nothing."""
+    school, other = await factory.school(), await factory.school()
     operator = await platform_login(client, (await trusts.operator()).username)
     (chosen,) = await _super_user_returns(client, school, operator)
+    admin = await login(client, school.slug, "admin")
+    standing = (await gql(client, school.slug, STANDING, token=admin))["data"]["terminationHandover"]
+    assert standing == {"choice": "RETURN", "credentialIssuedAt": suite_clock.INSTANT.isoformat(),
+                        "credentialHonoured": True}  # fmt: skip
+    elsewhere = await gql(client, other.slug, STANDING, token=await login(client, other.slug, "admin"))
+    assert elsewhere["data"] == {"terminationHandover": None}
+    teacher = await gql(client, school.slug, STANDING, token=await login(client, school.slug, "teacher1"))
+    assert teacher["data"]["terminationHandover"] is None
+    assert teacher["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await gql(client, school.slug, STANDING)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     cleared = await platform_gql(
         client, NOMINATE, {"s": to_global_id("School", school.id), "a": []}, token=operator
     )
     assert cleared["data"]["setSuperUsers"]["errors"] == []
+    standing = (await gql(client, school.slug, STANDING, token=admin))["data"]["terminationHandover"]
+    assert standing["choice"] == "RETURN" and standing["credentialHonoured"] is False
     await _terminate(client, school, operator)
     await _jobs(engine, owner_engine, tmp_path, clock, settings)
     record = (await platform_gql(client, HELD, {"s": school.slug}, token=operator))["data"]["school"][
