@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -142,7 +143,7 @@ async def _as_holder(
     request: Request,
     *,
     refused_action: str,
-    act: Callable[[AsyncSession, DestructionRecord], Awaitable[Any]],
+    act: Callable[[AsyncSession, DestructionRecord, datetime], Awaitable[Any]],
     answer: Callable[[DestructionRecord, Any], Response],
 ) -> Response:
     """One transaction: the school of the URL, the caller's handover credential checked against its
@@ -179,7 +180,7 @@ async def _as_holder(
             )
         attach(session, trail)
         try:
-            result = await act(session, record)
+            result = await act(session, record, now)
         except DomainError as error:
             return await refused(_holder_refusal(error))
         await trail.write(session, now=now)
@@ -188,13 +189,11 @@ async def _as_holder(
 
 async def school_termination_export_release(request: Request) -> Response:
     """``POST /schools/{slug}/termination-export/release``: the archive's password, this once."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime  # its export keys unseal
     slug = request.path_params["slug"]
 
-    async def act(session: AsyncSession, record: DestructionRecord) -> handover.Released:
-        return await handover.release_record(
-            session, record, keys=export_keys_of(runtime.settings), now=runtime.clock.now()
-        )
+    async def act(session: AsyncSession, record: DestructionRecord, now: datetime) -> handover.Released:
+        return await handover.release_record(session, record, keys=export_keys_of(runtime.settings), now=now)
 
     def answer(record: DestructionRecord, released: handover.Released) -> Response:
         body = {
@@ -210,10 +209,9 @@ async def school_termination_export_release(request: Request) -> Response:
 
 async def school_termination_export_download(request: Request) -> Response:
     """``GET /schools/{slug}/termination-export``: the released archive."""
-    runtime: Runtime = request.app.state.runtime
 
-    async def act(session: AsyncSession, record: DestructionRecord) -> bytes:
-        return await handover.download_record(session, record, today=runtime.clock.now().date())
+    async def act(session: AsyncSession, record: DestructionRecord, now: datetime) -> bytes:
+        return await handover.download_record(session, record, today=now.date())
 
     return await _as_holder(
         request, refused_action=REFUSED, act=act, answer=lambda record, data: _archive(data, record.tenant_id)
