@@ -8,7 +8,8 @@ its admin, the jobs runner switching its trust).
 Actors: an operator is ``OPERATOR``; a trust admin is recorded in a school's chain as an ``ACCOUNT`` whose
 role is ``TRUST_ADMIN`` (the school chain's actor types are the audit capability's; the role and the id
 tell a trust admin from a school account), and as ``TRUST_ADMIN`` in the platform log; the jobs runner is
-``SYSTEM``; an integration partner at the OAuth endpoints is ``PARTNER``.
+``SYSTEM``; an integration partner at the OAuth endpoints is ``PARTNER``; the holder of a terminated
+school's handover credential (``subscriptions.handover``) is ``HANDOVER``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ __all__ = ["JOBS", "PlatformTrail", "operator_actor", "trust_admin_actor", "writ
 def _platform_actor_type(actor: Actor) -> str:
     if actor.role == "TRUST_ADMIN":
         return "TRUST_ADMIN"
-    return actor.type if actor.type in ("OPERATOR", "ANONYMOUS", "SYSTEM", "PARTNER") else "SYSTEM"
+    return (
+        actor.type if actor.type in ("OPERATOR", "ANONYMOUS", "SYSTEM", "PARTNER", "HANDOVER") else "SYSTEM"
+    )
 
 
 class PlatformTrail(AuditTrail):

@@ -65,6 +65,11 @@ def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _paths(env: dict[str, str], name: str) -> tuple[Path, ...]:
+    """Comma-separated file paths (blank entries ignored)."""
+    return tuple(Path(raw.strip()) for raw in (env.get(name) or "").split(",") if raw.strip())
+
+
 def _networks(env: dict[str, str], name: str) -> tuple[str, ...]:
     """Comma-separated addresses or CIDR networks, each checked."""
     found: list[str] = []
@@ -116,6 +121,10 @@ class Settings:
     export_key_file: Path | None = None
     """The key that seals an export's password from its build to its release (``privacy.exporter``); None:
     ``<data_dir>/export-key``, made on first use. Production names a file outside the data directory."""
+    export_previous_key_files: tuple[Path, ...] = ()
+    """Export keys the server used before (``SCHOOLGRAPH_EXPORT_PREVIOUS_KEY_FILES``, comma-separated): they
+    still unseal what they sealed, until ``schoolgraph exports reseal`` has re-sealed every pending export
+    under the current key and they can be removed (``privacy.exporter.ExportKeys``)."""
     leaver_retention_days: int = 0
     """Days after their leaving date that a leaver is erased by the retention jobs step (LL-S2 (v)); 0 keeps
     leavers (the school erases them by hand)."""
@@ -229,6 +238,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         export_key_file=Path(env["SCHOOLGRAPH_EXPORT_KEY_FILE"])
         if env.get("SCHOOLGRAPH_EXPORT_KEY_FILE")
         else None,
+        export_previous_key_files=_paths(env, "SCHOOLGRAPH_EXPORT_PREVIOUS_KEY_FILES"),
         body_timeout_seconds=_int(env, "SCHOOLGRAPH_BODY_TIMEOUT_SECONDS", 10, minimum=1),
         upload_timeout_seconds=_int(env, "SCHOOLGRAPH_UPLOAD_TIMEOUT_SECONDS", 300, minimum=1),
         header_timeout_seconds=_int(env, "SCHOOLGRAPH_HEADER_TIMEOUT_SECONDS", 10, minimum=1),

@@ -237,6 +237,12 @@ class DestructionRecord(SQLModel, table=True):
     sealed_password: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
     """The archive's password sealed under the server's export key from destruction to release, then
     cleared (``privacy.exporter.seal``)."""
+    credential_hash: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    """The SHA-256 of the handover credential a Super-User of the school was given in advance (copied from
+    ``termination_preferences`` at termination): its holder releases and downloads the export; cleared
+    when the copies are purged."""
+    credential_holder: uuid.UUID | None = uuid_ref(nullable=True)
+    """The Super-User's account the credential was issued to (the account itself goes with the data)."""
 
 
 __all__ = [

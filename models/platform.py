@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from models.base import created_at, id_field, school_key, tenant_fk, timestamp, uuid_ref
 
 ADMIN_ACCOUNT_STATUSES = ("PENDING", "ACTIVE", "DISABLED")
-PLATFORM_ACTOR_TYPES = ("OPERATOR", "TRUST_ADMIN", "ANONYMOUS", "SYSTEM", "PARTNER")
+PLATFORM_ACTOR_TYPES = ("OPERATOR", "TRUST_ADMIN", "ANONYMOUS", "SYSTEM", "PARTNER", "HANDOVER")
 ISSUER_TYPES = ("OPERATOR", "TRUST_ADMIN")
 OUTBOX_AUDIENCES = ("SUPER_USERS", "TRUST_ADMINS")
 

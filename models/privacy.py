@@ -203,7 +203,12 @@ HANDOVER_CHOICES = ("RETURN", "DELETE")
 
 class TerminationPreference(SQLModel, table=True):
     """What a school's Super-User chose, in advance, for its data at termination (LL 5.1.3): RETURN or
-    DELETE. Termination copies it onto the destruction record (where the trust's admins may change it)."""
+    DELETE. Termination copies it onto the destruction record (where the trust's admins may change it).
+
+    Choosing RETURN issues a handover credential, shown once to that Super-User and kept here only as its
+    SHA-256: with it they release and download the termination export once the school's accounts are gone
+    (``subscriptions.handover``). Choosing again issues a new one (the old one stops working); DELETE
+    clears it."""
 
     __tablename__ = "termination_preferences"
     __table_args__ = (CheckConstraint(f"choice IN {HANDOVER_CHOICES}", name="choice"),)
@@ -212,6 +217,8 @@ class TerminationPreference(SQLModel, table=True):
     choice: str = Field(max_length=8)
     chosen_by: uuid.UUID | None = uuid_ref(nullable=True)
     chosen_at: datetime = timestamp(nullable=False)
+    credential_hash: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    credential_issued_at: datetime | None = timestamp()
 
 
 class RetentionPeriod(SQLModel, table=True):

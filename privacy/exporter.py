@@ -14,7 +14,8 @@ step builds the export, so it is kept *sealed* until release: encrypted (AES-GCM
 key (:func:`export_key`, a file outside the database, ``SCHOOLGRAPH_EXPORT_KEY_FILE``), bound to the
 archive's SHA-256, on the export's row. Releasing it (:func:`unseal`) shows the password once to the admin
 who released it and clears the sealed copy: from then on it is stored nowhere (LRS 6.8). Reading an export
-before its release takes the database row, the archive and the key file together.
+before its release takes the database row, the archive and the key file together. The key is rotated with
+:class:`ExportKeys`: previous keys still unseal until :mod:`privacy.rotation` re-seals what they sealed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import os
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -226,8 +227,45 @@ def export_key(data_dir: Path, configured: Path | None = None) -> bytes:
 
 
 def export_key_of(settings: Settings) -> bytes:
-    """The export key the server's settings name (:func:`export_key`)."""
+    """The current export key the server's settings name (:func:`export_key`): the one that seals."""
     return export_key(settings.data_dir, settings.export_key_file)
+
+
+@dataclass(frozen=True)
+class ExportKeys:
+    """The keys that open a seal: the current one (it alone seals) and the previous ones, kept while a
+    rotation is under way (``SCHOOLGRAPH_EXPORT_PREVIOUS_KEY_FILES``) until ``schoolgraph exports reseal``
+    has re-sealed every pending export under the current key (:mod:`privacy.rotation`)."""
+
+    current: bytes
+    previous: tuple[bytes, ...] = ()
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.current
+        yield from self.previous
+
+
+def previous_export_key(path: Path) -> bytes:
+    """A previous export key: read, never made (``EXPORT_KEY_UNREADABLE`` if it is missing or not a key)."""
+    try:
+        key = path.read_bytes()
+    except OSError:
+        key = b""
+    if len(key) != 32:
+        raise DomainError.one(
+            None,
+            "EXPORT_KEY_UNREADABLE",
+            "A previous export key (SCHOOLGRAPH_EXPORT_PREVIOUS_KEY_FILES) is missing or is not a 32-byte key: "
+            "the platform operator must restore it or remove it from the setting.",
+        )
+    return key
+
+
+def export_keys_of(settings: Settings) -> ExportKeys:
+    """The current export key and the previous ones the settings name: what a release unseals with."""
+    return ExportKeys(
+        export_key_of(settings), tuple(previous_export_key(p) for p in settings.export_previous_key_files)
+    )
 
 
 @dataclass(frozen=True)
@@ -240,27 +278,40 @@ class Sealed:
     sealed_password: bytes
 
 
+def seal_password(password: str, sha256: str, key: bytes) -> bytes:
+    """``password`` encrypted (AES-GCM, a fresh nonce) under ``key``, bound to the archive's ``sha256``."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, password.encode(), sha256.encode())
+
+
 def seal(files: Mapping[str, bytes], key: bytes) -> Sealed:
     """Pack ``files`` into an AES-256 zip (:func:`encrypted_zip`) under a fresh password, and seal that
-    password under ``key`` for :func:`unseal` at release."""
+    password under ``key`` (the current export key) for :func:`unseal` at release."""
     password = secrets.token_urlsafe(18)
     archive = encrypted_zip(files, password)
     sha256 = hashlib.sha256(archive).hexdigest()
-    nonce = secrets.token_bytes(12)
-    sealed = nonce + AESGCM(key).encrypt(nonce, password.encode(), sha256.encode())
-    return Sealed(archive, sha256, sealed)
+    return Sealed(archive, sha256, seal_password(password, sha256, key))
 
 
-def unseal(sealed_password: bytes, sha256: str, key: bytes) -> str:
-    """The archive's password (the caller shows it once and clears ``sealed_password``);
-    ``EXPORT_KEY_MISMATCH`` when another key sealed it, or it was sealed for another archive."""
+def unseal(sealed_password: bytes, sha256: str, keys: ExportKeys) -> str:
+    """The archive's password (the caller shows it once and clears ``sealed_password``), opened with the
+    current key or a previous one; ``EXPORT_KEY_MISMATCH`` when none of them sealed it, or it was sealed for
+    another archive."""
     nonce, body = sealed_password[:12], sealed_password[12:]
-    try:
-        return AESGCM(key).decrypt(nonce, body, sha256.encode()).decode()
-    except InvalidTag:
-        raise DomainError.one(
-            None,
-            "EXPORT_KEY_MISMATCH",
-            "This server's export key did not seal this export (SCHOOLGRAPH_EXPORT_KEY_FILE must name the key "
-            "the jobs runner used): the platform operator must restore it.",
-        ) from None
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(nonce, body, sha256.encode()).decode()
+        except InvalidTag:
+            continue
+    raise DomainError.one(
+        None,
+        "EXPORT_KEY_MISMATCH",
+        "None of this server's export keys sealed this export (SCHOOLGRAPH_EXPORT_KEY_FILE must name the key "
+        "the jobs runner used, or SCHOOLGRAPH_EXPORT_PREVIOUS_KEY_FILES keep it during a rotation): the "
+        "platform operator must restore it.",
+    )
+
+
+def reseal(sealed_password: bytes, sha256: str, keys: ExportKeys) -> bytes:
+    """The same password sealed anew under the current key (``EXPORT_KEY_MISMATCH`` as :func:`unseal`)."""
+    return seal_password(unseal(sealed_password, sha256, keys), sha256, keys.current)

@@ -271,12 +271,16 @@ TABLES: tuple[TableEntry, ...] = (
     entry("curriculum_rungs", Subject.NONE, operational="id ladder_id position code statement"),
     entry(
         "destruction_records", Subject.NONE, retention=PLATFORM,
-        links=(Link("requested_by", U, KEEP), Link("handover_by", U, KEEP)),
+        links=(Link("requested_by", U, KEEP), Link("handover_by", U, KEEP), Link("credential_holder", U, KEEP)),
         operational="id tenant_id school_slug school_name reason requested_at destroy_on status export_path "
         "export_sha256 export_bytes destroyed_at row_counts total_rows trust_id handover handover_at "
         # sealed_password: the seal of a whole school's archive until release; no one person's datum.
-        "return_until archive_sha256 released_at copies_purged_at sealed_password",
-        identifier="requested_by handover_by",
+        # credential_hash: the digest of the school's handover credential (its recipient's key to that
+        # archive), copied at termination; likewise the school's, not a person's.
+        "return_until archive_sha256 released_at copies_purged_at sealed_password credential_hash",
+        # credential_holder: the Super-User's account id (the account goes with the school's data); kept as
+        # the platform log's actor id of the handover, like handover_by.
+        identifier="requested_by handover_by credential_holder",
     ),
     entry(
         "downloads", A, links=(Link("account_id", A, DELETE),),
@@ -550,8 +554,11 @@ TABLES: tuple[TableEntry, ...] = (
         "created_at updated_at",
     ),
     entry(
-        "termination_preferences", Subject.NONE, links=(Link("chosen_by", A, NULL),),
-        operational="school_id choice chosen_at", identifier="chosen_by",
+        # Erasing the Super-User who chose voids the handover credential they were given.
+        "termination_preferences", Subject.NONE,
+        links=(Link("chosen_by", A, NULL, also=("credential_hash", "credential_issued_at")),),
+        operational="school_id choice chosen_at credential_issued_at", identifier="chosen_by",
+        credentials="credential_hash",
     ),
     entry(
         "trust_admin_accounts", U, retention=PLATFORM, platform=_OPERATORS,

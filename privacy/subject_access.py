@@ -185,7 +185,12 @@ async def _get(session: AsyncSession, school_id: uuid.UUID, request_id: uuid.UUI
 
 
 async def release(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, key: bytes, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    *,
+    keys: exporter.ExportKeys,
+    now: datetime,
 ) -> Released:
     """Release a READY export for :data:`DOWNLOAD_DAYS` days (or the shorter period the school set,
     ``subject_access_exports``): its password (AES-256, LRS 6.8) unsealed for
@@ -200,7 +205,7 @@ async def release(
             else "The export was already released.",
         )
     assert row.sealed_password is not None and row.archive_sha256 is not None
-    password = exporter.unseal(row.sealed_password, row.archive_sha256, key)
+    password = exporter.unseal(row.sealed_password, row.archive_sha256, keys)
     row.status, row.released_by, row.released_at = "RELEASED", principal.account_id, now
     row.staged_key, row.archive_key, row.sealed_password = None, row.staged_key, None
     row.expires_at = now + timedelta(days=await retention.export_days(session, principal.school_id))

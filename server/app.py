@@ -27,7 +27,11 @@ from server.oneroster_http import oneroster_collection, oneroster_object, oneros
 from server.persisted import check_registered_operations
 from server.runtime import Runtime
 from server.subject_access_http import subject_access_download
-from server.termination_http import termination_export_download
+from server.termination_http import (
+    school_termination_export_download,
+    school_termination_export_release,
+    termination_export_download,
+)
 from server.tracing import instrument, tracing_configured
 
 
@@ -90,6 +94,12 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route("/trusts/{slug}/graphql", trust_graphql, methods=["GET", "POST"]),
             Route("/platform/graphql", platform_graphql, methods=["GET", "POST"]),
             Route("/schools/{slug}/subject-access/{request_id}", subject_access_download, methods=["GET"]),
+            Route("/schools/{slug}/termination-export", school_termination_export_download, methods=["GET"]),
+            Route(
+                "/schools/{slug}/termination-export/release",
+                school_termination_export_release,
+                methods=["POST"],
+            ),
             Route(
                 "/trusts/{slug}/termination-exports/{school_id}", termination_export_download, methods=["GET"]
             ),

@@ -10,7 +10,7 @@ Two steps, on purpose in two places:
    the school is written to a JSON export under the data directory, then really DELETEd from every table
    that has a ``school_id`` column (the catalog is the list, so tables added later are included), children
    before parents; the export and the school's files are then packed into an AES-256 zip marked PROTECT
-   under a fresh password, sealed under the server's export key until a trust admin releases it
+   under a fresh password, sealed under the server's export key until its recipient releases it
    (``privacy.exporter.seal``, LRS 6.6, LRS 6.8): no plain copy stays on disk. The destruction record gets
    the row counts per table, the archive's path and SHA-256, the sealed password, and the time. The audit
    log refuses DELETE by trigger (append-only): the owner disables that trigger for its own transaction
@@ -41,18 +41,20 @@ from auth.service import revoke_sessions
 from common.errors import DomainError, Problems
 from common.events import emit_for_school
 from learning.achievements import export_rows
-from models import School
+from models import Account, School
 from models.licensing import OPEN_NOVATION, DestructionRecord, Novation, Suspension
+from models.platform import SuperUser
 from models.privacy import TerminationPreference
 from privacy.exporter import Sealed, seal
 from subscriptions.licences import end_school_cover
 from subscriptions.trusts import current_trust_ids
 from tenants.context import bind, bound
+from tenants.scoping import in_school, same_school
 
 RETURN_WINDOW = timedelta(days=30)
 """How long a returned export stays downloadable after the destruction (LL 5.1.3; subscriptions/handover.py)."""
 TERMINATION_REASONS = ("END_OF_LICENCE", "NON_PAYMENT", "AT_LICENSEE_REQUEST", "BREACH")
-SECRET_COLUMNS = ("password_hash", "token_hash", "code_hash")
+SECRET_COLUMNS = ("password_hash", "token_hash", "code_hash", "credential_hash")
 """Left out of the export: credentials are not User Data to return, and a copy of them is only a risk."""
 
 _TENANT_TABLES = text(
@@ -116,12 +118,16 @@ async def terminate(
     async with bound(session, [school_id]):  # the memberships go with the data: keep who to return it to
         trust_id = (await current_trust_ids(session, [school_id], today)).get(school_id)
         preferred = await session.get(TerminationPreference, school_id)  # a Super-User's standing choice
+        holder = await credential_holder(session, school_id, preferred)
     await end_school_cover(session, school_id, on=today, status="TERMINATED")
     record = DestructionRecord(
         trust_id=trust_id,
         handover=None if preferred is None else preferred.choice,
         handover_by=None if preferred is None else preferred.chosen_by,
         handover_at=None if preferred is None else preferred.chosen_at,
+        # The Super-User's handover credential (its digest): its holder releases and downloads the export.
+        credential_hash=None if holder is None or preferred is None else preferred.credential_hash,
+        credential_holder=holder,
         tenant_id=school_id,
         school_slug=school.slug,
         school_name=school.name,
@@ -141,6 +147,26 @@ async def terminate(
         detail={"reason": reason, "destroyOn": str(destroy_on)},
     )
     return record
+
+
+async def credential_holder(
+    session: AsyncSession, school_id: uuid.UUID, preferred: TerminationPreference | None
+) -> uuid.UUID | None:
+    """Who the school's handover credential was issued to, if it is honoured: only while they are still one
+    of its Super-Users with an active account when the school is terminated (one who left, was disabled or
+    was replaced gets nothing; the trust's admins, if any, still can)."""
+    if preferred is None or preferred.credential_hash is None or preferred.chosen_by is None:
+        return None
+    holder: uuid.UUID | None = await session.scalar(
+        select(SuperUser.account_id)
+        .join(Account, same_school(Account, SuperUser) & (Account.id == SuperUser.account_id))
+        .where(
+            in_school(SuperUser, school_id),
+            SuperUser.account_id == preferred.chosen_by,
+            Account.status == "ACTIVE",
+        )
+    )
+    return holder
 
 
 def due(today: date) -> object:

@@ -14,7 +14,7 @@ import pytest
 import pyzipper
 
 from common.errors import DomainError
-from privacy.exporter import MARKING_LINE, export_key, seal, unseal
+from privacy.exporter import MARKING_LINE, ExportKeys, export_key, previous_export_key, reseal, seal, unseal
 
 FILES = {
     "subject-access.json": b'{"marking": "PROTECT", "upn": "A123456789012"}\n',
@@ -27,7 +27,7 @@ def _sealed(tmp_path: Path) -> tuple[bytes, str, Path]:
     sealed = seal(FILES, key)
     path = tmp_path / "export.zip"
     path.write_bytes(sealed.archive)
-    return sealed.archive, unseal(sealed.sealed_password, sealed.sha256, key), path
+    return sealed.archive, unseal(sealed.sealed_password, sealed.sha256, ExportKeys(key)), path
 
 
 def test_a_sealed_export_opens_with_its_password_only(tmp_path: Path) -> None:
@@ -51,10 +51,33 @@ def test_a_sealed_export_opens_with_its_password_only(tmp_path: Path) -> None:
 
     again = seal(FILES, export_key(tmp_path))
     with pytest.raises(DomainError) as wrong_key:
-        unseal(again.sealed_password, again.sha256, export_key(tmp_path / "elsewhere"))
+        unseal(again.sealed_password, again.sha256, ExportKeys(export_key(tmp_path / "elsewhere")))
     assert wrong_key.value.problems[0].code == "EXPORT_KEY_MISMATCH"
     with pytest.raises(DomainError):  # a seal is for its own archive
-        unseal(again.sealed_password, "0" * 64, export_key(tmp_path))
+        unseal(again.sealed_password, "0" * 64, ExportKeys(export_key(tmp_path)))
+
+
+def test_previous_keys_still_unseal_and_reseal_moves_a_seal_to_the_current_key(tmp_path: Path) -> None:
+    """LRS 6.8: a seal made under the old key opens with ExportKeys(new, previous=(old,)); re-sealed, it opens
+    with the new key alone and no longer with the old; a previous key file that is missing or not a key is
+    refused by name (EXPORT_KEY_UNREADABLE), never used."""
+    old, new = export_key(tmp_path, tmp_path / "old"), export_key(tmp_path, tmp_path / "new")
+    sealed = seal(FILES, old)
+    rotating = ExportKeys(new, (old,))
+    password = unseal(sealed.sealed_password, sealed.sha256, rotating)
+    with pytest.raises(DomainError) as refused:
+        unseal(sealed.sealed_password, sealed.sha256, ExportKeys(new))
+    assert refused.value.problems[0].code == "EXPORT_KEY_MISMATCH"
+    moved = reseal(sealed.sealed_password, sealed.sha256, rotating)
+    assert unseal(moved, sealed.sha256, ExportKeys(new)) == password
+    with pytest.raises(DomainError):
+        unseal(moved, sealed.sha256, ExportKeys(old))
+    assert previous_export_key(tmp_path / "old") == old
+    (tmp_path / "short").write_bytes(b"too short")
+    for path in (tmp_path / "missing", tmp_path / "short"):
+        with pytest.raises(DomainError) as unreadable:
+            previous_export_key(path)
+        assert unreadable.value.problems[0].code == "EXPORT_KEY_UNREADABLE"
 
 
 async def test_a_sealed_export_opens_with_7_zip(tmp_path: Path) -> None:

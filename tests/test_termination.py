@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import Settings
 from graph.core.relay import to_global_id
-from privacy.exporter import export_key, unseal
+from privacy.exporter import ExportKeys, export_key, unseal
 from server.jobs import run_jobs
 from storage.files import local_store
 from storage.files import storage_key as file_key
@@ -226,7 +226,7 @@ async def test_termination_exports_then_destroys_every_tenant_row_with_a_record(
                 text("SELECT sealed_password FROM destruction_records WHERE tenant_id = :s"), {"s": school.id}
             )
         ).scalar_one()
-    password = unseal(sealed, record["exportSha256"], export_key(tmp_path))
+    password = unseal(sealed, record["exportSha256"], ExportKeys(export_key(tmp_path)))
     with pyzipper.AESZipFile(io.BytesIO(packed)) as archive:
         with pytest.raises(RuntimeError):
             archive.read("termination-export.json")

@@ -197,10 +197,20 @@ class DestructionRecordType(Node):
     total_rows: int
     row_counts: list[TableRows] = strawberry.field(metadata=list_size(100))
     handover: str | None = strawberry.field(
-        default=None, description="RETURN or DELETE, as the school's trust admins chose (null: not chosen)."
+        default=None,
+        description="RETURN or DELETE, as a Super-User of the school chose in advance or its trust's admins "
+        "chose (null: not chosen).",
+    )
+    super_user_credential: bool = strawberry.field(
+        default=False,
+        description="A Super-User of the school holds a handover credential for this export (issued when they "
+        "chose RETURN, honoured as they were still a Super-User with an active account at termination): they "
+        "release and download it at the school's termination-export route.",
     )
     return_until: datetime.date | None = strawberry.field(
-        default=None, description="A returned export is downloadable by the trust's admins until this day."
+        default=None,
+        description="A returned export is downloadable by the trust's admins and the credential's holder until "
+        "this day.",
     )
     released_at: datetime.datetime | None = None
     copies_purged_at: datetime.datetime | None = strawberry.field(
@@ -224,6 +234,7 @@ class DestructionRecordType(Node):
             total_rows=row.total_rows,
             row_counts=[TableRows(table=t, rows=int(n)) for t, n in sorted(row.row_counts.items())],
             handover=row.handover,
+            super_user_credential=row.credential_hash is not None,
             return_until=row.return_until,
             released_at=row.released_at,
             copies_purged_at=row.copies_purged_at,

@@ -14,7 +14,7 @@ from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
 from graph.platform.context import AdminContext, trust_admin_of
 from graph.platform.types import DestructionRecordType
-from privacy.exporter import export_key_of
+from privacy.exporter import export_keys_of
 from subscriptions import handover
 
 
@@ -76,7 +76,7 @@ async def release_termination_export(
         info,
         ReleaseTerminationExportPayload,
         lambda school_id: handover.release(
-            ctx.session, trust_admin_of(info), school_id, key=export_key_of(ctx.auth.settings), now=ctx.now
+            ctx.session, trust_admin_of(info), school_id, keys=export_keys_of(ctx.auth.settings), now=ctx.now
         ),
         [("schoolId", "School", input.school_id)],
         done=lambda released: ReleaseTerminationExportPayload(

@@ -24,8 +24,9 @@ from graph.school.privacy.types import (
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
 from privacy import erasure, retention, subject_access
 from privacy import restriction as restrictions
-from privacy.exporter import export_key_of
+from privacy.exporter import export_keys_of
 from subscriptions import handover
+from subscriptions.handover import DOWNLOAD_PATH, RELEASE_PATH
 
 
 @strawberry.input
@@ -126,7 +127,7 @@ async def release_subject_access_export(
         info,
         ReleaseSubjectAccessExportPayload,
         lambda request_id: subject_access.release(
-            ctx.session, ctx.principal, request_id, key=export_key_of(ctx.auth.settings), now=ctx.now
+            ctx.session, ctx.principal, request_id, keys=export_keys_of(ctx.auth.settings), now=ctx.now
         ),
         [("requestId", "SubjectAccessRequest", input.request_id)],
         done=lambda released: ReleaseSubjectAccessExportPayload(
@@ -231,6 +232,15 @@ class SetTerminationHandoverInput:
 @strawberry.type
 class SetTerminationHandoverPayload:
     choice: str | None = None
+    handover_credential: str | None = strawberry.field(
+        default=None,
+        description="On RETURN: the handover credential, shown this once and stored only as its hash (any "
+        "earlier one stops working). After the school's termination and destruction, its holder releases the "
+        "export (POST releasePath) and downloads it (GET downloadPath) with it as the bearer token, until the "
+        "return window closes; nobody of the school can sign in by then. Keep it outside the school's systems.",
+    )
+    release_path: str | None = None
+    download_path: str | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -242,7 +252,16 @@ async def set_termination_handover(
         info,
         SetTerminationHandoverPayload,
         lambda: handover.prefer(ctx.session, ctx.principal, input.choice.value, now=ctx.now),
-        done=lambda row: SetTerminationHandoverPayload(choice=row.choice),
+        done=lambda preferred: SetTerminationHandoverPayload(
+            choice=preferred.row.choice,
+            handover_credential=preferred.credential,
+            release_path=None
+            if preferred.credential is None
+            else f"/schools/{ctx.tenant.slug}{RELEASE_PATH}",
+            download_path=None
+            if preferred.credential is None
+            else f"/schools/{ctx.tenant.slug}{DOWNLOAD_PATH}",
+        ),
     )
 
 
@@ -332,5 +351,6 @@ class PrivacyMutation:
         policies.SCHOOL_ADMIN,
         resolver=set_termination_handover,
         description="A Super-User's standing choice for the school's data at termination (LL 5.1.3): RETURN (an "
-        "encrypted export for the trust's admins to download) or DELETE (every copy purged with the data).",
+        "encrypted export for this Super-User, with the handover credential shown once here, and for the "
+        "trust's admins, to download) or DELETE (every copy purged with the data).",
     )

@@ -1,5 +1,5 @@
 """Privacy queries: the admins' queue of subject access requests and its overdue report, the retention
-report and the school's retention periods, the overdue leavers."""
+report and the school's retention periods, the overdue leavers, the standing termination handover."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from graph.school.privacy.types import (
     RetentionDueType,
     RetentionPeriodType,
     SubjectAccessRequestType,
+    TerminationHandoverType,
 )
 from privacy import leavers, retention, subject_access
+from subscriptions import handover
 
 
 async def _requests(info: Info, overdue: bool = False) -> list[SubjectAccessRequestType]:
@@ -45,6 +47,12 @@ async def _overdue_leavers(info: Info) -> list[LeaverType]:
     return [LeaverType(row=row) for row in await leavers.overdue(ctx.session, ctx.tenant.id, now=ctx.now)]
 
 
+async def _termination_handover(info: Info) -> TerminationHandoverType | None:
+    ctx = info.context
+    found = await handover.standing(ctx.session, ctx.tenant.id)
+    return None if found is None else TerminationHandoverType.of(found)
+
+
 @strawberry.type
 class PrivacyQuery:
     subject_access_requests: list[SubjectAccessRequestType] | None = guarded(
@@ -66,6 +74,12 @@ class PrivacyQuery:
         description="The retention rules this school may tighten, with the platform's defaults and floors and "
         "the school's own periods (LL-S2 (v)).",
         metadata=list_size(20),
+    )
+    termination_handover: TerminationHandoverType | None = guarded(
+        policies.SCHOOL_ADMIN,
+        resolver=_termination_handover,
+        description="The Super-Users' standing choice for the school's data at termination (LL 5.1.3), and "
+        "whether its handover credential would be honoured; null: none recorded.",
     )
     overdue_leavers: list[LeaverType] | None = guarded(
         policies.SCHOOL_ADMIN,

@@ -16,6 +16,7 @@ from privacy.leavers import Leaver
 from privacy.registry import Subject
 from privacy.retention import Period
 from privacy.subjects import GLOBAL_TYPES
+from subscriptions.handover import Standing
 
 
 def person_of(global_id: str, field: str = "personId") -> tuple[Subject, uuid.UUID]:
@@ -135,6 +136,33 @@ class RestrictionType(Node):
     @classmethod
     def of(cls, row: ProcessingRestriction) -> RestrictionType:
         return cls(id=to_global_id("ProcessingRestriction", row.id), row=row)
+
+
+@strawberry.type(
+    name="TerminationHandover",
+    description="A Super-User's standing choice for the school's data at termination (LL 5.1.3, LL-A 9.3).",
+)
+class TerminationHandoverType:
+    choice: str = strawberry.field(description="RETURN or DELETE.")
+    chosen_at: datetime.datetime
+    credential_issued_at: datetime.datetime | None = strawberry.field(
+        description="On RETURN: when the Super-User who chose was shown the handover credential (it is never "
+        "shown again; choosing RETURN again issues a new one)."
+    )
+    credential_honoured: bool = strawberry.field(
+        description="Whether a termination now would honour that credential: its holder is still a Super-User "
+        "of the school with an active account. If not, a Super-User chooses RETURN again."
+    )
+
+    @classmethod
+    def of(cls, standing: Standing) -> TerminationHandoverType:
+        row = standing.row
+        return cls(
+            choice=row.choice,
+            chosen_at=row.chosen_at,
+            credential_issued_at=row.credential_issued_at,
+            credential_honoured=standing.credential_honoured,
+        )
 
 
 @strawberry.type(
