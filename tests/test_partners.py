@@ -839,7 +839,14 @@ def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
     assert opened["progress.read"] == {
         *(
             f"Query.{f}"
-            for f in ("ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory", "learningChanges")
+            for f in (
+                "ladders",
+                "ladder",
+                "levelScale",
+                "pupilProgress",
+                "judgementHistory",
+                "learningChanges",
+            )
         ),
         *(f"Judgement.{f}" for f in ("level", "assessedOn", "recordedAt", "pupil", "rung")),
         *(f"PupilProgress.{f}" for f in PROGRESS_FIELDS),

@@ -162,7 +162,9 @@ async def test_erasing_a_pupil_leaves_nothing_of_them_but_a_pseudonymous_record(
     async with owner_engine.begin() as connection:
         await connection.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school.id)})
         tombstones = (
-            (await connection.execute(text("SELECT to_jsonb(t) AS row FROM change_tombstones t"))).scalars().all()
+            (await connection.execute(text("SELECT to_jsonb(t) AS row FROM change_tombstones t")))
+            .scalars()
+            .all()
         )
     assert {frozenset(row) for row in tombstones} == {
         frozenset({"school_id", "collection", "sourced_id", "changed_version", "deleted_at", "pupil_id"})
