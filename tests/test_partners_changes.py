@@ -239,7 +239,9 @@ async def test_a_tombstone_is_purged_after_thirty_days_by_the_retention_step(
     async with owner_engine.begin() as connection:
         await connection.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school.id)})
         deleted_at = (
-            await connection.execute(text("SELECT max(deleted_at) FROM change_tombstones"))
+            await connection.execute(
+                text("SELECT max(deleted_at) FROM change_tombstones WHERE school_id = :s"), {"s": school.id}
+            )
         ).scalar()
     assert deleted_at is not None
 

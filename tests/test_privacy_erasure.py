@@ -162,7 +162,12 @@ async def test_erasing_a_pupil_leaves_nothing_of_them_but_a_pseudonymous_record(
     async with owner_engine.begin() as connection:
         await connection.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school.id)})
         tombstones = (
-            (await connection.execute(text("SELECT to_jsonb(t) AS row FROM change_tombstones t")))
+            (
+                await connection.execute(
+                    text("SELECT to_jsonb(t) AS row FROM change_tombstones t WHERE school_id = :s"),
+                    {"s": school.id},
+                )
+            )
             .scalars()
             .all()
         )
