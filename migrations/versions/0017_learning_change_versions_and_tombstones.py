@@ -49,7 +49,18 @@ the sourcedId is the feed's (``coalesce(column, id::text)``, roster.records.key)
 COLLECTIONS = ("users", "classes", "judgements", "achievements")
 
 
+def _allow_triggers() -> None:
+    """On Citus, as ``citus.distribute()`` sets them, from the migration's first statement: triggers on
+    distributed tables (each fires within its row's shard group; the database's setting, migration 0016,
+    reaches new sessions only), and one connection per worker (a table cannot be distributed after a
+    parallel command, here the new columns' DDL, in the same transaction). Nothing on plain PostgreSQL."""
+    if citus.installed():
+        op.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+        op.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
+
+
 def upgrade() -> None:
+    _allow_triggers()
     for table in LEARNING:
         op.add_column(
             table, sa.Column("changed_version", sa.BigInteger(), server_default=sa.text("0"), nullable=False)
@@ -89,7 +100,8 @@ def upgrade() -> None:
         "CREATE TRIGGER stamp_change_version BEFORE INSERT OR UPDATE ON change_tombstones "
         "FOR EACH ROW EXECUTE FUNCTION stamp_change_version()"
     )
-    # One function for every fed table, told by its trigger's arguments what the row is in the feed. A
+    # One function for every fed table, told by its trigger's arguments what the row is in the feed (its
+    # collection, its sourcedId's column, its pupil's column, and whether it is a pupil's record). A
     # second deletion of one sourcedId (deleted, made again, deleted) moves its tombstone to the new version.
     # A pupil's judgement or achievement names the pupil only while the pupil exists: deleted with the pupil
     # (a cascade) it is NULL at once, and the pupil's own deletion empties it on their earlier tombstones
@@ -110,7 +122,7 @@ def upgrade() -> None:
                     coalesce(old_row ->> nullif(TG_ARGV[1], ''), OLD.id::text), pupil)
             ON CONFLICT (school_id, collection, sourced_id)
             DO UPDATE SET deleted_at = excluded.deleted_at, pupil_id = excluded.pupil_id;
-            IF TG_TABLE_NAME = 'pupils' THEN
+            IF TG_ARGV[3] = 'pupil' THEN  -- (not TG_TABLE_NAME: on Citus the trigger fires on a shard)
                 UPDATE change_tombstones SET pupil_id = NULL
                 WHERE school_id = OLD.school_id AND pupil_id = OLD.id;
             END IF;
@@ -121,11 +133,13 @@ def upgrade() -> None:
     for table, collection, sourced, pupil in TOMBSTONED:
         op.execute(
             f'CREATE TRIGGER record_change_tombstone AFTER DELETE ON "{table}" FOR EACH ROW '
-            f"EXECUTE FUNCTION record_change_tombstone('{collection}', '{sourced}', '{pupil}')"
+            f"EXECUTE FUNCTION record_change_tombstone('{collection}', '{sourced}', '{pupil}', "
+            f"'{'pupil' if table == 'pupils' else ''}')"
         )
 
 
 def downgrade() -> None:
+    _allow_triggers()
     for table, *_ in TOMBSTONED:
         op.execute(f'DROP TRIGGER record_change_tombstone ON "{table}"')
     op.execute("DROP FUNCTION record_change_tombstone()")
