@@ -186,6 +186,15 @@ def _rows(school: SchoolRef, collections: tuple[str, ...]) -> Any:
     return union_all(*parts).subquery("changes")
 
 
+def _horizon(school: SchoolRef) -> Any:
+    """``roster_change_horizon()`` where the school's rows are written: an aggregate over (at most one of)
+    the school's own tombstones, so that on Citus the statement is routed whole to the worker holding the
+    school's shards and the function reads that node's transactions, whose ids the school's versions are
+    (on plain PostgreSQL, the one server's). One row whether or not the school has a tombstone."""
+    one = select(literal(1)).where(in_school(ChangeTombstone, school.id)).limit(1).subquery("one")
+    return select(func.roster_change_horizon() + 0 * func.count()).select_from(one)
+
+
 async def read(
     session: AsyncSession,
     school: SchoolRef,
@@ -202,7 +211,7 @@ async def read(
     snapshot (and a third to record the pupils, when there are any)."""
     if not collections:
         return Feed([], since)
-    horizon = (await session.execute(select(func.roster_change_horizon()))).scalar_one()
+    horizon = (await session.execute(_horizon(school))).scalar_one()
     rows = _rows(school, collections)
     after = tuple_(rows.c.version, rows.c.collection, rows.c.sourcedId) > tuple_(
         literal(since.version, BigInteger), literal(since.collection, Text), literal(since.sourced_id, Text)

@@ -1121,7 +1121,6 @@ async def test_the_change_feed_serves_each_change_once_with_tombstones(
     assert bad.status_code == 400
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_never_skips_a_change_that_commits_late(
     reader: tuple[SchoolData, httpx.AsyncClient], engine: AsyncEngine
 ) -> None:

@@ -24,14 +24,11 @@ from models.learning import Achievement
 from partners import changes
 from server.jobs import run_jobs
 from tenants.context import bind
-from tests.factories.citus import ROSTER_CHANGE_VERSIONS
 from tests.factories.learning import gid, starter, today
 from tests.factories.partners import PartnerFactory, fetch_token, oauth_client
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory
 from tests.test_partners_scopes import _learning, _token
-
-pytestmark = pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 
 LEARNING = """
 query($since: String!, $first: Int, $after: String) {

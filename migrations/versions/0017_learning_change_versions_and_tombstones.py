@@ -48,6 +48,63 @@ the sourcedId is the feed's (``coalesce(column, id::text)``, roster.records.key)
 
 COLLECTIONS = ("users", "classes", "judgements", "achievements")
 
+# The 64-bit transaction id of a 32-bit one (pg_locks, pg_prepared_xacts): the one of the current epoch at
+# or below ``cur``, the snapshot's first unassigned id (as migration 0015).
+_FULL_XID = (
+    "(((cur >> 32) << 32) + xid - CASE WHEN ((cur >> 32) << 32) + xid > cur THEN 4294967296 ELSE 0 END)"
+)
+
+
+def _horizon(epoch: int, *, prepared: bool) -> str:
+    """``roster_change_horizon()`` (migration 0015's), with ``prepared``: a prepared transaction of this
+    database (two-phase commit: Citus commits a transaction that wrote on several nodes so) holds the
+    horizon back too, as a running one does; its locks have no backend (``pid`` is NULL), so the lock
+    table alone missed it. On Citus the feed calls it on the node holding the school's shards
+    (``partners.changes``), whose transaction ids its rows' versions are."""
+    held = (
+        "SELECT locks.transactionid::text::bigint AS xid FROM locks "
+        "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted "
+        "AND pid IN (SELECT pid FROM here)"
+    )
+    if prepared:
+        held += (
+            " UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts "
+            "WHERE database = current_database()"
+        )
+    return f"""
+        CREATE OR REPLACE FUNCTION roster_change_horizon() RETURNS bigint LANGUAGE sql VOLATILE AS $$
+            WITH locks AS MATERIALIZED (
+                SELECT locktype, database, pid, transactionid, mode, granted FROM pg_locks
+            ),
+            here AS (
+                SELECT DISTINCT pid FROM locks
+                WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND pid <> pg_backend_pid()
+            ),
+            snapshot AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS cur)
+            SELECT least(
+                (SELECT cur FROM snapshot),
+                (SELECT min({_FULL_XID}) FROM ({held}) AS held, snapshot)
+            ) + {int(epoch)}
+        $$"""  # noqa: S608 - the migration's own constants
+
+
+def _epoch() -> int:
+    """The constant migration 0015 put into the versions (its floor function is the snapshot's xmin plus it)."""
+    bind = op.get_bind()
+    return int(
+        bind.execute(
+            sa.text("SELECT roster_change_floor() - pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        ).scalar_one()
+    )
+
+
+def _replace_horizon(*, prepared: bool) -> None:
+    op.execute(_horizon(_epoch(), prepared=prepared))
+    if citus.installed():
+        # On every node: the feed runs it on the worker holding the school's shards.
+        op.execute("SELECT create_distributed_function('roster_change_horizon()')")
+
 
 def _allow_triggers() -> None:
     """On Citus, as ``citus.distribute()`` sets them, from the migration's first statement: triggers on
@@ -130,6 +187,7 @@ def upgrade() -> None:
         END
         $$"""
     )
+    _replace_horizon(prepared=True)
     for table, collection, sourced, pupil in TOMBSTONED:
         op.execute(
             f'CREATE TRIGGER record_change_tombstone AFTER DELETE ON "{table}" FOR EACH ROW '
@@ -143,6 +201,7 @@ def downgrade() -> None:
     for table, *_ in TOMBSTONED:
         op.execute(f'DROP TRIGGER record_change_tombstone ON "{table}"')
     op.execute("DROP FUNCTION record_change_tombstone()")
+    _replace_horizon(prepared=False)
     op.drop_table("change_tombstones")
     for table in LEARNING:
         op.execute(f'DROP TRIGGER stamp_change_version ON "{table}"')
