@@ -61,17 +61,13 @@ DELETED = "deleted"
 """The status of a tombstone: the object no longer exists (delete the copy)."""
 
 
-def _person_rows(model: Any) -> ColumnElement[bool]:
-    return served_persons(model)
-
-
 def _pupil_rows(model: Any) -> ColumnElement[bool]:
     """A judgement or achievement is served as its pupil is (the same restriction as ``served_persons``)."""
     return visible_to_all(model, model.pupil_id)
 
 
 def _every_row(model: Any) -> ColumnElement[bool]:
-    return literal(True)
+    return literal(True)  # a class carries no person: every one is served
 
 
 @dataclass(frozen=True)
@@ -101,9 +97,9 @@ class Fed:
 
 
 FED: tuple[Fed, ...] = (
-    Fed("users", Staff, ROSTER_READ, "source_id", _person_rows),
-    Fed("users", Pupil, ROSTER_READ, "source_id", _person_rows, pupil="id"),
-    Fed("users", Contact, ROSTER_READ, "source_id", _person_rows),
+    Fed("users", Staff, ROSTER_READ, "source_id", served_persons),
+    Fed("users", Pupil, ROSTER_READ, "source_id", served_persons, pupil="id"),
+    Fed("users", Contact, ROSTER_READ, "source_id", served_persons),
     Fed("classes", Group, ROSTER_READ, "external_id", _every_row),
     Fed("judgements", Judgement, PROGRESS_READ, None, _pupil_rows, pupil="pupil_id"),
     Fed("achievements", Achievement, ACHIEVEMENTS_READ, None, _pupil_rows, pupil="pupil_id"),
