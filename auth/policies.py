@@ -178,9 +178,13 @@ SIGNED_IN_PROGRESS = for_partners(SIGNED_IN, PROGRESS_READ)
 LEARNER_RECORD_ACHIEVEMENTS = for_partners(LEARNER_RECORD, ACHIEVEMENTS_READ)
 PUPIL_RECORD_ACHIEVEMENTS = for_partners(PUPIL_RECORD, ACHIEVEMENTS_READ)
 
-ROSTER_CHANGES = for_partners(
-    Policy("partners_only", "no account of the school (a feed for integration partners)", lambda p, _: False),
-    ROSTER_READ,
+PARTNERS_ONLY = Policy(
+    "partners_only", "no account of the school (a feed for integration partners)", lambda p, _: False
 )
+ROSTER_CHANGES = for_partners(PARTNERS_ONLY, ROSTER_READ)
 """The roster change feed at the GraphQL endpoint (``rosterChanges``): integration partners granted
 roster.read, as the REST feed; no account uses it."""
+LEARNING_CHANGES = for_partners(PARTNERS_ONLY, PROGRESS_READ, ACHIEVEMENTS_READ)
+"""The learning change feed (``learningChanges``): integration partners granted progress.read (its
+judgements) or achievements.read (its achievements); each is served only the collections its scopes
+open (``partners.changes.collections_for``); no account uses it."""

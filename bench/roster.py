@@ -12,7 +12,10 @@ class with a teacher: 326,400 enrollments), with demographics for every pupil. T
    as the command line runs it, timed end to end;
 2. **raw COPY**: the rows the import wrote (read back from every table it wrote) copied with asyncpg's
    ``copy_records_to_table`` into the same tables for a second school, timed around the COPYs only (the
-   tables analysed first, so that the reference does not depend on the statistics the import left).
+   tables analysed first, so that the reference does not depend on the statistics the import left);
+3. **the change-version trigger's cost**: the rows of the tables it stamps COPYed again with the trigger
+   and with it disabled, inside savepoints rolled back after each (so each copy meets the same tables),
+   three times each, the fastest of each compared (``_stamp_cost``).
 
 Both count the same rows (people, groups, terms, links, accounts), so rows/s compare like with like; the
 ratio import/COPY is the figure to watch (goal: at least 0.5). It also reports the import's peak memory
@@ -40,6 +43,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.stamping import StampCost, stamp_cost
 
 console = Console()
 URN = "912345"
@@ -229,7 +234,9 @@ async def run(runtime_url: URL, owner_url: URL, package: Path) -> dict[str, Any]
             raise SystemExit(f"the import was {report.outcome}")
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             other = await _school(session, "bench-roster-copy", None)
-        result |= await _raw_copy(owner_url, school, other)
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            spare = await _school(session, "bench-roster-stamp", None)
+        result |= await _raw_copy(owner_url, school, other, spare)
     finally:
         await engine.dispose()
     return result
@@ -266,7 +273,7 @@ async def _import(engine: Any, school: uuid.UUID, package: Path) -> dict[str, An
         }
 
 
-async def _raw_copy(owner_url: URL, school: uuid.UUID, other: uuid.UUID) -> dict[str, Any]:
+async def _raw_copy(owner_url: URL, school: uuid.UUID, other: uuid.UUID, spare: uuid.UUID) -> dict[str, Any]:
     """The same rows, raw: read them back, then COPY them into the same tables for another school, timed
     around the COPYs only.
 
@@ -305,9 +312,25 @@ async def _raw_copy(owner_url: URL, school: uuid.UUID, other: uuid.UUID) -> dict
                 per_table[table] = time.perf_counter() - began
                 copied[table] = len(rows)
             seconds = time.perf_counter() - started
+            stamp = await _stamp_cost(driver, data, other, spare)
     finally:
         await owner.dispose()
-    return {"copy_seconds": seconds, "copy_per_table": per_table, "copied": copied}
+    return {"copy_seconds": seconds, "copy_per_table": per_table, "copied": copied, "stamp": stamp}
+
+
+STAMPED = ("groups", "staff", "pupils", "contacts")
+"""The tables of the import whose rows the change-version trigger stamps (``stamp_change_version``)."""
+
+
+async def _stamp_cost(
+    driver: Any, data: dict[str, tuple[list[str], list[tuple[Any, ...]]]], other: uuid.UUID, spare: uuid.UUID
+) -> StampCost:
+    """The trigger's cost (:mod:`bench.stamping`) on the stamped tables' rows, copied for a spare school."""
+    rows = {
+        table: (data[table][0], [tuple(spare if v == other else v for v in r) for r in data[table][1]])
+        for table in STAMPED
+    }
+    return await stamp_cost(driver, rows)
 
 
 def main() -> int:
@@ -386,6 +409,7 @@ def _print_results(result: dict[str, Any], files: dict[str, int]) -> int:
             step, f"{seconds:.2f}", table_name, "" if copy_seconds is None else f"{copy_seconds:.2f}"
         )
     console.print(steps)
+    console.print(result["stamp"].describe(", ".join(STAMPED), result["import_seconds"], "the import's time"))
     ratio = import_rate / copy_rate
     colour = "green" if ratio >= 0.5 else "yellow"
     console.print(f"[bold {colour}]ratio import/COPY = {ratio:.2f}x[/bold {colour}] (goal >= 0.5x)")

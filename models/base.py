@@ -64,8 +64,9 @@ def timestamp(*, nullable: bool = True) -> Any:
 def change_version() -> Any:
     """``changed_version``: the change version of the row's last write (set by the database's
     ``stamp_change_version`` trigger on every insert and update from the writer's transaction id,
-    whatever the application sends, migration 0015; 0 for rows last written before the change feed
-    existed). Read by the partners' change feed (``partners/changes.py``)."""
+    whatever the application sends, migration 0015; on the roster rows, judgements, achievements and
+    the feed's tombstones, migration 0017; 0 for rows last written before the change feed existed). Read
+    by the partners' change feed (``partners/changes.py``)."""
     return Field(
         default=None,
         sa_type=BigInteger,

@@ -18,7 +18,7 @@ from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at, day, id_field, school_key, tenant_fk, timestamp, uuid_ref
+from models.base import change_version, created_at, day, id_field, school_key, tenant_fk, timestamp, uuid_ref
 
 LEVELS = ("NOT_YET", "WORKING_TOWARDS", "SECURE", "GREATER_DEPTH")
 """The judgement scale, lowest first. A school may rename the labels (``level_labels``), not the levels."""
@@ -140,6 +140,7 @@ class Judgement(SQLModel, table=True):
             "recorded_at",
             postgresql_include=["level"],
         ),
+        Index("ix_judgements_school_id_changed_version", "school_id", "changed_version"),
     )
 
     school_id: uuid.UUID = school_key()
@@ -154,6 +155,7 @@ class Judgement(SQLModel, table=True):
     recorded_by: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
     """The account that recorded it."""
     recorded_at: datetime = created_at()
+    changed_version: int | None = change_version()
 
 
 __all__ = [

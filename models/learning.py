@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at, day, id_field, school_key, tenant_fk, timestamp, uuid_ref
+from models.base import change_version, created_at, day, id_field, school_key, tenant_fk, timestamp, uuid_ref
 from models.content import content_refs
 
 ASSIGNMENT_KINDS = ("HOMEWORK", "REVISION")
@@ -90,6 +90,7 @@ class Achievement(SQLModel, table=True):
         tenant_fk(["pupil_id"], "pupils", ondelete="CASCADE"),
         CheckConstraint(f"kind IN {ACHIEVEMENT_KINDS}", name="kind"),
         Index("ix_achievements_school_id_pupil_id", "school_id", "pupil_id"),
+        Index("ix_achievements_school_id_changed_version", "school_id", "changed_version"),
     )
 
     school_id: uuid.UUID = school_key()
@@ -102,6 +103,7 @@ class Achievement(SQLModel, table=True):
     grade: str | None = Field(default=None, max_length=60)
     recorded_by: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
     created_at: datetime = created_at()
+    changed_version: int | None = change_version()
 
 
 class LearningGoal(SQLModel, table=True):

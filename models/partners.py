@@ -18,12 +18,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.types import String
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at, id_field, school_key, tenant_fk, timestamp, uuid_ref
+from models.base import change_version, created_at, id_field, school_key, tenant_fk, timestamp, uuid_ref
 
 PARTNER_STATUSES = ("ACTIVE", "DISABLED")
 SCOPE_MAX = 40
@@ -145,6 +145,30 @@ class PartnerToken(SQLModel, table=True):
     issued_at: datetime = timestamp(nullable=False)
     expires_at: datetime = timestamp(nullable=False)
     revoked_at: datetime | None = timestamp()
+
+
+TOMBSTONE_COLLECTIONS = ("users", "classes", "judgements", "achievements")
+
+
+class ChangeTombstone(SQLModel, table=True):
+    """A deleted object of the partners' change feed (migration 0017): its collection, sourcedId and the
+    version and time of its deletion, written by the fed tables' ``record_change_tombstone`` trigger; no
+    name, no data. ``pupil_id`` names the pupil of a deleted judgement or achievement while the pupil
+    exists (a restriction hides it); purged 30 days after the deletion (the retention step)."""
+
+    __tablename__ = "change_tombstones"
+    __table_args__ = (
+        CheckConstraint(f"collection IN {TOMBSTONE_COLLECTIONS}", name="collection"),
+        Index("ix_change_tombstones_school_id_changed_version", "school_id", "changed_version"),
+        Index("ix_change_tombstones_school_id_pupil_id", "school_id", "pupil_id"),
+    )
+
+    school_id: uuid.UUID = school_key()
+    collection: str = Field(primary_key=True, max_length=16)
+    sourced_id: str = Field(primary_key=True, sa_type=Text)
+    changed_version: int | None = change_version()
+    deleted_at: datetime = created_at()
+    pupil_id: uuid.UUID | None = uuid_ref(nullable=True)
 
 
 class RosterChangeHead(SQLModel, table=True):

@@ -1,22 +1,33 @@
-"""The roster change feed for partners (issue 14): every change to a person or a class, in version order,
-with deactivations as tombstones, never skipping a change that commits late.
+"""The partners' change feed (issue 14): every change to a person, class, judgement or achievement, in
+version order, with deactivations and deletions as tombstones, never skipping a change that commits late.
 
-Each row of ``staff``, ``pupils``, ``contacts`` and ``groups`` carries ``changed_version``, stamped by a
-database trigger on every insert and update (so no writer can forget it): the writer's transaction id
-plus a constant above every version of the first design (migration 0015). No lock and no read, so roster
+One feed, several collections, each opened by a scope (:data:`FED`): ``users`` (staff, pupils, contacts)
+and ``classes`` (groups) with roster.read, ``judgements`` with progress.read, ``achievements`` with
+achievements.read. The REST door (``GET .../ims/oneroster/v1p1/changes``) and the GraphQL connection
+``rosterChanges`` read the roster collections; ``learningChanges`` reads the learning ones; a caller is
+served only the collections its scopes cover (:func:`collections_for`).
+
+Each row of a fed table carries ``changed_version``, stamped by a database trigger on every insert and
+update (so no writer can forget it): the writer's transaction id plus a constant above every version of
+the first design (migrations 0015, 0017: one trigger function for every table). No lock and no read, so
 writers of one school never queue behind each other (the first design, 0011, took each version from the
 school's row in ``roster_change_heads``, locked until the writer committed: one school's writes queued,
 and under load timed out). Versions are handed out in the order the writers started, not the order they
-commit, so the feed serves only the versions below ``roster_change_horizon()``, read first in a
-statement of its own: the oldest transaction id still held by a transaction of this database, or the
-first not yet assigned. A change that has not committed yet is at or above the horizon, and so is every
-later one: a consumer that has read up to N never misses a change by asking for versions after N. A
-long transaction (an import) holds the feed back while it runs; nothing is skipped.
+commit, so the feed serves only the versions below ``roster_change_horizon()``, read first in a statement
+of its own: the oldest transaction id still held by a transaction of this database (whatever table it
+writes), or the first not yet assigned. A change that has not committed yet is at or above the horizon, and
+so is every later one: a consumer that has read up to N never misses a change by asking for versions after
+N. A long transaction (an import) holds the feed back while it runs; nothing is skipped.
 
 A consumer pages with the opaque ``next`` it is given (the last ``(version, collection, sourcedId)``,
-keyset); a row changed twice is served once, at its latest version. Deleting a person is not a feed
-event: people leave by deactivation (``status`` ``tobedeleted``, the tombstone); only erasure removes
-rows, and an erasure must not leave the erased person's identifier behind in a feed.
+keyset); a row changed twice is served once, at its latest version. A person or class that leaves is
+deactivated (``status`` ``tobedeleted``). A row that is deleted (an erased person and their judgements and
+achievements, a deleted class) leaves a tombstone in ``change_tombstones`` (the fed tables'
+``record_change_tombstone`` trigger, migration 0017), versioned the same way and served as ``status``
+``deleted`` with its collection and sourcedId, so that the partner deletes its copy (GDPR Art. 17(2), 19).
+The tombstone keeps nothing else and is purged 30 days after the deletion (the retention step;
+docs/adr/0016). A pupil whose processing is restricted is never served: neither as a person, nor their
+judgements and achievements, nor those rows' tombstones while the pupil exists.
 """
 
 from __future__ import annotations
@@ -24,23 +35,90 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import UUID, BigInteger, Text, case, cast, func, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from audit.queries import BULK_PUPIL_READ
 from common.events import emit
 from models import Contact, Group, Pupil, Staff
+from models.curriculum import Judgement
+from models.learning import Achievement
+from models.partners import ChangeTombstone
 from partners.oneroster.resources import served_persons
+from partners.scopes import ACHIEVEMENTS_READ, PROGRESS_READ, ROSTER_READ
+from people.processing import visible_to_all
 from roster.reading import SchoolRef
 from roster.records import key
 from tenants.scoping import in_school
 
-FED = (("users", Staff, "source_id"), ("users", Pupil, "source_id"), ("users", Contact, "source_id"),
-       ("classes", Group, "external_id"))  # fmt: skip
+DELETED = "deleted"
+"""The status of a tombstone: the object no longer exists (delete the copy)."""
+
+
+def _pupil_rows(model: Any) -> ColumnElement[bool]:
+    """A judgement or achievement is served as its pupil is (the same restriction as ``served_persons``)."""
+    return visible_to_all(model, model.pupil_id)
+
+
+def _every_row(model: Any) -> ColumnElement[bool]:
+    return literal(True)  # a class carries no person: every one is served
+
+
+@dataclass(frozen=True)
+class Fed:
+    """One table of the feed: its collection, the scope that opens it, its sourcedId's column (None: the
+    row's own id), which of its rows are served, and its pupil (for the pupil access report)."""
+
+    collection: str
+    model: Any
+    scope: str
+    sourced_id: str | None
+    served: Callable[[Any], ColumnElement[bool]]
+    pupil: str | None = None
+
+    def rows(self, school: SchoolRef) -> Any:
+        model = self.model
+        sourced = key(model, self.sourced_id) if self.sourced_id else cast(model.id, Text)
+        status = case((model.active, "active"), else_="tobedeleted") if hasattr(model, "active") else "active"
+        pupil = getattr(model, self.pupil) if self.pupil else literal(None)
+        return select(
+            col(model.changed_version).label("version"),
+            literal(self.collection, Text).label("collection"),
+            sourced.label("sourcedId"),
+            (literal(status, Text) if isinstance(status, str) else status).label("status"),
+            cast(pupil, UUID(as_uuid=True)).label("pupil_id"),
+        ).where(in_school(model, school.id), self.served(model))
+
+
+FED: tuple[Fed, ...] = (
+    Fed("users", Staff, ROSTER_READ, "source_id", served_persons),
+    Fed("users", Pupil, ROSTER_READ, "source_id", served_persons, pupil="id"),
+    Fed("users", Contact, ROSTER_READ, "source_id", served_persons),
+    Fed("classes", Group, ROSTER_READ, "external_id", _every_row),
+    Fed("judgements", Judgement, PROGRESS_READ, None, _pupil_rows, pupil="pupil_id"),
+    Fed("achievements", Achievement, ACHIEVEMENTS_READ, None, _pupil_rows, pupil="pupil_id"),
+)
+"""Every fed table. Migration 0017's ``TOMBSTONED`` names the same tables, collections and sourcedIds for
+the tombstone trigger (tests/test_partners_changes.py checks they agree)."""
+
+ROSTER = ("users", "classes")
+LEARNING = ("judgements", "achievements")
+
+
+def collections_for(scopes: Iterable[str], among: Iterable[str]) -> tuple[str, ...]:
+    """The collections of ``among`` that ``scopes`` open, in feed order."""
+    granted, wanted = set(scopes), set(among)
+    found: list[str] = []
+    for fed in FED:
+        if fed.collection in wanted and fed.scope in granted and fed.collection not in found:
+            found.append(fed.collection)
+    return tuple(found)
 
 
 class BadCursor(ValueError):
@@ -82,29 +160,55 @@ class Feed:
     next: Cursor
 
 
-def _rows(school: SchoolRef) -> Any:
-    parts: list[Any] = []
-    for collection, model, column in FED:
-        pupil = model.id if model is Pupil else literal(None)
-        parts.append(
-            select(
-                col(model.changed_version).label("version"),
-                literal(collection, Text).label("collection"),
-                key(model, column).label("sourcedId"),
-                case((model.active, "active"), else_="tobedeleted").label("status"),
-                cast(pupil, UUID(as_uuid=True)).label("pupil_id"),
-            ).where(in_school(model, school.id), served_persons(model))
-        )
+def _tombstones(school: SchoolRef, collections: tuple[str, ...]) -> Any:
+    return select(
+        col(ChangeTombstone.changed_version).label("version"),
+        col(ChangeTombstone.collection).label("collection"),
+        col(ChangeTombstone.sourced_id).label("sourcedId"),
+        literal(DELETED, Text).label("status"),
+        cast(literal(None), UUID(as_uuid=True)).label("pupil_id"),
+    ).where(
+        in_school(ChangeTombstone, school.id),
+        col(ChangeTombstone.collection).in_(collections),
+        # A pupil's judgement or achievement, deleted while the pupil is restricted, stays hidden (the
+        # pupil's erasure empties pupil_id, and the tombstone is served then).
+        visible_to_all(ChangeTombstone, ChangeTombstone.pupil_id),
+    )
+
+
+def _rows(school: SchoolRef, collections: tuple[str, ...]) -> Any:
+    parts = [fed.rows(school) for fed in FED if fed.collection in collections]
+    parts.append(_tombstones(school, collections))
     return union_all(*parts).subquery("changes")
 
 
-async def read(session: AsyncSession, school: SchoolRef, since: Cursor, limit: int) -> Feed:
-    """The changes after ``since`` and below the horizon (the versions no transaction still running can
-    be given: :mod:`partners.changes`), oldest first, at most ``limit``; the pupils among them are
-    recorded for the pupil access report. Two statements: the horizon first, then the rows, in a later
-    snapshot."""
-    horizon = (await session.execute(select(func.roster_change_horizon()))).scalar_one()
-    rows = _rows(school)
+def _horizon(school: SchoolRef) -> Any:
+    """``roster_change_horizon()`` where the school's rows are written: an aggregate over (at most one of)
+    the school's own tombstones, so that on Citus the statement is routed whole to the worker holding the
+    school's shards and the function reads that node's transactions, whose ids the school's versions are
+    (on plain PostgreSQL, the one server's). One row whether or not the school has a tombstone."""
+    one = select(literal(1)).where(in_school(ChangeTombstone, school.id)).limit(1).subquery("one")
+    return select(func.roster_change_horizon() + 0 * func.count()).select_from(one)
+
+
+async def read(
+    session: AsyncSession,
+    school: SchoolRef,
+    since: Cursor,
+    limit: int,
+    collections: tuple[str, ...],
+    *,
+    via: str,
+) -> Feed:
+    """The changes of ``collections`` after ``since`` and below the horizon (the versions no transaction
+    still running can be given: :mod:`partners.changes`), oldest first, at most ``limit``; the pupils
+    among them (a pupil's record, their judgements and achievements) are recorded for the pupil access
+    report as read ``via`` this door. Two statements: the horizon first, then the rows, in a later
+    snapshot (and a third to record the pupils, when there are any)."""
+    if not collections:
+        return Feed([], since)
+    horizon = (await session.execute(_horizon(school))).scalar_one()
+    rows = _rows(school, collections)
     after = tuple_(rows.c.version, rows.c.collection, rows.c.sourcedId) > tuple_(
         literal(since.version, BigInteger), literal(since.collection, Text), literal(since.sourced_id, Text)
     )
@@ -119,7 +223,7 @@ async def read(session: AsyncSession, school: SchoolRef, since: Cursor, limit: i
     if found:
         last = found[-1]
         following = Cursor(last.version, last.collection, last.sourcedId)
-    pupils = [str(r.pupil_id) for r in found if r.pupil_id is not None]
+    pupils = sorted({str(r.pupil_id) for r in found if r.pupil_id is not None})
     if pupils:
-        await emit(session, BULK_PUPIL_READ, detail={"pupil_ids": pupils, "via": "oneroster changes"})
+        await emit(session, BULK_PUPIL_READ, detail={"pupil_ids": pupils, "via": via})
     return Feed(found, following)

@@ -111,6 +111,19 @@ def expired(after: str, days: int = 30) -> Retention:
     return Retention(f"purged {days} days after {after}", after=after, days=days)
 
 
+TOMBSTONE_DAYS = 30
+TOMBSTONES = Retention(
+    f"a deleted object's tombstone in the partners' change feed: purged {TOMBSTONE_DAYS} days after the "
+    "deletion",
+    after="deleted_at",
+    days=TOMBSTONE_DAYS,
+)
+TOMBSTONE_KEPT = (
+    "the sourcedId of a deleted (or erased) person, class, judgement or achievement stays on its tombstone "
+    f"for {TOMBSTONE_DAYS} days, so that partners approved at the school with a scope covering it can delete "
+    "their copy (GDPR Art. 17(2), Art. 19); no name or other data, served to nobody else (docs/adr/0016)"
+)
+
 AUDIT_YEARS = 6
 """Years after which the audit log's personal columns (username at the time, client address) are blanked."""
 
@@ -129,6 +142,9 @@ class TableEntry:
     files: str | None = None
     """A column naming a stored file (``stored_files.id``) that goes with the row, from the store too."""
     withheld: tuple[str, ...] = field(default=())
+    kept: Mapping[str, str] = field(default_factory=dict)
+    """Personal columns an erasure deliberately leaves, each with the reason (the change feed's tombstone:
+    the sourcedId a partner needs to delete its copy, purged by the table's retention rule)."""
 
     @property
     def personal(self) -> tuple[str, ...]:
@@ -147,6 +163,7 @@ def entry(
     deleted_with: str | None = None,
     platform: str | None = None,
     files: str | None = None,
+    kept: Mapping[str, str] | None = None,
     **categories: str,
 ) -> TableEntry:
     """One table's entry. ``categories`` maps a category's name in lower case to its columns, separated by
@@ -163,7 +180,12 @@ def entry(
             if column not in columns:
                 raise ValueError(f"{name}.{column} is linked but not classified")
     withheld = tuple(c for c, category in columns.items() if category is Category.CREDENTIALS)
-    return TableEntry(name, subject, columns, retention, links, deleted_with, platform, files, withheld)
+    for column in kept or {}:
+        if not columns.get(column, Category.OPERATIONAL).personal:
+            raise ValueError(f"{name}.{column} is kept after erasure but not a classified personal column")
+    return TableEntry(
+        name, subject, columns, retention, links, deleted_with, platform, files, withheld, dict(kept or {})
+    )
 
 
 P, S, C, A, U = Subject.PUPIL, Subject.STAFF, Subject.CONTACT, Subject.ACCOUNT, Subject.PLATFORM_USER
@@ -194,7 +216,7 @@ TABLES: tuple[TableEntry, ...] = (
     ),
     entry(
         "achievements", P, links=(Link("pupil_id", P, DELETE), Link("recorded_by", A, PSEUDO)),
-        operational="school_id id created_at", identifier="pupil_id recorded_by",
+        operational="school_id id created_at changed_version", identifier="pupil_id recorded_by",
         learning="kind title awarding_body achieved_on grade",
     ),
     entry(
@@ -246,6 +268,11 @@ TABLES: tuple[TableEntry, ...] = (
         "auth_sessions", A, retention=expired("expires_at"), links=(Link("account_id", A, DELETE),),
         operational="school_id id created_at expires_at revoked_at revoked_reason",
         identifier="account_id", audit="client_address",
+    ),
+    entry(
+        "change_tombstones", Subject.NONE, retention=TOMBSTONES, links=(Link("pupil_id", P, NULL),),
+        operational="school_id collection changed_version deleted_at", identifier="sourced_id pupil_id",
+        kept={"sourced_id": TOMBSTONE_KEPT},
     ),
     entry(
         "contacts", C, links=(Link("id", C, DELETE),),
@@ -327,7 +354,7 @@ TABLES: tuple[TableEntry, ...] = (
     entry(
         "judgements", P,
         links=(Link("pupil_id", P, DELETE), Link("assessed_by_staff", S, NULL), Link("recorded_by", A, PSEUDO)),
-        operational="school_id id ladder_id rung_id recorded_at",
+        operational="school_id id ladder_id rung_id recorded_at changed_version",
         identifier="pupil_id assessed_by_staff recorded_by", learning="level assessed_on note",
     ),
     entry(

@@ -282,7 +282,8 @@ async def _changes(
         ) from None
     limit = parse_query({"limit": params.get("limit", "100")}, filterable=(), selectable=()).limit
     school = await school_ref(session, request.state.school_id)
-    feed = await changes.read(session, school, since, limit)
+    collections = changes.collections_for(access.scopes, changes.ROSTER)
+    feed = await changes.read(session, school, since, limit, collections, via="oneroster changes")
     base = f"{str(request.base_url).rstrip('/')}/schools/{school.slug}{PREFIX}"
     trail.record("partner.changes.read", detail={"returned": len(feed.changes), "since": since.version})
     body = {
@@ -292,7 +293,8 @@ async def _changes(
                 "collection": r.collection,
                 "sourcedId": r.sourcedId,
                 "status": r.status,
-                "href": f"{base}/{r.collection}/{r.sourcedId}",
+                # A deleted object (a tombstone) has nothing left to fetch.
+                "href": None if r.status == changes.DELETED else f"{base}/{r.collection}/{r.sourcedId}",
             }
             for r in feed.changes
         ],

@@ -180,7 +180,7 @@ async def test_the_directory_says_exactly_what_each_scope_exposes(
     assert "upn" in graphql["roster.read"]["Pupil"] and "pupils" in graphql["roster.read"]["Query"]
     assert "dateOfLeaving" not in graphql["roster.read"]["Pupil"]
     assert graphql["progress.read"] == {
-        "Query": ["ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory"],
+        "Query": ["ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory", "learningChanges"],
         **{k: v for k, v in graphql["progress.read"].items() if k != "Query"},
     }
     assert set(graphql["progress.read"]["PupilProgress"]) >= {"levels", "latest", "secureShare"}
@@ -837,12 +837,23 @@ def test_every_field_admits_a_partner_exactly_by_its_declared_scopes() -> None:
                     opened.setdefault(scope, set()).add(f"{named.name}.{field_name}")
     assert set(opened) == {"roster.read", "progress.read", "achievements.read"}
     assert opened["progress.read"] == {
-        *(f"Query.{f}" for f in ("ladders", "ladder", "levelScale", "pupilProgress", "judgementHistory")),
+        *(
+            f"Query.{f}"
+            for f in (
+                "ladders",
+                "ladder",
+                "levelScale",
+                "pupilProgress",
+                "judgementHistory",
+                "learningChanges",
+            )
+        ),
         *(f"Judgement.{f}" for f in ("level", "assessedOn", "recordedAt", "pupil", "rung")),
         *(f"PupilProgress.{f}" for f in PROGRESS_FIELDS),
     }
     assert opened["achievements.read"] == {
         "Query.learnerRecord",
+        "Query.learningChanges",
         "LearnerRecord.achievements",
         *(f"Achievement.{f}" for f in ("kind", "title", "awardingBody", "achievedOn", "grade")),
     }
@@ -1110,7 +1121,6 @@ async def test_the_change_feed_serves_each_change_once_with_tombstones(
     assert bad.status_code == 400
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_never_skips_a_change_that_commits_late(
     reader: tuple[SchoolData, httpx.AsyncClient], engine: AsyncEngine
 ) -> None:

@@ -136,7 +136,6 @@ async def _connection(
     return connection
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_as_a_graphql_connection(
     reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
 ) -> None:

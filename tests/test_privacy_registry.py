@@ -88,8 +88,17 @@ async def test_the_eraser_covers_every_personal_column(owner_engine: AsyncEngine
             assert any(link.erase is Erase.DELETE_ROW for link in REGISTRY[table.deleted_with].links)
             continue
         fates = erasure.column_fates(table)
-        uncovered += [f"{table.name}.{column}" for column in table.personal if column not in fates]
+        uncovered += [
+            f"{table.name}.{column}"
+            for column in table.personal
+            if column not in fates and column not in table.kept
+        ]
     assert uncovered == []
+    # The one column kept on purpose: the tombstone's sourcedId, with its reason and a retention period.
+    kept = {(t.name, c): reason for t in REGISTRY.values() for c, reason in t.kept.items()}
+    assert list(kept) == [("change_tombstones", "sourced_id")]
+    assert "Art. 17(2)" in kept["change_tombstones", "sourced_id"]
+    assert REGISTRY["change_tombstones"].retention.days == 30
 
 
 def test_the_exporter_covers_every_personal_column() -> None:

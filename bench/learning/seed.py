@@ -14,6 +14,7 @@ import asyncpg
 from sqlalchemy import URL
 
 from bench import citus
+from bench.stamping import stamp_cost
 from common.identifiers import upn_check_letter
 from learning import curriculum
 
@@ -190,12 +191,14 @@ async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
             await seeded.school(trust_id)
             groups = await seeded.staff_and_groups(password_hash)
             pupil_ids = await seeded.pupils(groups)
-            await _copy(
-                connection,
-                "judgements",
-                "school_id id pupil_id ladder_id rung_id level assessed_on recorded_by recorded_at",
-                _judgements(seeded.id, pupil_ids, scale, starter, rng, now),
-            )
+            judgements = list(_judgements(seeded.id, pupil_ids, scale, starter, rng, now))
+            await _copy(connection, "judgements", JUDGEMENT_COLUMNS, judgements)
+            if s == 0:
+                # The same judgements again with fresh ids, with the stamping trigger and without.
+                again = [(r[0], uuid.uuid4(), *r[2:]) for r in judgements]
+                async with connection.transaction():
+                    cost = await stamp_cost(connection, {"judgements": (JUDGEMENT_COLUMNS.split(), again)})
+                print(cost.describe("judgements (one school)"))
             views += [
                 ClassView(seeded.slug, seeded.id, group, curriculum.ladder_id(code), f"teacher{g + 1}")
                 for g, group in enumerate(groups)
@@ -205,6 +208,9 @@ async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
     finally:
         await connection.close()
     return views
+
+
+JUDGEMENT_COLUMNS = "school_id id pupil_id ladder_id rung_id level assessed_on recorded_by recorded_at"
 
 
 async def _copy(connection: asyncpg.Connection, table: str, columns: str, records: Any) -> None:

@@ -29,9 +29,9 @@ COORDINATOR_LOCK_WAITS = (
 )
 
 ROSTER_CHANGE_VERSIONS = (
-    "the roster change versions are the writer's transaction id and the feed's horizon is read from the "
-    "coordinator's pg_locks and snapshot (migration 0015), but on Citus the trigger runs on the worker "
-    "holding the school's shard, whose transaction ids the coordinator does not see; and the OneRoster "
-    "person page statement (partners/oneroster/users.py) is not routed to one shard ('complex joins are "
-    "only supported when all distributed tables are co-located'): 500s on Citus (ADR 19: not yet ported)"
+    "the OneRoster person pages (partners/oneroster/users.py): their statement is not routed to one shard "
+    "('complex joins are only supported when all distributed tables are co-located'), and their remembered "
+    "positions trust a version below roster_change_floor(), read on the coordinator, while the versions are "
+    "the transaction ids of the worker holding the school's shards (the change feeds read their horizon "
+    "there, migration 0017, and run on Citus): 500s on Citus (ADR 19: not yet ported)"
 )

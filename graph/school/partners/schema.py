@@ -13,7 +13,7 @@ from common.pagination import INT, TEXT, after_key
 from graph.core.arguments import page_of
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
-from graph.core.relay import Connection, connection
+from graph.core.relay import Connection, connection, to_global_id
 from graph.limits import list_size
 from graph.permissions import guarded, guarded_mutation
 from graph.school.partners.types import PartnerListing, graphql_exposure
@@ -87,7 +87,7 @@ async def revoke_partner(info: Info, input: RevokePartnerInput) -> PartnerApprov
 @strawberry.type(
     name="RosterChange",
     description="One person (users) or class (classes) written since the version asked for: its latest "
-    "change, with status tobedeleted when it has left (the tombstone).",
+    "change, with status tobedeleted when it has left, deleted when it no longer exists (the tombstones).",
 )
 class RosterChangeType:
     version: str = strawberry.field(
@@ -95,7 +95,10 @@ class RosterChangeType:
     )
     collection: str = strawberry.field(description="The OneRoster collection: users or classes.")
     sourced_id: str = strawberry.field(description="The OneRoster sourcedId (the provider's object).")
-    status: str = strawberry.field(description="active, or tobedeleted: the record has left the roster.")
+    status: str = strawberry.field(
+        description="active; tobedeleted: the record has left the roster; deleted: the record no longer "
+        "exists (erased or deleted): delete your copy."
+    )
 
     @classmethod
     def of(cls, row: Any) -> RosterChangeType:
@@ -106,12 +109,49 @@ class RosterChangeType:
 
 RosterChangeConnection = Connection[RosterChangeType]
 
+NODE_TYPES = {"judgements": "Judgement", "achievements": "Achievement"}
+"""The GraphQL type of each learning collection (its objects' ids are that type's global ids)."""
 
-async def _roster_changes(
-    info: Info, since: str = "0", first: int | None = None, after: str | None = None
-) -> RosterChangeConnection:
-    """The REST feed's rows (``partners.changes``) as a connection: the changes of version ``since`` and
-    later, or after a cursor of an earlier page (which carries its position: ``since`` is then not used)."""
+
+@strawberry.type(
+    name="LearningChange",
+    description="One judgement (judgements) or achievement (achievements) written since the version asked "
+    "for, or deleted (status deleted: the tombstone, e.g. of an erased pupil's record).",
+)
+class LearningChangeType:
+    version: str = strawberry.field(
+        description="The change's version, a whole number (it may exceed 32 bits)."
+    )
+    collection: str = strawberry.field(description="judgements or achievements.")
+    object_id: strawberry.ID = strawberry.field(
+        description="The judgement's or achievement's id (the `id` of the Judgement or Achievement)."
+    )
+    pupil_id: strawberry.ID | None = strawberry.field(
+        description="The pupil's id, for a change that is not a deletion (a deletion names no pupil)."
+    )
+    status: str = strawberry.field(description="active, or deleted: the record no longer exists.")
+
+    @classmethod
+    def of(cls, row: Any) -> LearningChangeType:
+        pupil = None if row.pupil_id is None else to_global_id("Pupil", row.pupil_id)
+        return cls(
+            version=str(row.version),
+            collection=row.collection,
+            object_id=to_global_id(NODE_TYPES[row.collection], row.sourcedId),
+            pupil_id=pupil,
+            status=row.status,
+        )
+
+
+LearningChangeConnection = Connection[LearningChangeType]
+
+
+async def _feed(
+    info: Info, among: tuple[str, ...], via: str, since: str, first: int | None, after: str | None
+) -> tuple[Any, Any]:
+    """The feed's rows (``partners.changes``) of the collections of ``among`` the caller's scopes open, as
+    a connection's page: the changes of version ``since`` and later, or after a cursor of an earlier page
+    (which carries its position: ``since`` is then not used)."""
     ctx = info.context
     page = page_of(info, first, after)
     key = after_key(page, INT, TEXT, TEXT)
@@ -123,12 +163,30 @@ async def _roster_changes(
         raise DomainError.one(
             "since", "INVALID_VERSION", "since must be a version: a whole number, 0 for all."
         )
-    feed = await changes.read(
-        ctx.session, await school_ref(ctx.session, ctx.tenant.id), cursor, page.first + 1
-    )
-    return connection(
-        feed.changes, page, key=lambda r: (r.version, r.collection, r.sourcedId), node=RosterChangeType.of
-    )
+    collections = changes.collections_for(ctx.principal.scopes, among)
+    school = await school_ref(ctx.session, ctx.tenant.id)
+    feed = await changes.read(ctx.session, school, cursor, page.first + 1, collections, via=via)
+    return feed, page
+
+
+def _key(row: Any) -> tuple[int, str, str]:
+    return (row.version, row.collection, row.sourcedId)
+
+
+async def _roster_changes(
+    info: Info, since: str = "0", first: int | None = None, after: str | None = None
+) -> RosterChangeConnection:
+    """The REST feed's rows as a connection."""
+    feed, page = await _feed(info, changes.ROSTER, "graphql rosterChanges", since, first, after)
+    return connection(feed.changes, page, key=_key, node=RosterChangeType.of)
+
+
+async def _learning_changes(
+    info: Info, since: str = "0", first: int | None = None, after: str | None = None
+) -> LearningChangeConnection:
+    """The judgements (progress.read) and achievements (achievements.read) written or deleted."""
+    feed, page = await _feed(info, changes.LEARNING, "graphql learningChanges", since, first, after)
+    return connection(feed.changes, page, key=_key, node=LearningChangeType.of)
 
 
 @strawberry.type
@@ -138,7 +196,15 @@ class PartnerQuery:
         resolver=_roster_changes,
         description="The roster change feed (integration partners with roster.read): every person and class "
         "written at version `since` or later (or after `after`, a cursor of an earlier page), oldest first, "
-        "each once at its latest change; leavers as tombstones.",
+        "each once at its latest change; leavers (tobedeleted) and deleted records (deleted) as tombstones.",
+    )
+    learning_changes: LearningChangeConnection | None = guarded(
+        policies.LEARNING_CHANGES,
+        resolver=_learning_changes,
+        description="The learning change feed (integration partners; judgements with progress.read, "
+        "achievements with achievements.read, each only with its scope): every judgement and achievement "
+        "written at version `since` or later (or after `after`), oldest first, each once at its latest "
+        "change; deleted ones (an erased pupil's, say) as tombstones, kept 30 days.",
     )
     partner_directory: list[PartnerListing] | None = guarded(
         policies.SCHOOL_ADMIN,
