@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.chain import GENESIS, entry_hash
 from audit.merkle import Frontier, head_payload, leaf_hash
+from audit.spool import AuditSpool
 from audit.store import PENDING_COLUMNS, stream_entries
 from auth.tokens import SigningKeys
 from common.clock import Clock
@@ -185,8 +186,13 @@ async def pending(engine: AsyncEngine) -> tuple[list[uuid.UUID], datetime | None
     return found, oldest
 
 
-async def sequence_all(engine: AsyncEngine, keys: SigningKeys, *, now: datetime) -> list[Sequenced]:
-    """Sequence every school with pending entries (the jobs runner's step, the server's sweep)."""
+async def sequence_all(
+    engine: AsyncEngine, keys: SigningKeys, *, now: datetime, spool: AuditSpool | None = None
+) -> list[Sequenced]:
+    """Sequence every school with pending entries (the jobs runner's step, ``schoolgraph audit
+    sequence``), after replaying ``spool``'s entries into their logs."""
+    if spool is not None:
+        await spool.replay(engine)
     return [await sequence_school(engine, school, keys, now=now) for school in await pending_schools(engine)]
 
 
@@ -206,9 +212,12 @@ class AuditSequencer:
         *,
         interval: float = 5.0,
         settle: float = 1.0,
+        spool: AuditSpool | None = None,
         on_lag: Callable[[float], None] | None = None,
     ) -> None:
         self.engine, self.keys, self.clock = engine, keys, clock
+        self.spool = spool
+        """Failed requests' entries the database could not take: replayed first, once it answers."""
         self.on_lag = on_lag
         """Told, at each sweep, how many seconds the oldest pending entry has waited (0: none waits)."""
         self.interval, self.settle = interval, settle
@@ -246,6 +255,8 @@ class AuditSequencer:
             self._event.clear()
             schools, self._dirty = self._dirty, set()
             try:
+                if self.spool is not None and self.spool.files():
+                    schools |= (await self.spool.replay(self.engine)).schools
                 if sweep:
                     waiting, oldest = await pending(self.engine)
                     schools |= set(waiting)

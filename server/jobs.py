@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.platform import JOBS, PlatformTrail
 from audit.sequencer import sequence_all
+from audit.spool import AuditSpool, spool_directory
 from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.events import attach
@@ -411,11 +412,18 @@ class _Run:
         await self.each(report, pick, apply)
 
     async def audit(self, report: StepReport) -> None:
-        """Sequence every school's pending audit entries (those of this run's steps included); a school
-        another sequencer holds at the moment is left to it."""
+        """Replay the audit spool under the data directory (failed requests' entries the database could
+        not take when they failed: ``audit.spool``), then sequence every school's pending audit entries
+        (those of this run's steps included); a school another sequencer holds at the moment is left to
+        it."""
         if self.keys is None:
             report.skipped = "no signing keys"
             return
+        replayed = await AuditSpool(spool_directory(self.data_dir)).replay(self.engine)
+        if replayed.records or replayed.rejected:
+            report.applied.append(
+                f"spool: {replayed.records} failed requests replayed, {replayed.rejected} set aside"
+            )
         for done in await sequence_all(self.engine, self.keys, now=self.now):
             if done.entries:
                 report.applied.append(f"{done.school_id}:{done.entries} entries, tree size {done.tree_size}")
