@@ -33,11 +33,12 @@ from sqlalchemy import insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.platform import JOBS, PlatformTrail
-from audit.sequencer import sequence_all
+from audit.sequencer import pending_schools, sequence_school
 from audit.spool import AuditSpool, spool_directory
 from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.events import attach
+from common.faults import database_unavailable
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
@@ -424,7 +425,16 @@ class _Run:
             report.applied.append(
                 f"spool: {replayed.records} failed requests replayed, {replayed.rejected} set aside"
             )
-        for done in await sequence_all(self.engine, self.keys, now=self.now):
+        for school in await pending_schools(self.engine):
+            try:
+                done = await sequence_school(self.engine, school, self.keys, now=self.now)
+            except Exception as error:
+                if database_unavailable(error):
+                    raise
+                # A school whose log does not match its head is named, not a stop for every other school.
+                log.exception("jobs: audit: school %s could not be sequenced", school)
+                report.failed.append(str(school))
+                continue
             if done.entries:
                 report.applied.append(f"{done.school_id}:{done.entries} entries, tree size {done.tree_size}")
 
