@@ -17,7 +17,9 @@ the caller (or refuse the request), and runs the operation. Then:
 - a fault of the database connection (dropped, closed, refused) wherever it happens: a query, or any
   operation that had not run yet, is retried once on a fresh connection; otherwise the answer is 503
   ``SERVICE_UNAVAILABLE`` (GraphQL error shape, ``Retry-After``) and the trail is written with outcome
-  FAILED in a fresh transaction. The pool pings a connection before lending it (one round trip, server/database.py), so
+  FAILED in a fresh transaction (a request failed before its trail existed is ``request.failed`` in the
+  platform log); when that transaction cannot reach the database either, the entries are spooled on local
+  disk and replayed by the sequencer (``audit.spool``). The pool pings a connection before lending it (one round trip, server/database.py), so
   the first request after the database dropped idle connections does not fail.
 
 Whatever the outcome, the hooks services registered on the transaction (common/transaction_hooks.py: an
@@ -186,8 +188,8 @@ UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 def _unresolved_failure(request: Request, request_id: str) -> PlatformTrail:
-    """A request the database failed before its tenant was resolved (at its very first statement, often:
-    finding the school): no school's log is known, so the platform log records it, as ``request.failed``
+    """A request the database failed before its trail existed (while its tenant and caller were being
+    resolved; at its very first statement, often: finding the school): no school's log is known, so the platform log records it, as ``request.failed``
     by an anonymous caller (the caller was not authenticated yet) with the code, the status and the path.
     Each such request is recorded, not counted per address: a database fault is not the caller's doing.
     The database being the fault, this is usually spooled and replayed later (:mod:`audit.spool`)."""
