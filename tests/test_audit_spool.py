@@ -243,3 +243,31 @@ async def test_a_torn_line_is_set_aside_and_does_not_hold_back_the_others(
     assert len(await _platform_entries(engine, request_id)) == 1
     assert _left(tmp_path) == [spooled.with_suffix(".rejected").name]
     assert spooled.with_suffix(".rejected").read_bytes() == b'{"v":1,"id":"torn","occurred_at":"2026-\n'
+
+
+async def test_a_refusal_before_any_tenant_while_the_database_is_down_is_spooled_for_the_platform_log(
+    runtime: Runtime, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """LRS 5.1: a body the edge cannot read, sent while the database is unreachable, is refused (400) and
+    its ``request.refused`` entry, which ``record_unresolved`` could not write, waits in the spool until
+    the replay puts it in the platform log."""
+    request_id = f"spool-refused-{uuid.uuid4().hex[:8]}"
+    address = f"spool-{uuid.uuid4().hex[:8]}"
+    async with (
+        unreachable_database(runtime) as gone,
+        app_client(_runtime(runtime, tmp_path, gone), address) as c,
+    ):
+        response = await c.post(
+            "/schools/anywhere/graphql",
+            content=b"{not json",
+            headers={"content-type": "application/json", "x-request-id": request_id},
+        )
+    assert response.status_code == 400, response.text
+    (record,) = _spooled(tmp_path)
+    assert record["request_id"] == request_id and record["client_address"] == address
+    done = await AuditSpool(spool_directory(tmp_path)).replay(engine)
+    assert (done.records, done.files) == (1, 1)
+    (entry,) = await _platform_entries(engine, request_id)
+    assert (entry.action, entry.outcome, entry.actor_type) == ("request.refused", "REJECTED", "ANONYMOUS")
+    assert entry.detail["status"] == 400 and entry.detail["path"] == "/schools/anywhere/graphql"
+    assert _left(tmp_path) == []
