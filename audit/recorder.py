@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -26,10 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.queries import BULK_PUPIL_READ
 from common.events import Actor, Event
+from common.faults import database_unavailable
 from common.prepared import Prepared
 from models import AuditEntry, AuditHead
 from tenants.context import bind, on_citus
 from tenants.scoping import in_school
+
+if TYPE_CHECKING:
+    from audit.spool import AuditSpool
 
 log = logging.getLogger("schoolgraph.audit")
 
@@ -153,9 +157,14 @@ class AuditTrail:
     async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
         """After the request's transaction rolled back: insert the events with outcome FAILED, in
         ``session``'s fresh transaction (bound here, as nothing else in it is)."""
+        await self.write_events(session, self.failed(), now=now)
+
+    async def write_events(self, session: AsyncSession, events: Sequence[Event], *, now: datetime) -> None:
+        """Insert ``events`` (a failed request's, say, replayed from the audit spool) in ``session``'s
+        fresh transaction, bound here to the school."""
         assert self.school_id is not None, "a school trail names its school"
         await bind(session, [self.school_id])
-        await self._append(session, self.failed(), now)
+        await self._append(session, events, now)
 
     async def _append(self, session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
         assert self.school_id is not None, "a school trail names its school"
@@ -204,15 +213,34 @@ def fold_operation(event: Event, operation: Event) -> Event:
     return replace(event, outcome=outcome, target_type=target_type, target_id=target_id, detail=detail)
 
 
-async def record_failed_request(engine: AsyncEngine, trail: AuditTrail, *, now: datetime) -> None:
+async def record_failed_request(
+    engine: AsyncEngine, trail: AuditTrail, *, now: datetime, spool: AuditSpool | None = None
+) -> None:
     """A failed request's writes are gone, but that it was attempted is still recorded (LRS 5.1): its
-    trail, with outcome FAILED, in a transaction of its own. Never raises: the request has already failed,
-    and its response must not turn into a second failure; a write that fails is logged."""
+    trail, with outcome FAILED, in a transaction of its own. When that transaction cannot reach the
+    database (often the very fault that failed the request), the events go to ``spool``, durably, and the
+    sequencer replays them into the log once the database answers (:mod:`audit.spool`). Never raises: the
+    request has already failed, and its response must not turn into a second failure; a write that fails
+    otherwise is logged."""
     try:
         async with AsyncSession(engine) as session, session.begin():
             await trail.write_failed(session, now=now)
+        return
+    except Exception as error:
+        if spool is None or not database_unavailable(error):
+            log.exception("could not record the audit trail of failed request %s", trail.request_id)
+            return
+    try:
+        spooled = await spool.add(trail, now=now)
     except Exception:
-        log.exception("could not record the audit trail of failed request %s", trail.request_id)
+        log.exception("could not spool the audit trail of failed request %s", trail.request_id)
+        return
+    if spooled is not None:
+        log.warning(
+            "the database is unavailable: the audit trail of failed request %s is spooled (%s)",
+            trail.request_id,
+            spooled,
+        )
 
 
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[attr-defined]

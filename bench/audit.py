@@ -2,17 +2,23 @@
 
 ``make bench-audit`` (``python -m bench bench.audit``). In a scratch database on the server of
 ``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it seeds schools
-and serves them with uvicorn on 127.0.0.1: as shipped (the request inserts its entries; the server's
-sequencer numbers, chains and signs them in the background), and with the edge's audit insert replaced
-by a no-op (``audit.recorder.append``, which a request's trail calls to write itself). Each server is a
-process of its own, so client and server never share an interpreter. Concurrent clients rename groups
+and serves them with uvicorn on 127.0.0.1, two server processes side by side: one as shipped (the request
+inserts its entries; the server's sequencer numbers, chains and signs them in the background), one with
+the edge's audit insert replaced by a no-op (``audit.recorder.append``, which a request's trail calls to
+write itself). Client and servers never share an interpreter. Concurrent clients rename groups
 (``updateGroup``, a group per client) in two scenarios: all clients at one school (one school's log, one
 sequencer: before issue 15, the queue on the chain head) and a school per client (the cost of the write
-itself). At the end the entries the servers' sequencers left pending are sequenced and every school's
-log is verified (a lost or broken entry fails the bench). The servers run in the order with, without, without, with, each segment bounded by a request
-count and a time limit; the totals of each mode give requests/s and the ratio. Knobs:
-``BENCH_AUDIT_REQUESTS`` (per segment, default 600), ``BENCH_AUDIT_CLIENTS`` (default 8),
-``BENCH_AUDIT_SECONDS`` (segment time limit, default 15).
+itself).
+
+The machine is shared, and its load moves requests/s by tens of percent within a minute, so each scenario
+runs in rounds, after an unmeasured one that warms both servers: a segment on each server, in the order
+with-without, then without-with, and so on (both servers stay up, so a drift weighs on both modes
+alike); each round gives a ratio, and the figure is the median of the rounds'. Each segment also reads the CPU time the server process and the database's
+backends spent (from /proc), per request: what the audit costs in work, which the load of others hardly
+moves. At the end the entries the servers' sequencers left pending are sequenced and every school's log
+is verified (a lost or broken entry fails the bench). Knobs: ``BENCH_AUDIT_ROUNDS`` (default 6),
+``BENCH_AUDIT_REQUESTS`` (per segment, default 300), ``BENCH_AUDIT_CLIENTS`` (default 8),
+``BENCH_AUDIT_SECONDS`` (segment time limit, default 8).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +58,10 @@ class Segment:
     requests: int
     seconds: float
     latencies: list[float]
+    server_cpu: float
+    """CPU seconds the server process spent in the segment."""
+    database_cpu: float
+    """CPU seconds the bench database's backends spent in the segment."""
 
 
 # --- the server process ----------------------------------------------------------------------------------
@@ -194,7 +205,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(env: dict[str, str], *, audit: bool) -> Iterator[str]:
+def _server(env: dict[str, str], *, audit: bool) -> Iterator[tuple[str, int]]:
+    """A bench server process: its base URL and its pid (whose CPU time is read from /proc)."""
     port = _free_port()
     command = [sys.executable, "-m", "bench.audit", "serve", str(port), "audit" if audit else "no-audit"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)  # noqa: S603 - our own interpreter
@@ -210,7 +222,7 @@ def _server(env: dict[str, str], *, audit: bool) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             raise RuntimeError("the bench server did not start")
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -223,7 +235,50 @@ class Scenario:
     """(school slug, group global id) of each concurrent client: each renames its own group."""
 
 
-async def _run_segment(base: str, mode: str, scenario: Scenario, requests: int, seconds: float) -> Segment:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (0 when it is gone or not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DatabaseCpu:
+    """CPU time of the bench database's backends (both servers' connections, their sequencers and
+    autovacuum's workers on it), read from /proc when PostgreSQL runs on this machine: unlike requests/s,
+    it hardly moves with what else the machine runs."""
+
+    def __init__(self, owner: URL, database: str) -> None:
+        from common.settings import Settings
+        from server.database import create_engine
+
+        self.engine = create_engine(owner, Settings(), pool_size=1)
+        self.database = database
+
+    async def sample(self) -> dict[int, float]:
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+                {"d": self.database},
+            )
+            return {int(pid): _cpu_seconds(int(pid)) for (pid,) in rows}
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+async def _run_segment(
+    base: str,
+    server_pid: int,
+    database: DatabaseCpu,
+    mode: str,
+    scenario: Scenario,
+    requests: int,
+    seconds: float,
+) -> Segment:
     limits = httpx.Limits(
         max_connections=len(scenario.clients), max_keepalive_connections=len(scenario.clients)
     )
@@ -260,10 +315,14 @@ async def _run_segment(base: str, mode: str, scenario: Scenario, requests: int, 
         for slug, group in scenario.clients:
             await rename(slug, group, "warm-up")
         latencies.clear()
+        server_before, database_before = _cpu_seconds(server_pid), await database.sample()
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(*(worker(slug, group) for slug, group in scenario.clients))
-        return Segment(mode, len(latencies), time.perf_counter() - started, latencies)
+        elapsed = time.perf_counter() - started
+        server_cpu = _cpu_seconds(server_pid) - server_before
+        database_cpu = database.spent(database_before, await database.sample())
+        return Segment(mode, len(latencies), elapsed, latencies, server_cpu, database_cpu)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -271,28 +330,55 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+async def _measure(
+    owner: URL, database: str, servers: dict[bool, tuple[str, int]], scenarios: list[Scenario]
+) -> dict[str, list[Segment]]:
+    """``rounds`` rounds per scenario, each a segment on the server with the audit and one on the server
+    without, in the order with-without, then without-with, and so on: both servers are up all along, so
+    a drift of the shared machine weighs on both modes alike and each round gives a ratio of its own."""
+    requests = _env_int("BENCH_AUDIT_REQUESTS", 300)
+    seconds = float(_env_int("BENCH_AUDIT_SECONDS", 8))
+    rounds = _env_int("BENCH_AUDIT_ROUNDS", 6)
+    cpu = DatabaseCpu(owner, database)
+    results: dict[str, list[Segment]] = {}
+    try:
+        for scenario in scenarios:
+            # An unmeasured round first: each server's first requests of a scenario pay for cold caches
+            # (its statements, the database's pages) that the rounds after it do not.
+            for audit in (True, False):
+                base, pid = servers[audit]
+                await _run_segment(base, pid, cpu, "warm-up", scenario, requests // 3, seconds / 2)
+            for n in range(rounds):
+                for audit in (True, False) if n % 2 == 0 else (False, True):
+                    base, pid = servers[audit]
+                    mode = "with audit" if audit else "without audit"
+                    segment = await _run_segment(base, pid, cpu, mode, scenario, requests, seconds)
+                    results.setdefault(scenario.name, []).append(segment)
+    finally:
+        await cpu.engine.dispose()
+    return results
+
+
 def main() -> int:
     from common.settings import load_settings
     from server.database import resolve_urls, runtime_url_for
     from server.migrate import upgrade
 
-    requests = _env_int("BENCH_AUDIT_REQUESTS", 600)
     clients = _env_int("BENCH_AUDIT_CLIENTS", 8)
-    seconds = float(_env_int("BENCH_AUDIT_SECONDS", 15))
     settings = load_settings()
     server_owner = resolve_urls(settings).owner
     database = f"schoolgraph_bench_audit_{os.getpid()}"
     owner = server_owner.set(database=database)
     asyncio.run(_create_database(server_owner, database))
-    results: dict[str, list[Segment]] = {}
+    load_before = os.getloadavg()
     try:
         upgrade(owner, settings)
         runtime = runtime_url_for(owner, settings)
         seeded = asyncio.run(_seed(runtime, clients, clients))
         scenarios = [
-            # Worst case: every request appends to the same chain and queues on its head.
+            # Every request appends to the same school's log (before issue 15, the queue on its head).
             Scenario(f"{clients} clients, one school", [(seeded[0][0], g) for g in seeded[0][1]]),
-            # The cost of the audit write itself: chains of different schools never wait for each other.
+            # The cost of the audit write itself: logs of different schools never wait for each other.
             Scenario(f"{clients} clients, a school each", [(slug, groups[0]) for slug, groups in seeded]),
         ]
         with tempfile.TemporaryDirectory(prefix="schoolgraph-bench-") as data_dir:
@@ -305,33 +391,41 @@ def main() -> int:
                 "SCHOOLGRAPH_ARGON2_PARALLELISM": "1",
                 "PYTHONPATH": str(REPO_ROOT),
             }
-            # With, without, without, with: a drift of the machine over the run weighs on both alike.
-            for audit in (True, False, False, True):
-                mode = "with audit" if audit else "without audit"
-                with _server(env, audit=audit) as base:
-                    for scenario in scenarios:
-                        segment = asyncio.run(_run_segment(base, mode, scenario, requests, seconds))
-                        results.setdefault(scenario.name, []).append(segment)
+            with _server(env, audit=True) as audited, _server(env, audit=False) as unaudited:
+                results = asyncio.run(_measure(owner, database, {True: audited, False: unaudited}, scenarios))
             rows = asyncio.run(_audit_rows(runtime))
     finally:
         asyncio.run(_create_database(server_owner, database, drop_only=True))
+    load_after = os.getloadavg()
 
     print("\nbench.audit: updateGroup over HTTP (uvicorn on 127.0.0.1), with and without the audit write")
-    header = f"{'scenario':<28} {'mode':<14} {'requests':>8} {'seconds':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}"
+    print(f"load average (1, 5, 15 min) before: {load_before}, after: {load_after}")
+    header = (
+        f"{'scenario':<28} {'mode':<14} {'requests':>8} {'seconds':>8} {'req/s':>7} {'p50 ms':>7} "
+        f"{'p95 ms':>7} {'server CPU ms/req':>17} {'database CPU ms/req':>19}"
+    )
     print(header)
     for name, segments in results.items():
-        rates: dict[str, float] = {}
         for mode in ("with audit", "without audit"):
             mine = [s for s in segments if s.mode == mode]
             count, elapsed = sum(s.requests for s in mine), sum(s.seconds for s in mine)
             latencies = [x for s in mine for x in s.latencies]
-            rates[mode] = count / elapsed
             print(
-                f"{name:<28} {mode:<14} {count:>8} {elapsed:>8.2f} {rates[mode]:>7.1f} "
-                f"{_percentile(latencies, 0.5) * 1000:>7.2f} {_percentile(latencies, 0.95) * 1000:>7.2f}"
+                f"{name:<28} {mode:<14} {count:>8} {elapsed:>8.2f} {count / elapsed:>7.1f} "
+                f"{_percentile(latencies, 0.5) * 1000:>7.2f} {_percentile(latencies, 0.95) * 1000:>7.2f} "
+                f"{sum(s.server_cpu for s in mine) / count * 1000:>17.2f} "
+                f"{sum(s.database_cpu for s in mine) / count * 1000:>19.2f}"
             )
-        ratio = rates["with audit"] / rates["without audit"]
-        print(f"{name:<28} ratio with/without: {ratio:.3f} (the audit costs {(1 - ratio) * 100:.1f}%)")
+        pairs = [segments[i : i + 2] for i in range(0, len(segments), 2)]
+        ratios = []
+        for pair in pairs:
+            rate = {s.mode: s.requests / s.seconds for s in pair}
+            ratios.append(rate["with audit"] / rate["without audit"])
+        print(f"{name:<28} ratio with/without per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+        print(
+            f"{name:<28} ratio with/without, median of {len(ratios)} rounds: {statistics.median(ratios):.3f} "
+            f"(the audit costs {(1 - statistics.median(ratios)) * 100:.1f}%)"
+        )
     written, pending, problems = rows
     print(
         f"audit entries written: {written}; left pending by the servers' sequencers at shutdown: {pending}; "

@@ -33,10 +33,12 @@ from sqlalchemy import insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.platform import JOBS, PlatformTrail
-from audit.sequencer import sequence_all
+from audit.sequencer import pending_schools, sequence_school
+from audit.spool import AuditSpool, spool_directory
 from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.events import attach
+from common.faults import database_unavailable
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
@@ -411,12 +413,28 @@ class _Run:
         await self.each(report, pick, apply)
 
     async def audit(self, report: StepReport) -> None:
-        """Sequence every school's pending audit entries (those of this run's steps included); a school
-        another sequencer holds at the moment is left to it."""
+        """Replay the audit spool under the data directory (failed requests' entries the database could
+        not take when they failed: ``audit.spool``), then sequence every school's pending audit entries
+        (those of this run's steps included); a school another sequencer holds at the moment is left to
+        it."""
         if self.keys is None:
             report.skipped = "no signing keys"
             return
-        for done in await sequence_all(self.engine, self.keys, now=self.now):
+        replayed = await AuditSpool(spool_directory(self.data_dir)).replay(self.engine)
+        if replayed.records or replayed.rejected:
+            report.applied.append(
+                f"spool: {replayed.records} failed requests replayed, {replayed.rejected} set aside"
+            )
+        for school in await pending_schools(self.engine):
+            try:
+                done = await sequence_school(self.engine, school, self.keys, now=self.now)
+            except Exception as error:
+                if database_unavailable(error):
+                    raise
+                # A school whose log does not match its head is named, not a stop for every other school.
+                log.exception("jobs: audit: school %s could not be sequenced", school)
+                report.failed.append(str(school))
+                continue
             if done.entries:
                 report.applied.append(f"{done.school_id}:{done.entries} entries, tree size {done.tree_size}")
 

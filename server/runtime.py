@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.sequencer import AuditSequencer
+from audit.spool import AuditSpool, spool_directory
 from auth.service import AuthRuntime
 from auth.tokens import SigningKeys
 from common.clock import Clock, SystemClock
@@ -30,6 +31,9 @@ class Runtime:
     """How anonymous denials reach the audit chains: counted, at most one entry a minute per address."""
     oneroster_positions: Positions = field(default_factory=Positions)
     """The OneRoster person listings' remembered page positions (partners/oneroster/positions.py)."""
+    audit_spool: AuditSpool | None = None
+    """Where a failed request's audit entries wait while the database cannot take them (replayed by the
+    sequencer): ``<data_dir>/audit-spool``."""
     audit_sequencer: AuditSequencer | None = None
     """Numbers, chains and signs the schools' audit entries after their requests committed; the app's
     lifespan starts it (a runtime without a running app only notes the schools it is woken for)."""
@@ -53,11 +57,13 @@ def build_runtime(
     from graph.school.schema import build_schema
 
     clock = clock or SystemClock()
+    spool = AuditSpool(spool_directory(settings.data_dir))
     return Runtime(
         settings=settings,
         engine=engine,
         auth=AuthRuntime.from_settings(settings, keys),
         school_schema=build_schema(settings),
         clock=clock,
-        audit_sequencer=AuditSequencer(engine, keys, clock, on_lag=AUDIT_SEQUENCING_LAG.set),
+        audit_spool=spool,
+        audit_sequencer=AuditSequencer(engine, keys, clock, spool=spool, on_lag=AUDIT_SEQUENCING_LAG.set),
     )

@@ -17,7 +17,9 @@ the caller (or refuse the request), and runs the operation. Then:
 - a fault of the database connection (dropped, closed, refused) wherever it happens: a query, or any
   operation that had not run yet, is retried once on a fresh connection; otherwise the answer is 503
   ``SERVICE_UNAVAILABLE`` (GraphQL error shape, ``Retry-After``) and the trail is written with outcome
-  FAILED in a fresh transaction. The pool pings a connection before lending it (one round trip, server/database.py), so
+  FAILED in a fresh transaction (a request failed before its trail existed is ``request.failed`` in the
+  platform log); when that transaction cannot reach the database either, the entries are spooled on local
+  disk and replayed by the sequencer (``audit.spool``). The pool pings a connection before lending it (one round trip, server/database.py), so
   the first request after the database dropped idle connections does not fail.
 
 Whatever the outcome, the hooks services registered on the transaction (common/transaction_hooks.py: an
@@ -34,12 +36,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import strawberry
 from graphql import OperationType as GraphQLOperationType
 from graphql import get_operation_ast
-from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,6 +49,7 @@ from strawberry.types.graphql import OperationType
 from audit.platform import PlatformTrail
 from audit.recorder import AuditTrail, record_failed_request
 from common.events import Actor, Event, attach
+from common.faults import database_unavailable
 from common.transaction_hooks import hooks_run_after
 from graph.audit import denial_events
 from server.caller import client_address
@@ -147,32 +147,6 @@ class _DatabaseFault(Exception):
         self.executed, self.trail = executed, trail
 
 
-def database_unavailable(error: BaseException | None) -> bool:
-    """Whether ``error`` (or what it wraps) is a fault of the database connection, not of the request:
-    a connection dropped or closed under it, refused, shut down by the server, or the pool exhausted."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        if isinstance(error, _CONNECTION_FAULTS):
-            return True
-        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
-    return False
-
-
-_CONNECTION_FAULTS = (
-    DisconnectionError,
-    PoolTimeout,
-    ConnectionError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InterfaceError,  # "another operation is in progress" on a connection being closed
-)
-
-
 def _is_query(operation: Operation) -> bool:
     if operation.document is None:
         return True
@@ -196,16 +170,35 @@ async def _in_transaction(
                 log.warning("request %s: the database connection failed; retrying once", request_id)
                 continue
             log.error("request %s: the database connection failed", request_id)
-            if fault.trail is not None:
-                await record_failed_request(runtime.engine, fault.trail, now=runtime.clock.now())
-                runtime.recorded(fault.trail.schools())
+            trail = fault.trail or _unresolved_failure(request, request_id)
+            await record_failed_request(
+                runtime.engine, trail, now=runtime.clock.now(), spool=runtime.audit_spool
+            )
+            runtime.recorded(trail.schools())
             break
     return RequestError(
         503,
-        "SERVICE_UNAVAILABLE",
+        UNAVAILABLE,
         f"The database is unavailable; try again (request id {request_id}).",
         requestId=request_id,
     ).response(media, headers={"x-request-id": request_id, "retry-after": "1"})
+
+
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+def _unresolved_failure(request: Request, request_id: str) -> PlatformTrail:
+    """A request the database failed before its trail existed (while its tenant and caller were being
+    resolved; at its very first statement, often: finding the school): no school's log is known, so the platform log records it, as ``request.failed``
+    by an anonymous caller (the caller was not authenticated yet) with the code, the status and the path.
+    Each such request is recorded, not counted per address: a database fault is not the caller's doing.
+    The database being the fault, this is usually spooled and replayed later (:mod:`audit.spool`)."""
+    trail = PlatformTrail(
+        actor=Actor.anonymous(), request_id=request_id, client_address=client_address(request)
+    )
+    detail = {"code": UNAVAILABLE, "status": 503, "path": request.url.path[:PATH_RECORDED]}
+    trail.record("request.failed", "FAILED", detail=detail)
+    return trail
 
 
 async def _rollback(transaction: AsyncSessionTransaction) -> None:
@@ -250,7 +243,9 @@ async def _attempt(
                         prepared.label,
                         exc_info=failure.original_error,
                     )
-                await record_failed_request(runtime.engine, prepared.trail, now=now)
+                await record_failed_request(
+                    runtime.engine, prepared.trail, now=now, spool=runtime.audit_spool
+                )
                 runtime.recorded(prepared.trail.schools())
             else:
                 await prepared.trail.write(session, now=now)
@@ -266,7 +261,7 @@ async def _attempt(
                 trail = prepared.trail
                 trail.events += _admitted(runtime, prepared, [refused_event(refused)], now)
             if trail is not None:
-                await record_failed_request(runtime.engine, trail, now=now)
+                await record_failed_request(runtime.engine, trail, now=now, spool=runtime.audit_spool)
                 runtime.recorded(trail.schools())
             else:
                 await record_unresolved(runtime, request, request_id, refused, now=now)
@@ -281,7 +276,9 @@ async def _attempt(
                 ) from error
             log.exception("request %s failed", request_id)
             if prepared is not None:
-                await record_failed_request(runtime.engine, prepared.trail, now=now)
+                await record_failed_request(
+                    runtime.engine, prepared.trail, now=now, spool=runtime.audit_spool
+                )
                 runtime.recorded(prepared.trail.schools())
             return RequestError(
                 500,
@@ -329,7 +326,7 @@ async def record_unresolved(
         return
     trail = PlatformTrail(actor=Actor.anonymous(), request_id=request_id, client_address=address)
     trail.events += admitted
-    await record_failed_request(runtime.engine, trail, now=now)
+    await record_failed_request(runtime.engine, trail, now=now, spool=runtime.audit_spool)
 
 
 PATH_RECORDED = 200

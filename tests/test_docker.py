@@ -41,11 +41,13 @@ def test_the_api_never_holds_the_owners_credentials() -> None:
     assert services["migrate"]["command"] == ["schoolgraph", "db", "upgrade"]
     assert owner_user in _env(services["migrate"])["DATABASE_URL"]
     assert services["api"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-    # Files and signing keys on volumes of their own, shared by the API and the jobs runner.
+    # Files, signing keys and the audit spool on volumes of their own, shared by the API and the jobs
+    # runner (either replays what the other spooled).
     for name in ("api", "jobs"):
         assert set(services[name]["volumes"]) == {
             "files:/var/lib/schoolgraph/files",
             "keys:/var/lib/schoolgraph/keys",
+            "audit-spool:/var/lib/schoolgraph/audit-spool",
         }
     assert "schoolgraph jobs run" in " ".join(services["jobs"]["entrypoint"])
 
@@ -55,7 +57,10 @@ def test_the_image_is_slim_non_root_and_checks_its_health() -> None:
     stages = [line for line in text.splitlines() if line.startswith("FROM ")]
     assert all("-slim" in line for line in stages) and len(stages) == 2
     assert "\nUSER schoolgraph\n" in text and "HEALTHCHECK" in text and "/readyz" in text
-    assert 'VOLUME ["/var/lib/schoolgraph/files", "/var/lib/schoolgraph/keys"]' in text
+    assert (
+        'VOLUME ["/var/lib/schoolgraph/files", "/var/lib/schoolgraph/keys", "/var/lib/schoolgraph/audit-spool"]'
+        in text
+    )
     excluded = {
         line.strip().lower()
         for line in (REPO_ROOT / "docker" / "dev-only.txt").read_text().splitlines()

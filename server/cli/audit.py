@@ -113,8 +113,10 @@ def audit_head(
 
 @app.command("sequence")
 def audit_sequence() -> None:
-    """Sequence every school's pending entries now (the server and `jobs run` do it too)."""
+    """Replay the audit spool and sequence every school's pending entries now (the server and `jobs run` do
+    it too)."""
     from audit.sequencer import sequence_all
+    from audit.spool import AuditSpool, spool_directory
     from common.clock import utcnow
     from server.runtime import load_keys
 
@@ -124,7 +126,8 @@ def audit_sequence() -> None:
 
     async def run() -> None:
         async with common.runtime_engine(settings, urls) as engine:
-            for done in await sequence_all(engine, keys, now=utcnow()):
+            spool = AuditSpool(spool_directory(settings.data_dir))
+            for done in await sequence_all(engine, keys, now=utcnow(), spool=spool):
                 state = "busy (another sequencer)" if done.busy else f"{done.entries} sequenced"
                 console.print(f"{done.school_id}: {state}, tree size {done.tree_size}")
 

@@ -1,0 +1,37 @@
+"""Whether an error is a fault of the database connection rather than of the work that met it.
+
+A connection dropped or closed under a statement, refused, shut down by the server, or a pool that could
+not lend one: the request (or the write of its audit trail) did nothing wrong and may be tried again
+elsewhere (on a fresh connection, or later, from the audit spool).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+_CONNECTION_FAULTS = (
+    DisconnectionError,
+    PoolTimeout,
+    ConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,  # "another operation is in progress" on a connection being closed
+)
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is a fault of the database connection, not of the request:
+    a connection dropped or closed under it, refused, shut down by the server, or the pool exhausted."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, _CONNECTION_FAULTS):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
