@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, select
+from sqlalchemy import UUID, DateTime, Select, delete, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -45,10 +46,11 @@ from auth.agreements import terms_pending
 from auth.runtime import AuthRuntime
 from auth.tokens import SigningKeys, canonical_uuid, sign_token, verified_claims
 from common.events import Actor
+from common.settings import Settings
 from models.partners import Partner, PartnerApproval, PartnerAssertion, PartnerToken
-from partners import approvals, registry
+from partners import approvals, ratelimit, registry
 from partners.scopes import normalise, unknown_scopes
-from tenants.context import Tenant, bind, enter_school
+from tenants.context import Tenant, bind, enter_school, on_citus
 from tenants.scoping import in_school, scoped, scoped_update
 
 ASSERTION_TYPE = JWTBearerClientAssertion.CLIENT_ASSERTION_TYPE
@@ -333,23 +335,16 @@ class PartnerAccess:
         return scope in self.scopes
 
 
-async def access(
-    session: AsyncSession, keys: SigningKeys, token: str, school_id: uuid.UUID, now: datetime
-) -> PartnerAccess | None:
-    """The partner behind ``token`` at ``school_id`` if the token is valid for this school and, read now in
-    one statement, its row is unrevoked, its approval in force and its partner active; else None. The
-    same statement reads whether the school owes its acceptance of the licence terms (``terms_pending``,
-    which the caller refuses). The session must be bound to the school."""
-    identity = identify(keys, token, now)
-    if identity is None or identity.school_id != school_id:
-        return None
-    stmt = (
+def _access_statement(identity: TokenIdentity, school_id: uuid.UUID, now: datetime) -> Select[Any]:
+    """The one statement of :func:`access`: the token's row unrevoked and unexpired, its approval in force
+    and its partner active, and whether the school owes its acceptance of the licence terms."""
+    stmt: Select[Any] = (
         select(
             Partner.client_id,
             Partner.name,
-            PartnerToken.scopes,
-            PartnerApproval.scopes,
-            terms_pending(school_id, now),
+            col(PartnerToken.scopes).label("token_scopes"),
+            col(PartnerApproval.scopes).label("approved_scopes"),
+            terms_pending(school_id, now).label("terms"),
         )
         .select_from(PartnerToken)
         .join(
@@ -367,19 +362,92 @@ async def access(
             Partner.status == "ACTIVE",
         )
     )
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        return None
-    client_id, name, token_scopes, approved, terms = row
+    return stmt
+
+
+def _partner_access(identity: TokenIdentity, school_id: uuid.UUID, row: Any) -> PartnerAccess:
     return PartnerAccess(
         identity.partner_id,
-        client_id,
-        name,
+        row.client_id,
+        row.name,
         school_id,
         identity.token_id,
-        frozenset(token_scopes) & frozenset(approved),
-        bool(terms),
+        frozenset(row.token_scopes) & frozenset(row.approved_scopes),
+        bool(row.terms),
     )
+
+
+def _identity_at(keys: SigningKeys, token: str, school_id: uuid.UUID, now: datetime) -> TokenIdentity | None:
+    identity = identify(keys, token, now)
+    if identity is None or identity.school_id != school_id:
+        return None
+    return identity
+
+
+async def access(
+    session: AsyncSession, keys: SigningKeys, token: str, school_id: uuid.UUID, now: datetime
+) -> PartnerAccess | None:
+    """The partner behind ``token`` at ``school_id`` if the token is valid for this school and, read now in
+    one statement, its row is unrevoked, its approval in force and its partner active; else None. The
+    same statement reads whether the school owes its acceptance of the licence terms (``terms_pending``,
+    which the caller refuses). The session must be bound to the school."""
+    identity = _identity_at(keys, token, school_id, now)
+    if identity is None:
+        return None
+    row = (await session.execute(_access_statement(identity, school_id, now))).first()
+    return None if row is None else _partner_access(identity, school_id, row)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A partner request checked and counted: who (None: refused, nothing counted) and, when it is over
+    its rate limit, the seconds until its window ends."""
+
+    access: PartnerAccess | None
+    retry_after: int | None = None
+
+
+async def admit(
+    session: AsyncSession,
+    keys: SigningKeys,
+    token: str,
+    school_id: uuid.UUID,
+    now: datetime,
+    settings: Settings,
+    *,
+    also: Sequence[Any] = (),
+) -> Admission:
+    """:func:`access` and, when it admits the partner, its request counted against its rate limit
+    (:mod:`partners.ratelimit`), in one statement on plain PostgreSQL: the access check is a CTE and the
+    window's upsert inserts from it, so a refused request is not counted, exactly as the two statements
+    one after the other did. ``also``: columns the statement evaluates as well (transaction-local
+    settings of the request, ``set_config(...)``). On Citus (ADR 19) the check reads distributed tables
+    and the window is a reference table, which one statement cannot write from such a read: there they
+    are two statements, as before, and ``also`` a third."""
+    identity = _identity_at(keys, token, school_id, now)
+    if identity is None:
+        return Admission(None)
+    connection = await session.connection()
+    if on_citus(connection):
+        found = await access(session, keys, token, school_id, now)
+        if found is None:
+            return Admission(None)
+        if also:
+            await session.execute(select(*also))
+        return Admission(found, await ratelimit.admit(session, settings, found.partner_id, now))
+    checked = _access_statement(identity, school_id, now).cte("access")
+    values = select(
+        literal(identity.partner_id, UUID(as_uuid=True)), literal(now, DateTime(timezone=True)), literal(1)
+    ).select_from(checked)
+    counted = ratelimit.count(settings, now, values).cte("counted")
+    stmt = select(checked, counted.c.requests, counted.c.window_started_at, *also).select_from(
+        checked.outerjoin(counted, true())
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return Admission(None)
+    retry = ratelimit.retry_after(settings, row.requests, row.window_started_at, now)
+    return Admission(_partner_access(identity, school_id, row), retry)
 
 
 async def revoke_token(

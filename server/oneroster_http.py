@@ -18,13 +18,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from audit.recorder import AuditTrail
 from common.events import Actor, attach
-from partners import changes, oauth, ratelimit
+from partners import changes, oauth
 from partners.oneroster import service
 from partners.oneroster.params import OneRosterError, Query, parse_query, single_fields
 from partners.oneroster.resources import RESOURCES, Context, Resource
@@ -41,6 +42,11 @@ from tenants.context import enter_school
 log = logging.getLogger("schoolgraph.oneroster")
 
 PREFIX = "/ims/oneroster/v1p1"
+
+REQUEST_SETTINGS = (func.set_config("jit", "off", True),)
+"""Set (transaction-local) by the request's access check, in its statement: JIT compilation off. A page of
+persons is one large statement whose estimate crosses ``jit_above_cost`` from a few hundred rows, and
+compiling its expressions took longer (about 100 ms) than reading the page."""
 
 
 def _error(error: OneRosterError) -> Response:
@@ -109,7 +115,14 @@ async def _prepare(
     if not tenant.active:
         raise OneRosterError(403, "forbidden", f"This school's access is {tenant.status.lower()}.")
     token = bearer_token(request)
-    access = None if token is None else await oauth.access(session, runtime.auth.keys, token, tenant.id, now)
+    admission = (
+        oauth.Admission(None)
+        if token is None
+        else await oauth.admit(
+            session, runtime.auth.keys, token, tenant.id, now, runtime.settings, also=REQUEST_SETTINGS
+        )
+    )
+    access = admission.access
     if access is None:
         raise OneRosterError(
             401,
@@ -128,7 +141,7 @@ async def _prepare(
     request.state.partner_access = access
     request.state.school_id = tenant.id
     request.state.school_slug = tenant.slug
-    retry_after = await ratelimit.admit(session, runtime.settings, access.partner_id, now)
+    retry_after = admission.retry_after
     if retry_after is not None:
         trail.record("partner.rate_limited", "REJECTED", detail={"collection": collection})
         return trail, _error(
