@@ -28,7 +28,6 @@ async def _page(client: httpx.AsyncClient, school: SchoolData, query: str) -> tu
     return response.json()["students"], response.headers["x-total-count"], response.headers["link"]
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_pages_by_position_are_the_pages_by_offset_even_when_the_roster_changes(
     reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
 ) -> None:

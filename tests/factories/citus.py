@@ -31,7 +31,6 @@ COORDINATOR_LOCK_WAITS = (
 ROSTER_CHANGE_VERSIONS = (
     "the roster change versions are the writer's transaction id and the feed's horizon is read from the "
     "coordinator's pg_locks and snapshot (migration 0015), but on Citus the trigger runs on the worker "
-    "holding the school's shard, whose transaction ids the coordinator does not see; and the OneRoster "
-    "person page statement (partners/oneroster/users.py) is not routed to one shard ('complex joins are "
-    "only supported when all distributed tables are co-located'): 500s on Citus (ADR 19: not yet ported)"
+    "holding the school's shard, whose transaction ids the coordinator does not see (ADR 19: not yet "
+    "ported; the OneRoster person pages themselves run on Citus)"
 )
