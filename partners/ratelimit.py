@@ -16,12 +16,13 @@ from common.settings import Settings
 from models.partners import PartnerRateWindow
 
 
-def count(settings: Settings, now: datetime, partner_id: Any) -> Any:
+def count(now: Any, window_start: Any, partner_id: Any) -> Any:
     """The upsert that counts one request of the partner in its window (a new window at ``now`` once the
-    last one ended), returning the window's ``requests`` and ``window_started_at``. ``partner_id`` is the
-    partner's id, or a SELECT of the row to insert (``partner_id, window_started_at, requests``): a caller
-    then counts only a request its SELECT admits (:func:`partners.oauth.admit`)."""
-    in_window = PartnerRateWindow.window_started_at > now - settings.partner_rate_window
+    one that started after ``window_start`` ended), returning the window's ``requests`` and
+    ``window_started_at``. ``partner_id`` is the partner's id, or a SELECT of the row to insert
+    (``partner_id, window_started_at, requests``): a caller then counts only a request its SELECT admits
+    (:func:`partners.oauth.admit`)."""
+    in_window = PartnerRateWindow.window_started_at > window_start
     if isinstance(partner_id, Select):
         stmt = insert(PartnerRateWindow).from_select(
             ["partner_id", "window_started_at", "requests"], partner_id
@@ -51,5 +52,6 @@ async def admit(
 ) -> int | None:
     """Count one request of the partner; None when it is within the limit, else the seconds until the
     window ends (the response's ``Retry-After``). One statement, safe under concurrent requests."""
-    requests, started = (await session.execute(count(settings, now, partner_id))).one()
+    stmt = count(now, now - settings.partner_rate_window, partner_id)
+    requests, started = (await session.execute(stmt)).one()
     return retry_after(settings, requests, started, now)

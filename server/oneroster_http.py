@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,7 +42,7 @@ log = logging.getLogger("schoolgraph.oneroster")
 
 PREFIX = "/ims/oneroster/v1p1"
 
-REQUEST_SETTINGS = (func.set_config("jit", "off", True),)
+REQUEST_SETTINGS = {"jit": "off"}
 """Set (transaction-local) by the request's access check, in its statement: JIT compilation off. A page of
 persons is one large statement whose estimate crosses ``jit_above_cost`` from a few hundred rows, and
 compiling its expressions took longer (about 100 ms) than reading the page."""
@@ -119,7 +118,13 @@ async def _prepare(
         oauth.Admission(None)
         if token is None
         else await oauth.admit(
-            session, runtime.auth.keys, token, tenant.id, now, runtime.settings, also=REQUEST_SETTINGS
+            session,
+            runtime.auth.keys,
+            token,
+            tenant.id,
+            now,
+            runtime.settings,
+            local_settings=REQUEST_SETTINGS,
         )
     )
     access = admission.access

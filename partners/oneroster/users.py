@@ -42,6 +42,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
@@ -50,6 +51,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import col
 
+from common.prepared import Prepared
 from models import Account, Contact, Pupil, PupilContact, Staff
 from models.partners import RosterChangeHead
 from models.roster import RosterSource
@@ -557,22 +559,32 @@ def _count(role: str | None) -> Any:
 
 
 def _inline_constants(stmt: Any) -> Any:
-    """The statement with its constants (JSON punctuation, vocabulary, branch numbers: the anonymous
-    parameters the expressions above made, none a request's value) written into its text, leaving only
-    the named parameters (school, URL, position) bound: a few hundred fewer parameters to encode and bind
-    on every execution."""
+    """The statement with its constants (JSON punctuation, vocabulary, branch numbers, the kinds of
+    restriction: the anonymous parameters the expressions above made, none a request's value) written
+    into its text, leaving only the named parameters (school, URL, position, sizes) bound: a few hundred
+    fewer parameters to encode and bind on every execution, and no list parameter (so it can be
+    :class:`common.prepared.Prepared`)."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
     def inline(element: Any) -> Any:
-        if (
-            isinstance(element, BindParameter)
-            and element.unique
-            and not element.expanding
-            and element.value is not None
-        ):
+        if isinstance(element, BindParameter) and element.unique and element.value is not None:
             render: Any = element.type.literal_processor(dialect)
-            if render is not None:
-                return cast(literal_column(render(element.value)), element.type)
+            if render is None:
+                return None
+            if element.expanding:
+                return tuple_(*(cast(literal_column(render(v)), element.type) for v in element.value))
+            return cast(literal_column(render(element.value)), element.type)
+        return None
+
+    return replacement_traverse(stmt, {}, inline)
+
+
+def _sized(stmt: Any, sizes: dict[str, int]) -> Any:
+    """The statement with its named sizes (``limit``, ``through``) written into its text."""
+
+    def inline(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in sizes:
+            return literal_column(str(int(sizes[element.key])), Integer)
         return None
 
     return replacement_traverse(stmt, {}, inline)
@@ -612,6 +624,15 @@ def keyed_statement(role: str | None, after: bool, offset: bool, count: bool) ->
     return _inline_constants(_objects_select(rows, p, role, *extra))
 
 
+@lru_cache(maxsize=256)
+def _prepared(role: str | None, after: bool, count: bool, limit: int) -> Prepared:
+    """The keyed statement of a page read from a position or from the start, its size in its text,
+    compiled once per process (:class:`common.prepared.Prepared`): SQLAlchemy's walk of this large
+    statement for its cache key, on every execution, cost more than a small page's reading. A consumer
+    pages with one or two sizes; each is its own statement (and server-side prepared statement)."""
+    return Prepared(_sized(keyed_statement(role, after, False, count), {"limit": limit, "through": limit}))
+
+
 async def read_keyed(
     session: Any,
     school_id: uuid.UUID,
@@ -626,13 +647,16 @@ async def read_keyed(
     """A page in sourcedId order: after ``after`` (a remembered position) or at ``offset``; with the
     total when ``count``. One statement: each branch read in sourcedId order through its index up to the
     page's end, merged and cut; the usernames and agents merged in for the page's rows."""
-    stmt = keyed_statement(role, after is not None, bool(offset) and after is None, count)
-    params: dict[str, Any] = {"school_id": school_id, "base": base, "limit": limit}
-    if after is not None:
-        params |= {"after": after, "through": limit}
+    params: dict[str, Any] = {"school_id": school_id, "base": base}
+    if after is not None or not offset:
+        if after is not None:
+            params["after"] = after
+        connection = await session.connection()
+        result = await _prepared(role, after is not None, count, limit).execute(connection, params)
     else:
-        params |= {"offset": offset, "through": offset + limit}
-    row = (await session.execute(stmt, params)).one()
+        params |= {"limit": limit, "offset": offset, "through": offset + limit}
+        result = await session.execute(keyed_statement(role, False, True, count), params)
+    row = result.one()
     return UserPage(
         _objects(row.objects),
         row.count,
