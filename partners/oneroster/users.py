@@ -3,18 +3,21 @@ selects the page's persons and builds their OneRoster JSON objects in PostgreSQL
 
 A school's people are three tables (staff, pupils, contacts), each a *branch*: its rows as the
 specification's filterable fields (text, as the JSON shows them) and, for the rows a page returns, the
-user object with its username, identifiers and agents, looked up for those rows only. Two plans:
+user object. The page's rows come first (a CTE); their usernames and agents are then joined to them and
+grouped once for the page, not looked up row by row. Two plans:
 
 * **keyed** (no filter, sourcedId order, the full sync every consumer runs): every branch is read in
-  sourcedId order through its ``(school_id, sourcedId) WHERE active`` index (migration 0014), merged, and
-  cut at the page, so a page costs its own rows, not the school's. The page starts after a sourcedId (a
-  remembered position, :mod:`partners.oneroster.positions`) or, without one, at the ``OFFSET``.
+  sourcedId order as two streams (:func:`_stream`: its rows with a source id by the unique
+  ``(school_id, source_id)`` index, those without one by their id's text), merged and cut at the page, so
+  a page costs its own rows, not the school's. The page starts after a sourcedId (a remembered position,
+  :mod:`partners.oneroster.positions`: an index condition) or, without one, at the ``OFFSET``.
 * **general** (a filter, another sort, descending): the branches' filterable columns are filtered,
   sorted and cut in SQL with a window count, and the objects are built for the page's rows only.
 
-Filters and sorts name only whitelisted fields (``Resource.filterable``) mapped to columns here; every
-value is a bound parameter. Which persons are served is :func:`served_persons` (restriction of
-processing), ANDed into every branch.
+Every table a statement reads is filtered by the school itself (``school_id = :school_id``), so on Citus
+each statement is routed to the school's shard group (ADR 19). Filters and sorts name only whitelisted
+fields (``Resource.filterable``) mapped to columns here; every value is a bound parameter. Which persons
+are served is :func:`served_persons` (restriction of processing), ANDed into every branch.
 """
 
 from __future__ import annotations
