@@ -1,9 +1,9 @@
 """The OneRoster 1.1 REST provider at ``/schools/{slug}/ims/oneroster/v1p1/`` (issue 14).
 
 A request is one transaction: the school is resolved and bound as for the GraphQL endpoint, the bearer
-token must be a partner token for this school whose approval is in force on this very request
-(:func:`partners.oauth.access`), the partner's rate limit is counted (429 with ``Retry-After``), the
-collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
+token must be a partner token for this school whose approval is in force on this very request and the
+partner's rate limit is counted (429 with ``Retry-After``), both in one statement on plain PostgreSQL
+(:func:`partners.oauth.admit`), the collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
 request that reached a partner is in the school's audit chain with actor PARTNER, and the pupils it
 returned are recorded for the pupil access report. Refusals are the specification's status-info payload
 (``imsx_codeMajor``, ``imsx_severity``, ``imsx_CodeMinor``); nothing answers a 500 with a trace.
