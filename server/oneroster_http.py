@@ -36,7 +36,7 @@ from server.caller import bearer_token, client_address
 from server.errors import JSONBody, RequestError
 from server.runtime import Runtime
 from server.transaction import record_unresolved, request_id_of
-from tenants.context import enter_school
+from tenants.context import enter_school, on_citus
 
 log = logging.getLogger("schoolgraph.oneroster")
 
@@ -51,12 +51,18 @@ PERSON_SETTINGS = REQUEST_SETTINGS | {"plan_cache_mode": "force_generic_plan"}
 """For ``users``, ``students`` and ``teachers``: also the generic plan of the page statement (a prepared
 statement of the connection, planned once), which PostgreSQL would otherwise re-plan for each of its
 first five executions on a connection, 10-30 ms each for this statement under load; its page size is in
-its text (``partners.oneroster.users``), so the generic plan knows how many rows it joins."""
+its text (``partners.oneroster.users``), so the generic plan knows how many rows it joins. Not on Citus
+(:func:`_settings`)."""
 
 
-def _persons(collection: str) -> bool:
+async def _settings(session: AsyncSession, collection: str) -> dict[str, str]:
+    """The request's transaction-local settings: :data:`PERSON_SETTINGS` for a person collection on plain
+    PostgreSQL; on Citus, which routes a statement by its parameters' values and cannot plan a generic
+    plan ("could not create distributed plan"), :data:`REQUEST_SETTINGS`."""
     resource = RESOURCES.get(collection)
-    return resource is not None and resource.render is None
+    if resource is None or resource.render is not None or on_citus(await session.connection()):
+        return REQUEST_SETTINGS
+    return PERSON_SETTINGS
 
 
 def _error(error: OneRosterError) -> Response:
@@ -135,7 +141,7 @@ async def _prepare(
             tenant.id,
             now,
             runtime.settings,
-            local_settings=PERSON_SETTINGS if _persons(collection) else REQUEST_SETTINGS,
+            local_settings=await _settings(session, collection),
         )
     )
     access = admission.access
