@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, select
+from sqlalchemy import UUID, DateTime, Select, bindparam, delete, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -45,10 +46,12 @@ from auth.agreements import terms_pending
 from auth.runtime import AuthRuntime
 from auth.tokens import SigningKeys, canonical_uuid, sign_token, verified_claims
 from common.events import Actor
+from common.prepared import Prepared
+from common.settings import Settings
 from models.partners import Partner, PartnerApproval, PartnerAssertion, PartnerToken
-from partners import approvals, registry
+from partners import approvals, ratelimit, registry
 from partners.scopes import normalise, unknown_scopes
-from tenants.context import Tenant, bind, enter_school
+from tenants.context import Tenant, bind, enter_school, on_citus
 from tenants.scoping import in_school, scoped, scoped_update
 
 ASSERTION_TYPE = JWTBearerClientAssertion.CLIENT_ASSERTION_TYPE
@@ -333,6 +336,93 @@ class PartnerAccess:
         return scope in self.scopes
 
 
+_SCHOOL = bindparam("school_id", type_=UUID(as_uuid=True))
+_TOKEN = bindparam("token_id", type_=UUID(as_uuid=True))
+_PARTNER = bindparam("partner_id", type_=UUID(as_uuid=True))
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+
+
+def _access_statement() -> Select[Any]:
+    """The one statement of :func:`access`: the token's row unrevoked and unexpired, its approval in force
+    and its partner active, and whether the school owes its acceptance of the licence terms. Its values
+    are the parameters ``school_id``, ``token_id``, ``partner_id`` and ``now``."""
+    stmt: Select[Any] = (
+        select(
+            Partner.client_id,
+            Partner.name,
+            col(PartnerToken.scopes).label("token_scopes"),
+            col(PartnerApproval.scopes).label("approved_scopes"),
+            terms_pending(_SCHOOL, _NOW).label("terms"),
+        )
+        .select_from(PartnerToken)
+        .join(
+            PartnerApproval,
+            (PartnerApproval.id == PartnerToken.approval_id) & in_school(PartnerApproval, _SCHOOL),
+        )
+        .join(Partner, Partner.id == PartnerToken.partner_id)
+        .where(
+            in_school(PartnerToken, _SCHOOL),
+            PartnerToken.id == _TOKEN,
+            PartnerToken.partner_id == _PARTNER,
+            col(PartnerToken.revoked_at).is_(None),
+            PartnerToken.expires_at > _NOW,
+            col(PartnerApproval.revoked_at).is_(None),
+            Partner.status == "ACTIVE",
+        )
+    )
+    return stmt
+
+
+_ACCESS = Prepared(_access_statement())
+"""Compiled once: every partner request runs it (GraphQL and OneRoster)."""
+
+
+def _admit_statement(local_settings: tuple[tuple[str, str], ...]) -> Prepared:
+    """:func:`access`'s statement as a CTE, the rate window's upsert inserting from it (so only an
+    admitted request is counted), and ``set_config`` of the request's transaction-local settings."""
+    checked = _access_statement().cte("access")
+    values = select(_PARTNER, _NOW, literal(1)).select_from(checked)
+    window_start = bindparam("window_start", type_=DateTime(timezone=True))
+    counted = ratelimit.count(_NOW, window_start, values).cte("counted")
+    configured = [func.set_config(name, value, True) for name, value in local_settings]
+    return Prepared(
+        select(checked, counted.c.requests, counted.c.window_started_at, *configured).select_from(
+            checked.outerjoin(counted, true())
+        )
+    )
+
+
+_ADMIT: dict[tuple[tuple[str, str], ...], Prepared] = {}
+
+
+def _partner_access(identity: TokenIdentity, row: Any) -> PartnerAccess:
+    return PartnerAccess(
+        identity.partner_id,
+        row.client_id,
+        row.name,
+        identity.school_id,
+        identity.token_id,
+        frozenset(row.token_scopes) & frozenset(row.approved_scopes),
+        bool(row.terms),
+    )
+
+
+def _identity_at(keys: SigningKeys, token: str, school_id: uuid.UUID, now: datetime) -> TokenIdentity | None:
+    identity = identify(keys, token, now)
+    if identity is None or identity.school_id != school_id:
+        return None
+    return identity
+
+
+def _values(identity: TokenIdentity, now: datetime) -> dict[str, Any]:
+    return {
+        "school_id": identity.school_id,
+        "token_id": identity.token_id,
+        "partner_id": identity.partner_id,
+        "now": now,
+    }
+
+
 async def access(
     session: AsyncSession, keys: SigningKeys, token: str, school_id: uuid.UUID, now: datetime
 ) -> PartnerAccess | None:
@@ -340,46 +430,61 @@ async def access(
     one statement, its row is unrevoked, its approval in force and its partner active; else None. The
     same statement reads whether the school owes its acceptance of the licence terms (``terms_pending``,
     which the caller refuses). The session must be bound to the school."""
-    identity = identify(keys, token, now)
-    if identity is None or identity.school_id != school_id:
+    identity = _identity_at(keys, token, school_id, now)
+    if identity is None:
         return None
-    stmt = (
-        select(
-            Partner.client_id,
-            Partner.name,
-            PartnerToken.scopes,
-            PartnerApproval.scopes,
-            terms_pending(school_id, now),
-        )
-        .select_from(PartnerToken)
-        .join(
-            PartnerApproval,
-            (PartnerApproval.id == PartnerToken.approval_id) & in_school(PartnerApproval, school_id),
-        )
-        .join(Partner, Partner.id == PartnerToken.partner_id)
-        .where(
-            in_school(PartnerToken, school_id),
-            PartnerToken.id == identity.token_id,
-            PartnerToken.partner_id == identity.partner_id,
-            col(PartnerToken.revoked_at).is_(None),
-            PartnerToken.expires_at > now,
-            col(PartnerApproval.revoked_at).is_(None),
-            Partner.status == "ACTIVE",
-        )
-    )
-    row = (await session.execute(stmt)).first()
+    connection = await session.connection()
+    row = (await _ACCESS.execute(connection, _values(identity, now))).first()
+    return None if row is None else _partner_access(identity, row)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A partner request checked and counted: who (None: refused, nothing counted) and, when it is over
+    its rate limit, the seconds until its window ends."""
+
+    access: PartnerAccess | None
+    retry_after: int | None = None
+
+
+async def admit(
+    session: AsyncSession,
+    keys: SigningKeys,
+    token: str,
+    school_id: uuid.UUID,
+    now: datetime,
+    settings: Settings,
+    *,
+    local_settings: Mapping[str, str] | None = None,
+) -> Admission:
+    """:func:`access` and, when it admits the partner, its request counted against its rate limit
+    (:mod:`partners.ratelimit`), in one statement on plain PostgreSQL: the access check is a CTE and the
+    window's upsert inserts from it, so a refused request is not counted, exactly as the two statements
+    one after the other did; the same statement sets ``local_settings`` for the rest of the transaction
+    (``set_config(name, value, true)``). On Citus (ADR 19) the check reads distributed tables and the
+    window is a reference table, which one statement cannot write from such a read: there they are two
+    statements, as before, and the settings a third."""
+    identity = _identity_at(keys, token, school_id, now)
+    if identity is None:
+        return Admission(None)
+    configured = tuple(sorted((local_settings or {}).items()))
+    connection = await session.connection()
+    if on_citus(connection):
+        found = await access(session, keys, token, school_id, now)
+        if found is None:
+            return Admission(None)
+        if configured:
+            await session.execute(select(*(func.set_config(n, v, True) for n, v in configured)))
+        return Admission(found, await ratelimit.admit(session, settings, found.partner_id, now))
+    statement = _ADMIT.get(configured)
+    if statement is None:
+        statement = _ADMIT[configured] = _admit_statement(configured)
+    values = _values(identity, now) | {"window_start": now - settings.partner_rate_window}
+    row = (await statement.execute(connection, values)).first()
     if row is None:
-        return None
-    client_id, name, token_scopes, approved, terms = row
-    return PartnerAccess(
-        identity.partner_id,
-        client_id,
-        name,
-        school_id,
-        identity.token_id,
-        frozenset(token_scopes) & frozenset(approved),
-        bool(terms),
-    )
+        return Admission(None)
+    retry = ratelimit.retry_after(settings, row.requests, row.window_started_at, now)
+    return Admission(_partner_access(identity, row), retry)
 
 
 async def revoke_token(

@@ -1,9 +1,9 @@
 """The OneRoster 1.1 REST provider at ``/schools/{slug}/ims/oneroster/v1p1/`` (issue 14).
 
 A request is one transaction: the school is resolved and bound as for the GraphQL endpoint, the bearer
-token must be a partner token for this school whose approval is in force on this very request
-(:func:`partners.oauth.access`), the partner's rate limit is counted (429 with ``Retry-After``), the
-collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
+token must be a partner token for this school whose approval is in force on this very request and the
+partner's rate limit is counted (429 with ``Retry-After``), both in one statement on plain PostgreSQL
+(:func:`partners.oauth.admit`), the collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
 request that reached a partner is in the school's audit chain with actor PARTNER, and the pupils it
 returned are recorded for the pupil access report. Refusals are the specification's status-info payload
 (``imsx_codeMajor``, ``imsx_severity``, ``imsx_CodeMinor``); nothing answers a 500 with a trace.
@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from audit.recorder import AuditTrail
 from common.events import Actor, attach
-from partners import changes, oauth, ratelimit
+from partners import changes, oauth
 from partners.oneroster import service
 from partners.oneroster.params import OneRosterError, Query, parse_query, single_fields
 from partners.oneroster.resources import RESOURCES, Context, Resource
@@ -36,11 +36,33 @@ from server.caller import bearer_token, client_address
 from server.errors import JSONBody, RequestError
 from server.runtime import Runtime
 from server.transaction import record_unresolved, request_id_of
-from tenants.context import enter_school
+from tenants.context import enter_school, on_citus
 
 log = logging.getLogger("schoolgraph.oneroster")
 
 PREFIX = "/ims/oneroster/v1p1"
+
+REQUEST_SETTINGS = {"jit": "off"}
+"""Set (transaction-local) by the request's access check, in its statement: JIT compilation off. A page of
+persons is one large statement whose estimate crosses ``jit_above_cost`` from a few hundred rows, and
+compiling its expressions took longer (about 100 ms) than reading the page."""
+
+PERSON_SETTINGS = REQUEST_SETTINGS | {"plan_cache_mode": "force_generic_plan"}
+"""For ``users``, ``students`` and ``teachers``: also the generic plan of the page statement (a prepared
+statement of the connection, planned once), which PostgreSQL would otherwise re-plan for each of its
+first five executions on a connection, 10-30 ms each for this statement under load; its page size is in
+its text (``partners.oneroster.users``), so the generic plan knows how many rows it joins. Not on Citus
+(:func:`_settings`)."""
+
+
+async def _settings(session: AsyncSession, collection: str) -> dict[str, str]:
+    """The request's transaction-local settings: :data:`PERSON_SETTINGS` for a person collection on plain
+    PostgreSQL; on Citus, which routes a statement by its parameters' values and cannot plan a generic
+    plan ("could not create distributed plan"), :data:`REQUEST_SETTINGS`."""
+    resource = RESOURCES.get(collection)
+    if resource is None or resource.render is not None or on_citus(await session.connection()):
+        return REQUEST_SETTINGS
+    return PERSON_SETTINGS
 
 
 def _error(error: OneRosterError) -> Response:
@@ -109,7 +131,20 @@ async def _prepare(
     if not tenant.active:
         raise OneRosterError(403, "forbidden", f"This school's access is {tenant.status.lower()}.")
     token = bearer_token(request)
-    access = None if token is None else await oauth.access(session, runtime.auth.keys, token, tenant.id, now)
+    admission = (
+        oauth.Admission(None)
+        if token is None
+        else await oauth.admit(
+            session,
+            runtime.auth.keys,
+            token,
+            tenant.id,
+            now,
+            runtime.settings,
+            local_settings=await _settings(session, collection),
+        )
+    )
+    access = admission.access
     if access is None:
         raise OneRosterError(
             401,
@@ -128,7 +163,7 @@ async def _prepare(
     request.state.partner_access = access
     request.state.school_id = tenant.id
     request.state.school_slug = tenant.slug
-    retry_after = await ratelimit.admit(session, runtime.settings, access.partner_id, now)
+    retry_after = admission.retry_after
     if retry_after is not None:
         trail.record("partner.rate_limited", "REJECTED", detail={"collection": collection})
         return trail, _error(

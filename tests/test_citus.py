@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from learning import curriculum
 from learning.queries import _class_stmt
 from models import Pupil
+from partners.oneroster import users
+from partners.oneroster.params import parse_query
 from tenants.context import bind, enter_school
 from tenants.scoping import scoped
 from tests.factories.schools import SchoolFactory
@@ -135,6 +137,37 @@ async def test_a_schools_hot_statements_run_on_one_shard(engine: AsyncEngine, fa
     assert await _task_count(engine, school.id, class_view, params) == 1
     pupils = scoped(Pupil, school.id).order_by(Pupil.surname)
     assert await _task_count(engine, school.id, _named(pupils), {"school_id_1": school.id}) == 1
+
+
+async def test_a_oneroster_person_page_runs_on_one_shard(engine: AsyncEngine, factory: SchoolFactory) -> None:
+    """Issue 14 (ADR 17, 19): every shape of the OneRoster person page statement (the full sync from the
+    start, from a remembered position, at an offset with its total, under a filter and sort) names the
+    school on every table it reads and joins them on it, so Citus routes it whole to the school's shard
+    group; before, it was refused ("complex joins are only supported when all distributed tables are
+    co-located") and the request answered 500."""
+    school = await factory.school()
+    params = {"school_id": school.id, "base": "https://provider/schools/x/ims/oneroster/v1p1", "after": "p"}
+    shapes = [
+        users.keyed_statement(role, after, offset, count).params(limit=10, through=20, offset=10)
+        for role in (None, users.STUDENT, users.TEACHER)
+        for after, offset, count in ((False, False, True), (True, False, False), (False, True, True))
+    ]
+    query = parse_query(
+        {"filter": "familyName~'a' OR role='parent'", "sort": "givenName", "offset": "3"},
+        filterable=users.FILTERABLE,
+        selectable=(),
+    )
+    shapes += users.general_statements(None, query)
+    for shape in shapes:
+        state = shape.params(**params).compile(dialect=engine.dialect).construct_expanded_state()
+        async with AsyncSession(engine) as session, session.begin():
+            await bind(session, [school.id])
+            connection = await session.connection()
+            args = tuple(state.parameters[name] for name in state.positiontup or ())
+            plan = "\n".join(
+                r[0] for r in await connection.exec_driver_sql("EXPLAIN " + state.statement, args)
+            )
+        assert [int(n) for n in re.findall(r"Task Count: (\d+)", plan)] == [1], plan
 
 
 async def test_row_level_security_alone_fans_out_to_every_shard(

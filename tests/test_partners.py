@@ -398,7 +398,6 @@ async def test_a_rotated_secret_works_until_the_overlap_ends(
     assert (await token_request(client, form, basic(partner, new_secret))).status_code == 200
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_revoking_the_approval_refuses_the_very_next_request(
     client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory
 ) -> None:
@@ -557,7 +556,6 @@ async def reader(
     return school, client
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_every_collection_and_object_in_the_specifications_shape(
     reader: tuple[SchoolData, httpx.AsyncClient],
 ) -> None:
@@ -589,7 +587,6 @@ async def test_every_collection_and_object_in_the_specifications_shape(
     assert enrollment["user"]["type"] == "user" and enrollment["class"]["type"] == "class"
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_provider_and_the_csv_export_agree(
     reader: tuple[SchoolData, httpx.AsyncClient], engine: AsyncEngine
 ) -> None:
@@ -627,7 +624,6 @@ async def test_the_provider_and_the_csv_export_agree(
         ), collection
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_paging_filter_sort_and_fields(reader: tuple[SchoolData, httpx.AsyncClient]) -> None:
     school, client = reader
     every = (await client.get(roster_url(school, "students?limit=1000&sort=familyName"))).json()["students"]
@@ -700,7 +696,6 @@ async def test_bad_parameters_get_the_specifications_error(
     assert body["imsx_description"]
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_unknown_collections_and_objects_are_unknownobject(
     reader: tuple[SchoolData, httpx.AsyncClient],
 ) -> None:
@@ -737,7 +732,6 @@ async def test_the_rate_limit_answers_429_with_retry_after(
 # --- the audit --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_partner_requests_are_in_the_schools_chain_and_the_pupil_access_report(
     client: httpx.AsyncClient,
     factory: SchoolFactory,
@@ -1158,7 +1152,6 @@ async def test_the_change_feed_never_skips_a_change_that_commits_late(
     assert (await _feed(client, school, after["next"]))["changes"] == []
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_a_person_whose_processing_is_restricted_is_never_served(
     reader: tuple[SchoolData, httpx.AsyncClient],
 ) -> None:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.runtime import Runtime
 from tests.factories.apps import served
 from tests.factories.audit import entries
-from tests.factories.citus import ROSTER_CHANGE_VERSIONS
 from tests.factories.partners import AsyncOAuth2Client, PartnerFactory
 from tests.factories.people import new_school
 from tests.factories.schools import SchoolFactory, login
@@ -36,7 +35,6 @@ async def base_url(runtime: Runtime) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_a_partner_is_refused_until_the_school_accepts_the_licence_terms(
     client: httpx.AsyncClient,
     base_url: str,

@@ -3,18 +3,21 @@ selects the page's persons and builds their OneRoster JSON objects in PostgreSQL
 
 A school's people are three tables (staff, pupils, contacts), each a *branch*: its rows as the
 specification's filterable fields (text, as the JSON shows them) and, for the rows a page returns, the
-user object with its username, identifiers and agents, looked up for those rows only. Two plans:
+user object. The page's rows come first (a CTE); their usernames and agents are then joined to them and
+grouped once for the page, not looked up row by row. Two plans:
 
 * **keyed** (no filter, sourcedId order, the full sync every consumer runs): every branch is read in
-  sourcedId order through its ``(school_id, sourcedId) WHERE active`` index (migration 0014), merged, and
-  cut at the page, so a page costs its own rows, not the school's. The page starts after a sourcedId (a
-  remembered position, :mod:`partners.oneroster.positions`) or, without one, at the ``OFFSET``.
+  sourcedId order as two streams (:func:`_stream`: its rows with a source id by the unique
+  ``(school_id, source_id)`` index, those without one by their id's text), merged and cut at the page, so
+  a page costs its own rows, not the school's. The page starts after a sourcedId (a remembered position,
+  :mod:`partners.oneroster.positions`: an index condition) or, without one, at the ``OFFSET``.
 * **general** (a filter, another sort, descending): the branches' filterable columns are filtered,
   sorted and cut in SQL with a window count, and the objects are built for the page's rows only.
 
-Filters and sorts name only whitelisted fields (``Resource.filterable``) mapped to columns here; every
-value is a bound parameter. Which persons are served is :func:`served_persons` (restriction of
-processing), ANDed into every branch.
+Every table a statement reads is filtered by the school itself (``school_id = :school_id``), so on Citus
+each statement is routed to the school's shard group (ADR 19). Filters and sorts name only whitelisted
+fields (``Resource.filterable``) mapped to columns here; every value is a bound parameter. Which persons
+are served is :func:`served_persons` (restriction of processing), ANDed into every branch.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy import (
     UUID,
     BigInteger,
     Integer,
+    String,
     Text,
     and_,
     bindparam,
@@ -38,15 +42,19 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
-    text,
+    tuple_,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import col
 
+from common.prepared import Prepared
 from models import Account, Contact, Pupil, PupilContact, Staff
 from models.partners import RosterChangeHead
 from models.roster import RosterSource
@@ -54,7 +62,7 @@ from partners.oneroster.params import Filter, Query
 from partners.oneroster.resources import iso_timestamp, served_persons
 from roster.export import CONTACT_ROLES, staff_role_sql
 from roster.records import key
-from tenants.scoping import in_school, same_school
+from tenants.scoping import in_school
 
 STUDENT = "student"
 TEACHER = "teacher"
@@ -123,10 +131,23 @@ class Branch:
     ``teachers`` skip the branches that cannot match."""
 
 
+SCHOOL: Any = bindparam("school_id", type_=UUID(as_uuid=True))
+"""The school of every person statement, bound at execution: every table the statement reads is filtered
+by it explicitly (``school_id = :school_id``), so on Citus each part is routed to the school's shard group
+(ADR 19), and on plain PostgreSQL each lookup is an index range of the school."""
+
+BASE: Any = bindparam("base", type_=Text)
+"""The request's provider URL (``https://host/schools/<slug>/ims/oneroster/v1p1``), bound at execution."""
+
+AFTER: Any = bindparam("after", type_=String)
+"""The sourcedId a keyed page starts after (a remembered position)."""
+
+
 def _contact_role() -> Any:
     first = (
         select(func.min(PupilContact.relationship))
-        .where(same_school(PupilContact, Contact), PupilContact.contact_id == Contact.id)
+        .where(in_school(PupilContact, SCHOOL), PupilContact.contact_id == Contact.id)
+        .correlate(Contact)
         .scalar_subquery()
     )
     return case(CONTACT_ROLES, value=func.coalesce(first, "PARENT"), else_=literal("guardian"))
@@ -170,32 +191,20 @@ BRANCHES: tuple[Branch, ...] = (
 )
 
 
+def _account_link(model: Any) -> Any:
+    return {Staff: Account.staff_id, Pupil: Account.pupil_id, Contact: Account.contact_id}[model]
+
+
 def _username(branch: Branch) -> Any:
+    """The row's username, looked up (a filter or sort on ``username``, the general plan's column)."""
     model = branch.model
-    link = {Staff: Account.staff_id, Pupil: Account.pupil_id, Contact: Account.contact_id}[model]
-    return select(Account.username).where(same_school(Account, model), link == model.id).scalar_subquery()
-
-
-def _agents(branch: Branch, base: Any) -> Any:
-    """The row's agents as refs, in sourcedId order (the export's agents: active, in the school)."""
-    if branch.agents_of is None:
-        return EMPTY
-    owner, other_column, other = branch.agents_of
-    model = branch.model
-    agent = key(other)
-    refs = (
-        select(func.string_agg(json_ref(base, "users", "user", agent), aggregate_order_by(COMMA, agent)))
-        .where(
-            same_school(PupilContact, model),
-            owner == model.id,
-            same_school(other, PupilContact),
-            other.id == other_column,
-            other.active,
-        )
+    link = _account_link(model)
+    return (
+        select(Account.username)
+        .where(in_school(Account, SCHOOL), link == model.id)
         .correlate(model)
         .scalar_subquery()
     )
-    return func.concat("[", refs, "]")
 
 
 def _user_ids(branch: Branch) -> Any:
@@ -213,29 +222,90 @@ def _user_ids(branch: Branch) -> Any:
     )
 
 
-def user_object(branch: Branch, base: Any, org: Any) -> Any:
-    """The specification's user object of the branch's current row as compact JSON text, key for key
-    as the provider has always served it."""
+class _Slot:
+    """A place in the user object filled set-wise after the page's rows are known (its username, role,
+    agents), not from the person's own row."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+USERNAME, ROLE, AGENTS = _Slot("username"), _Slot("role"), _Slot("agents")
+
+
+def _user_template(branch: Branch, org: Any) -> list[tuple[str, Any]]:
+    """The specification's user object, key for key as the provider has always served it: each value JSON
+    text over the branch's row, or a slot (a list is a value in parts)."""
     model = branch.model
-    return json_object(
+    return [
         ("sourcedId", json_text(key(model))),
         ("status", constant("active")),
         ("dateLastModified", json_text(branch.modified())),
-        ("username", json_text(func.coalesce(_username(branch), ""))),
+        ("username", USERNAME),
         ("userIds", _user_ids(branch)),
         ("enabledUser", constant("true")),
         ("givenName", json_text(model.forename)),
         ("familyName", json_text(model.surname)),
         ("middleName", constant("")),
-        ("role", json_text(branch.role())),
+        ("role", ROLE),
         ("identifier", constant("")),
         ("email", json_text(branch.email())),
         ("sms", constant("")),
         ("phone", json_text(branch.phone())),
-        ("agents", _agents(branch, base)),
+        ("agents", ["[", AGENTS, "]"]),
         ("orgs", org),
         ("grades", EMPTY),
-    )
+    ]
+
+
+def _concat(parts: list[Any]) -> Any:
+    merged: list[Any] = []
+    for part in parts:  # adjacent constants joined, so the statement concatenates as little as it can
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if len(merged) == 1 and isinstance(merged[0], str):
+        return literal(merged[0], Text)
+    return func.concat(*(literal(m, Text) if isinstance(m, str) else m for m in merged))
+
+
+def _segments(pairs: list[tuple[str, Any]]) -> tuple[list[Any], list[_Slot]]:
+    """The object's JSON text cut at its slots: the segments between them (one more than the slots) and
+    the slots in order."""
+    segments: list[list[Any]] = [[]]
+    slots: list[_Slot] = []
+    for index, (name, value) in enumerate(pairs):
+        segments[-1].append(("{" if index == 0 else ",") + orjson.dumps(name).decode() + ":")
+        for part in value if isinstance(value, list) else [value]:
+            if isinstance(part, _Slot):
+                slots.append(part)
+                segments.append([])
+            else:
+                segments[-1].append(part)
+    segments[-1].append("}")
+    return [_concat(s) for s in segments], slots
+
+
+NO_ORG = literal("", Text)
+
+
+def _own_segments(branch: Branch) -> list[Any]:
+    """The segments of the object that come from the person's own row (all but the last, which holds
+    the orgs, the same for every row of a statement)."""
+    segments, slots = _segments(_user_template(branch, NO_ORG))
+    assert slots == [USERNAME, ROLE, AGENTS]
+    return segments[:-1]
+
+
+def _own_role(branch: Branch) -> Any:
+    """The role as JSON text when the person's own row says it; for a contact it comes from the links."""
+    return null() if branch.model is Contact else json_text(branch.role())
+
+
+def _last_segment(org: Any) -> Any:
+    segments, _ = _segments(_user_template(BRANCHES[0], org))
+    return segments[-1]
 
 
 def _columns(branch: Branch) -> dict[str, Callable[[], Any]]:
@@ -339,14 +409,9 @@ def _role_filter(branch: Branch, role: str | None) -> list[ColumnElement[bool]]:
     return [branch.role() == role]
 
 
-def _base(branch: Branch, school_id: Any, role: str | None) -> list[ColumnElement[bool]]:
+def _base(branch: Branch, role: str | None) -> list[ColumnElement[bool]]:
     model = branch.model
-    return [
-        in_school(model, school_id),
-        model.active,
-        served_persons(model),
-        *_role_filter(branch, role),
-    ]
+    return [in_school(model, SCHOOL), model.active, served_persons(model), *_role_filter(branch, role)]
 
 
 def _number(branch: Branch) -> int:
@@ -354,107 +419,221 @@ def _number(branch: Branch) -> int:
 
 
 PUPILS = 1
-assert BRANCHES[PUPILS].model is Pupil
+CONTACTS = 2
+assert BRANCHES[PUPILS].model is Pupil and BRANCHES[CONTACTS].model is Contact
 
 
-def _objects_of(page: Any, school_id: Any, role: str | None) -> Any:
-    """The user object of each row of ``page`` (``branch``, ``school_id``, ``id``): looked up by primary
-    key in its branch's table and built there, for the page's rows only."""
-    base_p, orgs_p = _params(school_id, BASE)
-    lookups = []
-    for branch in _branches(role):
-        model = branch.model
-        found = (
-            select(user_object(branch, base_p, orgs_p))
-            .where(same_school(model, page.c), model.id == page.c.id)
-            .scalar_subquery()
-        )
-        lookups.append((page.c.branch == _number(branch), found))
-    return case(*lookups)
+def _org(base: Any) -> Any:
+    """The school's ``orgs`` as JSON text (read once per statement): the org a school admin said is this
+    school (``roster_sources``), else schoolgraph's own id for it (``SchoolRef.own_org_id``)."""
+    named = select(RosterSource.org_sourced_id).where(in_school(RosterSource, SCHOOL)).scalar_subquery()
+    org = func.coalesce(named, literal("schoolgraph-", Text) + cast(SCHOOL, Text))
+    return func.concat("[", json_ref(base, "orgs", "org", org), "]")
 
 
-def _page_columns(page: Any, school_id: Any, obj: Any, order: Any) -> list[Any]:
-    return [
-        stamp_sql(school_id).label("stamp"),
-        func.string_agg(obj, aggregate_order_by(COMMA, order)).label("objects"),
-        func.array_agg(page.c.id).filter(page.c.branch == PUPILS).label("pupils"),
-        func.count().label("count"),
-    ]
+def _stream(branch: Branch, role: str | None, *, sourced: bool, after: bool, built: bool) -> Any:
+    """One branch's rows in sourcedId order, up to ``through`` of them, from ``after`` when given.
+
+    A person's sourcedId is its source id, or for a row made in schoolgraph its own id. The two are read
+    apart: rows with a source id in its order through the unique ``(school_id, source_id)`` index, where
+    ``source_id > :after`` is an index condition (a leakproof comparison of the column itself, which
+    row-level security lets the planner use as one); rows without one (found in the same index's NULL
+    range) sorted by their id's text. ``coalesce(source_id, id::text) > :after`` would be the same
+    condition but not leakproof (the uuid's text output), so under row-level security it could only
+    filter the school's rows one by one from the first. With ``built`` the stream also carries the
+    segments of each row's JSON object: computed only for the rows the merge takes."""
+    model = branch.model
+    if sourced:
+        sid: Any = col(model.source_id)
+        keyed = [sid.is_not(None)] + ([sid > AFTER] if after else [])
+    else:
+        sid = cast(cast(model.id, Text), String)
+        keyed = [col(model.source_id).is_(None)] + ([sid > AFTER] if after else [])
+    columns = [literal(_number(branch)).label("branch"), col(model.id).label("id"), sid.label("sid")]
+    if built:
+        columns += [s.label(f"s{i}") for i, s in enumerate(_own_segments(branch))]
+        columns.append(_own_role(branch).label("role"))
+    return select(*columns).where(*_base(branch, role), *keyed).order_by(sid).limit(THROUGH)
 
 
-BASE: Any = bindparam("base", type_=Text)
-"""The request's provider URL (``https://host/schools/<slug>/ims/oneroster/v1p1``), bound at execution."""
-
-
-def _params(school_id: Any, base: Any) -> tuple[Any, Any]:
-    """The provider URL and the school's ``orgs`` (JSON text, read once per statement): the org a school
-    admin said is this school (``roster_sources``), else schoolgraph's own id for it
-    (``SchoolRef.own_org_id``)."""
-    named = select(RosterSource.org_sourced_id).where(in_school(RosterSource, school_id)).scalar_subquery()
-    own = literal("schoolgraph-", Text) + cast(school_id, Text)
-    org = func.coalesce(named, own)
-    return base, func.concat("[", json_ref(base, "orgs", "org", org), "]")
-
-
-NO_JIT = text("SELECT set_config('jit', 'off', true)")
-JIT_ROWS = 200
-
-
-async def _without_jit(session: Any, rows: int) -> None:
-    """Before a page statement of more than :data:`JIT_ROWS` rows, JIT compilation off (transaction-local):
-    the planner charges every row with every branch's lookups although each row runs one branch's, which
-    crosses ``jit_above_cost`` from a few hundred rows and has PostgreSQL compile the statement's
-    expressions for longer (about 100 ms) than the page takes to read. Smaller pages stay far below it
-    and are spared the statement."""
-    if rows > JIT_ROWS:
-        await session.execute(NO_JIT)
-
-
-SCHOOL: Any = bindparam("school_id", type_=UUID(as_uuid=True))
-"""The school of a keyed page, bound when the (cached) statement is executed."""
-
-
-@lru_cache(maxsize=64)
-def _keyed_statement(role: str | None, after: bool, offset: bool, count: bool) -> Any:
-    """The keyed page's statement for one shape, built once (it is large: building it took longer than
-    executing a small page); the school, URL, position, limit and offset are bound parameters."""
-    # From a position (or the start) each branch builds the objects of the rows it yields, and the merge
-    # pulls no more rows from a branch than the page takes; past an OFFSET the page's rows are looked up
-    # again by key instead, so the skipped rows cost their index entries only.
-    built_here = after or not offset
-    base_p, orgs_p = _params(SCHOOL, BASE)
+def _build(page: Any, role: str | None) -> Any:
+    """The page's rows (``branch``, ``id``, ``k`` their order) with the segments of their objects, read
+    by primary key in each branch's table: for the pages whose streams did not carry them."""
     parts = []
     for branch in _branches(role):
         model = branch.model
-        conditions = _base(branch, SCHOOL, role)
-        if after:
-            conditions.append(key(model) > bindparam("after", type_=Text))
-        objects = [user_object(branch, base_p, orgs_p).label("obj")] if built_here else []
         parts.append(
             select(
-                literal(_number(branch)).label("branch"),
-                col(model.school_id).label("school_id"),
-                col(model.id).label("id"),
-                key(model).label("sid"),
-                *objects,
+                page.c.branch,
+                page.c.id,
+                page.c.k,
+                *(s.label(f"s{i}") for i, s in enumerate(_own_segments(branch))),
+                _own_role(branch).label("role"),
             )
-            .where(*conditions)
-            .order_by(key(model))
-            .limit(bindparam("through", type_=Integer))
+            .select_from(page.join(model, and_(in_school(model, SCHOOL), model.id == page.c.id)))
+            .where(page.c.branch == _number(branch))
         )
-    union = union_all(*parts).subquery("u")
-    page = select(union).order_by(union.c.sid).limit(bindparam("limit", type_=Integer))
+    return union_all(*parts).subquery("b")
+
+
+def _names(page: Any, role: str | None) -> Any:
+    """The usernames of the page's persons, joined set-wise: each branch's page rows with ``accounts``
+    by the school and the person (one index range per row, no correlated subquery)."""
+    parts = []
+    for branch in _branches(role):
+        link = _account_link(branch.model)
+        parts.append(
+            select(page.c.branch, page.c.id, col(Account.username).label("username"))
+            .select_from(page.join(Account, and_(in_school(Account, SCHOOL), link == page.c.id)))
+            .where(page.c.branch == _number(branch))
+        )
+    return union_all(*parts).subquery("n")
+
+
+def _agents(page: Any, role: str | None, base: Any) -> Any | None:
+    """The agents of the page's pupils (their active contacts) and contacts (their active pupils) as
+    refs in sourcedId order, with a contact's relationship (its first, which makes its role), grouped
+    once for the page. None when no branch of the collection has agents."""
+    parts = []
+    for branch in _branches(role):
+        if branch.agents_of is None:
+            continue
+        owner, other_column, other = branch.agents_of
+        agent = key(other)
+        refs: Any = func.string_agg(json_ref(base, "users", "user", agent), aggregate_order_by(COMMA, agent))
+        relation: Any
+        joined = and_(in_school(other, SCHOOL), other.id == other_column)
+        if branch.model is Contact:  # the role counts every link; the agents are the active pupils
+            refs, relation = refs.filter(other.active), func.min(PupilContact.relationship)
+        else:
+            joined, relation = and_(joined, other.active), null()
+        parts.append(
+            select(
+                page.c.branch,
+                owner.label("id"),
+                cast(relation, String).label("relation"),
+                refs.label("refs"),
+            )
+            .select_from(
+                page.join(PupilContact, and_(in_school(PupilContact, SCHOOL), owner == page.c.id)).join(
+                    other, joined
+                )
+            )
+            .where(page.c.branch == _number(branch))
+            .group_by(page.c.branch, owner)
+        )
+    return union_all(*parts).subquery("a") if parts else None
+
+
+def _objects_select(rows: Any, page: Any, role: str | None, *extra: Any) -> Any:
+    """The page as one row: its objects (JSON text, in order ``k``), the pupils among them, its count and
+    the stamp, from ``rows`` (the page with its segments) and the usernames and agents merged in."""
+    names = _names(page, role)
+    agents = _agents(page, role, BASE)
+    joined = rows.outerjoin(names, and_(names.c.branch == rows.c.branch, names.c.id == rows.c.id))
+    role_json = rows.c.role
+    refs: Any = literal("", Text)
+    if agents is not None:
+        joined = joined.outerjoin(agents, and_(agents.c.branch == rows.c.branch, agents.c.id == rows.c.id))
+        contact_role = case(CONTACT_ROLES, value=func.coalesce(agents.c.relation, "PARENT"), else_="guardian")
+        role_json = case((rows.c.branch == CONTACTS, json_text(contact_role)), else_=rows.c.role)
+        refs = func.coalesce(agents.c.refs, "")
+    obj = func.concat(
+        rows.c.s0,
+        json_text(func.coalesce(names.c.username, "")),
+        rows.c.s1,
+        role_json,
+        rows.c.s2,
+        refs,
+        _last_segment(_org(BASE)),
+    )
+    return select(
+        stamp_sql(SCHOOL).label("stamp"),
+        func.string_agg(obj, aggregate_order_by(COMMA, rows.c.k)).label("objects"),
+        func.array_agg(rows.c.id).filter(rows.c.branch == PUPILS).label("pupils"),
+        func.count().label("count"),
+        *extra,
+    ).select_from(joined)
+
+
+def _count(role: str | None) -> Any:
+    counted = union_all(*(select(literal(1).label("one")).where(*_base(b, role)) for b in _branches(role)))
+    return select(func.count()).select_from(counted.subquery("c")).scalar_subquery()
+
+
+def _inline_constants(stmt: Any) -> Any:
+    """The statement with its constants (JSON punctuation, vocabulary, branch numbers, the kinds of
+    restriction: the anonymous parameters the expressions above made, none a request's value) written
+    into its text, leaving only the named parameters (school, URL, position, sizes) bound: a few hundred
+    fewer parameters to encode and bind on every execution, and no list parameter (so it can be
+    :class:`common.prepared.Prepared`)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def inline(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.unique and element.value is not None:
+            render: Any = element.type.literal_processor(dialect)
+            if render is None:
+                return None
+            if element.expanding:
+                return tuple_(*(cast(literal_column(render(v)), element.type) for v in element.value))
+            return cast(literal_column(render(element.value)), element.type)
+        return None
+
+    return replacement_traverse(stmt, {}, inline)
+
+
+def _sized(stmt: Any, sizes: dict[str, int]) -> Any:
+    """The statement with its named sizes (``limit``, ``through``) written into its text."""
+
+    def inline(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in sizes:
+            return literal_column(str(int(sizes[element.key])), Integer)
+        return None
+
+    return replacement_traverse(stmt, {}, inline)
+
+
+ROWS: Any = bindparam("limit", type_=Integer, literal_execute=True)
+THROUGH: Any = bindparam("through", type_=Integer, literal_execute=True)
+OFFSET: Any = bindparam("offset", type_=Integer, literal_execute=True)
+"""The page's size, the rows a stream reads and the offset: written into the statement's text when it
+runs (one prepared statement per value), so that the plan PostgreSQL keeps for it knows how many rows the
+page joins; with them as parameters, its generic plan guessed a few and joined the page's usernames and
+agents by nested loops over each other (quadratic: 0.4 s for a page of 1,000)."""
+
+
+@lru_cache(maxsize=64)
+def keyed_statement(role: str | None, after: bool, offset: bool, count: bool) -> Any:
+    """The keyed page's statement for one shape, built once (it is large: building it took longer than
+    executing a small page); the school, URL, position, limit and offset are bound parameters."""
+    # From a position (or the start) each stream carries the segments of the rows it yields, and the
+    # merge pulls no more rows from a stream than the page takes; past an OFFSET the page's rows are read
+    # again by key instead, so the skipped rows cost their index entries only.
+    built = after or not offset
+    streams = [
+        _stream(branch, role, sourced=sourced, after=after, built=built)
+        for branch in _branches(role)
+        for sourced in (True, False)
+    ]
+    union = union_all(*streams).subquery("u")
+    page = select(union, union.c.sid.label("k")).order_by(union.c.sid).limit(ROWS)
     if offset:
-        page = page.offset(bindparam("offset", type_=Integer))
-    p = page.subquery("p")
-    obj = p.c.obj if built_here else _objects_of(p, SCHOOL, role)
-    columns = [*_page_columns(p, SCHOOL, obj, p.c.sid), func.max(p.c.sid).label("last")]
+        page = page.offset(OFFSET)
+    p = page.cte("p")
+    rows = p if built else _build(p, role)
+    extra = [func.max(p.c.sid).label("last") if built else func.max(rows.c.k).label("last")]
     if count:
-        counted = union_all(
-            *(select(literal(1).label("one")).where(*_base(b, SCHOOL, role)) for b in _branches(role))
-        ).subquery("c")
-        columns.append(select(func.count()).select_from(counted).scalar_subquery().label("total"))
-    return select(*columns).select_from(p)
+        extra.append(_count(role).label("total"))
+    return _inline_constants(_objects_select(rows, p, role, *extra))
+
+
+@lru_cache(maxsize=256)
+def _prepared(role: str | None, after: bool, count: bool, limit: int) -> Prepared:
+    """The keyed statement of a page read from a position or from the start, its size in its text,
+    compiled once per process (:class:`common.prepared.Prepared`): SQLAlchemy's walk of this large
+    statement for its cache key, on every execution, cost more than a small page's reading. A consumer
+    pages with one or two sizes; each is its own statement (and server-side prepared statement)."""
+    return Prepared(_sized(keyed_statement(role, after, False, count), {"limit": limit, "through": limit}))
 
 
 async def read_keyed(
@@ -470,15 +649,17 @@ async def read_keyed(
 ) -> UserPage:
     """A page in sourcedId order: after ``after`` (a remembered position) or at ``offset``; with the
     total when ``count``. One statement: each branch read in sourcedId order through its index up to the
-    page's end, merged and cut; the objects built for the page's rows."""
-    stmt = _keyed_statement(role, after is not None, bool(offset) and after is None, count)
-    params: dict[str, Any] = {"school_id": school_id, "base": base, "limit": limit}
-    if after is not None:
-        params |= {"after": after, "through": limit}
+    page's end, merged and cut; the usernames and agents merged in for the page's rows."""
+    params: dict[str, Any] = {"school_id": school_id, "base": base}
+    if after is not None or not offset:
+        if after is not None:
+            params["after"] = after
+        connection = await session.connection()
+        result = await _prepared(role, after is not None, count, limit).execute(connection, params)
     else:
-        params |= {"offset": offset, "through": offset + limit}
-    await _without_jit(session, params["through"])
-    row = (await session.execute(stmt, params)).one()
+        params |= {"limit": limit, "offset": offset, "through": offset + limit}
+        result = await session.execute(keyed_statement(role, False, True, count), params)
+    row = result.one()
     return UserPage(
         _objects(row.objects),
         row.count,
@@ -493,12 +674,11 @@ def _objects(value: str | None) -> bytes:
     return f"[{value or ''}]".encode()
 
 
-async def read_general(
-    session: Any, school_id: uuid.UUID, role: str | None, query: Query, *, base: str
-) -> UserPage:
-    """A page under any filter and sort: the filterable columns the query names filtered, sorted and cut
-    in SQL with a window count; the objects built for the page's rows only. One statement (a page past
-    the end counts in a second)."""
+def general_statements(role: str | None, query: Query) -> tuple[Any, Any]:
+    """The general plan's statements: the page (its objects, the pupils among them, its count, the stamp
+    and the filter's total, by a window count) and the total alone (for a page past the end). The
+    filterable columns the query names are filtered, sorted and cut in SQL; the objects are built for the
+    page's rows only."""
     names = sorted(
         {"sourcedId"}
         | ({p.field for p in query.filter.predicates} if query.filter else set())
@@ -510,10 +690,9 @@ async def read_general(
         parts.append(
             select(
                 literal(_number(branch)).label("branch"),
-                col(branch.model.school_id).label("school_id"),
                 col(branch.model.id).label("id"),
                 *(columns[name]().label(name) for name in names),
-            ).where(*_base(branch, SCHOOL, role))
+            ).where(*_base(branch, role))
         )
     rows = union_all(*parts).subquery("r")
     condition = where(rows.c, query.filter)
@@ -523,25 +702,29 @@ async def read_general(
         ordering.append(rows.c.sourcedId.asc())
     stmt = select(
         rows.c.branch,
-        rows.c.school_id,
         rows.c.id,
-        func.row_number().over(order_by=ordering).label("n"),
+        func.row_number().over(order_by=ordering).label("k"),
         func.count().over().label("total"),
     )
+    counted = select(func.count()).select_from(rows)
     if condition is not None:
-        stmt = stmt.where(condition)
-    p = stmt.order_by(*ordering).offset(query.offset).limit(query.limit).subquery("p")
-    obj = _objects_of(p, SCHOOL, role)
-    built = [*_page_columns(p, SCHOOL, obj, p.c.n), func.max(p.c.total).label("total")]
-    await _without_jit(session, query.limit)
+        stmt, counted = stmt.where(condition), counted.where(condition)
+    p = stmt.order_by(*ordering).offset(query.offset).limit(query.limit).cte("p")
+    total = select(func.max(p.c.total)).scalar_subquery()
+    return _objects_select(_build(p, role), p, role, total.label("total")), counted
+
+
+async def read_general(
+    session: Any, school_id: uuid.UUID, role: str | None, query: Query, *, base: str
+) -> UserPage:
+    """A page under any filter and sort (:func:`general_statements`): one statement, a page past the end
+    counts in a second."""
+    page, counted = general_statements(role, query)
     bound = {"school_id": school_id, "base": base}
-    row = (await session.execute(select(*built).select_from(p), bound)).one()
+    row = (await session.execute(page, bound)).one()
     total = row.total
     if total is None:
-        counted = select(func.count()).select_from(rows)
-        total = (
-            await session.execute(counted.where(condition) if condition is not None else counted, bound)
-        ).scalar_one()
+        total = (await session.execute(counted, bound)).scalar_one()
     return UserPage(_objects(row.objects), row.count, list(row.pupils or []), total, row.stamp, None)
 
 

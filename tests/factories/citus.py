@@ -29,9 +29,8 @@ COORDINATOR_LOCK_WAITS = (
 )
 
 ROSTER_CHANGE_VERSIONS = (
-    "the OneRoster person pages (partners/oneroster/users.py): their statement is not routed to one shard "
-    "('complex joins are only supported when all distributed tables are co-located'), and their remembered "
-    "positions trust a version below roster_change_floor(), read on the coordinator, while the versions are "
-    "the transaction ids of the worker holding the school's shards (the change feeds read their horizon "
-    "there, migration 0017, and run on Citus): 500s on Citus (ADR 19: not yet ported)"
+    "the OneRoster pages' remembered positions trust a version below roster_change_floor(), read on the "
+    "coordinator, while the versions are the transaction ids of the worker holding the school's shards (the "
+    "change feeds read their horizon there, migration 0017, and run on Citus; the pages themselves do too): "
+    "ADR 19, not yet ported"
 )
