@@ -31,7 +31,7 @@ from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client, with_settings
 from tests.factories.audit import sequence
-from tests.factories.citus import ROSTER_CHANGE_VERSIONS, ROSTER_IMPORT
+from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.partners import (
     ADD_KEY,
     TOKEN_URL,
@@ -1061,7 +1061,6 @@ async def _feed(
     return body
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_the_change_feed_serves_each_change_once_with_tombstones(
     reader: tuple[SchoolData, httpx.AsyncClient], factory: SchoolFactory
 ) -> None:

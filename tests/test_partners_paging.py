@@ -8,14 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from graph.core.relay import to_global_id
 from models import Pupil
 from tenants.context import bind
 from tenants.scoping import scoped_update
-from tests.factories.citus import ROSTER_CHANGE_VERSIONS
 from tests.factories.schools import SchoolData, gql, login
 from tests.test_partners import partners, reader, roster_url  # noqa: F401 - fixtures
 
@@ -112,7 +110,6 @@ async def test_persons_with_and_without_a_source_id_page_in_one_sourced_id_order
         assert paged == listing, collection
 
 
-@pytest.mark.plain_only(reason=ROSTER_CHANGE_VERSIONS)
 async def test_a_change_that_commits_late_is_never_hidden_by_a_remembered_position(
     reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
     engine: AsyncEngine,

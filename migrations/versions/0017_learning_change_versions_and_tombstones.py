@@ -102,8 +102,10 @@ def _epoch() -> int:
 def _replace_horizon(*, prepared: bool) -> None:
     op.execute(_horizon(_epoch(), prepared=prepared))
     if citus.installed():
-        # On every node: the feed runs it on the worker holding the school's shards.
+        # On every node: the feed runs the horizon, and a OneRoster page's stamp the floor, in statements
+        # routed to the worker holding the school's shards.
         op.execute("SELECT create_distributed_function('roster_change_horizon()')")
+        op.execute("SELECT create_distributed_function('roster_change_floor()')")
 
 
 def _allow_triggers() -> None:

@@ -27,10 +27,3 @@ COORDINATOR_LOCK_WAITS = (
     "the test makes the race certain by counting the writers waiting on a lock in the coordinator's "
     "pg_stat_activity; on Citus they wait on the worker that holds the school's shards"
 )
-
-ROSTER_CHANGE_VERSIONS = (
-    "the OneRoster pages' remembered positions trust a version below roster_change_floor(), read on the "
-    "coordinator, while the versions are the transaction ids of the worker holding the school's shards (the "
-    "change feeds read their horizon there, migration 0017, and run on Citus; the pages themselves do too): "
-    "ADR 19, not yet ported"
-)
