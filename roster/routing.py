@@ -95,7 +95,8 @@ def for_citus(stmt: Any, school_id: uuid.UUID) -> Any:
 
     def visit_dml(element: Update | Delete) -> None:
         froms: list[Any] = [element.table]
-        for criterion in element._where_criteria:
+        values = getattr(element, "_values", None) or {}
+        for criterion in (*element._where_criteria, *values.values()):
             froms.extend(f for f in _from_objects(criterion) if f is not element.table)
         seen: list[Any] = []
         for from_ in froms:
