@@ -92,6 +92,7 @@ STAGING: dict[str, tuple[tuple[str, Any], ...]] = {
     "roster_pairs": (("a", U), ("b", U), ("ended", B), ("relationship", T)),
     "roster_left": (("kind", T), ("id", U)),
 }  # fmt: skip
+STAGE_KEY = "stage_key"
 PRIMARY_KEYS = {
     "roster_match_people": ("kind", "sourced_id"),
     "roster_match_groups": ("sourced_id",),
@@ -111,11 +112,15 @@ def upgrade() -> None:
     for table, columns in STAGING.items():
         required = NOT_NULL.get(table, set())
         key = PRIMARY_KEYS.get(table)
+        # A table whose rows have no key of their own gets one (every tenant table has a primary key
+        # leading with school_id); a default, so the import's statements never name it.
+        surrogate = [] if key else [sa.Column(STAGE_KEY, sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False)]  # fmt: skip
         op.create_table(
             table,
             sa.Column("school_id", sa.UUID(), nullable=False),
             *(sa.Column(name, kind(), nullable=name not in required) for name, kind in columns),
-            *([sa.PrimaryKeyConstraint("school_id", *key, name=op.f(f"pk_{table}"))] if key else []),
+            *surrogate,
+            sa.PrimaryKeyConstraint("school_id", *(key or (STAGE_KEY,)), name=op.f(f"pk_{table}")),
             prefixes=["UNLOGGED"],
         )
         rls.grant(table)

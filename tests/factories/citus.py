@@ -24,11 +24,6 @@ ROSTER_ANALYZE = (
     "the commit (roster/session_settings.py)"
 )
 
-COORDINATOR_LOCK_WAITS = (
-    "the test makes the race certain by counting the writers waiting on a lock in the coordinator's "
-    "pg_stat_activity; on Citus they wait on the worker that holds the school's shards"
-)
-
 ROSTER_CHANGE_VERSIONS = (
     "the roster change versions are the writer's transaction id and the feed's horizon is read from the "
     "coordinator's pg_locks and snapshot (migration 0015), but on Citus the trigger runs on the worker "
