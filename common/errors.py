@@ -7,6 +7,7 @@ the payload's ``errors`` list and rolls back everything the operation wrote.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -49,10 +50,21 @@ def violated_constraint(error: BaseException) -> str:
     """The name of the constraint an IntegrityError broke, for a message; a generic phrase if unknown.
 
     asyncpg keeps the name on its own exception, which SQLAlchemy's DB-API wrapper holds as the cause.
+    On Citus the error comes from a worker: the name is only in the message, the shard's (the table's
+    constraint with the shard's id appended, ``uq_pupils_school_id_upn_102008``), and is given as the
+    table's.
     """
     orig = getattr(error, "orig", None)
     for candidate in (orig, getattr(orig, "__cause__", None)):
         name = getattr(candidate, "constraint_name", None)
         if name:
             return str(name)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        found = _SHARD_CONSTRAINT.search(str(candidate or ""))
+        if found:
+            return found.group(1)
     return "a uniqueness or reference rule"
+
+
+_SHARD_CONSTRAINT = re.compile(r'constraint "([a-z0-9_]+?)_[0-9]{6,}"')
+"""A shard's constraint in a Citus worker's message: the table's constraint name, then the shard id."""

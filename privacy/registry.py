@@ -197,6 +197,13 @@ DELETE, NULL, PSEUDO, BLANK, KEEP = (
     Erase.KEEP,
 )
 _OPERATORS = "operator and trust admin accounts: removed by the operator, not by a school's erasure"
+_STAGING = (
+    "the roster import's staging rows on Citus (roster/staging.py): written and deleted inside the importing "
+    "transaction, never committed, so there is never a row to export or erase"
+)
+_STAGED = Retention(
+    "never kept: the importing transaction deletes its rows before it commits (or rolls back)"
+)
 
 TABLES: tuple[TableEntry, ...] = (
     entry(
@@ -515,6 +522,39 @@ TABLES: tuple[TableEntry, ...] = (
         "roster_sources", Subject.NONE, links=(Link("set_by", A, NULL),),
         operational="school_id org_sourced_id set_at", identifier="set_by",
     ),
+    # The roster import's staging tables on Citus (migration 0020): rows only inside the importing transaction.
+    entry("roster_flagged_enrollments", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key file row_no group_sid role kind unknown_class unknown_user mismatch ignored",
+          identifier="person_sid"),
+    entry("roster_known_people", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key kind", identifier="sourced_id"),
+    entry("roster_left", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key kind", identifier="id"),
+    entry("roster_match_groups", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id sourced_id id created staged active_row"),
+    entry("roster_match_people", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id kind adopt created staged active_row", identifier="sourced_id id"),
+    entry("roster_match_terms", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id sourced_id id created staged active_row"),
+    entry("roster_pairs", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key ended relationship", identifier="a b"),
+    entry("roster_stage_demographics", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no status", identifier="sourced_id dob gender"),
+    entry("roster_stage_enrollments", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no file sourced_id status group_sid role", identifier="person_sid"),
+    entry("roster_stage_extended", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no", identifier="pupil_sid", special="lea_care sen_status pupil_premium eal"),
+    entry("roster_stage_groups", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no file sourced_id status name type year_group subject term_ids"),
+    entry("roster_stage_people", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no file status kind role teaching upn_column dob_file dob_row in_school",
+          identifier="sourced_id username title forename surname preferred_forename upn uln dob gender "
+          "staff_code role_text date_of_leaving agent_ids",
+          contact="email secondary_email phone"),
+    entry("roster_stage_roles", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no sourced_id status role_type role org_id", identifier="user_id"),
+    entry("roster_stage_terms", Subject.NONE, retention=_STAGED, platform=_STAGING,
+          operational="school_id stage_key row_no sourced_id status title type start_date end_date parent_id school_year"),
     entry(
         "school_content", Subject.NONE,
         links=(Link("uploaded_by", A, PSEUDO), Link("taken_down_by", A, NULL)),

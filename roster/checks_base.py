@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from roster import routing
 from roster.problems import ERROR, ProblemLog, RosterProblem
 from roster.reading import Modes
 
@@ -30,19 +31,23 @@ async def emit(
     code: str,
     message: Callable[[Any], str],
     before: Callable[[Sequence[Any]], None] | None = None,
+    routed: uuid.UUID | None = None,
 ) -> int:
     """Log one problem per row of ``stmt`` (columns ``file``, ``row_no``, ``col`` and any the message uses).
 
     Fetches at most the log's remaining detail capacity; counts all. Returns the count. ``before`` is given
     the rows to be logged, if any, before their messages are made (to look up what they need in one go).
+    ``routed``: the school on Citus (roster/routing.py).
     """
     room = max(log.limit - len(log.items), 0)
     sub = stmt.subquery()
     rows = (
-        await session.execute(
+        await routing.execute(
+            session,
             select(sub, func.count().over().label("total"))
             .order_by(sub.c.file, sub.c.row_no)
-            .limit(max(room, 1))
+            .limit(max(room, 1)),
+            routed,
         )
     ).all()
     if not rows:
@@ -99,12 +104,18 @@ class CheckState:
         opted_in: bool,
         oneroster: bool,
         users_elsewhere: Callable[[set[str]], dict[str, str]] | None = None,
+        routed: uuid.UUID | None = None,
     ) -> None:
         self.session, self.log, self.school_id, self.modes = session, log, school_id, modes
         self.today, self.opted_in, self.oneroster = today, opted_in, oneroster
         self.users_elsewhere = users_elsewhere
         """Of the given user ids, those the package has as another school's: id -> their orgs (a second
         pass over users.csv, made only to explain enrollments of users this school does not have)."""
+        self.routed = routed
+        """On Citus, the school: each statement is routed to its worker (roster/routing.py)."""
+
+    async def _execute(self, stmt: Any) -> Any:
+        return await routing.execute(self.session, stmt, self.routed)
 
     async def _emit(
         self,
@@ -115,5 +126,12 @@ class CheckState:
         before: Callable[[Sequence[Any]], None] | None = None,
     ) -> int:
         return await emit(
-            self.session, self.log, stmt, severity=severity, code=code, message=message, before=before
+            self.session,
+            self.log,
+            stmt,
+            severity=severity,
+            code=code,
+            message=message,
+            before=before,
+            routed=self.routed,
         )

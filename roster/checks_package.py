@@ -101,7 +101,7 @@ class PackageChecks(CheckState):
 
     async def _known_people(self) -> None:
         """Fill KNOWN: (sourced id, kind) of every person the package defines or the school already has."""
-        await self.session.execute(
+        await self._execute(
             insert(KNOWN).from_select(
                 ["sourced_id", "kind"],
                 select(PEOPLE.c.sourced_id, PEOPLE.c.kind).where(
@@ -110,12 +110,12 @@ class PackageChecks(CheckState):
             )
         )
         for kind, model in PERSON_MODELS.items():
-            await self.session.execute(
+            await self._execute(
                 insert(KNOWN).from_select(
                     ["sourced_id", "kind"], restrict(select(key(model), literal(kind)), model, self.school_id)
                 )
             )
-        await staging.analyze(self.session, [KNOWN])
+        await staging.analyze(self.session, [KNOWN], self.routed)
 
     async def _enrollment_references(self) -> None:
         """Enrollments of unknown classes or users, of the wrong kind of person, or in roles with no meaning.
@@ -150,7 +150,7 @@ class PackageChecks(CheckState):
         joined = ENROLLMENTS.outerjoin(groups, groups.c.sid == e.group_sid).outerjoin(
             people, people.c.sourced_id == e.person_sid
         )
-        await self.session.execute(
+        await self._execute(
             insert(FLAGGED).from_select(
                 ["file", "row_no", "group_sid", "person_sid", "role", "kind", *flags],
                 select(e.file, e.row_no, e.group_sid, e.person_sid, e.role, people.c.kind, *flags.values())

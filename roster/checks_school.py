@@ -31,7 +31,7 @@ MATCH = staging.MATCH_PEOPLE
 class SchoolChecks(CheckState):
     async def against_school(self) -> None:
         joined = (
-            select(PEOPLE, MATCH.c.id.label("person_id"))
+            select(*staging.columns(PEOPLE), MATCH.c.id.label("person_id"))
             .select_from(PEOPLE)
             .outerjoin(MATCH, and_(MATCH.c.kind == PEOPLE.c.kind, MATCH.c.sourced_id == PEOPLE.c.sourced_id))
             .where(PEOPLE.c.in_school, active_row(PEOPLE))
@@ -182,7 +182,7 @@ class SchoolChecks(CheckState):
             )
         await self._usernames(joined, and_(no_account, ~no_email))
         without_email = select(joined.c.kind, joined.c.sourced_id).where(no_email).subquery()
-        await self.session.execute(
+        await self._execute(
             update(PEOPLE)
             .where(
                 exists().where(
@@ -225,7 +225,7 @@ class SchoolChecks(CheckState):
             lambda r: f"Username {r.username!r} is another account's at this school: no account is created.",
         )
         unusable = select(candidates.c.kind, candidates.c.sourced_id).where(or_(duplicate, taken)).subquery()
-        await self.session.execute(
+        await self._execute(
             update(PEOPLE)
             .where(
                 tuple_(PEOPLE.c.kind, PEOPLE.c.sourced_id).in_(select(unusable.c.kind, unusable.c.sourced_id))

@@ -65,13 +65,13 @@ class MatchSteps(MergeState):
             (first.c.role.in_(["parent", "guardian", "relative"]), "CONTACT"),
             else_="STAFF",
         )
-        await self.session.execute(
+        await self._execute(
             PEOPLE.update()
             .where(first.c.user_id == PEOPLE.c.sourced_id)
             .values(role=first.c.role, kind=kind, in_school=true(), teaching=(first.c.role == "teacher"))
         )
         for person_kind, model in PERSON_MODELS.items():
-            await self.session.execute(
+            await self._execute(
                 PEOPLE.update()
                 .where(
                     PEOPLE.c.kind.is_(None),
@@ -89,7 +89,7 @@ class MatchSteps(MergeState):
 
     async def apply_demographics(self) -> None:
         demographics = staging.DEMOGRAPHICS
-        await self.session.execute(
+        await self._execute(
             PEOPLE.update()
             .where(demographics.c.sourced_id == PEOPLE.c.sourced_id, active_row(demographics))
             .values(
@@ -107,7 +107,7 @@ class MatchSteps(MergeState):
         await self._match_rows(MATCH_GROUPS, Group, key(Group, "external_id"), GROUPS, group_refs)
         term_refs = select(func.unnest(GROUPS.c.term_ids).label("sid")).distinct().subquery("term_refs")
         await self._match_rows(MATCH_TERMS, Term, Term.source_id, TERMS, term_refs)
-        await staging.analyze(self.session, [MATCH, MATCH_GROUPS, MATCH_TERMS])
+        await staging.analyze(self.session, [MATCH, MATCH_GROUPS, MATCH_TERMS], self.routed)
 
     async def _match_people(self) -> None:
         school = self.school_id
@@ -116,7 +116,7 @@ class MatchSteps(MergeState):
             found = select(
                 literal(kind), PEOPLE.c.sourced_id, model.id, false(), false(), true(), active_row(PEOPLE)
             ).where(staged, PEOPLE.c.kind == kind, key(model) == PEOPLE.c.sourced_id)
-            await self.session.execute(
+            await self._execute(
                 insert(MATCH).from_select(MATCH_PEOPLE_COLUMNS, restrict(found, model, school))
             )
         await self._adopt("PUPIL", Pupil.upn, PEOPLE.c.upn)
@@ -134,7 +134,7 @@ class MatchSteps(MergeState):
                 key(model) == refs.c.sid,
                 ~exists().where(MATCH.c.kind == kind, MATCH.c.sourced_id == refs.c.sid),
             )
-            await self.session.execute(
+            await self._execute(
                 insert(MATCH).from_select(MATCH_PEOPLE_COLUMNS, restrict(referenced, model, school))
             )
 
@@ -144,13 +144,11 @@ class MatchSteps(MergeState):
         staged = select(stage.c.sourced_id, model.id, false(), true(), active_row(stage)).where(
             row_key == stage.c.sourced_id
         )
-        await self.session.execute(
-            insert(match).from_select(MATCH_COLUMNS, restrict(staged, model, self.school_id))
-        )
+        await self._execute(insert(match).from_select(MATCH_COLUMNS, restrict(staged, model, self.school_id)))
         referenced = select(refs.c.sid, model.id, false(), false(), false()).where(
             row_key == refs.c.sid, ~exists().where(match.c.sourced_id == refs.c.sid)
         )
-        await self.session.execute(
+        await self._execute(
             insert(match).from_select(MATCH_COLUMNS, restrict(referenced, model, self.school_id))
         )
 
@@ -165,7 +163,7 @@ class MatchSteps(MergeState):
             model,
             self.school_id,
         ).subquery("candidates")
-        await self.session.execute(
+        await self._execute(
             insert(MATCH).from_select(
                 MATCH_PEOPLE_COLUMNS,
                 select(

@@ -82,7 +82,7 @@ class Merge(MatchSteps, RecordSteps, LinkSteps, AccountSteps):
             if name in grown:
                 table, entities = grown[name]
                 if any(self.counts[entity].create for entity in entities):
-                    await staging.analyze(self.session, [table])
+                    await staging.analyze(self.session, [table], self.routed)
             if name == "extendedData" and self.analyse:
                 # The links' writes check their foreign keys against the records just written: planned
                 # on tables that know their real size they run several times faster (bench-roster: the

@@ -64,9 +64,7 @@ class AccountSteps(MergeState):
                 col(model.id).in_(select(touched.c.id)),
             )
             accounts.extend(
-                (
-                    await self.session.execute(restrict(restrict(stmt, model, school), Account, school))
-                ).scalars()
+                (await self._execute(restrict(restrict(stmt, model, school), Account, school))).scalars()
             )
         return accounts
 

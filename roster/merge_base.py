@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from roster import routing
 from roster.problems import ProblemLog
 from roster.reading import Modes
 from tenants.scoping import scoped_update
@@ -79,13 +80,18 @@ class MergeState:
     sets a table's row count in pg_class in place, which a rollback would leave counting rows never kept)."""
     analysed: set[str] = field(default_factory=set)
     """Entities whose school tables were analysed during the merge (roster_analyze): not again at its end."""
+    routed: uuid.UUID | None = None
+    """On Citus, the school: each statement is routed to its worker (roster/routing.py); None on plain
+    PostgreSQL, where the statements run as written."""
+
+    async def _execute(self, stmt: Any) -> Any:
+        return await routing.execute(self.session, stmt, self.routed)
 
     async def _rowcount(self, stmt: Any) -> int:
-        result = await self.session.execute(stmt)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await routing.rowcount(self.session, stmt, self.routed)
 
     async def _scalar(self, stmt: Any) -> int:
-        return int((await self.session.execute(stmt)).scalar_one() or 0)
+        return int((await self._execute(stmt)).scalar_one() or 0)
 
     async def _create(
         self,

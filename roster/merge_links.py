@@ -36,7 +36,7 @@ RELATIONSHIPS = {"parent": "PARENT", "guardian": "GUARDIAN", "relative": "RELATI
 class LinkSteps(MergeState):
     async def _clear_pairs(self) -> None:
         if self.pairs:
-            await self.session.execute(PAIRS.delete())
+            await self._execute(PAIRS.delete())
             self.pairs = 0
 
     async def _fill_pairs(self, stated: Any, *, ended: bool = False, relationship: Any = None) -> None:
@@ -64,7 +64,7 @@ class LinkSteps(MergeState):
         speaks for) links it no longer states are deleted; in delta the ``ended`` pairs are.
         """
         counts, school = self.counts[entity], self.school_id
-        await staging.analyze(self.session, [PAIRS] if self.pairs else [])
+        await staging.analyze(self.session, [PAIRS] if self.pairs else [], self.routed)
         live = self._live_pairs(models)
         # Removals first: they then scan only the links there were, not the ones this step adds.
         if snapshot is not None:
@@ -91,7 +91,7 @@ class LinkSteps(MergeState):
             .cte("inserted")
         )
         created, stated = (
-            await self.session.execute(
+            await self._execute(
                 select(
                     select(func.count()).select_from(inserted).scalar_subquery(),
                     select(func.count()).select_from(live).scalar_subquery(),

@@ -42,6 +42,7 @@ from roster.problems import ProblemLog, RosterProblem
 from roster.reading import BULK, DELTA, Reader, SchoolRef
 from roster.schoolgraph_csv import SchoolgraphReader
 from roster.session_settings import IMPORT_SETTINGS, analyze_written, set_local
+from tenants.context import on_citus
 from tenants.scoping import scoped
 
 MODES = ("auto", BULK, DELTA)
@@ -281,6 +282,9 @@ async def import_package(
     today = school_today(now)
     opted_in = await extended_data.is_opted_in(session, school.id)
     previous = await set_local(session, IMPORT_SETTINGS)
+    # On Citus every statement is routed to the school's worker, staging in the distributed staging tables
+    # (roster/routing.py); on plain PostgreSQL (None) the statements run as written, on temporary tables.
+    routed = school.id if on_citus(await session.connection()) else None
     merge = Merge(
         session=session,
         school_id=school.id,
@@ -292,6 +296,7 @@ async def import_package(
         importer_staff_id=by.staff_id,
         opted_in=opted_in,
         analyse=not options.dry_run,
+        routed=routed,
     )
     timings = report.timings
     clock = [time.perf_counter()]
@@ -303,16 +308,22 @@ async def import_package(
 
     savepoint = await session.begin_nested()
     try:
-        await staging.create_all(session)
+        await staging.create_all(session, routed)
         loaded = []
         for load in reader.loads():
             if await staging.copy_stream(
-                session, load.table, load.columns, load.batches, label=load.label, progress=progress
+                session,
+                load.table,
+                load.columns,
+                load.batches,
+                label=load.label,
+                progress=progress,
+                routed=routed,
             ):
                 loaded.append(load.table)
             lap(f"read and stage {load.label}")
         reader.finish()
-        await staging.analyze(session, loaded)
+        await staging.analyze(session, loaded, routed)
         if reader.roles_from_roles_file:
             reader.skipped_other_schools += await merge.resolve_roles()
         await merge.apply_demographics()
@@ -326,6 +337,7 @@ async def import_package(
             opted_in=opted_in,
             oneroster=isinstance(reader, OneRosterReader),
             users_elsewhere=reader.users_elsewhere if isinstance(reader, OneRosterReader) else None,
+            routed=routed,
         )
         lap("prepare staged rows")
         if not log.errors:
@@ -366,6 +378,7 @@ async def import_package(
             await analyze_written(
                 session, [e for e, c in report.counts.items() if c.changes and e not in merge.analysed]
             )
+            await staging.clear(session, routed)
             await savepoint.commit()
         lap("finish the transaction")
     except BaseException:

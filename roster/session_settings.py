@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenants.context import on_citus
+
 ENTITY_TABLES = {
     "terms": "terms",
     "groups": "groups",
@@ -46,11 +48,23 @@ The timeout is a bulk job's, not a request's."""
 
 
 async def set_local(session: AsyncSession, settings: dict[str, str]) -> dict[str, str]:
-    """Set each setting for the rest of the transaction; return the values they had (two statements)."""
+    """Set each setting for the rest of the transaction; return the values they had (two statements).
+
+    On Citus the statements run on the workers, which ``set_config`` does not reach: each setting is a
+    ``SET LOCAL`` there, which Citus forwards to them (``citus.propagate_set_commands``, ADR 0019), one
+    statement per setting. The names are this module's constants; the values are quoted literals."""
     names = list(settings)
     params = {f"n{i}": name for i, name in enumerate(names)}
     reads = ", ".join(f"current_setting(:n{i})" for i in range(len(names)))
     previous = (await session.execute(text(f"SELECT {reads}"), params)).one()
+    connection = await session.connection()
+    if on_citus(connection):
+        for name in names:
+            if not name.replace("_", "").isalpha():
+                raise ValueError(f"not a setting name: {name!r}")
+            value = settings[name].replace("'", "''")
+            await connection.exec_driver_sql(f"SET LOCAL {name} = '{value}'")
+        return dict(zip(names, previous, strict=True))
     writes = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
     values = {f"v{i}": settings[name] for i, name in enumerate(names)}
     await session.execute(text(f"SELECT {writes}"), params | values)
@@ -63,9 +77,12 @@ async def analyze_written(session: AsyncSession, entities: Iterable[str]) -> int
     class views) are planned on the school's real row counts. The runtime role cannot ANALYZE tables it does not own: ``roster_analyze`` (migration 0012)
     is a SECURITY DEFINER function of the owner that analyses only the fixed roster tables, whatever it is
     given. ANALYZE inside a transaction samples the rows this transaction wrote too. Nothing to analyse is
-    no statement. Returns how many tables were analysed."""
+    no statement, and neither is Citus (below). Returns how many tables were analysed."""
     tables = sorted({ENTITY_TABLES[e] for e in entities})
-    if not tables:
+    if not tables or on_citus(await session.connection()):
+        # On Citus the owner's ANALYZE (the function) may not touch shards the runtime role wrote in the
+        # same transaction ("placements modified by a different user"): the workers' autovacuum analyses
+        # them after the commit, and the import's own statements are kept off nested loops meanwhile.
         return 0
     result = await session.execute(text("SELECT roster_analyze(CAST(:tables AS text[]))"), {"tables": tables})
     return int(result.scalar_one())

@@ -5,6 +5,12 @@ ends (and with the SAVEPOINT a dry run or refused import rolls back), never visi
 session, so they need no ``school_id`` and no row-level security. Every set-based check and write of an
 import reads them (the checks, roster/checks_*.py, and the writes, roster/merge*.py and roster/matching.py).
 
+On Citus (ADR 0019) a temporary table is a local table of the coordinator, which Citus cannot join to the
+school's shards in these statements. There the same tables are permanent tenant tables (migration 0020:
+``school_id`` first, row-level security, distributed by ``school_id`` with the school's rows), and
+:mod:`roster.routing` adds the school to every statement so that each runs on the school's worker. Their
+``school_id`` column is declared here but left out of the temporary tables (:func:`create_all`).
+
 Rows arrive through :func:`copy_stream`, which takes a *synchronous* iterator of batches (the CSV parser),
 runs each ``next()`` in a worker thread and feeds the rows to asyncpg's binary COPY as they come: memory
 holds about one batch, and PostgreSQL loads one batch while Python parses the next.
@@ -12,6 +18,7 @@ holds about one batch, and PostgreSQL loads one batch while Python parses the ne
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -27,6 +34,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    insert,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -39,8 +48,19 @@ BATCH_ROWS = 5000
 metadata = MetaData()
 
 
+SCHOOL = "school_id"
+"""The column the permanent (Citus) staging tables have first; the temporary ones do not have it."""
+
+
+def columns(table: Table) -> list[Column[Any]]:
+    """The columns a statement reads of a staging table: all but ``school_id`` (the temporary tables have not
+    got it)."""
+    return [column for column in table.columns if column.name != SCHOOL]
+
+
 def _temp(name: str, *columns: Any) -> Table:
-    return Table(name, metadata, *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+    school = Column(SCHOOL, UUID(as_uuid=True))
+    return Table(name, metadata, school, *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
 PEOPLE = _temp(
@@ -246,6 +266,9 @@ LEFT = _temp(
 )
 """People this import deactivated: their accounts are disabled and sessions revoked."""
 
+LOADED = (PEOPLE, DEMOGRAPHICS, ROLES, GROUPS, TERMS, ENROLLMENTS, EXTENDED)
+"""The tables files are copied into (the rest are filled by the import's statements)."""
+
 ALL = (
     PEOPLE,
     DEMOGRAPHICS,
@@ -264,31 +287,64 @@ ALL = (
 )
 
 
-async def create_all(session: AsyncSession) -> None:
+def _temporary_ddl(table: Table, dialect: Any) -> str:
+    """CREATE TEMPORARY TABLE without the ``school_id`` column (only the permanent tables have it)."""
+    ddl = CreateTable(table)
+    ddl.columns = [column for column in ddl.columns if column.element.name != SCHOOL]
+    return str(ddl.compile(dialect=dialect)).strip()
+
+
+async def create_all(session: AsyncSession, routed: uuid.UUID | None = None) -> None:
     """Create every staging table afresh in the current transaction, in one statement.
 
     One ``DO`` block holds the whole DDL: fourteen tables and their indexes cost one round trip instead of
     about thirty. The tables of an earlier import in the same transaction (they live until its commit) are
-    dropped first.
+    dropped first. On Citus (``routed``: the school) the staging tables are the permanent ones; what is
+    created there is a temporary table to COPY each file into (:func:`copy_stream`), ``<table>_load``.
     """
     dialect = (await session.connection()).dialect
-    existing = ", ".join(f'pg_temp."{table.name}"' for table in ALL)
+    tables = ALL if routed is None else LOADED
+    existing = ", ".join(f'pg_temp."{_temporary_name(table, routed)}"' for table in tables)
     ddl = [f"DROP TABLE IF EXISTS {existing}"]
-    for table in ALL:
-        ddl.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-        ddl.extend(str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes)
+    for table in tables:
+        if routed is None:
+            ddl.append(_temporary_ddl(table, dialect))
+            ddl.extend(str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes)
+        else:
+            # names and columns: this module's tables'
+            listed = ", ".join(f'"{column.name}"' for column in columns(table))
+            load = _temporary_name(table, routed)
+            select_ = f'SELECT {listed} FROM "{table.name}" WITH NO DATA'  # noqa: S608
+            ddl.append(f'CREATE TEMPORARY TABLE "{load}" ON COMMIT DROP AS {select_}')
     body = ";\n".join(ddl)
     await session.execute(text(f"DO $ddl$ BEGIN\n{body};\nEND $ddl$"))
 
 
-async def analyze(session: AsyncSession, tables: Sequence[Table]) -> None:
+def _temporary_name(table: Table, routed: uuid.UUID | None) -> str:
+    return table.name if routed is None else f"{table.name}_load"
+
+
+async def clear(session: AsyncSession, routed: uuid.UUID | None) -> None:
+    """On Citus, delete the school's staged rows before the import's transaction commits (one statement), so
+    that no committed transaction ever holds one. A temporary table needs nothing: it goes at commit."""
+    if routed is None:
+        return
+    school = str(uuid.UUID(str(routed)))
+    # the table names are this module's; the school a UUID re-parsed above
+    body = ";\n".join(f"DELETE FROM \"{table.name}\" WHERE {SCHOOL} = '{school}'" for table in ALL)  # noqa: S608
+    await session.execute(text(f"DO $clear$ BEGIN\n{body};\nEND $clear$"))
+
+
+async def analyze(session: AsyncSession, tables: Sequence[Table], routed: uuid.UUID | None = None) -> None:
     """Temporary tables get no autovacuum statistics; without them the planner guesses badly at scale.
 
     One ``ANALYZE`` names every table (none: no statement). Callers leave out tables they know are empty
-    or unchanged since their last ANALYZE: there is nothing new to learn from them.
+    or unchanged since their last ANALYZE: there is nothing new to learn from them. On Citus (``routed``)
+    nothing: the permanent tables are the owner's (the runtime role may not analyse them), and the import's
+    settings keep the workers' plans off nested loops (roster/session_settings.py).
     """
     names = list(dict.fromkeys(f'"{table.name}"' for table in tables))
-    if names:
+    if names and routed is None:
         await session.execute(text(f"ANALYZE {', '.join(names)}"))
 
 
@@ -307,11 +363,18 @@ async def copy_stream(
     *,
     label: str | None = None,
     progress: Callable[[str, int], None] | None = None,
+    routed: uuid.UUID | None = None,
 ) -> int:
-    """COPY the rows of ``batches`` into ``table``; each batch is parsed in a worker thread. Returns a count."""
+    """COPY the rows of ``batches`` into ``table``; each batch is parsed in a worker thread. Returns a count.
+
+    On Citus (``routed``: the school) row-level security refuses COPY into the permanent staging table's
+    shards: the rows are copied into a temporary table of the coordinator (made by :func:`create_all`), then
+    moved into the school's shard with one INSERT ... SELECT (:func:`roster.routing.execute`).
+    """
     driver = await raw_connection(session)
     count = 0
     name = label or table.name
+    target = _temporary_name(table, routed)
 
     async def records() -> Any:
         nonlocal count
@@ -325,7 +388,13 @@ async def copy_stream(
             for record in batch:
                 yield record
 
-    await driver.copy_records_to_table(table.name, records=records(), columns=list(columns))
+    await driver.copy_records_to_table(target, records=records(), columns=list(columns))
+    if routed is not None:
+        from roster import routing
+
+        loaded = Table(target, MetaData(), *(Column(c) for c in columns))
+        rows = select(*(loaded.c[c] for c in columns))
+        await routing.execute(session, insert(table).from_select(list(columns), rows), routed)
     return count
 
 

@@ -11,13 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.core.relay import to_global_id
 from tests.factories import clock
 from tests.factories.audit import entries
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school
 from tests.factories.roster import (
     activate,
@@ -286,7 +284,6 @@ async def test_consent_records_are_for_the_schools_admins_and_the_childs_parents
     assert await run(client, school, parent, HISTORY, pupil=pupil_id(school, "pupil2")) == []
 
 
-@pytest.mark.plain_only(reason=ROSTER_IMPORT)
 async def test_an_imported_under_13_is_activated_once_a_parent_has_consented(
     client: httpx.AsyncClient, engine: AsyncEngine, factory: SchoolFactory
 ) -> None:

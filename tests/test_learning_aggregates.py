@@ -8,11 +8,9 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.core.relay import to_global_id
-from tests.factories.citus import PLATFORM_CONTENT_TAKEDOWN
 from tests.factories.learning import gid, mutate, problems
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory, platform_gql, platform_login, trust_gql, trust_login
@@ -136,7 +134,6 @@ mutation($input: OperatorReviewInput!) { reviewContentReport(input: $input) {
 """
 
 
-@pytest.mark.plain_only(reason=PLATFORM_CONTENT_TAKEDOWN)
 async def test_the_operator_reviews_reports_of_pre_loaded_content(
     client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory, owner_engine: AsyncEngine
 ) -> None:

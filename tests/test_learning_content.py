@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -22,7 +21,6 @@ from tenants.context import bind
 from tenants.scoping import scoped
 from tests.factories import clock
 from tests.factories.audit import entries
-from tests.factories.citus import PLATFORM_CONTENT_TAKEDOWN
 from tests.factories.learning import (
     TEXT,
     gid,
@@ -422,7 +420,6 @@ mutation($input: OperatorReviewInput!) { reviewContentReport(input: $input) {
 """
 
 
-@pytest.mark.plain_only(reason=PLATFORM_CONTENT_TAKEDOWN)
 async def test_pre_loaded_content_is_reviewed_by_the_operator(
     client: httpx.AsyncClient,
     factory: SchoolFactory,

@@ -31,7 +31,6 @@ from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client, with_settings
 from tests.factories.audit import sequence
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.partners import (
     ADD_KEY,
     TOKEN_URL,
@@ -917,7 +916,6 @@ async def test_graphql_enforces_scope_school_and_revocation_for_partner_tokens(
 # --- roster push ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.plain_only(reason=ROSTER_IMPORT)
 async def test_roster_push_goes_through_the_importer_dry_run_first(
     client: httpx.AsyncClient,
     factory: SchoolFactory,

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories.citus import ROSTER_IMPORT
+from tests.factories.citus import ROSTER_ANALYZE
 from tests.factories.people import new_school, new_upn
 from tests.factories.roster import enrol, klass, oneroster, problems, run_import, set_org, user
 from tests.factories.schools import SchoolFactory
 from tests.test_query_counts import counting
 
-pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
+pytestmark = pytest.mark.plain_only(reason=ROSTER_ANALYZE)
 
 
 def _package(pupils: int) -> bytes:

@@ -18,7 +18,6 @@ from roster.service import school_ref
 from server.cli import app
 from server.database import DatabaseUrls
 from tenants.context import bind
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school, new_upn
 from tests.factories.roster import (
     counts,
@@ -34,8 +33,6 @@ from tests.factories.roster import (
     with_file,
 )
 from tests.factories.schools import SchoolFactory
-
-pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ import uuid
 import zipfile
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from roster.oneroster import SPECS_11, SPECS_12
 from tenants.context import bind
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school, new_upn, wrong_check_letter
 from tests.factories.roster import (
     ATTEMPT_ONLY,
@@ -38,8 +36,6 @@ from tests.factories.roster import (
     with_file,
 )
 from tests.factories.schools import SchoolFactory
-
-pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
 
 
 async def _school(engine: AsyncEngine, factory: SchoolFactory) -> Any:

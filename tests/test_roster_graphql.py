@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from roster.oneroster import SPECS_11
 from tenants.context import bind
 from tests.factories import clock
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school, new_upn
 from tests.factories.roster import (
     NEW_PASSWORD,
@@ -36,8 +35,6 @@ from tests.factories.roster import (
 )
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.test_roster_import import years_ago
-
-pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
 
 
 def _package() -> bytes:

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.roster import (
     ATTEMPT_ONLY,
     PACKAGES,
@@ -39,7 +38,6 @@ pytestmark = [
         not PACKAGES.is_dir(),
         reason=f"the third-party OneRoster packages are not at {PACKAGES} (an extra conformance set, not in the repo)",
     ),
-    pytest.mark.plain_only(reason=ROSTER_IMPORT),
 ]
 
 ZERO = {"create": 0, "update": 0, "deactivate": 0}

@@ -16,14 +16,12 @@ import zipfile
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from graph.core.relay import to_global_id
 from roster.oneroster import SPECS_12
 from tenants.context import bind
-from tests.factories.citus import ROSTER_IMPORT
 from tests.factories.people import new_school, new_upn
 from tests.factories.roster import (
     csv_text,
@@ -38,8 +36,6 @@ from tests.factories.roster import (
     with_file,
 )
 from tests.factories.schools import SchoolFactory, gql, login
-
-pytestmark = pytest.mark.plain_only(reason=ROSTER_IMPORT)
 
 
 async def _school(engine: AsyncEngine, factory: SchoolFactory) -> Any:

@@ -11,19 +11,15 @@ BINDING_EXTRA = 2 if ON_CITUS else 0
 """Statements the tenant binding costs beyond plain PostgreSQL's: on Citus it is ``SET LOCAL`` of the
 schools and of the trusts, after (or instead of) the one ``set_config`` statement (tenants/context.py)."""
 
-ROSTER_IMPORT = (
-    "the roster import's set-based writes are INSERT ... SELECT from temporary staging tables, which Citus "
-    "runs as a COPY into the shards that row-level security refuses, and its checks join the staging "
-    "tables to distributed ones (ADR 19: not yet ported)"
-)
+ROSTER_IMPORT_ON_CITUS = 1
+"""Statements a two-user roster import runs on Citus beyond plain PostgreSQL's (tests/test_roster_statements.py,
+measured): the binding's two SET LOCALs, the import's three settings set and restored with a SET LOCAL each
+instead of one set_config each way (+4), each staged file moved from its temporary table into the school's
+shard (+1 a file) and the staged rows deleted before the commit (+1); but none of the ANALYZEs of the staging
+tables nor the two roster_analyze calls (roster/staging.py, roster/session_settings.py)."""
 
-PLATFORM_CONTENT_TAKEDOWN = (
-    "taking pre-loaded content down updates platform_content, a reference table with a foreign key to "
-    "curriculum_ladders; Citus then locks curriculum_ladders, which needs a write privilege the runtime role "
-    "does not have on it (ADR 19: not yet resolved)"
-)
-
-COORDINATOR_LOCK_WAITS = (
-    "the test makes the race certain by counting the writers waiting on a lock in the coordinator's "
-    "pg_stat_activity; on Citus they wait on the worker that holds the school's shards"
+ROSTER_ANALYZE = (
+    "on Citus the import does not analyse the tables it wrote: the owner's ANALYZE (roster_analyze) may not "
+    "touch shards the runtime role modified in the same transaction, so the workers' autovacuum does it after "
+    "the commit (roster/session_settings.py)"
 )
