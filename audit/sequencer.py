@@ -50,24 +50,25 @@ HEAD_TYPE = "audit-tree-head+jws"
 
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))")
 
-_SEQUENCE = text(
-    "UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash "
-    "FROM unnest(:ids, :seqs, :prev_hashes, :hashes) AS v(id, seq, prev_hash, hash) "
-    "WHERE audit_log.school_id = :school_id AND audit_log.id = v.id AND audit_log.seq IS NULL"
-).bindparams(
+_SEQUENCE_BATCH = (
+    "UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash"
+    " FROM unnest(:ids, :seqs, :prev_hashes, :hashes) AS v(id, seq, prev_hash, hash)"
+    " WHERE audit_log.school_id = :school_id AND audit_log.id = v.id AND audit_log.seq IS NULL"
+)
+"""A batch's sequence numbers and hashes onto its pending entries: one array per column."""
+
+_BATCH_PARAMETERS = (
     bindparam("ids", type_=ARRAY(BIGINT)),
     bindparam("seqs", type_=ARRAY(BIGINT)),
     bindparam("prev_hashes", type_=ARRAY(BYTEA)),
     bindparam("hashes", type_=ARRAY(BYTEA)),
 )
 
+_SEQUENCE = text(_SEQUENCE_BATCH).bindparams(*_BATCH_PARAMETERS)
+
 
 _SEQUENCE_AND_SIGN = text(
-    "WITH sequenced AS ("
-    " UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash"
-    " FROM unnest(:ids, :seqs, :prev_hashes, :hashes) AS v(id, seq, prev_hash, hash)"
-    " WHERE audit_log.school_id = :school_id AND audit_log.id = v.id AND audit_log.seq IS NULL"
-    " RETURNING 1"
+    f"WITH sequenced AS ({_SEQUENCE_BATCH} RETURNING 1"  # noqa: S608 - the module's own constants
     "), head AS ("
     " INSERT INTO audit_heads (school_id, seq, hash, frontier) VALUES (:school_id, :seq, :hash, :frontier)"
     " ON CONFLICT (school_id) DO UPDATE"
@@ -76,10 +77,7 @@ _SEQUENCE_AND_SIGN = text(
     ") INSERT INTO audit_tree_heads (school_id, tree_size, root_hash, chain_hash, signed_at, signature)"
     " VALUES (:school_id, :seq, :root_hash, :hash, :signed_at, :signature)"
 ).bindparams(
-    bindparam("ids", type_=ARRAY(BIGINT)),
-    bindparam("seqs", type_=ARRAY(BIGINT)),
-    bindparam("prev_hashes", type_=ARRAY(BYTEA)),
-    bindparam("hashes", type_=ARRAY(BYTEA)),
+    *_BATCH_PARAMETERS,
     bindparam("hash", type_=BYTEA),
     bindparam("frontier", type_=ARRAY(BYTEA)),
     bindparam("root_hash", type_=BYTEA),

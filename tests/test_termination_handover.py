@@ -63,19 +63,7 @@ async def _terminated(
     await trusts.join(school, trust)
     await local_store(tmp_path).put(file_key(school.id, "c" * 64), b"%PDF-1.4 the school's homework")
     operator = await platform_login(client, (await trusts.operator()).username)
-    done = await platform_gql(
-        client,
-        TERMINATE,
-        {
-            "i": {
-                "schoolId": to_global_id("School", school.id),
-                "reason": "END_OF_LICENCE",
-                "confirmSlug": school.slug,
-            }
-        },
-        token=operator,
-    )
-    assert done["data"]["terminateSchool"]["errors"] == []
+    await _terminate(client, school, operator)
     return school, trust, operator
 
 
