@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    rls.set_tenant_predicate(rls.TENANT_PREDICATE)
+    rls.set_tenant_predicate(rls.TENANT_PREDICATE_V2)
     # (school, ladder) alone served no query better than this one, whose prefix it is; the class view's
     # read (one pupil, one ladder, newest per rung) is an index-only range scan of it.
     op.drop_index("ix_judgements_school_id_ladder_id", table_name="judgements")

@@ -80,7 +80,7 @@ def upgrade() -> None:
     # The history is kept: the runtime role records consents and withdrawals (an UPDATE of withdrawn_*),
     # and never deletes one.
     rls.grant("pupil_consents", "SELECT, INSERT, UPDATE")
-    rls.enable_tenant_rls("pupil_consents")
+    rls.enable_tenant_rls("pupil_consents", predicate=rls.TENANT_PREDICATE_V2)
     op.create_table(
         "own_consent_due",
         sa.Column("school_id", sa.UUID(), nullable=False),
@@ -102,7 +102,7 @@ def upgrade() -> None:
     )
     # The job flags, an admin records a parent's continuing responsibility; a flag is never removed here.
     rls.grant("own_consent_due", "SELECT, INSERT, UPDATE")
-    rls.enable_tenant_rls("own_consent_due")
+    rls.enable_tenant_rls("own_consent_due", predicate=rls.TENANT_PREDICATE_V2)
 
 
 def downgrade() -> None:

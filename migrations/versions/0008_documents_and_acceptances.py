@@ -97,7 +97,7 @@ def upgrade() -> None:
     )
     # The history: recorded and never changed; deleted only by an erasure (LL 5.1.6, privacy/registry.py).
     rls.grant("document_acceptances", "SELECT, INSERT, DELETE")
-    rls.enable_tenant_rls("document_acceptances")
+    rls.enable_tenant_rls("document_acceptances", predicate=rls.TENANT_PREDICATE_V2)
 
     op.create_table(
         "notice_reads",
@@ -122,7 +122,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("school_id", "account_id", "document_id", name=op.f("pk_notice_reads")),
     )
     rls.grant("notice_reads", "SELECT, INSERT, DELETE")  # DELETE: an erasure
-    rls.enable_tenant_rls("notice_reads")
+    rls.enable_tenant_rls("notice_reads", predicate=rls.TENANT_PREDICATE_V2)
 
 
 def downgrade() -> None:

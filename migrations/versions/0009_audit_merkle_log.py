@@ -128,7 +128,7 @@ def upgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_tree_heads_insert_only()"
     )
     rls.grant("audit_tree_heads", "SELECT, INSERT")
-    rls.enable_tenant_rls("audit_tree_heads")
+    rls.enable_tenant_rls("audit_tree_heads", predicate=rls.TENANT_PREDICATE_V2)
 
 
 def downgrade() -> None:

@@ -136,7 +136,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("school_id", name=op.f("pk_termination_preferences")),
     )
     rls.grant("termination_preferences", "SELECT, INSERT, UPDATE")
-    rls.enable_tenant_rls("termination_preferences")
+    rls.enable_tenant_rls("termination_preferences", predicate=rls.TENANT_PREDICATE_V2)
     # The termination handover (LL 5.1.3, LL-A 9.3) on the destruction record.
     op.add_column("destruction_records", sa.Column("trust_id", sa.UUID(), nullable=True))
     op.add_column(
@@ -166,7 +166,7 @@ def upgrade() -> None:
     rls.grant("processing_restrictions")  # an erasure deletes the person's, with the rest of their rows
     rls.grant("subject_access_requests")
     for table in ("erasure_records", "processing_restrictions", "subject_access_requests"):
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V2)
     # Erasure deletes a person's rows per privacy/registry.py, and the retention step purges expired rows:
     # the tables whose history the runtime role could only append to until now.
     for table in ("pupil_consents", "own_consent_due", "downloads", "print_requests", "admin_sessions",

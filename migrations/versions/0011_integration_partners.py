@@ -159,9 +159,9 @@ def upgrade() -> None:
     # A school's approvals and tokens: approved, revoked (an UPDATE); approvals are never deleted (the
     # history stays), tokens are purged by the retention step 30 days after they expire (privacy/registry.py).
     rls.grant("partner_approvals", "SELECT, INSERT, UPDATE")
-    rls.enable_tenant_rls("partner_approvals")
+    rls.enable_tenant_rls("partner_approvals", predicate=rls.TENANT_PREDICATE_V2)
     rls.grant("partner_tokens", "SELECT, INSERT, UPDATE, DELETE")
-    rls.enable_tenant_rls("partner_tokens")
+    rls.enable_tenant_rls("partner_tokens", predicate=rls.TENANT_PREDICATE_V2)
     # The change feed (partners/changes.py): every write of a roster row takes the school's next change
     # version from its sequencer row, whatever the application sends; rows written before stay 0 ("before
     # the feed"). The sequencer row stays locked until the writer's transaction ends, so versions are
@@ -176,7 +176,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("school_id", name=op.f("pk_roster_change_heads")),
     )
     rls.grant("roster_change_heads", "SELECT, INSERT, UPDATE")
-    rls.enable_tenant_rls("roster_change_heads")
+    rls.enable_tenant_rls("roster_change_heads", predicate=rls.TENANT_PREDICATE_V2)
     op.execute(
         """
         CREATE FUNCTION stamp_change_version() RETURNS trigger LANGUAGE plpgsql AS $$

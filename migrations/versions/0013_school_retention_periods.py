@@ -36,7 +36,7 @@ def upgrade() -> None:
     )
     # DELETE: back to the platform's default; UPDATE (set_by): erasure empties the link.
     rls.grant("retention_periods", "SELECT, INSERT, UPDATE, DELETE")
-    rls.enable_tenant_rls("retention_periods")
+    rls.enable_tenant_rls("retention_periods", predicate=rls.TENANT_PREDICATE_V2)
     for table in ("subject_access_requests", "destruction_records"):
         op.add_column(table, sa.Column("sealed_password", sa.LargeBinary(), nullable=True))
 

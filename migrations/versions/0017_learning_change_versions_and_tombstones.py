@@ -154,7 +154,7 @@ def upgrade() -> None:
     )
     # INSERT and UPDATE: the deleting writer's trigger (the runtime role); DELETE: the retention step.
     rls.grant("change_tombstones", "SELECT, INSERT, UPDATE, DELETE")
-    rls.enable_tenant_rls("change_tombstones")
+    rls.enable_tenant_rls("change_tombstones", predicate=rls.TENANT_PREDICATE_V2)
     op.execute(
         "CREATE TRIGGER stamp_change_version BEFORE INSERT OR UPDATE ON change_tombstones "
         "FOR EACH ROW EXECUTE FUNCTION stamp_change_version()"

@@ -124,7 +124,7 @@ def upgrade() -> None:
             prefixes=["UNLOGGED"],
         )
         rls.grant(table)
-        rls.enable_tenant_rls(table)
+        rls.enable_tenant_rls(table, predicate=rls.TENANT_PREDICATE_V2)
     op.create_index(
         "ix_roster_known_people_school_id_sourced_id", "roster_known_people", ["school_id", "sourced_id"]
     )
