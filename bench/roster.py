@@ -200,6 +200,9 @@ async def _create_database(owner: URL, name: str, *, drop_only: bool = False) ->
     engine = create_engine(owner, Settings(), pool_size=1)
     try:
         async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+            # The engine's statement timeout (5 s) is for requests; dropping a database a bench filled
+            # waits for its files and its connections' ends, longer on a busy machine.
+            await connection.execute(text("SET statement_timeout = 0"))
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             if not drop_only:
                 await connection.execute(text(f'CREATE DATABASE "{name}"'))
