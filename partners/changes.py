@@ -35,11 +35,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import UUID, BigInteger, Text, case, cast, func, literal, select, tuple_, union_all
+from sqlalchemy import UUID, BigInteger, Text, case, cast, func, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -189,6 +190,29 @@ def _horizon(school: SchoolRef) -> Any:
     (on plain PostgreSQL, the one server's). One row whether or not the school has a tombstone."""
     one = select(literal(1)).where(in_school(ChangeTombstone, school.id)).limit(1).subquery("one")
     return select(func.roster_change_horizon() + 0 * func.count()).select_from(one)
+
+
+async def restamp_person(session: AsyncSession, school_id: uuid.UUID, person_id: uuid.UUID) -> None:
+    """Give every fed row of a person (their own row, and a pupil's judgements, achievements and the
+    tombstones that name them) a new change version, as of this transaction: called when a restriction of
+    their processing is lifted. While it was in force the feed left those rows out, so a partner read past
+    their versions without them; restamped above what it has read, they are served to it again (the
+    trigger stamps every update, so an update that changes nothing else is enough). One statement a
+    table, each by the school and the person's id: routed to the school's worker on Citus."""
+    for fed in FED:
+        if fed.served is _every_row:
+            continue  # a class: no person's row
+        column = fed.model.id if fed.pupil in (None, "id") else getattr(fed.model, fed.pupil)
+        await session.execute(
+            update(fed.model)
+            .where(in_school(fed.model, school_id), column == person_id)
+            .values(changed_version=fed.model.changed_version)
+        )
+    await session.execute(
+        update(ChangeTombstone)
+        .where(in_school(ChangeTombstone, school_id), col(ChangeTombstone.pupil_id) == person_id)
+        .values(changed_version=ChangeTombstone.changed_version)
+    )
 
 
 async def read(

@@ -302,6 +302,57 @@ async def test_a_restricted_pupils_learning_rows_and_their_tombstones_are_not_se
     assert to_global_id("Judgement", judgement_id) in {n["objectId"] for n in told}
 
 
+LIFT = "mutation($i: LiftRestrictionInput!) { liftRestriction(input: $i) { errors { field code } } }"
+
+
+async def test_a_lifted_restriction_serves_the_persons_rows_again_after_what_the_partner_has_read(
+    client: httpx.AsyncClient, factory: SchoolFactory, partners: PartnerFactory
+) -> None:
+    """LL-S2 (xiii), GDPR Art. 19: a partner that read the feed while a pupil was restricted went past the
+    versions of the pupil's record, judgement and achievement without them; once the restriction is
+    lifted, asking for the changes after where it stopped serves all three again (restamped), and no other
+    pupil's rows. An objection lifted changes nothing in the feed (objecting pupils are served)."""
+    school = await factory.school()
+    ids = await _learning(client, school)
+    pupil = school.pupils["pupil1"]
+    token = await _token(client, partners, school, EVERY_SCOPE)
+    admin = await login(client, school.slug, "admin")
+    person = {"personId": ids["p"], "kind": "RESTRICTION"}
+    restricted = await gql(
+        client, school.slug, RESTRICT, {"i": {**person, "reason": "Contested"}}, token=admin
+    )
+    assert restricted["data"]["restrictProcessing"]["errors"] == [], restricted
+
+    learning, learning_read = await _learning_feed(client, school, token)
+    roster, roster_read = await _roster_feed(client, school, token)
+    assert learning == []
+    assert _sourced_id(pupil) not in {c["sourcedId"] for c in roster}
+    assert len({c["sourcedId"] for c in roster}) > 1  # the school's other persons and classes were read
+
+    lifted = await gql(client, school.slug, LIFT, {"i": person}, token=admin)
+    assert lifted["data"]["liftRestriction"]["errors"] == [], lifted
+    again, _ = await _learning_feed(client, school, token, learning_read)
+    assert sorted((n["collection"], n["pupilId"], n["status"]) for n in again) == [
+        ("achievements", ids["p"], "active"),
+        ("judgements", ids["p"], "active"),
+    ]
+    roster_again, _ = await _roster_feed(client, school, token, roster_read)
+    assert [(c["collection"], c["sourcedId"], c["status"]) for c in roster_again] == [
+        ("users", _sourced_id(pupil), "active")
+    ]
+
+    objection = {"personId": ids["p"], "kind": "OBJECTION"}
+    objected = await gql(
+        client, school.slug, RESTRICT, {"i": {**objection, "reason": "Statistics"}}, token=admin
+    )
+    assert objected["data"]["restrictProcessing"]["errors"] == [], objected
+    _, read_up_to = await _roster_feed(client, school, token, roster_read)
+    assert (await gql(client, school.slug, LIFT, {"i": objection}, token=admin))["data"]["liftRestriction"][
+        "errors"
+    ] == []
+    assert (await _roster_feed(client, school, token, read_up_to))[0] == []
+
+
 def _raw_id(nodes: list[dict[str, Any]], collection: str) -> str:
     """The database id inside a feed node's global id."""
     import base64
