@@ -6,8 +6,10 @@ parameter twice, RFC 6749 3.2); every refusal is the RFC's JSON error (``invalid
 ``invalid_client``, ``unsupported_grant_type``, ``invalid_scope``, ``invalid_target``), never a 500 with a
 trace. A failed client authentication is counted against the caller's address (``auth/throttling.py``:
 refused with 429 once throttled) and recorded in the platform audit log with the client id it claimed;
-an issued or refused token for a school is recorded in that school's chain with actor PARTNER. Secrets and
-tokens never reach a log or the audit.
+an issued or refused token for a school is recorded in that school's chain with actor PARTNER. A request
+the server fails (the database, a statement error) is recorded FAILED and answered 503
+``temporarily_unavailable`` or 500 ``server_error`` (:mod:`server.door`). Secrets and tokens never reach
+a log or the audit.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ A request is one transaction: the school is resolved and bound as for the GraphQ
 token must be a partner token for this school whose approval is in force on this very request and the
 partner's rate limit is counted (429 with ``Retry-After``), both in one statement on plain PostgreSQL
 (:func:`partners.oauth.admit`), the collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
-request that reached a partner is in the school's audit chain with actor PARTNER, and the pupils it
+request that reached a partner is in the school's audit chain with actor PARTNER (one that fails is
+recorded FAILED, :mod:`server.door`; a refused token or a suspended school's refusal by an anonymous
+caller, counted per address), and the pupils it
 returned are recorded for the pupil access report. Refusals are the specification's status-info payload
 (``imsx_codeMajor``, ``imsx_severity``, ``imsx_CodeMinor``); nothing answers a 500 with a trace.
 """

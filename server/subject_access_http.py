@@ -3,7 +3,8 @@
 The same gate as the school endpoint (the school from the URL, the bearer token verified for that school):
 an anonymous caller gets 401, any other role 403, another school's request (or no such request) 404, an
 archive past its download window 410, a suspended or terminated school 403. Every download is audited in
-the school's chain in the same transaction that counts it, and so is every refusal at a known school
+the school's chain in the same transaction that counts it (a download that fails is recorded FAILED,
+:mod:`server.door`), and so is every refusal at a known school
 (``subject_access.download_refused``, DENIED, with the status and code: :mod:`server.refusals`)
 (LL 5.1.1, LRS 5.1, LRS 6.8: the archive is encrypted; its password is not here).
 """

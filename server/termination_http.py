@@ -12,7 +12,7 @@ this school's (another school's, a voided one, a trust admin's or a school accou
 released, not yet destroyed, DELETE chosen or already released: 409. Purged or past the window: 410. An
 export no key of this server opens (``EXPORT_KEY_MISMATCH``): 503.
 
-Each request is one transaction. Every release and download is in the platform's log
+Each request is one transaction (:mod:`server.door`: a request that fails is recorded FAILED). Every release and download is in the platform's log
 (``termination.export_released``, ``termination.export_downloaded``; the holder's actor type is
 ``HANDOVER``), and so is every refusal at a known trust or school (``termination.export_download_refused``,
 ``termination.export_release_refused``, DENIED, with the status and code: :mod:`server.refusals`).
