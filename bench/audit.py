@@ -5,25 +5,29 @@
 and serves them with uvicorn on 127.0.0.1, two server processes side by side: one as shipped (the request
 inserts its entries; the server's sequencer numbers, chains and signs them in the background), one with
 the edge's audit insert replaced by a no-op (``audit.recorder.append``, which a request's trail calls to
-write itself). Client and servers never share an interpreter. Concurrent clients rename groups
+write itself) and no sequencer. Client and servers never share an interpreter. Concurrent clients rename groups
 (``updateGroup``, a group per client) in two scenarios: all clients at one school (one school's log, one
 sequencer: before issue 15, the queue on the chain head) and a school per client (the cost of the write
 itself).
 
 The machine is shared, and its load moves requests/s by tens of percent within a minute, so each scenario
-runs in rounds, after an unmeasured one that warms both servers: a segment on each server, in the order
-with-without, then without-with, and so on (both servers stay up, so a drift weighs on both modes
-alike); each round gives a ratio, and the figure is the median of the rounds'. Each segment also reads the CPU time the server process and the database's
-backends spent (from /proc), per request: what the audit costs in work, which the load of others hardly
-moves. At the end the entries the servers' sequencers left pending are sequenced and every school's log
-is verified (a lost or broken entry fails the bench). Knobs: ``BENCH_AUDIT_ROUNDS`` (default 6),
-``BENCH_AUDIT_REQUESTS`` (per segment, default 300), ``BENCH_AUDIT_CLIENTS`` (default 8),
-``BENCH_AUDIT_SECONDS`` (segment time limit, default 8).
+runs, after an unmeasured round that warms both servers, in short segments that alternate strictly
+between the two servers (with, without, with, ..., with: both stay up all along). Each interior segment
+gives a ratio with/without against the mean of its two neighbours of the other mode, which cancels a
+drift of the load that is linear over three segments; the figure is the median of those ratios
+(:func:`sandwiched`). Each segment also reads the CPU time the server process and the database's
+backends spent (from /proc), per request: what the audit costs in work, which the load of others moves
+less, printed as the ratio of requests/s a machine the two saturate would reach. At the end the entries
+the servers' sequencers left pending are sequenced and every school's log is verified (a lost or broken
+entry fails the bench). Knobs: ``BENCH_AUDIT_ROUNDS`` (default 10: 21 segments per scenario),
+``BENCH_AUDIT_REQUESTS`` (per segment, default 150), ``BENCH_AUDIT_CLIENTS`` (default 8),
+``BENCH_AUDIT_SECONDS`` (segment time limit, default 6).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import statistics
@@ -86,6 +90,11 @@ def serve(port: int, *, audit: bool) -> None:
     settings = load_settings()
     urls = resolve_urls(settings)
     runtime = build_runtime(settings, create_engine(urls.runtime, settings), load_keys(settings))
+    if not audit:
+        # Nor a sequencer: woken after each commit it would look for pending entries of the school (an
+        # advisory lock and a read, a few round trips a second per school) that can never be there, a
+        # cost the reference would carry and the audit then seem cheaper by.
+        runtime = dataclasses.replace(runtime, audit_sequencer=None)
     uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -333,12 +342,14 @@ def _percentile(values: list[float], fraction: float) -> float:
 async def _measure(
     owner: URL, database: str, servers: dict[bool, tuple[str, int]], scenarios: list[Scenario]
 ) -> dict[str, list[Segment]]:
-    """``rounds`` rounds per scenario, each a segment on the server with the audit and one on the server
-    without, in the order with-without, then without-with, and so on: both servers are up all along, so
-    a drift of the shared machine weighs on both modes alike and each round gives a ratio of its own."""
-    requests = _env_int("BENCH_AUDIT_REQUESTS", 300)
-    seconds = float(_env_int("BENCH_AUDIT_SECONDS", 8))
-    rounds = _env_int("BENCH_AUDIT_ROUNDS", 6)
+    """Per scenario, ``2 * rounds + 1`` segments alternating strictly between the server with the audit
+    and the server without, starting and ending with the audit: both servers are up all along, and each
+    segment but the first and last sits between two of the other mode, so its ratio to the mean of its two
+    neighbours cancels a drift of the shared machine that is linear over three segments
+    (:func:`sandwiched`)."""
+    requests = _env_int("BENCH_AUDIT_REQUESTS", 150)
+    seconds = float(_env_int("BENCH_AUDIT_SECONDS", 6))
+    rounds = _env_int("BENCH_AUDIT_ROUNDS", 10)
     cpu = DatabaseCpu(owner, database)
     results: dict[str, list[Segment]] = {}
     try:
@@ -348,15 +359,38 @@ async def _measure(
             for audit in (True, False):
                 base, pid = servers[audit]
                 await _run_segment(base, pid, cpu, "warm-up", scenario, requests // 3, seconds / 2)
-            for n in range(rounds):
-                for audit in (True, False) if n % 2 == 0 else (False, True):
-                    base, pid = servers[audit]
-                    mode = "with audit" if audit else "without audit"
-                    segment = await _run_segment(base, pid, cpu, mode, scenario, requests, seconds)
-                    results.setdefault(scenario.name, []).append(segment)
+            for n in range(2 * rounds + 1):
+                audit = n % 2 == 0
+                base, pid = servers[audit]
+                mode = WITH if audit else WITHOUT
+                segment = await _run_segment(base, pid, cpu, mode, scenario, requests, seconds)
+                results.setdefault(scenario.name, []).append(segment)
     finally:
         await cpu.engine.dispose()
     return results
+
+
+WITH, WITHOUT = "with audit", "without audit"
+
+
+def sandwiched(segments: list[Segment]) -> list[float]:
+    """The ratio with/without of requests/s estimated at each interior segment of a strictly alternating
+    run: a segment with the audit over the mean of its two neighbours without, or the mean of a segment's
+    two neighbours with the audit over it. A load that rises or falls steadily across three segments
+    weighs on both sides alike; the median of these is the bench's figure."""
+    rate = [s.requests / s.seconds for s in segments]
+    ratios = []
+    for i in range(1, len(segments) - 1):
+        around = (rate[i - 1] + rate[i + 1]) / 2
+        ratios.append(rate[i] / around if segments[i].mode == WITH else around / rate[i])
+    return ratios
+
+
+def _cpu_per_request(segments: list[Segment], mode: str) -> tuple[float, float]:
+    """Server and database CPU seconds per request of ``mode``'s segments."""
+    mine = [s for s in segments if s.mode == mode]
+    count = sum(s.requests for s in mine)
+    return sum(s.server_cpu for s in mine) / count, sum(s.database_cpu for s in mine) / count
 
 
 def main() -> int:
@@ -406,7 +440,7 @@ def main() -> int:
     )
     print(header)
     for name, segments in results.items():
-        for mode in ("with audit", "without audit"):
+        for mode in (WITH, WITHOUT):
             mine = [s for s in segments if s.mode == mode]
             count, elapsed = sum(s.requests for s in mine), sum(s.seconds for s in mine)
             latencies = [x for s in mine for x in s.latencies]
@@ -416,15 +450,22 @@ def main() -> int:
                 f"{sum(s.server_cpu for s in mine) / count * 1000:>17.2f} "
                 f"{sum(s.database_cpu for s in mine) / count * 1000:>19.2f}"
             )
-        pairs = [segments[i : i + 2] for i in range(0, len(segments), 2)]
-        ratios = []
-        for pair in pairs:
-            rate = {s.mode: s.requests / s.seconds for s in pair}
-            ratios.append(rate["with audit"] / rate["without audit"])
-        print(f"{name:<28} ratio with/without per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+        ratios = sandwiched(segments)
         print(
-            f"{name:<28} ratio with/without, median of {len(ratios)} rounds: {statistics.median(ratios):.3f} "
+            f"{name:<28} ratio with/without at each interior segment: {', '.join(f'{r:.2f}' for r in ratios)}"
+        )
+        print(
+            f"{name:<28} ratio with/without, median of {len(ratios)}: {statistics.median(ratios):.3f} "
             f"(the audit costs {(1 - statistics.median(ratios)) * 100:.1f}%)"
+        )
+        (server_with, database_with), (server_without, database_without) = (
+            _cpu_per_request(segments, WITH),
+            _cpu_per_request(segments, WITHOUT),
+        )
+        print(
+            f"{name:<28} CPU per request (server + database) without/with: "
+            f"{(server_without + database_without) / (server_with + database_with):.3f} "
+            f"(the requests/s ratio of a machine the two saturate)"
         )
     written, pending, problems = rows
     print(

@@ -194,7 +194,7 @@ def main() -> int:
                 "SCHOOLGRAPH_ARGON2_PARALLELISM": "1",
                 "PYTHONPATH": str(REPO_ROOT),
             }
-            bases = [servers.enter_context(_server(env, audit=True)) for _ in range(2)]
+            bases = [servers.enter_context(_server(env, audit=True))[0] for _ in range(2)]
             # Both servers' pools, caches and code paths warmed before anything is measured: the scenario
             # run first no longer pays for the start (its first requests took 1-5 s).
             asyncio.run(_scenario("warm up", bases, scenarios[1][1], warmup))

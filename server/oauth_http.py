@@ -6,14 +6,15 @@ parameter twice, RFC 6749 3.2); every refusal is the RFC's JSON error (``invalid
 ``invalid_client``, ``unsupported_grant_type``, ``invalid_scope``, ``invalid_target``), never a 500 with a
 trace. A failed client authentication is counted against the caller's address (``auth/throttling.py``:
 refused with 429 once throttled) and recorded in the platform audit log with the client id it claimed;
-an issued or refused token for a school is recorded in that school's chain with actor PARTNER. Secrets and
-tokens never reach a log or the audit.
+an issued or refused token for a school is recorded in that school's chain with actor PARTNER. A request
+the server fails (the database, a statement error) is recorded FAILED and answered 503
+``temporarily_unavailable`` or 500 ``server_error`` (:mod:`server.door`). Secrets and tokens never reach
+a log or the audit.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,12 +27,15 @@ from starlette.responses import JSONResponse, Response
 
 from audit.platform import PlatformTrail
 from auth.throttling import address_blocked, record_address_failure
-from common.events import Actor, attach
+from common.events import Actor
 from models.partners import Partner
 from partners import oauth
 from partners.scopes import SCOPES
 from server.caller import client_address
+from server.door import Door, serve_audited
+from server.errors import RequestError
 from server.runtime import Runtime
+from server.transaction import record_unresolved, request_id_of
 
 log = logging.getLogger("schoolgraph.oauth")
 
@@ -127,38 +131,42 @@ Handler = Callable[
 
 
 async def _serve(request: Request, handle: Handler, *, grant: bool = False) -> Response:
-    """Parse, authenticate the client (throttled and audited), then ``handle``: in one transaction."""
+    """Parse, authenticate the client (throttled and audited), then ``handle``: in one transaction, its
+    trail in the platform log (and the school's) committed with it, or recorded FAILED if it fails
+    (:mod:`server.door`). A body that is not a valid form is refused before any transaction, and recorded
+    in the platform log like the other doors' unreadable bodies (counted per address)."""
     runtime: Runtime = request.app.state.runtime
-    now = runtime.clock.now()
-    address = client_address(request)
-    trail = PlatformTrail(actor=Actor.anonymous(), request_id=uuid.uuid4().hex, client_address=address)
     try:
         form = await _form(request)
     except OAuth2Error as error:
+        refused = RequestError(error.status_code, "INVALID_REQUEST", str(error.description or ""))
+        await record_unresolved(runtime, request, request_id_of(request), refused, now=runtime.clock.now())
         return error_response(error)
-    try:
-        async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
-            attach(session, trail)
-            try:
-                response = await _authenticated(session, runtime, request, form, trail, handle, grant, now)
-            except OAuth2Error as error:
-                response = error_response(error)
-                if isinstance(error, Throttled):
-                    response.headers["retry-after"] = str(
-                        int(runtime.settings.address_failure_window.total_seconds())
-                    )
-            await trail.write(session, now=now)
-            return response
-    except Exception:
-        log.exception("OAuth request %s failed", trail.request_id)
-        return JSONResponse(
-            {
-                "error": "server_error",
-                "error_description": f"Internal error (request id {trail.request_id}).",
-            },
-            status_code=500,
-            headers=NO_STORE,
+
+    async def run(door: Door) -> Response:
+        trail = door.audit(
+            PlatformTrail(
+                actor=Actor.anonymous(), request_id=door.request_id, client_address=client_address(request)
+            )
         )
+        try:
+            return await _authenticated(door.session, runtime, request, form, trail, handle, grant, door.now)
+        except OAuth2Error as error:
+            response = error_response(error)
+            if isinstance(error, Throttled):
+                response.headers["retry-after"] = str(
+                    int(runtime.settings.address_failure_window.total_seconds())
+                )
+            return response
+
+    return await serve_audited(request, run, failure=_failure)
+
+
+def _failure(status: int, code: str, message: str) -> Response:
+    """A request the server could not complete, as RFC 6749 5.2 errors go: ``temporarily_unavailable``
+    (503, the database) or ``server_error`` (500), naming the request id, never a trace."""
+    error = "temporarily_unavailable" if status == 503 else "server_error"
+    return JSONResponse({"error": error, "error_description": message}, status_code=status, headers=NO_STORE)
 
 
 async def _authenticated(

@@ -4,7 +4,9 @@ A request is one transaction: the school is resolved and bound as for the GraphQ
 token must be a partner token for this school whose approval is in force on this very request and the
 partner's rate limit is counted (429 with ``Retry-After``), both in one statement on plain PostgreSQL
 (:func:`partners.oauth.admit`), the collection's scope must be granted, and the page is read (:mod:`partners.oneroster.service`). Every
-request that reached a partner is in the school's audit chain with actor PARTNER, and the pupils it
+request that reached a partner is in the school's audit chain with actor PARTNER (one that fails is
+recorded FAILED, :mod:`server.door`; a refused token or a suspended school's refusal by an anonymous
+caller, counted per address), and the pupils it
 returned are recorded for the pupil access report. Refusals are the specification's status-info payload
 (``imsx_codeMajor``, ``imsx_severity``, ``imsx_CodeMinor``); nothing answers a 500 with a trace.
 """
@@ -23,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from audit.recorder import AuditTrail
-from common.events import Actor, attach
+from common.events import Actor, Event
 from partners import changes, oauth
 from partners.oneroster import service
 from partners.oneroster.params import OneRosterError, Query, parse_query, single_fields
@@ -33,9 +35,10 @@ from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
 from privacy.extended_data import is_opted_in
 from roster.service import school_ref
 from server.caller import bearer_token, client_address
+from server.door import Door, serve_audited
 from server.errors import JSONBody, RequestError
 from server.runtime import Runtime
-from server.transaction import record_unresolved, request_id_of
+from server.transaction import PATH_RECORDED, record_unresolved
 from tenants.context import enter_school, on_citus
 
 log = logging.getLogger("schoolgraph.oneroster")
@@ -85,50 +88,55 @@ async def oneroster_push(request: Request) -> Response:
 async def _serve(
     request: Request, collection: str, sourced_id: str | None, *, push: bool = False
 ) -> Response:
+    """One transaction (:mod:`server.door`): the request's trail in the school's log committed with it,
+    or recorded FAILED (spooled when the database is unreachable) when the request fails."""
     runtime: Runtime = request.app.state.runtime
-    now = runtime.clock.now()
-    request_id = uuid.uuid4().hex
-    try:
-        async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
-            trail, response = await _prepare(session, runtime, request, collection)
-            if trail is not None and response is None:
-                try:
-                    if push:
-                        response = await _push(session, runtime, request, trail)
-                    else:
-                        response = await _read(session, runtime, request, trail, collection, sourced_id)
-                except OneRosterError as error:
-                    trail.record(
-                        "partner.oneroster.read",
-                        "REJECTED",
-                        detail={"collection": collection, "error": error.code_minor, "status": error.status},
-                    )
-                    response = _error(error)
-            if trail is not None:
-                await trail.write(session, now=now)
-            assert response is not None
+
+    async def run(door: Door) -> Response:
+        try:
+            trail, response = await _prepare(door, runtime, request, collection)
+        except OneRosterError as error:
+            return _error(error)
+        if response is not None:
             return response
-    except OneRosterError as error:
-        return _error(error)
-    except Exception:
-        log.exception("OneRoster request %s failed", request_id)
-        return _error(
-            OneRosterError(500, "internal_server_error", f"Internal error (request id {request_id}).")
-        )
+        try:
+            if push:
+                return await _push(door.session, runtime, request, trail)
+            return await _read(door.session, runtime, request, trail, collection, sourced_id)
+        except OneRosterError as error:
+            trail.record(
+                "partner.oneroster.read",
+                "REJECTED",
+                detail={"collection": collection, "error": error.code_minor, "status": error.status},
+            )
+            return _error(error)
+
+    return await serve_audited(request, run, failure=_failure)
+
+
+def _failure(status: int, code: str, message: str) -> Response:
+    """A request the server could not complete, in the specification's status-info shape: 503
+    ``server_busy`` (the database), 500 ``internal_server_error``; never a trace."""
+    return _error(
+        OneRosterError(status, "server_busy" if status == 503 else "internal_server_error", message)
+    )
 
 
 async def _prepare(
-    session: AsyncSession, runtime: Runtime, request: Request, collection: str
-) -> tuple[AuditTrail | None, Response | None]:
-    """The school, the partner and its rate limit: the request's trail, or the refusal."""
-    now = runtime.clock.now()
+    door: Door, runtime: Runtime, request: Request, collection: str
+) -> tuple[AuditTrail, Response | None]:
+    """The school, the partner and its rate limit: the request's trail, and the refusal if any (raised
+    before there is a trail)."""
+    session, now = door.session, door.now
     slug = request.path_params["slug"]
     tenant = await enter_school(session, slug)
     if tenant is None:  # no school's log: the platform's (LRS 5.1)
         unknown = RequestError(404, "NOT_FOUND", f"No school at /schools/{slug}.")
-        await record_unresolved(runtime, request, request_id_of(request), unknown, now=now)
+        await record_unresolved(runtime, request, door.request_id, unknown, now=now)
         raise OneRosterError(404, "unknownobject", unknown.message)
     if not tenant.active:
+        reason = f"SCHOOL_{tenant.status}"
+        _refused_at(door, runtime, request, tenant.id, slug, "request.refused", 403, "FORBIDDEN", reason)
         raise OneRosterError(403, "forbidden", f"This school's access is {tenant.status.lower()}.")
     token = bearer_token(request)
     admission = (
@@ -146,6 +154,7 @@ async def _prepare(
     )
     access = admission.access
     if access is None:
+        _refused_at(door, runtime, request, tenant.id, slug, "auth.token_refused", 401, "UNAUTHENTICATED")
         raise OneRosterError(
             401,
             "unauthorisedrequest",
@@ -153,13 +162,14 @@ async def _prepare(
             "expired, revoked, or the school's approval was withdrawn.",
             headers={"www-authenticate": 'Bearer error="invalid_token"'},
         )
-    trail = AuditTrail(
-        actor=Actor("PARTNER", access.partner_id, access.client_id, "PARTNER"),
-        request_id=uuid.uuid4().hex,
-        client_address=client_address(request),
-        school_id=tenant.id,
+    trail = door.audit(
+        AuditTrail(
+            actor=Actor("PARTNER", access.partner_id, access.client_id, "PARTNER"),
+            request_id=door.request_id,
+            client_address=client_address(request),
+            school_id=tenant.id,
+        )
     )
-    attach(session, trail)
     request.state.partner_access = access
     request.state.school_id = tenant.id
     request.state.school_slug = tenant.slug
@@ -190,6 +200,34 @@ async def _prepare(
             )
         )
     return trail, None
+
+
+def _refused_at(
+    door: Door,
+    runtime: Runtime,
+    request: Request,
+    school_id: uuid.UUID,
+    slug: str,
+    action: str,
+    status: int,
+    code: str,
+    reason: str | None = None,
+) -> None:
+    """A request refused at a known school before a partner was known (no token or not one this school
+    accepts: ``auth.token_refused``; a suspended or terminated school: ``request.refused`` with the
+    reason), in the school's log by an anonymous caller, counted per address like every anonymous
+    denial (one entry a window, its repeats carried by the next)."""
+    address = client_address(request)
+    detail: dict[str, Any] = {"code": code, "status": status, "path": request.url.path[:PATH_RECORDED]}
+    if reason is not None:
+        detail["reason"] = reason
+    event = Event(action, "DENIED", None, None, detail, None)
+    trail = door.audit(
+        AuditTrail(
+            actor=Actor.anonymous(), request_id=door.request_id, client_address=address, school_id=school_id
+        )
+    )
+    trail.events += runtime.anonymous_denials.admit((f"oneroster:{slug}", address or ""), [event], door.now)
 
 
 async def _read(

@@ -2,9 +2,10 @@
 
 A refusal at a known school or trust (anonymous, another role, another school's or trust's export, a closed
 window, a suspended school) is recorded as ``<action>`` with outcome DENIED, naming the status and code
-answered, in the same transaction as the answer (nothing else was written in it). An anonymous caller's
+answered, in the request's transaction, committed with the answer (nothing else was written in it). An anonymous caller's
 refusals are counted per address like every other anonymous denial (``graph.audit.AnonymousDenials``), so
-a flood costs the log one entry per window. A slug that names no school or trust has no log to go to.
+a flood costs the log one entry per window. A slug that names no school or trust goes to
+the platform log (``server.transaction.record_unresolved``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from audit.recorder import AuditTrail, Event
@@ -22,8 +22,7 @@ from server.runtime import Runtime
 JSON = "application/json"
 
 
-async def refuse(
-    session: AsyncSession,
+def refuse(
     runtime: Runtime,
     trail: AuditTrail,
     refusal: RequestError,
@@ -33,7 +32,8 @@ async def refuse(
     source: str,
     now: datetime,
 ) -> Response:
-    """Record ``refusal`` in ``trail`` (a school's chain, or the platform log) and answer it.
+    """Record ``refusal`` in ``trail`` (a school's chain, or the platform log) and answer it; the trail is
+    inserted with the request's transaction, before its commit (:mod:`server.door`).
 
     ``source`` names the route and place (``subject-access:<slug>``) under which an anonymous caller's
     denials are counted per address."""
@@ -45,5 +45,10 @@ async def refuse(
         trail.events += runtime.anonymous_denials.admit((source, trail.client_address or ""), [event], now)
     else:
         trail.events.append(event)
-    await trail.write(session, now=now)
     return refusal.response(JSON)
+
+
+def failure(status: int, code: str, message: str) -> Response:
+    """A download the server could not complete (:mod:`server.door`): the JSON error shape, never a
+    trace."""
+    return RequestError(status, code, message).response(JSON)

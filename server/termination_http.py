@@ -12,7 +12,7 @@ this school's (another school's, a voided one, a trust admin's or a school accou
 released, not yet destroyed, DELETE chosen or already released: 409. Purged or past the window: 410. An
 export no key of this server opens (``EXPORT_KEY_MISMATCH``): 503.
 
-Each request is one transaction. Every release and download is in the platform's log
+Each request is one transaction (:mod:`server.door`: a request that fails is recorded FAILED). Every release and download is in the platform's log
 (``termination.export_released``, ``termination.export_downloaded``; the holder's actor type is
 ``HANDOVER``), and so is every refusal at a known trust or school (``termination.export_download_refused``,
 ``termination.export_release_refused``, DENIED, with the status and code: :mod:`server.refusals`).
@@ -35,15 +35,15 @@ from audit.recorder import Actor
 from auth import trust_admins
 from auth.admin_tokens import audience_for_trust, verify_admin_token
 from common.errors import DomainError
-from common.events import attach
 from models import School
 from models.licensing import DestructionRecord
 from privacy.exporter import export_keys_of
 from server.caller import bearer_token, client_address
+from server.door import Door, serve_audited
 from server.errors import RequestError
-from server.refusals import JSON, refuse
+from server.refusals import JSON, failure, refuse
 from server.runtime import Runtime
-from server.transaction import record_unresolved, request_id_of
+from server.transaction import record_unresolved
 from subscriptions import handover
 from subscriptions.trusts import resolve_trust
 from tenants.context import bind
@@ -64,12 +64,13 @@ def _school_id(raw: str) -> uuid.UUID | None:
 async def termination_export_download(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     school_id = _school_id(request.path_params["school_id"])
-    now = runtime.clock.now()
-    async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
+
+    async def run(door: Door) -> Response:
+        session, now = door.session, door.now
         trust = await resolve_trust(session, request.path_params["slug"])
         if trust is None:
             unknown = RequestError(404, "NOT_FOUND", "No such trust.")  # no trust's schools: the platform log
-            await record_unresolved(runtime, request, request_id_of(request), unknown, now=now)
+            await record_unresolved(runtime, request, door.request_id, unknown, now=now)
             return unknown.response(JSON)
         await bind(session, [], [trust.id])
         token = bearer_token(request)
@@ -83,34 +84,36 @@ async def termination_export_download(request: Request) -> Response:
             if claims is None
             else await trust_admins.load_principal(session, claims, trust_id=trust.id, now=now)
         )
-        trail = PlatformTrail(
-            actor=Actor.anonymous()
-            if principal is None
-            else trust_admin_actor(principal.account_id, principal.username),
-            request_id=uuid.uuid4().hex,
-            client_address=client_address(request),
-            trust_id=trust.id,
+        trail = door.audit(
+            PlatformTrail(
+                actor=Actor.anonymous()
+                if principal is None
+                else trust_admin_actor(principal.account_id, principal.username),
+                request_id=door.request_id,
+                client_address=client_address(request),
+                trust_id=trust.id,
+            )
         )
 
-        async def refused(answer: RequestError) -> Response:
-            return await refuse(
-                session, runtime, trail, answer, action=REFUSED,
+        def refused(answer: RequestError) -> Response:
+            return refuse(
+                runtime, trail, answer, action=REFUSED,
                 target=("School", school_id), source=f"termination-exports:{trust.slug}", now=now,
             )  # fmt: skip
 
         if principal is None:
-            return await refused(RequestError(401, "UNAUTHENTICATED", "Sign in as an admin of this trust."))
+            return refused(RequestError(401, "UNAUTHENTICATED", "Sign in as an admin of this trust."))
         if school_id is None:
-            return await refused(RequestError(404, "NOT_FOUND", "No such export."))
-        attach(session, trail)
+            return refused(RequestError(404, "NOT_FOUND", "No such export."))
         try:
             data = await handover.download(session, principal, school_id, today=now.date())
         except handover.Gone as gone:
-            return await refused(RequestError(410, "GONE", gone.problems[0].message))
+            return refused(RequestError(410, "GONE", gone.problems[0].message))
         except DomainError as error:
-            return await refused(RequestError(404, error.problems[0].code, error.problems[0].message))
-        await trail.write(session, now=now)
-    return _archive(data, school_id)
+            return refused(RequestError(404, error.problems[0].code, error.problems[0].message))
+        return _archive(data, school_id)
+
+    return await serve_audited(request, run, failure=failure)
 
 
 def _archive(data: bytes, school_id: uuid.UUID) -> Response:
@@ -146,45 +149,49 @@ async def _as_holder(
     act: Callable[[AsyncSession, DestructionRecord, datetime], Awaitable[Any]],
     answer: Callable[[DestructionRecord, Any], Response],
 ) -> Response:
-    """One transaction: the school of the URL, the caller's handover credential checked against its
-    destruction record (locked), ``act`` on it, the platform log written; every refusal recorded."""
+    """One transaction (:mod:`server.door`): the school of the URL, the caller's handover credential
+    checked against its destruction record (locked), ``act`` on it, the platform log written; every
+    refusal recorded, and a failure recorded FAILED."""
     runtime: Runtime = request.app.state.runtime
     slug = request.path_params["slug"]
-    now = runtime.clock.now()
-    async with AsyncSession(runtime.engine, expire_on_commit=False) as session, session.begin():
+
+    async def run(door: Door) -> Response:
+        session, now = door.session, door.now
         school_id = await session.scalar(select(School.id).where(School.slug == slug))
         if school_id is None:
             unknown = RequestError(404, "NOT_FOUND", "No such school.")  # no school's log: the platform's
-            await record_unresolved(runtime, request, request_id_of(request), unknown, now=now)
+            await record_unresolved(runtime, request, door.request_id, unknown, now=now)
             return unknown.response(JSON)
         credential = bearer_token(request)
         record = None if credential is None else await handover.held_record(session, school_id, credential)
-        trail = PlatformTrail(
-            actor=Actor.anonymous() if record is None else holder_actor(record),
-            request_id=uuid.uuid4().hex,
-            client_address=client_address(request),
-            trust_id=None if record is None else record.trust_id,
+        trail = door.audit(
+            PlatformTrail(
+                actor=Actor.anonymous() if record is None else holder_actor(record),
+                request_id=door.request_id,
+                client_address=client_address(request),
+                trust_id=None if record is None else record.trust_id,
+            )
         )
 
-        async def refused(refusal: RequestError) -> Response:
-            return await refuse(
-                session, runtime, trail, refusal, action=refused_action,
+        def refused(refusal: RequestError) -> Response:
+            return refuse(
+                runtime, trail, refusal, action=refused_action,
                 target=("School", school_id), source=f"termination-export:{slug}", now=now,
             )  # fmt: skip
 
         if record is None:
-            return await refused(
+            return refused(
                 RequestError(
                     401, "UNAUTHENTICATED", "Present this school's handover credential as the bearer token."
                 )
             )
-        attach(session, trail)
         try:
             result = await act(session, record, now)
         except DomainError as error:
-            return await refused(_holder_refusal(error))
-        await trail.write(session, now=now)
-    return answer(record, result)
+            return refused(_holder_refusal(error))
+        return answer(record, result)
+
+    return await serve_audited(request, run, failure=failure)
 
 
 async def school_termination_export_release(request: Request) -> Response:

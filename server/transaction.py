@@ -170,7 +170,7 @@ async def _in_transaction(
                 log.warning("request %s: the database connection failed; retrying once", request_id)
                 continue
             log.error("request %s: the database connection failed", request_id)
-            trail = fault.trail or _unresolved_failure(request, request_id)
+            trail = fault.trail or unresolved_failure(request, request_id)
             await record_failed_request(
                 runtime.engine, trail, now=runtime.clock.now(), spool=runtime.audit_spool
             )
@@ -187,21 +187,24 @@ async def _in_transaction(
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
-def _unresolved_failure(request: Request, request_id: str) -> PlatformTrail:
-    """A request the database failed before its trail existed (while its tenant and caller were being
-    resolved; at its very first statement, often: finding the school): no school's log is known, so the platform log records it, as ``request.failed``
-    by an anonymous caller (the caller was not authenticated yet) with the code, the status and the path.
-    Each such request is recorded, not counted per address: a database fault is not the caller's doing.
-    The database being the fault, this is usually spooled and replayed later (:mod:`audit.spool`)."""
+def unresolved_failure(
+    request: Request, request_id: str, *, code: str = UNAVAILABLE, status: int = 503
+) -> PlatformTrail:
+    """A request that failed before its trail existed (while its tenant and caller were being resolved;
+    at its very first statement, often: finding the school): no school's log is known, so the platform log
+    records it, as ``request.failed`` by an anonymous caller (the caller was not authenticated yet) with
+    the code (``SERVICE_UNAVAILABLE`` for a database fault), the status and the path. Each such request
+    is recorded, not counted per address: a failure is not the caller's doing. The database being the
+    fault, this is usually spooled and replayed later (:mod:`audit.spool`)."""
     trail = PlatformTrail(
         actor=Actor.anonymous(), request_id=request_id, client_address=client_address(request)
     )
-    detail = {"code": UNAVAILABLE, "status": 503, "path": request.url.path[:PATH_RECORDED]}
+    detail = {"code": code, "status": status, "path": request.url.path[:PATH_RECORDED]}
     trail.record("request.failed", "FAILED", detail=detail)
     return trail
 
 
-async def _rollback(transaction: AsyncSessionTransaction) -> None:
+async def rollback_quietly(transaction: AsyncSessionTransaction) -> None:
     """Roll back; on a connection that is gone, there is nothing left to roll back."""
     try:
         await transaction.rollback()
@@ -232,7 +235,7 @@ async def _attempt(
             prepared.trail.events += _denials(runtime, prepared, operation, result, now)
             failures = unexpected_errors(result)
             if any(database_unavailable(failure.original_error) for failure in failures):
-                await _rollback(transaction)
+                await rollback_quietly(transaction)
                 raise _DatabaseFault(executed=True, trail=prepared.trail)
             if failures:
                 await transaction.rollback()
@@ -253,7 +256,7 @@ async def _attempt(
                 committed = True
                 runtime.recorded(prepared.trail.schools())
         except RequestError as refused:
-            await _rollback(transaction)
+            await rollback_quietly(transaction)
             trail: AuditTrail | None = refused.trail
             if trail is None and prepared is not None:
                 # Refused once the tenant and caller were known (a mutation over GET, an unknown operation
@@ -269,7 +272,7 @@ async def _attempt(
         except _DatabaseFault:
             raise
         except Exception as error:
-            await _rollback(transaction)
+            await rollback_quietly(transaction)
             if database_unavailable(error):
                 raise _DatabaseFault(
                     executed=executed, trail=prepared.trail if prepared is not None else None
