@@ -54,7 +54,7 @@ async def _last_statement(owner_engine: AsyncEngine, pid: int) -> str:
 
 async def _terminate(owner_engine: AsyncEngine, pid: int) -> None:
     async with owner_engine.begin() as connection:
-        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await connection.execute(text("SELECT pg_terminate_backend(CAST(:pid AS integer))"), {"pid": pid})
 
 
 async def _backend(connection: AsyncConnection) -> int:
