@@ -139,7 +139,7 @@ async def test_a_caller_refused_by_the_separate_statements_is_refused_at_once_on
     owner_engine: AsyncEngine,
     clock: FixedClock,
 ) -> None:
-    """Revoked (sign-out, password change, erasure), expired, disabled, a leaver: no principal either way,
+    """Revoked (sign-out, a password change), expired, disabled, a leaver: no principal either way,
     from the request right after the change (nothing is cached). A scope change, a password to change and
     a consent owed (LL 6.3.3) show at once too."""
     school = await factory.school()
