@@ -99,3 +99,20 @@ def _access_claims(claims: dict[str, Any], school_id: uuid.UUID) -> AccessClaims
         issued_at=issued_at,
         expires_at=expires_at,
     )
+
+
+def verify_access_token_of_its_school(
+    keys: SigningKeys, token: str, *, now: datetime, leeway: timedelta = timedelta(seconds=30)
+) -> AccessClaims | None:
+    """The claims of ``token`` if it is a valid access token for the school its own ``aud`` names: the
+    checks of :func:`verify_access_token`, for that school. Whether that school is the one a request is
+    for is the caller's to check (``claims.school_id``): the request path reads the token before the
+    school of its URL is known, so that both are read in one round trip (:func:`auth.principal.enter_school_as`)."""
+    claims = keys._signed_claims(token)
+    audience = claims.get("aud") if claims is not None else None
+    if not isinstance(audience, str) or not audience.startswith("school:"):
+        return None
+    school_id = canonical_uuid(audience.removeprefix("school:"))
+    if school_id is None:
+        return None
+    return verify_access_token(keys, token, school_id=school_id, now=now, leeway=leeway)

@@ -10,16 +10,19 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.access_tokens import AccessClaims
 from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
 from common.prepared import Prepared
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.platform import SuperUser
+from tenants.context import Tenant, enter_school, on_citus
 from tenants.scoping import in_school
 
 
@@ -235,6 +238,18 @@ def _ids(values: list[uuid.UUID] | None) -> frozenset[uuid.UUID]:
     return frozenset(v for v in values or () if v is not None)
 
 
+def _params(
+    school_id: uuid.UUID, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    return {
+        "school_id": school_id,
+        "account_id": account_id,
+        "session_id": session_id,
+        "now": now,
+        "born_after": born_after(now),
+    }
+
+
 async def load_principal(
     session: AsyncSession,
     *,
@@ -245,17 +260,70 @@ async def load_principal(
 ) -> Principal | None:
     """The principal of a live session, or None when the session or account is revoked, expired or disabled,
     or the person has left. One statement (:func:`_principal_stmt`), whatever the role."""
-    params = {
-        "school_id": school_id,
-        "account_id": account_id,
-        "session_id": session_id,
-        "now": now,
-        "born_after": born_after(now),
-    }
     connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
-    row = (await _PRINCIPAL.execute(connection, params)).one_or_none()
-    if row is None:
-        return None
+    row = (
+        await _PRINCIPAL.execute(connection, _params(school_id, account_id, session_id, now))
+    ).one_or_none()
+    return None if row is None else _principal_of(tuple(row), school_id, session_id)
+
+
+_NO_CALLER = {"school_id": None, "account_id": None, "session_id": None, "now": None, "born_after": None}
+
+
+async def enter_school_as(
+    session: AsyncSession, slug: str, claims: AccessClaims | None, now: datetime
+) -> tuple[Tenant | None, Principal | None]:
+    """The school of a URL slug, the transaction bound to it, and the principal of ``claims`` (a verified
+    access token, :func:`auth.access_tokens.verify_access_token_of_its_school`) at that school: ONE round
+    trip on plain PostgreSQL, where :func:`tenants.context.enter_school` and :func:`load_principal` were two.
+
+    The SQL function ``app_enter_school`` (migration 0024) resolves and binds the school exactly as
+    ``enter_school`` does and then runs the principal's own statement (its compiled text, its parameters:
+    tests/test_enter_school_function.py fails when they drift apart), after the binding, as PL/pgSQL runs
+    its statements in order. The principal is None when there are no claims, when the token is another
+    school's, when the school is not active (its request is refused anyway), and in every case
+    :func:`load_principal` answers None (revoked, expired, disabled, a leaver). On Citus, whose binding must
+    be ``SET LOCAL`` (ADR 19), the two functions run one after the other, as before.
+    """
+    connection = await session.connection()
+    if on_citus(connection):
+        tenant = await enter_school(session, slug)
+        if tenant is None or not tenant.active or claims is None or claims.school_id != tenant.id:
+            return tenant, None
+        principal = await load_principal(
+            session,
+            school_id=tenant.id,
+            account_id=claims.account_id,
+            session_id=claims.session_id,
+            now=now,
+        )
+        return tenant, principal
+    compiled = _PRINCIPAL.compiled_for(connection.dialect)
+    params = (
+        _NO_CALLER if claims is None else _params(claims.school_id, claims.account_id, claims.session_id, now)
+    )
+    found = await connection.exec_driver_sql(
+        _enter_sql(len(compiled.names)), (*compiled.values(params), slug)
+    )
+    found_row = found.one_or_none()
+    if found_row is None:
+        return None, None
+    row: tuple[Any, ...] = tuple(found_row)
+    tenant = Tenant(*row[:5])
+    if claims is None or row[5] is None or claims.school_id != tenant.id:
+        return tenant, None
+    return tenant, _principal_of(row[5:], tenant.id, claims.session_id)
+
+
+@cache
+def _enter_sql(principal_parameters: int) -> str:
+    """The call of ``app_enter_school``: the principal statement's parameters, then the slug."""
+    placeholders = ", ".join(f"${n}" for n in range(1, principal_parameters + 2))
+    return f"SELECT * FROM app_enter_school({placeholders})"  # noqa: S608 - placeholders only
+
+
+def _principal_of(row: tuple[Any, ...], school_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:
+    """The principal of the principal statement's row (None for a leaver)."""
     (account, username, role_name, staff_id, pupil_id, contact_id, must_change, pupil_access, reason,
      person_active, groups, pupils, teachers, consent_required, super_user, terms, policies, lrs) = row  # fmt: skip
     if not person_active:

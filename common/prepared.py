@@ -35,6 +35,16 @@ class CompiledText:
     """The values the statement carries itself (literals bound when it was built)."""
     processors: dict[str, Callable[[Any], Any]]
 
+    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The positional parameters: ``params`` by name, the statement's own values for the others."""
+        values = []
+        processors = self.processors
+        for name in self.names:
+            value = params[name] if name in params else self.fixed[name]
+            processor = processors.get(name)
+            values.append(value if processor is None or value is None else processor(value))
+        return tuple(values)
+
 
 class Prepared:
     """A Core statement compiled once per dialect and executed with its parameters by name."""
@@ -69,10 +79,4 @@ class Prepared:
         """Run it on ``connection`` (in its transaction) with ``params`` by name; the other parameters
         keep the values the statement was built with."""
         compiled = self.compiled_for(connection.dialect)
-        values = []
-        processors = compiled.processors
-        for name in compiled.names:
-            value = params[name] if name in params else compiled.fixed[name]
-            processor = processors.get(name)
-            values.append(value if processor is None or value is None else processor(value))
-        return await connection.exec_driver_sql(compiled.sql, tuple(values))
+        return await connection.exec_driver_sql(compiled.sql, compiled.values(params))

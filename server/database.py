@@ -14,7 +14,8 @@ import asyncio
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,11 @@ def _detect_citus(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "first_connect", first_connect)
 
 
-def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone."""
+def create_engine(
+    url: URL, settings: Settings, *, pool_size: int = 10, liveness: LivenessCheck | None = None
+) -> AsyncEngine:
+    """An asyncpg engine. Every session on it has the request's statement timeout and UTC time zone; a
+    pooled connection is checked before it is lent (:class:`LivenessCheck`, or ``liveness``)."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -145,28 +149,62 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int = 10) -> Async
             }
         },
     )
-    event.listen(engine.sync_engine, "checkout", _closed_while_idle)
+    (liveness or LivenessCheck()).install(engine)
     _detect_citus(engine)
     return engine
 
 
-def _closed_while_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+PING_AFTER_SECONDS = 1.0
+"""How long a connection may sit idle in the pool and still be lent without a ping."""
+
+
+class LivenessCheck:
     """A connection the server dropped while it was idle in the pool (a restart, a failover,
     pg_terminate_backend) is found and replaced when it is lent, not by the request that uses it.
 
-    One round trip: an empty statement outside any transaction. SQLAlchemy's ``pool_pre_ping`` wrapped its
-    ping in a transaction of its own (BEGIN, the statement, ROLLBACK): three round trips before every
-    request.
+    * A connection whose socket is already closed (the server's goodbye was read while it was idle: what
+      a terminated backend or a restarted server sends) is replaced without a round trip.
+    * A connection idle for :data:`PING_AFTER_SECONDS` or more is pinged: one round trip, an empty
+      statement outside any transaction (SQLAlchemy's ``pool_pre_ping`` wrapped its ping in a transaction
+      of its own: three round trips). Whatever way the ping fails, the connection is not lent.
+    * A connection given back less than that ago is lent as it is: under load every connection is, and
+      the ping was one of a request's five round trips. A connection that died in that second fails at the
+      request's first statement, and :mod:`server.transaction` runs the request again, once, on a fresh
+      connection (SQLAlchemy replaces every connection of the pool older than the fault).
+
+    ``clock`` (seconds, monotonic) is the pool's, or a test's.
     """
-    driver = getattr(dbapi_connection, "driver_connection", None)
-    if driver is None:
-        return
-    try:
-        if driver.is_closed():
-            raise ConnectionError("closed")
-        await_only(driver.fetchrow(";"))
-    except Exception as error:  # a connection whose ping fails in any way is not lent
-        raise DisconnectionError("the server closed this pooled connection while it was idle") from error
+
+    def __init__(
+        self, *, ping_after: float = PING_AFTER_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ping_after, self.clock = ping_after, clock
+
+    def install(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "connect", self.checkin)  # just made: as good as just given back
+        event.listen(engine.sync_engine, "checkin", self.checkin)
+        event.listen(engine.sync_engine, "checkout", self.checkout)
+
+    def checkin(self, dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED_AT] = self.clock()
+
+    def checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is None:
+            return
+        try:
+            if driver.is_closed():
+                raise ConnectionError("closed")
+            returned = record.info.get(_RETURNED_AT)
+            if returned is not None and self.clock() - returned < self.ping_after:
+                return
+            await_only(driver.fetchrow(";"))
+        except Exception as error:  # a connection whose ping fails in any way is not lent
+            raise DisconnectionError("the server closed this pooled connection while it was idle") from error
+
+
+_RETURNED_AT = "schoolgraph.returned_at"
 
 
 @asynccontextmanager

@@ -19,8 +19,9 @@ the caller (or refuse the request), and runs the operation. Then:
   ``SERVICE_UNAVAILABLE`` (GraphQL error shape, ``Retry-After``) and the trail is written with outcome
   FAILED in a fresh transaction (a request failed before its trail existed is ``request.failed`` in the
   platform log); when that transaction cannot reach the database either, the entries are spooled on local
-  disk and replayed by the sequencer (``audit.spool``). The pool pings a connection before lending it (one round trip, server/database.py), so
-  the first request after the database dropped idle connections does not fail.
+  disk and replayed by the sequencer (``audit.spool``). The pool does not lend a connection it found closed and pings one idle for a second or
+  more (server/database.py); a connection that died in the second after it was given back fails at the
+  request's first statement, which nothing ran before, so the request is retried as above.
 
 Whatever the outcome, the hooks services registered on the transaction (common/transaction_hooks.py: an
 uploaded file that no committed row names is deleted) run once it has ended.

@@ -52,8 +52,10 @@ async def test_the_first_request_after_every_connection_dropped_succeeds(
     owner_engine: AsyncEngine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The pool pings a connection before lending it: after the database dropped every idle connection of
-    the application, the next request is answered normally, at the first try (no retry was needed)."""
+    """After the database dropped every idle connection of the application, the next request is answered
+    normally: a dropped connection is not lent when the pool has read the server's goodbye or its ping
+    fails (tests/test_pool_liveness.py), and otherwise (given back under a second ago, not pinged) the
+    request's first statement fails on it and the request is run once more on a fresh connection."""
     school = await factory.school(pupils_per_group=1)
     admin = await login(client, school.slug, "admin")
     assert "errors" not in await gql(client, school.slug, GROUPS, token=admin)
@@ -68,7 +70,7 @@ async def test_the_first_request_after_every_connection_dropped_succeeds(
     with caplog.at_level(logging.WARNING, logger="schoolgraph.http"):
         body = await gql(client, school.slug, GROUPS, token=admin)
     assert "errors" not in body and body["data"]["groups"]["edges"]
-    assert not [r for r in caplog.records if "connection failed" in r.getMessage()]
+    assert len([r for r in caplog.records if "connection failed" in r.getMessage()]) <= 1
 
 
 async def test_a_read_whose_connection_drops_is_retried_once(
@@ -124,7 +126,8 @@ async def test_a_mutation_whose_connection_drops_before_it_runs_is_retried(
     school = await factory.school(pupils_per_group=1)
     admin = await login(client, school.slug, "admin")
     group = to_global_id("Group", school.groups["A"].id)
-    with dropped_before(engine, lambda sql: "FROM schools" in sql) as dropped:
+    # The school's statement: app_enter_school on plain PostgreSQL, the tenant's own on Citus.
+    with dropped_before(engine, lambda sql: "app_enter_school" in sql or "FROM schools" in sql) as dropped:
         body = await gql(
             client, school.slug, RENAME, {"i": {"groupId": group, "name": "Renamed"}}, token=admin
         )

@@ -532,7 +532,7 @@ async def test_failure_outside_graphql_is_a_masked_500(
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(server.http, "enter_school", broken)
+    monkeypatch.setattr(server.http, "enter_school_as", broken)
     response = await post(http, school.slug, "{ school { slug } }")
     body = assert_request_error(response, 500, "INTERNAL_SERVER_ERROR")
     request_id = body["errors"][0]["extensions"]["requestId"]

@@ -11,6 +11,11 @@ BINDING_EXTRA = 2 if ON_CITUS else 0
 """Statements the tenant binding costs beyond plain PostgreSQL's: on Citus it is ``SET LOCAL`` of the
 schools and of the trusts, after (or instead of) the one ``set_config`` statement (tenants/context.py)."""
 
+CALLER_EXTRA = 1 if ON_CITUS else 0
+"""Statements a signed-in caller's request costs beyond plain PostgreSQL's for the school and the caller's
+principal: one there (``app_enter_school``, migration 0024, auth/principal.py), two on Citus (the school and
+its binding, then the principal)."""
+
 ROSTER_IMPORT_ON_CITUS = 1
 """Statements a two-user roster import runs on Citus beyond plain PostgreSQL's (tests/test_roster_statements.py,
 measured): the binding's two SET LOCALs, the import's three settings set and restored with a SET LOCAL each
