@@ -22,6 +22,7 @@ are served is :func:`served_persons` (restriction of processing), ANDed into eve
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import col
 
-from common.prepared import Prepared
+from common.prepared import CompiledText, Prepared
 from models import Account, Contact, Pupil, PupilContact, Staff
 from models.partners import RosterChangeHead
 from models.roster import RosterSource
@@ -308,6 +309,13 @@ def _last_segment(org: Any) -> Any:
     return segments[-1]
 
 
+def _tail() -> Any:
+    """The objects' last segment (their ``orgs`` and ``grades``, the same for every object of a statement)
+    as a scalar subquery: computed once per statement (an InitPlan), not once per object (it was three
+    ``to_json`` and a ``concat`` per object)."""
+    return select(_last_segment(_org(BASE))).scalar_subquery()
+
+
 def _columns(branch: Branch) -> dict[str, Callable[[], Any]]:
     """The filterable fields of a user (``Resource.filterable``) as SQL over the branch's row."""
     model = branch.model
@@ -545,7 +553,7 @@ def _objects_select(rows: Any, page: Any, role: str | None, *extra: Any) -> Any:
         role_json,
         rows.c.s2,
         refs,
-        _last_segment(_org(BASE)),
+        _tail(),
     )
     return select(
         stamp_sql(SCHOOL).label("stamp"),
@@ -582,12 +590,12 @@ def _inline_constants(stmt: Any) -> Any:
     return replacement_traverse(stmt, {}, inline)
 
 
-def _sized(stmt: Any, sizes: dict[str, int]) -> Any:
-    """The statement with its named sizes (``limit``, ``through``) written into its text."""
+def _sized_text(stmt: Any, sizes: dict[str, str]) -> Any:
+    """The statement with its named sizes (``limit``, ``through``) written into its text as given."""
 
     def inline(element: Any) -> Any:
         if isinstance(element, BindParameter) and element.key in sizes:
-            return literal_column(str(int(sizes[element.key])), Integer)
+            return literal_column(sizes[element.key], Integer)
         return None
 
     return replacement_traverse(stmt, {}, inline)
@@ -627,13 +635,48 @@ def keyed_statement(role: str | None, after: bool, offset: bool, count: bool) ->
     return _inline_constants(_objects_select(rows, p, role, *extra))
 
 
+SIZE_MARK = "/*page size*/2147483647"
+"""What the page size is compiled as in a shape's text (:func:`_shape`), replaced by the size itself for
+each size (:class:`_SizedText`). A comment and the largest integer, so a text that was not sized would
+still be valid SQL."""
+
+
+@lru_cache(maxsize=32)
+def _shape(role: str | None, after: bool, count: bool) -> Prepared:
+    """The keyed statement of a page read from a position or from the start, compiled once per process
+    (:class:`common.prepared.Prepared`) with :data:`SIZE_MARK` where its size goes: SQLAlchemy's walk of
+    this large statement for its cache key, on every execution, cost more than a small page's reading,
+    and walking and compiling it again for each page size cost 100-150 ms on the first page of each size."""
+    stmt = keyed_statement(role, after, False, count)
+    return Prepared(_sized_text(stmt, {"limit": SIZE_MARK, "through": SIZE_MARK}))
+
+
+class _SizedText(Prepared):
+    """A shape's compiled text with one page size written into it (a string replacement of
+    :data:`SIZE_MARK`): its own SQL text, so its own server-side prepared statement and generic plan,
+    planned for that many rows."""
+
+    def __init__(self, shape: Prepared, limit: int) -> None:
+        super().__init__(shape.statement)
+        self._shape, self._limit = shape, int(limit)
+
+    def compiled_for(self, dialect: Any) -> CompiledText:
+        found = self._compiled.get(id(dialect))
+        if found is not None and found[0] is dialect:
+            return found[1]
+        base = self._shape.compiled_for(dialect)
+        assert base.sql.count(SIZE_MARK) >= 2, "the shape's text carries its size marks"
+        made = dataclasses.replace(base, sql=base.sql.replace(SIZE_MARK, str(self._limit)))
+        self._compiled[id(dialect)] = (dialect, made)
+        return made
+
+
 @lru_cache(maxsize=256)
 def _prepared(role: str | None, after: bool, count: bool, limit: int) -> Prepared:
-    """The keyed statement of a page read from a position or from the start, its size in its text,
-    compiled once per process (:class:`common.prepared.Prepared`): SQLAlchemy's walk of this large
-    statement for its cache key, on every execution, cost more than a small page's reading. A consumer
-    pages with one or two sizes; each is its own statement (and server-side prepared statement)."""
-    return Prepared(_sized(keyed_statement(role, after, False, count), {"limit": limit, "through": limit}))
+    """The keyed statement of a page read from a position or from the start, its size in its text: a
+    consumer pages with one or two sizes; each is its own statement (and server-side prepared
+    statement), made from its shape's text by replacing :data:`SIZE_MARK` (:class:`_SizedText`)."""
+    return _SizedText(_shape(role, after, count), limit)
 
 
 async def read_keyed(
