@@ -359,13 +359,20 @@ def _json_object(entries: Sequence[tuple[str, Any]]) -> Any:
 
 @cache
 def _class_json_stmt(
-    shape: ClassJsonShape, global_id: GlobalIdSql, *, scoped_pupils: bool, closed_groups: bool
+    shape: ClassJsonShape,
+    global_id: GlobalIdSql,
+    *,
+    scoped_pupils: bool,
+    closed_groups: bool,
+    hide_restricted: bool = False,
 ) -> Prepared:
     """The class view's statement (:func:`_class_stmt`: the same rows, scope and order) folded by
     PostgreSQL into the JSON ``shape`` asks for: one row, or none when the group is not visible. Levels
     follow the ``rung_ids`` parameter (the ladder's order); a share is rounded half-even to 4 places as
     ``round(float, 4)`` rounds it, and written as the API writes a float (``0.0``, not ``0``)."""
-    rows = _class_stmt(scoped_pupils=scoped_pupils, closed_groups=closed_groups).cte("class_rows")
+    rows = _class_stmt(
+        scoped_pupils=scoped_pupils, closed_groups=closed_groups, hide_restricted=hide_restricted
+    ).cte("class_rows")
     rung_ids = bindparam("rung_ids", type_=ARRAY(PG_UUID(as_uuid=True)))
     rung = func.unnest(rung_ids).table_valued("id", with_ordinality="position").render_derived().alias("rung")
     # Per pupil, ONE pass over the ladder's rungs: the cells read as jsonb once (json would be parsed again
@@ -473,7 +480,11 @@ async def class_json(
         return None
     scope = principal.pupil_scope
     stmt = _class_json_stmt(
-        shape, global_id, scoped_pupils=scope is not None, closed_groups=principal.is_admin
+        shape,
+        global_id,
+        scoped_pupils=scope is not None,
+        closed_groups=principal.is_admin,
+        hide_restricted=not principal.is_admin,  # as class_rows: restricted pupils are an admin's (LL-S2 (xiii))
     )
     params: dict[str, Any] = {
         "school_id": principal.school_id,
