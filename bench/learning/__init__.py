@@ -18,13 +18,17 @@
    schoolgraph / floor (goal 0.5x), schoolgraph / PostGraphile for the class view (goal 1.2x) and for
    ``{ viewer }`` (goal 1.0x).
 
-``BENCH_ROUNDS`` (3; 1 when quick) repeats the loads in turn and prints the median ratios: the machine is
-shared, and alternating rounds let a change in its load hit every endpoint alike.
+``BENCH_ROUNDS`` (3; 1 when quick) repeats the loads in turn: the machine is shared, and alternating rounds
+let a change in its load hit every endpoint alike. Each load records the machine's 1-minute load average
+when it ends (a column of the table; a round's is the mean of its loads'), and the run closes with its
+goals: each goal's median, verdict, and every round's figure with that round's load average.
 ``BENCH_TENANTS=10,1000`` runs the whole bench once per number of schools (``BENCH_PUPILS`` 100 each) for
 the class view and two request-shaped floors (the owner, who bypasses row-level security, and the runtime
 role under it), and prints how the class view's p95 and the database's CPU per request grew (goal: at
-most 1.1x) and the RLS floor over the owner floor (goal: at least 0.9x). The database's CPU is that of
-its backends serving the bench database, read from the operating system.
+most 1.1x) and the RLS floor over the owner floor at each count (goal: at least 0.9x at the largest),
+each with its rounds and their load averages. The database's CPU is that of its backends serving the
+bench database (the database's name matched as a word of the backend's title), read from the operating
+system.
 ``BENCH_PROFILE=<file>`` writes a cProfile of the app server there (``python -m pstats <file>``).
 ``BENCH_QUICK=1`` runs a small version (2 schools x 300 pupils, 10 groups, 3 s) for a smoke test. Nothing
 here runs in ``make test``.
