@@ -174,9 +174,7 @@ def _plan(field: GraphQLField, node: FieldNode) -> _Plan | None:
                 pupil_entries.append((_key(leaf), value))
             progress_entries.append((_key(child), ("pupil", tuple(pupil_entries))))
         pupils = tuple(progress_entries)
-    # A policy is a function of the caller and the object: asked once per kind of object, however many of
-    # the selected fields declare it (a pupil's id, names and levels mostly share one).
-    return _Plan(ClassJsonShape(group, pupils), tuple(keys), ladder, tuple(dict.fromkeys(checks)))
+    return _Plan(ClassJsonShape(group, pupils), tuple(keys), ladder, tuple(checks))
 
 
 _PLANS: dict[int, tuple[FieldNode, _Plan | None]] = {}
