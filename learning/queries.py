@@ -38,7 +38,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, distinct_on
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,31 +132,41 @@ async def latest_cells(
 _GROUP_PREFIX = "group_"
 
 
-@cache
-def _class_stmt(*, scoped_pupils: bool, closed_groups: bool, hide_restricted: bool = False) -> Select[Any]:
-    """Built once per variant, with bound parameters: ``school_id``, ``group_id``, ``ladder_id`` and, for a
-    caller with a pupil scope, ``pupil_scope`` (one array parameter: the statement text never changes).
-    ``hide_restricted``: restricted pupils are left out (every caller but a school admin, LL-S2 (xiii)).
-
-    Columns, not entities: the pupil's columns under their own names, then ``cells``, then the group's
-    columns prefixed ``group_``. Reading 30 rows as ORM entities (identity map, instance state) cost more
-    than the statement itself."""
-    school: Any = bindparam("school_id")
-    # Per pupil, the latest judgement on each rung of the ladder (the judgement index, pupil by pupil),
-    # folded into one JSON object: the class comes back as one row per pupil.
-    latest = (
+def _latest_of_pupil(pupil_id: Any, correlate: Any) -> Any:
+    """The latest judgement on each rung of the ``ladder_id`` parameter's ladder for the pupil whose id is
+    ``pupil_id`` (a column of ``correlate``): one backward range scan of the (school, ladder, pupil, rung,
+    date) index, one row per rung."""
+    return (
         select(Judgement.rung_id, Judgement.level, Judgement.assessed_on)
         .where(
-            in_school(Judgement, school),
-            Judgement.pupil_id == Pupil.id,
+            in_school(Judgement, bindparam("school_id")),
+            Judgement.pupil_id == pupil_id,
             Judgement.ladder_id == bindparam("ladder_id"),
         )
         .ext(distinct_on(Judgement.rung_id))
         # All descending: one backward range scan of the (school, ladder, pupil, rung, date) index.
         .order_by(Judgement.rung_id.desc(), Judgement.assessed_on.desc(), Judgement.recorded_at.desc())
-        .correlate(Pupil)
+        .correlate(correlate)
         .subquery("latest")
     )
+
+
+@cache
+def _class_stmt(
+    *, scoped_pupils: bool, closed_groups: bool, hide_restricted: bool = False, with_cells: bool = True
+) -> Select[Any]:
+    """Built once per variant, with bound parameters: ``school_id``, ``group_id``, ``ladder_id`` and, for a
+    caller with a pupil scope, ``pupil_scope`` (one array parameter: the statement text never changes).
+    ``hide_restricted``: restricted pupils are left out (every caller but a school admin, LL-S2 (xiii)).
+
+    Columns, not entities: the pupil's columns under their own names, then ``cells`` (unless
+    ``with_cells`` is False: the compiled class view reads the judgements itself), then the group's
+    columns prefixed ``group_``. Reading 30 rows as ORM entities (identity map, instance state) cost more
+    than the statement itself."""
+    school: Any = bindparam("school_id")
+    # Per pupil, the latest judgement on each rung of the ladder (the judgement index, pupil by pupil),
+    # folded into one JSON object: the class comes back as one row per pupil.
+    latest = _latest_of_pupil(Pupil.id, Pupil)
     cells = (
         select(
             func.json_object_agg(
@@ -176,7 +186,7 @@ def _class_stmt(*, scoped_pupils: bool, closed_groups: bool, hide_restricted: bo
     stmt = (
         select(
             *Pupil.__table__.c,
-            type_coerce(cells, JSON).label("cells"),
+            *([type_coerce(cells, JSON).label("cells")] if with_cells else []),
             *(column.label(_GROUP_PREFIX + column.key) for column in Group.__table__.c),
         )
         .select_from(Group)
@@ -359,40 +369,37 @@ def _json_object(entries: Sequence[tuple[str, Any]]) -> Any:
 
 @cache
 def _class_json_stmt(
-    shape: ClassJsonShape, global_id: GlobalIdSql, *, scoped_pupils: bool, closed_groups: bool
+    shape: ClassJsonShape,
+    global_id: GlobalIdSql,
+    *,
+    scoped_pupils: bool,
+    closed_groups: bool,
+    hide_restricted: bool = False,
 ) -> Prepared:
     """The class view's statement (:func:`_class_stmt`: the same rows, scope and order) folded by
     PostgreSQL into the JSON ``shape`` asks for: one row, or none when the group is not visible. Levels
     follow the ``rung_ids`` parameter (the ladder's order); a share is rounded half-even to 4 places as
     ``round(float, 4)`` rounds it, and written as the API writes a float (``0.0``, not ``0``)."""
-    rows = _class_stmt(scoped_pupils=scoped_pupils, closed_groups=closed_groups).cte("class_rows")
+    rows = _class_stmt(
+        scoped_pupils=scoped_pupils,
+        closed_groups=closed_groups,
+        hide_restricted=hide_restricted,
+        with_cells=False,
+    ).cte("class_rows")
     rung_ids = bindparam("rung_ids", type_=ARRAY(PG_UUID(as_uuid=True)))
     rung = func.unnest(rung_ids).table_valued("id", with_ordinality="position").render_derived().alias("rung")
-    # Per pupil, ONE pass over the ladder's rungs: the cells read as jsonb once (json would be parsed again
-    # for every rung), the levels in ladder order and the secure count together (an aggregate: computed
-    # once per pupil, however often the JSON below names it).
-    # OFFSET 0 keeps each step a step: pulled up into its users, the cast (a parse of the cells) and each
-    # level's lookup would be repeated wherever they are named.
-    cells = (
-        select(sql_cast(rows.c.cells, JSONB).label("cells")).correlate(rows).offset(0).lateral("pupil_cells")
-    )
-    lookup = cells.c.cells.op("->")(sql_cast(rung.c.id, Text)).op("->>", return_type=Text)(
-        literal_column("0")
-    )
-    rung_levels = (
-        select(rung.c.position, lookup.label("level"))
-        .select_from(cells, rung)
-        .correlate(rows)
-        .offset(0)
-        .lateral("rung_levels")
-    )
-    level = rung_levels.c.level
+    # Per pupil, ONE pass over the ladder's rungs joined to the pupil's latest judgements (the general
+    # path's read, :func:`_latest_of_pupil`): the levels in ladder order and the secure count together (an
+    # aggregate: computed once per pupil, however often the JSON below names it). The judgements are read
+    # as rows, not folded into a JSON object of cells and parsed back for every rung.
+    latest = _latest_of_pupil(rows.c.id, rows)
+    level = latest.c.level
     per_pupil = (
         select(
-            func.json_agg(aggregate_order_by(level, rung_levels.c.position)).label("levels"),
+            func.json_agg(aggregate_order_by(level, rung.c.position)).label("levels"),
             func.count().filter(or_(*(level == value for value in SECURE_OR_BETTER))).label("secure"),
         )
-        .select_from(rung_levels)
+        .select_from(rung.outerjoin(latest, latest.c.rung_id == rung.c.id))
         .correlate(rows)
         .lateral("progress")
     )
@@ -473,7 +480,11 @@ async def class_json(
         return None
     scope = principal.pupil_scope
     stmt = _class_json_stmt(
-        shape, global_id, scoped_pupils=scope is not None, closed_groups=principal.is_admin
+        shape,
+        global_id,
+        scoped_pupils=scope is not None,
+        closed_groups=principal.is_admin,
+        hide_restricted=not principal.is_admin,  # as class_rows: restricted pupils are an admin's (LL-S2 (xiii))
     )
     params: dict[str, Any] = {
         "school_id": principal.school_id,

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import exists, select, true
+from sqlalchemy import exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,7 +35,9 @@ def _current(kinds: tuple[str, ...], rows: Any, person_column: Any) -> ColumnEle
         select(ProcessingRestriction.id).where(
             same_school(ProcessingRestriction, rows),
             ProcessingRestriction.subject_id == person_column,
-            ProcessingRestriction.kind.in_(kinds),  # type: ignore[attr-defined]
+            # Equalities, not IN: an IN list is an expanding parameter, which a statement compiled once
+            # (common.prepared: the compiled class view) cannot carry.
+            or_(*(ProcessingRestriction.kind == kind for kind in kinds)),
             ProcessingRestriction.lifted_at.is_(None),  # type: ignore[union-attr]
         )
     )

@@ -131,3 +131,35 @@ async def test_the_compiled_class_view_costs_one_statement_and_records_the_read(
     assert compiled_read.detail == general_read.detail
     in_class = await _class_a(client, school, token)
     assert sorted(gid("Pupil", uuid.UUID(p)) for p in compiled_read.detail["pupil_ids"]) == in_class
+
+
+async def test_the_compiled_class_view_hides_a_restricted_pupil_as_the_general_path_does(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LL-S2 (xiii): while pupil1's processing is restricted, the compiled class view leaves them out for
+    the teacher and the SENCO (as the general executor does) and records no read of them; the school admin
+    still sees them on both paths."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    teacher = await login(client, school.slug, "teacher1")
+    senco = await login(client, school.slug, "senco")
+    await _assess(client, school, teacher, "Y4-MATHS")
+    restricted = gid("Pupil", school.pupils["pupil1"])
+    variables = {"group": gid("Group", school.groups["A"]), "ladder": starter("Y4-MATHS").gid}
+    done = await mutate(
+        client, school.slug, admin, "restrictProcessing", "restriction { kind }",
+        personId=restricted, kind="RESTRICTION", reason="Accuracy contested by the parent",
+    )  # fmt: skip
+    assert done["restriction"] == {"kind": "RESTRICTION"}
+    for who, token in (("teacher", teacher), ("senco", senco), ("admin", admin)):
+        reads = len(await entries(engine, school.id, "read.pupils"))
+        compiled, general, statements = await _both(client, engine, school.slug, variables, token)
+        assert compiled == general, (who, compiled, general)
+        assert any("json_build_object" in s for s in statements), who  # the compiled form answered
+        shown = [p["pupil"]["id"] for p in compiled["data"]["classProgress"]["pupils"]]
+        recorded = (await entries(engine, school.id, "read.pupils"))[reads:]
+        named = {gid("Pupil", uuid.UUID(p)) for entry in recorded for p in entry.detail["pupil_ids"]}
+        if who == "admin":
+            assert restricted in shown and restricted in named
+        else:
+            assert shown and restricted not in shown and restricted not in named, who

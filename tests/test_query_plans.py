@@ -159,28 +159,43 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def _class_view_plan(
-    owner: URL, settings: Settings, school: uuid.UUID, group: uuid.UUID, *, compiled_view: bool = False
+    owner: URL,
+    settings: Settings,
+    school: uuid.UUID,
+    group: uuid.UUID,
+    *,
+    compiled_view: bool = False,
+    hide_restricted: bool = False,
 ) -> list[dict[str, Any]]:
     """The class view's statement EXPLAINed as the runtime role, bound to ``school`` as a request is; with
-    ``compiled_view``, the statement of the compiled class view (the same rows folded into JSON)."""
+    ``compiled_view``, the statement of the compiled class view (the same rows folded into JSON); with
+    ``hide_restricted``, the variant every caller but a school admin runs (restricted pupils left out)."""
     runtime = runtime_url_for(owner, settings)
     connection = await asyncpg.connect(_dsn(runtime))
     try:
         async with connection.transaction():
             await connection.execute("SELECT set_config('app.school_ids', $1, true)", str(school))
-            statement: Any = _class_stmt(scoped_pupils=False, closed_groups=False)
+            statement: Any = _class_stmt(
+                scoped_pupils=False, closed_groups=False, hide_restricted=hide_restricted
+            )
             if compiled_view:
                 shape = ClassJsonShape(
                     (("name", "name"),), (("pupil", ("pupil", (("id", "id"),))), ("l", "levels"))
                 )
-                statement = _class_json_stmt(shape, global_id_sql, scoped_pupils=False, closed_groups=False)
+                statement = _class_json_stmt(
+                    shape,
+                    global_id_sql,
+                    scoped_pupils=False,
+                    closed_groups=False,
+                    hide_restricted=hide_restricted,
+                )
             if compiled_view:
                 # As the request runs it: compiled for asyncpg once (common.prepared), its literals fixed.
                 made = statement.compiled_for(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
                 sql, names, fixed = made.sql, list(made.names), made.fixed
             else:
                 compiled = statement.compile(compile_kwargs={"render_postcompile": True})
-                (sql, names), fixed = _numbered(str(compiled)), {}
+                (sql, names), fixed = _numbered(str(compiled)), dict(compiled.params)
             ladder = curriculum.starter_ladders()[0]
             values = {
                 "school_id": school,
@@ -211,9 +226,17 @@ def _numbered(sql: str) -> tuple[str, list[str]]:
 
 
 def _access(nodes: list[dict[str, Any]]) -> dict[str, tuple[str, str | None, str]]:
-    """relation -> (node type, index, index condition) of each scan in the plan."""
+    """relation -> (node type, index, index condition) of each scan in the plan. The compiled class view
+    reads the judgements of each row of its ``class_rows`` CTE: its ``class_rows_<n>.id`` is the general
+    statement's ``pupils.id``, and is written so."""
+    import re
+
     return {
-        node["Relation Name"]: (node["Node Type"], node.get("Index Name"), node.get("Index Cond", ""))
+        node["Relation Name"]: (
+            node["Node Type"],
+            node.get("Index Name"),
+            re.sub(r"\bclass_rows(_\d+)?\.id\b", "pupils.id", node.get("Index Cond", "")),
+        )
         for node in nodes
         if "Relation Name" in node
     }
@@ -236,6 +259,22 @@ async def test_class_view_plans_are_one_schools_at_10_and_1000_schools(
             await _class_view_plan(plans_database, settings, school, group, compiled_view=True)
         )
         assert compiled == access, (schools, compiled, access)
+        # A teacher's class view leaves restricted pupils out (LL-S2 (xiii)): the same access paths, and
+        # the restrictions read beside them, in both forms.
+        hiding = _access(
+            await _class_view_plan(plans_database, settings, school, group, hide_restricted=True)
+        )
+        assert set(hiding) == set(access) | {"processing_restrictions"}, (schools, hiding)
+        assert {k: v for k, v in hiding.items() if k != "processing_restrictions"} == access, (
+            schools,
+            hiding,
+        )
+        compiled_hiding = _access(
+            await _class_view_plan(
+                plans_database, settings, school, group, compiled_view=True, hide_restricted=True
+            )
+        )
+        assert compiled_hiding == hiding, (schools, compiled_hiding, hiding)
         # The latest-judgement read: an index-only range scan of one pupil's judgements on the ladder,
         # whatever the number of schools (the rows a class view reads, not a thousand per pupil).
         kind, index, condition = access["judgements"]

@@ -18,13 +18,17 @@
    schoolgraph / floor (goal 0.5x), schoolgraph / PostGraphile for the class view (goal 1.2x) and for
    ``{ viewer }`` (goal 1.0x).
 
-``BENCH_ROUNDS`` (3; 1 when quick) repeats the loads in turn and prints the median ratios: the machine is
-shared, and alternating rounds let a change in its load hit every endpoint alike.
+``BENCH_ROUNDS`` (3; 1 when quick) repeats the loads in turn: the machine is shared, and alternating rounds
+let a change in its load hit every endpoint alike. Each load records the machine's 1-minute load average
+when it ends (a column of the table; a round's is the mean of its loads'), and the run closes with its
+goals: each goal's median, verdict, and every round's figure with that round's load average.
 ``BENCH_TENANTS=10,1000`` runs the whole bench once per number of schools (``BENCH_PUPILS`` 100 each) for
 the class view and two request-shaped floors (the owner, who bypasses row-level security, and the runtime
 role under it), and prints how the class view's p95 and the database's CPU per request grew (goal: at
-most 1.1x) and the RLS floor over the owner floor (goal: at least 0.9x). The database's CPU is that of
-its backends serving the bench database, read from the operating system.
+most 1.1x) and the RLS floor over the owner floor at each count (goal: at least 0.9x at the largest),
+each with its rounds and their load averages. The database's CPU is that of its backends serving the
+bench database (the database's name matched as a word of the backend's title), read from the operating
+system.
 ``BENCH_PROFILE=<file>`` writes a cProfile of the app server there (``python -m pstats <file>``).
 ``BENCH_QUICK=1`` runs a small version (2 schools x 300 pupils, 10 groups, 3 s) for a smoke test. Nothing
 here runs in ``make test``.
@@ -51,7 +55,17 @@ from sqlalchemy import URL
 from auth.tokens import SigningKeys
 from bench import citus
 from bench.learning import peer as peers
-from bench.learning.load import EVERY, TENANCY, Peer, Round, measure, print_results, ratios, verdict
+from bench.learning.load import (
+    EVERY,
+    TENANCY,
+    Peer,
+    Round,
+    measure,
+    print_results,
+    ratios,
+    round_load,
+    verdict,
+)
 from bench.learning.seed import (
     BENCH_DATABASE,
     GROUP_SIZE,
@@ -75,8 +89,7 @@ def main() -> int:
     # PostGraphile's SQL functions cannot be planned over distributed tables: no peer on Citus (ADR 19).
     keys = tuple(k for k in EVERY if not k.startswith("peer")) if citus.workers() else EVERY
     rounds = _run(scale, keys)
-    if len(rounds) > 1:
-        _print_medians(rounds)
+    _print_medians(rounds)
     return 0
 
 
@@ -118,18 +131,26 @@ def _run(scale: Scale, keys: Sequence[str]) -> list[Round]:
     sample = random.Random(11).sample(views, min(scale.sample, len(views)))
     rounds = asyncio.run(measure(scale, sample, env, peer, keys))
     for number, results in enumerate(rounds, start=1):
-        print(f"\nround {number} of {len(rounds)} (load average {os.getloadavg()[0]:.1f})")
+        print(f"\nround {number} of {len(rounds)} (load average {round_load(results):.1f})")
         print_results(results)
     return rounds
 
 
+def _per_round(values: Sequence[float], loads: Sequence[float], unit: str) -> str:
+    """Each round's figure with the load average it was measured at, in the rounds' order."""
+    return ", ".join(f"{v:.2f}{unit} (load {load:.1f})" for v, load in zip(values, loads, strict=True))
+
+
 def _print_medians(rounds: list[Round]) -> None:
-    print(f"\nmedians over {len(rounds)} rounds:")
+    """Every goal this run measured: the median over the rounds, its verdict, and each round's figure with
+    that round's load average (what a closing note quotes)."""
+    loads = [round_load(results) for results in rounds]
+    print(f"\ngoals, medians over {len(rounds)} rounds (each round's figure with its load average):")
     for label in ratios(rounds[0]):
-        values = sorted(ratios(results)[label] for results in rounds)
+        values = [ratios(results)[label] for results in rounds]
         median = statistics.median(values)
         print(
-            f"  {label}: {median:.2f}x ({verdict(label, median)}); rounds: {', '.join(f'{v:.2f}x' for v in values)}"
+            f"  {label}: {median:.2f}x ({verdict(label, median)}); rounds: {_per_round(values, loads, 'x')}"
         )
 
 
@@ -145,26 +166,34 @@ def _tenants(counts: list[int], scale: Scale) -> int:
             dataclasses.replace(scale, schools=count, pupils=pupils, groups=groups), TENANCY
         )
     first, last = min(counts), max(counts)
+    loads = {count: [round_load(results) for results in measured[count]] for count in counts}
 
-    def median(count: int, key: str, value: str) -> float:
-        return float(statistics.median(getattr(results[key], value) for results in measured[count]))
+    def values(count: int, key: str, value: str) -> list[float]:
+        return [float(getattr(results[key], value)) for results in measured[count]]
 
-    print(f"\nschools {first} -> {last} (medians over {scale.rounds} rounds):")
+    print(
+        f"\ngoals, schools {first} -> {last}, medians over {scale.rounds} rounds at each (each round's "
+        "figure with its load average):"
+    )
     for label, value, goal in (
         ("class view p95", "p95_ms", 1.1),
-        ("class view DB CPU", "database_cpu_ms", 1.1),
+        ("class view DB CPU per request", "database_cpu_ms", 1.1),
     ):
-        a, b = median(first, "app", value), median(last, "app", value)
+        at_first, at_last = values(first, "app", value), values(last, "app", value)
+        a, b = statistics.median(at_first), statistics.median(at_last)
         growth = b / a if a else 0.0
         print(
-            f"  {label}: {a:.2f} -> {b:.2f} ms, {growth:.2f}x ({'meets' if growth <= goal else 'above'} the {goal:g}x goal)"
+            f"  {label}: {a:.2f} -> {b:.2f} ms, {growth:.2f}x ({'meets' if growth <= goal else 'above'} the "
+            f"{goal:g}x goal); at {first}: {_per_round(at_first, loads[first], ' ms')}; at {last}: "
+            f"{_per_round(at_last, loads[last], ' ms')}"
         )
+    label = "RLS floor / owner floor, same transaction shape"
     for count in counts:
-        rls = statistics.median(
-            ratios(results)["RLS floor / owner floor, same transaction shape"] for results in measured[count]
-        )
+        rls = [ratios(results)[label] for results in measured[count]]
+        median = statistics.median(rls)
         print(
-            f"  RLS floor / owner floor at {count} schools: {rls:.2f}x ({'meets' if rls >= 0.9 else 'below'} the 0.9x goal)"
+            f"  {label}, {count} schools: {median:.2f}x ({verdict(label, median)}); rounds: "
+            f"{_per_round(rls, loads[count], 'x')}"
         )
     return 0
 

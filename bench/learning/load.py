@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,6 +40,8 @@ class Result:
     client_cpu_ms: float
     database_cpu_ms: float
     """The bench database's backends' CPU per request over the same time."""
+    load_average: float = 0.0
+    """The machine's 1-minute load average when this endpoint's load ended."""
 
     @property
     def rps(self) -> float:
@@ -56,12 +59,14 @@ class Endpoint:
 
 
 def database_cpu() -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving the bench database (by process id)."""
+    """CPU seconds so far of each PostgreSQL backend serving the bench database (by process id). A
+    backend's title is ``postgres: <cluster>: <user> <database> <client> <state>``: the database is matched
+    as a word, so another suite's ``<name>_more`` database is not counted as this one."""
     found = {}
     for process in psutil.process_iter(["cmdline", "cpu_times"]):
         cmdline = " ".join(process.info.get("cmdline") or ())
         times = process.info.get("cpu_times")
-        if BENCH_DATABASE in cmdline and cmdline.startswith("postgres") and times is not None:
+        if cmdline.startswith("postgres") and BENCH_DATABASE in cmdline.split() and times is not None:
             found[process.pid] = times.user + times.system
     return found
 
@@ -90,6 +95,7 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         server_cpu_ms=measured.server_cpu_ms,
         client_cpu_ms=measured.client_cpu_ms,
         database_cpu_ms=database / max(1.0, measured.requests * (1 + warm / scale.seconds)) * 1000,
+        load_average=os.getloadavg()[0],
     )
 
 
@@ -300,16 +306,22 @@ def print_results(results: Round) -> None:
     print()
     print(
         f"{'endpoint':<32} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} "
-        f"{'server CPU ms/req':>18} {'DB CPU ms/req':>14} {'client CPU ms/req':>18}"
+        f"{'server CPU ms/req':>18} {'DB CPU ms/req':>14} {'client CPU ms/req':>18} {'load':>5}"
     )
     for r in results.values():
         print(
             f"{r.name:<32} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>9.2f} {r.p95_ms:>9.2f} "
-            f"{r.server_cpu_ms:>18.2f} {r.database_cpu_ms:>14.2f} {r.client_cpu_ms:>18.2f}"
+            f"{r.server_cpu_ms:>18.2f} {r.database_cpu_ms:>14.2f} {r.client_cpu_ms:>18.2f} {r.load_average:>5.1f}"
         )
     print()
     for label, value in ratios(results).items():
         print(f"{label}: {value:.2f}x ({verdict(label, value)})")
+
+
+def round_load(results: Round) -> float:
+    """A round's load average: the mean of the 1-minute load average at the end of each of its loads."""
+    values = [r.load_average for r in results.values()]
+    return sum(values) / len(values) if values else 0.0
 
 
 def verdict(label: str, value: float) -> str:

@@ -146,8 +146,10 @@ def start_node(script: Path, port: int, env: dict[str, str]) -> subprocess.Popen
 
 
 async def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Until ``url`` answers: up to two minutes (the app imports for 10-15 s on a loaded 2-core machine,
+    beside the other servers starting), failing at once if the server exits."""
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(1200):
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
             try:

@@ -193,6 +193,27 @@ def _plan_of(field: GraphQLField, node: FieldNode) -> _Plan | None:
     return plan
 
 
+class _Subjects(dict[str, list[Any]]):
+    """The objects each kind of check is asked about, made when a check first asks for that kind: the
+    class and the group (from the group's id), each pupil's progress and each pupil (from the pupils' ids,
+    when the selection has pupils)."""
+
+    def __init__(self, group_id: uuid.UUID, pupil_ids: list[uuid.UUID], pupils: bool) -> None:
+        super().__init__()
+        self.group_id, self.pupil_ids, self.pupils = group_id, pupil_ids, pupils
+
+    def __missing__(self, subject: str) -> list[Any]:
+        ids = self.pupil_ids if self.pupils else []
+        made = {
+            "class": lambda: [_row(group_id=self.group_id)],
+            "group": lambda: [_row(id=self.group_id)],
+            "progress": lambda: [_row(pupil_id=p) for p in ids],
+            "pupil": lambda: [_row(id=p) for p in ids],
+        }[subject]()
+        self[subject] = made
+        return made
+
+
 def _admits(checks: Iterable[_Check], subjects: dict[str, list[Any]], context: Any) -> bool:
     """Whether every check admits the caller for every object of its kind, asked as the general path asks
     (:func:`graph.permissions.refusal`, the object as the ``row`` of its GraphQL object). A policy that
@@ -241,13 +262,9 @@ async def class_progress(executor: Executor, field: GraphQLField, details: Any) 
     )
     if found is None:
         return MISS
-    subjects: dict[str, list[Any]] = {
-        "class": [_row(group_id=found.group_id)],
-        "group": [_row(id=found.group_id)],
-        "progress": [_row(pupil_id=p) for p in found.pupil_ids] if plan.shape.pupils is not None else [],
-        "pupil": [_row(id=p) for p in found.pupil_ids] if plan.shape.pupils is not None else [],
-    }
-    if not _admits(plan.checks, subjects, context):
+    if not _admits(
+        plan.checks, _Subjects(found.group_id, found.pupil_ids, plan.shape.pupils is not None), context
+    ):
         return MISS
     parts: dict[str, str] = {}
     if plan.ladder is not None:
