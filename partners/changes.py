@@ -195,7 +195,7 @@ def _horizon(school: SchoolRef) -> Any:
 async def restamp_person(session: AsyncSession, school_id: uuid.UUID, person_id: uuid.UUID) -> None:
     """Give every fed row of a person (their own row, and a pupil's judgements, achievements and the
     tombstones that name them) a new change version, as of this transaction: called when a restriction of
-    their processing is lifted. While it was in force the feed left those rows out, so a partner read past
+    their processing is lifted (by the ``liftRestriction`` mutation, in its transaction). While it was in force the feed left those rows out, so a partner read past
     their versions without them; restamped above what it has read, they are served to it again (the
     trigger stamps every update, so an update that changes nothing else is enough). One statement a
     table, each by the school and the person's id: routed to the school's worker on Citus."""

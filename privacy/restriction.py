@@ -25,7 +25,6 @@ from common.errors import DomainError
 from common.events import emit
 from models import Pupil
 from models.privacy import ERASURE_REASON_MAX, ProcessingRestriction
-from partners import changes
 from people.processing import OBJECTION, RESTRICTION, counted, refuse_if_restricted, visible_to_all
 from privacy import subjects
 from privacy.consent import needs_parental_consent
@@ -132,14 +131,11 @@ async def lift(
     what: str,
     now: datetime,
 ) -> ProcessingRestriction:
-    """End a restriction or objection in force (``NOT_IN_FORCE`` when there is none). A lifted restriction
-    restamps the person's rows in the partners' change feed, which left them out while it was in force."""
+    """End a restriction or objection in force (``NOT_IN_FORCE`` when there is none)."""
     row = await _current(session, principal.school_id, person_id, what)
     if row is None:
         raise DomainError.one("personId", "NOT_IN_FORCE", f"No {what.lower()} in force for this person.")
     row.lifted_at, row.lifted_by = now, principal.account_id
-    if what == RESTRICTION:
-        await changes.restamp_person(session, principal.school_id, person_id)
     await emit(
         session,
         f"privacy.{what.lower()}_lifted",

@@ -22,6 +22,8 @@ from graph.school.privacy.types import (
     person_of,
 )
 from models.privacy import ErasureRecord, ProcessingRestriction, SubjectAccessRequest
+from partners import changes
+from people.processing import RESTRICTION
 from privacy import erasure, retention, subject_access
 from privacy import restriction as restrictions
 from privacy.exporter import export_keys_of
@@ -198,9 +200,14 @@ async def lift_restriction(info: Info, input: LiftRestrictionInput) -> Restricti
 
     async def call() -> ProcessingRestriction:
         kind, person_id = person_of(input.person_id)
-        return await restrictions.lift(
+        row = await restrictions.lift(
             ctx.session, ctx.principal, kind, person_id, what=input.kind.value, now=ctx.now
         )
+        if row.kind == RESTRICTION:
+            # The partners' change feed left the person's rows out while the restriction was in force:
+            # restamped in the same transaction, they are served again after what a partner has read.
+            await changes.restamp_person(ctx.session, ctx.principal.school_id, person_id)
+        return row
 
     return await mutate(info, RestrictionPayload, call, done=_restriction_done)
 
