@@ -33,20 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from audit.platform import PlatformTrail
-from audit.recorder import AuditTrail, record_failed_request
+from audit.recorder import AuditTrail
 from common.events import attach
 from common.faults import database_unavailable
 from common.transaction_hooks import hooks_run_after
 from server.metrics import record_of
 from server.runtime import Runtime
-from server.transaction import (
-    PATH_RECORDED,
-    UNAVAILABLE,
-    request_id_of,
-    rollback_quietly,
-    unresolved_failure,
-)
+from server.transaction import UNAVAILABLE, record_failure, request_id_of, rollback_quietly
 
 log = logging.getLogger("schoolgraph.http")
 
@@ -121,22 +114,7 @@ async def serve_audited(request: Request, handle: Handle, *, failure: Failure) -
 
 
 async def _record_failure(runtime: Runtime, request: Request, door: Door, *, code: str, status: int) -> None:
-    """The failed attempt, once: the request's trail turned FAILED (with ``request.failed`` when nothing in
-    it says an action failed), or the platform log's ``request.failed`` before any trail existed."""
-    trail = door.trail
-    if trail is None:
-        trail = unresolved_failure(request, door.request_id, code=code, status=status)
-    elif not _attempted(trail):
-        detail = {"code": code, "status": status, "path": request.url.path[:PATH_RECORDED]}
-        trail.record("request.failed", "FAILED", detail=detail)
-    await record_failed_request(runtime.engine, trail, now=door.now, spool=runtime.audit_spool)
-    runtime.recorded(trail.schools())
-
-
-def _attempted(trail: AuditTrail) -> bool:
-    """Whether the trail, turned FAILED, names an action that failed (an event that was SUCCESS or FAILED;
-    a refusal recorded before the fault stays DENIED or REJECTED and says nothing of it)."""
-    events = list(trail.all_events())
-    if isinstance(trail, PlatformTrail):
-        events += [event for _, event in (*trail.school_events, *trail.unchained)]
-    return any(event.outcome in ("SUCCESS", "FAILED") for event in events)
+    """The failed attempt, once, by the rule every door follows (:func:`server.transaction.record_failure`)."""
+    await record_failure(
+        runtime, request, door.request_id, door.trail, now=door.now, code=code, status=status
+    )

@@ -8,7 +8,9 @@ the caller (or refuse the request), and runs the operation. Then:
   school's audit sequencer is woken to number, chain and sign the new entries (``audit.sequencer``);
 - an unexpected error (a bug, a fault: never a GraphQL or domain error) rolls everything back, is logged
   with the request id, masked in the response, and the trail is written with outcome FAILED in a fresh
-  transaction (LRS 5.1: an attempt is recorded even when its writes are gone);
+  transaction (LRS 5.1: an attempt is recorded even when its writes are gone), with ``request.failed``
+  when nothing in it names an action (a query's trail may hold none yet), or in the platform log when
+  the request failed before its trail existed (:func:`record_failure`, the rule of every door);
 - a request error found on the way rolls back and answers the error, and is recorded: after the tenant
   was resolved (a mutation over GET, an unknown operation name, a suspended school, terms not accepted)
   in the tenant's log, as ``request.refused`` with the trail's other events turned FAILED; before it
@@ -171,11 +173,15 @@ async def _in_transaction(
                 log.warning("request %s: the database connection failed; retrying once", request_id)
                 continue
             log.error("request %s: the database connection failed", request_id)
-            trail = fault.trail or unresolved_failure(request, request_id)
-            await record_failed_request(
-                runtime.engine, trail, now=runtime.clock.now(), spool=runtime.audit_spool
+            await record_failure(
+                runtime,
+                request,
+                request_id,
+                fault.trail,
+                now=runtime.clock.now(),
+                code=UNAVAILABLE,
+                status=503,
             )
-            runtime.recorded(trail.schools())
             break
     return RequestError(
         503,
@@ -186,6 +192,7 @@ async def _in_transaction(
 
 
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
+INTERNAL = "INTERNAL_SERVER_ERROR"
 
 
 def unresolved_failure(
@@ -203,6 +210,39 @@ def unresolved_failure(
     detail = {"code": code, "status": status, "path": request.url.path[:PATH_RECORDED]}
     trail.record("request.failed", "FAILED", detail=detail)
     return trail
+
+
+async def record_failure(
+    runtime: Runtime,
+    request: Request,
+    request_id: str,
+    trail: AuditTrail | None,
+    *,
+    now: datetime,
+    code: str,
+    status: int,
+) -> None:
+    """A failed request's attempt, recorded once, at every door (GraphQL, OAuth, OneRoster, downloads):
+    its trail turned FAILED, with ``request.failed`` (code, status, path) when nothing in it says an action
+    failed (a read whose connection dropped twice, a bug in a query: its trail may hold no event yet), or
+    the platform log's ``request.failed`` when no trail existed (:func:`unresolved_failure`); spooled when
+    the database cannot take it (:func:`audit.recorder.record_failed_request`)."""
+    if trail is None:
+        trail = unresolved_failure(request, request_id, code=code, status=status)
+    elif not _attempted(trail):
+        detail = {"code": code, "status": status, "path": request.url.path[:PATH_RECORDED]}
+        trail.record("request.failed", "FAILED", detail=detail)
+    await record_failed_request(runtime.engine, trail, now=now, spool=runtime.audit_spool)
+    runtime.recorded(trail.schools())
+
+
+def _attempted(trail: AuditTrail) -> bool:
+    """Whether the trail, turned FAILED, names an action that failed (an event that was SUCCESS or FAILED;
+    a refusal recorded before the fault stays DENIED or REJECTED and says nothing of it)."""
+    events = list(trail.all_events())
+    if isinstance(trail, PlatformTrail):
+        events += [event for _, event in (*trail.school_events, *trail.unchained)]
+    return any(event.outcome in ("SUCCESS", "FAILED") for event in events)
 
 
 async def rollback_quietly(transaction: AsyncSessionTransaction) -> None:
@@ -247,10 +287,9 @@ async def _attempt(
                         prepared.label,
                         exc_info=failure.original_error,
                     )
-                await record_failed_request(
-                    runtime.engine, prepared.trail, now=now, spool=runtime.audit_spool
+                await record_failure(
+                    runtime, request, request_id, prepared.trail, now=now, code=INTERNAL, status=200
                 )
-                runtime.recorded(prepared.trail.schools())
             else:
                 await prepared.trail.write(session, now=now)
                 await transaction.commit()
@@ -279,14 +318,11 @@ async def _attempt(
                     executed=executed, trail=prepared.trail if prepared is not None else None
                 ) from error
             log.exception("request %s failed", request_id)
-            if prepared is not None:
-                await record_failed_request(
-                    runtime.engine, prepared.trail, now=now, spool=runtime.audit_spool
-                )
-                runtime.recorded(prepared.trail.schools())
+            trail = prepared.trail if prepared is not None else None
+            await record_failure(runtime, request, request_id, trail, now=now, code=INTERNAL, status=500)
             return RequestError(
                 500,
-                "INTERNAL_SERVER_ERROR",
+                INTERNAL,
                 f"Internal error (request id {request_id}).",
                 requestId=request_id,
             ).response(media, headers={"x-request-id": request_id})

@@ -94,6 +94,36 @@ async def test_a_read_whose_connection_drops_is_retried_once(
     assert len(await entries(engine, school.id, "read.pupils")) == before + 1
 
 
+async def test_a_read_whose_connection_drops_twice_is_a_503_recorded_as_failed(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: a query whose connection drops at its read and again at the retry answers 503 and is still
+    recorded, once, in the school's log: its trail held no event yet (the read event comes with the rows),
+    so the attempt is ``request.failed`` with the code, status and path, by the caller; nothing is read."""
+    school = await factory.school(pupils_per_group=1)
+    admin = await login(client, school.slug, "admin")
+    reads = len(await entries(engine, school.id, "read.pupils"))
+    with dropped_before(engine, lambda sql: "FROM pupils" in sql, times=2) as dropped:
+        response = await client.post(
+            f"/schools/{school.slug}/graphql",
+            json={"query": "{ pupils { edges { node { id } } } }"},
+            headers={"authorization": f"Bearer {admin}", "x-request-id": "read-dropped-twice"},
+        )
+    assert len(dropped) == 2, "the faults were not injected"
+    assert response.status_code == 503, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    recorded = [e for e in await entries(engine, school.id) if e.request_id == "read-dropped-twice"]
+    assert [(e.action, e.outcome, e.actor_username) for e in recorded] == [
+        ("request.failed", "FAILED", "admin")
+    ]
+    assert recorded[0].detail == {
+        "code": "SERVICE_UNAVAILABLE",
+        "status": 503,
+        "path": f"/schools/{school.slug}/graphql",
+    }
+    assert len(await entries(engine, school.id, "read.pupils")) == reads
+
+
 async def test_a_write_whose_connection_drops_is_a_503_recorded_as_failed(
     client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine
 ) -> None:

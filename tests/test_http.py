@@ -20,7 +20,7 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import auth.service
@@ -28,6 +28,7 @@ import server.http
 from common.settings import Settings
 from graph.core.relay import to_global_id
 from models import Account
+from models.platform import PlatformAuditEntry
 from server.jobs import run_jobs
 from server.runtime import Runtime, build_runtime
 from tenants.context import bind
@@ -524,9 +525,11 @@ async def test_unexpected_error_is_masked_with_a_request_id(
 
 
 async def test_failure_outside_graphql_is_a_masked_500(
-    http: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch
+    http: httpx.AsyncClient, factory: SchoolFactory, monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine
 ) -> None:
-    """Even a failure before execution (tenant lookup) answers a masked 500 with a request id"""
+    """Even a failure before execution (tenant lookup) answers a masked 500 with a request id, and is
+    recorded (LRS 5.1) in the platform log, no school's being known yet: ``request.failed`` with the
+    code, status and path, by an anonymous caller, and nothing of the error's text."""
     school = await factory.school()
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
@@ -540,6 +543,17 @@ async def test_failure_outside_graphql_is_a_masked_500(
     assert response.headers["x-request-id"] == request_id
     for leak in ("Traceback", "secret internals", "RuntimeError"):
         assert leak not in response.text
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        stmt = select(PlatformAuditEntry).where(PlatformAuditEntry.request_id == request_id)
+        recorded = list((await session.execute(stmt)).scalars())
+    assert [(e.action, e.outcome, e.actor_type) for e in recorded] == [
+        ("request.failed", "FAILED", "ANONYMOUS")
+    ]
+    assert recorded[0].detail == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "status": 500,
+        "path": f"/schools/{school.slug}/graphql",
+    }
 
 
 async def test_request_id_from_the_client_only_when_plain(
