@@ -12,7 +12,7 @@ The same rule as the GraphQL endpoints (:mod:`server.transaction`), through the 
   timeout, a bug) rolls everything back and is recorded in a fresh transaction: the trail with SUCCESS
   turned FAILED (:func:`audit.recorder.record_failed_request`), and a ``request.failed`` event with the
   code, status and path when nothing in it says an action failed; before any trail existed, the platform
-  log's ``request.failed`` (:func:`server.transaction.unresolved_failure`). When that transaction cannot
+  log's ``request.failed`` (both :func:`server.transaction.record_failure`). When that transaction cannot
   reach the database either, the record goes to the audit spool and the sequencer replays it
   (:mod:`audit.spool`). The answer is the endpoint's own error shape: 503 with ``Retry-After`` for a
   database fault, 500 otherwise, both naming the request id, never a trace.
@@ -39,11 +39,9 @@ from common.faults import database_unavailable
 from common.transaction_hooks import hooks_run_after
 from server.metrics import record_of
 from server.runtime import Runtime
-from server.transaction import UNAVAILABLE, record_failure, request_id_of, rollback_quietly
+from server.transaction import INTERNAL, UNAVAILABLE, record_failure, request_id_of, rollback_quietly
 
 log = logging.getLogger("schoolgraph.http")
-
-INTERNAL = "INTERNAL_SERVER_ERROR"
 
 T = TypeVar("T", bound=AuditTrail)
 
@@ -97,7 +95,7 @@ async def serve_audited(request: Request, handle: Handle, *, failure: Failure) -
                 log.error("request %s: the database connection failed", request_id)
             else:
                 log.exception("request %s failed", request_id)
-            await _record_failure(runtime, request, door, code=code, status=status)
+            await record_failure(runtime, request, request_id, door.trail, now=now, code=code, status=status)
             message = (
                 f"The database is unavailable; try again (request id {request_id})."
                 if fault
@@ -111,10 +109,3 @@ async def serve_audited(request: Request, handle: Handle, *, failure: Failure) -
     if door.trail is not None:
         runtime.recorded(door.trail.schools())
     return response
-
-
-async def _record_failure(runtime: Runtime, request: Request, door: Door, *, code: str, status: int) -> None:
-    """The failed attempt, once, by the rule every door follows (:func:`server.transaction.record_failure`)."""
-    await record_failure(
-        runtime, request, door.request_id, door.trail, now=door.now, code=code, status=status
-    )

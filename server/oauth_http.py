@@ -14,7 +14,6 @@ a log or the audit.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,8 +35,6 @@ from server.door import Door, serve_audited
 from server.errors import RequestError
 from server.runtime import Runtime
 from server.transaction import record_unresolved, request_id_of
-
-log = logging.getLogger("schoolgraph.oauth")
 
 MAX_FORM_BYTES = 16 * 1024
 ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")

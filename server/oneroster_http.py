@@ -13,7 +13,6 @@ returned are recorded for the pupil access report. Refusals are the specificatio
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import uuid
 from typing import Any
@@ -40,8 +39,6 @@ from server.errors import JSONBody, RequestError
 from server.runtime import Runtime
 from server.transaction import PATH_RECORDED, record_unresolved
 from tenants.context import enter_school, on_citus
-
-log = logging.getLogger("schoolgraph.oneroster")
 
 PREFIX = "/ims/oneroster/v1p1"
 

@@ -2,10 +2,10 @@
 
 A refusal at a known school or trust (anonymous, another role, another school's or trust's export, a closed
 window, a suspended school) is recorded as ``<action>`` with outcome DENIED, naming the status and code
-answered, in the request's transaction, committed with the answer (nothing else was written in it). An anonymous caller's
-refusals are counted per address like every other anonymous denial (``graph.audit.AnonymousDenials``), so
-a flood costs the log one entry per window. A slug that names no school or trust goes to
-the platform log (``server.transaction.record_unresolved``).
+answered, in the request's transaction, committed with the answer (nothing else was written in it). An
+anonymous caller's refusals are counted per address like every other anonymous denial
+(``graph.audit.AnonymousDenials``), so a flood costs the log one entry per window. A slug that names no
+school or trust goes to the platform log (``server.transaction.record_unresolved``).
 """
 
 from __future__ import annotations
