@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
 from audit.recorder import Actor, AuditTrail, Event, Mark, append, fold_operation
 from common.events import operator_actor, trust_admin_actor
@@ -112,6 +112,13 @@ class PlatformTrail(AuditTrail):
     async def write(self, session: AsyncSession, *, now: datetime) -> None:
         """The request's events, in its own transaction, last before it commits."""
         await write(session, self, now=now)
+
+    async def commit(
+        self, session: AsyncSession, transaction: AsyncSessionTransaction, *, now: datetime
+    ) -> None:
+        """The request's events written in its transaction (:meth:`write`), then the commit."""
+        await self.write(session, now=now)
+        await transaction.commit()
 
     async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
         """After the request's transaction rolled back: its events with outcome FAILED, in ``session``'s

@@ -13,6 +13,7 @@ attached to their session, and the GraphQL layer records the operation itself (`
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from audit.queries import BULK_PUPIL_READ
+from common.commit import commit_with, dollar_quoted
 from common.events import Actor, Event
 from common.faults import database_unavailable
 from common.prepared import Prepared
@@ -43,6 +45,7 @@ __all__ = [
     "Event",
     "Mark",
     "append",
+    "append_and_commit",
     "chain_head",
     "fold_operation",
     "record_failed_request",
@@ -153,6 +156,26 @@ class AuditTrail:
         """Insert the events in the request's own transaction (already bound to the school), last
         before it commits: the entries commit or roll back with the request's writes."""
         await self._append(session, self.all_events(), now)
+
+    async def commit(
+        self, session: AsyncSession, transaction: AsyncSessionTransaction, *, now: datetime
+    ) -> None:
+        """Insert the events in the request's own transaction (already bound to the school) and commit it:
+        the entries commit with the request's writes, in the same round trip on plain PostgreSQL
+        (:func:`append_and_commit`). Raises what the INSERT or the COMMIT raised, the transaction then
+        the caller's to roll back."""
+        assert self.school_id is not None, "a school trail names its school"
+        # Looked up in this module at call time, as ``append`` is: bench.audit replaces both.
+        await append_and_commit(
+            session,
+            transaction,
+            self.school_id,
+            self.all_events(),
+            actor=self.actor,
+            request_id=self.request_id,
+            client_address=self.client_address,
+            now=now,
+        )
 
     async def write_failed(self, session: AsyncSession, *, now: datetime) -> None:
         """After the request's transaction rolled back: insert the events with outcome FAILED, in
@@ -274,8 +297,7 @@ _INSERTED = tuple(name for name in AuditEntry.model_fields if name not in ("id",
 _INSERT = Prepared(_unnest_statement())
 
 
-async def append(
-    session: AsyncSession,
+def _rows(
     school_id: uuid.UUID,
     events: Sequence[Event],
     *,
@@ -283,15 +305,8 @@ async def append(
     request_id: str | None,
     client_address: str | None,
     now: datetime,
-) -> None:
-    """Insert ``events`` into the school's log, pending, in the session's transaction (bound to the school).
-
-    One INSERT and nothing else: no lock, no read of a head, so writers of one school never wait for each
-    other here. The entries commit or roll back with the transaction; the school's sequencer
-    (:mod:`audit.sequencer`) gives them their ``seq``, chain hash and Merkle leaf after they committed.
-    """
-    if not events:
-        return
+) -> list[dict[str, Any]]:
+    """The log's rows for ``events``: one per event, pending (no ``seq``, chain hash or leaf yet)."""
     if now.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
     # Hashed as read back: PostgreSQL returns timestamptz in UTC, to the microsecond.
@@ -317,6 +332,30 @@ async def append(
                 "client_address": client_address,
             }
         )
+    return rows
+
+
+async def append(
+    session: AsyncSession,
+    school_id: uuid.UUID,
+    events: Sequence[Event],
+    *,
+    actor: Actor,
+    request_id: str | None,
+    client_address: str | None,
+    now: datetime,
+) -> None:
+    """Insert ``events`` into the school's log, pending, in the session's transaction (bound to the school).
+
+    One INSERT and nothing else: no lock, no read of a head, so writers of one school never wait for each
+    other here. The entries commit or roll back with the transaction; the school's sequencer
+    (:mod:`audit.sequencer`) gives them their ``seq``, chain hash and Merkle leaf after they committed.
+    """
+    if not events:
+        return
+    rows = _rows(
+        school_id, events, actor=actor, request_id=request_id, client_address=client_address, now=now
+    )
     connection = await session.connection()  # Core: prebuilt, one shape
     if not on_citus(connection):
         await _INSERT.execute(
@@ -327,6 +366,66 @@ async def append(
     # bound parameters (13 per entry) is split.
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         await connection.execute(_insert_statement(rows[start : start + _ROWS_PER_STATEMENT]))
+
+
+_COLUMN_LIST = ", ".join(_INSERTED)
+
+
+def _inline_insert(rows: list[dict[str, Any]]) -> str:
+    """The rows' INSERT with their values written into its text, for :func:`common.commit.commit_with`:
+    the rows as one JSON constant (:func:`common.commit.dollar_quoted`: nothing in it can end it) that
+    ``jsonb_populate_recordset`` turns back into rows of the log's own type. The ids and the time are
+    written as PostgreSQL reads them; ``detail`` is encoded by the standard library's JSON encoder, as
+    :func:`append` binds it, so what one refuses the other refuses too."""
+    payload = json.dumps([{**row, **_as_text(row)} for row in rows], separators=(",", ":"))
+    return (
+        f"INSERT INTO audit_log ({_COLUMN_LIST}) SELECT {_COLUMN_LIST}"  # noqa: S608 - the module's own columns
+        f" FROM jsonb_populate_recordset(NULL::audit_log, {dollar_quoted(payload)}::jsonb)"
+    )
+
+
+def _as_text(row: dict[str, Any]) -> dict[str, str | None]:
+    """A row's values JSON has no type for, as text: its ids and its time (timezone-aware, in UTC)."""
+    return {
+        "school_id": str(row["school_id"]),
+        "actor_id": None if row["actor_id"] is None else str(row["actor_id"]),
+        "target_id": None if row["target_id"] is None else str(row["target_id"]),
+        "occurred_at": row["occurred_at"].isoformat(),
+    }
+
+
+async def append_and_commit(
+    session: AsyncSession,
+    transaction: AsyncSessionTransaction,
+    school_id: uuid.UUID,
+    events: Sequence[Event],
+    *,
+    actor: Actor,
+    request_id: str | None,
+    client_address: str | None,
+    now: datetime,
+) -> None:
+    """Insert ``events`` as :func:`append` does, then commit ``transaction`` (the session's): on plain
+    PostgreSQL the INSERT travels with the COMMIT, one round trip (:func:`common.commit.commit_with`); on
+    Citus, whose INSERT ... SELECT into a distributed table would run as a COPY that row-level security
+    refuses, the INSERT and then the COMMIT."""
+    connection = await session.connection()
+    if not events or on_citus(connection):
+        await append(
+            session,
+            school_id,
+            events,
+            actor=actor,
+            request_id=request_id,
+            client_address=client_address,
+            now=now,
+        )
+        await transaction.commit()
+        return
+    rows = _rows(
+        school_id, events, actor=actor, request_id=request_id, client_address=client_address, now=now
+    )
+    await commit_with(session, transaction, _inline_insert(rows))
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

@@ -4,8 +4,8 @@
 ``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it seeds schools
 and serves them with uvicorn on 127.0.0.1, two server processes side by side: one as shipped (the request
 inserts its entries; the server's sequencer numbers, chains and signs them in the background), one with
-the edge's audit insert replaced by a no-op (``audit.recorder.append``, which a request's trail calls to
-write itself) and no sequencer. Client and servers never share an interpreter. Concurrent clients rename groups
+the edge's audit insert replaced by a no-op (``audit.recorder.append`` and ``append_and_commit``, which
+a request's trail calls to write itself; the latter then only commits) and no sequencer. Client and servers never share an interpreter. Concurrent clients rename groups
 (``updateGroup``, a group per client) in two scenarios: all clients at one school (one school's log, one
 sequencer: before issue 15, the queue on the chain head) and a school per client (the cost of the write
 itself).
@@ -86,7 +86,12 @@ def serve(port: int, *, audit: bool) -> None:
         async def no_append(*args: Any, **kwargs: Any) -> None:
             return None
 
-        vars(recorder)["append"] = no_append  # the name the trail calls to append a request's events
+        async def commit_only(session: Any, transaction: Any, *args: Any, **kwargs: Any) -> None:
+            await transaction.commit()
+
+        # The names a request's trail calls to append its events (with its commit, at the edge).
+        vars(recorder)["append"] = no_append
+        vars(recorder)["append_and_commit"] = commit_only
     settings = load_settings()
     urls = resolve_urls(settings)
     runtime = build_runtime(settings, create_engine(urls.runtime, settings), load_keys(settings))

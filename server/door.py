@@ -85,8 +85,9 @@ async def serve_audited(request: Request, handle: Handle, *, failure: Failure) -
         try:
             response = await handle(door)
             if door.trail is not None:
-                await door.trail.write(session, now=now)
-            await transaction.commit()
+                await door.trail.commit(session, transaction, now=now)
+            else:
+                await transaction.commit()
         except Exception as error:
             await rollback_quietly(transaction)
             fault = database_unavailable(error)

@@ -291,8 +291,7 @@ async def _attempt(
                     runtime, request, request_id, prepared.trail, now=now, code=INTERNAL, status=200
                 )
             else:
-                await prepared.trail.write(session, now=now)
-                await transaction.commit()
+                await prepared.trail.commit(session, transaction, now=now)
                 committed = True
                 runtime.recorded(prepared.trail.schools())
         except RequestError as refused:

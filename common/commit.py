@@ -1,0 +1,79 @@
+"""Committing a transaction together with its last statement: one round trip to the server instead of two.
+
+Every request that records activity ends with two messages to PostgreSQL: the INSERT of its audit entries,
+then COMMIT, each waiting for its answer (asyncpg sends one statement at a time, and the extended
+protocol that carries parameters takes one statement per message). On the request path each round trip
+costs the server process about as much CPU as a whole statement's work (``bench/audit.py``; ADR 6).
+PostgreSQL's simple query protocol takes several statements in one message and runs them in order,
+stopping at the first error: :func:`commit_with` sends ``<statement>;COMMIT`` that way, so the statement
+and the commit travel and are answered together. The statement carries its values in its own text (the
+simple protocol has no parameters), so it must be built by code that quotes them safely
+(:func:`dollar_quoted`).
+
+What stays as it was: observers of the engine's ``before_cursor_execute`` event see the statement as any
+other (statement counts and fault injection in tests), SQLAlchemy's session ends its transaction as after
+any commit (its hooks run; nothing more is sent), and a failure of the statement or of the commit leaves
+the transaction to be rolled back by its owner, as a failed COMMIT would. Where the driver's transaction
+is not the plain top-level one this relies on (a savepoint, another driver), the statement and the commit
+go as two round trips.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncpg.transaction import Transaction, TransactionState
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
+from sqlalchemy.util import greenlet_spawn
+
+_QUOTE = "$v$"
+_DOLLAR_ESCAPED = "\\u0024"
+
+
+def dollar_quoted(json_text: str) -> str:
+    """``json_text`` (JSON) as an SQL string constant that nothing in it can end: dollar-quoted, with every
+    ``$`` in it (which JSON allows only inside strings) written as the JSON escape ``\\u0024``, which
+    PostgreSQL's JSON parser reads back as ``$``."""
+    return f"{_QUOTE}{json_text.replace('$', _DOLLAR_ESCAPED)}{_QUOTE}"
+
+
+async def commit_with(session: AsyncSession, transaction: AsyncSessionTransaction, statement: str) -> None:
+    """Run ``statement`` (complete, its values in its text) and commit ``transaction``, the session's
+    transaction, in one message (see the module). Raises what the statement or the commit raised; the
+    transaction is then the caller's to roll back."""
+    await session.flush()
+    connection = await session.connection()
+    driver = _plain_top_level(await connection.get_raw_connection())
+    if driver is None:
+        await connection.exec_driver_sql(statement)
+        await transaction.commit()
+        return
+    adapted, top = driver
+    if connection.sync_connection is not None and connection.sync_connection.dispatch.before_cursor_execute:
+        await greenlet_spawn(_announce, connection, statement)
+    await adapted._connection.execute(f"{statement};COMMIT")
+    # The server has committed: the driver's transaction is over, and SQLAlchemy's commit below only ends
+    # its own bookkeeping (the adapter has no transaction left to send COMMIT for).
+    top._state = TransactionState.COMMITTED
+    if adapted._connection._top_xact is top:
+        adapted._connection._top_xact = None
+    adapted._transaction = None
+    await transaction.commit()
+
+
+def _plain_top_level(raw: Any) -> tuple[Any, Transaction] | None:
+    """The SQLAlchemy asyncpg adapter and its driver transaction, when that is a started top-level asyncpg
+    transaction (what :func:`commit_with` can commit in its message); otherwise None."""
+    adapted = getattr(raw, "dbapi_connection", None)
+    top = getattr(adapted, "_transaction", None)
+    if not isinstance(top, Transaction) or top._nested or top._state is not TransactionState.STARTED:
+        return None
+    return adapted, top
+
+
+def _announce(connection: AsyncConnection, statement: str) -> None:
+    """``before_cursor_execute`` for ``statement``, as the engine fires it for the statements it runs."""
+    sync = connection.sync_connection
+    assert sync is not None
+    for listener in sync.dispatch.before_cursor_execute:
+        listener(sync, None, statement, (), None, False)

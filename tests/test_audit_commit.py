@@ -1,0 +1,172 @@
+"""A request's audit entries travel with its COMMIT: one message to the server (common/commit.py, ADR 6).
+
+On plain PostgreSQL the trail's INSERT and the COMMIT are sent as one simple-protocol message; the
+entries' values are written into the statement's text, so what a caller can put in them (names, titles,
+paths) must not be able to end the constant that carries them. On Citus the trail is inserted, then
+committed (audit/recorder.py: append_and_commit), as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from audit.recorder import Actor, Event, append, append_and_commit
+from common.clock import FixedClock
+from common.settings import Settings
+from graph.core.relay import to_global_id
+from server.database import DatabaseUrls, create_engine
+from server.runtime import Runtime
+from tenants.context import bind
+from tests.factories.apps import app_client
+from tests.factories.audit import entries, sequence, verify
+from tests.factories.schools import SchoolFactory, gql, login
+from tests.test_audit_spool import _runtime
+
+pytestmark = pytest.mark.plain_only(reason="on Citus the trail is inserted, then committed: two messages")
+
+RENAME = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }"
+SYSTEM = Actor("SYSTEM")
+
+
+def _recording_class(sent: list[str]) -> type[asyncpg.Connection]:
+    """An asyncpg connection class that notes in ``sent`` the simple-protocol messages it sends (BEGIN,
+    COMMIT, ROLLBACK and what :func:`common.commit.commit_with` sends; statements with parameters go by the
+    extended protocol)."""
+
+    class Recording(asyncpg.Connection):  # type: ignore[misc]
+        async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 - asyncpg's own signature
+            if not args:
+                sent.append(query)
+            status: str = await super().execute(query, *args, timeout=timeout)
+            return status
+
+    return Recording
+
+
+@pytest.fixture
+async def recording(
+    database_urls: DatabaseUrls, settings: Settings
+) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
+    """The runtime role's engine on one connection that records its simple-protocol messages."""
+    sent: list[str] = []
+    engine = create_engine(database_urls.runtime, settings, pool_size=1)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _recording(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["connection_class"] = _recording_class(sent)
+
+    yield engine, sent
+    await engine.dispose()
+
+
+async def test_a_request_s_entries_and_its_commit_are_one_message(
+    recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
+) -> None:
+    """LRS 5.1: a mutation's entry is committed with the mutation, in the same message as its COMMIT (no
+    COMMIT of its own follows), and the connection's next request begins a transaction of its own."""
+    engine, sent = recording
+    school = await factory.school(pupils_per_group=1)
+    group = to_global_id("Group", school.groups["A"].id)
+    async with app_client(_runtime(runtime, tmp_path, engine)) as client:
+        token = await login(client, school.slug, "admin")
+        sent.clear()
+        for name in ("Kestrels", "Merlins"):
+            answer = await gql(
+                client, school.slug, RENAME, {"i": {"groupId": group, "name": name}}, token=token
+            )
+            assert answer["data"]["updateGroup"]["errors"] == []
+    assert [m.split(" ", 1)[0].rstrip(";") for m in sent] == ["BEGIN", "INSERT", "BEGIN", "INSERT"], sent
+    assert all(m.startswith("INSERT INTO audit_log") and m.endswith(";COMMIT") for m in sent[1::2])
+    found = await entries(runtime.engine, school.id, "mutation.updateGroup")
+    assert [(e.outcome, e.target_id, e.request_id is not None) for e in found] == [
+        ("SUCCESS", school.groups["A"].id, True)
+    ] * 2
+    async with AsyncSession(runtime.engine) as session, session.begin():
+        await bind(session, [school.id])
+        renamed = await session.execute(
+            text("SELECT name FROM groups WHERE id = :g"), {"g": school.groups["A"].id}
+        )
+        assert renamed.scalar_one() == "Merlins"
+
+
+TRICKY = [
+    "$v$",
+    "$v$); DROP TABLE pupils; --",
+    "$$",
+    "it's",
+    "back\\slash \\u0024",
+    'a "quoted" word',
+    "Zoë, Łukasz and 王芳\nnew line\ttab",
+    "$",
+]
+
+
+async def test_entries_that_could_end_their_quote_are_stored_as_given(
+    factory: SchoolFactory, engine: AsyncEngine, runtime: Runtime
+) -> None:
+    """LRS 5.1: whatever text an entry carries (dollar quotes, quotes, backslashes, escapes, non-ASCII) is
+    stored exactly, nothing of it runs as SQL, and the entries chain and verify as any others."""
+    school = await factory.school(pupils_per_group=1)
+    async with AsyncSession(engine) as session:
+        transaction = await session.begin()
+        await bind(session, [school.id])
+        events = [Event("test.text", "SUCCESS", None, None, {"text": t, "$v$": [t]}, None) for t in TRICKY]
+        await append_and_commit(
+            session,
+            transaction,
+            school.id,
+            events,
+            actor=SYSTEM,
+            request_id="tricky",
+            client_address="198.51.100.7",
+            now=runtime.clock.now(),
+        )
+    stored = await entries(engine, school.id, "test.text")
+    assert [e.detail for e in stored] == [{"text": t, "$v$": [t]} for t in TRICKY]
+    assert {(e.request_id, e.client_address, e.actor_type) for e in stored} == {
+        ("tricky", "198.51.100.7", "SYSTEM")
+    }
+    assert {e.occurred_at for e in stored} == {runtime.clock.now()}
+    await sequence(engine, school.id, runtime.auth.keys)
+    verdict = await verify(engine, school.id, runtime.auth.keys)
+    assert (verdict.fault, verdict.pending) == (None, 0)
+
+
+async def test_a_failed_statement_commits_nothing_and_the_connection_goes_on(
+    factory: SchoolFactory, recording: tuple[AsyncEngine, list[str]], clock: FixedClock
+) -> None:
+    """When the statement sent with the COMMIT fails, the COMMIT does not run: nothing of the transaction
+    is kept (an entry appended earlier in it included), the owner's rollback ends it, and the connection's
+    next transaction is a top-level one of its own."""
+    engine, sent = recording
+    school, other = await factory.school(pupils_per_group=1), await factory.school(pupils_per_group=1)
+    written = {"actor": SYSTEM, "request_id": None, "client_address": None, "now": clock.now()}
+    async with AsyncSession(engine) as session:
+        transaction = await session.begin()
+        await bind(session, [school.id])
+        await append(session, school.id, [Event("test.kept", "SUCCESS")], **written)
+        # Another school's entry: row-level security refuses it (the transaction is bound to one school).
+        with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+            await append_and_commit(
+                session, transaction, other.id, [Event("test.refused", "SUCCESS")], **written
+            )
+        await transaction.rollback()
+    assert sent[-2].startswith("INSERT INTO audit_log") and sent[-2].endswith(";COMMIT"), sent
+    assert sent[-1] == "ROLLBACK;"
+    assert await entries(engine, school.id, "test.kept") == []
+    assert await entries(engine, other.id, "test.refused") == []
+    sent.clear()
+    async with AsyncSession(engine) as session:
+        transaction = await session.begin()
+        await bind(session, [school.id])
+        await append_and_commit(session, transaction, school.id, [Event("test.after", "SUCCESS")], **written)
+    assert [m.split(" ", 1)[0].rstrip(";") for m in sent] == ["BEGIN", "INSERT"], (
+        sent
+    )  # BEGIN, not a SAVEPOINT
+    assert [e.action for e in await entries(engine, school.id, "test.after")] == ["test.after"]
