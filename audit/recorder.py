@@ -368,20 +368,15 @@ async def append(
         await connection.execute(_insert_statement(rows[start : start + _ROWS_PER_STATEMENT]))
 
 
-_COLUMN_LIST = ", ".join(_INSERTED)
-
-
-def _inline_insert(rows: list[dict[str, Any]]) -> str:
-    """The rows' INSERT with their values written into its text, for :func:`common.commit.commit_with`:
-    the rows as one JSON constant (:func:`common.commit.dollar_quoted`: nothing in it can end it) that
-    ``jsonb_populate_recordset`` turns back into rows of the log's own type. The ids and the time are
-    written as PostgreSQL reads them; ``detail`` is encoded by the standard library's JSON encoder, as
-    :func:`append` binds it, so what one refuses the other refuses too."""
+def _appending(rows: list[dict[str, Any]]) -> str:
+    """The statement that inserts the rows, its values written into its text, for
+    :func:`common.commit.commit_with`: a call of ``app_audit_append`` (migration 0027: its INSERT planned
+    once per connection) with the rows as one JSON constant (:func:`common.commit.dollar_quoted`: nothing
+    in it can end it). The ids and the time are written as PostgreSQL reads them; ``detail`` is encoded by
+    the standard library's JSON encoder, as :func:`append` binds it, so what one refuses the other refuses
+    too."""
     payload = json.dumps([{**row, **_as_text(row)} for row in rows], separators=(",", ":"))
-    return (
-        f"INSERT INTO audit_log ({_COLUMN_LIST}) SELECT {_COLUMN_LIST}"  # noqa: S608 - the module's own columns
-        f" FROM jsonb_populate_recordset(NULL::audit_log, {dollar_quoted(payload)}::jsonb)"
-    )
+    return f"SELECT app_audit_append({dollar_quoted(payload)}::jsonb)"
 
 
 def _as_text(row: dict[str, Any]) -> dict[str, str | None]:
@@ -406,7 +401,8 @@ async def append_and_commit(
     now: datetime,
 ) -> None:
     """Insert ``events`` as :func:`append` does, then commit ``transaction`` (the session's): on plain
-    PostgreSQL the INSERT travels with the COMMIT, one round trip (:func:`common.commit.commit_with`); on
+    PostgreSQL the insert (a call of ``app_audit_append``) travels with the COMMIT, one round trip
+    (:func:`common.commit.commit_with`); on
     Citus, whose INSERT ... SELECT into a distributed table would run as a COPY that row-level security
     refuses, the INSERT and then the COMMIT."""
     connection = await session.connection()
@@ -425,7 +421,7 @@ async def append_and_commit(
     rows = _rows(
         school_id, events, actor=actor, request_id=request_id, client_address=client_address, now=now
     )
-    await commit_with(session, transaction, _inline_insert(rows))
+    await commit_with(session, transaction, _appending(rows))
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

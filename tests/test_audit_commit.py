@@ -1,7 +1,7 @@
 """A request's audit entries travel with its COMMIT: one message to the server (common/commit.py, ADR 6).
 
-On plain PostgreSQL the trail's INSERT and the COMMIT are sent as one simple-protocol message; the
-entries' values are written into the statement's text, so what a caller can put in them (names, titles,
+On plain PostgreSQL the trail's insert (``app_audit_append``, migration 0027) and the COMMIT are sent as
+one simple-protocol message; the entries' values are written into the statement's text, so what a caller can put in them (names, titles,
 paths) must not be able to end the constant that carries them. On Citus the trail is inserted, then
 committed (audit/recorder.py: append_and_commit), as before.
 """
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from audit.recorder import Actor, Event, append, append_and_commit
+from audit.recorder import _INSERTED, Actor, Event, append, append_and_commit
 from common.clock import FixedClock
 from common.settings import Settings
 from graph.core.relay import to_global_id
@@ -30,6 +30,7 @@ from tests.test_audit_spool import _runtime
 
 pytestmark = pytest.mark.plain_only(reason="on Citus the trail is inserted, then committed: two messages")
 
+APPEND = "app_audit_append(...);COMMIT"
 RENAME = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }"
 SYSTEM = Actor("SYSTEM")
 
@@ -47,6 +48,13 @@ def _recording_class(sent: list[str]) -> type[asyncpg.Connection]:
             return status
 
     return Recording
+
+
+def _kind(message: str) -> str:
+    """A simple-protocol message as the tests compare it: the entries' message, or its first word."""
+    if message.startswith("SELECT app_audit_append($v$[") and message.endswith("]$v$::jsonb);COMMIT"):
+        return APPEND
+    return message.split(" ", 1)[0].rstrip(";")
 
 
 @pytest.fixture
@@ -81,8 +89,7 @@ async def test_a_request_s_entries_and_its_commit_are_one_message(
                 client, school.slug, RENAME, {"i": {"groupId": group, "name": name}}, token=token
             )
             assert answer["data"]["updateGroup"]["errors"] == []
-    assert [m.split(" ", 1)[0].rstrip(";") for m in sent] == ["BEGIN", "INSERT", "BEGIN", "INSERT"], sent
-    assert all(m.startswith("INSERT INTO audit_log") and m.endswith(";COMMIT") for m in sent[1::2])
+    assert [_kind(m) for m in sent] == ["BEGIN", APPEND, "BEGIN", APPEND], sent
     found = await entries(runtime.engine, school.id, "mutation.updateGroup")
     assert [(e.outcome, e.target_id, e.request_id is not None) for e in found] == [
         ("SUCCESS", school.groups["A"].id, True)
@@ -157,8 +164,7 @@ async def test_a_failed_statement_commits_nothing_and_the_connection_goes_on(
                 session, transaction, other.id, [Event("test.refused", "SUCCESS")], **written
             )
         await transaction.rollback()
-    assert sent[-2].startswith("INSERT INTO audit_log") and sent[-2].endswith(";COMMIT"), sent
-    assert sent[-1] == "ROLLBACK;"
+    assert [_kind(m) for m in sent[-2:]] == [APPEND, "ROLLBACK"], sent
     assert await entries(engine, school.id, "test.kept") == []
     assert await entries(engine, other.id, "test.refused") == []
     sent.clear()
@@ -166,7 +172,26 @@ async def test_a_failed_statement_commits_nothing_and_the_connection_goes_on(
         transaction = await session.begin()
         await bind(session, [school.id])
         await append_and_commit(session, transaction, school.id, [Event("test.after", "SUCCESS")], **written)
-    assert [m.split(" ", 1)[0].rstrip(";") for m in sent] == ["BEGIN", "INSERT"], (
-        sent
-    )  # BEGIN, not a SAVEPOINT
+    assert [_kind(m) for m in sent] == ["BEGIN", APPEND], sent  # BEGIN, not a SAVEPOINT
     assert [e.action for e in await entries(engine, school.id, "test.after")] == ["test.after"]
+
+
+async def test_the_function_inserts_every_column_a_request_writes(engine: AsyncEngine) -> None:
+    """When the log gains a column, this fails: write a migration that replaces app_audit_append with the
+    new column list (as 0027 wrote it), and add the column to what audit.recorder writes."""
+    async with engine.connect() as connection:
+        source = (
+            await connection.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'app_audit_append'"))
+        ).scalar_one()
+        columns = (
+            await connection.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_log' "
+                    "AND column_name NOT IN ('id', 'seq', 'prev_hash', 'hash') ORDER BY ordinal_position"
+                )
+            )
+        ).scalars()
+    written = ", ".join(columns)
+    assert f"INSERT INTO audit_log ({written})" in source
+    assert f"SELECT {written} FROM jsonb_populate_recordset(NULL::audit_log, entries)" in source
+    assert set(written.split(", ")) == set(_INSERTED)
