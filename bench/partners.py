@@ -19,12 +19,13 @@ the whole request path: tenant, token and approval check, rate limit, audit, JSO
 
 4. **the floor of a stored rendering** (only with ``BENCH_PARTNERS_FLOOR=1``; ADR 17, "Speed", fourth
    round): the JSON export's objects (byte-checked above) put in a table of their own, ``(school_id,
-   sourcedId, person, object text)`` with row-level security like a tenant table, and ``users`` paged
-   again through the same request path with the keyed page read from it (an index range of ready text,
-   restriction of processing and the roster stamp still read): what a provider serving stored renderings
-   would cost at best, with none of the work that keeps them fresh. Three passes of each page size,
-   alternated with three of the provider (whose seconds are printed too); the table shows the floor's
-   fastest. The goal line is judged on the provider's own rows (the first pass) only. Then the request
+   sourcedId, person, pupil, version, object text)`` with row-level security like a tenant table, and
+   ``users`` paged again through the same request path with the keyed page read from it (an index range
+   of ready text, restriction of processing and the roster stamp still read): what a provider serving
+   stored renderings would cost at best, with none of the work that keeps them fresh; and a variant that
+   also checks each row of the page against its person's row (active, same change version). Three
+   passes of each variant and page size, alternated with three of the provider (whose seconds are
+   printed too); the table shows each variant's fastest. The goal line is judged on the provider's own rows (the first pass) only. Then the request
    path's own cost: ``users?limit=1`` from the stored table, 30 times (median and fastest), and ten of
    it (a 10,000-user pass at limit=1000) against the export.
 
@@ -277,8 +278,8 @@ def _stored_page(after: bool, offset: int, limit: int, count: bool, checked: boo
     carries (so remembered positions behave as the provider's). With ``checked`` each of the page's rows
     is then joined to its person's row (by primary key) and served only while the person is active and at
     the version it was stored at: the read-time check a stored rendering needs (the rendering of stale
-    rows in their place is not measured: here none is stale). Compiled once per shape and size, its constants in its text, as the provider's keyed
-    statement is (:class:`common.prepared.Prepared`)."""
+    rows in their place is not measured: here none is stale). Compiled once per shape and size, its
+    constants in its text, as the provider's keyed statement is (:class:`common.prepared.Prepared`)."""
     from sqlalchemy import column, func, select, table
     from sqlalchemy.dialects.postgresql import aggregate_order_by
 
