@@ -17,6 +17,18 @@ the whole request path: tenant, token and approval check, rate limit, audit, JSO
    school's rows, one object a line, unordered), after the run checked to be byte for byte the objects
    the pages served (a mismatch fails the bench): what a hand-written export of the same data costs.
 
+4. **the floor of a stored rendering** (only with ``BENCH_PARTNERS_FLOOR=1``; ADR 17, "Speed", fourth
+   round): the JSON export's objects (byte-checked above) put in a table of their own, ``(school_id,
+   sourcedId, person, pupil, version, object text)`` with row-level security like a tenant table, and
+   ``users`` paged again through the same request path with the keyed page read from it (an index range
+   of ready text, restriction of processing and the roster stamp still read): what a provider serving
+   stored renderings would cost at best, with none of the work that keeps them fresh; and a variant that
+   also checks each row of the page against its person's row (active, same change version). Three
+   passes of each variant and page size, alternated with three of the provider (whose seconds are
+   printed too); the table shows each variant's fastest. The goal line is judged on the provider's own rows (the first pass) only. Then the request
+   path's own cost: ``users?limit=1`` from the stored table, 30 times (median and fastest), and ten of
+   it (a 10,000-user pass at limit=1000) against the export.
+
 All count the same rows; the ratio OneRoster/raw (rows per second) is the figure to watch (goal: at
 least 0.5); the ratio against the JSON export (column "vs JSON export") says how much of the gap is the
 data the page carries (every field, the agents' references, the org) rather than the provider. The partner's rate limit is raised for the run (it would otherwise be what is measured). Each
@@ -31,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import io
 import os
 import tempfile
@@ -146,7 +159,9 @@ def _env_ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(v) for v in raw.split(",")) if raw else default
 
 
-async def run(runtime_url: URL, package: Path, limits: tuple[int, ...]) -> dict[str, Any]:
+async def run(
+    runtime_url: URL, package: Path, limits: tuple[int, ...], owner_url: URL | None = None
+) -> dict[str, Any]:
     from auth.tokens import SigningKeys
     from common.clock import SystemClock
     from common.settings import Settings
@@ -182,12 +197,223 @@ async def run(runtime_url: URL, package: Path, limits: tuple[int, ...]) -> dict[
             ).json()["access_token"]
             client.headers["authorization"] = f"Bearer {token}"
             pages = {limit: await _page_through(client, limit) for limit in limits}
-        raw = await _raw(engine, school)
-        base = f"http://bench/schools/{SLUG}/ims/oneroster/v1p1"
-        objects = await _raw(engine, school, RAW_OBJECTS, base=base)
+            raw = await _raw(engine, school)
+            base = f"http://bench/schools/{SLUG}/ims/oneroster/v1p1"
+            objects = await _raw(engine, school, RAW_OBJECTS, base=base)
+            floor: dict[str, dict[str, Any]] = {}
+            fixed: list[float] = []
+            if owner_url is not None:
+                await _store_objects(owner_url, settings, school, base)
+                floor = await _floor_pages(client, limits)
+                fixed = await _fixed_cost(client)
     finally:
         await engine.dispose()
-    return {"pages": pages, "raw": raw, "objects": objects}
+    return {"pages": pages, "raw": raw, "objects": objects, "floor": floor} | (
+        {"fixed": fixed} if floor else {}
+    )
+
+
+STORED = "bench_stored_users"
+"""The floor's table (:func:`_store_objects`): one row per user the provider serves, its object as text."""
+
+
+STORE = """
+  INSERT INTO {table}
+  SELECT '{school}'::uuid, o.sid, coalesce(p.id, s.id, c.id), p.id,
+         coalesce(p.changed_version, s.changed_version, c.changed_version), o.object
+    FROM (SELECT x.object, x.object::json->>'sourcedId' AS sid FROM ({objects}) x(object)) o
+    LEFT JOIN pupils p ON p.school_id = '{school}' AND coalesce(p.source_id, p.id::text) = o.sid
+    LEFT JOIN staff s ON s.school_id = '{school}' AND coalesce(s.source_id, s.id::text) = o.sid
+    LEFT JOIN contacts c ON c.school_id = '{school}' AND coalesce(c.source_id, c.id::text) = o.sid
+"""
+"""The floor's table filled with :data:`RAW_OBJECTS`' objects, each with its person (and pupil) and the
+person's change version when it was stored."""
+
+
+async def _store_objects(owner_url: URL, settings: Any, school: uuid.UUID, base: str) -> None:
+    """As the owner: :data:`STORED` filled with :data:`RAW_OBJECTS` (the objects the pages served, byte for
+    byte), keyed by ``(school_id, sourcedId)`` in the byte order the provider pages in, each with its
+    person's id (a pupil's, for the pupil access report's event); row-level security enabled and forced
+    with the tenant policy the pupils table has, granted to the runtime role, analysed."""
+    from sqlalchemy import text
+
+    from server.database import create_engine
+
+    engine = create_engine(owner_url, settings, pool_size=1)
+    sql = RAW_OBJECTS.format(school=school, base=base)
+    try:
+        async with engine.begin() as c:
+            await c.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school)})
+            await c.execute(text("SET LOCAL statement_timeout = 0"))  # the owner's, on a loaded machine
+            policy = (
+                await c.execute(
+                    text(
+                        "SELECT qual FROM pg_policies WHERE tablename = 'pupils' AND policyname = 'tenant_isolation'"
+                    )
+                )
+            ).scalar_one()
+            await c.execute(
+                text(
+                    f'CREATE TABLE {STORED} (school_id uuid NOT NULL, sid text COLLATE "C" NOT NULL, '
+                    "person_id uuid NOT NULL, pupil_id uuid, version bigint NOT NULL, object text NOT NULL, "
+                    "PRIMARY KEY (school_id, sid))"
+                )
+            )
+            await c.execute(text(STORE.format(table=STORED, school=school, objects=sql)))
+            await c.execute(text(f"ALTER TABLE {STORED} ENABLE ROW LEVEL SECURITY"))
+            await c.execute(text(f"ALTER TABLE {STORED} FORCE ROW LEVEL SECURITY"))
+            await c.execute(
+                text(f"CREATE POLICY tenant_isolation ON {STORED} USING ({policy}) WITH CHECK ({policy})")
+            )
+            await c.execute(text(f'GRANT SELECT ON {STORED} TO "{settings.app_role}"'))
+            await c.execute(text(f"ANALYZE {STORED}"))
+    finally:
+        await engine.dispose()
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_page(after: bool, offset: int, limit: int, count: bool, checked: bool) -> Any:
+    """The keyed page read from :data:`STORED`: an index range of ready text from a position (or at an
+    offset), the persons under a current restriction left out, with the roster stamp the provider's page
+    carries (so remembered positions behave as the provider's). With ``checked`` each of the page's rows
+    is then joined to its person's row (by primary key) and served only while the person is active and at
+    the version it was stored at: the read-time check a stored rendering needs (the rendering of stale
+    rows in their place is not measured: here none is stale). Compiled once per shape and size, its
+    constants in its text, as the provider's keyed statement is (:class:`common.prepared.Prepared`)."""
+    from sqlalchemy import column, func, select, table
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    from common.prepared import Prepared
+    from models import Contact, Pupil, Staff
+    from partners.oneroster import users
+    from people.processing import visible_to_all
+    from tenants.scoping import in_school
+
+    stored = table(
+        STORED,
+        column("school_id"),
+        column("sid"),
+        column("person_id"),
+        column("pupil_id"),
+        column("version"),
+        column("object"),
+    )
+    sid = stored.c.sid
+    rows = select(sid, stored.c.pupil_id, stored.c.object).where(
+        in_school(stored.c, users.SCHOOL), visible_to_all(stored.c, stored.c.person_id)
+    )
+    if after:
+        rows = rows.where(sid > users.AFTER)
+    if checked:
+        rows = rows.add_columns(stored.c.person_id, stored.c.version)
+    p = rows.order_by(sid).offset(0 if after else offset).limit(limit).subquery("p")
+    if checked:  # the page's rows, each checked against its person's row by primary key (a probe a row)
+        version = func.coalesce(
+            *(
+                select(model.changed_version)
+                .where(in_school(model, users.SCHOOL), model.id == p.c.person_id, model.active)
+                .correlate(p)
+                .scalar_subquery()
+                for model in (Pupil, Contact, Staff)
+            )
+        )
+        p = select(p.c.sid, p.c.pupil_id, p.c.object).where(version == p.c.version).subquery("c")
+    columns = [
+        users.stamp_sql(users.SCHOOL).label("stamp"),
+        func.string_agg(p.c.object, aggregate_order_by(users.COMMA, p.c.sid)).label("objects"),
+        func.array_agg(p.c.pupil_id).filter(p.c.pupil_id.is_not(None)).label("pupils"),
+        func.count().label("count"),
+        func.max(p.c.sid).label("last"),
+    ]
+    if count:
+        total = select(func.count()).select_from(stored).where(in_school(stored.c, users.SCHOOL))
+        columns.append(total.scalar_subquery().label("total"))
+    return Prepared(users._inline_constants(select(*columns).select_from(p)))
+
+
+def _stored_reader(checked: bool) -> Any:
+    """:func:`partners.oneroster.users.read_keyed` read from :data:`STORED` (``users`` only)."""
+
+    async def read(
+        session: Any,
+        school_id: uuid.UUID,
+        role: str | None,
+        *,
+        base: str,
+        after: str | None,
+        offset: int,
+        limit: int,
+        count: bool,
+    ) -> Any:
+        from partners.oneroster import users
+
+        params: dict[str, Any] = {"school_id": school_id}
+        if after is not None:
+            params["after"] = after
+        statement = _stored_page(after is not None, 0 if after is not None else offset, limit, count, checked)
+        row = (await statement.execute(await session.connection(), params)).one()
+        return users.UserPage(
+            users._objects(row.objects),
+            row.count,
+            list(row.pupils or []),
+            row.total if count else None,
+            row.stamp,
+            row.last,
+        )
+
+    return read
+
+
+FLOORS = {"stored text": False, "stored text, versions checked": True}
+"""The floor's variants: the label of each and whether its page checks each row's version."""
+
+
+async def _floor_pages(client: httpx.AsyncClient, limits: tuple[int, ...]) -> dict[str, dict[str, Any]]:
+    """Each page size paged with the keyed page read from :data:`STORED` (each variant of :data:`FLOORS`)
+    and by the provider, alternated, three rounds (the provider restored after each): each variant's
+    fastest pass, with every pass's seconds (``passes``) and the provider's in the same rounds."""
+    from partners.oneroster import users
+
+    served = users.read_keyed
+    found: dict[str, dict[str, Any]] = {}
+    for limit in limits:
+        passes: dict[str, list[dict[str, Any]]] = {label: [] for label in FLOORS}
+        provider: list[float] = []
+        for _ in range(3):
+            for label, checked in FLOORS.items():
+                users.read_keyed = _stored_reader(checked)
+                try:
+                    passes[label].append(await _page_through(client, limit))
+                finally:
+                    users.read_keyed = served
+            provider.append((await _page_through(client, limit))["seconds"])
+        for label, made in passes.items():
+            best = min(made, key=lambda f: f["seconds"])
+            found[f"{label}, limit={limit}"] = best | {
+                "passes": [f["seconds"] for f in made],
+                "provider": provider,
+            }
+    return found
+
+
+async def _fixed_cost(client: httpx.AsyncClient, times: int = 30) -> list[float]:
+    """The request path's own cost: ``users?limit=1`` (a first page of one user, with its count) read from
+    :data:`STORED`, ``times`` times after a warm-up; the seconds of each, sorted."""
+    from partners.oneroster import users
+
+    served = users.read_keyed
+    users.read_keyed = _stored_reader(False)
+    url = f"/schools/{SLUG}/ims/oneroster/v1p1/users?limit=1"
+    seconds: list[float] = []
+    try:
+        for n in range(times + 5):
+            started = time.perf_counter()
+            (await client.get(url)).raise_for_status()
+            if n >= 5:
+                seconds.append(time.perf_counter() - started)
+    finally:
+        users.read_keyed = served
+    return sorted(seconds)
 
 
 async def _page_through(client: httpx.AsyncClient, limit: int) -> dict[str, Any]:
@@ -250,7 +476,8 @@ def main() -> int:
         asyncio.run(_create_database(urls.owner, name))
         try:
             upgrade(owner, settings)
-            result = asyncio.run(run(runtime, package, limits))
+            floor = os.environ.get("BENCH_PARTNERS_FLOOR") == "1"
+            result = asyncio.run(run(runtime, package, limits, owner if floor else None))
         finally:
             asyncio.run(_create_database(urls.owner, name, drop_only=True))
     return _print(result)
@@ -307,7 +534,37 @@ def _print(result: dict[str, Any]) -> int:
                 f"({len(page['objects']):,} and {len(same['objects']):,}, {differ:,} differ)[/red]"
             )
             status = 1
+    for label, page in result["floor"].items():
+        rate = page["rows"] / page["seconds"]
+        table.add_row(
+            f"floor: {label} (best of 3)",
+            f"{page['rows']:,}",
+            f"{page['requests']:,}",
+            f"{page['seconds']:.3f}",
+            f"{rate:,.0f}",
+            f"{rate / raw_rate:.2f}x",
+            f"{rate / same_rate:.2f}x",
+        )
+        if page["objects"] != same["objects"] or page["rows"] != raw["rows"]:
+            console.print(
+                f"[red]floor, limit {limit}: the stored objects served are not the JSON export's[/red]"
+            )
+            status = 1
     console.print(table)
+    for label, page in result["floor"].items():
+        console.print(
+            f"{label}, alternated passes (s): floor "
+            + " / ".join(f"{s:.3f}" for s in page["passes"])
+            + "; provider "
+            + " / ".join(f"{s:.3f}" for s in page["provider"])
+        )
+    if result.get("fixed"):
+        fixed = result["fixed"]
+        console.print(
+            f"the request path alone (users?limit=1 from stored text, {len(fixed)} requests): median "
+            f"{fixed[len(fixed) // 2] * 1000:.1f} ms, fastest {fixed[0] * 1000:.1f} ms; ten of them are "
+            f"{10 * fixed[len(fixed) // 2] / raw['seconds']:.1f}x the raw export"
+        )
     best_rate = max(p["rows"] / p["seconds"] for p in result["pages"].values())
     best = best_rate / raw_rate
     colour = "green" if best >= 0.5 else "yellow"
