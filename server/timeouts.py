@@ -21,52 +21,12 @@ from common.settings import Settings
 _TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
-class OneWrite:
-    """A transport that writes what it is given in one step of the event loop as one ``write``.
-
-    uvicorn writes a response's status line and headers when the app sends ``http.response.start``, and its
-    body at ``http.response.body``: two writes, two system calls and, on a connection with no delay, two
-    segments the client wakes up for. The app sends both in the same step (nothing is awaited between
-    them), so the writes are gathered and given to the socket together when the step ends (``call_soon``),
-    in the order they were made. ``close`` writes what is gathered first; everything else is the
-    transport's own.
-    """
-
-    __slots__ = ("_loop", "_pending", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport, self._loop = transport, loop
-        self._pending: list[bytes] | None = None
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._pending is None:
-            self._pending = [bytes(data)]
-            self._loop.call_soon(self.flush)
-        else:
-            self._pending.append(bytes(data))
-
-    def flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending and not self._transport.is_closing():
-            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
 class _HeaderTimeoutProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        # Flow control (pausing reads and writes) stays on the socket's transport, set up above; the
-        # protocol and its requests write through OneWrite.
-        self.transport = OneWrite(transport, self.loop)  # type: ignore[assignment]
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
