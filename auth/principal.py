@@ -7,7 +7,7 @@ so every permission check is a cheap, synchronous set lookup. A scope of ``None`
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -330,7 +330,23 @@ def _principal_of(row: tuple[Any, ...], school_id: uuid.UUID, session_id: uuid.U
         # A leaver reaches nothing, even before the account itself is disabled (LL 11.1, LL 11.2).
         return None
     role = Role(role_name)
-    base = Principal(
+    # Each role's scopes, then the Principal made once (a dataclasses.replace per request cost more than
+    # building it).
+    school_wide_reason = None
+    pupil_scope: frozenset[uuid.UUID] | None
+    group_scope: frozenset[uuid.UUID] | None
+    teacher_scope: frozenset[uuid.UUID] | None
+    if role is Role.SCHOOL_ADMIN or (role is Role.STAFF and pupil_access == "SCHOOL"):
+        school_wide_reason = reason if role is Role.STAFF else None
+        pupil_scope = group_scope = teacher_scope = None
+    elif role is Role.STAFF:
+        assert staff_id is not None
+        pupil_scope, group_scope, teacher_scope = _ids(pupils), _ids(groups), None
+    else:
+        # Pupils see themselves; parents their linked children. Both see those pupils' groups and teachers.
+        own = frozenset({pupil_id}) if role is Role.PUPIL and pupil_id is not None else _ids(pupils)
+        pupil_scope, group_scope, teacher_scope = own, _ids(groups), _ids(teachers)
+    return Principal(
         account_id=account,
         username=username,
         school_id=school_id,
@@ -345,15 +361,8 @@ def _principal_of(row: tuple[Any, ...], school_id: uuid.UUID, session_id: uuid.U
         terms_pending=bool(terms),
         policies_pending=bool(policies),
         lrs_pending=bool(lrs),
+        pupil_scope=pupil_scope,
+        group_scope=group_scope,
+        teacher_scope=teacher_scope,
+        school_wide_reason=school_wide_reason,
     )
-    if role is Role.SCHOOL_ADMIN or (role is Role.STAFF and pupil_access == "SCHOOL"):
-        reason = reason if role is Role.STAFF else None
-        return replace(
-            base, pupil_scope=None, group_scope=None, teacher_scope=None, school_wide_reason=reason
-        )
-    if role is Role.STAFF:
-        assert staff_id is not None
-        return replace(base, pupil_scope=_ids(pupils), group_scope=_ids(groups), teacher_scope=None)
-    # Pupils see themselves; parents their linked children. Both see those pupils' groups and teachers.
-    own = frozenset({pupil_id}) if role is Role.PUPIL and pupil_id is not None else _ids(pupils)
-    return replace(base, pupil_scope=own, group_scope=_ids(groups), teacher_scope=_ids(teachers))

@@ -171,6 +171,16 @@ class DocumentCache:
                     entry.validations[rules] = errors
         return errors
 
+    def valid_document(self, query: str, limits: DocumentLimits, rules: Hashable) -> DocumentNode | None:
+        """The document of ``query`` if it is cached, parsed and found valid against ``rules`` with no
+        error; else None (not cached, not parsed, not validated against these rules yet, or invalid)."""
+        with self._lock:
+            entry = self._entries.get((query, limits))
+            if entry is None or entry.validations.get(rules) != []:
+                return None
+            self._entries.move_to_end((query, limits))
+        return entry.outcome if isinstance(entry.outcome, DocumentNode) else None
+
     def _store(self, key: _Key, outcome: DocumentNode | GraphQLError) -> None:
         size = len(key[0])
         if size > self.max_chars // 8:

@@ -173,6 +173,8 @@ class CachedDocuments(SchemaExtension):
         document, query = context.graphql_document, context.query
         if document is not None and query and context.pre_execution_errors is None:
             rules = (id(context.schema._schema), tuple(context.validation_rules))
+            # What the schema's direct path looks a validated document up by (graph.core.schema).
+            context.schema.validated_with = (self.limits, rules)  # type: ignore[attr-defined]
             context.pre_execution_errors = DOCUMENTS.validate(
                 query,
                 self.limits,
@@ -202,9 +204,24 @@ def schema_extensions(settings: Settings) -> list[Any]:
     ]
     limits = DocumentLimits.of(settings)
     extensions: list[Any] = [
-        lambda: CachedDocuments(limits),
-        lambda: AddValidationRules(rules),
+        before_execution(lambda: CachedDocuments(limits)),
+        before_execution(lambda: AddValidationRules(rules)),
     ]
     if not settings.graphiql:
-        extensions.append(DisableIntrospection)
+        extensions.append(before_execution(DisableIntrospection))
     return extensions
+
+
+BEFORE_EXECUTION = "schoolgraph_before_execution"
+"""Marks an extension factory whose extension acts only on parsing and validation (never on execution or
+its result): a document it has already passed may be executed without it (graph.core.schema)."""
+
+
+def before_execution(factory: Any) -> Any:
+    """``factory`` marked :data:`BEFORE_EXECUTION` (a class is wrapped, its attributes being its own)."""
+
+    def make() -> Any:
+        return factory()
+
+    setattr(make, BEFORE_EXECUTION, True)
+    return make

@@ -41,16 +41,21 @@ def serve_app(port: int) -> None:
     from common.settings import load_settings
     from server.app import create_app
     from server.database import DatabaseUrls, create_engine, runtime_url_for
+    from server.logs import configure_logging
     from server.runtime import build_runtime, load_keys
+    from server.timeouts import server_config
 
     settings = load_settings()
+    configure_logging(settings)  # the request log as production writes it (JSON lines, to /dev/null here)
     owner = owner_url().set(database=BENCH_DATABASE)
     urls = DatabaseUrls(owner=owner, runtime=runtime_url_for(owner, settings))
     engine = create_engine(urls.runtime, settings, pool_size=20)
     app = create_app(build_runtime(settings, engine, load_keys(settings)))
+    # uvicorn as `schoolgraph serve` configures it (its HTTP protocol, no proxy headers), on the bench's port.
+    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
     profile = os.environ.get("BENCH_PROFILE")
     if not profile:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Server(config).run()
         return
     import cProfile
     import signal
@@ -64,7 +69,7 @@ def serve_app(port: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     profiler.enable()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run()
 
 
 def serve_floor(port: int) -> None:

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -204,12 +203,17 @@ class _Subjects(dict[str, list[Any]]):
 
     def __missing__(self, subject: str) -> list[Any]:
         ids = self.pupil_ids if self.pupils else []
-        made = {
-            "class": lambda: [_row(group_id=self.group_id)],
-            "group": lambda: [_row(id=self.group_id)],
-            "progress": lambda: [_row(pupil_id=p) for p in ids],
-            "pupil": lambda: [_row(id=p) for p in ids],
-        }[subject]()
+        made: list[Any]
+        if subject == "class":
+            made = [_Source(_GroupIdRow(self.group_id))]
+        elif subject == "group":
+            made = [_Source(_IdRow(self.group_id))]
+        elif subject == "progress":
+            made = [_Source(_PupilIdRow(p)) for p in ids]
+        elif subject == "pupil":
+            made = [_Source(_IdRow(p)) for p in ids]
+        else:
+            raise KeyError(subject)
         self[subject] = made
         return made
 
@@ -281,9 +285,35 @@ async def class_progress(executor: Executor, field: GraphQLField, details: Any) 
     return orjson.Fragment("{" + body + "}")
 
 
-def _row(**ids: uuid.UUID) -> Any:
-    """An object as a field's policy receives it (``source.row``), holding only its ids."""
-    return SimpleNamespace(row=SimpleNamespace(**ids))
+class _Source:
+    """An object as a field's policy receives it (``source.row``), its row holding only its ids: reading
+    anything else raises AttributeError (the check is then not decided here)."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+
+class _IdRow:
+    __slots__ = ("id",)
+
+    def __init__(self, id: uuid.UUID) -> None:
+        self.id = id
+
+
+class _GroupIdRow:
+    __slots__ = ("group_id",)
+
+    def __init__(self, group_id: uuid.UUID) -> None:
+        self.group_id = group_id
+
+
+class _PupilIdRow:
+    __slots__ = ("pupil_id",)
+
+    def __init__(self, pupil_id: uuid.UUID) -> None:
+        self.pupil_id = pupil_id
 
 
 def _ladder_json(
