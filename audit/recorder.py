@@ -1,8 +1,8 @@
 """Recording activity: a request collects its events and inserts them into the school's log at once.
 
 A request's :class:`AuditTrail` gathers events while it runs. The edge has it insert them in the request's
-own transaction just before commit (:meth:`AuditTrail.write`: entries of a write commit or roll back with
-it); when the request fails and rolls back, :func:`record_failed_request` inserts them in a fresh
+own transaction as it commits (:meth:`AuditTrail.commit`: entries of a write commit or roll back with it;
+on plain PostgreSQL the insert travels in the COMMIT's message); when the request fails and rolls back, :func:`record_failed_request` inserts them in a fresh
 transaction with outcome FAILED, so a refused or failed action is still recorded. Inserting takes no lock
 and reads nothing: the entries are pending until the school's sequencer (:mod:`audit.sequencer`) numbers
 them, chains them and adds them to the school's Merkle tree, after they committed.
@@ -153,8 +153,9 @@ class AuditTrail:
         return {self.school_id} if self.school_id is not None and (self.events or self.pupils_read) else set()
 
     async def write(self, session: AsyncSession, *, now: datetime) -> None:
-        """Insert the events in the request's own transaction (already bound to the school), last
-        before it commits: the entries commit or roll back with the request's writes."""
+        """Insert the events in the session's transaction (already bound to the school), last before its
+        owner commits it: the entries commit or roll back with its writes (a job's item, the demo; a
+        request commits with :meth:`commit`)."""
         await self._append(session, self.all_events(), now)
 
     async def commit(
@@ -402,9 +403,8 @@ async def append_and_commit(
 ) -> None:
     """Insert ``events`` as :func:`append` does, then commit ``transaction`` (the session's): on plain
     PostgreSQL the insert (a call of ``app_audit_append``) travels with the COMMIT, one round trip
-    (:func:`common.commit.commit_with`); on
-    Citus, whose INSERT ... SELECT into a distributed table would run as a COPY that row-level security
-    refuses, the INSERT and then the COMMIT."""
+    (:func:`common.commit.commit_with`); on Citus, whose INSERT ... SELECT into a distributed table would
+    run as a COPY that row-level security refuses, the INSERT and then the COMMIT."""
     connection = await session.connection()
     if not events or on_citus(connection):
         await append(

@@ -511,10 +511,11 @@ def _print(result: dict[str, Any]) -> int:
         "1.00",
     )
     status = 0
-    for limit, page in result["pages"].items():
+
+    def add_row(label: str, page: dict[str, Any]) -> None:
         rate = page["rows"] / page["seconds"]
         table.add_row(
-            f"OneRoster users?limit={limit}",
+            label,
             f"{page['rows']:,}",
             f"{page['requests']:,}",
             f"{page['seconds']:.3f}",
@@ -522,6 +523,9 @@ def _print(result: dict[str, Any]) -> int:
             f"{rate / raw_rate:.2f}x",
             f"{rate / same_rate:.2f}x",
         )
+
+    for limit, page in result["pages"].items():
+        add_row(f"OneRoster users?limit={limit}", page)
         if page["rows"] != raw["rows"]:
             console.print(
                 f"[red]limit {limit}: {page['rows']:,} users served, {raw['rows']:,} exported[/red]"
@@ -535,20 +539,9 @@ def _print(result: dict[str, Any]) -> int:
             )
             status = 1
     for label, page in result["floor"].items():
-        rate = page["rows"] / page["seconds"]
-        table.add_row(
-            f"floor: {label} (best of 3)",
-            f"{page['rows']:,}",
-            f"{page['requests']:,}",
-            f"{page['seconds']:.3f}",
-            f"{rate:,.0f}",
-            f"{rate / raw_rate:.2f}x",
-            f"{rate / same_rate:.2f}x",
-        )
+        add_row(f"floor: {label} (best of 3)", page)
         if page["objects"] != same["objects"] or page["rows"] != raw["rows"]:
-            console.print(
-                f"[red]floor, limit {limit}: the stored objects served are not the JSON export's[/red]"
-            )
+            console.print(f"[red]floor, {label}: the stored objects served are not the JSON export's[/red]")
             status = 1
     console.print(table)
     for label, page in result["floor"].items():
