@@ -113,6 +113,16 @@ def configure_database() -> None:
         op.execute(f"ALTER ROLE \"{role}\" SET {name} = '{value}'")
 
 
+def allow_triggers() -> None:
+    """From a migration's first statement, as :func:`distribute` sets them: triggers on distributed tables
+    (each fires within its row's shard group; the database's setting reaches new sessions only), and one
+    connection per worker (a table cannot be distributed after a parallel command, such as a new column's
+    DDL, in the same transaction). Nothing on plain PostgreSQL."""
+    if installed():
+        op.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+        op.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
+
+
 def distribute() -> None:
     """Distribute every tenant table by ``school_id`` (colocated) and make every global table a reference
     table; tables already distributed are left alone. No-op without Citus."""
@@ -121,8 +131,7 @@ def distribute() -> None:
     bind = op.get_bind()
     # This transaction's DDL and the shard copies over one connection per worker: Citus refuses a
     # reference table's creation after a parallel (multi-connection) command in the same transaction.
-    op.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
-    op.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
+    allow_triggers()
     configure_database()
     tenant, global_ = _tables(bind)
     if not tenant and not global_:

@@ -162,9 +162,14 @@ async def test_an_erased_pupil_is_a_tombstone_in_every_feed_and_nothing_else(
     assert erased["data"]["erasePerson"]["errors"] == [], erased
 
     roster, roster_next = await _roster_feed(client, school, token, since)
-    assert [(c["collection"], c["sourcedId"], c["status"], c["href"]) for c in roster] == [
-        ("users", _sourced_id(pupil), "deleted", None)
-    ]
+    parent = school.contacts["parent1"]  # linked to the pupil: its agents no longer name them
+    parent_href = f"http://testserver/schools/{school.slug}/ims/oneroster/v1p1/users/{_sourced_id(parent)}"
+    assert sorted((c["collection"], c["sourcedId"], c["status"], c["href"]) for c in roster) == sorted(
+        [
+            ("users", _sourced_id(pupil), "deleted", None),
+            ("users", _sourced_id(parent), "active", parent_href),
+        ]
+    )
     tombstones, learning_next = await _learning_feed(client, school, token, after)
     assert sorted((n["collection"], n["objectId"], n["pupilId"], n["status"]) for n in tombstones) == sorted(
         (n["collection"], n["objectId"], None, "deleted") for n in learned
@@ -177,7 +182,9 @@ async def test_an_erased_pupil_is_a_tombstone_in_every_feed_and_nothing_else(
     assert (await _roster_feed(client, other, elsewhere, other_since))[0] == []
     # roster.read alone: told of the person, not of their learning record.
     roster_only_sees, _ = await _roster_feed(client, school, roster_only, roster_only_since)
-    assert [c["collection"] for c in roster_only_sees] == ["users"]
+    assert [(c["collection"], c["sourcedId"]) for c in roster_only_sees] == [
+        (c["collection"], c["sourcedId"]) for c in roster
+    ]
 
 
 async def test_a_deleted_class_is_a_tombstone_in_the_roster_feed(

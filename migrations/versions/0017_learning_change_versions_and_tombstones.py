@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from migrations import citus, rls
+from migrations import changes, citus, rls
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -89,18 +89,8 @@ def _horizon(epoch: int, *, prepared: bool) -> str:
         $$"""  # noqa: S608 - the migration's own constants
 
 
-def _epoch() -> int:
-    """The constant migration 0015 put into the versions (its floor function is the snapshot's xmin plus it)."""
-    bind = op.get_bind()
-    return int(
-        bind.execute(
-            sa.text("SELECT roster_change_floor() - pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        ).scalar_one()
-    )
-
-
 def _replace_horizon(*, prepared: bool) -> None:
-    op.execute(_horizon(_epoch(), prepared=prepared))
+    op.execute(_horizon(changes.epoch(), prepared=prepared))
     if citus.installed():
         # On every node: the feed runs the horizon, and a OneRoster page's stamp the floor, in statements
         # routed to the worker holding the school's shards.
@@ -108,18 +98,8 @@ def _replace_horizon(*, prepared: bool) -> None:
         op.execute("SELECT create_distributed_function('roster_change_floor()')")
 
 
-def _allow_triggers() -> None:
-    """On Citus, as ``citus.distribute()`` sets them, from the migration's first statement: triggers on
-    distributed tables (each fires within its row's shard group; the database's setting, migration 0016,
-    reaches new sessions only), and one connection per worker (a table cannot be distributed after a
-    parallel command, here the new columns' DDL, in the same transaction). Nothing on plain PostgreSQL."""
-    if citus.installed():
-        op.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
-        op.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
-
-
 def upgrade() -> None:
-    _allow_triggers()
+    citus.allow_triggers()
     for table in LEARNING:
         op.add_column(
             table, sa.Column("changed_version", sa.BigInteger(), server_default=sa.text("0"), nullable=False)
@@ -199,7 +179,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _allow_triggers()
+    citus.allow_triggers()
     for table, *_ in TOMBSTONED:
         op.execute(f'DROP TRIGGER record_change_tombstone ON "{table}"')
     op.execute("DROP FUNCTION record_change_tombstone()")

@@ -1,0 +1,288 @@
+"""The change feed follows what an object shows (issue 14, migration 0028): a person is served again when
+their account's username, their links, a linked person's sourcedId or status, or the school's org
+changes, and a class when its terms or the org change, though none of those is the person's or class's
+own row. A partner syncing by the feed then fetches the object and finds the change. A re-import that
+changes nothing serves nothing. Over HTTP with partner tokens, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from graph.core.relay import to_global_id
+from tenants.context import bind
+from tests.factories.partners import PartnerFactory, fetch_token, oauth_client
+from tests.factories.roster import enrol, klass, oneroster, upload, user
+from tests.factories.schools import SchoolData, SchoolFactory, gql, login
+from tests.test_partners import approved, partners, reader, roster_url  # noqa: F401 - fixtures
+from tests.test_roster_import import UPNS
+
+SET_ORG = "mutation($o: String!) { setRosterOrg(input: {orgSourcedId: $o}) { errors { code } } }"
+
+
+def sourced(row: Any) -> str:
+    return str(getattr(row, "source_id", None) or getattr(row, "external_id", None) or row.id)
+
+
+async def read_on(
+    client: httpx.AsyncClient, school: SchoolData, since: str
+) -> tuple[set[tuple[str, str]], str]:
+    """Every (collection, sourcedId) the feed serves after ``since``, and where it stopped."""
+    served: set[tuple[str, str]] = set()
+    while True:
+        response = await client.get(roster_url(school, "changes"), params={"since": since, "limit": "100"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        served |= {(c["collection"], c["sourcedId"]) for c in body["changes"]}
+        if body["next"] == since:
+            return served, since
+        since = body["next"]
+
+
+async def as_admin(
+    client: httpx.AsyncClient, school: SchoolData, query: str, variables: dict[str, Any]
+) -> Any:
+    """A school admin's mutation (the partner's token set aside for it); its payload, checked for errors."""
+    partner = client.headers.pop("authorization")
+    try:
+        body = await gql(
+            client, school.slug, query, variables, token=await login(client, school.slug, "admin")
+        )
+    finally:
+        client.headers["authorization"] = partner
+    payload = next(iter(body["data"].values()))
+    assert payload["errors"] == [], body
+    return payload
+
+
+async def user_object(client: httpx.AsyncClient, school: SchoolData, row: Any) -> dict[str, Any]:
+    response = await client.get(roster_url(school, f"users/{sourced(row)}"))
+    assert response.status_code == 200, response.text
+    obj: dict[str, Any] = response.json()["user"]
+    return obj
+
+
+def agents(obj: dict[str, Any]) -> list[str]:
+    return [a["sourcedId"] for a in obj["agents"]]
+
+
+async def test_a_new_account_serves_its_person_with_the_username(
+    reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
+) -> None:
+    """LL 10.2: a pupil given an account (createAccount) is served again, and their object has the
+    username; no one else is."""
+    school, client = reader
+    _, since = await read_on(client, school, "0")
+    pupil = school.pupils["pupil3"]  # the factory gives pupil3 no account
+    assert (await user_object(client, school, pupil))["username"] == ""
+    await as_admin(
+        client,
+        school,
+        "mutation($i: CreateAccountInput!) { createAccount(input: $i) { errors { code } } }",
+        {"i": {"personId": to_global_id("Pupil", pupil.id), "username": "pat.three"}},
+    )
+    served, _ = await read_on(client, school, since)
+    assert served == {("users", sourced(pupil))}
+    assert (await user_object(client, school, pupil))["username"] == "pat.three"
+
+
+async def test_linking_and_unlinking_a_contact_serves_both_ends(
+    reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
+) -> None:
+    """A contact linked to a pupil (linkContact), the link's relationship changed, then unlinked: each
+    time the pupil and the contact are served again, and their objects' agents and the contact's role
+    show the link as it now is."""
+    school, client = reader
+    _, since = await read_on(client, school, "0")
+    pupil, contact = school.pupils["pupil2"], school.contacts["parent1"]
+    link = {"contactId": to_global_id("Contact", contact.id), "pupilId": to_global_id("Pupil", pupil.id)}
+    before = agents(await user_object(client, school, contact))
+    assert sourced(pupil) not in before
+
+    await as_admin(
+        client,
+        school,
+        "mutation($i: LinkContactInput!) { linkContact(input: $i) { errors { code } } }",
+        {"i": link},
+    )
+    served, since = await read_on(client, school, since)
+    assert served == {("users", sourced(pupil)), ("users", sourced(contact))}
+    assert sorted(agents(await user_object(client, school, contact))) == sorted([*before, sourced(pupil)])
+    assert sourced(contact) in agents(await user_object(client, school, pupil))
+    assert (await user_object(client, school, contact))["role"] == "parent"
+
+    # The same link again as guardian (the link's relationship updated): the contact's role follows.
+    await as_admin(
+        client,
+        school,
+        "mutation($i: LinkContactInput!) { linkContact(input: $i) { errors { code } } }",
+        {"i": {**link, "relationship": "GUARDIAN"}},
+    )
+    served, since = await read_on(client, school, since)
+    assert served == {("users", sourced(pupil)), ("users", sourced(contact))}
+    assert (await user_object(client, school, contact))["role"] == "guardian"
+
+    await as_admin(
+        client,
+        school,
+        "mutation($i: UnlinkContactInput!) { unlinkContact(input: $i) { errors { code } } }",
+        {"i": link},
+    )
+    served, _ = await read_on(client, school, since)
+    assert served == {("users", sourced(pupil)), ("users", sourced(contact))}
+    assert agents(await user_object(client, school, contact)) == before
+    assert (await user_object(client, school, contact))["role"] == "parent"
+    assert sourced(contact) not in agents(await user_object(client, school, pupil))
+
+
+async def test_a_pupil_leaving_serves_their_contacts(
+    reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
+) -> None:
+    """LL 11.1: a leaver (deactivatePupil) is served as tobedeleted, and their parent is served again:
+    the parent's agents no longer name them."""
+    school, client = reader
+    _, since = await read_on(client, school, "0")
+    pupil, parent = school.pupils["pupil1"], school.contacts["parent1"]
+    assert sourced(pupil) in agents(await user_object(client, school, parent))
+    await as_admin(
+        client,
+        school,
+        "mutation($i: DeactivatePupilInput!) { deactivatePupil(input: $i) { errors { code } } }",
+        {"i": {"pupilId": to_global_id("Pupil", pupil.id)}},
+    )
+    served, _ = await read_on(client, school, since)
+    assert served == {("users", sourced(pupil)), ("users", sourced(parent))}
+    assert sourced(pupil) not in agents(await user_object(client, school, parent))
+
+
+async def test_the_schools_org_serves_every_person_and_class(
+    reader: tuple[SchoolData, httpx.AsyncClient],  # noqa: F811 - the fixture
+) -> None:
+    """setRosterOrg: every person's orgs and every class's school name the org, so each is served again
+    and shows it."""
+    school, client = reader
+    _, since = await read_on(client, school, "0")
+    for org in ("org-elsewhere", "org-renamed"):  # set, then changed
+        await as_admin(client, school, SET_ORG, {"o": org})
+        served, since = await read_on(client, school, since)
+        users = (await client.get(roster_url(school, "users?limit=1000"))).json()["users"]
+        classes = (await client.get(roster_url(school, "classes?limit=1000"))).json()["classes"]
+        every = {("users", u["sourcedId"]) for u in users} | {("classes", c["sourcedId"]) for c in classes}
+        assert served == every
+        assert {o["sourcedId"] for u in users for o in u["orgs"]} == {org}
+        assert {c["school"]["sourcedId"] for c in classes} == {org}
+    await as_admin(client, school, SET_ORG, {"o": "org-renamed"})  # the same again: nothing changed
+    assert (await read_on(client, school, since))[0] == set()
+
+
+SESSIONS = [
+    {"sourcedId": "y1", "title": "2026/27", "type": "schoolYear", "startDate": "2026-09-01",
+     "endDate": "2027-07-31", "schoolYear": "2027"},
+    {"sourcedId": "y2", "title": "2027/28", "type": "schoolYear", "startDate": "2027-09-01",
+     "endDate": "2028-07-31", "schoolYear": "2028"},
+]  # fmt: skip
+ENROLLMENTS = [enrol("e-t1", "c1", "t1", "teacher"), enrol("e-p1", "c1", "p1"), enrol("e-p2", "c2", "p2")]
+
+
+def _users(agents: str) -> list[dict[str, str]]:
+    return [
+        user("t1", "teacher", "Tina", "Teach", email="tina@school.example"),
+        *(user(p, "student", f"Pat{p}", "Pupil", user_ids=f"{{UPN:{UPNS[p]}}}") for p in ("p1", "p2")),
+        user("m1", "parent", "Mo", "Parent", email="mo@home.example", agents=agents),
+    ]
+
+
+def _classes(terms: str) -> list[dict[str, str]]:
+    return [klass("c1", "Class 9X", terms=terms), klass("c2", "Class 9Y", terms="y1")]
+
+
+def _package(*, terms: str, agents: str = "p1") -> bytes:
+    return oneroster(
+        users=_users(agents), classes=_classes(terms), sessions=SESSIONS, enrollments=ENROLLMENTS
+    )
+
+
+async def test_an_import_serves_what_it_changed_and_nothing_when_it_changes_nothing(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    partners: PartnerFactory,  # noqa: F811 - the fixture
+) -> None:
+    """LL 10.2: a school admin's roster import (importRoster). The same package again serves nothing; a
+    class moved to another term is served with its new terms; a parent's agents changed in users.csv
+    serves the parent and both pupils (the one linked and the one unlinked)."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
+    first = await upload(client, school.slug, admin, _package(terms="y1"))
+    assert first["data"]["importRoster"]["errors"] == [], first
+    partner = await approved(partners, school)
+    async with oauth_client(client, partner) as oauth:
+        client.headers["authorization"] = f"Bearer {(await fetch_token(oauth, school))['access_token']}"
+    _, since = await read_on(client, school, "0")
+
+    async def imported(package: bytes) -> set[tuple[str, str]]:
+        nonlocal since
+        client.headers["authorization"], partner_token = f"Bearer {admin}", client.headers["authorization"]
+        body = await upload(client, school.slug, admin, package)
+        client.headers["authorization"] = partner_token
+        assert body["data"]["importRoster"]["errors"] == [], body
+        served, since = await read_on(client, school, since)
+        return served
+
+    assert await imported(_package(terms="y1")) == set()
+    assert await imported(_package(terms="y2")) == {("classes", "c1")}
+    c1 = (await client.get(roster_url(school, "classes/c1"))).json()["class"]
+    assert [t["sourcedId"] for t in c1["terms"]] == ["y2"]
+    assert await imported(_package(terms="y2", agents="p2")) == {
+        ("users", "m1"),
+        ("users", "p1"),
+        ("users", "p2"),
+    }
+    m1 = (await client.get(roster_url(school, "users/m1"))).json()["user"]
+    assert [a["sourcedId"] for a in m1["agents"]] == ["p2"]
+    without_parent = oneroster(
+        users=[u for u in _users("p2") if u["sourcedId"] != "m1"],
+        classes=_classes("y2"),
+        sessions=SESSIONS,
+        enrollments=ENROLLMENTS,
+    )
+    # The parent has left (missing from a bulk file): served as tobedeleted, and the pupil they were
+    # linked to is served again without them.
+    assert await imported(without_parent) == {("users", "m1"), ("users", "p2")}
+    p2 = (await client.get(roster_url(school, "users/p2"))).json()["user"]
+    assert p2["agents"] == []
+
+
+async def test_a_term_leaving_serves_its_classes(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    partners: PartnerFactory,  # noqa: F811 - the fixture
+    engine: AsyncEngine,
+) -> None:
+    """A term deactivated while classes still name it (no operation of the product does that alone today:
+    an import that drops a term also moves its classes, which the test above covers; so the test writes
+    the term as the runtime role, as an operation would, and what is under test is the database's
+    trigger): its classes are served again, without the term."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
+    assert (await upload(client, school.slug, admin, _package(terms="y1")))["data"]["importRoster"][
+        "errors"
+    ] == []
+    partner = await approved(partners, school)
+    async with oauth_client(client, partner) as oauth:
+        client.headers["authorization"] = f"Bearer {(await fetch_token(oauth, school))['access_token']}"
+    _, since = await read_on(client, school, "0")
+    async with AsyncSession(engine) as session, session.begin():
+        await bind(session, [school.id])
+        await session.execute(
+            text("UPDATE terms SET active = false WHERE school_id = :s AND source_id = 'y1'"),
+            {"s": school.id},
+        )
+    served, _ = await read_on(client, school, since)
+    assert served == {("classes", "c1"), ("classes", "c2")}
+    classes = (await client.get(roster_url(school, "classes"))).json()["classes"]
+    assert {c["sourcedId"]: c["terms"] for c in classes} == {"c1": [], "c2": []}
