@@ -11,7 +11,7 @@ field, that has neither: default deny.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, cast
 
@@ -51,9 +51,7 @@ def refusal(
     pending = _pending(principal)
     if pending is not None and not exempt:
         return PENDING_MESSAGES[pending], {"code": "FORBIDDEN", "reason": pending}
-    subject = getattr(source, "row", None)
-    if subject is None:
-        subject = context.tenant
+    subject = _subject(source, context)
     if policy(principal, subject):
         return None
     if policy.lrs_agreement and getattr(principal, "lrs_pending", False) and policy.check(principal, subject):
@@ -62,6 +60,22 @@ def refusal(
             "reason": "LRS_AGREEMENT_NOT_ACCEPTED",
         }
     return f"Not allowed: only {policy.who}.", {"code": "FORBIDDEN"}
+
+
+def admits_all(
+    policy: Policy, principal: Any, sources: Iterable[Any], context: Any, *, exempt: bool = False
+) -> bool:
+    """Whether :func:`refusal` is None for every one of ``sources`` (the objects of one kind a field is
+    asked about): the caller and their account's state are asked once, the policy about each object."""
+    if principal is None or (_pending(principal) is not None and not exempt):
+        return False
+    return all(policy(principal, _subject(source, context)) for source in sources)
+
+
+def _subject(source: Any, context: Any) -> Any:
+    """What a policy is asked about: the row the field's object wraps; for a root field, the tenant."""
+    subject = getattr(source, "row", None)
+    return context.tenant if subject is None else subject
 
 
 PENDING_MESSAGES = {

@@ -143,25 +143,27 @@ async def test_class_view_checks_each_guarded_field_once(
 ) -> None:
     """The class view's ladder with its rungs stays on the executor's direct path (graph/execution.py;
     the compiled class view completes the ladder through it): ``Ladder.rungs`` is planned as a fetch, so
-    each guarded field's policy is asked exactly once (the root field, ``ClassProgress.group``,
-    ``ClassProgress.ladder`` and ``Group.name``), not again for a fall-back to graphql-core."""
+    each policy is asked exactly once about each kind of object (the root field's; ``ClassProgress.group``
+    and ``ClassProgress.ladder``, one policy about the class, asked once for both; ``Group.name``'s about
+    the group), not again for a fall-back to graphql-core."""
     school = await factory.school()
     token = await login(client, school.slug, "teacher1")
     ladder = starter("Y4-MATHS")
     variables = {"group": to_global_id("Group", school.groups["A"].id), "ladder": ladder.gid}
     await gql(client, school.slug, CLASS_LADDER_QUERY, variables, token=token)  # warm-up: reference data
     asked: list[str] = []
-    ask = permissions.refusal
+    for name in ("refusal", "admits_all"):  # a field's policy, asked about one object or all of a kind
+        ask = getattr(permissions, name)
 
-    def counted(policy: Any, *args: Any, **kwargs: Any) -> Any:
-        asked.append(policy.name)
-        return ask(policy, *args, **kwargs)
+        def counted(policy: Any, *args: Any, ask: Any = ask, **kwargs: Any) -> Any:
+            asked.append(policy.name)
+            return ask(policy, *args, **kwargs)
 
-    monkeypatch.setattr(permissions, "refusal", counted)
+        monkeypatch.setattr(permissions, name, counted)
     body = await gql(client, school.slug, CLASS_LADDER_QUERY, variables, token=token)
     assert "errors" not in body, body["errors"]
     assert [r["code"] for r in body["data"]["classProgress"]["ladder"]["rungs"]] == ladder.rung_codes
-    assert len(asked) == 4, asked
+    assert asked == ["staff", "group_progress", "group_or_roster_read"]
 
 
 LADDERS = "{ ladders(first: 100) { edges { node { code } } } }"

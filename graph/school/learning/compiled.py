@@ -173,7 +173,10 @@ def _plan(field: GraphQLField, node: FieldNode) -> _Plan | None:
                 pupil_entries.append((_key(leaf), value))
             progress_entries.append((_key(child), ("pupil", tuple(pupil_entries))))
         pupils = tuple(progress_entries)
-    return _Plan(ClassJsonShape(group, pupils), tuple(keys), ladder, tuple(checks))
+    # One check per policy and kind of object: the fields a policy guards on one object are admitted or
+    # refused together (a policy is a function of the caller and the object), so a class of 30 asks each
+    # pupil's policy once, not once per field.
+    return _Plan(ClassJsonShape(group, pupils), tuple(keys), ladder, tuple(dict.fromkeys(checks)))
 
 
 _PLANS: dict[int, tuple[FieldNode, _Plan | None]] = {}
@@ -220,18 +223,19 @@ class _Subjects(dict[str, list[Any]]):
 
 def _admits(checks: Iterable[_Check], subjects: dict[str, list[Any]], context: Any) -> bool:
     """Whether every check admits the caller for every object of its kind, asked as the general path asks
-    (:func:`graph.permissions.refusal`, the object as the ``row`` of its GraphQL object). A policy that
+    (:func:`graph.permissions.admits_all`: no :func:`~graph.permissions.refusal`, the object as the ``row``
+    of its GraphQL object). A policy that
     reads more of an object than the statement returned (its id) cannot be decided here: not admitted."""
     principal = context.principal
-    for check in checks:
-        for subject in subjects[check.subject]:
-            try:
-                refused = permissions.refusal(check.policy, principal, subject, context, exempt=check.exempt)
-            except AttributeError:
-                return False
-            if refused is not None:
-                return False
-    return True
+    try:
+        return all(
+            permissions.admits_all(
+                check.policy, principal, subjects[check.subject], context, exempt=check.exempt
+            )
+            for check in checks
+        )
+    except AttributeError:
+        return False
 
 
 def _id_argument(value: Any, kind: str) -> uuid.UUID | None:
