@@ -149,6 +149,7 @@ class Contact(SQLModel, table=True):
     active: bool = True
     source_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = created_at()
+    updated_at: datetime | None = timestamp()
     changed_version: int | None = change_version()
 
 

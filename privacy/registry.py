@@ -283,7 +283,7 @@ TABLES: tuple[TableEntry, ...] = (
     ),
     entry(
         "contacts", C, links=(Link("id", C, DELETE),),
-        operational="school_id active created_at changed_version",
+        operational="school_id active created_at updated_at changed_version",
         identifier="id title forename preferred_forename surname source_id",
         contact="email phone",
     ),

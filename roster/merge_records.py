@@ -176,7 +176,7 @@ class RecordSteps(MergeState):
             MATCH.c.active_row,
             s.kind == kind,
             s.sourced_id == MATCH.c.sourced_id,
-            stamp={} if kind == "CONTACT" else {"updated_at": self.now},
+            stamp={"updated_at": self.now},
         )
         counts.unchanged = await self._unchanged(MATCH, counts.update, kind)
         counts.deactivate = await self._people_leaving(kind, bulk=mode == BULK)
@@ -275,14 +275,11 @@ class RecordSteps(MergeState):
         """Leavers: tobedeleted rows, and in bulk the MIS's records the file no longer has. Each is kept in
         LEFT (their accounts are disabled last). The importer's own staff record is never deactivated."""
         model, school = PERSON_MODELS[kind], self.school_id
-        leave: dict[str, Any] = {"active": False}
+        leave: dict[str, Any] = {"active": False, "updated_at": self.now}
         if kind != "CONTACT":
-            leave |= {
-                "date_of_leaving": case(
-                    (model.date_of_leaving <= self.today, model.date_of_leaving), else_=literal(self.today)
-                ),
-                "updated_at": self.now,
-            }
+            leave["date_of_leaving"] = case(
+                (model.date_of_leaving <= self.today, model.date_of_leaving), else_=literal(self.today)
+            )
         own = self.importer_staff_id if kind == "STAFF" else None
         managed = col(model.source_id).is_not(None)
         count = 0

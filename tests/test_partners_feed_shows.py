@@ -2,16 +2,19 @@
 their account's username, their links, a linked person's sourcedId or status, or the school's org
 changes, and a class when its terms or the org change, though none of those is the person's or class's
 own row. A partner syncing by the feed then fetches the object and finds the change. A re-import that
-changes nothing serves nothing. Over HTTP with partner tokens, on real PostgreSQL."""
+changes nothing serves nothing. And OneRoster's own delta (``filter=dateLastModified>...``) serves every
+person an import edited, contacts included. Over HTTP with partner tokens, on real PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from common.clock import FixedClock
 from graph.core.relay import to_global_id
 from tenants.context import bind
 from tests.factories.partners import PartnerFactory, fetch_token, oauth_client
@@ -286,3 +289,41 @@ async def test_a_term_leaving_serves_its_classes(
     assert served == {("classes", "c1"), ("classes", "c2")}
     classes = (await client.get(roster_url(school, "classes"))).json()["classes"]
     assert {c["sourcedId"]: c["terms"] for c in classes} == {"c1": [], "c2": []}
+
+
+async def test_a_date_last_modified_filter_serves_every_person_an_import_edited(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    partners: PartnerFactory,  # noqa: F811 - the fixture
+    clock: FixedClock,
+) -> None:
+    """OneRoster's own delta: ``filter=dateLastModified>'T'`` after an import an hour later serves exactly
+    the persons it edited, a parent (a contact) as well as a pupil (contacts had no ``updated_at`` until
+    migration 0030: an edited parent kept the date it was made)."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
+    first = await upload(client, school.slug, admin, _package(terms="y1"))
+    assert first["data"]["importRoster"]["errors"] == [], first
+    since = clock.now() + timedelta(minutes=30)
+    clock.advance(timedelta(hours=1))
+    users = _users("p1")
+    for row in users:
+        if row["sourcedId"] == "m1":
+            row["email"] = "mo.new@home.example"
+        if row["sourcedId"] == "p1":
+            row["givenName"] = "Patricia"
+    package = oneroster(users=users, classes=_classes("y1"), sessions=SESSIONS, enrollments=ENROLLMENTS)
+    second = await upload(client, school.slug, await login(client, school.slug, "admin"), package)
+    assert second["data"]["importRoster"]["errors"] == [], second
+
+    partner = await approved(partners, school)
+    async with oauth_client(client, partner) as oauth:
+        client.headers["authorization"] = f"Bearer {(await fetch_token(oauth, school))['access_token']}"
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    response = await client.get(roster_url(school, "users"), params={"filter": f"dateLastModified>'{stamp}'"})
+    assert response.status_code == 200, response.text
+    changed = {u["sourcedId"]: u for u in response.json()["users"]}
+    assert set(changed) == {"m1", "p1"}
+    assert changed["m1"]["email"] == "mo.new@home.example"
+    assert changed["m1"]["dateLastModified"] == clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")

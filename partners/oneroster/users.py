@@ -185,7 +185,7 @@ BRANCHES: tuple[Branch, ...] = (
         _contact_role,
         lambda: func.coalesce(Contact.email, ""),
         lambda: func.coalesce(Contact.phone, ""),
-        lambda: iso_timestamp(Contact.created_at),
+        lambda: _modified(Contact),
         (PupilContact.contact_id, PupilContact.pupil_id, Pupil),
         tuple(sorted({*CONTACT_ROLES.values(), "guardian"})),
     ),
