@@ -60,7 +60,7 @@ def _recording_class(sent: list[str]) -> type[asyncpg.Connection]:
     class Recording(asyncpg.Connection):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._transport = _RecordingTransport(self._transport, sent)  # type: ignore[has-type]
+            self._transport = _RecordingTransport(self._transport, sent)
 
         async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 - asyncpg's own signature
             if not args:
