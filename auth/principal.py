@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.access_tokens import AccessClaims
 from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
-from common.begin import execute_beginning
 from common.prepared import Prepared
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.platform import SuperUser
@@ -376,8 +375,7 @@ async def enter_school_as(
             roles[0] if len(roles) == 1 else None,
             slug,
         )
-    # BEGIN travels with this, the transaction's first statement, where it can (common.begin).
-    found_row = (await execute_beginning(connection, _ENTER_SQL, values)).one_or_none()
+    found_row = (await connection.exec_driver_sql(_ENTER_SQL, values)).one_or_none()
     if found_row is None:
         return None, None
     row: tuple[Any, ...] = tuple(found_row)

@@ -17,7 +17,6 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.recorder import _INSERTED, Actor, Event, append, append_and_commit
-from common.begin import begin_message
 from common.clock import FixedClock
 from common.settings import Settings
 from graph.core.relay import to_global_id
@@ -36,32 +35,12 @@ RENAME = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { co
 SYSTEM = Actor("SYSTEM")
 
 
-class _RecordingTransport:
-    """The connection's socket as :mod:`common.begin` sees it: notes the BEGIN it writes before a
-    transaction's first statement (``BEGIN+``, in ``sent``), writes it all the same."""
-
-    def __init__(self, transport: Any, sent: list[str]) -> None:
-        self._transport, self._sent = transport, sent
-
-    def write(self, data: bytes) -> None:
-        if data == begin_message("BEGIN;"):
-            self._sent.append("BEGIN+")
-        self._transport.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
 def _recording_class(sent: list[str]) -> type[asyncpg.Connection]:
     """An asyncpg connection class that notes in ``sent`` the simple-protocol messages it sends (BEGIN,
     COMMIT, ROLLBACK and what :func:`common.commit.commit_with` sends; statements with parameters go by the
-    extended protocol), and ``BEGIN+`` for a BEGIN written in front of a transaction's first statement."""
+    extended protocol)."""
 
     class Recording(asyncpg.Connection):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._transport = _RecordingTransport(self._transport, sent)
-
         async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 - asyncpg's own signature
             if not args:
                 sent.append(query)
@@ -98,8 +77,7 @@ async def test_a_request_s_entries_and_its_commit_are_one_message(
     recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
 ) -> None:
     """LRS 5.1: a mutation's entry is committed with the mutation, in the same message as its COMMIT (no
-    COMMIT of its own follows), and the connection's next request begins a transaction of its own (its
-    BEGIN written in front of its first statement: common/begin.py, tests/test_begin_with_statement.py)."""
+    COMMIT of its own follows), and the connection's next request begins a transaction of its own."""
     engine, sent = recording
     school = await factory.school(pupils_per_group=1)
     group = to_global_id("Group", school.groups["A"].id)
@@ -111,7 +89,7 @@ async def test_a_request_s_entries_and_its_commit_are_one_message(
                 client, school.slug, RENAME, {"i": {"groupId": group, "name": name}}, token=token
             )
             assert answer["data"]["updateGroup"]["errors"] == []
-    assert [_kind(m) for m in sent] == ["BEGIN+", APPEND, "BEGIN+", APPEND], sent
+    assert [_kind(m) for m in sent] == ["BEGIN", APPEND, "BEGIN", APPEND], sent
     found = await entries(runtime.engine, school.id, "mutation.updateGroup")
     assert [(e.outcome, e.target_id, e.request_id is not None) for e in found] == [
         ("SUCCESS", school.groups["A"].id, True)
