@@ -113,6 +113,10 @@ class _DirectLine:
         try:
             handler.stream.write(line + handler.terminator)
             handler.flush()
+        except RecursionError:  # as StreamHandler.emit
+            raise
+        except Exception:  # a stream that fails is reported as logging reports it, never raised
+            handler.handleError(logging.makeLogRecord({"name": _REQUEST_LOGGER, "msg": line}))
         finally:
             handler.release()
         return True

@@ -122,3 +122,21 @@ def test_the_console_format_has_no_direct_line() -> None:
         root.setLevel(level)
         logging.getLogger("uvicorn.access").disabled = disabled
         structlog.reset_defaults()
+
+
+def test_a_stream_that_fails_is_reported_as_logging_reports_it(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As StreamHandler.emit: the failure goes to the handler's handleError, the request goes on."""
+    _configure(stream)
+    direct = server.logs._direct
+    assert direct is not None and direct.applies()
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(direct.handler, "handleError", reported.append)
+
+    def broken(text: str) -> int:
+        raise BrokenPipeError("the reader went away")
+
+    monkeypatch.setattr(stream, "write", broken)
+    _log()
+    assert [json.loads(r.getMessage())["request_id"] for r in reported] == ["req-1"]
