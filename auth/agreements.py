@@ -72,16 +72,6 @@ def accepted_by(
 ) -> ColumnElement[bool]:
     """The account accepted the document itself, or (``child``: a pupil under 13) someone accepted it on the
     pupil's behalf."""
-    own = exists(
-        select(DocumentAcceptance.id)
-        .where(
-            in_school(DocumentAcceptance, school_id),
-            DocumentAcceptance.document_id == document_id,
-            DocumentAcceptance.account_id == account_id,
-            DocumentAcceptance.on_behalf_of_pupil_id.is_(None),  # type: ignore[union-attr]
-        )
-        .correlate_except(DocumentAcceptance)
-    )
     for_child = exists(
         select(DocumentAcceptance.id)
         .where(
@@ -91,35 +81,60 @@ def accepted_by(
         )
         .correlate_except(DocumentAcceptance)
     )
+    own = accepted_by_itself(document_id, school_id, account_id)
     return or_(and_(child, for_child), and_(~child, own))
 
 
+def accepted_by_itself(document_id: Any, school_id: Any, account_id: Any) -> ColumnElement[bool]:
+    """The account accepted the document itself (what :func:`accepted_by` asks of anyone but a pupil under
+    13)."""
+    return exists(
+        select(DocumentAcceptance.id)
+        .where(
+            in_school(DocumentAcceptance, school_id),
+            DocumentAcceptance.document_id == document_id,
+            DocumentAcceptance.account_id == account_id,
+            DocumentAcceptance.on_behalf_of_pupil_id.is_(None),  # type: ignore[union-attr]
+        )
+        .correlate_except(DocumentAcceptance)
+    )
+
+
 def _pending(
-    kinds: tuple[str, ...], school_id: Any, account: Any, now: Any, born_after: Any
+    kinds: tuple[str, ...], school_id: Any, account: Any, now: Any, born_after: Any, role: str | None
 ) -> ColumnElement[bool]:
     document = aliased(PolicyDocument)
-    child = and_(account.role == "PUPIL", under_13(account.pupil_id, school_id, born_after))
+    if role is None or role == "PUPIL":
+        child = and_(account.role == "PUPIL", under_13(account.pupil_id, school_id, born_after))
+        accepted = accepted_by(document.id, school_id, account.id, account.pupil_id, child)
+    else:
+        # An account known to be of another role is never a pupil under 13: what accepted_by asks of it.
+        accepted = accepted_by_itself(document.id, school_id, account.id)
     return exists(
         select(document.id).where(
             # One equality per kind rather than an expanding IN: the principal's statement is then sent
             # exactly as compiled, with no per-request expansion of its parameters.
             or_(*(document.kind == kind for kind in kinds)),
             current_document(document, now),
-            ~accepted_by(document.id, school_id, account.id, account.pupil_id, child),
+            ~accepted,
         )
     )
 
 
 def policies_pending(
-    school_id: Any, now: Any, born_after: Any, account: Any = Account
+    school_id: Any, now: Any, born_after: Any, account: Any = Account, role: str | None = None
 ) -> ColumnElement[bool]:
-    """The account owes its acceptance of a current user policy (LL 3.1)."""
-    return _pending(USER_POLICIES, school_id, account, now, born_after)
+    """The account owes its acceptance of a current user policy (LL 3.1). ``role``: the account's role when
+    the statement is only for accounts of that role (the principal's per-role statements), else None."""
+    return _pending(USER_POLICIES, school_id, account, now, born_after, role)
 
 
-def lrs_pending(school_id: Any, now: Any, born_after: Any, account: Any = Account) -> ColumnElement[bool]:
-    """The account has not accepted the current LRS user agreement (LRS 1.1): no ULN or learner record."""
-    return _pending((LRS_AGREEMENT,), school_id, account, now, born_after)
+def lrs_pending(
+    school_id: Any, now: Any, born_after: Any, account: Any = Account, role: str | None = None
+) -> ColumnElement[bool]:
+    """The account has not accepted the current LRS user agreement (LRS 1.1): no ULN or learner record.
+    ``role`` as for :func:`policies_pending`."""
+    return _pending((LRS_AGREEMENT,), school_id, account, now, born_after, role)
 
 
 def terms_pending(school_id: Any, now: Any) -> ColumnElement[bool]:

@@ -6,14 +6,15 @@ so every permission check is a cheap, synchronous set lookup. A scope of ``None`
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select
+from sqlalchemy import ARRAY, Select, and_, bindparam, case, cast, distinct, false, func, null, or_, select
+from sqlalchemy import UUID as SA_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.access_tokens import AccessClaims
@@ -114,13 +115,19 @@ class Principal:
         return (self.role.value,)
 
 
-def _principal_stmt() -> Select[Any]:
+def _principal_stmt(role: Role | None = None) -> Select[Any]:
     """The session's account with the row scopes of its role: ONE statement (built once, all bound).
 
     The scopes are correlated subqueries under ``CASE``, so PostgreSQL runs only those of the account's
     role: staff without school-wide access get the active groups they teach and those groups' pupils;
     a pupil the active groups they are in and those groups' teachers; a parent their linked children,
     and the children's active groups and teachers. Admins and school-wide staff need none.
+
+    With a ``role``, the statement reads only an account of that role (``accounts.role`` in its WHERE) and
+    holds only the ``CASE`` arms that can apply to it (the others' conditions are false for that role):
+    for such an account it answers exactly what the statement without a role answers, and PostgreSQL's
+    executor no longer sets up every other role's subqueries at each execution (``app_enter_school``,
+    migration 0029, runs it).
 
     Longer than a function should be, on purpose: it is one SQL statement, read whole, every branch beside
     the role it serves.
@@ -140,6 +147,15 @@ def _principal_stmt() -> Select[Any]:
 
     def array(column: Any, stmt: Select[Any]) -> Any:
         return stmt.add_columns(func.array_agg(distinct(column))).correlate(Account).scalar_subquery()
+
+    def of(*roles: Role) -> bool:
+        """An arm for accounts of ``roles`` belongs in this statement."""
+        return role is None or role in roles
+
+    def arms(*whens: tuple[bool, Any, Any]) -> Any:
+        """``CASE`` of the arms that belong; NULL (a ``uuid[]``) when none does."""
+        kept = [(condition, value) for belongs, condition, value in whens if belongs]
+        return case(*kept) if kept else cast(null(), ARRAY(SA_UUID))
 
     taught = and_(in_school(GroupTeacher, school), GroupTeacher.staff_id == Account.staff_id)
     taught_groups = array(
@@ -188,6 +204,13 @@ def _principal_stmt() -> Select[Any]:
     )
     taught_scope = and_(Account.role == Role.STAFF.value, Staff.pupil_access != "SCHOOL")
     family_scope = or_(Account.role == Role.PUPIL.value, Account.role == Role.PARENT.value)
+    staff, family_roles = of(Role.STAFF), of(Role.PUPIL, Role.PARENT)
+    consent: Any = (
+        case((Account.role == Role.PUPIL.value, own_consent_pending(school, Account.pupil_id)), else_=False)
+        if of(Role.PUPIL)
+        else false()
+    )
+    role_name = None if role is None else role.value
     stmt: Select[Any] = (
         select(
             Account.id,
@@ -200,16 +223,17 @@ def _principal_stmt() -> Select[Any]:
             Staff.pupil_access,
             Staff.pupil_access_reason,
             func.coalesce(Staff.active, Pupil.active, Contact.active, True),
-            case((taught_scope, taught_groups), (family_scope, family_groups)),
-            case((taught_scope, taught_pupils), (Account.role == Role.PARENT.value, children)),
-            case((family_scope, family_teachers)),
-            case(
-                (Account.role == Role.PUPIL.value, own_consent_pending(school, Account.pupil_id)), else_=False
+            arms((staff, taught_scope, taught_groups), (family_roles, family_scope, family_groups)),
+            arms(
+                (staff, taught_scope, taught_pupils),
+                (of(Role.PARENT), Account.role == Role.PARENT.value, children),
             ),
+            arms((family_roles, family_scope, family_teachers)),
+            consent,
             exists_super_user,
             terms_pending(school, now),
-            policies_pending(school, now, child_if_born_after),
-            lrs_pending(school, now, child_if_born_after),
+            policies_pending(school, now, child_if_born_after, role=role_name),
+            lrs_pending(school, now, child_if_born_after, role=role_name),
         )
         .join(
             AuthSession,
@@ -227,11 +251,51 @@ def _principal_stmt() -> Select[Any]:
             Account.status == "ACTIVE",
         )
     )
+    if role is not None:
+        stmt = stmt.where(Account.role == role.value)
     return stmt
 
 
 _PRINCIPAL = Prepared(_principal_stmt())
 """Compiled once per process (:mod:`common.prepared`): its cache key cost more than running it."""
+
+ACCOUNT_ROLES = (Role.SCHOOL_ADMIN, Role.STAFF, Role.PUPIL, Role.PARENT)
+"""The roles of accounts: each has its own statement in ``app_enter_school``."""
+
+FUNCTION_ARGUMENTS = {
+    "school_id": ("p_school_id", "uuid"),
+    "account_id": ("p_account_id", "uuid"),
+    "session_id": ("p_session_id", "uuid"),
+    "now": ("p_now", "timestamptz"),
+    "born_after": ("p_born_after", "date"),
+}
+"""The principal statement's parameters that a request gives (:func:`_params`), as ``app_enter_school``'s
+arguments (name, type), in its order; then ``p_role`` (text, which statement to try first) and ``p_slug``."""
+
+
+def function_statement(role: Role | None, dialect: Any) -> str:
+    """The principal's statement for accounts of ``role`` (None: every role) as ``app_enter_school``'s body
+    holds it: the text ``dialect`` compiles, each parameter a request gives written as the function's
+    argument, and each value the statement carries itself (a role's name, a document kind) as a constant.
+    tests/test_enter_school_function.py fails when the function no longer holds these texts."""
+    compiled = Prepared(_principal_stmt(role)).compiled_for(dialect)
+
+    def argument(match: re.Match[str]) -> str:
+        name = compiled.names[int(match.group(1)) - 1]
+        if name in FUNCTION_ARGUMENTS:
+            return FUNCTION_ARGUMENTS[name][0]
+        return _constant(compiled.fixed[name])
+
+    return re.sub(r"\$(\d+)", argument, compiled.sql)
+
+
+def _constant(value: Any) -> str:
+    """An SQL constant for a value the principal's statement carries (a role, a kind, a flag)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no constant for {value!r}")
 
 
 def _ids(values: list[uuid.UUID] | None) -> frozenset[uuid.UUID]:
@@ -267,9 +331,6 @@ async def load_principal(
     return None if row is None else _principal_of(tuple(row), school_id, session_id)
 
 
-_NO_CALLER = {"school_id": None, "account_id": None, "session_id": None, "now": None, "born_after": None}
-
-
 async def enter_school_as(
     session: AsyncSession, slug: str, claims: AccessClaims | None, now: datetime
 ) -> tuple[Tenant | None, Principal | None]:
@@ -277,10 +338,13 @@ async def enter_school_as(
     access token, :func:`auth.access_tokens.verify_access_token_of_its_school`) at that school: ONE round
     trip on plain PostgreSQL, where :func:`tenants.context.enter_school` and :func:`load_principal` were two.
 
-    The SQL function ``app_enter_school`` (migration 0024) resolves and binds the school exactly as
-    ``enter_school`` does and then runs the principal's own statement (its compiled text, its parameters:
-    tests/test_enter_school_function.py fails when they drift apart), after the binding, as PL/pgSQL runs
-    its statements in order. The principal is None when there are no claims, when the token is another
+    The SQL function ``app_enter_school`` (migration 0029) resolves and binds the school exactly as
+    ``enter_school`` does and then runs the principal's own statement (:func:`function_statement`: its
+    compiled text; tests/test_enter_school_function.py fails when they drift apart), after the binding, as
+    PL/pgSQL runs its statements in order. It first tries the statement of the role the token names
+    (``_principal_stmt(role)``, which sets up only that role's subqueries); when that finds no row (a
+    refused caller, or a role that is not the account's) it runs the statement of every role, so the answer
+    is the latter's in every case. The principal is None when there are no claims, when the token is another
     school's, when the school is not active (its request is refused anyway), and in every case
     :func:`load_principal` answers None (revoked, expired, disabled, a leaver). On Citus, whose binding must
     be ``SET LOCAL`` (ADR 19), the two functions run one after the other, as before.
@@ -298,14 +362,20 @@ async def enter_school_as(
             now=now,
         )
         return tenant, principal
-    compiled = _PRINCIPAL.compiled_for(connection.dialect)
-    params = (
-        _NO_CALLER if claims is None else _params(claims.school_id, claims.account_id, claims.session_id, now)
-    )
-    found = await connection.exec_driver_sql(
-        _enter_sql(len(compiled.names)), (*compiled.values(params), slug)
-    )
-    found_row = found.one_or_none()
+    if claims is None:
+        values: tuple[Any, ...] = (None, None, None, None, None, None, slug)
+    else:
+        roles = claims.roles
+        values = (
+            claims.school_id,
+            claims.account_id,
+            claims.session_id,
+            now,
+            born_after(now),
+            roles[0] if len(roles) == 1 else None,
+            slug,
+        )
+    found_row = (await connection.exec_driver_sql(_ENTER_SQL, values)).one_or_none()
     if found_row is None:
         return None, None
     row: tuple[Any, ...] = tuple(found_row)
@@ -315,11 +385,8 @@ async def enter_school_as(
     return tenant, _principal_of(row[5:], tenant.id, claims.session_id)
 
 
-@cache
-def _enter_sql(principal_parameters: int) -> str:
-    """The call of ``app_enter_school``: the principal statement's parameters, then the slug."""
-    placeholders = ", ".join(f"${n}" for n in range(1, principal_parameters + 2))
-    return f"SELECT * FROM app_enter_school({placeholders})"  # noqa: S608 - placeholders only
+_ENTER_SQL = "SELECT * FROM app_enter_school($1, $2, $3, $4, $5, $6, $7)"
+"""The call of ``app_enter_school`` (migration 0029): :data:`FUNCTION_ARGUMENTS`, the token's role, the slug."""
 
 
 def _principal_of(row: tuple[Any, ...], school_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:

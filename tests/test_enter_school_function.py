@@ -1,4 +1,4 @@
-"""``app_enter_school`` (migration 0024): a school request's tenant, binding and principal in one round trip
+"""``app_enter_school`` (migrations 0024, 0029): a school request's tenant, binding and principal in one round trip
 on plain PostgreSQL (auth.principal.enter_school_as). It must hold the principal's statement exactly as
 auth.principal runs it, and answer what the two separate statements answer (tenants.context.enter_school,
 then auth.principal.load_principal) for every role and every state that refuses a caller, on the very next
@@ -6,7 +6,7 @@ request: a revoked or expired session, a disabled account, a leaver, another sch
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.access_tokens import AccessClaims, verify_access_token_of_its_school
-from auth.principal import _PRINCIPAL, Principal, Role, enter_school_as, load_principal
+from auth.principal import (
+    ACCOUNT_ROLES,
+    FUNCTION_ARGUMENTS,
+    Principal,
+    Role,
+    enter_school_as,
+    function_statement,
+    load_principal,
+)
 from common.clock import FixedClock
 from server.runtime import Runtime
 from tenants.context import Tenant, enter_school
@@ -26,31 +34,31 @@ from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 pytestmark = pytest.mark.skipif(ON_CITUS, reason="Citus keeps the two statements (ADR 19)")
 
-_TYPES = {"BOOLEAN": "boolean", "VARCHAR": "text", "UUID": "uuid", "TIMESTAMP WITH TIME ZONE": "timestamptz"}
-_TYPES["DATE"] = "date"
 
-
-async def test_the_function_holds_the_principal_statement_auth_principal_runs(engine: AsyncEngine) -> None:
-    """When auth.principal's statement changes, this fails: write a migration that replaces
-    app_enter_school with the new text and the new parameter types (as 0024 did)."""
-    compiled = _PRINCIPAL.compiled_for(engine.sync_engine.dialect)
+async def test_the_function_holds_the_principal_statements_auth_principal_runs(engine: AsyncEngine) -> None:
+    """When auth.principal's statement changes (for any role), this fails: write a migration that replaces
+    app_enter_school with the new texts (``function_statement``) and arguments (as 0029 did)."""
+    dialect = engine.sync_engine.dialect
     async with engine.connect() as connection:
         found = await connection.execute(
             text(
-                "SELECT prosrc, array(SELECT format_type(t, NULL) FROM unnest(proargtypes) AS t) "
+                "SELECT prosrc, proargnames[1:pronargs], "
+                "array(SELECT format_type(t, NULL) FROM unnest(proargtypes) AS t) "
                 "FROM pg_proc WHERE proname = 'app_enter_school'"
             )
         )
-        source, arguments = found.one()
-    assert compiled.sql in source, "auth.principal's statement is not the one app_enter_school runs"
-    casts: dict[int, str] = {}
-    for number, cast in re.findall(
-        r"\$(\d+)::(BOOLEAN|VARCHAR|UUID|TIMESTAMP WITH TIME ZONE|DATE)\b", compiled.sql
-    ):
-        casts.setdefault(int(number), cast)
-    expected = [_TYPES[casts[n]] for n in range(1, len(compiled.names) + 1)] + ["text"]
-    assert [{"timestamp with time zone": "timestamptz"}.get(a, a) for a in arguments] == expected
-    assert compiled.names[3] == "school_id" and compiled.names[18] == "account_id"  # $4 and $19 in its body
+        source, names, types = found.one()  # one function of that name: no overload left behind
+    for role in (None, *ACCOUNT_ROLES):
+        statement = function_statement(role, dialect)
+        assert statement in source, f"app_enter_school does not run auth.principal's statement for {role}"
+        if role is not None:  # each role's statement is tried on that role's name
+            assert f"p_role = '{role.value}' THEN\n                RETURN QUERY" in source
+            assert statement.endswith(f"AND accounts.role = '{role.value}'::VARCHAR")
+    # Every parameter of the statement is an argument of the function or a constant of its text.
+    assert "$" not in function_statement(None, dialect)
+    expected = [*FUNCTION_ARGUMENTS.values(), ("p_role", "text"), ("p_slug", "text")]
+    short = {"timestamp with time zone": "timestamptz"}
+    assert list(zip(names, [short.get(t, t) for t in types], strict=True)) == expected
 
 
 async def _claims(
@@ -232,3 +240,138 @@ async def test_another_school_an_unknown_slug_a_suspended_school_and_no_token(
         await _owner(owner_engine, "UPDATE schools SET status = 'ACTIVE' WHERE id = :s", s=school.id)
     later = clock.now() + timedelta(days=400)
     assert (await _at_once(engine, school.slug, claims, FixedClock(later)))[1] is None  # the session expired
+
+
+async def test_a_token_naming_another_role_or_none_gets_the_same_principal(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    clock: FixedClock,
+) -> None:
+    """The function tries the statement of the role the token names first, and the statement of every role
+    when that finds nothing: whatever role a token names (its own, another, none, one that is no account's),
+    the principal is the one the separate statements read; a refused caller stays refused either way."""
+    school = await factory.school()
+    hints: list[tuple[str, ...]] = [(role.value,) for role in ACCOUNT_ROLES] + [
+        (),
+        ("STAFF", "PUPIL"),
+        ("X",),
+    ]
+    for username in ("admin", "teacher1", "teacher2", "senco", "pupil1", "pupilB1", "parent1"):
+        claims = await _claims(client, runtime, school, username)
+        for roles in hints:
+            named = dataclasses.replace(claims, roles=roles)
+            tenant, principal, bound = await _same(engine, school.slug, named, clock)
+            assert tenant is not None and bound == str(school.id)
+            assert principal is not None and principal.username == username, (username, roles)
+    claims = await _claims(client, runtime, school, "parent1")
+    await _owner(
+        owner_engine,
+        "UPDATE auth_sessions SET revoked_at = :now WHERE school_id = :s AND id = :x",
+        s=school.id,
+        x=claims.session_id,
+        now=clock.now(),
+    )
+    for roles in hints:
+        assert (await _same(engine, school.slug, dataclasses.replace(claims, roles=roles), clock))[1] is None
+
+
+async def test_documents_to_accept_are_the_same_either_way_for_every_role(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    clock: FixedClock,
+) -> None:
+    """LL 21, LL 3.1, LRS 1.1: the licence terms, the user policies and the LRS agreement owed, read by each
+    role's own statement, are what the statement of every role reads: a Super-User and not, a pupil under
+    13 (a parent accepts for them) and one of 13, a parent, staff; before and after each acceptance."""
+    school = await factory.school()
+    sid = school.id
+    published = clock.now() - timedelta(days=2)
+    documents = {
+        kind: uuid.uuid4() for kind in ("LICENCE_TERMS", "PRIVACY_NOTICE", "ACCEPTABLE_USE", "LRS_AGREEMENT")
+    }
+    users = ("admin", "teacher1", "senco", "pupil1", "pupilB1", "parent1")
+    claims = {username: await _claims(client, runtime, school, username) for username in users}
+
+    async def compare() -> dict[str, tuple[bool, bool, bool, bool]]:
+        flags = {}
+        for username, own in claims.items():
+            principal = (await _same(engine, school.slug, own, clock))[1]
+            assert principal is not None
+            flags[username] = (
+                principal.super_user,
+                principal.terms_pending,
+                principal.policies_pending,
+                principal.lrs_pending,
+            )
+        return flags
+
+    await _owner(
+        owner_engine,
+        "UPDATE pupils SET date_of_birth = :born WHERE school_id = :s AND id = :x",
+        s=sid,
+        x=school.pupils["pupilB1"].id,
+        born=(clock.now() - timedelta(days=365 * 14)).date(),
+    )
+    await _owner(
+        owner_engine,
+        "INSERT INTO super_users (school_id, account_id, nominated_by_type, nominated_at) "
+        "VALUES (:s, :x, 'OPERATOR', :now)",
+        s=sid,
+        x=school.accounts["admin"].id,
+        now=clock.now(),
+    )
+    try:
+        for kind, document in documents.items():
+            await _owner(
+                owner_engine,
+                "INSERT INTO policy_documents (id, kind, version, title, body, summary_of_changes, "
+                "effective_from, published_at) VALUES (:d, :k, 'v1', 'A title', 'A body', 'A summary', :at, :at)",
+                d=document,
+                k=kind,
+                at=published,
+            )
+        owed = await compare()
+        assert owed["admin"] == (True, True, True, True)
+        assert all(
+            flags[1:] == (True, True, True) and not flags[0] for u, flags in owed.items() if u != "admin"
+        )
+
+        async def accept(document: uuid.UUID, username: str, child: str | None = None) -> None:
+            await _owner(
+                owner_engine,
+                "INSERT INTO document_acceptances (school_id, id, document_id, account_id, "
+                "on_behalf_of_pupil_id, accepted_at) VALUES (:s, :i, :d, :a, :c, :now)",
+                s=sid,
+                i=uuid.uuid4(),
+                d=document,
+                a=school.accounts[username].id,
+                c=None if child is None else school.pupils[child].id,
+                now=clock.now(),
+            )
+
+        await accept(documents["LICENCE_TERMS"], "admin")
+        for username in ("admin", "teacher1", "pupilB1", "parent1"):  # their own acceptance
+            for kind in ("PRIVACY_NOTICE", "ACCEPTABLE_USE", "LRS_AGREEMENT"):
+                await accept(documents[kind], username)
+        await accept(documents["LRS_AGREEMENT"], "pupil1")  # under 13: their own acceptance does not count
+        for kind in ("PRIVACY_NOTICE", "ACCEPTABLE_USE"):  # the parent accepts for the child under 13
+            await accept(documents[kind], "parent1", child="pupil1")
+        after = await compare()
+        assert after["admin"] == (True, False, False, False)
+        assert after["teacher1"] == after["pupilB1"] == after["parent1"] == (False, False, False, False)
+        assert after["senco"] == (False, False, True, True)
+        assert after["pupil1"] == (False, False, False, True)
+    finally:
+        async with owner_engine.begin() as connection:
+            await connection.execute(
+                text("DELETE FROM document_acceptances WHERE school_id = :s"), {"s": sid}
+            )
+            await connection.execute(
+                text("DELETE FROM policy_documents WHERE id = ANY(:d)"), {"d": list(documents.values())}
+            )
