@@ -24,7 +24,7 @@ request keeps its separate statements there (``load_principal`` runs the stateme
 function is created anyway (nothing calls it).
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 """
 
 import importlib.util
@@ -34,7 +34,7 @@ from pathlib import Path
 from alembic import op
 
 revision: str = "0029"
-down_revision: str | None = "0027"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,7 +8,7 @@ update and deactivation of a contact, as it does staff and pupils (the applicati
 rows last written before: ``dateLastModified`` falls back to ``created_at``, as before.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0030"
-down_revision: str | None = "0028"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
