@@ -110,6 +110,10 @@ async def _owner(owner_engine: AsyncEngine, sql: str, **params: Any) -> None:
         await connection.execute(text(sql), params)
 
 
+REVOKE = "UPDATE auth_sessions SET revoked_at = :now WHERE school_id = :s AND id = :x"
+"""A session revoked (a sign-out), as the owner writes it: ``s`` the school, ``x`` the session."""
+
+
 ROLES = {
     "admin": Role.SCHOOL_ADMIN,
     "teacher1": Role.STAFF,
@@ -158,7 +162,7 @@ async def test_a_caller_refused_by_the_separate_statements_is_refused_at_once_on
             "UPDATE groups SET active = false WHERE school_id = :s AND id = :x",
             school.groups["A"].id,
         ),
-        ("teacher1", "UPDATE auth_sessions SET revoked_at = :now WHERE school_id = :s AND id = :x", None),
+        ("teacher1", REVOKE, None),
         ("pupil1", "UPDATE auth_sessions SET expires_at = :now WHERE school_id = :s AND id = :x", None),
         ("parent1", "UPDATE accounts SET status = 'DISABLED' WHERE school_id = :s AND id = :x", None),
         (
@@ -196,13 +200,7 @@ async def test_a_caller_refused_by_the_separate_statements_is_refused_at_once_on
     assert fresh is not None
     viewer = "{ viewer { username } }"
     assert (await gql(client, school.slug, viewer, token=token))["data"]["viewer"] == {"username": "teacher1"}
-    await _owner(
-        owner_engine,
-        "UPDATE auth_sessions SET revoked_at = :now WHERE school_id = :s AND id = :x",
-        s=sid,
-        x=fresh.session_id,
-        now=clock.now(),
-    )
+    await _owner(owner_engine, REVOKE, s=sid, x=fresh.session_id, now=clock.now())
     assert (await gql(client, school.slug, viewer, token=token))["data"]["viewer"] is None
 
 
@@ -267,13 +265,7 @@ async def test_a_token_naming_another_role_or_none_gets_the_same_principal(
             assert tenant is not None and bound == str(school.id)
             assert principal is not None and principal.username == username, (username, roles)
     claims = await _claims(client, runtime, school, "parent1")
-    await _owner(
-        owner_engine,
-        "UPDATE auth_sessions SET revoked_at = :now WHERE school_id = :s AND id = :x",
-        s=school.id,
-        x=claims.session_id,
-        now=clock.now(),
-    )
+    await _owner(owner_engine, REVOKE, s=school.id, x=claims.session_id, now=clock.now())
     for roles in hints:
         assert (await _same(engine, school.slug, dataclasses.replace(claims, roles=roles), clock))[1] is None
 

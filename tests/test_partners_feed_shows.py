@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from common.clock import FixedClock
 from graph.core.relay import to_global_id
 from tenants.context import bind
-from tests.factories.partners import PartnerFactory, fetch_token, oauth_client
+from tests.factories.partners import PartnerFactory
 from tests.factories.roster import enrol, klass, oneroster, upload, user
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
-from tests.test_partners import approved, partners, reader, roster_url  # noqa: F401 - fixtures
+from tests.test_partners import partners, reader, roster_url  # noqa: F401 - fixtures
+from tests.test_partners_scopes import _token
 from tests.test_roster_import import UPNS
 
 SET_ORG = "mutation($o: String!) { setRosterOrg(input: {orgSourcedId: $o}) { errors { code } } }"
+LINK = "mutation($i: LinkContactInput!) { linkContact(input: $i) { errors { code } } }"
+UNLINK = "mutation($i: UnlinkContactInput!) { unlinkContact(input: $i) { errors { code } } }"
 
 
 def sourced(row: Any) -> str:
@@ -105,37 +108,24 @@ async def test_linking_and_unlinking_a_contact_serves_both_ends(
     before = agents(await user_object(client, school, contact))
     assert sourced(pupil) not in before
 
-    await as_admin(
-        client,
-        school,
-        "mutation($i: LinkContactInput!) { linkContact(input: $i) { errors { code } } }",
-        {"i": link},
-    )
+    both = {("users", sourced(pupil)), ("users", sourced(contact))}
+
+    await as_admin(client, school, LINK, {"i": link})
     served, since = await read_on(client, school, since)
-    assert served == {("users", sourced(pupil)), ("users", sourced(contact))}
+    assert served == both
     assert sorted(agents(await user_object(client, school, contact))) == sorted([*before, sourced(pupil)])
     assert sourced(contact) in agents(await user_object(client, school, pupil))
     assert (await user_object(client, school, contact))["role"] == "parent"
 
     # The same link again as guardian (the link's relationship updated): the contact's role follows.
-    await as_admin(
-        client,
-        school,
-        "mutation($i: LinkContactInput!) { linkContact(input: $i) { errors { code } } }",
-        {"i": {**link, "relationship": "GUARDIAN"}},
-    )
+    await as_admin(client, school, LINK, {"i": {**link, "relationship": "GUARDIAN"}})
     served, since = await read_on(client, school, since)
-    assert served == {("users", sourced(pupil)), ("users", sourced(contact))}
+    assert served == both
     assert (await user_object(client, school, contact))["role"] == "guardian"
 
-    await as_admin(
-        client,
-        school,
-        "mutation($i: UnlinkContactInput!) { unlinkContact(input: $i) { errors { code } } }",
-        {"i": link},
-    )
+    await as_admin(client, school, UNLINK, {"i": link})
     served, _ = await read_on(client, school, since)
-    assert served == {("users", sourced(pupil)), ("users", sourced(contact))}
+    assert served == both
     assert agents(await user_object(client, school, contact)) == before
     assert (await user_object(client, school, contact))["role"] == "parent"
     assert sourced(contact) not in agents(await user_object(client, school, pupil))
@@ -202,10 +192,38 @@ def _classes(terms: str) -> list[dict[str, str]]:
     return [klass("c1", "Class 9X", terms=terms), klass("c2", "Class 9Y", terms="y1")]
 
 
-def _package(*, terms: str, agents: str = "p1") -> bytes:
+def _package(*, terms: str, agents: str = "p1", users: list[dict[str, str]] | None = None) -> bytes:
     return oneroster(
-        users=_users(agents), classes=_classes(terms), sessions=SESSIONS, enrollments=ENROLLMENTS
+        users=_users(agents) if users is None else users,
+        classes=_classes(terms),
+        sessions=SESSIONS,
+        enrollments=ENROLLMENTS,
     )
+
+
+async def _import(client: httpx.AsyncClient, school: SchoolData, admin: str, package: bytes) -> None:
+    """The package through a school admin's importRoster, committed without errors."""
+    body = await upload(client, school.slug, admin, package)
+    assert body["data"]["importRoster"]["errors"] == [], body
+
+
+async def _imported_school(client: httpx.AsyncClient, factory: SchoolFactory) -> tuple[SchoolData, str]:
+    """A school that says it is org-1 and has imported :func:`_package` (terms y1), and its admin's token."""
+    school = await factory.school()
+    admin = await login(client, school.slug, "admin")
+    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
+    await _import(client, school, admin, _package(terms="y1"))
+    return school, admin
+
+
+async def _as_partner(client: httpx.AsyncClient, registry: PartnerFactory, school: SchoolData) -> None:
+    """The client's requests from here on are a partner's approved at the school with roster.read."""
+    client.headers["authorization"] = f"Bearer {await _token(client, registry, school, ['roster.read'])}"
+
+
+def _oneroster_time(instant: Any) -> str:
+    """An instant as OneRoster's dateLastModified writes it (UTC, milliseconds, Z)."""
+    return str(instant.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
 
 
 async def test_an_import_serves_what_it_changed_and_nothing_when_it_changes_nothing(
@@ -216,22 +234,15 @@ async def test_an_import_serves_what_it_changed_and_nothing_when_it_changes_noth
     """LL 10.2: a school admin's roster import (importRoster). The same package again serves nothing; a
     class moved to another term is served with its new terms; a parent's agents changed in users.csv
     serves the parent and both pupils (the one linked and the one unlinked)."""
-    school = await factory.school()
-    admin = await login(client, school.slug, "admin")
-    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
-    first = await upload(client, school.slug, admin, _package(terms="y1"))
-    assert first["data"]["importRoster"]["errors"] == [], first
-    partner = await approved(partners, school)
-    async with oauth_client(client, partner) as oauth:
-        client.headers["authorization"] = f"Bearer {(await fetch_token(oauth, school))['access_token']}"
+    school, admin = await _imported_school(client, factory)
+    await _as_partner(client, partners, school)
     _, since = await read_on(client, school, "0")
 
     async def imported(package: bytes) -> set[tuple[str, str]]:
         nonlocal since
         client.headers["authorization"], partner_token = f"Bearer {admin}", client.headers["authorization"]
-        body = await upload(client, school.slug, admin, package)
+        await _import(client, school, admin, package)
         client.headers["authorization"] = partner_token
-        assert body["data"]["importRoster"]["errors"] == [], body
         served, since = await read_on(client, school, since)
         return served
 
@@ -246,12 +257,7 @@ async def test_an_import_serves_what_it_changed_and_nothing_when_it_changes_noth
     }
     m1 = (await client.get(roster_url(school, "users/m1"))).json()["user"]
     assert [a["sourcedId"] for a in m1["agents"]] == ["p2"]
-    without_parent = oneroster(
-        users=[u for u in _users("p2") if u["sourcedId"] != "m1"],
-        classes=_classes("y2"),
-        sessions=SESSIONS,
-        enrollments=ENROLLMENTS,
-    )
+    without_parent = _package(terms="y2", users=[u for u in _users("p2") if u["sourcedId"] != "m1"])
     # The parent has left (missing from a bulk file): served as tobedeleted, and the pupil they were
     # linked to is served again without them.
     assert await imported(without_parent) == {("users", "m1"), ("users", "p2")}
@@ -269,15 +275,8 @@ async def test_a_term_leaving_serves_its_classes(
     an import that drops a term also moves its classes, which the test above covers; so the test writes
     the term as the runtime role, as an operation would, and what is under test is the database's
     trigger): its classes are served again, without the term."""
-    school = await factory.school()
-    admin = await login(client, school.slug, "admin")
-    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
-    assert (await upload(client, school.slug, admin, _package(terms="y1")))["data"]["importRoster"][
-        "errors"
-    ] == []
-    partner = await approved(partners, school)
-    async with oauth_client(client, partner) as oauth:
-        client.headers["authorization"] = f"Bearer {(await fetch_token(oauth, school))['access_token']}"
+    school, _ = await _imported_school(client, factory)
+    await _as_partner(client, partners, school)
     _, since = await read_on(client, school, "0")
     async with AsyncSession(engine) as session, session.begin():
         await bind(session, [school.id])
@@ -300,11 +299,7 @@ async def test_a_date_last_modified_filter_serves_every_person_an_import_edited(
     """OneRoster's own delta: ``filter=dateLastModified>'T'`` after an import an hour later serves exactly
     the persons it edited, a parent (a contact) as well as a pupil (contacts had no ``updated_at`` until
     migration 0030: an edited parent kept the date it was made)."""
-    school = await factory.school()
-    admin = await login(client, school.slug, "admin")
-    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
-    first = await upload(client, school.slug, admin, _package(terms="y1"))
-    assert first["data"]["importRoster"]["errors"] == [], first
+    school, _ = await _imported_school(client, factory)
     since = clock.now() + timedelta(minutes=30)
     clock.advance(timedelta(hours=1))
     users = _users("p1")
@@ -313,17 +308,15 @@ async def test_a_date_last_modified_filter_serves_every_person_an_import_edited(
             row["email"] = "mo.new@home.example"
         if row["sourcedId"] == "p1":
             row["givenName"] = "Patricia"
-    package = oneroster(users=users, classes=_classes("y1"), sessions=SESSIONS, enrollments=ENROLLMENTS)
-    second = await upload(client, school.slug, await login(client, school.slug, "admin"), package)
-    assert second["data"]["importRoster"]["errors"] == [], second
+    # The admin signs in again: their first token expired within the hour.
+    admin = await login(client, school.slug, "admin")
+    await _import(client, school, admin, _package(terms="y1", users=users))
 
-    partner = await approved(partners, school)
-    async with oauth_client(client, partner) as oauth:
-        client.headers["authorization"] = f"Bearer {(await fetch_token(oauth, school))['access_token']}"
-    stamp = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    response = await client.get(roster_url(school, "users"), params={"filter": f"dateLastModified>'{stamp}'"})
+    await _as_partner(client, partners, school)
+    edited_since = f"dateLastModified>'{_oneroster_time(since)}'"
+    response = await client.get(roster_url(school, "users"), params={"filter": edited_since})
     assert response.status_code == 200, response.text
     changed = {u["sourcedId"]: u for u in response.json()["users"]}
     assert set(changed) == {"m1", "p1"}
     assert changed["m1"]["email"] == "mo.new@home.example"
-    assert changed["m1"]["dateLastModified"] == clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert changed["m1"]["dateLastModified"] == _oneroster_time(clock.now())
