@@ -24,7 +24,7 @@ from tests.factories.learning import starter
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 # resolve the school, bind the transaction to it and load the principal with its row scopes (one statement,
-# whatever the role: app_enter_school, migration 0024), then one per level of the document. On Citus the
+# whatever the role: app_enter_school, migrations 0024 and 0029), then one per level of the document. On Citus the
 # school and the principal are two statements (CALLER_EXTRA) and the binding two SET LOCAL statements more
 # (BINDING_EXTRA, ADR 19).
 REQUEST_OVERHEAD = 1 + CALLER_EXTRA + BINDING_EXTRA

@@ -13,7 +13,7 @@ schools and of the trusts, after (or instead of) the one ``set_config`` statemen
 
 CALLER_EXTRA = 1 if ON_CITUS else 0
 """Statements a signed-in caller's request costs beyond plain PostgreSQL's for the school and the caller's
-principal: one there (``app_enter_school``, migration 0024, auth/principal.py), two on Citus (the school and
+principal: one there (``app_enter_school``, migrations 0024 and 0029, auth/principal.py), two on Citus (the school and
 its binding, then the principal)."""
 
 ROSTER_IMPORT_ON_CITUS = 1
