@@ -78,6 +78,7 @@ def serve(port: int, *, audit: bool) -> None:
     from audit import recorder  # the module whose append a request's trail calls
     from common.settings import load_settings
     from server.app import create_app
+    from server.collector import settle
     from server.database import create_engine, resolve_urls
     from server.runtime import build_runtime, load_keys
 
@@ -100,7 +101,9 @@ def serve(port: int, *, audit: bool) -> None:
         # advisory lock and a read, a few round trips a second per school) that can never be there, a
         # cost the reference would carry and the audit then seem cheaper by.
         runtime = dataclasses.replace(runtime, audit_sequencer=None)
-    uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    app = create_app(runtime)
+    settle()  # as `schoolgraph serve` does once its app is built (server.collector)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # --- the scratch database --------------------------------------------------------------------------------

@@ -166,6 +166,7 @@ async def run(
     from common.clock import SystemClock
     from common.settings import Settings
     from server.app import create_app
+    from server.collector import settle
     from server.database import create_engine
     from server.demo import seed_partner
     from server.runtime import build_runtime
@@ -187,6 +188,7 @@ async def run(
             school=SLUG,
         )
         transport = httpx.ASGITransport(app=create_app(runtime))
+        settle()  # the app is built: collected and frozen as `schoolgraph serve` does (server.collector)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             token = (
                 await client.post(

@@ -10,6 +10,7 @@ from common.settings import load_settings
 
 def create() -> Starlette:
     from server.app import create_app
+    from server.collector import settle
     from server.database import create_engine, serving_url
     from server.logs import configure_logging
     from server.runtime import build_runtime, load_keys
@@ -22,4 +23,6 @@ def create() -> Starlette:
             "several workers need DATABASE_APP_URL (or DATABASE_URL): not the embedded database"
         )
     runtime = build_runtime(settings, create_engine(url, settings), load_keys(settings))
-    return create_app(runtime)
+    app = create_app(runtime)
+    settle()  # this worker's app is built (server.collector)
+    return app

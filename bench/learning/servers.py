@@ -40,6 +40,7 @@ def serve_app(port: int) -> None:
 
     from common.settings import load_settings
     from server.app import create_app
+    from server.collector import settle
     from server.database import DatabaseUrls, create_engine, runtime_url_for
     from server.logs import configure_logging
     from server.runtime import build_runtime, load_keys
@@ -51,6 +52,7 @@ def serve_app(port: int) -> None:
     urls = DatabaseUrls(owner=owner, runtime=runtime_url_for(owner, settings))
     engine = create_engine(urls.runtime, settings, pool_size=20)
     app = create_app(build_runtime(settings, engine, load_keys(settings)))
+    settle()  # as `schoolgraph serve` does once its app is built
     # uvicorn as `schoolgraph serve` configures it (its HTTP protocol, no proxy headers), on the bench's port.
     config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
     profile = os.environ.get("BENCH_PROFILE")

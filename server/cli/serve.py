@@ -53,6 +53,7 @@ def serve(
         _seed_demo(settings, runtime_url)
 
     from server.app import create_app
+    from server.collector import settle
     from server.runtime import build_runtime, load_keys
     from server.timeouts import server_config
 
@@ -66,6 +67,7 @@ def serve(
         return
     runtime = build_runtime(settings, create_engine(runtime_url, settings), load_keys(settings))
     app = create_app(runtime, on_shutdown=stop_embedded)
+    settle()  # the app is built: what lives as long as the process is frozen out of collections
     uvicorn.Server(server_config(app, settings)).run()
 
 
