@@ -74,6 +74,12 @@ class PlatformTrail(AuditTrail):
     def mark(self) -> Mark:
         return Mark(len(self.events), len(self.school_events), len(self.unchained))
 
+    def rewind(self, mark: Mark) -> None:
+        """Forget the events recorded since ``mark`` (their work was rolled back, to be run again)."""
+        del self.events[mark.events :]
+        del self.school_events[mark.school_events :]
+        del self.unchained[mark.unchained :]
+
     def record_operation(
         self,
         since: Mark,

@@ -108,6 +108,10 @@ class AuditTrail:
         """Where the trail stands now: :meth:`record_operation` folds into what was emitted after it."""
         return Mark(len(self.events))
 
+    def rewind(self, mark: Mark) -> None:
+        """Forget the events recorded since ``mark`` (their work was rolled back, to be run again)."""
+        del self.events[mark.events :]
+
     def record_operation(
         self,
         since: Mark,

@@ -90,6 +90,15 @@ class Trail(Protocol):
         the school's chain (when the action destroys that chain)."""
         ...
 
+    def mark(self) -> Any:
+        """Where the trail stands now (what :meth:`rewind` returns it to)."""
+        ...
+
+    def rewind(self, mark: Any) -> None:
+        """Forget what was recorded since ``mark``: work rolled back to a savepoint taken there, to be run
+        again (graph.core.mutations.attempt)."""
+        ...
+
 
 class MissingTrail(RuntimeError):
     """An event was emitted on a session with no audit trail attached."""

@@ -35,3 +35,24 @@ def database_unavailable(error: BaseException | None) -> bool:
             return True
         error = getattr(error, "orig", None) or error.__cause__ or error.__context__
     return False
+
+
+LOCK_CONFLICTS = frozenset({"40P01", "40001"})
+"""SQLSTATEs of work PostgreSQL undid because another transaction's met it: ``deadlock_detected`` (two
+transactions each waiting for a row the other holds; one of them is chosen and its statement fails) and
+``serialization_failure``. Only the failing statement's (sub)transaction is undone: the work is sound and
+may simply be run again once the other transaction has moved on."""
+
+
+def lock_conflict(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is one of :data:`LOCK_CONFLICTS`."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if (
+            getattr(error, "sqlstate", None) in LOCK_CONFLICTS
+            or getattr(error, "pgcode", None) in LOCK_CONFLICTS
+        ):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False

@@ -15,7 +15,8 @@
 :func:`mutate` runs the call inside a SAVEPOINT of the request's transaction (:func:`attempt`). A
 :class:`~common.errors.DomainError` (a global id that is not one, a refused input, a domain rule), or a
 constraint the database enforces, rolls the savepoint back and becomes the payload's ``errors``; anything
-else propagates, is masked for the client, and rolls back the whole request. Work that must follow a
+else propagates, is masked for the client, and rolls back the whole request, except a lock conflict
+with another transaction (a deadlock), after which the call runs once more in a new savepoint. Work that must follow a
 success but stay out of the savepoint (recording an audit event, reading what the payload shows) belongs
 in ``done``.
 """
@@ -26,10 +27,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from strawberry.types import Info
 
 from auth import service as auth_service
 from common.errors import DomainError, violated_constraint
+from common.events import trail_of
+from common.faults import lock_conflict
 from graph.core.arguments import WantedId, decode_ids
 from graph.core.errors import UserError, user_errors
 
@@ -70,9 +74,36 @@ async def mutate(
 
 
 async def attempt(info: Info, operation: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
-    """``operation()`` in a savepoint: its result and no errors, or None and the errors it was refused with."""
+    """``operation()`` in a savepoint: its result and no errors, or None and the errors it was refused with.
+
+    When PostgreSQL undoes the operation's statement for a lock conflict with another transaction (a
+    deadlock: an import deactivating a parent while an admin links that parent to a pupil, each holding a
+    row the other's trigger needs, ADR 17), the savepoint is rolled back, which releases every row the
+    operation had locked and lets the other transaction finish, and the operation runs once more from the
+    start, with what it recorded in the audit trail forgotten. A second conflict fails the request as any
+    other error does (:data:`CONFLICT_ATTEMPTS`)."""
     session = info.context.session
-    savepoint = await session.begin_nested()
+    trail = trail_of(session)
+    for tries_left in range(CONFLICT_ATTEMPTS - 1, -1, -1):
+        since = trail.mark()
+        savepoint = await session.begin_nested()
+        try:
+            return await _in_savepoint(session, savepoint, operation)
+        except Exception as error:
+            if not tries_left or not lock_conflict(error):
+                raise
+            await savepoint.rollback()
+            trail.rewind(since)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+CONFLICT_ATTEMPTS = 2
+"""How many times :func:`attempt` runs an operation that PostgreSQL undid for a lock conflict."""
+
+
+async def _in_savepoint(
+    session: AsyncSession, savepoint: AsyncSessionTransaction, operation: Callable[[], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
     try:
         result = await operation()
         await session.flush()

@@ -67,3 +67,27 @@ def test_a_platform_operation_folds_into_its_event_about_a_school() -> None:
     assert [(s, e.action, e.detail) for s, e in trail.school_events] == [
         (school, "school.suspended", {"reason": "DATA_BREACH", "mutation": "suspendSchool"})
     ]
+
+
+def test_rewinding_forgets_what_was_recorded_since_the_mark() -> None:
+    """What a savepoint's work recorded is forgotten when that work is rolled back to run again
+    (graph.core.mutations.attempt on a lock conflict); what came before the mark stays."""
+    trail = _trail()
+    trail.record("earlier.event")
+    since = trail.mark()
+    trail.record("contact.linked")
+    trail.rewind(since)
+    assert [e.action for e in trail.events] == ["earlier.event"]
+
+    platform = PlatformTrail(actor=Actor.anonymous(), request_id="r", client_address="a")
+    school = uuid.uuid4()
+    platform.record("platform.kept")
+    platform.for_school(school, "school.kept")
+    since = platform.mark()
+    platform.record("platform.undone")
+    platform.for_school(school, "school.undone")
+    platform.for_school(school, "unchained.undone", chain=False)
+    platform.rewind(since)
+    assert [e.action for e in platform.events] == ["platform.kept"]
+    assert [(s, e.action) for s, e in platform.school_events] == [(school, "school.kept")]
+    assert platform.unchained == []

@@ -157,6 +157,7 @@ async def import_roster(info: Info, input: ImportRosterInput) -> ImportRosterPay
                 f"({MAX_UPLOAD_BYTES // 1024**2} MiB).",
             )
         school = await roster_service.school_ref(ctx.session, ctx.tenant.id)
+        stream.seek(0)  # from the start, every time: attempt() runs this again after a deadlock
         return await roster_service.import_stream(
             ctx.session,
             school,
