@@ -68,7 +68,7 @@ class SigningKeys:
     on P-256, and has a ``kid`` unique within the set.
     """
 
-    __slots__ = ("_keys", "_verified", "_verifying_keys")
+    __slots__ = ("_keys", "_times", "_verified", "_verifying_keys")
 
     def __init__(self, keys: Sequence[ECKey]) -> None:
         """Wrap ``keys``, newest first; raises ``ValueError`` if the set is empty or a key is unusable.
@@ -100,6 +100,9 @@ class SigningKeys:
         self._keys: tuple[ECKey, ...] = tuple(keys)
         self._verifying_keys = verifying
         self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._times: dict[str, tuple[float, float, float]] = {}
+        """Per token whose claims passed every check once (:func:`verified_claims`): its iat, nbf and exp,
+        the only claims whose checks depend on the time (:meth:`_times_of`)."""
 
     @classmethod
     def generate(cls) -> SigningKeys:
@@ -234,8 +237,19 @@ class SigningKeys:
             return None
         verified[token] = claims
         if len(verified) > _VERIFIED_TOKENS:
-            verified.popitem(last=False)
+            self._times.pop(verified.popitem(last=False)[0], None)
         return claims
+
+    def _times_of(self, token: str) -> tuple[float, float, float] | None:
+        """The iat, nbf and exp of a token whose claims once passed every check of :func:`verified_claims`,
+        or None. Those checks other than the times' (issuer, the claims present and their forms) depend
+        on the claims alone, which a valid signature fixes: they hold again, and need not be run again."""
+        return self._times.get(token)
+
+    def _checked(self, token: str, claims: dict[str, Any]) -> None:
+        """Remember that ``token``'s claims passed every check (while its signature is remembered)."""
+        if token in self._verified:
+            self._times[token] = (claims["iat"], claims["nbf"], claims["exp"])
 
 
 def _unverified_header(token: str) -> dict[str, Any] | None:
@@ -337,6 +351,15 @@ def verified_claims(
     claims = keys._signed_claims(token)
     if claims is None:
         return None
+    times = keys._times_of(token)
+    if times is not None:
+        # Checked in full before: only the times can have changed, checked as JWTClaimsRegistry checks
+        # them (joserfc's validate_iat, validate_nbf and validate_exp), at this ``now``.
+        at, slack = int(now.timestamp()), int(leeway.total_seconds())
+        issued, not_before, expires = times
+        if issued > at + slack or not_before > at + slack or expires <= at - slack:
+            return None
+        return claims if claims["aud"] == audience else None
     try:
         jwt.JWTClaimsRegistry(
             now=int(now.timestamp()),
@@ -354,7 +377,10 @@ def verified_claims(
     except (JoseError, ValueError):
         return None
     # JWTClaimsRegistry accepts an "aud" list containing ours; we only ever issue the single string.
-    return claims if claims["aud"] == audience else None
+    if claims["aud"] != audience:
+        return None
+    keys._checked(token, claims)
+    return claims
 
 
 def roles_of(claims: dict[str, Any]) -> tuple[str, ...] | None:

@@ -536,3 +536,27 @@ def test_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for token in tokens:
         assert verify(keys, token, now=NOW + timedelta(seconds=5)) is not None
     assert list(keys._verified) == tokens[2:]
+    assert list(keys._times) == tokens[2:]  # what passed every check is forgotten with its signature
+
+
+@pytest.mark.parametrize("leeway", [timedelta(0), timedelta(seconds=30)])
+def test_a_token_checked_once_meets_the_same_time_bounds_as_one_checked_in_full(leeway: timedelta) -> None:
+    """After a token passed every check once, only its times are checked again (auth.tokens._times_of):
+    at each second around its issue and expiry, and for another school, it is accepted exactly when a key
+    set that never saw it (the full check by joserfc's registry) accepts it."""
+    keys = SigningKeys.generate()
+    token = issue(keys)
+    assert verify_access_token(keys, token, school_id=SCHOOL_A, now=NOW, leeway=leeway) is not None
+    assert token in keys._times
+    moments = [NOW + timedelta(seconds=s) for s in range(-32, 3)]
+    moments += [NOW + TTL + timedelta(seconds=s) for s in range(-3, 33)]
+    for now in moments:
+        for school in (SCHOOL_A, SCHOOL_B):
+            fresh = SigningKeys.from_json(keys.to_json())
+            expected = verify_access_token(fresh, token, school_id=school, now=now, leeway=leeway)
+            got = verify_access_token(keys, token, school_id=school, now=now, leeway=leeway)
+            assert got == expected, (now, school)
+    assert any(verify_access_token(keys, token, school_id=SCHOOL_A, now=m, leeway=leeway) for m in moments)
+    assert not all(
+        verify_access_token(keys, token, school_id=SCHOOL_A, now=m, leeway=leeway) for m in moments
+    )
