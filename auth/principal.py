@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.access_tokens import AccessClaims
 from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
+from common.driver import fetch_row
 from common.prepared import Prepared
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.platform import SuperUser
@@ -375,7 +376,9 @@ async def enter_school_as(
             roles[0] if len(roles) == 1 else None,
             slug,
         )
-    found_row = (await connection.exec_driver_sql(_ENTER_SQL, values)).one_or_none()
+    # Through asyncpg in SQLAlchemy's transaction: the same statement, without SQLAlchemy's execution
+    # machinery on every request (common.driver).
+    found_row = await fetch_row(connection, _ENTER_SQL, values)
     if found_row is None:
         return None, None
     row: tuple[Any, ...] = tuple(found_row)

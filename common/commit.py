@@ -10,12 +10,15 @@ and the commit travel and are answered together. The statement carries its value
 simple protocol has no parameters), so it must be built by code that quotes them safely
 (:func:`dollar_quoted`).
 
-What stays as it was: observers of the engine's ``before_cursor_execute`` event see the statement as any
-other (statement counts and fault injection in tests), SQLAlchemy's session ends its transaction as after
-any commit (its hooks run; nothing more is sent), and a failure of the statement or of the commit leaves
-the transaction to be rolled back by its owner, as a failed COMMIT would. Where the driver's transaction
-is not the plain top-level one this relies on (a savepoint, another driver), the statement and the commit
-go as two round trips.
+What stays as it was: SQLAlchemy's session ends its transaction as after any commit (its hooks run;
+nothing more is sent), and a failure of the statement or of the commit leaves the transaction to be rolled
+back by its owner, as a failed COMMIT would. Where the driver's transaction is not the plain top-level one
+this relies on (a savepoint, another driver), or anything observes the engine's statements (tracing, the
+test suite's statement counts and fault injection: :func:`common.driver.observed`), the statement goes
+through SQLAlchemy and the commit follows it: two round trips, each statement seen whole by its observers.
+(Until 2026-12-03 the statement was announced to ``before_cursor_execute`` listeners without the engine's
+execution context, which OpenTelemetry's SQLAlchemy instrumentation cannot take: with tracing on, every
+request that recorded audit entries failed. tests/test_observability.py now signs in under tracing.)
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from __future__ import annotations
 from typing import Any
 
 from asyncpg.transaction import Transaction, TransactionState
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+
+from common.driver import adapter, observed
 
 _QUOTE = "$v$"
 _DOLLAR_ESCAPED = "\\u0024"
@@ -41,16 +45,15 @@ async def commit_with(session: AsyncSession, transaction: AsyncSessionTransactio
     """Run ``statement`` (complete, its values in its text) and commit ``transaction``, the session's
     transaction, in one message (see the module). Raises what the statement or the commit raised; the
     transaction is then the caller's to roll back."""
-    await session.flush()
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     connection = await session.connection()
-    driver = _plain_top_level(await connection.get_raw_connection())
+    driver = None if observed(connection) else _plain_top_level(adapter(connection))
     if driver is None:
         await connection.exec_driver_sql(statement)
         await transaction.commit()
         return
     adapted, top = driver
-    if connection.sync_connection is not None and connection.sync_connection.dispatch.before_cursor_execute:
-        await greenlet_spawn(_announce, connection, statement)
     await adapted._connection.execute(f"{statement};COMMIT")
     # The server has committed: the driver's transaction is over, and SQLAlchemy's commit below only ends
     # its own bookkeeping (the adapter has no transaction left to send COMMIT for).
@@ -61,19 +64,11 @@ async def commit_with(session: AsyncSession, transaction: AsyncSessionTransactio
     await transaction.commit()
 
 
-def _plain_top_level(raw: Any) -> tuple[Any, Transaction] | None:
-    """The SQLAlchemy asyncpg adapter and its driver transaction, when that is a started top-level asyncpg
-    transaction (what :func:`commit_with` can commit in its message); otherwise None."""
-    adapted = getattr(raw, "dbapi_connection", None)
+def _plain_top_level(adapted: Any) -> tuple[Any, Transaction] | None:
+    """The SQLAlchemy asyncpg adapter (:func:`common.driver.adapter`) and its driver transaction, when that
+    is a started top-level asyncpg transaction (what :func:`commit_with` can commit in its message);
+    otherwise None."""
     top = getattr(adapted, "_transaction", None)
     if not isinstance(top, Transaction) or top._nested or top._state is not TransactionState.STARTED:
         return None
     return adapted, top
-
-
-def _announce(connection: AsyncConnection, statement: str) -> None:
-    """``before_cursor_execute`` for ``statement``, as the engine fires it for the statements it runs."""
-    sync = connection.sync_connection
-    assert sync is not None
-    for listener in sync.dispatch.before_cursor_execute:
-        listener(sync, None, statement, (), None, False)

@@ -142,9 +142,19 @@ async def test_one_json_line_per_request_and_tracebacks_inside_their_line(
         assert PASSWORD not in json.dumps(line) and "client" not in line
 
 
+LOGIN = (
+    "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) "
+    "{ accessToken errors { code } } }"
+)
+
+
 async def test_traces_have_the_database_statements_under_the_request_span(
     runtime: Runtime, database_urls: DatabaseUrls, factory: SchoolFactory
 ) -> None:
+    """Each request's statements are spans under its server span, the request path's own among them (the
+    school-and-caller call and the audit entries' insert, sent through asyncpg when nothing observes the
+    engine: common.driver, common.commit), and a request that records audit entries (a sign-in) is served
+    while tracing observes them."""
     school = await factory.school()
     engine = create_engine(database_urls.runtime, runtime.settings, pool_size=1)
     try:
@@ -156,19 +166,37 @@ async def test_traces_have_the_database_statements_under_the_request_span(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             response = await client.post(f"/schools/{school.slug}/graphql", json={"query": NAMED})
             assert response.status_code == 200
+            provider.force_flush()
+            spans = exporter.get_finished_spans()
+            exporter.clear()
+            signed_in = await client.post(
+                f"/schools/{school.slug}/graphql",
+                json={"query": LOGIN, "variables": {"u": "admin", "p": PASSWORD}},
+            )
         provider.force_flush()
-        spans = exporter.get_finished_spans()
-        [server] = [s for s in spans if s.kind is SpanKind.SERVER]
-        assert (
-            server.attributes is not None
-            and server.attributes.get("http.request.method", server.attributes.get("http.method")) == "POST"
-        )
-        statements = [s for s in spans if (s.attributes or {}).get("db.system") == "postgresql"]
-        assert statements, [s.name for s in spans]
-        assert all(s.context.trace_id == server.context.trace_id for s in statements)
+        login_spans = exporter.get_finished_spans()
         provider.shutdown()
     finally:
         await engine.dispose()
+    [server] = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert (
+        server.attributes is not None
+        and server.attributes.get("http.request.method", server.attributes.get("http.method")) == "POST"
+    )
+    statements = [s for s in spans if (s.attributes or {}).get("db.system") == "postgresql"]
+    assert statements, [s.name for s in spans]
+    assert all(s.context.trace_id == server.context.trace_id for s in statements)
+
+    assert signed_in.status_code == 200, signed_in.text
+    payload = signed_in.json()["data"]["login"]
+    assert payload["errors"] == [] and payload["accessToken"]
+    texts = [
+        str((s.attributes or {}).get("db.statement", ""))
+        for s in login_spans
+        if (s.attributes or {}).get("db.system") == "postgresql"
+    ]
+    assert any("app_enter_school" in text for text in texts), texts
+    assert any("app_audit_append" in text for text in texts), texts
 
 
 def test_tracing_is_off_unless_the_standard_variables_configure_it() -> None:
