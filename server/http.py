@@ -48,6 +48,7 @@ async def _prepare_school(
 ) -> Prepared | RequestError:
     runtime: Runtime = request.app.state.runtime
     slug = request.path_params["slug"]
+    address = client_address(request)
     token = bearer_token(request)
     claims = verify_access_token_of_its_school(runtime.auth.keys, token, now=now) if token else None
     # The school and, when the token is this school's, its principal: one round trip (auth.principal).
@@ -60,15 +61,13 @@ async def _prepare_school(
             refused = AuditTrail(
                 actor=Actor.anonymous(),
                 request_id=request_id,
-                client_address=client_address(request),
+                client_address=address,
                 school_id=tenant.id,
             )
             event = Event(
                 "request.refused", "DENIED", None, None, {"reason": refusal.extensions["reason"]}, None
             )
-            refused.events += runtime.anonymous_denials.admit(
-                (slug, client_address(request) or ""), [event], now
-            )
+            refused.events += runtime.anonymous_denials.admit((slug, address or ""), [event], now)
             refusal.trail = refused
         return refusal
     assert tenant is not None
@@ -78,7 +77,7 @@ async def _prepare_school(
     trail = AuditTrail(
         actor=actor_of(principal),
         request_id=request_id,
-        client_address=client_address(request),
+        client_address=address,
         school_id=tenant.id,
     )
     if principal is not None and principal.terms_pending and not principal.super_user:
@@ -90,7 +89,7 @@ async def _prepare_school(
         # A token this school does not accept (forged, expired, another school's, a session ended): the
         # request goes on as anonymous, and the refusal is recorded (counted per address).
         event = Event("auth.token_refused", "DENIED", None, None, {}, None)
-        trail.events += runtime.anonymous_denials.admit((slug, client_address(request) or ""), [event], now)
+        trail.events += runtime.anonymous_denials.admit((slug, address or ""), [event], now)
     context = Context(
         audit=trail,
         session=session,
@@ -100,7 +99,7 @@ async def _prepare_school(
         auth=runtime.auth,
         now=now,
         request_id=request_id,
-        client_address=client_address(request),
+        client_address=address,
         max_page_size=runtime.settings.max_page_size,
         browser=browser_session(request, runtime.settings, slug),
     )
