@@ -8,12 +8,12 @@ through asyncpg (ADR 13, fifth pass), where a whole ``{ viewer }`` costs the app
 to the driver here, in the transaction SQLAlchemy opened, so that everything else (the ORM, the pool, the
 connection's events) sees a transaction as usual.
 
-What stays as it was: when anything observes the engine's statements (tracing, the test suite's statement
-counts and fault injection), these statements go through SQLAlchemy like every other, so that each
-observer sees them whole (:func:`observed`); BEGIN is sent by SQLAlchemy's asyncpg adapter, as it
-would be before the first statement it runs; a failed statement raises what SQLAlchemy raises for it, by
-SQLAlchemy's own handler, which on a lost connection invalidates it and the pool's older connections. Where the
-connection is not SQLAlchemy's asyncpg adapter, the statement goes through SQLAlchemy.
+What stays as it was: BEGIN is sent by SQLAlchemy's asyncpg adapter, as it would be before the first
+statement it runs; a failed statement raises what SQLAlchemy raises for it, by SQLAlchemy's own handler,
+which on a lost connection invalidates it and the pool's older connections. When anything observes the
+engine's statements (tracing, the test suite's statement counts and fault injection), or the connection is
+not SQLAlchemy's asyncpg adapter, the statement goes through SQLAlchemy like every other, so that each
+observer sees it whole (:func:`observed`).
 """
 
 from __future__ import annotations

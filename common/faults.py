@@ -38,10 +38,10 @@ def database_unavailable(error: BaseException | None) -> bool:
 
 
 LOCK_CONFLICTS = frozenset({"40P01", "40001"})
-"""SQLSTATEs of work PostgreSQL undid because another transaction's met it: ``deadlock_detected`` (two
-transactions each waiting for a row the other holds; one of them is chosen and its statement fails) and
-``serialization_failure``. Only the failing statement's (sub)transaction is undone: the work is sound and
-may simply be run again once the other transaction has moved on."""
+"""SQLSTATEs of a statement PostgreSQL failed because of another transaction, not of anything in the work:
+``deadlock_detected`` (two transactions each waiting for a row the other holds; one of them is chosen and
+its statement fails) and ``serialization_failure``. The work may simply be run again, from a savepoint
+taken before it, once the other transaction has moved on."""
 
 
 def lock_conflict(error: BaseException | None) -> bool:

@@ -14,11 +14,11 @@
 
 :func:`mutate` runs the call inside a SAVEPOINT of the request's transaction (:func:`attempt`). A
 :class:`~common.errors.DomainError` (a global id that is not one, a refused input, a domain rule), or a
-constraint the database enforces, rolls the savepoint back and becomes the payload's ``errors``; anything
-else propagates, is masked for the client, and rolls back the whole request, except a lock conflict
-with another transaction (a deadlock), after which the call runs once more in a new savepoint. Work that must follow a
-success but stay out of the savepoint (recording an audit event, reading what the payload shows) belongs
-in ``done``.
+constraint the database enforces, rolls the savepoint back and becomes the payload's ``errors``; a lock
+conflict with another transaction (a deadlock) rolls it back and runs the call once more; anything else
+propagates, is masked for the client, and rolls back the whole request. Work that must follow a success
+but stay out of the savepoint (recording an audit event, reading what the payload shows) belongs in
+``done``.
 """
 
 from __future__ import annotations
