@@ -2,10 +2,13 @@
 
 A connection dropped or closed under a statement, refused, shut down by the server, or a pool that could
 not lend one: the request (or the write of its audit trail) did nothing wrong and may be tried again
-elsewhere (on a fresh connection, or later, from the audit spool).
+elsewhere (on a fresh connection, or later, from the audit spool). And whether it is a lock conflict with
+another transaction (a deadlock): the work may be run again from a savepoint (graph.core.mutations).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -23,18 +26,22 @@ _CONNECTION_FAULTS = (
 )
 
 
-def database_unavailable(error: BaseException | None) -> bool:
-    """Whether ``error`` (or what it wraps) is a fault of the database connection, not of the request:
-    a connection dropped or closed under it, refused, shut down by the server, or the pool exhausted."""
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    """``error`` and what it wraps: the driver's error under SQLAlchemy's, its cause, its context (each once)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        if isinstance(error, _CONNECTION_FAULTS):
-            return True
+        yield error
         error = getattr(error, "orig", None) or error.__cause__ or error.__context__
-    return False
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is a fault of the database connection, not of the request:
+    a connection dropped or closed under it, refused, shut down by the server, or the pool exhausted."""
+    return any(
+        (isinstance(link, DBAPIError) and link.connection_invalidated) or isinstance(link, _CONNECTION_FAULTS)
+        for link in _chain(error)
+    )
 
 
 LOCK_CONFLICTS = frozenset({"40P01", "40001"})
@@ -46,13 +53,7 @@ taken before it, once the other transaction has moved on."""
 
 def lock_conflict(error: BaseException | None) -> bool:
     """Whether ``error`` (or what it wraps) is one of :data:`LOCK_CONFLICTS`."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if (
-            getattr(error, "sqlstate", None) in LOCK_CONFLICTS
-            or getattr(error, "pgcode", None) in LOCK_CONFLICTS
-        ):
-            return True
-        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
-    return False
+    return any(
+        getattr(link, "sqlstate", None) in LOCK_CONFLICTS or getattr(link, "pgcode", None) in LOCK_CONFLICTS
+        for link in _chain(error)
+    )

@@ -26,23 +26,15 @@ pytestmark = pytest.mark.plain_only(
 )
 
 
-async def _deadlocks(owner_engine: AsyncEngine) -> int:
+async def _count(owner_engine: AsyncEngine, query: str) -> int:
     async with owner_engine.connect() as connection:
-        found = await connection.scalar(
-            text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
-        )
-        return int(found or 0)
+        return int(await connection.scalar(text(query)) or 0)
 
 
-async def _lock_waiters(owner_engine: AsyncEngine) -> int:
-    async with owner_engine.connect() as connection:
-        found = await connection.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-        )
-        return int(found or 0)
+DEADLOCKS = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+LOCK_WAITERS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
 
 
 async def test_a_link_chosen_as_a_deadlocks_victim_is_run_again_and_succeeds(
@@ -52,7 +44,7 @@ async def test_a_link_chosen_as_a_deadlocks_victim_is_run_again_and_succeeds(
     pupil, contact = school.pupils["pupil2"], school.contacts["parent1"]
     token = await login(client, school.slug, "admin")
     link = {"contactId": to_global_id("Contact", contact.id), "pupilId": to_global_id("Pupil", pupil.id)}
-    deadlocks_before = await _deadlocks(owner_engine)
+    deadlocks_before = await _count(owner_engine, DEADLOCKS)
 
     async with owner_engine.connect() as other:
         other_tx = await other.begin()
@@ -63,7 +55,7 @@ async def test_a_link_chosen_as_a_deadlocks_victim_is_run_again_and_succeeds(
         await other.execute(text("SELECT FROM contacts WHERE id = :id FOR NO KEY UPDATE"), {"id": contact.id})
         linking = asyncio.create_task(gql(client, school.slug, LINK, {"i": link}, token=token))
         for _ in range(200):  # ...until the link's trigger has locked the pupil and waits for the parent
-            if await _lock_waiters(owner_engine) or linking.done():
+            if await _count(owner_engine, LOCK_WAITERS) or linking.done():
                 break
             await asyncio.sleep(0.05)
         assert not linking.done(), linking.result()
@@ -74,7 +66,9 @@ async def test_a_link_chosen_as_a_deadlocks_victim_is_run_again_and_succeeds(
         await other_tx.commit()
         body = await asyncio.wait_for(linking, 30)
 
-    assert await _deadlocks(owner_engine) == deadlocks_before + 1, "the scenario must be a real deadlock"
+    assert await _count(owner_engine, DEADLOCKS) == deadlocks_before + 1, (
+        "the scenario must be a real deadlock"
+    )
     assert "errors" not in body, body  # without the second run: INTERNAL_SERVER_ERROR, nothing linked
     payload = body["data"]["linkContact"]
     assert payload["errors"] == [], body
