@@ -340,6 +340,16 @@ async def port(production: Runtime) -> AsyncIterator[int]:
         yield port
 
 
+@pytest.fixture
+async def production_port(runtime: Runtime) -> AsyncIterator[int]:
+    """A server with production's own limits: a flood's 16 bodies share this process's one event loop with
+    the server reading them, so on a busy machine one may take longer than the socket tests' 1 s to arrive,
+    which would be a right answer (408) to a question this fixture does not ask."""
+    settings = dataclasses.replace(runtime.settings, environment="production")
+    async for port in _serve(build_runtime(settings, runtime.engine, runtime.auth.keys, clock=runtime.clock)):
+        yield port
+
+
 async def _small_query(port: int, school: SchoolData) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
         response = await http.post(_url(school), json=SMALL)
@@ -363,12 +373,12 @@ async def _response(reader: asyncio.StreamReader) -> bytes:
         return head + await reader.readexactly(length)
 
 
-async def test_a_flood_of_large_documents_over_http(port: int, school: SchoolData) -> None:
+async def test_a_flood_of_large_documents_over_http(production_port: int, school: SchoolData) -> None:
     """The reported attack over a real socket: 16 clients at once, each a 400 KB document of 200,000
     tokens. Each is refused, the whole flood costs this process (server and clients) less CPU than one
     such document cost before, and a small query sent in the middle of it is answered."""
     attack = {"query": "{ t " + "a " * 200_000 + "}"}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{production_port}", timeout=30) as http:
         before = time.process_time()
         attacks = [asyncio.create_task(http.post(_url(school), json=attack)) for _ in range(16)]
         small = await http.post(_url(school), json=SMALL)
