@@ -7,7 +7,8 @@ for), ``partner_secrets`` (client secrets, stored only as argon2 hashes; a rotat
 ``partner_rate_windows`` (the per-client request counter of the rate limit). ``roster_change_heads`` (tenant)
 was each school's change-version sequencer for the roster change feed (until migration 0015).
 
-Tenant tables: ``partner_approvals`` (a school's approval of a partner, with the subset of scopes it granted,
+Tenant tables: ``change_tombstones`` and ``change_purge_horizons`` (the change feed's deletions, and the
+newest of them purged), ``partner_approvals`` (a school's approval of a partner, with the subset of scopes it granted,
 and its revocation) and ``partner_tokens`` (each access token issued: its id, scopes and expiry, never the
 token itself; a token is honoured only while its row is unrevoked and its approval is in force).
 """
@@ -169,6 +170,21 @@ class ChangeTombstone(SQLModel, table=True):
     changed_version: int | None = change_version()
     deleted_at: datetime = created_at()
     pupil_id: uuid.UUID | None = uuid_ref(nullable=True)
+
+
+class ChangePurgeHorizon(SQLModel, table=True):
+    """The newest version of a collection's tombstones purged at a school (migration 0031; a version only,
+    the purged sourcedIds are gone): written by ``change_tombstones``' ``record_purge_horizon`` trigger
+    whenever a tombstone is deleted (the retention step, 30 days after the deletion), never lowered. A
+    consumer of the change feed whose position is at or before it may have missed a deletion, and is told
+    to read the feed again from the start (``partners.changes.SinceTooOld``)."""
+
+    __tablename__ = "change_purge_horizons"
+    __table_args__ = (CheckConstraint(f"collection IN {TOMBSTONE_COLLECTIONS}", name="collection"),)
+
+    school_id: uuid.UUID = school_key()
+    collection: str = Field(primary_key=True, max_length=16)
+    version: int = Field(sa_type=BigInteger)
 
 
 class RosterChangeHead(SQLModel, table=True):

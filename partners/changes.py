@@ -26,18 +26,22 @@ achievements, a deleted class) leaves a tombstone in ``change_tombstones`` (the 
 ``record_change_tombstone`` trigger, migration 0017), versioned the same way and served as ``status``
 ``deleted`` with its collection and sourcedId, so that the partner deletes its copy (GDPR Art. 17(2), 19).
 The tombstone keeps nothing else and is purged 30 days after the deletion (the retention step;
-docs/adr/0016). A pupil whose processing is restricted is never served: neither as a person, nor their
-judgements and achievements, nor those rows' tombstones while the pupil exists.
+docs/adr/0016). The newest version purged is remembered per school and collection
+(``change_purge_horizons``, migration 0031's trigger): a consumer whose position is at or before it may
+have missed a deletion and is refused (:class:`SinceTooOld`), to read the feed again from the start
+(``since`` 0), as Ed-Fi's oldest available change version and the "full sync required" of other feeds do.
+A pupil whose processing is restricted is never served: neither as a person, nor their judgements and
+achievements, nor those rows' tombstones while the pupil exists.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import UUID, BigInteger, Text, case, cast, func, literal, select, tuple_, union_all, update
@@ -50,10 +54,11 @@ from common.events import emit
 from models import Contact, Group, Pupil, Staff
 from models.curriculum import Judgement
 from models.learning import Achievement
-from models.partners import ChangeTombstone
+from models.partners import ChangePurgeHorizon, ChangeTombstone
 from partners.oneroster.resources import served_persons
 from partners.scopes import ACHIEVEMENTS_READ, PROGRESS_READ, ROSTER_READ
 from people.processing import visible_to_all
+from privacy.registry import TOMBSTONE_DAYS
 from roster.reading import SchoolRef
 from roster.records import key
 from tenants.scoping import in_school
@@ -71,7 +76,7 @@ def _every_row(model: Any) -> ColumnElement[bool]:
     return literal(True)  # a class carries no person: every one is served
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Fed:
     """One table of the feed: its collection, the scope that opens it, its sourcedId's column (None: the
     row's own id), which of its rows are served, and its pupil (for the pupil access report)."""
@@ -126,19 +131,41 @@ class BadCursor(ValueError):
     """``since`` is neither a version nor a cursor this feed gave out."""
 
 
-@dataclass(frozen=True)
+class SinceTooOld(ValueError):
+    """The feed cannot serve from ``since``: a tombstone of one of the collections asked, at or after
+    ``since``, was purged (``purged``, the newest version purged), so the consumer may have missed a
+    deletion. It must read the collections again from the start (``since`` 0: every object as it is now,
+    and the deletions still kept) and replace its copy with what that serves."""
+
+    def __init__(self, since: int, purged: int) -> None:
+        super().__init__(
+            f"since {since}: deletions up to version {purged} are no longer kept (a deleted object's "
+            f"tombstone is kept {TOMBSTONE_DAYS} days), so some may have been missed. Read the feed again "
+            "from since=0 and replace your copy with what it serves."
+        )
+        self.since, self.purged = since, purged
+
+
+@dataclasses.dataclass(frozen=True)
 class Cursor:
+    """A position in the feed: after the change ``(version, collection, sourced_id)`` (a bare version N:
+    every change of version N and later), and ``purged``, the newest purged version the consumer's copy
+    is known to be complete against (0: none known; see :func:`read`)."""
+
     version: int
     collection: str = ""
     sourced_id: str = ""
+    purged: int = 0
 
     def encode(self) -> str:
-        raw = json.dumps([self.version, self.collection, self.sourced_id], separators=(",", ":")).encode()
+        key = [self.version, self.collection, self.sourced_id] + ([self.purged] if self.purged else [])
+        raw = json.dumps(key, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
-        """A whole number N (every change of version N and later) or a ``next`` this feed returned."""
+        """A whole number N (every change of version N and later) or a ``next`` this feed returned (those
+        given out before migration 0031 carry no purged version: read as 0)."""
         if text.isdigit() and len(text) <= 19:
             return cls(int(text))
         try:
@@ -147,15 +174,19 @@ class Cursor:
             raise BadCursor(text) from None
         if (
             not isinstance(raw, list)
-            or len(raw) != 3
-            or not isinstance(raw[0], int)
-            or not all(isinstance(v, str) for v in raw[1:])
+            or len(raw) not in (3, 4)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in (raw[0], *raw[3:]))
+            or not all(isinstance(v, str) for v in raw[1:3])
         ):
             raise BadCursor(text)
-        return cls(raw[0], raw[1], raw[2])
+        return cls(*raw)
 
 
-@dataclass(frozen=True)
+START = Cursor(0)
+"""``since`` 0: the feed from its start (every object as it is now, and the deletions still kept)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Feed:
     changes: list[Any]
     next: Cursor
@@ -183,13 +214,17 @@ def _rows(school: SchoolRef, collections: tuple[str, ...]) -> Any:
     return union_all(*parts).subquery("changes")
 
 
-def _horizon(school: SchoolRef) -> Any:
-    """``roster_change_horizon()`` where the school's rows are written: an aggregate over (at most one of)
-    the school's own tombstones, so that on Citus the statement is routed whole to the worker holding the
-    school's shards and the function reads that node's transactions, whose ids the school's versions are
-    (on plain PostgreSQL, the one server's). One row whether or not the school has a tombstone."""
+def _horizon(school: SchoolRef, collections: tuple[str, ...]) -> Any:
+    """``roster_change_horizon()`` where the school's rows are written, and the newest version purged of
+    ``collections``' tombstones (NULL when none was): an aggregate over (at most one of) the school's own
+    tombstones, so that on Citus the statement is routed whole to the worker holding the school's shards
+    and the function reads that node's transactions, whose ids the school's versions are (on plain
+    PostgreSQL, the one server's). One row whether or not the school has a tombstone."""
     one = select(literal(1)).where(in_school(ChangeTombstone, school.id)).limit(1).subquery("one")
-    return select(func.roster_change_horizon() + 0 * func.count()).select_from(one)
+    purged = select(func.max(ChangePurgeHorizon.version)).where(
+        in_school(ChangePurgeHorizon, school.id), col(ChangePurgeHorizon.collection).in_(collections)
+    )
+    return select(func.roster_change_horizon() + 0 * func.count(), purged.scalar_subquery()).select_from(one)
 
 
 async def restamp_person(session: AsyncSession, school_id: uuid.UUID, person_id: uuid.UUID) -> None:
@@ -228,10 +263,25 @@ async def read(
     still running can be given: :mod:`partners.changes`), oldest first, at most ``limit``; the pupils
     among them (a pupil's record, their judgements and achievements) are recorded for the pupil access
     report as read ``via`` this door. Two statements: the horizon first, then the rows, in a later
-    snapshot (and a third to record the pupils, when there are any)."""
+    snapshot (and a third to record the pupils, when there are any).
+
+    Raises :class:`SinceTooOld` when a tombstone the consumer may not have read was purged. Each position
+    given out carries the newest purged version the consumer's copy is complete against (``purged``):
+    when the school has purged a newer one, only a position past it has read those tombstones (or the
+    start, which needs none of them). A consumer refused reads again from the start, whose positions then
+    carry the school's purged version: it is not refused again for the same purge."""
     if not collections:
         return Feed([], since)
-    horizon = (await session.execute(_horizon(school))).scalar_one()
+    horizon, purged = (await session.execute(_horizon(school, collections))).one()
+    purged = purged or 0
+    if since.purged < purged:
+        # Tombstones were purged since this position was given out (or it is a bare version, or from
+        # before 0031). The start needs none of them (the consumer holds nothing yet); a position past
+        # their version has read them. Any other may have missed one: refused, to read from the start.
+        # (At their very version, a position may have read them all or not: refused too, to be safe.)
+        if since != START and since.version <= purged:
+            raise SinceTooOld(since.version, purged)
+        since = dataclasses.replace(since, purged=purged)
     rows = _rows(school, collections)
     after = tuple_(rows.c.version, rows.c.collection, rows.c.sourcedId) > tuple_(
         literal(since.version, BigInteger), literal(since.collection, Text), literal(since.sourced_id, Text)
@@ -246,7 +296,7 @@ async def read(
     following = since
     if found:
         last = found[-1]
-        following = Cursor(last.version, last.collection, last.sourcedId)
+        following = Cursor(last.version, last.collection, last.sourcedId, since.purged)
     pupils = sorted({str(r.pupil_id) for r in found if r.pupil_id is not None})
     if pupils:
         await emit(session, BULK_PUPIL_READ, detail={"pupil_ids": pupils, "via": via})

@@ -583,6 +583,7 @@ TABLES: tuple[TableEntry, ...] = (
         contact="work_email secondary_email",
     ),
     entry("roster_change_heads", Subject.NONE, operational="school_id version"),
+    entry("change_purge_horizons", Subject.NONE, operational="school_id collection version"),
     entry(
         "stored_files", Subject.NONE, links=(Link("uploaded_by", A, PSEUDO),),
         operational="school_id id storage_key file_name media_type byte_size sha256 created_at",

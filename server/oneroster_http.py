@@ -353,7 +353,11 @@ async def _changes(
     limit = parse_query({"limit": params.get("limit", "100")}, filterable=(), selectable=()).limit
     school = await school_ref(session, request.state.school_id)
     collections = changes.collections_for(access.scopes, changes.ROSTER)
-    feed = await changes.read(session, school, since, limit, collections, via="oneroster changes")
+    try:
+        feed = await changes.read(session, school, since, limit, collections, via="oneroster changes")
+    except changes.SinceTooOld as error:
+        # Gone: what the consumer would need from there (a purged deletion) no longer exists.
+        raise OneRosterError(410, "invaliddata", str(error)) from None
     base = f"{str(request.base_url).rstrip('/')}/schools/{school.slug}{PREFIX}"
     trail.record("partner.changes.read", detail={"returned": len(feed.changes), "since": since.version})
     body = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,33 @@ async def _roster_feed(
     assert response.status_code == 200, response.text
     body = response.json()
     return body["changes"], body["next"]
+
+
+async def _erase(
+    client: httpx.AsyncClient, school: SchoolData, admin: str, person_id: str, reason: str
+) -> None:
+    """A school admin erases pupil1 (``person_id``, its global id), confirming by name."""
+    pupil = school.pupils["pupil1"]
+    erased = await gql(
+        client, school.slug, ERASE,
+        {"i": {"personId": person_id, "reason": reason, "confirmName": f"{pupil.forename} {pupil.surname}"}},
+        token=admin,
+    )  # fmt: skip
+    assert erased["data"]["erasePerson"]["errors"] == [], erased
+
+
+async def deleted_at_of(owner_engine: AsyncEngine, school: SchoolData) -> datetime:
+    """When the school's newest tombstone was written (the trigger's ``now()``): the retention step's clock
+    is set from it."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school.id)})
+        found = (
+            await connection.execute(
+                text("SELECT max(deleted_at) FROM change_tombstones WHERE school_id = :s"), {"s": school.id}
+            )
+        ).scalar()
+    assert found is not None
+    return found  # type: ignore[no-any-return]
 
 
 def _sourced_id(row: Any) -> str:
@@ -153,13 +180,7 @@ async def test_an_erased_pupil_is_a_tombstone_in_every_feed_and_nothing_else(
     _, other_since = await _roster_feed(client, other, elsewhere)
 
     admin = await login(client, school.slug, "admin")
-    erased = await gql(
-        client, school.slug, ERASE,
-        {"i": {"personId": ids["p"], "reason": "Parent's request under Article 17",
-               "confirmName": f"{pupil.forename} {pupil.surname}"}},
-        token=admin,
-    )  # fmt: skip
-    assert erased["data"]["erasePerson"]["errors"] == [], erased
+    await _erase(client, school, admin, ids["p"], "Parent's request under Article 17")
 
     roster, roster_next = await _roster_feed(client, school, token, since)
     parent = school.contacts["parent1"]  # linked to the pupil: its agents no longer name them
@@ -234,20 +255,8 @@ async def test_a_tombstone_is_purged_after_thirty_days_by_the_retention_step(
     async with oauth_client(client, partner) as oauth:
         token = (await fetch_token(oauth, school))["access_token"]
     admin = await login(client, school.slug, "admin")
-    erased = await gql(
-        client, school.slug, ERASE,
-        {"i": {"personId": ids["p"], "reason": "Retention test", "confirmName": f"{pupil.forename} {pupil.surname}"}},
-        token=admin,
-    )  # fmt: skip
-    assert erased["data"]["erasePerson"]["errors"] == [], erased
-    async with owner_engine.begin() as connection:
-        await connection.execute(text("SELECT set_config('app.school_ids', :s, true)"), {"s": str(school.id)})
-        deleted_at = (
-            await connection.execute(
-                text("SELECT max(deleted_at) FROM change_tombstones WHERE school_id = :s"), {"s": school.id}
-            )
-        ).scalar()
-    assert deleted_at is not None
+    await _erase(client, school, admin, ids["p"], "Retention test")
+    deleted_at = await deleted_at_of(owner_engine, school)
 
     for days, left in ((29, 3), (31, 0)):
         report = await run_jobs(
@@ -273,7 +282,6 @@ async def test_a_restricted_pupils_learning_rows_and_their_tombstones_are_not_se
     erasure empties the tombstone's pupil, restamping it above what the partner has read)."""
     school = await factory.school()
     ids = await _learning(client, school)
-    pupil = school.pupils["pupil1"]
     token = await _token(client, partners, school, EVERY_SCOPE)
     before, after = await _learning_feed(client, school, token)
     assert len(before) == 2
@@ -295,12 +303,7 @@ async def test_a_restricted_pupils_learning_rows_and_their_tombstones_are_not_se
         )
     assert (await _learning_feed(client, school, token, after))[0] == []
 
-    erased = await gql(
-        client, school.slug, ERASE,
-        {"i": {"personId": ids["p"], "reason": "Parent's request", "confirmName": f"{pupil.forename} {pupil.surname}"}},
-        token=admin,
-    )  # fmt: skip
-    assert erased["data"]["erasePerson"]["errors"] == [], erased
+    await _erase(client, school, admin, ids["p"], "Parent's request")
     told, _ = await _learning_feed(client, school, token, after)
     assert sorted((n["collection"], n["status"]) for n in told) == [
         ("achievements", "deleted"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -154,7 +155,11 @@ async def _feed(
     (which carries its position: ``since`` is then not used)."""
     ctx = info.context
     page = page_of(info, first, after)
-    key = after_key(page, INT, TEXT, TEXT)
+    # A cursor is (version, collection, sourcedId, purged) (partners.changes.Cursor); given out before
+    # migration 0031, without the purged version.
+    key = after_key(
+        page, *((INT, TEXT, TEXT, INT) if page.after and len(page.after) == 4 else (INT, TEXT, TEXT))
+    )
     if key is not None:
         cursor = changes.Cursor(*key)
     elif since.isdigit() and len(since) <= 19:
@@ -165,12 +170,16 @@ async def _feed(
         )
     collections = changes.collections_for(ctx.principal.scopes, among)
     school = await school_ref(ctx.session, ctx.tenant.id)
-    feed = await changes.read(ctx.session, school, cursor, page.first + 1, collections, via=via)
+    try:
+        feed = await changes.read(ctx.session, school, cursor, page.first + 1, collections, via=via)
+    except changes.SinceTooOld as error:
+        raise DomainError.one("after" if key is not None else "since", "SINCE_TOO_OLD", str(error)) from None
     return feed, page
 
 
-def _key(row: Any) -> tuple[int, str, str]:
-    return (row.version, row.collection, row.sourcedId)
+def _keys(feed: changes.Feed) -> Callable[[Any], tuple[int, str, str, int]]:
+    """Each edge's cursor: its position, with the purged version the page was checked against."""
+    return lambda row: (row.version, row.collection, row.sourcedId, feed.next.purged)
 
 
 async def _roster_changes(
@@ -178,7 +187,7 @@ async def _roster_changes(
 ) -> RosterChangeConnection:
     """The REST feed's rows as a connection."""
     feed, page = await _feed(info, changes.ROSTER, "graphql rosterChanges", since, first, after)
-    return connection(feed.changes, page, key=_key, node=RosterChangeType.of)
+    return connection(feed.changes, page, key=_keys(feed), node=RosterChangeType.of)
 
 
 async def _learning_changes(
@@ -186,7 +195,7 @@ async def _learning_changes(
 ) -> LearningChangeConnection:
     """The judgements (progress.read) and achievements (achievements.read) written or deleted."""
     feed, page = await _feed(info, changes.LEARNING, "graphql learningChanges", since, first, after)
-    return connection(feed.changes, page, key=_key, node=LearningChangeType.of)
+    return connection(feed.changes, page, key=_keys(feed), node=LearningChangeType.of)
 
 
 @strawberry.type
@@ -196,7 +205,9 @@ class PartnerQuery:
         resolver=_roster_changes,
         description="The roster change feed (integration partners with roster.read): every person and class "
         "written at version `since` or later (or after `after`, a cursor of an earlier page), oldest first, "
-        "each once at its latest change; leavers (tobedeleted) and deleted records (deleted) as tombstones.",
+        "each once at its latest change; leavers (tobedeleted) and deleted records (deleted) as tombstones, "
+        "kept 30 days: a position from before a tombstone purged since is refused SINCE_TOO_OLD (read again "
+        "from since 0).",
     )
     learning_changes: LearningChangeConnection | None = guarded(
         policies.LEARNING_CHANGES,
@@ -204,7 +215,8 @@ class PartnerQuery:
         description="The learning change feed (integration partners; judgements with progress.read, "
         "achievements with achievements.read, each only with its scope): every judgement and achievement "
         "written at version `since` or later (or after `after`), oldest first, each once at its latest "
-        "change; deleted ones (an erased pupil's, say) as tombstones, kept 30 days.",
+        "change; deleted ones (an erased pupil's, say) as tombstones, kept 30 days: a position from before "
+        "a tombstone purged since is refused SINCE_TOO_OLD (read again from since 0).",
     )
     partner_directory: list[PartnerListing] | None = guarded(
         policies.SCHOOL_ADMIN,
