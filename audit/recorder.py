@@ -410,7 +410,10 @@ async def append_and_commit(
     (:func:`common.commit.commit_with`); on Citus, whose INSERT ... SELECT into a distributed table would
     run as a COPY that row-level security refuses, the INSERT and then the COMMIT."""
     connection = await session.connection()
-    if not events or on_citus(connection):
+    if not events:
+        await commit_with(session, transaction, None, connection)
+        return
+    if on_citus(connection):
         await append(
             session,
             school_id,
@@ -425,7 +428,7 @@ async def append_and_commit(
     rows = _rows(
         school_id, events, actor=actor, request_id=request_id, client_address=client_address, now=now
     )
-    await commit_with(session, transaction, _appending(rows))
+    await commit_with(session, transaction, _appending(rows), connection)
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

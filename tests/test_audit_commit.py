@@ -102,6 +102,34 @@ async def test_a_request_s_entries_and_its_commit_are_one_message(
         assert renamed.scalar_one() == "Merlins"
 
 
+async def test_a_request_that_records_nothing_is_committed_by_the_driver_and_the_next_begins_its_own(
+    recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
+) -> None:
+    """A query that records no entry (``{ viewer }``) ends with the COMMIT alone, sent by the driver
+    (``COMMIT``; asyncpg's own transaction, which SQLAlchemy's commit goes through, sends ``COMMIT;``): the
+    connection's next requests begin transactions of their own, and a mutation after them is committed
+    with its entry, in one message."""
+    engine, sent = recording
+    school = await factory.school(pupils_per_group=1)
+    group = to_global_id("Group", school.groups["A"].id)
+    async with app_client(_runtime(runtime, tmp_path, engine)) as client:
+        token = await login(client, school.slug, "admin")
+        sent.clear()
+        for _ in range(2):
+            viewer = await gql(client, school.slug, "{ viewer { username } }", token=token)
+            assert viewer["data"]["viewer"] == {"username": "admin"}, viewer
+        answer = await gql(
+            client, school.slug, RENAME, {"i": {"groupId": group, "name": "Kites"}}, token=token
+        )
+        assert answer["data"]["updateGroup"]["errors"] == []
+    assert [m if m.startswith("COMMIT") else _kind(m) for m in sent] == [
+        "BEGIN", "COMMIT", "BEGIN", "COMMIT", "BEGIN", APPEND,
+    ], sent  # fmt: skip
+    assert [e.outcome for e in await entries(runtime.engine, school.id, "mutation.updateGroup")] == [
+        "SUCCESS"
+    ]
+
+
 TRICKY = [
     "$v$",
     "$v$); DROP TABLE pupils; --",
