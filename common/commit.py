@@ -53,7 +53,7 @@ async def commit_with(
     """Run ``statement`` (complete, its values in its text) and commit ``transaction``, the session's
     transaction, in one message (see the module); with no statement, the COMMIT alone, sent by the driver
     as asyncpg's own commit sends it, without SQLAlchemy's round trip through its greenlet (a request that
-    records nothing: about 40 us of a ``{ viewer }``'s 800, ADR 13). ``connection``: the session's, when
+    records nothing: about 2% of a ``{ viewer }``'s CPU, ADR 13). ``connection``: the session's, when
     the caller holds it already. Raises what the statement or the commit raised; the transaction is then
     the caller's to roll back."""
     if session.new or session.dirty or session.deleted:

@@ -8,9 +8,10 @@ for), ``partner_secrets`` (client secrets, stored only as argon2 hashes; a rotat
 was each school's change-version sequencer for the roster change feed (until migration 0015).
 
 Tenant tables: ``change_tombstones`` and ``change_purge_horizons`` (the change feed's deletions, and the
-newest of them purged), ``partner_approvals`` (a school's approval of a partner, with the subset of scopes it granted,
-and its revocation) and ``partner_tokens`` (each access token issued: its id, scopes and expiry, never the
-token itself; a token is honoured only while its row is unrevoked and its approval is in force).
+newest of them purged), ``partner_approvals`` (a school's approval of a partner, with the subset of scopes
+it granted, and its revocation) and ``partner_tokens`` (each access token issued: its id, scopes and
+expiry, never the token itself; a token is honoured only while its row is unrevoked and its approval is in
+force).
 """
 
 from __future__ import annotations

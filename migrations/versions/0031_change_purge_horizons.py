@@ -8,10 +8,10 @@ telling the partner to read the collection again from the start (Ed-Fi's oldest 
 Microsoft Graph's and Google's "full sync required"). For that it needs, per school and collection, the
 newest version of a tombstone purged (a version only: the purged sourcedIds are gone, as erasure and
 retention require): this table, written by a trigger on every deletion of a tombstone (whoever deletes it:
-the retention step today), and never lowered. A row trigger, not a statement trigger
-with a transition table, so that it runs on Citus too (ADR 19: Citus cannot plan a transition table in a
-query of a distributed table); the retention step deletes a school's due tombstones in one statement, a
-day's worth at most. School destruction disables every DELETE trigger (ADR 9) and deletes this table's
+the retention step today), and never lowered. A row trigger, not a statement trigger with a transition
+table, so that it runs on Citus too (ADR 19: Citus cannot plan a transition table in a query of a
+distributed table); the retention step deletes a school's due tombstones in one statement, a day's worth
+at most. School destruction disables every DELETE trigger (ADR 9) and deletes this table's
 rows with the school's other rows.
 
 Revision ID: 0031
