@@ -19,6 +19,7 @@ from common.settings import Settings
 from graph.core.relay import to_global_id
 from server.jobs import run_jobs
 from tenants.context import bind
+from tests.factories.audit import entries
 from tests.factories.partners import PartnerFactory, fetch_token, oauth_client
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 from tests.factories.trusts import TrustFactory
@@ -142,6 +143,16 @@ async def test_a_consumer_that_may_have_missed_a_purged_deletion_is_told_to_read
         assert [(e["extensions"]["code"], e["extensions"].get("field")) for e in refused_gql["errors"]] == [
             ("SINCE_TOO_OLD", "after")
         ], refused_gql
+    # Each refusal at the REST door is in the school's audit chain, the partner's, with why.
+    refusals = [
+        (e.actor_type, e.outcome, e.detail)
+        for e in await entries(engine, school.id, "partner.oneroster.read")
+        if e.outcome == "REJECTED"
+    ]
+    assert (
+        refusals
+        == [("PARTNER", "REJECTED", {"collection": "changes", "error": "invaliddata", "status": 410})] * 2
+    )
     bare = await gql(client, school.slug, ROSTER, {"since": stale_version}, token=token)
     assert [e["extensions"]["code"] for e in bare["errors"]] == ["SINCE_TOO_OLD"], bare
 
