@@ -58,7 +58,6 @@ from models.partners import ChangePurgeHorizon, ChangeTombstone
 from partners.oneroster.resources import served_persons
 from partners.scopes import ACHIEVEMENTS_READ, PROGRESS_READ, ROSTER_READ
 from people.processing import visible_to_all
-from privacy.registry import TOMBSTONE_DAYS
 from roster.reading import SchoolRef
 from roster.records import key
 from tenants.scoping import in_school
@@ -140,8 +139,8 @@ class SinceTooOld(ValueError):
     def __init__(self, since: int, purged: int) -> None:
         super().__init__(
             f"since {since}: deletions up to version {purged} are no longer kept (a deleted object's "
-            f"tombstone is kept {TOMBSTONE_DAYS} days), so some may have been missed. Read the feed again "
-            "from since=0 and replace your copy with what it serves."
+            "tombstone is kept only for the school's retention period), so some may have been missed. Read "
+            "the feed again from since=0 and replace your copy with what it serves."
         )
         self.since, self.purged = since, purged
 

@@ -107,6 +107,17 @@ async def deleted_at_of(owner_engine: AsyncEngine, school: SchoolData) -> dateti
     return found  # type: ignore[no-any-return]
 
 
+async def retention_after(
+    engine: AsyncEngine, owner_engine: AsyncEngine, settings: Settings, school: SchoolData, days: int
+) -> None:
+    """The retention jobs step, ``days`` after the school's newest tombstone was written."""
+    report = await run_jobs(
+        engine, owner_engine=owner_engine, data_dir=settings.data_dir,
+        now=await deleted_at_of(owner_engine, school) + timedelta(days=days), steps=["retention"],
+    )  # fmt: skip
+    assert report.failed == 0
+
+
 def _sourced_id(row: Any) -> str:
     """The OneRoster sourcedId of a person (its MIS id) or a class (its external id), else its own id."""
     return str(getattr(row, "source_id", None) or getattr(row, "external_id", None) or row.id)
@@ -256,14 +267,9 @@ async def test_a_tombstone_is_purged_after_thirty_days_by_the_retention_step(
         token = (await fetch_token(oauth, school))["access_token"]
     admin = await login(client, school.slug, "admin")
     await _erase(client, school, admin, ids["p"], "Retention test")
-    deleted_at = await deleted_at_of(owner_engine, school)
 
     for days, left in ((29, 3), (31, 0)):
-        report = await run_jobs(
-            engine, owner_engine=owner_engine, data_dir=settings.data_dir,
-            now=deleted_at + timedelta(days=days), steps=["retention"],
-        )  # fmt: skip
-        assert report.failed == 0
+        await retention_after(engine, owner_engine, settings, school, days)
         # The same run purges the partner's expired token rows (their own rule): a fresh token.
         async with oauth_client(client, partner) as oauth:
             token = (await fetch_token(oauth, school))["access_token"]

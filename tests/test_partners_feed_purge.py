@@ -7,7 +7,6 @@ partner tokens from authlib's client; the purge is the retention jobs step's, on
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import Settings
 from graph.core.relay import to_global_id
-from server.jobs import run_jobs
 from tenants.context import bind
 from tests.factories.audit import entries
 from tests.factories.partners import PartnerFactory, fetch_token, oauth_client
@@ -30,7 +28,7 @@ from tests.test_partners_changes import (
     _learning_feed,
     _roster_feed,
     _sourced_id,
-    deleted_at_of,
+    retention_after,
 )
 from tests.test_partners_scopes import _learning
 
@@ -121,11 +119,7 @@ async def test_a_consumer_that_may_have_missed_a_purged_deletion_is_told_to_read
     assert read_on[-1]["sourcedId"] != _sourced_id(pupil)  # its position is past the deletion's version
 
     # The retention step, 31 days after the deletion, purges the tombstones (the pupil's and their records').
-    report = await run_jobs(
-        engine, owner_engine=owner_engine, data_dir=settings.data_dir,
-        now=await deleted_at_of(owner_engine, school) + timedelta(days=31), steps=["retention"],
-    )  # fmt: skip
-    assert report.failed == 0
+    await retention_after(engine, owner_engine, settings, school, 31)
     token = await _fresh_token(client, partner, school)  # the run purged the expired token rows too
     other_token = await _fresh_token(client, other_partner, other)
 
@@ -197,11 +191,7 @@ async def test_a_purge_refuses_only_the_feeds_of_its_collections(
             {"s": school.id, "g": school.groups["A"].id},
         )
         assert deleted.rowcount == 1  # type: ignore[attr-defined]
-    report = await run_jobs(
-        engine, owner_engine=owner_engine, data_dir=settings.data_dir,
-        now=await deleted_at_of(owner_engine, school) + timedelta(days=31), steps=["retention"],
-    )  # fmt: skip
-    assert report.failed == 0
+    await retention_after(engine, owner_engine, settings, school, 31)
     token = await _fresh_token(client, partner, school)
     assert (await _changes(client, school, token, roster_since)).status_code == 410
     learning, _ = await _learning_feed(client, school, token, learning_after)
