@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.access_tokens import AccessClaims
 from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
 from auth.own_consent import own_consent_pending
-from common.driver import fetch_row
+from common.driver import fetch_first_row
 from common.prepared import Prepared
 from models import Account, AuthSession, Contact, Group, GroupPupil, GroupTeacher, Pupil, PupilContact, Staff
 from models.platform import SuperUser
-from tenants.context import Tenant, enter_school, on_citus
+from tenants.context import Tenant, binding_statement, enter_school, on_citus
 from tenants.scoping import in_school
 
 
@@ -376,9 +377,10 @@ async def enter_school_as(
             roles[0] if len(roles) == 1 else None,
             slug,
         )
-    # Through asyncpg in SQLAlchemy's transaction: the same statement, without SQLAlchemy's execution
-    # machinery on every request (common.driver).
-    found_row = await fetch_row(connection, _ENTER_SQL, values)
+    # Through asyncpg, without SQLAlchemy's execution machinery on every request, and in a transaction of
+    # its own: the request's transaction begins, bound to the school as the function bound this
+    # statement, only if anything else is sent (common.driver).
+    found_row = await fetch_first_row(connection, _ENTER_SQL, values, _binding_of)
     if found_row is None:
         return None, None
     row: tuple[Any, ...] = tuple(found_row)
@@ -386,6 +388,11 @@ async def enter_school_as(
     if claims is None or row[5] is None or claims.school_id != tenant.id:
         return tenant, None
     return tenant, _principal_of(row[5:], tenant.id, claims.session_id)
+
+
+def _binding_of(row: Sequence[Any]) -> str:
+    """The binding ``app_enter_school`` made for its row's school (its first column)."""
+    return binding_statement(row[0])
 
 
 _ENTER_SQL = "SELECT * FROM app_enter_school($1, $2, $3, $4, $5, $6, $7)"

@@ -31,7 +31,7 @@ from typing import Any
 from asyncpg.transaction import Transaction, TransactionState
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
 
-from common.driver import adapter, observed
+from common.driver import adapter, begin, observed
 
 _QUOTE = "$v$"
 _DOLLAR_ESCAPED = "\\u0024"
@@ -60,7 +60,19 @@ async def commit_with(
         await session.flush()
     if connection is None:
         connection = await session.connection()
-    driver = None if observed(connection) else _plain_top_level(adapter(connection))
+    adapted = None if observed(connection) else adapter(connection)
+    if adapted is not None and adapted._transaction is None and not adapted._connection.is_in_transaction():
+        # Nothing was sent since the request's first statement, which ran in a transaction of its own
+        # (common.driver.fetch_first_row): nothing to commit but the statement, sent with BEGIN and the
+        # binding it needs, all in one message.
+        binding = getattr(adapted, "begin_with", None)
+        if statement is None or binding is not None:
+            if statement is not None:
+                adapted.begin_with = None
+                _committed(adapted, await begin(adapted, f"{binding};{statement};COMMIT"))
+            await transaction.commit()
+            return
+    driver = None if adapted is None else _plain_top_level(adapted)
     if driver is None:
         if statement is not None:
             await connection.exec_driver_sql(statement)
@@ -68,13 +80,17 @@ async def commit_with(
         return
     adapted, top = driver
     await adapted._connection.execute("COMMIT" if statement is None else f"{statement};COMMIT")
-    # The server has committed: the driver's transaction is over, and SQLAlchemy's commit below only ends
-    # its own bookkeeping (the adapter has no transaction left to send COMMIT for).
+    _committed(adapted, top)
+    await transaction.commit()
+
+
+def _committed(adapted: Any, top: Transaction) -> None:
+    """The server has committed ``top``: the driver's transaction is over, and SQLAlchemy's commit that
+    follows only ends its own bookkeeping (the adapter has no transaction left to send COMMIT for)."""
     top._state = TransactionState.COMMITTED
     if adapted._connection._top_xact is top:
         adapted._connection._top_xact = None
     adapted._transaction = None
-    await transaction.commit()
 
 
 def _plain_top_level(adapted: Any) -> tuple[Any, Transaction] | None:

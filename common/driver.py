@@ -8,21 +8,105 @@ through asyncpg (ADR 13, fifth pass), where a whole ``{ viewer }`` costs the app
 to the driver here, in the transaction SQLAlchemy opened, so that everything else (the ORM, the pool, the
 connection's events) sees a transaction as usual.
 
-What stays as it was: BEGIN is sent by SQLAlchemy's asyncpg adapter, as it would be before the first
-statement it runs; a failed statement raises what SQLAlchemy raises for it, by SQLAlchemy's own handler,
-which on a lost connection invalidates it and the pool's older connections. When anything observes the
-engine's statements (tracing, the test suite's statement counts and fault injection), or the connection is
-not SQLAlchemy's asyncpg adapter, the statement goes through SQLAlchemy like every other, so that each
-observer sees it whole (:func:`observed`).
+**The request's first statement runs in a transaction of its own** (:func:`fetch_first_row`). A request's
+transaction used to begin with BEGIN, a round trip of its own, before ``app_enter_school``; and a read that
+needs nothing more (``{ viewer }``, a refusal) ended with a COMMIT that had nothing to commit: two of its
+three round trips, and a quarter of its server CPU (ADR 13, seventh pass). Now the statement is sent
+outside any transaction block, so PostgreSQL runs it in an implicit transaction of its own; the binding it
+sets (``set_config(..., true)``, local to that transaction) ends with it, and is kept on the connection as
+a statement (:attr:`BindingAdapter.begin_with`). The request's transaction then begins only if something
+else is sent, with ``BEGIN;<the binding>`` in ONE message (the simple query protocol runs both in order):
+a request that reads more pays the same round trips as before, one that reads nothing more pays one.
+Nothing runs unbound: every statement after the first goes through the adapter's ``_start_transaction``,
+which sends the binding with BEGIN; the binding kept is dropped at the connection's next commit or
+rollback, which SQLAlchemy's pool always runs when the connection is given back, so it never reaches
+another request or a job. Under READ COMMITTED (the engine's level) every statement takes its own snapshot
+anyway, so the first statement's own transaction changes nothing that later statements see.
+
+What stays as it was: a failed statement raises what SQLAlchemy raises for it, by SQLAlchemy's own
+handler, which on a lost connection invalidates it and the pool's older connections. When anything
+observes the engine's statements (tracing, the test suite's statement counts and fault injection), or the
+connection is not this adapter, the statement goes through SQLAlchemy like every other, in the request's
+transaction begun as before, so that each observer sees it whole (:func:`observed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from asyncpg.transaction import Transaction, TransactionState
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
+
+
+class BindingAdapter(AsyncAdapt_asyncpg_connection):
+    """SQLAlchemy's asyncpg adapter, whose next transaction can begin with a binding in BEGIN's message."""
+
+    __slots__ = ("begin_with",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.begin_with: str | None = None
+        """The statement that binds the next transaction (its values in its text), sent with its BEGIN."""
+
+    async def _start_transaction(self) -> None:
+        binding, self.begin_with = self.begin_with, None
+        if binding is None:
+            await super()._start_transaction()  # type: ignore[no-untyped-call]
+        elif self.isolation_level is None and not self.readonly and not self.deferrable:
+            await begin(self, binding)
+        else:  # a transaction with its own characteristics: asyncpg's BEGIN, then the binding
+            await super()._start_transaction()  # type: ignore[no-untyped-call]
+            driver: Any = self._connection
+            try:
+                await driver.execute(binding)
+            except Exception as error:
+                self._handle_exception(error)
+
+    def commit(self) -> None:
+        self.begin_with = None
+        super().commit()  # type: ignore[no-untyped-call]
+
+    def rollback(self) -> None:  # also what the pool runs on every connection given back
+        self.begin_with = None
+        super().rollback()  # type: ignore[no-untyped-call]
+
+
+class BindingDBAPI(AsyncAdapt_asyncpg_dbapi):
+    """SQLAlchemy's asyncpg DBAPI module, lending :class:`BindingAdapter` connections (the engine's
+    ``module``, :func:`server.database.create_engine`)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> BindingAdapter:
+        creator: Callable[..., Any] = kw.pop("async_creator_fn", self.asyncpg.connect)
+        options = {
+            "prepared_statement_cache_size": kw.pop("prepared_statement_cache_size", 100),
+            "prepared_statement_name_func": kw.pop("prepared_statement_name_func", None),
+        }
+        return await_only(BindingAdapter.create(self, creator(*arg, **kw), **options))
+
+
+async def begin(adapted: Any, statements: str) -> Transaction:
+    """Send ``BEGIN;<statements>`` (their values in their text) in one message on the adapter's asyncpg
+    connection, its transaction left as asyncpg's own ``start`` leaves it, so that the commit and rollback
+    are asyncpg's and SQLAlchemy's as usual (and a failed statement's transaction is rolled back by its
+    owner, as always). ``statements`` may end with COMMIT (:func:`common.commit.commit_with`)."""
+    connection = adapted._connection
+    transaction: Transaction = connection.transaction()
+    transaction._state = TransactionState.STARTED
+    connection._top_xact = transaction
+    adapted._transaction = transaction
+    try:
+        await connection.execute(f"BEGIN;{statements}")
+    except Exception as error:
+        if connection.is_closed() or not connection._protocol.is_in_transaction():
+            # BEGIN did not take, or the connection is gone: there is no transaction to roll back.
+            transaction._state = TransactionState.FAILED
+            connection._top_xact = None
+            adapted._transaction = None
+        adapted._handle_exception(error)
+    return transaction
 
 
 def observed(connection: AsyncConnection) -> bool:
@@ -70,6 +154,34 @@ async def fetch_row(
     except Exception as error:
         await greenlet_spawn(_raise_as_engine_does, connection, adapted, error, statement, tuple(values))
         raise  # not reached: the line above raises
+
+
+async def fetch_first_row(
+    connection: AsyncConnection,
+    statement: str,
+    values: Sequence[Any],
+    binding: Callable[[Sequence[Any]], str | None],
+) -> Sequence[Any] | None:
+    """The first row of ``statement``, the first of the request's transaction, run in a transaction of its
+    own (see the module); ``binding(row)`` is the statement that binds what follows as ``statement`` bound
+    itself (None: nothing to bind), sent with BEGIN if anything follows. Where the statement cannot run
+    that way (an observed engine, another adapter, a transaction already begun) it runs as
+    :func:`fetch_row` runs it, in the request's transaction."""
+    adapted = None if observed(connection) else adapter(connection)
+    if (
+        not isinstance(adapted, BindingAdapter)
+        or adapted._transaction is not None
+        or adapted.driver_connection.is_in_transaction()
+    ):
+        return await fetch_row(connection, statement, values)
+    try:
+        async with adapted._execute_mutex:
+            found: Sequence[Any] | None = await adapted._connection.fetchrow(statement, *values)
+    except Exception as error:
+        await greenlet_spawn(_raise_as_engine_does, connection, adapted, error, statement, tuple(values))
+        raise  # not reached: the line above raises
+    adapted.begin_with = None if found is None else binding(found)
+    return found
 
 
 def _raise_as_engine_does(

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import URL, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
+from common.driver import BindingDBAPI
 from common.settings import Settings
 from tenants.context import CITUS_FLAG
 
@@ -141,6 +143,8 @@ def create_engine(
         # JSON read back (the class view folds each pupil's judgements into one JSON object) is decoded by
         # orjson; what is written is still encoded by the standard library, byte for byte as before.
         json_deserializer=orjson.loads,
+        # asyncpg's adapter, whose transactions can begin with the request's binding (common.driver).
+        module=BindingDBAPI(asyncpg),  # type: ignore[no-untyped-call]
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),

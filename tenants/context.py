@@ -61,6 +61,16 @@ async def _set_local(connection: AsyncConnection, school_ids: str, trust_ids: st
     await connection.exec_driver_sql(f"SET LOCAL app.trust_ids = '{_id_list(trust_ids)}'")
 
 
+def binding_statement(school_id: uuid.UUID) -> str:
+    """What :func:`bind` sends for one school, its value spliced as a canonical UUID (:func:`_id_list`: hex
+    digits and hyphens only), for a message of the simple query protocol, which takes no parameters: the
+    binding sent with BEGIN after a request's first statement (common.driver.fetch_first_row)."""
+    return (
+        f"SELECT set_config('app.school_ids', '{_id_list([school_id])}', true), "
+        "set_config('app.trust_ids', '', true)"
+    )
+
+
 async def bind(
     session: AsyncSession, school_ids: Iterable[uuid.UUID], trust_ids: Iterable[uuid.UUID] = ()
 ) -> None:

@@ -13,71 +13,44 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.recorder import _INSERTED, Actor, Event, append, append_and_commit
 from common.clock import FixedClock
 from common.settings import Settings
 from graph.core.relay import to_global_id
-from server.database import DatabaseUrls, create_engine
+from server.database import DatabaseUrls
 from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client
 from tests.factories.audit import entries, sequence, verify
+from tests.factories.messages import APPEND, BEGIN_BOUND, ENTER, kind, recording_engine
 from tests.factories.schools import SchoolFactory, gql, login
 from tests.test_audit_spool import _runtime
 
 pytestmark = pytest.mark.plain_only(reason="on Citus the trail is inserted, then committed: two messages")
 
-APPEND = "app_audit_append(...);COMMIT"
 RENAME = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }"
 SYSTEM = Actor("SYSTEM")
-
-
-def _recording_class(sent: list[str]) -> type[asyncpg.Connection]:
-    """An asyncpg connection class that notes in ``sent`` the simple-protocol messages it sends (BEGIN,
-    COMMIT, ROLLBACK and what :func:`common.commit.commit_with` sends; statements with parameters go by the
-    extended protocol)."""
-
-    class Recording(asyncpg.Connection):  # type: ignore[misc]
-        async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 - asyncpg's own signature
-            if not args:
-                sent.append(query)
-            status: str = await super().execute(query, *args, timeout=timeout)
-            return status
-
-    return Recording
-
-
-def _kind(message: str) -> str:
-    """A simple-protocol message as the tests compare it: the entries' message, or its first word."""
-    if message.startswith("SELECT app_audit_append($v$[") and message.endswith("]$v$::jsonb);COMMIT"):
-        return APPEND
-    return message.split(" ", 1)[0].rstrip(";")
 
 
 @pytest.fixture
 async def recording(
     database_urls: DatabaseUrls, settings: Settings
 ) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
-    """The runtime role's engine on one connection that records its simple-protocol messages."""
-    sent: list[str] = []
-    engine = create_engine(database_urls.runtime, settings, pool_size=1)
-
-    @event.listens_for(engine.sync_engine, "do_connect")
-    def _recording(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        cparams["connection_class"] = _recording_class(sent)
-
-    yield engine, sent
-    await engine.dispose()
+    """The runtime role's engine on one connection that records what it sends."""
+    async with recording_engine(database_urls, settings) as recorded:
+        yield recorded
 
 
 async def test_a_request_s_entries_and_its_commit_are_one_message(
     recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
 ) -> None:
     """LRS 5.1: a mutation's entry is committed with the mutation, in the same message as its COMMIT (no
-    COMMIT of its own follows), and the connection's next request begins a transaction of its own."""
+    COMMIT of its own follows), and the connection's next request begins a transaction of its own. The
+    request's first statement runs alone; its transaction begins, bound to the school, when the mutation
+    reads: four round trips, as when BEGIN came first."""
     engine, sent = recording
     school = await factory.school(pupils_per_group=1)
     group = to_global_id("Group", school.groups["A"].id)
@@ -89,7 +62,7 @@ async def test_a_request_s_entries_and_its_commit_are_one_message(
                 client, school.slug, RENAME, {"i": {"groupId": group, "name": name}}, token=token
             )
             assert answer["data"]["updateGroup"]["errors"] == []
-    assert [_kind(m) for m in sent] == ["BEGIN", APPEND, "BEGIN", APPEND], sent
+    assert [kind(m, school.id) for m in sent] == [ENTER, BEGIN_BOUND, APPEND] * 2, sent
     found = await entries(runtime.engine, school.id, "mutation.updateGroup")
     assert [(e.outcome, e.target_id, e.request_id is not None) for e in found] == [
         ("SUCCESS", school.groups["A"].id, True)
@@ -102,13 +75,13 @@ async def test_a_request_s_entries_and_its_commit_are_one_message(
         assert renamed.scalar_one() == "Merlins"
 
 
-async def test_a_request_that_records_nothing_is_committed_by_the_driver_and_the_next_begins_its_own(
+async def test_a_request_that_reads_nothing_more_is_its_first_statement_alone(
     recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
 ) -> None:
-    """A query that records no entry (``{ viewer }``) ends with the COMMIT alone, sent by the driver
-    (``COMMIT``; asyncpg's own transaction, which SQLAlchemy's commit goes through, sends ``COMMIT;``): the
-    connection's next requests begin transactions of their own, and a mutation after them is committed
-    with its entry, in one message."""
+    """A query that reads nothing after the school and caller and records no entry (``{ viewer }``) is one
+    round trip: its first statement, in a transaction of its own, with no BEGIN before it and no COMMIT
+    after it (common/driver.py); a mutation after two of them on the same connection begins its own
+    transaction, bound to the school, and is committed with its entry, in one message."""
     engine, sent = recording
     school = await factory.school(pupils_per_group=1)
     group = to_global_id("Group", school.groups["A"].id)
@@ -122,9 +95,7 @@ async def test_a_request_that_records_nothing_is_committed_by_the_driver_and_the
             client, school.slug, RENAME, {"i": {"groupId": group, "name": "Kites"}}, token=token
         )
         assert answer["data"]["updateGroup"]["errors"] == []
-    assert [m if m.startswith("COMMIT") else _kind(m) for m in sent] == [
-        "BEGIN", "COMMIT", "BEGIN", "COMMIT", "BEGIN", APPEND,
-    ], sent  # fmt: skip
+    assert [kind(m, school.id) for m in sent] == [ENTER, ENTER, ENTER, BEGIN_BOUND, APPEND], sent
     assert [e.outcome for e in await entries(runtime.engine, school.id, "mutation.updateGroup")] == [
         "SUCCESS"
     ]
@@ -192,7 +163,7 @@ async def test_a_failed_statement_commits_nothing_and_the_connection_goes_on(
                 session, transaction, other.id, [Event("test.refused", "SUCCESS")], **written
             )
         await transaction.rollback()
-    assert [_kind(m) for m in sent[-2:]] == [APPEND, "ROLLBACK"], sent
+    assert [kind(m) for m in sent[-2:]] == [APPEND, "ROLLBACK"], sent
     assert await entries(engine, school.id, "test.kept") == []
     assert await entries(engine, other.id, "test.refused") == []
     sent.clear()
@@ -200,7 +171,7 @@ async def test_a_failed_statement_commits_nothing_and_the_connection_goes_on(
         transaction = await session.begin()
         await bind(session, [school.id])
         await append_and_commit(session, transaction, school.id, [Event("test.after", "SUCCESS")], **written)
-    assert [_kind(m) for m in sent] == ["BEGIN", APPEND], sent  # BEGIN, not a SAVEPOINT
+    assert [kind(m) for m in sent] == ["BEGIN", APPEND], sent  # BEGIN, not a SAVEPOINT
     assert [e.action for e in await entries(engine, school.id, "test.after")] == ["test.after"]
 
 
