@@ -184,6 +184,18 @@ async def fetch_first_row(
     return found
 
 
+async def begun(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under ``connection``, its transaction begun (bound, after a request's first
+    statement: see the module): for what is sent on the driver's connection directly (COPY)."""
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    if isinstance(adapted, BindingAdapter):
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+    return raw.driver_connection
+
+
 def _raise_as_engine_does(
     connection: AsyncConnection, adapted: Any, error: Exception, statement: str, values: tuple[Any, ...]
 ) -> None:

@@ -42,6 +42,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from common.driver import begun
+
 BATCH_ROWS = 5000
 """Rows parsed per batch: the unit of memory and of hand-over between the parser thread and COPY."""
 
@@ -349,10 +351,9 @@ async def analyze(session: AsyncSession, tables: Sequence[Table], routed: uuid.U
 
 
 async def raw_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, inside the session's open transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    """The asyncpg connection under the session, inside the session's open transaction (begun, and bound
+    to the request's school, if nothing had been sent in it yet: common.driver)."""
+    return await begun(await session.connection())
 
 
 async def copy_stream(
