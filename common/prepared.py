@@ -13,7 +13,7 @@ arrays (``= ANY``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from common.driver import fetch_row
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,10 @@ class Prepared:
         keep the values the statement was built with."""
         compiled = self.compiled_for(connection.dialect)
         return await connection.exec_driver_sql(compiled.sql, compiled.values(params))
+
+    async def first(self, connection: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """Its first row (None: no row) as :meth:`execute` would read it, sent by the driver in the
+        connection's transaction, without SQLAlchemy's execution context and result objects
+        (:func:`common.driver.fetch_row`: about 100 us of the server's CPU a statement)."""
+        compiled = self.compiled_for(connection.dialect)
+        return await fetch_row(connection, compiled.sql, compiled.values(params))

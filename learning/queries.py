@@ -495,7 +495,7 @@ async def class_json(
     if scope is not None:
         params["pupil_scope"] = list(scope)
     connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
-    row = (await stmt.execute(connection, params)).one_or_none()
+    row = await stmt.first(connection, params)  # one row at most: the group's
     if row is None:
         return None
     found_group, pupil_ids, group, pupils = row
