@@ -11,7 +11,10 @@ simple protocol has no parameters), so it must be built by code that quotes them
 (:func:`dollar_quoted`).
 
 A request that records nothing (most reads) has no statement to send with it: its COMMIT alone goes the
-same way, by the driver, which spares SQLAlchemy's commit its round trip through the greenlet it runs in.
+same way, by the driver, which spares SQLAlchemy's commit its round trip through the greenlet it runs in;
+and when nothing at all was sent after the request's first statement, which ran in a transaction of its
+own (:func:`common.driver.fetch_first_row`), there is nothing to commit and nothing is sent, while a
+statement goes with BEGIN and the school's binding: ``BEGIN;<binding>;<statement>;COMMIT``, one message.
 
 What stays as it was: SQLAlchemy's session ends its transaction as after any commit (its hooks run;
 nothing more is sent), and a failure of the statement or of the commit leaves the transaction to be rolled

@@ -10,7 +10,7 @@ connection's events) sees a transaction as usual.
 
 **The request's first statement runs in a transaction of its own** (:func:`fetch_first_row`). A request's
 transaction used to begin with BEGIN, a round trip of its own, before ``app_enter_school``; and a read that
-needs nothing more (``{ viewer }``, a refusal) ended with a COMMIT that had nothing to commit: two of its
+needs nothing more (``{ viewer }``) ended with a COMMIT that had nothing to commit: two of its
 three round trips, and a quarter of its server CPU (ADR 13, seventh pass). Now the statement is sent
 outside any transaction block, so PostgreSQL runs it in an implicit transaction of its own; the binding it
 sets (``set_config(..., true)``, local to that transaction) ends with it, and is kept on the connection as
@@ -40,6 +40,9 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_only, greenlet_spawn
 
+_PLAIN = {None: "BEGIN", "read_committed": "BEGIN ISOLATION LEVEL READ COMMITTED"}
+"""BEGIN as asyncpg writes it for each isolation level of a plain transaction (:attr:`BindingAdapter.plain`)."""
+
 
 class BindingAdapter(AsyncAdapt_asyncpg_connection):
     """SQLAlchemy's asyncpg adapter, whose next transaction can begin with a binding in BEGIN's message."""
@@ -55,15 +58,16 @@ class BindingAdapter(AsyncAdapt_asyncpg_connection):
         binding, self.begin_with = self.begin_with, None
         if binding is None:
             await super()._start_transaction()  # type: ignore[no-untyped-call]
-        elif self.isolation_level is None and not self.readonly and not self.deferrable:
+        else:
             await begin(self, binding)
-        else:  # a transaction with its own characteristics: asyncpg's BEGIN, then the binding
-            await super()._start_transaction()  # type: ignore[no-untyped-call]
-            driver: Any = self._connection
-            try:
-                await driver.execute(binding)
-            except Exception as error:
-                self._handle_exception(error)
+
+    @property
+    def plain(self) -> bool:
+        """Whether its transactions are the engine's plain ones (READ COMMITTED, read-write; the pool
+        gives a connection back to READ COMMITTED after a caller asked for another level): those a
+        request's first statement may run outside of (:func:`fetch_first_row`). Setting another isolation
+        level rolls back first, which drops a binding kept."""
+        return self.isolation_level in _PLAIN and not self.readonly and not self.deferrable
 
     def commit(self) -> None:
         self.begin_with = None
@@ -92,13 +96,14 @@ async def begin(adapted: Any, statements: str) -> Transaction:
     connection, its transaction left as asyncpg's own ``start`` leaves it, so that the commit and rollback
     are asyncpg's and SQLAlchemy's as usual (and a failed statement's transaction is rolled back by its
     owner, as always). ``statements`` may end with COMMIT (:func:`common.commit.commit_with`)."""
+    assert adapted.plain, "only a plain transaction begins with other statements in its message"
     connection = adapted._connection
-    transaction: Transaction = connection.transaction()
+    transaction: Transaction = connection.transaction(isolation=adapted.isolation_level)
     transaction._state = TransactionState.STARTED
     connection._top_xact = transaction
     adapted._transaction = transaction
     try:
-        await connection.execute(f"BEGIN;{statements}")
+        await connection.execute(f"{_PLAIN[adapted.isolation_level]};{statements}")
     except Exception as error:
         if connection.is_closed() or not connection._protocol.is_in_transaction():
             # BEGIN did not take, or the connection is gone: there is no transaction to roll back.
@@ -165,11 +170,13 @@ async def fetch_first_row(
     """The first row of ``statement``, the first of the request's transaction, run in a transaction of its
     own (see the module); ``binding(row)`` is the statement that binds what follows as ``statement`` bound
     itself (None: nothing to bind), sent with BEGIN if anything follows. Where the statement cannot run
-    that way (an observed engine, another adapter, a transaction already begun) it runs as
-    :func:`fetch_row` runs it, in the request's transaction."""
+    that way (an observed engine, another adapter, a transaction already begun, or one asked with other
+    characteristics, whose snapshot must hold the statement) it runs as :func:`fetch_row` runs it, in the
+    request's transaction."""
     adapted = None if observed(connection) else adapter(connection)
     if (
         not isinstance(adapted, BindingAdapter)
+        or not adapted.plain
         or adapted._transaction is not None
         or adapted.driver_connection.is_in_transaction()
     ):

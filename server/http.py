@@ -7,7 +7,8 @@
    loaded into a principal; anything unrecognised is anonymous, so a token of one school is worth nothing
    at any other. On plain PostgreSQL steps 1-3 are one round trip (``auth.principal.enter_school_as``): the
    token is verified for the school its own audience names, and its principal read only if that school
-   is the URL's.
+   is the URL's. That statement runs in a transaction of its own, and the request's transaction begins,
+   bound to the school the same way, only if the request sends anything else (:mod:`common.driver`).
 4. While the school has not accepted the licence terms in force, every signed-in caller but its Super-Users
    is refused (403, ``TERMS_NOT_ACCEPTED``); the Super-Users may only read and accept them (LL 21). An
    integration partner's token is refused the same way (and so is the OneRoster provider).

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from auth.principal import _binding_of
+from common.driver import fetch_first_row
 from common.settings import Settings
 from graph.core.relay import to_global_id
 from server.database import DatabaseUrls
@@ -108,6 +110,34 @@ async def test_the_binding_kept_reaches_nothing_after_the_request(
         pupils = await session.execute(text("SELECT count(*) FROM pupils"))
         assert (bound.scalar_one(), pupils.scalar_one()) == ("", 0)
     assert [kind(m) for m in sent] == ["BEGIN", "COMMIT"], sent
+
+
+async def test_a_transaction_asked_with_its_own_isolation_keeps_its_first_statement_inside_it(
+    recording: tuple[AsyncEngine, list[str]], factory: SchoolFactory
+) -> None:
+    """A caller that asks its transaction to be REPEATABLE READ gets its first statement in that
+    transaction's snapshot (BEGIN sent first, as asyncpg sends it), not in a transaction of its own; a
+    plain one gets it alone, and BEGIN with the binding after it."""
+    engine, sent = recording
+    school = await factory.school(pupils_per_group=1)
+    statement = "SELECT $1::uuid AS school_id"
+    shows = text(
+        "SELECT current_setting('transaction_isolation'), "
+        "coalesce(current_setting('app.school_ids', true), ''), "
+        "(SELECT count(*) FROM pupils)"
+    )
+    seen = []
+    for options in ({"isolation_level": "REPEATABLE READ"}, {}):
+        async with AsyncSession(engine) as session, session.begin():
+            connection = await session.connection(execution_options=options)
+            sent.clear()
+            row = await fetch_first_row(connection, statement, [school.id], _binding_of)
+            assert row is not None and row[0] == school.id
+            seen.append(((await session.execute(shows)).one(), [kind(m, school.id) for m in sent]))
+    assert seen == [
+        (("repeatable read", "", 0), ["BEGIN", "SELECT"]),
+        (("read committed", str(school.id), 2), ["SELECT", BEGIN_BOUND]),
+    ], seen
 
 
 def test_the_binding_statement_splices_only_a_canonical_uuid() -> None:

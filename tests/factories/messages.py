@@ -65,14 +65,15 @@ async def recording_engine(
 
 
 def kind(message: str, school_id: Any = None) -> str:
-    """A message as the tests compare it: the request's first statement (:data:`ENTER`), BEGIN with the
-    binding to ``school_id`` (:data:`BEGIN_BOUND`, and what follows it in the message), the entries'
-    message (:data:`APPEND`), or the message's first word."""
+    """A message as the tests compare it: the request's first statement (:data:`ENTER`), BEGIN (of the
+    default level, or READ COMMITTED named) with the binding to ``school_id`` (:data:`BEGIN_BOUND`, and
+    what follows it in the message), the entries' message (:data:`APPEND`), or the message's first word."""
     if message == _ENTER_SQL:
         return ENTER
-    binding = f"BEGIN;{binding_statement(school_id)}" if school_id is not None else None
-    if binding is not None and message.startswith(binding):
-        rest = message.removeprefix(binding).removeprefix(";")
+    binding = f";{binding_statement(school_id)}" if school_id is not None else None
+    begun = message.removeprefix("BEGIN").removeprefix(" ISOLATION LEVEL READ COMMITTED")
+    if binding is not None and begun != message and begun.startswith(binding):
+        rest = begun.removeprefix(binding).removeprefix(";")
         return BEGIN_BOUND if not rest else f"{BEGIN_BOUND};{kind(rest)}"
     if message.startswith("SELECT app_audit_append($v$[") and message.endswith("]$v$::jsonb);COMMIT"):
         return APPEND
