@@ -30,6 +30,7 @@ from server.migrate import upgrade
 from server.runtime import Runtime, build_runtime
 from tests.factories import clock as suite_clock
 from tests.factories.citus import ON_CITUS
+from tests.factories.messages import recording_engine
 from tests.factories.schools import SchoolFactory
 from tests.factories.trusts import TrustFactory
 
@@ -136,6 +137,16 @@ async def engine(
     engine = create_engine(database_urls.runtime, settings, pool_size=5)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def recording(
+    database_urls: DatabaseUrls, settings: Settings
+) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
+    """The runtime role's engine on one connection, and the list of the messages it sends
+    (:mod:`tests.factories.messages`)."""
+    async with recording_engine(database_urls, settings) as recorded:
+        yield recorded
 
 
 @pytest.fixture(scope="session")

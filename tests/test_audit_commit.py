@@ -8,7 +8,6 @@ committed (audit/recorder.py: append_and_commit), as before.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,14 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.recorder import _INSERTED, Actor, Event, append, append_and_commit
 from common.clock import FixedClock
-from common.settings import Settings
 from graph.core.relay import to_global_id
-from server.database import DatabaseUrls
 from server.runtime import Runtime
 from tenants.context import bind
 from tests.factories.apps import app_client
 from tests.factories.audit import entries, sequence, verify
-from tests.factories.messages import APPEND, BEGIN_BOUND, ENTER, kind, recording_engine
+from tests.factories.messages import APPEND, BEGIN_BOUND, ENTER, kind
 from tests.factories.schools import SchoolFactory, gql, login
 from tests.test_audit_spool import _runtime
 
@@ -33,15 +30,6 @@ pytestmark = pytest.mark.plain_only(reason="on Citus the trail is inserted, then
 
 RENAME = "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { errors { code } } }"
 SYSTEM = Actor("SYSTEM")
-
-
-@pytest.fixture
-async def recording(
-    database_urls: DatabaseUrls, settings: Settings
-) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
-    """The runtime role's engine on one connection that records what it sends."""
-    async with recording_engine(database_urls, settings) as recorded:
-        yield recorded
 
 
 async def test_a_request_s_entries_and_its_commit_are_one_message(

@@ -11,7 +11,6 @@ still reaches the school's log, and the binding kept reaches nothing after the r
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,27 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.principal import _binding_of
 from common.driver import fetch_first_row
-from common.settings import Settings
 from graph.core.relay import to_global_id
-from server.database import DatabaseUrls
 from server.runtime import Runtime
 from tenants.context import binding_statement
 from tests.factories.apps import app_client
 from tests.factories.audit import entries
-from tests.factories.messages import APPEND, BEGIN_BOUND, ENTER, kind, recording_engine
+from tests.factories.messages import APPEND, BEGIN_BOUND, ENTER, kind
 from tests.factories.schools import SchoolFactory, gql, login
 from tests.test_audit_spool import _runtime
 
 pytestmark = pytest.mark.plain_only(reason="on Citus the school is bound with SET LOCAL in the transaction")
-
-
-@pytest.fixture
-async def recording(
-    database_urls: DatabaseUrls, settings: Settings
-) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
-    """The runtime role's engine on one connection that records what it sends."""
-    async with recording_engine(database_urls, settings) as recorded:
-        yield recorded
 
 
 PUPILS = "{ pupils(first: 50) { edges { node { id } } } }"
