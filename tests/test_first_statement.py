@@ -78,20 +78,42 @@ async def test_a_refused_read_s_entry_goes_with_its_begin_and_binding_in_one_mes
     ]
 
 
+@pytest.mark.parametrize("ending", ["commit", "rollback"])
 async def test_the_binding_kept_reaches_nothing_after_the_request(
-    recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
+    recording: tuple[AsyncEngine, list[str]],
+    runtime: Runtime,
+    factory: SchoolFactory,
+    tmp_path: Any,
+    ending: str,
 ) -> None:
-    """After a ``{ viewer }`` (its first statement alone: the binding is kept, never sent), the same
-    pooled connection's next user, a session that binds nothing (a job, the platform endpoint), begins
-    an unbound transaction: no school is bound and row-level security shows it no pupil."""
+    """After a request whose first statement ran alone (the binding kept, never sent), the same pooled
+    connection's next user, a session that binds nothing (a job, the platform endpoint), begins an unbound
+    transaction: no school is bound and row-level security shows it no pupil. The request ends either
+    way: a ``{ viewer }`` commits; a mutation sent over GET is refused (405) after the school and caller
+    were read, and rolls back (its refusal is then recorded on the same connection, which must begin
+    unbound too)."""
     engine, sent = recording
     school = await factory.school(pupils_per_group=2)
     async with app_client(_runtime(runtime, tmp_path, engine)) as client:
         token = await login(client, school.slug, "admin")
         sent.clear()
-        viewer = await gql(client, school.slug, "{ viewer { username } }", token=token)
-    assert viewer["data"]["viewer"] == {"username": "admin"}
-    assert [kind(m, school.id) for m in sent] == [ENTER], sent
+        if ending == "commit":
+            viewer = await gql(client, school.slug, "{ viewer { username } }", token=token)
+            assert viewer["data"]["viewer"] == {"username": "admin"}
+            assert [kind(m, school.id) for m in sent] == [ENTER], sent
+        else:
+            refused = await client.get(
+                f"/schools/{school.slug}/graphql",
+                params={"query": "mutation { logout }"},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            assert (refused.status_code, refused.json()["errors"][0]["extensions"]["code"]) == (
+                405,
+                "METHOD_NOT_ALLOWED",
+            )
+            # The refusal is recorded in a transaction of its own, on the connection given back: it begins
+            # unbound (a plain BEGIN) and binds itself, as every transaction but a request's does.
+            assert [kind(m, school.id) for m in sent] == [ENTER, "BEGIN", "COMMIT"], sent
     sent.clear()
     async with AsyncSession(engine) as session, session.begin():
         bound = await session.execute(text("SELECT coalesce(current_setting('app.school_ids', true), '')"))
