@@ -34,7 +34,7 @@ from typing import Any
 from asyncpg.transaction import Transaction, TransactionState
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
 
-from common.driver import adapter, begin, observed
+from common.driver import adapter, begin, nothing_begun, observed
 
 _QUOTE = "$v$"
 _DOLLAR_ESCAPED = "\\u0024"
@@ -64,7 +64,7 @@ async def commit_with(
     if connection is None:
         connection = await session.connection()
     adapted = None if observed(connection) else adapter(connection)
-    if adapted is not None and adapted._transaction is None and not adapted._connection.is_in_transaction():
+    if adapted is not None and nothing_begun(adapted):
         # Nothing was sent since the request's first statement, which ran in a transaction of its own
         # (common.driver.fetch_first_row): nothing to commit but the statement, sent with BEGIN and the
         # binding it needs, all in one message.

@@ -1,4 +1,5 @@
-"""Statements on the request path sent through asyncpg itself, inside SQLAlchemy's transaction.
+"""Statements on the request path sent through asyncpg itself, in SQLAlchemy's transaction (the first one
+before it begins).
 
 Every request runs the same few statements whatever it asks: the school and caller (``app_enter_school``)
 first, its audit entries with the COMMIT last (:mod:`common.commit`). Through SQLAlchemy each costs, on top
@@ -165,21 +166,16 @@ async def fetch_first_row(
     connection: AsyncConnection,
     statement: str,
     values: Sequence[Any],
-    binding: Callable[[Sequence[Any]], str | None],
+    binding: Callable[[Sequence[Any]], str],
 ) -> Sequence[Any] | None:
     """The first row of ``statement``, the first of the request's transaction, run in a transaction of its
     own (see the module); ``binding(row)`` is the statement that binds what follows as ``statement`` bound
-    itself (None: nothing to bind), sent with BEGIN if anything follows. Where the statement cannot run
+    itself, sent with BEGIN if anything follows. Where the statement cannot run
     that way (an observed engine, another adapter, a transaction already begun, or one asked with other
     characteristics, whose snapshot must hold the statement) it runs as :func:`fetch_row` runs it, in the
     request's transaction."""
     adapted = None if observed(connection) else adapter(connection)
-    if (
-        not isinstance(adapted, BindingAdapter)
-        or not adapted.plain
-        or adapted._transaction is not None
-        or adapted.driver_connection.is_in_transaction()
-    ):
+    if not isinstance(adapted, BindingAdapter) or not adapted.plain or not nothing_begun(adapted):
         return await fetch_row(connection, statement, values)
     try:
         async with adapted._execute_mutex:
@@ -189,6 +185,12 @@ async def fetch_first_row(
         raise  # not reached: the line above raises
     adapted.begin_with = None if found is None else binding(found)
     return found
+
+
+def nothing_begun(adapted: Any) -> bool:
+    """Whether no transaction is open on the adapter's connection: nothing was sent in the request's
+    transaction, or only its first statement, which ran in a transaction of its own."""
+    return adapted._transaction is None and not adapted._connection.is_in_transaction()
 
 
 async def begun(connection: AsyncConnection) -> Any:

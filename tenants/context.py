@@ -33,9 +33,10 @@ class Tenant:
         return self.status == "ACTIVE"
 
 
-_BIND = text(
-    "SELECT set_config('app.school_ids', :school_ids, true), set_config('app.trust_ids', :trust_ids, true)"
-)
+_BINDING = "SELECT set_config('app.school_ids', {schools}, true), set_config('app.trust_ids', {trusts}, true)"
+"""The binding's statement, with its two values to fill in: parameters (:data:`_BIND`) or, for a message of
+the simple query protocol, literals (:func:`binding_statement`)."""
+_BIND = text(_BINDING.format(schools=":school_ids", trusts=":trust_ids"))
 
 
 def on_citus(connection: AsyncConnection) -> bool:
@@ -65,10 +66,7 @@ def binding_statement(school_id: uuid.UUID) -> str:
     """What :func:`bind` sends for one school, its value spliced as a canonical UUID (:func:`_id_list`: hex
     digits and hyphens only), for a message of the simple query protocol, which takes no parameters: the
     binding sent with BEGIN after a request's first statement (common.driver.fetch_first_row)."""
-    return (
-        f"SELECT set_config('app.school_ids', '{_id_list([school_id])}', true), "
-        "set_config('app.trust_ids', '', true)"
-    )
+    return _BINDING.format(schools=f"'{_id_list([school_id])}'", trusts="''")
 
 
 async def bind(
@@ -122,9 +120,6 @@ _CURRENT = text(
     "SELECT coalesce(current_setting('app.school_ids', true), ''), "
     "coalesce(current_setting('app.trust_ids', true), '')"
 )
-_RESTORE = text(
-    "SELECT set_config('app.school_ids', :school_ids, true), set_config('app.trust_ids', :trust_ids, true)"
-)
 
 
 @asynccontextmanager
@@ -146,4 +141,4 @@ async def bound(
     if on_citus(connection):
         await _set_local(connection, before[0], before[1])
         return
-    await session.execute(_RESTORE, {"school_ids": before[0], "trust_ids": before[1]})
+    await session.execute(_BIND, {"school_ids": before[0], "trust_ids": before[1]})
