@@ -13,8 +13,10 @@ simple protocol has no parameters), so it must be built by code that quotes them
 A request that records nothing (most reads) has no statement to send with it: its COMMIT alone goes the
 same way, by the driver, which spares SQLAlchemy's commit its round trip through the greenlet it runs in;
 and when nothing at all was sent after the request's first statement, which ran in a transaction of its
-own (:func:`common.driver.fetch_first_row`), there is nothing to commit and nothing is sent, while a
-statement goes with BEGIN and the school's binding: ``BEGIN;<binding>;<statement>;COMMIT``, one message.
+own (:func:`common.driver.fetch_first_row`), there is nothing to commit and nothing is sent (nor is
+SQLAlchemy's commit run: bookkeeping only, in a greenlet of its own, 4-5% of a ``{ viewer }``'s
+instructions; the session's close ends its transaction), while a statement goes with BEGIN and the
+school's binding: ``BEGIN;<binding>;<statement>;COMMIT``, one message.
 
 What stays as it was: SQLAlchemy's session ends its transaction as after any commit (its hooks run;
 nothing more is sent), and a failure of the statement or of the commit leaves the transaction to be rolled
@@ -56,9 +58,11 @@ async def commit_with(
     """Run ``statement`` (complete, its values in its text) and commit ``transaction``, the session's
     transaction, in one message (see the module); with no statement, the COMMIT alone, sent by the driver
     as asyncpg's own commit sends it, without SQLAlchemy's round trip through its greenlet (a request that
-    records nothing: about 2% of a ``{ viewer }``'s CPU, ADR 13). ``connection``: the session's, when
-    the caller holds it already. Raises what the statement or the commit raised; the transaction is then
-    the caller's to roll back."""
+    records nothing: about 2% of a ``{ viewer }``'s CPU, ADR 13); when nothing at all was sent after the
+    request's first statement, nothing, and ``transaction`` is left to end with the session (its owner
+    closes it next: the request path's doors). ``connection``: the session's, when the caller holds it
+    already. Raises what the statement or the commit raised; the transaction is then the caller's to roll
+    back."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
     if connection is None:
@@ -69,10 +73,15 @@ async def commit_with(
         # (common.driver.fetch_first_row): nothing to commit but the statement, sent with BEGIN and the
         # binding it needs, all in one message.
         binding = getattr(adapted, "begin_with", None)
-        if statement is None or binding is not None:
-            if statement is not None:
-                adapted.begin_with = None
-                _committed(adapted, await begin(adapted, f"{binding};{statement};COMMIT"))
+        if statement is None:
+            # No transaction is open on the server: nothing to send, and SQLAlchemy's commit would be
+            # bookkeeping only, in a greenlet of its own (ADR 13). Its transaction, which holds none, is
+            # ended with the session, whose close gives the connection back (the pool's reset drops the
+            # binding kept, as a commit would).
+            return
+        if binding is not None:
+            adapted.begin_with = None
+            _committed(adapted, await begin(adapted, f"{binding};{statement};COMMIT"))
             await transaction.commit()
             return
     driver = None if adapted is None else _plain_top_level(adapted)

@@ -44,7 +44,9 @@ def _guarded_receive(receive: Receive, limit: int, seconds: float) -> Receive:
         if deadline is None:
             deadline = loop.time() + seconds
         try:
-            message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            # A deadline on the awaiting task itself: ``wait_for`` would wrap every read in a task of its own.
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
         except TimeoutError:
             raise RequestError(
                 408, "REQUEST_TIMEOUT", f"The request body did not arrive within {seconds:g} seconds."
