@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 
 from audit.queries import BULK_PUPIL_READ
 from common.commit import commit_with, dollar_quoted
+from common.driver import session_connection
 from common.events import Actor, Event
 from common.faults import database_unavailable
 from common.prepared import Prepared
@@ -409,7 +410,7 @@ async def append_and_commit(
     PostgreSQL the insert (a call of ``app_audit_append``) travels with the COMMIT, one round trip
     (:func:`common.commit.commit_with`); on Citus, whose INSERT ... SELECT into a distributed table would
     run as a COPY that row-level security refuses, the INSERT and then the COMMIT."""
-    connection = await session.connection()
+    connection = await session_connection(session)
     if not events:
         await commit_with(session, transaction, None, connection)
         return

@@ -36,7 +36,7 @@ from typing import Any
 from asyncpg.transaction import Transaction, TransactionState
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
 
-from common.driver import adapter, begin, nothing_begun, observed
+from common.driver import adapter, begin, nothing_begun, observed, session_connection
 
 _QUOTE = "$v$"
 _DOLLAR_ESCAPED = "\\u0024"
@@ -66,7 +66,7 @@ async def commit_with(
     if session.new or session.dirty or session.deleted:
         await session.flush()
     if connection is None:
-        connection = await session.connection()
+        connection = await session_connection(session)
     adapted = None if observed(connection) else adapter(connection)
     if adapted is not None and nothing_begun(adapted):
         # Nothing was sent since the request's first statement, which ran in a transaction of its own

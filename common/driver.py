@@ -38,7 +38,7 @@ from typing import Any
 
 from asyncpg.transaction import Transaction, TransactionState
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.util import await_only, greenlet_spawn
 
 _PLAIN = {None: "BEGIN", "read_committed": "BEGIN ISOLATION LEVEL READ COMMITTED"}
@@ -113,6 +113,21 @@ async def begin(adapted: Any, statements: str) -> Transaction:
             adapted._transaction = None
         adapted._handle_exception(error)
     return transaction
+
+
+async def session_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, as ``await session.connection()`` returns it; looked up without that
+    call's switch into a greenlet when the session's active transaction holds it already (nothing to
+    check out, nothing sent): a request asks for it at each statement it sends through the driver and at
+    its commit, and each switch cost about 2% of a ``{ viewer }``'s instructions (ADR 13)."""
+    sync = session.sync_session
+    transaction = sync._transaction
+    if transaction is not None and transaction.is_active:
+        held = transaction._connections.get(sync.get_bind())
+        if held is not None:
+            connection: AsyncConnection = AsyncConnection._retrieve_proxy_for_target(held[0])
+            return connection
+    return await session.connection()
 
 
 def observed(connection: AsyncConnection) -> bool:

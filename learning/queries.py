@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from common.driver import session_connection
 from common.prepared import Prepared
 from models import Account, Group, GroupPupil, Pupil
 from models.content import StoredFile
@@ -494,7 +495,7 @@ async def class_json(
     }
     if scope is not None:
         params["pupil_scope"] = list(scope)
-    connection = await session.connection()  # Core: columns only (see tenants.context.enter_school)
+    connection = await session_connection(session)  # Core: columns only (see tenants.context.enter_school)
     row = await stmt.first(connection, params)  # one row at most: the group's
     if row is None:
         return None

@@ -1,0 +1,68 @@
+"""The session's connection looked up without a switch into SQLAlchemy's greenlet when its transaction holds
+one already (common.driver.session_connection, ADR 13): the same connection ``session.connection()`` gives,
+and SQLAlchemy's own answer whenever there is anything to do (nothing held yet, a transaction that ended or
+failed)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import session as async_session
+
+from common.driver import session_connection
+from models import AuditHead
+
+
+@pytest.fixture
+def switches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of what AsyncSession ran in a greenlet of its own, in order."""
+    seen: list[str] = []
+    spawn = async_session.greenlet_spawn
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await spawn(fn, *args, **kwargs)
+
+    monkeypatch.setattr(async_session, "greenlet_spawn", counted)
+    return seen
+
+
+async def test_the_connection_held_is_the_one_sqlalchemy_gives_without_a_switch(
+    engine: AsyncEngine, switches: list[str]
+) -> None:
+    async with AsyncSession(engine) as session:
+        first = await session_connection(session)  # nothing held yet: checked out by SQLAlchemy
+        assert switches == ["connection"]
+        backend = (await first.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        switches.clear()
+        assert await session_connection(session) is first
+        assert switches == []
+        assert await session.connection() is first  # what SQLAlchemy gives, through its switch
+        assert switches == ["connection"]
+        await session.commit()  # the transaction ended and gave its connection back to the pool
+        switches.clear()
+        again = await session_connection(session)
+        assert switches == ["connection"] and session.in_transaction()
+        assert (await again.execute(text("SELECT pg_backend_pid()"))).scalar_one() == backend  # pooled
+        assert await session_connection(session) is again
+
+
+async def test_a_transaction_that_failed_gets_sqlalchemy_s_own_refusal(engine: AsyncEngine) -> None:
+    """After a failed flush the session's transaction is inactive: nothing is looked up, and the caller
+    gets what ``session.connection()`` raises (roll back first)."""
+    async with AsyncSession(engine) as session:
+        await session_connection(session)
+        session.add(AuditHead(school_id=uuid.uuid4(), seq=1, hash=bytes(32), frontier=[]))
+        with pytest.raises(DBAPIError):  # no school is bound: row-level security refuses the row
+            await session.flush()
+        with pytest.raises(PendingRollbackError):
+            await session.connection()
+        with pytest.raises(PendingRollbackError):
+            await session_connection(session)
+        await session.rollback()
+        assert (await (await session_connection(session)).execute(text("SELECT 1"))).scalar_one() == 1
