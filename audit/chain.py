@@ -68,7 +68,13 @@ def canonical(entry: Chained) -> bytes:
 
 
 def entry_hash(prev_hash: bytes, entry: Chained) -> bytes:
-    return hashlib.sha256(prev_hash + canonical(entry)).digest()
+    return chained_hash(prev_hash, canonical(entry))
+
+
+def chained_hash(prev_hash: bytes, canonical_entry: bytes) -> bytes:
+    """:func:`entry_hash` of an entry whose :func:`canonical` form is known (the sequencer computes it
+    once for the chain and the tree)."""
+    return hashlib.sha256(prev_hash + canonical_entry).digest()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ __all__ = [
 
 
 def leaf_hash(entry: Chained) -> bytes:
-    return hashlib.sha256(b"\x00" + canonical(entry)).digest()
+    return leaf_of(canonical(entry))
+
+
+def leaf_of(canonical_entry: bytes) -> bytes:
+    """:func:`leaf_hash` of an entry whose canonical form is known."""
+    return hashlib.sha256(b"\x00" + canonical_entry).digest()
 
 
 class Frontier:

@@ -32,8 +32,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BYTEA
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from audit.chain import GENESIS, entry_hash
-from audit.merkle import Frontier, head_payload, leaf_hash
+from audit.chain import GENESIS, canonical, chained_hash
+from audit.merkle import Frontier, head_payload, leaf_hash, leaf_of
 from audit.spool import AuditSpool
 from audit.store import PENDING_COLUMNS, stream_entries
 from auth.tokens import SigningKeys
@@ -181,9 +181,9 @@ async def sequence_school(
             ids, seqs, prevs, hashes = [], [], [], []
             for row in pending:
                 seq += 1
-                entry = SimpleNamespace(**row._mapping, seq=seq, prev_hash=prev)
-                digest = entry_hash(prev, entry)
-                frontier.append(leaf_hash(entry))
+                body = canonical(SimpleNamespace(**row._mapping, seq=seq))  # once, for the chain and the tree
+                digest = chained_hash(prev, body)
+                frontier.append(leaf_of(body))
                 ids.append(row.id)
                 seqs.append(seq)
                 prevs.append(prev)
