@@ -62,14 +62,13 @@ def refusal(
     return f"Not allowed: only {policy.who}.", {"code": "FORBIDDEN"}
 
 
-def admits_all(
-    policy: Policy, principal: Any, sources: Iterable[Any], context: Any, *, exempt: bool = False
-) -> bool:
-    """Whether :func:`refusal` is None for every one of ``sources`` (the objects of one kind a field is
-    asked about): the caller and their account's state are asked once, the policy about each object."""
+def admits_all(policy: Policy, principal: Any, subjects: Iterable[Any], *, exempt: bool = False) -> bool:
+    """Whether :func:`refusal` is None for every one of ``subjects`` (the rows of one kind a field is
+    asked about: what its objects wrap): the caller and their account's state are asked once, the policy
+    about each row (:meth:`Policy.admits_each`)."""
     if principal is None or (_pending(principal) is not None and not exempt):
         return False
-    return all(policy(principal, _subject(source, context)) for source in sources)
+    return policy.admits_each(principal, subjects)
 
 
 def _subject(source: Any, context: Any) -> Any:

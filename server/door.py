@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from audit.recorder import AuditTrail
+from common.driver import begin_session
 from common.events import attach
 from common.faults import database_unavailable
 from common.transaction_hooks import hooks_run_after
@@ -80,7 +81,7 @@ async def serve_audited(request: Request, handle: Handle, *, failure: Failure) -
     if (record := record_of(request)) is not None:
         record.request_id = request_id
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session, hooks_run_after(session):
-        transaction = await session.begin()
+        transaction = begin_session(session)
         door = Door(session, request_id, now)
         try:
             response = await handle(door)

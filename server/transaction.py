@@ -51,6 +51,7 @@ from strawberry.types.graphql import OperationType
 
 from audit.platform import PlatformTrail
 from audit.recorder import AuditTrail, record_failed_request
+from common.driver import begin_session
 from common.events import Actor, Event, attach
 from common.faults import database_unavailable
 from common.transaction_hooks import hooks_run_after
@@ -262,7 +263,7 @@ async def _attempt(
     executed = False
     committed = False
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session, hooks_run_after(session):
-        transaction = await session.begin()
+        transaction = begin_session(session)
         try:
             outcome = await prepare(session, request, now, request_id)
             if isinstance(outcome, RequestError):

@@ -196,9 +196,10 @@ def _plan_of(field: GraphQLField, node: FieldNode) -> _Plan | None:
 
 
 class _Subjects(dict[str, list[Any]]):
-    """The objects each kind of check is asked about, made when a check first asks for that kind: the
-    class and the group (from the group's id), each pupil's progress and each pupil (from the pupils' ids,
-    when the selection has pupils)."""
+    """The rows each kind of check is asked about (what the GraphQL objects wrap), made when a check first
+    asks for that kind: the class and the group (from the group's id), each pupil's progress and each pupil
+    (from the pupils' ids, when the selection has pupils). Each holds only its ids: a policy that reads
+    anything else raises AttributeError, and is then not decided here."""
 
     def __init__(self, group_id: uuid.UUID, pupil_ids: list[uuid.UUID], pupils: bool) -> None:
         super().__init__()
@@ -208,30 +209,27 @@ class _Subjects(dict[str, list[Any]]):
         ids = self.pupil_ids if self.pupils else []
         made: list[Any]
         if subject == "class":
-            made = [_Source(_GroupIdRow(self.group_id))]
+            made = [_GroupIdRow(self.group_id)]
         elif subject == "group":
-            made = [_Source(_IdRow(self.group_id))]
+            made = [_IdRow(self.group_id)]
         elif subject == "progress":
-            made = [_Source(_PupilIdRow(p)) for p in ids]
+            made = [_PupilIdRow(p) for p in ids]
         elif subject == "pupil":
-            made = [_Source(_IdRow(p)) for p in ids]
+            made = [_IdRow(p) for p in ids]
         else:
             raise KeyError(subject)
         self[subject] = made
         return made
 
 
-def _admits(checks: Iterable[_Check], subjects: dict[str, list[Any]], context: Any) -> bool:
+def _admits(checks: Iterable[_Check], subjects: dict[str, list[Any]], principal: Any) -> bool:
     """Whether every check admits the caller for every object of its kind, asked as the general path asks
-    (:func:`graph.permissions.admits_all`: no :func:`~graph.permissions.refusal`, the object as the ``row``
-    of its GraphQL object). A policy that
-    reads more of an object than the statement returned (its id) cannot be decided here: not admitted."""
-    principal = context.principal
+    (:func:`graph.permissions.admits_all`: no :func:`~graph.permissions.refusal`, the policy given the row
+    its GraphQL object wraps). A policy that reads more of an object than the statement returned (its id)
+    cannot be decided here: not admitted."""
     try:
         return all(
-            permissions.admits_all(
-                check.policy, principal, subjects[check.subject], context, exempt=check.exempt
-            )
+            permissions.admits_all(check.policy, principal, subjects[check.subject], exempt=check.exempt)
             for check in checks
         )
     except AttributeError:
@@ -271,7 +269,7 @@ async def class_progress(executor: Executor, field: GraphQLField, details: Any) 
     if found is None:
         return MISS
     if not _admits(
-        plan.checks, _Subjects(found.group_id, found.pupil_ids, plan.shape.pupils is not None), context
+        plan.checks, _Subjects(found.group_id, found.pupil_ids, plan.shape.pupils is not None), principal
     ):
         return MISS
     parts: dict[str, str] = {}
@@ -287,16 +285,6 @@ async def class_progress(executor: Executor, field: GraphQLField, details: Any) 
     pupils_read_in(context, "classProgress", found.pupil_ids)
     body = ",".join(f'"{key}":{parts[part]}' for key, part in plan.keys)
     return orjson.Fragment("{" + body + "}")
-
-
-class _Source:
-    """An object as a field's policy receives it (``source.row``), its row holding only its ids: reading
-    anything else raises AttributeError (the check is then not decided here)."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: Any) -> None:
-        self.row = row
 
 
 class _IdRow:

@@ -1,7 +1,8 @@
-"""The session's connection looked up without a switch into SQLAlchemy's greenlet when its transaction holds
-one already (common.driver.session_connection, ADR 13): the same connection ``session.connection()`` gives,
-and SQLAlchemy's own answer whenever there is anything to do (nothing held yet, a transaction that ended or
-failed)."""
+"""What every request asks of its SQLAlchemy session, without a switch into SQLAlchemy's greenlet where
+there is nothing to wait for (common.driver, ADR 13): beginning its transaction (``begin_session``), and
+its connection once the transaction holds one (``session_connection``): the same transaction and
+connection SQLAlchemy's own calls give, and SQLAlchemy's own answer whenever there is anything to do
+(nothing held yet, a transaction that ended or failed)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.asyncio import session as async_session
 
-from common.driver import session_connection
+from common.driver import begin_session, session_connection
 from models import AuditHead
 
 
@@ -66,3 +67,27 @@ async def test_a_transaction_that_failed_gets_sqlalchemy_s_own_refusal(engine: A
             await session_connection(session)
         await session.rollback()
         assert (await (await session_connection(session)).execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_a_transaction_begun_without_a_switch_is_sqlalchemy_s_own(
+    engine: AsyncEngine, switches: list[str]
+) -> None:
+    """Begun as ``session.begin()`` begins it (nothing sent, nothing checked out), committed and rolled
+    back as SQLAlchemy's own: what it wrote is kept or gone, and the session begins afresh after each."""
+    async with AsyncSession(engine) as session:
+        transaction = begin_session(session)
+        assert switches == [] and session.in_transaction()
+        assert transaction is session.get_transaction() and transaction.is_active
+        assert session.sync_session.get_transaction().origin.name == "BEGIN"  # type: ignore[union-attr]
+        with pytest.raises(Exception, match="already begun"):
+            await session.begin()  # SQLAlchemy sees the transaction begun here as its own
+        probe = text("SELECT coalesce(current_setting('test.probe', true), '')")
+        for ending, kept in (("rollback", ""), ("commit", "commit")):
+            await session.execute(text("SELECT set_config('test.probe', :value, false)"), {"value": ending})
+            await (transaction.rollback() if ending == "rollback" else transaction.commit())
+            assert not session.in_transaction()
+            assert (await session.execute(probe)).scalar_one() == kept  # undone, or kept by the commit
+            await session.rollback()
+            transaction = begin_session(session)
+        await session.execute(text("RESET test.probe"))
+        await transaction.commit()
