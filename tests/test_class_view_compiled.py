@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graph.execution import Executor
+from learning.ladders import forget_platform_ladders
 from tests.factories.audit import entries
 from tests.factories.learning import gid, mutate, starter, today, tokens
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
@@ -163,3 +165,38 @@ async def test_the_compiled_class_view_hides_a_restricted_pupil_as_the_general_p
             assert restricted in shown and restricted in named
         else:
             assert shown and restricted not in shown and restricted not in named, who
+
+
+async def test_a_platform_ladder_is_completed_once_per_selection_whoever_asks(
+    client: httpx.AsyncClient, factory: SchoolFactory, engine: AsyncEngine, monkeypatch: Any
+) -> None:
+    """The ladder's JSON of a selection that asks nothing guarded is completed once and kept for every
+    caller, as the general executor completes it, until the process reads the platform's ladders again;
+    a selection with a fragment (whose JSON is not shared) is completed at every request."""
+    school = await factory.school()
+    callers = await tokens(client, engine, factory, school)
+    variables = {"group": gid("Group", school.groups["A"]), "ladder": starter("Y4-MATHS").gid}
+    completed: list[Any] = []
+    complete = Executor.complete_directly
+
+    def counted(self: Executor, type_: Any, details: Any, value: Any) -> Any:
+        completed.append(value)
+        return complete(self, type_, details, value)
+
+    monkeypatch.setattr(Executor, "complete_directly", counted)
+    forget_platform_ladders()
+    taught = [callers[name] for name in ("teacher1", "admin")]
+    for token in taught * 2:
+        compiled, general, _ = await _both(client, engine, school.slug, variables, token)
+        assert compiled == general and "errors" not in compiled, compiled
+    assert len(completed) == 1
+    forget_platform_ladders()  # read again: new objects, completed afresh
+    compiled, general, _ = await _both(client, engine, school.slug, variables, taught[0])
+    assert compiled == general and len(completed) == 2
+    fragment = COMPILED.replace("rungs { id code position }", "rungs { ...R }") + (
+        " fragment R on Rung { id code position }"
+    )
+    for _ in range(2):
+        body = await gql(client, school.slug, fragment, variables, token=taught[0])
+        assert body["data"] == compiled["data"]
+    assert len(completed) == 4
