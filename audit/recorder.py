@@ -168,8 +168,8 @@ class AuditTrail:
     ) -> None:
         """Insert the events in the request's own transaction (already bound to the school) and commit it:
         the entries commit with the request's writes, in the same round trip on plain PostgreSQL
-        (:func:`append_and_commit`). Raises what the INSERT or the COMMIT raised, the transaction then
-        the caller's to roll back."""
+        (:func:`append_and_commit`). The caller closes the session next (:func:`common.commit.commit_with`).
+        Raises what the INSERT or the COMMIT raised, the transaction then the caller's to roll back."""
         assert self.school_id is not None, "a school trail names its school"
         # Looked up in this module at call time, as ``append`` is: bench.audit replaces both.
         await append_and_commit(

@@ -11,15 +11,14 @@ simple protocol has no parameters), so it must be built by code that quotes them
 (:func:`dollar_quoted`).
 
 A request that records nothing (most reads) has no statement to send with it: its COMMIT alone goes the
-same way, by the driver, which spares SQLAlchemy's commit its round trip through the greenlet it runs in;
-and when nothing at all was sent after the request's first statement, which ran in a transaction of its
-own (:func:`common.driver.fetch_first_row`), there is nothing to commit and nothing is sent (nor is
-SQLAlchemy's commit run: bookkeeping only, in a greenlet of its own, 4-5% of a ``{ viewer }``'s
-instructions; the session's close ends its transaction), while a statement goes with BEGIN and the
-school's binding: ``BEGIN;<binding>;<statement>;COMMIT``, one message.
+same way, by the driver; and when nothing at all was sent after the request's first statement, which ran
+in a transaction of its own (:func:`common.driver.fetch_first_row`), there is nothing to commit and nothing
+is sent, while a statement goes with BEGIN and the school's binding: ``BEGIN;<binding>;<statement>;COMMIT``,
+one message. Once the driver has committed, SQLAlchemy's own commit would only end its bookkeeping, in a
+greenlet of its own (4-5% of a request's instructions): it is not run, and the session's close, which
+follows at every door, ends its transaction without a message (the adapter has none left).
 
-What stays as it was: SQLAlchemy's session ends its transaction as after any commit (its hooks run;
-nothing more is sent), and a failure of the statement or of the commit leaves the transaction to be rolled
+What stays as it was: a failure of the statement or of the commit leaves the transaction to be rolled
 back by its owner, as a failed COMMIT would. Where the driver's transaction is not the plain top-level one
 this relies on (a savepoint, another driver), or anything observes the engine's statements (tracing, the
 test suite's statement counts and fault injection: :func:`common.driver.observed`), the statement goes
@@ -57,12 +56,13 @@ async def commit_with(
 ) -> None:
     """Run ``statement`` (complete, its values in its text) and commit ``transaction``, the session's
     transaction, in one message (see the module); with no statement, the COMMIT alone, sent by the driver
-    as asyncpg's own commit sends it, without SQLAlchemy's round trip through its greenlet (a request that
-    records nothing: about 2% of a ``{ viewer }``'s CPU, ADR 13); when nothing at all was sent after the
-    request's first statement, nothing, and ``transaction`` is left to end with the session (its owner
-    closes it next: the request path's doors). ``connection``: the session's, when the caller holds it
-    already. Raises what the statement or the commit raised; the transaction is then the caller's to roll
-    back."""
+    as asyncpg's own commit sends it; when nothing at all was sent after the request's first statement,
+    nothing. Where the driver committed (or nothing was open on the server), SQLAlchemy's commit, which
+    would only end its own bookkeeping, in a greenlet of its own (4-5% of a request's instructions, ADR 13),
+    is not run: ``transaction``, holding nothing on the server any more, ends with the session, which its
+    owner closes next (the request path's doors; a statement sent meanwhile would begin a transaction of
+    its own, unbound). ``connection``: the session's, when the caller holds it already. Raises what the
+    statement or the commit raised; the transaction is then the caller's to roll back."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
     if connection is None:
@@ -74,15 +74,12 @@ async def commit_with(
         # binding it needs, all in one message.
         binding = getattr(adapted, "begin_with", None)
         if statement is None:
-            # No transaction is open on the server: nothing to send, and SQLAlchemy's commit would be
-            # bookkeeping only, in a greenlet of its own (ADR 13). Its transaction, which holds none, is
-            # ended with the session, whose close gives the connection back (the pool's reset drops the
-            # binding kept, as a commit would).
+            # No transaction is open on the server: nothing to send. The session's close gives the
+            # connection back (the pool's reset drops the binding kept, as a commit would).
             return
         if binding is not None:
             adapted.begin_with = None
             _committed(adapted, await begin(adapted, f"{binding};{statement};COMMIT"))
-            await transaction.commit()
             return
     driver = None if adapted is None else _plain_top_level(adapted)
     if driver is None:
@@ -93,12 +90,11 @@ async def commit_with(
     adapted, top = driver
     await adapted._connection.execute("COMMIT" if statement is None else f"{statement};COMMIT")
     _committed(adapted, top)
-    await transaction.commit()
 
 
 def _committed(adapted: Any, top: Transaction) -> None:
-    """The server has committed ``top``: the driver's transaction is over, and SQLAlchemy's commit that
-    follows only ends its own bookkeeping (the adapter has no transaction left to send COMMIT for)."""
+    """The server has committed ``top``: the driver's transaction is over (the adapter has no transaction
+    left to send COMMIT or ROLLBACK for when SQLAlchemy ends its own)."""
     top._state = TransactionState.COMMITTED
     if adapted._connection._top_xact is top:
         adapted._connection._top_xact = None
