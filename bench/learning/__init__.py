@@ -29,6 +29,9 @@ most 1.1x) and the RLS floor over the owner floor at each count (goal: at least 
 each with its rounds and their load averages. The database's CPU is that of its backends serving the
 bench database (the database's name matched as a word of the backend's title), read from the operating
 system.
+``BENCH_INSTRUCTIONS=1`` counts the instructions the app and the floor execute per request instead of
+timing them (:mod:`bench.learning.instructions`: under callgrind, figures that do not drift with the
+machine's load).
 ``BENCH_PROFILE=<file>`` writes a cProfile of the app server there (``python -m pstats <file>``).
 ``BENCH_QUICK=1`` runs a small version (2 schools x 300 pupils, 10 groups, 3 s) for a smoke test. Nothing
 here runs in ``make test``.
@@ -54,6 +57,7 @@ from sqlalchemy import URL
 
 from auth.tokens import SigningKeys
 from bench import citus
+from bench.learning import instructions
 from bench.learning import peer as peers
 from bench.learning.load import (
     EVERY,
@@ -71,6 +75,7 @@ from bench.learning.seed import (
     GROUP_SIZE,
     LADDERS_PER_PUPIL,
     PASSWORD,
+    ClassView,
     Scale,
     dsn,
     owner_url,
@@ -83,6 +88,8 @@ from server.database import runtime_url_for
 
 def main() -> int:
     scale = Scale.from_env()
+    if os.environ.get("BENCH_INSTRUCTIONS") == "1":
+        return _instructions(scale)
     tenants = os.environ.get("BENCH_TENANTS")
     if tenants:
         return _tenants([int(n) for n in tenants.split(",")], scale)
@@ -95,6 +102,32 @@ def main() -> int:
 
 def _run(scale: Scale, keys: Sequence[str]) -> list[Round]:
     """Seed a fresh bench database at ``scale``, serve it, and load the endpoints ``keys`` in rounds."""
+    env, views, settings, keys_ = _seeded(scale)
+    owner = owner_url()
+    peer = _peer(owner, settings, keys_) if "peer" in keys else None
+    sample = random.Random(11).sample(views, min(scale.sample, len(views)))
+    rounds = asyncio.run(measure(scale, sample, env, peer, keys))
+    for number, results in enumerate(rounds, start=1):
+        print(f"\nround {number} of {len(rounds)} (load average {round_load(results):.1f})")
+        print_results(results)
+    return rounds
+
+
+def _instructions(scale: Scale) -> int:
+    """``BENCH_INSTRUCTIONS=1``: the app's and the floor's instructions per request (:mod:`bench.learning.instructions`)."""
+    missing = instructions.available()
+    if missing:
+        print(f"bench.learning: no instruction counts: {missing}")
+        return 1
+    env, views, _, _ = _seeded(scale)
+    sample = random.Random(11).sample(views, min(12, len(views)))
+    instructions.print_counts(asyncio.run(instructions.measure(sample, env)))
+    return 0
+
+
+def _seeded(scale: Scale) -> tuple[dict[str, str], list[ClassView], Settings, SigningKeys]:
+    """A fresh bench database seeded at ``scale``: the servers' environment, the classes, the settings and
+    the signing keys (the app's; the peer verifies the same tokens with their public half)."""
     from auth.passwords import PasswordHasher
     from common.settings import load_settings
     from server.migrate import upgrade
@@ -127,13 +160,7 @@ def _run(scale: Scale, keys: Sequence[str]) -> list[Round]:
     views = asyncio.run(seed(owner, scale, hasher.hash(PASSWORD)))
     seeded = time.perf_counter() - started
     asyncio.run(_count_and_print_seed(owner, seeded))
-    peer = _peer(owner, settings, keys_) if "peer" in keys else None
-    sample = random.Random(11).sample(views, min(scale.sample, len(views)))
-    rounds = asyncio.run(measure(scale, sample, env, peer, keys))
-    for number, results in enumerate(rounds, start=1):
-        print(f"\nround {number} of {len(rounds)} (load average {round_load(results):.1f})")
-        print_results(results)
-    return rounds
+    return env, views, settings, keys_
 
 
 def _per_round(values: Sequence[float], loads: Sequence[float], unit: str) -> str:

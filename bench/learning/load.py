@@ -193,7 +193,7 @@ async def measure(
             await wait_for(f"http://127.0.0.1:{ports[name]}{health[name]}", process)
         tokens = await sign_in_teachers(f"http://127.0.0.1:{ports['app']}", views)
         servers = Servers(ports, {name: psutil.Process(p.pid) for name, p in processes.items()})
-        endpoints = _endpoints(servers, views, tokens)
+        endpoints = prebuilt_endpoints(servers, views, tokens)
         await check_alike(endpoints, views)
         order = [k for k in keys if k in endpoints]
         rounds: list[Round] = []
@@ -209,7 +209,7 @@ async def measure(
                 process.kill()
 
 
-def _endpoints(
+def prebuilt_endpoints(
     servers: Servers, views: list[ClassView], tokens: dict[tuple[str, str], str]
 ) -> dict[str, Endpoint]:
     """Every endpoint's prebuilt request for each class: schoolgraph's, the floors', and the peer's."""

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +135,13 @@ def serve_floor(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A server in a child process; its request log (stdout) is written, as in production, but not shown."""
+def start(
+    kind: str, port: int, env: dict[str, str], *, wrapper: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """A server in a child process (run by ``wrapper``, a command that takes the server's as its last
+    arguments, when given); its request log (stdout) is written, as in production, but not shown."""
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.learning", kind, str(port)],
+        [*wrapper, sys.executable, "-m", "bench.learning", kind, str(port)],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
@@ -152,11 +155,11 @@ def start_node(script: Path, port: int, env: dict[str, str]) -> subprocess.Popen
     return subprocess.Popen([node, str(script), str(port)], env=env, cwd=script.parent)  # noqa: S603
 
 
-async def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_for(url: str, process: subprocess.Popen[bytes], *, seconds: float = 120) -> None:
     """Until ``url`` answers: up to two minutes (the app imports for 10-15 s on a loaded 2-core machine,
     beside the other servers starting), failing at once if the server exits."""
     async with httpx.AsyncClient() as client:
-        for _ in range(1200):
+        for _ in range(int(seconds * 10)):
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
             try:
