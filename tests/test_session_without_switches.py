@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.asyncio import session as async_session
+from sqlalchemy.util.concurrency import greenlet_spawn as sqlalchemy_greenlet_spawn
 
 from common.driver import begin_session, session_connection
 from models import AuditHead
@@ -23,7 +24,7 @@ from models import AuditHead
 def switches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of what AsyncSession ran in a greenlet of its own, in order."""
     seen: list[str] = []
-    spawn = async_session.greenlet_spawn
+    spawn = sqlalchemy_greenlet_spawn  # what the module calls, as SQLAlchemy's util defines it
 
     async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(getattr(fn, "__name__", repr(fn)))
