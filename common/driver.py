@@ -119,8 +119,8 @@ def begin_session(session: AsyncSession) -> AsyncSessionTransaction:
     """``await session.begin()`` without that call's switch into a greenlet: beginning a session's
     transaction sends nothing and checks nothing out (the connection is taken at its first statement, as
     always), so SQLAlchemy's own ``Session.begin`` runs as it is, and the transaction returned is
-    SQLAlchemy's proxy of it (``get_transaction``). Every request begins one; the switch cost about 2% of a
-    ``{ viewer }``'s instructions (ADR 13)."""
+    SQLAlchemy's proxy of it (``get_transaction``). Every request begins one, and each switch is a greenlet
+    made and entered for bookkeeping alone (ADR 13, eighth pass)."""
     session.sync_session.begin()
     transaction = session.get_transaction()
     assert transaction is not None
@@ -131,7 +131,7 @@ async def session_connection(session: AsyncSession) -> AsyncConnection:
     """The session's connection, as ``await session.connection()`` returns it; looked up without that
     call's switch into a greenlet when the session's active transaction holds it already (nothing to
     check out, nothing sent): a request asks for it at each statement it sends through the driver and at
-    its commit, and each switch cost about 2% of a ``{ viewer }``'s instructions (ADR 13)."""
+    its commit, and each switch is a greenlet made and entered for a lookup (ADR 13, eighth pass)."""
     sync = session.sync_session
     transaction = sync._transaction
     if transaction is not None and transaction.is_active:
