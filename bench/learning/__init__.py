@@ -119,15 +119,18 @@ def _instructions(scale: Scale) -> int:
     if missing:
         print(f"bench.learning: no instruction counts: {missing}")
         return 1
-    env, views, _, _ = _seeded(scale)
+    env, views, _, _ = _seeded(scale, timed=False)
     sample = random.Random(11).sample(views, min(12, len(views)))
     instructions.print_counts(asyncio.run(instructions.measure(sample, env)))
     return 0
 
 
-def _seeded(scale: Scale) -> tuple[dict[str, str], list[ClassView], Settings, SigningKeys]:
+def _seeded(
+    scale: Scale, *, timed: bool = True
+) -> tuple[dict[str, str], list[ClassView], Settings, SigningKeys]:
     """A fresh bench database seeded at ``scale``: the servers' environment, the classes, the settings and
-    the signing keys (the app's; the peer verifies the same tokens with their public half)."""
+    the signing keys (the app's; the peer verifies the same tokens with their public half). ``timed``:
+    whether the loads are timed (else their instructions are counted), for the heading."""
     from auth.passwords import PasswordHasher
     from common.settings import load_settings
     from server.migrate import upgrade
@@ -147,10 +150,14 @@ def _seeded(scale: Scale) -> tuple[dict[str, str], list[ClassView], Settings, Si
         # As production logs: one JSON line per request (the console format costs more, and is for people).
         "SCHOOLGRAPH_LOG_FORMAT": "json",
     }
+    load = (
+        f"{scale.concurrency} concurrent clients, {scale.seconds:g} s per endpoint"
+        if timed
+        else f"instructions counted under callgrind, {instructions.CONNECTIONS} connections"
+    )
     print(
         f"bench.learning: {scale.schools} schools x {scale.pupils} pupils, {scale.groups} groups of "
-        f"{GROUP_SIZE}, {LADDERS_PER_PUPIL} ladders per pupil; {scale.concurrency} concurrent clients, "
-        f"{scale.seconds:g} s per endpoint"
+        f"{GROUP_SIZE}, {LADDERS_PER_PUPIL} ladders per pupil; {load}"
     )
     started = time.perf_counter()
     asyncio.run(recreate_database(owner))
