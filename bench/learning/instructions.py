@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import psutil
 
 from bench.learning.load import Servers, check_alike, prebuilt_endpoints, sign_in_teachers
 from bench.learning.seed import ClassView
-from bench.learning.servers import free_port, start, wait_for
+from bench.learning.servers import free_port, start, stop, wait_for
 
 CONNECTIONS = 4
 SEQUENCER_WAIT = 2.5
@@ -89,12 +88,7 @@ async def measure(views: list[ClassView], env: dict[str, str]) -> dict[str, floa
             counted[key] = _last_dump(out, server) / requests
         return counted
     finally:
-        for process in processes.values():
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes.values(), seconds=60)
         shutil.rmtree(out, ignore_errors=True)
 
 

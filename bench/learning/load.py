@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from bench.learning.seed import (
     ClassView,
     Scale,
 )
-from bench.learning.servers import free_port, start, start_node, wait_for
+from bench.learning.servers import free_port, start, start_node, stop, wait_for
 
 
 @dataclass(frozen=True)
@@ -201,12 +200,7 @@ async def measure(
             rounds.append({key: await load(endpoints[key], views, scale) for key in order})
         return rounds
     finally:
-        for process in processes.values():
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes.values())
 
 
 def prebuilt_endpoints(
