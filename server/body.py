@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive
 
 from server.errors import RequestError
+from server.headers import header
 
 
 def too_large(limit: int) -> RequestError:
@@ -28,7 +29,7 @@ def guarded(request: Request, *, limit: int, seconds: float) -> Request:
 
     The declared ``Content-Length`` is checked at once; the bytes actually received are counted as they
     arrive, since a declared length can lie."""
-    declared = request.headers.get("content-length", "")
+    declared = header(request.scope, "content-length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     return Request(request.scope, receive=_guarded_receive(request.receive, limit, seconds))

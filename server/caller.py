@@ -8,10 +8,12 @@ from functools import lru_cache
 
 from starlette.requests import Request
 
+from server.headers import header
+
 
 def bearer_token(request: Request) -> str | None:
     """The ``Authorization: Bearer`` token, or None when there is none."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = (header(request.scope, "authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
@@ -54,4 +56,4 @@ def client_address(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
     runtime = getattr(request.app.state, "runtime", None)
     trusted: tuple[str, ...] = runtime.settings.trusted_proxies if runtime is not None else ()
-    return forwarded_client(peer, request.headers.get("x-forwarded-for"), trusted)
+    return forwarded_client(peer, header(request.scope, "x-forwarded-for"), trusted)

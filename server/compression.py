@@ -12,8 +12,10 @@ import gzip
 
 import brotli
 import zstandard
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.headers import header
 
 MIN_BYTES = 1024
 PREFERENCE = ("zstd", "br", "gzip")
@@ -64,7 +66,7 @@ class Compression:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        encoding = chosen_encoding(Headers(scope=scope).get("accept-encoding", ""))
+        encoding = chosen_encoding(header(scope, "accept-encoding") or "")
         if encoding is None:
             await self.app(scope, receive, _with_vary(send))
             return

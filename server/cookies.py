@@ -11,6 +11,7 @@ from starlette.responses import Response
 from common.settings import Settings
 from graph.core.browser import COOKIE_HEADER_VALUE, BrowserSession
 from server.cors import origin_allowed
+from server.headers import header
 
 
 def cookie_name(slug: str) -> str:
@@ -24,9 +25,9 @@ def browser_session(request: Request, settings: Settings, slug: str) -> BrowserS
     return BrowserSession(
         cookie_name=name,
         presented=request.cookies.get(name) or None,
-        csrf_header=request.headers.get("x-csrf-token"),
+        csrf_header=header(request.scope, "x-csrf-token"),
         origin_allowed=origin_allowed(request, settings),
-        requested=request.headers.get("x-session-transport", "").lower() == COOKIE_HEADER_VALUE,
+        requested=(header(request.scope, "x-session-transport") or "").lower() == COOKIE_HEADER_VALUE,
     )
 
 

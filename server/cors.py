@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.settings import Settings
+from server.headers import header
 
 ALLOWED_HEADERS = (
     "authorization",
@@ -94,7 +95,7 @@ def origin_allowed(request: Request, settings: Settings) -> bool:
     """Whether the request's ``Origin`` (sent by browsers on every cross-origin and every POST request) is
     this server's own or a listed one. No Origin at all (a native app, curl) is not a browser's
     cross-site request, which is what the origin check guards against."""
-    origin = request.headers.get("origin")
+    origin = header(request.scope, "origin")
     if origin is None:
         return True
     origin = origin.lower().rstrip("/")

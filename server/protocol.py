@@ -27,6 +27,7 @@ from graph.documents import LIMIT_CODES, DocumentLimits, parse_document
 from graph.limits import without_suggestions
 from server.body import guarded, parse_json
 from server.errors import GRAPHQL_RESPONSE, JSONBody, RequestError
+from server.headers import header
 from server.multipart import multipart_params
 from server.persisted import resolve_document
 
@@ -48,14 +49,14 @@ class Operation:
 
 def media_type(request: Request) -> str:
     """The response's media type: ``application/json`` only for a client that accepts it and not ours."""
-    accept = request.headers.get("accept", "")
+    accept = header(request.scope, "accept") or ""
     if "application/json" in accept and GRAPHQL_RESPONSE not in accept:
         return "application/json"
     return GRAPHQL_RESPONSE
 
 
 def _content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip()
+    return (header(request.scope, "content-type") or "").split(";")[0].strip()
 
 
 def with_body_limits(request: Request, settings: Settings) -> Request:

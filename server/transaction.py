@@ -60,6 +60,7 @@ from server.caller import client_address
 from server.cookies import write_cookie
 from server.errors import RequestError
 from server.graphiql import graphiql_page
+from server.headers import header
 from server.metrics import record_of
 from server.protocol import (
     Operation,
@@ -117,7 +118,7 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
     request_id = request_id_of(request)
     if (
         request.method == "GET"
-        and "text/html" in request.headers.get("accept", "")
+        and "text/html" in (header(request.scope, "accept") or "")
         and "query" not in request.query_params
     ):
         if not runtime.settings.graphiql:
@@ -138,7 +139,7 @@ async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: st
 
 def request_id_of(request: Request) -> str:
     """The client's ``x-request-id`` if it is short and plain (it is logged and echoed back), else a new one."""
-    request_id = request.headers.get("x-request-id", "")
+    request_id = header(request.scope, "x-request-id") or ""
     return request_id if _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex
 
 
