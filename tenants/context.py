@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import String, bindparam, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -62,10 +63,12 @@ async def _set_local(connection: AsyncConnection, school_ids: str, trust_ids: st
     await connection.exec_driver_sql(f"SET LOCAL app.trust_ids = '{_id_list(trust_ids)}'")
 
 
+@lru_cache(maxsize=4096)
 def binding_statement(school_id: uuid.UUID) -> str:
     """What :func:`bind` sends for one school, its value spliced as a canonical UUID (:func:`_id_list`: hex
     digits and hyphens only), for a message of the simple query protocol, which takes no parameters: the
-    binding sent with BEGIN after a request's first statement (common.driver.fetch_first_row)."""
+    binding sent with BEGIN after a request's first statement (common.driver.fetch_first_row). Kept per
+    school: every school request makes it, from its first statement's row, whether it sends it or not."""
     return _BINDING.format(schools=f"'{_id_list([school_id])}'", trusts="''")
 
 
