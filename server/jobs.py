@@ -14,7 +14,8 @@ Exactly once, however many runners: each change is one transaction that first cl
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and re-checks that it is still due. A concurrent runner skips a
 claimed row; once the claim commits the row is no longer due, so a later pick does not find it. Running
 again finds nothing to do. An item that fails is rolled back, logged, reported, and not retried in the same
-run (the next run tries again); it never stops the other items.
+run (the next run tries again); it never stops the other items. One that lost a lock conflict with another
+transaction (a deadlock between two runners) did nothing, and is claimed again (:meth:`_Run.each`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from audit.spool import AuditSpool, spool_directory
 from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.events import attach
-from common.faults import database_unavailable
+from common.faults import database_unavailable, lock_conflict
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
@@ -66,6 +67,11 @@ STEPS = (
     "outbox",
     "audit",
 )
+
+
+LOCK_CONFLICT_RETRIES = 5
+"""How many times a step claims again after a lock conflict (:meth:`_Run.each`) before it treats the next
+one as the failure of its change (or, at a claim, of the run)."""
 
 
 @dataclass
@@ -118,8 +124,14 @@ class _Run:
     async def each(
         self, report: StepReport, pick: Pick, apply: Apply, *, engine: AsyncEngine | None = None
     ) -> None:
-        """Claim, apply and commit due rows one at a time until none is left."""
+        """Claim, apply and commit due rows one at a time until none is left. A claim or a change that
+        another transaction's locks failed (a deadlock, a serialization failure: :func:`lock_conflict`) was
+        rolled back whole and did nothing: it is claimed again, up to :data:`LOCK_CONFLICT_RETRIES` times a
+        step, since the other transaction, which went on, no longer stands in the way. On Citus a claim
+        (``FOR UPDATE`` on a reference table's placements) and another runner's writes in another step can
+        take the same shard locks in opposite orders; on one server, rows locked in opposite orders."""
         tried: list[Any] = []
+        conflicts = 0
         while True:
             claimed: Any = None
             async with AsyncSession(engine or self.engine, expire_on_commit=False) as session:
@@ -136,7 +148,15 @@ class _Run:
                         attach(session, trail)
                         what = await apply(session, row, trail)
                         await trail.write(session, now=self.now)
-                except Exception:
+                except Exception as error:
+                    if lock_conflict(error) and conflicts < LOCK_CONFLICT_RETRIES:
+                        conflicts += 1
+                        if claimed is not None:
+                            tried.remove(claimed)  # rolled back: still due, and this runner's to claim again
+                        log.warning(
+                            "jobs: %s: a lock conflict with another transaction; claiming again", report.step
+                        )
+                        continue
                     if claimed is None:
                         raise  # the database itself is failing: stop the run
                     log.exception("jobs: %s: %s failed", report.step, claimed)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import URL, func, select
+import pytest
+from sqlalchemy import URL, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.settings import REPO_ROOT, Settings
@@ -24,7 +25,7 @@ from models import AuditEntry, School, SchoolTrustMembership
 from models.licensing import Invoice, Licence, Novation, Suspension
 from models.platform import JobRun, OperatorAccount, OutboxMessage
 from server.database import DatabaseUrls, create_engine
-from server.jobs import JobReport, run_jobs
+from server.jobs import JobReport, StepReport, _claim, _Run, run_jobs
 from subscriptions.licences import CURRENT_TERMS_VERSION
 from subscriptions.outbox import MailSettings
 from tenants.context import bind
@@ -273,6 +274,63 @@ async def test_two_runners_at_once_apply_each_change_once(
         assert len(claimed) == 1, (step, claimed)
     assert all(report.failed == 0 for report in reports)
     _expected(due, await _state(engine, due))
+
+
+@pytest.mark.plain_only(
+    reason="the victim is the backend whose deadlock_timeout fires first, one server's rule; Citus's "
+    "distributed detector picks by its own"
+)
+async def test_a_change_that_loses_a_deadlock_is_claimed_again_and_applied_once(
+    engine: AsyncEngine, owner_engine: AsyncEngine, factory: SchoolFactory, tmp_path: Path
+) -> None:
+    """LL 20, LL 15.1: two runners' transactions can wait on each other (on Citus, a claim and another
+    step's writes take the same shard locks in opposite orders). A real deadlock: the runner claims school
+    A and then needs school B, which another transaction holds while it waits for A. PostgreSQL aborts the
+    runner's transaction (it waited first); the runner claims A again once the other has committed, and
+    applies the change once, reporting no failure."""
+    first, second = await factory.school(pupils_per_group=1), await factory.school(pupils_per_group=1)
+    run = _Run(engine, None, tmp_path, MailSettings(), _at(date(2026, 12, 4)), "deadlock-test")
+    report = StepReport("deadlock")
+    attempts: list[uuid.UUID] = []
+    runner_waits = asyncio.Event()
+
+    def pick(tried: list[Any]) -> Any:
+        return _claim(select(School).where(School.id == first.id), School, tried, School.id)
+
+    async def apply(session: AsyncSession, row: School, trail: Any) -> str:
+        attempts.append(row.id)
+        runner_waits.set()
+        await session.execute(select(School.id).where(School.id == second.id).with_for_update())
+        return "done"
+
+    async with AsyncSession(owner_engine) as other, other.begin():
+        await other.execute(select(School.id).where(School.id == second.id).with_for_update())
+        running = asyncio.create_task(run.each(report, pick, apply))
+        await runner_waits.wait()
+        await _until_waiting_on_a_lock(owner_engine, "deadlock-test")
+        # Now the other transaction wants the row the runner holds: a cycle, which the runner's backend,
+        # waiting longer, finds first.
+        await other.execute(select(School.id).where(School.id == first.id).with_for_update())
+    await running
+    assert attempts == [first.id, first.id]
+    assert (report.applied, report.failed) == ([f"{first.id}:done"], [])
+
+
+async def _until_waiting_on_a_lock(owner_engine: AsyncEngine, application: str) -> None:
+    """Until a backend of the test's database waits on a lock: the runner's, blocked on the row it needs
+    (nothing else runs on that database meanwhile)."""
+    for _ in range(200):
+        async with owner_engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{application}: the runner never waited on the lock")
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
