@@ -9,7 +9,6 @@ response names one origin (Fetch standard, CORS protocol).
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -43,14 +42,14 @@ class CORS:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+        origin = header(scope, "origin")
+        method = header(scope, "access-control-request-method")
+        preflight = scope["method"] == "OPTIONS" and method is not None
         listed = origin is not None and origin.lower().rstrip("/") in self.origins
         if preflight and origin is not None:
             response = (
                 PlainTextResponse("", headers={**self._credentials(origin), **_PREFLIGHT})
-                if listed and headers["access-control-request-method"].upper() in ("GET", "POST")
+                if listed and method is not None and method.upper() in ("GET", "POST")
                 else PlainTextResponse("This origin may not call the API.", status_code=400)
             )
             await response(scope, receive, send)

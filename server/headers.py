@@ -5,8 +5,9 @@ absent raises and catches a ``KeyError`` (``Mapping.get``); a school request ask
 across the edge's layers, most of them absent (``Origin``, ``X-Request-Id``, ``X-CSRF-Token``...), and
 the ``Headers`` object is made again by each layer. :func:`header` reads them all once, into one dict kept
 in the request's ASGI scope (shared by every layer and every ``Request`` made from it), with the answers
-``Headers.get`` gives: names matched without regard to case, a header sent more than once answered by its
-first value, values decoded as Latin-1.
+``Headers.get`` gives for a name in lower case (as ASGI servers pass every name): a header sent more than
+once answered by its first value, values decoded as Latin-1. No layer of the app rewrites a request's
+headers, so what was read first stays what the request carries.
 """
 
 from __future__ import annotations
