@@ -15,8 +15,9 @@ same way, by the driver; and when nothing at all was sent after the request's fi
 in a transaction of its own (:func:`common.driver.fetch_first_row`), there is nothing to commit and nothing
 is sent, while a statement goes with BEGIN and the school's binding: ``BEGIN;<binding>;<statement>;COMMIT``,
 one message. Once the driver has committed, SQLAlchemy's own commit would only end its bookkeeping, in a
-greenlet of its own (with the body's deadline, 5% of a ``{ viewer }``'s instructions, ADR 13): it is not run, and the session's close, which
-follows at every door, ends its transaction without a message (the adapter has none left).
+greenlet of its own (with the body's deadline, 5% of a ``{ viewer }``'s instructions, ADR 13): it is not
+run, and the session's close, which follows at every door, ends its transaction without a message (the
+adapter has none left).
 
 What stays as it was: a failure of the statement or of the commit leaves the transaction to be rolled
 back by its owner, as a failed COMMIT would. Where the driver's transaction is not the plain top-level one
@@ -58,8 +59,9 @@ async def commit_with(
     transaction, in one message (see the module); with no statement, the COMMIT alone, sent by the driver
     as asyncpg's own commit sends it; when nothing at all was sent after the request's first statement,
     nothing. Where the driver committed (or nothing was open on the server), SQLAlchemy's commit, which
-    would only end its own bookkeeping, in a greenlet of its own (ADR 13, eighth pass), is not run: ``transaction``, holding nothing on the server any more, ends with the session, which its
-    owner closes next (the request path's doors; a statement sent meanwhile would begin a transaction of
+    would only end its own bookkeeping, in a greenlet of its own (ADR 13, eighth pass), is not run:
+    ``transaction``, holding nothing on the server any more, ends with the session, which its owner closes
+    next (the request path's doors; a statement sent meanwhile would begin a transaction of
     its own, unbound). ``connection``: the session's, when the caller holds it already. Raises what the
     statement or the commit raised; the transaction is then the caller's to roll back."""
     if session.new or session.dirty or session.deleted:

@@ -307,7 +307,7 @@ async def test_a_change_that_loses_a_deadlock_is_claimed_again_and_applied_once(
         await other.execute(select(School.id).where(School.id == second.id).with_for_update())
         running = asyncio.create_task(run.each(report, pick, apply))
         await runner_waits.wait()
-        await _until_waiting_on_a_lock(owner_engine, "deadlock-test")
+        await _until_waiting_on_a_lock(owner_engine)
         # Now the other transaction wants the row the runner holds: a cycle, which the runner's backend,
         # waiting longer, finds first.
         await other.execute(select(School.id).where(School.id == first.id).with_for_update())
@@ -316,7 +316,7 @@ async def test_a_change_that_loses_a_deadlock_is_claimed_again_and_applied_once(
     assert (report.applied, report.failed) == ([f"{first.id}:done"], [])
 
 
-async def _until_waiting_on_a_lock(owner_engine: AsyncEngine, application: str) -> None:
+async def _until_waiting_on_a_lock(owner_engine: AsyncEngine) -> None:
     """Until a backend of the test's database waits on a lock: the runner's, blocked on the row it needs
     (nothing else runs on that database meanwhile)."""
     for _ in range(200):
@@ -330,7 +330,7 @@ async def _until_waiting_on_a_lock(owner_engine: AsyncEngine, application: str) 
         if waiting:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{application}: the runner never waited on the lock")
+    raise AssertionError("the runner never waited on the lock")
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
