@@ -42,28 +42,30 @@ class HTTPError(RuntimeError):
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """The status and body of one response (``Content-Length`` or chunked)."""
+    status, _, body = await read_message(reader)
+    return status, body
+
+
+async def read_message(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
+    """The status, headers (names in lower case, a repeated one's last value) and body of one response."""
     head = await reader.readuntil(b"\r\n\r\n")
-    status_line, _, header_block = head.partition(b"\r\n")
+    status_line, _, header_block = head[:-4].partition(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])
-    length = None
-    chunked = False
+    headers: dict[bytes, bytes] = {}
     for line in header_block.split(b"\r\n"):
         name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-    if chunked:
+        headers[name.strip().lower()] = value.strip()
+    length = headers.get(b"content-length")
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
         parts: list[bytes] = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:
                 await reader.readuntil(b"\r\n")
-                return status, b"".join(parts)
+                return status, headers, b"".join(parts)
             parts.append(await reader.readexactly(size + 2))
             parts[-1] = parts[-1][:-2]
-    return status, (await reader.readexactly(length) if length else b"")
+    return status, headers, (await reader.readexactly(int(length)) if length else b"")
 
 
 @dataclass(frozen=True)

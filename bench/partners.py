@@ -4,8 +4,10 @@
 ``DATABASE_URL`` (or the embedded PostgreSQL), migrated afresh and dropped at the end, it imports a
 synthetic OneRoster package (:func:`bench.roster.generate`) of about ``BENCH_PARTNERS_USERS`` users
 (default 10,000: pupils, one member of staff per 10 pupils, one parent per 5), registers a partner,
-approves it with roster.read and gets a token from ``/oauth/token``. Then, over the app in process (ASGI,
-the whole request path: tenant, token and approval check, rate limit, audit, JSON):
+approves it with roster.read. Then it serves the app as ``schoolgraph serve`` does, in a child process
+(uvicorn, :func:`bench.learning.servers.serve_app`), gets a token from its ``/oauth/token``, and pages over
+real HTTP (the whole request path: tenant, token and approval check, rate limit, audit, JSON) with the
+light client of :mod:`bench.loadgen` (prebuilt requests, keep-alive, one at a time; its own CPU printed):
 
 1. **OneRoster**: ``GET .../users?limit=L`` following ``Link: rel="next"`` until the last page, for each
    page size L in ``BENCH_PARTNERS_LIMITS`` (default 100 and 1000), timed end to end;
@@ -20,7 +22,8 @@ the whole request path: tenant, token and approval check, rate limit, audit, JSO
 4. **the floor of a stored rendering** (only with ``BENCH_PARTNERS_FLOOR=1``; ADR 17, "Speed", fourth
    round): the JSON export's objects (byte-checked above) put in a table of their own, ``(school_id,
    sourcedId, person, pupil, version, object text)`` with row-level security like a tenant table, and
-   ``users`` paged again through the same request path with the keyed page read from it (an index range
+   ``users`` paged again through the same request path, from a server of its own whose keyed page is read
+   from it (an index range
    of ready text, restriction of processing and the roster stamp still read): what a provider serving
    stored renderings would cost at best, with none of the work that keeps them fresh; and a variant that
    also checks each row of the page against its person's row (active, same change version). Three
@@ -36,13 +39,14 @@ side's rows are counted in the bytes received, neither is parsed: the export's l
 objects (each opens with ``{"sourcedId":``; an agent or org reference opens with ``{"href":``). Until
 2026-12-03 the bench decoded each page with the standard library's ``json`` (about 20-25 ms for a page
 of 1,000 users on the shared machine, orjson hardly less: as long as a third of the request), a
-consumer's cost the export's side did not pay.
+consumer's cost the export's side did not pay. Until 2026-12-04 it paged through the app in its own
+process with httpx's ASGI transport, whose client work (a few milliseconds a request: issue 18) ran on
+the server's event loop and was counted as the provider's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import io
 import os
@@ -54,11 +58,14 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.learning.servers import free_port, serve_app, stop, wait_for
+from bench.loadgen import read_message, request_bytes
 from bench.roster import URN, _create_database, _import, _school, generate
 
 console = Console(width=120)
@@ -160,18 +167,19 @@ def _env_ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 async def run(
-    runtime_url: URL, package: Path, limits: tuple[int, ...], owner_url: URL | None = None
+    owner_url: URL, runtime_url: URL, package: Path, limits: tuple[int, ...], floor: bool
 ) -> dict[str, Any]:
+    """Import the package into the bench database (``runtime_url``'s) and register and approve the partner;
+    then serve the app in child processes (the provider; with ``floor`` also one per variant of
+    :data:`FLOORS`), page through them over HTTP and export the users both ways (:func:`_served`)."""
+    from auth.passwords import PasswordHasher
     from auth.tokens import SigningKeys
     from common.clock import SystemClock
     from common.settings import Settings
-    from server.app import create_app
-    from server.collector import settle
     from server.database import create_engine
     from server.demo import seed_partner
-    from server.runtime import build_runtime
 
-    settings = dataclasses.replace(Settings(), partner_rate_limit=1_000_000, argon2_time_cost=1)
+    settings = Settings()
     engine = create_engine(runtime_url, settings, pool_size=2)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
@@ -179,40 +187,100 @@ async def run(
         imported = await _import(engine, school, package)
         if imported["report"].outcome != "COMMITTED":
             raise SystemExit(f"the import was {imported['report'].outcome}")
-        runtime = build_runtime(settings, engine, SigningKeys.generate(), clock=SystemClock())
+        hasher = PasswordHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
         partner = await seed_partner(
-            engine,
-            runtime.auth.hasher,
-            runtime.clock.now(),
-            overlap=settings.partner_secret_overlap,
-            school=SLUG,
+            engine, hasher, SystemClock().now(), overlap=settings.partner_secret_overlap, school=SLUG
         )
-        transport = httpx.ASGITransport(app=create_app(runtime))
-        settle()  # the app is built: collected and frozen as `schoolgraph serve` does (server.collector)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            token = (
-                await client.post(
-                    "/oauth/token",
-                    data={"grant_type": "client_credentials", "school": SLUG},
-                    auth=(partner.client_id, partner.client_secret),
-                )
-            ).json()["access_token"]
-            client.headers["authorization"] = f"Bearer {token}"
-            pages = {limit: await _page_through(client, limit) for limit in limits}
-            raw = await _raw(engine, school)
-            base = f"http://bench/schools/{SLUG}/ims/oneroster/v1p1"
-            objects = await _raw(engine, school, RAW_OBJECTS, base=base)
-            floor: dict[str, dict[str, Any]] = {}
-            fixed: list[float] = []
-            if owner_url is not None:
-                await _store_objects(owner_url, settings, school, base)
-                floor = await _floor_pages(client, limits)
-                fixed = await _fixed_cost(client)
+        keys = SigningKeys.generate()
+        with tempfile.TemporaryDirectory(prefix="bench-partners-serve-") as data_dir:
+            return await _served(
+                owner_url, runtime_url, engine, school, partner, keys, data_dir, limits, floor
+            )
     finally:
         await engine.dispose()
-    return {"pages": pages, "raw": raw, "objects": objects, "floor": floor} | (
-        {"fixed": fixed} if floor else {}
+
+
+async def _served(
+    owner_url: URL,
+    runtime_url: URL,
+    engine: Any,
+    school: uuid.UUID,
+    partner: Any,
+    keys: Any,
+    data_dir: str,
+    limits: tuple[int, ...],
+    floor: bool,
+) -> dict[str, Any]:
+    """The servers started; the provider's pages read over HTTP, then the two exports (after the pages, so
+    that the rows they read have been read once already, as the pages' had been by the import), then,
+    with ``floor``, the floor's table filled and its pages read."""
+    from common.settings import Settings
+
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": owner_url.set(database=None).render_as_string(hide_password=False),
+        "BENCH_DATABASE_NAME": runtime_url.database or "",
+        "SCHOOLGRAPH_SIGNING_KEYS": keys.to_json(),
+        "SCHOOLGRAPH_DATA_DIR": data_dir,
+        # The partner's rate limit raised for the run (it would otherwise be what is measured).
+        "SCHOOLGRAPH_PARTNER_RATE_LIMIT": "1000000",
+        "SCHOOLGRAPH_LOG_FORMAT": "json",
+    }
+    variants = ["provider", *(FLOORS if floor else ())]
+    ports = {variant: free_port() for variant in variants}
+    processes = {variant: _start(variant, ports[variant], env) for variant in variants}
+    try:
+        for variant, process in processes.items():
+            await wait_for(f"http://127.0.0.1:{ports[variant]}/healthz", process)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['provider']}") as client:
+            answer = await client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "school": SLUG},
+                auth=(partner.client_id, partner.client_secret),
+            )
+            answer.raise_for_status()
+        token = answer.json()["access_token"]
+        pages = {limit: await _passes(ports["provider"], token, limit) for limit in limits}
+        raw = await _raw(engine, school)
+        objects = await _raw(engine, school, RAW_OBJECTS, base=BASE)
+        if not floor:
+            return {"pages": pages, "raw": raw, "objects": objects, "floor": {}}
+        await _store_objects(owner_url, Settings(), school, BASE)
+        found = await _floor_pages(ports, token, limits)
+        stored = next(iter(FLOORS))
+        fixed = await _fixed_cost(ports[stored], psutil.Process(processes[stored].pid), token)
+        return {"pages": pages, "raw": raw, "objects": objects, "floor": found, "fixed": fixed}
+    finally:
+        stop(processes.values())
+
+
+HOST = "bench"
+"""The ``Host`` every request names: the objects' references are built from it, as from a real
+consumer's, and the JSON export builds them from :data:`BASE`."""
+BASE = f"http://{HOST}/schools/{SLUG}/ims/oneroster/v1p1"
+
+
+def _start(variant: str, port: int, env: dict[str, str]) -> Any:
+    """The app in a child process (:func:`serve`), its request log written as in production but not shown."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench.partners", "serve", str(port), variant],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
     )
+
+
+def serve(port: int, variant: str) -> None:
+    """The app as ``schoolgraph serve`` builds it (:func:`bench.learning.servers.serve_app`, on the bench
+    database its environment names); for a floor variant, with the keyed page read from :data:`STORED`."""
+    if variant != "provider":
+        from partners.oneroster import users
+
+        users.read_keyed = _stored_reader(FLOORS[variant])
+    serve_app(port)
 
 
 STORED = "bench_stored_users"
@@ -370,25 +438,20 @@ FLOORS = {"stored text": False, "stored text, versions checked": True}
 """The floor's variants: the label of each and whether its page checks each row's version."""
 
 
-async def _floor_pages(client: httpx.AsyncClient, limits: tuple[int, ...]) -> dict[str, dict[str, Any]]:
-    """Each page size paged with the keyed page read from :data:`STORED` (each variant of :data:`FLOORS`)
-    and by the provider, alternated, three rounds (the provider restored after each): each variant's
-    fastest pass, with every pass's seconds (``passes``) and the provider's in the same rounds."""
-    from partners.oneroster import users
-
-    served = users.read_keyed
+async def _floor_pages(
+    ports: dict[str, int], token: str, limits: tuple[int, ...]
+) -> dict[str, dict[str, Any]]:
+    """Each page size paged from each variant of :data:`FLOORS`'s server and the provider's, alternated,
+    three rounds: each variant's fastest pass, with every pass's seconds (``passes``) and the provider's in
+    the same rounds."""
     found: dict[str, dict[str, Any]] = {}
     for limit in limits:
         passes: dict[str, list[dict[str, Any]]] = {label: [] for label in FLOORS}
         provider: list[float] = []
         for _ in range(3):
-            for label, checked in FLOORS.items():
-                users.read_keyed = _stored_reader(checked)
-                try:
-                    passes[label].append(await _page_through(client, limit))
-                finally:
-                    users.read_keyed = served
-            provider.append((await _page_through(client, limit))["seconds"])
+            for label in FLOORS:
+                passes[label].append(await _page_through(ports[label], token, limit))
+            provider.append((await _page_through(ports["provider"], token, limit))["seconds"])
         for label, made in passes.items():
             best = min(made, key=lambda f: f["seconds"])
             found[f"{label}, limit={limit}"] = best | {
@@ -398,42 +461,85 @@ async def _floor_pages(client: httpx.AsyncClient, limits: tuple[int, ...]) -> di
     return found
 
 
-async def _fixed_cost(client: httpx.AsyncClient, times: int = 30) -> list[float]:
-    """The request path's own cost: ``users?limit=1`` (a first page of one user, with its count) read from
-    :data:`STORED`, ``times`` times after a warm-up; the seconds of each, sorted."""
-    from partners.oneroster import users
+def _get(token: str, url: str) -> bytes:
+    """``GET url`` as one prebuilt HTTP/1.1 request (keep-alive, no compression asked), with the token."""
+    return request_bytes("GET", url, host=HOST, headers={"Authorization": f"Bearer {token}"})
 
-    served = users.read_keyed
-    users.read_keyed = _stored_reader(False)
-    url = f"/schools/{SLUG}/ims/oneroster/v1p1/users?limit=1"
+
+async def _fixed_cost(port: int, server: psutil.Process, token: str, times: int = 30) -> dict[str, Any]:
+    """The request path's own cost: ``users?limit=1`` (a first page of one user, with its count) read from
+    :data:`STORED`, ``times`` times after a warm-up, on one connection: the seconds of each, sorted
+    (``seconds``), and the server's CPU per request in milliseconds (``server_cpu_ms``)."""
+    request = _get(token, f"/schools/{SLUG}/ims/oneroster/v1p1/users?limit=1")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     seconds: list[float] = []
+    cpu = 0.0
     try:
         for n in range(times + 5):
+            if n == 5:
+                cpu = sum(server.cpu_times()[:2])
             started = time.perf_counter()
-            (await client.get(url)).raise_for_status()
+            writer.write(request)
+            status, _, body = await read_message(reader)
+            if status != 200:
+                raise SystemExit(f"users?limit=1: HTTP {status}: {body[:300]!r}")
             if n >= 5:
                 seconds.append(time.perf_counter() - started)
+        cpu = sum(server.cpu_times()[:2]) - cpu
     finally:
-        users.read_keyed = served
-    return sorted(seconds)
+        writer.close()
+    return {"seconds": sorted(seconds), "server_cpu_ms": cpu / times * 1000}
 
 
-async def _page_through(client: httpx.AsyncClient, limit: int) -> dict[str, Any]:
+PASSES = 3
+"""Timed passes at each page size, after one that is not timed."""
+
+
+async def _passes(port: int, token: str, limit: int) -> dict[str, Any]:
+    """One untimed pass (the server compiles the page's statement for this page size once, and each
+    pooled connection plans it once: a server's first sync, not its steady state), then :data:`PASSES`
+    timed ones: the median pass, with every timed pass's seconds (``passes``)."""
+    await _page_through(port, token, limit)
+    made = sorted(
+        [await _page_through(port, token, limit) for _ in range(PASSES)], key=lambda f: f["seconds"]
+    )
+    return made[len(made) // 2] | {"passes": [f["seconds"] for f in made]}
+
+
+async def _page_through(port: int, token: str, limit: int) -> dict[str, Any]:
+    """``users?limit=limit`` and every page after it (``Link: rel="next"``), one request at a time on one
+    keep-alive connection, timed from the first request's write to the last page's last byte; with the
+    generator's own CPU (``client_cpu``, seconds) and every user object served (``objects``, for the
+    comparison after the run, not timed)."""
     url: str | None = f"/schools/{SLUG}/ims/oneroster/v1p1/users?limit={limit}"
     rows = requests = 0
     bodies: list[bytes] = []
-    started = time.perf_counter()
-    while url:
-        response = await client.get(url)
-        response.raise_for_status()
-        rows += response.content.count(USER)
-        bodies.append(response.content)
-        requests += 1
-        nexts = [p for p in response.headers.get("link", "").split(", ") if 'rel="next"' in p]
-        url = nexts[0].split(";")[0].strip("<>") if nexts else None
-    seconds = time.perf_counter() - started
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        cpu = time.process_time()
+        started = time.perf_counter()
+        while url:
+            writer.write(_get(token, url))
+            status, headers, body = await read_message(reader)
+            if status != 200:
+                raise SystemExit(f"{url}: HTTP {status}: {body[:300]!r}")
+            rows += body.count(USER)
+            bodies.append(body)
+            requests += 1
+            nexts = [p for p in headers.get(b"link", b"").decode().split(", ") if 'rel="next"' in p]
+            url = nexts[0].split(";")[0].strip("<>").removeprefix(f"http://{HOST}") if nexts else None
+        seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu
+    finally:
+        writer.close()
     objects = sorted(orjson.dumps(o) for body in bodies for o in orjson.loads(body)["users"])
-    return {"rows": rows, "requests": requests, "seconds": seconds, "objects": objects}
+    return {
+        "rows": rows,
+        "requests": requests,
+        "seconds": seconds,
+        "client_cpu": client_cpu,
+        "objects": objects,
+    }
 
 
 async def _raw(engine: Any, school: uuid.UUID, sql: str = RAW_USERS, base: str = "") -> dict[str, Any]:
@@ -479,7 +585,7 @@ def main() -> int:
         try:
             upgrade(owner, settings)
             floor = os.environ.get("BENCH_PARTNERS_FLOOR") == "1"
-            result = asyncio.run(run(runtime, package, limits, owner if floor else None))
+            result = asyncio.run(run(owner, runtime, package, limits, floor))
         finally:
             asyncio.run(_create_database(urls.owner, name, drop_only=True))
     return _print(result)
@@ -527,7 +633,7 @@ def _print(result: dict[str, Any]) -> int:
         )
 
     for limit, page in result["pages"].items():
-        add_row(f"OneRoster users?limit={limit}", page)
+        add_row(f"OneRoster users?limit={limit} (median of {len(page['passes'])})", page)
         if page["rows"] != raw["rows"]:
             console.print(
                 f"[red]limit {limit}: {page['rows']:,} users served, {raw['rows']:,} exported[/red]"
@@ -553,12 +659,27 @@ def _print(result: dict[str, Any]) -> int:
             + "; provider "
             + " / ".join(f"{s:.3f}" for s in page["provider"])
         )
+    console.print(
+        "OneRoster passes (s): "
+        + "; ".join(
+            f"limit={limit} " + " / ".join(f"{s:.3f}" for s in page["passes"])
+            for limit, page in result["pages"].items()
+        )
+    )
+    console.print(
+        "the client's own CPU per request (it pages one request at a time): "
+        + ", ".join(
+            f"limit={limit} {page['client_cpu'] / page['requests'] * 1000:.2f} ms"
+            for limit, page in result["pages"].items()
+        )
+    )
     if result.get("fixed"):
-        fixed = result["fixed"]
+        fixed, server_cpu = result["fixed"]["seconds"], result["fixed"]["server_cpu_ms"]
         console.print(
             f"the request path alone (users?limit=1 from stored text, {len(fixed)} requests): median "
             f"{fixed[len(fixed) // 2] * 1000:.1f} ms, fastest {fixed[0] * 1000:.1f} ms; ten of them are "
-            f"{10 * fixed[len(fixed) // 2] / raw['seconds']:.1f}x the raw export"
+            f"{10 * fixed[len(fixed) // 2] / raw['seconds']:.1f}x the raw export; the server's CPU "
+            f"{server_cpu:.2f} ms a request"
         )
     best_rate = max(p["rows"] / p["seconds"] for p in result["pages"].values())
     best = best_rate / raw_rate
@@ -571,4 +692,9 @@ def _print(result: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    if sys.argv[1:2] == ["serve"]:  # a server of the run (:func:`_start`)
+        serve(int(sys.argv[2]), sys.argv[3])
+    else:
+        raise SystemExit(main())

@@ -1,5 +1,5 @@
 """The bench's light load generator reads real HTTP/1.1 answers on a keep-alive connection: fixed-length
-and chunked bodies, one after another, and stops on anything but 200."""
+and chunked bodies, one after another, with their headers when asked, and stops on anything but 200."""
 
 from __future__ import annotations
 
@@ -59,6 +59,30 @@ async def test_fixed_length_and_chunked_bodies_on_one_connection() -> None:
         writer.close()
     assert answers == [(200, b"hello"), (200, b"abcde"), (404, b"")]
     assert seen == [request] * 3
+
+
+async def test_a_message_has_its_headers_by_lower_case_name() -> None:
+    server, port, _ = await _serve(
+        [
+            b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nLink: <http://h/u?offset=2>; rel="next"\r\n'
+            b"X-Total-Count: 7\r\n\r\n[]",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        ]
+    )
+    async with server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        get = loadgen.request_bytes("GET", "/u", host="h")
+        writer.write(get)
+        first = await loadgen.read_message(reader)
+        writer.write(get)
+        second = await loadgen.read_message(reader)
+        writer.close()
+    assert first == (
+        200,
+        {b"content-length": b"2", b"link": b'<http://h/u?offset=2>; rel="next"', b"x-total-count": b"7"},
+        b"[]",
+    )
+    assert second == (200, {b"transfer-encoding": b"Chunked"}, b"{}")
 
 
 async def test_a_run_stops_on_an_error_status() -> None:
