@@ -86,6 +86,21 @@ class Prepared:
     async def first(self, connection: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """Its first row (None: no row) as :meth:`execute` would read it, sent by the driver in the
         connection's transaction, without SQLAlchemy's execution context and result objects
-        (:func:`common.driver.fetch_row`: about 100 us of the server's CPU a statement)."""
+        (:func:`common.driver.fetch_row`: about 100 us of the server's CPU a statement).
+
+        A text longer than :data:`DRIVER_CACHED_CHARS` goes by :meth:`execute` instead: the driver would
+        prepare it afresh at every call, so that PostgreSQL planned it every time (a OneRoster page of
+        persons, about 23,000 characters, took 4-5 ms more a request that way), where SQLAlchemy's adapter
+        keeps its prepared statements whatever their length."""
         compiled = self.compiled_for(connection.dialect)
-        return await fetch_row(connection, compiled.sql, compiled.values(params))
+        values = compiled.values(params)
+        if len(compiled.sql) > DRIVER_CACHED_CHARS:
+            row = (await connection.exec_driver_sql(compiled.sql, values)).first()
+            return None if row is None else tuple(row)
+        return await fetch_row(connection, compiled.sql, values)
+
+
+DRIVER_CACHED_CHARS = 15 * 1024
+"""The longest statement text asyncpg keeps prepared on a connection (its ``max_cacheable_statement_size``,
+left at its default by :func:`server.database.create_engine`); a longer one is parsed and planned at every
+call."""
