@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -395,15 +395,18 @@ def _admit_statement(local_settings: tuple[tuple[str, str], ...]) -> Prepared:
 _ADMIT: dict[tuple[tuple[str, str], ...], Prepared] = {}
 
 
-def _partner_access(identity: TokenIdentity, row: Any) -> PartnerAccess:
+def _partner_access(identity: TokenIdentity, row: Sequence[Any]) -> PartnerAccess:
+    """The access of :func:`_access_statement`'s row (its columns by position, as the driver's rows and
+    SQLAlchemy's both give them): client id, name, the token's scopes, the approval's, the terms owed."""
+    client_id, name, token_scopes, approved_scopes, terms = row[:5]
     return PartnerAccess(
         identity.partner_id,
-        row.client_id,
-        row.name,
+        client_id,
+        name,
         identity.school_id,
         identity.token_id,
-        frozenset(row.token_scopes) & frozenset(row.approved_scopes),
-        bool(row.terms),
+        frozenset(token_scopes) & frozenset(approved_scopes),
+        bool(terms),
     )
 
 
@@ -434,7 +437,7 @@ async def access(
     if identity is None:
         return None
     connection = await session.connection()
-    row = (await _ACCESS.execute(connection, _values(identity, now))).first()
+    row = await _ACCESS.first(connection, _values(identity, now))  # by the driver
     return None if row is None else _partner_access(identity, row)
 
 
@@ -480,10 +483,11 @@ async def admit(
     if statement is None:
         statement = _ADMIT[configured] = _admit_statement(configured)
     values = _values(identity, now) | {"window_start": now - settings.partner_rate_window}
-    row = (await statement.execute(connection, values)).first()
+    row = await statement.first(connection, values)  # by the driver
     if row is None:
         return Admission(None)
-    retry = ratelimit.retry_after(settings, row.requests, row.window_started_at, now)
+    # The access's five columns, then the window's count and start (_admit_statement).
+    retry = ratelimit.retry_after(settings, row[5], row[6], now)
     return Admission(_partner_access(identity, row), retry)
 
 

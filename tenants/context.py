@@ -109,7 +109,7 @@ async def enter_school(session: AsyncSession, slug: str) -> Tenant | None:
     # Core execution on the session's connection: the statement names columns only, and the ORM layer
     # of Session.execute adds a third to its cost on every request; compiled once (common.prepared).
     connection = await session.connection()
-    row = (await _ENTER.execute(connection, {"slug": slug})).one_or_none()
+    row = await _ENTER.first(connection, {"slug": slug})  # by the driver: the slug is unique
     if row is None:
         return None
     if on_citus(connection):
