@@ -90,8 +90,8 @@ class Prepared:
 
         A text longer than :data:`DRIVER_CACHED_CHARS` goes by :meth:`execute` instead: the driver would
         prepare it afresh at every call, so that PostgreSQL planned it every time (a OneRoster page of
-        persons, about 23,000 characters, took 4-5 ms more a request that way), where SQLAlchemy's adapter
-        keeps its prepared statements whatever their length."""
+        persons, about 23,000 characters, took 4-5 ms more a request that way under asyncpg's default
+        limit), where SQLAlchemy's adapter keeps its prepared statements whatever their length."""
         compiled = self.compiled_for(connection.dialect)
         values = compiled.values(params)
         if len(compiled.sql) > DRIVER_CACHED_CHARS:
@@ -100,7 +100,7 @@ class Prepared:
         return await fetch_row(connection, compiled.sql, values)
 
 
-DRIVER_CACHED_CHARS = 15 * 1024
-"""The longest statement text asyncpg keeps prepared on a connection (its ``max_cacheable_statement_size``,
-left at its default by :func:`server.database.create_engine`); a longer one is parsed and planned at every
-call."""
+DRIVER_CACHED_CHARS = 64 * 1024
+"""The longest statement text asyncpg keeps prepared on a connection: its ``max_cacheable_statement_size``,
+which :func:`server.database.create_engine` sets to this (asyncpg's default, 15 KiB, is shorter than a
+OneRoster page of persons); a longer text is parsed and planned at every call."""

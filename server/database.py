@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 from common.driver import BindingDBAPI
+from common.prepared import DRIVER_CACHED_CHARS
 from common.settings import Settings
 from tenants.context import CITUS_FLAG
 
@@ -146,11 +147,13 @@ def create_engine(
         # asyncpg's adapter, whose transactions can begin with the request's binding (common.driver).
         module=BindingDBAPI(asyncpg),  # type: ignore[no-untyped-call]
         connect_args={
+            # The driver keeps statements up to this long prepared (common.prepared.Prepared.first).
+            "max_cacheable_statement_size": DRIVER_CACHED_CHARS,
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "timezone": "UTC",
                 "application_name": "schoolgraph",
-            }
+            },
         },
     )
     (liveness or LivenessCheck()).install(engine)

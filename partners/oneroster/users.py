@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -694,23 +694,21 @@ async def read_keyed(
     total when ``count``. One statement: each branch read in sourcedId order through its index up to the
     page's end, merged and cut; the usernames and agents merged in for the page's rows."""
     params: dict[str, Any] = {"school_id": school_id, "base": base}
+    row: Sequence[Any] | None
     if after is not None or not offset:
         if after is not None:
             params["after"] = after
         connection = await session.connection()
-        result = await _prepared(role, after is not None, count, limit).execute(connection, params)
+        row = await _prepared(role, after is not None, count, limit).first(
+            connection, params
+        )  # by the driver
     else:
         params |= {"limit": limit, "offset": offset, "through": offset + limit}
-        result = await session.execute(keyed_statement(role, False, True, count), params)
-    row = result.one()
-    return UserPage(
-        _objects(row.objects),
-        row.count,
-        list(row.pupils or []),
-        row.total if count else None,
-        row.stamp,
-        row.last,
-    )
+        row = (await session.execute(keyed_statement(role, False, True, count), params)).one()
+    assert row is not None  # an aggregate's one row
+    # keyed_statement's columns: the stamp, the objects, the pupils, the count, the last, the total if counted.
+    stamp, objects, pupils, returned, last = row[:5]
+    return UserPage(_objects(objects), returned, list(pupils or []), row[5] if count else None, stamp, last)
 
 
 def _objects(value: str | None) -> bytes:
