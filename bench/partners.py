@@ -32,6 +32,11 @@ light client of :mod:`bench.loadgen` (prebuilt requests, keep-alive, one at a ti
    path's own cost: ``users?limit=1`` from the stored table, 30 times (median and fastest), and ten of
    it (a 10,000-user pass at limit=1000) against the export.
 
+With ``BENCH_INSTRUCTIONS=1`` it counts instead of timing: the provider runs under callgrind, and the
+instructions it executes per request of the first page of ``users`` at sizes 1 and 100 are printed
+(:func:`_instructions`), a figure that does not drift with the machine's load as seconds do (ADR 13,
+eighth pass).
+
 All count the same rows; the ratio OneRoster/raw (rows per second) is the figure to watch (goal: at
 least 0.5); the ratio against the JSON export (column "vs JSON export") says how much of the gap is the
 data the page carries (every field, the agents' references, the org) rather than the provider. The partner's rate limit is raised for the run (it would otherwise be what is measured). Each
@@ -64,6 +69,7 @@ from rich.table import Table
 from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.learning import instructions
 from bench.learning.servers import free_port, serve_app, stop, wait_for
 from bench.loadgen import read_message, request_bytes
 from bench.roster import URN, _create_database, _import, _school, generate
@@ -226,12 +232,19 @@ async def _served(
         "SCHOOLGRAPH_PARTNER_RATE_LIMIT": "1000000",
         "SCHOOLGRAPH_LOG_FORMAT": "json",
     }
-    variants = ["provider", *(FLOORS if floor else ())]
+    counting = os.environ.get("BENCH_INSTRUCTIONS") == "1"
+    variants = ["provider", *(FLOORS if floor and not counting else ())]
     ports = {variant: free_port() for variant in variants}
-    processes = {variant: _start(variant, ports[variant], env) for variant in variants}
+    out = Path(data_dir) / "callgrind"
+    wrapper = (
+        ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.out", f"--log-file={out}.log")
+        if counting
+        else ()
+    )
+    processes = {variant: _start(variant, ports[variant], env, wrapper) for variant in variants}
     try:
         for variant, process in processes.items():
-            await wait_for(f"http://127.0.0.1:{ports[variant]}/healthz", process)
+            await wait_for(f"http://127.0.0.1:{ports[variant]}/healthz", process, seconds=600)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['provider']}") as client:
             answer = await client.post(
                 "/oauth/token",
@@ -240,6 +253,10 @@ async def _served(
             )
             answer.raise_for_status()
         token = answer.json()["access_token"]
+        if counting:
+            return {
+                "instructions": await _instructions(ports["provider"], processes["provider"].pid, token, out)
+            }
         pages = {limit: await _passes(ports["provider"], token, limit) for limit in limits}
         raw = await _raw(engine, school)
         objects = await _raw(engine, school, RAW_OBJECTS, base=BASE)
@@ -251,7 +268,30 @@ async def _served(
         fixed = await _fixed_cost(ports[stored], psutil.Process(processes[stored].pid), token)
         return {"pages": pages, "raw": raw, "objects": objects, "floor": found, "fixed": fixed}
     finally:
-        stop(processes.values())
+        stop(processes.values(), seconds=60)
+
+
+INSTRUCTION_LIMITS = (1, 100)
+"""The pages counted with ``BENCH_INSTRUCTIONS=1``: the request path nearly alone, and the default page."""
+
+
+async def _instructions(port: int, pid: int, token: str, out: Path) -> dict[int, float]:
+    """``BENCH_INSTRUCTIONS=1``: the provider run under callgrind (:mod:`bench.learning.instructions`' method:
+    ``BENCH_INSTRUCTION_REQUESTS``, 300, of each page to warm up, the counters zeroed, the same again
+    counted, the audit sequencer's work waited for): instructions per request of the first page of
+    ``users`` at each size of :data:`INSTRUCTION_LIMITS` (with its count, as a consumer's first request)."""
+    requests = int(os.environ.get("BENCH_INSTRUCTION_REQUESTS") or 300)
+    counted: dict[int, float] = {}
+    for limit in INSTRUCTION_LIMITS:
+        sequence = [_get(token, f"/schools/{SLUG}/ims/oneroster/v1p1/users?limit={limit}")] * requests
+        await instructions.send_all(port, sequence)
+        await asyncio.sleep(instructions.SEQUENCER_WAIT)
+        await instructions.control("-z", pid)
+        await instructions.send_all(port, sequence)
+        await asyncio.sleep(instructions.SEQUENCER_WAIT)
+        await instructions.control("-d", pid)
+        counted[limit] = instructions.last_dump(out.parent, out.name) / requests
+    return counted
 
 
 HOST = "bench"
@@ -260,13 +300,14 @@ consumer's, and the JSON export builds them from :data:`BASE`."""
 BASE = f"http://{HOST}/schools/{SLUG}/ims/oneroster/v1p1"
 
 
-def _start(variant: str, port: int, env: dict[str, str]) -> Any:
-    """The app in a child process (:func:`serve`), its request log written as in production but not shown."""
+def _start(variant: str, port: int, env: dict[str, str], wrapper: tuple[str, ...] = ()) -> Any:
+    """The app in a child process (:func:`serve`; run by ``wrapper``, a command that takes the server's as
+    its last arguments, when given), its request log written as in production but not shown."""
     import subprocess
     import sys
 
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.partners", "serve", str(port), variant],
+        [*wrapper, sys.executable, "-m", "bench.partners", "serve", str(port), variant],
         env=env,
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.DEVNULL,
@@ -566,6 +607,9 @@ async def _raw(engine: Any, school: uuid.UUID, sql: str = RAW_USERS, base: str =
 
 
 def main() -> int:
+    if os.environ.get("BENCH_INSTRUCTIONS") == "1" and instructions.available() is not None:
+        console.print(f"bench.partners: no instruction counts: {instructions.available()}")
+        return 1
     from common.settings import load_settings
     from server.database import resolve_urls
     from server.migrate import upgrade
@@ -588,6 +632,15 @@ def main() -> int:
             result = asyncio.run(run(owner, runtime, package, limits, floor))
         finally:
             asyncio.run(_create_database(urls.owner, name, drop_only=True))
+    if "instructions" in result:
+        console.print(
+            f"bench.partners: {users:,} users, instructions per request of the provider (callgrind)"
+        )
+        for limit, count in result["instructions"].items():
+            console.print(
+                f"  users?limit={limit} (the first page, with its count): {count / 1e6:.3f} million"
+            )
+        return 0
     return _print(result)
 
 

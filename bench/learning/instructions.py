@@ -78,21 +78,21 @@ async def measure(views: list[ClassView], env: dict[str, str]) -> dict[str, floa
             endpoint = endpoints[key]
             server = "floor" if key == "floor" else "app"
             sequence = [endpoint.requests[views[i % len(views)]] for i in range(requests)]
-            await _send(endpoint.port, sequence)  # warm-up: caches, prepared statements, pool
+            await send_all(endpoint.port, sequence)  # warm-up: caches, prepared statements, pool
             await asyncio.sleep(SEQUENCER_WAIT)
             pid = processes[server].pid
-            await _control("-z", pid)  # zero the counters
-            await _send(endpoint.port, sequence)
+            await control("-z", pid)  # zero the counters
+            await send_all(endpoint.port, sequence)
             await asyncio.sleep(SEQUENCER_WAIT if server == "app" else 0.5)
-            await _control("-d", pid)  # dump what was counted since
-            counted[key] = _last_dump(out, server) / requests
+            await control("-d", pid)  # dump what was counted since
+            counted[key] = last_dump(out, server) / requests
         return counted
     finally:
         stop(processes.values(), seconds=60)
         shutil.rmtree(out, ignore_errors=True)
 
 
-async def _send(port: int, sequence: list[bytes]) -> None:
+async def send_all(port: int, sequence: list[bytes]) -> None:
     """Every request of ``sequence``, over :data:`CONNECTIONS` keep-alive connections, each answered 200."""
     from bench import loadgen
 
@@ -110,7 +110,7 @@ async def _send(port: int, sequence: list[bytes]) -> None:
     await asyncio.gather(*(connection(sequence[i::CONNECTIONS]) for i in range(CONNECTIONS)))
 
 
-async def _control(option: str, pid: int) -> None:
+async def control(option: str, pid: int) -> None:
     """``callgrind_control <option> <pid>``, waited for; its failure raised."""
     process = await asyncio.create_subprocess_exec(
         "callgrind_control",
@@ -124,7 +124,7 @@ async def _control(option: str, pid: int) -> None:
         raise RuntimeError(f"callgrind_control {option} {pid} failed: {output.decode(errors='replace')}")
 
 
-def _last_dump(folder: Path, server: str) -> int:
+def last_dump(folder: Path, server: str) -> int:
     """The instructions counted in the server's newest dump (callgrind numbers them ``<file>.1``, ``.2``...)."""
     dumps = sorted(folder.glob(f"{server}.out.*"), key=lambda p: int(p.suffix[1:]))
     if not dumps:
