@@ -419,10 +419,13 @@ def _select(obj: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, An
 
 def _links(request: Request, params: dict[str, str], offset: int, limit: int, total: int) -> str:
     """RFC 8288 Link header with the specification's rels: next, prev, first, last."""
-    base = str(request.url.replace(query=""))
+    base = str(request.url).partition("?")[0]  # the request's URL without its query (no "?" in a path)
+    # The query as urlencode would write it for each offset, its other pairs encoded once.
+    query = {**params, "limit": str(limit), "offset": ""}
+    pairs = [None if name == "offset" else urlencode({name: value}) for name, value in query.items()]
 
     def url(at: int) -> str:
-        return f"{base}?{urlencode({**params, 'limit': str(limit), 'offset': str(at)})}"
+        return base + "?" + "&".join(f"offset={at}" if pair is None else pair for pair in pairs)
 
     last = max(0, ((total - 1) // limit) * limit) if total else 0
     links = []
