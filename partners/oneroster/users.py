@@ -699,9 +699,8 @@ async def read_keyed(
         if after is not None:
             params["after"] = after
         connection = await session.connection()
-        row = await _prepared(role, after is not None, count, limit).first(
-            connection, params
-        )  # by the driver
+        statement = _prepared(role, after is not None, count, limit)
+        row = await statement.first(connection, params)  # by the driver (common.prepared.DRIVER_CACHED_CHARS)
     else:
         params |= {"limit": limit, "offset": offset, "through": offset + limit}
         row = (await session.execute(keyed_statement(role, False, True, count), params)).one()
