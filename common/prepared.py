@@ -86,21 +86,7 @@ class Prepared:
     async def first(self, connection: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """Its first row (None: no row) as :meth:`execute` would read it, sent by the driver in the
         connection's transaction, without SQLAlchemy's execution context and result objects
-        (:func:`common.driver.fetch_row`: about 100 us of the server's CPU a statement).
-
-        A text longer than :data:`DRIVER_CACHED_CHARS` goes by :meth:`execute` instead: the driver would
-        prepare it afresh at every call, so that PostgreSQL planned it every time (a OneRoster page of
-        persons, about 23,000 characters, took 4-5 ms more a request that way under asyncpg's default
-        limit), where SQLAlchemy's adapter keeps its prepared statements whatever their length."""
+        (:func:`common.driver.fetch_row`: about 100 us of the server's CPU a statement; a text too long
+        for the driver to keep prepared goes by :meth:`execute`'s path)."""
         compiled = self.compiled_for(connection.dialect)
-        values = compiled.values(params)
-        if len(compiled.sql) > DRIVER_CACHED_CHARS:
-            row = (await connection.exec_driver_sql(compiled.sql, values)).first()
-            return None if row is None else tuple(row)
-        return await fetch_row(connection, compiled.sql, values)
-
-
-DRIVER_CACHED_CHARS = 64 * 1024
-"""The longest statement text asyncpg keeps prepared on a connection: its ``max_cacheable_statement_size``,
-which :func:`server.database.create_engine` sets to this (asyncpg's default, 15 KiB, is shorter than a
-OneRoster page of persons); a longer text is parsed and planned at every call."""
+        return await fetch_row(connection, compiled.sql, compiled.values(params))

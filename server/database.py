@@ -28,8 +28,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-from common.driver import BindingDBAPI
-from common.prepared import DRIVER_CACHED_CHARS
+from common.driver import DRIVER_CACHED_CHARS, BindingDBAPI
 from common.settings import Settings
 from tenants.context import CITUS_FLAG
 
@@ -147,7 +146,7 @@ def create_engine(
         # asyncpg's adapter, whose transactions can begin with the request's binding (common.driver).
         module=BindingDBAPI(asyncpg),  # type: ignore[no-untyped-call]
         connect_args={
-            # The driver keeps statements up to this long prepared (common.prepared.Prepared.first).
+            # The driver keeps statements up to this long prepared (common.driver.fetch_row).
             "max_cacheable_statement_size": DRIVER_CACHED_CHARS,
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),

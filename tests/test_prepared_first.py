@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import bindparam, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from common.prepared import DRIVER_CACHED_CHARS, Prepared
+from common.driver import DRIVER_CACHED_CHARS
+from common.prepared import Prepared
 
 
 def _statement(padding: int) -> Prepared:

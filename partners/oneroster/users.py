@@ -700,7 +700,7 @@ async def read_keyed(
             params["after"] = after
         connection = await session.connection()
         statement = _prepared(role, after is not None, count, limit)
-        row = await statement.first(connection, params)  # by the driver (common.prepared.DRIVER_CACHED_CHARS)
+        row = await statement.first(connection, params)  # by the driver (common.driver.DRIVER_CACHED_CHARS)
     else:
         params |= {"limit": limit, "offset": offset, "through": offset + limit}
         row = (await session.execute(keyed_statement(role, False, True, count), params)).one()
