@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from auth.principal import Principal, Role
@@ -39,6 +40,8 @@ class Policy:
         if verdict is not None:
             return verdict or not any(True for _ in objects)  # each object gets it; none: vacuously true
         check = self.check
+        if isinstance(check, InPupilScope):
+            return check.each(principal, objects)
         return all(check(principal, obj) for obj in objects)
 
     def _callers_verdict(self, principal: Principal | None) -> bool | None:
@@ -51,6 +54,25 @@ class Policy:
         if self.lrs_agreement and principal.lrs_pending:
             return False
         return None
+
+
+class InPupilScope:
+    """The check "the caller may see the pupil the object names" (by its attribute ``attribute``: a pupil's
+    ``id``, a learning row's ``pupil_id``), which also decides many objects at once: :meth:`each`, one set
+    inclusion made in C (:meth:`Principal.may_see_pupils`), where asking each object costs three Python
+    calls (a class view asks about 30 pupils for each of two policies: 7% of its instructions, ADR 13)."""
+
+    __slots__ = ("_pupil_id",)
+
+    def __init__(self, attribute: str) -> None:
+        self._pupil_id = attrgetter(attribute)
+
+    def __call__(self, principal: Principal, obj: Any) -> bool:
+        return principal.may_see_pupil(self._pupil_id(obj))
+
+    def each(self, principal: Principal, objects: Iterable[Any]) -> bool:
+        """Whether the caller may see the pupil of every one of ``objects``."""
+        return principal.may_see_pupils(map(self._pupil_id, objects))
 
 
 def for_partners(policy: Policy, *scopes: str) -> Policy:
@@ -84,7 +106,7 @@ OWN_DATA = Policy(
 PUPIL_RECORD = Policy(
     "pupil_record",
     "school admins, staff who teach the pupil or have school-wide pupil access, the pupil, the pupil's parents",
-    lambda p, pupil: p.may_see_pupil(pupil.id),
+    InPupilScope("id"),
 )
 PUPIL_IDENTIFIER = Policy(
     "pupil_identifier",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -105,6 +105,10 @@ class Principal:
 
     def may_see_pupil(self, pupil_id: uuid.UUID) -> bool:
         return self.pupil_scope is None or pupil_id in self.pupil_scope
+
+    def may_see_pupils(self, pupil_ids: Iterable[uuid.UUID]) -> bool:
+        """:meth:`may_see_pupil` for every one of ``pupil_ids``, as one set inclusion."""
+        return self.pupil_scope is None or self.pupil_scope.issuperset(pupil_ids)
 
     def may_see_group(self, group_id: uuid.UUID) -> bool:
         return self.group_scope is None or group_id in self.group_scope

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from auth.policies import Policy, for_partners
+from auth.policies import InPupilScope, Policy, for_partners
 from auth.principal import Principal, Role
 from auth.scopes import ACHIEVEMENTS_READ, PROGRESS_READ
 
@@ -34,7 +34,7 @@ LEARNING_RECORD = Policy(
     "learning_record",
     "as the pupil record: school admins, staff who teach the pupil or have school-wide pupil access, "
     "the pupil, the pupil's parents",
-    lambda p, row: p.may_see_pupil(row.pupil_id),
+    InPupilScope("pupil_id"),
 )
 PROGRESS_RECORD = for_partners(LEARNING_RECORD, PROGRESS_READ)
 """A judgement's level, dates and rung, and a pupil's progress on a ladder: the learning record's readers,

@@ -18,6 +18,7 @@ from auth.principal import Principal, Role
 from auth.scopes import ACHIEVEMENTS_READ, PROGRESS_READ, ROSTER_READ
 from common.settings import Settings
 from graph.permissions import POLICY_KEY
+from graph.school.learning.compiled import _Subjects
 from graph.school.schema import build_schema
 
 IDS = [uuid.UUID(int=n) for n in range(1, 7)]
@@ -102,3 +103,40 @@ def test_nobody_and_nothing(policy: Policy) -> None:
     admin = _principal(Role.SCHOOL_ADMIN, None, False, frozenset())
     assert policy.admits_each(admin, []) is True
     assert policy.admits_each(None, []) is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    policy=st.sampled_from(POLICIES),
+    role=st.sampled_from(list(Role)),
+    scope=st.none() | st.frozensets(st.sampled_from(IDS)),
+    scopes=st.frozensets(st.sampled_from([ROSTER_READ, PROGRESS_READ, ACHIEVEMENTS_READ])),
+    ids=st.lists(st.sampled_from(IDS), max_size=5),
+)
+def test_the_class_views_rows_are_answered_as_rows_that_carry_only_that_id(
+    policy: Policy,
+    role: Role,
+    scope: frozenset[uuid.UUID] | None,
+    scopes: frozenset[str],
+    ids: list[uuid.UUID],
+) -> None:
+    """The compiled class view asks about rows made in C that carry one id each (its ``_Subjects``): each
+    kind is answered as a row carrying that one attribute is, an attribute it lacks refused alike."""
+    principal = _principal(role, scope, False, scopes)
+    subjects = _Subjects(IDS[0], ids, True)
+    for kind, attribute, made_from in (
+        ("pupil", "id", ids),
+        ("progress", "pupil_id", ids),
+        ("group", "id", [IDS[0]]),
+        ("class", "group_id", [IDS[0]]),
+    ):
+        plain = [SimpleNamespace(**{attribute: i}) for i in made_from]
+        try:
+            expected: bool | type[Exception] = policy.admits_each(principal, plain)
+        except AttributeError:
+            expected = AttributeError
+        if isinstance(expected, bool):
+            assert policy.admits_each(principal, subjects[kind]) is expected, kind
+        else:
+            with pytest.raises(AttributeError):
+                policy.admits_each(principal, subjects[kind])

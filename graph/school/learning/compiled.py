@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -235,13 +236,13 @@ class _Subjects(dict[str, list[Any]]):
         ids = self.pupil_ids if self.pupils else []
         made: list[Any]
         if subject == "class":
-            made = [_GroupIdRow(self.group_id)]
+            made = [_GroupIdRow((self.group_id,))]
         elif subject == "group":
-            made = [_IdRow(self.group_id)]
+            made = [_IdRow((self.group_id,))]
         elif subject == "progress":
-            made = [_PupilIdRow(p) for p in ids]
+            made = list(map(_PupilIdRow, zip(ids)))
         elif subject == "pupil":
-            made = [_IdRow(p) for p in ids]
+            made = list(map(_IdRow, zip(ids)))
         else:
             raise KeyError(subject)
         self[subject] = made
@@ -313,25 +314,26 @@ async def class_progress(executor: Executor, field: GraphQLField, details: Any) 
     return orjson.Fragment("{" + body + "}")
 
 
-class _IdRow:
-    __slots__ = ("id",)
+class _IdRow(tuple[uuid.UUID]):
+    """A row of which the statement returned only its id: ``(id,)``, made in C from ``zip(ids)`` (a class
+    view makes 30 for its pupils and 30 for their progress)."""
 
-    def __init__(self, id: uuid.UUID) -> None:
-        self.id = id
-
-
-class _GroupIdRow:
-    __slots__ = ("group_id",)
-
-    def __init__(self, group_id: uuid.UUID) -> None:
-        self.group_id = group_id
+    __slots__ = ()
+    id = property(itemgetter(0))
 
 
-class _PupilIdRow:
-    __slots__ = ("pupil_id",)
+class _GroupIdRow(tuple[uuid.UUID]):
+    """A class, of which its group's id is known: ``(group_id,)``."""
 
-    def __init__(self, pupil_id: uuid.UUID) -> None:
-        self.pupil_id = pupil_id
+    __slots__ = ()
+    group_id = property(itemgetter(0))
+
+
+class _PupilIdRow(tuple[uuid.UUID]):
+    """A pupil's progress, of which the pupil's id is known: ``(pupil_id,)``, made as :class:`_IdRow`."""
+
+    __slots__ = ()
+    pupil_id = property(itemgetter(0))
 
 
 def _ladder_json(executor: Executor, field: GraphQLField, plan: _Plan, ladder: ladders.Ladder) -> str | None:
