@@ -7,8 +7,12 @@ counter, about 50x slower), receive the same prebuilt requests as the timed benc
 connections, ``BENCH_INSTRUCTION_REQUESTS`` (300) of each kind to warm up, then the counters are zeroed
 and the same number again is counted. The app's count waits, before it is read, for its audit sequencer
 (which numbers and chains the class view's read entries a second after their commit, in the same
-process), so the sequencer's share is counted too. Printed: instructions per request of the class view and
-of ``{ viewer }`` in the app, of the class view in the floor, and the app's class view over the floor's.
+process), so the sequencer's share is counted too: over-counted, since the app answers about a tenth as
+many requests a second under callgrind as in the timed bench, and each of the sequencer's batches (a
+transaction, a signed head) carries a handful of entries where the timed bench's carry a hundred (ADR 13,
+eleventh pass: 16% of the class view's count, about 4% of its server CPU when timed).
+
+Printed: instructions per request of the class view and of ``{ viewer }`` in the app, of the class view in the floor, and the app's class view over the floor's.
 
 What it does not count: the database's work (the timed bench's "DB CPU" column), and the load generator's.
 Repeated on the same data it agrees within a few tenths of a percent on a quiet machine; under load a few
