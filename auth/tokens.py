@@ -24,6 +24,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -393,8 +394,13 @@ def roles_of(claims: dict[str, Any]) -> tuple[str, ...] | None:
 
 def canonical_uuid(value: object) -> uuid.UUID | None:
     """``value`` as a uuid if it is one in the canonical text form, else None."""
-    if not isinstance(value, str):
-        return None
+    return _canonical_uuid(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _canonical_uuid(value: str) -> uuid.UUID | None:
+    """:func:`canonical_uuid` of a text, remembered for the last few thousand: every request reads the
+    same three from its access token (account, session, school), each parsed and printed in Python."""
     try:
         parsed = uuid.UUID(value)
     except ValueError:

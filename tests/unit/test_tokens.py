@@ -19,7 +19,7 @@ from joserfc.jwk import ECKey
 
 from auth.access_tokens import AccessClaims, audience_for_school, issue_access_token, verify_access_token
 from auth.opaque_tokens import hash_token, new_refresh_token
-from auth.tokens import ISSUER, SigningKeys
+from auth.tokens import ISSUER, SigningKeys, canonical_uuid
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 TTL = timedelta(minutes=10)
@@ -560,3 +560,25 @@ def test_a_token_checked_once_meets_the_same_time_bounds_as_one_checked_in_full(
     assert not all(
         verify_access_token(keys, token, school_id=SCHOOL_A, now=m, leeway=leeway) for m in moments
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        str(ACCOUNT).upper(),
+        "{" + str(ACCOUNT) + "}",
+        "urn:uuid:" + str(ACCOUNT),
+        ACCOUNT.hex,
+        "not-a-uuid",
+        "",
+        42,
+        None,
+        [str(ACCOUNT)],
+    ],
+)
+def test_only_the_canonical_text_of_a_uuid_is_one_every_time(value: object) -> None:
+    """A claim's uuid in any form but the canonical one is refused, the first time and when asked again
+    (parsed ids are remembered), and the canonical one is accepted either way."""
+    for _ in range(2):
+        assert canonical_uuid(value) is None
+        assert canonical_uuid(str(ACCOUNT)) == ACCOUNT
