@@ -168,13 +168,19 @@ def _principal_stmt(role: Role | None = None) -> Select[Any]:
         GroupTeacher.group_id,
         select().select_from(GroupTeacher).join(Group, active_group(GroupTeacher.group_id)).where(taught),
     )
+    # The pupils of the groups taught, found by the groups' ids (a semi-join): joined group by pupil, the
+    # planner looked the group up again for each pupil of it, twice the work (ADR 13, eleventh pass).
+    taught_group_ids = (
+        select(GroupTeacher.group_id)
+        .join(Group, active_group(GroupTeacher.group_id))
+        .where(taught)
+        .correlate(Account)
+    )
     taught_pupils = array(
         GroupPupil.pupil_id,
         select()
-        .select_from(GroupTeacher)
-        .join(Group, active_group(GroupTeacher.group_id))
-        .join(GroupPupil, and_(in_school(GroupPupil, school), GroupPupil.group_id == GroupTeacher.group_id))
-        .where(taught),
+        .select_from(GroupPupil)
+        .where(in_school(GroupPupil, school), GroupPupil.group_id.in_(taught_group_ids)),  # type: ignore[attr-defined]
     )
     children_of_contact = (
         select(PupilContact.pupil_id)
