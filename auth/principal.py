@@ -169,7 +169,7 @@ def _principal_stmt(role: Role | None = None) -> Select[Any]:
         select().select_from(GroupTeacher).join(Group, active_group(GroupTeacher.group_id)).where(taught),
     )
     # The pupils of the groups taught, found by the groups' ids (a semi-join): joined group by pupil, the
-    # planner looked the group up again for each pupil of it, twice the work (ADR 13, eleventh pass).
+    # planner looked the group up again for each of its pupils, about twice the time (ADR 13, eleventh pass).
     taught_group_ids = (
         select(GroupTeacher.group_id)
         .join(Group, active_group(GroupTeacher.group_id))

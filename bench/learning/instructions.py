@@ -12,7 +12,8 @@ many requests a second under callgrind as in the timed bench, and each of the se
 transaction, a signed head) carries a handful of entries where the timed bench's carry a hundred (ADR 13,
 eleventh pass: 16% of the class view's count, about 4% of its server CPU when timed).
 
-Printed: instructions per request of the class view and of ``{ viewer }`` in the app, of the class view in the floor, and the app's class view over the floor's.
+Printed: instructions per request of the class view and of ``{ viewer }`` in the app, of the class view
+in the floor, and the app's class view over the floor's.
 
 What it does not count: the database's work (the timed bench's "DB CPU" column), and the load generator's.
 Repeated on the same data it agrees within a few tenths of a percent on a quiet machine; under load a few

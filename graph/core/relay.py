@@ -49,7 +49,8 @@ def from_global_id(global_id: str) -> tuple[str, uuid.UUID] | None:
 def _decoded(global_id: str) -> tuple[str, uuid.UUID] | None:
     """:func:`from_global_id` of a text, remembered for the last few thousand: a client asks about the same
     objects again and again (a class view names its group and ladder on every request), and decoding one
-    (base64, then a UUID parsed in Python) cost 1-2% of a class view. What it returns is immutable."""
+    (base64, then a UUID parsed in Python) is work done again for the same text. What it returns is
+    immutable."""
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         type_name, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
