@@ -65,24 +65,23 @@ def test_the_school_schema_declares_the_policies_the_class_view_asks() -> None:
     assert {"pupil_record", "learning_record_or_progress_read", "group_progress"} <= names, names
 
 
+_CASES = {
+    "policy": st.sampled_from(POLICIES),
+    "principal": st.builds(
+        _principal,
+        st.sampled_from(list(Role)),
+        st.none() | st.frozensets(st.sampled_from(IDS)),
+        st.booleans(),
+        st.frozensets(st.sampled_from([ROSTER_READ, PROGRESS_READ, ACHIEVEMENTS_READ])),
+    ),
+    "ids": st.lists(st.sampled_from(IDS), max_size=5),
+}
+"""Any declared policy, any kind of caller (role, row scope, LRS agreement, a partner's scopes), any ids."""
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    policy=st.sampled_from(POLICIES),
-    role=st.sampled_from(list(Role)),
-    scope=st.none() | st.frozensets(st.sampled_from(IDS)),
-    lrs_pending=st.booleans(),
-    scopes=st.frozensets(st.sampled_from([ROSTER_READ, PROGRESS_READ, ACHIEVEMENTS_READ])),
-    ids=st.lists(st.sampled_from(IDS), max_size=5),
-)
-def test_each_is_every_one_in_turn(
-    policy: Policy,
-    role: Role,
-    scope: frozenset[uuid.UUID] | None,
-    lrs_pending: bool,
-    scopes: frozenset[str],
-    ids: list[uuid.UUID],
-) -> None:
-    principal = _principal(role, scope, lrs_pending, scopes)
+@given(**_CASES)
+def test_each_is_every_one_in_turn(policy: Policy, principal: Any, ids: list[uuid.UUID]) -> None:
     # Rows as the class view's subjects carry them: an id under each name a policy reads.
     rows = [SimpleNamespace(id=i, pupil_id=i, group_id=i, staff_id=i, school_id=IDS[1]) for i in ids]
     try:
@@ -106,23 +105,12 @@ def test_nobody_and_nothing(policy: Policy) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    policy=st.sampled_from(POLICIES),
-    role=st.sampled_from(list(Role)),
-    scope=st.none() | st.frozensets(st.sampled_from(IDS)),
-    scopes=st.frozensets(st.sampled_from([ROSTER_READ, PROGRESS_READ, ACHIEVEMENTS_READ])),
-    ids=st.lists(st.sampled_from(IDS), max_size=5),
-)
+@given(**_CASES)
 def test_the_class_views_rows_are_answered_as_rows_that_carry_only_that_id(
-    policy: Policy,
-    role: Role,
-    scope: frozenset[uuid.UUID] | None,
-    scopes: frozenset[str],
-    ids: list[uuid.UUID],
+    policy: Policy, principal: Any, ids: list[uuid.UUID]
 ) -> None:
     """The compiled class view asks about rows made in C that carry one id each (its ``_Subjects``): each
     kind is answered as a row carrying that one attribute is, an attribute it lacks refused alike."""
-    principal = _principal(role, scope, False, scopes)
     subjects = _Subjects(IDS[0], ids, True)
     for kind, attribute, made_from in (
         ("pupil", "id", ids),
