@@ -87,6 +87,6 @@ class Prepared:
         """Its first row (None: no row) as :meth:`execute` would read it, sent by the driver in the
         connection's transaction, without SQLAlchemy's execution context and result objects
         (:func:`common.driver.fetch_row`: about 100 us of the server's CPU a statement; a text too long
-        for the driver to keep prepared goes by :meth:`execute`'s path)."""
+        for the driver to keep prepared goes through SQLAlchemy's adapter, which keeps it prepared)."""
         compiled = self.compiled_for(connection.dialect)
         return await fetch_row(connection, compiled.sql, compiled.values(params))
