@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.access_tokens import AccessClaims
 from auth.agreements import born_after, lrs_pending, policies_pending, terms_pending
+from auth.kept import Kept, KeptPrincipals
 from auth.own_consent import own_consent_pending
 from common.driver import fetch_first_row
 from common.prepared import Prepared
@@ -349,13 +350,17 @@ async def load_principal(
 
 
 async def enter_school_as(
-    session: AsyncSession, slug: str, claims: AccessClaims | None, now: datetime
+    session: AsyncSession,
+    slug: str,
+    claims: AccessClaims | None,
+    now: datetime,
+    kept: KeptPrincipals | None = None,
 ) -> tuple[Tenant | None, Principal | None]:
     """The school of a URL slug, the transaction bound to it, and the principal of ``claims`` (a verified
     access token, :func:`auth.access_tokens.verify_access_token_of_its_school`) at that school: ONE round
     trip on plain PostgreSQL, where :func:`tenants.context.enter_school` and :func:`load_principal` were two.
 
-    The SQL function ``app_enter_school`` (migration 0029) resolves and binds the school exactly as
+    The SQL function ``app_enter_school`` (migrations 0029, 0033) resolves and binds the school exactly as
     ``enter_school`` does and then runs the principal's own statement (:func:`function_statement`: its
     compiled text; tests/test_enter_school_function.py fails when they drift apart), after the binding, as
     PL/pgSQL runs its statements in order. It first tries the statement of the role the token names
@@ -363,8 +368,12 @@ async def enter_school_as(
     refused caller, or a role that is not the account's) it runs the statement of every role, so the answer
     is the latter's in every case. The principal is None when there are no claims, when the token is another
     school's, when the school is not active (its request is refused anyway), and in every case
-    :func:`load_principal` answers None (revoked, expired, disabled, a leaver). On Citus, whose binding must
-    be ``SET LOCAL`` (ADR 19), the two functions run one after the other, as before.
+    :func:`load_principal` answers None (revoked, expired, disabled, a leaver).
+
+    With ``kept`` (the server's :class:`auth.kept.KeptPrincipals`), a principal read before is offered to
+    the function with the versions it was read at; when they are the database's now, the function answers
+    "kept" instead of reading the principal again (migration 0033). On Citus, whose binding must be ``SET
+    LOCAL`` (ADR 19), the two functions run one after the other, as before, and nothing is kept.
     """
     connection = await session.connection()
     if on_citus(connection):
@@ -379,18 +388,25 @@ async def enter_school_as(
             now=now,
         )
         return tenant, principal
+    offered: Kept | None = None
     if claims is None:
-        values: tuple[Any, ...] = (None, None, None, None, None, None, slug)
+        values: tuple[Any, ...] = (*_ANONYMOUS, slug, *_UNKNOWN)
     else:
         roles = claims.roles
+        born = born_after(now)
+        key = (claims.school_id, claims.account_id, claims.session_id)
+        if kept is not None:
+            offered = kept.offer(key, now, born)
+        versions = offered.versions if offered is not None else _UNKNOWN
         values = (
             claims.school_id,
             claims.account_id,
             claims.session_id,
             now,
-            born_after(now),
+            born,
             roles[0] if len(roles) == 1 else None,
             slug,
+            *versions,
         )
     # Through asyncpg, without SQLAlchemy's execution machinery on every request, and in a transaction of
     # its own: the request's transaction begins, bound to the school as the function bound this
@@ -400,9 +416,20 @@ async def enter_school_as(
         return None, None
     row: tuple[Any, ...] = tuple(found_row)
     tenant = Tenant(*row[:5])
-    if claims is None or row[5] is None or claims.school_id != tenant.id:
+    if claims is None or claims.school_id != tenant.id:
         return tenant, None
-    return tenant, _principal_of(row[5:], tenant.id, claims.session_id)
+    if row[_KEPT]:
+        assert kept is not None and offered is not None  # the function keeps only what was offered
+        return tenant, kept.confirmed(offered)
+    principal = None if row[5] is None else _principal_of(row[5:_VERSIONS], tenant.id, claims.session_id)
+    if kept is not None:
+        versions = (row[_VERSIONS], row[_VERSIONS + 1], row[_VERSIONS + 2])
+        until = row[_VALID_UNTIL]
+        fresh = None
+        if principal is not None and until is not None and None not in versions:
+            fresh = Kept(principal, versions, now, until, born)
+        kept.keep(key, fresh)  # a caller refused now is forgotten
+    return tenant, principal
 
 
 def _binding_of(row: Sequence[Any]) -> str:
@@ -410,8 +437,16 @@ def _binding_of(row: Sequence[Any]) -> str:
     return binding_statement(row[0])
 
 
-_ENTER_SQL = "SELECT * FROM app_enter_school($1, $2, $3, $4, $5, $6, $7)"
-"""The call of ``app_enter_school`` (migration 0029): :data:`FUNCTION_ARGUMENTS`, the token's role, the slug."""
+_ENTER_SQL = "SELECT * FROM app_enter_school($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+"""The call of ``app_enter_school`` (migration 0033): :data:`FUNCTION_ARGUMENTS`, the token's role, the slug,
+and the versions of the principal kept (or NULLs)."""
+_ANONYMOUS = (None,) * 6
+_UNKNOWN = (None, None, None)
+_VERSIONS = 23
+"""Where the function's row holds the versions the principal was read at: after the school's five columns
+and the principal's eighteen; then its ``valid_until``, and whether it was kept."""
+_VALID_UNTIL = _VERSIONS + 3
+_KEPT = _VERSIONS + 4
 
 
 def _principal_of(row: tuple[Any, ...], school_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:

@@ -7,7 +7,7 @@ from models.base import metadata
 from models.groups import Group, GroupPupil, GroupTeacher
 from models.people import Contact, Pupil, PupilContact, Staff
 from models.privacy import OwnConsentDue, PupilConsent
-from models.schools import School, SchoolTrustMembership, Trust
+from models.schools import PrincipalEpochRaise, School, SchoolTrustMembership, Trust
 
 __all__ = [
     "Account",
@@ -22,6 +22,7 @@ __all__ = [
     "GroupTeacher",
     "OwnConsentDue",
     "ParentCode",
+    "PrincipalEpochRaise",
     "Pupil",
     "PupilConsent",
     "PupilContact",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at, day, id_field, timestamp, uuid_ref
@@ -55,6 +55,25 @@ class School(SQLModel, table=True):
     status: str = Field(default="ACTIVE", max_length=16)
     status_reason: str | None = Field(default=None, max_length=64)
     created_at: datetime = created_at()
+    principal_epoch: int = Field(
+        default=0, sa_type=BigInteger, nullable=False, sa_column_kwargs={"server_default": text("0")}
+    )
+    """Raised by the database as each write to a table a principal is read from commits (migration 0033):
+    a server keeps a caller's principal while this and the caller's account and session rows are unchanged
+    (``auth.kept``). Written by those triggers only."""
+
+
+class PrincipalEpochRaise(SQLModel, table=True):
+    """A school whose principal epoch its writer's commit raises (NULL: every school), noted by the
+    statement-level triggers of migration 0033 and removed by the deferred trigger that raises it, in the
+    same transaction: no other transaction ever sees a row."""
+
+    __tablename__ = "principal_epoch_raises"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    school: uuid.UUID | None = Field(default=None)
 
 
 class SchoolTrustMembership(SQLModel, table=True):

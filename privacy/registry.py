@@ -572,7 +572,10 @@ TABLES: tuple[TableEntry, ...] = (
         operational="school_id id trust_id effective_from effective_to created_at ended_at",
         identifier="created_by",
     ),
-    entry("schools", Subject.NONE, operational="id slug urn name phase status status_reason created_at"),
+    entry(
+        "schools", Subject.NONE, operational="id slug urn name phase status status_reason created_at principal_epoch"
+    ),
+    entry("principal_epoch_raises", Subject.NONE, operational="id school"),
     entry(
         "staff", S, retention=LEAVERS,
         links=(Link("id", S, DELETE), Link("pupil_access_granted_by", A, NULL)),

@@ -53,7 +53,7 @@ async def _prepare_school(
     token = bearer_token(request)
     claims = verify_access_token_of_its_school(runtime.auth.keys, token, now=now) if token else None
     # The school and, when the token is this school's, its principal: one round trip (auth.principal).
-    tenant, principal = await enter_school_as(session, slug, claims, now)
+    tenant, principal = await enter_school_as(session, slug, claims, now, runtime.kept_principals)
     refusal = tenant_refusal(tenant, slug)
     if refusal is not None:
         if tenant is not None:

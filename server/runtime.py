@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.sequencer import AuditSequencer
 from audit.spool import AuditSpool, spool_directory
+from auth.kept import KeptPrincipals
 from auth.service import AuthRuntime
 from auth.tokens import SigningKeys
 from common.clock import Clock, SystemClock
@@ -29,6 +30,8 @@ class Runtime:
     """Where each request's ``now`` comes from: the host's clock, or a test's :class:`FixedClock`."""
     anonymous_denials: AnonymousDenials = field(default_factory=AnonymousDenials)
     """How anonymous denials reach the audit chains: counted, at most one entry a minute per address."""
+    kept_principals: KeptPrincipals = field(default_factory=KeptPrincipals)
+    """Callers' principals kept between their requests, confirmed by the database at each (auth/kept.py)."""
     oneroster_positions: Positions = field(default_factory=Positions)
     """The OneRoster person listings' remembered page positions (partners/oneroster/positions.py)."""
     audit_spool: AuditSpool | None = None

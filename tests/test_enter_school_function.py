@@ -1,8 +1,9 @@
-"""``app_enter_school`` (migrations 0024, 0029): a school request's tenant, binding and principal in one round trip
-on plain PostgreSQL (auth.principal.enter_school_as). It must hold the principal's statement exactly as
+"""``app_enter_school`` (migrations 0024, 0029, 0033): a school request's tenant, binding and principal in one round
+trip on plain PostgreSQL (auth.principal.enter_school_as). It must hold the principal's statement exactly as
 auth.principal runs it, and answer what the two separate statements answer (tenants.context.enter_school,
 then auth.principal.load_principal) for every role and every state that refuses a caller, on the very next
-request: a revoked or expired session, a disabled account, a leaver, another school's token."""
+request: a revoked or expired session, a disabled account, a leaver, another school's token. With the
+principals kept between requests (auth/kept.py) it must answer the same after every one of those writes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.access_tokens import AccessClaims, verify_access_token_of_its_school
+from auth.kept import KeptPrincipals
 from auth.principal import (
     ACCOUNT_ROLES,
     FUNCTION_ARGUMENTS,
@@ -56,7 +58,12 @@ async def test_the_function_holds_the_principal_statements_auth_principal_runs(e
             assert statement.endswith(f"AND accounts.role = '{role.value}'::VARCHAR")
     # Every parameter of the statement is an argument of the function or a constant of its text.
     assert "$" not in function_statement(None, dialect)
-    expected = [*FUNCTION_ARGUMENTS.values(), ("p_role", "text"), ("p_slug", "text")]
+    expected = [
+        *FUNCTION_ARGUMENTS.values(),
+        ("p_role", "text"),
+        ("p_slug", "text"),
+        *((f"p_known_{version}", "bigint") for version in ("epoch", "account", "session")),
+    ]
     short = {"timestamp with time zone": "timestamptz"}
     assert list(zip(names, [short.get(t, t) for t in types], strict=True)) == expected
 
@@ -92,16 +99,39 @@ async def _separately(
         return tenant, principal, bound or None
 
 
-async def _at_once(engine: AsyncEngine, slug: str, claims: AccessClaims | None, clock: FixedClock) -> Answer:
+async def _at_once(
+    engine: AsyncEngine,
+    slug: str,
+    claims: AccessClaims | None,
+    clock: FixedClock,
+    kept: KeptPrincipals | None = None,
+) -> Answer:
     async with AsyncSession(engine) as session, session.begin():
-        tenant, principal = await enter_school_as(session, slug, claims, clock.now())
+        tenant, principal = await enter_school_as(session, slug, claims, clock.now(), kept)
         bound = (await session.execute(text("SELECT current_setting('app.school_ids', true)"))).scalar()
         return tenant, principal, bound or None
 
 
+KEPT = KeptPrincipals()
+"""The principals kept across one test's requests, as a server keeps them (emptied before each test)."""
+
+
+@pytest.fixture(autouse=True)
+def _nothing_kept() -> None:
+    global KEPT
+    KEPT = KeptPrincipals()
+
+
 async def _same(engine: AsyncEngine, slug: str, claims: AccessClaims | None, clock: FixedClock) -> Answer:
+    """The function's answer, which must be the separate statements'; and the answer with the principals
+    kept since the test began (migration 0033), which must be the same after whatever the test wrote since
+    the last call: then, with nothing written, asked again, the principal is the one kept."""
     answer = await _at_once(engine, slug, claims, clock)
     assert answer == await _separately(engine, slug, claims, clock)
+    assert await _at_once(engine, slug, claims, clock, KEPT) == answer
+    hits = KEPT.hits
+    assert await _at_once(engine, slug, claims, clock, KEPT) == answer
+    assert KEPT.hits == hits + (answer[1] is not None)
     return answer
 
 
@@ -151,9 +181,9 @@ async def test_a_caller_refused_by_the_separate_statements_is_refused_at_once_on
     owner_engine: AsyncEngine,
     clock: FixedClock,
 ) -> None:
-    """Revoked (sign-out, a password change), expired, disabled, a leaver: no principal either way,
-    from the request right after the change (nothing is cached). A scope change, a password to change and
-    a consent owed (LL 6.3.3) show at once too."""
+    """Revoked (sign-out, a password change), expired, disabled, a leaver: no principal either way, from the
+    request right after the change, where a principal was kept before it too (``_same``). A scope change, a
+    password to change and a consent owed (LL 6.3.3) show at once too."""
     school = await factory.school()
     sid = school.id
     states = [
@@ -319,6 +349,7 @@ async def test_documents_to_accept_are_the_same_either_way_for_every_role(
         now=clock.now(),
     )
     try:
+        await compare()  # each caller's principal kept (_same) before the documents are published
         for kind, document in documents.items():
             await _owner(
                 owner_engine,
