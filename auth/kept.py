@@ -4,7 +4,7 @@ Reading a caller's principal (``auth.principal``: the account, the session, the 
 owed, consent) was most of the database's work for a small request. A server now keeps each principal it
 read with the versions it was read at (ADR 13, twelfth pass; migration 0033):
 
-* the school's ``principal_epoch``, raised in the writing transaction by every write to the tables the
+* the school's ``principal_epoch``, raised as it commits by every transaction that wrote to a table the
   principal is read from, other than the account and the session;
 * the account's and the session's row versions.
 

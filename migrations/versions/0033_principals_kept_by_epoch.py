@@ -16,14 +16,15 @@ and reads the principal again when any has. The versions:
   transaction (migration 0015's lesson: a roster writer must not queue behind another's open transaction);
 * the account's and the session's row versions (``xmin``, the transaction that last wrote the row): a
   sign-in's new session changes no one else's principal, so sessions and accounts carry no trigger and a
-  school's sign-ins keep its principals; a sign-out, a refresh, a disabled account or a new password
-  change that one row's version.
+  school's sign-ins keep its principals; a sign-out, a revoked session, a disabled account or a password
+  to change writes that one row, and so changes its version.
 
 What the principal depends on besides rows is time: the session's expiry (checked here at every call), a
 policy document's ``effective_from`` still to come (the earliest after ``p_now`` is returned as the kept
-principal's ``valid_until``, with the session's expiry) and the London date of the age-13 rule (the kept
-principal's key holds it). The versions are read *before* the principal's statement, in the function's
-order, so a write that commits in between leaves them older than the principal: the next call reads it again.
+principal's ``valid_until``, with the session's expiry) and the London date of the age-13 rule (a kept
+principal holds the date it was read for). The versions are read *before* the principal's statement, in the
+function's order, so a write that commits in between leaves them older than the principal: the next call
+reads it again.
 
 The triggers are plain PostgreSQL only: on Citus the request keeps its two statements (ADR 19) and nothing
 calls this function. The statements of each role are 0032's; the arguments gain the three known versions,
