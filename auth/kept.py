@@ -54,7 +54,11 @@ class KeptPrincipals:
         self.capacity = capacity
         self._kept: dict[Key, Kept] = {}
         self.hits = 0
-        """How many requests were answered with a kept principal (for tests and metrics)."""
+        """Requests answered with a kept principal, confirmed by the database."""
+        self.changed = 0
+        """Requests that offered a kept principal the database no longer confirmed (a write since): read again."""
+        self.unknown = 0
+        """Requests of a signed-in caller with no principal to offer (none kept, or kept too long): read."""
 
     def offer(self, key: Key, now: datetime, born_after: date) -> Kept | None:
         """The principal kept for ``key`` if it may still be current at ``now``: its versions are then sent
@@ -68,8 +72,13 @@ class KeptPrincipals:
         self.hits += 1
         return kept.principal
 
-    def keep(self, key: Key, kept: Kept | None) -> None:
-        """Keep what was read now for ``key``; None (no principal: refused) forgets it."""
+    def keep(self, key: Key, kept: Kept | None, *, offered: bool) -> None:
+        """Keep what was read now for ``key`` (``offered``: instead of the one kept, which had changed); None
+        (no principal: refused) forgets it."""
+        if offered:
+            self.changed += 1
+        else:
+            self.unknown += 1
         if kept is None:
             self._kept.pop(key, None)
             return

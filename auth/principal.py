@@ -428,7 +428,7 @@ async def enter_school_as(
         fresh = None
         if principal is not None and until is not None and None not in versions:
             fresh = Kept(principal, versions, now, until, born)
-        kept.keep(key, fresh)  # a caller refused now is forgotten
+        kept.keep(key, fresh, offered=offered is not None)  # a caller refused now is forgotten
     return tenant, principal
 
 

@@ -15,6 +15,10 @@ What is measured:
   read from the ``job_runs`` table at each scrape (the runner is a separate, short-lived process).
 * ``schoolgraph_audit_sequencing_lag_seconds``: a gauge for the audit sequencer to set
   (:data:`AUDIT_SEQUENCING_LAG`, set by the audit sequencer at each sweep).
+* ``schoolgraph_principals_total{outcome}``: signed-in callers' principals at the school endpoint since the
+  process started (``auth/kept.py``), read at each scrape: ``kept`` (the one kept, confirmed by the
+  database), ``changed`` (the one kept had changed: read again), ``read`` (none to offer: read). A low
+  share of ``kept`` says a school's roster or documents are written often.
 
 With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by them: the
 scrape then adds up every worker's counters (prometheus_client's multiprocess mode).
@@ -38,7 +42,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -138,6 +142,25 @@ class PoolCollector(Collector):
             )
 
 
+class PrincipalsCollector(Collector):
+    """How each signed-in caller's principal was had (``auth.kept.KeptPrincipals``), read at each scrape:
+    this process's, as the pool's figures are."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        kept = self.runtime.kept_principals
+        family = CounterMetricFamily(
+            "schoolgraph_principals",
+            "Signed-in callers' principals: kept and confirmed, changed and read again, or read.",
+            labels=["outcome"],
+        )
+        for outcome, count in (("kept", kept.hits), ("changed", kept.changed), ("read", kept.unknown)):
+            family.add_metric([outcome], float(count))
+        yield family
+
+
 async def job_runs(runtime: Any) -> GaugeMetricFamily:
     """The last run of each job step by outcome, from the runner's own record (``job_runs``)."""
     from sqlalchemy import case, func, select
@@ -200,6 +223,7 @@ async def metrics(request: Request) -> Response:
     else:
         registry.register(_Fixed(REGISTRY.collect()))
     registry.register(PoolCollector(runtime))
+    registry.register(PrincipalsCollector(runtime))
     try:
         registry.register(_Fixed([await job_runs(runtime)]))
     except Exception as error:  # the database being down must not hide the other metrics

@@ -10,6 +10,7 @@ statements' after each kind of write, for every role.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -65,6 +66,13 @@ async def _documents_removed(owner_engine: AsyncEngine) -> AsyncIterator[None]:
         await connection.execute(text("DELETE FROM policy_documents"))
 
 
+async def _principals_scraped(client: httpx.AsyncClient) -> dict[str, float]:
+    """``schoolgraph_principals_total`` by outcome, as this server's ``/metrics`` shows it."""
+    text_ = (await client.get("/metrics")).text
+    found = re.findall(r'^schoolgraph_principals_total\{outcome="([a-z]+)"\} ([0-9.e+]+)$', text_, re.M)
+    return {outcome: float(value) for outcome, value in found}
+
+
 def _groups(body: dict[str, Any]) -> list[str]:
     return [edge["node"]["name"] for edge in body["data"]["groups"]["edges"]]
 
@@ -115,6 +123,7 @@ async def test_a_write_through_another_server_reaches_the_very_next_request(
     school = await factory.school()
     teacher = await login(client, school.slug, "teacher1")
     admin = await login(other_server, school.slug, "admin")
+    before = await _principals_scraped(client)
     first = await gql(client, school.slug, TEACHER, token=teacher)
     assert _groups(first) == [school.groups["A"].name]
     hits = runtime.kept_principals.hits
@@ -131,6 +140,13 @@ async def test_a_write_through_another_server_reaches_the_very_next_request(
     assert taken["data"]["removeGroupTeacher"]["errors"] == [], taken
     after = await gql(client, school.slug, TEACHER, token=teacher)
     assert after["data"]["viewer"] == {"username": "teacher1"} and _groups(after) == []
+    # /metrics counts this server's principals by how it had them: read first, kept, then read again.
+    scraped = await _principals_scraped(client)
+    assert {outcome: scraped[outcome] - before[outcome] for outcome in scraped} == {
+        "read": 1,
+        "kept": 1,
+        "changed": 1,
+    }
 
     left = await gql(
         other_server, school.slug, DEACTIVATE, {"s": gid("Staff", school.staff["teacher1"])}, token=admin
