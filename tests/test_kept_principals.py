@@ -109,6 +109,31 @@ async def test_every_table_the_principal_reads_raises_the_epoch(owner_engine: As
     assert all(fired == {"INSERT", "UPDATE", "DELETE", "TRUNCATE"} for fired in events.values()), events
 
 
+async def test_a_writer_left_open_does_not_hold_up_another_writer_of_the_school(
+    owner_engine: AsyncEngine, factory: SchoolFactory
+) -> None:
+    """The epoch is raised as each writer commits, not when it writes: a writer of the school's roster whose
+    transaction stays open does not make another writer of the same school wait for it (migration 0015's
+    rule for the change feed), and each commit raises the epoch once."""
+    school = await factory.school()
+    epoch = text("SELECT principal_epoch FROM schools WHERE id = :s")
+    async with owner_engine.connect() as reader:
+        before = (await reader.execute(epoch, {"s": school.id})).scalar_one()
+    async with owner_engine.connect() as first:
+        open_writer = await first.begin()
+        await first.execute(text("UPDATE groups SET name = name WHERE school_id = :s"), {"s": school.id})
+        async with owner_engine.begin() as second:
+            await second.execute(text("SET LOCAL lock_timeout = '2s'"))  # an error, not a hang, if it queued
+            await second.execute(
+                text("UPDATE pupils SET forename = forename WHERE school_id = :s"), {"s": school.id}
+            )
+        async with owner_engine.connect() as reader:
+            assert (await reader.execute(epoch, {"s": school.id})).scalar_one() == before + 1
+        await open_writer.commit()
+    async with owner_engine.connect() as reader:
+        assert (await reader.execute(epoch, {"s": school.id})).scalar_one() == before + 2
+
+
 async def test_a_write_through_another_server_reaches_the_very_next_request(
     client: httpx.AsyncClient,
     other_server: httpx.AsyncClient,
