@@ -53,12 +53,10 @@ class KeptPrincipals:
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._kept: dict[Key, Kept] = {}
-        self.hits = 0
-        """Requests answered with a kept principal, confirmed by the database."""
-        self.changed = 0
-        """Requests that offered a kept principal the database no longer confirmed (a write since): read again."""
-        self.unknown = 0
-        """Requests of a signed-in caller with no principal to offer (none kept, or kept too long): read."""
+        self.outcomes = {"kept": 0, "changed": 0, "read": 0}
+        """Signed-in callers' requests by how their principal was had: ``kept`` (the one kept, confirmed by
+        the database), ``changed`` (the one kept was no longer current: read again), ``read`` (none to
+        offer: none kept, or kept too long). ``/metrics`` shows them (server/metrics.py)."""
 
     def offer(self, key: Key, now: datetime, born_after: date) -> Kept | None:
         """The principal kept for ``key`` if it may still be current at ``now``: its versions are then sent
@@ -69,22 +67,16 @@ class KeptPrincipals:
         return kept
 
     def confirmed(self, kept: Kept) -> Principal:
-        self.hits += 1
+        self.outcomes["kept"] += 1
         return kept.principal
 
     def keep(self, key: Key, kept: Kept | None, *, offered: bool) -> None:
         """Keep what was read now for ``key`` (``offered``: instead of the one kept, which had changed); None
         (no principal: refused) forgets it."""
-        if offered:
-            self.changed += 1
-        else:
-            self.unknown += 1
+        self.outcomes["changed" if offered else "read"] += 1
         if kept is None:
             self._kept.pop(key, None)
             return
         if self._kept.pop(key, None) is None and len(self._kept) >= self.capacity:
             del self._kept[next(iter(self._kept))]
         self._kept[key] = kept
-
-    def __len__(self) -> int:
-        return len(self._kept)

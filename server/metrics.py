@@ -156,7 +156,7 @@ class PrincipalsCollector(Collector):
             "Signed-in callers' principals: kept and confirmed, changed and read again, or read.",
             labels=["outcome"],
         )
-        for outcome, count in (("kept", kept.hits), ("changed", kept.changed), ("read", kept.unknown)):
+        for outcome, count in kept.outcomes.items():
             family.add_metric([outcome], float(count))
         yield family
 

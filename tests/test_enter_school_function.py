@@ -129,9 +129,9 @@ async def _same(engine: AsyncEngine, slug: str, claims: AccessClaims | None, clo
     answer = await _at_once(engine, slug, claims, clock)
     assert answer == await _separately(engine, slug, claims, clock)
     assert await _at_once(engine, slug, claims, clock, KEPT) == answer
-    hits = KEPT.hits
+    hits = KEPT.outcomes["kept"]
     assert await _at_once(engine, slug, claims, clock, KEPT) == answer
-    assert KEPT.hits == hits + (answer[1] is not None)
+    assert KEPT.outcomes["kept"] == hits + (answer[1] is not None)
     return answer
 
 

@@ -197,28 +197,29 @@ RAISE_FUNCTION = f"""
 """As the writer commits: the noted school's epoch raised, and the note removed."""
 
 
+_SCHOOL_EVENTS = {
+    "insert": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows",
+    "update": "AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "delete": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
+    "truncate": "AFTER TRUNCATE ON {table}",
+}
+"""A school table's triggers by name suffix: one an event, each with the transition tables it reads."""
+_PLATFORM_EVENTS = {"write": "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}"}
+"""A platform table's one trigger: every school's epoch, whatever was written."""
+
+
+def _events(table: str) -> dict[str, str]:
+    return _PLATFORM_EVENTS if table in PLATFORM_TABLES else _SCHOOL_EVENTS
+
+
 def _triggers(table: str) -> list[str]:
-    name = f"{NOTE}_{{}}"
-    if table in PLATFORM_TABLES:
-        return [
-            f'CREATE TRIGGER {name.format("write")} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {NOTE}('platform')"
-        ]
+    argument = "'platform'" if table in PLATFORM_TABLES else ""
+    quoted = f'"{table}"'
     return [
-        f'CREATE TRIGGER {name.format("insert")} AFTER INSERT ON "{table}" REFERENCING NEW TABLE AS new_rows '
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {NOTE}()",
-        f'CREATE TRIGGER {name.format("update")} AFTER UPDATE ON "{table}" REFERENCING OLD TABLE AS old_rows '
-        f"NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {NOTE}()",
-        f'CREATE TRIGGER {name.format("delete")} AFTER DELETE ON "{table}" REFERENCING OLD TABLE AS old_rows '
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {NOTE}()",
-        f'CREATE TRIGGER {name.format("truncate")} AFTER TRUNCATE ON "{table}" '
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {NOTE}()",
+        f"CREATE TRIGGER {NOTE}_{kind} {event.format(table=quoted)} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {NOTE}({argument})"
+        for kind, event in _events(table).items()
     ]
-
-
-def _trigger_names(table: str) -> list[str]:
-    kinds = ("write",) if table in PLATFORM_TABLES else ("insert", "update", "delete", "truncate")
-    return [f"{NOTE}_{kind}" for kind in kinds]
 
 
 def upgrade() -> None:
@@ -251,18 +252,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     if not citus.installed():
         for table in (*SCHOOL_TABLES, *PLATFORM_TABLES):
-            for name in _trigger_names(table):
-                op.execute(f'DROP TRIGGER {name} ON "{table}"')
+            for kind in _events(table):
+                op.execute(f'DROP TRIGGER {NOTE}_{kind} ON "{table}"')
         op.execute(f"DROP TRIGGER {RAISE} ON principal_epoch_raises")
         op.execute(f"DROP FUNCTION {NOTE}()")
         op.execute(f"DROP FUNCTION {RAISE}()")
     op.drop_table("principal_epoch_raises")
     op.execute(f"DROP FUNCTION app_enter_school({ARGUMENTS})")
-    previous = _module("teachers_pupils_0032", "0032_teachers_pupils_by_group_ids.py")
-    m = _module("m0029", "0029_enter_school_by_role.py")
-    op.execute(
-        previous._function(previous._now(m.EVERY_ROLE), previous._now(m.STAFF)).replace(
-            "CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1
-        )
-    )
+    _module("teachers_pupils_0032", "0032_teachers_pupils_by_group_ids.py").upgrade()  # 0032's function
     op.execute("ALTER TABLE schools DROP COLUMN principal_epoch")
