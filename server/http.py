@@ -41,7 +41,8 @@ from tenants.context import Tenant
 
 
 async def school_graphql(request: Request) -> Response:
-    return await serve_graphql(request, _prepare_school)
+    runtime: Runtime = request.app.state.runtime
+    return await serve_graphql(request, _prepare_school, reads=runtime.read_entries)
 
 
 async def _prepare_school(
