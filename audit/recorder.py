@@ -32,7 +32,7 @@ from common.events import Actor, Event
 from common.faults import database_unavailable
 from common.prepared import Prepared
 from models import AuditEntry, AuditHead
-from tenants.context import bind, id_list, on_citus
+from tenants.context import bind, on_citus
 from tenants.scoping import in_school
 
 if TYPE_CHECKING:
@@ -156,18 +156,6 @@ class AuditTrail:
     def schools(self) -> set[uuid.UUID]:
         """The schools whose logs this trail writes (their sequencers are woken after the commit)."""
         return {self.school_id} if self.school_id is not None and (self.events or self.pupils_read) else set()
-
-    def rows(self, now: datetime) -> list[dict[str, Any]]:
-        """The log's rows of the trail's events as they stand (pending: no ``seq``, chain hash or leaf)."""
-        assert self.school_id is not None, "a school trail names its school"
-        return _rows(
-            self.school_id,
-            self.all_events(),
-            actor=self.actor,
-            request_id=self.request_id,
-            client_address=self.client_address,
-            now=now,
-        )
 
     async def write(self, session: AsyncSession, *, now: datetime) -> None:
         """Insert the events in the session's transaction (already bound to the school), last before its
@@ -386,18 +374,15 @@ async def append(
         await connection.execute(_insert_statement(rows[start : start + _ROWS_PER_STATEMENT]))
 
 
-def appending(rows: list[dict[str, Any]], bound_to: Iterable[uuid.UUID] | None = None) -> str:
+def _appending(rows: list[dict[str, Any]]) -> str:
     """The statement that inserts the rows, its values written into its text, for
     :func:`common.commit.commit_with`: a call of ``app_audit_append`` (migration 0027: its INSERT planned
     once per connection) with the rows as one JSON constant (:func:`common.commit.dollar_quoted`: nothing
     in it can end it). The ids and the time are written as PostgreSQL reads them; ``detail`` is encoded by
     the standard library's JSON encoder, as :func:`append` binds it, so what one refuses the other refuses
-    too. ``bound_to``: the schools the statement binds its own transaction to before it inserts (migration
-    0034: for a statement sent alone, :mod:`audit.reads`), as canonical UUIDs (:func:`tenants.context.id_list`)."""
-    payload = dollar_quoted(json.dumps([{**row, **_as_text(row)} for row in rows], separators=(",", ":")))
-    if bound_to is None:
-        return f"SELECT app_audit_append({payload}::jsonb)"
-    return f"SELECT app_audit_append({payload}::jsonb, '{id_list(bound_to)}')"
+    too."""
+    payload = json.dumps([{**row, **_as_text(row)} for row in rows], separators=(",", ":"))
+    return f"SELECT app_audit_append({dollar_quoted(payload)}::jsonb)"
 
 
 def _as_text(row: dict[str, Any]) -> dict[str, str | None]:
@@ -444,7 +429,7 @@ async def append_and_commit(
     rows = _rows(
         school_id, events, actor=actor, request_id=request_id, client_address=client_address, now=now
     )
-    await commit_with(session, transaction, appending(rows), connection)
+    await commit_with(session, transaction, _appending(rows), connection)
 
 
 async def chain_head(session: AsyncSession, school_id: uuid.UUID) -> tuple[int, bytes] | None:

@@ -36,7 +36,7 @@ from typing import Any
 from asyncpg.transaction import Transaction, TransactionState
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
 
-from common.driver import adapter, begin, nothing_begun, observed, run_alone, session_connection
+from common.driver import adapter, begin, nothing_begun, observed, session_connection
 
 _QUOTE = "$v$"
 _DOLLAR_ESCAPED = "\\u0024"
@@ -90,31 +90,6 @@ async def commit_with(
         return
     adapted, top = driver
     await adapted._connection.execute("COMMIT" if statement is None else f"{statement};COMMIT")
-    _committed(adapted, top)
-
-
-async def commit_then(session: AsyncSession, transaction: AsyncSessionTransaction, statement: str) -> None:
-    """Commit ``transaction``, the session's, then run ``statement`` (complete, its values in its text) as a
-    transaction of its own, committed as it ends: ``COMMIT;<statement>`` in one message (the simple query
-    protocol runs what follows a COMMIT in an implicit transaction of its own), or the statement alone
-    when nothing was sent after the request's first statement, which ran alone. A query's audit entries,
-    written after its read-only transaction (audit.reads). Where the driver's transaction is not the
-    plain top-level one, or the engine is observed, the commit and then the statement and its commit,
-    through SQLAlchemy. Raises what the commit or the statement raised; the session's owner closes it."""
-    connection = await session_connection(session)
-    adapted = None if observed(connection) else adapter(connection)
-    if adapted is not None and nothing_begun(adapted):
-        adapted.begin_with = None  # nothing bound follows: the statement binds itself
-        await run_alone(connection, statement)
-        return
-    driver = None if adapted is None else _plain_top_level(adapted)
-    if driver is None:
-        await transaction.commit()
-        async with session.begin():  # the statement's own transaction, committed as the block ends
-            await (await session.connection()).exec_driver_sql(statement)
-        return
-    adapted, top = driver
-    await adapted._connection.execute(f"COMMIT;{statement}")
     _committed(adapted, top)
 
 

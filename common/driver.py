@@ -230,49 +230,6 @@ async def fetch_first_row(
     return found
 
 
-async def run_alone(connection: AsyncConnection, statement: str) -> None:
-    """Run ``statement`` (complete: its values in its text) as a transaction of its own, committed when it
-    ends, on ``connection``, which has begun nothing: by the driver, one simple-protocol message outside
-    any transaction block, which PostgreSQL runs in an implicit transaction of its own and commits; where
-    the driver cannot send it (an observed engine, another adapter), through SQLAlchemy, which begins a
-    transaction for it, and then its COMMIT (or, when it failed, its ROLLBACK). Raises what the statement
-    raised, as the engine raises it; the connection can run the next one."""
-    adapted = None if observed(connection) else adapter(connection)
-    if adapted is None or not nothing_begun(adapted):
-        try:
-            await connection.exec_driver_sql(statement)
-        except Exception:
-            await connection.rollback()  # the connection is then ready for its next statement
-            raise
-        await connection.commit()
-        return
-    try:
-        async with adapted._execute_mutex:
-            await adapted._connection.execute(statement)
-    except Exception as error:
-        await greenlet_spawn(_raise_as_engine_does, connection, adapted, error, statement, ())
-        raise  # not reached: the line above raises
-
-
-READ_ONLY = "SET TRANSACTION READ ONLY"
-
-
-async def read_only_next(session: AsyncSession) -> bool:
-    """Make the transaction the session's request begins next (if it begins one) read-only, when nothing
-    has begun since its first statement, which ran alone (:func:`fetch_first_row`): the binding kept is
-    sent after ``SET TRANSACTION READ ONLY``, with BEGIN, in the same one message. Whether it was done: not
-    when a transaction has begun already (a partner's request counts against its rate limit in it), nor
-    where the first statement ran inside the transaction (an observed engine, another adapter). Kept as
-    the binding is, so dropped with it at the connection's next commit or rollback."""
-    connection = await session_connection(session)
-    adapted = None if observed(connection) else adapter(connection)
-    if not isinstance(adapted, BindingAdapter) or adapted.begin_with is None or not nothing_begun(adapted):
-        return False
-    if not adapted.begin_with.startswith(READ_ONLY):
-        adapted.begin_with = f"{READ_ONLY};{adapted.begin_with}"
-    return True
-
-
 def nothing_begun(adapted: Any) -> bool:
     """Whether no transaction is open on the adapter's connection: nothing was sent in the request's
     transaction, or only its first statement, which ran in a transaction of its own."""

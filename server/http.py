@@ -41,8 +41,7 @@ from tenants.context import Tenant
 
 
 async def school_graphql(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    return await serve_graphql(request, _prepare_school, reads=runtime.read_entries)
+    return await serve_graphql(request, _prepare_school)
 
 
 async def _prepare_school(

@@ -161,30 +161,6 @@ class PrincipalsCollector(Collector):
         yield family
 
 
-class ReadEntriesCollector(Collector):
-    """The group commit of queries' audit entries (``audit.reads.ReadEntries``), read at each scrape: how
-    many batches this process wrote and how many entries they held (their ratio is the batches' mean size:
-    1 on a quiet server, more as queries arrive together)."""
-
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        reads = self.runtime.read_entries
-        if reads is None:
-            return
-        yield CounterMetricFamily(
-            "schoolgraph_audit_read_batches",
-            "Batches of queries' audit entries written, each one statement and one commit.",
-            value=float(reads.batches),
-        )
-        yield CounterMetricFamily(
-            "schoolgraph_audit_read_entries",
-            "Queries' audit entries written in those batches.",
-            value=float(reads.entries),
-        )
-
-
 async def job_runs(runtime: Any) -> GaugeMetricFamily:
     """The last run of each job step by outcome, from the runner's own record (``job_runs``)."""
     from sqlalchemy import case, func, select
@@ -248,7 +224,6 @@ async def metrics(request: Request) -> Response:
         registry.register(_Fixed(REGISTRY.collect()))
     registry.register(PoolCollector(runtime))
     registry.register(PrincipalsCollector(runtime))
-    registry.register(ReadEntriesCollector(runtime))
     try:
         registry.register(_Fixed([await job_runs(runtime)]))
     except Exception as error:  # the database being down must not hide the other metrics

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.reads import ReadEntries
 from audit.sequencer import AuditSequencer
 from audit.spool import AuditSpool, spool_directory
 from auth.kept import KeptPrincipals
@@ -42,10 +41,6 @@ class Runtime:
     """Numbers, chains and signs the schools' audit entries after their requests committed; the app's
     lifespan starts it (a runtime without a running app only notes the schools it is woken for)."""
 
-    read_entries: ReadEntries | None = None
-    """The group commit of GraphQL queries' audit entries at the school endpoint (audit/reads.py); None:
-    each query commits its own, as a mutation does."""
-
     def recorded(self, schools: set[uuid.UUID]) -> None:
         """A transaction that wrote audit entries of these schools ended: wake their sequencer."""
         if self.audit_sequencer is not None and schools:
@@ -74,5 +69,4 @@ def build_runtime(
         clock=clock,
         audit_spool=spool,
         audit_sequencer=AuditSequencer(engine, keys, clock, spool=spool, on_lag=AUDIT_SEQUENCING_LAG.set),
-        read_entries=ReadEntries(engine),
     )

@@ -50,9 +50,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from audit.platform import PlatformTrail
-from audit.reads import ReadEntries
 from audit.recorder import AuditTrail, record_failed_request
-from common.driver import begin_session, read_only_next
+from common.driver import begin_session
 from common.events import Actor, Event, attach
 from common.faults import database_unavailable
 from common.transaction_hooks import hooks_run_after
@@ -96,13 +95,12 @@ Prepare = Callable[[AsyncSession, Request, datetime, str], Awaitable["Prepared |
 """An endpoint's preparation: ``(session, request, now, request_id)`` -> prepared, or refused."""
 
 
-async def serve_graphql(request: Request, prepare: Prepare, *, reads: ReadEntries | None = None) -> Response:
+async def serve_graphql(request: Request, prepare: Prepare) -> Response:
     """GraphQL over HTTP for one endpoint: ``prepare`` resolves, refuses or binds the tenant and caller.
 
     The body is read within the edge's limits (:func:`server.protocol.with_body_limits`). A multipart
     request's spooled files are closed when the response is ready, read or not (a refused upload is never
-    read). ``reads``: where a query's audit entries are committed, together with other queries' (the
-    school endpoint: its trail is one school's :class:`AuditTrail`); None: each request commits its own."""
+    read)."""
     runtime: Runtime = request.app.state.runtime
     media = media_type(request)
     try:
@@ -111,14 +109,12 @@ async def serve_graphql(request: Request, prepare: Prepare, *, reads: ReadEntrie
         await record_unresolved(runtime, request, request_id_of(request), error, now=runtime.clock.now())
         return error.response(media)
     try:
-        return await _serve(limited, prepare, runtime, media, reads)
+        return await _serve(limited, prepare, runtime, media)
     finally:
         await limited.close()
 
 
-async def _serve(
-    request: Request, prepare: Prepare, runtime: Runtime, media: str, reads: ReadEntries | None
-) -> Response:
+async def _serve(request: Request, prepare: Prepare, runtime: Runtime, media: str) -> Response:
     request_id = request_id_of(request)
     if (
         request.method == "GET"
@@ -138,7 +134,7 @@ async def _serve(
         return error.response(media)
     if record is not None:
         record.operation = operation.name or document_operation_name(operation.document)
-    return await _in_transaction(runtime, request, prepare, operation, media, request_id, reads)
+    return await _in_transaction(runtime, request, prepare, operation, media, request_id)
 
 
 def request_id_of(request: Request) -> str:
@@ -164,24 +160,16 @@ def _is_query(operation: Operation) -> bool:
 
 
 async def _in_transaction(
-    runtime: Runtime,
-    request: Request,
-    prepare: Prepare,
-    operation: Operation,
-    media: str,
-    request_id: str,
-    reads: ReadEntries | None,
+    runtime: Runtime, request: Request, prepare: Prepare, operation: Operation, media: str, request_id: str
 ) -> Response:
     """Run the request in one transaction; when the database connection fails, retry once on a fresh
     connection if nothing was written (a query, or any operation that failed before it ran), else answer
     503 with the GraphQL error shape and record the attempt as FAILED. Never a 200 or a 500 for a
-    database fault. A query's transaction is read-only and its entries committed with other queries'
-    (``reads``, when given and it applies: :mod:`audit.reads`)."""
+    database fault."""
     read_only = _is_query(operation)
-    group = reads if read_only and reads is not None and reads.applies() else None
     for attempt in (1, 2):
         try:
-            return await _attempt(runtime, request, prepare, operation, media, request_id, group)
+            return await _attempt(runtime, request, prepare, operation, media, request_id)
         except _DatabaseFault as fault:
             if attempt == 1 and (read_only or not fault.executed):
                 log.warning("request %s: the database connection failed; retrying once", request_id)
@@ -260,10 +248,7 @@ def _attempted(trail: AuditTrail) -> bool:
 
 
 async def rollback_quietly(transaction: AsyncSessionTransaction) -> None:
-    """Roll back; on a connection that is gone, or a transaction already ended (a query's, before its
-    entries were written: :mod:`audit.reads`), there is nothing left to roll back."""
-    if not transaction.is_active:
-        return
+    """Roll back; on a connection that is gone, there is nothing left to roll back."""
     try:
         await transaction.rollback()
     except Exception as error:
@@ -272,16 +257,8 @@ async def rollback_quietly(transaction: AsyncSessionTransaction) -> None:
 
 
 async def _attempt(
-    runtime: Runtime,
-    request: Request,
-    prepare: Prepare,
-    operation: Operation,
-    media: str,
-    request_id: str,
-    group: ReadEntries | None,
+    runtime: Runtime, request: Request, prepare: Prepare, operation: Operation, media: str, request_id: str
 ) -> Response:
-    """One attempt of the request; ``group``: a query's, whose entries are committed with other queries'
-    when its transaction can be made read-only (:mod:`audit.reads`)."""
     now = runtime.clock.now()
     prepared: Prepared | None = None
     executed = False
@@ -293,8 +270,6 @@ async def _attempt(
             if isinstance(outcome, RequestError):
                 raise outcome
             prepared = outcome
-            if group is not None and not await read_only_next(session):
-                group = None
             if (record := record_of(request)) is not None:
                 record.tenant = prepared.label
             attach(session, prepared.trail)  # what the services emit goes to the request's trail
@@ -318,13 +293,7 @@ async def _attempt(
                     runtime, request, request_id, prepared.trail, now=now, code=INTERNAL, status=200
                 )
             else:
-                if group is None:
-                    await prepared.trail.commit(session, transaction, now=now)
-                else:
-                    # A query: its read-only transaction ends (nothing in it to commit), and its entries are
-                    # committed after it, with other queries' of the moment; it answers once they are
-                    # (LRS 5.1).
-                    await group.commit(prepared.trail, session, transaction, now)
+                await prepared.trail.commit(session, transaction, now=now)
                 committed = True
                 runtime.recorded(prepared.trail.schools())
         except RequestError as refused:

@@ -45,10 +45,9 @@ def on_citus(connection: AsyncConnection) -> bool:
     return bool(getattr(connection.dialect, CITUS_FLAG, False))
 
 
-def id_list(values: Iterable[uuid.UUID] | str) -> str:
+def _id_list(values: Iterable[uuid.UUID] | str) -> str:
     """Canonical UUIDs joined by commas; from a string (a saved binding), each part re-parsed as a UUID.
-    Only this text is ever spliced into a binding sent as a literal (``SET LOCAL``, the simple protocol's
-    ``set_config``, ``app_audit_append``'s schools): hexadecimal digits, hyphens and commas."""
+    Only this text is ever spliced into a ``SET LOCAL``: hexadecimal digits, hyphens and commas."""
     parts = [p for p in values.split(",") if p] if isinstance(values, str) else values
     return ",".join(str(uuid.UUID(str(p))) for p in parts)
 
@@ -58,19 +57,19 @@ async def _set_local(connection: AsyncConnection, school_ids: str, trust_ids: st
     security would see no school (0 rows, failing closed). ``SET LOCAL`` is what Citus forwards to every
     worker the transaction reaches (``citus.propagate_set_commands = 'local'``, the runtime role's
     setting from the distribution migration). It takes no parameters: the values are canonical UUIDs
-    (:func:`id_list`), spliced as literals. Two statements more than ``set_config`` costs on a request;
+    (:func:`_id_list`), spliced as literals. Two statements more than ``set_config`` costs on a request;
     plain PostgreSQL keeps the one-statement binding."""
-    await connection.exec_driver_sql(f"SET LOCAL app.school_ids = '{id_list(school_ids)}'")
-    await connection.exec_driver_sql(f"SET LOCAL app.trust_ids = '{id_list(trust_ids)}'")
+    await connection.exec_driver_sql(f"SET LOCAL app.school_ids = '{_id_list(school_ids)}'")
+    await connection.exec_driver_sql(f"SET LOCAL app.trust_ids = '{_id_list(trust_ids)}'")
 
 
 @lru_cache(maxsize=4096)
 def binding_statement(school_id: uuid.UUID) -> str:
-    """What :func:`bind` sends for one school, its value spliced as a canonical UUID (:func:`id_list`: hex
+    """What :func:`bind` sends for one school, its value spliced as a canonical UUID (:func:`_id_list`: hex
     digits and hyphens only), for a message of the simple query protocol, which takes no parameters: the
     binding sent with BEGIN after a request's first statement (common.driver.fetch_first_row). Kept per
     school: every school request makes it, from its first statement's row, whether it sends it or not."""
-    return _BINDING.format(schools=f"'{id_list([school_id])}'", trusts="''")
+    return _BINDING.format(schools=f"'{_id_list([school_id])}'", trusts="''")
 
 
 async def bind(

@@ -24,7 +24,7 @@ from server.runtime import Runtime
 from tenants.context import binding_statement
 from tests.factories.apps import app_client
 from tests.factories.audit import entries
-from tests.factories.messages import APPEND_ALONE, BEGIN_BOUND, BEGIN_READ_ONLY, ENTER, kind
+from tests.factories.messages import APPEND, BEGIN_BOUND, ENTER, kind
 from tests.factories.schools import SchoolFactory, gql, login
 from tests.test_audit_spool import _runtime
 
@@ -42,10 +42,7 @@ async def test_what_a_request_reads_after_its_first_statement_is_bound_to_its_sc
     recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
 ) -> None:
     """Two schools' admins take turns on one connection: each request's reads begin a transaction bound to
-    its own school (BEGIN, read-only since the request is a query, and the binding in one message), and
-    each sees exactly its school's pupils. The transaction commits, and the entry naming the pupils read
-    follows the COMMIT in its message, a statement that binds itself to that school and is its own
-    transaction (audit.reads: no other query's entries were being written)."""
+    its own school (BEGIN and the binding in one message), and each sees exactly its school's pupils."""
     engine, sent = recording
     first, second = await factory.school(pupils_per_group=2), await factory.school(pupils_per_group=2)
     async with app_client(_runtime(runtime, tmp_path, engine)) as client:
@@ -55,22 +52,18 @@ async def test_what_a_request_reads_after_its_first_statement_is_bound_to_its_sc
             sent.clear()
             answer = await gql(client, school.slug, PUPILS, token=tokens[school.id])
             seen[school.id].append(_pupil_ids(answer))
-            assert [kind(m, school.id) for m in sent] == [ENTER, BEGIN_READ_ONLY, f"COMMIT;{APPEND_ALONE}"], (
-                sent
-            )
+            assert [kind(m, school.id) for m in sent] == [ENTER, BEGIN_BOUND, APPEND], sent
     for school in (first, second):
         own = {str(to_global_id("Pupil", pupil.id)) for pupil in school.pupils.values()}
         assert len(own) == 4 and seen[school.id] == [own, own]
     assert not seen[first.id][0] & seen[second.id][0]
 
 
-async def test_a_refused_read_s_entry_is_one_message_after_its_first_statement(
+async def test_a_refused_read_s_entry_goes_with_its_begin_and_binding_in_one_message(
     recording: tuple[AsyncEngine, list[str]], runtime: Runtime, factory: SchoolFactory, tmp_path: Any
 ) -> None:
     """LRS 5.1: an anonymous caller's read of the pupils is refused and recorded in the school's log. The
-    request sends two messages: its first statement, then the entry, a statement that binds itself to the
-    school and commits alone (the group commit of queries' entries: audit.reads); no transaction is begun
-    for a request that reads nothing more."""
+    request sends two messages: its first statement, then BEGIN, the binding, the entry and COMMIT."""
     engine, sent = recording
     school = await factory.school(pupils_per_group=1)
     async with app_client(_runtime(runtime, tmp_path, engine)) as client:
@@ -78,7 +71,7 @@ async def test_a_refused_read_s_entry_is_one_message_after_its_first_statement(
         sent.clear()
         answer = await gql(client, school.slug, PUPILS)
     assert answer["data"] is None or answer["data"].get("pupils") is None, answer
-    assert [kind(m, school.id) for m in sent] == [ENTER, APPEND_ALONE], sent
+    assert [kind(m, school.id) for m in sent] == [ENTER, f"{BEGIN_BOUND};{APPEND}"], sent
     denied = await entries(runtime.engine, school.id, "permission.denied")
     assert [(e.outcome, e.actor_type, e.detail["path"]) for e in denied] == [
         ("DENIED", "ANONYMOUS", "pupils")

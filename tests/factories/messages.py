@@ -19,7 +19,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.principal import _ENTER_SQL
-from common.driver import READ_ONLY
 from common.settings import Settings
 from server.database import DatabaseUrls, create_engine
 from tenants.context import binding_statement
@@ -30,10 +29,6 @@ ENTER = "app_enter_school"
 """A school request's first statement."""
 BEGIN_BOUND = "BEGIN;bind"
 """BEGIN with the binding to the request's school, in one message."""
-BEGIN_READ_ONLY = "BEGIN;read only;bind"
-"""A query's BEGIN, its transaction made read-only, with the binding, in one message (audit.reads)."""
-APPEND_ALONE = "app_audit_append(..., schools)"
-"""Queries' entries committed together: one statement that binds itself, sent alone (audit.reads)."""
 
 
 def _recording_class(sent: list[str]) -> type[asyncpg.Connection]:
@@ -71,25 +66,15 @@ async def recording_engine(
 
 def kind(message: str, school_id: Any = None) -> str:
     """A message as the tests compare it: the request's first statement (:data:`ENTER`), BEGIN (of the
-    default level, or READ COMMITTED named) with the binding to ``school_id`` (:data:`BEGIN_BOUND`, or
-    :data:`BEGIN_READ_ONLY` for a query's, and what follows it in the message), the entries' message
-    (:data:`APPEND`), queries' entries written alone, bound to ``school_id`` (:data:`APPEND_ALONE`), COMMIT
-    and what follows it in its message, or the message's first word."""
+    default level, or READ COMMITTED named) with the binding to ``school_id`` (:data:`BEGIN_BOUND`, and
+    what follows it in the message), the entries' message (:data:`APPEND`), or the message's first word."""
     if message == _ENTER_SQL:
         return ENTER
     binding = f";{binding_statement(school_id)}" if school_id is not None else None
     begun = message.removeprefix("BEGIN").removeprefix(" ISOLATION LEVEL READ COMMITTED")
-    read_only = begun.removeprefix(f";{READ_ONLY}")
-    if binding is not None and begun != message and read_only.startswith(binding):
-        rest = read_only.removeprefix(binding).removeprefix(";")
-        begin = BEGIN_BOUND if read_only == begun else BEGIN_READ_ONLY
-        return begin if not rest else f"{begin};{kind(rest)}"
+    if binding is not None and begun != message and begun.startswith(binding):
+        rest = begun.removeprefix(binding).removeprefix(";")
+        return BEGIN_BOUND if not rest else f"{BEGIN_BOUND};{kind(rest)}"
     if message.startswith("SELECT app_audit_append($v$[") and message.endswith("]$v$::jsonb);COMMIT"):
         return APPEND
-    if message.startswith("SELECT app_audit_append($v$[") and message.endswith(
-        f"]$v$::jsonb, '{school_id}')"
-    ):
-        return APPEND_ALONE
-    if message.startswith("COMMIT;") and message != "COMMIT;":
-        return f"COMMIT;{kind(message.removeprefix('COMMIT;'), school_id)}"
     return message.split(" ", 1)[0].rstrip(";")
