@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -78,10 +79,52 @@ class Measured:
     """The generator's own CPU per request: when it nears 1000 / requests per second, it sets the pace."""
     server_cpu_ms: float
     """The server process's CPU per request over the same recorded time (0 when not watched)."""
+    server_wait_ms: float | None = None
+    """The time per request the server's threads were ready to run but waited for a CPU (Linux's scheduler
+    statistics, :func:`waited`; None when not watched or not known): on a machine shared with the
+    database, what the server lost to the database's processes and the generator."""
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_busy(self) -> float | None:
+        return busy(self.server_cpu_ms, self.server_wait_ms, self.rps)
+
+
+def busy(cpu_ms: float, wait_ms: float | None, rps: float) -> float | None:
+    """The share of a load's time a server was running or ready to run: its CPU and its wait for a CPU per
+    request, times requests per second. Near 1, the server's one process is what sets the pace, however
+    many cores the machine has (a process whose threads work at once, as Node's do, can pass 1). None when
+    the wait is not known."""
+    return None if wait_ms is None else (cpu_ms + wait_ms) * rps / 1000
+
+
+def waited(process: psutil.Process | None) -> dict[int, int] | None:
+    """Nanoseconds each thread of ``process`` has so far spent ready to run but not running, by thread id:
+    the second field of Linux's ``/proc/<pid>/task/<tid>/schedstat``. None where the system does not keep
+    them (another system, a kernel without scheduler statistics) or the process is gone."""
+    if process is None:
+        return None
+    found: dict[int, int] = {}
+    try:
+        for task in Path(f"/proc/{process.pid}/task").iterdir():
+            try:
+                found[int(task.name)] = int((task / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    except OSError:
+        return None
+    return found or None
+
+
+def waited_between(before: dict[int, int] | None, after: dict[int, int] | None) -> float | None:
+    """Seconds the threads waited between two :func:`waited` readings: each thread's growth, a thread
+    begun meanwhile counted whole (one ended meanwhile is not seen)."""
+    if before is None or after is None:
+        return None
+    return sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9
 
 
 async def run(
@@ -128,17 +171,22 @@ async def run(
     me = psutil.Process()
     try:
         await phase(warmup, False)
-        mine, theirs = cpu(me), cpu(server)
+        mine, theirs, wait = cpu(me), cpu(server), waited(server)
         elapsed = await phase(seconds, True)
         mine, theirs = cpu(me) - mine, cpu(server) - theirs
+        server_wait = waited_between(wait, waited(server))
     finally:
         for _, writer in connections:
             writer.close()
-    return summarise(latencies, elapsed, mine, theirs)
+    return summarise(latencies, elapsed, mine, theirs, server_wait)
 
 
 def summarise(
-    latencies: Sequence[float], elapsed: float, client_cpu: float, server_cpu: float = 0.0
+    latencies: Sequence[float],
+    elapsed: float,
+    client_cpu: float,
+    server_cpu: float = 0.0,
+    server_wait: float | None = None,
 ) -> Measured:
     ordered = sorted(latencies)
     count = len(ordered)
@@ -149,4 +197,5 @@ def summarise(
         p95_ms=ordered[max(0, int(count * 0.95) - 1)] * 1000 if ordered else 0.0,
         client_cpu_ms=client_cpu / max(1, count) * 1000,
         server_cpu_ms=server_cpu / max(1, count) * 1000,
+        server_wait_ms=None if server_wait is None else server_wait / max(1, count) * 1000,
     )

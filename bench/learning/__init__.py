@@ -14,7 +14,8 @@
    database, as the runtime role under the same row-level security (:mod:`bench.learning.peer`).
 3. Checks all return the same class view for every class sampled, then loads each for ``BENCH_SECONDS``
    (10) with ``BENCH_CONCURRENCY`` (16) keep-alive connections of the light generator (:mod:`bench.loadgen`),
-   and prints p50, p95, requests/s, the server's and the generator's CPU per request, and the ratios:
+   and prints p50, p95, requests/s, the server's and the generator's CPU per request, the server's wait for a
+   CPU per request and its share of the time running or waiting (:func:`bench.loadgen.busy`), and the ratios:
    schoolgraph / floor (goal 0.5x), schoolgraph / PostGraphile for the class view (goal 1.2x) and for
    ``{ viewer }`` (goal 1.0x).
 

@@ -41,10 +41,17 @@ class Result:
     """The bench database's backends' CPU per request over the same time."""
     load_average: float = 0.0
     """The machine's 1-minute load average when this endpoint's load ended."""
+    server_wait_ms: float | None = None
+    """The server's wait for a CPU per request (:attr:`bench.loadgen.Measured.server_wait_ms`)."""
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def server_busy(self) -> float | None:
+        """The share of the time the server ran or was ready to run (:func:`bench.loadgen.busy`)."""
+        return loadgen.busy(self.server_cpu_ms, self.server_wait_ms, self.rps)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         p50_ms=measured.p50_ms,
         p95_ms=measured.p95_ms,
         server_cpu_ms=measured.server_cpu_ms,
+        server_wait_ms=measured.server_wait_ms,
         client_cpu_ms=measured.client_cpu_ms,
         database_cpu_ms=database / max(1.0, measured.requests * (1 + warm / scale.seconds)) * 1000,
         load_average=os.getloadavg()[0],
@@ -297,15 +305,22 @@ def ratios(results: Round) -> dict[str, float]:
 
 
 def print_results(results: Round) -> None:
+    """The round's table. "server wait" is the server's time ready to run but waiting for a CPU, per
+    request; "busy" the share of the load's time its process ran or waited to (near 100%: the one server
+    process sets the pace; "-" where the system keeps no scheduler statistics)."""
     print()
     print(
         f"{'endpoint':<32} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} "
-        f"{'server CPU ms/req':>18} {'DB CPU ms/req':>14} {'client CPU ms/req':>18} {'load':>5}"
+        f"{'server CPU ms/req':>18} {'server wait ms/req':>19} {'busy':>5} {'DB CPU ms/req':>14} "
+        f"{'client CPU ms/req':>18} {'load':>5}"
     )
     for r in results.values():
+        wait = "-" if r.server_wait_ms is None else f"{r.server_wait_ms:.2f}"
+        busy = "-" if r.server_busy is None else f"{r.server_busy:.0%}"
         print(
             f"{r.name:<32} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>9.2f} {r.p95_ms:>9.2f} "
-            f"{r.server_cpu_ms:>18.2f} {r.database_cpu_ms:>14.2f} {r.client_cpu_ms:>18.2f} {r.load_average:>5.1f}"
+            f"{r.server_cpu_ms:>18.2f} {wait:>19} {busy:>5} {r.database_cpu_ms:>14.2f} "
+            f"{r.client_cpu_ms:>18.2f} {r.load_average:>5.1f}"
         )
     print()
     for label, value in ratios(results).items():

@@ -4,7 +4,10 @@ and chunked bodies, one after another, with their headers when asked, and stops 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
+import psutil
 import pytest
 
 from bench import loadgen
@@ -102,3 +105,38 @@ async def test_a_run_counts_every_recorded_answer() -> None:
     assert measured.requests > 0
     assert len(seen) >= measured.requests  # the warm-up's requests are sent but not counted
     assert measured.p50_ms <= measured.p95_ms
+
+
+def test_a_threads_wait_for_a_cpu_is_read_per_thread() -> None:
+    """On Linux each thread's wait is its scheduler statistics' second field; between two readings a
+    thread's growth counts, and a thread begun meanwhile counts whole."""
+    found = loadgen.waited(psutil.Process())
+    if not sys.platform.startswith("linux"):
+        assert found is None
+        return
+    assert found is not None
+    assert os.getpid() in found  # the main thread's id is the process's
+    assert all(isinstance(ns, int) and ns >= 0 for ns in found.values())
+    assert loadgen.waited_between({1: 100, 2: 50}, {1: 400, 2: 50, 3: 1_000}) == 1_300 / 1e9
+    assert loadgen.waited_between(None, found) is None
+
+
+def test_busy_is_cpu_and_wait_per_request_times_the_rate() -> None:
+    assert loadgen.busy(1.2, 0.6, 500.0) == pytest.approx(0.9)
+    assert loadgen.busy(1.2, None, 500.0) is None
+
+
+async def test_a_run_reports_the_servers_wait_when_it_watches_one() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    server, port, _ = await _serve([ok] * 100_000)
+    async with server:
+        get = loadgen.request_bytes("GET", "/", host="h")
+        watched = psutil.Process()  # the server here runs in this process
+        measured = await loadgen.run(
+            port, lambda rng: get, concurrency=1, seconds=0.2, warmup=0.05, server=watched
+        )
+        unwatched = await loadgen.run(port, lambda rng: get, concurrency=1, seconds=0.1, warmup=0.0)
+    if sys.platform.startswith("linux"):
+        assert measured.server_wait_ms is not None and measured.server_wait_ms >= 0
+        assert measured.server_busy is not None and measured.server_busy > 0
+    assert unwatched.server_wait_ms is None and unwatched.server_busy is None
