@@ -207,9 +207,9 @@ async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
         # VACUUM too, as autovacuum would soon have: rows COPYed in are not yet all-visible, and every
         # index-only scan of the judgements would read their heap pages (every endpoint alike).
         await connection.execute("VACUUM ANALYZE")
-        # Then a checkpoint: the seeding and the VACUUM leave about a gigabyte of WAL per 1,000 schools, whose
-        # checkpoint, started by its size, would otherwise write the pages out during the first loads
-        # (seen at 1,000 schools: a 69 s checkpoint across the first round). Every endpoint then starts from
+        # Then a checkpoint: at 1,000 schools the seeding and the VACUUM write gigabytes of WAL, and the
+        # checkpoint its size starts would otherwise write the pages out during the first loads (seen: one
+        # of 69 s across the first round). Every endpoint then starts from
         # the same quiet state. The seeding connection may: it is a superuser's (:mod:`bench.learning`).
         await connection.execute("CHECKPOINT")
     finally:
