@@ -209,8 +209,8 @@ async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
         await connection.execute("VACUUM ANALYZE")
         # Then a checkpoint: at 1,000 schools the seeding and the VACUUM write gigabytes of WAL, and the
         # checkpoint its size starts would otherwise write the pages out during the first loads (seen: one
-        # of 69 s across the first round). Every endpoint then starts from
-        # the same quiet state. The seeding connection may: it is a superuser's (:mod:`bench.learning`).
+        # of 69 s across the first round). Every endpoint then starts from the same quiet state. The
+        # seeding connection may: it is a superuser's (:mod:`bench.learning`).
         await connection.execute("CHECKPOINT")
     finally:
         await connection.close()
