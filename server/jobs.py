@@ -34,12 +34,12 @@ from sqlalchemy import insert, not_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.platform import JOBS, PlatformTrail
-from audit.sequencer import pending_schools, sequence_school
+from audit.sequencer import pending_schools, sequence_schools
 from audit.spool import AuditSpool, spool_directory
 from auth.tokens import SigningKeys
 from common.clock import utcnow
 from common.events import attach
-from common.faults import database_unavailable, lock_conflict
+from common.faults import lock_conflict
 from models import School
 from models.licensing import DestructionRecord, Licence, Novation, Suspension
 from models.platform import JobRun, OutboxMessage
@@ -445,16 +445,14 @@ class _Run:
             report.applied.append(
                 f"spool: {replayed.records} failed requests replayed, {replayed.rejected} set aside"
             )
-        for school in await pending_schools(self.engine):
-            try:
-                done = await sequence_school(self.engine, school, self.keys, now=self.now)
-            except Exception as error:
-                if database_unavailable(error):
-                    raise
-                # A school whose log does not match its head is named, not a stop for every other school.
-                log.exception("jobs: audit: school %s could not be sequenced", school)
-                report.failed.append(str(school))
-                continue
+        outcome = await sequence_schools(
+            self.engine, await pending_schools(self.engine), self.keys, now=self.now
+        )
+        for school, error in outcome.failed.items():
+            # A school whose log does not match its head is named, not a stop for every other school.
+            log.error("jobs: audit: school %s could not be sequenced", school, exc_info=error)
+            report.failed.append(str(school))
+        for done in outcome.done:
             if done.entries:
                 report.applied.append(f"{done.school_id}:{done.entries} entries, tree size {done.tree_size}")
 

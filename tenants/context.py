@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import String, bindparam, cast, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from common.prepared import Prepared
 from models import School
@@ -40,8 +40,8 @@ the simple query protocol, literals (:func:`binding_statement`)."""
 _BIND = text(_BINDING.format(schools=":school_ids", trusts=":trust_ids"))
 
 
-def on_citus(connection: AsyncConnection) -> bool:
-    """Whether the connection's database runs Citus (noted at the engine's first connection)."""
+def on_citus(connection: AsyncConnection | AsyncEngine) -> bool:
+    """Whether the connection's (or engine's) database runs Citus (noted at the engine's first connection)."""
     return bool(getattr(connection.dialect, CITUS_FLAG, False))
 
 

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Delete, Select, Update, delete, false, select, update
+from sqlalchemy import Delete, Select, Update, any_, bindparam, cast, delete, false, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.sql.elements import ColumnElement
 
 T = TypeVar("T")
@@ -43,6 +44,19 @@ def in_schools(model: Any, school_ids: Sequence[uuid.UUID]) -> ColumnElement[boo
         return in_school(model, school_ids[0])
     column: ColumnElement[Any] = model.school_id
     return column.in_(list(school_ids))
+
+
+def among_schools(model: Any, school_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """:func:`in_schools` as ``model.school_id = ANY(:array)``: one statement text however many schools, for a
+    statement run often with a varying number of them (the audit sequencer's), which would otherwise be
+    prepared anew, and take a place in each connection's statement cache, for every count."""
+    column: ColumnElement[Any] = model.school_id
+    return column == any_(
+        cast(
+            bindparam(None, list(school_ids), type_=ARRAY(UUID(as_uuid=True))),
+            ARRAY(UUID(as_uuid=True)),
+        )
+    )
 
 
 def scoped(model: type[T], school_id: uuid.UUID) -> Select[T]:

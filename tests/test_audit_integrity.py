@@ -5,12 +5,13 @@ with signed tree heads, which ``schoolgraph audit verify`` (and ``--anchor``) ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -32,6 +33,7 @@ from server.database import DatabaseUrls
 from tenants.context import bind
 from tests.factories import clock
 from tests.factories.audit import entries, sequence, tamper, verify
+from tests.factories.citus import ON_CITUS
 from tests.factories.schools import SchoolData, SchoolFactory, gql, login
 
 ACTOR = Actor("ACCOUNT", uuid.UUID(int=7), "someone", "STAFF")
@@ -461,6 +463,163 @@ async def test_one_sequencer_at_a_time_per_school(factory: SchoolFactory, engine
         assert [e.seq for e in await entries(engine, school.id)] == [1, None, None]
     done = await sequence(engine, school.id, KEYS)
     assert (done.busy, done.entries, done.tree_size) == (False, 2, 3)
+
+
+# --- many schools in one run ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements ``engine``'s connections send meanwhile (BEGIN and COMMIT are not among them)."""
+    sent: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
+async def _pending_in(factory: SchoolFactory, engine: AsyncEngine, counts: list[int]) -> list[SchoolData]:
+    """Schools whose logs have one sequenced entry, then ``counts[i]`` pending ones."""
+    schools = [await _school_with_entries(factory, engine, 1) for _ in counts]
+    for school, count in zip(schools, counts, strict=True):
+        await _append(
+            engine, school.id, *(f"later.{i}" for i in range(count)), request_id=f"later-{school.slug}"
+        )
+    return schools
+
+
+async def test_a_run_over_many_schools_costs_the_statements_of_one(
+    factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1 at scale: the server's sequencer, woken for every school that recorded something, sequences
+    them together: one transaction of five statements (binding, locks, pending entries, heads, the write)
+    for two schools as for six (on Citus, a transaction per school), and every school's chain and tree then
+    verify under its own signed head."""
+    from audit.sequencer import sequence_schools
+
+    few = await _pending_in(factory, engine, [2, 3])
+    many = await _pending_in(factory, engine, [1, 2, 3, 4, 5, 6])
+    with _statements(engine) as sent_for_few:
+        ran_few = await sequence_schools(engine, [s.id for s in few], KEYS, now=clock.now())
+    with _statements(engine) as sent_for_many:
+        ran_many = await sequence_schools(engine, [s.id for s in many], KEYS, now=clock.now())
+    if ON_CITUS:  # a transaction per school, on its shards alone: the same statements for each
+        assert len(sent_for_many) == 3 * len(sent_for_few)
+    else:
+        assert len(sent_for_few) == len(sent_for_many) == 5
+    assert ran_few.failed == ran_many.failed == {}
+    for outcome, schools, counts in ((ran_few, few, [2, 3]), (ran_many, many, [1, 2, 3, 4, 5, 6])):
+        by_school = {done.school_id: done for done in outcome.done}
+        for school, count in zip(schools, counts, strict=True):
+            done = by_school[school.id]
+            assert (done.busy, done.entries, done.tree_size) == (False, count, 1 + count)
+            found = await entries(engine, school.id)
+            assert [e.seq for e in found] == list(range(1, count + 2))
+            assert {e.request_id for e in found[1:]} == {f"later-{school.slug}"}
+            verdict = await verify(engine, school.id, KEYS)
+            assert (verdict.fault, verdict.pending, verdict.entries) == (None, 0, 1 + count)
+
+
+async def test_a_run_whose_batch_ends_inside_a_school_finishes_every_school(
+    factory: SchoolFactory, engine: AsyncEngine
+) -> None:
+    """LRS 5.1: a run reads at most a batch of pending entries in each transaction, in school and insertion
+    order; the school the batch ends in, and those after it, are taken up by the next transaction, each
+    entry sequenced once, in order."""
+    from audit.sequencer import sequence_schools
+
+    schools = await _pending_in(factory, engine, [2, 4, 1])
+    outcome = await sequence_schools(engine, [s.id for s in schools], KEYS, now=clock.now(), batch=3)
+    assert outcome.failed == {}
+    assert sorted((d.entries, d.tree_size) for d in outcome.done) == [(1, 2), (2, 3), (4, 5)]
+    for school in schools:
+        found = await entries(engine, school.id)
+        assert [e.seq for e in found] == list(range(1, len(found) + 1))
+        assert [e.action for e in found[1:]] == [f"later.{i}" for i in range(len(found) - 1)]
+        verdict = await verify(engine, school.id, KEYS)
+        assert (verdict.fault, verdict.pending) == (None, 0)
+
+
+async def test_a_run_leaves_a_held_school_and_a_broken_one_and_sequences_the_rest(
+    factory: SchoolFactory, engine: AsyncEngine, owner_engine: AsyncEngine
+) -> None:
+    """LRS 5.1: in a run over several schools, a school another sequencer holds is left to it (busy) and a
+    school whose head does not match its entries is named with why, its entries left pending; neither holds
+    back the others, which are sequenced and verify."""
+    from audit.sequencer import sequence_schools
+
+    held, broken, fine, also_fine = await _pending_in(factory, engine, [1, 2, 3, 1])
+
+    async def head_ahead_of_its_entries(c: AsyncConnection) -> None:
+        await c.execute(
+            text("UPDATE audit_heads SET seq = seq + 5, frontier = NULL WHERE school_id = :s"),
+            {"s": broken.id},
+        )
+
+    await tamper(owner_engine, broken.id, head_ahead_of_its_entries)
+    schools = [s.id for s in (held, broken, fine, also_fine)]
+    async with AsyncSession(engine) as holder, holder.begin():
+        await bind(holder, [held.id])
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"audit:{held.id}"}
+        )
+        outcome = await sequence_schools(engine, schools, KEYS, now=clock.now())
+    assert list(outcome.failed) == [broken.id]
+    assert "1 entries up to head 6" in str(outcome.failed[broken.id])
+    by_school = {done.school_id: done for done in outcome.done}
+    assert set(by_school) == {held.id, fine.id, also_fine.id}
+    assert (by_school[held.id].busy, by_school[held.id].entries) == (True, 0)
+    assert (by_school[fine.id].entries, by_school[also_fine.id].entries) == (3, 1)
+    assert [e.seq for e in await entries(engine, broken.id)] == [1, None, None]
+    assert [e.seq for e in await entries(engine, held.id)] == [1, None]
+    for school in (fine, also_fine):
+        verdict = await verify(engine, school.id, KEYS)
+        assert (verdict.fault, verdict.pending) == (None, 0)
+    again = await sequence_schools(engine, [held.id], KEYS, now=clock.now())
+    assert [(d.busy, d.entries, d.tree_size) for d in again.done] == [(False, 1, 2)]
+
+
+async def test_cli_sequence_names_a_school_it_could_not_sequence(
+    factory: SchoolFactory,
+    engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    database_urls: DatabaseUrls,
+    tmp_path: Path,
+) -> None:
+    """LRS 5.1: `schoolgraph audit sequence` sequences every school's pending entries; a school whose head
+    does not match its entries is named with why, its entries left pending, and the command exits 1."""
+    broken, fine = await _pending_in(factory, engine, [2, 3])
+
+    async def head_ahead_of_its_entries(c: AsyncConnection) -> None:
+        await c.execute(
+            text("UPDATE audit_heads SET seq = seq + 2, frontier = NULL WHERE school_id = :s"),
+            {"s": broken.id},
+        )
+
+    await tamper(owner_engine, broken.id, head_ahead_of_its_entries)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
+        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
+        "COLUMNS": "200",
+        "SCHOOLGRAPH_SIGNING_KEYS": KEYS.to_json(),
+    }
+    command = [sys.executable, "-m", "server.cli", "audit", "sequence"]
+    ran = await anyio.run_process(command, cwd=REPO_ROOT, env=env, check=False, stderr=subprocess.STDOUT)
+    output = ran.stdout.decode()
+    assert ran.returncode == 1, output
+    assert f"{fine.id}: 3 sequenced, tree size 4" in output
+    assert (
+        f"{broken.id}: not sequenced, its entries left pending: audit log of school {broken.id}: 1" in output
+    )
+    assert [e.seq for e in await entries(engine, broken.id)] == [1, None, None]
+    verdict = await verify(engine, fine.id, KEYS)
+    assert (verdict.fault, verdict.pending, verdict.entries) == (None, 0, 4)
 
 
 async def test_a_crash_between_commit_and_sequencing_loses_no_event(

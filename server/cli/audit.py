@@ -127,8 +127,13 @@ def audit_sequence() -> None:
     async def run() -> None:
         async with common.runtime_engine(settings, urls) as engine:
             spool = AuditSpool(spool_directory(settings.data_dir))
-            for done in await sequence_all(engine, keys, now=utcnow(), spool=spool):
+            outcome = await sequence_all(engine, keys, now=utcnow(), spool=spool)
+            for done in outcome.done:
                 state = "busy (another sequencer)" if done.busy else f"{done.entries} sequenced"
                 console.print(f"{done.school_id}: {state}, tree size {done.tree_size}")
+            for school, error in outcome.failed.items():
+                console.print(f"{school}: not sequenced, its entries left pending: {error}")
+            if outcome.failed:
+                raise typer.Exit(1)
 
     asyncio.run(run())
