@@ -251,6 +251,12 @@ async def _count_and_print_seed(owner: URL, seconds: float) -> None:
             table: await connection.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - constant names
             for table in ("pupils", "groups", "group_pupils", "judgements")
         }
+        size = int(await connection.fetchval("SELECT pg_database_size(current_database())"))
+        buffers = str(await connection.fetchval("SHOW shared_buffers"))
     finally:
         await connection.close()
     print("seeded in {:.1f} s: {}".format(seconds, ", ".join(f"{k} {v:,}" for k, v in counts.items())))
+    print(
+        f"the bench database: {size / 2**30:.1f} GiB; the server's shared_buffers: {buffers} (where a round's "
+        "working set does not fit, its reads show in the DB reads/req column and cost the database CPU)"
+    )

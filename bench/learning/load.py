@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import asyncpg
 import httpx
 import psutil
 
@@ -24,6 +25,8 @@ from bench.learning.seed import (
     PASSWORD,
     ClassView,
     Scale,
+    dsn,
+    owner_url,
 )
 from bench.learning.servers import free_port, start, start_node, stop, wait_for
 
@@ -43,6 +46,9 @@ class Result:
     """The machine's 1-minute load average when this endpoint's load ended."""
     server_wait_ms: float | None = None
     """The server's wait for a CPU per request (:attr:`bench.loadgen.Measured.server_wait_ms`)."""
+    database_reads: float | None = None
+    """Blocks the bench database's backends read per request from outside PostgreSQL's shared buffers (the
+    kernel's page cache or the disk; :func:`database_blocks`): near 0 when the working set fits in them."""
 
     @property
     def rps(self) -> float:
@@ -77,9 +83,27 @@ def database_cpu() -> dict[int, float]:
     return found
 
 
+async def database_blocks() -> int | None:
+    """Blocks read so far into shared buffers by the bench database's backends (``pg_stat_database``, which
+    each backend updates at the end of its transactions, at most once a second); None where the statistics
+    cannot be read."""
+    try:
+        connection = await asyncpg.connect(dsn(owner_url(), BENCH_DATABASE))
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        value = await connection.fetchval(
+            "SELECT blks_read FROM pg_stat_database WHERE datname = $1", BENCH_DATABASE
+        )
+        return None if value is None else int(value)
+    finally:
+        await connection.close()
+
+
 async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Result:
     """``scale.concurrency`` keep-alive connections request random classes for ``scale.seconds`` (after a
     short warm-up), through the light generator (:mod:`bench.loadgen`)."""
+    read_before = await database_blocks()  # its own backend ends before the CPU is read
     before = database_cpu()
     measured = await loadgen.run(
         endpoint.port,
@@ -90,8 +114,11 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         server=endpoint.process,
     )
     after = database_cpu()  # the warm-up's share is included: per request it is the same work
+    read_after = await database_blocks()
     database = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
     warm = min(2.0, scale.seconds / 3)
+    requests = max(1.0, measured.requests * (1 + warm / scale.seconds))
+    reads = None if read_before is None or read_after is None else (read_after - read_before) / requests
     return Result(
         name=endpoint.name,
         requests=measured.requests,
@@ -101,7 +128,8 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         server_cpu_ms=measured.server_cpu_ms,
         server_wait_ms=measured.server_wait_ms,
         client_cpu_ms=measured.client_cpu_ms,
-        database_cpu_ms=database / max(1.0, measured.requests * (1 + warm / scale.seconds)) * 1000,
+        database_cpu_ms=database / requests * 1000,
+        database_reads=reads,
         load_average=os.getloadavg()[0],
     )
 
@@ -307,20 +335,22 @@ def ratios(results: Round) -> dict[str, float]:
 def print_results(results: Round) -> None:
     """The round's table. "server wait" is the server's time ready to run but waiting for a CPU, per
     request; "busy" the share of the load's time its process ran or waited to (near 100%: the one server
-    process sets the pace; "-" where the system keeps no scheduler statistics)."""
+    process sets the pace; "-" where the system keeps no scheduler statistics); "DB reads/req" the blocks
+    the database read per request from outside its shared buffers."""
     print()
     print(
         f"{'endpoint':<32} {'requests':>9} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} "
         f"{'server CPU ms/req':>18} {'server wait ms/req':>19} {'busy':>5} {'DB CPU ms/req':>14} "
-        f"{'client CPU ms/req':>18} {'load':>5}"
+        f"{'DB reads/req':>13} {'client CPU ms/req':>18} {'load':>5}"
     )
     for r in results.values():
         wait = "-" if r.server_wait_ms is None else f"{r.server_wait_ms:.2f}"
         busy = "-" if r.server_busy is None else f"{r.server_busy:.0%}"
+        reads = "-" if r.database_reads is None else f"{r.database_reads:.1f}"
         print(
             f"{r.name:<32} {r.requests:>9} {r.rps:>9.1f} {r.p50_ms:>9.2f} {r.p95_ms:>9.2f} "
             f"{r.server_cpu_ms:>18.2f} {wait:>19} {busy:>5} {r.database_cpu_ms:>14.2f} "
-            f"{r.client_cpu_ms:>18.2f} {r.load_average:>5.1f}"
+            f"{reads:>13} {r.client_cpu_ms:>18.2f} {r.load_average:>5.1f}"
         )
     print()
     for label, value in ratios(results).items():
