@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import uuid
@@ -198,6 +199,10 @@ NAMES = {
 
 
 EVERY = ("app", "peer", "floor", "app_viewer", "peer_viewer")
+WARM_UP_SECONDS = 5.0
+"""Each endpoint's untimed load before the timed rounds. After seeding, the database's buffers hold what the
+seeding wrote last; at 1,000 schools the sampled classes' pages were read in during the first timed round,
+the slowest in most runs (ADR 13, fifteenth pass)."""
 TENANCY = ("app", "floor_owner_tx", "floor_rls")
 
 
@@ -212,8 +217,8 @@ class Servers:
 async def measure(
     scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None, keys: Sequence[str] = EVERY
 ) -> list[Round]:
-    """Start the servers, check they answer alike class by class, then load the endpoints named by
-    ``keys`` (those that exist) in alternating rounds."""
+    """Start the servers, check they answer alike class by class, load each endpoint named by ``keys``
+    (those that exist) once untimed (:data:`WARM_UP_SECONDS`), then in alternating rounds."""
     ports = {"app": free_port(), "floor": free_port(), "peer": free_port()}
     processes = {
         "app": start("serve_app", ports["app"], env),
@@ -231,6 +236,9 @@ async def measure(
         endpoints = prebuilt_endpoints(servers, views, tokens)
         await check_alike(endpoints, views)
         order = [k for k in keys if k in endpoints]
+        warm = dataclasses.replace(scale, seconds=min(scale.seconds, WARM_UP_SECONDS))
+        for key in order:  # untimed, so that no timed round is the one that reads its classes' pages in
+            await load(endpoints[key], views, warm)
         rounds: list[Round] = []
         for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits all alike
             rounds.append({key: await load(endpoints[key], views, scale) for key in order})
