@@ -23,9 +23,11 @@
 let a change in its load hit every endpoint alike. Each load records the machine's 1-minute load average
 when it ends (a column of the table; a round's is the mean of its loads'), and the run closes with its
 goals: each goal's median, verdict, and every round's figure with that round's load average.
-``BENCH_TENANTS=10,1000`` runs the whole bench once per number of schools (``BENCH_PUPILS`` 100 each) for
-the class view and two request-shaped floors (the owner, who bypasses row-level security, and the runtime
-role under it), and prints how the class view's p95 and the database's CPU per request grew (goal: at
+``BENCH_TENANTS=10,1000`` seeds a database per number of schools (``<name>_10``, ``<name>_1000``;
+``BENCH_PUPILS`` 100 each), serves them all at once, and loads the class view and two request-shaped floors
+(the owner, who bypasses row-level security, and the runtime role under it) in rounds alternating between
+the numbers (their order reversed every other round), so that the machine's drift over the run's minutes
+hits each alike; then it prints how the class view's p95 and the database's CPU per request grew (goal: at
 most 1.1x) and the RLS floor over the owner floor at each count (goal: at least 0.9x at the largest),
 each with its rounds and their load averages. The database's CPU is that of its backends serving the
 bench database (the database's name matched as a word of the backend's title), read from the operating
@@ -65,7 +67,9 @@ from bench.learning.load import (
     TENANCY,
     Peer,
     Round,
+    Tenancy,
     measure,
+    measure_alternating,
     print_results,
     ratios,
     round_load,
@@ -127,7 +131,7 @@ def _instructions(scale: Scale) -> int:
 
 
 def _seeded(
-    scale: Scale, *, timed: bool = True
+    scale: Scale, *, timed: bool = True, database: str = BENCH_DATABASE
 ) -> tuple[dict[str, str], list[ClassView], Settings, SigningKeys]:
     """A fresh bench database seeded at ``scale``: the servers' environment, the classes, the settings and
     the signing keys (the app's; the peer verifies the same tokens with their public half). ``timed``:
@@ -161,13 +165,13 @@ def _seeded(
         f"{GROUP_SIZE}, {LADDERS_PER_PUPIL} ladders per pupil; {load}"
     )
     started = time.perf_counter()
-    asyncio.run(recreate_database(owner))
+    asyncio.run(recreate_database(owner, database))
     settings = load_settings(env)
-    upgrade(owner.set(database=BENCH_DATABASE), settings)
+    upgrade(owner.set(database=database), settings)
     hasher = PasswordHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
-    views = asyncio.run(seed(owner, scale, hasher.hash(PASSWORD)))
+    views = asyncio.run(seed(owner, scale, hasher.hash(PASSWORD), database))
     seeded = time.perf_counter() - started
-    asyncio.run(_count_and_print_seed(owner, seeded))
+    asyncio.run(_count_and_print_seed(owner, seeded, database))
     return env, views, settings, keys_
 
 
@@ -191,15 +195,26 @@ def _print_medians(rounds: list[Round]) -> None:
 
 def _tenants(counts: list[int], scale: Scale) -> int:
     """``BENCH_TENANTS=10,1000``: the class view and the floors at each number of schools (100 pupils
-    each), then how p95 and the database's CPU per class view grew, and what row-level security costs
-    the floor at the largest."""
-    measured: dict[int, list[Round]] = {}
+    each), each from a database of its own, all served at once and their rounds alternated
+    (:func:`bench.learning.load.measure_alternating`), then how p95 and the database's CPU per class view
+    grew, and what row-level security costs the floor at each."""
+    pupils = int(os.environ.get("BENCH_PUPILS") or 100)
+    groups = int(os.environ.get("BENCH_GROUPS") or max(1, pupils // (GROUP_SIZE - 5)))
+    tenancies: dict[int, Tenancy] = {}
     for count in counts:
-        pupils = int(os.environ.get("BENCH_PUPILS") or 100)
-        groups = int(os.environ.get("BENCH_GROUPS") or max(1, pupils // (GROUP_SIZE - 5)))
-        measured[count] = _run(
-            dataclasses.replace(scale, schools=count, pupils=pupils, groups=groups), TENANCY
-        )
+        database = f"{BENCH_DATABASE}_{count}"
+        at = dataclasses.replace(scale, schools=count, pupils=pupils, groups=groups)
+        env, views, _, _ = _seeded(at, database=database)
+        sample = random.Random(11).sample(views, min(scale.sample, len(views)))
+        tenancies[count] = Tenancy(database, sample, env)
+    measured = asyncio.run(measure_alternating(scale, tenancies, TENANCY))
+    for number in range(scale.rounds):
+        for count in counts if number % 2 == 0 else counts[::-1]:
+            results = measured[count][number]
+            print(
+                f"\nround {number + 1} of {scale.rounds}, {count} schools (load average {round_load(results):.1f})"
+            )
+            print_results(results)
     first, last = min(counts), max(counts)
     loads = {count: [round_load(results) for results in measured[count]] for count in counts}
 
@@ -244,8 +259,8 @@ def _peer(owner: URL, settings: Settings, keys: SigningKeys) -> Peer | None:
     return Peer(script, dsn(runtime), peers.public_key_pem(keys.public_jwks()))
 
 
-async def _count_and_print_seed(owner: URL, seconds: float) -> None:
-    connection = await asyncpg.connect(dsn(owner, BENCH_DATABASE))
+async def _count_and_print_seed(owner: URL, seconds: float, database: str = BENCH_DATABASE) -> None:
+    connection = await asyncpg.connect(dsn(owner, database))
     try:
         counts = {
             table: await connection.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - constant names

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,32 +70,34 @@ class Endpoint:
     port: int
     process: psutil.Process
     requests: dict[ClassView, bytes]
+    database: str = BENCH_DATABASE
+    """The database its server reads (whose backends' CPU and reads are counted)."""
 
 
-def database_cpu() -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving the bench database (by process id). A
-    backend's title is ``postgres: <cluster>: <user> <database> <client> <state>``: the database is matched
-    as a word, so another suite's ``<name>_more`` database is not counted as this one."""
+def database_cpu(database: str = BENCH_DATABASE) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``database`` (by process id). A backend's
+    title is ``postgres: <cluster>: <user> <database> <client> <state>``: the database is matched as a
+    word, so another suite's ``<name>_more`` database is not counted as this one."""
     found = {}
     for process in psutil.process_iter(["cmdline", "cpu_times"]):
         cmdline = " ".join(process.info.get("cmdline") or ())
         times = process.info.get("cpu_times")
-        if cmdline.startswith("postgres") and BENCH_DATABASE in cmdline.split() and times is not None:
+        if cmdline.startswith("postgres") and database in cmdline.split() and times is not None:
             found[process.pid] = times.user + times.system
     return found
 
 
-async def database_blocks() -> int | None:
-    """Blocks read so far into shared buffers by the bench database's backends (``pg_stat_database``, which
-    each backend updates at the end of its transactions, at most once a second); None where the statistics
+async def database_blocks(database: str = BENCH_DATABASE) -> int | None:
+    """Blocks read so far into shared buffers by ``database``'s backends (``pg_stat_database``, which each
+    backend updates at the end of its transactions, at most once a second); None where the statistics
     cannot be read."""
     try:
-        connection = await asyncpg.connect(dsn(owner_url(), BENCH_DATABASE))
+        connection = await asyncpg.connect(dsn(owner_url(), database))
     except (OSError, asyncpg.PostgresError):
         return None
     try:
         value = await connection.fetchval(
-            "SELECT blks_read FROM pg_stat_database WHERE datname = $1", BENCH_DATABASE
+            "SELECT blks_read FROM pg_stat_database WHERE datname = $1", database
         )
         return None if value is None else int(value)
     finally:
@@ -104,8 +107,8 @@ async def database_blocks() -> int | None:
 async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Result:
     """``scale.concurrency`` keep-alive connections request random classes for ``scale.seconds`` (after a
     short warm-up), through the light generator (:mod:`bench.loadgen`)."""
-    read_before = await database_blocks()  # its own backend ends before the CPU is read
-    before = database_cpu()
+    read_before = await database_blocks(endpoint.database)  # its own backend ends before the CPU is read
+    before = database_cpu(endpoint.database)
     measured = await loadgen.run(
         endpoint.port,
         lambda rng: endpoint.requests[rng.choice(views)],
@@ -114,8 +117,10 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         warmup=min(2.0, scale.seconds / 3),
         server=endpoint.process,
     )
-    after = database_cpu()  # the warm-up's share is included: per request it is the same work
-    read_after = await database_blocks()
+    after = database_cpu(
+        endpoint.database
+    )  # the warm-up's share is included: per request it is the same work
+    read_after = await database_blocks(endpoint.database)
     database = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
     warm = min(2.0, scale.seconds / 3)
     requests = max(1.0, measured.requests * (1 + warm / scale.seconds))
@@ -214,11 +219,18 @@ class Servers:
     processes: dict[str, psutil.Process]
 
 
-async def measure(
-    scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None, keys: Sequence[str] = EVERY
-) -> list[Round]:
-    """Start the servers, check they answer alike class by class, load each endpoint named by ``keys``
-    (those that exist) once untimed (:data:`WARM_UP_SECONDS`), then in alternating rounds."""
+@contextlib.asynccontextmanager
+async def serving(
+    views: list[ClassView],
+    env: dict[str, str],
+    peer: Peer | None,
+    keys: Sequence[str],
+    scale: Scale,
+    database: str = BENCH_DATABASE,
+) -> AsyncIterator[dict[str, Endpoint]]:
+    """The servers of ``database`` started, checked to answer alike class by class, and each endpoint named
+    by ``keys`` (those that exist) loaded once untimed (:data:`WARM_UP_SECONDS`); stopped on leaving."""
+    env = {**env, "BENCH_DATABASE_NAME": database}
     ports = {"app": free_port(), "floor": free_port(), "peer": free_port()}
     processes = {
         "app": start("serve_app", ports["app"], env),
@@ -233,22 +245,65 @@ async def measure(
             await wait_for(f"http://127.0.0.1:{ports[name]}{health[name]}", process)
         tokens = await sign_in_teachers(f"http://127.0.0.1:{ports['app']}", views)
         servers = Servers(ports, {name: psutil.Process(p.pid) for name, p in processes.items()})
-        endpoints = prebuilt_endpoints(servers, views, tokens)
+        endpoints = prebuilt_endpoints(servers, views, tokens, database)
         await check_alike(endpoints, views)
-        order = [k for k in keys if k in endpoints]
+        chosen = {key: endpoints[key] for key in keys if key in endpoints}
         warm = dataclasses.replace(scale, seconds=min(scale.seconds, WARM_UP_SECONDS))
-        for key in order:  # untimed, so that no timed round is the one that reads its classes' pages in
-            await load(endpoints[key], views, warm)
-        rounds: list[Round] = []
-        for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits all alike
-            rounds.append({key: await load(endpoints[key], views, scale) for key in order})
-        return rounds
+        for endpoint in chosen.values():  # untimed, so that no timed round is the one that reads its pages in
+            await load(endpoint, views, warm)
+        yield chosen
     finally:
         stop(processes.values())
 
 
+async def measure(
+    scale: Scale, views: list[ClassView], env: dict[str, str], peer: Peer | None, keys: Sequence[str] = EVERY
+) -> list[Round]:
+    """The endpoints named by ``keys`` (those that exist), served (:func:`serving`), loaded in alternating
+    rounds."""
+    async with serving(views, env, peer, keys, scale) as endpoints:
+        rounds: list[Round] = []
+        for _ in range(scale.rounds):  # alternating, so that a change in the machine's load hits all alike
+            rounds.append({key: await load(endpoint, views, scale) for key, endpoint in endpoints.items()})
+        return rounds
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """One number of schools in ``BENCH_TENANTS``: its database, its sampled classes and its servers' env."""
+
+    database: str
+    views: list[ClassView]
+    env: dict[str, str]
+
+
+async def measure_alternating(
+    scale: Scale, tenancies: dict[int, Tenancy], keys: Sequence[str] = TENANCY
+) -> dict[int, list[Round]]:
+    """Every number of schools served at once, each from its own database, and their rounds alternated
+    (the order of the numbers reversed every other round), so that the machine's drift over the minutes
+    of a run hits each alike and their ratio compares like with like."""
+    async with contextlib.AsyncExitStack() as stack:
+        served = {
+            count: await stack.enter_async_context(
+                serving(tenancy.views, tenancy.env, None, keys, scale, tenancy.database)
+            )
+            for count, tenancy in tenancies.items()
+        }
+        rounds: dict[int, list[Round]] = {count: [] for count in tenancies}
+        counts = list(tenancies)
+        for number in range(scale.rounds):
+            for count in counts if number % 2 == 0 else counts[::-1]:
+                endpoints, views = served[count], tenancies[count].views
+                rounds[count].append({key: await load(e, views, scale) for key, e in endpoints.items()})
+        return rounds
+
+
 def prebuilt_endpoints(
-    servers: Servers, views: list[ClassView], tokens: dict[tuple[str, str], str]
+    servers: Servers,
+    views: list[ClassView],
+    tokens: dict[tuple[str, str], str],
+    database: str = BENCH_DATABASE,
 ) -> dict[str, Endpoint]:
     """Every endpoint's prebuilt request for each class: schoolgraph's, the floors', and the peer's."""
     ports, processes = servers.ports, servers.processes
@@ -296,7 +351,7 @@ def prebuilt_endpoints(
         "peer_viewer": ("peer", lambda view: peer(view, peers.VIEWER)),
     }
     return {
-        key: Endpoint(NAMES[key], ports[server], processes[server], {v: make(v) for v in views})
+        key: Endpoint(NAMES[key], ports[server], processes[server], {v: make(v) for v in views}, database)
         for key, (server, make) in makers.items()
         if server in processes
     }

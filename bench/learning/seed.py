@@ -138,14 +138,14 @@ def dsn(url: URL, database: str | None = None) -> str:
     return plain.render_as_string(hide_password=False)
 
 
-async def recreate_database(owner: URL) -> None:
+async def recreate_database(owner: URL, database: str = BENCH_DATABASE) -> None:
     connection = await asyncpg.connect(dsn(owner))
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{database}"')
     finally:
         await connection.close()
-    await citus.prepare(owner, BENCH_DATABASE)  # on a Citus cluster only (BENCH_CITUS_WORKERS)
+    await citus.prepare(owner, database)  # on a Citus cluster only (BENCH_CITUS_WORKERS)
 
 
 def _upn(n: int) -> str:
@@ -168,12 +168,15 @@ def _groups_of_pupil(i: int, pupils: int, groups: int) -> list[int]:
     return [g for g in range(groups) if (i - g * step) % pupils < GROUP_SIZE]
 
 
-async def seed(owner: URL, scale: Scale, password_hash: str) -> list[ClassView]:
-    """Seed the trust with COPY; returns the classes (school, group, its teacher, a ladder of its year)."""
+async def seed(
+    owner: URL, scale: Scale, password_hash: str, database: str = BENCH_DATABASE
+) -> list[ClassView]:
+    """Seed the trust with COPY into ``database``; returns the classes (school, group, its teacher, a ladder
+    of its year)."""
     starter = {ladder.code: ladder for ladder in curriculum.starter_ladders()}
     rng = random.Random(20261123)
     now = datetime.now(UTC)
-    connection = await asyncpg.connect(dsn(owner, BENCH_DATABASE))
+    connection = await asyncpg.connect(dsn(owner, database))
     views: list[ClassView] = []
     try:
         await connection.execute(BENCH_GID_FUNCTION)
