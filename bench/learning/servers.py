@@ -98,8 +98,12 @@ def serve_floor(port: int) -> None:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owner = owner_url()
         runtime = runtime_url_for(owner, load_settings())
-        pools["owner"] = await asyncpg.create_pool(dsn(owner, BENCH_DATABASE), min_size=4, max_size=20)
-        pools["runtime"] = await asyncpg.create_pool(dsn(runtime, BENCH_DATABASE), min_size=4, max_size=20)
+        # A connection idle for a few seconds is closed: between its loads the floor holds one a pool, so
+        # that the tenant count's servers of two databases at once stay inside the server's max_connections.
+        for role, url in (("owner", owner), ("runtime", runtime)):
+            pools[role] = await asyncpg.create_pool(
+                dsn(url, BENCH_DATABASE), min_size=1, max_size=20, max_inactive_connection_lifetime=5.0
+            )
         yield
         for pool in pools.values():
             await pool.close()
