@@ -349,6 +349,17 @@ async def test_verify_tolerates_appends_while_it_runs(
     assert (verdict.fault, verdict.entries) == (None, 5)
 
 
+def _cli_env(database_urls: DatabaseUrls, data_dir: Path) -> dict[str, str]:
+    """The environment of a `schoolgraph` command run on the suite's database with this module's key."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
+        "SCHOOLGRAPH_DATA_DIR": str(data_dir),
+        "COLUMNS": "200",
+        "SCHOOLGRAPH_SIGNING_KEYS": KEYS.to_json(),
+    }
+
+
 async def test_cli_verify_reports_the_first_bad_entry(
     factory: SchoolFactory,
     engine: AsyncEngine,
@@ -359,13 +370,7 @@ async def test_cli_verify_reports_the_first_bad_entry(
     """LRS 5.1: `schoolgraph audit verify --school SLUG` passes on an intact chain and, after the
     owner modified an entry, exits 1 naming the school and the first bad sequence number."""
     school = await _school_with_entries(factory, engine, 6)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
-        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
-        "COLUMNS": "200",
-        "SCHOOLGRAPH_SIGNING_KEYS": KEYS.to_json(),
-    }
+    env = _cli_env(database_urls, tmp_path)
     command = [sys.executable, "-m", "server.cli", "audit", "verify", "--school", school.slug]
     ok = await anyio.run_process(command, cwd=REPO_ROOT, env=env, check=False, stderr=subprocess.STDOUT)
     assert ok.returncode == 0, ok.stdout.decode()
@@ -493,6 +498,19 @@ async def _pending_in(factory: SchoolFactory, engine: AsyncEngine, counts: list[
     return schools
 
 
+async def _head_ahead_of_its_entries(owner_engine: AsyncEngine, school_id: uuid.UUID, by: int) -> None:
+    """The school's head moved ``by`` entries past its last one, its frontier gone: a state the sequencer must
+    refuse to build on (it rebuilds the frontier from the entries and finds too few)."""
+
+    async def change(c: AsyncConnection) -> None:
+        await c.execute(
+            text("UPDATE audit_heads SET seq = seq + :by, frontier = NULL WHERE school_id = :s"),
+            {"s": school_id, "by": by},
+        )
+
+    await tamper(owner_engine, school_id, change)
+
+
 async def test_a_run_over_many_schools_costs_the_statements_of_one(
     factory: SchoolFactory, engine: AsyncEngine
 ) -> None:
@@ -555,13 +573,7 @@ async def test_a_run_leaves_a_held_school_and_a_broken_one_and_sequences_the_res
 
     held, broken, fine, also_fine = await _pending_in(factory, engine, [1, 2, 3, 1])
 
-    async def head_ahead_of_its_entries(c: AsyncConnection) -> None:
-        await c.execute(
-            text("UPDATE audit_heads SET seq = seq + 5, frontier = NULL WHERE school_id = :s"),
-            {"s": broken.id},
-        )
-
-    await tamper(owner_engine, broken.id, head_ahead_of_its_entries)
+    await _head_ahead_of_its_entries(owner_engine, broken.id, 5)
     schools = [s.id for s in (held, broken, fine, also_fine)]
     async with AsyncSession(engine) as holder, holder.begin():
         await bind(holder, [held.id])
@@ -595,20 +607,8 @@ async def test_cli_sequence_names_a_school_it_could_not_sequence(
     does not match its entries is named with why, its entries left pending, and the command exits 1."""
     broken, fine = await _pending_in(factory, engine, [2, 3])
 
-    async def head_ahead_of_its_entries(c: AsyncConnection) -> None:
-        await c.execute(
-            text("UPDATE audit_heads SET seq = seq + 2, frontier = NULL WHERE school_id = :s"),
-            {"s": broken.id},
-        )
-
-    await tamper(owner_engine, broken.id, head_ahead_of_its_entries)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
-        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
-        "COLUMNS": "200",
-        "SCHOOLGRAPH_SIGNING_KEYS": KEYS.to_json(),
-    }
+    await _head_ahead_of_its_entries(owner_engine, broken.id, 2)
+    env = _cli_env(database_urls, tmp_path)
     command = [sys.executable, "-m", "server.cli", "audit", "sequence"]
     ran = await anyio.run_process(command, cwd=REPO_ROOT, env=env, check=False, stderr=subprocess.STDOUT)
     output = ran.stdout.decode()
@@ -757,13 +757,7 @@ async def test_an_owner_who_rewrites_entries_and_heads_is_caught_by_the_anchor(
     alone passes, `audit verify --anchor FILE` exits 1 naming entry 3 (the first entry after the last
     anchored head that still holds) and the anchored head it contradicts."""
     school = await factory.school(pupils_per_group=1)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_urls.owner.render_as_string(hide_password=False),
-        "SCHOOLGRAPH_DATA_DIR": str(tmp_path),
-        "COLUMNS": "200",
-        "SCHOOLGRAPH_SIGNING_KEYS": KEYS.to_json(),
-    }
+    env = _cli_env(database_urls, tmp_path)
     cli = [sys.executable, "-m", "server.cli", "audit"]
     anchor = tmp_path / "anchored-heads.jsonl"
     for i in range(6):
