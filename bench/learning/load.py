@@ -50,7 +50,9 @@ class Result:
     """The server's wait for a CPU per request (:attr:`bench.loadgen.Measured.server_wait_ms`)."""
     database_reads: float | None = None
     """Blocks the bench database's backends read per request from outside PostgreSQL's shared buffers (the
-    kernel's page cache or the disk; :func:`database_blocks`): near 0 when the working set fits in them."""
+    kernel's page cache or the disk; :func:`database_blocks`). A relation's new pages count too: a class
+    view's 0.4, at 10 schools as at 1,000, are presumably the audit log's; the floors, which write nothing,
+    read none once warm."""
 
     @property
     def rps(self) -> float:
@@ -117,9 +119,8 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         warmup=min(2.0, scale.seconds / 3),
         server=endpoint.process,
     )
-    after = database_cpu(
-        endpoint.database
-    )  # the warm-up's share is included: per request it is the same work
+    # The warm-up's share is included: per request it is the same work.
+    after = database_cpu(endpoint.database)
     read_after = await database_blocks(endpoint.database)
     database = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
     warm = min(2.0, scale.seconds / 3)
@@ -205,9 +206,9 @@ NAMES = {
 
 EVERY = ("app", "peer", "floor", "app_viewer", "peer_viewer")
 WARM_UP_SECONDS = 5.0
-"""Each endpoint's untimed load before the timed rounds. After seeding, the database's buffers hold what the
-seeding wrote last; at 1,000 schools the sampled classes' pages were read in during the first timed round,
-the slowest in most runs (ADR 13, fifteenth pass)."""
+"""Each endpoint's untimed load before the timed rounds: a server's first seconds under load (its pools,
+prepared statements and plans) are not its steady state. At 1,000 schools the first timed round was the
+slowest in most runs before it, and in the one sequential run measured with it too (ADR 13, fifteenth pass)."""
 TENANCY = ("app", "floor_owner_tx", "floor_rls")
 
 
@@ -249,7 +250,7 @@ async def serving(
         await check_alike(endpoints, views)
         chosen = {key: endpoints[key] for key in keys if key in endpoints}
         warm = dataclasses.replace(scale, seconds=min(scale.seconds, WARM_UP_SECONDS))
-        for endpoint in chosen.values():  # untimed, so that no timed round is the one that reads its pages in
+        for endpoint in chosen.values():  # untimed (WARM_UP_SECONDS)
             await load(endpoint, views, warm)
         yield chosen
     finally:
