@@ -1,11 +1,12 @@
 """The sequencer: numbers a school's committed entries, chains them, grows its Merkle tree, signs its head.
 
-Requests only insert their entries (pending: no ``seq``). :func:`sequence_school` takes the school's
+Requests only insert their entries (pending: no ``seq``). :func:`sequence_schools` takes each school's
 pending entries in insertion order, gives them the next ``seq`` numbers, their hash in the school's chain
 (``audit.chain``) and their leaves in its Merkle tree (``audit.merkle``), moves ``audit_heads`` (the last
-entry and the tree's right edge) and stores a signed tree head, all in one transaction. One sequencer at a
-time per school, across every server instance and the jobs runner: the transaction takes the school's
-advisory lock with ``pg_try_advisory_xact_lock`` and, when another holds it, leaves the school to it.
+entry and the tree's right edge) and stores a signed tree head, for up to :data:`TOGETHER` schools in one
+transaction (:func:`sequence_school` for one). One sequencer at a time per school, across every server
+instance and the jobs runner: the transaction takes each school's advisory lock with
+``pg_try_advisory_xact_lock`` and leaves a school another holds to it.
 
 Only committed entries are visible to the sequencer, so an entry is sequenced exactly when its request
 committed; a crash between the commit and the sequencing loses nothing (the entries wait, pending, for
@@ -41,11 +42,14 @@ from common.clock import Clock
 from common.faults import database_unavailable
 from models import AuditEntry, AuditHead, AuditTreeHead, School
 from tenants.context import bind, on_citus
-from tenants.scoping import among_schools, in_school, in_schools
+from tenants.scoping import among_schools, in_schools
 
 log = logging.getLogger("schoolgraph.audit")
 
 BATCH = 2000
+"""Pending entries read in one transaction at most (one signed tree head per school and transaction)."""
+TOGETHER = 100
+"""Schools sequenced in one transaction at most (its binding, its locks and its statement grow with them)."""
 HEAD_TYPE = "audit-tree-head+jws"
 
 _TRY_LOCKS = text(
@@ -107,12 +111,6 @@ _SEQUENCE_AND_SIGN = text(
 """Plain PostgreSQL: every batch of the transaction (one or many schools') in one statement: the entries'
 numbers and hashes, each school's head (its frontier a slice of one array: the frontiers' lengths differ)
 and its signed tree head. One round trip however many schools a run sequences."""
-
-
-def _of(model: Any, schools: Sequence[uuid.UUID]) -> Any:
-    """The rows of these schools: of one by equality (on Citus, a statement routed to its shard), of several
-    by a bound array (one statement text however many)."""
-    return in_school(model, schools[0]) if len(schools) == 1 else among_schools(model, schools)
 
 
 @dataclass
@@ -257,7 +255,7 @@ async def _heads(
         row[0]: row
         for row in await session.execute(
             select(AuditHead.school_id, AuditHead.seq, AuditHead.hash, AuditHead.frontier).where(
-                _of(AuditHead, schools)
+                among_schools(AuditHead, schools)
             )
         )
     }
@@ -306,7 +304,7 @@ async def _sequence_together(
                 pending = (
                     await session.execute(
                         select(*PENDING_COLUMNS)
-                        .where(_of(AuditEntry, held), AuditEntry.seq.is_(None))  # type: ignore[union-attr]
+                        .where(among_schools(AuditEntry, held), AuditEntry.seq.is_(None))  # type: ignore[union-attr]
                         .order_by(AuditEntry.school_id, AuditEntry.id)
                         .limit(batch)
                     )
@@ -329,10 +327,6 @@ async def _sequence_together(
             return
         last = pending[-1].school_id  # it may have more; the schools after it were not read
         remaining = [school for school in held if school >= last]
-
-
-TOGETHER = 100
-"""Schools sequenced in one transaction at most (its binding, its locks and its statement grow with them)."""
 
 
 async def sequence_school(

@@ -49,7 +49,10 @@ def in_schools(model: Any, school_ids: Sequence[uuid.UUID]) -> ColumnElement[boo
 def among_schools(model: Any, school_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
     """:func:`in_schools` as ``model.school_id = ANY(:array)``: one statement text however many schools, for a
     statement run often with a varying number of them (the audit sequencer's), which would otherwise be
-    prepared anew, and take a place in each connection's statement cache, for every count."""
+    prepared anew, and take a place in each connection's statement cache, for every count. One school is
+    :func:`in_school` (on Citus, a statement routed to its shard); none, no rows."""
+    if len(school_ids) <= 1:
+        return in_schools(model, school_ids)
     column: ColumnElement[Any] = model.school_id
     return column == any_(
         cast(

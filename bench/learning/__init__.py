@@ -73,6 +73,7 @@ from bench.learning.load import (
     print_results,
     ratios,
     round_load,
+    round_order,
     verdict,
 )
 from bench.learning.seed import (
@@ -209,7 +210,7 @@ def _tenants(counts: list[int], scale: Scale) -> int:
         tenancies[count] = Tenancy(database, sample, env)
     measured = asyncio.run(measure_alternating(scale, tenancies, TENANCY))
     for number in range(scale.rounds):
-        for count in counts if number % 2 == 0 else counts[::-1]:
+        for count in round_order(counts, number):
             results = measured[count][number]
             print(
                 f"\nround {number + 1} of {scale.rounds}, {count} schools (load average {round_load(results):.1f})"

@@ -269,6 +269,12 @@ async def measure(
         return rounds
 
 
+def round_order(counts: list[int], number: int) -> list[int]:
+    """The numbers of schools in round ``number`` (from 0) of :func:`measure_alternating`: as given, then
+    reversed every other round."""
+    return counts if number % 2 == 0 else counts[::-1]
+
+
 @dataclass(frozen=True)
 class Tenancy:
     """One number of schools in ``BENCH_TENANTS``: its database, its sampled classes and its servers' env."""
@@ -292,9 +298,8 @@ async def measure_alternating(
             for count, tenancy in tenancies.items()
         }
         rounds: dict[int, list[Round]] = {count: [] for count in tenancies}
-        counts = list(tenancies)
         for number in range(scale.rounds):
-            for count in counts if number % 2 == 0 else counts[::-1]:
+            for count in round_order(list(tenancies), number):
                 endpoints, views = served[count], tenancies[count].views
                 rounds[count].append({key: await load(e, views, scale) for key, e in endpoints.items()})
         return rounds
