@@ -148,9 +148,12 @@ def observed(connection: AsyncConnection) -> bool:
     listeners take the engine's own execution context, and a span begun before a statement ends after it:
     such statements go through SQLAlchemy, as every other."""
     sync = connection.sync_connection
-    return sync is not None and bool(
-        sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute
-    )
+    if sync is None or not (sync._has_events or sync.engine._has_events):
+        # SQLAlchemy's own test before it dispatches a statement's events: no listener of the engine's or
+        # the connection's events at all (the pool's, production's only ones, are not among them). Asking
+        # the dispatcher itself builds its joined listener collections, at every request's connection.
+        return False
+    return bool(sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute)
 
 
 def adapter(connection: AsyncConnection) -> Any | None:
