@@ -15,6 +15,7 @@ import uvicorn
 
 from server.app import create_app
 from server.runtime import Runtime, build_runtime
+from server.timeouts import header_timeout_protocol
 
 
 @asynccontextmanager
@@ -33,10 +34,17 @@ async def app_client(runtime: Runtime, address: str | None = None) -> AsyncItera
 @asynccontextmanager
 async def served(runtime: Runtime) -> AsyncIterator[str]:
     """The app over ``runtime`` served by uvicorn on a free port of 127.0.0.1 (a real socket, for what the
-    transport decides: clients' libraries, chunked bodies, compression); its base URL. Lifespan off: the
-    app's shutdown disposes the runtime's engine, which the whole test session shares."""
+    transport decides: clients' libraries, chunked bodies, compression), through the HTTP protocol
+    ``schoolgraph serve`` runs (:mod:`server.timeouts`); its base URL. Lifespan off: the app's shutdown
+    disposes the runtime's engine, which the whole test session shares."""
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
+        create_app(runtime),
+        host="127.0.0.1",
+        port=0,
+        http=header_timeout_protocol(runtime.settings.header_timeout_seconds),
+        lifespan="off",
+        ws="none",
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
