@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from graphql.language.lexer import Lexer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +27,7 @@ from graph.documents import DOCUMENTS
 from server.app import create_app
 from server.runtime import Runtime, build_runtime
 from server.timeouts import server_config
+from tests.factories.apps import serving
 from tests.factories.audit import entries
 from tests.factories.schools import SchoolData, SchoolFactory
 
@@ -320,18 +320,8 @@ async def _serve(runtime: Runtime) -> AsyncIterator[int]:
     config = server_config(
         create_app(runtime), runtime.settings, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(config) as port:
+        yield port
 
 
 @pytest.fixture

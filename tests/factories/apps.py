@@ -46,6 +46,14 @@ async def served(runtime: Runtime) -> AsyncIterator[str]:
         ws="none",
         log_level="warning",
     )
+    async with serving(config) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def serving(config: uvicorn.Config) -> AsyncIterator[int]:
+    """uvicorn serving ``config`` (its port 0: a free one) on this event loop, started; the port it took.
+    Stopped on leaving."""
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -55,7 +63,8 @@ async def served(runtime: Runtime) -> AsyncIterator[str]:
                     task.result()
                     raise RuntimeError("uvicorn exited before it started")
                 await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        port: int = server.servers[0].sockets[0].getsockname()[1]
+        yield port
     finally:
         server.should_exit = True
         await task

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -21,6 +20,7 @@ from starlette.routing import Route
 
 from common.settings import load_settings
 from server.timeouts import FLUSH_BYTES, server_config
+from tests.factories.apps import serving
 
 PART = b"x" * (FLUSH_BYTES // 2 + 17)
 
@@ -69,18 +69,8 @@ async def port() -> AsyncIterator[int]:
     config = server_config(
         APP, load_settings({}), host="127.0.0.1", port=0, lifespan="off", log_level="warning"
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(config) as port:
+        yield port
 
 
 async def _exchange(port: int, paths: list[str]) -> list[bytes]:
