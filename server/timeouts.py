@@ -57,24 +57,23 @@ class CoalescingTransport(asyncio.Transport):
 
     def flush(self) -> None:
         """Write what is held, in one write (nothing once the connection is closing: it is gone)."""
-        if self._turn is not None:
-            self._turn.cancel()
-            self._turn = None
-        if not self._held:
-            return
-        held = self._held[0] if len(self._held) == 1 else b"".join(self._held)
-        self._held.clear()
-        self._size = 0
-        if not self._transport.is_closing():
+        held = self._take()
+        if held and not self._transport.is_closing():
             self._transport.write(held)
 
     def discard(self) -> None:
         """The connection is lost: what is held has nowhere to go."""
+        self._take()
+
+    def _take(self) -> bytes:
+        """What is held, as one bytes object, no longer held (and no turn's flush left to come)."""
         if self._turn is not None:
             self._turn.cancel()
             self._turn = None
+        held = self._held[0] if len(self._held) == 1 else b"".join(self._held)
         self._held.clear()
         self._size = 0
+        return held
 
     def close(self) -> None:
         self.flush()

@@ -109,6 +109,7 @@ async def database_blocks(database: str = BENCH_DATABASE) -> int | None:
 async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Result:
     """``scale.concurrency`` keep-alive connections request random classes for ``scale.seconds`` (after a
     short warm-up), through the light generator (:mod:`bench.loadgen`)."""
+    warm = min(2.0, scale.seconds / 3)
     read_before = await database_blocks(endpoint.database)  # its own backend ends before the CPU is read
     before = database_cpu(endpoint.database)
     measured = await loadgen.run(
@@ -116,14 +117,13 @@ async def load(endpoint: Endpoint, views: list[ClassView], scale: Scale) -> Resu
         lambda rng: endpoint.requests[rng.choice(views)],
         concurrency=scale.concurrency,
         seconds=scale.seconds,
-        warmup=min(2.0, scale.seconds / 3),
+        warmup=warm,
         server=endpoint.process,
     )
     # The warm-up's share is included: per request it is the same work.
     after = database_cpu(endpoint.database)
     read_after = await database_blocks(endpoint.database)
     database = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-    warm = min(2.0, scale.seconds / 3)
     requests = max(1.0, measured.requests * (1 + warm / scale.seconds))
     reads = None if read_before is None or read_after is None else (read_after - read_before) / requests
     return Result(
