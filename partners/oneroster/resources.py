@@ -73,6 +73,19 @@ def _modified(model: Any) -> Any:
 ACTIVE = literal("active", Text)
 
 
+REF_COLLECTIONS = {
+    "org": "orgs",
+    "academicSession": "academicSessions",
+    "course": "courses",
+    "class": "classes",
+    "user": "users",
+}
+"""The collection a GUIDRef of each type (``{href, sourcedId, type}``) points into: its ``href`` is
+``<provider>/<collection>/<sourcedId>``, where a consumer following it finds the object. One table for both
+renderers (:meth:`Context.ref`, and the person pages' SQL, ``partners.oneroster.users.json_ref``); a type
+missing here fails at its first reference rather than serving a link that leads nowhere."""
+
+
 @dataclass(frozen=True)
 class Context:
     """What rendering needs: where the provider is (for hrefs), the school's org, what may be shown."""
@@ -85,8 +98,11 @@ class Context:
     def ref(self, kind: str, sourced_id: str | None) -> dict[str, str] | None:
         if not sourced_id:
             return None
-        collection = {"org": "orgs", "academicSession": "academicSessions"}.get(kind, f"{kind}s")
-        return {"href": f"{self.base}/{collection}/{sourced_id}", "sourcedId": sourced_id, "type": kind}
+        return {
+            "href": f"{self.base}/{REF_COLLECTIONS[kind]}/{sourced_id}",
+            "sourcedId": sourced_id,
+            "type": kind,
+        }
 
 
 @dataclass(frozen=True)

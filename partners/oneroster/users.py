@@ -60,7 +60,7 @@ from models import Account, Contact, Pupil, PupilContact, Staff
 from models.partners import RosterChangeHead
 from models.roster import RosterSource
 from partners.oneroster.params import Filter, Query
-from partners.oneroster.resources import iso_timestamp, served_persons
+from partners.oneroster.resources import REF_COLLECTIONS, iso_timestamp, served_persons
 from roster.export import CONTACT_ROLES, staff_role_sql
 from roster.records import key
 from tenants.scoping import in_school
@@ -99,10 +99,10 @@ def json_object(*pairs: tuple[str, Any]) -> Any:
     return func.concat(*(literal(m, Text) if isinstance(m, str) else m for m in merged))
 
 
-def json_ref(base: Any, collection: str, kind: str, sourced_id: Any) -> Any:
+def json_ref(base: Any, kind: str, sourced_id: Any) -> Any:
     """``Context.ref`` as JSON text: ``{href, sourcedId, type}``, or null for a blank sourcedId."""
     obj = json_object(
-        ("href", json_text(base + f"/{collection}/" + sourced_id)),
+        ("href", json_text(base + f"/{REF_COLLECTIONS[kind]}/" + sourced_id)),
         ("sourcedId", json_text(sourced_id)),
         ("type", constant(kind)),
     )
@@ -436,7 +436,7 @@ def _org(base: Any) -> Any:
     school (``roster_sources``), else schoolgraph's own id for it (``SchoolRef.own_org_id``)."""
     named = select(RosterSource.org_sourced_id).where(in_school(RosterSource, SCHOOL)).scalar_subquery()
     org = func.coalesce(named, literal("schoolgraph-", Text) + cast(SCHOOL, Text))
-    return func.concat("[", json_ref(base, "orgs", "org", org), "]")
+    return func.concat("[", json_ref(base, "org", org), "]")
 
 
 def _stream(branch: Branch, role: str | None, *, sourced: bool, after: bool, built: bool) -> Any:
@@ -508,7 +508,7 @@ def _agents(page: Any, role: str | None, base: Any) -> Any | None:
             continue
         owner, other_column, other = branch.agents_of
         agent = key(other)
-        refs: Any = func.string_agg(json_ref(base, "users", "user", agent), aggregate_order_by(COMMA, agent))
+        refs: Any = func.string_agg(json_ref(base, "user", agent), aggregate_order_by(COMMA, agent))
         relation: Any
         joined = and_(in_school(other, SCHOOL), other.id == other_column)
         if branch.model is Contact:  # the role counts every link; the agents are the active pupils
