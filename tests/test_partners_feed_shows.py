@@ -3,7 +3,8 @@ their account's username, their links, a linked person's sourcedId or status, or
 changes, and a class when its terms or the org change, though none of those is the person's or class's
 own row. A partner syncing by the feed then fetches the object and finds the change. A re-import that
 changes nothing serves nothing. And OneRoster's own delta (``filter=dateLastModified>...``) serves every
-person an import edited, contacts included. Over HTTP with partner tokens, on real PostgreSQL."""
+person an import edited, contacts included, and every class, course and enrolment it changed. Over HTTP
+with partner tokens, on real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -320,3 +321,41 @@ async def test_a_date_last_modified_filter_serves_every_person_an_import_edited(
     assert set(changed) == {"m1", "p1"}
     assert changed["m1"]["email"] == "mo.new@home.example"
     assert changed["m1"]["dateLastModified"] == _oneroster_time(clock.now())
+
+
+async def test_a_date_last_modified_filter_serves_the_classes_and_enrolments_an_import_changed(
+    client: httpx.AsyncClient,
+    factory: SchoolFactory,
+    partners: PartnerFactory,  # noqa: F811 - the fixture
+    clock: FixedClock,
+) -> None:
+    """OneRoster's delta for the classes, their courses and the enrolments: an import an hour later that
+    renames one class and enrols one more pupil is served, by ``filter=dateLastModified>'T'`` from between
+    the two imports, as exactly that class, its course and that enrolment. Every object carries its row's
+    date (a class and its course the group's, an enrolment the link's), as OneRoster 1.1 requires of every
+    object; until this test the three collections said null, which no delta filter ever serves."""
+    school, _ = await _imported_school(client, factory)
+    since = clock.now() + timedelta(minutes=30)
+    clock.advance(timedelta(hours=1))
+    classes = [klass("c1", "Class 9X", terms="y1"), klass("c2", "Class 9Z", terms="y1")]
+    package = oneroster(
+        users=_users("p1"),
+        classes=classes,
+        sessions=SESSIONS,
+        enrollments=[*ENROLLMENTS, enrol("e-p2b", "c1", "p2")],
+    )
+    admin = await login(client, school.slug, "admin")  # the first token expired within the hour
+    await _import(client, school, admin, package)
+
+    await _as_partner(client, partners, school)
+    edited_since = f"dateLastModified>'{_oneroster_time(since)}'"
+    changed: dict[str, dict[str, str]] = {}
+    for collection in ("classes", "courses", "enrollments"):
+        every = await client.get(roster_url(school, collection))
+        assert every.status_code == 200, every.text
+        assert all(o["dateLastModified"] for o in every.json()[collection]), every.json()
+        response = await client.get(roster_url(school, collection), params={"filter": edited_since})
+        assert response.status_code == 200, response.text
+        changed[collection] = {o["sourcedId"]: o["dateLastModified"] for o in response.json()[collection]}
+    now = _oneroster_time(clock.now())
+    assert changed == {"classes": {"c2": now}, "courses": {"course-c2": now}, "enrollments": {"c1:p2:s": now}}

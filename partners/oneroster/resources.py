@@ -31,7 +31,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from models import Pupil, School
+from models import Group, Pupil, School
 from models.roster import PupilExtendedData, Term
 from partners.scopes import ROSTER_READ
 from people.processing import visible_to_all
@@ -192,7 +192,8 @@ def _session(row: Any, ctx: Context) -> dict[str, Any]:
 
 
 def _groups(school: SchoolRef) -> Any:
-    return groups_stmt(school).order_by(None).subquery()
+    """The export's groups, with each one's ``dateLastModified`` (its own row's: a course is its group's)."""
+    return groups_stmt(school).add_columns(_modified(Group).label("modified")).order_by(None).subquery()
 
 
 def _courses(school: SchoolRef, extended: bool) -> Select[Any]:
@@ -200,7 +201,7 @@ def _courses(school: SchoolRef, extended: bool) -> Select[Any]:
     return select(
         ("course-" + g.c.sid).label("sourcedId"),
         ACTIVE.label("status"),
-        literal(None, Text).label("dateLastModified"),
+        g.c.modified.label("dateLastModified"),
         g.c.name.label("title"),
         g.c.subject.label("subjects"),
     )
@@ -223,7 +224,7 @@ def _classes(school: SchoolRef, extended: bool) -> Select[Any]:
     return select(
         g.c.sid.label("sourcedId"),
         ACTIVE.label("status"),
-        literal(None, Text).label("dateLastModified"),
+        g.c.modified.label("dateLastModified"),
         g.c.name.label("title"),
         case((g.c.type == "REGISTRATION", "homeroom"), else_="scheduled").label("classType"),
         g.c.subject.label("subjects"),
@@ -258,6 +259,7 @@ def _enrollments(school: SchoolRef, extended: bool) -> Select[Any]:
     for link, column, model, role in ENROLLED:
         e = (
             enrollments_stmt(school, link, column, model)
+            .add_columns(iso_timestamp(link.created_at).label("modified"))  # a link is made or removed
             .where(served_persons(model))
             .order_by(None)
             .subquery()
@@ -266,7 +268,7 @@ def _enrollments(school: SchoolRef, extended: bool) -> Select[Any]:
             select(
                 (e.c.gsid + ":" + e.c.psid + ":" + role[0]).label("sourcedId"),
                 ACTIVE.label("status"),
-                literal(None, Text).label("dateLastModified"),
+                e.c.modified.label("dateLastModified"),
                 literal(role, Text).label("role"),
                 e.c.gsid.label("classSourcedId"),
                 e.c.psid.label("userSourcedId"),
