@@ -23,7 +23,13 @@ from server.logs import log_request
 from server.metrics import Observed, metrics
 from server.oauth_http import introspection_endpoint, revocation_endpoint, server_metadata, token_endpoint
 from server.oneroster_http import PREFIX as ONEROSTER
-from server.oneroster_http import oneroster_collection, oneroster_object, oneroster_push
+from server.oneroster_http import (
+    oneroster_class_of_school,
+    oneroster_collection,
+    oneroster_nested,
+    oneroster_object,
+    oneroster_push,
+)
 from server.persisted import check_registered_operations
 from server.runtime import Runtime
 from server.subject_access_http import subject_access_download
@@ -118,6 +124,16 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             Route(
                 f"/schools/{{slug}}{ONEROSTER}/{{collection}}/{{sourced_id}}",
                 oneroster_object,
+                methods=["GET"],
+            ),
+            Route(
+                f"/schools/{{slug}}{ONEROSTER}/{{collection}}/{{sourced_id}}/{{nested}}",
+                oneroster_nested,
+                methods=["GET"],
+            ),
+            Route(
+                f"/schools/{{slug}}{ONEROSTER}/schools/{{school}}/classes/{{class_id}}/{{nested}}",
+                oneroster_class_of_school,
                 methods=["GET"],
             ),
         ],

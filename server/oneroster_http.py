@@ -26,12 +26,13 @@ from starlette.responses import Response
 from audit.recorder import AuditTrail
 from common.events import Actor, Event
 from partners import changes, oauth
-from partners.oneroster import service
+from partners.oneroster import nested, service
 from partners.oneroster.params import OneRosterError, Query, parse_query, single_fields
 from partners.oneroster.resources import RESOURCES, Context, Resource
 from partners.push import push, report_body
 from partners.scopes import ROSTER_EXTENDED_READ, ROSTER_READ, ROSTER_WRITE
 from privacy.extended_data import is_opted_in
+from roster.reading import SchoolRef
 from roster.service import school_ref
 from server.caller import bearer_token, client_address
 from server.door import Door, serve_audited
@@ -77,13 +78,34 @@ async def oneroster_object(request: Request) -> Response:
     return await _serve(request, request.path_params["collection"], request.path_params["sourced_id"])
 
 
+async def oneroster_nested(request: Request) -> Response:
+    """``.../{collection}/{sourced_id}/{nested}``: the specification's nested endpoints
+    (:mod:`partners.oneroster.nested`)."""
+    params = request.path_params
+    return await _serve(
+        request, params["nested"], None, parents=((params["collection"], params["sourced_id"]),)
+    )
+
+
+async def oneroster_class_of_school(request: Request) -> Response:
+    """``.../schools/{school}/classes/{class}/{nested}``: a class's enrollments, students or teachers."""
+    params = request.path_params
+    parents = (("schools", params["school"]), ("classes", params["class_id"]))
+    return await _serve(request, params["nested"], None, parents=parents)
+
+
 async def oneroster_push(request: Request) -> Response:
     """``POST .../v1p1/packages?dryRun=true|false``: a OneRoster CSV zip (the body) into the importer."""
     return await _serve(request, "packages", None, push=True)
 
 
 async def _serve(
-    request: Request, collection: str, sourced_id: str | None, *, push: bool = False
+    request: Request,
+    collection: str,
+    sourced_id: str | None,
+    *,
+    push: bool = False,
+    parents: tuple[tuple[str, str], ...] = (),
 ) -> Response:
     """One transaction (:mod:`server.door`): the request's trail in the school's log committed with it,
     or recorded FAILED (spooled when the database is unreachable) when the request fails."""
@@ -99,7 +121,7 @@ async def _serve(
         try:
             if push:
                 return await _push(door.session, runtime, request, trail)
-            return await _read(door.session, runtime, request, trail, collection, sourced_id)
+            return await _read(door.session, runtime, request, trail, collection, sourced_id, parents)
         except OneRosterError as error:
             trail.record(
                 "partner.oneroster.read",
@@ -234,10 +256,12 @@ async def _read(
     trail: AuditTrail,
     collection: str,
     sourced_id: str | None,
+    parents: tuple[tuple[str, str], ...],
 ) -> Response:
     access: oauth.PartnerAccess = request.state.partner_access
-    if collection == "changes" and sourced_id is None:
+    if collection == "changes" and sourced_id is None and not parents:
         return await _changes(session, request, trail, access)
+    within = nested.within(parents, collection) if parents else None
     resource = RESOURCES.get(collection)
     if resource is None:
         raise OneRosterError(
@@ -252,8 +276,10 @@ async def _read(
         )
     params = dict(request.query_params)
     base = f"{str(request.base_url).rstrip('/')}/schools/{request.state.school_slug}{PREFIX}"
-    if resource.render is None:
-        return await _people(session, runtime, trail, resource, sourced_id, params, request, base)
+    if within is not None:
+        await _parents_exist(session, await school_ref(session, request.state.school_id), within)
+    if resource.render is None:  # the person pages need the school's id alone
+        return await _people(session, runtime, trail, resource, sourced_id, params, request, base, within)
     school = await school_ref(session, request.state.school_id)
     extended = (
         resource.collection == "demographics"
@@ -273,10 +299,10 @@ async def _read(
         trail.record("partner.oneroster.read", detail={"collection": collection, "sourcedId": sourced_id})
         return JSONBody({resource.singular: _select(obj, fields)})
     query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
-    page = await service.read_page(session, school, resource, query, extended=extended)
+    page = await service.read_page(session, school, resource, query, extended=extended, within=within)
     render = resource.render
     objects = [render(row, context) for row in page.rows]
-    _record_page(trail, collection, query, len(objects))
+    _record_page(trail, _path(within, collection), query, len(objects))
     headers = _page_headers(request, params, query, page.total)
     return JSONBody({collection: [_select(obj, query.fields) for obj in objects]}, headers=headers)
 
@@ -290,6 +316,7 @@ async def _people(
     params: dict[str, str],
     request: Request,
     base: str,
+    within: nested.Within | None,
 ) -> Response:
     """``users``, ``students``, ``teachers``: pages PostgreSQL builds whole (``partners.oneroster.users``)."""
     collection, school_id = resource.collection, request.state.school_id
@@ -304,15 +331,29 @@ async def _people(
         return JSONBody({resource.singular: _select(obj, fields)})
     query = parse_query(params, filterable=resource.filterable, selectable=resource.fields)
     built = await service.read_people(
-        session, school_id, resource, query, base=base, positions=runtime.oneroster_positions
+        session, school_id, resource, query, base=base, positions=runtime.oneroster_positions, within=within
     )
-    _record_page(trail, collection, query, built.count)
+    _record_page(trail, _path(within, collection), query, built.count)
     headers = _page_headers(request, params, query, built.total)
     if query.fields is None:  # the page's JSON as PostgreSQL built it, wrapped, never re-encoded
         content = b'{"' + collection.encode() + b'":' + built.objects + b"}"
         return Response(content, media_type="application/json", headers=headers)
     objects = orjson.loads(built.objects)
     return JSONBody({collection: [_select(obj, query.fields) for obj in objects]}, headers=headers)
+
+
+async def _parents_exist(session: AsyncSession, school: SchoolRef, within: nested.Within) -> None:
+    """A nested endpoint's parents are each served (else ``unknownobject``, as for the object alone)."""
+    for parent, parent_id in within.parents:
+        if not await service.exists(session, school, RESOURCES[parent], parent_id):
+            raise OneRosterError(
+                404, "unknownobject", f"No {RESOURCES[parent].singular} with sourcedId {parent_id!r}."
+            )
+
+
+def _path(within: nested.Within | None, collection: str) -> str:
+    """The collection as the request's URL names it below the provider (``classes/5K/students``)."""
+    return collection if within is None else f"{within.path}/{collection}"
 
 
 def _record_page(trail: AuditTrail, collection: str, query: Query, returned: int) -> None:

@@ -15,7 +15,7 @@ from models import Pupil
 from tenants.context import bind
 from tenants.scoping import scoped_update
 from tests.factories.schools import SchoolData, gql, login
-from tests.test_partners import partners, reader, roster_url  # noqa: F401 - fixtures
+from tests.test_partners import partners, reader, restrict_processing, roster_url  # noqa: F401 - fixtures
 
 GENERAL = "filter=status%3D%27active%27"
 """A filter every person passes: the same listing read by filter, sort and offset (the general plan)."""
@@ -53,17 +53,7 @@ async def test_pages_by_position_are_the_pages_by_offset_even_when_the_roster_ch
     # The first pupil's processing is restricted between two pages: the remembered position and total
     # describe a roster that no longer is, and the next page must not be read from them.
     first = next(p for p in school.pupils.values() if (p.source_id or str(p.id)) == every[0]["sourcedId"])
-    partner = client.headers.pop("authorization")
-    admin = await login(client, school.slug, "admin")
-    restricted = await gql(
-        client,
-        school.slug,
-        "mutation($i: RestrictProcessingInput!) { restrictProcessing(input: $i) { errors { field code } } }",
-        {"i": {"personId": to_global_id("Pupil", first.id), "kind": "RESTRICTION", "reason": "Contested"}},
-        token=admin,
-    )
-    assert restricted["data"]["restrictProcessing"]["errors"] == []
-    client.headers["authorization"] = partner
+    await restrict_processing(client, school, first.id)
 
     after, after_total, links = await _page(client, school, "limit=2&offset=2")
     assert after_total == str(len(every) - 1)

@@ -12,6 +12,7 @@ Persons pass through :func:`served_persons`, the one place that decides which pe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -491,4 +492,31 @@ RESOURCES: dict[str, Resource] = {
         ),
     )
 }
-"""Every collection the provider serves, by its path segment."""
+"""Every collection the provider serves, by its path segment (with the typed ones below)."""
+
+
+def _of_type(
+    rows: Callable[[SchoolRef, bool], Select[Any]], kind: str
+) -> Callable[[SchoolRef, bool], Select[Any]]:
+    """A collection's rows of one ``type`` only."""
+
+    def typed(school: SchoolRef, extended: bool) -> Select[Any]:
+        every = rows(school, extended).subquery()
+        return select(every).where(every.c.type == kind)
+
+    return typed
+
+
+TYPED = {
+    "schools": ("orgs", "school", "the school"),
+    "terms": ("academicSessions", "term", "terms"),
+    "gradingPeriods": ("academicSessions", "gradingPeriod", "grading periods"),
+}
+"""OneRoster 1.1's collections that are another's objects of one type (``getAllSchools``, ``getAllTerms``,
+``getAllGradingPeriods``): the same statement, fields and objects, its rows of that type."""
+for _name, (_of, _kind, _description) in TYPED.items():
+    _rows = RESOURCES[_of].rows
+    assert _rows is not None
+    RESOURCES[_name] = dataclasses.replace(
+        RESOURCES[_of], collection=_name, rows=_of_type(_rows, _kind), description=_description
+    )

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.queries import BULK_PUPIL_READ, PUPIL_READ
 from common.events import emit
 from partners.oneroster import users
+from partners.oneroster.nested import Within
 from partners.oneroster.params import Filter, Predicate, Query
 from partners.oneroster.positions import Positions
 from partners.oneroster.resources import Resource
@@ -36,22 +37,37 @@ loops go quadratic. The request's statement timeout stays."""
 
 
 async def read_page(
-    session: AsyncSession, school: SchoolRef, resource: Resource, query: Query, *, extended: bool
+    session: AsyncSession,
+    school: SchoolRef,
+    resource: Resource,
+    query: Query,
+    *,
+    extended: bool,
+    within: Within | None = None,
 ) -> Page:
-    """One page of the collection and the total the filter matches, in one statement (a window count);
-    a page past the end counts in a second."""
+    """One page of the collection (under a nested endpoint's condition, ``within``) and the total the
+    filter matches, in one statement (a window count); a page past the end counts in a second."""
     previous = await set_local(session, PROVIDER_SETTINGS)
-    page = await _read_page(session, school, resource, query, extended=extended)
+    page = await _read_page(session, school, resource, query, extended=extended, within=within)
     await set_local(session, previous)
     return page
 
 
 async def _read_page(
-    session: AsyncSession, school: SchoolRef, resource: Resource, query: Query, *, extended: bool
+    session: AsyncSession,
+    school: SchoolRef,
+    resource: Resource,
+    query: Query,
+    *,
+    extended: bool,
+    within: Within | None,
 ) -> Page:
     assert resource.rows is not None
     rows = resource.rows(school, extended).subquery("r")
     where = users.where(rows.c, query.filter)
+    if within is not None and within.rows is not None:
+        nested = within.rows(rows.c, school)
+        where = nested if where is None else and_(nested, where)
     order = rows.c[query.sort] if query.sort else rows.c.sourcedId
     ordering = [order.desc().nulls_last() if query.descending else order.asc().nulls_first()]
     if query.sort and query.sort != "sourcedId":
@@ -87,16 +103,18 @@ async def read_people(
     *,
     base: str,
     positions: Positions,
+    within: Within | None = None,
 ) -> Objects:
     """A page of ``users``, ``students`` or ``teachers`` (:mod:`partners.oneroster.users`): in sourcedId
     order without a filter, from the position remembered for its offset when there is one (one
-    statement); otherwise by filter, sort and offset (the first page always so, with its count, which
-    keeps the listing's remembered positions when it is still at the same roster stamp and total). The
-    pupils returned are recorded."""
+    statement); otherwise (a filter, another sort, a nested endpoint's persons, ``within``) by filter, sort
+    and offset (the first page always so, with its count, which keeps the listing's remembered positions
+    when it is still at the same roster stamp and total). The pupils returned are recorded."""
     role = users.role_of(resource.collection)
     keyed = query.filter is None and query.sort in (None, "sourcedId") and not query.descending
-    if not keyed:
-        general = await users.read_general(session, school_id, role, query, base=base)
+    if within is not None or not keyed:
+        persons = None if within is None else within.persons
+        general = await users.read_general(session, school_id, role, query, base=base, persons=persons)
         await _record(session, resource, general.pupils)
         assert general.total is not None
         return Objects(general.objects, general.count, general.total)
@@ -147,6 +165,17 @@ async def _record(session: AsyncSession, resource: Resource, pupils: list[uuid.U
             BULK_PUPIL_READ,
             detail={"pupil_ids": [str(p) for p in pupils], "via": f"oneroster {resource.collection}"},
         )
+
+
+async def exists(session: AsyncSession, school: SchoolRef, resource: Resource, sourced_id: str) -> bool:
+    """Whether the collection serves the object (a nested endpoint's parent: not returned, not recorded)."""
+    if resource.rows is None:
+        query = Query(limit=1, filter=Filter((Predicate("sourcedId", "=", sourced_id),)))
+        role = users.role_of(resource.collection)
+        return (await users.read_general(session, school.id, role, query, base="")).count > 0
+    rows = resource.rows(school, False).subquery("r")
+    found = await session.execute(select(rows.c.sourcedId).where(rows.c.sourcedId == sourced_id).limit(1))
+    return found.first() is not None
 
 
 async def read_one(

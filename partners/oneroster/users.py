@@ -714,11 +714,14 @@ def _objects(value: str | None) -> bytes:
     return f"[{value or ''}]".encode()
 
 
-def general_statements(role: str | None, query: Query) -> tuple[Any, Any]:
+def general_statements(
+    role: str | None, query: Query, persons: Callable[[Any, Any], ColumnElement[bool]] | None = None
+) -> tuple[Any, Any]:
     """The general plan's statements: the page (its objects, the pupils among them, its count, the stamp
     and the filter's total, by a window count) and the total alone (for a page past the end). The
     filterable columns the query names are filtered, sorted and cut in SQL; the objects are built for the
-    page's rows only."""
+    page's rows only. ``persons``: a nested endpoint's condition on each branch's model and the school
+    (:mod:`partners.oneroster.nested`)."""
     names = sorted(
         {"sourcedId"}
         | ({p.field for p in query.filter.predicates} if query.filter else set())
@@ -732,7 +735,7 @@ def general_statements(role: str | None, query: Query) -> tuple[Any, Any]:
                 literal(_number(branch)).label("branch"),
                 col(branch.model.id).label("id"),
                 *(columns[name]().label(name) for name in names),
-            ).where(*_base(branch, role))
+            ).where(*_base(branch, role), *([] if persons is None else [persons(branch.model, SCHOOL)]))
         )
     rows = union_all(*parts).subquery("r")
     condition = where(rows.c, query.filter)
@@ -755,11 +758,17 @@ def general_statements(role: str | None, query: Query) -> tuple[Any, Any]:
 
 
 async def read_general(
-    session: Any, school_id: uuid.UUID, role: str | None, query: Query, *, base: str
+    session: Any,
+    school_id: uuid.UUID,
+    role: str | None,
+    query: Query,
+    *,
+    base: str,
+    persons: Callable[[Any, Any], ColumnElement[bool]] | None = None,
 ) -> UserPage:
     """A page under any filter and sort (:func:`general_statements`): one statement, a page past the end
     counts in a second."""
-    page, counted = general_statements(role, query)
+    page, counted = general_statements(role, query, persons)
     bound = {"school_id": school_id, "base": base}
     row = (await session.execute(page, bound)).one()
     total = row.total
