@@ -96,7 +96,8 @@ async def test_every_typed_and_nested_endpoint_serves_what_belongs_to_its_parent
     partners: PartnerFactory,  # noqa: F811 - the fixture
 ) -> None:
     """Each endpoint serves exactly the objects that belong to its parent, in the collection's own shape
-    (the object read alone is the same), with the specification's paging, filter and fields."""
+    (the object read alone is the same), with the specification's paging, filter and fields; a session
+    names its parent and its children."""
     school = await _school(client, factory, partners)
     for path, expected in ENDPOINTS.items():
         key = path.rsplit("/", 1)[-1]
@@ -113,6 +114,9 @@ async def test_every_typed_and_nested_endpoint_serves_what_belongs_to_its_parent
     term = (await client.get(roster_url(school, "terms/aut"))).json()
     assert term["academicSession"]["type"] == "term"
     assert term["academicSession"]["parent"]["sourcedId"] == "y1"
+    assert [c["sourcedId"] for c in term["academicSession"]["children"]] == ["aut-1"]
+    year = (await client.get(roster_url(school, "academicSessions/y1"))).json()["academicSession"]
+    assert year["parent"] is None and [c["sourcedId"] for c in year["children"]] == ["aut"]
     paged = await client.get(
         roster_url(school, "schools/org-1/classes"), params={"limit": "1", "offset": "1", "sort": "title"}
     )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -162,6 +163,12 @@ def _common(row: Any) -> dict[str, Any]:
 
 def _sessions(school: SchoolRef, extended: bool) -> Select[Any]:
     kind = case(*((Term.type == ours, theirs) for ours, theirs in TERM_TYPES.items()), else_=literal("term"))
+    child = aliased(Term)
+    children = (
+        select(func.array_agg(child.source_id))
+        .where(in_school(child, school.id), child.active, child.parent_source_id == Term.source_id)
+        .scalar_subquery()
+    )
     stmt: Select[Any] = select(
         col(Term.source_id).label("sourcedId"),
         ACTIVE.label("status"),
@@ -171,6 +178,7 @@ def _sessions(school: SchoolRef, extended: bool) -> Select[Any]:
         _text(Term.start_date).label("startDate"),
         _text(Term.end_date).label("endDate"),
         col(Term.parent_source_id).label("parentSourcedId"),
+        children.label("children"),
         _text(Term.school_year).label("schoolYear"),
     ).where(in_school(Term, school.id), Term.active)
     return stmt
@@ -184,7 +192,7 @@ def _session(row: Any, ctx: Context) -> dict[str, Any]:
         "startDate": row.startDate,
         "endDate": row.endDate,
         "parent": ctx.ref("academicSession", row.parentSourcedId),
-        "children": [],
+        "children": [ctx.ref("academicSession", c) for c in sorted(row.children or [])],
         "schoolYear": row.schoolYear,
     }
 
