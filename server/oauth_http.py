@@ -78,7 +78,6 @@ def metadata(request: Request) -> dict[str, Any]:
             "introspection_endpoint": f"{base}/oauth/introspect",
             "introspection_endpoint_auth_methods_supported": list(oauth.AUTH_METHODS),
             "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
-            "service_documentation": f"{base}/docs/adr/0017-integration-partners.md",
         }
     )
     if base.startswith("https://"):

@@ -465,6 +465,21 @@ async def test_server_metadata(client: httpx.AsyncClient) -> None:
         "private_key_jwt",
     }
     assert "roster.read" in metadata["scopes_supported"]
+    # Every URL it names is served (a service_documentation link to a page the server did not serve was,
+    # until 2026-12-05): the key set, the endpoints answering a request without credentials as the RFCs
+    # say (RFC 6749 5.2, RFC 7009 2.1, RFC 7662 2.1: invalid_client), not 404.
+    urls = {key: value for key, value in metadata.items() if isinstance(value, str) and "://" in value}
+    assert set(urls) == {
+        "issuer",
+        "token_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    }
+    assert (await client.get(urls["jwks_uri"])).json()["keys"]
+    for key in ("token_endpoint", "revocation_endpoint", "introspection_endpoint"):
+        response = await client.post(urls[key], data={"grant_type": "client_credentials", "token": "x"})
+        assert response.status_code == 401 and response.json()["error"] == "invalid_client", key
 
 
 # --- isolation between schools and scopes -----------------------------------------------------------------
