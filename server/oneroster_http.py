@@ -276,11 +276,19 @@ async def _read(
         )
     params = dict(request.query_params)
     base = f"{str(request.base_url).rstrip('/')}/schools/{request.state.school_slug}{PREFIX}"
+    # The person pages need the school's id alone; the other collections and a nested endpoint's parents,
+    # the school's org too.
+    school = (
+        None
+        if resource.render is None and within is None
+        else await school_ref(session, request.state.school_id)
+    )
     if within is not None:
-        await _parents_exist(session, await school_ref(session, request.state.school_id), within)
-    if resource.render is None:  # the person pages need the school's id alone
+        assert school is not None
+        await _parents_exist(session, school, within)
+    if resource.render is None:
         return await _people(session, runtime, trail, resource, sourced_id, params, request, base, within)
-    school = await school_ref(session, request.state.school_id)
+    assert school is not None
     extended = (
         resource.collection == "demographics"
         and access.has(ROSTER_EXTENDED_READ)
