@@ -10,6 +10,9 @@ consent on a paper admission form, recorded by ``admin`` and given by that pupil
 except :data:`WITHOUT_CONSENT`, who therefore cannot sign in until a parent consents.
 Documents (LL 21, LL 3.1, LRS 1.1): the four kinds, version 2026-1, in force from the seeding day; ``admin``
 is each school's Super-User and accepted the licence terms; acceptances as :func:`_acceptances` says.
+Beyond the schools: ``trustadmin``, an admin of each trust (at ``/trusts/<slug>/graphql``), and
+``operator``, a platform operator (at ``/platform/graphql``), with the same password, so that each of the
+three endpoints has someone to sign in as.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from models.agreements import (
     DocumentAcceptance,
     PolicyDocument,
 )
-from models.platform import SuperUser
+from models.platform import OperatorAccount, SuperUser, TrustAdminAccount
 from partners import approvals, registry
 from privacy.consent import PRIVACY_NOTICE_VERSION, parental_consent
 from subscriptions.provisioning import create_school, create_trust, join_trust
@@ -69,6 +72,15 @@ HILLCREST = DemoSchool("hillcrest-primary", "Hillcrest Primary School", "110003"
 WITHOUT_CONSENT = (28, 29, 30)
 """Pupils (by number) left without a parent's consent, so that the school sees what that means."""
 USERNAMES = ("admin", "teacher1", "teacher2", "pupil1", "...", f"pupil{PUPILS_PER_SCHOOL}", "parent1")
+TRUSTS = (
+    ("oakfield-learning-trust", "Oakfield Learning Trust"),
+    ("hillshire-county-council", "Hillshire County Council"),
+)
+"""The demo's trusts (slug, name): Oakfield a multi-academy trust of two schools, Hillshire a local authority."""
+TRUST_ADMIN = "trustadmin"
+"""The admin of each demo trust."""
+OPERATOR = "operator"
+"""The demo's platform operator."""
 
 
 class DemoPasswordError(ValueError):
@@ -81,7 +93,9 @@ def demo_password(configured: str | None) -> tuple[str, bool]:
     Returns (password, generated).
     """
     if configured:
-        problems = check_password_policy(configured, context_words=["admin", "teacher", "pupil", "parent"])
+        problems = check_password_policy(
+            configured, context_words=["admin", "teacher", "pupil", "parent", "trust", "operator"]
+        )
         if problems:
             raise DemoPasswordError(
                 "SCHOOLGRAPH_DEMO_PASSWORD does not meet the password rules: "
@@ -310,19 +324,36 @@ async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: 
     """Create the demo trust, schools and people in one transaction (nothing half-seeded)."""
     password_hash = hasher.hash(password)
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        (trust_slug, trust_name), (council_slug, council_name) = TRUSTS
         trust = await create_trust(
-            session,
-            slug="oakfield-learning-trust",
-            name="Oakfield Learning Trust",
-            kind="MULTI_ACADEMY_TRUST",
-            now=now,
+            session, slug=trust_slug, name=trust_name, kind="MULTI_ACADEMY_TRUST", now=now
         )
         council = await create_trust(
-            session,
-            slug="hillshire-county-council",
-            name="Hillshire County Council",
-            kind="LOCAL_AUTHORITY",
-            now=now,
+            session, slug=council_slug, name=council_name, kind="LOCAL_AUTHORITY", now=now
+        )
+        for owner in (trust, council):
+            session.add(
+                TrustAdminAccount(
+                    trust_id=owner.id,
+                    username=TRUST_ADMIN,
+                    display_name=f"Demo admin of {owner.name}",
+                    email=f"{TRUST_ADMIN}@{owner.slug}.example.org",
+                    password_hash=password_hash,
+                    status="ACTIVE",
+                    password_changed_at=now,
+                    created_at=now,
+                )
+            )
+        session.add(
+            OperatorAccount(
+                username=OPERATOR,
+                display_name="Demo platform operator",
+                email="operator@platform.example.org",
+                password_hash=password_hash,
+                status="ACTIVE",
+                password_changed_at=now,
+                created_at=now,
+            )
         )
         documents = _documents(now)
         session.add_all(documents)

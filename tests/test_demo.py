@@ -131,6 +131,9 @@ async def _serve_demo(database: URL, data_dir: os.PathLike[str]) -> AsyncIterato
     for spec in demo.SCHOOLS:
         assert f"/schools/{spec.slug}/graphql" in printed
     assert f"Integration partner {demo.DEMO_PARTNER}" in printed and "/oauth/token" in printed
+    for slug, _ in demo.TRUSTS:
+        assert f"trust admin {demo.TRUST_ADMIN} at {base}/trusts/{slug}/graphql" in printed
+    assert f"Platform operator {demo.OPERATOR} at {base}/platform/graphql" in printed
 
 
 LOGIN = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }"
@@ -240,3 +243,47 @@ async def test_the_demo_partner_gets_a_token_and_reads_oneroster_over_a_real_soc
     assert len(students.json()["students"]) == demo.PUPILS_PER_SCHOOL
     assert students.headers["x-total-count"] == str(demo.PUPILS_PER_SCHOOL)
     assert elsewhere.status_code == 401
+
+
+async def test_the_demo_trust_admins_and_operator_sign_in_at_their_endpoints(demo_server: str) -> None:
+    """The demo's trust admin signs in at each trust's URL and sees exactly that trust's schools (and
+    nothing at the other trust's, whose admin has the same username); its operator signs in at the
+    platform and sees both trusts. Each endpoint of the three has someone to try it as."""
+    login = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken errors { code } } }"
+    expected = {
+        "oakfield-learning-trust": {demo.OAKFIELD.slug, demo.RIVERSIDE.slug},
+        "hillshire-county-council": {demo.HILLCREST.slug},
+    }
+    async with httpx.AsyncClient(base_url=demo_server) as client:
+
+        async def ask(url: str, query: str, token: str | None = None) -> dict[str, Any]:
+            headers = {"authorization": f"Bearer {token}"} if token else {}
+            body: dict[str, Any] = (await client.post(url, json={"query": query}, headers=headers)).json()
+            return body
+
+        async def signed_in(url: str, username: str) -> str:
+            response = await client.post(
+                url, json={"query": login, "variables": {"u": username, "p": PASSWORD}}
+            )
+            payload = response.json()["data"]["login"]
+            assert payload["errors"] == [], (url, payload)
+            token: str = payload["accessToken"]
+            return token
+
+        tokens = {}
+        for slug, schools in expected.items():
+            url = f"/trusts/{slug}/graphql"
+            tokens[slug] = await signed_in(url, demo.TRUST_ADMIN)
+            body = await ask(url, "{ viewer { username } schools { slug } }", tokens[slug])
+            assert body["data"]["viewer"] == {"username": demo.TRUST_ADMIN}
+            assert {s["slug"] for s in body["data"]["schools"]} == schools
+        elsewhere = await ask(
+            "/trusts/hillshire-county-council/graphql",
+            "{ schools { slug } }",
+            tokens["oakfield-learning-trust"],
+        )
+        assert not (elsewhere.get("data") or {}).get("schools"), elsewhere
+        operator = await signed_in("/platform/graphql", demo.OPERATOR)
+        body = await ask("/platform/graphql", "{ viewer { username } trusts { nodes { slug } } }", operator)
+        assert body["data"]["viewer"] == {"username": demo.OPERATOR}
+        assert {t["slug"] for t in body["data"]["trusts"]["nodes"]} == set(expected)

@@ -188,8 +188,17 @@ def _print_demo(settings: Settings, password: str | None) -> None:
             f"  GraphQL and GraphiQL: {base}/schools/{spec.slug}/graphql", soft_wrap=True, highlight=False
         )
     console.print("Users in every school: " + ", ".join(demo.USERNAMES))
+    for slug, name in demo.TRUSTS:
+        console.print(
+            f"{name}: trust admin {demo.TRUST_ADMIN} at {base}/trusts/{slug}/graphql",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print(
-        f"Password for every demo user: [bold]{password}[/bold]"
+        f"Platform operator {demo.OPERATOR} at {base}/platform/graphql", soft_wrap=True, highlight=False
+    )
+    console.print(
+        f"Password for every demo user (and the trust admins and operator): [bold]{password}[/bold]"
         if password
         else "Password: the one set when the demo was seeded (SCHOOLGRAPH_DEMO_PASSWORD)."
     )
