@@ -200,7 +200,8 @@ def _print_demo(settings: Settings, password: str | None) -> None:
     console.print(
         f"Password for every demo user (and the trust admins and operator): [bold]{password}[/bold]"
         if password
-        else "Password: the one set when the demo was seeded (SCHOOLGRAPH_DEMO_PASSWORD)."
+        else "Password: the one set when the demo was seeded (SCHOOLGRAPH_DEMO_PASSWORD).",
+        soft_wrap=True,
     )
     console.print(f"JWKS: {base}/.well-known/jwks.json")
     stored = _demo_partner_file(settings)
