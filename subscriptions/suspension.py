@@ -23,7 +23,8 @@ from subscriptions import outbox
 from subscriptions.licences import refresh_school_status
 from tenants.context import bound
 
-MAX_WITHOUT_AGREEMENT = timedelta(days=30)
+MAX_DAYS_WITHOUT_AGREEMENT = 30
+"""LL-A 9.1: a suspension lasts up to 30 days unless a longer period is agreed."""
 
 
 async def suspend(
@@ -31,27 +32,23 @@ async def suspend(
     school_id: uuid.UUID,
     *,
     reason: str,
-    ends_at: datetime,
+    days: int,
     agreed_longer: bool,
     agreement: str | None,
     note: str | None,
     by: uuid.UUID | None,
     now: datetime,
 ) -> Suspension:
-    """Suspend the school until ``ends_at``: its sessions are revoked and its status refreshed, and its
-    Super-Users are told. Raises every problem at once, writing nothing; flushes, never commits."""
+    """Suspend the school for ``days`` from ``now``: its sessions are revoked and its status refreshed, and
+    its Super-Users are told. Raises every problem at once (each naming the input it is about: ``days``,
+    not the end it makes), writing nothing; flushes, never commits."""
     school = await session.get(School, school_id, with_for_update=True)
     if school is None:
         raise DomainError.one("schoolId", "NOT_FOUND", "No such school.")
     await _check_suspension(
-        session,
-        school,
-        reason=reason,
-        ends_at=ends_at,
-        agreed_longer=agreed_longer,
-        agreement=agreement,
-        now=now,
+        session, school, reason=reason, days=days, agreed_longer=agreed_longer, agreement=agreement
     )
+    ends_at = now + timedelta(days=days)
     async with bound(session, [school_id]):
         revoked = await revoke_sessions(session, school_id, reason="SCHOOL_SUSPENDED", now=now)
     suspension = Suspension(
@@ -86,10 +83,9 @@ async def _check_suspension(
     school: School,
     *,
     reason: str,
-    ends_at: datetime,
+    days: int,
     agreed_longer: bool,
     agreement: str | None,
-    now: datetime,
 ) -> None:
     """Raise every problem with suspending ``school`` at once (one read: its open suspension)."""
     problems = Problems()
@@ -97,11 +93,11 @@ async def _check_suspension(
         problems.add("schoolId", "SCHOOL_TERMINATED", f"{school.name} is terminated.")
     if reason not in SUSPENSION_REASONS:
         problems.add("reason", "INVALID_REASON", f"reason must be one of {', '.join(SUSPENSION_REASONS)}.")
-    if ends_at <= now:
-        problems.add("endsAt", "IN_THE_PAST", "A suspension must end in the future.")
-    elif ends_at - now > MAX_WITHOUT_AGREEMENT and not agreed_longer:
+    if days < 1:
+        problems.add("days", "INVALID_DAYS", "A suspension lasts at least a day.")
+    elif days > MAX_DAYS_WITHOUT_AGREEMENT and not agreed_longer:
         problems.add(
-            "endsAt",
+            "days",
             "SUSPENSION_TOO_LONG",
             "A suspension lasts up to 30 days unless a longer period is agreed (LL-A 9.1): set agreedLonger "
             "and record the agreement.",

@@ -450,7 +450,12 @@ async def test_suspension_on_a_breach_revokes_every_session_and_refuses_with_the
     too_long = await platform_gql(
         client, SUSPEND, {"i": {"schoolId": school_gid, "reason": "SECURITY_BREACH", "days": 31}}, token=token
     )
-    assert too_long["data"]["suspendSchool"]["errors"] == [{"field": "endsAt", "code": "SUSPENSION_TOO_LONG"}]
+    assert too_long["data"]["suspendSchool"]["errors"] == [{"field": "days", "code": "SUSPENSION_TOO_LONG"}]
+    # Each problem names the input it is about (days), not the end date the service makes of it.
+    none = await platform_gql(
+        client, SUSPEND, {"i": {"schoolId": school_gid, "reason": "SECURITY_BREACH", "days": 0}}, token=token
+    )
+    assert none["data"]["suspendSchool"]["errors"] == [{"field": "days", "code": "INVALID_DAYS"}]
     unrecorded = await platform_gql(
         client,
         SUSPEND,

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from auth.operators import OPERATOR
-from common.errors import DomainError
 from graph.core.errors import UserError
 from graph.core.mutations import mutate
 from graph.permissions import guarded_mutation
@@ -49,13 +48,11 @@ async def suspend_school(info: Info, input: SuspendSchoolInput) -> SuspensionPay
     ctx: AdminContext = info.context
 
     async def suspend(school_id: uuid.UUID) -> tuple[Suspension, School]:
-        if input.days < 1:
-            raise DomainError.one("days", "INVALID_DAYS", "A suspension lasts at least a day.")
         row = await suspension.suspend(
             ctx.session,
             school_id,
             reason=input.reason.value,
-            ends_at=ctx.now + datetime.timedelta(days=input.days),
+            days=input.days,
             agreed_longer=input.agreed_longer,
             agreement=input.agreement,
             note=input.note,
