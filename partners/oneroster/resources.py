@@ -522,9 +522,14 @@ TYPED = {
 }
 """OneRoster 1.1's collections that are another's objects of one type (``getAllSchools``, ``getAllTerms``,
 ``getAllGradingPeriods``): the same statement, fields and objects, its rows of that type."""
-for _name, (_of, _kind, _description) in TYPED.items():
-    _rows = RESOURCES[_of].rows
-    assert _rows is not None
-    RESOURCES[_name] = dataclasses.replace(
-        RESOURCES[_of], collection=_name, rows=_of_type(_rows, _kind), description=_description
+
+
+def _typed(name: str, of: str, kind: str, description: str) -> Resource:
+    every = RESOURCES[of]
+    assert every.rows is not None
+    return dataclasses.replace(
+        every, collection=name, rows=_of_type(every.rows, kind), description=description
     )
+
+
+RESOURCES |= {name: _typed(name, *spec) for name, spec in TYPED.items()}
