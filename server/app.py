@@ -29,6 +29,7 @@ from server.oneroster_http import (
     oneroster_nested,
     oneroster_object,
     oneroster_push,
+    oneroster_unknown,
 )
 from server.persisted import check_registered_operations
 from server.runtime import Runtime
@@ -136,6 +137,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
                 oneroster_class_of_school,
                 methods=["GET"],
             ),
+            Route(f"/schools/{{slug}}{ONEROSTER}/{{rest:path}}", oneroster_unknown, methods=["GET"]),
         ],
         middleware=[
             *cors_middleware(runtime.settings),

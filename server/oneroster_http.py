@@ -94,6 +94,15 @@ async def oneroster_class_of_school(request: Request) -> Response:
     return await _serve(request, params["nested"], None, parents=parents)
 
 
+async def oneroster_unknown(request: Request) -> Response:
+    """Any other path below the provider: the specification's ``unknownobject``, not the router's plain-text
+    404 (nothing is read: no endpoint, no data)."""
+    path = request.path_params["rest"]
+    return _error(
+        OneRosterError(404, "unknownobject", f"'{path[:200]}' is not a OneRoster 1.1 endpoint served here.")
+    )
+
+
 async def oneroster_push(request: Request) -> Response:
     """``POST .../v1p1/packages?dryRun=true|false``: a OneRoster CSV zip (the body) into the importer."""
     return await _serve(request, "packages", None, push=True)
