@@ -59,24 +59,33 @@ SURNAMES = (
 
 
 @dataclass(frozen=True)
+class DemoTrust:
+    slug: str
+    name: str
+    kind: str
+
+
+OAKFIELD_TRUST = DemoTrust("oakfield-learning-trust", "Oakfield Learning Trust", "MULTI_ACADEMY_TRUST")
+HILLSHIRE = DemoTrust("hillshire-county-council", "Hillshire County Council", "LOCAL_AUTHORITY")
+TRUSTS = (OAKFIELD_TRUST, HILLSHIRE)
+
+
+@dataclass(frozen=True)
 class DemoSchool:
     slug: str
     name: str
     urn: str
     la_code: str
+    trust: DemoTrust
 
 
-OAKFIELD = DemoSchool("oakfield-primary", "Oakfield Primary School", "140001", "801")
-RIVERSIDE = DemoSchool("riverside-academy", "Riverside Academy", "140002", "801")
-HILLCREST = DemoSchool("hillcrest-primary", "Hillcrest Primary School", "110003", "330")
+OAKFIELD = DemoSchool("oakfield-primary", "Oakfield Primary School", "140001", "801", OAKFIELD_TRUST)
+RIVERSIDE = DemoSchool("riverside-academy", "Riverside Academy", "140002", "801", OAKFIELD_TRUST)
+HILLCREST = DemoSchool("hillcrest-primary", "Hillcrest Primary School", "110003", "330", HILLSHIRE)
+SCHOOLS = (OAKFIELD, RIVERSIDE, HILLCREST)
 WITHOUT_CONSENT = (28, 29, 30)
 """Pupils (by number) left without a parent's consent, so that the school sees what that means."""
 USERNAMES = ("admin", "teacher1", "teacher2", "pupil1", "...", f"pupil{PUPILS_PER_SCHOOL}", "parent1")
-TRUSTS = (
-    ("oakfield-learning-trust", "Oakfield Learning Trust"),
-    ("hillshire-county-council", "Hillshire County Council"),
-)
-"""The demo's trusts (slug, name): Oakfield a multi-academy trust of two schools, Hillshire a local authority."""
 TRUST_ADMIN = "trustadmin"
 """The admin of each demo trust."""
 OPERATOR = "operator"
@@ -321,17 +330,15 @@ async def _seed_school(
 
 
 async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: datetime) -> None:
-    """Create the demo trust, schools and people in one transaction (nothing half-seeded)."""
+    """Create the demo trusts (with their admins), the operator, the schools and people in one transaction
+    (nothing half-seeded)."""
     password_hash = hasher.hash(password)
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-        (trust_slug, trust_name), (council_slug, council_name) = TRUSTS
-        trust = await create_trust(
-            session, slug=trust_slug, name=trust_name, kind="MULTI_ACADEMY_TRUST", now=now
-        )
-        council = await create_trust(
-            session, slug=council_slug, name=council_name, kind="LOCAL_AUTHORITY", now=now
-        )
-        for owner in (trust, council):
+        trusts = {
+            spec: await create_trust(session, slug=spec.slug, name=spec.name, kind=spec.kind, now=now)
+            for spec in TRUSTS
+        }
+        for owner in trusts.values():
             session.add(
                 TrustAdminAccount(
                     trust_id=owner.id,
@@ -358,15 +365,14 @@ async def seed(engine: AsyncEngine, hasher: PasswordHasher, password: str, now: 
         documents = _documents(now)
         session.add_all(documents)
         await session.flush()
-        for spec, owner in ((OAKFIELD, trust), (RIVERSIDE, trust), (HILLCREST, council)):
+        for spec in SCHOOLS:
             await _seed_school(session, spec, password_hash, documents, now)
             school_id = (
                 await session.execute(select(School.id).where(School.slug == spec.slug))
             ).scalar_one()
-            await join_trust(session, school_id, owner.id, effective_from=date(now.year - 1, 9, 1), now=now)
+            joined = date(now.year - 1, 9, 1)
+            await join_trust(session, school_id, trusts[spec.trust].id, effective_from=joined, now=now)
 
-
-SCHOOLS = (OAKFIELD, RIVERSIDE, HILLCREST)
 
 DEMO_PARTNER = "Demo MIS"
 """The integration partner the demo registers and approves at oakfield-primary with roster.read."""

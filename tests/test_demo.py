@@ -131,8 +131,8 @@ async def _serve_demo(database: URL, data_dir: os.PathLike[str]) -> AsyncIterato
     for spec in demo.SCHOOLS:
         assert f"/schools/{spec.slug}/graphql" in printed
     assert f"Integration partner {demo.DEMO_PARTNER}" in printed and "/oauth/token" in printed
-    for slug, _ in demo.TRUSTS:
-        assert f"trust admin {demo.TRUST_ADMIN} at {base}/trusts/{slug}/graphql" in printed
+    for trust in demo.TRUSTS:
+        assert f"trust admin {demo.TRUST_ADMIN} at {base}/trusts/{trust.slug}/graphql" in printed
     assert f"Platform operator {demo.OPERATOR} at {base}/platform/graphql" in printed
 
 

@@ -16,9 +16,9 @@ from audit.queries import BULK_PUPIL_READ
 from tenants.context import bind
 from tests.factories.partners import PartnerFactory
 from tests.factories.roster import enrol, klass, oneroster, user
-from tests.factories.schools import SchoolData, SchoolFactory, gql, login
+from tests.factories.schools import SchoolData, SchoolFactory
 from tests.test_partners import partners, restrict_processing, roster_url  # noqa: F401 - fixtures
-from tests.test_partners_feed_shows import SET_ORG, _as_partner, _import
+from tests.test_partners_feed_shows import _as_partner, _imported_school
 from tests.test_partners_scopes import _token
 from tests.test_roster_import import UPNS
 
@@ -53,10 +53,7 @@ PACKAGE = oneroster(
 
 async def _school(client: httpx.AsyncClient, factory: SchoolFactory, registry: PartnerFactory) -> SchoolData:
     """A school that says it is org-1, has imported :data:`PACKAGE`, and whose partner the client is."""
-    school = await factory.school()
-    admin = await login(client, school.slug, "admin")
-    assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
-    await _import(client, school, admin, PACKAGE)
+    school, _ = await _imported_school(client, factory, PACKAGE)
     await _as_partner(client, registry, school)
     return school
 

@@ -208,12 +208,15 @@ async def _import(client: httpx.AsyncClient, school: SchoolData, admin: str, pac
     assert body["data"]["importRoster"]["errors"] == [], body
 
 
-async def _imported_school(client: httpx.AsyncClient, factory: SchoolFactory) -> tuple[SchoolData, str]:
-    """A school that says it is org-1 and has imported :func:`_package` (terms y1), and its admin's token."""
+async def _imported_school(
+    client: httpx.AsyncClient, factory: SchoolFactory, package: bytes | None = None
+) -> tuple[SchoolData, str]:
+    """A school that says it is org-1 and has imported ``package`` (by default :func:`_package`, terms y1),
+    and its admin's token."""
     school = await factory.school()
     admin = await login(client, school.slug, "admin")
     assert (await gql(client, school.slug, SET_ORG, {"o": "org-1"}, token=admin))["data"]["setRosterOrg"]
-    await _import(client, school, admin, _package(terms="y1"))
+    await _import(client, school, admin, _package(terms="y1") if package is None else package)
     return school, admin
 
 

@@ -25,6 +25,7 @@ from sqlmodel import col
 from models import Group
 from partners.oneroster.params import OneRosterError
 from partners.oneroster.resources import RESOURCES
+from partners.oneroster.users import Persons
 from roster.export import ENROLLED
 from roster.reading import SchoolRef
 from roster.records import key
@@ -32,9 +33,6 @@ from tenants.scoping import in_school
 
 Rows = Callable[[Any, SchoolRef], ColumnElement[bool]]
 """A condition over the collection's row columns (its statement as a subquery), for the school."""
-Persons = Callable[[Any, Any], ColumnElement[bool]]
-"""A condition over a person branch's model (``staff``, ``pupils``, ``contacts``), given the statement's
-school parameter (the person pages are compiled with it bound, :mod:`partners.oneroster.users`)."""
 
 
 @dataclass(frozen=True)

@@ -107,13 +107,18 @@ async def read_people(
 ) -> Objects:
     """A page of ``users``, ``students`` or ``teachers`` (:mod:`partners.oneroster.users`): in sourcedId
     order without a filter, from the position remembered for its offset when there is one (one
-    statement); otherwise (a filter, another sort, a nested endpoint's persons, ``within``) by filter, sort
-    and offset (the first page always so, with its count, which keeps the listing's remembered positions
+    statement); otherwise (a filter, another sort, a nested endpoint's condition on persons, ``within``:
+    ``schools/{id}/students`` has none and is the collection) by filter, sort and offset (the first page always so, with its count, which keeps the listing's remembered positions
     when it is still at the same roster stamp and total). The pupils returned are recorded."""
     role = users.role_of(resource.collection)
-    keyed = query.filter is None and query.sort in (None, "sourcedId") and not query.descending
-    if within is not None or not keyed:
-        persons = None if within is None else within.persons
+    persons = None if within is None else within.persons
+    keyed = (
+        persons is None
+        and query.filter is None
+        and query.sort in (None, "sourcedId")
+        and not query.descending
+    )
+    if not keyed:
         general = await users.read_general(session, school_id, role, query, base=base, persons=persons)
         await _record(session, resource, general.pupils)
         assert general.total is not None

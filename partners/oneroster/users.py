@@ -714,9 +714,12 @@ def _objects(value: str | None) -> bytes:
     return f"[{value or ''}]".encode()
 
 
-def general_statements(
-    role: str | None, query: Query, persons: Callable[[Any, Any], ColumnElement[bool]] | None = None
-) -> tuple[Any, Any]:
+Persons = Callable[[Any, Any], ColumnElement[bool]]
+"""A condition on a branch's model (``staff``, ``pupils``, ``contacts``) given the statement's school parameter:
+a nested endpoint's (:mod:`partners.oneroster.nested`)."""
+
+
+def general_statements(role: str | None, query: Query, persons: Persons | None = None) -> tuple[Any, Any]:
     """The general plan's statements: the page (its objects, the pupils among them, its count, the stamp
     and the filter's total, by a window count) and the total alone (for a page past the end). The
     filterable columns the query names are filtered, sorted and cut in SQL; the objects are built for the
@@ -764,7 +767,7 @@ async def read_general(
     query: Query,
     *,
     base: str,
-    persons: Callable[[Any, Any], ColumnElement[bool]] | None = None,
+    persons: Persons | None = None,
 ) -> UserPage:
     """A page under any filter and sort (:func:`general_statements`): one statement, a page past the end
     counts in a second."""

@@ -178,19 +178,15 @@ def _print_demo(settings: Settings, password: str | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.rule("schoolgraph demo")
     for spec in demo.SCHOOLS:
-        trust = (
-            "Hillshire County Council (local authority)"
-            if spec is demo.HILLCREST
-            else "Oakfield Learning Trust"
-        )
+        trust = spec.trust.name + (" (local authority)" if spec.trust.kind == "LOCAL_AUTHORITY" else "")
         console.print(f"{spec.name} ({trust})", soft_wrap=True)
         console.print(
             f"  GraphQL and GraphiQL: {base}/schools/{spec.slug}/graphql", soft_wrap=True, highlight=False
         )
     console.print("Users in every school: " + ", ".join(demo.USERNAMES))
-    for slug, name in demo.TRUSTS:
+    for trust_spec in demo.TRUSTS:
         console.print(
-            f"{name}: trust admin {demo.TRUST_ADMIN} at {base}/trusts/{slug}/graphql",
+            f"{trust_spec.name}: trust admin {demo.TRUST_ADMIN} at {base}/trusts/{trust_spec.slug}/graphql",
             soft_wrap=True,
             highlight=False,
         )
