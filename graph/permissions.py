@@ -81,7 +81,7 @@ PENDING_MESSAGES = {
     "PASSWORD_CHANGE_REQUIRED": "Change your password before you continue.",
     "CONSENT_REQUIRED": "Give your own consent (giveOwnConsent) before you continue.",
     "TERMS_NOT_ACCEPTED": "Accept the current licence terms for the school (acceptDocuments) before you continue.",
-    "POLICIES_NOT_ACCEPTED": "Read and accept the current policies (documents, acceptDocuments) before you continue.",
+    "POLICIES_NOT_ACCEPTED": "Read and accept the current policies (notices, acceptDocuments) before you continue.",
     "LRS_AGREEMENT_NOT_ACCEPTED": "Accept the Learning Records Service user agreement to see ULNs and learner records.",
 }
 

@@ -12,7 +12,7 @@ from graphql import get_introspection_query
 from auth.policies import SIGNED_IN
 from common.settings import Settings
 from graph import export
-from graph.permissions import PERSONAL_DATA_TYPES, guarded, public
+from graph.permissions import PENDING_MESSAGES, PERSONAL_DATA_TYPES, guarded, public
 from graph.school.schema import build_schema
 
 # --- generated files ----------------------------------------------------------------------------------
@@ -32,6 +32,23 @@ def test_permission_matrix_matches_the_code() -> None:
     on_disk = (export.REPO_ROOT / export.PERMISSIONS_FILE).read_text(encoding="utf-8")
     assert on_disk == expected, "docs/permissions.md is stale: run `python -m graph.export`"
     assert export.stale_files() == []
+
+
+def test_a_refusal_names_only_operations_the_school_endpoint_has() -> None:
+    """A pending account's refusal tells the caller what to run next, by name ("Read and accept the current
+    policies (notices, acceptDocuments)"): each name in its parentheses is a root field of the school
+    endpoint, where those refusals are given (it once named ``documents``, the platform's query)."""
+    schema = build_schema(Settings())._schema
+    roots = {*schema.query_type.fields, *schema.mutation_type.fields}  # type: ignore[union-attr]
+    named = {
+        reason: [name.strip() for name in message.split("(", 1)[1].split(")", 1)[0].split(",")]
+        for reason, message in PENDING_MESSAGES.items()
+        if "(" in message
+    }
+    assert set(named) >= {"CONSENT_REQUIRED", "TERMS_NOT_ACCEPTED", "POLICIES_NOT_ACCEPTED"}
+    assert {reason: [n for n in names if n not in roots] for reason, names in named.items()} == {
+        reason: [] for reason in named
+    }
 
 
 def test_export_check_names_the_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
