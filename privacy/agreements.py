@@ -35,7 +35,6 @@ from models import Account, Pupil
 from models.agreements import (
     EVIDENCE_REFERENCE_MAX,
     LICENCE_TERMS,
-    PRIVACY_NOTICE,
     DocumentAcceptance,
     NoticeRead,
     PolicyDocument,
@@ -400,13 +399,13 @@ async def report(session: AsyncSession, school_id: uuid.UUID, *, now: datetime) 
     return AcceptanceReport(licence, licence_accepted, outstanding)
 
 
-async def current_notice_version(session: AsyncSession, now: datetime, default: str) -> str:
-    """The version of the privacy notice in force (a consent records it), or ``default`` before the platform
-    has published one."""
+async def current_version(session: AsyncSession, kind: str, now: datetime, default: str) -> str:
+    """The version of the document of ``kind`` in force at ``now`` (the privacy notice a consent records, the
+    licence terms a novation's successor accepts), or ``default`` before the platform has published one."""
     version = (
         await session.execute(
             select(PolicyDocument.version).where(
-                PolicyDocument.kind == PRIVACY_NOTICE, current_document(PolicyDocument, now)
+                PolicyDocument.kind == kind, current_document(PolicyDocument, now)
             )
         )
     ).scalar_one_or_none()

@@ -32,13 +32,14 @@ from common.clock import school_today, years_before
 from common.errors import DomainError, Problem, Problems
 from common.events import emit
 from models import Account, Pupil, PupilContact
+from models.agreements import PRIVACY_NOTICE
 from models.privacy import EVIDENCE_REFERENCE_MAX, WITHDRAWAL_REASON_MAX, PupilConsent
-from privacy.agreements import current_notice_version
+from privacy.agreements import current_version
 from tenants.scoping import in_school, scoped
 
 PRIVACY_NOTICE_VERSION = "2026-1"
 """The privacy notice a consent is for while the platform has published none (``policy_documents``); once
-one is in force, a consent records that version (``privacy.agreements.current_notice_version``)."""
+one is in force, a consent records that version (``privacy.agreements.current_version``)."""
 PURPOSES = ("EDUCATIONAL_PROVISION", "PROGRESS_MONITORING", "STATISTICAL_REPORTS")
 """The processing the notice describes (LL-A 5.1: educational provision and monitoring progress; LL-A 5.2:
 anonymised statistical reports)."""
@@ -228,7 +229,7 @@ async def _add(
         evidence_reference=evidence_reference,
         given_on=given_on,
         now=now,
-        notice_version=await current_notice_version(session, now, PRIVACY_NOTICE_VERSION),
+        notice_version=await current_version(session, PRIVACY_NOTICE, now, PRIVACY_NOTICE_VERSION),
     )
     session.add(consent)
     await session.flush()

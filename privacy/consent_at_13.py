@@ -24,8 +24,9 @@ from common.clock import school_today
 from common.errors import DomainError
 from common.events import emit
 from models import Account, Pupil
+from models.agreements import PRIVACY_NOTICE
 from models.privacy import WITHDRAWAL_REASON_MAX, OwnConsentDue, PupilConsent
-from privacy.agreements import current_notice_version
+from privacy.agreements import current_version
 from privacy.consent import PRIVACY_NOTICE_VERSION, PURPOSES, needs_parental_consent
 from privacy.consent_report import own_consent_missing
 from tenants.scoping import in_school, scoped
@@ -77,7 +78,7 @@ async def give_own(session: AsyncSession, principal: Principal, *, now: datetime
         given_by="PUPIL",
         method="DIGITAL",
         account_id=principal.account_id,
-        notice_version=await current_notice_version(session, now, PRIVACY_NOTICE_VERSION),
+        notice_version=await current_version(session, PRIVACY_NOTICE, now, PRIVACY_NOTICE_VERSION),
         purposes=list(PURPOSES),
         given_on=school_today(now),
         recorded_at=now,

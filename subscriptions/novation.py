@@ -26,7 +26,7 @@ from common.events import emit_for_school
 from models import School, SchoolTrustMembership, Trust
 from models.licensing import NOVATION_REASONS, OPEN_NOVATION, Novation
 from subscriptions import outbox
-from subscriptions.licences import CURRENT_TERMS_VERSION, lock_schools
+from subscriptions.licences import lock_schools, terms_in_force
 from subscriptions.novation_licence import novate_licence
 from subscriptions.provisioning import join_trust
 from tenants.context import bound
@@ -261,12 +261,9 @@ async def accept(
         problems.add(
             "acceptLicenceTerms", "TERMS_NOT_ACCEPTED", "The successor must accept the licence terms."
         )
-    if terms_version != CURRENT_TERMS_VERSION:
-        problems.add(
-            "termsVersion",
-            "TERMS_VERSION_MISMATCH",
-            f"The current licence terms are {CURRENT_TERMS_VERSION}.",
-        )
+    in_force = await terms_in_force(session, now)
+    if terms_version != in_force:
+        problems.add("termsVersion", "TERMS_VERSION_MISMATCH", f"The licence terms in force are {in_force}.")
     if novation.effective_date < today:
         problems.add(
             "novationId",

@@ -40,6 +40,7 @@ from tests.factories.trusts import (
     trust_gql,
     trust_login,
 )
+from tests.test_agreements import _documents_removed, published  # noqa: F401 - the fixture removes them
 
 PROPOSE = """
 mutation($i: ProposeNovationInput!) { proposeNovation(input: $i) {
@@ -255,6 +256,63 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
         for kind in ("NOVATION_PROPOSED", "NOVATION_ACCEPTED", "NOVATION_APPLIED")
         for audience in ("SUPER_USERS", "TRUST_ADMINS")
     }
+
+
+async def test_the_successor_accepts_the_licence_terms_in_force(
+    client: httpx.AsyncClient, factory: SchoolFactory, trusts: TrustFactory
+) -> None:
+    """LL 20: the successor accepts the licence terms the platform has published and that are in force (the
+    version a school's Super-Users accept, LL 21), not a version written into the code; a new licence is
+    agreed under them unless the operator names another. Published later, a version is not yet the one."""
+    publisher = await platform_login(client, (await trusts.operator()).username)
+    await published(client, publisher, "LICENCE_TERMS", "2026-9")
+    await published(client, publisher, "LICENCE_TERMS", "2027-1", days=30)
+    old, new, moving, _, operator = await _setup(client, factory, trusts)
+    new_token = await trust_login(client, new.slug)
+    terms = "{ currentTermsVersion }"
+    assert (await trust_gql(client, new.slug, terms, token=new_token))["data"] == {
+        "currentTermsVersion": "2026-9"
+    }
+    assert (await platform_gql(client, terms, token=operator))["data"] == {"currentTermsVersion": "2026-9"}
+    licence = "query($s: String!) { school(slug: $s) { licence { termsVersion } } }"
+    created = await platform_gql(client, licence, {"s": moving.slug}, token=operator)
+    assert created["data"]["school"]["licence"] == {"termsVersion": "2026-9"}  # createLicence's default
+
+    proposed = await trust_gql(
+        client,
+        old.slug,
+        PROPOSE,
+        {
+            "i": {
+                "schoolId": to_global_id("School", moving.id),
+                "toTrust": new.slug,
+                "effectiveDate": str(clock.platform_day()),
+                "reason": "TRUST_TRANSFER",
+            }
+        },
+        token=await trust_login(client, old.slug),
+    )
+    novation = proposed["data"]["proposeNovation"]["novation"]
+    for stale in (CURRENT_TERMS_VERSION, "2027-1"):  # the built-in default; a version not yet in force
+        refused = await trust_gql(
+            client, new.slug, ACCEPT, {"n": novation["id"], "v": stale}, token=new_token
+        )
+        assert refused["data"]["acceptNovation"] == {
+            "novation": None,
+            "errors": [{"field": "termsVersion", "code": "TERMS_VERSION_MISMATCH"}],
+        }
+    pending = await trust_gql(client, new.slug, "{ novations(direction: IN) { id status } }", token=new_token)
+    assert pending["data"]["novations"] == [{"id": novation["id"], "status": "PROPOSED"}]
+
+    accepted = await trust_gql(
+        client, new.slug, ACCEPT, {"n": novation["id"], "v": "2026-9"}, token=new_token
+    )
+    result = accepted["data"]["acceptNovation"]
+    assert result["errors"] == []
+    assert (
+        result["novation"]["status"] == "APPLIED" and result["novation"]["acceptedTermsVersion"] == "2026-9"
+    )
+    assert result["novation"]["newLicence"]["termsVersion"] == "2026-9"
 
 
 async def test_a_future_novation_is_applied_by_the_jobs_on_its_date(

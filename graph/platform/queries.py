@@ -88,8 +88,9 @@ async def _job_runs(info: Info, first: int = 20) -> list[JobRunType]:
     return [JobRunType.of(r) for r in rows]
 
 
-def _terms(info: Info) -> str:
-    return licences.CURRENT_TERMS_VERSION
+async def _terms(info: Info) -> str:
+    ctx: AdminContext = info.context
+    return await licences.terms_in_force(ctx.session, ctx.now)
 
 
 @strawberry.type
@@ -105,5 +106,8 @@ class Query(NodeQuery, LearningQuery, DocumentsQuery, PartnerQuery):
     destruction_records: list[DestructionRecordType] | None = guarded(OPERATOR, resolver=_destructions)
     job_runs: list[JobRunType] | None = guarded(OPERATOR, resolver=_job_runs, description="Newest first.")
     current_terms_version: str | None = guarded(
-        OPERATOR, resolver=_terms, description="The licence terms a successor accepts on novation."
+        OPERATOR,
+        resolver=_terms,
+        description="The version of the licence terms in force (the published licence terms): what a successor "
+        "accepts on novation and a new licence is agreed under by default.",
     )

@@ -223,8 +223,9 @@ async def _account_events(
     return connection(rows, page, key=lambda e: (e.id,), node=AccountEventType.of)
 
 
-def _terms(info: Info) -> str:
-    return licences.CURRENT_TERMS_VERSION
+async def _terms(info: Info) -> str:
+    ctx: AdminContext = info.context
+    return await licences.terms_in_force(ctx.session, ctx.now)
 
 
 @strawberry.type
@@ -246,5 +247,8 @@ class Query(LearningQuery, ConsentQuery):
         description="Sign-ins and account changes at one of the trust's schools, newest first (LRS 8.9).",
     )
     current_terms_version: str | None = guarded(
-        TRUST_ADMIN, resolver=_terms, description="The licence terms accepted with a novation (LL 20)."
+        TRUST_ADMIN,
+        resolver=_terms,
+        description="The version of the licence terms in force (the platform's published licence terms): what a "
+        "successor accepts with a novation (LL 20).",
     )

@@ -57,6 +57,7 @@ from subscriptions.licences.terms import (
     cancellation_deadline,
     cover_end,
     price_notice_due,
+    terms_in_force,
 )
 
 __all__ = [
@@ -91,5 +92,6 @@ __all__ = [
     "send_renewal_notice",
     "set_next_fee",
     "settle_access",
+    "terms_in_force",
     "unpaid_condition",
 ]

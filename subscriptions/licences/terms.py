@@ -1,23 +1,35 @@
 """The licence terms in dates and money (LL 15): term lengths, notice periods, covers, references.
 
-Pure, apart from :func:`covering` (an SQL condition): every date rule of the licences lives here once.
+Pure, apart from :func:`covering` (an SQL condition) and :func:`terms_in_force` (a read): every date rule of
+the licences lives here once.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.agreements import LICENCE_TERMS
 from models.licensing import Licence, LicenceSchool
+from privacy.agreements import current_version
 
 CURRENT_TERMS_VERSION = "LL-2025.1"
-"""The licence terms a successor accepts when a licence is novated to it (LL 20)."""
+"""The licence terms' version before the platform publishes any (:func:`terms_in_force`)."""
 NOTICE_PERIOD = timedelta(days=90)
 PRICE_NOTICE_LEAD = timedelta(days=30)
 PAYMENT_TERMS = timedelta(days=30)
 UNPAID = "LICENCE_UNPAID"
+
+
+async def terms_in_force(session: AsyncSession, now: datetime) -> str:
+    """The version of the licence terms in force at ``now``: the platform's published licence terms
+    (``publishDocument``, kind LICENCE_TERMS, the version a school's Super-Users accept), else
+    :data:`CURRENT_TERMS_VERSION`. What a successor accepts with a novation (LL 20) and a new licence is
+    agreed under unless the operator names another."""
+    return await current_version(session, LICENCE_TERMS, now, CURRENT_TERMS_VERSION)
 
 
 def add_years(day: date, years: int = 1) -> date:

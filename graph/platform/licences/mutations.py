@@ -42,7 +42,9 @@ class CreateLicenceInput:
         default=True, description="LL 15.1: renews every year unless cancelled."
     )
     annual_fee_pence: int
-    terms_version: str = licences.CURRENT_TERMS_VERSION
+    terms_version: str | None = strawberry.field(
+        default=None, description="Default: the licence terms in force (currentTermsVersion)."
+    )
     first_invoice_due_on: datetime.date | None = strawberry.field(
         default=None, description="Default: 30 days from today."
     )
@@ -60,6 +62,9 @@ def _licence_payload(licence: Licence) -> LicencePayload:
 
 async def create_licence(info: Info, input: CreateLicenceInput) -> LicencePayload:
     ctx: AdminContext = info.context
+    terms_version = input.terms_version
+    if terms_version is None:
+        terms_version = await licences.terms_in_force(ctx.session, ctx.now)
 
     def new_licence() -> licences.NewLicence:
         # Decoded one by one, in input order: the first id that is not one is the error.
@@ -82,7 +87,7 @@ async def create_licence(info: Info, input: CreateLicenceInput) -> LicencePayloa
             term_end=input.term_end,
             auto_renew=input.auto_renew,
             annual_fee_pence=input.annual_fee_pence,
-            terms_version=input.terms_version,
+            terms_version=terms_version,
             first_invoice_due_on=input.first_invoice_due_on,
         )
 
