@@ -21,8 +21,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.agreements import CONSENT_AGE as CONSENT_AGE
@@ -65,18 +66,24 @@ def _current(school_id: uuid.UUID, pupil_id: uuid.UUID, given_by: str = "PARENT"
     )
 
 
-async def access_problem(
-    session: AsyncSession, school_id: uuid.UUID, pupil_id: uuid.UUID, *, now: datetime
-) -> Problem | None:
-    """Why the pupil may not have access now (:data:`PARENTAL_CONSENT_REQUIRED`), or None: ONE statement."""
-    consented = exists(
+def has_parental_consent(school_id: Any, pupil_id: Any) -> ColumnElement[bool]:
+    """SQL: a parent's consent for the pupil whose id is ``pupil_id`` (a column or a value) is current (given
+    and not withdrawn). With the pupil's age, what decides whether they may have access (LL 6.3.2)."""
+    return exists(
         select(PupilConsent.id).where(
             in_school(PupilConsent, school_id),
-            PupilConsent.pupil_id == Pupil.id,
+            PupilConsent.pupil_id == pupil_id,
             PupilConsent.given_by == "PARENT",
             PupilConsent.withdrawn_at.is_(None),  # type: ignore[union-attr]
         )
     )
+
+
+async def access_problem(
+    session: AsyncSession, school_id: uuid.UUID, pupil_id: uuid.UUID, *, now: datetime
+) -> Problem | None:
+    """Why the pupil may not have access now (:data:`PARENTAL_CONSENT_REQUIRED`), or None: ONE statement."""
+    consented = has_parental_consent(school_id, Pupil.id)
     row = (
         await session.execute(
             select(Pupil.date_of_birth, consented).where(in_school(Pupil, school_id), Pupil.id == pupil_id)

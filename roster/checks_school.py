@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, literal, or_, select, tuple_, update
 
 from models import Account, Pupil, Staff
+from privacy.consent import has_parental_consent
 from roster import staging
 from roster.activation import CONSENT_AGE
 from roster.checks_base import CheckState
@@ -77,8 +78,9 @@ class SchoolChecks(CheckState):
         ).where(joined.c.kind == kind, joined.c[column].is_not(None), exists(other))
 
     async def _pupils(self, joined: Any) -> None:
-        """LL 6.3.2: under-13s need recorded parental consent before their account may be activated; and
-        pupils with no date of birth or no UPN."""
+        """LL 6.3.2: under-13s need recorded parental consent before their account may be activated (a pupil
+        the school already holds a parent's current consent for is not flagged again); and pupils with no
+        date of birth or no UPN."""
         school = self.school_id
         stored_dob = restrict(
             select(Pupil.date_of_birth).where(Pupil.id == joined.c.person_id), Pupil, school
@@ -101,7 +103,10 @@ class SchoolChecks(CheckState):
         )
         consent_from = years_before(self.today, CONSENT_AGE)
         await self._emit(
-            select(pupils).where(pupils.c.dob > consent_from),
+            select(pupils).where(
+                pupils.c.dob > consent_from,
+                or_(pupils.c.person_id.is_(None), ~has_parental_consent(school, pupils.c.person_id)),
+            ),
             WARNING,
             "PARENTAL_CONSENT_REQUIRED",
             lambda r: (

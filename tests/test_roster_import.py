@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from graph.core.relay import to_global_id
 from roster import merge
 from tenants.context import bind
 from tests.factories import clock
@@ -215,6 +216,48 @@ async def test_under_13s_are_flagged_as_needing_recorded_parental_consent(
         ("demographics.csv", 2, "birthDate", "PARENTAL_CONSENT_REQUIRED")
     ]
     assert "LL 6.3.2" in next(p.message for p in report.problems if p.code == "PARENTAL_CONSENT_REQUIRED")
+
+
+async def test_a_pupil_whose_parent_has_consented_is_not_flagged_again(
+    engine: AsyncEngine, client: httpx.AsyncClient, factory: SchoolFactory
+) -> None:
+    """LL 6.3.2: the warning is for the under-13s whose account cannot be activated yet. Once the school has
+    recorded a parent's consent, the next import of the same pupil (a nightly MIS sync of a primary school
+    lists every pupil again) does not flag them; a new under-13 in it is flagged."""
+    school = await _school(engine, factory)
+
+    def package(*pupils: str) -> bytes:
+        return oneroster(
+            users=[
+                *(user(p, "student", f"Yan{p}", "Young") for p in pupils),
+                user("mum", "parent", "Mia", "Young", email="mia@home.example", agents="young"),
+            ],
+            demographics=[{"sourcedId": p, "birthDate": years_ago(9), "sex": "male"} for p in pupils],
+        )
+
+    first = await run_import(engine, school.id, package("young"))
+    assert problems(first, "PARENTAL_CONSENT_REQUIRED") == [
+        ("demographics.csv", 2, "birthDate", "PARENTAL_CONSENT_REQUIRED")
+    ]
+    pupil = await _scalar(engine, school.id, "SELECT id FROM pupils WHERE source_id = 'young'")
+    mum = await _scalar(engine, school.id, "SELECT id FROM contacts WHERE source_id = 'mum'")
+    admin = await login(client, school.slug, "admin")
+    recorded = await gql(
+        client,
+        school.slug,
+        """mutation($p: ID!, $c: ID!, $on: Date!) { recordPaperConsent(input: {pupilId: $p, contactId: $c,
+             evidenceReference: "Admission form 14", givenOn: $on}) { errors { code } } }""",
+        {"p": to_global_id("Pupil", pupil), "c": to_global_id("Contact", mum), "on": str(TODAY)},
+        token=admin,
+    )
+    assert recorded["data"]["recordPaperConsent"]["errors"] == [], recorded
+
+    again = await run_import(engine, school.id, package("young", "baby"))
+    assert again.outcome == "COMMITTED"
+    assert problems(again, "PARENTAL_CONSENT_REQUIRED") == [
+        ("demographics.csv", 3, "birthDate", "PARENTAL_CONSENT_REQUIRED")  # baby's row, not young's
+    ]
+    assert "'baby'" in next(p.message for p in again.problems if p.code == "PARENTAL_CONSENT_REQUIRED")
 
 
 async def test_every_error_names_its_file_row_and_column_and_nothing_is_written(
