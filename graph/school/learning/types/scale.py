@@ -8,7 +8,7 @@ import strawberry
 
 
 @strawberry.enum(
-    description="The judgement scale, lowest first. A school may rename the labels (levelScale)."
+    description="The judgement scale, lowest first. A school may rename the labels (setLevelLabels); levelScale reads them."
 )
 class JudgementLevel(Enum):
     NOT_YET = "NOT_YET"
