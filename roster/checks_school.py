@@ -102,11 +102,9 @@ class SchoolChecks(CheckState):
             .subquery()
         )
         consent_from = years_before(self.today, CONSENT_AGE)
+        consented = and_(pupils.c.person_id.is_not(None), has_parental_consent(school, pupils.c.person_id))
         await self._emit(
-            select(pupils).where(
-                pupils.c.dob > consent_from,
-                or_(pupils.c.person_id.is_(None), ~has_parental_consent(school, pupils.c.person_id)),
-            ),
+            select(pupils).where(pupils.c.dob > consent_from, ~consented),
             WARNING,
             "PARENTAL_CONSENT_REQUIRED",
             lambda r: (
@@ -115,12 +113,17 @@ class SchoolChecks(CheckState):
             ),
         )
         await self._emit(
-            select(pupils).where(pupils.c.dob.is_(None)),
+            select(pupils, consented.label("consented")).where(pupils.c.dob.is_(None)),
             WARNING,
             "DATE_OF_BIRTH_MISSING",
             lambda r: (
-                f"Pupil {r.sourced_id!r} has no date of birth: they count as under 13, so their account cannot be "
-                "activated until it and a parent's consent are recorded (LL 6.3.2)."
+                f"Pupil {r.sourced_id!r} has no date of birth"
+                + (
+                    " (a parent's consent is recorded)."
+                    if r.consented
+                    else ": they count as under 13, so their account cannot be activated until a parent's "
+                    "consent, or a date of birth from which they are 13, is recorded (LL 6.3.2)."
+                )
             ),
         )
         stored_upn = restrict(select(Pupil.upn).where(Pupil.id == joined.c.person_id), Pupil, school)
