@@ -58,7 +58,9 @@ def needs_parental_consent(date_of_birth: date | None, today: date) -> bool:
     return date_of_birth is None or date_of_birth > years_before(today, CONSENT_AGE)
 
 
-def _current(school_id: uuid.UUID, pupil_id: uuid.UUID, given_by: str = "PARENT") -> Select[PupilConsent]:
+def _current(school_id: Any, pupil_id: Any, given_by: str = "PARENT") -> Select[PupilConsent]:
+    """The consents given by ``given_by`` for the pupil whose id is ``pupil_id`` (a value or a column) that
+    are current (not withdrawn)."""
     return scoped(PupilConsent, school_id).where(
         PupilConsent.pupil_id == pupil_id,
         PupilConsent.given_by == given_by,
@@ -69,14 +71,7 @@ def _current(school_id: uuid.UUID, pupil_id: uuid.UUID, given_by: str = "PARENT"
 def has_parental_consent(school_id: Any, pupil_id: Any) -> ColumnElement[bool]:
     """SQL: a parent's consent for the pupil whose id is ``pupil_id`` (a column or a value) is current (given
     and not withdrawn). With the pupil's age, what decides whether they may have access (LL 6.3.2)."""
-    return exists(
-        select(PupilConsent.id).where(
-            in_school(PupilConsent, school_id),
-            PupilConsent.pupil_id == pupil_id,
-            PupilConsent.given_by == "PARENT",
-            PupilConsent.withdrawn_at.is_(None),  # type: ignore[union-attr]
-        )
-    )
+    return exists(_current(school_id, pupil_id))
 
 
 async def access_problem(
