@@ -122,6 +122,28 @@ async def _sees(client: httpx.AsyncClient, trust: TrustData, school: SchoolData)
     return listed
 
 
+async def _propose_today(
+    client: httpx.AsyncClient, old: TrustData, new: TrustData, school: SchoolData, token: str
+) -> dict[str, Any]:
+    """The outgoing trust's admin proposes moving ``school`` to ``new`` from today: proposeNovation's payload."""
+    proposed = await trust_gql(
+        client,
+        old.slug,
+        PROPOSE,
+        {
+            "i": {
+                "schoolId": to_global_id("School", school.id),
+                "toTrust": new.slug,
+                "effectiveDate": str(clock.platform_day()),
+                "reason": "TRUST_TRANSFER",
+            }
+        },
+        token=token,
+    )
+    payload: dict[str, Any] = proposed["data"]["proposeNovation"]
+    return payload
+
+
 async def _school_unchanged(client: httpx.AsyncClient, school: SchoolData) -> None:
     """Pupils, staff and logins of the school are exactly as before (same ids, same passwords, same URL)."""
     admin = await login(client, school.slug, "admin")
@@ -155,22 +177,9 @@ async def test_novation_effective_today_moves_the_school_at_every_endpoint(
     assert await _sees(client, old, moving) and not await _sees(client, new, moving)
 
     old_token = await trust_login(client, old.slug)
-    proposed = await trust_gql(
-        client,
-        old.slug,
-        PROPOSE,
-        {
-            "i": {
-                "schoolId": to_global_id("School", moving.id),
-                "toTrust": new.slug,
-                "effectiveDate": str(clock.platform_day()),
-                "reason": "TRUST_TRANSFER",
-            }
-        },
-        token=old_token,
-    )
-    novation = proposed["data"]["proposeNovation"]["novation"]
-    assert proposed["data"]["proposeNovation"]["errors"] == []
+    proposed = await _propose_today(client, old, new, moving, old_token)
+    novation = proposed["novation"]
+    assert proposed["errors"] == []
     assert novation["status"] == "PROPOSED" and novation["proposedBy"] == "TRUST_ADMIN"
     assert novation["fromTrust"] == {"slug": old.slug} and novation["toTrust"] == {"slug": new.slug}
 
@@ -278,21 +287,9 @@ async def test_the_successor_accepts_the_licence_terms_in_force(
     created = await platform_gql(client, licence, {"s": moving.slug}, token=operator)
     assert created["data"]["school"]["licence"] == {"termsVersion": "2026-9"}  # createLicence's default
 
-    proposed = await trust_gql(
-        client,
-        old.slug,
-        PROPOSE,
-        {
-            "i": {
-                "schoolId": to_global_id("School", moving.id),
-                "toTrust": new.slug,
-                "effectiveDate": str(clock.platform_day()),
-                "reason": "TRUST_TRANSFER",
-            }
-        },
-        token=await trust_login(client, old.slug),
-    )
-    novation = proposed["data"]["proposeNovation"]["novation"]
+    novation = (await _propose_today(client, old, new, moving, await trust_login(client, old.slug)))[
+        "novation"
+    ]
     for stale in (CURRENT_TERMS_VERSION, "2027-1"):  # the built-in default; a version not yet in force
         refused = await trust_gql(
             client, new.slug, ACCEPT, {"n": novation["id"], "v": stale}, token=new_token
