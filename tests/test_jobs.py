@@ -383,7 +383,16 @@ async def _cli_on_a_database_of_its_own(database: URL, settings: Settings, tmp_p
     assert created.returncode == 0, created.stdout + created.stderr
     assert "Temporary password" in created.stdout
     duplicate = await asyncio.to_thread(_cli, *create, env=env)
-    assert duplicate.returncode == 2 and "exists already" in duplicate.stdout
+    assert duplicate.returncode == 2
+    assert duplicate.stdout.splitlines()[-1] == "--username: An operator with this username exists already."
+    bad = ["operator", "create", "--username", "a b", "--name", " ", "--email", "rita"]
+    refused = await asyncio.to_thread(_cli, *bad, env=env)
+    assert refused.returncode == 2  # each problem under the option that gave the input
+    assert [line.split(":")[0] for line in refused.stdout.splitlines()[-3:]] == [
+        "--username",
+        "--email",
+        "--name",
+    ]
     engine = create_engine(database, settings, pool_size=1)
     try:
         async with AsyncSession(engine) as session:

@@ -12,6 +12,9 @@ from server.cli.common import console
 
 app = typer.Typer(help="Platform operator accounts.", no_args_is_help=True)
 
+OPTIONS = {"username": "--username", "displayName": "--name", "email": "--email", "password": "--password"}
+"""The option of ``operator create`` that gives each input a problem of the service names."""
+
 
 @app.command("create")
 def operator_create(
@@ -58,7 +61,8 @@ def operator_create(
         chosen = asyncio.run(run())
     except DomainError as error:
         for problem in error.problems:
-            console.print(f"[red]{problem.field or 'input'}: {problem.message}[/red]")
+            option = OPTIONS.get(problem.field or "", problem.field or "input")
+            console.print(f"[red]{option}: {problem.message}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Operator {username!r} created. Sign in at /platform/graphql.")
     if password is None:
