@@ -13,7 +13,7 @@ from server.cli.common import console
 app = typer.Typer(help="Platform operator accounts.", no_args_is_help=True)
 
 OPTIONS = {"username": "--username", "displayName": "--name", "email": "--email", "password": "--password"}
-"""The option of ``operator create`` that gives each input a problem of the service names."""
+"""Each input of ``operator create`` by the field name the service's problems use: the option that gave it."""
 
 
 @app.command("create")
